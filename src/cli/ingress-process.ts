@@ -1,0 +1,126 @@
+/**
+ * Runs the ingress from a YAML file in this process, or in several worker
+ * processes sharing the same ports (node:cluster, kernel-balanced accepts).
+ * Reload on SIGHUP or when the file changes; drain on SIGTERM/SIGINT.
+ */
+import cluster from 'node:cluster';
+import { watch } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { Ingress } from '../ingress/ingress.js';
+import { loadIngressYaml } from '../ingress/config/from-yaml.js';
+import { createLogger, type Logger } from '../shared/log.js';
+
+export interface RunningIngress {
+  readonly ports: [number, number];
+  readonly workers: number;
+  stop(): Promise<void>;
+}
+
+type WorkerMsg = { type: 'ready' } | { type: 'failed'; error: string };
+
+/** Entry for a worker (or the single process). */
+async function runWorker(configPath: string, log: Logger): Promise<Ingress> {
+  const ingress = await Ingress.start(loadIngressYaml(configPath), log);
+  const reload = (): void => {
+    try {
+      ingress.reload(loadIngressYaml(configPath));
+    } catch (err) {
+      // A bad file is refused: the last good configuration stays in force.
+      log.error({ err: (err as Error).message }, 'configuration rejected; keeping the previous one');
+    }
+  };
+  process.on('message', (m: unknown) => {
+    if ((m as { type?: string })?.type === 'reload') reload();
+  });
+  return Object.assign(ingress, { reloadFromFile: reload });
+}
+
+export async function startIngressProcesses(configPath: string, opts: { workers?: number; log?: Logger } = {}): Promise<RunningIngress> {
+  const config = loadIngressYaml(configPath);
+  const log = opts.log ?? createLogger(config.log.level, { role: 'ingress' });
+  const workers = opts.workers ?? config.workers ?? availableParallelism();
+  const ports = config.listen.ports;
+
+  if (workers <= 1) {
+    const ingress = (await runWorker(configPath, log)) as Ingress & { reloadFromFile(): void };
+    const unwatch = watchConfig(configPath, () => ingress.reloadFromFile());
+    const onHup = (): void => ingress.reloadFromFile();
+    process.on('SIGHUP', onHup);
+    return {
+      ports,
+      workers: 1,
+      stop: async () => {
+        unwatch();
+        process.off('SIGHUP', onHup);
+        await ingress.shutdown();
+      },
+    };
+  }
+
+  cluster.schedulingPolicy = cluster.SCHED_NONE; // let the kernel spread accepts; no hop through the primary
+  cluster.setupPrimary({ exec: new URL('./ingress-worker.js', import.meta.url).pathname, args: [configPath] });
+  let stopping = false;
+  const spawn = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const w = cluster.fork();
+      w.on('message', (m: WorkerMsg) => (m.type === 'ready' ? resolve() : reject(new Error(m.error))));
+      w.on('exit', (code) => {
+        if (!stopping) {
+          log.error({ worker: w.process.pid, code }, 'ingress worker exited; restarting');
+          void spawn().catch(() => undefined);
+        }
+      });
+    });
+  await Promise.all(Array.from({ length: workers }, spawn));
+  const broadcast = (): void => {
+    for (const w of Object.values(cluster.workers ?? {})) w?.send({ type: 'reload' });
+  };
+  const unwatch = watchConfig(configPath, broadcast);
+  process.on('SIGHUP', broadcast);
+  return {
+    ports,
+    workers,
+    stop: async () => {
+      stopping = true;
+      unwatch();
+      process.off('SIGHUP', broadcast);
+      await Promise.all(
+        Object.values(cluster.workers ?? {}).map(
+          (w) => new Promise<void>((resolve) => (w && !w.isDead() ? (w.once('exit', () => resolve()), w.process.kill('SIGTERM')) : resolve())),
+        ),
+      );
+    },
+  };
+}
+
+/** Worker process body (see ingress-worker.ts). */
+export async function workerMain(configPath: string): Promise<void> {
+  const config = loadIngressYaml(configPath);
+  const log = createLogger(config.log.level, { role: 'ingress' });
+  try {
+    const ingress = await runWorker(configPath, log);
+    process.send?.({ type: 'ready' } satisfies WorkerMsg);
+    const stop = (): void => void ingress.shutdown().then(() => process.exit(0));
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', () => undefined); // the primary decides
+  } catch (err) {
+    process.send?.({ type: 'failed', error: (err as Error).message } satisfies WorkerMsg);
+    process.exit(1);
+  }
+}
+
+function watchConfig(path: string, onChange: () => void): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const w = watch(path, () => {
+      clearTimeout(timer);
+      timer = setTimeout(onChange, 200); // editors write in several steps
+    });
+    return () => {
+      clearTimeout(timer);
+      w.close();
+    };
+  } catch {
+    return () => undefined;
+  }
+}

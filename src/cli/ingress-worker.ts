@@ -1,0 +1,3 @@
+import { workerMain } from './ingress-process.js';
+
+void workerMain(process.argv[2] ?? '');

@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+/** `hopgate <command>`: one CLI for every process of the network. */
+import { hashPassword } from '../ingress/auth/password-hash.js';
+import { ingressCommand } from './ingress.js';
+import { upCommand } from './up.js';
+
+const USAGE = `usage: hopgate <command> [options]
+
+commands:
+  up [--json] [--ports FIRST-LAST] [--workers N]   the whole network on this machine, embedded defaults
+  ingress --config FILE [--workers N]              the ingress node from a YAML file
+  hash-password [PASSWORD]                         print a password hash for a config file (reads stdin if no argument)
+`;
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'up':
+      return upCommand(rest);
+    case 'ingress':
+      return ingressCommand(rest);
+    case 'hash-password': {
+      const pw = rest[0] ?? (await readStdin()).replace(/\r?\n$/, '');
+      if (!pw) throw new Error('empty password');
+      process.stdout.write((await hashPassword(pw)) + '\n');
+      return;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return;
+    default:
+      process.stderr.write(`hopgate: unknown command '${command}'\n${USAGE}`);
+      process.exit(2);
+  }
+}
+
+async function readStdin(): Promise<string> {
+  let s = '';
+  for await (const chunk of process.stdin) s += chunk;
+  return s;
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`hopgate: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

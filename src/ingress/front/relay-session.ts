@@ -1,0 +1,22 @@
+/** The common tail of every CONNECT-style front: hand leftovers over and relay until both sides close. */
+import type { Socket } from 'node:net';
+import type { ByteReader } from '../byte-reader.js';
+import { handshakeDone } from '../pipeline.js';
+import { relay } from '../relay/relay.js';
+import type { Session } from '../session.js';
+
+export function relayToClient(session: Session, reader: ByteReader, upstream: Socket): void {
+  handshakeDone(session);
+  const client = reader.socket as Socket;
+  const early = reader.detach();
+  if (early.length > 0) {
+    session.counters.up += early.length;
+    upstream.write(early);
+  }
+  session.result = 'ok';
+  const handle = relay(client, upstream, session.counters, session.snapshot.config.limits.idleTimeoutMs, (how) => {
+    if (how === 'idle') session.resultMessage = 'idle timeout';
+    else if (how !== 'closed') session.resultMessage = how;
+  });
+  session.abort = handle.abort;
+}

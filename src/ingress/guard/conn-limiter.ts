@@ -1,0 +1,36 @@
+/** Concurrent-connection counts: global, and per user. Slots are released exactly once by the session. */
+export class ConnLimiter {
+  private total = 0;
+  private readonly perUser = new Map<string, number>();
+
+  get active(): number {
+    return this.total;
+  }
+
+  tryAcquireGlobal(max: number): boolean {
+    if (this.total >= max) return false;
+    this.total++;
+    return true;
+  }
+
+  releaseGlobal(): void {
+    this.total--;
+  }
+
+  tryAcquireUser(login: string, max: number): boolean {
+    const n = this.perUser.get(login) ?? 0;
+    if (n >= max) return false;
+    this.perUser.set(login, n + 1);
+    return true;
+  }
+
+  releaseUser(login: string): void {
+    const n = (this.perUser.get(login) ?? 1) - 1;
+    if (n <= 0) this.perUser.delete(login);
+    else this.perUser.set(login, n);
+  }
+
+  userActive(login: string): number {
+    return this.perUser.get(login) ?? 0;
+  }
+}

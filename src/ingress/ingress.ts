@@ -1,0 +1,84 @@
+/**
+ * Composition root of the ingress node: the only place that wires listeners,
+ * runtime, TLS, logs and metrics together from a configuration.
+ */
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import type { IngressConfig } from '../shared/schema/ingress-config.js';
+import type { Logger } from '../shared/log.js';
+import { startAdminServer } from '../shared/admin-server.js';
+import { compileSnapshot } from './config/snapshot.js';
+import { ListenerSet } from './listener-set.js';
+import { createIngressMetrics, subscribeAccessLog } from './observe.js';
+import { IngressRuntime } from './runtime.js';
+
+function loadTls(cfg: IngressConfig): SecureContext | undefined {
+  if (!cfg.tls) return undefined;
+  return createSecureContext({ cert: readFileSync(cfg.tls.cert), key: readFileSync(cfg.tls.key), minVersion: 'TLSv1.2' });
+}
+
+export class Ingress {
+  private revision = 1;
+  private admin: Server | undefined;
+  private readonly stopObservers: Array<() => void> = [];
+
+  private constructor(
+    readonly runtime: IngressRuntime,
+    private readonly listeners: ListenerSet,
+    private readonly log: Logger,
+  ) {}
+
+  static async start(config: IngressConfig, log: Logger, opts: { adminPort?: number } = {}): Promise<Ingress> {
+    const runtime = new IngressRuntime(compileSnapshot(config, 1), loadTls(config));
+    const ingress = new Ingress(runtime, new ListenerSet(runtime), log);
+    const metrics = createIngressMetrics(runtime);
+    ingress.stopObservers.push(metrics.stop, subscribeAccessLog(log, () => runtime.snapshot.config.log.access));
+    await ingress.listeners.listen(config.listen.host, config.listen.ports[0], config.listen.ports[1]);
+    const adminPort = opts.adminPort ?? config.metrics?.port;
+    if (adminPort !== undefined) {
+      ingress.admin = await startAdminServer(config.metrics?.host ?? '127.0.0.1', adminPort, metrics.registry, () => ({
+        ok: !runtime.draining,
+        revision: runtime.snapshot.revision,
+        sessions: runtime.sessions.size,
+      }));
+    }
+    return ingress;
+  }
+
+  ports(): number[] {
+    return this.listeners.ports();
+  }
+
+  get adminPort(): number | undefined {
+    const a = this.admin?.address();
+    return typeof a === 'object' && a ? a.port : undefined;
+  }
+
+  /** Apply a new configuration without dropping live connections. Listen address changes need a restart. */
+  reload(config: IngressConfig): number {
+    const next = compileSnapshot(config, ++this.revision);
+    const old = this.runtime.snapshot.config.listen;
+    if (old.host !== config.listen.host || old.ports[0] !== config.listen.ports[0] || old.ports[1] !== config.listen.ports[1]) {
+      this.log.warn({ from: old, to: config.listen }, 'listen address changes take effect on restart');
+    }
+    this.runtime.apply(next, loadTls(config));
+    this.log.info({ revision: next.revision, users: next.usersByLogin.size }, 'configuration applied');
+    return next.revision;
+  }
+
+  /** Stop accepting, let live sessions finish within `drainMs`, then cut the rest. */
+  async shutdown(drainMs = this.runtime.snapshot.config.limits.drainTimeoutMs): Promise<void> {
+    this.runtime.draining = true;
+    await this.listeners.close();
+    const deadline = Date.now() + drainMs;
+    while (this.runtime.sessions.size > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const cut = this.runtime.sessions.size;
+    for (const s of this.runtime.sessions) s.abort();
+    if (cut > 0) this.log.warn({ cut }, 'drain deadline reached; cut remaining sessions');
+    await new Promise<void>((resolve) => (this.admin ? this.admin.close(() => resolve()) : resolve()));
+    for (const stop of this.stopObservers) stop();
+  }
+}

@@ -1,0 +1,50 @@
+/** One net.Server per ingress port; the port a client used is part of its routing request. */
+import { createServer, type Server } from 'node:net';
+import type { IngressRuntime } from './runtime.js';
+import { handleConnection } from './pipeline.js';
+
+export class ListenerSet {
+  private readonly servers: Server[] = [];
+
+  constructor(private readonly rt: IngressRuntime) {}
+
+  async listen(host: string, first: number, last: number): Promise<void> {
+    const tasks: Promise<void>[] = [];
+    for (let port = first; port <= last; port++) {
+      const server = createServer({ allowHalfOpen: true, pauseOnConnect: false, noDelay: true }, (socket) =>
+        handleConnection(this.rt, socket, port),
+      );
+      this.servers.push(server);
+      tasks.push(
+        new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen({ host, port, backlog: 4096 }, () => {
+            server.off('error', reject);
+            resolve();
+          });
+        }),
+      );
+    }
+    try {
+      await Promise.all(tasks);
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  /** The ports actually bound (useful when listening on port 0 in tests). */
+  ports(): number[] {
+    return this.servers.map((s) => {
+      const a = s.address();
+      return typeof a === 'object' && a ? a.port : 0;
+    });
+  }
+
+  /** Stop accepting; live connections are left to the caller's drain. */
+  close(): Promise<void> {
+    return Promise.all(
+      this.servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))),
+    ).then(() => undefined);
+  }
+}

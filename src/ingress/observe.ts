@@ -1,0 +1,74 @@
+/**
+ * Logs and metrics for the ingress, fed by diagnostic channels so the byte
+ * path never formats a log line or touches a metric directly.
+ */
+import { Counter, Gauge, Registry } from 'prom-client';
+import { channels } from '../shared/events.js';
+import type { Logger } from '../shared/log.js';
+import type { IngressRuntime } from './runtime.js';
+import type { Session } from './session.js';
+
+export function createIngressMetrics(rt: IngressRuntime, registry = new Registry()) {
+  const sessions = new Counter({ name: 'hopgate_ingress_sessions_total', help: 'Closed client connections by protocol and result', labelNames: ['protocol', 'result'], registers: [registry] });
+  const bytes = new Counter({ name: 'hopgate_ingress_bytes_total', help: 'Relayed bytes by direction', labelNames: ['direction'], registers: [registry] });
+  const authFailures = new Counter({ name: 'hopgate_ingress_auth_failures_total', help: 'Authentication failures by code', labelNames: ['code'], registers: [registry] });
+  const rejected = new Counter({ name: 'hopgate_ingress_admission_rejected_total', help: 'Connections dropped before the first byte', labelNames: ['reason'], registers: [registry] });
+  new Gauge({ name: 'hopgate_ingress_active_sessions', help: 'Open client connections', registers: [registry], collect() { this.set(rt.limiter.active); } });
+  new Gauge({ name: 'hopgate_config_revision', help: 'Revision of the configuration in force', registers: [registry], collect() { this.set(rt.snapshot.revision); } });
+  new Gauge({ name: 'hopgate_ingress_auth_throttled_sources', help: 'Sources with recent auth failures', registers: [registry], collect() { this.set(rt.auth.throttle.tracked); } });
+
+  const onClose = (s: unknown): void => {
+    const session = s as Session;
+    sessions.inc({ protocol: session.protocol ?? 'none', result: session.result ?? 'CLIENT_CLOSED' });
+    if (session.counters.up) bytes.inc({ direction: 'up' }, session.counters.up);
+    if (session.counters.down) bytes.inc({ direction: 'down' }, session.counters.down);
+  };
+  const onAuthFail = (m: unknown): void => authFailures.inc({ code: (m as { code: string }).code ?? 'INTERNAL' });
+  const onReject = (m: unknown): void => rejected.inc({ reason: (m as { reason: string }).reason });
+  channels.sessionClose.subscribe(onClose);
+  channels.authFail.subscribe(onAuthFail);
+  channels.admissionReject.subscribe(onReject);
+  return {
+    registry,
+    stop(): void {
+      channels.sessionClose.unsubscribe(onClose);
+      channels.authFail.unsubscribe(onAuthFail);
+      channels.admissionReject.unsubscribe(onReject);
+    },
+  };
+}
+
+/** One access-log line per connection (customer, target, bytes, duration, result); can be switched off. */
+export function subscribeAccessLog(log: Logger, enabled: () => boolean): () => void {
+  const onClose = (s: unknown): void => {
+    if (!enabled()) return;
+    const x = s as Session;
+    log.info(
+      {
+        id: x.id,
+        src: `${x.source}:${x.sourcePort}`,
+        port: x.port,
+        proto: x.protocol,
+        user: x.principal?.user.login,
+        cmd: x.command,
+        target: x.target ? `${x.target.host}:${x.target.port}` : undefined,
+        up: x.counters.up,
+        down: x.counters.down,
+        ms: Date.now() - x.startedAt,
+        result: x.result ?? 'CLIENT_CLOSED',
+        reason: x.result !== 'ok' ? x.resultMessage : undefined,
+      },
+      'session',
+    );
+  };
+  const onAuthFail = (m: unknown): void => {
+    const a = m as { source: string; username?: string; code: string; reason: string };
+    log.warn({ src: a.source, user: a.username?.slice(0, 64), code: a.code, reason: a.reason }, 'auth failed');
+  };
+  channels.sessionClose.subscribe(onClose);
+  channels.authFail.subscribe(onAuthFail);
+  return () => {
+    channels.sessionClose.unsubscribe(onClose);
+    channels.authFail.unsubscribe(onAuthFail);
+  };
+}

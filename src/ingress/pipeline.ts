@@ -1,0 +1,139 @@
+/**
+ * The stages of one connection, in order:
+ * admit → sniff → (TLS) → front protocol handshake → authenticate → open upstream → reply → relay.
+ * Front handlers (front/*.ts) own the client's protocol and call the stages below.
+ */
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import { isProxyError, ProxyError } from '../shared/errors.js';
+import { channels } from '../shared/events.js';
+import { sniffProtocol } from '../protocol/sniff.js';
+import type { TargetAddress } from '../protocol/address.js';
+import type { Credentials, Principal } from './auth/authenticator.js';
+import { ByteReader } from './byte-reader.js';
+import type { IngressRuntime } from './runtime.js';
+import { Session } from './session.js';
+import { replayStream } from './replay-stream.js';
+import { dialDirect } from './upstream/dial-direct.js';
+import { serveSocks5 } from './front/socks5.js';
+import { serveSocks4 } from './front/socks4.js';
+import { serveHttp } from './front/http-proxy.js';
+
+/** Entry point for every accepted TCP connection. */
+export function handleConnection(rt: IngressRuntime, socket: Socket, port: number): void {
+  const snap = rt.snapshot;
+  const source = normalizeSource(socket.remoteAddress ?? '');
+  if (rt.draining || !rt.limiter.tryAcquireGlobal(snap.config.limits.maxConnections)) {
+    if (channels.admissionReject.hasSubscribers) channels.admissionReject.publish({ source, reason: rt.draining ? 'draining' : 'global-limit' });
+    socket.destroy();
+    return;
+  }
+  const session = new Session(socket, port, source, socket.remotePort ?? 0, snap);
+  rt.sessions.add(session);
+  socket.setNoDelay(true);
+  socket.on('error', noop); // errors are handled where they matter; never crash on a reset
+  const deadline = setTimeout(() => {
+    session.result ??= 'TIMEOUT';
+    session.resultMessage ??= 'handshake timed out';
+    socket.destroy();
+  }, snap.config.limits.handshakeTimeoutMs);
+  session.handshakeDeadline = deadline;
+  socket.once('close', () => {
+    clearTimeout(deadline);
+    endSession(rt, session);
+  });
+  socket.once('data', (first: Buffer) => {
+    socket.pause();
+    void dispatch(rt, session, socket, first, false).catch((err) => failSession(session, err));
+  });
+}
+
+async function dispatch(rt: IngressRuntime, session: Session, socket: Socket, first: Buffer, inTls: boolean): Promise<void> {
+  const proto = sniffProtocol(first[0]!);
+  if (proto === 'tls') {
+    if (inTls || !rt.tls) throw new ProxyError('BAD_REQUEST', 'TLS not enabled on this ingress');
+    return startTls(rt, session, socket, first);
+  }
+  const reader = new ByteReader(socket, first, session.snapshot.config.limits.maxHeadBytes);
+  socket.resume();
+  const prefix = inTls ? 'https-' : '';
+  switch (proto) {
+    case 'socks5':
+      session.protocol = `${prefix}socks5` as Session['protocol'];
+      return serveSocks5(rt, session, reader);
+    case 'socks4':
+      session.protocol = `${prefix}socks4` as Session['protocol'];
+      return serveSocks4(rt, session, reader);
+    default:
+      session.protocol = `${prefix}http` as Session['protocol'];
+      return serveHttp(rt, session, reader);
+  }
+}
+
+/** HTTPS proxy: terminate TLS on the ingress, then sniff again inside. */
+function startTls(rt: IngressRuntime, session: Session, raw: Socket, first: Buffer): void {
+  const tls = new TLSSocket(replayStream(raw, first) as Socket, { isServer: true, secureContext: rt.tls });
+  tls.on('error', (err) => failSession(session, new ProxyError('BAD_REQUEST', `TLS: ${err.message}`)));
+  tls.once('data', (inner: Buffer) => {
+    tls.pause();
+    void dispatch(rt, session, tls as unknown as Socket, inner, true).catch((err) => failSession(session, err));
+  });
+}
+
+/** Authenticate and take a per-user connection slot. */
+export async function authorize(rt: IngressRuntime, session: Session, cred: Credentials | undefined): Promise<Principal> {
+  let principal: Principal;
+  try {
+    principal = await rt.auth.authenticate(session.snapshot, cred, session.source);
+  } catch (err) {
+    if (channels.authFail.hasSubscribers) {
+      channels.authFail.publish({ source: session.source, username: cred?.username, code: (err as ProxyError).code, reason: (err as Error).message });
+    }
+    throw err;
+  }
+  session.principal = principal;
+  const user = principal.user;
+  if (!rt.limiter.tryAcquireUser(user.login, user.maxConnections)) {
+    throw new ProxyError('CONN_LIMIT', `user ${user.login} is at ${user.maxConnections} concurrent connections`);
+  }
+  session.slotHeld = true;
+  rt.auth.throttle.succeed(session.source);
+  return principal;
+}
+
+/** Open the way to the target. Issue #2: direct egress; routing through exits plugs in here. */
+export async function openUpstream(session: Session, target: TargetAddress): Promise<Socket> {
+  session.target = target;
+  const cfg = session.snapshot.config;
+  return dialDirect(target, {
+    policy: session.snapshot.targetPolicy,
+    timeoutMs: cfg.limits.connectTimeoutMs,
+    localAddress: cfg.egress.localAddress,
+  });
+}
+
+/** Handshake done: stop the deadline. */
+export function handshakeDone(session: Session): void {
+  if (session.handshakeDeadline) clearTimeout(session.handshakeDeadline);
+}
+
+export function failSession(session: Session, err: unknown): void {
+  if (session.result === undefined) {
+    session.result = isProxyError(err) ? err.code : 'INTERNAL';
+    session.resultMessage = (err as Error)?.message;
+  }
+  session.socket.destroy();
+}
+
+function endSession(rt: IngressRuntime, session: Session): void {
+  if (!rt.sessions.delete(session)) return;
+  rt.limiter.releaseGlobal();
+  if (session.slotHeld && session.principal) rt.limiter.releaseUser(session.principal.user.login);
+  if (channels.sessionClose.hasSubscribers) channels.sessionClose.publish(session);
+}
+
+function normalizeSource(addr: string): string {
+  return addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr;
+}
+
+function noop(): void {}

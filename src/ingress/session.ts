@@ -1,0 +1,39 @@
+/** Everything known about one downstream connection (Envoy's "stream info"). */
+import type { Socket } from 'node:net';
+import type { ErrorCode } from '../shared/errors.js';
+import type { TargetAddress } from '../protocol/address.js';
+import type { Principal } from './auth/authenticator.js';
+import type { Snapshot } from './config/snapshot.js';
+import type { RelayCounters } from './relay/relay.js';
+
+export type FrontProtocol = 'socks5' | 'socks4' | 'http' | 'https-socks5' | 'https-socks4' | 'https-http';
+
+let nextId = 1;
+
+export class Session {
+  readonly id = nextId++;
+  readonly startedAt = Date.now();
+  protocol: FrontProtocol | undefined;
+  principal: Principal | undefined;
+  target: TargetAddress | undefined;
+  command: 'connect' | 'udp' | 'http' = 'connect';
+  readonly counters: RelayCounters = { up: 0, down: 0 };
+  /** 'ok' once relayed, else the code that ended it. */
+  result: ErrorCode | 'ok' | undefined;
+  resultMessage: string | undefined;
+  /** Set when the session holds a per-user connection slot. */
+  slotHeld = false;
+  handshakeDeadline: NodeJS.Timeout | undefined;
+  /** Cut the session short (shutdown, admin action). */
+  abort: () => void;
+
+  constructor(
+    readonly socket: Socket,
+    readonly port: number,
+    readonly source: string,
+    readonly sourcePort: number,
+    readonly snapshot: Snapshot,
+  ) {
+    this.abort = () => socket.destroy();
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * Direct egress: resolve, check the target policy on every resolved address,
+ * connect from the configured local address. OS errors become ErrorCodes here,
+ * once.
+ */
+import { lookup } from 'node:dns/promises';
+import { connect, type Socket } from 'node:net';
+import { codeFromSystemError, ProxyError } from '../../shared/errors.js';
+import type { TargetAddress } from '../../protocol/address.js';
+import type { TargetPolicy } from '../guard/target-policy.js';
+
+export interface DialOptions {
+  readonly policy: TargetPolicy;
+  readonly timeoutMs: number;
+  readonly localAddress?: string | undefined;
+}
+
+/** Resolve a target to the addresses the policy allows (at least one, or a ProxyError). */
+export async function resolveAllowed(target: TargetAddress, policy: TargetPolicy): Promise<string[]> {
+  const port = policy.checkPort(target.port);
+  if (!port.allowed) throw new ProxyError('TARGET_FORBIDDEN', port.reason);
+  if (target.kind !== 'domain') {
+    const v = policy.checkAddress(target.host);
+    if (!v.allowed) throw new ProxyError('TARGET_FORBIDDEN', v.reason);
+    return [target.host];
+  }
+  let found: { address: string }[];
+  try {
+    found = await lookup(target.host, { all: true, verbatim: true });
+  } catch (err) {
+    throw new ProxyError('DNS_FAILED', `cannot resolve ${target.host}`, { cause: err });
+  }
+  const allowed: string[] = [];
+  let lastReason = '';
+  for (const { address } of found) {
+    const v = policy.checkAddress(address);
+    if (v.allowed) allowed.push(address);
+    else lastReason = v.reason;
+  }
+  if (allowed.length === 0) {
+    throw new ProxyError('TARGET_FORBIDDEN', found.length ? `${target.host} resolves to ${lastReason}` : `cannot resolve ${target.host}`);
+  }
+  return allowed;
+}
+
+export function connectTcp(host: string, port: number, timeoutMs: number, localAddress?: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port, localAddress, allowHalfOpen: true, noDelay: true });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new ProxyError('TIMEOUT', `connect to ${host}:${port} timed out`));
+    }, timeoutMs);
+    const onError = (err: Error): void => {
+      clearTimeout(timer);
+      reject(new ProxyError(codeFromSystemError(err), `connect to ${host}:${port} failed: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err }));
+    };
+    socket.once('error', onError);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.off('error', onError);
+      resolve(socket);
+    });
+  });
+}
+
+/** Dial the target directly; tries up to three allowed addresses in order. */
+export async function dialDirect(target: TargetAddress, opts: DialOptions): Promise<Socket> {
+  const addrs = await resolveAllowed(target, opts.policy);
+  let lastErr: unknown;
+  for (const host of addrs.slice(0, 3)) {
+    try {
+      return await connectTcp(host, target.port, opts.timeoutMs, opts.localAddress);
+    } catch (err) {
+      lastErr = err;
+      if ((err as ProxyError).code === 'TIMEOUT') break; // don't multiply the wait
+    }
+  }
+  throw lastErr;
+}

@@ -1,0 +1,25 @@
+/** SOCKS5 UDP request header (RFC 1928 §7): RSV(2) FRAG(1) ATYP DST.ADDR DST.PORT DATA. */
+import { fail, type Parse, ok } from '../parse.js';
+import type { TargetAddress } from '../address.js';
+import { encodeAddress, parseAddress } from './codec.js';
+
+export interface UdpDatagram {
+  readonly target: TargetAddress;
+  readonly data: Buffer;
+}
+
+export function parseUdpDatagram(buf: Buffer): Parse<UdpDatagram> {
+  if (buf.length < 4) return fail('BAD_REQUEST', 'short UDP header');
+  if (buf[0] !== 0 || buf[1] !== 0) return fail('BAD_REQUEST', 'UDP header RSV not zero');
+  // Fragmentation is optional (RFC 1928 §7); we drop fragments rather than reassemble.
+  if (buf[2] !== 0) return fail('COMMAND_UNSUPPORTED', 'UDP fragmentation not supported');
+  const addr = parseAddress(buf, 3);
+  if (addr.kind === 'more') return fail('BAD_REQUEST', 'truncated UDP header');
+  if (addr.kind === 'error') return addr;
+  const off = 3 + addr.consumed;
+  return ok({ target: addr.value, data: buf.subarray(off) }, buf.length);
+}
+
+export function encodeUdpDatagram(from: { host: string; port: number }, data: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([0, 0, 0]), encodeAddress(from.host, from.port), data]);
+}

@@ -1,0 +1,172 @@
+/**
+ * The username grammar (docs/USERNAME.md): `login` or `login-k-v-k-v…` or
+ * `user-login-k-v…`. Pure: string in, tags or a reason out. Every refusal
+ * names the key at fault, because a customer must be able to tell a typo in
+ * a tag from a wrong password.
+ */
+import { isIPv4 } from 'node:net';
+import { COUNTRY_ALIASES, keyForAlias, type TagKey } from './aliases.js';
+
+export interface UsernameTags {
+  /** ISO 3166-1 alpha-2, lower case. */
+  readonly country?: string;
+  /** Lower case; `_` kept as the space stand-in (`new_york`). */
+  readonly city?: string;
+  readonly state?: string;
+  readonly asn?: number;
+  /** Sticky-session id, case preserved. */
+  readonly session?: string;
+  readonly sessionMinutes?: number;
+  readonly sessionMode?: 'soft' | 'strict';
+  /** Pin one exit by its egress IPv4 address. */
+  readonly exitIp?: string;
+  /** Pin by the port scheme's port number, as if the client had used that port. */
+  readonly port?: number;
+  /** Pin the n-th exit of the customer's ordered list (0 = random, as the base port). */
+  readonly index?: number;
+}
+
+export interface ParsedUsername {
+  readonly login: string;
+  readonly tags: UsernameTags;
+  /** The username exactly as received (for logs). */
+  readonly raw: string;
+}
+
+export type UsernameResult =
+  | { readonly ok: true; readonly value: ParsedUsername }
+  | { readonly ok: false; readonly code: 'USERNAME_INVALID'; readonly reason: string };
+
+export const MAX_USERNAME_LENGTH = 255;
+export const MAX_SESSION_MINUTES = 1440;
+
+const LOGIN_RE = /^[A-Za-z0-9_.@+]{1,64}$/;
+const WORD_RE = /^[a-z0-9_]{1,64}$/;
+const SESSION_RE = /^[A-Za-z0-9_]{1,64}$/;
+const UINT_RE = /^\d{1,10}$/;
+
+function bad(reason: string): UsernameResult {
+  return { ok: false, code: 'USERNAME_INVALID', reason };
+}
+
+function intIn(text: string, min: number, max: number): number | undefined {
+  if (!UINT_RE.test(text)) return undefined;
+  const n = Number(text);
+  return n >= min && n <= max ? n : undefined;
+}
+
+type MutableTags = { -readonly [K in keyof UsernameTags]: UsernameTags[K] };
+
+/** Validate one value; returns an error text or undefined after storing it. */
+function setTag(tags: MutableTags, key: Exclude<TagKey, 'login'>, alias: string, value: string): string | undefined {
+  const lower = value.toLowerCase();
+  switch (key) {
+    case 'country': {
+      if (!/^[a-z]{2}$/.test(lower)) return `${alias}: "${value}" is not a two-letter country code`;
+      tags.country = COUNTRY_ALIASES[lower] ?? lower;
+      return undefined;
+    }
+    case 'city':
+    case 'state':
+      if (!WORD_RE.test(lower)) return `${alias}: "${value}" may only hold letters, digits and _ (for spaces)`;
+      tags[key] = lower;
+      return undefined;
+    case 'asn': {
+      const n = intIn(lower.replace(/^as/, ''), 1, 4294967295);
+      if (n === undefined) return `${alias}: "${value}" is not an AS number`;
+      tags.asn = n;
+      return undefined;
+    }
+    case 'session':
+      if (!SESSION_RE.test(value)) return `${alias}: "${value}" must be 1-64 letters, digits or _`;
+      tags.session = value;
+      return undefined;
+    case 'sessionMinutes': {
+      const n = intIn(value, 1, MAX_SESSION_MINUTES);
+      if (n === undefined) return `${alias}: "${value}" must be whole minutes from 1 to ${MAX_SESSION_MINUTES}`;
+      tags.sessionMinutes = n;
+      return undefined;
+    }
+    case 'sessionMode':
+      if (lower !== 'soft' && lower !== 'strict') return `${alias}: "${value}" must be soft or strict`;
+      tags.sessionMode = lower;
+      return undefined;
+    case 'exitIp':
+      if (!isIPv4(value)) return `${alias}: "${value}" is not an IPv4 address`;
+      tags.exitIp = value;
+      return undefined;
+    case 'port': {
+      const n = intIn(value, 1, 65535);
+      if (n === undefined) return `${alias}: "${value}" is not a port number`;
+      tags.port = n;
+      return undefined;
+    }
+    case 'index': {
+      const n = intIn(value, 0, 65535);
+      if (n === undefined) return `${alias}: "${value}" is not an index from 0 to 65535`;
+      tags.index = n;
+      return undefined;
+    }
+  }
+}
+
+export function parseUsername(raw: string): UsernameResult {
+  if (raw.length === 0) return bad('empty username');
+  if (raw.length > MAX_USERNAME_LENGTH) return bad(`username longer than ${MAX_USERNAME_LENGTH} characters`);
+  // ':' would split differently in Basic auth and SOCKS4 userids; never valid in a username.
+  if (/[\s:\x00-\x1f\x7f]/.test(raw)) return bad('username contains whitespace, ":" or control characters');
+  const tokens = raw.split('-');
+  if (tokens.some((t) => t.length === 0)) return bad('empty part in username (doubled or trailing "-")');
+
+  let login: string | undefined;
+  let i = 0;
+  if (keyForAlias(tokens[0]!) !== 'login' || tokens.length === 1) {
+    login = tokens[0]!;
+    i = 1;
+  }
+  const tags: MutableTags = {};
+  const seen = new Set<TagKey>();
+  if (login !== undefined) seen.add('login');
+  for (; i < tokens.length; i += 2) {
+    const alias = tokens[i]!;
+    const key = keyForAlias(alias);
+    if (key === undefined) return bad(`unknown key "${alias}"`);
+    const value = tokens[i + 1];
+    if (value === undefined) return bad(`key "${alias}" has no value`);
+    if (seen.has(key)) return bad(`key "${alias}" given twice`);
+    seen.add(key);
+    if (key === 'login') {
+      login = value;
+      continue;
+    }
+    const err = setTag(tags, key, alias.toLowerCase(), value);
+    if (err) return bad(err);
+  }
+  if (login === undefined) return bad('no login in username');
+  if (!LOGIN_RE.test(login)) return bad(`login "${login}" may only hold letters, digits and _ . @ +`);
+  if (tags.session === undefined && (tags.sessionMinutes !== undefined || tags.sessionMode !== undefined)) {
+    return bad('sesstime/sessmode need a session');
+  }
+  const pins = [tags.exitIp !== undefined && 'exitip', tags.port !== undefined && 'port', tags.index !== undefined && 'index'].filter(Boolean);
+  if (pins.length > 1) return bad(`conflicting exit pins: ${pins.join(' and ')}`);
+  return { ok: true, value: { login, tags, raw } };
+}
+
+/** Canonical text for parsed tags (the inverse of parseUsername, modulo aliases). */
+export function formatUsername(login: string, tags: UsernameTags = {}): string {
+  const parts = [login];
+  const push = (k: string, v: string | number | undefined): void => {
+    if (v !== undefined) parts.push(k, String(v));
+  };
+  push('country', tags.country);
+  push('state', tags.state);
+  push('city', tags.city);
+  push('asn', tags.asn);
+  push('exitip', tags.exitIp);
+  push('port', tags.port);
+  push('index', tags.index);
+  push('session', tags.session);
+  push('sesstime', tags.sessionMinutes);
+  push('sessmode', tags.sessionMode);
+  return parts.join('-');
+}

@@ -1,0 +1,31 @@
+/** A tiny admin HTTP server: /metrics (Prometheus) and /healthz. Not on the byte path. */
+import { createServer, type Server } from 'node:http';
+import type { Registry } from 'prom-client';
+
+export async function startAdminServer(host: string, port: number, registry: Registry, health: () => object): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.url === '/metrics') {
+      registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'Content-Type': registry.contentType });
+          res.end(text);
+        },
+        () => {
+          res.writeHead(500);
+          res.end();
+        },
+      );
+    } else if (req.url === '/healthz') {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(health()));
+    } else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
+  return server;
+}

@@ -1,0 +1,113 @@
+/**
+ * Every failure hopgate can report, and how each client protocol hears about it.
+ * One table: the same code is the log field, the metric label, the HTTP
+ * `X-Hopgate-Error` header and the SOCKS reply.
+ */
+export type ErrorCode =
+  | 'AUTH_REQUIRED'
+  | 'AUTH_FAILED'
+  | 'USERNAME_INVALID'
+  | 'SOURCE_NOT_ALLOWED'
+  | 'USER_SUSPENDED'
+  | 'TARGET_FORBIDDEN'
+  | 'NO_EXIT_MATCH'
+  | 'EXIT_UNREACHABLE'
+  | 'CONN_REFUSED'
+  | 'HOST_UNREACHABLE'
+  | 'NET_UNREACHABLE'
+  | 'DNS_FAILED'
+  | 'TIMEOUT'
+  | 'COMMAND_UNSUPPORTED'
+  | 'ADDRTYPE_UNSUPPORTED'
+  | 'HEADERS_TOO_LARGE'
+  | 'BAD_REQUEST'
+  | 'RATE_LIMITED'
+  | 'CONN_LIMIT'
+  | 'QUOTA_EXCEEDED'
+  | 'SHUTTING_DOWN'
+  | 'INTERNAL';
+
+export interface ReplyMapping {
+  /** SOCKS5 REP field (RFC 1928 §6). */
+  readonly socks5: number;
+  /** SOCKS4 CD field: 0x5B is the only failure code that means "rejected or failed". */
+  readonly socks4: number;
+  readonly httpStatus: number;
+  readonly httpReason: string;
+}
+
+const S4_REJECTED = 0x5b;
+
+export const REPLIES: Readonly<Record<ErrorCode, ReplyMapping>> = Object.freeze({
+  AUTH_REQUIRED: { socks5: 0x02, socks4: S4_REJECTED, httpStatus: 407, httpReason: 'Proxy Authentication Required' },
+  AUTH_FAILED: { socks5: 0x02, socks4: S4_REJECTED, httpStatus: 407, httpReason: 'Proxy Authentication Required' },
+  USERNAME_INVALID: { socks5: 0x02, socks4: S4_REJECTED, httpStatus: 407, httpReason: 'Proxy Authentication Required' },
+  SOURCE_NOT_ALLOWED: { socks5: 0x02, socks4: S4_REJECTED, httpStatus: 407, httpReason: 'Proxy Authentication Required' },
+  USER_SUSPENDED: { socks5: 0x02, socks4: S4_REJECTED, httpStatus: 403, httpReason: 'Forbidden' },
+  TARGET_FORBIDDEN: { socks5: 0x02, socks4: S4_REJECTED, httpStatus: 403, httpReason: 'Forbidden' },
+  NO_EXIT_MATCH: { socks5: 0x01, socks4: S4_REJECTED, httpStatus: 502, httpReason: 'Bad Gateway' },
+  EXIT_UNREACHABLE: { socks5: 0x01, socks4: S4_REJECTED, httpStatus: 502, httpReason: 'Bad Gateway' },
+  CONN_REFUSED: { socks5: 0x05, socks4: S4_REJECTED, httpStatus: 502, httpReason: 'Bad Gateway' },
+  HOST_UNREACHABLE: { socks5: 0x04, socks4: S4_REJECTED, httpStatus: 502, httpReason: 'Bad Gateway' },
+  NET_UNREACHABLE: { socks5: 0x03, socks4: S4_REJECTED, httpStatus: 502, httpReason: 'Bad Gateway' },
+  DNS_FAILED: { socks5: 0x04, socks4: S4_REJECTED, httpStatus: 502, httpReason: 'Bad Gateway' },
+  TIMEOUT: { socks5: 0x06, socks4: S4_REJECTED, httpStatus: 504, httpReason: 'Gateway Timeout' },
+  COMMAND_UNSUPPORTED: { socks5: 0x07, socks4: S4_REJECTED, httpStatus: 501, httpReason: 'Not Implemented' },
+  ADDRTYPE_UNSUPPORTED: { socks5: 0x08, socks4: S4_REJECTED, httpStatus: 400, httpReason: 'Bad Request' },
+  HEADERS_TOO_LARGE: { socks5: 0x01, socks4: S4_REJECTED, httpStatus: 431, httpReason: 'Request Header Fields Too Large' },
+  BAD_REQUEST: { socks5: 0x01, socks4: S4_REJECTED, httpStatus: 400, httpReason: 'Bad Request' },
+  RATE_LIMITED: { socks5: 0x02, socks4: S4_REJECTED, httpStatus: 429, httpReason: 'Too Many Requests' },
+  CONN_LIMIT: { socks5: 0x02, socks4: S4_REJECTED, httpStatus: 429, httpReason: 'Too Many Requests' },
+  QUOTA_EXCEEDED: { socks5: 0x02, socks4: S4_REJECTED, httpStatus: 402, httpReason: 'Payment Required' },
+  SHUTTING_DOWN: { socks5: 0x01, socks4: S4_REJECTED, httpStatus: 503, httpReason: 'Service Unavailable' },
+  INTERNAL: { socks5: 0x01, socks4: S4_REJECTED, httpStatus: 500, httpReason: 'Internal Server Error' },
+});
+
+/** Codes that arise while authenticating: SOCKS5 answers them in the RFC 1929 sub-negotiation. */
+export const AUTH_PHASE_CODES: ReadonlySet<ErrorCode> = new Set([
+  'AUTH_REQUIRED',
+  'AUTH_FAILED',
+  'USERNAME_INVALID',
+  'SOURCE_NOT_ALLOWED',
+  'USER_SUSPENDED',
+]);
+
+export class ProxyError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = 'ProxyError';
+  }
+}
+
+export function isProxyError(err: unknown): err is ProxyError {
+  return err instanceof ProxyError;
+}
+
+/** Map an OS-level socket/DNS error to our code, once, at the dial site. */
+export function codeFromSystemError(err: unknown): ErrorCode {
+  if (isProxyError(err)) return err.code;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'CONN_REFUSED';
+    case 'EHOSTUNREACH':
+    case 'EHOSTDOWN':
+      return 'HOST_UNREACHABLE';
+    case 'ENETUNREACH':
+    case 'ENETDOWN':
+    case 'EADDRNOTAVAIL':
+      return 'NET_UNREACHABLE';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_FAIL':
+    case 'EAI_NONAME':
+    case 'ENODATA':
+      return 'DNS_FAILED';
+    case 'ETIMEDOUT':
+      return 'TIMEOUT';
+    default:
+      return 'HOST_UNREACHABLE';
+  }
+}

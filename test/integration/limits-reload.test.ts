@@ -1,0 +1,129 @@
+/** Connection limits, auth throttling, live reload without dropping connections, graceful drain. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { SocksClient } from 'socks';
+import { startEchoServer, withTimeout } from '../helpers/net.js';
+import { aliceHashed, startTestIngress, USER } from '../helpers/ingress.js';
+import { IngressConfigSchema } from '../../src/shared/schema/ingress-config.js';
+import { hashPassword } from '../../src/ingress/auth/password-hash.js';
+
+function tunnel(port: number, target: number, user = USER.login, password = USER.password) {
+  return SocksClient.createConnection({
+    proxy: { host: '127.0.0.1', port, type: 5, userId: user, password },
+    command: 'connect',
+    destination: { host: '127.0.0.1', port: target },
+    timeout: 5000,
+  });
+}
+
+async function roundTrip(s: Socket, text: string): Promise<string> {
+  s.write(text);
+  const [d] = (await withTimeout(once(s, 'data'), 3000, 'echo')) as [Buffer];
+  return d.toString();
+}
+
+test('per-user connection limit answers REP 2 past the limit', async () => {
+  const echo = await startEchoServer();
+  const ing = await startTestIngress({ users: [{ login: USER.login, passwordHash: await aliceHashed(), maxConnections: 1 }] });
+  try {
+    const first = await tunnel(ing.port, echo.port);
+    await assert.rejects(tunnel(ing.port, echo.port), /not allowed|ruleset/i);
+    first.socket.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    const again = await tunnel(ing.port, echo.port);
+    again.socket.destroy();
+  } finally {
+    await ing.stop();
+    await echo.close();
+  }
+});
+
+test('global connection limit drops connections past it before reading a byte', async () => {
+  const ing = await startTestIngress({ limits: { maxConnections: 2 } as never });
+  try {
+    const held = [connect(ing.port, '127.0.0.1'), connect(ing.port, '127.0.0.1')];
+    await Promise.all(held.map((s) => once(s, 'connect')));
+    await new Promise((r) => setTimeout(r, 50));
+    const third = connect(ing.port, '127.0.0.1');
+    third.on('error', () => undefined);
+    await withTimeout(once(third, 'close'), 2000, 'third connection dropped');
+    held.forEach((s) => s.destroy());
+  } finally {
+    await ing.stop();
+  }
+});
+
+test('repeated auth failures from one source are slowed down', async () => {
+  const ing = await startTestIngress({ limits: { authFailuresFree: 2 } as never });
+  try {
+    const times: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const t0 = Date.now();
+      await assert.rejects(tunnel(ing.port, 9, USER.login, 'wrong'));
+      times.push(Date.now() - t0);
+    }
+    assert.ok(times[0]! < 200, `first failure took ${times[0]} ms`);
+    assert.ok(times[3]! >= 400, `fourth failure answered after only ${times[3]} ms`);
+    // A success from that source clears the record.
+    const ok = await tunnel(ing.port, (await startEchoServer()).port);
+    ok.socket.destroy();
+  } finally {
+    await ing.stop();
+  }
+});
+
+test('reload applies new users and passwords without dropping live tunnels', async () => {
+  const echo = await startEchoServer();
+  const ing = await startTestIngress();
+  try {
+    const live = await tunnel(ing.port, echo.port);
+    assert.equal(await roundTrip(live.socket, 'before'), 'before');
+    const next = IngressConfigSchema.parse({
+      ...ing.ingress.runtime.snapshot.config,
+      users: [{ login: 'bob', passwordHash: await hashPassword('builder', { ln: 10, r: 8, p: 1 }) }],
+    });
+    const rev = ing.ingress.reload(next);
+    assert.equal(rev, 2);
+    assert.equal(await roundTrip(live.socket, 'after'), 'after'); // the live tunnel survived
+    await assert.rejects(tunnel(ing.port, echo.port)); // alice is gone
+    const bob = await tunnel(ing.port, echo.port, 'bob', 'builder');
+    bob.socket.destroy();
+    live.socket.destroy();
+  } finally {
+    await ing.stop();
+    await echo.close();
+  }
+});
+
+test('graceful shutdown: refuses new connections, lets live ones finish, then stops', async () => {
+  const echo = await startEchoServer();
+  const ing = await startTestIngress();
+  const live = await tunnel(ing.port, echo.port);
+  const stopping = ing.ingress.shutdown(5000);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(await roundTrip(live.socket, 'still relaying'), 'still relaying');
+  const fresh = connect(ing.port, '127.0.0.1');
+  const refused = await new Promise<boolean>((resolve) => {
+    fresh.once('error', () => resolve(true));
+    fresh.once('connect', () => fresh.once('close', () => resolve(true)));
+  });
+  assert.ok(refused);
+  const t0 = Date.now();
+  live.socket.end();
+  await withTimeout(stopping, 3000, 'shutdown after the last session ended');
+  assert.ok(Date.now() - t0 < 2000);
+  await echo.close();
+});
+
+test('graceful shutdown cuts sessions still open at the drain deadline', async () => {
+  const echo = await startEchoServer();
+  const ing = await startTestIngress();
+  const live = await tunnel(ing.port, echo.port);
+  const t0 = Date.now();
+  await ing.ingress.shutdown(300);
+  assert.ok(Date.now() - t0 < 1500);
+  await withTimeout(once(live.socket, 'close'), 2000, 'cut session');
+  await echo.close();
+});
