@@ -70,7 +70,7 @@ export class Ingress {
   /** Stop accepting, let live sessions finish within `drainMs`, then cut the rest. */
   async shutdown(drainMs = this.runtime.snapshot.config.limits.drainTimeoutMs): Promise<void> {
     this.runtime.draining = true;
-    await this.listeners.close();
+    this.listeners.close();
     const deadline = Date.now() + drainMs;
     while (this.runtime.sessions.size > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));

@@ -28,7 +28,7 @@ export class ListenerSet {
     try {
       await Promise.all(tasks);
     } catch (err) {
-      await this.close();
+      this.close();
       throw err;
     }
   }
@@ -41,10 +41,11 @@ export class ListenerSet {
     });
   }
 
-  /** Stop accepting; live connections are left to the caller's drain. */
-  close(): Promise<void> {
-    return Promise.all(
-      this.servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))),
-    ).then(() => undefined);
+  /**
+   * Stop accepting; live connections are left to the caller's drain.
+   * (server.close's callback waits for every connection, so it is not awaited.)
+   */
+  close(): void {
+    for (const s of this.servers) if (s.listening) s.close();
   }
 }

@@ -47,7 +47,8 @@ export async function rawExchange(port: number, data: Buffer | string, ms = 3000
   const chunks: Buffer[] = [];
   s.on('data', (c: Buffer) => chunks.push(c));
   s.write(data);
-  await Promise.race([once(s, 'close'), new Promise((r) => setTimeout(r, ms))]);
+  // events.once would reject on 'error'; a reset is an answer here, not a failure.
+  await Promise.race([new Promise((r) => s.once('close', r)), new Promise((r) => setTimeout(r, ms))]);
   s.destroy();
   return Buffer.concat(chunks);
 }
@@ -58,4 +59,9 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what = 'operation'): P
     p.finally(() => clearTimeout(t)),
     new Promise<never>((_, reject) => (t = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms))),
   ]);
+}
+
+/** Resolves when the socket closes, for any reason (events.once would reject on 'error'). */
+export function closed(s: { once(ev: 'close', cb: () => void): unknown }): Promise<void> {
+  return new Promise((resolve) => s.once('close', () => resolve()));
 }

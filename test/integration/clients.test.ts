@@ -6,6 +6,8 @@ import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { ProxyAgent, request } from 'undici';
 import { SocksClient } from 'socks';
+
+type SocksClientEstablishedEvent = Awaited<ReturnType<typeof SocksClient.createConnection>>;
 import { listen0, startUdpEcho, withTimeout } from '../helpers/net.js';
 import { startTestIngress, USER, type TestIngress } from '../helpers/ingress.js';
 
@@ -19,6 +21,7 @@ before(async () => {
 });
 after(async () => {
   await ing.stop();
+  web.closeAllConnections();
   web.close();
 });
 
@@ -45,17 +48,27 @@ test('undici ProxyAgent with wrong credentials surfaces the 407', async () => {
   }
 });
 
-test('socks client UDP ASSOCIATE relays datagrams to a UDP echo and back', async () => {
-  const echo = await startUdpEcho();
-  const udp = createSocket('udp4');
-  udp.bind(0, '127.0.0.1');
-  await once(udp, 'listening');
-  const info = await SocksClient.createConnection({
+/** UDP ASSOCIATE through the socks client: createConnection is for CONNECT only, so use the event API. */
+function associate(): Promise<SocksClientEstablishedEvent> {
+  const client = new SocksClient({
     proxy: { host: '127.0.0.1', port: ing.port, type: 5, userId: USER.login, password: USER.password },
     command: 'associate',
     destination: { host: '0.0.0.0', port: 0 },
     timeout: 5000,
   });
+  return new Promise((resolve, reject) => {
+    client.once('established', resolve);
+    client.once('error', reject);
+    client.connect();
+  });
+}
+
+test('socks client UDP ASSOCIATE relays datagrams to a UDP echo and back', async () => {
+  const echo = await startUdpEcho();
+  const udp = createSocket('udp4');
+  udp.bind(0, '127.0.0.1');
+  await once(udp, 'listening');
+  const info = await associate();
   try {
     const relayHost = info.remoteHost!.host === '0.0.0.0' ? '127.0.0.1' : info.remoteHost!.host;
     const relayPort = info.remoteHost!.port;
@@ -80,12 +93,7 @@ test('socks client UDP ASSOCIATE relays datagrams to a UDP echo and back', async
 
 test('UDP datagrams from another source address are not relayed', async () => {
   const echo = await startUdpEcho();
-  const info = await SocksClient.createConnection({
-    proxy: { host: '127.0.0.1', port: ing.port, type: 5, userId: USER.login, password: USER.password },
-    command: 'associate',
-    destination: { host: '0.0.0.0', port: 0 },
-    timeout: 5000,
-  });
+  const info = await associate();
   const stranger = createSocket('udp4');
   stranger.bind(0, '127.0.0.9');
   await once(stranger, 'listening');

@@ -32,15 +32,20 @@ before(async () => {
 });
 after(async () => {
   await ing.stop();
+  web.closeAllConnections();
   web.close();
 });
 
 const cred = `${USER.login}:${USER.password}`;
 const modes = ['http', 'socks4', 'socks4a', 'socks5', 'socks5h'] as const;
 
+/** SOCKS4 carries only a userid: curl sends the URL's user part, so the password rides in it as `user:password`. */
+const proxyUserinfo = (mode: string, login: string, password: string): string =>
+  mode.startsWith('socks4') ? `${login}%3A${encodeURIComponent(password)}` : `${login}:${encodeURIComponent(password)}`;
+
 for (const mode of modes) {
   test(`curl -x ${mode}:// with credentials reaches the target`, async () => {
-    const r = await curl(['-x', `${mode}://${cred}@127.0.0.1:${ing.port}`, `http://127.0.0.1:${webPort}/hello?x=1`]);
+    const r = await curl(['-x', `${mode}://${proxyUserinfo(mode, USER.login, USER.password)}@127.0.0.1:${ing.port}`, `http://127.0.0.1:${webPort}/hello?x=1`]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^GET \/hello\?x=1 from 127\.0\.0\.1/);
   });
@@ -80,8 +85,10 @@ test('curl without credentials gets 407 with a Proxy-Authenticate challenge', as
 
 test('curl with a wrong password fails in every mode', async () => {
   for (const mode of modes) {
-    const r = await curl(['-x', `${mode}://${USER.login}:wrong@127.0.0.1:${ing.port}`, `http://127.0.0.1:${webPort}/`]);
+    // -f: a plain-HTTP proxy answers 407 as an HTTP response, which curl only treats as failure with --fail.
+    const r = await curl(['-f', '-x', `${mode}://${proxyUserinfo(mode, USER.login, 'wrong')}@127.0.0.1:${ing.port}`, `http://127.0.0.1:${webPort}/`]);
     assert.notEqual(r.code, 0, `${mode} must fail`);
+    assert.doesNotMatch(r.stdout, /^GET \//, `${mode} must not reach the target`);
   }
 });
 

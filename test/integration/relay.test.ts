@@ -4,8 +4,9 @@ import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { SocksClient } from 'socks';
-import { listen0, startEchoServer, withTimeout } from '../helpers/net.js';
+import { closed, listen0, startEchoServer, withTimeout } from '../helpers/net.js';
 import { startTestIngress, USER, type TestIngress } from '../helpers/ingress.js';
+import { socks5ConnectRaw } from '../helpers/socks5-raw.js';
 
 let ing: TestIngress;
 before(async () => {
@@ -45,40 +46,51 @@ test('client half-close: the target sees EOF and can still answer', async () => 
 
 test('target half-close: the client sees EOF and can still send', async () => {
   let received = '';
-  const gotMore = new Promise<void>((resolve) => {
-    const server = createServer({ allowHalfOpen: true }, (t) => {
-      t.end('bye'); // target closes its sending side first
-      t.on('data', (d: Buffer) => {
-        received += d.toString();
-        if (received === 'still here') resolve();
-      });
-    });
-    void listen0(server).then(async (port) => {
-      const s = await tunnel(port);
-      s.on('end', () => s.write('still here'));
-      s.resume();
+  let gotIt!: () => void;
+  const gotMore = new Promise<void>((resolve) => (gotIt = resolve));
+  const server = createServer({ allowHalfOpen: true }, (t) => {
+    t.on('error', () => undefined);
+    t.end('bye'); // target closes its sending side first
+    t.on('data', (d: Buffer) => {
+      received += d.toString();
+      if (received === 'still here') gotIt();
     });
   });
-  await withTimeout(gotMore, 3000, 'bytes after the target half-closed');
+  const port = await listen0(server);
+  const s = await socks5ConnectRaw(ing.port, USER.login, USER.password, '127.0.0.1', port); // allowHalfOpen client
+  let fromTarget = '';
+  s.on('data', (d: Buffer) => (fromTarget += d.toString()));
+  s.on('end', () => s.write('still here'));
+  s.resume();
+  try {
+    await withTimeout(gotMore, 3000, 'bytes after the target half-closed');
+    assert.equal(fromTarget, 'bye');
+  } finally {
+    s.destroy();
+    await new Promise((r) => server.close(r));
+  }
 });
 
-test('backpressure: a fast writer and a paused reader keep memory bounded', async () => {
+test('backpressure: a fast writer and a paused reader keep memory bounded', async (t) => {
   const chunk = Buffer.alloc(64 * 1024, 7);
   let sent = 0;
-  const server = createServer((t) => {
+  const server = createServer((c) => {
     const pump = (): void => {
-      while (sent < 512 * 1024 * 1024 && t.write(chunk)) sent += chunk.length;
-      if (!t.destroyed) t.once('drain', pump);
+      while (sent < 512 * 1024 * 1024 && c.write(chunk)) sent += chunk.length;
+      if (!c.destroyed) c.once('drain', pump);
     };
-    t.on('error', () => undefined);
+    c.on('error', () => undefined);
     pump();
   });
   const port = await listen0(server);
-  const s = await tunnel(port);
-  s.pause(); // slow reader: reads nothing for a while
+  // A raw client: the reader must really stop reading (no library buffering it for us).
+  // Its own ingress: this file's short idle timeout would (rightly) close a tunnel that makes no progress.
+  const patient = await startTestIngress();
+  t.after(() => patient.stop());
+  const s = await socks5ConnectRaw(patient.port, USER.login, USER.password, '127.0.0.1', port);
   const rssBefore = process.memoryUsage().rss;
   await new Promise((r) => setTimeout(r, 1500));
-  const session = [...ing.ingress.runtime.sessions].find((x) => x.target?.port === port);
+  const session = [...patient.ingress.runtime.sessions].find((x) => x.target?.port === port);
   assert.ok(session, 'session found');
   const buffered = session.counters.down;
   const growth = process.memoryUsage().rss - rssBefore;
@@ -93,7 +105,7 @@ test('backpressure: a fast writer and a paused reader keep memory bounded', asyn
   await new Promise((r) => setTimeout(r, 300));
   assert.ok(got > 0);
   s.destroy();
-  server.close();
+  await new Promise((r) => server.close(r));
 });
 
 test('idle tunnels are closed after the idle timeout', async () => {
@@ -101,7 +113,7 @@ test('idle tunnels are closed after the idle timeout', async () => {
   try {
     const s = await tunnel(echo.port);
     const t0 = Date.now();
-    await withTimeout(once(s, 'close'), 4000, 'idle close');
+    await withTimeout(closed(s), 4000, 'idle close');
     assert.ok(Date.now() - t0 >= 500);
   } finally {
     await echo.close();

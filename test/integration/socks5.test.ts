@@ -42,5 +42,5 @@ test('socks5 without credentials is refused (never an open proxy)', async () => 
 });
 
 test('socks5 CONNECT to a private address outside the allow list is refused with REP 2', async () => {
-  await assert.rejects(socksConnect(USER.login, USER.password, '10.0.0.1', 80), /Not allowed|ruleset|0x02|2/i);
+  await assert.rejects(socksConnect(USER.login, USER.password, '10.0.0.1', 80), /NotAllowed/);
 });

@@ -56,7 +56,8 @@ export async function serveHttp(rt: IngressRuntime, session: Session, reader: By
       }
       upstream = await forwardOne(session, reader, head, upstream);
       if (upstream === undefined || !wantsKeepAlive(head)) {
-        client.end();
+        upstream?.socket.destroy();
+        endGracefully(client);
         return;
       }
     }
@@ -87,6 +88,8 @@ async function forwardOne(session: Session, reader: ByteReader, head: RequestHea
     const socket = await openUpstream(session, url.target);
     up = { socket, reader: new ByteReader(socket, Buffer.alloc(0), session.snapshot.config.limits.maxHeadBytes), key };
     socket.on('error', () => undefined);
+    // Whatever happens to this request, the upstream never outlives the client.
+    client.once('close', () => socket.destroy());
   } else {
     session.target = url.target;
   }
@@ -110,7 +113,10 @@ async function forwardOne(session: Session, reader: ByteReader, head: RequestHea
   await forwardBody(up.reader, client, resFraming.value, (n) => (session.counters.down += n));
   await sendBody;
   session.result = 'ok';
-  if (!keepClient) return undefined;
+  if (!keepClient) {
+    up.socket.destroy();
+    return undefined;
+  }
   if (!keepUpstream) {
     up.socket.destroy();
     return { ...up, key: '' }; // keep the client; dial afresh next time
@@ -200,6 +206,13 @@ function parseAbsoluteUrl(target: string): { target: TargetAddress; hostHeader: 
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const port = url.port ? Number(url.port) : 80;
   return { target: { host, port, kind: targetKind(host) }, hostHeader: url.host, path: `${url.pathname}${url.search}` };
+}
+
+/** Send our FIN, drain whatever the client still sends, and do not wait forever for its FIN. */
+function endGracefully(client: Socket): void {
+  client.end();
+  client.resume();
+  setTimeout(() => client.destroy(), 2000).unref();
 }
 
 function respondError(session: Session, client: Socket, err: unknown): void {

@@ -52,7 +52,11 @@ export async function serveUdpAssociate(_rt: IngressRuntime, session: Session, r
   const peers = new Set<string>();
   const resolved = new Map<string, string>();
   let idle: NodeJS.Timeout | undefined;
+  let closed = false;
+  // Runs once: dgram's close() throws when called twice, and sends after it would throw too.
   const close = (): void => {
+    if (closed) return;
+    closed = true;
     clearTimeout(idle);
     front.close();
     egress.close();
@@ -74,6 +78,7 @@ export async function serveUdpAssociate(_rt: IngressRuntime, session: Session, r
     const { target, data } = d.value;
     touch();
     const send = (addr: string): void => {
+      if (closed) return;
       const key = `${addr}|${target.port}`;
       if (!peers.has(key)) {
         if (peers.size >= MAX_PEERS) return;
@@ -84,17 +89,16 @@ export async function serveUdpAssociate(_rt: IngressRuntime, session: Session, r
     };
     const known = resolved.get(target.host);
     if (known) return send(known);
-    resolveAllowed(target, policy).then(
-      (addrs) => {
+    resolveAllowed(target, policy)
+      .then((addrs) => {
         if (resolved.size < MAX_PEERS) resolved.set(target.host, addrs[0]!);
         send(addrs[0]!);
-      },
-      () => undefined, // a refused datagram is dropped (UDP has no error channel in SOCKS5)
-    );
+      })
+      .catch(() => undefined); // a refused datagram is dropped (UDP has no error channel in SOCKS5)
   });
   egress.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
     const from = unmap(rinfo.address);
-    if (!peers.has(`${from}|${rinfo.port}`) || clientPort === 0) return;
+    if (closed || !peers.has(`${from}|${rinfo.port}`) || clientPort === 0) return;
     touch();
     session.counters.down += msg.length;
     front.send(encodeUdpDatagram({ host: from, port: rinfo.port }, msg), clientPort, clientIp);

@@ -35,7 +35,7 @@ export const IngressConfigSchema = z
         ports: z.tuple([Port.or(z.literal(0)), Port.or(z.literal(0))]).default([8000, 8099]),
       })
       .strict()
-      .default({ host: '127.0.0.1', ports: [8000, 8099] })
+      .prefault({})
       .refine((l) => l.ports[0] <= l.ports[1] && l.ports[1] - l.ports[0] < 1024, {
         message: 'ports must be [first, last] with first <= last and at most 1024 ports',
       }),
@@ -52,11 +52,11 @@ export const IngressConfigSchema = z
         ports: z.array(Port).default([]),
       })
       .strict()
-      .default({ allow: [], deny: [], ports: [] }),
+      .prefault({}),
     egress: z
       .object({ localAddress: z.string().optional() })
       .strict()
-      .default({}),
+      .prefault({}),
     limits: z
       .object({
         maxConnections: z.number().int().positive().default(100_000),
@@ -70,14 +70,14 @@ export const IngressConfigSchema = z
         authFailuresFree: z.number().int().nonnegative().default(5),
       })
       .strict()
-      .default({} as never),
+      .prefault({}),
     log: z
       .object({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
         access: z.boolean().default(true),
       })
       .strict()
-      .default({ level: 'info', access: true }),
+      .prefault({}),
     metrics: z.object({ host: z.string().default('127.0.0.1'), port: Port }).strict().optional(),
     users: z.array(UserSchema).default([]),
   })
