@@ -89,7 +89,8 @@ function humanBanner(c: UpContract, workers: number): string {
     'try it:',
     `  curl -x http://${cred}@${host}:${ports[0]} ${target}`,
     `  curl -x socks5h://${cred}@${host}:${ports[0]} ${target}`,
-    `  curl -x socks4a://${u.username}:${u.password}@${host}:${ports[0]} ${target}`,
+    // SOCKS4 has no password field: the userid carries `user:password`, so curl needs the colon encoded.
+    `  curl -x socks4a://${u.username}%3A${u.password}@${host}:${ports[0]} ${target}`,
   ];
   if (c.ingress.tlsCert) lines.push(`  curl --proxy-cacert ${c.ingress.tlsCert} -x https://${cred}@${host}:${ports[0]} ${target}`);
   lines.push('', 'Ctrl-C stops it. `hopgate up --json` prints this as JSON for scripts.', '');
