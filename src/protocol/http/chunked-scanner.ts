@@ -10,6 +10,7 @@ const MAX_TRAILER_BYTES = 16 * 1024;
 
 const enum S {
   Size,
+  SizeBws,
   Ext,
   SizeLf,
   Data,
@@ -28,6 +29,11 @@ function hexValue(c: number): number {
   if (c >= 0x61 && c <= 0x66) return c - 0x57;
   if (c >= 0x41 && c <= 0x46) return c - 0x37;
   return -1;
+}
+
+/** Controls other than HTAB (CR is handled by the callers before this). */
+function isCtl(c: number): boolean {
+  return (c < 0x20 && c !== 0x09) || c === 0x7f;
 }
 
 export class ChunkedScanner {
@@ -75,12 +81,21 @@ export class ChunkedScanner {
         }
         if (this.digits === 0) return this.fail('missing chunk size');
         if (c === 0x0d) return (this.state = S.SizeLf), true;
-        if (c === 0x3b || c === 0x20 || c === 0x09) return (this.state = S.Ext), (this.lineBytes = 0), true;
+        this.lineBytes = 0;
+        if (c === 0x3b) return (this.state = S.Ext), true;
+        if (c === 0x20 || c === 0x09) return (this.state = S.SizeBws), true;
         return this.fail('invalid chunk size');
       }
+      case S.SizeBws:
+        // Whitespace after the size may only lead to ';' or the line end: "5 6" or "5 x" is not a size.
+        if (c === 0x0d) return (this.state = S.SizeLf), true;
+        if (c === 0x3b) return (this.state = S.Ext), true;
+        if (c !== 0x20 && c !== 0x09) return this.fail('invalid chunk size');
+        if (++this.lineBytes > MAX_LINE_EXTRA) return this.fail('chunk extension too long');
+        return true;
       case S.Ext:
         if (c === 0x0d) return (this.state = S.SizeLf), true;
-        if (c === 0x0a || c === 0) return this.fail('bare LF in chunk extension');
+        if (isCtl(c)) return this.fail('bare LF or control character in chunk extension');
         if (++this.lineBytes > MAX_LINE_EXTRA) return this.fail('chunk extension too long');
         return true;
       case S.SizeLf:
@@ -116,7 +131,7 @@ export class ChunkedScanner {
   }
 
   private trailerByte(c: number): boolean {
-    if (c === 0x0a || c === 0) return this.fail('bare LF in trailer');
+    if (isCtl(c)) return this.fail('bare LF or control character in trailer');
     if (++this.lineBytes > MAX_LINE_EXTRA || ++this.trailerBytes > MAX_TRAILER_BYTES) return this.fail('trailer too large');
     return true;
   }

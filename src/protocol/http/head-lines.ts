@@ -37,6 +37,8 @@ export function splitHead(buf: Buffer, limits: HeadLimits, skipLeadingEmptyLines
   const end = buf.indexOf('\r\n\r\n', start, 'latin1');
   if (end < 0) {
     if (buf.length >= limits.maxHeadBytes) return fail('HEADERS_TOO_LARGE', `message head exceeds ${limits.maxHeadBytes} bytes`);
+    // A head using bare LF (or CR) would never show CRLFCRLF: refuse it now instead of waiting for more.
+    if (hasBareLineBreak(buf, start)) return fail('BAD_REQUEST', 'bare CR or LF in message head');
     return MORE;
   }
   const headBytes = end + 4;
@@ -47,6 +49,13 @@ export function splitHead(buf: Buffer, limits: HeadLimits, skipLeadingEmptyLines
     if (line.includes('\n') || line.includes('\r')) return fail('BAD_REQUEST', 'bare CR or LF in message head');
   }
   return { kind: 'ok', value: lines, consumed: headBytes };
+}
+
+/** An LF not preceded by CR, or a CR followed by anything but LF (a CR as the last byte may still be completed). */
+function hasBareLineBreak(buf: Buffer, start: number): boolean {
+  for (let i = buf.indexOf(0x0a, start); i >= 0; i = buf.indexOf(0x0a, i + 1)) if (i === 0 || buf[i - 1] !== 0x0d) return true;
+  for (let i = buf.indexOf(0x0d, start); i >= 0 && i + 1 < buf.length; i = buf.indexOf(0x0d, i + 1)) if (buf[i + 1] !== 0x0a) return true;
+  return false;
 }
 
 /** Parse header field lines; refuses obs-fold, whitespace before the colon and control characters. */

@@ -6,9 +6,13 @@ export interface ProxyResponseOptions {
   readonly close?: boolean;
 }
 
-/** Strip anything that could end a header line: reasons and values may carry client-supplied text. */
+/**
+ * Strip anything that could end a header line: reasons and values may carry client-supplied text.
+ * Only printable ASCII survives: the head is written as latin1, which keeps just the low byte of
+ * each UTF-16 unit, so e.g. U+010D U+010A would otherwise come out as CR LF.
+ */
 function clean(s: string): string {
-  return s.replace(/[\x00-\x1f\x7f]/g, ' ');
+  return s.replace(/[^\x20-\x7e]/g, ' ');
 }
 
 export function encodeProxyResponse(status: number, reason: string, opts: ProxyResponseOptions = {}): Buffer {

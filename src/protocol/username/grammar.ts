@@ -114,7 +114,8 @@ export function parseUsername(raw: string): UsernameResult {
   if (raw.length === 0) return bad('empty username');
   if (raw.length > MAX_USERNAME_LENGTH) return bad(`username longer than ${MAX_USERNAME_LENGTH} characters`);
   // ':' would split differently in Basic auth and SOCKS4 userids; never valid in a username.
-  if (/[\s:\x00-\x1f\x7f]/.test(raw)) return bad('username contains whitespace, ":" or control characters');
+  // Only printable ASCII: toLowerCase() would otherwise fold e.g. the Kelvin sign U+212A into "k".
+  if (/[^\x21-\x7e]|:/.test(raw)) return bad('username contains whitespace, ":", control or non-ASCII characters');
   const tokens = raw.split('-');
   if (tokens.some((t) => t.length === 0)) return bad('empty part in username (doubled or trailing "-")');
 
@@ -125,8 +126,9 @@ export function parseUsername(raw: string): UsernameResult {
     i = 1;
   }
   const tags: MutableTags = {};
-  const seen = new Set<TagKey>();
-  if (login !== undefined) seen.add('login');
+  // Key -> alias as written, so later refusals can name what the customer typed.
+  const seen = new Map<TagKey, string>();
+  if (login !== undefined) seen.set('login', 'login');
   for (; i < tokens.length; i += 2) {
     const alias = tokens[i]!;
     const key = keyForAlias(alias);
@@ -134,7 +136,7 @@ export function parseUsername(raw: string): UsernameResult {
     const value = tokens[i + 1];
     if (value === undefined) return bad(`key "${alias}" has no value`);
     if (seen.has(key)) return bad(`key "${alias}" given twice`);
-    seen.add(key);
+    seen.set(key, alias.toLowerCase());
     if (key === 'login') {
       login = value;
       continue;
@@ -145,16 +147,18 @@ export function parseUsername(raw: string): UsernameResult {
   if (login === undefined) return bad('no login in username');
   if (!LOGIN_RE.test(login)) return bad(`login "${login}" may only hold letters, digits and _ . @ +`);
   if (tags.session === undefined && (tags.sessionMinutes !== undefined || tags.sessionMode !== undefined)) {
-    return bad('sesstime/sessmode need a session');
+    const used = [seen.get('sessionMinutes'), seen.get('sessionMode')].filter(Boolean);
+    return bad(`${used.join(' and ')} given without a session (sesstime/sessmode need one)`);
   }
-  const pins = [tags.exitIp !== undefined && 'exitip', tags.port !== undefined && 'port', tags.index !== undefined && 'index'].filter(Boolean);
+  const pins = (['exitIp', 'port', 'index'] as const).map((k) => seen.get(k)).filter(Boolean);
   if (pins.length > 1) return bad(`conflicting exit pins: ${pins.join(' and ')}`);
   return { ok: true, value: { login, tags, raw } };
 }
 
 /** Canonical text for parsed tags (the inverse of parseUsername, modulo aliases). */
 export function formatUsername(login: string, tags: UsernameTags = {}): string {
-  const parts = [login];
+  // A login that is itself a login alias ("user") would be read as the `user-` prefix when tags follow.
+  const parts = keyForAlias(login) === 'login' && Object.values(tags).some((v) => v !== undefined) ? ['user', login] : [login];
   const push = (k: string, v: string | number | undefined): void => {
     if (v !== undefined) parts.push(k, String(v));
   };

@@ -1,0 +1,220 @@
+/**
+ * `npm run bench`: hopgate beside a direct connection and Debian's peer
+ * proxies, in one run, on loopback. Each figure is the median of --runs runs;
+ * ratios are to direct. Targets, proxies and the load generator are separate
+ * processes. Prints a Markdown report (docs/BENCHMARKS.md quotes it).
+ *
+ *   npm run build && node dist/bench/run.js [--runs 5] [--ms 2000] [--hold 8000] [--quick]
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir, cpus } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { hashPassword } from '../src/ingress/auth/password-hash.js';
+import type { Job, Via } from './load.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const cli = join(here, '..', 'src', 'cli', 'main.js');
+const { values: opt } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '5' },
+    ms: { type: 'string', default: '2000' },
+    hold: { type: 'string', default: '8000' },
+    quick: { type: 'boolean', default: false },
+  },
+});
+const RUNS = opt.quick ? 1 : Number(opt.runs);
+const MS = opt.quick ? 500 : Number(opt.ms);
+const HOLD = opt.quick ? 1000 : Number(opt.hold);
+const USER = 'bench';
+const PASS = 'bench-pass-123';
+const work = mkdtempSync(join(tmpdir(), 'hopgate-bench-'));
+const children: ChildProcess[] = [];
+
+function firstLine(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout! });
+    rl.once('line', (l) => resolve(l));
+    child.once('exit', (code) => reject(new Error(`exited ${code} before reporting`)));
+  });
+}
+
+async function startChild(cmd: string, args: string[]): Promise<{ child: ChildProcess; line: string }> {
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  children.push(child);
+  return { child, line: await firstLine(child) };
+}
+
+function stopAll(): void {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM'); // only what we started, by PID
+}
+process.on('exit', stopAll);
+
+async function load(job: Job): Promise<Record<string, number>> {
+  const { line } = await startChild(process.execPath, [join(here, 'load.js'), JSON.stringify(job)]);
+  return JSON.parse(line);
+}
+
+function waitPort(port: number, ms = 5000): Promise<void> {
+  const until = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const attempt = (): void => {
+      const s = require_net().connect(port, '127.0.0.1');
+      s.once('connect', () => (s.destroy(), resolve()));
+      s.once('error', () => (Date.now() > until ? reject(new Error(`port ${port} never opened`)) : setTimeout(attempt, 50)));
+    };
+    attempt();
+  });
+}
+import * as net from 'node:net';
+const require_net = (): typeof net => net;
+
+interface Subject {
+  name: string;
+  via?: Via;
+  pid?: number;
+  note?: string;
+}
+
+async function startHopgate(port: number, workers: number, sourceAuthPort?: number): Promise<Subject[]> {
+  const hash = await hashPassword(PASS, { ln: 14, r: 8, p: 1 });
+  const cfg = join(work, `hopgate-${port}.yaml`);
+  writeFileSync(
+    cfg,
+    [
+      `listen: { host: 127.0.0.1, ports: [${port}, ${sourceAuthPort ?? port}] }`,
+      `workers: ${workers}`,
+      `targetPolicy: { allow: [127.0.0.0/8] }`,
+      `log: { level: error, access: false }`,
+      `users:`,
+      `  - { login: ${USER}, passwordHash: '${hash}' }`,
+      ...(sourceAuthPort ? [`  - { login: bysource, sources: [127.0.0.0/8], sourceAuth: true }`] : []),
+    ].join('\n'),
+  );
+  const { child } = await startChild(process.execPath, [cli, 'ingress', '--config', cfg, '--workers', String(workers)]);
+  await waitPort(port);
+  const name = `hopgate (${workers} worker${workers > 1 ? 's' : ''})`;
+  const out: Subject[] = [{ name, via: { port, user: USER, pass: PASS }, pid: child.pid! }];
+  if (sourceAuthPort) out.push({ name: `${name}, source-IP auth`, via: { port: sourceAuthPort }, pid: child.pid! });
+  return out;
+}
+
+async function startMicrosocks(port: number): Promise<Subject | undefined> {
+  if (spawnSync('which', ['microsocks']).status !== 0) return undefined;
+  const child = spawn('microsocks', ['-i', '127.0.0.1', '-p', String(port), '-u', USER, '-P', PASS], { stdio: 'ignore' });
+  children.push(child);
+  await waitPort(port);
+  return { name: 'microsocks', via: { port, user: USER, pass: PASS }, pid: child.pid! };
+}
+
+async function startDante(port: number): Promise<Subject | undefined> {
+  if (spawnSync('which', ['danted']).status !== 0) return undefined;
+  const conf = join(work, 'danted.conf');
+  // Dante's username method checks system accounts; the peer runs without auth (noted in the report).
+  writeFileSync(
+    conf,
+    `logoutput: /dev/null\ninternal: 127.0.0.1 port = ${port}\nexternal: 127.0.0.1\nsocksmethod: none\nclientmethod: none\n` +
+      `user.privileged: root\nuser.unprivileged: nobody\n` +
+      `client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }\nsocks pass { from: 127.0.0.0/8 to: 127.0.0.0/8 }\n`,
+  );
+  const child = spawn('danted', ['-f', conf, '-N', '2'], { stdio: 'ignore' });
+  children.push(child);
+  await waitPort(port);
+  return { name: 'dante (no auth)', via: { port }, pid: child.pid!, note: 'no auth' };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  return s.length ? s[Math.floor((s.length - 1) / 2)]! : NaN;
+};
+
+function rssKiB(pid: number): number {
+  // The ingress may be a cluster: sum the primary and its workers.
+  let total = 0;
+  const pids = [pid, ...spawnSync('pgrep', ['-P', String(pid)]).stdout.toString().split('\n').filter(Boolean).map(Number)];
+  for (const p of pids) {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
+    total += m ? Number(m[1]) : 0;
+  }
+  return total;
+}
+
+async function main(): Promise<void> {
+  const { line } = await startChild(process.execPath, [join(here, 'target.js')]);
+  const t = JSON.parse(line) as { echo: number[]; source: number };
+  const base = 21000 + Math.floor(Math.random() * 2000) * 4;
+  const subjects: Subject[] = [{ name: 'direct' }];
+  subjects.push(...(await startHopgate(base, 1, base + 1)));
+  subjects.push(...(await startHopgate(base + 2, 2)));
+  const ms = await startMicrosocks(base + 3);
+  if (ms) subjects.push(ms);
+  const dante = await startDante(base + 4 + 4000);
+  if (dante) subjects.push(dante);
+
+  type Row = Record<string, number>;
+  const results = new Map<string, Row[]>();
+  for (let run = 0; run < RUNS; run++) {
+    for (const s of subjects) {
+      const row: Row = {};
+      for (const c of [1, 64, 256]) {
+        const r = await load({ kind: 'setup', via: s.via, echo: t.echo, concurrency: c, ms: MS });
+        row[`setup${c}`] = r.perSec!;
+        if (c === 64) (row.setup64p50 = r.p50us!), (row.setup64p99 = r.p99us!);
+        row.errors = (row.errors ?? 0) + r.errors!;
+      }
+      row.bulk1 = (await load({ kind: 'bulk', via: s.via, source: t.source, streams: 1, ms: MS })).mbPerSec!;
+      row.bulk8 = (await load({ kind: 'bulk', via: s.via, source: t.source, streams: 8, ms: MS })).mbPerSec!;
+      const l = await load({ kind: 'latency', via: s.via, echo: t.echo, rounds: opt.quick ? 200 : 2000 });
+      (row.echoP50 = l.p50us!), (row.echoP99 = l.p99us!);
+      results.set(s.name, [...(results.get(s.name) ?? []), row]);
+      process.stderr.write(`run ${run + 1}/${RUNS} ${s.name}: ${JSON.stringify(row)}\n`);
+    }
+  }
+
+  const med = (name: string, key: string): number => median((results.get(name) ?? []).map((r) => r[key]!));
+  const d = (key: string): number => med('direct', key);
+  const fmt = (x: number, digits = 0): string => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
+  const ratio = (x: number, ref: number): string => (Number.isFinite(x) && ref ? `${(x / ref).toFixed(2)}×` : 'n/a');
+  const out: string[] = [];
+  out.push(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}. Medians of ${RUNS} run(s), ${MS} ms each; ratios to direct.`, '');
+  out.push('| subject | setup/s c=1 | setup/s c=64 | setup/s c=256 | c=64 p50 / p99 µs | bulk 1 stream MB/s | bulk 8 streams MB/s | 64 B echo p50 / p99 µs | errors |');
+  out.push('|---|---|---|---|---|---|---|---|---|');
+  for (const s of subjects) {
+    const n = s.name;
+    out.push(
+      `| ${n} | ${fmt(med(n, 'setup1'))} (${ratio(med(n, 'setup1'), d('setup1'))}) | ${fmt(med(n, 'setup64'))} (${ratio(med(n, 'setup64'), d('setup64'))}) | ` +
+        `${fmt(med(n, 'setup256'))} (${ratio(med(n, 'setup256'), d('setup256'))}) | ${fmt(med(n, 'setup64p50'))} / ${fmt(med(n, 'setup64p99'))} | ` +
+        `${fmt(med(n, 'bulk1'))} (${ratio(med(n, 'bulk1'), d('bulk1'))}) | ${fmt(med(n, 'bulk8'))} (${ratio(med(n, 'bulk8'), d('bulk8'))}) | ` +
+        `${fmt(med(n, 'echoP50'))} (+${fmt(med(n, 'echoP50') - d('echoP50'))}) / ${fmt(med(n, 'echoP99'))} | ${fmt(Math.max(...(results.get(n) ?? []).map((r) => r.errors!)))} |`,
+    );
+  }
+
+  // Memory per idle tunnel: RSS of the proxy before and after HOLD open tunnels.
+  out.push('', `Idle tunnels: RSS growth of the proxy process(es) with ${HOLD} open, idle tunnels (client and target sockets live in other processes).`, '');
+  out.push('| subject | RSS before KiB | RSS with tunnels KiB | per tunnel |', '|---|---|---|---|');
+  for (const s of subjects.filter((x) => x.pid && (x.name.startsWith('hopgate (1') || x.name === 'microsocks') && !x.name.includes('source'))) {
+    const before = rssKiB(s.pid!);
+    const { child, line: opened } = await startChild(process.execPath, [join(here, 'load.js'), JSON.stringify({ kind: 'hold', via: s.via, echo: t.echo, count: HOLD })]);
+    const n = (JSON.parse(opened) as { open: number }).open;
+    await new Promise((r) => setTimeout(r, 500));
+    const after = rssKiB(s.pid!);
+    child.stdin!.end();
+    await new Promise((r) => child.once('exit', r));
+    out.push(`| ${s.name} | ${before} | ${after} | ${(((after - before) * 1024) / n / 1024).toFixed(2)} KiB |`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+main()
+  .catch((err: unknown) => {
+    process.stderr.write(`bench: ${(err as Error).stack}\n`);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    stopAll();
+    process.exit();
+  });
