@@ -28,7 +28,7 @@ const HOST = '127.0.0.1';
 let nextSource = 0;
 function sourceAddress(): string {
   const i = nextSource++ % 4096;
-  return `127.77.${i >> 8}.${(i & 255) + 1}`;
+  return `127.77.${i >> 8}.${(i & 255) || 1}`;
 }
 
 function open(port: number): Promise<Socket> {

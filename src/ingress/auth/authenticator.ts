@@ -40,6 +40,7 @@ export class Authenticator {
   private readonly macKey = randomBytes(32);
   private readonly verified = new Map<string, Verified>();
   private readonly slow = new Semaphore(MAX_SLOW_CHECKS, MAX_SLOW_QUEUE);
+  private readonly inFlight = new Map<string, Promise<boolean>>();
   readonly throttle: AuthThrottle;
 
   constructor(authFailuresFree: number, maxTrackedSources: number) {
@@ -100,7 +101,14 @@ export class Authenticator {
     const known = this.verified.get(user.login);
     // The remembered MAC is of the password that matched this exact hash: equal MAC ⇔ same password.
     if (known && known.hash === hash) return timingSafeEqual(known.mac, mac);
-    const ok = await this.slow.run(() => verifyPassword(password, hash));
+    // Single flight: a burst of new connections with one credential pays scrypt once, not once each.
+    const key = `${user.login}\0${mac.toString('base64')}`;
+    let check = this.inFlight.get(key);
+    if (!check) {
+      check = this.slow.run(() => verifyPassword(password, hash)).finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, check);
+    }
+    const ok = await check;
     if (ok) this.verified.set(user.login, { hash, mac });
     return ok;
   }
