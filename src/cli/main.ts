@@ -2,6 +2,7 @@
 /** `hopgate <command>`: one CLI for every process of the network. */
 import { hashPassword } from '../ingress/auth/password-hash.js';
 import { ingressCommand } from './ingress.js';
+import { exitCommand } from './exit.js';
 import { upCommand } from './up.js';
 
 const USAGE = `usage: hopgate <command> [options]
@@ -9,6 +10,7 @@ const USAGE = `usage: hopgate <command> [options]
 commands:
   up [--json] [--ports FIRST-LAST] [--workers N]   the whole network on this machine, embedded defaults
   ingress --config FILE [--workers N]              the ingress node from a YAML file
+  exit --listen H:P --egress IP --allow-from CIDR  a SOCKS5 relay for ingresses only (secret: --secret-file or HOPGATE_EXIT_SECRET)
   hash-password [PASSWORD]                         print a password hash for a config file (reads stdin if no argument)
 `;
 
@@ -19,6 +21,8 @@ async function main(argv: string[]): Promise<void> {
       return upCommand(rest);
     case 'ingress':
       return ingressCommand(rest);
+    case 'exit':
+      return exitCommand(rest);
     case 'hash-password': {
       const pw = rest[0] ?? (await readStdin()).replace(/\r?\n$/, '');
       if (!pw) throw new Error('empty password');

@@ -14,6 +14,9 @@ import { startWhoami } from './demo-target.js';
 import { startIngressProcesses } from './ingress-process.js';
 import { onShutdownSignal } from './signals.js';
 import { ensureSelfSignedCert } from './tls-cert.js';
+import { EXIT_LOGIN, exitConfig } from './exit.js';
+import { Ingress } from '../ingress/ingress.js';
+import { createLogger } from '../shared/log.js';
 
 export interface UpContract {
   ingress: { host: string; ports: [number, number]; tls: boolean; tlsCert?: string };
@@ -23,7 +26,17 @@ export interface UpContract {
   demoTarget?: string;
 }
 
-function demoCredentials(stateDir: string): { username: string; password: string; hash?: string } {
+/** The demo network's exits: id, egress address, country. */
+const DEMO_EXITS: ReadonlyArray<readonly [string, string, string]> = [
+  ['us-1', '127.0.0.2', 'us'],
+  ['us-2', '127.0.0.3', 'us'],
+  ['de-1', '127.0.0.4', 'de'],
+  ['de-2', '127.0.0.5', 'de'],
+  ['gb-1', '127.0.0.6', 'gb'],
+];
+const EXIT_PORT = 7001;
+
+function demoCredentials(stateDir: string): { username: string; password: string; hash?: string; exitSecret?: string } {
   const file = join(stateDir, 'demo-user.json');
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8'));
   return { username: 'demo', password: randomBytes(9).toString('base64url') };
@@ -49,16 +62,29 @@ export async function upCommand(argv: string[]): Promise<void> {
   writeFileSync(join(stateDir, 'demo-user.json'), JSON.stringify(demo), { mode: 0o600 });
   const tls = ensureSelfSignedCert(join(stateDir, 'tls'));
 
+  // Five exits on their own loopback addresses, so a target sees which one carried it.
+  const secret = demo.exitSecret ?? randomBytes(18).toString('base64url');
+  demo.exitSecret = secret;
+  writeFileSync(join(stateDir, 'demo-user.json'), JSON.stringify(demo), { mode: 0o600 });
+  const exitHash = await hashPassword(secret);
+  const exits = await Promise.all(
+    DEMO_EXITS.map(async ([id, ip, country]) => {
+      const cfg = exitConfig({ host: ip, port: EXIT_PORT, egress: ip, allowFrom: ['127.0.0.1/32'], secretHash: exitHash, allowTargets: ['127.0.0.0/8', '::1/128'] });
+      return { id, ip, country, node: await Ingress.start(cfg, createLogger('warn', { role: 'exit', exit: id })) };
+    }),
+  );
+
   const config: IngressConfigInput = {
     listen: { host: values.host, ports },
     tls,
+    exits: exits.map((e) => ({ id: e.id, kind: 'socks5' as const, host: e.ip, port: EXIT_PORT, username: EXIT_LOGIN, password: secret, egressIp: e.ip, country: e.country })),
     // The demo and its tests reach targets on loopback; production configs don't allow it.
     targetPolicy: { allow: ['127.0.0.0/8', '::1/128'] },
     log: { level: 'warn', access: false },
     users: [{ login: demo.username, passwordHash: demo.hash }],
   };
   const configPath = join(stateDir, 'ingress.yaml');
-  writeFileSync(configPath, `# written by hopgate up; edit and the ingress reloads it\n${stringify(config)}`);
+  writeFileSync(configPath, `# written by hopgate up; edit and the ingress reloads it\n${stringify(config)}`, { mode: 0o600 });
 
   const whoami = await startWhoami('127.0.0.1', Number(values['demo-port'])).catch(() => undefined);
   const workers = values.workers ? Number(values.workers) : availableParallelism();
@@ -66,13 +92,14 @@ export async function upCommand(argv: string[]): Promise<void> {
   const contract: UpContract = {
     ingress: { host: values.host, ports, tls: tls !== undefined, ...(tls ? { tlsCert: tls.cert } : {}) },
     users: [{ username: demo.username, password: demo.password }],
-    exits: [],
+    exits: exits.map((e) => ({ id: e.id, egressIp: e.ip, country: e.country })),
     control: null,
     ...(whoami ? { demoTarget: `http://127.0.0.1:${values['demo-port']}/` } : {}),
   };
   process.stdout.write(values.json ? JSON.stringify(contract) + '\n' : humanBanner(contract, workers));
   onShutdownSignal(async () => {
     await ingress.stop();
+    await Promise.all(exits.map((e) => e.node.shutdown(2000)));
     whoami?.close();
   });
 }
@@ -93,6 +120,16 @@ function humanBanner(c: UpContract, workers: number): string {
     `  curl -x socks4a://${u.username}%3A${u.password}@${host}:${ports[0]} ${target}`,
   ];
   if (c.ingress.tlsCert) lines.push(`  curl --proxy-cacert ${c.ingress.tlsCert} -x https://${cred}@${host}:${ports[0]} ${target}`);
+  if (c.exits.length > 0) {
+    lines.push('', `exits (a random one per connection unless you choose):`);
+    for (const e of c.exits) lines.push(`  ${e.id.padEnd(6)} ${e.egressIp.padEnd(11)} ${e.country}`);
+    lines.push(
+      '',
+      'choose in the username:',
+      `  curl -x http://${u.username}-country-de:${u.password}@${host}:${ports[0]} ${target}`,
+      `  curl -x socks5h://${u.username}-exitip-${c.exits[0]!.egressIp}:${u.password}@${host}:${ports[0]} ${target}`,
+    );
+  }
   lines.push('', 'Ctrl-C stops it. `hopgate up --json` prints this as JSON for scripts.', '');
   return lines.join('\n');
 }

@@ -52,6 +52,7 @@ export function subscribeAccessLog(log: Logger, enabled: () => boolean): () => v
         user: x.principal?.user.login,
         cmd: x.command,
         target: x.target ? `${x.target.host}:${x.target.port}` : undefined,
+        exit: x.exitId,
         up: x.counters.up,
         down: x.counters.down,
         ms: Date.now() - x.startedAt,

@@ -14,7 +14,8 @@ import { ByteReader } from './byte-reader.js';
 import type { IngressRuntime } from './runtime.js';
 import { Session } from './session.js';
 import { replayStream } from './replay-stream.js';
-import { dialDirect } from './upstream/dial-direct.js';
+import { dialRoute } from './upstream/dial-route.js';
+import { selectExit } from './route/select-exit.js';
 import { serveSocks5 } from './front/socks5.js';
 import { serveSocks4 } from './front/socks4.js';
 import { serveHttp } from './front/http-proxy.js';
@@ -50,6 +51,7 @@ export function handleConnection(rt: IngressRuntime, socket: Socket, port: numbe
 
 async function dispatch(rt: IngressRuntime, session: Session, socket: Socket, first: Buffer, inTls: boolean): Promise<void> {
   const proto = sniffProtocol(first[0]!);
+  if (!session.snapshot.protocols.has(proto)) throw new ProxyError('BAD_REQUEST', `${proto} is not served on this node`);
   if (proto === 'tls') {
     if (inTls || !rt.tls) throw new ProxyError('BAD_REQUEST', 'TLS not enabled on this ingress');
     return startTls(rt, session, socket, first);
@@ -101,14 +103,16 @@ export async function authorize(rt: IngressRuntime, session: Session, cred: Cred
   return principal;
 }
 
-/** Open the way to the target. Issue #2: direct egress; routing through exits plugs in here. */
+/** Open the way to the target: choose the exit (or none: direct egress), then dial the route. */
 export async function openUpstream(session: Session, target: TargetAddress): Promise<Socket> {
   session.target = target;
-  const cfg = session.snapshot.config;
-  return dialDirect(target, {
-    policy: session.snapshot.targetPolicy,
-    timeoutMs: cfg.limits.connectTimeoutMs,
-    localAddress: cfg.egress.localAddress,
+  const snap = session.snapshot;
+  const exit = selectExit(snap.exits, session.principal?.username.tags ?? {});
+  session.exitId = exit?.id;
+  return dialRoute(target, exit, {
+    policy: snap.targetPolicy,
+    timeoutMs: snap.config.limits.connectTimeoutMs,
+    localAddress: snap.config.egress.localAddress,
   });
 }
 

@@ -16,6 +16,8 @@ export class Session {
   protocol: FrontProtocol | undefined;
   principal: Principal | undefined;
   target: TargetAddress | undefined;
+  /** The exit carrying this connection; undefined for direct egress. */
+  exitId: string | undefined;
   command: 'connect' | 'udp' | 'http' = 'connect';
   readonly counters: RelayCounters = { up: 0, down: 0 };
   /** 'ok' once relayed, else the code that ended it. */

@@ -31,8 +31,8 @@ function readExactly(s: Socket, n: number): Promise<Buffer> {
 }
 
 /** Greeting + RFC 1929 + CONNECT to an IPv4 target; resolves to the tunnel socket (paused) or rejects with the REP code. */
-export async function socks5ConnectRaw(proxyPort: number, user: string, pass: string, host: string, port: number): Promise<Socket> {
-  const s = connect({ port: proxyPort, host: '127.0.0.1', allowHalfOpen: true });
+export async function socks5ConnectRaw(proxyPort: number, user: string, pass: string, host: string, port: number, proxyHost = '127.0.0.1'): Promise<Socket> {
+  const s = connect({ port: proxyPort, host: proxyHost, allowHalfOpen: true });
   s.on('error', () => undefined);
   await new Promise<void>((resolve, reject) => {
     s.once('connect', resolve);

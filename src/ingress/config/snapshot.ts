@@ -6,6 +6,7 @@
 import { CidrSet } from '../../shared/net-addr.js';
 import type { IngressConfig, UserConfig } from '../../shared/schema/ingress-config.js';
 import { TargetPolicy } from '../guard/target-policy.js';
+import { buildExitIndex, type ExitIndex } from '../route/select-exit.js';
 
 export interface CompiledUser {
   readonly login: string;
@@ -23,6 +24,8 @@ export interface Snapshot {
   /** Users that may connect without credentials from their sources, checked in order. */
   readonly sourceAuthUsers: readonly CompiledUser[];
   readonly targetPolicy: TargetPolicy;
+  readonly exits: ExitIndex;
+  readonly protocols: ReadonlySet<string>;
 }
 
 function compileUser(u: UserConfig, defaultMax: number): CompiledUser {
@@ -49,5 +52,7 @@ export function compileSnapshot(config: IngressConfig, revision: number): Snapsh
     usersByLogin,
     sourceAuthUsers,
     targetPolicy: new TargetPolicy(config.targetPolicy),
+    exits: buildExitIndex(config.exits),
+    protocols: new Set(config.protocols),
   });
 }

@@ -26,6 +26,29 @@ export const UserSchema = z
     message: 'a user needs a passwordHash, or sourceAuth with sources',
   });
 
+const HopSchema = z
+  .object({
+    /** socks5: any SOCKS5 proxy (a hopgate exit, microsocks, dante…); http: an HTTP CONNECT proxy (squid…). */
+    kind: z.enum(['socks5', 'http']).default('socks5'),
+    host: z.string().min(1),
+    port: Port,
+    username: z.string().max(255).optional(),
+    password: z.string().max(255).optional(),
+  })
+  .strict();
+
+export const ExitSchema = HopSchema.extend({
+  id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'id must be 1-64 of A-Z a-z 0-9 _ . -'),
+  /** The address targets see; what `exitip-…` in a username pins. */
+  egressIp: z.string().optional(),
+  country: z.string().regex(/^[a-z]{2}$/, 'country must be a lower-case ISO 3166-1 alpha-2 code').optional(),
+  state: z.string().optional(),
+  city: z.string().optional(),
+  asn: z.number().int().positive().optional(),
+  /** Hops crossed before this exit, in order: ingress → via[0] → … → exit → target. */
+  via: z.array(HopSchema).default([]),
+}).strict();
+
 export const IngressConfigSchema = z
   .object({
     listen: z
@@ -80,9 +103,15 @@ export const IngressConfigSchema = z
       .prefault({}),
     metrics: z.object({ host: z.string().default('127.0.0.1'), port: Port }).strict().optional(),
     users: z.array(UserSchema).default([]),
+    /** Ways out. Empty: the ingress egresses directly. */
+    exits: z.array(ExitSchema).default([]),
+    /** Client protocols this node accepts (an exit node accepts only socks5). */
+    protocols: z.array(z.enum(['socks5', 'socks4', 'http', 'tls'])).default(['socks5', 'socks4', 'http', 'tls']),
   })
   .strict();
 
 export type IngressConfigInput = z.input<typeof IngressConfigSchema>;
 export type IngressConfig = z.output<typeof IngressConfigSchema>;
 export type UserConfig = z.output<typeof UserSchema>;
+export type ExitConfig = z.output<typeof ExitSchema>;
+export type HopConfig = z.output<typeof HopSchema>;

@@ -1,0 +1,72 @@
+/**
+ * `hopgate exit`: a SOCKS5 relay for ingresses only. Who may use it: a
+ * connection from an allow-listed ingress address AND authenticating with the
+ * relay secret (RFC 1929, user `ingress`). Both, because a leaked secret alone
+ * must not open a proxy to the world, and a spoofed or shared source address
+ * alone must not either. Traffic leaves from the egress address; the exit
+ * applies its own target policy on resolved addresses. docs/EXITS.md.
+ */
+import { readFileSync } from 'node:fs';
+import { hashPassword } from '../ingress/auth/password-hash.js';
+import { Ingress } from '../ingress/ingress.js';
+import { IngressConfigSchema, type IngressConfig } from '../shared/schema/ingress-config.js';
+import { createLogger } from '../shared/log.js';
+import { fail, parse } from './args.js';
+import { onShutdownSignal } from './signals.js';
+
+export const EXIT_LOGIN = 'ingress';
+
+export interface ExitOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly egress: string;
+  /** Ingress addresses allowed to connect (CIDRs). */
+  readonly allowFrom: readonly string[];
+  readonly secretHash: string;
+  /** Special ranges this exit may reach anyway (the demo allows loopback). */
+  readonly allowTargets?: readonly string[];
+  readonly adminPort?: number;
+  readonly logLevel?: IngressConfig['log']['level'];
+}
+
+export function exitConfig(o: ExitOptions): IngressConfig {
+  return IngressConfigSchema.parse({
+    listen: { host: o.host, ports: [o.port, o.port] },
+    protocols: ['socks5'],
+    targetPolicy: { allow: [...(o.allowTargets ?? [])] },
+    egress: { localAddress: o.egress },
+    log: { level: o.logLevel ?? 'warn', access: false },
+    ...(o.adminPort !== undefined ? { metrics: { host: o.host, port: o.adminPort } } : {}),
+    users: [{ login: EXIT_LOGIN, passwordHash: o.secretHash, sources: [...o.allowFrom] }],
+  });
+}
+
+export async function exitCommand(argv: string[]): Promise<void> {
+  const { values } = parse(argv, {
+    listen: { type: 'string', default: '127.0.0.2:7001' },
+    egress: { type: 'string' },
+    'allow-from': { type: 'string', multiple: true },
+    'secret-file': { type: 'string' },
+    'allow-target': { type: 'string', multiple: true },
+    admin: { type: 'string' },
+  });
+  const m = /^(.+):(\d+)$/.exec(values.listen);
+  if (!m) fail('--listen must be HOST:PORT');
+  const secret = values['secret-file'] ? readFileSync(values['secret-file'], 'utf8').trim() : process.env.HOPGATE_EXIT_SECRET;
+  if (!secret) fail('the relay secret comes from --secret-file FILE or HOPGATE_EXIT_SECRET');
+  const allowFrom = values['allow-from'] ?? [];
+  if (allowFrom.length === 0) fail('--allow-from CIDR is required (the ingress addresses that may use this exit)');
+  const host = m[1]!.replace(/^\[|\]$/g, '');
+  const config = exitConfig({
+    host,
+    port: Number(m[2]),
+    egress: values.egress ?? host,
+    allowFrom,
+    secretHash: await hashPassword(secret),
+    allowTargets: values['allow-target'] ?? [],
+    adminPort: values.admin ? Number(values.admin) : undefined,
+  });
+  const exit = await Ingress.start(config, createLogger(config.log.level, { role: 'exit' }));
+  process.stdout.write(JSON.stringify({ ready: true, listen: `${host}:${exit.ports()[0]}`, egress: config.egress.localAddress, admin: exit.adminPort }) + '\n');
+  onShutdownSignal(() => exit.shutdown());
+}

@@ -1,0 +1,162 @@
+/**
+ * Exits and hops: the ingress delegates CONNECT to the chosen exit, the target
+ * sees the exit's address in every client protocol, the exit's exact failure
+ * reaches the client, and an exit serves nobody but its ingresses.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from 'node:net';
+import { closed, rawExchange, startEchoServer, withTimeout } from '../helpers/net.js';
+import { curl } from '../helpers/curl.js';
+import { startTestIngress, USER, type TestIngress } from '../helpers/ingress.js';
+import { EXIT_SECRET, exitEntry, startTestExit, type TestExit } from '../helpers/exits.js';
+import { socks5ConnectRaw } from '../helpers/socks5-raw.js';
+import { encodeUserPass } from '../../src/protocol/socks5/codec.js';
+import { ensureSelfSignedCert } from '../../src/cli/tls-cert.js';
+
+let us: TestExit;
+let de: TestExit;
+let ing: TestIngress;
+let echo: Awaited<ReturnType<typeof startEchoServer>>;
+let cert: { cert: string; key: string };
+
+before(async () => {
+  echo = await startEchoServer();
+  us = await startTestExit('us-1', '127.0.0.2');
+  de = await startTestExit('de-1', '127.0.0.4');
+  cert = ensureSelfSignedCert(join(mkdtempSync(join(tmpdir(), 'hopgate-tls-')), 'tls'))!;
+  ing = await startTestIngress({ tls: cert, exits: [exitEntry(us, 'us'), exitEntry(de, 'de')] });
+});
+after(async () => {
+  await ing.stop();
+  await us.node.shutdown(100);
+  await de.node.shutdown(100);
+  await echo.close();
+});
+
+const pw = encodeURIComponent(USER.password);
+/** A tiny HTTP origin is not needed: the echo server answers a request line with itself, and records the source. */
+async function sourceSeenVia(proxyUrl: string, extra: string[] = []): Promise<string> {
+  const before = echo.sources.length;
+  // -p: CONNECT even for http://, so the echo server (not an HTTP server) just reflects the request.
+  await curl([...extra, '-p', '-m', '3', '-x', proxyUrl, `http://127.0.0.1:${echo.port}/`]);
+  assert.ok(echo.sources.length > before, `nothing reached the target via ${proxyUrl}`);
+  return echo.sources.at(-1)!;
+}
+
+for (const [scheme, userinfo] of [
+  ['http', `${USER.login}-exitip-127.0.0.4:${pw}`],
+  ['socks5', `${USER.login}-exitip-127.0.0.4:${pw}`],
+  ['socks5h', `${USER.login}-exitip-127.0.0.4:${pw}`],
+  ['socks4', `${USER.login}-exitip-127.0.0.4%3A${pw}`],
+  ['socks4a', `${USER.login}-exitip-127.0.0.4%3A${pw}`],
+] as const) {
+  test(`${scheme}: the target sees the pinned exit's address`, async () => {
+    assert.equal(await sourceSeenVia(`${scheme}://${userinfo}@127.0.0.1:${ing.port}`), '127.0.0.4');
+  });
+}
+
+test('https proxy: the target sees the exit chosen by country', async () => {
+  const src = await sourceSeenVia(`https://${USER.login}-country-us:${pw}@127.0.0.1:${ing.port}`, ['--proxy-cacert', cert.cert]);
+  assert.equal(src, '127.0.0.2');
+});
+
+test('HTTP forward requests go through the exit too', async () => {
+  const http = await import('node:http');
+  const seen: string[] = [];
+  const web = http.createServer((req, res) => {
+    seen.push(req.socket.remoteAddress!);
+    res.end('ok');
+  });
+  await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
+  const port = (web.address() as { port: number }).port;
+  const r = await curl(['-sS', '-x', `http://${USER.login}-cc-de:${pw}@127.0.0.1:${ing.port}`, `http://127.0.0.1:${port}/`]);
+  web.closeAllConnections();
+  web.close();
+  assert.equal(r.stdout, 'ok');
+  assert.deepEqual(seen, ['127.0.0.4']);
+});
+
+test('unpinned connections spread over the exits', async () => {
+  const seen = new Set<string>();
+  for (let i = 0; i < 16 && seen.size < 2; i++) {
+    const s = await socks5ConnectRaw(ing.port, USER.login, USER.password, '127.0.0.1', echo.port);
+    s.destroy();
+    seen.add(echo.sources.at(-1)!);
+  }
+  assert.deepEqual([...seen].sort(), ['127.0.0.2', '127.0.0.4']);
+});
+
+test("the exit's failure reaches the client exactly: REP 5 / 502 CONN_REFUSED", async () => {
+  await assert.rejects(socks5ConnectRaw(ing.port, USER.login, USER.password, '127.0.0.1', 1), /REP 5/);
+  const auth = `Proxy-Authorization: Basic ${Buffer.from(`${USER.login}:${USER.password}`).toString('base64')}\r\n`;
+  const r = await rawExchange(ing.port, `CONNECT 127.0.0.1:1 HTTP/1.1\r\n${auth}\r\n`);
+  assert.match(r.toString(), /^HTTP\/1\.1 502 .*\r\n[\s\S]*X-Hopgate-Error: CONN_REFUSED/);
+});
+
+test('no exit matches: NO_EXIT_MATCH, 502 with the reason', async () => {
+  const r = await curl(['-sS', '-i', '-x', `http://${USER.login}-country-fr:${pw}@127.0.0.1:${ing.port}`, `http://127.0.0.1:${echo.port}/`]);
+  assert.match(r.stdout, /^HTTP\/1\.1 502 Bad Gateway \(NO_EXIT_MATCH\)/);
+  assert.match(r.stdout, /no exit in country fr/);
+});
+
+test('a down exit gives a clear error, not a hang', async () => {
+  const gone = await startTestExit('gone', '127.0.0.8');
+  await gone.node.shutdown(0);
+  const lone = await startTestIngress({ exits: [exitEntry(gone, 'us')] });
+  try {
+    await assert.rejects(socks5ConnectRaw(lone.port, USER.login, USER.password, '127.0.0.1', echo.port), /REP 1/);
+  } finally {
+    await lone.stop();
+  }
+});
+
+test('an exit refuses anyone but its ingress: wrong source, missing secret, other protocols', async () => {
+  // Right secret, wrong source address.
+  const s = connect({ port: us.port, host: '127.0.0.2', localAddress: '127.0.0.9' });
+  s.on('error', () => undefined);
+  const chunks: Buffer[] = [];
+  s.on('data', (d: Buffer) => chunks.push(d));
+  s.write(Buffer.concat([Buffer.from([5, 1, 2]), encodeUserPass('ingress', EXIT_SECRET)]));
+  await withTimeout(closed(s), 3000, 'refusal');
+  assert.deepEqual([...Buffer.concat(chunks)], [5, 2, 1, 1]); // method user/pass, then status failure
+  // Right source, wrong secret.
+  await assert.rejects(socks5ConnectRaw(us.port, 'ingress', 'guess', '127.0.0.1', echo.port, '127.0.0.2'), /auth status 1/);
+  // And the right pair works, so the refusals above are about source and secret, nothing else.
+  const okTunnel = await socks5ConnectRaw(us.port, 'ingress', EXIT_SECRET, '127.0.0.1', echo.port, '127.0.0.2');
+  okTunnel.destroy();
+  // HTTP is not served on an exit at all.
+  const r = await rawExchange(us.port, 'GET http://127.0.0.1/ HTTP/1.1\r\n\r\n', 2000, '127.0.0.2');
+  assert.equal(r.length, 0);
+});
+
+// Third-party exits and chains: Debian's microsocks as a hop (installed by .ci/run).
+const haveMicrosocks = spawnSync('which', ['microsocks']).status === 0;
+test('chain: ingress → microsocks (RFC 1929) → hopgate exit → target; and microsocks as the exit', { skip: !haveMicrosocks && 'microsocks not installed' }, async (t) => {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const ms: ChildProcess = spawn('microsocks', ['-i', '127.0.0.1', '-p', String(port), '-u', 'hop', '-P', 'hop-pass', '-b', '127.0.0.7'], { stdio: 'ignore' });
+  t.after(() => void ms.kill());
+  const far = await startTestExit('far', '127.0.0.5', ['127.0.0.7/32']); // only reachable through the hop
+  t.after(() => far.node.shutdown(100));
+  for (let i = 0; i < 50; i++) {
+    const ok = await new Promise<boolean>((r) => connect(port, '127.0.0.1').once('connect', function (this: import('node:net').Socket) { this.destroy(); r(true); }).once('error', () => r(false)));
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const hop = { kind: 'socks5' as const, host: '127.0.0.1', port, username: 'hop', password: 'hop-pass' };
+  const chained = await startTestIngress({
+    exits: [
+      { ...exitEntry(far, 'de'), via: [hop] },
+      { id: 'ms', kind: 'socks5', host: '127.0.0.1', port, username: 'hop', password: 'hop-pass', egressIp: '127.0.0.7', country: 'fr' },
+    ],
+  });
+  t.after(() => chained.stop());
+  const viaChain = await sourceSeenVia(`socks5h://${USER.login}-cc-de:${pw}@127.0.0.1:${chained.port}`);
+  assert.equal(viaChain, '127.0.0.5');
+  const viaMicrosocks = await sourceSeenVia(`http://${USER.login}-cc-fr:${pw}@127.0.0.1:${chained.port}`);
+  assert.equal(viaMicrosocks, '127.0.0.7');
+});
