@@ -104,17 +104,33 @@ export async function authorize(rt: IngressRuntime, session: Session, cred: Cred
 }
 
 /** Open the way to the target: choose the exit (or none: direct egress), then dial the route. */
-export async function openUpstream(session: Session, target: TargetAddress): Promise<Socket> {
+export async function openUpstream(rt: IngressRuntime, session: Session, target: TargetAddress): Promise<Socket> {
   session.target = target;
   const snap = session.snapshot;
-  const exit = selectExit(snap.exits, session.principal?.username.tags ?? {});
-  session.exitId = exit?.id;
-  return dialRoute(target, exit, {
-    policy: snap.targetPolicy,
-    timeoutMs: snap.config.limits.connectTimeoutMs,
-    localAddress: snap.config.egress.localAddress,
-  });
+  const opts = { policy: snap.targetPolicy, timeoutMs: snap.config.limits.connectTimeoutMs, localAddress: snap.config.egress.localAddress };
+  const tags = session.principal?.username.tags ?? {};
+  const health = rt.exitHealth;
+  const tried = new Set<string>();
+  for (let attempt = 0; ; attempt++) {
+    const choice = selectExit(snap.exits, tags, (e) => !tried.has(e.id) && health.isUp(e.id));
+    if (!choice) return dialRoute(target, undefined, opts);
+    session.exitId = choice.exit.id;
+    tried.add(choice.exit.id);
+    try {
+      const socket = await dialRoute(target, choice.exit, opts);
+      health.succeeded(choice.exit.id);
+      return socket;
+    } catch (err) {
+      // Only a failure to reach the exit itself says anything about the exit; the target's
+      // refusal does not. Nothing has reached the client yet, so an unpinned choice may move on.
+      if ((err as ProxyError).code !== 'EXIT_UNREACHABLE') throw err;
+      health.failed(choice.exit.id);
+      if (choice.pinned || attempt >= MAX_EXIT_RETRIES || tried.size >= snap.exits.all.length) throw err;
+    }
+  }
 }
+
+const MAX_EXIT_RETRIES = 2;
 
 /** Handshake done: stop the deadline. */
 export function handshakeDone(session: Session): void {

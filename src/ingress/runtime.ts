@@ -9,11 +9,13 @@ import { Authenticator } from './auth/authenticator.js';
 import type { Snapshot } from './config/snapshot.js';
 import { ConnLimiter } from './guard/conn-limiter.js';
 import type { Session } from './session.js';
+import { ExitHealth } from './route/exit-health.js';
 
 export class IngressRuntime {
   readonly auth: Authenticator;
   readonly limiter = new ConnLimiter();
   readonly sessions = new Set<Session>();
+  readonly exitHealth = new ExitHealth();
   draining = false;
 
   constructor(
@@ -32,6 +34,7 @@ export class IngressRuntime {
     this.current = next;
     if (tls) this.tls = tls;
     this.auth.prune(next);
+    this.exitHealth.retain(new Set(next.exits.all.map((e) => e.id)));
     if (channels.configApplied.hasSubscribers) channels.configApplied.publish({ revision: next.revision });
   }
 }

@@ -115,6 +115,25 @@ test('a down exit gives a clear error, not a hang', async () => {
   }
 });
 
+test('failover: an unpinned connection moves to a live exit; the dead one is skipped afterwards', async () => {
+  const dead = await startTestExit('dead', '127.0.0.8');
+  await dead.node.shutdown(0);
+  const live = await startTestExit('live', '127.0.0.9');
+  const pair = await startTestIngress({ exits: [exitEntry(dead, 'us'), exitEntry(live, 'us')] });
+  try {
+    for (let i = 0; i < 6; i++) {
+      const s = await socks5ConnectRaw(pair.port, USER.login, USER.password, '127.0.0.1', echo.port);
+      s.destroy();
+      assert.equal(echo.sources.at(-1), '127.0.0.9');
+    }
+    // Pinned to the dead exit: a clear error, no silent substitute.
+    await assert.rejects(socks5ConnectRaw(pair.port, `${USER.login}-exitip-127.0.0.8`, USER.password, '127.0.0.1', echo.port), /REP 1/);
+  } finally {
+    await pair.stop();
+    await live.node.shutdown(100);
+  }
+});
+
 test('an exit refuses anyone but its ingress: wrong source, missing secret, other protocols', async () => {
   // Right secret, wrong source address.
   const s = connect({ port: us.port, host: '127.0.0.2', localAddress: '127.0.0.9' });

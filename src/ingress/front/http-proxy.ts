@@ -45,7 +45,7 @@ export async function serveHttp(rt: IngressRuntime, session: Session, reader: By
       if (head.method === 'CONNECT') {
         upstream?.socket.destroy();
         const target = parseAuthority(head.target);
-        const socket = await openUpstream(session, target);
+        const socket = await openUpstream(rt, session, target);
         client.write(ESTABLISHED);
         return relayToClient(session, reader, socket);
       }
@@ -54,7 +54,7 @@ export async function serveHttp(rt: IngressRuntime, session: Session, reader: By
         session.command = 'http';
         client.setTimeout(session.snapshot.config.limits.idleTimeoutMs, () => client.destroy());
       }
-      upstream = await forwardOne(session, reader, head, upstream);
+      upstream = await forwardOne(rt, session, reader, head, upstream);
       if (upstream === undefined || !wantsKeepAlive(head)) {
         upstream?.socket.destroy();
         endGracefully(client);
@@ -75,7 +75,7 @@ interface Upstream {
 }
 
 /** Forward one request and its response; returns the upstream to reuse, or undefined to close. */
-async function forwardOne(session: Session, reader: ByteReader, head: RequestHead, prev: Upstream | undefined): Promise<Upstream | undefined> {
+async function forwardOne(rt: IngressRuntime, session: Session, reader: ByteReader, head: RequestHead, prev: Upstream | undefined): Promise<Upstream | undefined> {
   const client = reader.socket;
   const url = parseAbsoluteUrl(head.target);
   const framing = requestFraming(head);
@@ -85,7 +85,7 @@ async function forwardOne(session: Session, reader: ByteReader, head: RequestHea
   let up = prev;
   if (!up || up.key !== key || up.socket.destroyed || up.reader.exhausted) {
     up?.socket.destroy();
-    const socket = await openUpstream(session, url.target);
+    const socket = await openUpstream(rt, session, url.target);
     up = { socket, reader: new ByteReader(socket, Buffer.alloc(0), session.snapshot.config.limits.maxHeadBytes), key };
     socket.on('error', () => undefined);
     // Whatever happens to this request, the upstream never outlives the client.

@@ -16,7 +16,7 @@ export async function serveSocks4(rt: IngressRuntime, session: Session, reader: 
     const { username, password } = splitSocks4Userid(req.userid);
     await authorize(rt, session, username.length > 0 ? { username, password } : undefined);
     if (req.cmd !== CD.CONNECT) throw new ProxyError('COMMAND_UNSUPPORTED', `SOCKS4 command ${req.cmd} not supported`);
-    upstream = await openUpstream(session, req.target);
+    upstream = await openUpstream(rt, session, req.target);
   } catch (err) {
     const code = isProxyError(err) ? err.code : 'INTERNAL';
     session.result = code;

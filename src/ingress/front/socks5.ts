@@ -68,7 +68,7 @@ export async function serveSocks5(rt: IngressRuntime, session: Session, reader: 
   }
   let upstream: Socket;
   try {
-    upstream = await openUpstream(session, request.target);
+    upstream = await openUpstream(rt, session, request.target);
   } catch (err) {
     return refuse(session, client, err);
   }

@@ -27,8 +27,23 @@ export function buildExitIndex(exits: readonly ExitConfig[]): ExitIndex {
   return { all: exits, byEgressIp, byCountry };
 }
 
-/** Undefined means "egress directly" (no exits configured). */
-export function selectExit(index: ExitIndex, tags: UsernameTags, random: () => number = Math.random): ExitConfig | undefined {
+export interface ExitChoice {
+  readonly exit: ExitConfig;
+  /** Pinned by the customer: never replaced by another exit. */
+  readonly pinned: boolean;
+}
+
+/**
+ * Undefined means "egress directly" (no exits configured). `usable` filters
+ * random choices (health, exits already tried); if it leaves nothing, the
+ * whole pool is used rather than refusing outright.
+ */
+export function selectExit(
+  index: ExitIndex,
+  tags: UsernameTags,
+  usable: (e: ExitConfig) => boolean = () => true,
+  random: () => number = Math.random,
+): ExitChoice | undefined {
   if (index.all.length === 0) {
     if (tags.exitIp || tags.country) throw new ProxyError('NO_EXIT_MATCH', 'this ingress has no exits to choose from');
     return undefined;
@@ -36,12 +51,14 @@ export function selectExit(index: ExitIndex, tags: UsernameTags, random: () => n
   if (tags.exitIp) {
     const e = index.byEgressIp.get(tags.exitIp);
     if (!e) throw new ProxyError('NO_EXIT_MATCH', `no exit with egress IP ${tags.exitIp}`);
-    return e;
+    return { exit: e, pinned: true };
   }
   let pool: readonly ExitConfig[] = index.all;
   if (tags.country) {
     pool = index.byCountry.get(tags.country) ?? [];
     if (pool.length === 0) throw new ProxyError('NO_EXIT_MATCH', `no exit in country ${tags.country}`);
   }
-  return pool[Math.floor(random() * pool.length)]!;
+  const up = pool.filter(usable); // pools are per place and small; the filter is over candidates, not all exits
+  const from = up.length > 0 ? up : pool;
+  return { exit: from[Math.floor(random() * from.length)]!, pinned: false };
 }

@@ -1,0 +1,40 @@
+/**
+ * Passive exit health: an exit that could not be reached is kept out of
+ * random choice for a back-off period that doubles on repeated failures
+ * (capped) and ends at the first success. Pinned choices still try it and
+ * get a clear error. Active probing arrives with the health milestone.
+ */
+const BASE_MS = 2_000;
+const MAX_MS = 60_000;
+
+interface State {
+  failures: number;
+  downUntil: number;
+}
+
+export class ExitHealth {
+  private readonly state = new Map<string, State>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  isUp(id: string): boolean {
+    const s = this.state.get(id);
+    return s === undefined || s.downUntil <= this.now();
+  }
+
+  failed(id: string): void {
+    const s = this.state.get(id) ?? { failures: 0, downUntil: 0 };
+    s.failures++;
+    s.downUntil = this.now() + Math.min(MAX_MS, BASE_MS * 2 ** (s.failures - 1));
+    this.state.set(id, s);
+  }
+
+  succeeded(id: string): void {
+    this.state.delete(id);
+  }
+
+  /** Forget exits that are no longer configured (after a reload). */
+  retain(ids: ReadonlySet<string>): void {
+    for (const id of this.state.keys()) if (!ids.has(id)) this.state.delete(id);
+  }
+}
