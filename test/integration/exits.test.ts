@@ -155,7 +155,7 @@ test('an exit refuses anyone but its ingress: wrong source, missing secret, othe
 
 // Third-party exits and chains: Debian's microsocks as a hop (installed by .ci/run).
 const haveMicrosocks = spawnSync('which', ['microsocks']).status === 0;
-test('chain: ingress → microsocks (RFC 1929) → hopgate exit → target; and microsocks as the exit', { skip: !haveMicrosocks && 'microsocks not installed' }, async (t) => {
+test('chains: microsocks → hopgate exit; microsocks as the exit; HTTP CONNECT → microsocks → hopgate exit', { skip: !haveMicrosocks && 'microsocks not installed' }, async (t) => {
   const port = 20000 + Math.floor(Math.random() * 20000);
   const ms: ChildProcess = spawn('microsocks', ['-i', '127.0.0.1', '-p', String(port), '-u', 'hop', '-P', 'hop-pass', '-b', '127.0.0.7'], { stdio: 'ignore' });
   t.after(() => void ms.kill());
@@ -178,4 +178,34 @@ test('chain: ingress → microsocks (RFC 1929) → hopgate exit → target; and 
   assert.equal(viaChain, '127.0.0.5');
   const viaMicrosocks = await sourceSeenVia(`http://${USER.login}-cc-fr:${pw}@127.0.0.1:${chained.port}`);
   assert.equal(viaMicrosocks, '127.0.0.7');
+
+  // Three hops mixing kinds: an HTTP CONNECT proxy with Basic credentials (another hopgate
+  // node, HTTP only, egressing from 127.0.0.10), then microsocks, then the hopgate exit.
+  const httpHop = await startTestIngress({ protocols: ['http'], egress: { localAddress: '127.0.0.10' } });
+  t.after(() => httpHop.stop());
+  const ms2 = spawn('microsocks', ['-i', '127.0.0.1', '-p', String(port + 1), '-u', 'hop', '-P', 'hop-pass', '-b', '127.0.0.7'], { stdio: 'ignore' });
+  t.after(() => void ms2.kill());
+  await new Promise((r) => setTimeout(r, 200));
+  const three = await startTestIngress({
+    exits: [
+      {
+        ...exitEntry(far, 'de'),
+        via: [
+          { kind: 'http', host: '127.0.0.1', port: httpHop.port, username: USER.login, password: USER.password },
+          { ...hop, port: port + 1 },
+        ],
+      },
+    ],
+  });
+  t.after(() => three.stop());
+  for (const scheme of ['socks5h', 'http'] as const) {
+    assert.equal(await sourceSeenVia(`${scheme}://${USER.login}:${pw}@127.0.0.1:${three.port}`), '127.0.0.5', scheme);
+  }
+  // A wrong Basic password at the HTTP hop is the operator's problem: 502 EXIT_UNREACHABLE, not 407.
+  const badHop = await startTestIngress({
+    exits: [{ id: 'bad', kind: 'http', host: '127.0.0.1', port: httpHop.port, username: USER.login, password: 'wrong', egressIp: '127.0.0.10' }],
+  });
+  t.after(() => badHop.stop());
+  const r = await curl(['-sS', '-i', '-p', '-x', `http://${USER.login}:${pw}@127.0.0.1:${badHop.port}`, `http://127.0.0.1:${echo.port}/`]);
+  assert.match(r.stdout, /^HTTP\/1\.1 502 Bad Gateway \(EXIT_UNREACHABLE\)/);
 });
