@@ -4,7 +4,7 @@
  * ratios are to direct. Targets, proxies and the load generator are separate
  * processes. Prints a Markdown report (docs/BENCHMARKS.md quotes it).
  *
- *   npm run build && node dist/bench/run.js [--runs 5] [--ms 2000] [--hold 8000] [--quick]
+ *   npm run build && node dist/bench/run.js [--runs 5] [--ms 2000] [--hold 8000] [--quick] [--no-hops]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -24,6 +24,7 @@ const { values: opt } = parseArgs({
     ms: { type: 'string', default: '2000' },
     hold: { type: 'string', default: '8000' },
     quick: { type: 'boolean', default: false },
+    'no-hops': { type: 'boolean', default: false },
   },
 });
 const RUNS = opt.quick ? 1 : Number(opt.runs);
@@ -58,11 +59,11 @@ async function load(job: Job): Promise<Record<string, number>> {
   return JSON.parse(line);
 }
 
-function waitPort(port: number, ms = 5000): Promise<void> {
+function waitPort(port: number, ms = 5000, host = '127.0.0.1'): Promise<void> {
   const until = Date.now() + ms;
   return new Promise((resolve, reject) => {
     const attempt = (): void => {
-      const s = require_net().connect(port, '127.0.0.1');
+      const s = require_net().connect(port, host);
       s.once('connect', () => (s.destroy(), resolve()));
       s.once('error', () => (Date.now() > until ? reject(new Error(`port ${port} never opened`)) : setTimeout(attempt, 50)));
     };
@@ -100,6 +101,47 @@ async function startHopgate(port: number, workers: number, sourceAuthPort?: numb
   const out: Subject[] = [{ name, via: { port, user: USER, pass: PASS }, pid: child.pid! }];
   if (sourceAuthPort) out.push({ name: `${name}, source-IP auth`, via: { port: sourceAuthPort }, pid: child.pid! });
   return out;
+}
+
+/** hopgate exits as separate processes, and one ingress routing through 1, 2 or 3 of them by country tag. */
+async function startHopChains(base: number): Promise<Subject[]> {
+  const secret = 'bench-relay-secret';
+  const exits: Array<{ ip: string; port: number }> = [];
+  for (const [i, ip] of ['127.0.0.2', '127.0.0.3', '127.0.0.4'].entries()) {
+    const port = base + 10 + i;
+    const child = spawn(process.execPath, [cli, 'exit', '--listen', `${ip}:${port}`, '--egress', ip, '--allow-from', '127.0.0.0/8', '--allow-target', '127.0.0.0/8'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, HOPGATE_EXIT_SECRET: secret },
+    });
+    children.push(child);
+    exits.push({ ip, port });
+  }
+  for (const e of exits) await waitPort(e.port, 10_000, e.ip);
+  const hop = (e: { ip: string; port: number }) => `{ kind: hopgate, host: ${e.ip}, port: ${e.port}, username: ingress, password: ${secret} }`;
+  const [a, b, c] = exits as [typeof exits[0], typeof exits[0], typeof exits[0]];
+  const hash = await hashPassword(PASS, { ln: 14, r: 8, p: 1 });
+  const cfg = join(work, 'hopgate-hops.yaml');
+  writeFileSync(
+    cfg,
+    [
+      `listen: { host: 127.0.0.1, ports: [${base}, ${base}] }`,
+      `workers: 1`,
+      `targetPolicy: { allow: [127.0.0.0/8] }`,
+      `log: { level: error, access: false }`,
+      `users: [{ login: ${USER}, passwordHash: '${hash}' }]`,
+      `exits:`,
+      `  - { id: one, kind: hopgate, host: ${a.ip}, port: ${a.port}, username: ingress, password: ${secret}, country: aa }`,
+      `  - { id: two, kind: hopgate, host: ${b.ip}, port: ${b.port}, username: ingress, password: ${secret}, country: bb, via: [${hop(a)}] }`,
+      `  - { id: three, kind: hopgate, host: ${c.ip}, port: ${c.port}, username: ingress, password: ${secret}, country: cc, via: [${hop(a)}, ${hop(b)}] }`,
+    ].join('\n'),
+  );
+  const { child } = await startChild(process.execPath, [cli, 'ingress', '--config', cfg, '--workers', '1']);
+  await waitPort(base);
+  return [
+    { name: 'hopgate → 1 exit', via: { port: base, user: `${USER}-cc-aa`, pass: PASS }, pid: child.pid! },
+    { name: 'hopgate → 2 hops', via: { port: base, user: `${USER}-cc-bb`, pass: PASS }, pid: child.pid! },
+    { name: 'hopgate → 3 hops', via: { port: base, user: `${USER}-cc-cc`, pass: PASS }, pid: child.pid! },
+  ];
 }
 
 async function startMicrosocks(port: number): Promise<Subject | undefined> {
@@ -149,6 +191,7 @@ async function main(): Promise<void> {
   const subjects: Subject[] = [{ name: 'direct' }];
   subjects.push(...(await startHopgate(base, 1, base + 1)));
   subjects.push(...(await startHopgate(base + 2, 2)));
+  if (!opt['no-hops']) subjects.push(...(await startHopChains(base + 5)));
   const ms = await startMicrosocks(base + 3);
   if (ms) subjects.push(ms);
   const dante = await startDante(base + 4 + 4000);

@@ -77,7 +77,7 @@ export async function upCommand(argv: string[]): Promise<void> {
   const config: IngressConfigInput = {
     listen: { host: values.host, ports },
     tls,
-    exits: exits.map((e) => ({ id: e.id, kind: 'socks5' as const, host: e.ip, port: EXIT_PORT, username: EXIT_LOGIN, password: secret, egressIp: e.ip, country: e.country })),
+    exits: exits.map((e) => ({ id: e.id, kind: 'hopgate' as const, host: e.ip, port: EXIT_PORT, username: EXIT_LOGIN, password: secret, egressIp: e.ip, country: e.country })),
     // The demo and its tests reach targets on loopback; production configs don't allow it.
     targetPolicy: { allow: ['127.0.0.0/8', '::1/128'] },
     log: { level: 'warn', access: false },

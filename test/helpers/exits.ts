@@ -23,5 +23,5 @@ export async function startTestExit(id: string, ip: string, allowFrom = ['127.0.
 
 /** The ingress-side configuration entry for a hopgate exit. */
 export function exitEntry(e: TestExit, country: string) {
-  return { id: e.id, kind: 'socks5' as const, host: e.ip, port: e.port, username: EXIT_LOGIN, password: EXIT_SECRET, egressIp: e.ip, country };
+  return { id: e.id, kind: 'hopgate' as const, host: e.ip, port: e.port, username: EXIT_LOGIN, password: EXIT_SECRET, egressIp: e.ip, country };
 }

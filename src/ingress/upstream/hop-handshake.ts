@@ -14,7 +14,8 @@ import { parseResponseHead } from '../../protocol/http/response-head.js';
 import { MORE, fail, ok, type Parse } from '../../protocol/parse.js';
 import { ByteReader } from '../byte-reader.js';
 
-export type HopKind = 'socks5' | 'http';
+/** `hopgate`: SOCKS5 to a hopgate exit, which reads pipelined handshakes (one round trip instead of three). */
+export type HopKind = 'socks5' | 'hopgate' | 'http';
 
 export interface HopCredentials {
   readonly username: string;
@@ -55,19 +56,26 @@ const methodChoice = (b: Buffer): Parse<number> =>
   b.length < 2 ? MORE : b[0] !== 5 ? fail('BAD_REQUEST', 'hop is not a SOCKS5 server') : ok(b[1]!, 2);
 const authStatus = (b: Buffer): Parse<number> => (b.length < 2 ? MORE : ok(b[1]!, 2));
 
-async function socks5(reader: ByteReader, hop: string, target: TargetAddress, cred: HopCredentials | undefined): Promise<void> {
+async function socks5(reader: ByteReader, hop: string, target: TargetAddress, cred: HopCredentials | undefined, pipelined: boolean): Promise<void> {
   const s = reader.socket;
-  s.write(Buffer.from(cred ? [5, 2, METHOD.NO_AUTH, METHOD.USER_PASS] : [5, 1, METHOD.NO_AUTH]));
+  const request = encodeRequest(CMD.CONNECT, target.host, target.port);
+  if (pipelined) {
+    // Greeting, credentials and request in one write; the answers are read in order as usual.
+    const greeting = Buffer.from(cred ? [5, 1, METHOD.USER_PASS] : [5, 1, METHOD.NO_AUTH]);
+    s.write(cred ? Buffer.concat([greeting, encodeUserPass(cred.username, cred.password), request]) : Buffer.concat([greeting, request]));
+  } else {
+    s.write(Buffer.from(cred ? [5, 2, METHOD.NO_AUTH, METHOD.USER_PASS] : [5, 1, METHOD.NO_AUTH]));
+  }
   const method = await reader.read(methodChoice, 'BAD_REQUEST', `hop ${hop} closed during greeting`);
   if (method === METHOD.USER_PASS && cred) {
-    s.write(encodeUserPass(cred.username, cred.password));
+    if (!pipelined) s.write(encodeUserPass(cred.username, cred.password));
     if ((await reader.read(authStatus, 'BAD_REQUEST', `hop ${hop} closed during auth`)) !== 0) {
       throw new ProxyError('EXIT_UNREACHABLE', `hop ${hop} refused our credentials`);
     }
   } else if (method !== METHOD.NO_AUTH) {
     throw new ProxyError('EXIT_UNREACHABLE', `hop ${hop} accepts none of our auth methods`);
   }
-  s.write(encodeRequest(CMD.CONNECT, target.host, target.port));
+  if (!pipelined) s.write(request);
   const reply = await reader.read(parseReply, 'BAD_REQUEST', `hop ${hop} closed before replying`);
   if (reply.rep !== REP.SUCCEEDED) {
     throw new ProxyError(codeFromSocks5Rep(reply.rep), `${hop}: SOCKS5 reply ${reply.rep} for ${formatTarget(target)}`);
@@ -89,7 +97,7 @@ async function httpConnect(reader: ByteReader, hop: string, target: TargetAddres
 export async function handshakeHop(socket: Socket, kind: HopKind, hop: string, target: TargetAddress, cred?: HopCredentials): Promise<void> {
   const reader = new ByteReader(socket, Buffer.alloc(0), LIMITS.maxHeadBytes);
   try {
-    await (kind === 'socks5' ? socks5(reader, hop, target, cred) : httpConnect(reader, hop, target, cred));
+    await (kind === 'http' ? httpConnect(reader, hop, target, cred) : socks5(reader, hop, target, cred, kind === 'hopgate'));
   } catch (err) {
     reader.detach();
     if (err instanceof ProxyError && err.code === 'BAD_REQUEST') throw new ProxyError('EXIT_UNREACHABLE', err.message, { cause: err });

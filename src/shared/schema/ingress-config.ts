@@ -28,8 +28,11 @@ export const UserSchema = z
 
 const HopSchema = z
   .object({
-    /** socks5: any SOCKS5 proxy (a hopgate exit, microsocks, dante…); http: an HTTP CONNECT proxy (squid…). */
-    kind: z.enum(['socks5', 'http']).default('socks5'),
+    /**
+     * hopgate: a `hopgate exit` (SOCKS5, handshake pipelined in one round trip);
+     * socks5: any SOCKS5 proxy (microsocks, dante…); http: an HTTP CONNECT proxy (squid…).
+     */
+    kind: z.enum(['hopgate', 'socks5', 'http']).default('socks5'),
     host: z.string().min(1),
     port: Port,
     username: z.string().max(255).optional(),
