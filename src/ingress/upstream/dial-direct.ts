@@ -4,6 +4,7 @@
  * once.
  */
 import { lookup } from 'node:dns/promises';
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { codeFromSystemError, ProxyError } from '../../shared/errors.js';
 import type { TargetAddress } from '../../protocol/address.js';
@@ -43,9 +44,46 @@ export async function resolveAllowed(target: TargetAddress, policy: TargetPolicy
   return allowed;
 }
 
-export function connectTcp(host: string, port: number, timeoutMs: number, localAddress?: string): Promise<Socket> {
+/**
+ * Binding a source address with port 0 makes the kernel search for a port
+ * free of every socket on that address, TIME_WAIT included: after a few
+ * thousand connections each connect() stalls for tens of milliseconds (an
+ * exit's egress collapsed to a few hundred connections a second). Choosing
+ * the port ourselves only needs the 4-tuple to be free; a rare collision is
+ * retried with another port.
+ */
+const EPHEMERAL = readEphemeralRange();
+const BIND_ATTEMPTS = 6;
+
+function readEphemeralRange(): [number, number] {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (lo && hi && lo < hi) return [lo, hi];
+  } catch {
+    // not Linux: fall through to the IANA range
+  }
+  return [49152, 65535];
+}
+
+function randomEphemeralPort(): number {
+  return EPHEMERAL[0] + Math.floor(Math.random() * (EPHEMERAL[1] - EPHEMERAL[0] + 1));
+}
+
+export async function connectTcp(host: string, port: number, timeoutMs: number, localAddress?: string): Promise<Socket> {
+  if (localAddress === undefined) return connectOnce(host, port, timeoutMs);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connectOnce(host, port, timeoutMs, localAddress, randomEphemeralPort());
+    } catch (err) {
+      const code = ((err as ProxyError).cause as NodeJS.ErrnoException | undefined)?.code;
+      if (attempt >= BIND_ATTEMPTS || (code !== 'EADDRINUSE' && code !== 'EADDRNOTAVAIL')) throw err;
+    }
+  }
+}
+
+function connectOnce(host: string, port: number, timeoutMs: number, localAddress?: string, localPort?: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host, port, localAddress, allowHalfOpen: true, noDelay: true });
+    const socket = connect({ host, port, localAddress, localPort, allowHalfOpen: true, noDelay: true });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new ProxyError('TIMEOUT', `connect to ${host}:${port} timed out`));
