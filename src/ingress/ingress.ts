@@ -12,6 +12,7 @@ import { compileSnapshot } from './config/snapshot.js';
 import { ListenerSet } from './listener-set.js';
 import { createIngressMetrics, subscribeAccessLog } from './observe.js';
 import { IngressRuntime } from './runtime.js';
+import { startExitProber } from './route/exit-prober.js';
 
 function loadTls(cfg: IngressConfig): SecureContext | undefined {
   if (!cfg.tls) return undefined;
@@ -34,6 +35,7 @@ export class Ingress {
     const ingress = new Ingress(runtime, new ListenerSet(runtime), log);
     const metrics = createIngressMetrics(runtime);
     ingress.stopObservers.push(metrics.stop, subscribeAccessLog(log, () => runtime.snapshot.config.log.access));
+    if (config.limits.exitProbeIntervalMs > 0) ingress.stopObservers.push(startExitProber(runtime, config.limits.exitProbeIntervalMs));
     await ingress.listeners.listen(config.listen.host, config.listen.ports[0], config.listen.ports[1]);
     const adminPort = opts.adminPort ?? config.metrics?.port;
     if (adminPort !== undefined) {

@@ -134,6 +134,33 @@ test('failover: an unpinned connection moves to a live exit; the dead one is ski
   }
 });
 
+test('active probes take a dead exit out without client traffic and put it back when it returns', async () => {
+  const flaky = await startTestExit('flaky', '127.0.0.12');
+  const port = flaky.port;
+  const probed = await startTestIngress({ exits: [exitEntry(flaky, 'us')], limits: { exitProbeIntervalMs: 100 } as never });
+  const health = probed.ingress.runtime.exitHealth;
+  const until = async (want: boolean): Promise<void> => {
+    for (let i = 0; i < 40 && health.isUp('flaky') !== want; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(health.isUp('flaky'), want);
+  };
+  try {
+    await until(true);
+    await flaky.node.shutdown(0);
+    await until(false);
+    const back = await startTestExit('flaky', '127.0.0.12', ['127.0.0.1/32'], port);
+    try {
+      await until(true);
+      const s = await socks5ConnectRaw(probed.port, USER.login, USER.password, '127.0.0.1', echo.port);
+      s.destroy();
+      assert.equal(echo.sources.at(-1), '127.0.0.12');
+    } finally {
+      await back.node.shutdown(100);
+    }
+  } finally {
+    await probed.stop();
+  }
+});
+
 test('an exit refuses anyone but its ingress: wrong source, missing secret, other protocols', async () => {
   // Right secret, wrong source address.
   const s = connect({ port: us.port, host: '127.0.0.2', localAddress: '127.0.0.9' });

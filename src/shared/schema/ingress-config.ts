@@ -92,6 +92,8 @@ export const IngressConfigSchema = z
         idleTimeoutMs: z.number().int().positive().default(LIMITS.idleTimeoutMs),
         maxHeadBytes: z.number().int().min(1024).max(1 << 20).default(LIMITS.maxHeadBytes),
         drainTimeoutMs: z.number().int().nonnegative().default(LIMITS.drainTimeoutMs),
+        /** Active reachability probe of every exit (0: passive health only). */
+        exitProbeIntervalMs: z.number().int().nonnegative().default(5000),
         /** Auth failures a source may make before its replies are slowed down. */
         authFailuresFree: z.number().int().nonnegative().default(5),
       })
