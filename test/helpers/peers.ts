@@ -1,0 +1,84 @@
+/**
+ * Debian's peer proxies as exits in tests: squid (HTTP CONNECT) and dante
+ * (SOCKS5), each in a temporary directory, on loopback, stopped by PID.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const have = (bin: string): boolean => spawnSync('which', [bin]).status === 0;
+
+export interface Peer {
+  port: number;
+  stop(): void;
+}
+
+async function waitListening(port: number, child: ChildProcess, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => (s.destroy(), resolve(true)));
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (child.exitCode !== null || Date.now() > until) throw new Error(`peer on ${port} did not start`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function randomPort(): number {
+  return 20000 + Math.floor(Math.random() * 20000);
+}
+
+/** squid as an HTTP CONNECT proxy leaving from `outgoing`. */
+export async function startSquid(outgoing: string): Promise<Peer> {
+  const dir = mkdtempSync(join(tmpdir(), 'hopgate-squid-'));
+  chmodSync(dir, 0o777); // squid drops to its own user
+  const port = randomPort();
+  writeFileSync(
+    join(dir, 'squid.conf'),
+    [
+      `http_port 127.0.0.1:${port}`,
+      'acl lo src 127.0.0.0/8',
+      'http_access allow lo',
+      'http_access deny all',
+      `tcp_outgoing_address ${outgoing}`,
+      'cache deny all',
+      'access_log none',
+      'cache_log /dev/null',
+      'cache_store_log none',
+      `pid_filename ${join(dir, 'squid.pid')}`,
+      `coredump_dir ${dir}`,
+      'shutdown_lifetime 0 seconds',
+    ].join('\n'),
+  );
+  const child = spawn('squid', ['-N', '-f', join(dir, 'squid.conf')], { stdio: 'ignore' });
+  await waitListening(port, child);
+  return { port, stop: () => void child.kill('SIGKILL') };
+}
+
+/** dante as a SOCKS5 proxy without auth (its username method needs system accounts) leaving from `external`. */
+export async function startDante(external: string): Promise<Peer> {
+  const dir = mkdtempSync(join(tmpdir(), 'hopgate-dante-'));
+  const port = randomPort();
+  writeFileSync(
+    join(dir, 'danted.conf'),
+    [
+      'logoutput: /dev/null',
+      `internal: 127.0.0.1 port = ${port}`,
+      `external: ${external}`,
+      'socksmethod: none',
+      'clientmethod: none',
+      'user.privileged: root',
+      'user.unprivileged: nobody',
+      'client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }',
+      'socks pass { from: 127.0.0.0/8 to: 127.0.0.0/8 }',
+    ].join('\n'),
+  );
+  const child = spawn('danted', ['-f', join(dir, 'danted.conf'), '-N', '1'], { stdio: 'ignore' });
+  await waitListening(port, child);
+  return { port, stop: () => void child.kill('SIGTERM') };
+}
