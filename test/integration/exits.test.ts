@@ -161,6 +161,44 @@ test('active probes take a dead exit out without client traffic and put it back 
   }
 });
 
+test('UDP ASSOCIATE across the exit: datagrams leave from the exit and the replies come back', async () => {
+  const { createSocket } = await import('node:dgram');
+  const { SocksClient } = await import('socks');
+  const seen: string[] = [];
+  const target = createSocket('udp4');
+  target.on('message', (msg, rinfo) => {
+    seen.push(rinfo.address);
+    target.send(Buffer.concat([Buffer.from('echo:'), msg]), rinfo.port, rinfo.address);
+  });
+  await new Promise<void>((r) => target.bind(0, '127.0.0.1', r));
+  const client = createSocket('udp4');
+  await new Promise<void>((r) => client.bind(0, '127.0.0.1', r));
+  const info = await new Promise<{ remoteHost?: { host: string; port: number }; socket: import('node:net').Socket }>((resolve, reject) => {
+    const c = new SocksClient({
+      proxy: { host: '127.0.0.1', port: ing.port, type: 5, userId: `${USER.login}-exitip-127.0.0.4`, password: USER.password },
+      command: 'associate',
+      destination: { host: '0.0.0.0', port: 0 },
+      timeout: 5000,
+    });
+    c.once('established', resolve);
+    c.once('error', reject);
+    c.connect();
+  });
+  try {
+    const packet = SocksClient.createUDPFrame({ remoteHost: { host: '127.0.0.1', port: target.address().port }, data: Buffer.from('ping') });
+    const reply = new Promise<Buffer>((r) => client.once('message', (m) => r(m)));
+    client.send(packet, info.remoteHost!.port, '127.0.0.1');
+    const frame = SocksClient.parseUDPFrame(await withTimeout(reply, 3000, 'UDP reply through the exit'));
+    assert.equal(frame.data.toString(), 'echo:ping');
+    assert.equal(frame.remoteHost.port, target.address().port);
+    assert.deepEqual(seen, ['127.0.0.4']); // the target saw the exit, not the ingress
+  } finally {
+    info.socket.destroy();
+    client.close();
+    target.close();
+  }
+});
+
 test('an exit refuses anyone but its ingress: wrong source, missing secret, other protocols', async () => {
   // Right secret, wrong source address.
   const s = connect({ port: us.port, host: '127.0.0.2', localAddress: '127.0.0.9' });

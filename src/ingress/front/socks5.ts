@@ -56,10 +56,6 @@ export async function serveSocks5(rt: IngressRuntime, session: Session, reader: 
     return refuse(session, client, err);
   }
   if (request.cmd === CMD.UDP_ASSOCIATE) {
-    // Until UDP is carried across hops, relaying it here would leak the ingress's own address.
-    if (session.snapshot.exits.all.length > 0) {
-      return refuse(session, client, new ProxyError('COMMAND_UNSUPPORTED', 'UDP ASSOCIATE is not yet carried through exits'));
-    }
     handshakeDone(session);
     return serveUdpAssociate(rt, session, reader, request.target);
   }

@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import { ProxyError, type ErrorCode } from '../../shared/errors.js';
 import { LIMITS } from '../../shared/limits.js';
 import { formatTarget, type TargetAddress } from '../../protocol/address.js';
-import { CMD, encodeRequest, encodeUserPass, METHOD, parseReply, REP } from '../../protocol/socks5/codec.js';
+import { CMD, encodeRequest, encodeUserPass, METHOD, parseReply, REP, type Reply } from '../../protocol/socks5/codec.js';
 import { parseResponseHead } from '../../protocol/http/response-head.js';
 import { MORE, fail, ok, type Parse } from '../../protocol/parse.js';
 import { ByteReader } from '../byte-reader.js';
@@ -56,9 +56,9 @@ const methodChoice = (b: Buffer): Parse<number> =>
   b.length < 2 ? MORE : b[0] !== 5 ? fail('BAD_REQUEST', 'hop is not a SOCKS5 server') : ok(b[1]!, 2);
 const authStatus = (b: Buffer): Parse<number> => (b.length < 2 ? MORE : ok(b[1]!, 2));
 
-async function socks5(reader: ByteReader, hop: string, target: TargetAddress, cred: HopCredentials | undefined, pipelined: boolean): Promise<void> {
+async function socks5(reader: ByteReader, hop: string, target: TargetAddress, cred: HopCredentials | undefined, pipelined: boolean, cmd: number = CMD.CONNECT): Promise<Reply> {
   const s = reader.socket;
-  const request = encodeRequest(CMD.CONNECT, target.host, target.port);
+  const request = encodeRequest(cmd, target.host, target.port);
   if (pipelined) {
     // Greeting, credentials and request in one write; the answers are read in order as usual.
     const greeting = Buffer.from(cred ? [5, 1, METHOD.USER_PASS] : [5, 1, METHOD.NO_AUTH]);
@@ -80,6 +80,7 @@ async function socks5(reader: ByteReader, hop: string, target: TargetAddress, cr
   if (reply.rep !== REP.SUCCEEDED) {
     throw new ProxyError(codeFromSocks5Rep(reply.rep), `${hop}: SOCKS5 reply ${reply.rep} for ${formatTarget(target)}`);
   }
+  return reply;
 }
 
 async function httpConnect(reader: ByteReader, hop: string, target: TargetAddress, cred: HopCredentials | undefined): Promise<void> {
@@ -97,7 +98,8 @@ async function httpConnect(reader: ByteReader, hop: string, target: TargetAddres
 export async function handshakeHop(socket: Socket, kind: HopKind, hop: string, target: TargetAddress, cred?: HopCredentials): Promise<void> {
   const reader = new ByteReader(socket, Buffer.alloc(0), LIMITS.maxHeadBytes);
   try {
-    await (kind === 'http' ? httpConnect(reader, hop, target, cred) : socks5(reader, hop, target, cred, kind === 'hopgate'));
+    if (kind === 'http') await httpConnect(reader, hop, target, cred);
+    else await socks5(reader, hop, target, cred, kind === 'hopgate');
   } catch (err) {
     reader.detach();
     if (err instanceof ProxyError && err.code === 'BAD_REQUEST') throw new ProxyError('EXIT_UNREACHABLE', err.message, { cause: err });
@@ -105,4 +107,24 @@ export async function handshakeHop(socket: Socket, kind: HopKind, hop: string, t
   }
   const early = reader.detach();
   if (early.length > 0) socket.unshift(early);
+}
+
+/**
+ * SOCKS5 UDP ASSOCIATE at a hop (the control connection stays open for the
+ * association's life). Resolves to the hop's UDP relay address.
+ */
+export async function associateUdpAtHop(socket: Socket, kind: HopKind, hop: string, cred?: HopCredentials): Promise<{ host: string; port: number }> {
+  if (kind === 'http') throw new ProxyError('COMMAND_UNSUPPORTED', `${hop} is an HTTP proxy: no UDP`);
+  const reader = new ByteReader(socket, Buffer.alloc(0), LIMITS.maxHeadBytes);
+  try {
+    const reply = await socks5(reader, hop, { host: '0.0.0.0', port: 0, kind: 'ipv4' }, cred, kind === 'hopgate', CMD.UDP_ASSOCIATE);
+    // An unspecified bind address means "the address you reached me on".
+    const host = reply.bind.host === '0.0.0.0' || reply.bind.host === '::' ? (socket.remoteAddress ?? '') : reply.bind.host;
+    return { host: host.startsWith('::ffff:') ? host.slice(7) : host, port: reply.bind.port };
+  } catch (err) {
+    if (err instanceof ProxyError && err.code === 'BAD_REQUEST') throw new ProxyError('EXIT_UNREACHABLE', err.message, { cause: err });
+    throw err;
+  } finally {
+    reader.detach();
+  }
 }

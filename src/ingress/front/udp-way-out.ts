@@ -1,0 +1,154 @@
+/**
+ * Where a SOCKS5 UDP association's datagrams leave: directly (resolve, check
+ * the target policy, send from the egress address; accept replies only from
+ * peers the client sent to), or through a SOCKS5 exit's own UDP association
+ * (the exit resolves, checks its policy and sends from its egress address).
+ */
+import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
+import { isIPv6, type Socket } from 'node:net';
+import { ProxyError } from '../../shared/errors.js';
+import type { TargetAddress } from '../../protocol/address.js';
+import { encodeUdpDatagram, parseUdpDatagram } from '../../protocol/socks5/udp-header.js';
+import type { ExitConfig } from '../../shared/schema/ingress-config.js';
+import type { TargetPolicy } from '../guard/target-policy.js';
+import { connectTcp, resolveAllowed } from '../upstream/dial-direct.js';
+import { associateUdpAtHop } from '../upstream/hop-handshake.js';
+
+const MAX_PEERS = 1024;
+
+export interface UdpWayOut {
+  send(target: TargetAddress, data: Buffer): void;
+  /** Replies, with the address they came from. */
+  onReply: ((from: { host: string; port: number }, data: Buffer) => void) | undefined;
+  /** Called once if the way out fails or its exit ends the association. */
+  onClose: (() => void) | undefined;
+  close(): void;
+}
+
+export const unmap = (a: string): string => (a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a);
+
+export function bindUdp(address: string): Promise<UdpSocket> {
+  return new Promise((resolve, reject) => {
+    const s = createSocket(isIPv6(address) ? 'udp6' : 'udp4');
+    s.once('error', reject);
+    s.bind(0, address, () => {
+      s.off('error', reject);
+      resolve(s);
+    });
+  });
+}
+
+abstract class WayOutBase implements UdpWayOut {
+  onReply: UdpWayOut['onReply'];
+  onClose: UdpWayOut['onClose'];
+  protected closed = false;
+  abstract send(target: TargetAddress, data: Buffer): void;
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.release();
+    this.onClose?.();
+  }
+  protected abstract release(): void;
+}
+
+class DirectWayOut extends WayOutBase {
+  private readonly peers = new Set<string>();
+  private readonly resolved = new Map<string, string>();
+
+  constructor(
+    private readonly socket: UdpSocket,
+    private readonly policy: TargetPolicy,
+  ) {
+    super();
+    socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
+      const from = unmap(rinfo.address);
+      if (this.closed || !this.peers.has(`${from}|${rinfo.port}`)) return; // no open relay: only answers
+      this.onReply?.({ host: from, port: rinfo.port }, msg);
+    });
+    socket.on('error', () => this.close());
+  }
+
+  send(target: TargetAddress, data: Buffer): void {
+    const out = (addr: string): void => {
+      if (this.closed) return;
+      const key = `${addr}|${target.port}`;
+      if (!this.peers.has(key)) {
+        if (this.peers.size >= MAX_PEERS) return;
+        this.peers.add(key);
+      }
+      this.socket.send(data, target.port, addr);
+    };
+    const known = this.resolved.get(target.host);
+    if (known) return out(known);
+    resolveAllowed(target, this.policy)
+      .then((addrs) => {
+        if (this.resolved.size < MAX_PEERS) this.resolved.set(target.host, addrs[0]!);
+        out(addrs[0]!);
+      })
+      .catch(() => undefined); // a refused datagram is dropped (UDP has no error channel in SOCKS5)
+  }
+
+  protected release(): void {
+    this.socket.close();
+  }
+}
+
+class ExitWayOut extends WayOutBase {
+  constructor(
+    private readonly control: Socket,
+    private readonly socket: UdpSocket,
+    private readonly relay: { host: string; port: number },
+    private readonly policy: TargetPolicy,
+  ) {
+    super();
+    socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
+      if (this.closed || unmap(rinfo.address) !== relay.host || rinfo.port !== relay.port) return;
+      const d = parseUdpDatagram(msg);
+      if (d.kind === 'ok') this.onReply?.(d.value.target, d.value.data);
+    });
+    socket.on('error', () => this.close());
+    // The association lives as long as the exit's control connection.
+    control.on('data', () => undefined);
+    control.on('close', () => this.close());
+    control.resume();
+  }
+
+  send(target: TargetAddress, data: Buffer): void {
+    if (this.closed || !this.policy.checkPort(target.port).allowed) return;
+    if (target.kind !== 'domain' && !this.policy.checkAddress(target.host).allowed) return;
+    this.socket.send(encodeUdpDatagram(target, data), this.relay.port, this.relay.host);
+  }
+
+  protected release(): void {
+    this.socket.close();
+    this.control.destroy();
+  }
+}
+
+export async function openDirectWayOut(localAddress: string | undefined, policy: TargetPolicy): Promise<UdpWayOut> {
+  return new DirectWayOut(await bindUdp(localAddress ?? '0.0.0.0'), policy);
+}
+
+export async function openExitWayOut(exit: ExitConfig, policy: TargetPolicy, timeoutMs: number): Promise<UdpWayOut> {
+  if (exit.via.length > 0 || exit.kind === 'http') {
+    throw new ProxyError('COMMAND_UNSUPPORTED', `UDP is not carried through exit ${exit.id} (${exit.via.length > 0 ? 'a chained route' : 'an HTTP proxy'})`);
+  }
+  let control: Socket;
+  try {
+    control = await connectTcp(exit.host, exit.port, timeoutMs);
+  } catch (err) {
+    throw new ProxyError('EXIT_UNREACHABLE', `exit ${exit.id}: ${(err as Error).message}`, { cause: err });
+  }
+  control.on('error', () => undefined);
+  try {
+    const cred = exit.username !== undefined ? { username: exit.username, password: exit.password ?? '' } : undefined;
+    const relay = await associateUdpAtHop(control, exit.kind, `exit ${exit.id}`, cred);
+    // Send from the address the exit saw on the control connection: it only accepts datagrams from there.
+    const socket = await bindUdp(unmap(control.localAddress ?? '0.0.0.0'));
+    return new ExitWayOut(control, socket, relay, policy);
+  } catch (err) {
+    control.destroy();
+    throw err;
+  }
+}
