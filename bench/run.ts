@@ -168,6 +168,27 @@ async function startDante(port: number): Promise<Subject | undefined> {
   return { name: 'dante (no auth)', via: { port }, pid: child.pid!, note: 'no auth' };
 }
 
+/** A peer chain for comparison with hopgate's hops: dante → microsocks (no auth: dante's upstream auth needs system accounts). */
+async function startPeerChain(port: number): Promise<Subject | undefined> {
+  if (spawnSync('which', ['danted']).status !== 0 || spawnSync('which', ['microsocks']).status !== 0) return undefined;
+  const msPort = port + 1;
+  const ms = spawn('microsocks', ['-i', '127.0.0.1', '-p', String(msPort)], { stdio: 'ignore' });
+  children.push(ms);
+  const conf = join(work, 'danted-chain.conf');
+  writeFileSync(
+    conf,
+    `logoutput: /dev/null\ninternal: 127.0.0.1 port = ${port}\nexternal: 127.0.0.1\nsocksmethod: none\nclientmethod: none\n` +
+      `user.privileged: root\nuser.unprivileged: nobody\n` +
+      `route { from: 0.0.0.0/0 to: 0.0.0.0/0 via: 127.0.0.1 port = ${msPort} proxyprotocol: socks_v5 }\n` +
+      `client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }\nsocks pass { from: 127.0.0.0/8 to: 127.0.0.0/8 }\n`,
+  );
+  const child = spawn('danted', ['-f', conf, '-N', '2'], { stdio: 'ignore' });
+  children.push(child);
+  await waitPort(msPort);
+  await waitPort(port);
+  return { name: 'dante → microsocks (no auth)', via: { port }, pid: child.pid! };
+}
+
 const median = (xs: number[]): number => {
   const s = [...xs].filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   return s.length ? s[Math.floor((s.length - 1) / 2)]! : NaN;
@@ -196,6 +217,8 @@ async function main(): Promise<void> {
   if (ms) subjects.push(ms);
   const dante = await startDante(base + 4 + 4000);
   if (dante) subjects.push(dante);
+  const chain = opt['no-hops'] ? undefined : await startPeerChain(base + 4 + 4010);
+  if (chain) subjects.push(chain);
 
   // Warm-up, untimed: JIT, and each proxy's first password check (hopgate pays scrypt once per credential).
   for (const s of subjects) await load({ kind: 'setup', via: s.via, echo: t.echo, concurrency: 8, ms: 300 });
