@@ -220,6 +220,23 @@ async function main(): Promise<void> {
   const chain = opt['no-hops'] ? undefined : await startPeerChain(base + 4 + 4010);
   if (chain) subjects.push(chain);
 
+  // Memory per idle tunnel first, while the proxies are fresh: after the load runs their heaps
+  // hold garbage a later GC may return, which would hide the tunnels' own cost.
+  const idle: string[] = [];
+  idle.push('', `Idle tunnels: RSS growth of the proxy process(es) with ${HOLD} open, idle tunnels (client and target sockets live in other processes).`, '');
+  idle.push('| subject | RSS before KiB | RSS with tunnels KiB | per tunnel |', '|---|---|---|---|');
+  for (const s of subjects.filter((x) => x.pid && (x.name.startsWith('hopgate (1') || x.name === 'microsocks') && !x.name.includes('source'))) {
+    const before = rssKiB(s.pid!);
+    const { child, line: opened } = await startChild(process.execPath, [join(here, 'load.js'), JSON.stringify({ kind: 'hold', via: s.via, echo: t.echo, count: HOLD })]);
+    const n = (JSON.parse(opened) as { open: number }).open;
+    await new Promise((r) => setTimeout(r, 500));
+    const after = rssKiB(s.pid!);
+    child.stdin!.end();
+    await new Promise((r) => child.once('exit', r));
+    idle.push(`| ${s.name} | ${before} | ${after} | ${(((after - before) * 1024) / n / 1024).toFixed(2)} KiB |`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+
   // Warm-up, untimed: JIT, and each proxy's first password check (hopgate pays scrypt once per credential).
   for (const s of subjects) await load({ kind: 'setup', via: s.via, echo: t.echo, concurrency: 8, ms: 300 });
 
@@ -261,21 +278,7 @@ async function main(): Promise<void> {
     );
   }
 
-  // Memory per idle tunnel: RSS of the proxy before and after HOLD open tunnels.
-  out.push('', `Idle tunnels: RSS growth of the proxy process(es) with ${HOLD} open, idle tunnels (client and target sockets live in other processes).`, '');
-  out.push('| subject | RSS before KiB | RSS with tunnels KiB | per tunnel |', '|---|---|---|---|');
-  for (const s of subjects.filter((x) => x.pid && (x.name.startsWith('hopgate (1') || x.name === 'microsocks') && !x.name.includes('source'))) {
-    const before = rssKiB(s.pid!);
-    const { child, line: opened } = await startChild(process.execPath, [join(here, 'load.js'), JSON.stringify({ kind: 'hold', via: s.via, echo: t.echo, count: HOLD })]);
-    const n = (JSON.parse(opened) as { open: number }).open;
-    await new Promise((r) => setTimeout(r, 500));
-    const after = rssKiB(s.pid!);
-    child.stdin!.end();
-    await new Promise((r) => child.once('exit', r));
-    out.push(`| ${s.name} | ${before} | ${after} | ${(((after - before) * 1024) / n / 1024).toFixed(2)} KiB |`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  process.stdout.write(out.join('\n') + '\n');
+  process.stdout.write([...out, ...idle].join('\n') + '\n');
 }
 
 main()
