@@ -11,7 +11,7 @@ import type { TargetAddress } from '../../protocol/address.js';
 import { encodeUdpDatagram, parseUdpDatagram } from '../../protocol/socks5/udp-header.js';
 import type { ExitConfig } from '../../shared/schema/ingress-config.js';
 import type { TargetPolicy } from '../guard/target-policy.js';
-import { connectTcp, resolveAllowed } from '../upstream/dial-direct.js';
+import { checkUnresolvedTarget, connectTcp, resolveAllowed } from '../upstream/dial-direct.js';
 import { associateUdpAtHop } from '../upstream/hop-handshake.js';
 
 const MAX_PEERS = 1024;
@@ -115,8 +115,12 @@ class ExitWayOut extends WayOutBase {
   }
 
   send(target: TargetAddress, data: Buffer): void {
-    if (this.closed || !this.policy.checkPort(target.port).allowed) return;
-    if (target.kind !== 'domain' && !this.policy.checkAddress(target.host).allowed) return;
+    if (this.closed) return;
+    try {
+      checkUnresolvedTarget(target, this.policy);
+    } catch {
+      return; // refused datagrams are dropped, as on the direct path
+    }
     this.socket.send(encodeUdpDatagram(target, data), this.relay.port, this.relay.host);
   }
 

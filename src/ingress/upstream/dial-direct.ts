@@ -16,15 +16,24 @@ export interface DialOptions {
   readonly localAddress?: string | undefined;
 }
 
-/** Resolve a target to the addresses the policy allows (at least one, or a ProxyError). */
-export async function resolveAllowed(target: TargetAddress, policy: TargetPolicy): Promise<string[]> {
+/**
+ * What can be judged without resolving: the port, and the address when it is a
+ * literal. Throws TARGET_FORBIDDEN. Names are judged after resolution, by
+ * whoever resolves them (here, or the exit).
+ */
+export function checkUnresolvedTarget(target: TargetAddress, policy: TargetPolicy): void {
   const port = policy.checkPort(target.port);
   if (!port.allowed) throw new ProxyError('TARGET_FORBIDDEN', port.reason);
   if (target.kind !== 'domain') {
     const v = policy.checkAddress(target.host);
     if (!v.allowed) throw new ProxyError('TARGET_FORBIDDEN', v.reason);
-    return [target.host];
   }
+}
+
+/** Resolve a target to the addresses the policy allows (at least one, or a ProxyError). */
+export async function resolveAllowed(target: TargetAddress, policy: TargetPolicy): Promise<string[]> {
+  checkUnresolvedTarget(target, policy);
+  if (target.kind !== 'domain') return [target.host];
   let found: { address: string }[];
   try {
     found = await lookup(target.host, { all: true, verbatim: true });

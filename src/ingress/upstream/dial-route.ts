@@ -8,7 +8,7 @@ import { ProxyError } from '../../shared/errors.js';
 import type { TargetAddress } from '../../protocol/address.js';
 import { targetKind } from '../../protocol/address.js';
 import type { ExitConfig, HopConfig } from '../../shared/schema/ingress-config.js';
-import { connectTcp, dialDirect, type DialOptions } from './dial-direct.js';
+import { checkUnresolvedTarget, connectTcp, dialDirect, type DialOptions } from './dial-direct.js';
 import { handshakeHop } from './hop-handshake.js';
 
 function hopName(h: HopConfig, exit: ExitConfig): string {
@@ -19,12 +19,7 @@ export async function dialRoute(target: TargetAddress, exit: ExitConfig | undefi
   if (!exit) return dialDirect(target, opts);
   // Names are resolved at the exit (which applies its own policy to the resolved address);
   // literal addresses and ports are checked here as well, before anything leaves.
-  const port = opts.policy.checkPort(target.port);
-  if (!port.allowed) throw new ProxyError('TARGET_FORBIDDEN', port.reason);
-  if (target.kind !== 'domain') {
-    const v = opts.policy.checkAddress(target.host);
-    if (!v.allowed) throw new ProxyError('TARGET_FORBIDDEN', v.reason);
-  }
+  checkUnresolvedTarget(target, opts.policy);
   const hops: HopConfig[] = [...exit.via, exit];
   let socket: Socket;
   try {
