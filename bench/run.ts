@@ -7,6 +7,7 @@
  *   npm run build && node dist/bench/run.js [--runs 5] [--ms 2000] [--hold 8000] [--quick] [--no-hops]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -63,15 +64,13 @@ function waitPort(port: number, ms = 5000, host = '127.0.0.1'): Promise<void> {
   const until = Date.now() + ms;
   return new Promise((resolve, reject) => {
     const attempt = (): void => {
-      const s = require_net().connect(port, host);
+      const s = connect(port, host);
       s.once('connect', () => (s.destroy(), resolve()));
       s.once('error', () => (Date.now() > until ? reject(new Error(`port ${port} never opened`)) : setTimeout(attempt, 50)));
     };
     attempt();
   });
 }
-import * as net from 'node:net';
-const require_net = (): typeof net => net;
 
 interface Subject {
   name: string;

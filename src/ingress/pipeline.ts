@@ -8,6 +8,7 @@ import { TLSSocket } from 'node:tls';
 import { isProxyError, ProxyError } from '../shared/errors.js';
 import { channels } from '../shared/events.js';
 import { sniffProtocol } from '../protocol/sniff.js';
+import { unmapIPv4 } from '../shared/net-addr.js';
 import type { TargetAddress } from '../protocol/address.js';
 import type { Credentials, Principal } from './auth/authenticator.js';
 import { ByteReader } from './byte-reader.js';
@@ -23,7 +24,7 @@ import { serveHttp } from './front/http-proxy.js';
 /** Entry point for every accepted TCP connection. */
 export function handleConnection(rt: IngressRuntime, socket: Socket, port: number): void {
   const snap = rt.snapshot;
-  const source = normalizeSource(socket.remoteAddress ?? '');
+  const source = unmapIPv4(socket.remoteAddress ?? '');
   if (rt.draining || !rt.limiter.tryAcquireGlobal(snap.config.limits.maxConnections)) {
     if (channels.admissionReject.hasSubscribers) channels.admissionReject.publish({ source, reason: rt.draining ? 'draining' : 'global-limit' });
     socket.destroy();
@@ -150,10 +151,6 @@ function endSession(rt: IngressRuntime, session: Session): void {
   rt.limiter.releaseGlobal();
   if (session.slotHeld && session.principal) rt.limiter.releaseUser(session.principal.user.login);
   if (channels.sessionClose.hasSubscribers) channels.sessionClose.publish(session);
-}
-
-function normalizeSource(addr: string): string {
-  return addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr;
 }
 
 function noop(): void {}

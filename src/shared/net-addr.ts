@@ -55,3 +55,8 @@ export class CidrSet {
     return a !== undefined && this.has(a);
   }
 }
+
+/** `::ffff:1.2.3.4` (an IPv4 peer on a dual-stack socket) → `1.2.3.4`; anything else unchanged. */
+export function unmapIPv4(addr: string): string {
+  return addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr;
+}

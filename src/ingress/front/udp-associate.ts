@@ -15,7 +15,8 @@ import type { ByteReader } from '../byte-reader.js';
 import type { IngressRuntime } from '../runtime.js';
 import type { Session } from '../session.js';
 import { selectExit } from '../route/select-exit.js';
-import { bindUdp, openDirectWayOut, openExitWayOut, unmap, type UdpWayOut } from './udp-way-out.js';
+import { unmapIPv4 as unmap } from '../../shared/net-addr.js';
+import { bindUdp, openDirectWayOut, openExitWayOut, type UdpWayOut } from './udp-way-out.js';
 
 export async function serveUdpAssociate(rt: IngressRuntime, session: Session, reader: ByteReader, _declared: TargetAddress): Promise<void> {
   const control = reader.socket as Socket;

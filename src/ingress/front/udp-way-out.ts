@@ -7,6 +7,7 @@
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import { isIPv6, type Socket } from 'node:net';
 import { ProxyError } from '../../shared/errors.js';
+import { unmapIPv4 as unmap } from '../../shared/net-addr.js';
 import type { TargetAddress } from '../../protocol/address.js';
 import { encodeUdpDatagram, parseUdpDatagram } from '../../protocol/socks5/udp-header.js';
 import type { ExitConfig } from '../../shared/schema/ingress-config.js';
@@ -24,8 +25,6 @@ export interface UdpWayOut {
   onClose: (() => void) | undefined;
   close(): void;
 }
-
-export const unmap = (a: string): string => (a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a);
 
 export function bindUdp(address: string): Promise<UdpSocket> {
   return new Promise((resolve, reject) => {

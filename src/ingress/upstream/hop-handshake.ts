@@ -8,6 +8,7 @@
 import type { Socket } from 'node:net';
 import { ProxyError, type ErrorCode } from '../../shared/errors.js';
 import { LIMITS } from '../../shared/limits.js';
+import { unmapIPv4 } from '../../shared/net-addr.js';
 import { formatTarget, type TargetAddress } from '../../protocol/address.js';
 import { CMD, encodeRequest, encodeUserPass, METHOD, parseReply, REP, type Reply } from '../../protocol/socks5/codec.js';
 import { parseResponseHead } from '../../protocol/http/response-head.js';
@@ -94,6 +95,11 @@ async function httpConnect(reader: ByteReader, hop: string, target: TargetAddres
   }
 }
 
+/** A hop that breaks the protocol (garbage, early close) is an unreachable exit, not the client's bad request. */
+function asHopFailure(err: unknown): unknown {
+  return err instanceof ProxyError && err.code === 'BAD_REQUEST' ? new ProxyError('EXIT_UNREACHABLE', err.message, { cause: err }) : err;
+}
+
 /** Run one hop's handshake on `socket` towards `target`; resolves when bytes may flow. */
 export async function handshakeHop(socket: Socket, kind: HopKind, hop: string, target: TargetAddress, cred?: HopCredentials): Promise<void> {
   const reader = new ByteReader(socket, Buffer.alloc(0), LIMITS.maxHeadBytes);
@@ -102,8 +108,7 @@ export async function handshakeHop(socket: Socket, kind: HopKind, hop: string, t
     else await socks5(reader, hop, target, cred, kind === 'hopgate');
   } catch (err) {
     reader.detach();
-    if (err instanceof ProxyError && err.code === 'BAD_REQUEST') throw new ProxyError('EXIT_UNREACHABLE', err.message, { cause: err });
-    throw err;
+    throw asHopFailure(err);
   }
   const early = reader.detach();
   if (early.length > 0) socket.unshift(early);
@@ -120,10 +125,9 @@ export async function associateUdpAtHop(socket: Socket, kind: HopKind, hop: stri
     const reply = await socks5(reader, hop, { host: '0.0.0.0', port: 0, kind: 'ipv4' }, cred, kind === 'hopgate', CMD.UDP_ASSOCIATE);
     // An unspecified bind address means "the address you reached me on".
     const host = reply.bind.host === '0.0.0.0' || reply.bind.host === '::' ? (socket.remoteAddress ?? '') : reply.bind.host;
-    return { host: host.startsWith('::ffff:') ? host.slice(7) : host, port: reply.bind.port };
+    return { host: unmapIPv4(host), port: reply.bind.port };
   } catch (err) {
-    if (err instanceof ProxyError && err.code === 'BAD_REQUEST') throw new ProxyError('EXIT_UNREACHABLE', err.message, { cause: err });
-    throw err;
+    throw asHopFailure(err);
   } finally {
     reader.detach();
   }
