@@ -44,7 +44,12 @@ export function handleConnection(rt: IngressRuntime, socket: Socket, port: numbe
     clearTimeout(deadline);
     endSession(rt, session);
   });
+  // allowHalfOpen keeps a FIN from closing the socket (the relay needs that); a client that
+  // ends before its first byte (port probes, health checks) is gone, not half-closed.
+  const onEarlyEnd = (): void => void socket.destroy();
+  socket.once('end', onEarlyEnd);
   socket.once('data', (first: Buffer) => {
+    socket.off('end', onEarlyEnd);
     socket.pause();
     void dispatch(rt, session, socket, first, false).catch((err) => failSession(session, err));
   });

@@ -102,3 +102,22 @@ test('a bad username tag is refused with 407 and the reason', async () => {
   assert.match(r.toString(), /USERNAME_INVALID/);
   assert.match(r.toString(), /colour/);
 });
+
+test('a finished keep-alive client and a client that sends nothing leave no session behind (not held to a deadline)', async () => {
+  const { connect } = await import('node:net');
+  const idleSessions = async (): Promise<number> => {
+    for (let i = 0; i < 20 && ing.ingress.runtime.sessions.size > 0; i++) await new Promise((r) => setTimeout(r, 25));
+    return ing.ingress.runtime.sessions.size;
+  };
+  // One keep-alive request, then the client closes its side.
+  const r = await rawExchange(ing.port, `GET http://127.0.0.1:${originPort}/ HTTP/1.1\r\nHost: x\r\n${auth}\r\n`, 300);
+  assert.equal(statusOf(r), 200);
+  assert.equal(await idleSessions(), 0);
+  // Connect and close without a byte (a port probe).
+  const s = connect(ing.port, '127.0.0.1');
+  s.on('error', () => undefined);
+  await new Promise((res) => s.once('connect', res));
+  s.end();
+  await new Promise((res) => setTimeout(res, 50));
+  assert.equal(await idleSessions(), 0);
+});

@@ -63,7 +63,8 @@ export async function serveHttp(rt: IngressRuntime, session: Session, reader: By
     }
   } catch (err) {
     upstream?.socket.destroy();
-    if (reader.exhausted && session.result === 'ok') return; // client finished its keep-alive connection
+    // The client finished its keep-alive connection: close our side too (allowHalfOpen would keep it).
+    if (reader.exhausted && session.result === 'ok') return void client.end();
     respondError(session, client, err);
   }
 }
