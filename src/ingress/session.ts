@@ -29,11 +29,15 @@ export class Session {
   /** Cut the session short (shutdown, admin action). */
   abort: () => void;
 
+  /**
+   * `port`, `source` and `sourcePort` are the client's as the ingress knows them: a trusted
+   * load balancer's PROXY protocol header replaces the socket's own before anything reads them.
+   */
   constructor(
     readonly socket: Socket,
-    readonly port: number,
-    readonly source: string,
-    readonly sourcePort: number,
+    public port: number,
+    public source: string,
+    public sourcePort: number,
     readonly snapshot: Snapshot,
   ) {
     this.abort = () => socket.destroy();

@@ -8,6 +8,17 @@ import { LIMITS } from '../limits.js';
 
 const Cidr = z.string().refine(isCidrOrIp, { message: 'not an IP address or CIDR' });
 const Port = z.number().int().min(1).max(65535);
+const CountryCode = z.string().regex(/^[a-z]{2}$/, 'country must be a lower-case ISO 3166-1 alpha-2 code');
+
+/** Place tags an exit carries and a pool or a username filters by. */
+const PlaceSchema = z
+  .object({
+    country: CountryCode.optional(),
+    state: z.string().optional(),
+    city: z.string().optional(),
+    asn: z.number().int().positive().optional(),
+  })
+  .strict();
 
 export const UserSchema = z
   .object({
@@ -20,6 +31,34 @@ export const UserSchema = z
     sourceAuth: z.boolean().default(false),
     maxConnections: z.number().int().positive().optional(),
     status: z.enum(['active', 'suspended']).default('active'),
+    /**
+     * Exits this customer may use, in order: port base+1 is the first (docs/ROUTING.md).
+     * With neither `exits` nor `pools`, every exit of the ingress.
+     */
+    exits: z.array(z.string()).default([]),
+    /** More exits by tags, appended to `exits` in id order (each pool: all its tags must match). */
+    pools: z.array(PlaceSchema).default([]),
+    /** Port routing for this customer; unset fields come from the top-level `routing`. */
+    portBase: Port.optional(),
+    portScheme: z.enum(['sequential', 'place']).optional(),
+    /** Place scheme: country slots in port order (slot 1 = base + stride…); default: countries of the exits in order. */
+    places: z.array(CountryCode).optional(),
+    /** Token-bucket rate per direction, shared by all of the customer's connections on one ingress. */
+    bandwidth: z
+      .object({
+        upBytesPerSec: z.number().int().positive().optional(),
+        downBytesPerSec: z.number().int().positive().optional(),
+      })
+      .strict()
+      .optional(),
+    /** Data quota (both directions) per calendar period in UTC. */
+    quota: z
+      .object({
+        bytes: z.number().int().positive(),
+        period: z.enum(['hour', 'day', 'month']).default('month'),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
   .refine((u) => u.passwordHash !== undefined || (u.sourceAuth && u.sources.length > 0), {
@@ -44,7 +83,7 @@ export const ExitSchema = HopSchema.extend({
   id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'id must be 1-64 of A-Z a-z 0-9 _ . -'),
   /** The address targets see; what `exitip-…` in a username pins. */
   egressIp: z.string().optional(),
-  country: z.string().regex(/^[a-z]{2}$/, 'country must be a lower-case ISO 3166-1 alpha-2 code').optional(),
+  country: CountryCode.optional(),
   state: z.string().optional(),
   city: z.string().optional(),
   asn: z.number().int().positive().optional(),
@@ -54,6 +93,8 @@ export const ExitSchema = HopSchema.extend({
 
 export const IngressConfigSchema = z
   .object({
+    /** Format version of this document. */
+    version: z.literal(1).default(1),
     listen: z
       .object({
         host: z.string().default('127.0.0.1'),
@@ -65,6 +106,24 @@ export const IngressConfigSchema = z
       .refine((l) => l.ports[0] <= l.ports[1] && l.ports[1] - l.ports[0] < 1024, {
         message: 'ports must be [first, last] with first <= last and at most 1024 ports',
       }),
+    /** How ingress ports map to exits (docs/ROUTING.md); per-customer fields override. */
+    routing: z
+      .object({
+        /** Port of "random exit"; default: the first listening port. */
+        portBase: Port.optional(),
+        scheme: z.enum(['sequential', 'place']).default('sequential'),
+        /** Place scheme: ports per country slot. */
+        placeStride: z.number().int().min(2).max(1000).default(100),
+        /** Sticky-session length when `session` is given without `sesstime`. */
+        defaultSessionMinutes: z.number().int().min(1).max(1440).default(10),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * PROXY protocol (v1 and v2) from these load balancers only: the header is required
+     * from them and refused from anyone else.
+     */
+    proxyProtocol: z.object({ trusted: z.array(Cidr).default([]) }).strict().prefault({}),
     /** Ingress processes sharing the ports; default: one per CPU. */
     workers: z.number().int().min(1).max(64).optional(),
     tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
@@ -120,3 +179,4 @@ export type IngressConfig = z.output<typeof IngressConfigSchema>;
 export type UserConfig = z.output<typeof UserSchema>;
 export type ExitConfig = z.output<typeof ExitSchema>;
 export type HopConfig = z.output<typeof HopSchema>;
+export type PlaceConfig = z.output<typeof PlaceSchema>;
