@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import { Ingress } from '../ingress/ingress.js';
 import { loadIngressYaml } from '../ingress/config/from-yaml.js';
 import { createLogger, type Logger } from '../shared/log.js';
+import { QuotaAggregator, SYNC_INTERVAL_MS, type QuotaSync, type QuotaTotalsMsg, type QuotaUsageMsg } from '../ingress/guard/quota.js';
 
 export interface RunningIngress {
   readonly ports: [number, number];
@@ -21,6 +22,8 @@ type WorkerMsg = { type: 'ready' } | { type: 'failed'; error: string };
 /** Entry for a worker (or the single process). */
 async function runWorker(configPath: string, log: Logger): Promise<Ingress> {
   const ingress = await Ingress.start(loadIngressYaml(configPath), log);
+  // A cluster worker: quota usage is summed across workers by the primary.
+  if (cluster.isWorker) ingress.runtime.quota.attach(workerQuotaSync());
   const reload = (): void => {
     try {
       ingress.reload(loadIngressYaml(configPath));
@@ -46,8 +49,9 @@ export async function startIngressProcesses(configPath: string, opts: { workers?
     const unwatch = watchConfig(configPath, () => ingress.reloadFromFile());
     const onHup = (): void => ingress.reloadFromFile();
     process.on('SIGHUP', onHup);
+    const bound = ingress.ports(); // the real ports when the file says 0 (ephemeral)
     return {
-      ports,
+      ports: [bound[0] ?? ports[0], bound.at(-1) ?? ports[1]],
       workers: 1,
       stop: async () => {
         unwatch();
@@ -60,10 +64,29 @@ export async function startIngressProcesses(configPath: string, opts: { workers?
   cluster.schedulingPolicy = cluster.SCHED_NONE; // let the kernel spread accepts; no hop through the primary
   cluster.setupPrimary({ exec: new URL('./ingress-worker.js', import.meta.url).pathname, args: [configPath] });
   let stopping = false;
+  // Quota across workers: usage deltas in, each worker's "used by the others" out.
+  const quota = new QuotaAggregator();
+  const fresh = new Set<number>();
+  const quotaTimer = setInterval(() => {
+    const live = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined && w.isConnected());
+    const out = quota.flush(live.map((w) => w!.id), fresh);
+    fresh.clear();
+    for (const w of live) {
+      const msg = out.get(w!.id);
+      if (msg) w!.send(msg);
+    }
+  }, SYNC_INTERVAL_MS);
+  quotaTimer.unref();
   const spawn = (): Promise<void> =>
     new Promise((resolve, reject) => {
       const w = cluster.fork();
-      w.on('message', (m: WorkerMsg) => (m.type === 'ready' ? resolve() : reject(new Error(m.error))));
+      w.on('message', (m: WorkerMsg | QuotaUsageMsg) => {
+        if (m.type === 'hopgate:quota:usage') return quota.add(w.id, m);
+        if (m.type === 'ready') {
+          fresh.add(w.id); // it hears every current figure at the next flush (a restarted worker starts at zero)
+          resolve();
+        } else if (m.type === 'failed') reject(new Error(m.error));
+      });
       w.on('exit', (code) => {
         if (!stopping) {
           log.error({ worker: w.process.pid, code }, 'ingress worker exited; restarting');
@@ -82,6 +105,7 @@ export async function startIngressProcesses(configPath: string, opts: { workers?
     workers,
     stop: async () => {
       stopping = true;
+      clearInterval(quotaTimer);
       unwatch();
       process.off('SIGHUP', broadcast);
       await Promise.all(
@@ -107,6 +131,22 @@ export async function workerMain(configPath: string): Promise<void> {
     process.send?.({ type: 'failed', error: (err as Error).message } satisfies WorkerMsg);
     process.exit(1);
   }
+}
+
+/** A worker's IPC channel to the primary, for quota usage. */
+function workerQuotaSync(): QuotaSync {
+  return {
+    send: (msg) => {
+      if (process.connected) process.send?.(msg);
+    },
+    onMessage: (handler) => {
+      const listener = (m: unknown): void => {
+        if ((m as { type?: string })?.type === 'hopgate:quota:others') handler(m as QuotaTotalsMsg);
+      };
+      process.on('message', listener);
+      return () => void process.off('message', listener);
+    },
+  };
 }
 
 function watchConfig(path: string, onChange: () => void): () => void {

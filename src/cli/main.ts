@@ -4,6 +4,7 @@ import { hashPassword } from '../ingress/auth/password-hash.js';
 import { ingressCommand } from './ingress.js';
 import { exitCommand } from './exit.js';
 import { upCommand } from './up.js';
+import { portsCommand } from './ports.js';
 
 const USAGE = `usage: hopgate <command> [options]
 
@@ -11,6 +12,7 @@ commands:
   up [--json] [--ports FIRST-LAST] [--workers N]   the whole network on this machine, embedded defaults
   ingress --config FILE [--workers N]              the ingress node from a YAML file
   exit --listen H:P --egress IP --allow-from CIDR  a SOCKS5 relay for ingresses only (secret: --secret-file or HOPGATE_EXIT_SECRET)
+  ports LOGIN [--config FILE] [--json]             the customer's port → exit table, with live health
   hash-password [PASSWORD]                         print a password hash for a config file (reads stdin if no argument)
 `;
 
@@ -23,6 +25,8 @@ async function main(argv: string[]): Promise<void> {
       return ingressCommand(rest);
     case 'exit':
       return exitCommand(rest);
+    case 'ports':
+      return portsCommand(rest);
     case 'hash-password': {
       const pw = rest[0] ?? (await readStdin()).replace(/\r?\n$/, '');
       if (!pw) throw new Error('empty password');

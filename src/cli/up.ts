@@ -50,6 +50,7 @@ export async function upCommand(argv: string[]): Promise<void> {
     workers: { type: 'string' },
     'state-dir': { type: 'string', default: '.hopgate' },
     'demo-port': { type: 'string', default: '7780' },
+    'admin-port': { type: 'string', default: '7790' },
   });
   const m = /^(\d+)-(\d+)$/.exec(values.ports);
   if (!m) fail('--ports must look like 8000-8099');
@@ -81,6 +82,8 @@ export async function upCommand(argv: string[]): Promise<void> {
     // The demo and its tests reach targets on loopback; production configs don't allow it.
     targetPolicy: { allow: ['127.0.0.0/8', '::1/128'] },
     log: { level: 'warn', access: false },
+    // /metrics, /healthz and the live port table `hopgate ports` reads.
+    metrics: { host: '127.0.0.1', port: Number(values['admin-port']) },
     users: [{ login: demo.username, passwordHash: demo.hash }],
   };
   const configPath = join(stateDir, 'ingress.yaml');
@@ -121,13 +124,16 @@ function humanBanner(c: UpContract, workers: number): string {
   ];
   if (c.ingress.tlsCert) lines.push(`  curl --proxy-cacert ${c.ingress.tlsCert} -x https://${cred}@${host}:${ports[0]} ${target}`);
   if (c.exits.length > 0) {
-    lines.push('', `exits (a random one per connection unless you choose):`);
-    for (const e of c.exits) lines.push(`  ${e.id.padEnd(6)} ${e.egressIp.padEnd(11)} ${e.country}`);
+    lines.push('', `exits: port ${ports[0]} picks a random one per connection; each has its own port:`);
+    c.exits.forEach((e, i) => lines.push(`  ${String(ports[0] + i + 1).padEnd(6)} ${e.id.padEnd(6)} ${e.egressIp.padEnd(11)} ${e.country}`));
     lines.push(
       '',
-      'choose in the username:',
+      'or choose in the username (country, exit IP, sticky session):',
+      `  curl -x http://${cred}@${host}:${ports[0] + 3} ${target}`,
       `  curl -x http://${u.username}-country-de:${u.password}@${host}:${ports[0]} ${target}`,
       `  curl -x socks5h://${u.username}-exitip-${c.exits[0]!.egressIp}:${u.password}@${host}:${ports[0]} ${target}`,
+      `  curl -x socks5h://${u.username}-session-a1b2-sesstime-10:${u.password}@${host}:${ports[0]} ${target}`,
+      `  hopgate ports ${u.username}        # the port table with live health (npx hopgate … from this folder)`,
     );
   }
   lines.push('', 'Ctrl-C stops it. `hopgate up --json` prints this as JSON for scripts.', '');

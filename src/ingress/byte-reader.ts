@@ -8,6 +8,12 @@ import type { Socket } from 'node:net';
 import { ProxyError, type ErrorCode } from '../shared/errors.js';
 import type { Parse } from '../protocol/parse.js';
 
+/** Paces forwarding (a customer's bandwidth bucket): resolves to how many of `n` bytes may go now (≥ 1). */
+export interface Pacer {
+  tryTake(n: number): number;
+  take(n: number): Promise<number>;
+}
+
 const EMPTY = Buffer.alloc(0);
 
 export class ByteReader {
@@ -71,7 +77,8 @@ export class ByteReader {
   /**
    * Forward bytes to `dst` while `take(buf)` says how many of the buffered
    * bytes still belong to the message (-1: malformed). Resolves when `done()`;
-   * with `untilClose`, when the peer ends.
+   * with `untilClose`, when the peer ends. With `pace`, bytes wait for its grants
+   * (the socket stays paused past `maxBytes` meanwhile: bounded memory).
    */
   async forward(
     dst: Socket,
@@ -79,6 +86,7 @@ export class ByteReader {
     done: () => boolean,
     onBytes: (n: number) => void,
     untilClose = false,
+    pace?: Pacer,
   ): Promise<void> {
     for (;;) {
       if (this.buf.length > 0) {
@@ -87,8 +95,11 @@ export class ByteReader {
         if (n > 0) {
           const part = n >= this.buf.length ? this.buf : this.buf.subarray(0, n);
           this.buf = n >= this.buf.length ? EMPTY : this.buf.subarray(n);
-          onBytes(part.length);
-          if (!dst.write(part)) await waitDrain(dst);
+          if (pace) await pacedWrite(dst, part, pace, onBytes);
+          else {
+            onBytes(part.length);
+            if (!dst.write(part)) await waitDrain(dst);
+          }
         }
       }
       if (done()) return;
@@ -109,6 +120,17 @@ export class ByteReader {
     const rest = this.buf;
     this.buf = EMPTY;
     return rest;
+  }
+}
+
+async function pacedWrite(dst: Socket, part: Buffer, pace: Pacer, onBytes: (n: number) => void): Promise<void> {
+  while (part.length > 0) {
+    const k = pace.tryTake(part.length) || (await pace.take(part.length));
+    onBytes(k);
+    if (dst.destroyed) throw new ProxyError('BAD_REQUEST', 'peer went away');
+    const ok = dst.write(k === part.length ? part : part.subarray(0, k));
+    part = part.subarray(k);
+    if (!ok) await waitDrain(dst);
   }
 }
 

@@ -8,6 +8,7 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import type { IngressConfig } from '../shared/schema/ingress-config.js';
 import type { Logger } from '../shared/log.js';
 import { startAdminServer } from '../shared/admin-server.js';
+import { portTable } from './route/port-table.js';
 import { compileSnapshot } from './config/snapshot.js';
 import { ListenerSet } from './listener-set.js';
 import { createIngressMetrics, subscribeAccessLog } from './observe.js';
@@ -35,15 +36,25 @@ export class Ingress {
     const ingress = new Ingress(runtime, new ListenerSet(runtime), log);
     const metrics = createIngressMetrics(runtime);
     ingress.stopObservers.push(metrics.stop, subscribeAccessLog(log, () => runtime.snapshot.config.log.access));
+    ingress.stopObservers.push(() => runtime.quota.stop());
     if (config.limits.exitProbeIntervalMs > 0) ingress.stopObservers.push(startExitProber(runtime, config.limits.exitProbeIntervalMs));
-    await ingress.listeners.listen(config.listen.host, config.listen.ports[0], config.listen.ports[1]);
+    try {
+      await ingress.listeners.listen(config.listen.host, config.listen.ports[0], config.listen.ports[1]);
+    } catch (err) {
+      for (const stop of ingress.stopObservers) stop(); // a taken port must not leave timers and subscribers behind
+      throw err;
+    }
     const adminPort = opts.adminPort ?? config.metrics?.port;
     if (adminPort !== undefined) {
       ingress.admin = await startAdminServer(config.metrics?.host ?? '127.0.0.1', adminPort, metrics.registry, () => ({
         ok: !runtime.draining,
         revision: runtime.snapshot.revision,
         sessions: runtime.sessions.size,
-      }));
+      }), (path) => {
+        // The port table with live health, for `hopgate ports`.
+        const m = /^\/v1\/ports\/([^/]+)$/.exec(path);
+        return m ? portTable(runtime.snapshot, m[1]!, (e) => runtime.exitHealth.isUp(e.id)) : undefined;
+      });
     }
     return ingress;
   }
@@ -59,7 +70,7 @@ export class Ingress {
 
   /** Apply a new configuration without dropping live connections. Listen address changes need a restart. */
   reload(config: IngressConfig): number {
-    const next = compileSnapshot(config, ++this.revision);
+    const next = compileSnapshot(config, ++this.revision, this.runtime.snapshot);
     const old = this.runtime.snapshot.config.listen;
     if (old.host !== config.listen.host || old.ports[0] !== config.listen.ports[0] || old.ports[1] !== config.listen.ports[1]) {
       this.log.warn({ from: old, to: config.listen }, 'listen address changes take effect on restart');

@@ -13,6 +13,17 @@ export function createIngressMetrics(rt: IngressRuntime, registry = new Registry
   const bytes = new Counter({ name: 'hopgate_ingress_bytes_total', help: 'Relayed bytes by direction', labelNames: ['direction'], registers: [registry] });
   const authFailures = new Counter({ name: 'hopgate_ingress_auth_failures_total', help: 'Authentication failures by code', labelNames: ['code'], registers: [registry] });
   const rejected = new Counter({ name: 'hopgate_ingress_admission_rejected_total', help: 'Connections dropped before the first byte', labelNames: ['reason'], registers: [registry] });
+  const refused = new Counter({ name: 'hopgate_ingress_refused_total', help: 'Authenticated customers refused by a limit, by code (USER_SUSPENDED, QUOTA_EXCEEDED, CONN_LIMIT)', labelNames: ['code'], registers: [registry] });
+  // Figures the guards keep as plain numbers (the byte path never touches a metric), read at scrape time.
+  mirroredCounter(registry, 'hopgate_ingress_bandwidth_waits_total', 'Times a connection paused for its customer\'s bandwidth tokens, by direction', 'direction', () => {
+    const s = rt.bandwidth.stats();
+    return { up: s.waitsUp, down: s.waitsDown };
+  });
+  mirroredCounter(registry, 'hopgate_ingress_bandwidth_udp_dropped_total', 'UDP datagrams dropped over the customer\'s bandwidth, by direction', 'direction', () => {
+    const s = rt.bandwidth.stats();
+    return { up: s.dropsUp, down: s.dropsDown };
+  });
+  mirroredCounter(registry, 'hopgate_ingress_quota_cutoffs_total', 'Open connections cut because the customer\'s data quota ran out', undefined, () => ({ '': rt.quota.stats.sessionsCut }));
   new Gauge({ name: 'hopgate_ingress_active_sessions', help: 'Open client connections', registers: [registry], collect() { this.set(rt.limiter.active); } });
   new Gauge({ name: 'hopgate_config_revision', help: 'Revision of the configuration in force', registers: [registry], collect() { this.set(rt.snapshot.revision); } });
   new Gauge({ name: 'hopgate_ingress_auth_throttled_sources', help: 'Sources with recent auth failures', registers: [registry], collect() { this.set(rt.auth.throttle.tracked); } });
@@ -25,17 +36,40 @@ export function createIngressMetrics(rt: IngressRuntime, registry = new Registry
   };
   const onAuthFail = (m: unknown): void => authFailures.inc({ code: (m as { code: string }).code ?? 'INTERNAL' });
   const onReject = (m: unknown): void => rejected.inc({ reason: (m as { reason: string }).reason });
+  const onRefuse = (m: unknown): void => refused.inc({ code: (m as { code: string }).code });
   channels.sessionClose.subscribe(onClose);
   channels.authFail.subscribe(onAuthFail);
   channels.admissionReject.subscribe(onReject);
+  channels.userRefuse.subscribe(onRefuse);
   return {
     registry,
     stop(): void {
       channels.sessionClose.unsubscribe(onClose);
       channels.authFail.unsubscribe(onAuthFail);
       channels.admissionReject.unsubscribe(onReject);
+      channels.userRefuse.unsubscribe(onRefuse);
     },
   };
+}
+
+/** A counter that reports a cumulative figure kept elsewhere (by label value; '' = no label). */
+function mirroredCounter(registry: Registry, name: string, help: string, label: string | undefined, read: () => Record<string, number>): void {
+  const last = new Map<string, number>();
+  new Counter({
+    name,
+    help,
+    labelNames: label ? [label] : [],
+    registers: [registry],
+    collect() {
+      for (const [value, total] of Object.entries(read())) {
+        const delta = total - (last.get(value) ?? 0);
+        if (delta <= 0) continue;
+        last.set(value, total);
+        if (label) this.inc({ [label]: value }, delta);
+        else this.inc(delta);
+      }
+    },
+  });
 }
 
 /** One access-log line per connection (customer, target, bytes, duration, result); can be switched off. */

@@ -16,10 +16,13 @@ import type { IngressRuntime } from './runtime.js';
 import { Session } from './session.js';
 import { replayStream } from './replay-stream.js';
 import { dialRoute } from './upstream/dial-route.js';
-import { selectExit } from './route/select-exit.js';
+import { selectExit, type ExitChoice } from './route/select-exit.js';
+import type { Exit } from './route/exit-index.js';
 import { serveSocks5 } from './front/socks5.js';
 import { serveSocks4 } from './front/socks4.js';
 import { serveHttp } from './front/http-proxy.js';
+import { acceptProxyHeader, refuseProxyHeader } from './front/proxy-header.js';
+import { proxySignature } from '../protocol/proxy-protocol/codec.js';
 
 /** Entry point for every accepted TCP connection. */
 export function handleConnection(rt: IngressRuntime, socket: Socket, port: number): void {
@@ -48,10 +51,27 @@ export function handleConnection(rt: IngressRuntime, socket: Socket, port: numbe
   // ends before its first byte (port probes, health checks) is gone, not half-closed.
   const onEarlyEnd = (): void => void socket.destroy();
   socket.once('end', onEarlyEnd);
-  socket.once('data', (first: Buffer) => {
+  const start = (first: Buffer): void => {
     socket.off('end', onEarlyEnd);
     socket.pause();
     void dispatch(rt, session, socket, first, false).catch((err) => failSession(session, err));
+  };
+  // PROXY protocol: required from a trusted load balancer (it sets the real client's address
+  // and the original port before anything reads them), refused from anyone else.
+  const trusted = snap.proxyTrusted.size > 0 && snap.proxyTrusted.hasText(source);
+  socket.once('data', (first: Buffer) => {
+    socket.pause();
+    if (trusted) {
+      acceptProxyHeader(session, socket, first).then((rest) => {
+        if (rest.length > 0) return start(rest);
+        socket.once('data', start); // a health check may send the header alone, then close
+        socket.resume();
+      }, (err) => failSession(session, err));
+    } else if (proxySignature(first) === 'none') {
+      start(first); // the common case, decided on the first chunk
+    } else {
+      refuseProxyHeader(socket, first).then(start, (err) => failSession(session, err));
+    }
   });
 }
 
@@ -97,16 +117,40 @@ export async function authorize(rt: IngressRuntime, session: Session, cred: Cred
     if (channels.authFail.hasSubscribers) {
       channels.authFail.publish({ source: session.source, username: cred?.username, code: (err as ProxyError).code, reason: (err as Error).message });
     }
+    if ((err as ProxyError).code === 'USER_SUSPENDED') refused(cred?.username, err as ProxyError);
     throw err;
   }
   session.principal = principal;
   const user = principal.user;
+  // Quota before the connection limit: the more useful answer when both apply.
+  const overQuota = rt.quota.refusal(user);
+  if (overQuota) throw refused(user.login, overQuota);
   if (!rt.limiter.tryAcquireUser(user.login, user.maxConnections)) {
-    throw new ProxyError('CONN_LIMIT', `user ${user.login} is at ${user.maxConnections} concurrent connections`);
+    throw refused(user.login, new ProxyError('CONN_LIMIT', `user ${user.login} is at ${user.maxConnections} concurrent connections`));
   }
   session.slotHeld = true;
+  session.limits = rt.limitsFor(user);
   rt.auth.throttle.succeed(session.source);
   return principal;
+}
+
+function refused(login: string | undefined, err: ProxyError): ProxyError {
+  if (channels.userRefuse.hasSubscribers) channels.userRefuse.publish({ login, code: err.code, reason: err.message });
+  return err;
+}
+
+/** The routing decision for this session (undefined: egress directly). */
+export function chooseExit(rt: IngressRuntime, session: Session, usable: (e: Exit) => boolean): ExitChoice | undefined {
+  const snap = session.snapshot;
+  const principal = session.principal;
+  if (!principal) throw new ProxyError('INTERNAL', 'routing before authentication');
+  return selectExit(snap.exits, principal.user.route, {
+    login: principal.user.login,
+    tags: session.routeTags ?? principal.username.tags,
+    port: session.port,
+    nowMs: rt.now(),
+    defaultSessionMinutes: snap.config.routing.defaultSessionMinutes,
+  }, usable);
 }
 
 /** Open the way to the target: choose the exit (or none: direct egress), then dial the route. */
@@ -114,13 +158,13 @@ export async function openUpstream(rt: IngressRuntime, session: Session, target:
   session.target = target;
   const snap = session.snapshot;
   const opts = { policy: snap.targetPolicy, timeoutMs: snap.config.limits.connectTimeoutMs, localAddress: snap.config.egress.localAddress };
-  const tags = session.principal?.username.tags ?? {};
   const health = rt.exitHealth;
   const tried = new Set<string>();
   for (let attempt = 0; ; attempt++) {
-    const choice = selectExit(snap.exits, tags, (e) => !tried.has(e.id) && health.isUp(e.id));
+    const choice = chooseExit(rt, session, (e) => !tried.has(e.id) && health.isUp(e.id));
     if (!choice) return dialRoute(target, undefined, opts);
     session.exitId = choice.exit.id;
+    session.routeReason = choice.reason;
     tried.add(choice.exit.id);
     try {
       const socket = await dialRoute(target, choice.exit, opts);
@@ -131,7 +175,7 @@ export async function openUpstream(rt: IngressRuntime, session: Session, target:
       // refusal does not. Nothing has reached the client yet, so an unpinned choice may move on.
       if ((err as ProxyError).code !== 'EXIT_UNREACHABLE') throw err;
       health.failed(choice.exit.id);
-      if (choice.pinned || attempt >= MAX_EXIT_RETRIES || tried.size >= snap.exits.all.length) throw err;
+      if (choice.pinned || attempt >= MAX_EXIT_RETRIES || tried.size >= snap.exits.size) throw err;
     }
   }
 }

@@ -10,19 +10,52 @@ import type { Snapshot } from './config/snapshot.js';
 import { ConnLimiter } from './guard/conn-limiter.js';
 import type { Session } from './session.js';
 import { ExitHealth } from './route/exit-health.js';
+import type { CompiledUser } from './config/snapshot.js';
+import type { ErrorCode } from '../shared/errors.js';
+import { BandwidthGuard } from './guard/bandwidth.js';
+import { QuotaTracker } from './guard/quota.js';
+import type { SessionLimits } from './guard/session-limits.js';
 
 export class IngressRuntime {
   readonly auth: Authenticator;
   readonly limiter = new ConnLimiter();
   readonly sessions = new Set<Session>();
   readonly exitHealth = new ExitHealth();
+  /** Per-customer bandwidth buckets (this process). */
+  readonly bandwidth = new BandwidthGuard();
+  /** Per-customer data quota usage (aggregated across workers when attached to the primary). */
+  readonly quota: QuotaTracker;
   draining = false;
+  /** The clock routing reads (sticky-session windows); tests may replace it. */
+  now: () => number = Date.now;
 
   constructor(
     private current: Snapshot,
     public tls: SecureContext | undefined,
   ) {
     this.auth = new Authenticator(current.config.limits.authFailuresFree, LIMITS.authThrottleTrackedSources);
+    this.quota = new QuotaTracker((login, message) => this.cutUser(login, 'QUOTA_EXCEEDED', message), () => this.now());
+    this.quota.configure(current);
+  }
+
+  /** The limits a new session of `user` carries (undefined when the user has none). */
+  limitsFor(user: CompiledUser): SessionLimits | undefined {
+    if (!user.bandwidth && !user.quota) return undefined;
+    const b = this.bandwidth.bucketsFor(user.login, user.bandwidth);
+    return { up: b.up, down: b.down, usage: this.quota.usageFor(user) };
+  }
+
+  /** End every open session of `login` with `code` (e.g. its quota ran out). Returns how many. */
+  cutUser(login: string, code: ErrorCode, message: string): number {
+    let n = 0;
+    for (const s of this.sessions) {
+      if (!s.slotHeld || s.principal?.user.login !== login) continue;
+      s.result = code;
+      s.resultMessage = message;
+      s.abort();
+      n++;
+    }
+    return n;
   }
 
   get snapshot(): Snapshot {
@@ -35,6 +68,8 @@ export class IngressRuntime {
     if (tls) this.tls = tls;
     this.auth.prune(next);
     this.exitHealth.retain(new Set(next.exits.all.map((e) => e.id)));
+    this.bandwidth.configure(next);
+    this.quota.configure(next); // may cut sessions of a user whose quota was lowered below usage
     if (channels.configApplied.hasSubscribers) channels.configApplied.publish({ revision: next.revision });
   }
 }

@@ -4,7 +4,10 @@ import type { ErrorCode } from '../shared/errors.js';
 import type { TargetAddress } from '../protocol/address.js';
 import type { Principal } from './auth/authenticator.js';
 import type { Snapshot } from './config/snapshot.js';
+import type { UsernameTags } from '../protocol/username/grammar.js';
+import type { ChoiceReason } from './route/select-exit.js';
 import type { RelayCounters } from './relay/relay.js';
+import type { SessionLimits } from './guard/session-limits.js';
 
 export type FrontProtocol = 'socks5' | 'socks4' | 'http' | 'https-socks5' | 'https-socks4' | 'https-http';
 
@@ -19,12 +22,18 @@ export class Session {
   /** The exit carrying this connection; undefined for direct egress. */
   exitId: string | undefined;
   command: 'connect' | 'udp' | 'http' = 'connect';
+  /** Route choices for this request when they differ from the username's (HTTP X-Hopgate-* headers). */
+  routeTags: UsernameTags | undefined;
+  /** Why this exit: exitip, port, index, replacement, sticky or random. */
+  routeReason: ChoiceReason | undefined;
   readonly counters: RelayCounters = { up: 0, down: 0 };
   /** 'ok' once relayed, else the code that ended it. */
   result: ErrorCode | 'ok' | undefined;
   resultMessage: string | undefined;
   /** Set when the session holds a per-user connection slot. */
   slotHeld = false;
+  /** The customer's bandwidth buckets and quota record, set at authorize. */
+  limits: SessionLimits | undefined;
   handshakeDeadline: NodeJS.Timeout | undefined;
   /** Cut the session short (shutdown, admin action). */
   abort: () => void;

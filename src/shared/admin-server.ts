@@ -2,9 +2,16 @@
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 
-export async function startAdminServer(host: string, port: number, registry: Registry, health: () => object): Promise<Server> {
+/** Extra read-only JSON routes: path → body, or undefined for 404. */
+export type AdminRoutes = (path: string) => object | undefined;
+
+export async function startAdminServer(host: string, port: number, registry: Registry, health: () => object, routes?: AdminRoutes): Promise<Server> {
   const server = createServer((req, res) => {
-    if (req.url === '/metrics') {
+    const extra = req.method === 'GET' && routes && req.url ? routes(decodeURIComponent(req.url.split('?')[0]!)) : undefined;
+    if (extra !== undefined) {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(extra));
+    } else if (req.url === '/metrics') {
       registry.metrics().then(
         (text) => {
           res.writeHead(200, { 'Content-Type': registry.contentType });

@@ -63,13 +63,17 @@ export const REPLIES: Readonly<Record<ErrorCode, ReplyMapping>> = Object.freeze(
   INTERNAL: { socks5: 0x01, socks4: S4_REJECTED, httpStatus: 500, httpReason: 'Internal Server Error' },
 });
 
-/** Codes that arise while authenticating: SOCKS5 answers them in the RFC 1929 sub-negotiation. */
+/**
+ * Codes that arise while authenticating: SOCKS5 answers them in the RFC 1929 sub-negotiation.
+ * USER_SUSPENDED is not one: the credentials were right, so the client hears "authenticated"
+ * and then REP 2 (not allowed by ruleset) to its request, like QUOTA_EXCEEDED and CONN_LIMIT —
+ * a client that sees "authentication failed" would wrongly blame the password.
+ */
 export const AUTH_PHASE_CODES: ReadonlySet<ErrorCode> = new Set([
   'AUTH_REQUIRED',
   'AUTH_FAILED',
   'USERNAME_INVALID',
   'SOURCE_NOT_ALLOWED',
-  'USER_SUSPENDED',
 ]);
 
 export class ProxyError extends Error {

@@ -9,4 +9,6 @@ export const channels = Object.freeze({
   authFail: diagnostics_channel.channel('hopgate:auth:fail'),
   admissionReject: diagnostics_channel.channel('hopgate:admission:reject'),
   configApplied: diagnostics_channel.channel('hopgate:config:applied'),
+  /** An authenticated customer refused by a limit: { login, code, reason } (USER_SUSPENDED, QUOTA_EXCEEDED, CONN_LIMIT). */
+  userRefuse: diagnostics_channel.channel('hopgate:user:refuse'),
 });

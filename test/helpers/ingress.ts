@@ -29,3 +29,16 @@ export async function startTestIngress(overrides: Partial<IngressConfigInput> = 
   const ingress = await Ingress.start(config, createLogger('silent'));
   return { ingress, port: ingress.ports()[0]!, stop: () => ingress.shutdown(200) };
 }
+
+/** An ingress on `count` consecutive ports (port routing needs a known base), retried on a taken range. */
+export async function startRangeIngress(count: number, overrides: Partial<IngressConfigInput> = {}): Promise<TestIngress & { base: number }> {
+  for (let attempt = 0; ; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    try {
+      const t = await startTestIngress({ listen: { host: '127.0.0.1', ports: [base, base + count - 1] }, ...overrides });
+      return { ...t, base };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 8) throw err;
+    }
+  }
+}

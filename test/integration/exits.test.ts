@@ -101,7 +101,7 @@ test("the exit's failure reaches the client exactly: REP 5 / 502 CONN_REFUSED", 
 test('no exit matches: NO_EXIT_MATCH, 502 with the reason', async () => {
   const r = await curl(['-sS', '-i', '-x', `http://${USER.login}-country-fr:${pw}@127.0.0.1:${ing.port}`, `http://127.0.0.1:${echo.port}/`]);
   assert.match(r.stdout, /^HTTP\/1\.1 502 Bad Gateway \(NO_EXIT_MATCH\)/);
-  assert.match(r.stdout, /no exit in country fr/);
+  assert.match(r.stdout, /none of your 2 exits is in country fr/);
 });
 
 test('a down exit gives a clear error, not a hang', async () => {

@@ -13,7 +13,9 @@ import { ChunkedScanner } from '../../protocol/http/chunked-scanner.js';
 import { encodeBasicChallenge, parseBasicCredentials } from '../../protocol/http/proxy-authorization.js';
 import { encodeProxyResponse } from '../../protocol/http/response-writer.js';
 import { LIMITS } from '../../shared/limits.js';
-import { ByteReader } from '../byte-reader.js';
+import { isRouteHeader, tagsFromHeaders } from '../../protocol/username/header-tags.js';
+import { ByteReader, type Pacer } from '../byte-reader.js';
+import { meters } from '../guard/session-limits.js';
 import { authorize, handshakeDone, openUpstream } from '../pipeline.js';
 import type { IngressRuntime } from '../runtime.js';
 import type { Session } from '../session.js';
@@ -42,6 +44,9 @@ export async function serveHttp(rt: IngressRuntime, session: Session, reader: By
         if (proxyAuth !== undefined && cred === undefined) throw new ProxyError('AUTH_FAILED', 'malformed Proxy-Authorization (Basic expected)');
         await authorize(rt, session, cred);
       }
+      const route = tagsFromHeaders(session.principal!.username, head.headers);
+      if (!route.ok) throw new ProxyError('BAD_REQUEST', route.reason);
+      session.routeTags = route.tags;
       if (head.method === 'CONNECT') {
         upstream?.socket.destroy();
         const target = parseAuthority(head.target);
@@ -54,7 +59,7 @@ export async function serveHttp(rt: IngressRuntime, session: Session, reader: By
         session.command = 'http';
         client.setTimeout(session.snapshot.config.limits.idleTimeoutMs, () => client.destroy());
       }
-      upstream = await forwardOne(rt, session, reader, head, upstream);
+      upstream = await forwardOne(rt, session, reader, head, upstream, route.text);
       if (upstream === undefined || !wantsKeepAlive(head)) {
         upstream?.socket.destroy();
         endGracefully(client);
@@ -76,13 +81,14 @@ interface Upstream {
 }
 
 /** Forward one request and its response; returns the upstream to reuse, or undefined to close. */
-async function forwardOne(rt: IngressRuntime, session: Session, reader: ByteReader, head: RequestHead, prev: Upstream | undefined): Promise<Upstream | undefined> {
+async function forwardOne(rt: IngressRuntime, session: Session, reader: ByteReader, head: RequestHead, prev: Upstream | undefined, routeText: string): Promise<Upstream | undefined> {
   const client = reader.socket;
   const url = parseAbsoluteUrl(head.target);
   const framing = requestFraming(head);
   if (framing.kind === 'error') throw new ProxyError('BAD_REQUEST', framing.message);
   if (framing.kind !== 'ok') throw new ProxyError('BAD_REQUEST', 'incomplete request framing');
-  const key = formatTarget(url.target);
+  // A request routed differently (X-Hopgate-* headers) must not reuse another route's upstream.
+  const key = `${formatTarget(url.target)}${routeText}`;
   let up = prev;
   if (!up || up.key !== key || up.socket.destroyed || up.reader.exhausted) {
     up?.socket.destroy();
@@ -95,7 +101,8 @@ async function forwardOne(rt: IngressRuntime, session: Session, reader: ByteRead
     session.target = url.target;
   }
   up.socket.write(buildUpstreamHead(head, url), 'latin1');
-  const sendBody = forwardBody(reader, up.socket, framing.value, (n) => (session.counters.up += n));
+  const count = meters(session.counters, session.limits);
+  const sendBody = forwardBody(reader, up.socket, framing.value, count.up, session.limits?.up);
   const limits = { maxHeadBytes: session.snapshot.config.limits.maxHeadBytes, maxHeaderCount: LIMITS.maxHeaderCount };
   let res: ResponseHead;
   for (;;) {
@@ -111,7 +118,7 @@ async function forwardOne(rt: IngressRuntime, session: Session, reader: ByteRead
   const keepUpstream = resFraming.value.kind !== 'until-close' && !hasToken(res.headers, 'connection', 'close') && res.version === '1.1';
   const keepClient = resFraming.value.kind !== 'until-close' && wantsKeepAlive(head);
   client.write(buildResponseHead(res, keepClient), 'latin1');
-  await forwardBody(up.reader, client, resFraming.value, (n) => (session.counters.down += n));
+  await forwardBody(up.reader, client, resFraming.value, count.down, session.limits?.down);
   await sendBody;
   session.result = 'ok';
   if (!keepClient) {
@@ -125,20 +132,20 @@ async function forwardOne(rt: IngressRuntime, session: Session, reader: ByteRead
   return up;
 }
 
-function forwardBody(src: ByteReader, dst: Socket, framing: BodyFraming, onBytes: (n: number) => void): Promise<void> {
+function forwardBody(src: ByteReader, dst: Socket, framing: BodyFraming, onBytes: (n: number) => void, pace?: Pacer): Promise<void> {
   switch (framing.kind) {
     case 'none':
       return Promise.resolve();
     case 'length': {
       let left = framing.length;
-      return src.forward(dst, (b) => { const n = Math.min(left, b.length); left -= n; return n; }, () => left === 0, onBytes);
+      return src.forward(dst, (b) => { const n = Math.min(left, b.length); left -= n; return n; }, () => left === 0, onBytes, false, pace);
     }
     case 'chunked': {
       const scanner = new ChunkedScanner();
-      return src.forward(dst, (b) => scanner.feed(b), () => scanner.done, onBytes);
+      return src.forward(dst, (b) => scanner.feed(b), () => scanner.done, onBytes, false, pace);
     }
     case 'until-close':
-      return src.forward(dst, (b) => b.length, () => false, onBytes, true);
+      return src.forward(dst, (b) => b.length, () => false, onBytes, true, pace);
   }
 }
 
@@ -167,7 +174,7 @@ function buildUpstreamHead(head: RequestHead, url: { target: TargetAddress; host
   let out = `${head.method} ${url.path} HTTP/1.1\r\nHost: ${url.hostHeader}\r\n`;
   for (const h of head.headers) {
     const lower = h.name.toLowerCase();
-    if (drop.has(lower) || lower === 'host') continue;
+    if (drop.has(lower) || lower === 'host' || isRouteHeader(lower)) continue;
     out += `${h.name}: ${h.value}\r\n`;
   }
   return out + 'Connection: keep-alive\r\n\r\n';
@@ -217,6 +224,8 @@ function endGracefully(client: Socket): void {
 }
 
 function respondError(session: Session, client: Socket, err: unknown): void {
+  // Cut off mid-exchange (quota): the reason is recorded and the client is gone.
+  if (session.result === 'QUOTA_EXCEEDED' && client.destroyed) return;
   const code: ErrorCode = isProxyError(err) ? err.code : 'INTERNAL';
   const message = isProxyError(err) ? err.message : 'internal error';
   session.result = code;

@@ -11,12 +11,15 @@ export function relayToClient(session: Session, reader: ByteReader, upstream: So
   const early = reader.detach();
   if (early.length > 0) {
     session.counters.up += early.length;
+    session.limits?.usage?.add(early.length);
     upstream.write(early);
   }
+  if (client.destroyed) return void upstream.destroy(); // cut while connecting (e.g. quota)
   session.result = 'ok';
   const handle = relay(client, upstream, session.counters, session.snapshot.config.limits.idleTimeoutMs, (how) => {
+    if (session.result !== 'ok') return; // ended for a reason already recorded (quota cut-off)
     if (how === 'idle') session.resultMessage = 'idle timeout';
     else if (how !== 'closed') session.resultMessage = how;
-  });
+  }, session.limits);
   session.abort = handle.abort;
 }

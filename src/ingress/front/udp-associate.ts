@@ -14,7 +14,7 @@ import { encodeUdpDatagram, parseUdpDatagram } from '../../protocol/socks5/udp-h
 import type { ByteReader } from '../byte-reader.js';
 import type { IngressRuntime } from '../runtime.js';
 import type { Session } from '../session.js';
-import { selectExit } from '../route/select-exit.js';
+import { chooseExit } from '../pipeline.js';
 import { unmapIPv4 as unmap } from '../../shared/net-addr.js';
 import { bindUdp, openDirectWayOut, openExitWayOut, type UdpWayOut } from './udp-way-out.js';
 
@@ -25,7 +25,7 @@ export async function serveUdpAssociate(rt: IngressRuntime, session: Session, re
   let front: UdpSocket;
   let wayOut: UdpWayOut;
   try {
-    const choice = selectExit(snap.exits, session.principal?.username.tags ?? {}, (e) => rt.exitHealth.isUp(e.id));
+    const choice = chooseExit(rt, session, (e) => rt.exitHealth.isUp(e.id));
     session.exitId = choice?.exit.id;
     wayOut = choice
       ? await openExitWayOut(choice.exit, snap.targetPolicy, snap.config.limits.connectTimeoutMs)
@@ -41,6 +41,7 @@ export async function serveUdpAssociate(rt: IngressRuntime, session: Session, re
     return void control.end(encodeReply(REPLIES[code].socks5));
   }
   const clientIp = session.source;
+  const limits = session.limits;
   let clientPort = 0; // locked on the first datagram from the client's address
   let idle: NodeJS.Timeout | undefined;
   let closed = false;
@@ -64,14 +65,19 @@ export async function serveUdpAssociate(rt: IngressRuntime, session: Session, re
     const d = parseUdpDatagram(msg);
     if (d.kind !== 'ok' || d.value.data.length > LIMITS.maxUdpPayload) return;
     idle?.refresh();
-    session.counters.up += d.value.data.length;
-    wayOut.send(d.value.target, d.value.data);
+    const n = d.value.data.length;
+    if (limits?.up && !limits.up.tryTakeAll(n)) return void limits.up.drops++; // over the customer's rate
+    session.counters.up += n;
+    limits?.usage?.add(n); // may close the association (quota)
+    if (!closed) wayOut.send(d.value.target, d.value.data);
   });
   wayOut.onReply = (from, data) => {
     if (closed || clientPort === 0) return;
     idle?.refresh();
+    if (limits?.down && !limits.down.tryTakeAll(data.length)) return void limits.down.drops++;
     session.counters.down += data.length;
-    front.send(encodeUdpDatagram(from, data), clientPort, clientIp);
+    limits?.usage?.add(data.length);
+    if (!closed) front.send(encodeUdpDatagram(from, data), clientPort, clientIp);
   };
   wayOut.onClose = close;
   front.on('error', close);

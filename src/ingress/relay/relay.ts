@@ -4,6 +4,8 @@
  * direction. Ends exactly once.
  */
 import type { Socket } from 'node:net';
+import { throttledPump } from '../guard/bandwidth.js';
+import { meters, type SessionLimits } from '../guard/session-limits.js';
 
 export interface RelayCounters {
   /** client → upstream */
@@ -38,6 +40,7 @@ export function relay(
   counters: RelayCounters,
   idleMs: number,
   onEnd: (how: RelayEnd) => void,
+  limits?: SessionLimits,
 ): RelayHandle {
   let how: RelayEnd | undefined;
   let open = 2;
@@ -51,8 +54,17 @@ export function relay(
     // One side is gone; the other must not outlive it idle (its peer ignored our FIN).
     else if (!upstream.destroyed) upstream.setTimeout(idleMs, () => finish('idle'));
   };
-  pump(client, upstream, (n) => (counters.up += n));
-  pump(upstream, client, (n) => (counters.down += n));
+  if (!limits) {
+    pump(client, upstream, (n) => (counters.up += n));
+    pump(upstream, client, (n) => (counters.down += n));
+  } else {
+    // A customer with limits: quota counting, and a paced pump where a direction has a rate.
+    const count = meters(counters, limits);
+    if (limits.up) throttledPump(client, upstream, count.up, limits.up);
+    else pump(client, upstream, count.up);
+    if (limits.down) throttledPump(upstream, client, count.down, limits.down);
+    else pump(upstream, client, count.down);
+  }
   client.on('error', () => finish('client-error'));
   upstream.on('error', () => finish('upstream-error'));
   client.on('close', onClose);

@@ -16,7 +16,7 @@ export function startExitProber(rt: IngressRuntime, intervalMs: number, timeoutM
     try {
       await Promise.all(
         rt.snapshot.exits.all.map(async (exit) => {
-          const first = exit.via[0] ?? exit;
+          const first = exit.config.via[0] ?? exit.config;
           try {
             const s = await connectTcp(first.host, first.port, timeoutMs);
             s.destroy();

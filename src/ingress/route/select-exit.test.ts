@@ -1,37 +1,178 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildExitIndex, selectExit } from './select-exit.js';
+import { selectExit, type RouteRequest } from './select-exit.js';
 import { ExitHealth } from './exit-health.js';
-import { ExitSchema } from '../../shared/schema/ingress-config.js';
+import { ExitIndex, type Exit } from './exit-index.js';
+import { RouteCompiler } from './customer-routes.js';
+import { slotForPort } from './port-map.js';
+import { sessionWindowEnd, hashString } from './rendezvous.js';
+import { IngressConfigSchema, type IngressConfigInput } from '../../shared/schema/ingress-config.js';
+import { compileSnapshot } from '../config/snapshot.js';
+import type { UsernameTags } from '../../protocol/username/grammar.js';
 
-const exit = (id: string, ip: string, country: string) => ExitSchema.parse({ id, host: ip, port: 1080, egressIp: ip, country });
-const index = buildExitIndex([exit('us-1', '10.0.0.1', 'us'), exit('us-2', '10.0.0.2', 'us'), exit('de-1', '10.0.0.3', 'de')]);
+const EXITS = [
+  { id: 'us-1', host: '10.0.0.1', port: 1080, egressIp: '10.0.0.1', country: 'us', city: 'New York' },
+  { id: 'us-2', host: '10.0.0.2', port: 1080, egressIp: '10.0.0.2', country: 'us', city: 'New York' },
+  { id: 'us-3', host: '10.0.0.3', port: 1080, egressIp: '10.0.0.3', country: 'us', city: 'Dallas' },
+  { id: 'de-1', host: '10.0.0.4', port: 1080, egressIp: '10.0.0.4', country: 'de' },
+  { id: 'de-2', host: '10.0.0.5', port: 1080, egressIp: '10.0.0.5', country: 'de' },
+  { id: 'gb-1', host: '10.0.0.6', port: 1080, egressIp: '10.0.0.6', country: 'gb' },
+];
 
-test('exitip pins one exit; an unknown one is NO_EXIT_MATCH', () => {
-  assert.deepEqual(selectExit(index, { exitIp: '10.0.0.3' })?.exit.id, 'de-1');
-  assert.equal(selectExit(index, { exitIp: '10.0.0.3' })?.pinned, true);
-  assert.throws(() => selectExit(index, { exitIp: '10.9.9.9' }), /no exit with egress IP 10\.9\.9\.9/);
+function setup(users: IngressConfigInput['users'], extra: Partial<IngressConfigInput> = {}) {
+  const config = IngressConfigSchema.parse({ listen: { ports: [8000, 8099] }, exits: EXITS, users, ...extra });
+  const snap = compileSnapshot(config, 1);
+  const route = (login: string) => snap.usersByLogin.get(login)!.route;
+  const pick = (login: string, tags: UsernameTags, port = 8000, usable: (e: Exit) => boolean = () => true, nowMs = 0, random = Math.random) => {
+    const req: RouteRequest = { login, tags, port, nowMs, defaultSessionMinutes: 10 };
+    return selectExit(snap.exits, route(login), req, usable, random);
+  };
+  return { snap, route, pick };
+}
+
+const H = '$scrypt$x';
+const { pick, route } = setup([
+  { login: 'all', passwordHash: H },
+  { login: 'bob', passwordHash: H, exits: ['de-2', 'us-1', 'us-3'] },
+  { login: 'pool', passwordHash: H, exits: ['gb-1'], pools: [{ country: 'us' }] },
+  { login: 'places', passwordHash: H, portScheme: 'place', places: ['us', 'de'] },
+  { login: 'own', passwordHash: H, exits: ['us-1'], portBase: 9000 },
+]);
+
+test('precedence 1: exitip pins the exit, and only an exit of the customer', () => {
+  const c = pick('bob', { exitIp: '10.0.0.3' }, 8001);
+  assert.deepEqual([c?.exit.id, c?.pinned, c?.reason], ['us-3', true, 'exitip']);
+  assert.throws(() => pick('bob', { exitIp: '10.0.0.2' }), (e: Error) => /no exit of yours has egress IP 10\.0\.0\.2/.test(e.message) && (e as { code?: string }).code === 'NO_EXIT_MATCH');
+  assert.throws(() => pick('all', { exitIp: '10.9.9.9' }), /no exit of yours/);
+  // a pin that contradicts the place asked for is refused, not silently honoured
+  assert.throws(() => pick('bob', { exitIp: '10.0.0.3', country: 'de' }), /exit us-3 \(10\.0\.0\.3\) is in city dallas, country us, not country de/);
 });
 
-test('country filters, random picks within it, unknown country is refused', () => {
-  const seen = new Set([0, 0.49, 0.5, 0.99].map((r) => selectExit(index, { country: 'us' }, undefined, () => r)!.exit.id));
-  assert.deepEqual([...seen].sort(), ['us-1', 'us-2']);
-  assert.throws(() => selectExit(index, { country: 'fr' }), /no exit in country fr/);
+test('precedence 2-3: the port named or used maps to the i-th exit of the ordered list', () => {
+  assert.equal(pick('bob', {}, 8001)?.exit.id, 'de-2');
+  assert.equal(pick('bob', {}, 8002)?.exit.id, 'us-1');
+  assert.equal(pick('bob', {}, 8003)?.exit.id, 'us-3');
+  assert.equal(pick('bob', { port: 8002 }, 8001)?.exit.id, 'us-1', 'a named port beats the connection port');
+  assert.equal(pick('bob', { index: 3 }, 8001)?.exit.id, 'us-3');
+  assert.equal(pick('bob', { index: 3 }, 8001)?.reason, 'index');
+  assert.throws(() => pick('bob', {}, 8004), /port 8004 is not one of yours: 8000 is random, 8001-8003 are your 3 exits/);
+  assert.throws(() => pick('bob', { index: 4 }), /index 4: you have 3 exits/);
+  assert.throws(() => pick('bob', { country: 'us' }, 8001), /port 8001's exit de-2 is in country de, not country us/);
+  assert.equal(pick('own', {}, 9001)?.exit.id, 'us-1', 'per-customer port base');
+  assert.throws(() => pick('own', {}, 8000), /below your port base 9000/);
 });
 
-test('unusable exits are skipped; when none is usable the whole pool is used', () => {
-  assert.equal(selectExit(index, { country: 'us' }, (e) => e.id !== 'us-1', () => 0)!.exit.id, 'us-2');
-  assert.equal(selectExit(index, { country: 'de' }, () => false, () => 0)!.exit.id, 'de-1');
+test('precedence 4: base port is random among the customer exits matching the tags', () => {
+  const seen = new Set<string>();
+  for (let i = 0; i < 200; i++) seen.add(pick('bob', {})!.exit.id);
+  assert.deepEqual([...seen].sort(), ['de-2', 'us-1', 'us-3']);
+  const us = new Set<string>();
+  for (let i = 0; i < 200; i++) us.add(pick('bob', { country: 'us' })!.exit.id);
+  assert.deepEqual([...us].sort(), ['us-1', 'us-3']);
+  assert.equal(pick('all', { city: 'new_york', country: 'us' }, 8000, (e) => e.id !== 'us-1')?.exit.id, 'us-2');
+  assert.throws(() => pick('bob', { country: 'gb' }), /none of your 3 exits is in country gb/);
 });
 
-test('no exits: direct, unless the username asks for a place', () => {
-  const none = buildExitIndex([]);
-  assert.equal(selectExit(none, {}), undefined);
-  assert.throws(() => selectExit(none, { country: 'us' }), /no exits/);
+test('pools append matching exits after the explicit list, in configuration order', () => {
+  const r = route('pool');
+  assert.deepEqual([0, 1, 2, 3].map((i) => r.exits.at(i)?.id), ['gb-1', 'us-1', 'us-2', 'us-3']);
+  assert.equal(pick('pool', {}, 8002)?.exit.id, 'us-1');
+  assert.throws(() => pick('pool', { country: 'de' }), /none of your 4 exits is in country de/);
 });
 
-test('duplicate exit ids are a configuration error', () => {
-  assert.throws(() => buildExitIndex([exit('a', '10.0.0.1', 'us'), exit('a', '10.0.0.2', 'us')]), /appears twice/);
+test('place scheme: base + k·stride is country k, + i its i-th exit', () => {
+  const r = route('places');
+  assert.deepEqual(slotForPort(r, 8000), { kind: 'random' });
+  assert.deepEqual(slotForPort(r, 8006), { kind: 'index', index: 6 });
+  assert.deepEqual(slotForPort(r, 8100), { kind: 'place', country: 'us', index: 0 });
+  assert.deepEqual(slotForPort(r, 8202), { kind: 'place', country: 'de', index: 2 });
+  assert.equal(slotForPort(r, 8300).kind, 'none');
+  assert.equal(pick('places', {}, 8202)?.exit.id, 'de-2');
+  assert.equal(pick('places', {}, 8103)?.exit.id, 'us-3');
+  const us = new Set<string>();
+  for (let i = 0; i < 100; i++) us.add(pick('places', {}, 8100)!.exit.id);
+  assert.deepEqual([...us].sort(), ['us-1', 'us-2', 'us-3']);
+  assert.throws(() => pick('places', {}, 8104), /port 8104: you have 3 exits in us/);
+  assert.throws(() => pick('places', { country: 'de' }, 8100), /port 8100 is country us, but the username asks for country de/);
+});
+
+test('a dead exit behind a port is replaced from the same place, alike everywhere, and comes back', () => {
+  const down = new Set(['us-1']);
+  const usable = (e: Exit) => !down.has(e.id);
+  const c = pick('all', {}, 8001, usable);
+  assert.deepEqual([c?.exit.id, c?.reason], ['us-2', 'replacement'], 'us-1 (new_york) → us-2, the only other exit in new_york');
+  down.add('us-2');
+  assert.throws(() => pick('all', {}, 8001, usable), /exit us-1 behind port 8001 is down and none of your other exits in city new_york, country us is up/);
+  // de-1 behind 8004: the stand-in is de-2, and the same on every call (no randomness)
+  const r = new Set(Array.from({ length: 20 }, () => pick('all', {}, 8004, (e) => e.id !== 'de-1')!.exit.id));
+  assert.deepEqual([...r], ['de-2']);
+  down.clear();
+  assert.equal(pick('all', {}, 8001, usable)?.exit.id, 'us-1', 'back to the original when it recovers');
+});
+
+test('random choices never pick an unusable exit; none usable is a clear error', () => {
+  for (let i = 0; i < 50; i++) assert.notEqual(pick('all', { country: 'us' }, 8000, (e) => e.id !== 'us-2')!.exit.id, 'us-2');
+  assert.throws(() => pick('all', { country: 'de' }, 8000, () => false), (e: Error) => (e as { code?: string }).code === 'EXIT_UNREACHABLE' && /all 2 of your exits in country de are down/.test(e.message));
+});
+
+test('sticky sessions: same exit for the same session within its window, new exit after it, spread across sessions', () => {
+  const t0 = 1_700_000_000_000;
+  const a = pick('all', { session: 'abc', sessionMinutes: 10 }, 8000, undefined, t0)!;
+  assert.equal(a.reason, 'sticky');
+  for (let i = 0; i < 20; i++) assert.equal(pick('all', { session: 'abc', sessionMinutes: 10 }, 8000, undefined, t0)!.exit.id, a.exit.id);
+  const end = sessionWindowEnd(hashString('all\0abc'), 10, t0);
+  assert.ok(end > t0 && end <= t0 + 600_000, 'the window ends within sesstime');
+  assert.equal(pick('all', { session: 'abc', sessionMinutes: 10 }, 8000, undefined, end - 1)!.exit.id, a.exit.id);
+  // over many windows the exit changes (6 exits: staying 12 times in a row is ~1e-9)
+  const later = new Set(Array.from({ length: 12 }, (_, k) => pick('all', { session: 'abc', sessionMinutes: 10 }, 8000, undefined, end + k * 600_000)!.exit.id));
+  assert.ok(later.size > 1, `exit changes across windows (${[...later]})`);
+  // different sessions spread over the exits
+  const spread = new Set(Array.from({ length: 60 }, (_, k) => pick('all', { session: `s${k}` }, 8000, undefined, t0)!.exit.id));
+  assert.ok(spread.size >= 5, `sessions spread (${spread.size} exits)`);
+  // another customer with the same session id is independent of this one (keys include the login)
+  assert.equal(pick('all', { session: 'abc', country: 'de' }, 8000, undefined, t0)!.exit.country, 'de');
+});
+
+test('sticky soft moves off a dead exit (to the same next choice everywhere); strict fails', () => {
+  const t0 = 1_700_000_000_000;
+  const first = pick('all', { session: 'z9' }, 8000, undefined, t0)!.exit.id;
+  const moved = pick('all', { session: 'z9' }, 8000, (e) => e.id !== first, t0)!;
+  assert.notEqual(moved.exit.id, first);
+  assert.equal(pick('all', { session: 'z9' }, 8000, (e) => e.id !== first, t0)!.exit.id, moved.exit.id);
+  const strict = pick('all', { session: 'z9', sessionMode: 'strict' }, 8000, undefined, t0)!;
+  assert.deepEqual([strict.exit.id, strict.pinned], [first, true]);
+  assert.throws(() => pick('all', { session: 'z9', sessionMode: 'strict' }, 8000, (e) => e.id !== first, t0), /session z9's exit .* is down \(sessmode strict\)/);
+});
+
+test('routing off when the ingress port is ephemeral; no exits means direct unless a place is asked', () => {
+  const cfg = IngressConfigSchema.parse({ listen: { ports: [0, 0] }, exits: EXITS, users: [{ login: 'a', passwordHash: H, exits: ['de-1'] }] });
+  const snap = compileSnapshot(cfg, 1);
+  const r = snap.usersByLogin.get('a')!.route;
+  assert.equal(selectExit(snap.exits, r, { login: 'a', tags: {}, port: 41234, nowMs: 0, defaultSessionMinutes: 10 })?.exit.id, 'de-1');
+  assert.throws(() => selectExit(snap.exits, r, { login: 'a', tags: { port: 8001 }, port: 41234, nowMs: 0, defaultSessionMinutes: 10 }), /port routing is not configured/);
+  const none = compileSnapshot(IngressConfigSchema.parse({ users: [{ login: 'a', passwordHash: H }] }), 1);
+  const nr = none.usersByLogin.get('a')!.route;
+  assert.equal(selectExit(none.exits, nr, { login: 'a', tags: {}, port: 8000, nowMs: 0, defaultSessionMinutes: 10 }), undefined);
+  assert.throws(() => selectExit(none.exits, nr, { login: 'a', tags: { country: 'us' }, port: 8000, nowMs: 0, defaultSessionMinutes: 10 }), /no exits/);
+});
+
+test('configuration errors: duplicate ids or egress IPs, unknown exits in a customer list', () => {
+  assert.throws(() => new ExitIndex(IngressConfigSchema.parse({ exits: [EXITS[0], EXITS[0]] }).exits), /appears twice/);
+  assert.throws(() => new ExitIndex(IngressConfigSchema.parse({ exits: [EXITS[0], { ...EXITS[1], egressIp: '10.0.0.1' }] }).exits), /egressIp 10\.0\.0\.1 appears twice/);
+  const cfg = IngressConfigSchema.parse({ exits: EXITS, users: [{ login: 'a', passwordHash: H, exits: ['nope'] }] });
+  assert.throws(() => compileSnapshot(cfg, 1), /users: 'a' lists exit 'nope', which is not configured/);
+});
+
+test('customers with the same exits share one compiled set; a rebuild reuses unchanged customers', () => {
+  const cfg = IngressConfigSchema.parse({ exits: EXITS, users: [{ login: 'a', passwordHash: H, exits: ['de-1', 'us-1'] }, { login: 'b', passwordHash: H, exits: ['de-1', 'us-1'] }] });
+  const compiler = new RouteCompiler(new ExitIndex(cfg.exits), cfg);
+  assert.equal(compiler.compile(cfg.users[0]!).exits, compiler.compile(cfg.users[1]!).exits);
+  const s1 = compileSnapshot(cfg, 1);
+  const changed = { ...cfg, users: [cfg.users[0]!, { ...cfg.users[1]!, exits: ['gb-1'] }] };
+  const s2 = compileSnapshot(changed, 2, s1);
+  assert.equal(s2.usersByLogin.get('a'), s1.usersByLogin.get('a'), 'unchanged customer reused');
+  assert.equal(s2.usersByLogin.get('b')!.route.exits.at(0)?.id, 'gb-1');
+  assert.equal(s2.exits, s1.exits, 'exit index reused when exits did not change');
 });
 
 test('health: a failure takes an exit out with doubling back-off; success restores it', () => {

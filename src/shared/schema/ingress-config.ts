@@ -36,7 +36,7 @@ export const UserSchema = z
      * With neither `exits` nor `pools`, every exit of the ingress.
      */
     exits: z.array(z.string()).default([]),
-    /** More exits by tags, appended to `exits` in id order (each pool: all its tags must match). */
+    /** More exits by tags, appended to `exits` in configuration order (each pool: all its tags must match). */
     pools: z.array(PlaceSchema).default([]),
     /** Port routing for this customer; unset fields come from the top-level `routing`. */
     portBase: Port.optional(),
@@ -165,7 +165,8 @@ export const IngressConfigSchema = z
       })
       .strict()
       .prefault({}),
-    metrics: z.object({ host: z.string().default('127.0.0.1'), port: Port }).strict().optional(),
+    /** Admin HTTP: /metrics, /healthz, /v1/ports/LOGIN. Port 0: ephemeral (tests). */
+    metrics: z.object({ host: z.string().default('127.0.0.1'), port: Port.or(z.literal(0)) }).strict().optional(),
     users: z.array(UserSchema).default([]),
     /** Ways out. Empty: the ingress egresses directly. */
     exits: z.array(ExitSchema).default([]),

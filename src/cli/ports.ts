@@ -1,0 +1,41 @@
+/**
+ * `hopgate ports <login>`: the port → exit table a customer needs. Asks the
+ * running ingress (its admin port) for live health; without one, computes the
+ * table from the configuration file with every exit assumed up.
+ */
+import { existsSync } from 'node:fs';
+import { compileSnapshot } from '../ingress/config/snapshot.js';
+import { loadIngressYaml } from '../ingress/config/from-yaml.js';
+import { formatPortTable, portTable, type PortTable } from '../ingress/route/port-table.js';
+import { fail, parse } from './args.js';
+
+export async function portsCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parse(argv, {
+    config: { type: 'string', default: '.hopgate/ingress.yaml' },
+    admin: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  });
+  const login = positionals[0];
+  if (!login) fail('usage: hopgate ports <login> [--config FILE] [--admin http://HOST:PORT] [--json]');
+  if (!existsSync(values.config)) fail(`no configuration at ${values.config} (run \`hopgate up\` first, or pass --config)`);
+  const config = loadIngressYaml(values.config);
+  const admin = values.admin ?? (config.metrics ? `http://${config.metrics.host}:${config.metrics.port}` : undefined);
+  let table: PortTable | undefined;
+  let live = false;
+  if (admin) {
+    try {
+      const res = await fetch(`${admin}/v1/ports/${encodeURIComponent(login)}`, { signal: AbortSignal.timeout(2000) });
+      if (res.ok) {
+        table = (await res.json()) as PortTable;
+        live = true;
+      }
+    } catch {
+      // not running: fall back to the file
+    }
+  }
+  table ??= portTable(compileSnapshot(config, 0), login, () => true);
+  if (!table) fail(`no customer '${login}' in ${values.config}`);
+  if (values.json) return void process.stdout.write(JSON.stringify({ ...table, live }) + '\n');
+  process.stdout.write(formatPortTable(table));
+  if (!live) process.stdout.write('(no running ingress answered: health unknown, every exit shown as up)\n');
+}

@@ -1,0 +1,93 @@
+/**
+ * The table a customer needs: which port (or `index`) gives which exit, and
+ * who serves it right now when that exit is down. Built from the same
+ * functions the connection path uses, so the table cannot disagree with routing.
+ */
+import type { Snapshot } from '../config/snapshot.js';
+import { describePlace, type Exit } from './exit-index.js';
+import { placeSlotPort } from './port-map.js';
+import { replacementFor } from './select-exit.js';
+
+export interface PortRow {
+  readonly port: number | null;
+  /** `index` username tag giving the same exit (sequential positions). */
+  readonly index: number | null;
+  /** "random", "random in us", or the exit's id. */
+  readonly meaning: string;
+  readonly exit: { readonly id: string; readonly egressIp: string | null; readonly place: string } | null;
+  /** up | down | replaced | (for random rows) how many candidates are up. */
+  readonly state: string;
+  readonly servedBy: { readonly id: string; readonly egressIp: string | null } | null;
+  /** false when the port is outside the ingress's listening range. */
+  readonly listening: boolean;
+}
+
+export interface PortTable {
+  readonly login: string;
+  readonly scheme: 'sequential' | 'place';
+  readonly portBase: number | null;
+  readonly rows: readonly PortRow[];
+}
+
+export function portTable(snap: Snapshot, login: string, isUp: (e: Exit) => boolean): PortTable | undefined {
+  const user = snap.usersByLogin.get(login);
+  if (!user) return undefined;
+  const route = user.route;
+  const [lo, hi] = snap.config.listen.ports;
+  const listening = (p: number | null): boolean => p !== null && p >= lo && p <= hi;
+  const base = route.portBase ?? null;
+  const rows: PortRow[] = [];
+  const randomRow = (port: number | null, label: string, candidates: readonly Exit[]): PortRow => ({
+    port,
+    index: label === 'random' ? 0 : null,
+    meaning: label,
+    exit: null,
+    state: `${candidates.filter(isUp).length}/${candidates.length} up`,
+    servedBy: null,
+    listening: listening(port),
+  });
+  const exitRow = (port: number | null, index: number | null, e: Exit): PortRow => {
+    const up = isUp(e);
+    const stand = up ? undefined : replacementFor(e, route, `${login}\0port ${port ?? `index ${index}`}`, isUp);
+    return {
+      port,
+      index,
+      meaning: e.id,
+      exit: { id: e.id, egressIp: e.config.egressIp ?? null, place: describePlace(e.place) },
+      state: up ? 'up' : stand ? 'replaced' : 'down',
+      servedBy: up ? { id: e.id, egressIp: e.config.egressIp ?? null } : stand ? { id: stand.id, egressIp: stand.config.egressIp ?? null } : null,
+      listening: listening(port),
+    };
+  };
+  rows.push(randomRow(base, 'random', route.exits.matching({})));
+  const n = route.scheme === 'place' ? Math.min(route.exits.size, route.stride - 1) : route.exits.size;
+  for (let i = 1; i <= n; i++) rows.push(exitRow(base === null ? null : base + i, i, route.exits.at(i - 1)!));
+  if (route.scheme === 'place') {
+    route.places.forEach((country, k) => {
+      const first = placeSlotPort(route, k + 1) ?? null;
+      const inPlace = route.exits.matching({ country });
+      rows.push({ ...randomRow(first, `random in ${country}`, inPlace), index: null });
+      inPlace.slice(0, route.stride - 1).forEach((e, i) => rows.push({ ...exitRow(first === null ? null : first + i + 1, null, e) }));
+    });
+  }
+  return { login, scheme: route.scheme, portBase: base, rows };
+}
+
+/** Fixed-width text for terminals. */
+export function formatPortTable(t: PortTable): string {
+  const head = ['PORT', 'INDEX', 'EXIT', 'EGRESS IP', 'PLACE', 'STATE', 'SERVED BY'];
+  const body = t.rows.map((r) => [
+    r.port === null ? '-' : `${r.port}${r.listening ? '' : '*'}`,
+    r.index === null ? '' : String(r.index),
+    r.meaning,
+    r.exit?.egressIp ?? '',
+    r.exit?.place ?? '',
+    r.state,
+    r.servedBy && r.state === 'replaced' ? `${r.servedBy.id} (${r.servedBy.egressIp ?? '?'})` : '',
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const notes = [`customer ${t.login}, ${t.scheme} port scheme${t.portBase === null ? ' (port routing off: every port is random)' : `, base ${t.portBase}`}`];
+  if (t.rows.some((r) => r.port !== null && !r.listening)) notes.push('* outside the ingress listening range: use `index` or `port` in the username instead');
+  return [notes[0]!, '', line(head), ...body.map(line), ...(notes.length > 1 ? ['', notes[1]!] : []), ''].join('\n');
+}
