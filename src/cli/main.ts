@@ -14,6 +14,9 @@ commands:
   exit --listen H:P --egress IP --allow-from CIDR  a SOCKS5 relay for ingresses only (secret: --secret-file or HOPGATE_EXIT_SECRET)
   ports LOGIN [--config FILE] [--json]             the customer's port → exit table, with live health
   hash-password [PASSWORD]                         print a password hash for a config file (reads stdin if no argument)
+  control [--db URL] [--listen H:P] [--state-dir D] the control plane: asset store and REST API (docs/CONTROL.md)
+  user add|list|show|suspend|resume|rotate|delete  customers, through the control plane API (--control URL --token T)
+  exits add|list|show|drain|undrain|delete         the exit inventory, through the control plane API
 `;
 
 async function main(argv: string[]): Promise<void> {
@@ -25,6 +28,12 @@ async function main(argv: string[]): Promise<void> {
       return ingressCommand(rest);
     case 'exit':
       return exitCommand(rest);
+    case 'control':
+      return (await import('./control.js')).controlCommand(rest);
+    case 'user':
+      return (await import('./admin-user.js')).userCommand(rest);
+    case 'exits':
+      return (await import('./admin-exits.js')).exitsCommand(rest);
     case 'ports':
       return portsCommand(rest);
     case 'hash-password': {

@@ -9,8 +9,26 @@ import type { IngressConfig, UserConfig } from '../../shared/schema/ingress-conf
 import { isEmptyFilter, matchesPlace, normalizePlace, placeKey, type Exit, type ExitIndex, type PlaceFilter } from './exit-index.js';
 
 const MAX_CACHED_FILTERS_PER_SET = 32;
+/** Sets up to this size are filtered on the fly; larger ones cache per filter. */
+const SMALL_SET = 64;
 
-export class ExitSet {
+/** A read-only run of candidate exits: a whole ExitSet, or a filtered list. */
+export interface Candidates {
+  readonly size: number;
+  at(i: number): Exit | undefined;
+}
+
+class ListCandidates implements Candidates {
+  constructor(private readonly list: readonly Exit[]) {}
+  get size(): number {
+    return this.list.length;
+  }
+  at(i: number): Exit | undefined {
+    return this.list[i];
+  }
+}
+
+export class ExitSet implements Candidates {
   /** Ordinals in the customer's order (port base+1 is ords[0]). */
   private readonly ords: Int32Array | undefined;
   private readonly sorted: Int32Array | undefined;
@@ -84,6 +102,21 @@ export class ExitSet {
     this.cache ??= new Map();
     if (this.cache.size < MAX_CACHED_FILTERS_PER_SET) this.cache.set(key, out);
     return out;
+  }
+
+  /** Candidates for a filter without copying: the set itself when nothing is filtered. */
+  candidates(f: PlaceFilter): Candidates {
+    if (isEmptyFilter(f)) return this;
+    if (this.ords && this.ords.length <= SMALL_SET) {
+      // A scan of a few dozen exits is cheaper than building a cache key, and keeps no state.
+      const out: Exit[] = [];
+      for (let i = 0; i < this.ords.length; i++) {
+        const e = this.index.all[this.ords[i]!]!;
+        if (matchesPlace(e, f)) out.push(e);
+      }
+      return new ListCandidates(out);
+    }
+    return new ListCandidates(this.matching(f));
   }
 
   /** Position (0-based) of an exit among those matching `f`, for port tables. */

@@ -11,7 +11,7 @@
 import { ProxyError } from '../../shared/errors.js';
 import type { UsernameTags } from '../../protocol/username/grammar.js';
 import type { ExitConfig } from '../../shared/schema/ingress-config.js';
-import type { CustomerRoute } from './customer-routes.js';
+import type { Candidates, CustomerRoute } from './customer-routes.js';
 import { combineFilters, describePlace, isEmptyFilter, matchesPlace, type Exit, type ExitIndex, type PlaceFilter } from './exit-index.js';
 import { slotForPort, type PortSlot } from './port-map.js';
 import { hashString, rendezvousScore, sessionWindow } from './rendezvous.js';
@@ -112,17 +112,18 @@ export function selectExit(
       break;
   }
 
-  const candidates = exits.matching(filter);
-  if (candidates.length === 0) {
+  const candidates = exits.candidates(filter);
+  if (candidates.size === 0) {
     throw noMatch(exits.size === 0 ? 'you have no exits' : `none of your ${exits.size} exits is in ${describePlace(filter)}`);
   }
   if (tags.session !== undefined) return sticky(candidates, req, usable, filter);
   for (let i = 0; i < RANDOM_DRAWS; i++) {
-    const e = candidates[Math.floor(random() * candidates.length)]!;
+    const e = candidates.at(Math.floor(random() * candidates.size))!;
     if (usable(e)) return choice(e, false, 'random');
   }
-  const up = candidates.filter(usable);
-  if (up.length === 0) throw new ProxyError('EXIT_UNREACHABLE', `all ${candidates.length} of your exits in ${describePlace(filter)} are down or failed`);
+  const up: Exit[] = [];
+  for (let i = 0; i < candidates.size; i++) if (usable(candidates.at(i)!)) up.push(candidates.at(i)!);
+  if (up.length === 0) throw new ProxyError('EXIT_UNREACHABLE', `all ${candidates.size} of your exits in ${describePlace(filter)} are down or failed`);
   return choice(up[Math.floor(random() * up.length)]!, false, 'random');
 }
 
@@ -154,10 +155,10 @@ export function samePlace(e: Exit): PlaceFilter {
 }
 
 export function replacementFor(e: Exit, route: CustomerRoute, key: string, usable: (e: Exit) => boolean): Exit | undefined {
-  return best(route.exits.matching(samePlace(e)), hashString(key), (c) => c !== e && usable(c));
+  return best(route.exits.candidates(samePlace(e)), hashString(key), (c) => c !== e && usable(c));
 }
 
-function sticky(candidates: readonly Exit[], req: RouteRequest, usable: (e: Exit) => boolean, filter: PlaceFilter): ExitChoice {
+function sticky(candidates: Candidates, req: RouteRequest, usable: (e: Exit) => boolean, filter: PlaceFilter): ExitChoice {
   const { tags } = req;
   const sessionHash = hashString(`${req.login}\0${tags.session}`);
   const window = sessionWindow(sessionHash, tags.sessionMinutes ?? req.defaultSessionMinutes, req.nowMs);
@@ -168,15 +169,16 @@ function sticky(candidates: readonly Exit[], req: RouteRequest, usable: (e: Exit
     return choice(top, true, 'sticky');
   }
   const top = best(candidates, key, usable);
-  if (!top) throw new ProxyError('EXIT_UNREACHABLE', `all ${candidates.length} of your exits in ${describePlace(filter)} are down or failed`);
+  if (!top) throw new ProxyError('EXIT_UNREACHABLE', `all ${candidates.size} of your exits in ${describePlace(filter)} are down or failed`);
   return choice(top, false, 'sticky');
 }
 
 /** Rendezvous hashing: the candidate with the highest score for this key. */
-function best(candidates: readonly Exit[], key: number, ok: (e: Exit) => boolean): Exit | undefined {
+function best(candidates: Candidates, key: number, ok: (e: Exit) => boolean): Exit | undefined {
   let top: Exit | undefined;
   let topScore = -1;
-  for (const c of candidates) {
+  for (let i = 0; i < candidates.size; i++) {
+    const c = candidates.at(i)!;
     const s = rendezvousScore(key, c.seed);
     if (s > topScore && ok(c)) {
       top = c;

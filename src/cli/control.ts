@@ -1,0 +1,71 @@
+/**
+ * `hopgate control`: the control plane — asset store (SQLite file by default,
+ * PostgreSQL by URL), migrations applied on start, REST API with OpenAPI.
+ * docs/CONTROL.md.
+ */
+import { createLogger } from '../shared/log.js';
+import { DEFAULT_CONTROL_HOST, DEFAULT_CONTROL_PORT, startControlPlane } from '../control/control-plane.js';
+import { fail, parse } from './args.js';
+import { onShutdownSignal } from './signals.js';
+
+export const CONTROL_USAGE = `usage: hopgate control [--db sqlite:PATH | postgres://USER@HOST/DB[?schema=S]] [--listen HOST:PORT]
+                       [--state-dir DIR] [--json] [--log-level LEVEL]
+
+  --db         the asset store (default: sqlite:<state-dir>/control.sqlite)
+  --listen     the API address (default ${DEFAULT_CONTROL_HOST}:${DEFAULT_CONTROL_PORT})
+  --state-dir  where the SQLite file and the operator token live (default .hopgate)
+  --json       print one JSON line {url, db, tokenFile, revision, migrations} once listening
+The operator token is HOPGATE_ADMIN_TOKEN, or made once in <state-dir>/control-admin-token (mode 0600).
+`;
+
+export async function controlCommand(argv: string[]): Promise<void> {
+  const { values } = parse(argv, {
+    db: { type: 'string' },
+    listen: { type: 'string', default: `${DEFAULT_CONTROL_HOST}:${DEFAULT_CONTROL_PORT}` },
+    'state-dir': { type: 'string', default: '.hopgate' },
+    json: { type: 'boolean', default: false },
+    'log-level': { type: 'string', default: 'info' },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
+  if (values.help) {
+    process.stdout.write(CONTROL_USAGE);
+    return;
+  }
+  const m = /^(.+):(\d+)$/.exec(values.listen);
+  if (!m) fail('--listen must be HOST:PORT');
+  const host = m[1]!.replace(/^\[|\]$/g, '');
+  const logger = createLogger(values['log-level'], { role: 'control' });
+  const cp = await startControlPlane({
+    db: values.db,
+    stateDir: values['state-dir'],
+    host,
+    port: Number(m[2]),
+    adminToken: process.env.HOPGATE_ADMIN_TOKEN,
+    logger,
+  });
+  const revision = await cp.store.revision();
+  const mig = cp.store.migration;
+  if (values.json) {
+    process.stdout.write(
+      JSON.stringify({ url: cp.url, db: cp.dbDescription, tokenFile: cp.token.file ?? null, tokenFrom: cp.token.source, revision, migrations: { applied: mig.applied, ms: Math.round(mig.ms) } }) + '\n',
+    );
+  } else {
+    const where = cp.token.file ? `in ${cp.token.file}${cp.token.source === 'generated' ? ' (new, mode 0600)' : ''}` : 'from HOPGATE_ADMIN_TOKEN';
+    const tokenExpr = cp.token.file ? `$(cat ${cp.token.file})` : '$HOPGATE_ADMIN_TOKEN';
+    process.stdout.write(
+      [
+        `hopgate control plane on ${cp.url} — ${cp.dbDescription}, revision ${revision}`,
+        `migrations: ${mig.applied.length > 0 ? `applied ${mig.applied.join(', ')}` : 'up to date'} (${Math.round(mig.ms)} ms)`,
+        `operator token: ${where}`,
+        `API description: ${cp.url}/openapi.json`,
+        '',
+        'try it:',
+        `  export HOPGATE_CONTROL_URL=${cp.url} HOPGATE_ADMIN_TOKEN=${tokenExpr}`,
+        '  hopgate user add alice',
+        '  hopgate user list',
+        '',
+      ].join('\n'),
+    );
+  }
+  onShutdownSignal(() => cp.close());
+}

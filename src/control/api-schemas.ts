@@ -1,0 +1,260 @@
+/**
+ * Request and response shapes of the control-plane API, in zod. The same
+ * schemas validate requests and generate the OpenAPI document (openapi.ts).
+ * Field rules come from the ingress config schema, so what the API accepts is
+ * what the rendered ingress configuration can carry.
+ */
+import { z } from 'zod';
+import { ExitSchema, IngressConfigSchema, UserSchema } from '../shared/schema/ingress-config.js';
+
+const U = UserSchema.shape;
+const E = ExitSchema.shape;
+const I = IngressConfigSchema.shape;
+
+// Building blocks, without defaults (patches must not fill fields in).
+export const Login = U.login;
+export const Cidrs = U.sources.unwrap();
+export const Place = U.pools.unwrap().element;
+export const Bandwidth = U.bandwidth.unwrap();
+export const Quota = z
+  .object({ bytes: z.number().int().positive(), period: z.enum(['hour', 'day', 'month']).default('month') })
+  .strict();
+export const Status = z.enum(['active', 'suspended']);
+export const PortScheme = U.portScheme.unwrap();
+export const Places = U.places.unwrap();
+export const PortNumber = z.number().int().min(1).max(65535);
+export const ExitId = E.id;
+export const Tag = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'tag must be 1-64 of A-Z a-z 0-9 _ . : -');
+export const Hop = E.via.unwrap().element;
+export const ExitKind = E.kind.unwrap();
+export const CountryCode = E.country.unwrap();
+export const NodeId = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'id must be 1-64 of A-Z a-z 0-9 _ . -');
+
+// ---------- errors
+
+export const ErrorBody = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    /** Request field at fault, as a dotted path (`body.login`), for validation errors. */
+    field: z.string().optional(),
+  }),
+});
+
+// ---------- customers
+
+export const CustomerCreate = z
+  .object({
+    login: Login,
+    status: Status.default('active'),
+    sources: Cidrs.default([]),
+    sourceAuth: z.boolean().default(false),
+    maxConnections: z.number().int().positive().optional(),
+    bandwidth: Bandwidth.optional(),
+    quota: Quota.optional(),
+    exits: z.array(ExitId).default([]),
+    pools: z.array(Place).default([]),
+    portBase: PortNumber.optional(),
+    portScheme: PortScheme.optional(),
+    places: Places.optional(),
+  })
+  .strict();
+export type CustomerCreateInput = z.output<typeof CustomerCreate>;
+
+/** Every field optional; `null` clears an optional field. The login never changes. */
+export const CustomerPatch = z
+  .object({
+    status: Status.optional(),
+    sources: Cidrs.optional(),
+    sourceAuth: z.boolean().optional(),
+    maxConnections: z.number().int().positive().nullable().optional(),
+    bandwidth: Bandwidth.nullable().optional(),
+    quota: Quota.nullable().optional(),
+    portBase: PortNumber.nullable().optional(),
+    portScheme: PortScheme.nullable().optional(),
+    places: Places.nullable().optional(),
+  })
+  .strict();
+export type CustomerPatchInput = z.output<typeof CustomerPatch>;
+
+export const Assignment = z
+  .object({
+    /** Ordered: port base+1 is the first exit. */
+    exits: z.array(ExitId).default([]),
+    /** Tag filters; matching exits are appended in id order. */
+    pools: z.array(Place).default([]),
+  })
+  .strict();
+export type AssignmentInput = z.output<typeof Assignment>;
+
+export const CustomerView = z.object({
+  id: z.string(),
+  login: z.string(),
+  status: Status,
+  /** A password is set (it is never returned; rotate to get a new one). */
+  passwordSet: z.boolean(),
+  passwordChangedAt: z.string().nullable(),
+  sources: z.array(z.string()),
+  sourceAuth: z.boolean(),
+  maxConnections: z.number().nullable(),
+  bandwidth: z.object({ upBytesPerSec: z.number().optional(), downBytesPerSec: z.number().optional() }).nullable(),
+  quota: z.object({ bytes: z.number(), period: z.enum(['hour', 'day', 'month']) }).nullable(),
+  exits: z.array(z.string()),
+  pools: z.array(Place),
+  portBase: z.number().nullable(),
+  portScheme: PortScheme.nullable(),
+  places: z.array(z.string()).nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type CustomerViewT = z.infer<typeof CustomerView>;
+
+export const CustomerList = z.object({ customers: z.array(CustomerView) });
+export const CustomerCreated = z.object({
+  customer: CustomerView,
+  /** Shown once: only its scrypt hash is stored. */
+  password: z.string(),
+});
+export const PasswordIssued = z.object({ password: z.string() });
+export const CustomerListQuery = z.object({ login: Login.optional() }).strict();
+export const IdParam = z.object({ id: z.string().min(1).max(128) }).strict();
+export const SourcesBody = z.object({ sources: Cidrs }).strict();
+
+// ---------- exits
+
+export const ExitCreate = ExitSchema.extend({
+  /** A drained exit takes no new connections: it is left out of the rendered configuration. */
+  drain: z.boolean().default(false),
+  /** Free-form operator labels (the place fields are what pools filter on). */
+  tags: z.array(Tag).default([]),
+}).strict();
+export type ExitCreateInput = z.output<typeof ExitCreate>;
+
+export const ExitPatch = z
+  .object({
+    kind: ExitKind.optional(),
+    host: z.string().min(1).optional(),
+    port: PortNumber.optional(),
+    username: z.string().max(255).nullable().optional(),
+    password: z.string().max(255).nullable().optional(),
+    egressIp: z.string().nullable().optional(),
+    country: CountryCode.nullable().optional(),
+    state: z.string().nullable().optional(),
+    city: z.string().nullable().optional(),
+    asn: z.number().int().positive().nullable().optional(),
+    via: z.array(Hop).optional(),
+    drain: z.boolean().optional(),
+    tags: z.array(Tag).optional(),
+  })
+  .strict();
+export type ExitPatchInput = z.output<typeof ExitPatch>;
+
+const HopView = z.object({
+  kind: ExitKind,
+  host: z.string(),
+  port: z.number(),
+  username: z.string().nullable(),
+  passwordSet: z.boolean(),
+});
+
+export const ExitView = z.object({
+  id: z.string(),
+  kind: ExitKind,
+  host: z.string(),
+  port: z.number(),
+  username: z.string().nullable(),
+  /** The upstream password is write-only. */
+  passwordSet: z.boolean(),
+  egressIp: z.string().nullable(),
+  country: z.string().nullable(),
+  state: z.string().nullable(),
+  city: z.string().nullable(),
+  asn: z.number().nullable(),
+  via: z.array(HopView),
+  drain: z.boolean(),
+  tags: z.array(z.string()),
+  /** Customers listing this exit explicitly. */
+  customers: z.number(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type ExitViewT = z.infer<typeof ExitView>;
+export const ExitList = z.object({ exits: z.array(ExitView) });
+export const ExitDeleteQuery = z
+  .object({ force: z.enum(['true', 'false']).optional().describe('remove the exit from every customer list that names it') })
+  .strict();
+
+// ---------- ingress nodes
+
+export const NodeCreate = z.object({ id: NodeId.optional(), name: z.string().min(1).max(255) }).strict();
+export const NodePatch = z.object({ name: z.string().min(1).max(255) }).strict();
+export const NodeView = z.object({
+  id: z.string(),
+  name: z.string(),
+  lastSeenAt: z.string().nullable(),
+  ackedRevision: z.number().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type NodeViewT = z.infer<typeof NodeView>;
+export const NodeList = z.object({ nodes: z.array(NodeView) });
+
+// ---------- settings: the non-customer, non-exit parts of the ingress configuration
+
+export const SETTING_KEYS = [
+  'listen',
+  'routing',
+  'proxyProtocol',
+  'workers',
+  'tls',
+  'targetPolicy',
+  'egress',
+  'limits',
+  'log',
+  'metrics',
+  'protocols',
+] as const;
+export type SettingKey = (typeof SETTING_KEYS)[number];
+
+/** Each key as in the ingress YAML; `null` removes it (the ingress default applies). */
+export const SettingsPatch = z
+  .object(Object.fromEntries(SETTING_KEYS.map((k) => [k, I[k].nullable().optional()])) as { [K in SettingKey]: z.ZodOptional<z.ZodNullable<(typeof I)[K]>> })
+  .strict();
+export const SettingsView = z.object({
+  revision: z.number(),
+  /** Stored values, as written; absent keys take the ingress defaults. */
+  settings: z.record(z.string(), z.unknown()),
+});
+
+// ---------- revision and change log
+
+export const ChangeEntry = z.object({
+  revision: z.number(),
+  seq: z.number(),
+  at: z.string(),
+  entity: z.enum(['customer', 'exit', 'assignment', 'ingress_node', 'setting']),
+  entityId: z.string(),
+  op: z.enum(['create', 'update', 'delete']),
+  actor: z.string(),
+});
+export const ChangesQuery = z
+  .object({
+    since: z.coerce.number().int().nonnegative().default(0).describe('return entries with revision > since'),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+  })
+  .strict();
+export const ChangesView = z.object({ revision: z.number(), changes: z.array(ChangeEntry) });
+export const RevisionView = z.object({ revision: z.number() });
+
+// ---------- self-service
+
+export const UsageView = z.object({
+  customerId: z.string(),
+  login: z.string(),
+  quota: CustomerView.shape.quota,
+  /** Per-period usage; empty until the statistics store lands. */
+  usage: z.array(z.object({ period: z.string(), bytesUp: z.number(), bytesDown: z.number(), connections: z.number() })),
+  note: z.string(),
+});
+
+export const HealthView = z.object({ ok: z.boolean(), revision: z.number() });

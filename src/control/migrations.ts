@@ -1,0 +1,142 @@
+/**
+ * One set of migrations for SQLite and PostgreSQL, written with Kysely's
+ * schema builder and portable column types only. Applied in name order on
+ * every start; a migration that has been released is never edited — a
+ * change is a new entry appended to MIGRATIONS.
+ */
+import { Migrator, type Kysely, type Migration, type MigrationResultSet } from 'kysely';
+import type { ControlDb } from './db.js';
+
+export const MIGRATION_TABLE = 'hopgate_migration';
+export const MIGRATION_LOCK_TABLE = 'hopgate_migration_lock';
+
+// Migrations run against a database whose shape they create: `any` on purpose.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type AnyDb = Kysely<any>;
+
+const foundation: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable('config_state')
+      .addColumn('id', 'integer', (c) => c.primaryKey())
+      .addColumn('revision', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.insertInto('config_state').values({ id: 1, revision: 0 }).execute();
+
+    await db.schema
+      .createTable('change_log')
+      .addColumn('revision', 'bigint', (c) => c.notNull())
+      .addColumn('seq', 'integer', (c) => c.notNull())
+      .addColumn('at', 'varchar(40)', (c) => c.notNull())
+      .addColumn('entity', 'varchar(32)', (c) => c.notNull())
+      .addColumn('entity_id', 'varchar(128)', (c) => c.notNull())
+      .addColumn('op', 'varchar(16)', (c) => c.notNull())
+      .addColumn('actor', 'varchar(128)', (c) => c.notNull())
+      .addPrimaryKeyConstraint('change_log_pk', ['revision', 'seq'])
+      .execute();
+
+    await db.schema
+      .createTable('customers')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('login', 'varchar(64)', (c) => c.notNull().unique())
+      .addColumn('status', 'varchar(16)', (c) => c.notNull())
+      .addColumn('password_hash', 'text')
+      .addColumn('password_changed_at', 'varchar(40)')
+      .addColumn('sources', 'text', (c) => c.notNull())
+      .addColumn('source_auth', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('max_connections', 'integer')
+      .addColumn('bandwidth_up', 'bigint')
+      .addColumn('bandwidth_down', 'bigint')
+      .addColumn('quota_bytes', 'bigint')
+      .addColumn('quota_period', 'varchar(16)')
+      .addColumn('pools', 'text', (c) => c.notNull())
+      .addColumn('port_base', 'integer')
+      .addColumn('port_scheme', 'varchar(16)')
+      .addColumn('places', 'text')
+      .addColumn('created_at', 'varchar(40)', (c) => c.notNull())
+      .addColumn('updated_at', 'varchar(40)', (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('exits')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('kind', 'varchar(16)', (c) => c.notNull())
+      .addColumn('host', 'varchar(255)', (c) => c.notNull())
+      .addColumn('port', 'integer', (c) => c.notNull())
+      .addColumn('username', 'varchar(255)')
+      .addColumn('password', 'varchar(255)')
+      .addColumn('egress_ip', 'varchar(64)')
+      .addColumn('country', 'varchar(2)')
+      .addColumn('state', 'varchar(128)')
+      .addColumn('city', 'varchar(128)')
+      .addColumn('asn', 'bigint')
+      .addColumn('via', 'text', (c) => c.notNull())
+      .addColumn('tags', 'text', (c) => c.notNull())
+      .addColumn('drain', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('created_at', 'varchar(40)', (c) => c.notNull())
+      .addColumn('updated_at', 'varchar(40)', (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('customer_exits')
+      .addColumn('customer_id', 'varchar(64)', (c) => c.notNull().references('customers.id').onDelete('cascade'))
+      .addColumn('position', 'integer', (c) => c.notNull())
+      .addColumn('exit_id', 'varchar(64)', (c) => c.notNull().references('exits.id'))
+      .addPrimaryKeyConstraint('customer_exits_pk', ['customer_id', 'position'])
+      .addUniqueConstraint('customer_exits_once', ['customer_id', 'exit_id'])
+      .execute();
+    await db.schema.createIndex('customer_exits_by_exit').on('customer_exits').column('exit_id').execute();
+
+    await db.schema
+      .createTable('ingress_nodes')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('name', 'varchar(255)', (c) => c.notNull())
+      .addColumn('last_seen_at', 'varchar(40)')
+      .addColumn('acked_revision', 'bigint')
+      .addColumn('created_at', 'varchar(40)', (c) => c.notNull())
+      .addColumn('updated_at', 'varchar(40)', (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('settings')
+      .addColumn('key', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('value', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'varchar(40)', (c) => c.notNull())
+      .execute();
+  },
+  async down(db: AnyDb) {
+    for (const t of ['settings', 'ingress_nodes', 'customer_exits', 'exits', 'customers', 'change_log', 'config_state']) {
+      await db.schema.dropTable(t).ifExists().execute();
+    }
+  },
+};
+
+/** Append only. Names sort in application order. */
+export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
+  '0001_foundation': foundation,
+});
+
+export interface MigrationReport {
+  /** Migrations applied by this call, in order. */
+  readonly applied: string[];
+  readonly ms: number;
+}
+
+/** Bring the database up to the latest migration. Safe to run concurrently (Kysely's lock table). */
+export async function migrateToLatest(cdb: ControlDb): Promise<MigrationReport> {
+  const started = performance.now();
+  const migrator = new Migrator({
+    db: cdb.db,
+    provider: { getMigrations: async () => ({ ...MIGRATIONS }) },
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: MIGRATION_LOCK_TABLE,
+    // PostgreSQL: pin the schema, or the migrator would see another schema's tables.
+    ...(cdb.target.dialect === 'postgres' ? { migrationTableSchema: cdb.target.schema ?? 'public' } : {}),
+  });
+  const { error, results } = (await migrator.migrateToLatest()) as MigrationResultSet;
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+    throw new Error(`database migration${failed ? ` ${failed}` : ''} failed: ${(error as Error).message ?? String(error)}`, { cause: error });
+  }
+  return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName), ms: performance.now() - started };
+}

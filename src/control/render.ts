@@ -1,0 +1,78 @@
+/**
+ * Render the standalone ingress configuration (src/shared/schema/ingress-config.ts)
+ * from a store snapshot: settings give listen/limits/targetPolicy/…, customers
+ * become users, exits become exits. The output is the *input* form (defaults
+ * left to the ingress), validated against IngressConfigSchema before it leaves.
+ *
+ * Drained exits are left out, so they take no new connections (live ones go on
+ * through an ingress reload). A customer whose explicit exit list is then empty
+ * and who has no pools would fall back to "every exit": such a customer is
+ * rendered suspended instead, with a warning, never widened.
+ */
+import { stringify } from 'yaml';
+import { IngressConfigSchema, type IngressConfigInput } from '../shared/schema/ingress-config.js';
+import type { StoreSnapshot } from './store.js';
+
+export interface Rendered {
+  readonly revision: number;
+  readonly config: IngressConfigInput;
+  readonly warnings: string[];
+}
+
+export function renderIngressConfig(s: StoreSnapshot): Rendered {
+  const warnings: string[] = [];
+  const live = s.exits.filter((e) => !e.drain);
+  const liveIds = new Set(live.map((e) => e.id));
+
+  const exits = live.map((e) => ({
+    id: e.id,
+    kind: e.kind,
+    host: e.host,
+    port: e.port,
+    ...(e.username !== null ? { username: e.username } : {}),
+    ...(e.password !== null ? { password: e.password } : {}),
+    ...(e.egressIp !== null ? { egressIp: e.egressIp } : {}),
+    ...(e.country !== null ? { country: e.country } : {}),
+    ...(e.state !== null ? { state: e.state } : {}),
+    ...(e.city !== null ? { city: e.city } : {}),
+    ...(e.asn !== null ? { asn: e.asn } : {}),
+    ...(e.viaFull.length > 0 ? { via: e.viaFull } : {}),
+  }));
+
+  const users = s.customers.map((c) => {
+    const listed = c.exits.filter((id) => liveIds.has(id));
+    let status = c.status;
+    if (c.exits.length > 0 && listed.length === 0 && c.pools.length === 0 && status === 'active') {
+      status = 'suspended';
+      warnings.push(`customer '${c.login}': every assigned exit is drained; rendered suspended`);
+    }
+    return {
+      login: c.login,
+      ...(c.passwordHash !== null ? { passwordHash: c.passwordHash } : {}),
+      ...(c.sources.length > 0 ? { sources: c.sources } : {}),
+      ...(c.sourceAuth ? { sourceAuth: true } : {}),
+      ...(c.maxConnections !== null ? { maxConnections: c.maxConnections } : {}),
+      ...(status !== 'active' ? { status } : {}),
+      ...(listed.length > 0 ? { exits: listed } : {}),
+      ...(c.pools.length > 0 ? { pools: c.pools } : {}),
+      ...(c.portBase !== null ? { portBase: c.portBase } : {}),
+      ...(c.portScheme !== null ? { portScheme: c.portScheme } : {}),
+      ...(c.places !== null ? { places: c.places } : {}),
+      ...(c.bandwidth !== null ? { bandwidth: c.bandwidth } : {}),
+      ...(c.quota !== null ? { quota: c.quota } : {}),
+    };
+  });
+
+  const config = { version: 1, ...s.settings, users, exits } as IngressConfigInput;
+  // Everything was validated on the way in; this catches a combination that is not valid as a whole.
+  IngressConfigSchema.parse(config);
+  return { revision: s.revision, config, warnings };
+}
+
+export function renderYaml(r: Rendered): string {
+  const head = [
+    `# hopgate ingress configuration rendered by the control plane, revision ${r.revision}`,
+    ...r.warnings.map((w) => `# warning: ${w}`),
+  ].join('\n');
+  return `${head}\n${stringify(r.config, { lineWidth: 0 })}`;
+}

@@ -1,0 +1,409 @@
+/**
+ * The control-plane HTTP API (fastify). Every route is declared once with its
+ * zod schemas: they validate the request and make the OpenAPI document served
+ * at GET /openapi.json. Operators authenticate with the bearer token; customers
+ * with their own login and password (Basic) on /v1/me/… only.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { hashPassword, verifyPassword } from '../ingress/auth/password-hash.js';
+import { IngressConfigSchema } from '../shared/schema/ingress-config.js';
+import type { Logger } from '../shared/log.js';
+import * as S from './api-schemas.js';
+import { ApiError, notFound } from './errors.js';
+import { openApiDocument, type RouteDoc } from './openapi.js';
+import { renderIngressConfig, renderYaml } from './render.js';
+import { ControlStore, type CustomerRecord } from './store.js';
+import { tokensEqual } from './token.js';
+
+export const API_VERSION = '0.1.0';
+
+export type Principal = { readonly kind: 'anonymous' } | { readonly kind: 'operator' } | { readonly kind: 'customer'; readonly id: string; readonly login: string };
+
+type Out<T> = T extends z.ZodType ? z.output<T> : undefined;
+
+interface Ctx<P, Q, B> {
+  readonly params: P;
+  readonly query: Q;
+  readonly body: B;
+  readonly principal: Principal;
+  readonly req: FastifyRequest;
+  readonly reply: FastifyReply;
+}
+
+interface Route extends RouteDoc {
+  handler(ctx: Ctx<unknown, unknown, unknown>): Promise<unknown>;
+}
+
+function route<PS extends z.ZodObject | undefined = undefined, QS extends z.ZodObject | undefined = undefined, BS extends z.ZodType | undefined = undefined>(
+  doc: Omit<RouteDoc, 'params' | 'query' | 'body'> & { params?: PS; query?: QS; body?: BS },
+  handler: (ctx: Ctx<Out<PS>, Out<QS>, Out<BS>>) => Promise<unknown>,
+): Route {
+  return { ...(doc as RouteDoc), handler: handler as Route['handler'] };
+}
+
+export interface ControlServerOptions {
+  readonly store: ControlStore;
+  readonly adminToken: string;
+  readonly host?: string;
+  readonly port?: number;
+  readonly logger?: Logger;
+  /** scrypt cost of generated customer passwords (tests lower it). */
+  readonly passwordCost?: { ln: number; r: number; p: number };
+}
+
+/** A generated customer password: 24 URL-safe characters (144 bits). */
+export function generatePassword(): string {
+  return randomBytes(18).toString('base64url');
+}
+
+function describeZodError(where: string, err: z.ZodError): ApiError {
+  const parts = err.issues.map((i) => {
+    const path = [where, ...i.path.map(String)];
+    if (i.code === 'unrecognized_keys' && i.keys.length > 0) path.push(i.keys[0]!);
+    return { field: path.join('.'), message: i.message };
+  });
+  const first = parts[0] ?? { field: where, message: 'invalid' };
+  return new ApiError(400, 'invalid_request', parts.map((p) => `${p.field}: ${p.message}`).join('; '), first.field);
+}
+
+function parseWith<T extends z.ZodType>(schema: T | undefined, value: unknown, where: string): unknown {
+  if (!schema) return undefined;
+  const r = schema.safeParse(value);
+  if (!r.success) throw describeZodError(where, r.error);
+  return r.data;
+}
+
+/**
+ * Successful Basic checks are remembered (keyed by login and a hash of the
+ * password, valid while the stored hash is unchanged) so self-service calls
+ * do not pay scrypt each time.
+ */
+class CustomerAuthCache {
+  private readonly ok = new Map<string, string>();
+  key(login: string, password: string): string {
+    return `${login}\0${createHash('sha256').update(password).digest('base64')}`;
+  }
+  has(key: string, storedHash: string): boolean {
+    return this.ok.get(key) === storedHash;
+  }
+  add(key: string, storedHash: string): void {
+    if (this.ok.size >= 10_000) this.ok.clear();
+    this.ok.set(key, storedHash);
+  }
+}
+
+export class ControlServer {
+  private constructor(
+    readonly app: FastifyInstance,
+    readonly url: string,
+    readonly routes: readonly RouteDoc[],
+  ) {}
+
+  get port(): number {
+    return Number(new URL(this.url).port);
+  }
+
+  static async start(o: ControlServerOptions): Promise<ControlServer> {
+    const app = Fastify({
+      ...(o.logger ? { loggerInstance: o.logger as unknown as FastifyBaseLogger } : { logger: false }),
+      logController: new LogController({ disableRequestLogging: true }),
+      bodyLimit: 1 << 20,
+    });
+    const routes = buildRoutes(o);
+    const doc = openApiDocument(routes, API_VERSION);
+    const cache = new CustomerAuthCache();
+    let dummyHash: Promise<string> | undefined;
+
+    async function authenticate(req: FastifyRequest): Promise<Principal> {
+      const h = req.headers.authorization;
+      if (!h) throw new ApiError(401, 'unauthorized', 'credentials required: Authorization: Bearer <operator token>, or Basic with a customer login');
+      const [scheme, value = ''] = h.split(/\s+/, 2) as [string, string?];
+      if (scheme.toLowerCase() === 'bearer') {
+        if (tokensEqual(value, o.adminToken)) return { kind: 'operator' };
+        throw new ApiError(401, 'unauthorized', 'wrong operator token');
+      }
+      if (scheme.toLowerCase() === 'basic') {
+        const decoded = Buffer.from(value, 'base64').toString('utf8');
+        const colon = decoded.indexOf(':');
+        if (colon < 0) throw new ApiError(401, 'unauthorized', 'Basic credentials must be login:password');
+        const login = decoded.slice(0, colon);
+        const password = decoded.slice(colon + 1);
+        const customer = S.Login.safeParse(login).success ? await o.store.getCustomerByLogin(login) : undefined;
+        if (!customer || customer.passwordHash === null) {
+          // Same cost as a real check, so a wrong login is not told apart by timing.
+          await verifyPassword(password, await (dummyHash ??= hashPassword(generatePassword(), o.passwordCost)));
+          throw new ApiError(401, 'unauthorized', 'wrong login or password');
+        }
+        const key = cache.key(login, password);
+        if (!cache.has(key, customer.passwordHash)) {
+          if (!(await verifyPassword(password, customer.passwordHash))) throw new ApiError(401, 'unauthorized', 'wrong login or password');
+          cache.add(key, customer.passwordHash);
+        }
+        return { kind: 'customer', id: customer.id, login: customer.login };
+      }
+      throw new ApiError(401, 'unauthorized', `unsupported authorization scheme '${scheme}'`);
+    }
+
+    for (const r of routes) {
+      app.route({
+        method: r.method,
+        url: r.path,
+        handler: async (req, reply) => {
+          let principal: Principal = { kind: 'anonymous' };
+          if (r.auth !== 'public') {
+            principal = await authenticate(req);
+            if (r.auth === 'operator' && principal.kind !== 'operator') {
+              throw new ApiError(403, 'forbidden', 'this endpoint needs the operator token; customers use /v1/me');
+            }
+            if (r.auth === 'customer' && principal.kind !== 'customer') {
+              throw new ApiError(403, 'forbidden', "self-service endpoints take a customer's own login and password; operators use /v1/customers/{id}");
+            }
+          }
+          const params = parseWith(r.params, req.params, 'params');
+          const query = parseWith(r.query, req.query, 'query');
+          const body = parseWith(r.body, req.body, 'body');
+          const result = await r.handler({ params, query, body, principal, req, reply });
+          if (reply.sent) return reply;
+          reply.code(r.status);
+          if (r.status === 204) return reply.send();
+          return result;
+        },
+      });
+    }
+    app.get('/openapi.json', async () => doc);
+
+    app.setNotFoundHandler((req, reply) => {
+      void reply.code(404).send(new ApiError(404, 'not_found', `no route ${req.method} ${req.url.split('?')[0]}`).body());
+    });
+    app.setErrorHandler((err, req, reply) => {
+      if (err instanceof ApiError) {
+        if (err.status === 401) void reply.header('www-authenticate', 'Bearer, Basic realm="hopgate"');
+        return reply.code(err.status).send(err.body());
+      }
+      const e = err as { statusCode?: number; code?: string; message?: string };
+      if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+        // fastify's own: malformed JSON, unsupported media type, body too large…
+        return reply.code(e.statusCode).send(new ApiError(e.statusCode, 'invalid_request', e.message ?? 'bad request', 'body').body());
+      }
+      req.log.error({ err }, 'control API error');
+      return reply.code(500).send(new ApiError(500, 'internal', 'internal error').body());
+    });
+
+    await app.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 7700 });
+    const a = app.server.address() as AddressInfo;
+    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+    return new ControlServer(app, `http://${host}:${a.port}`, routes);
+  }
+
+  close(): Promise<void> {
+    return this.app.close();
+  }
+}
+
+function buildRoutes(o: ControlServerOptions): Route[] {
+  const store = o.store;
+  const actorOf = (p: Principal): string => (p.kind === 'customer' ? `customer:${p.id}` : p.kind);
+  const mustCustomer = async (id: string): Promise<CustomerRecord> => {
+    const c = await store.getCustomer(id);
+    if (!c) throw notFound('customer', id);
+    return c;
+  };
+  const newPassword = async (): Promise<{ password: string; hash: string }> => {
+    const password = generatePassword();
+    return { password, hash: await hashPassword(password, o.passwordCost) };
+  };
+  const view = ControlStore.view;
+  const exitView = ControlStore.exitView;
+  const customerId = (p: Principal): string => {
+    if (p.kind !== 'customer') throw new ApiError(403, 'forbidden', 'customer credentials required');
+    return p.id;
+  };
+
+  return [
+    // ------------------------------------------------------------ public
+    route(
+      { method: 'GET', path: '/healthz', auth: 'public', operationId: 'health', summary: 'Liveness and the current revision', tag: 'system', status: 200, response: { description: 'up', schema: S.HealthView } },
+      async () => ({ ok: true, revision: await store.revision() }),
+    ),
+
+    // ------------------------------------------------------------ revision, change log
+    route(
+      { method: 'GET', path: '/v1/revision', auth: 'operator', operationId: 'getRevision', summary: 'The configuration revision (bumped by every change)', tag: 'system', status: 200, response: { description: 'revision', schema: S.RevisionView } },
+      async () => ({ revision: await store.revision() }),
+    ),
+    route(
+      { method: 'GET', path: '/v1/changes', auth: 'operator', operationId: 'listChanges', summary: 'Change log entries after a revision', tag: 'system', query: S.ChangesQuery, status: 200, response: { description: 'entries in revision order', schema: S.ChangesView } },
+      async ({ query }) => {
+        const [revision, changes] = [await store.revision(), await store.changes(query.since, query.limit)];
+        return { revision, changes };
+      },
+    ),
+
+    // ------------------------------------------------------------ customers
+    route(
+      { method: 'GET', path: '/v1/customers', auth: 'operator', operationId: 'listCustomers', summary: 'List customers (optionally by login)', tag: 'customers', query: S.CustomerListQuery, status: 200, response: { description: 'customers by login', schema: S.CustomerList } },
+      async ({ query }) => ({ customers: (await store.listCustomers(query.login !== undefined ? { login: query.login } : {})).map(view) }),
+    ),
+    route(
+      { method: 'POST', path: '/v1/customers', auth: 'operator', operationId: 'createCustomer', summary: 'Create a customer; the generated password is in this answer only', tag: 'customers', body: S.CustomerCreate, status: 201, response: { description: 'created', schema: S.CustomerCreated }, errors: [409] },
+      async ({ body, principal }) => {
+        const { password, hash } = await newPassword();
+        const c = await store.createCustomer(body, hash, actorOf(principal));
+        return { customer: view(c), password };
+      },
+    ),
+    route(
+      { method: 'GET', path: '/v1/customers/:id', auth: 'operator', operationId: 'getCustomer', summary: 'One customer', tag: 'customers', params: S.IdParam, status: 200, response: { description: 'the customer', schema: S.CustomerView }, errors: [404] },
+      async ({ params }) => view(await mustCustomer(params.id)),
+    ),
+    route(
+      { method: 'PATCH', path: '/v1/customers/:id', auth: 'operator', operationId: 'updateCustomer', summary: 'Change status, sources, limits or port routing (null clears a field)', tag: 'customers', params: S.IdParam, body: S.CustomerPatch, status: 200, response: { description: 'the customer', schema: S.CustomerView }, errors: [404] },
+      async ({ params, body, principal }) => view(await store.updateCustomer(params.id, body, actorOf(principal))),
+    ),
+    route(
+      { method: 'DELETE', path: '/v1/customers/:id', auth: 'operator', operationId: 'deleteCustomer', summary: 'Delete a customer', tag: 'customers', params: S.IdParam, status: 204, response: { description: 'deleted' }, errors: [404] },
+      async ({ params, principal }) => store.deleteCustomer(params.id, actorOf(principal)),
+    ),
+    route(
+      { method: 'POST', path: '/v1/customers/:id/credentials/rotate', auth: 'operator', operationId: 'rotateCustomerPassword', summary: 'Replace the password with a new generated one (shown once)', tag: 'customers', params: S.IdParam, status: 200, response: { description: 'the new password', schema: S.PasswordIssued }, errors: [404] },
+      async ({ params, principal }) => {
+        await mustCustomer(params.id);
+        const { password, hash } = await newPassword();
+        await store.setPasswordHash(params.id, hash, actorOf(principal));
+        return { password };
+      },
+    ),
+    route(
+      { method: 'GET', path: '/v1/customers/:id/assignment', auth: 'operator', operationId: 'getAssignment', summary: "The customer's ordered exit list and pools", tag: 'assignments', params: S.IdParam, status: 200, response: { description: 'assignment', schema: S.Assignment }, errors: [404] },
+      async ({ params }) => {
+        const c = await mustCustomer(params.id);
+        return { exits: c.exits, pools: c.pools };
+      },
+    ),
+    route(
+      { method: 'PUT', path: '/v1/customers/:id/assignment', auth: 'operator', operationId: 'setAssignment', summary: "Replace the customer's exit list (ordered: port base+1 is the first) and pools", tag: 'assignments', params: S.IdParam, body: S.Assignment, status: 200, response: { description: 'the customer', schema: S.CustomerView }, errors: [404] },
+      async ({ params, body, principal }) => view(await store.setAssignment(params.id, body, actorOf(principal))),
+    ),
+
+    // ------------------------------------------------------------ exits
+    route(
+      { method: 'GET', path: '/v1/exits', auth: 'operator', operationId: 'listExits', summary: 'List exits', tag: 'exits', status: 200, response: { description: 'exits by id', schema: S.ExitList } },
+      async () => ({ exits: (await store.listExits()).map(exitView) }),
+    ),
+    route(
+      { method: 'POST', path: '/v1/exits', auth: 'operator', operationId: 'createExit', summary: 'Add an exit', tag: 'exits', body: S.ExitCreate, status: 201, response: { description: 'created', schema: S.ExitView }, errors: [409] },
+      async ({ body, principal }) => exitView(await store.createExit(body, actorOf(principal))),
+    ),
+    route(
+      { method: 'GET', path: '/v1/exits/:id', auth: 'operator', operationId: 'getExit', summary: 'One exit', tag: 'exits', params: S.IdParam, status: 200, response: { description: 'the exit', schema: S.ExitView }, errors: [404] },
+      async ({ params }) => {
+        const e = await store.getExit(params.id);
+        if (!e) throw notFound('exit', params.id);
+        return exitView(e);
+      },
+    ),
+    route(
+      { method: 'PATCH', path: '/v1/exits/:id', auth: 'operator', operationId: 'updateExit', summary: 'Change an exit: address, credentials, place, tags, drain', tag: 'exits', params: S.IdParam, body: S.ExitPatch, status: 200, response: { description: 'the exit', schema: S.ExitView }, errors: [404] },
+      async ({ params, body, principal }) => exitView(await store.updateExit(params.id, body, actorOf(principal))),
+    ),
+    route(
+      { method: 'DELETE', path: '/v1/exits/:id', auth: 'operator', operationId: 'deleteExit', summary: 'Delete an exit (409 while customers list it, unless force=true)', tag: 'exits', params: S.IdParam, query: S.ExitDeleteQuery, status: 204, response: { description: 'deleted' }, errors: [404, 409] },
+      async ({ params, query, principal }) => store.deleteExit(params.id, query.force === 'true', actorOf(principal)),
+    ),
+
+    // ------------------------------------------------------------ ingress nodes
+    route(
+      { method: 'GET', path: '/v1/ingress-nodes', auth: 'operator', operationId: 'listIngressNodes', summary: 'List ingress nodes', tag: 'ingress nodes', status: 200, response: { description: 'nodes by id', schema: S.NodeList } },
+      async () => ({ nodes: await store.listNodes() }),
+    ),
+    route(
+      { method: 'POST', path: '/v1/ingress-nodes', auth: 'operator', operationId: 'createIngressNode', summary: 'Register an ingress node', tag: 'ingress nodes', body: S.NodeCreate, status: 201, response: { description: 'created', schema: S.NodeView }, errors: [409] },
+      async ({ body, principal }) => store.createNode(body, actorOf(principal)),
+    ),
+    route(
+      { method: 'GET', path: '/v1/ingress-nodes/:id', auth: 'operator', operationId: 'getIngressNode', summary: 'One ingress node', tag: 'ingress nodes', params: S.IdParam, status: 200, response: { description: 'the node', schema: S.NodeView }, errors: [404] },
+      async ({ params }) => {
+        const n = await store.getNode(params.id);
+        if (!n) throw notFound('ingress node', params.id);
+        return n;
+      },
+    ),
+    route(
+      { method: 'PATCH', path: '/v1/ingress-nodes/:id', auth: 'operator', operationId: 'updateIngressNode', summary: 'Rename an ingress node', tag: 'ingress nodes', params: S.IdParam, body: S.NodePatch, status: 200, response: { description: 'the node', schema: S.NodeView }, errors: [404] },
+      async ({ params, body, principal }) => store.updateNode(params.id, body, actorOf(principal)),
+    ),
+    route(
+      { method: 'DELETE', path: '/v1/ingress-nodes/:id', auth: 'operator', operationId: 'deleteIngressNode', summary: 'Forget an ingress node', tag: 'ingress nodes', params: S.IdParam, status: 204, response: { description: 'deleted' }, errors: [404] },
+      async ({ params, principal }) => store.deleteNode(params.id, actorOf(principal)),
+    ),
+
+    // ------------------------------------------------------------ settings and the rendered configuration
+    route(
+      { method: 'GET', path: '/v1/settings', auth: 'operator', operationId: 'getSettings', summary: 'Ingress settings (listen, limits, targetPolicy…) as stored', tag: 'settings', status: 200, response: { description: 'settings', schema: S.SettingsView } },
+      async () => {
+        const snap = await store.snapshot();
+        return { revision: snap.revision, settings: snap.settings };
+      },
+    ),
+    route(
+      { method: 'PATCH', path: '/v1/settings', auth: 'operator', operationId: 'patchSettings', summary: 'Set settings keys (each as in the ingress YAML); null removes a key', tag: 'settings', body: S.SettingsPatch, status: 200, response: { description: 'settings', schema: S.SettingsView } },
+      async ({ req, principal }) => {
+        // Validated by SettingsPatch; stored as written so ingress defaults stay defaults.
+        await store.patchSettings(req.body as Partial<Record<S.SettingKey, unknown>>, actorOf(principal));
+        const snap = await store.snapshot();
+        return { revision: snap.revision, settings: snap.settings };
+      },
+    ),
+    route(
+      {
+        method: 'GET',
+        path: '/v1/ingress-config',
+        auth: 'operator',
+        operationId: 'renderIngressConfig',
+        summary: 'The standalone ingress configuration (YAML; JSON with Accept: application/json or ?format=json)',
+        tag: 'settings',
+        query: z.object({ format: z.enum(['yaml', 'json']).optional() }).strict(),
+        status: 200,
+        response: { description: 'the configuration; X-Hopgate-Revision names its revision', schema: IngressConfigSchema, io: 'input', contentTypes: ['application/yaml', 'application/json'] },
+        errors: [500],
+      },
+      async ({ req, reply, query }) => {
+        const rendered = renderIngressConfig(await store.snapshot());
+        const wantJson = query.format === 'json' || (query.format === undefined && /application\/json/i.test(req.headers.accept ?? ''));
+        void reply.header('x-hopgate-revision', String(rendered.revision)).header('etag', `"rev-${rendered.revision}"`);
+        if (rendered.warnings.length > 0) void reply.header('x-hopgate-warnings', rendered.warnings.join('; '));
+        if (wantJson) return reply.code(200).type('application/json').send(rendered.config);
+        return reply.code(200).type('application/yaml; charset=utf-8').send(renderYaml(rendered));
+      },
+    ),
+
+    // ------------------------------------------------------------ self-service
+    route(
+      { method: 'GET', path: '/v1/me', auth: 'customer', operationId: 'getMe', summary: 'Your own customer record', tag: 'self-service', status: 200, response: { description: 'you', schema: S.CustomerView } },
+      async ({ principal }) => view(await mustCustomer(customerId(principal))),
+    ),
+    route(
+      { method: 'GET', path: '/v1/me/usage', auth: 'customer', operationId: 'getMyUsage', summary: 'Your usage and quota (usage arrives with the statistics store)', tag: 'self-service', status: 200, response: { description: 'usage', schema: S.UsageView } },
+      async ({ principal }) => {
+        const c = await mustCustomer(customerId(principal));
+        return { customerId: c.id, login: c.login, quota: c.quota, usage: [], note: 'per-period usage is not collected yet' };
+      },
+    ),
+    route(
+      { method: 'POST', path: '/v1/me/credentials/rotate', auth: 'customer', operationId: 'rotateMyPassword', summary: 'Replace your password with a new generated one (shown once)', tag: 'self-service', status: 200, response: { description: 'the new password', schema: S.PasswordIssued } },
+      async ({ principal }) => {
+        const id = customerId(principal);
+        const { password, hash } = await newPassword();
+        await store.setPasswordHash(id, hash, actorOf(principal));
+        return { password };
+      },
+    ),
+    route(
+      { method: 'PUT', path: '/v1/me/sources', auth: 'customer', operationId: 'setMySources', summary: 'Replace your allowed source addresses (CIDRs)', tag: 'self-service', body: S.SourcesBody, status: 200, response: { description: 'you', schema: S.CustomerView } },
+      async ({ principal, body }) => view(await store.updateCustomer(customerId(principal), { sources: body.sources }, actorOf(principal))),
+    ),
+  ];
+}

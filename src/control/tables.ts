@@ -1,0 +1,95 @@
+/**
+ * Row types of the control-plane database, as Kysely sees them. Portable
+ * representation: booleans are integers 0/1, lists and objects are JSON text,
+ * timestamps are ISO-8601 UTC text, counters and byte sizes are bigint (read
+ * back as numbers). The migrations in migrations.ts create exactly this.
+ */
+export interface ConfigStateTable {
+  id: number;
+  /** Bumped by one in the same transaction as every change to the configuration. */
+  revision: number;
+}
+
+export interface ChangeLogTable {
+  revision: number;
+  /** Position of the entry within its revision (a change can touch several entities). */
+  seq: number;
+  at: string;
+  entity: 'customer' | 'exit' | 'assignment' | 'ingress_node' | 'setting';
+  entity_id: string;
+  op: 'create' | 'update' | 'delete';
+  /** 'operator' or 'customer:<id>'. */
+  actor: string;
+}
+
+export interface CustomersTable {
+  id: string;
+  login: string;
+  status: 'active' | 'suspended';
+  password_hash: string | null;
+  password_changed_at: string | null;
+  sources: string;
+  source_auth: number;
+  max_connections: number | null;
+  bandwidth_up: number | null;
+  bandwidth_down: number | null;
+  quota_bytes: number | null;
+  quota_period: 'hour' | 'day' | 'month' | null;
+  pools: string;
+  port_base: number | null;
+  port_scheme: 'sequential' | 'place' | null;
+  places: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ExitsTable {
+  id: string;
+  kind: 'hopgate' | 'socks5' | 'http';
+  host: string;
+  port: number;
+  username: string | null;
+  password: string | null;
+  egress_ip: string | null;
+  country: string | null;
+  state: string | null;
+  city: string | null;
+  asn: number | null;
+  via: string;
+  tags: string;
+  drain: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface CustomerExitsTable {
+  customer_id: string;
+  position: number;
+  exit_id: string;
+}
+
+export interface IngressNodesTable {
+  id: string;
+  name: string;
+  last_seen_at: string | null;
+  acked_revision: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface SettingsTable {
+  key: string;
+  /** JSON text. */
+  value: string;
+  updated_at: string;
+}
+
+export interface DB {
+  config_state: ConfigStateTable;
+  change_log: ChangeLogTable;
+  customers: CustomersTable;
+  exits: ExitsTable;
+  customer_exits: CustomerExitsTable;
+  ingress_nodes: IngressNodesTable;
+  settings: SettingsTable;
+}

@@ -1,0 +1,45 @@
+/**
+ * The operator token: from HOPGATE_ADMIN_TOKEN, or made once and kept in the
+ * state directory (mode 0600), and compared in constant time.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export const TOKEN_FILE = 'control-admin-token';
+
+export interface AdminToken {
+  readonly token: string;
+  /** Where it is kept; undefined when it came from the environment. */
+  readonly file: string | undefined;
+  readonly source: 'env' | 'file' | 'generated';
+}
+
+export function generateToken(): string {
+  return `hgop_${randomBytes(32).toString('base64url')}`;
+}
+
+export function loadOrCreateAdminToken(stateDir: string, fromEnv: string | undefined): AdminToken {
+  if (fromEnv !== undefined && fromEnv !== '') {
+    if (fromEnv.length < 16) throw new Error('HOPGATE_ADMIN_TOKEN must be at least 16 characters');
+    return { token: fromEnv, file: undefined, source: 'env' };
+  }
+  const file = resolve(join(stateDir, TOKEN_FILE));
+  if (existsSync(file)) {
+    const token = readFileSync(file, 'utf8').trim();
+    if (token.length < 16) throw new Error(`${file}: the operator token is too short; delete the file to make a new one`);
+    return { token, file, source: 'file' };
+  }
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const token = generateToken();
+  writeFileSync(file, token + '\n', { mode: 0o600, flag: 'wx' });
+  chmodSync(file, 0o600);
+  return { token, file, source: 'generated' };
+}
+
+/** Constant-time comparison (hashing first makes the lengths equal). */
+export function tokensEqual(given: string, expected: string): boolean {
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}

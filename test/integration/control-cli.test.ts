@@ -1,0 +1,149 @@
+/** `hopgate control` and the admin CLI (`hopgate user …`, `hopgate exits …`) as processes, against a running control plane. */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
+import { createInterface } from 'node:readline';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { dialects, tempDir, type TestDb } from './control-fixtures.js';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const cases = await dialects();
+
+interface Started {
+  proc: ChildProcess;
+  info: { url: string; db: string; tokenFile: string | null; tokenFrom: string; revision: number; migrations: { applied: string[]; ms: number } };
+}
+
+async function startControl(db: string, stateDir: string): Promise<Started> {
+  const proc = spawn(process.execPath, [MAIN, 'control', '--db', db, '--listen', '127.0.0.1:0', '--state-dir', stateDir, '--json', '--log-level', 'warn'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, HOPGATE_ADMIN_TOKEN: '' },
+  });
+  let stderr = '';
+  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const lines = createInterface({ input: proc.stdout! });
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+  const [line] = (await Promise.race([once(lines, 'line'), once(proc, 'exit').then(() => [undefined])])) as [string | undefined];
+  clearTimeout(timer);
+  if (line === undefined) throw new Error(`hopgate control exited: ${stderr}`);
+  return { proc, info: JSON.parse(line) };
+}
+
+async function stop(p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null) return;
+  p.kill('SIGTERM');
+  await once(p, 'exit');
+}
+
+function hopgate(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, timeout: 10_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+// The two databases run side by side: each has its own process, state dir and database.
+describe('hopgate control + admin CLI', { concurrency: true }, () => {
+for (const dc of cases) {
+  describe(`on ${dc.name}`, { skip: dc.skip, concurrency: 1 }, () => {
+    let tdb: TestDb;
+    let state: ReturnType<typeof tempDir>;
+    let cp: Started;
+    let env: Record<string, string>;
+
+    before(async () => {
+      tdb = await dc.make();
+      state = tempDir();
+      cp = await startControl(tdb.spec, state.path);
+      env = { HOPGATE_CONTROL_URL: cp.info.url, HOPGATE_ADMIN_TOKEN: readFileSync(cp.info.tokenFile!, 'utf8').trim() };
+    });
+    after(async () => {
+      if (cp) await stop(cp.proc);
+      await tdb?.cleanup();
+      state?.remove();
+    });
+
+    it('starts on a fresh database: migrations applied, token made (0600)', () => {
+      assert.match(cp.info.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+      assert.deepEqual(cp.info.migrations.applied, ['0001_foundation']);
+      assert.equal(cp.info.tokenFrom, 'generated');
+      assert.equal(cp.info.tokenFile, join(state.path, 'control-admin-token'));
+      assert.equal(statSync(cp.info.tokenFile!).mode & 0o777, 0o600);
+      assert.match(cp.info.db, new RegExp(`^${dc.name} `));
+    });
+
+    it('user add prints the password once; user list --json lists the customer', async () => {
+      const add = await hopgate(['user', 'add', 'carol', '--source', '10.0.0.0/8', '--max-connections', '4', '--json'], env);
+      assert.equal(add.code, 0, add.stderr);
+      const created = JSON.parse(add.stdout);
+      assert.equal(created.customer.login, 'carol');
+      assert.match(created.password, /^[A-Za-z0-9_-]{24}$/);
+
+      const list = await hopgate(['user', 'list', '--json'], env);
+      assert.equal(list.code, 0, list.stderr);
+      const users = JSON.parse(list.stdout);
+      assert.deepEqual(users.map((u: any) => [u.login, u.status, u.maxConnections, u.sources]), [['carol', 'active', 4, ['10.0.0.0/8']]]);
+      assert.ok(!list.stdout.includes(created.password));
+
+      const text = await hopgate(['user', 'add', 'dave'], env);
+      assert.equal(text.code, 0, text.stderr);
+      assert.match(text.stdout, /^customer dave created \(id cus_[0-9a-f]+\)\npassword: [A-Za-z0-9_-]{24}\n/);
+      const table = await hopgate(['user', 'list'], env);
+      assert.match(table.stdout, /^LOGIN\s+STATUS\s+SOURCES\s+EXITS\s+LIMITS\s+ID\n-+/);
+      assert.match(table.stdout, /\ncarol\s+active\s+10\.0\.0\.0\/8\s+all\s+conns 4\s+cus_/);
+    });
+
+    // The admin CLI only speaks HTTP: its full run is on SQLite; the API suite covers PostgreSQL.
+    const fullRun = dc.name === 'sqlite' ? false : 'dialect-blind; runs on SQLite';
+    it('user show/suspend/resume/delete, exits add/list/drain/delete, readable errors', { skip: fullRun }, async () => {
+      const ex = await hopgate(['exits', 'add', 'us-1', '--host', '127.0.0.2', '--port', '7001', '--kind', 'hopgate', '--country', 'us', '--tag', 'dc'], env);
+      assert.equal(ex.code, 0, ex.stderr);
+      const withExit = await hopgate(['user', 'add', 'erin', '--exit', 'us-1', '--json'], env);
+      assert.equal(withExit.code, 0, withExit.stderr);
+      const exits = JSON.parse((await hopgate(['exits', 'list', '--json'], env)).stdout);
+      assert.deepEqual(exits.map((e: any) => [e.id, e.kind, e.country, e.tags, e.customers, e.drain]), [['us-1', 'hopgate', 'us', ['dc'], 1, false]]);
+      assert.match((await hopgate(['exits', 'list'], env)).stdout, /\nus-1\s+hopgate\s+127\.0\.0\.2:7001\s+-\s+us\s+dc\s+1\s+active/);
+      assert.match((await hopgate(['exits', 'drain', 'us-1'], env)).stdout, /exit us-1 is draining/);
+
+      const inUse = await hopgate(['exits', 'delete', 'us-1'], env);
+      assert.equal(inUse.code, 1);
+      assert.match(inUse.stderr, /409 exit_in_use: .*erin/);
+
+      assert.match((await hopgate(['user', 'suspend', 'carol'], env)).stdout, /carol is suspended/);
+      assert.match((await hopgate(['user', 'resume', 'carol'], env)).stdout, /carol is active/);
+      assert.equal((await hopgate(['user', 'delete', 'erin'], env)).code, 0);
+      assert.equal((await hopgate(['exits', 'delete', 'us-1'], env)).code, 0);
+
+      const missing = await hopgate(['user', 'show', 'nobody'], env);
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /no customer with login 'nobody'/);
+      const wrong = await hopgate(['user', 'list', '--token', 'hgop_not-the-token-at-all'], env);
+      assert.equal(wrong.code, 1);
+      assert.match(wrong.stderr, /401 unauthorized/);
+      const closed = createServer().listen(0, '127.0.0.1');
+      await once(closed, 'listening');
+      const freePort = (closed.address() as AddressInfo).port;
+      closed.close();
+      const down = await hopgate(['user', 'list', '--control', `http://127.0.0.1:${freePort}`], env);
+      assert.equal(down.code, 1);
+      assert.match(down.stderr, /cannot reach the control plane/);
+    });
+
+    it('restarts on the same database and state dir: no migration, same token, data kept', async () => {
+      await stop(cp.proc);
+      cp = await startControl(tdb.spec, state.path);
+      assert.deepEqual(cp.info.migrations.applied, []);
+      assert.equal(cp.info.tokenFrom, 'file');
+      assert.ok(cp.info.revision > 0);
+      const list = await hopgate(['user', 'list', '--json', '--control', cp.info.url], env);
+      assert.equal(list.code, 0, list.stderr);
+      assert.deepEqual(JSON.parse(list.stdout).map((u: any) => u.login), ['carol', 'dave']);
+    });
+  });
+}
+});

@@ -1,0 +1,106 @@
+/**
+ * Databases for the control-plane tests: a temporary SQLite file, and a fresh
+ * schema on the machine's PostgreSQL (dropped afterwards, so parallel runs do
+ * not collide). PostgreSQL URL: HOPGATE_TEST_PG_URL, default
+ * postgres://postgres@127.0.0.1:5432/test.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+
+export const PG_URL = process.env.HOPGATE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** Why PostgreSQL cannot be used, or undefined when it can. */
+export async function pgUnavailable(): Promise<string | undefined> {
+  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
+  try {
+    await c.connect();
+    await c.query('select 1');
+    return undefined;
+  } catch (err) {
+    return `PostgreSQL at ${PG_URL} is unreachable (${(err as Error).message}); set HOPGATE_TEST_PG_URL`;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+export interface TestDb {
+  /** What `--db` takes. */
+  readonly spec: string;
+  readonly dialect: 'sqlite' | 'postgres';
+  /** Run SQL straight against the database (checks on stored rows). */
+  query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
+  cleanup(): Promise<void>;
+}
+
+export async function sqliteDb(): Promise<TestDb> {
+  const dir = mkdtempSync(join(tmpdir(), 'hopgate-control-'));
+  const file = join(dir, 'control.sqlite');
+  const { default: Database } = await import('better-sqlite3');
+  return {
+    spec: `sqlite:${file}`,
+    dialect: 'sqlite',
+    async query<T>(text: string, params: unknown[] = []) {
+      const db = new Database(file, { readonly: true });
+      try {
+        return db.prepare(text.replace(/\$\d+/g, '?')).all(...params) as T[];
+      } finally {
+        db.close();
+      }
+    },
+    async cleanup() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function postgresDb(): Promise<TestDb> {
+  const schema = `hg_test_${randomBytes(6).toString('hex')}`;
+  const url = new URL(PG_URL);
+  url.searchParams.set('schema', schema);
+  const run = async <T>(text: string, params: unknown[] = [], searchPath = true): Promise<T[]> => {
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    try {
+      if (searchPath) await c.query(`SET search_path TO "${schema}"`);
+      return (await c.query(text, params)).rows as T[];
+    } finally {
+      await c.end();
+    }
+  };
+  return {
+    spec: url.toString(),
+    dialect: 'postgres',
+    query: (text, params) => run(text, params),
+    async cleanup() {
+      await run(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`, [], false);
+    },
+  };
+}
+
+export interface DialectCase {
+  readonly name: 'sqlite' | 'postgres';
+  readonly skip: string | false;
+  make(): Promise<TestDb>;
+}
+
+/** The same suite runs once per entry; PostgreSQL is skipped, saying why, only when unreachable. */
+export async function dialects(): Promise<DialectCase[]> {
+  const why = await pgUnavailable();
+  // CI has PostgreSQL (.ci/run makes sure): there, an unreachable server is a failure, not a skip.
+  if (why && process.env.HOPGATE_REQUIRE_PG === '1') throw new Error(why);
+  return [
+    { name: 'sqlite', skip: false, make: sqliteDb },
+    { name: 'postgres', skip: why ?? false, make: postgresDb },
+  ];
+}
+
+/** Cheap scrypt for tests (still the `$scrypt$` format the ingress accepts). */
+export const TEST_COST = { ln: 10, r: 8, p: 1 };
+
+export function tempDir(prefix = 'hopgate-control-state-'): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
