@@ -1,10 +1,6 @@
 #!/usr/bin/env node
 /** `hopgate <command>`: one CLI for every process of the network. */
-import { hashPassword } from '../ingress/auth/password-hash.js';
-import { ingressCommand } from './ingress.js';
-import { exitCommand } from './exit.js';
-import { upCommand } from './up.js';
-import { portsCommand } from './ports.js';
+// Commands load their modules when run, so `hopgate user list` does not start the ingress code.
 
 const USAGE = `usage: hopgate <command> [options]
 
@@ -23,11 +19,11 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'up':
-      return upCommand(rest);
+      return (await import('./up.js')).upCommand(rest);
     case 'ingress':
-      return ingressCommand(rest);
+      return (await import('./ingress.js')).ingressCommand(rest);
     case 'exit':
-      return exitCommand(rest);
+      return (await import('./exit.js')).exitCommand(rest);
     case 'control':
       return (await import('./control.js')).controlCommand(rest);
     case 'user':
@@ -35,10 +31,11 @@ async function main(argv: string[]): Promise<void> {
     case 'exits':
       return (await import('./admin-exits.js')).exitsCommand(rest);
     case 'ports':
-      return portsCommand(rest);
+      return (await import('./ports.js')).portsCommand(rest);
     case 'hash-password': {
       const pw = rest[0] ?? (await readStdin()).replace(/\r?\n$/, '');
       if (!pw) throw new Error('empty password');
+      const { hashPassword } = await import('../ingress/auth/password-hash.js');
       process.stdout.write((await hashPassword(pw)) + '\n');
       return;
     }
