@@ -7,9 +7,9 @@ import { once } from 'node:events';
 import { ProxyAgent, request } from 'undici';
 import { SocksClient } from 'socks';
 
-type SocksClientEstablishedEvent = Awaited<ReturnType<typeof SocksClient.createConnection>>;
 import { listen0, startUdpEcho, withTimeout } from '../helpers/net.js';
 import { startTestIngress, USER, type TestIngress } from '../helpers/ingress.js';
+import { socksAssociate } from '../helpers/socks-client.js';
 
 let ing: TestIngress;
 let web: Server;
@@ -48,20 +48,7 @@ test('undici ProxyAgent with wrong credentials surfaces the 407', async () => {
   }
 });
 
-/** UDP ASSOCIATE through the socks client: createConnection is for CONNECT only, so use the event API. */
-function associate(): Promise<SocksClientEstablishedEvent> {
-  const client = new SocksClient({
-    proxy: { host: '127.0.0.1', port: ing.port, type: 5, userId: USER.login, password: USER.password },
-    command: 'associate',
-    destination: { host: '0.0.0.0', port: 0 },
-    timeout: 5000,
-  });
-  return new Promise((resolve, reject) => {
-    client.once('established', resolve);
-    client.once('error', reject);
-    client.connect();
-  });
-}
+const associate = () => socksAssociate(ing.port, USER.login, USER.password);
 
 test('socks client UDP ASSOCIATE relays datagrams to a UDP echo and back', async () => {
   const echo = await startUdpEcho();

@@ -15,6 +15,7 @@ import { curl } from '../helpers/curl.js';
 import { aliceHashed, startTestIngress, USER, type TestIngress } from '../helpers/ingress.js';
 import { closed, listen0, startUdpEcho, withTimeout } from '../helpers/net.js';
 import { socks5ConnectRaw } from '../helpers/socks5-raw.js';
+import { socksAssociate } from '../helpers/socks-client.js';
 import { IngressConfigSchema, type IngressConfigInput } from '../../src/shared/schema/ingress-config.js';
 
 const KiB = 1024;
@@ -238,20 +239,7 @@ test('suspended customer: HTTP 403 with the reason, SOCKS5 REP 2; a reload re-ac
   });
 });
 
-type SocksClientEstablishedEvent = Awaited<ReturnType<typeof SocksClient.createConnection>>;
-function associate(port: number, login: string): Promise<SocksClientEstablishedEvent> {
-  const client = new SocksClient({
-    proxy: { host: '127.0.0.1', port, type: 5, userId: login, password: PW },
-    command: 'associate',
-    destination: { host: '0.0.0.0', port: 0 },
-    timeout: 5000,
-  });
-  return new Promise((resolve, reject) => {
-    client.once('established', resolve);
-    client.once('error', reject);
-    client.connect();
-  });
-}
+const associate = (port: number, login: string) => socksAssociate(port, login, PW);
 
 test('UDP: datagrams over the rate are dropped and counted; the quota counts datagrams and ends the association', async () => {
   const list = await users({ login: 'udpslow', bandwidth: { upBytesPerSec: 16 * KiB } }, { login: 'udpmeter', quota: { bytes: 10 * KiB, period: 'hour' } });

@@ -15,6 +15,7 @@ import { curl } from '../helpers/curl.js';
 import { startTestIngress, USER, type TestIngress } from '../helpers/ingress.js';
 import { EXIT_SECRET, exitEntry, startTestExit, type TestExit } from '../helpers/exits.js';
 import { socks5ConnectRaw } from '../helpers/socks5-raw.js';
+import { socksAssociate } from '../helpers/socks-client.js';
 import { encodeUserPass } from '../../src/protocol/socks5/codec.js';
 import { ensureSelfSignedCert } from '../../src/cli/tls-cert.js';
 
@@ -173,17 +174,7 @@ test('UDP ASSOCIATE across the exit: datagrams leave from the exit and the repli
   await new Promise<void>((r) => target.bind(0, '127.0.0.1', r));
   const client = createSocket('udp4');
   await new Promise<void>((r) => client.bind(0, '127.0.0.1', r));
-  const info = await new Promise<{ remoteHost?: { host: string; port: number }; socket: import('node:net').Socket }>((resolve, reject) => {
-    const c = new SocksClient({
-      proxy: { host: '127.0.0.1', port: ing.port, type: 5, userId: `${USER.login}-exitip-127.0.0.4`, password: USER.password },
-      command: 'associate',
-      destination: { host: '0.0.0.0', port: 0 },
-      timeout: 5000,
-    });
-    c.once('established', resolve);
-    c.once('error', reject);
-    c.connect();
-  });
+  const info = await socksAssociate(ing.port, `${USER.login}-exitip-127.0.0.4`, USER.password);
   try {
     const packet = SocksClient.createUDPFrame({ remoteHost: { host: '127.0.0.1', port: target.address().port }, data: Buffer.from('ping') });
     const reply = new Promise<Buffer>((r) => client.once('message', (m) => r(m)));
