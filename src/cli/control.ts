@@ -15,6 +15,7 @@ export const CONTROL_USAGE = `usage: hopgate control [--db sqlite:PATH | postgre
   --listen     the API address (default ${DEFAULT_CONTROL_HOST}:${DEFAULT_CONTROL_PORT})
   --state-dir  where the SQLite file and the operator token live (default .hopgate)
   --json       print one JSON line {url, db, tokenFile, revision, migrations} once listening
+  --stats-interval-ms  how often subscribed ingresses are pulled for statistics and quotas checked (default 5000)
 The operator token is HOPGATE_ADMIN_TOKEN, or made once in <state-dir>/control-admin-token (mode 0600).
 `;
 
@@ -25,6 +26,7 @@ export async function controlCommand(argv: string[]): Promise<void> {
     'state-dir': { type: 'string', default: '.hopgate' },
     json: { type: 'boolean', default: false },
     'log-level': { type: 'string', default: 'info' },
+    'stats-interval-ms': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) {
@@ -42,6 +44,7 @@ export async function controlCommand(argv: string[]): Promise<void> {
     port: Number(m[2]),
     adminToken: process.env.HOPGATE_ADMIN_TOKEN,
     logger,
+    ...(values['stats-interval-ms'] ? { statsIntervalMs: Number(values['stats-interval-ms']) } : {}),
   });
   const revision = await cp.store.revision();
   const mig = cp.store.migration;

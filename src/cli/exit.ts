@@ -42,6 +42,8 @@ export function exitConfig(o: ExitOptions): IngressConfig {
 }
 
 export async function exitCommand(argv: string[]): Promise<void> {
+  // Reverse-connected: dials the ingress, listens on nothing (cli/exit-reverse.ts).
+  if (argv.some((a) => a === '--connect-to' || a.startsWith('--connect-to='))) return (await import('./exit-reverse.js')).reverseExitCommand(argv);
   const { values } = parse(argv, {
     listen: { type: 'string', default: '127.0.0.2:7001' },
     egress: { type: 'string' },

@@ -5,8 +5,21 @@ import { startIngressProcesses } from './ingress-process.js';
 import { onShutdownSignal } from './signals.js';
 
 export async function ingressCommand(argv: string[]): Promise<void> {
-  const { values } = parse(argv, { config: { type: 'string', short: 'c' }, workers: { type: 'string' } });
-  if (!values.config) fail('ingress needs --config FILE (see docs/CONFIGURATION.md)');
+  const { values } = parse(argv, {
+    config: { type: 'string', short: 'c' },
+    workers: { type: 'string' },
+    // From the control plane instead of a file (docs/CONTROL.md, "Config stream").
+    control: { type: 'string' },
+    'token-file': { type: 'string' },
+    'state-dir': { type: 'string' },
+    admin: { type: 'string' },
+    'admin-url': { type: 'string' },
+  });
+  if (values.control !== undefined) {
+    if (values.config) fail('ingress takes --config FILE or --control URL, not both');
+    return (await import('./ingress-control.js')).controlledIngressCommand(values);
+  }
+  if (!values.config) fail('ingress needs --config FILE (see docs/CONFIGURATION.md), or --control URL --token-file F (docs/CONTROL.md)');
   let running;
   try {
     running = await startIngressProcesses(values.config, { workers: values.workers ? Number(values.workers) : undefined });

@@ -7,12 +7,16 @@ const USAGE = `usage: hopgate <command> [options]
 commands:
   up [--json] [--ports FIRST-LAST] [--workers N]   the whole network on this machine, embedded defaults
   ingress --config FILE [--workers N]              the ingress node from a YAML file
+  ingress --control URL --token-file F [--state-dir D]  the ingress node fed by the control plane's config stream
   exit --listen H:P --egress IP --allow-from CIDR  a SOCKS5 relay for ingresses only (secret: --secret-file or HOPGATE_EXIT_SECRET)
+  exit --connect-to H:7443 --id ID [--ca PEM]      a reverse exit: dials the ingress, opens no port (token: --token-file or HOPGATE_EXIT_TOKEN)
   ports LOGIN [--config FILE] [--json]             the customer's port → exit table, with live health
   hash-password [PASSWORD]                         print a password hash for a config file (reads stdin if no argument)
   control [--db URL] [--listen H:P] [--state-dir D] the control plane: asset store and REST API (docs/CONTROL.md)
   user add|list|show|suspend|resume|rotate|delete  customers, through the control plane API (--control URL --token T)
   exits add|list|show|drain|undrain|delete         the exit inventory, through the control plane API
+  usage [LOGIN] [--by minute|hour|day|month]       usage per period and exit, through the control plane API
+  nodes add|list|token ID                          ingress nodes and their stream tokens, through the control plane API
 `;
 
 async function main(argv: string[]): Promise<void> {
@@ -30,6 +34,10 @@ async function main(argv: string[]): Promise<void> {
       return (await import('./admin-user.js')).userCommand(rest);
     case 'exits':
       return (await import('./admin-exits.js')).exitsCommand(rest);
+    case 'usage':
+      return (await import('./admin-usage.js')).usageCommand(rest);
+    case 'nodes':
+      return (await import('./admin-nodes.js')).nodesCommand(rest);
     case 'ports':
       return (await import('./ports.js')).portsCommand(rest);
     case 'hash-password': {

@@ -6,12 +6,15 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { stringify } from 'yaml';
 import { hashPassword } from '../ingress/auth/password-hash.js';
-import type { IngressConfigInput } from '../shared/schema/ingress-config.js';
+import type { ExitCreateInput, SettingKey } from '../control/api-schemas.js';
+import { DEFAULT_CONTROL_PORT } from '../control/defaults.js';
+import { startControlPlane } from '../control/control-plane.js';
+import { renderIngressConfig, renderYaml } from '../control/render.js';
+import type { ControlStore } from '../control/store.js';
+import { startControlledIngress, type ControlledIngress } from '../ingress/control-link/controlled.js';
 import { fail, parse } from './args.js';
 import { startWhoami } from './demo-target.js';
-import { startIngressProcesses } from './ingress-process.js';
 import { onShutdownSignal } from './signals.js';
 import { ensureSelfSignedCert } from './tls-cert.js';
 import { EXIT_LOGIN, exitConfig } from './exit.js';
@@ -51,6 +54,7 @@ export async function upCommand(argv: string[]): Promise<void> {
     'state-dir': { type: 'string', default: '.hopgate' },
     'demo-port': { type: 'string', default: '7780' },
     'admin-port': { type: 'string', default: '7790' },
+    'control-port': { type: 'string', default: String(DEFAULT_CONTROL_PORT) },
   });
   const m = /^(\d+)-(\d+)$/.exec(values.ports);
   if (!m) fail('--ports must look like 8000-8099');
@@ -75,34 +79,60 @@ export async function upCommand(argv: string[]): Promise<void> {
     }),
   );
 
-  const config: IngressConfigInput = {
-    listen: { host: values.host, ports },
-    tls,
-    exits: exits.map((e) => ({ id: e.id, kind: 'hopgate' as const, host: e.ip, port: EXIT_PORT, username: EXIT_LOGIN, password: secret, egressIp: e.ip, country: e.country })),
-    // The demo and its tests reach targets on loopback; production configs don't allow it.
-    targetPolicy: { allow: ['127.0.0.0/8', '::1/128'] },
-    log: { level: 'warn', access: false },
-    // /metrics, /healthz and the live port table `hopgate ports` reads.
-    metrics: { host: '127.0.0.1', port: Number(values['admin-port']) },
-    users: [{ login: demo.username, passwordHash: demo.hash }],
-  };
-  const configPath = join(stateDir, 'ingress.yaml');
-  writeFileSync(configPath, `# written by hopgate up; edit and the ingress reloads it\n${stringify(config)}`, { mode: 0o600 });
+  // The control plane on SQLite in the state dir holds the demo network; the ingress takes
+  // its configuration from it over the config stream, like any ingress node.
+  const cp = await startControlPlane({
+    stateDir,
+    host: '127.0.0.1',
+    port: Number(values['control-port']),
+    adminToken: process.env.HOPGATE_ADMIN_TOKEN,
+    logger: createLogger('warn', { role: 'control' }),
+  });
+  let token: string;
+  try {
+    token = await seedDemo(cp.store, {
+      settings: {
+        listen: { host: values.host, ports },
+        ...(tls ? { tls } : {}),
+        // The demo and its tests reach targets on loopback; production configs don't allow it.
+        targetPolicy: { allow: ['127.0.0.0/8', '::1/128'] },
+        log: { level: 'warn', access: false },
+        // /metrics, /healthz and the live port table `hopgate ports` reads.
+        metrics: { host: '127.0.0.1', port: Number(values['admin-port']) },
+      },
+      exits: exits.map((e) => ({ id: e.id, kind: 'hopgate' as const, host: e.ip, port: EXIT_PORT, username: EXIT_LOGIN, password: secret, egressIp: e.ip, country: e.country, via: [], tags: ['demo'], drain: false })),
+      user: { login: demo.username, passwordHash: demo.hash },
+    });
+    // A copy of the rendered configuration, for `hopgate ports` and for reading (the control plane is the source).
+    const rendered = renderIngressConfig(await cp.store.snapshot());
+    writeFileSync(join(stateDir, 'ingress.yaml'), `# written by hopgate up from the control plane (${cp.url}); not read back: change things through the API or the CLI\n${renderYaml(rendered)}`, { mode: 0o600 });
+  } catch (err) {
+    await cp.close();
+    throw err;
+  }
 
   const whoami = await startWhoami('127.0.0.1', Number(values['demo-port'])).catch(() => undefined);
   const workers = values.workers ? Number(values.workers) : availableParallelism();
-  const ingress = await startIngressProcesses(configPath, { workers });
+  let ingress: ControlledIngress;
+  try {
+    ingress = await startControlledIngress({ controlUrl: cp.url, token, stateDir, workers, log: createLogger('warn', { role: 'ingress' }), bootWaitMs: 10_000 });
+  } catch (err) {
+    await cp.close();
+    whoami?.close();
+    throw err;
+  }
   const contract: UpContract = {
     ingress: { host: values.host, ports, tls: tls !== undefined, ...(tls ? { tlsCert: tls.cert } : {}) },
     users: [{ username: demo.username, password: demo.password }],
     exits: exits.map((e) => ({ id: e.id, egressIp: e.ip, country: e.country })),
-    control: null,
+    control: { url: cp.url, adminToken: cp.token.token },
     ...(whoami ? { demoTarget: `http://127.0.0.1:${values['demo-port']}/` } : {}),
   };
   process.stdout.write(values.json ? JSON.stringify(contract) + '\n' : humanBanner(contract, workers));
   onShutdownSignal(async () => {
     await ingress.stop();
     await Promise.all(exits.map((e) => e.node.shutdown(2000)));
+    await cp.close();
     whoami?.close();
   });
 }
@@ -136,6 +166,50 @@ function humanBanner(c: UpContract, workers: number): string {
       `  hopgate ports ${u.username}        # the port table with live health (npx hopgate … from this folder)`,
     );
   }
+  if (c.control) {
+    lines.push(
+      '',
+      `control plane: ${c.control.url} (operator token in .hopgate/control-admin-token; the ingress follows it live)`,
+      '  npx hopgate user add alice --exit de-1     # a customer, in force at the ingress at once',
+      '  npx hopgate usage demo --by minute          # usage per minute and exit',
+    );
+  }
   lines.push('', 'Ctrl-C stops it. `hopgate up --json` prints this as JSON for scripts.', '');
   return lines.join('\n');
+}
+
+/**
+ * Make the control plane hold the demo network, idempotently: settings, the
+ * five exits and the demo user (created, or brought back to the files in the
+ * state dir), and an ingress node 'local' whose fresh token is returned.
+ */
+async function seedDemo(
+  store: ControlStore,
+  want: { settings: Partial<Record<SettingKey, unknown>>; exits: ExitCreateInput[]; user: { login: string; passwordHash: string } },
+): Promise<string> {
+  const actor = 'operator';
+  const have = await store.getSettings();
+  const patch: Partial<Record<SettingKey, unknown>> = {};
+  for (const [k, v] of Object.entries(want.settings) as Array<[SettingKey, unknown]>) {
+    if (JSON.stringify(have[k]) !== JSON.stringify(v)) patch[k] = v;
+  }
+  await store.patchSettings(patch, actor);
+  for (const e of want.exits) {
+    const cur = await store.getExit(e.id);
+    if (!cur) await store.createExit(e, actor);
+    else if (cur.host !== e.host || cur.port !== e.port || cur.password !== e.password || cur.egressIp !== e.egressIp || cur.kind !== e.kind) {
+      await store.updateExit(e.id, { host: e.host, port: e.port, password: e.password ?? null, egressIp: e.egressIp ?? null, kind: e.kind, username: e.username ?? null }, actor);
+    }
+  }
+  // Its exits in the demo's order: port base+1 is us-1 … base+5 gb-1, as the banner prints.
+  const order = want.exits.map((e) => e.id);
+  const user = await store.getCustomerByLogin(want.user.login);
+  if (!user) {
+    await store.createCustomer({ login: want.user.login, status: 'active', sources: [], sourceAuth: false, exits: order, pools: [] }, want.user.passwordHash, actor);
+  } else {
+    if (user.passwordHash !== want.user.passwordHash) await store.setPasswordHash(user.id, want.user.passwordHash, actor);
+    if (user.exits.length === 0 && user.pools.length === 0) await store.setAssignment(user.id, { exits: order, pools: [] }, actor);
+  }
+  if (!(await store.getNode('local'))) await store.createNode({ id: 'local', name: 'hopgate up' }, actor);
+  return (await store.issueNodeToken('local'))!;
 }

@@ -104,6 +104,8 @@ export const CustomerView = z.object({
   portBase: z.number().nullable(),
   portScheme: PortScheme.nullable(),
   places: z.array(z.string()).nullable(),
+  /** Set while the control plane finds the quota for the period used across all ingresses: refused with QUOTA_EXCEEDED until then. */
+  quotaExceededUntil: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -193,11 +195,25 @@ export const NodeView = z.object({
   name: z.string(),
   lastSeenAt: z.string().nullable(),
   ackedRevision: z.number().nullable(),
+  /** An ingress token has been issued (POST /v1/ingress-nodes/{id}/token). */
+  tokenSet: z.boolean(),
+  /** Where the node answers statistics pulls, as it reported. */
+  adminUrl: z.string().nullable(),
+  /** When its statistics were last stored. */
+  statsPulledAt: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
 export type NodeViewT = z.infer<typeof NodeView>;
 export const NodeList = z.object({ nodes: z.array(NodeView) });
+export const NodeToken = z.object({
+  /** Shown once: only its hash is stored. `hopgate ingress --control URL --token-file F`. */
+  token: z.string(),
+});
+export const AckBody = z
+  .object({ revision: z.number().int().nonnegative(), adminUrl: z.string().url().max(255).optional() })
+  .strict();
+export const StreamQuery = z.object({ revision: z.coerce.number().int().nonnegative().optional().describe('the revision the ingress holds') }).strict();
 
 // ---------- settings: the non-customer, non-exit parts of the ingress configuration
 
@@ -248,12 +264,42 @@ export const RevisionView = z.object({ revision: z.number() });
 
 // ---------- self-service
 
+export const Granularity = z.enum(['minute', 'hour', 'day', 'month']);
+const When = z.string().regex(/^\d{4}-\d{2}(-\d{2}(T\d{2}(:\d{2}(:\d{2}(\.\d+)?)?Z?)?)?)?$/, 'a UTC time: YYYY-MM[-DD[THH[:MM]]]');
+export const UsageQuerySchema = z
+  .object({
+    customer: z.string().min(1).max(128).optional().describe('customer id or login'),
+    exit: z.string().max(64).optional().describe("exit id ('' or 'direct' for direct egress)"),
+    node: z.string().max(64).optional().describe('ingress node id'),
+    by: Granularity.default('hour').describe('period length of each row'),
+    from: When.optional().describe('first minute (UTC); default: 60 minutes, 48 hours, 31 days or 12 months back'),
+    to: When.optional().describe('end (exclusive, UTC); default: now'),
+    live: z.enum(['true', 'false']).default('true').describe('include the minutes still open on the ingresses'),
+  })
+  .strict();
+export const MyUsageQuery = UsageQuerySchema.pick({ by: true, from: true, to: true });
+export const UsageRowView = z.object({
+  period: z.string(),
+  customerId: z.string(),
+  login: z.string(),
+  /** '' for direct egress. */
+  exitId: z.string(),
+  bytesUp: z.number(),
+  bytesDown: z.number(),
+  connections: z.number(),
+  failures: z.number(),
+});
+const UsageTotals = z.object({ bytesUp: z.number(), bytesDown: z.number(), connections: z.number(), failures: z.number() });
+export const UsageList = z.object({ by: Granularity, from: z.string(), to: z.string(), rows: z.array(UsageRowView), totals: UsageTotals });
+
 export const UsageView = z.object({
   customerId: z.string(),
   login: z.string(),
   quota: CustomerView.shape.quota,
-  /** Per-period usage; empty until the statistics store lands. */
-  usage: z.array(z.object({ period: z.string(), bytesUp: z.number(), bytesDown: z.number(), connections: z.number() })),
+  /** The current quota period: bytes used across all ingresses (both directions) and whether it is exceeded. */
+  quotaPeriod: z.object({ period: z.string(), used: z.number(), exceededUntil: z.string().nullable() }).nullable(),
+  /** Per-period usage (by exit), default by hour over the last 48 hours. */
+  usage: z.array(z.object({ period: z.string(), exitId: z.string(), bytesUp: z.number(), bytesDown: z.number(), connections: z.number(), failures: z.number() })),
   note: z.string(),
 });
 

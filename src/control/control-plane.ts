@@ -5,6 +5,9 @@ import { describeTarget, parseDbTarget, type DbTarget } from './db.js';
 import { ControlServer } from './server.js';
 import { ControlStore } from './store.js';
 import { loadOrCreateAdminToken, type AdminToken } from './token.js';
+import { ConfigHub } from './stream.js';
+import { StatsCollector } from './collector.js';
+import { createControlMetrics, type ControlMetrics } from './metrics.js';
 
 import { DEFAULT_CONTROL_HOST, DEFAULT_CONTROL_PORT, DEFAULT_DB_FILE } from './defaults.js';
 
@@ -20,6 +23,12 @@ export interface ControlPlaneOptions {
   readonly adminToken?: string;
   readonly logger?: Logger;
   readonly passwordCost?: { ln: number; r: number; p: number };
+  /** How often ingresses are pulled for statistics and quotas checked (default 5000 ms). */
+  readonly statsIntervalMs?: number;
+  /** Config stream heartbeat (default 15000 ms). */
+  readonly heartbeatMs?: number;
+  /** Safety poll of the revision, besides this process's own changes and PostgreSQL NOTIFY (default 1000 ms). */
+  readonly revisionPollMs?: number;
 }
 
 export interface ControlPlane {
@@ -29,6 +38,9 @@ export interface ControlPlane {
   readonly token: AdminToken;
   readonly target: DbTarget;
   readonly dbDescription: string;
+  readonly hub: ConfigHub;
+  readonly collector: StatsCollector;
+  readonly metrics: ControlMetrics;
   close(): Promise<void>;
 }
 
@@ -37,9 +49,17 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   const target = parseDbTarget(o.db ?? `sqlite:${join(stateDir, DEFAULT_DB_FILE)}`);
   const token = loadOrCreateAdminToken(stateDir, o.adminToken);
   const store = await ControlStore.open(target);
+  const metrics = createControlMetrics();
+  const log = o.logger?.child({ component: 'stream' });
+  const hub = new ConfigHub(store, { metrics, ...(log ? { log } : {}), ...(o.heartbeatMs ? { heartbeatMs: o.heartbeatMs } : {}), ...(o.revisionPollMs ? { pollMs: o.revisionPollMs } : {}) });
+  const collector = new StatsCollector(store, hub, { metrics, ...(o.logger ? { log: o.logger.child({ component: 'stats' }) } : {}), ...(o.statsIntervalMs ? { intervalMs: o.statsIntervalMs } : {}) });
   let server: ControlServer;
   try {
+    await hub.start();
     server = await ControlServer.start({
+      hub,
+      collector,
+      metrics,
       store,
       adminToken: token.token,
       host: o.host ?? DEFAULT_CONTROL_HOST,
@@ -48,9 +68,11 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
       ...(o.passwordCost ? { passwordCost: o.passwordCost } : {}),
     });
   } catch (err) {
+    await hub.close();
     await store.close();
     throw err;
   }
+  collector.start();
   return {
     url: server.url,
     store,
@@ -58,8 +80,13 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     token,
     target,
     dbDescription: describeTarget(target),
+    hub,
+    collector,
+    metrics,
     async close() {
+      await collector.close();
       await server.close();
+      await hub.close();
       await store.close();
     },
   };

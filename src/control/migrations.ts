@@ -111,9 +111,82 @@ const foundation: Migration = {
   },
 };
 
+/**
+ * The config stream, statistics and quotas: ingress tokens (hashed), the
+ * address the control plane pulls statistics from and how far it has read,
+ * per-minute usage (final rows and the open minute), per-period totals for
+ * quotas, and the control plane's over-quota flag on customers.
+ */
+const streamStats: Migration = {
+  async up(db: AnyDb) {
+    // SQLite takes one ADD COLUMN per statement.
+    for (const [name, type] of [
+      ['token_hash', 'varchar(64)'],
+      ['token_created_at', 'varchar(40)'],
+      ['admin_url', 'varchar(255)'],
+      ['stats_epoch', 'varchar(64)'],
+      ['stats_seq', 'bigint'],
+      ['stats_pulled_at', 'varchar(40)'],
+    ] as const) {
+      await db.schema.alterTable('ingress_nodes').addColumn(name, type).execute();
+    }
+    await db.schema.createIndex('ingress_nodes_by_token').unique().on('ingress_nodes').column('token_hash').execute();
+    await db.schema.alterTable('customers').addColumn('quota_exceeded_until', 'varchar(40)').execute();
+
+    const counters = (t: any): any =>
+      t
+        .addColumn('bytes_up', 'bigint', (c: any) => c.notNull())
+        .addColumn('bytes_down', 'bigint', (c: any) => c.notNull())
+        .addColumn('connections', 'bigint', (c: any) => c.notNull())
+        .addColumn('failures', 'bigint', (c: any) => c.notNull());
+
+    // Final per-minute rows: one per (minute, ingress node, customer, exit).
+    await counters(
+      db.schema
+        .createTable('usage_minute')
+        .addColumn('minute', 'varchar(16)', (c) => c.notNull())
+        .addColumn('node_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('customer_id', 'varchar(80)', (c) => c.notNull())
+        .addColumn('login', 'varchar(64)', (c) => c.notNull())
+        .addColumn('exit_id', 'varchar(64)', (c) => c.notNull()),
+    )
+      .addPrimaryKeyConstraint('usage_minute_pk', ['minute', 'node_id', 'customer_id', 'exit_id'])
+      .execute();
+    await db.schema.createIndex('usage_minute_by_customer').on('usage_minute').columns(['customer_id', 'minute']).execute();
+    await db.schema.createIndex('usage_minute_by_exit').on('usage_minute').columns(['exit_id', 'minute']).execute();
+
+    // Per customer per calendar period (hour:…, day:…, month:…), written with the minute rows: what quotas read.
+    await counters(
+      db.schema
+        .createTable('usage_period')
+        .addColumn('customer_id', 'varchar(80)', (c) => c.notNull())
+        .addColumn('period', 'varchar(24)', (c) => c.notNull()),
+    )
+      .addPrimaryKeyConstraint('usage_period_pk', ['customer_id', 'period'])
+      .execute();
+
+    // The minute still open on each ingress, as of its last pull (replaced by every pull).
+    await counters(
+      db.schema
+        .createTable('usage_live')
+        .addColumn('node_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('customer_id', 'varchar(80)', (c) => c.notNull())
+        .addColumn('login', 'varchar(64)', (c) => c.notNull())
+        .addColumn('exit_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('minute', 'varchar(16)', (c) => c.notNull()),
+    )
+      .addPrimaryKeyConstraint('usage_live_pk', ['node_id', 'customer_id', 'exit_id', 'minute'])
+      .execute();
+  },
+  async down(db: AnyDb) {
+    for (const t of ['usage_live', 'usage_period', 'usage_minute']) await db.schema.dropTable(t).ifExists().execute();
+  },
+};
+
 /** Append only. Names sort in application order. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001_foundation': foundation,
+  '0002_stream_stats': streamStats,
 });
 
 export interface MigrationReport {

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { ErrorBody } from './api-schemas.js';
 
-export type Auth = 'operator' | 'customer' | 'public';
+export type Auth = 'operator' | 'customer' | 'ingress' | 'public';
 
 export interface ResponseSpec {
   readonly description: string;
@@ -86,7 +86,7 @@ export function openApiDocument(routes: readonly RouteDoc[], version: string): R
       operationId: r.operationId,
       summary: r.summary,
       tags: [r.tag],
-      security: r.auth === 'operator' ? [{ operatorToken: [] }] : r.auth === 'customer' ? [{ customerPassword: [] }] : [],
+      security: r.auth === 'operator' ? [{ operatorToken: [] }] : r.auth === 'customer' ? [{ customerPassword: [] }] : r.auth === 'ingress' ? [{ ingressToken: [] }] : [],
       ...(parameters.length > 0 ? { parameters } : {}),
       ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(r.body, 'input') } } } } : {}),
       responses,
@@ -105,6 +105,7 @@ export function openApiDocument(routes: readonly RouteDoc[], version: string): R
       securitySchemes: {
         operatorToken: { type: 'http', scheme: 'bearer', description: 'the operator token (state dir file control-admin-token, or HOPGATE_ADMIN_TOKEN)' },
         customerPassword: { type: 'http', scheme: 'basic', description: "a customer's own login and password" },
+        ingressToken: { type: 'http', scheme: 'bearer', description: 'an ingress node token (POST /v1/ingress-nodes/{id}/token)' },
       },
       schemas: { Error: jsonSchema(ErrorBody, 'output') },
     },

@@ -11,7 +11,7 @@
  */
 import { stringify } from 'yaml';
 import { IngressConfigSchema, type IngressConfigInput } from '../shared/schema/ingress-config.js';
-import type { StoreSnapshot } from './store.js';
+import type { CustomerRecord, ExitRecord, StoreSnapshot } from './store.js';
 
 export interface Rendered {
   readonly revision: number;
@@ -19,12 +19,8 @@ export interface Rendered {
   readonly warnings: string[];
 }
 
-export function renderIngressConfig(s: StoreSnapshot): Rendered {
-  const warnings: string[] = [];
-  const live = s.exits.filter((e) => !e.drain);
-  const liveIds = new Set(live.map((e) => e.id));
-
-  const exits = live.map((e) => ({
+export function renderExit(e: ExitRecord): Record<string, unknown> {
+  return {
     id: e.id,
     kind: e.kind,
     host: e.host,
@@ -37,32 +33,47 @@ export function renderIngressConfig(s: StoreSnapshot): Rendered {
     ...(e.city !== null ? { city: e.city } : {}),
     ...(e.asn !== null ? { asn: e.asn } : {}),
     ...(e.viaFull.length > 0 ? { via: e.viaFull } : {}),
-  }));
+  };
+}
 
-  const users = s.customers.map((c) => {
-    const listed = c.exits.filter((id) => liveIds.has(id));
-    let status = c.status;
-    if (c.exits.length > 0 && listed.length === 0 && c.pools.length === 0 && status === 'active') {
-      status = 'suspended';
-      warnings.push(`customer '${c.login}': every assigned exit is drained; rendered suspended`);
-    }
-    return {
-      login: c.login,
-      ...(c.passwordHash !== null ? { passwordHash: c.passwordHash } : {}),
-      ...(c.sources.length > 0 ? { sources: c.sources } : {}),
-      ...(c.sourceAuth ? { sourceAuth: true } : {}),
-      ...(c.maxConnections !== null ? { maxConnections: c.maxConnections } : {}),
-      ...(status !== 'active' ? { status } : {}),
-      ...(listed.length > 0 ? { exits: listed } : {}),
-      ...(c.pools.length > 0 ? { pools: c.pools } : {}),
-      ...(c.portBase !== null ? { portBase: c.portBase } : {}),
-      ...(c.portScheme !== null ? { portScheme: c.portScheme } : {}),
-      ...(c.places !== null ? { places: c.places } : {}),
-      ...(c.bandwidth !== null ? { bandwidth: c.bandwidth } : {}),
-      ...(c.quota !== null ? { quota: c.quota } : {}),
-    };
-  });
+/** Ids of the exits that take new connections (not drained). */
+export function liveExitIds(exits: readonly ExitRecord[]): Set<string> {
+  return new Set(exits.filter((e) => !e.drain).map((e) => e.id));
+}
 
+/** One customer as an ingress user; a warning is pushed when the customer had to be rendered suspended. */
+export function renderUser(c: CustomerRecord, liveIds: ReadonlySet<string>, warnings?: string[], nowMs = Date.now()): Record<string, unknown> {
+  const listed = c.exits.filter((id) => liveIds.has(id));
+  let status = c.status;
+  if (c.exits.length > 0 && listed.length === 0 && c.pools.length === 0 && status === 'active') {
+    status = 'suspended';
+    warnings?.push(`customer '${c.login}': every assigned exit is drained; rendered suspended`);
+  }
+  // The control plane's over-quota flag (all ingresses' usage); past its end the ingress ignores it anyway.
+  const over = c.quotaExceededUntil !== null && Date.parse(c.quotaExceededUntil) > nowMs ? c.quotaExceededUntil : undefined;
+  return {
+    login: c.login,
+    ...(c.passwordHash !== null ? { passwordHash: c.passwordHash } : {}),
+    ...(c.sources.length > 0 ? { sources: c.sources } : {}),
+    ...(c.sourceAuth ? { sourceAuth: true } : {}),
+    ...(c.maxConnections !== null ? { maxConnections: c.maxConnections } : {}),
+    ...(status !== 'active' ? { status } : {}),
+    ...(listed.length > 0 ? { exits: listed } : {}),
+    ...(c.pools.length > 0 ? { pools: c.pools } : {}),
+    ...(c.portBase !== null ? { portBase: c.portBase } : {}),
+    ...(c.portScheme !== null ? { portScheme: c.portScheme } : {}),
+    ...(c.places !== null ? { places: c.places } : {}),
+    ...(c.bandwidth !== null ? { bandwidth: c.bandwidth } : {}),
+    ...(c.quota !== null ? { quota: c.quota } : {}),
+    ...(over !== undefined && c.quota !== null ? { quotaExceededUntil: over } : {}),
+  };
+}
+
+export function renderIngressConfig(s: StoreSnapshot): Rendered {
+  const warnings: string[] = [];
+  const liveIds = liveExitIds(s.exits);
+  const exits = s.exits.filter((e) => !e.drain).map(renderExit);
+  const users = s.customers.map((c) => renderUser(c, liveIds, warnings));
   const config = { version: 1, ...s.settings, users, exits } as IngressConfigInput;
   // Everything was validated on the way in; this catches a combination that is not valid as a whole.
   IngressConfigSchema.parse(config);

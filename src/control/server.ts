@@ -15,12 +15,19 @@ import * as S from './api-schemas.js';
 import { ApiError, notFound } from './errors.js';
 import { openApiDocument, type RouteDoc } from './openapi.js';
 import { renderIngressConfig, renderYaml } from './render.js';
-import { ControlStore, type CustomerRecord } from './store.js';
+import { ControlStore, type CustomerRecord, type UsageQuery } from './store.js';
 import { tokensEqual } from './token.js';
+import type { ConfigHub } from './stream.js';
+import type { StatsCollector } from './collector.js';
+import type { ControlMetrics } from './metrics.js';
 
 export const API_VERSION = '0.1.0';
 
-export type Principal = { readonly kind: 'anonymous' } | { readonly kind: 'operator' } | { readonly kind: 'customer'; readonly id: string; readonly login: string };
+export type Principal =
+  | { readonly kind: 'anonymous' }
+  | { readonly kind: 'operator' }
+  | { readonly kind: 'customer'; readonly id: string; readonly login: string }
+  | { readonly kind: 'ingress'; readonly nodeId: string };
 
 type Out<T> = T extends z.ZodType ? z.output<T> : undefined;
 
@@ -52,6 +59,12 @@ export interface ControlServerOptions {
   readonly logger?: Logger;
   /** scrypt cost of generated customer passwords (tests lower it). */
   readonly passwordCost?: { ln: number; r: number; p: number };
+  /** The config stream (GET /v1/stream); without it the stream routes answer 503. */
+  readonly hub?: ConfigHub;
+  /** Statistics and quotas; a quota change is re-checked at once when present. */
+  readonly collector?: StatsCollector;
+  /** GET /metrics and request counting. */
+  readonly metrics?: ControlMetrics;
 }
 
 /** A generated customer password: 24 URL-safe characters (144 bits). */
@@ -122,6 +135,11 @@ export class ControlServer {
       if (!h) throw new ApiError(401, 'unauthorized', 'credentials required: Authorization: Bearer <operator token>, or Basic with a customer login');
       const [scheme, value = ''] = h.split(/\s+/, 2) as [string, string?];
       if (scheme.toLowerCase() === 'bearer') {
+        if (value.startsWith('hging_')) {
+          const node = await o.store.nodeByToken(value);
+          if (node) return { kind: 'ingress', nodeId: node.id };
+          throw new ApiError(401, 'unauthorized', 'unknown ingress token');
+        }
         if (tokensEqual(value, o.adminToken)) return { kind: 'operator' };
         throw new ApiError(401, 'unauthorized', 'wrong operator token');
       }
@@ -161,6 +179,9 @@ export class ControlServer {
             if (r.auth === 'customer' && principal.kind !== 'customer') {
               throw new ApiError(403, 'forbidden', "self-service endpoints take a customer's own login and password; operators use /v1/customers/{id}");
             }
+            if (r.auth === 'ingress' && principal.kind !== 'ingress') {
+              throw new ApiError(403, 'forbidden', 'this endpoint takes an ingress token (POST /v1/ingress-nodes/{id}/token)');
+            }
           }
           const params = parseWith(r.params, req.params, 'params');
           const query = parseWith(r.query, req.query, 'query');
@@ -174,6 +195,20 @@ export class ControlServer {
       });
     }
     app.get('/openapi.json', async () => doc);
+    const metrics = o.metrics;
+    if (metrics) {
+      app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+      app.addHook('onResponse', async (req, reply) => {
+        const route = req.routeOptions.url ?? 'unknown';
+        if (route === '/metrics') return;
+        metrics.apiRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
+        metrics.apiSeconds.observe({ method: req.method, route }, reply.elapsedTime / 1000);
+      });
+    }
+    // Long-lived streams would hold close() forever: end them first.
+    app.addHook('preClose', async () => {
+      for (const sub of [...(o.hub?.subscribers ?? [])]) sub.close();
+    });
 
     app.setNotFoundHandler((req, reply) => {
       void reply.code(404).send(new ApiError(404, 'not_found', `no route ${req.method} ${req.url.split('?')[0]}`).body());
@@ -261,7 +296,14 @@ function buildRoutes(o: ControlServerOptions): Route[] {
     ),
     route(
       { method: 'PATCH', path: '/v1/customers/:id', auth: 'operator', operationId: 'updateCustomer', summary: 'Change status, sources, limits or port routing (null clears a field)', tag: 'customers', params: S.IdParam, body: S.CustomerPatch, status: 200, response: { description: 'the customer', schema: S.CustomerView }, errors: [404] },
-      async ({ params, body, principal }) => view(await store.updateCustomer(params.id, body, actorOf(principal))),
+      async ({ params, body, principal }) => {
+        const c = await store.updateCustomer(params.id, body, actorOf(principal));
+        if (body.quota !== undefined && o.collector) {
+          await o.collector.enforceQuotas(); // a raised quota restores service now, a lowered one cuts now
+          return view((await store.getCustomer(params.id)) ?? c);
+        }
+        return view(c);
+      },
     ),
     route(
       { method: 'DELETE', path: '/v1/customers/:id', auth: 'operator', operationId: 'deleteCustomer', summary: 'Delete a customer', tag: 'customers', params: S.IdParam, status: 204, response: { description: 'deleted' }, errors: [404] },
@@ -340,21 +382,83 @@ function buildRoutes(o: ControlServerOptions): Route[] {
       async ({ params, principal }) => store.deleteNode(params.id, actorOf(principal)),
     ),
 
+    route(
+      { method: 'POST', path: '/v1/ingress-nodes/:id/token', auth: 'operator', operationId: 'issueIngressToken', summary: "Issue the node's ingress token for the config stream (shown once; replaces the previous one)", tag: 'ingress nodes', params: S.IdParam, status: 200, response: { description: 'the token', schema: S.NodeToken }, errors: [404] },
+      async ({ params }) => {
+        const token = await store.issueNodeToken(params.id);
+        if (!token) throw notFound('ingress node', params.id);
+        return { token };
+      },
+    ),
+
+    // ------------------------------------------------------------ config stream (ingress token)
+    route(
+      {
+        method: 'GET',
+        path: '/v1/stream',
+        auth: 'ingress',
+        operationId: 'configStream',
+        summary: 'The config stream: NDJSON lines — hello, the full snapshot, then deltas and pings as they happen (docs/CONTROL.md)',
+        tag: 'config stream',
+        query: S.StreamQuery,
+        status: 200,
+        response: { description: 'application/x-ndjson, open until either side closes', contentTypes: ['application/x-ndjson'], schema: z.object({ type: z.enum(['hello', 'snapshot', 'delta', 'ping']) }) },
+        errors: [503],
+      },
+      async ({ principal, reply }) => {
+        const hub = o.hub;
+        if (!hub) throw new ApiError(503, 'unavailable', 'the config stream is not running on this control plane');
+        const nodeId = (principal as { nodeId: string }).nodeId;
+        reply.hijack();
+        const res = reply.raw;
+        res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
+        res.socket?.setNoDelay(true);
+        res.socket?.setKeepAlive(true, 30_000);
+        await store.recordNodeAck(nodeId, undefined);
+        await hub.subscribe(nodeId, res);
+        return undefined;
+      },
+    ),
+    route(
+      { method: 'POST', path: '/v1/stream/ack', auth: 'ingress', operationId: 'ackRevision', summary: 'The ingress applied a revision (and where it answers statistics pulls)', tag: 'config stream', body: S.AckBody, status: 204, response: { description: 'recorded' } },
+      async ({ principal, body }) => {
+        const nodeId = (principal as { nodeId: string }).nodeId;
+        await store.recordNodeAck(nodeId, body.revision, body.adminUrl);
+        o.hub?.noteAck(nodeId, body.revision, body.adminUrl);
+      },
+    ),
+
+    // ------------------------------------------------------------ usage
+    route(
+      { method: 'GET', path: '/v1/usage', auth: 'operator', operationId: 'queryUsage', summary: 'Usage per period (minute … month), customer and exit, optionally for one customer, exit or ingress', tag: 'usage', query: S.UsageQuerySchema, status: 200, response: { description: 'rows by period, login, exit', schema: S.UsageList } },
+      async ({ query }) => {
+        let customerId: string | undefined;
+        if (query.customer !== undefined) {
+          const c = (await store.getCustomer(query.customer)) ?? (await store.getCustomerByLogin(query.customer));
+          customerId = c?.id ?? (query.customer.startsWith('login:') ? query.customer : `login:${query.customer}`);
+        }
+        return usageList(store, { ...query, customerId });
+      },
+    ),
+    route(
+      { method: 'GET', path: '/v1/customers/:id/usage', auth: 'operator', operationId: 'getCustomerUsage', summary: "One customer's usage per period and exit", tag: 'usage', params: S.IdParam, query: S.MyUsageQuery, status: 200, response: { description: 'rows by period, exit', schema: S.UsageList }, errors: [404] },
+      async ({ params, query }) => {
+        await mustCustomer(params.id);
+        return usageList(store, { ...query, customerId: params.id, live: 'true' });
+      },
+    ),
+
     // ------------------------------------------------------------ settings and the rendered configuration
     route(
       { method: 'GET', path: '/v1/settings', auth: 'operator', operationId: 'getSettings', summary: 'Ingress settings (listen, limits, targetPolicy…) as stored', tag: 'settings', status: 200, response: { description: 'settings', schema: S.SettingsView } },
-      async () => {
-        const snap = await store.snapshot();
-        return { revision: snap.revision, settings: snap.settings };
-      },
+      async () => settingsView(store),
     ),
     route(
       { method: 'PATCH', path: '/v1/settings', auth: 'operator', operationId: 'patchSettings', summary: 'Set settings keys (each as in the ingress YAML); null removes a key', tag: 'settings', body: S.SettingsPatch, status: 200, response: { description: 'settings', schema: S.SettingsView } },
       async ({ req, principal }) => {
         // Validated by SettingsPatch; stored as written so ingress defaults stay defaults.
         await store.patchSettings(req.body as Partial<Record<S.SettingKey, unknown>>, actorOf(principal));
-        const snap = await store.snapshot();
-        return { revision: snap.revision, settings: snap.settings };
+        return settingsView(store);
       },
     ),
     route(
@@ -386,10 +490,23 @@ function buildRoutes(o: ControlServerOptions): Route[] {
       async ({ principal }) => view(await mustCustomer(customerId(principal))),
     ),
     route(
-      { method: 'GET', path: '/v1/me/usage', auth: 'customer', operationId: 'getMyUsage', summary: 'Your usage and quota (usage arrives with the statistics store)', tag: 'self-service', status: 200, response: { description: 'usage', schema: S.UsageView } },
-      async ({ principal }) => {
+      { method: 'GET', path: '/v1/me/usage', auth: 'customer', operationId: 'getMyUsage', summary: 'Your usage per period and exit, and your quota period', tag: 'self-service', query: S.MyUsageQuery, status: 200, response: { description: 'usage', schema: S.UsageView } },
+      async ({ principal, query }) => {
         const c = await mustCustomer(customerId(principal));
-        return { customerId: c.id, login: c.login, quota: c.quota, usage: [], note: 'per-period usage is not collected yet' };
+        const list = await usageList(store, { ...query, customerId: c.id, live: 'true' });
+        let quotaPeriod = null;
+        if (c.quota) {
+          const q = (await store.quotaStatus()).find((x) => x.id === c.id);
+          if (q) quotaPeriod = { period: q.periodKey, used: q.used, exceededUntil: q.exceededUntil };
+        }
+        return {
+          customerId: c.id,
+          login: c.login,
+          quota: c.quota,
+          quotaPeriod,
+          usage: list.rows.map((r) => ({ period: r.period, exitId: r.exitId, bytesUp: r.bytesUp, bytesDown: r.bytesDown, connections: r.connections, failures: r.failures })),
+          note: `by ${list.by} from ${list.from} to ${list.to} (UTC); bytes counted on the ingresses, pulled every few seconds`,
+        };
       },
     ),
     route(
@@ -406,4 +523,47 @@ function buildRoutes(o: ControlServerOptions): Route[] {
       async ({ principal, body }) => view(await store.updateCustomer(customerId(principal), { sources: body.sources }, actorOf(principal))),
     ),
   ];
+}
+
+const WIDTH = { minute: 16, hour: 13, day: 10, month: 7 } as const;
+
+/** Default windows: 60 minutes, 48 hours, 31 days, 12 months back from now. */
+function usageWindow(by: keyof typeof WIDTH, from: string | undefined, to: string | undefined, nowMs = Date.now()): { from: string; to: string } {
+  const back = { minute: 60 * 60_000, hour: 48 * 3_600_000, day: 31 * 86_400_000, month: 366 * 86_400_000 }[by];
+  const norm = (t: string): string => t.replace(/Z$/, '').slice(0, 16);
+  const end = to !== undefined ? norm(to) : '9999-12-31T23:59';
+  const start = from !== undefined ? norm(from) : new Date(nowMs - back).toISOString().slice(0, WIDTH[by]);
+  return { from: start, to: end };
+}
+
+async function usageList(
+  store: ControlStore,
+  q: { by: keyof typeof WIDTH; from?: string | undefined; to?: string | undefined; customerId?: string | undefined; exit?: string | undefined; node?: string | undefined; live: 'true' | 'false' },
+) {
+  const w = usageWindow(q.by, q.from, q.to);
+  const query: UsageQuery = {
+    granularity: q.by,
+    from: w.from,
+    to: w.to,
+    live: q.live === 'true',
+    ...(q.customerId !== undefined ? { customerId: q.customerId } : {}),
+    ...(q.exit !== undefined ? { exitId: q.exit === 'direct' ? '' : q.exit } : {}),
+    ...(q.node !== undefined ? { nodeId: q.node } : {}),
+  };
+  const rows = await store.usage(query);
+  const totals = { bytesUp: 0, bytesDown: 0, connections: 0, failures: 0 };
+  for (const r of rows) {
+    totals.bytesUp += r.bytesUp;
+    totals.bytesDown += r.bytesDown;
+    totals.connections += r.connections;
+    totals.failures += r.failures;
+  }
+  return { by: q.by, from: w.from, to: w.to, rows, totals };
+}
+
+/** Settings and the revision they belong to, read together (not the whole store). */
+async function settingsView(store: ControlStore): Promise<{ revision: number; settings: Record<string, unknown> }> {
+  let tx = store.db.transaction();
+  if (store.target.dialect === 'postgres') tx = tx.setIsolationLevel('repeatable read');
+  return tx.execute(async (trx) => ({ revision: await store.revision(trx), settings: await store.getSettings(trx) }));
 }

@@ -7,10 +7,12 @@
  * Writes are serialized by the revision row: revisions commit in order.
  */
 import { randomBytes } from 'node:crypto';
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import { isForeignKeyViolation, isUniqueViolation, openDb, type ControlDb, type DbTarget } from './db.js';
 import { migrateToLatest, type MigrationReport } from './migrations.js';
 import type { ChangeLogTable, CustomersTable, DB, ExitsTable, IngressNodesTable } from './tables.js';
+import { hashIngressToken, generateIngressToken } from './token.js';
+import { periodKeysOfMinute, type StatsPull } from '../shared/control-protocol.js';
 import { ApiError, notFound } from './errors.js';
 import {
   SETTING_KEYS,
@@ -60,6 +62,44 @@ export interface StoreSnapshot {
 }
 
 const now = (): string => new Date().toISOString();
+/** Thrown inside a change to roll it back without bumping the revision (nothing to do). */
+const NO_CHANGE = Symbol('no change');
+
+export interface UsageQuery {
+  readonly granularity: 'minute' | 'hour' | 'day' | 'month';
+  /** Minutes `from` ≤ minute < `to`, as `YYYY-MM-DDTHH:MM` (shorter prefixes compare correctly). */
+  readonly from: string;
+  readonly to: string;
+  readonly customerId?: string;
+  readonly exitId?: string;
+  readonly nodeId?: string;
+  /** Include the minutes still open on the ingresses (default true). */
+  readonly live?: boolean;
+  readonly limit?: number;
+}
+
+export interface UsageRow {
+  /** `YYYY-MM-DDTHH:MM`, `YYYY-MM-DDTHH`, `YYYY-MM-DD` or `YYYY-MM`. */
+  readonly period: string;
+  readonly customerId: string;
+  readonly login: string;
+  /** '' for direct egress. */
+  readonly exitId: string;
+  readonly bytesUp: number;
+  readonly bytesDown: number;
+  readonly connections: number;
+  readonly failures: number;
+}
+
+export interface QuotaStatus {
+  readonly id: string;
+  readonly login: string;
+  readonly bytes: number;
+  readonly period: 'hour' | 'day' | 'month';
+  readonly periodKey: string;
+  readonly used: number;
+  readonly exceededUntil: string | null;
+}
 const json = (v: unknown): string => JSON.stringify(v);
 
 function parseJson<T>(text: string | null, fallback: T): T {
@@ -91,6 +131,29 @@ export class ControlStore {
 
   get db(): Kysely<DB> {
     return this.cdb.db;
+  }
+
+  private readonly committedListeners = new Set<(revision: number) => void>();
+
+  /** Called after every committed change in this process, with its revision. Returns an unsubscribe. */
+  onCommitted(listener: (revision: number) => void): () => void {
+    this.committedListeners.add(listener);
+    return () => void this.committedListeners.delete(listener);
+  }
+
+  private emitCommitted(revision: number): void {
+    for (const l of this.committedListeners) {
+      try {
+        l(revision);
+      } catch {
+        /* a listener's problem is its own */
+      }
+    }
+  }
+
+  /** PostgreSQL NOTIFY channel announcing new revisions (one per schema, so schemas do not hear each other). */
+  get notifyChannel(): string {
+    return `hopgate_revision_${this.target.schema ?? 'public'}`;
   }
 
   get target(): DbTarget {
@@ -134,8 +197,9 @@ export class ControlStore {
    * append the change-log entries. A throw rolls everything back.
    */
   private async change<T>(actor: string, fn: (trx: Tx, record: (entity: Entity, id: string, op: Op) => void) => Promise<T>): Promise<T> {
+    let committed: number | undefined;
     try {
-      return await this.db.transaction().execute(async (trx) => {
+      const result = await this.db.transaction().execute(async (trx) => {
         const bumped = await trx
           .updateTable('config_state')
           .set((eb) => ({ revision: eb('revision', '+', 1) }))
@@ -152,9 +216,15 @@ export class ControlStore {
             .values(entries.map((e, seq) => ({ revision, seq, at, entity: e.entity, entity_id: e.id, op: e.op, actor })))
             .execute();
         }
+        // Other control-plane processes on this database hear of it on commit (LISTEN/NOTIFY).
+        if (this.target.dialect === 'postgres') await sql`select pg_notify(${this.notifyChannel}, ${String(revision)})`.execute(trx);
+        committed = revision;
         return value;
       });
+      if (committed !== undefined) this.emitCommitted(committed);
+      return result;
     } catch (err) {
+      if (err === NO_CHANGE) return undefined as T;
       if (err instanceof ApiError) throw err;
       if (isUniqueViolation(err)) throw new ApiError(409, 'conflict', `already exists (${(err as Error).message})`);
       if (isForeignKeyViolation(err)) throw new ApiError(409, 'conflict', `refers to something that does not exist or is in use (${(err as Error).message})`);
@@ -204,6 +274,7 @@ export class ControlStore {
       portBase: r.port_base === null ? null : Number(r.port_base),
       portScheme: r.port_scheme,
       places: parseJson<string[] | null>(r.places, null),
+      quotaExceededUntil: r.quota_exceeded_until ?? null,
       createdAt: r.created_at,
       updatedAt: r.updated_at,
     };
@@ -214,11 +285,13 @@ export class ControlStore {
     return view;
   }
 
-  async listCustomers(filter: { login?: string } = {}, db: Kysely<DB> = this.db): Promise<CustomerRecord[]> {
+  async listCustomers(filter: { login?: string; ids?: readonly string[] } = {}, db: Kysely<DB> = this.db): Promise<CustomerRecord[]> {
+    if (filter.ids !== undefined && filter.ids.length === 0) return [];
     let q = db.selectFrom('customers').selectAll().orderBy('login');
     if (filter.login !== undefined) q = q.where('login', '=', filter.login);
+    if (filter.ids !== undefined) q = q.where('id', 'in', [...filter.ids]);
     const rows = await q.execute();
-    const exits = await this.customerExits(db, filter.login !== undefined ? rows.map((r) => r.id) : undefined);
+    const exits = await this.customerExits(db, filter.login !== undefined || filter.ids !== undefined ? rows.map((r) => r.id) : undefined);
     return rows.map((r) => this.customerRecord(r, exits.get(r.id) ?? []));
   }
 
@@ -283,6 +356,7 @@ export class ControlStore {
           port_base: input.portBase ?? null,
           port_scheme: input.portScheme ?? null,
           places: input.places ? json(input.places) : null,
+          quota_exceeded_until: null,
           created_at: t,
           updated_at: t,
         })
@@ -308,6 +382,7 @@ export class ControlStore {
       if (patch.quota !== undefined) {
         set.quota_bytes = patch.quota?.bytes ?? null;
         set.quota_period = patch.quota?.period ?? null;
+        if (patch.quota === null) set.quota_exceeded_until = null; // no quota, nothing exceeded
       }
       if (patch.portBase !== undefined) set.port_base = patch.portBase;
       if (patch.portScheme !== undefined) set.port_scheme = patch.portScheme;
@@ -493,6 +568,9 @@ export class ControlStore {
       name: r.name,
       lastSeenAt: r.last_seen_at,
       ackedRevision: r.acked_revision === null ? null : Number(r.acked_revision),
+      tokenSet: r.token_hash !== null && r.token_hash !== undefined,
+      adminUrl: r.admin_url ?? null,
+      statsPulledAt: r.stats_pulled_at ?? null,
       createdAt: r.created_at,
       updatedAt: r.updated_at,
     };
@@ -513,7 +591,10 @@ export class ControlStore {
       const dup = await trx.selectFrom('ingress_nodes').select('id').where('id', '=', id).executeTakeFirst();
       if (dup) throw new ApiError(409, 'conflict', `ingress node '${id}' exists`, 'body.id');
       const t = now();
-      await trx.insertInto('ingress_nodes').values({ id, name: input.name, last_seen_at: null, acked_revision: null, created_at: t, updated_at: t }).execute();
+      await trx
+        .insertInto('ingress_nodes')
+        .values({ id, name: input.name, last_seen_at: null, acked_revision: null, token_hash: null, token_created_at: null, admin_url: null, stats_epoch: null, stats_seq: null, stats_pulled_at: null, created_at: t, updated_at: t })
+        .execute();
       record('ingress_node', id, 'create');
     });
     return (await this.getNode(id))!;
@@ -540,9 +621,10 @@ export class ControlStore {
    * What an ingress reports (seen now, applied `revision`). Not a configuration
    * change: no revision bump, no change-log entry (else every ack would need an ack).
    */
-  async recordNodeAck(id: string, revision: number | undefined): Promise<boolean> {
+  async recordNodeAck(id: string, revision: number | undefined, adminUrl?: string): Promise<boolean> {
     const set: Partial<IngressNodesTable> = { last_seen_at: now() };
     if (revision !== undefined) set.acked_revision = revision;
+    if (adminUrl !== undefined) set.admin_url = adminUrl;
     const r = await this.db.updateTable('ingress_nodes').set(set).where('id', '=', id).executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
   }
@@ -594,5 +676,244 @@ export class ControlStore {
       const settings = await this.getSettings(trx);
       return { revision, customers, exits, settings };
     });
+  }
+
+  // ---------------------------------------------------------------- ingress tokens
+
+  /** A new ingress token for node `id` (shown once; the previous one stops working). Undefined: no such node. */
+  async issueNodeToken(id: string): Promise<string | undefined> {
+    const token = generateIngressToken();
+    const t = now();
+    const r = await this.db
+      .updateTable('ingress_nodes')
+      .set({ token_hash: hashIngressToken(token), token_created_at: t, updated_at: t })
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0 ? token : undefined;
+  }
+
+  /** The node an ingress token belongs to. */
+  async nodeByToken(token: string): Promise<NodeViewT | undefined> {
+    if (!token.startsWith('hging_')) return undefined;
+    const r = await this.db.selectFrom('ingress_nodes').selectAll().where('token_hash', '=', hashIngressToken(token)).executeTakeFirst();
+    return r ? this.nodeView(r) : undefined;
+  }
+
+  // ---------------------------------------------------------------- statistics
+
+  /** How far node `id`'s statistics are stored (`EPOCH:SEQ`), or undefined before the first pull. */
+  async statsCursor(id: string): Promise<string | undefined> {
+    const r = await this.db.selectFrom('ingress_nodes').select(['stats_epoch', 'stats_seq']).where('id', '=', id).executeTakeFirst();
+    return r?.stats_epoch ? `${r.stats_epoch}:${Number(r.stats_seq ?? 0)}` : undefined;
+  }
+
+  /**
+   * Store one statistics pull from node `id`, exactly once. In one transaction,
+   * holding the node's row: records at or below the stored cursor are skipped
+   * (a repeated pull, a pull answered twice, a restart between pull and write),
+   * the rest are added to the per-minute and per-period rows, the node's open
+   * minute is replaced, and the cursor moves. A failed write moves nothing: the
+   * ingress keeps the records until a later pull acknowledges them.
+   */
+  async ingestStats(id: string, pull: StatsPull, at = now()): Promise<{ stored: number; skipped: number; cursor: string }> {
+    return this.db.transaction().execute(async (trx) => {
+      let q = trx.selectFrom('ingress_nodes').select(['stats_epoch', 'stats_seq']).where('id', '=', id);
+      if (this.target.dialect === 'postgres') q = q.forUpdate();
+      const node = await q.executeTakeFirst();
+      if (!node) throw notFound('ingress node', id);
+      const after = node.stats_epoch === pull.epoch ? Number(node.stats_seq ?? 0) : 0;
+      const fresh = pull.records.filter((r) => r[0] > after);
+      const ids = await this.customerIdsByLogin(trx, new Set([...fresh.map((r) => r[2]), ...pull.live.map((r) => r[1])]));
+      const cid = (login: string): string => ids.get(login) ?? `login:${login}`;
+
+      type Row = { bytes_up: number; bytes_down: number; connections: number; failures: number };
+      const add = (row: Row, up: number, down: number, conns: number, fails: number): void => {
+        row.bytes_up += up;
+        row.bytes_down += down;
+        row.connections += conns;
+        row.failures += fails;
+      };
+      const minutes = new Map<string, Row & { minute: string; node_id: string; customer_id: string; login: string; exit_id: string }>();
+      const periods = new Map<string, Row & { customer_id: string; period: string }>();
+      let lastSeq = after;
+      for (const [seq, minute, login, exit, up, down, conns, fails] of fresh) {
+        lastSeq = Math.max(lastSeq, seq);
+        const customer = cid(login);
+        const mk = `${minute}\0${customer}\0${exit}`;
+        let m = minutes.get(mk);
+        if (!m) minutes.set(mk, (m = { minute, node_id: id, customer_id: customer, login, exit_id: exit, bytes_up: 0, bytes_down: 0, connections: 0, failures: 0 }));
+        add(m, up, down, conns, fails);
+        for (const period of periodKeysOfMinute(minute)) {
+          const pk = `${customer}\0${period}`;
+          let p = periods.get(pk);
+          if (!p) periods.set(pk, (p = { customer_id: customer, period, bytes_up: 0, bytes_down: 0, connections: 0, failures: 0 }));
+          add(p, up, down, conns, fails);
+        }
+      }
+      await this.upsertCounters(trx, 'usage_minute', ['minute', 'node_id', 'customer_id', 'exit_id'], [...minutes.values()]);
+      await this.upsertCounters(trx, 'usage_period', ['customer_id', 'period'], [...periods.values()]);
+
+      await trx.deleteFrom('usage_live').where('node_id', '=', id).execute();
+      const live = new Map<string, Row & { node_id: string; customer_id: string; login: string; exit_id: string; minute: string }>();
+      for (const [minute, login, exit, up, down, conns, fails] of pull.live) {
+        const customer = cid(login);
+        const k = `${minute}\0${customer}\0${exit}`;
+        let l = live.get(k);
+        if (!l) live.set(k, (l = { node_id: id, customer_id: customer, login, exit_id: exit, minute, bytes_up: 0, bytes_down: 0, connections: 0, failures: 0 }));
+        add(l, up, down, conns, fails);
+      }
+      const liveRows = [...live.values()];
+      for (let i = 0; i < liveRows.length; i += 500) await trx.insertInto('usage_live').values(liveRows.slice(i, i + 500)).execute();
+
+      await trx.updateTable('ingress_nodes').set({ stats_epoch: pull.epoch, stats_seq: lastSeq, stats_pulled_at: at, last_seen_at: at }).where('id', '=', id).execute();
+      return { stored: fresh.length, skipped: pull.records.length - fresh.length, cursor: `${pull.epoch}:${lastSeq}` };
+    });
+  }
+
+  private async customerIdsByLogin(db: Kysely<DB>, logins: ReadonlySet<string>): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const all = [...logins];
+    for (let i = 0; i < all.length; i += 500) {
+      const rows = await db.selectFrom('customers').select(['id', 'login']).where('login', 'in', all.slice(i, i + 500)).execute();
+      for (const r of rows) out.set(r.login, r.id);
+    }
+    return out;
+  }
+
+  /** Multi-row upsert adding the counters to existing rows (rows are unique per key within one call). */
+  private async upsertCounters(trx: Tx, table: 'usage_minute' | 'usage_period', keys: string[], rows: object[]): Promise<void> {
+    const t = sql.table(table);
+    for (let i = 0; i < rows.length; i += 400) {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      await (trx.insertInto(table) as any)
+        .values(rows.slice(i, i + 400))
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        .onConflict((oc: any) =>
+          oc.columns(keys).doUpdateSet({
+            bytes_up: sql`${t}.bytes_up + excluded.bytes_up`,
+            bytes_down: sql`${t}.bytes_down + excluded.bytes_down`,
+            connections: sql`${t}.connections + excluded.connections`,
+            failures: sql`${t}.failures + excluded.failures`,
+          }),
+        )
+        .execute();
+    }
+  }
+
+  /**
+   * Usage rows grouped by period (minute … month), customer and exit, from the
+   * final minutes and (unless `live` is false) the minutes still open on the ingresses.
+   */
+  async usage(q: UsageQuery): Promise<UsageRow[]> {
+    const width = { minute: 16, hour: 13, day: 10, month: 7 }[q.granularity];
+    const filter = <QB extends { where: (...a: any[]) => QB }>(b: QB): QB => {
+      let x = b.where('minute', '>=', q.from).where('minute', '<', q.to);
+      if (q.customerId !== undefined) x = x.where('customer_id', '=', q.customerId);
+      if (q.exitId !== undefined) x = x.where('exit_id', '=', q.exitId);
+      if (q.nodeId !== undefined) x = x.where('node_id', '=', q.nodeId);
+      return x;
+    };
+    const cols = ['minute', 'customer_id', 'login', 'exit_id', 'bytes_up', 'bytes_down', 'connections', 'failures'] as const;
+    const finals = filter(this.db.selectFrom('usage_minute').select([...cols]));
+    const source = q.live === false ? finals : finals.unionAll(filter(this.db.selectFrom('usage_live').select([...cols])));
+    const period = sql<string>`substr(u.minute, 1, ${sql.lit(width)})`;
+    const rows = await this.db
+      .selectFrom(source.as('u'))
+      .select([
+        period.as('period'),
+        'u.customer_id',
+        sql<string>`max(u.login)`.as('login'),
+        'u.exit_id',
+        sql<number>`sum(u.bytes_up)`.as('bytes_up'),
+        sql<number>`sum(u.bytes_down)`.as('bytes_down'),
+        sql<number>`sum(u.connections)`.as('connections'),
+        sql<number>`sum(u.failures)`.as('failures'),
+      ])
+      .groupBy([period, 'u.customer_id', 'u.exit_id'])
+      .orderBy(period)
+      .orderBy(sql`max(u.login)`)
+      .orderBy('u.exit_id')
+      .limit(q.limit ?? 10_000)
+      .execute();
+    return rows.map((r) => ({
+      period: r.period,
+      customerId: r.customer_id,
+      login: r.login,
+      exitId: r.exit_id,
+      bytesUp: Number(r.bytes_up),
+      bytesDown: Number(r.bytes_down),
+      connections: Number(r.connections),
+      failures: Number(r.failures),
+    }));
+  }
+
+  // ---------------------------------------------------------------- quotas
+
+  /**
+   * Every customer with a quota, with the bytes used in the current period
+   * across all ingresses: final minutes (per-period totals) plus the minutes
+   * still open on the ingresses as of their last pull.
+   */
+  async quotaStatus(nowMs = Date.now()): Promise<QuotaStatus[]> {
+    const customers = await this.db
+      .selectFrom('customers')
+      .select(['id', 'login', 'status', 'quota_bytes', 'quota_period', 'quota_exceeded_until'])
+      .where('quota_bytes', 'is not', null)
+      .execute();
+    if (customers.length === 0) return [];
+    const keys = periodKeysOfMinute(new Date(nowMs).toISOString().slice(0, 16));
+    const used = new Map<string, number>();
+    const finals = await this.db
+      .selectFrom('usage_period')
+      .select(['customer_id', 'period', sql<number>`bytes_up + bytes_down`.as('bytes')])
+      .where('period', 'in', keys)
+      .execute();
+    for (const r of finals) used.set(`${r.customer_id}\0${r.period}`, Number(r.bytes));
+    const live = await this.db
+      .selectFrom('usage_live')
+      .select(['customer_id', 'minute', sql<number>`sum(bytes_up + bytes_down)`.as('bytes')])
+      .groupBy(['customer_id', 'minute'])
+      .execute();
+    for (const r of live) {
+      for (const k of periodKeysOfMinute(r.minute)) {
+        if (!keys.includes(k)) continue;
+        const id = `${r.customer_id}\0${k}`;
+        used.set(id, (used.get(id) ?? 0) + Number(r.bytes));
+      }
+    }
+    return customers.map((c) => {
+      const period = c.quota_period ?? 'month';
+      const key = keys[period === 'hour' ? 0 : period === 'day' ? 1 : 2];
+      return {
+        id: c.id,
+        login: c.login,
+        bytes: Number(c.quota_bytes),
+        period,
+        periodKey: key,
+        used: used.get(`${c.id}\0${key}`) ?? 0,
+        exceededUntil: c.quota_exceeded_until ?? null,
+      };
+    });
+  }
+
+  /**
+   * Set or clear the control plane's over-quota flag (null clears). One change
+   * (revision bump, pushed to every ingress) when any flag differs; none otherwise,
+   * so replicas deciding the same thing together bump once.
+   */
+  async setQuotaFlags(flags: ReadonlyArray<{ id: string; until: string | null }>): Promise<number> {
+    if (flags.length === 0) return 0;
+    let changed = 0;
+    await this.change('system:quota', async (trx, record) => {
+      for (const f of flags) {
+        const r = await trx.selectFrom('customers').select('quota_exceeded_until').where('id', '=', f.id).executeTakeFirst();
+        if (!r || (r.quota_exceeded_until ?? null) === f.until) continue;
+        await trx.updateTable('customers').set({ quota_exceeded_until: f.until }).where('id', '=', f.id).execute();
+        record('customer', f.id, 'update');
+        changed++;
+      }
+      if (changed === 0) throw NO_CHANGE;
+    });
+    return changed;
   }
 }

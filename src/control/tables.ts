@@ -39,6 +39,8 @@ export interface CustomersTable {
   port_base: number | null;
   port_scheme: 'sequential' | 'place' | null;
   places: string | null;
+  /** Set by the control plane while the customer's quota for the period is used (ISO: when it resets). */
+  quota_exceeded_until: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -73,6 +75,15 @@ export interface IngressNodesTable {
   name: string;
   last_seen_at: string | null;
   acked_revision: number | null;
+  /** sha256 (hex) of the node's ingress token; null: no token issued. */
+  token_hash: string | null;
+  token_created_at: string | null;
+  /** Where the ingress answers statistics pulls (reported with its acknowledgements). */
+  admin_url: string | null;
+  /** How far the control plane has stored the node's statistics: its ledger epoch and last sequence. */
+  stats_epoch: string | null;
+  stats_seq: number | null;
+  stats_pulled_at: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -84,6 +95,37 @@ export interface SettingsTable {
   updated_at: string;
 }
 
+interface UsageCounters {
+  bytes_up: number;
+  bytes_down: number;
+  connections: number;
+  failures: number;
+}
+
+/** Final usage of one minute (`YYYY-MM-DDTHH:MM`, UTC) on one ingress, for one customer and exit ('' = direct). */
+export interface UsageMinuteTable extends UsageCounters {
+  minute: string;
+  node_id: string;
+  customer_id: string;
+  login: string;
+  exit_id: string;
+}
+
+/** Usage per customer per calendar period: `hour:YYYY-MM-DDTHH`, `day:YYYY-MM-DD`, `month:YYYY-MM`. */
+export interface UsagePeriodTable extends UsageCounters {
+  customer_id: string;
+  period: string;
+}
+
+/** The open minute on each ingress as of its last pull. */
+export interface UsageLiveTable extends UsageCounters {
+  node_id: string;
+  customer_id: string;
+  login: string;
+  exit_id: string;
+  minute: string;
+}
+
 export interface DB {
   config_state: ConfigStateTable;
   change_log: ChangeLogTable;
@@ -92,4 +134,7 @@ export interface DB {
   customer_exits: CustomerExitsTable;
   ingress_nodes: IngressNodesTable;
   settings: SettingsTable;
+  usage_minute: UsageMinuteTable;
+  usage_period: UsagePeriodTable;
+  usage_live: UsageLiveTable;
 }

@@ -43,3 +43,13 @@ export function tokensEqual(given: string, expected: string): boolean {
   const b = createHash('sha256').update(expected).digest();
   return timingSafeEqual(a, b);
 }
+
+/** An ingress token: names no node (the control plane finds the node by the token's hash). */
+export function generateIngressToken(): string {
+  return `hging_${randomBytes(32).toString('base64url')}`;
+}
+
+/** What is stored of an ingress token: 256 random bits need no slow hash. */
+export function hashIngressToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}

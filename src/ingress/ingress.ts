@@ -7,13 +7,15 @@ import type { Server } from 'node:http';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { IngressConfig } from '../shared/schema/ingress-config.js';
 import type { Logger } from '../shared/log.js';
-import { startAdminServer } from '../shared/admin-server.js';
+import { startAdminServer, type AdminRawHandler } from '../shared/admin-server.js';
+import type { Registry } from 'prom-client';
 import { portTable } from './route/port-table.js';
 import { compileSnapshot } from './config/snapshot.js';
 import { ListenerSet } from './listener-set.js';
 import { createIngressMetrics, subscribeAccessLog } from './observe.js';
 import { IngressRuntime } from './runtime.js';
 import { startExitProber } from './route/exit-prober.js';
+import { ReverseNode } from './reverse/reverse-node.js';
 
 function loadTls(cfg: IngressConfig): SecureContext | undefined {
   if (!cfg.tls) return undefined;
@@ -31,18 +33,37 @@ export class Ingress {
     private readonly log: Logger,
   ) {}
 
-  static async start(config: IngressConfig, log: Logger, opts: { adminPort?: number } = {}): Promise<Ingress> {
-    const runtime = new IngressRuntime(compileSnapshot(config, 1), loadTls(config));
+  /**
+   * `revision`: the configuration's revision (the control plane's; default 1).
+   * `adminHandler`: more admin routes, tried first (the control link's statistics).
+   * `metrics`: called with the metrics registry, to add more.
+   */
+  static async start(
+    config: IngressConfig,
+    log: Logger,
+    opts: { adminPort?: number; revision?: number; adminHandler?: AdminRawHandler; metrics?: (registry: Registry) => void } = {},
+  ): Promise<Ingress> {
+    const runtime = new IngressRuntime(compileSnapshot(config, opts.revision ?? 1), loadTls(config));
     const ingress = new Ingress(runtime, new ListenerSet(runtime), log);
+    ingress.revision = opts.revision ?? 1;
     const metrics = createIngressMetrics(runtime);
+    opts.metrics?.(metrics.registry);
     ingress.stopObservers.push(metrics.stop, subscribeAccessLog(log, () => runtime.snapshot.config.log.access));
     ingress.stopObservers.push(() => runtime.quota.stop());
     if (config.limits.exitProbeIntervalMs > 0) ingress.stopObservers.push(startExitProber(runtime, config.limits.exitProbeIntervalMs));
     try {
       await ingress.listeners.listen(config.listen.host, config.listen.ports[0], config.listen.ports[1]);
+      // Reverse-connected exits: the tunnel port they dial, and published sites (docs/REVERSE-EXITS.md).
+      runtime.reverse = await ReverseNode.start(runtime.snapshot, log);
     } catch (err) {
+      ingress.listeners.close();
       for (const stop of ingress.stopObservers) stop(); // a taken port must not leave timers and subscribers behind
       throw err;
+    }
+    const reverse = runtime.reverse;
+    if (reverse) {
+      runtime.exitHealth.presence = (id) => reverse.registry.presence(id);
+      reverse.registerMetrics(metrics.registry);
     }
     const adminPort = opts.adminPort ?? config.metrics?.port;
     if (adminPort !== undefined) {
@@ -54,7 +75,7 @@ export class Ingress {
         // The port table with live health, for `hopgate ports`.
         const m = /^\/v1\/ports\/([^/]+)$/.exec(path);
         return m ? portTable(runtime.snapshot, m[1]!, (e) => runtime.exitHealth.isUp(e.id)) : undefined;
-      });
+      }, opts.adminHandler);
     }
     return ingress;
   }
@@ -69,8 +90,9 @@ export class Ingress {
   }
 
   /** Apply a new configuration without dropping live connections. Listen address changes need a restart. */
-  reload(config: IngressConfig): number {
-    const next = compileSnapshot(config, ++this.revision, this.runtime.snapshot);
+  reload(config: IngressConfig, revision?: number): number {
+    this.revision = revision ?? this.revision + 1;
+    const next = compileSnapshot(config, this.revision, this.runtime.snapshot);
     const old = this.runtime.snapshot.config.listen;
     if (old.host !== config.listen.host || old.ports[0] !== config.listen.ports[0] || old.ports[1] !== config.listen.ports[1]) {
       this.log.warn({ from: old, to: config.listen }, 'listen address changes take effect on restart');
@@ -84,6 +106,7 @@ export class Ingress {
   async shutdown(drainMs = this.runtime.snapshot.config.limits.drainTimeoutMs): Promise<void> {
     this.runtime.draining = true;
     this.listeners.close();
+    this.runtime.reverse?.close();
     const deadline = Date.now() + drainMs;
     while (this.runtime.sessions.size > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
@@ -91,6 +114,7 @@ export class Ingress {
     const cut = this.runtime.sessions.size;
     for (const s of this.runtime.sessions) s.abort();
     if (cut > 0) this.log.warn({ cut }, 'drain deadline reached; cut remaining sessions');
+    this.runtime.reverse?.close(true);
     await new Promise<void>((resolve) => (this.admin ? this.admin.close(() => resolve()) : resolve()));
     for (const stop of this.stopObservers) stop();
   }

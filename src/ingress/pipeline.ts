@@ -167,7 +167,7 @@ export async function openUpstream(rt: IngressRuntime, session: Session, target:
     session.routeReason = choice.reason;
     tried.add(choice.exit.id);
     try {
-      const socket = await dialRoute(target, choice.exit, opts);
+      const socket = await dialRoute(target, choice.exit, opts, rt.reverse);
       health.succeeded(choice.exit.id);
       return socket;
     } catch (err) {

@@ -15,6 +15,7 @@ import type { ErrorCode } from '../shared/errors.js';
 import { BandwidthGuard } from './guard/bandwidth.js';
 import { QuotaTracker } from './guard/quota.js';
 import type { SessionLimits } from './guard/session-limits.js';
+import type { ReverseNode } from './reverse/reverse-node.js';
 
 export class IngressRuntime {
   readonly auth: Authenticator;
@@ -26,6 +27,8 @@ export class IngressRuntime {
   /** Per-customer data quota usage (aggregated across workers when attached to the primary). */
   readonly quota: QuotaTracker;
   draining = false;
+  /** Reverse-connected exits (tunnel port, work connections); undefined when none are configured. */
+  reverse: ReverseNode | undefined;
   /** The clock routing reads (sticky-session windows); tests may replace it. */
   now: () => number = Date.now;
 
@@ -68,6 +71,7 @@ export class IngressRuntime {
     if (tls) this.tls = tls;
     this.auth.prune(next);
     this.exitHealth.retain(new Set(next.exits.all.map((e) => e.id)));
+    this.reverse?.configure(next);
     this.bandwidth.configure(next);
     this.quota.configure(next); // may cut sessions of a user whose quota was lowered below usage
     if (channels.configApplied.hasSubscribers) channels.configApplied.publish({ revision: next.revision });

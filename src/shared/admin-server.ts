@@ -1,12 +1,16 @@
 /** A tiny admin HTTP server: /metrics (Prometheus) and /healthz. Not on the byte path. */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 
 /** Extra read-only JSON routes: path → body, or undefined for 404. */
 export type AdminRoutes = (path: string) => object | undefined;
 
-export async function startAdminServer(host: string, port: number, registry: Registry, health: () => object, routes?: AdminRoutes): Promise<Server> {
+/** Tried before everything else: true when it answered the request. */
+export type AdminRawHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+export async function startAdminServer(host: string, port: number, registry: Registry, health: () => object, routes?: AdminRoutes, raw?: AdminRawHandler): Promise<Server> {
   const server = createServer((req, res) => {
+    if (raw?.(req, res)) return;
     const extra = req.method === 'GET' && routes && req.url ? routes(decodeURIComponent(req.url.split('?')[0]!)) : undefined;
     if (extra !== undefined) {
       res.writeHead(200, { 'Content-Type': 'application/json' });

@@ -17,6 +17,8 @@ export const LIMITS = Object.freeze({
   /** UDP ASSOCIATE: drop a datagram bigger than this; close an idle association. */
   maxUdpPayload: 65_507,
   udpIdleTimeoutMs: 2 * 60_000,
+  /** UDP-in-TCP (chained routes): datagrams queued on the stream beyond this are dropped, as UDP would. */
+  udpInTcpBacklogBytes: 1 << 20,
   /** Sources remembered for auth-failure throttling (bounded map). */
   authThrottleTrackedSources: 50_000,
 });

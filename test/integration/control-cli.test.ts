@@ -70,7 +70,7 @@ for (const dc of cases) {
 
     it('starts on a fresh database: migrations applied, token made (0600)', () => {
       assert.match(cp.info.url, /^http:\/\/127\.0\.0\.1:\d+$/);
-      assert.deepEqual(cp.info.migrations.applied, ['0001_foundation']);
+      assert.deepEqual(cp.info.migrations.applied, ['0001_foundation', '0002_stream_stats']);
       assert.equal(cp.info.tokenFrom, 'generated');
       assert.equal(cp.info.tokenFile, join(state.path, 'control-admin-token'));
       assert.equal(statSync(cp.info.tokenFile!).mode & 0o777, 0o600);

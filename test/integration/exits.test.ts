@@ -10,10 +10,13 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
+import { SocksClient } from 'socks';
+import { createSocket } from 'node:dgram';
 import { closed, rawExchange, startEchoServer, withTimeout } from '../helpers/net.js';
 import { curl } from '../helpers/curl.js';
 import { startTestIngress, USER, type TestIngress } from '../helpers/ingress.js';
 import { EXIT_SECRET, exitEntry, startTestExit, type TestExit } from '../helpers/exits.js';
+import { EXIT_LOGIN } from '../../src/cli/exit.js';
 import { socks5ConnectRaw } from '../helpers/socks5-raw.js';
 import { socksAssociate } from '../helpers/socks-client.js';
 import { encodeUserPass } from '../../src/protocol/socks5/codec.js';
@@ -162,9 +165,41 @@ test('active probes take a dead exit out without client traffic and put it back 
   }
 });
 
+test('probes walk the whole route: a live first hop does not hide a dead exit or a refused secret', async () => {
+  const hop = await startTestExit('hop', '127.0.0.13');
+  const far = await startTestExit('far', '127.0.0.14', ['127.0.0.13/32']); // reachable only through the hop
+  const farPort = far.port;
+  const probed = await startTestIngress({
+    exits: [
+      { ...exitEntry(far, 'de'), via: [{ kind: 'hopgate', host: hop.ip, port: hop.port, username: EXIT_LOGIN, password: EXIT_SECRET }] },
+      { ...exitEntry(hop, 'us'), id: 'wrong-secret', egressIp: '127.0.0.15', password: 'not-the-secret' },
+    ],
+    limits: { exitProbeIntervalMs: 100 } as never,
+  });
+  const health = probed.ingress.runtime.exitHealth;
+  const until = async (id: string, want: boolean): Promise<void> => {
+    for (let i = 0; i < 40 && health.isUp(id) !== want; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(health.isUp(id), want, `${id} up=${want}`);
+  };
+  try {
+    await until('wrong-secret', false); // TCP to it works; our credentials do not
+    await until('far', true);
+    await far.node.shutdown(0);
+    await until('far', false); // the hop in front still answers
+    const back = await startTestExit('far', '127.0.0.14', ['127.0.0.13/32'], farPort);
+    try {
+      await until('far', true);
+    } finally {
+      await back.node.shutdown(100);
+    }
+  } finally {
+    await probed.stop();
+    await hop.node.shutdown(100);
+  }
+});
+
 test('UDP ASSOCIATE across the exit: datagrams leave from the exit and the replies come back', async () => {
   const { createSocket } = await import('node:dgram');
-  const { SocksClient } = await import('socks');
   const seen: string[] = [];
   const target = createSocket('udp4');
   target.on('message', (msg, rinfo) => {
@@ -187,6 +222,49 @@ test('UDP ASSOCIATE across the exit: datagrams leave from the exit and the repli
     info.socket.destroy();
     client.close();
     target.close();
+  }
+});
+
+test('UDP across a chained route: framed inside the chain to the hopgate exit, which sends from its own address', async () => {
+  const hop = await startTestExit('udp-hop', '127.0.0.16');
+  const far = await startTestExit('udp-far', '127.0.0.17', ['127.0.0.16/32']); // reachable only through the hop
+  const target = createSocket('udp4');
+  const seen: string[] = [];
+  target.on('message', (msg, rinfo) => {
+    seen.push(rinfo.address);
+    target.send(Buffer.concat([Buffer.from('echo:'), msg]), rinfo.port, rinfo.address);
+  });
+  await new Promise<void>((r) => target.bind(0, '127.0.0.1', r));
+  const chained = await startTestIngress({
+    exits: [
+      { ...exitEntry(far, 'de'), via: [{ kind: 'hopgate', host: hop.ip, port: hop.port, username: EXIT_LOGIN, password: EXIT_SECRET }] },
+      { ...exitEntry(hop, 'us'), id: 'to-socks5', kind: 'socks5', egressIp: '127.0.0.18', via: [{ kind: 'hopgate', host: hop.ip, port: hop.port, username: EXIT_LOGIN, password: EXIT_SECRET }] },
+    ],
+  });
+  const client = createSocket('udp4');
+  await new Promise<void>((r) => client.bind(0, '127.0.0.1', r));
+  try {
+    const info = await socksAssociate(chained.port, `${USER.login}-cc-de`, USER.password);
+    try {
+      const replies: string[] = [];
+      client.on('message', (m) => replies.push(SocksClient.parseUDPFrame(m).data.toString()));
+      for (let i = 0; i < 5; i++) {
+        client.send(SocksClient.createUDPFrame({ remoteHost: { host: '127.0.0.1', port: target.address().port }, data: Buffer.from(`p${i}`) }), info.remoteHost!.port, '127.0.0.1');
+      }
+      for (let i = 0; i < 40 && replies.length < 5; i++) await new Promise((r) => setTimeout(r, 25));
+      assert.deepEqual(replies.sort(), ['echo:p0', 'echo:p1', 'echo:p2', 'echo:p3', 'echo:p4']);
+      assert.deepEqual([...new Set(seen)], ['127.0.0.17'], 'the target saw the exit at the end of the chain');
+    } finally {
+      info.socket.destroy();
+    }
+    // A chain ending in a third-party SOCKS5 proxy cannot carry UDP: the client hears REP 7.
+    await assert.rejects(socksAssociate(chained.port, `${USER.login}-cc-us`, USER.password), /Socks5 proxy rejected connection - (CommandNotSupported|Command not supported)/i);
+  } finally {
+    client.close();
+    target.close();
+    await chained.stop();
+    await far.node.shutdown(100);
+    await hop.node.shutdown(100);
   }
 });
 

@@ -8,6 +8,7 @@ import type { IngressConfig, UserConfig } from '../../shared/schema/ingress-conf
 import { TargetPolicy } from '../guard/target-policy.js';
 import { ExitIndex } from '../route/exit-index.js';
 import { RouteCompiler, type CustomerRoute } from '../route/customer-routes.js';
+import { checkReverseConfig } from '../reverse/check-config.js';
 
 export interface CompiledUser {
   readonly login: string;
@@ -20,6 +21,8 @@ export interface CompiledUser {
   readonly bandwidth: { readonly up: number | undefined; readonly down: number | undefined } | undefined;
   /** Data quota, both directions, per UTC calendar period. */
   readonly quota: { readonly bytes: number; readonly period: 'hour' | 'day' | 'month' } | undefined;
+  /** Control plane: the quota is used across all ingresses until this time (ms since epoch). */
+  readonly quotaExceededUntil: number | undefined;
   /** The customer's exits and port scheme. */
   readonly route: CustomerRoute;
   /** The configuration this was compiled from (identity lets a rebuild reuse it). */
@@ -54,6 +57,7 @@ function compileUser(u: UserConfig, defaultMax: number, routes: RouteCompiler): 
         ? Object.freeze({ up: u.bandwidth.upBytesPerSec, down: u.bandwidth.downBytesPerSec })
         : undefined,
     quota: u.quota ? Object.freeze({ bytes: u.quota.bytes, period: u.quota.period }) : undefined,
+    quotaExceededUntil: u.quotaExceededUntil !== undefined ? Date.parse(u.quotaExceededUntil) : undefined,
   });
 }
 
@@ -64,6 +68,7 @@ function compileUser(u: UserConfig, defaultMax: number, routes: RouteCompiler): 
  */
 export function compileSnapshot(config: IngressConfig, revision: number, previous?: Snapshot): Snapshot {
   const prev = previous?.config;
+  checkReverseConfig(config);
   const sameExits = prev !== undefined && prev.exits === config.exits;
   const exits = sameExits ? previous!.exits : new ExitIndex(config.exits);
   const reuseUsers =

@@ -55,9 +55,9 @@ export async function serveSocks5(rt: IngressRuntime, session: Session, reader: 
   } catch (err) {
     return refuse(session, client, err);
   }
-  if (request.cmd === CMD.UDP_ASSOCIATE) {
+  if (request.cmd === CMD.UDP_ASSOCIATE || request.cmd === CMD.UDP_IN_TCP) {
     handshakeDone(session);
-    return serveUdpAssociate(rt, session, reader, request.target);
+    return serveUdpAssociate(rt, session, reader, request.target, request.cmd === CMD.UDP_IN_TCP);
   }
   if (request.cmd !== CMD.CONNECT) {
     return refuse(session, client, new ProxyError('COMMAND_UNSUPPORTED', `command ${request.cmd} not supported`));

@@ -1,8 +1,10 @@
 /**
  * SOCKS5 UDP ASSOCIATE. The association lives as long as its TCP control
- * connection (RFC 1928 §7) and ends after an idle period. Only the client's
- * address may send through it. Datagrams leave directly or through the
- * chosen exit's own association (udp-way-out.ts).
+ * connection (RFC 1928 §7) and ends after an idle period. Datagrams reach us
+ * from the client over UDP (only from the client's address), or — hopgate's
+ * UDP_IN_TCP command (0x83), used by ingresses across chained routes — as
+ * frames inside the control connection itself. They leave directly or through
+ * the chosen exit (udp-way-out.ts).
  */
 import type { RemoteInfo, Socket as UdpSocket } from 'node:dgram';
 import type { Socket } from 'node:net';
@@ -10,7 +12,8 @@ import { isProxyError, ProxyError, REPLIES } from '../../shared/errors.js';
 import { LIMITS } from '../../shared/limits.js';
 import type { TargetAddress } from '../../protocol/address.js';
 import { encodeReply, REP } from '../../protocol/socks5/codec.js';
-import { encodeUdpDatagram, parseUdpDatagram } from '../../protocol/socks5/udp-header.js';
+import { encodeUdpDatagram, parseUdpDatagram, type UdpDatagram } from '../../protocol/socks5/udp-header.js';
+import { encodeFrame, FrameScanner } from '../../protocol/socks5/udp-in-tcp.js';
 import type { ByteReader } from '../byte-reader.js';
 import type { IngressRuntime } from '../runtime.js';
 import type { Session } from '../session.js';
@@ -18,77 +21,144 @@ import { chooseExit } from '../pipeline.js';
 import { unmapIPv4 as unmap } from '../../shared/net-addr.js';
 import { bindUdp, openDirectWayOut, openExitWayOut, type UdpWayOut } from './udp-way-out.js';
 
-export async function serveUdpAssociate(rt: IngressRuntime, session: Session, reader: ByteReader, _declared: TargetAddress): Promise<void> {
+
+/** The client's side of an association: where its datagrams come from and replies go. */
+interface ClientSide {
+  readonly bind: { host: string; port: number };
+  onDatagram: ((d: UdpDatagram) => void) | undefined;
+  send(from: { host: string; port: number }, data: Buffer): void;
+  close(): void;
+}
+
+/** Plain SOCKS5: a UDP socket; only the client's address may use it, its port locked on first use. */
+class UdpClientSide implements ClientSide {
+  onDatagram: ClientSide['onDatagram'];
+  private clientPort = 0;
+  readonly bind: { host: string; port: number };
+
+  constructor(
+    private readonly socket: UdpSocket,
+    private readonly clientIp: string,
+    onError: () => void,
+  ) {
+    const a = socket.address();
+    this.bind = { host: a.address, port: a.port };
+    socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
+      if (unmap(rinfo.address) !== clientIp || (this.clientPort !== 0 && rinfo.port !== this.clientPort)) return;
+      this.clientPort = rinfo.port;
+      const d = parseUdpDatagram(msg);
+      if (d.kind === 'ok') this.onDatagram?.(d.value);
+    });
+    socket.on('error', onError);
+  }
+
+  send(from: { host: string; port: number }, data: Buffer): void {
+    if (this.clientPort !== 0) this.socket.send(encodeUdpDatagram(from, data), this.clientPort, this.clientIp);
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+/** UDP_IN_TCP: datagrams as length-prefixed frames on the (authenticated) control connection. */
+class StreamClientSide implements ClientSide {
+  onDatagram: ClientSide['onDatagram'];
+  readonly bind = { host: '0.0.0.0', port: 0 };
+  private readonly scanner = new FrameScanner();
+
+  constructor(private readonly control: Socket) {}
+
+  /** Bytes from the control connection (and any pipelined after the request). */
+  feed(chunk: Buffer): void {
+    for (const frame of this.scanner.feed(chunk)) {
+      const d = parseUdpDatagram(frame);
+      if (d.kind === 'ok') this.onDatagram?.(d.value);
+    }
+  }
+
+  send(from: { host: string; port: number }, data: Buffer): void {
+    if (this.control.writableLength > LIMITS.udpInTcpBacklogBytes) return; // a slow reader loses datagrams, not memory
+    this.control.write(encodeFrame(encodeUdpDatagram(from, data)));
+  }
+
+  close(): void {}
+}
+
+export async function serveUdpAssociate(rt: IngressRuntime, session: Session, reader: ByteReader, _declared: TargetAddress, inTcp = false): Promise<void> {
   const control = reader.socket as Socket;
   session.command = 'udp';
   const snap = session.snapshot;
-  let front: UdpSocket;
   let wayOut: UdpWayOut;
+  let client: ClientSide;
+  let closeAll = (): void => undefined;
   try {
     const choice = chooseExit(rt, session, (e) => rt.exitHealth.isUp(e.id));
     session.exitId = choice?.exit.id;
     wayOut = choice
       ? await openExitWayOut(choice.exit, snap.targetPolicy, snap.config.limits.connectTimeoutMs)
       : await openDirectWayOut(snap.config.egress.localAddress, snap.targetPolicy);
-    front = await bindUdp(unmap(control.localAddress ?? '127.0.0.1')).catch((err: unknown) => {
-      wayOut.close();
-      throw new ProxyError('INTERNAL', `UDP bind failed: ${(err as Error).message}`);
-    });
+    if (inTcp) client = new StreamClientSide(control);
+    else {
+      const front = await bindUdp(unmap(control.localAddress ?? '127.0.0.1')).catch((err: unknown) => {
+        wayOut.close();
+        throw new ProxyError('INTERNAL', `UDP bind failed: ${(err as Error).message}`);
+      });
+      client = new UdpClientSide(front, session.source, () => closeAll());
+    }
   } catch (err) {
     const code = isProxyError(err) ? err.code : 'INTERNAL';
     session.result = code;
     session.resultMessage = (err as Error).message;
     return void control.end(encodeReply(REPLIES[code].socks5));
   }
-  const clientIp = session.source;
   const limits = session.limits;
-  let clientPort = 0; // locked on the first datagram from the client's address
   let idle: NodeJS.Timeout | undefined;
   let closed = false;
   // Runs once: dgram's close() throws when called twice, and sends after it would throw too.
-  const close = (): void => {
+  closeAll = (): void => {
     if (closed) return;
     closed = true;
     clearTimeout(idle);
-    front.close();
+    client.close();
     wayOut.close();
     control.destroy();
   };
   idle = setTimeout(() => {
     session.resultMessage = 'UDP idle timeout';
-    close();
+    closeAll();
   }, LIMITS.udpIdleTimeoutMs);
 
-  front.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
-    if (closed || unmap(rinfo.address) !== clientIp || (clientPort !== 0 && rinfo.port !== clientPort)) return;
-    clientPort = rinfo.port;
-    const d = parseUdpDatagram(msg);
-    if (d.kind !== 'ok' || d.value.data.length > LIMITS.maxUdpPayload) return;
+  client.onDatagram = (d) => {
+    if (closed || d.data.length > LIMITS.maxUdpPayload) return;
     idle?.refresh();
-    const n = d.value.data.length;
+    const n = d.data.length;
     if (limits?.up && !limits.up.tryTakeAll(n)) return void limits.up.drops++; // over the customer's rate
     session.counters.up += n;
     limits?.usage?.add(n); // may close the association (quota)
-    if (!closed) wayOut.send(d.value.target, d.value.data);
-  });
+    if (!closed) wayOut.send(d.target, d.data);
+  };
   wayOut.onReply = (from, data) => {
-    if (closed || clientPort === 0) return;
+    if (closed) return;
     idle?.refresh();
     if (limits?.down && !limits.down.tryTakeAll(data.length)) return void limits.down.drops++;
     session.counters.down += data.length;
     limits?.usage?.add(data.length);
-    if (!closed) front.send(encodeUdpDatagram(from, data), clientPort, clientIp);
+    if (!closed) client.send(from, data);
   };
-  wayOut.onClose = close;
-  front.on('error', close);
+  wayOut.onClose = closeAll;
 
-  const addr = front.address();
-  control.write(encodeReply(REP.SUCCEEDED, { host: addr.address, port: addr.port }));
+  control.write(encodeReply(REP.SUCCEEDED, client.bind));
   session.result = 'ok';
-  reader.detach();
-  control.on('data', () => undefined); // the control connection carries nothing; drain it
-  control.on('close', close);
-  control.on('end', close);
+  const early = reader.detach();
+  if (client instanceof StreamClientSide) {
+    if (early.length > 0) client.feed(early);
+    control.on('data', (chunk: Buffer) => client.feed(chunk));
+  } else {
+    control.on('data', () => undefined); // the control connection carries nothing; drain it
+  }
+  control.on('close', closeAll);
+  control.on('end', closeAll);
   control.resume();
-  session.abort = close;
+  session.abort = closeAll;
 }

@@ -1,12 +1,15 @@
 /**
  * Where a SOCKS5 UDP association's datagrams leave: directly (resolve, check
  * the target policy, send from the egress address; accept replies only from
- * peers the client sent to), or through a SOCKS5 exit's own UDP association
- * (the exit resolves, checks its policy and sends from its egress address).
+ * peers the client sent to), through a SOCKS5 exit's own UDP association
+ * (the exit resolves, checks its policy and sends from its egress address), or,
+ * across a chained route to a hopgate exit, framed inside the route's TCP
+ * stream (UDP_IN_TCP), since no datagram of ours could reach that exit.
  */
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import { isIPv6, type Socket } from 'node:net';
 import { ProxyError } from '../../shared/errors.js';
+import { LIMITS } from '../../shared/limits.js';
 import { unmapIPv4 as unmap } from '../../shared/net-addr.js';
 import type { TargetAddress } from '../../protocol/address.js';
 import { encodeUdpDatagram, parseUdpDatagram } from '../../protocol/socks5/udp-header.js';
@@ -14,6 +17,8 @@ import type { ExitConfig } from '../../shared/schema/ingress-config.js';
 import type { TargetPolicy } from '../guard/target-policy.js';
 import { checkUnresolvedTarget, connectTcp, resolveAllowed } from '../upstream/dial-direct.js';
 import { associateUdpAtHop } from '../upstream/hop-handshake.js';
+import { openUdpInTcpRoute } from '../upstream/dial-route.js';
+import { encodeFrame, FrameScanner } from '../../protocol/socks5/udp-in-tcp.js';
 
 const MAX_PEERS = 1024;
 
@@ -129,13 +134,52 @@ class ExitWayOut extends WayOutBase {
   }
 }
 
+/** Framed datagrams over a TCP route (UDP_IN_TCP). */
+class StreamWayOut extends WayOutBase {
+  private readonly scanner = new FrameScanner();
+
+  constructor(
+    private readonly tunnel: Socket,
+    private readonly policy: TargetPolicy,
+  ) {
+    super();
+    tunnel.on('data', (chunk: Buffer) => {
+      for (const frame of this.scanner.feed(chunk)) {
+        const d = parseUdpDatagram(frame);
+        if (!this.closed && d.kind === 'ok') this.onReply?.(d.value.target, d.value.data);
+      }
+    });
+    tunnel.on('close', () => this.close());
+    tunnel.resume();
+  }
+
+  send(target: TargetAddress, data: Buffer): void {
+    if (this.closed) return;
+    try {
+      checkUnresolvedTarget(target, this.policy);
+    } catch {
+      return;
+    }
+    if (this.tunnel.writableLength > LIMITS.udpInTcpBacklogBytes) return; // datagrams may be lost; memory may not grow
+    this.tunnel.write(encodeFrame(encodeUdpDatagram(target, data)));
+  }
+
+  protected release(): void {
+    this.tunnel.destroy();
+  }
+}
+
 export async function openDirectWayOut(localAddress: string | undefined, policy: TargetPolicy): Promise<UdpWayOut> {
   return new DirectWayOut(await bindUdp(localAddress ?? '0.0.0.0'), policy);
 }
 
 export async function openExitWayOut(exit: ExitConfig, policy: TargetPolicy, timeoutMs: number): Promise<UdpWayOut> {
-  if (exit.via.length > 0 || exit.kind === 'http') {
-    throw new ProxyError('COMMAND_UNSUPPORTED', `UDP is not carried through exit ${exit.id} (${exit.via.length > 0 ? 'a chained route' : 'an HTTP proxy'})`);
+  if (exit.kind === 'reverse') throw new ProxyError('COMMAND_UNSUPPORTED', `UDP is not carried through reverse exit ${exit.id}`);
+  if (exit.kind === 'http') throw new ProxyError('COMMAND_UNSUPPORTED', `UDP is not carried through exit ${exit.id} (an HTTP proxy)`);
+  if (exit.via.length > 0) {
+    const tunnel = await openUdpInTcpRoute(exit, timeoutMs);
+    tunnel.on('error', () => undefined);
+    return new StreamWayOut(tunnel, policy);
   }
   let control: Socket;
   try {

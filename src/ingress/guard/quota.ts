@@ -54,6 +54,10 @@ export function periodKey(period: QuotaPeriod, ms: number): string {
   return `${period}:${iso.slice(0, period === 'hour' ? 13 : period === 'day' ? 10 : 7)}`;
 }
 
+function controlPlaneMessage(until: number): string {
+  return `data quota for the period used (across all ingresses); resets at ${new Date(until).toISOString()}`;
+}
+
 /** One user's usage in the current period, in this process. */
 export class QuotaUsage {
   /** Bytes counted in this process this period. */
@@ -151,8 +155,13 @@ export class QuotaTracker {
 
   /** Follow a (new) snapshot's quotas. Users who lose their quota keep an inert entry (live sessions may hold it). */
   configure(snap: Snapshot): void {
+    const now = this.now();
     for (const user of snap.usersByLogin.values()) {
       if (user.quota) this.entry(user);
+      // The control plane found the quota used across all ingresses: open connections end too.
+      if (user.quotaExceededUntil !== undefined && user.quotaExceededUntil > now) {
+        this.stats.sessionsCut += this.onOver(user.login, controlPlaneMessage(user.quotaExceededUntil));
+      }
     }
     for (const [login, u] of this.usage) {
       const q = snap.usersByLogin.get(login)?.quota;
@@ -179,6 +188,9 @@ export class QuotaTracker {
 
   /** At authorize: the refusal for a user at or over the quota, else undefined. */
   refusal(user: CompiledUser): ProxyError | undefined {
+    if (user.quotaExceededUntil !== undefined && user.quotaExceededUntil > this.now()) {
+      return new ProxyError('QUOTA_EXCEEDED', controlPlaneMessage(user.quotaExceededUntil));
+    }
     if (!user.quota) return undefined;
     const u = this.entry(user);
     this.rollover(u, this.now());

@@ -14,10 +14,17 @@ interface State {
 
 export class ExitHealth {
   private readonly state = new Map<string, State>();
+  /**
+   * Exact liveness where an exit reports it (a reverse exit: connected or not) decides alone;
+   * undefined: no opinion, the back-off below decides.
+   */
+  presence: ((id: string) => boolean | undefined) | undefined;
 
   constructor(private readonly now: () => number = Date.now) {}
 
   isUp(id: string): boolean {
+    const p = this.presence?.(id);
+    if (p !== undefined) return p;
     const s = this.state.get(id);
     return s === undefined || s.downUntil <= this.now();
   }

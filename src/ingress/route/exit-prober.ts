@@ -1,11 +1,12 @@
 /**
- * Active exit health: every interval, open TCP to each exit's first hop.
+ * Active exit health: every interval, walk each exit's whole route — through
+ * every hop to the exit, then its greeting and our credentials (probeRoute).
  * A failure keeps the exit out of random choice (ExitHealth's back-off is
  * extended), a success puts it back at once. Passive failures from real
  * connections feed the same ExitHealth. Bounded: one probe per exit per
  * interval, each with a timeout; nothing runs when there are no exits.
  */
-import { connectTcp } from '../upstream/dial-direct.js';
+import { probeRoute } from '../upstream/dial-route.js';
 import type { IngressRuntime } from '../runtime.js';
 
 export function startExitProber(rt: IngressRuntime, intervalMs: number, timeoutMs = Math.min(2000, intervalMs)): () => void {
@@ -16,10 +17,10 @@ export function startExitProber(rt: IngressRuntime, intervalMs: number, timeoutM
     try {
       await Promise.all(
         rt.snapshot.exits.all.map(async (exit) => {
-          const first = exit.config.via[0] ?? exit.config;
+          // A reverse exit is never dialled: its health is whether it is connected (reverse/registry.ts).
+          if (exit.config.kind === 'reverse') return;
           try {
-            const s = await connectTcp(first.host, first.port, timeoutMs);
-            s.destroy();
+            await probeRoute(exit.config, timeoutMs);
             rt.exitHealth.succeeded(exit.id);
           } catch {
             rt.exitHealth.failed(exit.id);

@@ -7,35 +7,67 @@ import type { Socket } from 'node:net';
 import { ProxyError } from '../../shared/errors.js';
 import type { TargetAddress } from '../../protocol/address.js';
 import { targetKind } from '../../protocol/address.js';
-import type { ExitConfig, HopConfig } from '../../shared/schema/ingress-config.js';
+import type { ExitConfig, ForwardExitConfig, HopConfig, ReverseExitConfig } from '../../shared/schema/ingress-config.js';
 import { checkUnresolvedTarget, connectTcp, dialDirect, type DialOptions } from './dial-direct.js';
-import { handshakeHop } from './hop-handshake.js';
+import { greetHop, handshakeHop, udpInTcpAtHop, type HopCredentials } from './hop-handshake.js';
 
-function hopName(h: HopConfig, exit: ExitConfig): string {
+function hopName(h: HopConfig, exit: ForwardExitConfig): string {
   return h === exit ? `exit ${exit.id}` : `hop ${h.host}:${h.port} (before exit ${exit.id})`;
 }
 
-export async function dialRoute(target: TargetAddress, exit: ExitConfig | undefined, opts: DialOptions): Promise<Socket> {
+/** How the ingress reaches reverse-connected exits (src/ingress/reverse/): over their idle work connections. */
+export interface ReverseDialer {
+  dial(exit: ReverseExitConfig, target: TargetAddress, timeoutMs: number): Promise<Socket>;
+}
+
+export async function dialRoute(target: TargetAddress, exit: ExitConfig | undefined, opts: DialOptions, reverse?: ReverseDialer): Promise<Socket> {
   if (!exit) return dialDirect(target, opts);
   // Names are resolved at the exit (which applies its own policy to the resolved address);
   // literal addresses and ports are checked here as well, before anything leaves.
   checkUnresolvedTarget(target, opts.policy);
+  if (exit.kind === 'reverse') {
+    if (!reverse) throw new ProxyError('EXIT_UNREACHABLE', `exit ${exit.id} is a reverse exit but this ingress has no tunnel port (reverse.listen)`);
+    return reverse.dial(exit, target, opts.timeoutMs);
+  }
+  return throughHops(exit, opts.timeoutMs, (socket, last, cred) => handshakeHop(socket, last.kind, hopName(last, exit), target, cred));
+}
+
+/** A chained route to a hopgate exit carrying UDP in its TCP stream (UDP_IN_TCP). */
+export function openUdpInTcpRoute(exit: ForwardExitConfig, timeoutMs: number): Promise<Socket> {
+  return throughHops(exit, timeoutMs, (s, last, cred) => udpInTcpAtHop(s, last.kind, hopName(last, exit), cred));
+}
+
+/**
+ * Health probe of a whole route: through every hop to the exit, then the exit's
+ * greeting and our credentials (docs/EXITS.md). Resolves when all of it works.
+ */
+export async function probeRoute(exit: ForwardExitConfig, timeoutMs: number): Promise<void> {
+  const socket = await throughHops(exit, timeoutMs, (s, last, cred) => greetHop(s, last.kind, hopName(last, exit), cred));
+  socket.destroy();
+}
+
+/** Connect to the first hop, ask each hop for the next, then run `last` with the exit. */
+async function throughHops(
+  exit: ForwardExitConfig,
+  timeoutMs: number,
+  last: (socket: Socket, exit: HopConfig, cred: HopCredentials | undefined) => Promise<void>,
+): Promise<Socket> {
   const hops: HopConfig[] = [...exit.via, exit];
   let socket: Socket;
   try {
-    socket = await connectTcp(hops[0]!.host, hops[0]!.port, opts.timeoutMs);
+    socket = await connectTcp(hops[0]!.host, hops[0]!.port, timeoutMs);
   } catch (err) {
     throw new ProxyError((err as ProxyError).code === 'TIMEOUT' ? 'TIMEOUT' : 'EXIT_UNREACHABLE', `${hopName(hops[0]!, exit)}: ${(err as Error).message}`, { cause: err });
   }
   socket.on('error', () => undefined); // surfaced through the handshake, then the relay
-  const timer = setTimeout(() => socket.destroy(new ProxyError('TIMEOUT', `route through exit ${exit.id} timed out`)), opts.timeoutMs);
+  const timer = setTimeout(() => socket.destroy(new ProxyError('TIMEOUT', `route through exit ${exit.id} timed out`)), timeoutMs);
   try {
     for (let i = 0; i < hops.length; i++) {
       const h = hops[i]!;
-      const next = hops[i + 1];
-      const to: TargetAddress = next ? { host: next.host, port: next.port, kind: targetKind(next.host) } : target;
       const cred = h.username !== undefined ? { username: h.username, password: h.password ?? '' } : undefined;
-      await handshakeHop(socket, h.kind, hopName(h, exit), to, cred);
+      const next = hops[i + 1];
+      if (!next) await last(socket, h, cred);
+      else await handshakeHop(socket, h.kind, hopName(h, exit), { host: next.host, port: next.port, kind: targetKind(next.host) }, cred);
     }
   } catch (err) {
     socket.destroy();

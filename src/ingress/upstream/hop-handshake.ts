@@ -57,13 +57,13 @@ const methodChoice = (b: Buffer): Parse<number> =>
   b.length < 2 ? MORE : b[0] !== 5 ? fail('BAD_REQUEST', 'hop is not a SOCKS5 server') : ok(b[1]!, 2);
 const authStatus = (b: Buffer): Parse<number> => (b.length < 2 ? MORE : ok(b[1]!, 2));
 
-async function socks5(reader: ByteReader, hop: string, target: TargetAddress, cred: HopCredentials | undefined, pipelined: boolean, cmd: number = CMD.CONNECT): Promise<Reply> {
+/** Greeting and credentials; with `pipelined`, `request` goes in the same write. */
+async function socks5Greet(reader: ByteReader, hop: string, cred: HopCredentials | undefined, pipelined: Buffer | undefined): Promise<void> {
   const s = reader.socket;
-  const request = encodeRequest(cmd, target.host, target.port);
   if (pipelined) {
     // Greeting, credentials and request in one write; the answers are read in order as usual.
     const greeting = Buffer.from(cred ? [5, 1, METHOD.USER_PASS] : [5, 1, METHOD.NO_AUTH]);
-    s.write(cred ? Buffer.concat([greeting, encodeUserPass(cred.username, cred.password), request]) : Buffer.concat([greeting, request]));
+    s.write(cred ? Buffer.concat([greeting, encodeUserPass(cred.username, cred.password), pipelined]) : Buffer.concat([greeting, pipelined]));
   } else {
     s.write(Buffer.from(cred ? [5, 2, METHOD.NO_AUTH, METHOD.USER_PASS] : [5, 1, METHOD.NO_AUTH]));
   }
@@ -76,6 +76,12 @@ async function socks5(reader: ByteReader, hop: string, target: TargetAddress, cr
   } else if (method !== METHOD.NO_AUTH) {
     throw new ProxyError('EXIT_UNREACHABLE', `hop ${hop} accepts none of our auth methods`);
   }
+}
+
+async function socks5(reader: ByteReader, hop: string, target: TargetAddress, cred: HopCredentials | undefined, pipelined: boolean, cmd: number = CMD.CONNECT): Promise<Reply> {
+  const s = reader.socket;
+  const request = encodeRequest(cmd, target.host, target.port);
+  await socks5Greet(reader, hop, cred, pipelined ? request : undefined);
   if (!pipelined) s.write(request);
   const reply = await reader.read(parseReply, 'BAD_REQUEST', `hop ${hop} closed before replying`);
   if (reply.rep !== REP.SUCCEEDED) {
@@ -112,6 +118,39 @@ export async function handshakeHop(socket: Socket, kind: HopKind, hop: string, t
   }
   const early = reader.detach();
   if (early.length > 0) socket.unshift(early);
+}
+
+/**
+ * hopgate's UDP_IN_TCP at the last hop (a hopgate exit): afterwards the socket
+ * carries framed datagrams both ways (protocol/socks5/udp-in-tcp.ts).
+ */
+export async function udpInTcpAtHop(socket: Socket, kind: HopKind, hop: string, cred?: HopCredentials): Promise<void> {
+  if (kind !== 'hopgate') throw new ProxyError('COMMAND_UNSUPPORTED', `${hop} is not a hopgate exit: no UDP across a chained route`);
+  const reader = new ByteReader(socket, Buffer.alloc(0), LIMITS.maxHeadBytes);
+  try {
+    await socks5(reader, hop, { host: '0.0.0.0', port: 0, kind: 'ipv4' }, cred, true, CMD.UDP_IN_TCP);
+  } catch (err) {
+    reader.detach();
+    throw asHopFailure(err);
+  }
+  const early = reader.detach();
+  if (early.length > 0) socket.unshift(early);
+}
+
+/**
+ * Health probe of a hop: a SOCKS5 hop must greet and take our credentials; an
+ * HTTP hop only has to be connected. Asks for nothing onwards.
+ */
+export async function greetHop(socket: Socket, kind: HopKind, hop: string, cred?: HopCredentials): Promise<void> {
+  if (kind === 'http') return;
+  const reader = new ByteReader(socket, Buffer.alloc(0), LIMITS.maxHeadBytes);
+  try {
+    await socks5Greet(reader, hop, cred, undefined);
+  } catch (err) {
+    throw asHopFailure(err);
+  } finally {
+    reader.detach();
+  }
 }
 
 /**

@@ -9,7 +9,8 @@ import { isValidDomain } from '../address.js';
 
 export const SOCKS5 = 0x05;
 export const METHOD = Object.freeze({ NO_AUTH: 0x00, USER_PASS: 0x02, NO_ACCEPTABLE: 0xff });
-export const CMD = Object.freeze({ CONNECT: 0x01, BIND: 0x02, UDP_ASSOCIATE: 0x03 });
+/** UDP_IN_TCP is hopgate's extension: UDP datagrams framed inside this connection (udp-in-tcp.ts). */
+export const CMD = Object.freeze({ CONNECT: 0x01, BIND: 0x02, UDP_ASSOCIATE: 0x03, UDP_IN_TCP: 0x83 });
 export const ATYP = Object.freeze({ IPV4: 0x01, DOMAIN: 0x03, IPV6: 0x04 });
 export const REP = Object.freeze({
   SUCCEEDED: 0x00,

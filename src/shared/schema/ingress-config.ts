@@ -59,6 +59,12 @@ export const UserSchema = z
       })
       .strict()
       .optional(),
+    /**
+     * Set by the control plane while the customer's quota for the period is used across all
+     * ingresses: new connections are refused with QUOTA_EXCEEDED (and open ones cut) until this
+     * time (ISO 8601); ignored once past.
+     */
+    quotaExceededUntil: z.iso.datetime({ offset: true }).optional(),
   })
   .strict()
   .refine((u) => u.passwordHash !== undefined || (u.sourceAuth && u.sources.length > 0), {
@@ -90,6 +96,75 @@ export const ExitSchema = HopSchema.extend({
   /** Hops crossed before this exit, in order: ingress → via[0] → … → exit → target. */
   via: z.array(HopSchema).default([]),
 }).strict();
+
+/**
+ * A reverse-connected exit (`hopgate exit --connect-to`): it dials this ingress's
+ * tunnel port (`reverse.listen`) and leaves idle work connections; the ingress
+ * never connects to it, so it has no host or port here. docs/REVERSE-EXITS.md.
+ */
+export const ReverseExitSchema = z
+  .object({
+    id: ExitSchema.shape.id,
+    kind: z.literal('reverse'),
+    /** `$scrypt$…` of the exit's token (`hopgate hash-password`); the token itself stays on the exit. */
+    tokenHash: z.string().startsWith('$scrypt$'),
+    /** Source addresses it may register from; empty: any (the token still decides). */
+    from: z.array(Cidr).default([]),
+    /** Work connections it may keep registered here at once (a bound on a misbehaving exit). */
+    maxConnections: z.number().int().min(1).max(100_000).default(4096),
+    /** Which requests the ingress hands it (checked on the ingress; the exit applies its own rules too). */
+    targets: z
+      .object({ allow: z.array(Cidr).default([]), deny: z.array(Cidr).default([]), ports: z.array(Port).default([]) })
+      .strict()
+      .optional(),
+    egressIp: z.string().optional(),
+    country: CountryCode.optional(),
+    state: z.string().optional(),
+    city: z.string().optional(),
+    asn: z.number().int().positive().optional(),
+    // Refused when given (it dials the ingress); present in the type so code reading any exit's
+    // `host`, `port`, `username`, `password` or `via` still compiles and sees nothing.
+    host: z.undefined({ error: 'a reverse exit has no host: it connects to the ingress (reverse.listen)' }).optional(),
+    port: z.undefined({ error: 'a reverse exit has no port: it connects to the ingress (reverse.listen)' }).optional(),
+    username: z.undefined({ error: 'a reverse exit authenticates with its token (tokenHash), not a username' }).optional(),
+    password: z.undefined({ error: 'a reverse exit authenticates with its token (tokenHash), not a password' }).optional(),
+    via: z.array(HopSchema).max(0, 'a reverse exit cannot be reached through hops').default([]),
+  })
+  .strict();
+
+/** Any exit: forward (the ingress dials it) or reverse (it dials the ingress). */
+export const AnyExitSchema = z.discriminatedUnion('kind', [ReverseExitSchema, ExitSchema]);
+
+/** The ingress side of reverse-connected exits and the sites published through them. */
+const ReverseSchema = z
+  .object({
+    /** The tunnel port exits dial (TLS). */
+    listen: z.object({ host: z.string().default('127.0.0.1'), port: Port.or(z.literal(0)).default(7443) }).strict().prefault({}),
+    /** Certificate for the tunnel port; default: the top-level `tls`. */
+    tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
+    /** Idle work connections are checked this often; a peer silent for 2 intervals is dropped. */
+    heartbeatMs: z.number().int().min(50).max(600_000).default(10_000),
+    /** How long a request waits for an idle work connection when the exit's pool is exhausted. */
+    waitMs: z.number().int().min(0).max(120_000).default(5_000),
+    /** Plain HTTP port for published sites (reverse proxy by Host header). */
+    publishListen: z.object({ host: z.string().default('127.0.0.1'), port: Port.or(z.literal(0)) }).strict().optional(),
+    /** Internal HTTP services reachable by host name, carried over a reverse exit's work connection. */
+    publish: z
+      .array(
+        z
+          .object({
+            host: z.string().regex(/^[A-Za-z0-9.-]{1,253}$/, 'host must be a host name'),
+            exit: z.string(),
+            /** `HOST:PORT` inside the exit's network (the exit resolves and checks it). */
+            target: z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$/, 'target must be HOST:PORT'),
+            /** Client addresses that may use this site; empty: any. */
+            allowFrom: z.array(Cidr).default([]),
+          })
+          .strict(),
+      )
+      .default([]),
+  })
+  .strict();
 
 export const IngressConfigSchema = z
   .object({
@@ -169,7 +244,9 @@ export const IngressConfigSchema = z
     metrics: z.object({ host: z.string().default('127.0.0.1'), port: Port.or(z.literal(0)) }).strict().optional(),
     users: z.array(UserSchema).default([]),
     /** Ways out. Empty: the ingress egresses directly. */
-    exits: z.array(ExitSchema).default([]),
+    exits: z.array(AnyExitSchema).default([]),
+    /** Tunnel port for reverse-connected exits, and published sites (docs/REVERSE-EXITS.md). */
+    reverse: ReverseSchema.optional(),
     /** Client protocols this node accepts (an exit node accepts only socks5). */
     protocols: z.array(z.enum(['socks5', 'socks4', 'http', 'tls'])).default(['socks5', 'socks4', 'http', 'tls']),
   })
@@ -178,6 +255,11 @@ export const IngressConfigSchema = z
 export type IngressConfigInput = z.input<typeof IngressConfigSchema>;
 export type IngressConfig = z.output<typeof IngressConfigSchema>;
 export type UserConfig = z.output<typeof UserSchema>;
-export type ExitConfig = z.output<typeof ExitSchema>;
+/** Any exit of the configuration: narrow on `kind === 'reverse'` before using host, port or via. */
+export type ExitConfig = z.output<typeof AnyExitSchema>;
+/** An exit the ingress dials (hopgate, socks5, http). */
+export type ForwardExitConfig = z.output<typeof ExitSchema>;
+export type ReverseExitConfig = z.output<typeof ReverseExitSchema>;
+export type ReverseConfig = z.output<typeof ReverseSchema>;
 export type HopConfig = z.output<typeof HopSchema>;
 export type PlaceConfig = z.output<typeof PlaceSchema>;

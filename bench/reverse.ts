@@ -1,0 +1,127 @@
+/**
+ * Reverse-connected exit beside a forward hopgate exit and a direct
+ * connection (issue #6): tunnel setup rate at concurrency 64 and single-stream
+ * bulk throughput, medians of --runs runs. Target, ingress, both exits and the
+ * load generator are separate processes on loopback; the customer speaks SOCKS5
+ * to one ingress, which routes by country tag to the forward (aa) or reverse (bb) exit.
+ *
+ *   npm run build && node dist/bench/reverse.js [--runs 5] [--ms 2000] [--pool 128]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir, cpus } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { connect } from 'node:net';
+import { hashPassword } from '../src/ingress/auth/password-hash.js';
+import type { Job, Via } from './load.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const cli = join(here, '..', 'src', 'cli', 'main.js');
+const { values: opt } = parseArgs({
+  options: { runs: { type: 'string', default: '5' }, ms: { type: 'string', default: '2000' }, pool: { type: 'string', default: '128' } },
+});
+const RUNS = Number(opt.runs);
+const MS = Number(opt.ms);
+const USER = 'bench';
+const PASS = 'bench-pass-123';
+const SECRET = 'bench-relay-secret';
+const TOKEN = 'bench-reverse-token';
+const work = mkdtempSync(join(tmpdir(), 'hopgate-bench-rev-'));
+const children: ChildProcess[] = [];
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM'); // only what we started, by PID
+});
+
+async function start(args: string[], env: Record<string, string> = {}): Promise<string> {
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}`)));
+  });
+}
+
+async function waitPort(port: number, host = '127.0.0.1'): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((r) => {
+      const s = connect(port, host);
+      s.once('connect', () => (s.destroy(), r(true)));
+      s.once('error', () => r(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`port ${port} did not open`);
+}
+
+async function load(job: Job): Promise<Record<string, number>> {
+  return JSON.parse(await start([join(here, 'load.js'), JSON.stringify(job)]));
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+
+async function main(): Promise<void> {
+  const t = JSON.parse(await start([join(here, 'target.js')])) as { echo: number[]; source: number };
+  const base = 23000 + Math.floor(Math.random() * 1000) * 4;
+  const [ingPort, tunnelPort, fwdPort] = [base, base + 1, base + 2];
+  const cert = join(work, 'cert.pem');
+  const key = join(work, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=bench', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  await start([cli, 'exit', '--listen', `127.0.0.2:${fwdPort}`, '--egress', '127.0.0.2', '--allow-from', '127.0.0.1/32', '--allow-target', '127.0.0.0/8'], { HOPGATE_EXIT_SECRET: SECRET });
+  const cfg = join(work, 'ingress.yaml');
+  writeFileSync(
+    cfg,
+    [
+      `listen: { host: 127.0.0.1, ports: [${ingPort}, ${ingPort}] }`,
+      `workers: 1`,
+      `targetPolicy: { allow: ['127.0.0.0/8'] }`,
+      `log: { level: warn, access: false }`,
+      `limits: { perUserMaxConnections: 100000 }`,
+      `users: [{ login: ${USER}, passwordHash: '${await hashPassword(PASS, { ln: 12, r: 8, p: 1 })}' }]`,
+      `exits:`,
+      `  - { id: fwd, kind: hopgate, host: 127.0.0.2, port: ${fwdPort}, username: ingress, password: ${SECRET}, country: aa }`,
+      `  - { id: rev, kind: reverse, tokenHash: '${await hashPassword(TOKEN, { ln: 12, r: 8, p: 1 })}', country: bb }`,
+      `reverse: { listen: { host: 127.0.0.1, port: ${tunnelPort} }, tls: { cert: ${cert}, key: ${key} }, waitMs: 10000 }`,
+    ].join('\n'),
+  );
+  await start([cli, 'ingress', '--config', cfg, '--workers', '1']);
+  await start([cli, 'exit', '--connect-to', `127.0.0.1:${tunnelPort}`, '--id', 'rev', '--ca', cert, '--pool', opt.pool!, '--egress', '127.0.0.3', '--allow-target', '127.0.0.0/8', '--log-level', 'warn'], { HOPGATE_EXIT_TOKEN: TOKEN });
+  await waitPort(ingPort);
+  await new Promise((r) => setTimeout(r, 500)); // the reverse pool fills
+
+  const subjects: Array<{ name: string; via?: Via }> = [
+    { name: 'direct' },
+    { name: 'hopgate → forward exit', via: { port: ingPort, user: `${USER}-cc-aa`, pass: PASS } },
+    { name: 'hopgate → reverse exit', via: { port: ingPort, user: `${USER}-cc-bb`, pass: PASS } },
+  ];
+  for (const s of subjects) await load({ kind: 'setup', via: s.via, echo: t.echo, concurrency: 8, ms: 300 }); // warm-up
+  const rows = new Map<string, Array<Record<string, number>>>();
+  for (let run = 0; run < RUNS; run++) {
+    for (const s of subjects) {
+      const setup = await load({ kind: 'setup', via: s.via, echo: t.echo, concurrency: 64, ms: MS });
+      const bulk = await load({ kind: 'bulk', via: s.via, source: t.source, streams: 1, ms: MS });
+      const lat = await load({ kind: 'latency', via: s.via, echo: t.echo, rounds: 2000 });
+      const row = { setup64: setup.perSec!, p50: setup.p50us!, p99: setup.p99us!, errors: setup.errors!, bulk1: bulk.mbPerSec!, echoP50: lat.p50us! };
+      rows.set(s.name, [...(rows.get(s.name) ?? []), row]);
+      process.stderr.write(`run ${run + 1}/${RUNS} ${s.name}: ${JSON.stringify(row)}\n`);
+    }
+  }
+  const out = [
+    `node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), medians of ${RUNS} runs of ${MS} ms, reverse pool ${opt.pool}`,
+    '',
+    '| path | setups/s at c=64 | setup p50 / p99 ms | 1-stream bulk MB/s | echo RTT p50 µs | errors |',
+    '|---|---|---|---|---|---|',
+  ];
+  for (const [name, rs] of rows) {
+    const m = (k: string): number => median(rs.map((r) => r[k]!));
+    out.push(`| ${name} | ${m('setup64').toFixed(0)} | ${(m('p50') / 1000).toFixed(2)} / ${(m('p99') / 1000).toFixed(2)} | ${m('bulk1').toFixed(0)} | ${m('echoP50').toFixed(0)} | ${rs.reduce((a, r) => a + r.errors!, 0)} |`);
+  }
+  process.stdout.write(out.join('\n') + '\n');
+  process.exit(0);
+}
+
+void main();

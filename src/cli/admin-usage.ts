@@ -1,0 +1,67 @@
+/** `hopgate usage [LOGIN]`: usage per period, customer and exit over the control-plane API. */
+import { AdminError, COMMON_OPTIONS, adminClient, bytes, printJson, runAdmin, table } from './admin-client.js';
+import { parse } from './args.js';
+
+export const USAGE_USAGE = `usage: hopgate usage [LOGIN] [--by minute|hour|day|month] [--exit ID] [--node ID]
+                     [--from YYYY-MM-DDTHH:MM] [--to …] [--final] [--json]
+
+  LOGIN     one customer (default: every customer)
+  --by      period of each row (default hour; minute: the last 60, hour: 48, day: 31, month: 12)
+  --exit    one exit ('direct' for direct egress);  --node  one ingress node
+  --final   only closed minutes (leave out the minutes still open on the ingresses)
+
+  --control URL (HOPGATE_CONTROL_URL)  --token T (HOPGATE_ADMIN_TOKEN, or <state-dir>/control-admin-token)
+`;
+
+interface Row {
+  period: string;
+  customerId: string;
+  login: string;
+  exitId: string;
+  bytesUp: number;
+  bytesDown: number;
+  connections: number;
+  failures: number;
+}
+
+export async function usageCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parse(argv, {
+    ...COMMON_OPTIONS,
+    by: { type: 'string', default: 'hour' },
+    exit: { type: 'string' },
+    node: { type: 'string' },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    final: { type: 'boolean', default: false },
+  });
+  if (values.help || positionals[0] === 'help') {
+    process.stdout.write(USAGE_USAGE);
+    return;
+  }
+  await runAdmin(async () => {
+    if (!['minute', 'hour', 'day', 'month'].includes(values.by)) throw new AdminError('--by must be minute, hour, day or month');
+    const q = new URLSearchParams({ by: values.by });
+    if (positionals[0]) q.set('customer', positionals[0]);
+    if (values.exit !== undefined) q.set('exit', values.exit);
+    if (values.node !== undefined) q.set('node', values.node);
+    if (values.from !== undefined) q.set('from', values.from);
+    if (values.to !== undefined) q.set('to', values.to);
+    if (values.final) q.set('live', 'false');
+    const client = adminClient(values.control, values.token, values['state-dir']);
+    const r = await client.request<{ by: string; from: string; to: string; rows: Row[]; totals: Omit<Row, 'period' | 'customerId' | 'login' | 'exitId'> }>('GET', `/v1/usage?${q}`);
+    if (values.json) return printJson(r);
+    if (r.rows.length === 0) {
+      process.stdout.write(`no usage by ${r.by} from ${r.from}${r.to.startsWith('9999') ? '' : ` to ${r.to}`} (UTC)\n`);
+      return;
+    }
+    process.stdout.write(
+      table(
+        ['PERIOD (UTC)', 'LOGIN', 'EXIT', 'UP', 'DOWN', 'CONNS', 'FAILED'],
+        [
+          ...r.rows.map((x) => [x.period, x.login, x.exitId || 'direct', bytes(x.bytesUp), bytes(x.bytesDown), String(x.connections), String(x.failures)]),
+          ['total', '', '', bytes(r.totals.bytesUp), bytes(r.totals.bytesDown), String(r.totals.connections), String(r.totals.failures)],
+        ],
+      ),
+    );
+  });
+}

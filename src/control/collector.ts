@@ -1,0 +1,160 @@
+/**
+ * Statistics and quotas. Every `intervalMs` this control-plane process pulls
+ * each ingress subscribed to it (it holds their pull tokens and admin
+ * addresses), stores the records exactly once (ControlStore.ingestStats), then
+ * compares each customer's usage in the current quota period, across all
+ * ingresses, with the quota: crossing it sets the customer's over-quota flag —
+ * a configuration change every ingress receives through the stream — and
+ * falling back under it (a raised quota, a new period) clears it.
+ */
+import type { Logger } from '../shared/log.js';
+import type { StatsPull } from '../shared/control-protocol.js';
+import { periodEnd } from '../ingress/guard/quota.js';
+import type { ControlMetrics } from './metrics.js';
+import type { ControlStore } from './store.js';
+import type { ConfigHub, Subscriber } from './stream.js';
+
+export interface CollectorOptions {
+  /** Pull and quota check period (default 5 s). */
+  readonly intervalMs?: number;
+  readonly fetchTimeoutMs?: number;
+  /** Records per pull request (the ingress pages beyond it). */
+  readonly pageSize?: number;
+  readonly log?: Logger;
+  readonly metrics?: ControlMetrics;
+  /** Wall clock; tests move it. */
+  readonly now?: () => number;
+}
+
+export interface PullResult {
+  readonly node: string;
+  readonly ok: boolean;
+  readonly stored: number;
+  readonly skipped: number;
+  readonly bytes: number;
+  readonly ms: number;
+  readonly error?: string;
+}
+
+export class StatsCollector {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private readonly now: () => number;
+  /** Tests: fail the next N pulls after fetching (as if the write failed). */
+  failNextWrites = 0;
+  lastPulls: PullResult[] = [];
+
+  constructor(
+    private readonly store: ControlStore,
+    private readonly hub: ConfigHub,
+    private readonly o: CollectorOptions = {},
+  ) {
+    this.now = o.now ?? Date.now;
+  }
+
+  start(): void {
+    const every = this.o.intervalMs ?? 5000;
+    this.timer = setInterval(() => void this.round(), every);
+    this.timer.unref();
+  }
+
+  /** One round: pull every subscribed ingress, then check quotas. Rounds never overlap. */
+  round(): Promise<void> {
+    this.running ??= (async () => {
+      try {
+        const seen = new Set<string>();
+        const subs: Subscriber[] = [];
+        for (const s of this.hub.subscribers) {
+          if (s.adminUrl === undefined || seen.has(s.nodeId)) continue;
+          seen.add(s.nodeId);
+          subs.push(s);
+        }
+        this.lastPulls = await Promise.all(subs.map((s) => this.pull(s)));
+        await this.enforceQuotas();
+      } catch (err) {
+        this.o.log?.error({ err: (err as Error).message }, 'statistics round failed');
+      }
+    })().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  /** Pull one ingress until it has nothing more, storing each page before asking for the next. */
+  async pull(sub: Subscriber): Promise<PullResult> {
+    const started = performance.now();
+    let stored = 0;
+    let skipped = 0;
+    let bytes = 0;
+    const m = this.o.metrics;
+    try {
+      for (let page = 0; page < 100; page++) {
+        const cursor = await this.store.statsCursor(sub.nodeId);
+        const url = new URL('/v1/stats', sub.adminUrl);
+        if (cursor) url.searchParams.set('after', cursor);
+        url.searchParams.set('limit', String(this.o.pageSize ?? 20_000));
+        let res: Response;
+        try {
+          res = await fetch(url, { headers: { authorization: `Bearer ${sub.pullToken}` }, signal: AbortSignal.timeout(this.o.fetchTimeoutMs ?? 10_000) });
+        } catch (err) {
+          m?.pullFailures.inc({ stage: 'fetch' });
+          throw err;
+        }
+        const text = await res.text();
+        bytes += Buffer.byteLength(text);
+        if (!res.ok) {
+          m?.pullFailures.inc({ stage: 'status' });
+          throw new Error(`${url.origin} answered ${res.status}: ${text.slice(0, 200)}`);
+        }
+        const pull = JSON.parse(text) as StatsPull;
+        if (this.failNextWrites > 0) {
+          this.failNextWrites--;
+          m?.pullFailures.inc({ stage: 'write' });
+          throw new Error('write failed (test)');
+        }
+        let r: { stored: number; skipped: number };
+        try {
+          r = await this.store.ingestStats(sub.nodeId, pull, new Date(this.now()).toISOString());
+        } catch (err) {
+          m?.pullFailures.inc({ stage: 'write' });
+          throw err;
+        }
+        stored += r.stored;
+        skipped += r.skipped;
+        if (!pull.more) break;
+      }
+      m?.records.inc({ outcome: 'stored' }, stored);
+      m?.records.inc({ outcome: 'skipped' }, skipped);
+      const ms = performance.now() - started;
+      m?.pullSeconds.observe(ms / 1000);
+      return { node: sub.nodeId, ok: true, stored, skipped, bytes, ms };
+    } catch (err) {
+      const msg = (err as Error).message;
+      this.o.log?.warn({ node: sub.nodeId, err: msg }, 'statistics pull failed; the ingress keeps its records for the next one');
+      return { node: sub.nodeId, ok: false, stored, skipped, bytes, ms: performance.now() - started, error: msg };
+    }
+  }
+
+  /** Set or clear over-quota flags from the usage across all ingresses. */
+  async enforceQuotas(): Promise<number> {
+    const now = this.now();
+    const status = await this.store.quotaStatus(now);
+    const flags: Array<{ id: string; until: string | null }> = [];
+    let over = 0;
+    for (const c of status) {
+      const until = c.used >= c.bytes ? new Date(periodEnd(c.period, now)).toISOString() : null;
+      if (until !== null) over++;
+      if (until !== c.exceededUntil) flags.push({ id: c.id, until });
+    }
+    this.o.metrics?.quotaExceeded.set(over);
+    const changed = await this.store.setQuotaFlags(flags);
+    if (changed > 0) {
+      this.o.metrics?.quotaChanges.inc(changed);
+      this.o.log?.info({ changed, over }, 'over-quota flags updated');
+    }
+    return changed;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+}

@@ -1,0 +1,299 @@
+/**
+ * The exit side of a reverse-connected exit (`hopgate exit --connect-to`): it
+ * never listens. It keeps `pool` idle work connections open to the ingress's
+ * tunnel port (TLS, checked against `ca`), registered with its id and token,
+ * and refills the pool as they are taken. A request arriving on one is
+ * checked against this exit's own rules (target policy on the resolved
+ * address), connected from the egress address, answered with `response`, and
+ * then relayed raw. Reconnects with exponential backoff and jitter; drains on
+ * stop. docs/REVERSE-EXITS.md.
+ */
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import type { Socket } from 'node:net';
+import { isIP } from 'node:net';
+import { codeFromSystemError, isProxyError, ProxyError } from '../shared/errors.js';
+import { CidrSet } from '../shared/net-addr.js';
+import { LIMITS } from '../shared/limits.js';
+import { formatTarget } from '../protocol/address.js';
+import { MAX_PACKET_BYTES, parsePacket, type WorkPacket } from '../protocol/work-packet/codec.js';
+import { heartbeatPacket, parseRequest, parseResponse, registrationPacket, responsePacket, withdrawPacket, type WorkRequest } from '../protocol/work-packet/messages.js';
+import type { TargetPolicy } from '../ingress/guard/target-policy.js';
+import { connectTcp, resolveAllowed } from '../ingress/upstream/dial-direct.js';
+
+export interface ReverseExitOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly id: string;
+  readonly token: string;
+  /** PEM of the CA (or the self-signed certificate) that signed the ingress's tunnel certificate; default: the system's. */
+  readonly ca?: string | Buffer;
+  /** Name checked in the ingress's certificate; default: `host`. */
+  readonly servername?: string;
+  /** Idle work connections to keep at the ingress. */
+  readonly pool: number;
+  /** Source address of connections to targets (what they see). */
+  readonly egress?: string;
+  /** This exit's own rules: what it may connect to (checked on resolved addresses). */
+  readonly policy: TargetPolicy;
+  readonly connectTimeoutMs?: number;
+  readonly idleTimeoutMs?: number;
+  /** Reconnect backoff: first delay and cap (each jittered ±50 %). */
+  readonly backoffMs?: number;
+  readonly maxBackoffMs?: number;
+  readonly log?: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void; error(obj: object, msg: string): void };
+}
+
+type State = 'dialing' | 'idle' | 'busy' | 'withdrawing';
+
+interface Conn {
+  readonly socket: TLSSocket;
+  state: State;
+  buf: Buffer;
+}
+
+const EMPTY = Buffer.alloc(0);
+const silent = { warn() {}, info() {}, error() {} };
+
+export class ReverseExitClient {
+  private readonly conns = new Set<Conn>();
+  private readonly tunnels = new Set<Socket>();
+  private failures = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private heartbeatMs = 10_000;
+  private readyResolve!: () => void;
+  /** Resolves at the first accepted registration. */
+  readonly ready = new Promise<void>((r) => (this.readyResolve = r));
+  /** Why the ingress last refused a registration (wrong token, not allowed…). */
+  lastRefusal: string | undefined;
+  readonly counters = { registered: 0, served: 0, refusedTargets: 0, dialFailures: 0 };
+  private readonly log: NonNullable<ReverseExitOptions['log']>;
+
+  constructor(private readonly o: ReverseExitOptions) {
+    this.log = o.log ?? silent;
+  }
+
+  start(): this {
+    this.refill();
+    return this;
+  }
+
+  get idle(): number {
+    let n = 0;
+    for (const c of this.conns) if (c.state === 'idle') n++;
+    return n;
+  }
+
+  get activeTunnels(): number {
+    return this.tunnels.size;
+  }
+
+  private count(state: State): number {
+    let n = 0;
+    for (const c of this.conns) if (c.state === state) n++;
+    return n;
+  }
+
+  /** Open work connections until `pool` are idle or on their way; one at a time while the ingress keeps failing. */
+  private refill(): void {
+    if (this.stopped || this.retryTimer) return;
+    let want = this.o.pool - this.count('idle') - this.count('dialing');
+    if (this.failures > 0) want = Math.min(want, 1 - this.count('dialing'));
+    for (let i = 0; i < want; i++) this.dial();
+  }
+
+  private backoff(): void {
+    this.failures++;
+    if (this.stopped || this.retryTimer) return;
+    const base = this.o.backoffMs ?? 250;
+    const cap = this.o.maxBackoffMs ?? 30_000;
+    const delay = Math.min(cap, base * 2 ** Math.min(this.failures - 1, 16)) * (0.5 + Math.random());
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.refill();
+    }, delay);
+    this.retryTimer.unref();
+  }
+
+  private dial(): void {
+    const o = this.o;
+    const socket = tlsConnect({
+      host: o.host,
+      port: o.port,
+      ca: o.ca,
+      servername: o.servername ?? (isIP(o.host) ? undefined : o.host),
+      // An IP in --connect-to is checked against the certificate's IP SANs (SNI carries names only).
+      minVersion: 'TLSv1.2',
+      // Half-close passes through a tunnel (TLSSocket honours it; the typings omit it).
+      ...({ allowHalfOpen: true } as object),
+    });
+    const conn: Conn = { socket, state: 'dialing', buf: EMPTY };
+    this.conns.add(conn);
+    socket.setNoDelay(true);
+    let registered = false;
+    socket.setTimeout(o.connectTimeoutMs ?? LIMITS.connectTimeoutMs, () => socket.destroy(new Error('no answer from the ingress in time')));
+    socket.on('error', (err) => {
+      if (!registered) this.log.warn({ ingress: `${o.host}:${o.port}`, err: err.message }, 'work connection failed');
+    });
+    socket.once('secureConnect', () => socket.write(registrationPacket({ exit: o.id, token: o.token })));
+    socket.once('close', () => {
+      this.conns.delete(conn);
+      if (!registered) return this.backoff();
+      if (conn.state === 'idle' || conn.state === 'dialing') this.refill(); // lost while idle: replace it
+    });
+    const onData = (chunk: Buffer): void => {
+      conn.buf = conn.buf.length === 0 ? chunk : Buffer.concat([conn.buf, chunk]);
+      while (conn.buf.length > 0) {
+        const r = parsePacket(conn.buf);
+        if (r.kind === 'more') {
+          if (conn.buf.length > MAX_PACKET_BYTES) socket.destroy();
+          return;
+        }
+        if (r.kind === 'error') {
+          this.log.warn({ err: r.message }, 'ingress broke the work packet framing');
+          return void socket.destroy();
+        }
+        conn.buf = r.consumed >= conn.buf.length ? EMPTY : conn.buf.subarray(r.consumed);
+        const p = r.value;
+        if (conn.state === 'dialing') {
+          if (p.mode === 'keepalive') {
+            registered = true;
+            this.failures = 0;
+            this.lastRefusal = undefined;
+            this.counters.registered++;
+            const hb = Number(p.props.get('heartbeat-ms'));
+            if (hb > 0) this.heartbeatMs = hb;
+            conn.state = 'idle';
+            // Silence longer than 2.5 heartbeat intervals: the ingress (or the path to it) is gone.
+            socket.setTimeout(Math.ceil(this.heartbeatMs * 2.5), () => socket.destroy());
+            this.readyResolve();
+            if (this.stopped) this.withdraw(conn);
+            else this.refill();
+            continue;
+          }
+          const res = p.mode === 'response' ? parseResponse(p) : undefined;
+          this.lastRefusal = res && !res.ok ? `${res.code}: ${res.message}` : `unexpected ${p.mode} packet`;
+          this.log.error({ ingress: `${o.host}:${o.port}`, reason: this.lastRefusal }, 'ingress refused this exit');
+          return void socket.destroy();
+        }
+        if (p.mode === 'heartbeat') {
+          if (!p.props.has('ack')) socket.write(heartbeatPacket(p.id, true));
+          continue;
+        }
+        if (p.mode === 'empty' && conn.state === 'withdrawing') return void socket.end(); // the ingress let it go
+        if (p.mode === 'request' || p.mode === 'direct-data') {
+          socket.off('data', onData);
+          socket.pause();
+          const rest = conn.buf;
+          conn.buf = EMPTY;
+          const wasIdle = conn.state === 'idle';
+          conn.state = 'busy';
+          this.conns.delete(conn);
+          if (wasIdle) this.refill();
+          void this.serve(socket, p, rest);
+          return;
+        }
+        this.log.warn({ mode: p.mode }, 'unexpected packet on an idle work connection');
+        return void socket.destroy();
+      }
+    };
+    socket.on('data', onData);
+  }
+
+  /** One request: check it, connect from the egress address, answer, relay. */
+  private async serve(work: TLSSocket, p: WorkPacket, rawAfter: Buffer): Promise<void> {
+    work.setTimeout(0);
+    this.tunnels.add(work);
+    work.once('close', () => this.tunnels.delete(work));
+    const req = parseRequest(p);
+    let target: Socket;
+    try {
+      if (typeof req === 'string') throw new ProxyError('BAD_REQUEST', req);
+      target = await this.connect(req);
+    } catch (err) {
+      const code = isProxyError(err) ? err.code : codeFromSystemError(err);
+      if (code === 'TARGET_FORBIDDEN') this.counters.refusedTargets++;
+      else this.counters.dialFailures++;
+      this.log.info({ target: typeof req === 'string' ? undefined : formatTarget(req.target), code, reason: (err as Error).message }, 'request refused or failed');
+      work.end(responsePacket(p.id, { ok: false, code, message: (err as Error).message }));
+      setTimeout(() => work.destroy(), 1000).unref();
+      return;
+    }
+    if (work.destroyed) return void target.destroy();
+    this.counters.served++;
+    work.write(responsePacket(p.id, { ok: true, bind: `${target.localAddress ?? ''}:${target.localPort ?? 0}` }));
+    if (req.early.length > 0) target.write(req.early);
+    if (rawAfter.length > 0) target.write(rawAfter);
+    pipeBoth(work, target, this.o.idleTimeoutMs ?? LIMITS.idleTimeoutMs);
+  }
+
+  private async connect(req: WorkRequest): Promise<Socket> {
+    const timeoutMs = this.o.connectTimeoutMs ?? LIMITS.connectTimeoutMs;
+    let addrs = await resolveAllowed(req.target, this.o.policy);
+    // The ingress's rule for this exit travels with the request; it applies to the resolved address too.
+    if (req.allowNets.length > 0 || req.denyNets.length > 0) {
+      const allow = new CidrSet(req.allowNets);
+      const deny = new CidrSet(req.denyNets);
+      addrs = addrs.filter((a) => !deny.hasText(a) && (allow.size === 0 || allow.hasText(a)));
+      if (addrs.length === 0) throw new ProxyError('TARGET_FORBIDDEN', `${req.target.host} is outside the networks the ingress allows this exit`);
+    }
+    let last: unknown;
+    for (const host of addrs.slice(0, 3)) {
+      try {
+        return await connectTcp(host, req.target.port, timeoutMs, this.o.egress);
+      } catch (err) {
+        last = err;
+        if ((err as ProxyError).code === 'TIMEOUT') break;
+      }
+    }
+    throw last;
+  }
+
+  private withdraw(conn: Conn): void {
+    conn.state = 'withdrawing';
+    conn.socket.write(withdrawPacket());
+    setTimeout(() => conn.socket.destroy(), 2000).unref();
+  }
+
+  /**
+   * Drain: stop refilling, withdraw every idle work connection (a request that
+   * crossed the withdrawal is still served), let tunnels finish for `drainMs`,
+   * then cut the rest.
+   */
+  async stop(drainMs: number = LIMITS.drainTimeoutMs): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    for (const c of [...this.conns]) {
+      if (c.state === 'idle') this.withdraw(c);
+      else if (c.state === 'dialing') c.socket.destroy();
+    }
+    const deadline = Date.now() + drainMs;
+    while ((this.tunnels.size > 0 || this.conns.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    for (const t of this.tunnels) t.destroy();
+    for (const c of this.conns) c.socket.destroy();
+  }
+}
+
+/** Relay both ways with backpressure and half-close; an idle timer; a reset on one side resets the other. */
+function pipeBoth(a: Socket, b: Socket, idleMs: number): void {
+  const done = (): void => {
+    a.destroy();
+    b.destroy();
+  };
+  for (const [src, dst] of [[a, b], [b, a]] as const) {
+    src.on('data', (chunk: Buffer) => {
+      if (!dst.write(chunk)) src.pause();
+    });
+    dst.on('drain', () => src.resume());
+    src.on('end', () => dst.end());
+    src.on('error', done);
+    src.once('close', (hadError: boolean) => {
+      if (hadError) return done();
+      // Closed cleanly: the other side has our FIN; it must not outlive us idle.
+      if (!dst.destroyed) dst.setTimeout(idleMs, done);
+    });
+  }
+  a.setTimeout(idleMs, done);
+  a.resume();
+  b.resume();
+}

@@ -1,0 +1,132 @@
+/**
+ * The ingress's copy of the control plane's configuration: the rendered
+ * input (settings, exits, users by login) and its parsed form. A delta
+ * re-parses only what it carries and keeps every other parsed object — the
+ * same user objects, the same exit list — so compileSnapshot reuses their
+ * compiled forms: one changed customer recompiles one customer.
+ *
+ * Local overrides (the admin address) are laid over every result.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { IngressConfigSchema, UserSchema, type IngressConfig, type UserConfig } from '../../shared/schema/ingress-config.js';
+import type { ConfigObject, DeltaMessage, SnapshotMessage } from '../../shared/control-protocol.js';
+
+export interface LocalOverrides {
+  /** Admin server (/metrics, /healthz, statistics pulls) of this node, whatever the control plane's settings say. */
+  readonly metrics?: { host: string; port: number };
+}
+
+interface UserEntry {
+  readonly json: string;
+  readonly input: ConfigObject;
+  readonly parsed: UserConfig;
+}
+
+/** What is kept on disk: enough to boot when the control plane cannot be reached. */
+export interface SavedSnapshot {
+  readonly format: 1;
+  readonly revision: number;
+  readonly node: string | undefined;
+  readonly controlUrl: string | undefined;
+  readonly savedAt: string;
+  readonly config: ConfigObject & { users: ConfigObject[]; exits: ConfigObject[] };
+}
+
+export class ControlConfigState {
+  revision = -1;
+  private settings: ConfigObject = {};
+  private exitsInput: ConfigObject[] = [];
+  private users = new Map<string, UserEntry>();
+  private base: IngressConfig | undefined;
+  private usersArray: UserConfig[] | undefined;
+
+  constructor(private readonly overrides: LocalOverrides = {}) {}
+
+  get ready(): boolean {
+    return this.base !== undefined;
+  }
+
+  /** Replace everything (users whose input is unchanged keep their parsed object). Throws on an invalid document. */
+  applySnapshot(m: Pick<SnapshotMessage, 'revision' | 'config'>): IngressConfig {
+    const { users: inputs, exits, version: _v, ...settings } = m.config;
+    const base = parseBase(settings, exits ?? []);
+    const next = new Map<string, UserEntry>();
+    for (const input of inputs ?? []) {
+      const login = String(input.login);
+      if (next.has(login)) throw new Error(`users: login '${login}' appears twice`);
+      const json = JSON.stringify(input);
+      const old = this.users.get(login);
+      next.set(login, old?.json === json ? old : { json, input, parsed: UserSchema.parse(input) });
+    }
+    // Keep the exit list object when it did not change, so compiled users are reused.
+    const sameExits = this.base !== undefined && JSON.stringify(exits ?? []) === JSON.stringify(this.exitsInput);
+    this.base = sameExits ? { ...base, exits: this.base!.exits } : base;
+    this.settings = settings;
+    this.exitsInput = exits ?? [];
+    this.users = next;
+    this.usersArray = undefined;
+    this.revision = m.revision;
+    return this.config();
+  }
+
+  /** Apply a delta; undefined when it does not follow the revision held (ask for a snapshot). Throws on invalid content. */
+  applyDelta(m: DeltaMessage): IngressConfig | undefined {
+    if (!this.base || m.from !== this.revision) return undefined;
+    let base = this.base;
+    if (m.settings || m.exits) {
+      base = parseBase(m.settings ?? this.settings, m.exits ?? this.exitsInput);
+      if (!m.exits) base = { ...base, exits: this.base.exits };
+    }
+    let users = this.users;
+    if (m.users && (m.users.upsert.length > 0 || m.users.delete.length > 0)) {
+      const parsed = m.users.upsert.map((input) => ({ json: JSON.stringify(input), input, parsed: UserSchema.parse(input) }));
+      users = new Map(this.users);
+      for (const login of m.users.delete) users.delete(login);
+      for (const u of parsed) users.set(u.parsed.login, u);
+      this.usersArray = undefined;
+    }
+    this.base = base;
+    if (m.settings) this.settings = m.settings;
+    if (m.exits) this.exitsInput = m.exits;
+    this.users = users;
+    this.revision = m.revision;
+    return this.config();
+  }
+
+  /** The configuration in force (with the local overrides). */
+  config(): IngressConfig {
+    if (!this.base) throw new Error('no configuration yet');
+    this.usersArray ??= [...this.users.values()].map((u) => u.parsed);
+    return { ...this.base, users: this.usersArray, ...(this.overrides.metrics ? { metrics: this.overrides.metrics } : {}) };
+  }
+
+  /** The rendered input as the control plane sent it (for the disk copy and for worker processes). */
+  input(): SnapshotMessage['config'] {
+    return { version: 1, ...this.settings, users: [...this.users.values()].map((u) => u.input), exits: this.exitsInput };
+  }
+
+  saved(node: string | undefined, controlUrl: string | undefined): SavedSnapshot {
+    return { format: 1, revision: this.revision, node, controlUrl, savedAt: new Date().toISOString(), config: this.input() };
+  }
+}
+
+function parseBase(settings: ConfigObject, exits: ConfigObject[]): IngressConfig {
+  return IngressConfigSchema.parse({ version: 1, ...settings, exits, users: [] });
+}
+
+/** Write the snapshot file atomically, mode 0600 (it holds password hashes and exit credentials). */
+export function writeSavedSnapshot(file: string, saved: SavedSnapshot): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(saved), { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, file);
+}
+
+export function readSavedSnapshot(file: string): SavedSnapshot | undefined {
+  if (!existsSync(file)) return undefined;
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as SavedSnapshot;
+  if (saved?.format !== 1 || typeof saved.revision !== 'number' || !saved.config) throw new Error(`${file}: not a saved control-plane snapshot`);
+  return saved;
+}

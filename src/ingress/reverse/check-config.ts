@@ -1,0 +1,22 @@
+/** Cross-field rules of the reverse configuration, checked before a configuration is applied. */
+import type { IngressConfig } from '../../shared/schema/ingress-config.js';
+
+export function checkReverseConfig(config: IngressConfig): void {
+  const reverseIds = new Set(config.exits.filter((e) => e.kind === 'reverse').map((e) => e.id));
+  if (reverseIds.size > 0 && !(config.reverse?.tls ?? config.tls)) {
+    throw new Error('reverse exits need a certificate for the tunnel port: set reverse.tls (or tls)');
+  }
+  for (const site of config.reverse?.publish ?? []) {
+    if (!reverseIds.has(site.exit)) throw new Error(`reverse.publish: site ${site.host} names exit '${site.exit}', which is not a reverse exit`);
+  }
+  const hosts = new Set<string>();
+  for (const site of config.reverse?.publish ?? []) {
+    const h = site.host.toLowerCase();
+    if (hosts.has(h)) throw new Error(`reverse.publish: host ${site.host} appears twice`);
+    hosts.add(h);
+  }
+  if ((config.reverse?.publish.length ?? 0) > 0 && !config.reverse?.publishListen) {
+    throw new Error('reverse.publish needs reverse.publishListen (the HTTP port published sites are served on)');
+  }
+}
+

@@ -1,0 +1,287 @@
+/**
+ * The ingress side of reverse-connected exits (docs/REVERSE-EXITS.md): which
+ * exits are connected, their idle work connections, and requests waiting for
+ * one. An exit registers each work connection with its id and token; the
+ * ingress keeps it idle (heartbeats find a dead peer within two intervals)
+ * until a client's request is handed to it. The ingress never dials an exit.
+ *
+ * Per process: with several ingress workers each holds the work connections
+ * the kernel gave it, so an exit's pool should be at least the worker count.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+import { ProxyError } from '../../shared/errors.js';
+import { CidrSet } from '../../shared/net-addr.js';
+import { Semaphore } from '../../shared/semaphore.js';
+import type { ReverseExitConfig } from '../../shared/schema/ingress-config.js';
+import { verifyPassword } from '../auth/password-hash.js';
+import type { Snapshot } from '../config/snapshot.js';
+import { acceptedPacket, heartbeatPacket, parseRegistration, responsePacket } from '../../protocol/work-packet/messages.js';
+import { encodePacket } from '../../protocol/work-packet/codec.js';
+import { WorkConn } from './work-conn.js';
+
+/** Requests that may wait for one exit's pool at once; past this they fail at once. */
+const MAX_WAITERS = 10_000;
+/** Concurrent scrypt checks of exit tokens (the first registration of a token pays it once). */
+const TOKEN_CHECKS = new Semaphore(2, 1024);
+
+export interface RegistryLog {
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+}
+
+interface Waiter {
+  resolve(c: WorkConn): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+function dropWaiters(st: { waiters: Waiter[] }, why: string): void {
+  for (const w of st.waiters.splice(0)) {
+    clearTimeout(w.timer);
+    w.reject(new ProxyError('EXIT_UNREACHABLE', why));
+  }
+}
+
+class ExitState {
+  readonly idle = new Set<WorkConn>();
+  /** Every registered connection of this exit, idle or carrying a tunnel. */
+  readonly live = new Set<WorkConn>();
+  readonly waiters: Waiter[] = [];
+  /** HMAC of the last token that verified against `config.tokenHash` (scrypt paid once). */
+  verifiedMac: Buffer | undefined;
+  from: CidrSet;
+  constructor(public config: ReverseExitConfig) {
+    this.from = new CidrSet(config.from);
+  }
+}
+
+export interface ReverseStats {
+  readonly exits: Record<string, { idle: number; busy: number; waiting: number }>;
+  readonly registered: number;
+  readonly refused: number;
+}
+
+export class ReverseRegistry {
+  private readonly states = new Map<string, ExitState>();
+  private readonly pending = new Set<WorkConn>();
+  private readonly macKey = randomBytes(32);
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private heartbeatMs = 10_000;
+  private closing = false;
+  registered = 0;
+  refused = 0;
+
+  constructor(
+    snapshot: Snapshot,
+    private readonly log: RegistryLog,
+  ) {
+    this.configure(snapshot);
+  }
+
+  /** Take a new snapshot's reverse exits: removed exits and changed tokens lose their idle connections. */
+  configure(snap: Snapshot): void {
+    const hb = snap.config.reverse?.heartbeatMs ?? 10_000;
+    if (hb !== this.heartbeatMs || !this.heartbeatTimer) {
+      this.heartbeatMs = hb;
+      clearInterval(this.heartbeatTimer);
+      this.heartbeatTimer = setInterval(() => this.beat(), hb);
+      this.heartbeatTimer.unref();
+    }
+    const seen = new Set<string>();
+    for (const e of snap.exits.all) {
+      if (e.config.kind !== 'reverse') continue;
+      seen.add(e.id);
+      const st = this.states.get(e.id);
+      if (!st) {
+        this.states.set(e.id, new ExitState(e.config));
+      } else if (st.config !== e.config) {
+        const tokenChanged = st.config.tokenHash !== e.config.tokenHash || JSON.stringify(st.config.from) !== JSON.stringify(e.config.from);
+        st.config = e.config;
+        st.from = new CidrSet(e.config.from);
+        if (tokenChanged) {
+          st.verifiedMac = undefined;
+          for (const c of [...st.idle]) c.fail('exit token or sources changed');
+        }
+      }
+    }
+    for (const [id, st] of this.states) {
+      if (seen.has(id)) continue;
+      this.states.delete(id);
+      for (const c of [...st.idle]) c.fail('exit removed from the configuration');
+      dropWaiters(st, `exit ${id} was removed from the configuration`);
+    }
+  }
+
+  /** Connected (has registered work connections) for a reverse exit; undefined for any other exit. */
+  presence(id: string): boolean | undefined {
+    const st = this.states.get(id);
+    return st === undefined ? undefined : st.live.size > 0;
+  }
+
+  stats(): ReverseStats {
+    const exits: ReverseStats['exits'] = {};
+    for (const [id, st] of this.states) exits[id] = { idle: st.idle.size, busy: st.live.size - st.idle.size, waiting: st.waiters.length };
+    return { exits, registered: this.registered, refused: this.refused };
+  }
+
+  idleCount(id: string): number {
+    return this.states.get(id)?.idle.size ?? 0;
+  }
+
+  /** A new TLS connection on the tunnel port: it must register within `timeoutMs`. */
+  accept(socket: TLSSocket, source: string, timeoutMs: number): void {
+    const conn = new WorkConn(socket, source);
+    if (this.closing) return void socket.destroy();
+    this.pending.add(conn);
+    const deadline = setTimeout(() => conn.fail('no registration in time'), timeoutMs);
+    conn.onClose = () => {
+      clearTimeout(deadline);
+      this.pending.delete(conn);
+    };
+    conn.onPacket = (p) => {
+      conn.onPacket = () => 'continue'; // one registration per connection; nothing else until answered
+      socket.pause();
+      void this.register(conn, p).then(
+        (ok) => {
+          clearTimeout(deadline);
+          this.pending.delete(conn);
+          if (ok) socket.resume();
+        },
+        () => conn.fail('registration failed'),
+      );
+      return 'continue';
+    };
+  }
+
+  private async register(conn: WorkConn, packet: Parameters<WorkConn['onPacket']>[0]): Promise<boolean> {
+    const reg = parseRegistration(packet);
+    if (typeof reg === 'string') return this.refuse(conn, undefined, 'BAD_REQUEST', reg);
+    const st = this.states.get(reg.exit);
+    if (!st) return this.refuse(conn, reg.exit, 'AUTH_FAILED', `exit '${reg.exit}' is not a reverse exit of this ingress`);
+    if (st.from.size > 0 && !st.from.hasText(conn.source)) return this.refuse(conn, reg.exit, 'SOURCE_NOT_ALLOWED', `exit '${reg.exit}' may not register from ${conn.source}`);
+    if (!(await this.tokenMatches(st, reg.token))) return this.refuse(conn, reg.exit, 'AUTH_FAILED', `wrong token for exit '${reg.exit}'`);
+    if (this.states.get(reg.exit) !== st || conn.state === 'closed') return false; // reconfigured or gone meanwhile
+    if (this.closing) return this.refuse(conn, reg.exit, 'SHUTTING_DOWN', 'ingress is shutting down');
+    if (st.live.size >= st.config.maxConnections) {
+      return this.refuse(conn, reg.exit, 'CONN_LIMIT', `exit '${reg.exit}' already has ${st.live.size} work connections (maxConnections)`);
+    }
+    conn.exitId = reg.exit;
+    st.live.add(conn);
+    this.registered++;
+    conn.onClose = () => {
+      st.live.delete(conn);
+      st.idle.delete(conn);
+    };
+    conn.write(acceptedPacket(this.heartbeatMs));
+    this.makeIdle(st, conn);
+    return true;
+  }
+
+  private refuse(conn: WorkConn, exit: string | undefined, code: string, message: string): false {
+    this.refused++;
+    this.log.warn({ source: conn.source, exit, code, reason: message }, 'reverse exit registration refused');
+    conn.write(responsePacket(0, { ok: false, code, message }));
+    conn.socket.end();
+    setTimeout(() => conn.socket.destroy(), 1000).unref();
+    return false;
+  }
+
+  private async tokenMatches(st: ExitState, token: string): Promise<boolean> {
+    const mac = createHmac('sha256', this.macKey).update(token).digest();
+    if (st.verifiedMac && timingSafeEqual(st.verifiedMac, mac)) return true;
+    const hash = st.config.tokenHash;
+    const ok = await TOKEN_CHECKS.run(() => verifyPassword(token, hash));
+    if (ok && st.config.tokenHash === hash) st.verifiedMac = mac;
+    return ok;
+  }
+
+  /** The connection is idle: a waiting request takes it at once, else it joins the pool. */
+  private makeIdle(st: ExitState, conn: WorkConn): void {
+    const w = st.waiters.shift();
+    if (w) {
+      clearTimeout(w.timer);
+      conn.state = 'busy';
+      conn.onPacket = () => 'continue';
+      return w.resolve(conn);
+    }
+    conn.state = 'idle';
+    conn.awaitingBeat = false;
+    st.idle.add(conn);
+    conn.onPacket = (p) => {
+      if (p.mode === 'heartbeat') {
+        if (p.props.has('ack')) conn.awaitingBeat = false;
+        else conn.write(heartbeatPacket(p.id, true));
+        return 'continue';
+      }
+      if (p.mode === 'empty' && p.props.get('drain') === '1') {
+        // The exit withdraws this connection (it is draining): acknowledge and let it go.
+        st.idle.delete(conn);
+        conn.state = 'busy';
+        conn.write(encodePacket({ mode: 'empty', id: p.id }));
+        conn.socket.end();
+        return 'stop';
+      }
+      conn.fail(`unexpected ${p.mode} packet on an idle work connection`);
+      return 'stop';
+    };
+  }
+
+  /** Every interval: a connection that did not answer the last heartbeat is dead; the others get a new one. */
+  private beat(): void {
+    for (const st of this.states.values()) {
+      for (const c of [...st.idle]) {
+        if (c.awaitingBeat) {
+          st.idle.delete(c);
+          this.log.warn({ exit: c.exitId, source: c.source }, 'reverse work connection missed its heartbeat; dropped');
+          c.fail('heartbeat not answered');
+          continue;
+        }
+        c.awaitingBeat = true;
+        c.write(heartbeatPacket(0, false));
+      }
+    }
+  }
+
+  /**
+   * An idle work connection of `exitId`, waiting up to `waitMs` when the pool is
+   * exhausted. Fails at once when the exit is not connected at all.
+   */
+  take(exitId: string, waitMs: number): Promise<WorkConn> {
+    const st = this.states.get(exitId);
+    if (!st) return Promise.reject(new ProxyError('EXIT_UNREACHABLE', `exit ${exitId} is not a reverse exit of this ingress`));
+    for (const c of st.idle) {
+      st.idle.delete(c);
+      c.state = 'busy';
+      c.onPacket = () => 'continue';
+      return Promise.resolve(c);
+    }
+    if (st.live.size === 0) return Promise.reject(new ProxyError('EXIT_UNREACHABLE', `reverse exit ${exitId} is not connected (no work connections registered)`));
+    if (waitMs <= 0 || st.waiters.length >= MAX_WAITERS) {
+      return Promise.reject(new ProxyError('EXIT_UNREACHABLE', `no idle work connection from exit ${exitId} (${st.waiters.length} requests already waiting)`));
+    }
+    return new Promise<WorkConn>((resolve, reject) => {
+      const w: Waiter = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          const i = st.waiters.indexOf(w);
+          if (i >= 0) st.waiters.splice(i, 1);
+          reject(new ProxyError('EXIT_UNREACHABLE', `no idle work connection from exit ${exitId} within ${waitMs} ms`));
+        }, waitMs),
+      };
+      st.waiters.push(w);
+    });
+  }
+
+  /** Stop accepting registrations and close every idle work connection (tunnels are the sessions' drain). */
+  close(): void {
+    this.closing = true;
+    clearInterval(this.heartbeatTimer);
+    for (const c of this.pending) c.fail('ingress shutting down');
+    for (const st of this.states.values()) {
+      for (const c of [...st.idle]) c.fail('ingress shutting down');
+      dropWaiters(st, 'ingress shutting down');
+    }
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * Everything reverse on the ingress: the TLS tunnel port exits dial
+ * (`reverse.listen`, default 7443), the registry of their work connections,
+ * the dialer routing uses, and the port of published sites.
+ */
+import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import { Gauge, type Registry } from 'prom-client';
+import type { TargetAddress } from '../../protocol/address.js';
+import { unmapIPv4 } from '../../shared/net-addr.js';
+import type { IngressConfig, ReverseExitConfig } from '../../shared/schema/ingress-config.js';
+import type { Snapshot } from '../config/snapshot.js';
+import type { ReverseDialer } from '../upstream/dial-route.js';
+import { dialReverse, type ReverseDialOptions } from './dial-reverse.js';
+import { PublishServer } from './publish.js';
+import { ReverseRegistry, type RegistryLog } from './registry.js';
+import { checkReverseConfig } from './check-config.js';
+
+function tlsFiles(config: IngressConfig): { cert: Buffer; key: Buffer } {
+  const t = config.reverse?.tls ?? config.tls;
+  if (!t) throw new Error('reverse exits need a certificate for the tunnel port: set reverse.tls (or tls)');
+  return { cert: readFileSync(t.cert), key: readFileSync(t.key) };
+}
+
+export class ReverseNode implements ReverseDialer {
+  readonly registry: ReverseRegistry;
+  private tunnel: TlsServer | undefined;
+  private publish: PublishServer | undefined;
+
+  private constructor(
+    private snap: Snapshot,
+    log: RegistryLog,
+  ) {
+    this.registry = new ReverseRegistry(snap, log);
+  }
+
+  /** Start when the configuration has reverse exits or a `reverse` section; undefined otherwise. */
+  static async start(snap: Snapshot, log: RegistryLog): Promise<ReverseNode | undefined> {
+    const cfg = snap.config;
+    if (!cfg.reverse && !cfg.exits.some((e) => e.kind === 'reverse')) return undefined;
+    checkReverseConfig(cfg);
+    const node = new ReverseNode(snap, log);
+    try {
+      const listen = cfg.reverse?.listen ?? { host: '127.0.0.1', port: 7443 };
+      const server = createTlsServer({ ...tlsFiles(cfg), minVersion: 'TLSv1.2', allowHalfOpen: true, handshakeTimeout: cfg.limits.handshakeTimeoutMs }, (socket: TLSSocket) => {
+        socket.setNoDelay(true);
+        node.registry.accept(socket, unmapIPv4(socket.remoteAddress ?? ''), node.snap.config.limits.handshakeTimeoutMs);
+      });
+      server.on('tlsClientError', () => undefined); // a scanner or a wrong CA: nothing to do
+      node.tunnel = server;
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ host: listen.host, port: listen.port, backlog: 4096 }, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      if (cfg.reverse?.publishListen) {
+        node.publish = new PublishServer(() => node.snap, node);
+        await node.publish.listen(cfg.reverse.publishListen.host, cfg.reverse.publishListen.port);
+      }
+    } catch (err) {
+      node.close();
+      throw err;
+    }
+    return node;
+  }
+
+  get tunnelPort(): number | undefined {
+    const a = this.tunnel?.address();
+    return typeof a === 'object' && a ? a.port : undefined;
+  }
+
+  get publishPort(): number | undefined {
+    return this.publish?.port;
+  }
+
+  configure(snap: Snapshot): void {
+    const before = this.snap.config.reverse?.tls ?? this.snap.config.tls;
+    const after = snap.config.reverse?.tls ?? snap.config.tls;
+    this.snap = snap;
+    this.registry.configure(snap);
+    // A new certificate applies to new work connections (listen address changes need a restart).
+    if (after && (after.cert !== before?.cert || after.key !== before?.key)) this.tunnel?.setSecureContext(tlsFiles(snap.config));
+  }
+
+  dial(exit: ReverseExitConfig, target: TargetAddress, timeoutMs: number, extra: Partial<ReverseDialOptions> = {}): Promise<Socket> {
+    const waitMs = this.snap.config.reverse?.waitMs ?? 5000;
+    return dialReverse(this.registry, exit, target, { waitMs, timeoutMs, ...extra });
+  }
+
+  /** Exported figures: work connections per exit and state. */
+  registerMetrics(registry: Registry): void {
+    const reg = this.registry;
+    new Gauge({
+      name: 'hopgate_reverse_work_connections',
+      help: 'Work connections of reverse exits, by exit and state (idle, busy), and requests waiting for one',
+      labelNames: ['exit', 'state'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [exit, s] of Object.entries(reg.stats().exits)) {
+          this.set({ exit, state: 'idle' }, s.idle);
+          this.set({ exit, state: 'busy' }, s.busy);
+          this.set({ exit, state: 'waiting' }, s.waiting);
+        }
+      },
+    });
+  }
+
+  /**
+   * Stop accepting exits and published requests; idle work connections close (tunnels
+   * drain with their sessions). With `cut`, published connections still open end too.
+   */
+  close(cut = false): void {
+    this.registry.close();
+    if (this.tunnel?.listening) this.tunnel.close();
+    this.publish?.close(cut);
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * The meaning of work packets on a work connection (docs/REVERSE-EXITS.md):
+ * which properties each mode carries, built and checked here so that both
+ * sides agree. Pure.
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+import { isValidDomain, targetKind, type TargetAddress } from '../address.js';
+import type { ErrorCode } from '../../shared/errors.js';
+import { encodePacket, type WorkPacket } from './codec.js';
+
+/** What the ingress asks: a tunnel for a proxy customer, or a published site's request. */
+export type Purpose = 'connect' | 'publish';
+
+export interface Registration {
+  readonly exit: string;
+  readonly token: string;
+}
+
+export interface WorkRequest {
+  readonly target: TargetAddress;
+  readonly purpose: Purpose;
+  /** Bytes for the target sent with the request (`direct-data`). */
+  readonly early: Buffer;
+  /** The ingress's rule for this exit, for the exit to apply to the address it resolves: only these networks… */
+  readonly allowNets: readonly string[];
+  /** …and never these. */
+  readonly denyNets: readonly string[];
+}
+
+export interface RequestInput {
+  readonly target: TargetAddress;
+  readonly purpose: Purpose;
+  readonly early?: Buffer | undefined;
+  readonly allowNets?: readonly string[] | undefined;
+  readonly denyNets?: readonly string[] | undefined;
+}
+
+export type WorkResult = { readonly ok: true; readonly bind: string } | { readonly ok: false; readonly code: string; readonly message: string };
+
+/** exit → ingress: this connection offers itself as an idle work connection. */
+export function registrationPacket(r: Registration, id = 0): Buffer {
+  return encodePacket({ mode: 'empty', id, props: { exit: r.exit, token: r.token } });
+}
+
+export function parseRegistration(p: WorkPacket): Registration | string {
+  if (p.mode !== 'empty') return `expected an empty (registration) packet, got ${p.mode}`;
+  const exit = p.props.get('exit');
+  const token = p.props.get('token');
+  if (!exit || !/^[A-Za-z0-9_.-]{1,64}$/.test(exit)) return 'registration without a valid exit id';
+  if (token === undefined || token.length === 0) return 'registration without a token';
+  return { exit, token };
+}
+
+/** exit → ingress on an idle work connection: take this connection out of the pool (exit draining). */
+export function withdrawPacket(): Buffer {
+  return encodePacket({ mode: 'empty', props: { drain: 1 } });
+}
+
+/** ingress → exit: registered; stay idle. Heartbeats come every `heartbeatMs`. */
+export function acceptedPacket(heartbeatMs: number): Buffer {
+  return encodePacket({ mode: 'keepalive', props: { 'heartbeat-ms': heartbeatMs } });
+}
+
+export function heartbeatPacket(id: number, ack: boolean): Buffer {
+  return encodePacket({ mode: 'heartbeat', id, props: ack ? { ack: 1 } : {} });
+}
+
+/** ingress → exit: connect to `target` (then bytes flow raw). With `early` bytes: a `direct-data` packet. */
+export function requestPacket(id: number, r: RequestInput): Buffer {
+  const { target, early } = r;
+  return encodePacket({
+    mode: early && early.length > 0 ? 'direct-data' : 'request',
+    id,
+    props: {
+      host: target.host,
+      port: target.port,
+      purpose: r.purpose,
+      'allow-nets': r.allowNets?.length ? r.allowNets.join(',') : undefined,
+      'deny-nets': r.denyNets?.length ? r.denyNets.join(',') : undefined,
+    },
+    body: early,
+  });
+}
+
+function netList(text: string | undefined): string[] | string {
+  if (text === undefined || text === '') return [];
+  const list = text.split(',');
+  for (const n of list) if (!/^[0-9A-Fa-f:.]+(\/\d{1,3})?$/.test(n)) return `request with a bad network '${n.slice(0, 60)}'`;
+  return list;
+}
+
+export function parseRequest(p: WorkPacket): WorkRequest | string {
+  if (p.mode !== 'request' && p.mode !== 'direct-data') return `expected a request, got ${p.mode}`;
+  const host = p.props.get('host') ?? '';
+  const portText = p.props.get('port') ?? '';
+  const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
+  if (!(port >= 1 && port <= 65535)) return `request with a bad port '${portText}'`;
+  if (!isIPv4(host) && !isIPv6(host) && !isValidDomain(host)) return `request with a bad host '${host.slice(0, 80)}'`;
+  const purpose = p.props.get('purpose') ?? 'connect';
+  if (purpose !== 'connect' && purpose !== 'publish') return `request with unknown purpose '${purpose.slice(0, 20)}'`;
+  const allowNets = netList(p.props.get('allow-nets'));
+  if (typeof allowNets === 'string') return allowNets;
+  const denyNets = netList(p.props.get('deny-nets'));
+  if (typeof denyNets === 'string') return denyNets;
+  return { target: { host, port, kind: targetKind(host) }, purpose, early: p.body, allowNets, denyNets };
+}
+
+/** exit → ingress: the connect result (or, ingress → exit, a refused registration). */
+export function responsePacket(id: number, result: WorkResult): Buffer {
+  return encodePacket({
+    mode: 'response',
+    id,
+    props: result.ok ? { status: 'ok', bind: result.bind } : { status: result.code, message: result.message.slice(0, 1000) },
+  });
+}
+
+export function parseResponse(p: WorkPacket): WorkResult {
+  const status = p.props.get('status') ?? '';
+  if (status === 'ok') return { ok: true, bind: p.props.get('bind') ?? '' };
+  return { ok: false, code: status || 'EXIT_UNREACHABLE', message: p.props.get('message') ?? '' };
+}
+
+const RESULT_CODES: ReadonlySet<string> = new Set<ErrorCode>([
+  'TARGET_FORBIDDEN',
+  'CONN_REFUSED',
+  'HOST_UNREACHABLE',
+  'NET_UNREACHABLE',
+  'DNS_FAILED',
+  'TIMEOUT',
+]);
+
+/** An exit's connect result as one of our codes; anything else (its own failure, garbage) is an unusable exit. */
+export function resultCode(status: string): ErrorCode {
+  return RESULT_CODES.has(status) ? (status as ErrorCode) : 'EXIT_UNREACHABLE';
+}

@@ -1,0 +1,113 @@
+/**
+ * What the control plane and an ingress say to each other (docs/CONTROL.md,
+ * "Config stream" and "Statistics"). No imports beyond types: both sides and
+ * the tests load it.
+ *
+ * Config stream: `GET /v1/stream?revision=N` with `Authorization: Bearer <ingress token>`
+ * answers `application/x-ndjson`, one StreamMessage per line, for as long as the
+ * connection lives: `hello`, one `snapshot`, then `delta`s in revision order and
+ * `ping`s. The ingress acknowledges each applied revision with
+ * `POST /v1/stream/ack {"revision":N,"adminUrl":"http://…"}` (same token).
+ *
+ * Statistics: the control plane pulls `GET <adminUrl>/v1/stats?after=EPOCH:SEQ`
+ * with `Authorization: Bearer <pullToken from hello>`; the answer is a StatsPull.
+ */
+
+/** A user or exit as the rendered ingress configuration writes it (input form: defaults left out). */
+export type ConfigObject = Record<string, unknown>;
+
+export interface HelloMessage {
+  readonly type: 'hello';
+  readonly node: string;
+  /** The control plane's revision when the stream opened. */
+  readonly revision: number;
+  /** Bearer token the control plane will present when it pulls this node's statistics. */
+  readonly pullToken: string;
+  /** A ping (or any line) comes at least this often; silence for 3× means the stream is dead. */
+  readonly heartbeatMs: number;
+  /** The answering control-plane process (replicas tell themselves apart by it). */
+  readonly replica: string;
+}
+
+export interface SnapshotMessage {
+  readonly type: 'snapshot';
+  readonly revision: number;
+  /** The whole rendered ingress configuration (IngressConfigInput), as GET /v1/ingress-config serves it. */
+  readonly config: ConfigObject & { users: ConfigObject[]; exits: ConfigObject[] };
+  readonly warnings?: string[];
+}
+
+export interface DeltaMessage {
+  readonly type: 'delta';
+  readonly revision: number;
+  /** The revision this delta applies to; an ingress at another revision reconnects for a snapshot. */
+  readonly from: number;
+  /** Users to add or replace whole (by login), and logins to remove. */
+  readonly users?: { readonly upsert: ConfigObject[]; readonly delete: string[] };
+  /** When present: the new complete exit list. */
+  readonly exits?: ConfigObject[];
+  /** When present: every top-level settings key (listen, limits, …) as now stored; absent keys take defaults. */
+  readonly settings?: ConfigObject;
+  readonly warnings?: string[];
+}
+
+export interface PingMessage {
+  readonly type: 'ping';
+  readonly revision: number;
+}
+
+export type StreamMessage = HelloMessage | SnapshotMessage | DeltaMessage | PingMessage;
+
+export interface AckBody {
+  readonly revision: number;
+  /** Where this ingress answers statistics pulls, e.g. http://10.0.0.5:7790. */
+  readonly adminUrl?: string;
+}
+
+/** One closed minute of one customer through one exit on one ingress: final once reported. */
+export type StatsRecord = [
+  seq: number,
+  /** `YYYY-MM-DDTHH:MM`, UTC. */
+  minute: string,
+  login: string,
+  /** '' for direct egress. */
+  exit: string,
+  bytesUp: number,
+  bytesDown: number,
+  connections: number,
+  failures: number,
+];
+
+/** The open minute per customer (provisional: replaced by the final record once the minute closes). */
+export type LiveRecord = [minute: string, login: string, exit: string, bytesUp: number, bytesDown: number, connections: number, failures: number];
+
+export interface StatsPull {
+  /** The ledger's identity: sequence numbers count within one epoch. */
+  readonly epoch: string;
+  /** Closed records after the cursor, in sequence order. */
+  readonly records: StatsRecord[];
+  /** Cursor after these records (`EPOCH:SEQ`); passing it acknowledges them. */
+  readonly next: string;
+  /** More records wait beyond `limit`. */
+  readonly more: boolean;
+  readonly live: LiveRecord[];
+}
+
+/** `YYYY-MM-DDTHH:MM` of the UTC minute containing `ms`. */
+export function minuteOf(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 16);
+}
+
+/** Period keys a minute counts towards, in the format of QuotaTracker's periodKey. */
+export function periodKeysOfMinute(minute: string): [hour: string, day: string, month: string] {
+  return [`hour:${minute.slice(0, 13)}`, `day:${minute.slice(0, 10)}`, `month:${minute.slice(0, 7)}`];
+}
+
+export function parseCursor(cursor: string | undefined | null): { epoch: string; seq: number } | undefined {
+  if (!cursor) return undefined;
+  const i = cursor.lastIndexOf(':');
+  if (i <= 0) return undefined;
+  const seq = Number(cursor.slice(i + 1));
+  if (!Number.isSafeInteger(seq) || seq < 0) return undefined;
+  return { epoch: cursor.slice(0, i), seq };
+}

@@ -1,0 +1,67 @@
+/** Reverse-connected exits in tests: a certificate for the tunnel port, token hashes, in-process exits. */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hashPassword } from '../../src/ingress/auth/password-hash.js';
+import { ensureSelfSignedCert } from '../../src/cli/tls-cert.js';
+import { ReverseExitClient, type ReverseExitOptions } from '../../src/exit/reverse-client.js';
+import { TargetPolicy } from '../../src/ingress/guard/target-policy.js';
+import type { Ingress } from '../../src/ingress/ingress.js';
+
+export const TOKEN = 'reverse-exit-token-for-tests';
+const hashes = new Map<string, Promise<string>>();
+
+/** Cheap scrypt parameters keep tests fast. */
+export function tokenHash(token = TOKEN): Promise<string> {
+  let h = hashes.get(token);
+  if (!h) hashes.set(token, (h = hashPassword(token, { ln: 10, r: 8, p: 1 })));
+  return h;
+}
+
+let cert: { cert: string; key: string; pem: Buffer } | undefined;
+/** A self-signed certificate for 127.0.0.1 / ::1 / localhost, and its PEM for the exits' `ca`. */
+export function tunnelCert(): { cert: string; key: string; pem: Buffer } {
+  if (!cert) {
+    const c = ensureSelfSignedCert(join(mkdtempSync(join(tmpdir(), 'hopgate-rev-')), 'tls'));
+    if (!c) throw new Error('openssl is needed for the tunnel certificate');
+    cert = { ...c, pem: readFileSync(c.cert) };
+  }
+  return cert;
+}
+
+/** The ingress-side entry of a reverse exit. */
+export async function reverseEntry(id: string, egressIp: string, country: string, extra: Record<string, unknown> = {}) {
+  return { id, kind: 'reverse' as const, tokenHash: await tokenHash(), egressIp, country, ...extra };
+}
+
+export function tunnelPortOf(ing: Ingress): number {
+  const p = ing.runtime.reverse?.tunnelPort;
+  if (!p) throw new Error('ingress has no tunnel port');
+  return p;
+}
+
+/** An in-process reverse exit dialing `ing`, leaving from `egress`, allowed to reach loopback. */
+export function startReverseExit(ing: Ingress | number, id: string, egress: string, extra: Partial<ReverseExitOptions> = {}): ReverseExitClient {
+  return new ReverseExitClient({
+    host: '127.0.0.1',
+    port: typeof ing === 'number' ? ing : tunnelPortOf(ing),
+    id,
+    token: TOKEN,
+    ca: tunnelCert().pem,
+    pool: 4,
+    egress,
+    policy: new TargetPolicy({ allow: ['127.0.0.0/8'], deny: [], ports: [] }),
+    backoffMs: 50,
+    maxBackoffMs: 500,
+    ...extra,
+  }).start();
+}
+
+/** Wait until `cond()` holds (polling), or fail with `what`. */
+export async function until(cond: () => boolean, what: string, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

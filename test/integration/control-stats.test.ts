@@ -1,0 +1,231 @@
+/**
+ * Statistics, on SQLite and PostgreSQL: the ingress counts per minute per
+ * (customer, exit) and the control plane pulls and stores it. Nothing is
+ * counted twice (a pull stored twice, repeated rounds) and nothing is lost
+ * (a failed write, the control plane killed between pulls, the ingress
+ * restarted). The usage API and `hopgate usage` read it back.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import { dialects, tempDir, type TestDb } from './control-fixtures.js';
+import { TEST_SETTINGS, connectTunnel, drain, makeNode, startBlobServer, startLinkedIngress, startTestControl, until, type Api } from './control-link-fixtures.js';
+import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';
+import type { ControlPlane } from '../../src/control/control-plane.js';
+import type { StatsPull } from '../../src/shared/control-protocol.js';
+
+const run = promisify(execFile);
+const cases = await dialects();
+const BLOB = 10_000;
+
+for (const dc of cases) {
+  describe(`statistics on ${dc.name}`, { skip: dc.skip }, () => {
+    let tdb: TestDb;
+    let cpState: ReturnType<typeof tempDir>;
+    let ingState: ReturnType<typeof tempDir>;
+    let cp: ControlPlane & { api: Api };
+    let call: Api;
+    let blob: Awaited<ReturnType<typeof startBlobServer>>;
+    let ing: ControlledIngress | undefined;
+    let token: string;
+    let password: string;
+    let offset = 0;
+    const clock = (): number => Date.now() + offset;
+    /** What went through so far: the truth the stored usage must match. */
+    const sent = { down: 0, connections: 0, failures: 0 };
+
+    async function traffic(n: number, failing = 0): Promise<void> {
+      for (let i = 0; i < n; i++) {
+        const t = await connectTunnel(ing!.ports[0], 'alice', password, blob.port);
+        assert.equal(t.status, 200);
+        assert.equal(await drain(t), BLOB);
+        sent.down += BLOB;
+        sent.connections++;
+      }
+      for (let i = 0; i < failing; i++) {
+        const t = await connectTunnel(ing!.ports[0], 'alice', password, 1); // nothing listens on port 1
+        assert.equal(t.status, 502);
+        sent.connections++;
+        sent.failures++;
+      }
+      // Every session closed and counted by the ingress.
+      await until('sessions closed', () => ing!.ingress!.runtime.sessions.size === 0);
+    }
+
+    /** Close the minute on the ingress (its clock moves a minute on). */
+    const nextMinute = (): void => {
+      offset += 60_000;
+    };
+
+    async function stored(live = false): Promise<{ bytesDown: number; connections: number; failures: number }> {
+      const r = await call('GET', `/v1/usage?customer=alice&by=month&live=${live}`);
+      assert.equal(r.status, 200);
+      return r.body.totals;
+    }
+
+    async function pullRound(): Promise<void> {
+      await until('the ingress subscribed with its admin address', () => [...cp.hub.subscribers].some((s) => s.adminUrl));
+      await cp.collector.round();
+    }
+
+    before(async () => {
+      tdb = await dc.make();
+      cpState = tempDir();
+      ingState = tempDir('hopgate-ingress-state-');
+      cp = await startTestControl(tdb.spec, cpState.path);
+      call = cp.api;
+      blob = await startBlobServer(BLOB);
+      await call('PATCH', '/v1/settings', TEST_SETTINGS);
+      const r = await call('POST', '/v1/customers', { login: 'alice' });
+      password = r.body.password;
+      token = await makeNode(call, 'edge-1');
+      ing = await startLinkedIngress(cp.url, token, ingState.path, { now: clock });
+    });
+    after(async () => {
+      await ing?.stop();
+      await cp?.close();
+      await blob?.close();
+      await tdb?.cleanup();
+      cpState?.remove();
+      ingState?.remove();
+    });
+
+    it('shows the open minute at once and stores it once it closes, per customer and exit', async () => {
+      await traffic(3, 1);
+      await pullRound();
+      assert.deepEqual(await stored(false), { bytesUp: 0, bytesDown: 0, connections: 0, failures: 0 } as never, 'nothing final yet');
+      const live = await stored(true);
+      assert.equal(live.bytesDown, sent.down);
+      assert.equal(live.connections, sent.connections);
+      assert.equal(live.failures, sent.failures);
+
+      nextMinute();
+      await pullRound();
+      const fin = await stored(false);
+      assert.deepEqual([fin.bytesDown, fin.connections, fin.failures], [sent.down, sent.connections, sent.failures]);
+      assert.deepEqual(await stored(true), fin, 'the open minute is replaced by the final one, not added to it');
+
+      const rows = (await call('GET', '/v1/usage?by=minute&customer=alice&live=false')).body.rows;
+      assert.equal(rows.length, 1);
+      assert.match(rows[0].period, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/);
+      assert.equal(rows[0].exitId, '', 'direct egress (no exits configured)');
+      const node = (await call('GET', '/v1/ingress-nodes/edge-1')).body;
+      assert.ok(node.statsPulledAt);
+    });
+
+    it('never counts twice: repeated rounds, and the same pull stored twice', async () => {
+      await pullRound();
+      await pullRound();
+      let fin = await stored(false);
+      assert.equal(fin.bytesDown, sent.down);
+
+      await traffic(2);
+      nextMinute();
+      // Take a pull by hand (as a control plane that dies before recording it would), store it twice.
+      const sub = [...cp.hub.subscribers][0]!;
+      const cursor = await cp.store.statsCursor('edge-1');
+      const res = await fetch(`${sub.adminUrl}/v1/stats?after=${cursor}`, { headers: { authorization: `Bearer ${sub.pullToken}` } });
+      const pull = (await res.json()) as StatsPull;
+      assert.ok(pull.records.length >= 1);
+      const first = await cp.store.ingestStats('edge-1', pull);
+      const again = await cp.store.ingestStats('edge-1', pull);
+      assert.equal(first.stored, pull.records.length);
+      assert.deepEqual([again.stored, again.skipped], [0, pull.records.length]);
+      // The ingress still has them (not acknowledged yet): the next round skips them too.
+      await pullRound();
+      fin = await stored(false);
+      assert.equal(fin.bytesDown, sent.down);
+      assert.equal(fin.connections, sent.connections);
+
+      // A pull without the token is refused.
+      assert.equal((await fetch(`${sub.adminUrl}/v1/stats`)).status, 401);
+    });
+
+    it('loses nothing when a write fails', async () => {
+      await traffic(2, 1);
+      nextMinute();
+      cp.collector.failNextWrites = 1;
+      await pullRound();
+      assert.equal(cp.collector.lastPulls[0]?.ok, false);
+      assert.equal((await stored(false)).bytesDown, sent.down - 2 * BLOB, 'not stored yet');
+      await pullRound();
+      const fin = await stored(false);
+      assert.deepEqual([fin.bytesDown, fin.connections, fin.failures], [sent.down, sent.connections, sent.failures]);
+    });
+
+    it('loses nothing when the control plane is killed between pulls', async () => {
+      await traffic(3);
+      nextMinute();
+      const port = Number(new URL(cp.url).port);
+      await cp.close(); // no pull happened for this minute
+      await traffic(1); // the ingress keeps serving and counting while it is away
+      nextMinute();
+      cp = await startTestControl(tdb.spec, cpState.path, { port });
+      call = cp.api;
+      await pullRound();
+      const fin = await stored(false);
+      assert.deepEqual([fin.bytesDown, fin.connections, fin.failures], [sent.down, sent.connections, sent.failures]);
+    });
+
+    it('loses nothing when the ingress restarts (unsent records kept in its state dir)', async () => {
+      await traffic(2); // still in the open minute when it stops
+      await ing!.stop();
+      ing = await startLinkedIngress(cp.url, token, ingState.path, { now: clock });
+      await until('the new stream', () => [...cp.hub.subscribers].some((s) => s.adminUrl));
+      await pullRound();
+      const fin = await stored(false);
+      assert.deepEqual([fin.bytesDown, fin.connections, fin.failures], [sent.down, sent.connections, sent.failures]);
+    });
+
+    it('counts exactly once while the control plane process is SIGKILLed during pulls and restarted', async () => {
+      const port = Number(new URL(cp.url).port);
+      await cp.close();
+      const spawnControl = async (): Promise<ChildProcess> => {
+        const child = spawn(process.execPath, ['dist/src/cli/main.js', 'control', '--db', tdb.spec, '--listen', `127.0.0.1:${port}`, '--state-dir', cpState.path, '--json', '--log-level', 'silent', '--stats-interval-ms', '50'], {
+          env: { ...process.env, HOPGATE_ADMIN_TOKEN: 'test-operator-token-0123456789' },
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+        assert.equal(JSON.parse(line).url, `http://127.0.0.1:${port}`);
+        return child;
+      };
+      for (let round = 0; round < 4; round++) {
+        const child = await spawnControl();
+        await traffic(2, 1);
+        nextMinute();
+        // Kill it at some point while it pulls every 50 ms (mid-write or between writes).
+        await new Promise((r) => setTimeout(r, 40 + round * 37));
+        child.kill('SIGKILL');
+        await once(child, 'exit');
+      }
+      cp = await startTestControl(tdb.spec, cpState.path, { port });
+      call = cp.api;
+      await pullRound();
+      await pullRound();
+      const fin = await stored(false);
+      assert.deepEqual([fin.bytesDown, fin.connections, fin.failures], [sent.down, sent.connections, sent.failures]);
+    });
+
+    it('answers per exit, per node and per period, and through `hopgate usage`', async () => {
+      const byDay = (await call('GET', '/v1/usage?by=day&live=false')).body;
+      assert.equal(byDay.rows.length, Math.max(1, new Set(byDay.rows.map((r: any) => r.period)).size));
+      assert.equal(byDay.totals.bytesDown, sent.down);
+      const byNode = (await call('GET', '/v1/usage?by=month&node=edge-1&live=false')).body;
+      assert.equal(byNode.totals.bytesDown, sent.down);
+      const none = (await call('GET', '/v1/usage?by=month&node=edge-2')).body;
+      assert.equal(none.rows.length, 0);
+      const direct = (await call('GET', '/v1/usage?by=hour&exit=direct&live=false')).body;
+      assert.equal(direct.totals.bytesDown, sent.down);
+      assert.equal((await call('GET', '/v1/usage?by=week')).status, 400);
+
+      const cli = await run(process.execPath, ['dist/src/cli/main.js', 'usage', 'alice', '--by', 'month', '--final', '--json', '--control', cp.url, '--token', cp.token.token]);
+      assert.equal(JSON.parse(cli.stdout).totals.bytesDown, sent.down);
+      const table = await run(process.execPath, ['dist/src/cli/main.js', 'usage', '--by', 'day', '--control', cp.url, '--token', cp.token.token]);
+      assert.match(table.stdout, /PERIOD \(UTC\)\s+LOGIN\s+EXIT/);
+      assert.match(table.stdout, /alice\s+direct/);
+    });
+  });
+}
