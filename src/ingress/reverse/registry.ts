@@ -232,7 +232,9 @@ export class ReverseRegistry {
     for (const st of this.states.values()) {
       for (const c of [...st.idle]) {
         if (c.awaitingBeat) {
+          // Gone from the pool and from liveness now, not when its socket's close arrives.
           st.idle.delete(c);
+          st.live.delete(c);
           this.log.warn({ exit: c.exitId, source: c.source }, 'reverse work connection missed its heartbeat; dropped');
           c.fail('heartbeat not answered');
           continue;
