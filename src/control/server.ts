@@ -20,6 +20,7 @@ import { tokensEqual } from './token.js';
 import type { ConfigHub } from './stream.js';
 import type { StatsCollector } from './collector.js';
 import type { ControlMetrics } from './metrics.js';
+import { registerDashboard } from './dashboard/serve.js';
 
 export const API_VERSION = '0.1.0';
 
@@ -195,6 +196,7 @@ export class ControlServer {
       });
     }
     app.get('/openapi.json', async () => doc);
+    registerDashboard(app); // GET /dashboard: static files; the page uses the API above with the credentials typed into it
     const metrics = o.metrics;
     if (metrics) {
       app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));

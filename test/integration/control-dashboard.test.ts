@@ -1,0 +1,316 @@
+/**
+ * The control-plane dashboard (GET /dashboard): its files and security headers
+ * over plain HTTP, then the page itself in headless Chromium (playwright-core,
+ * the system's /usr/bin/chromium): operator login, create a customer and see
+ * the password once, suspend, edit limits, drain an exit, usage chart, then
+ * the customer's own view (and nothing of anyone else's), password rotation.
+ * API strings holding markup must show up as text. Control plane on SQLite.
+ * The browser part is skipped, saying why, when Chromium is not installed.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { startControlPlane, type ControlPlane } from '../../src/control/control-plane.js';
+import { minuteOf } from '../../src/shared/control-protocol.js';
+import { sqliteDb, tempDir, TEST_COST, type TestDb } from './control-fixtures.js';
+
+const CHROMIUM = process.env.HOPGATE_TEST_CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const XSS = '<img src=x onerror=alert(1)>';
+
+type Playwright = typeof import('playwright-core');
+async function loadPlaywright(): Promise<Playwright | string> {
+  if (!existsSync(CHROMIUM)) return `Chromium not found at ${CHROMIUM} (apt-get install -y chromium, or set HOPGATE_TEST_CHROMIUM): browser checks skipped`;
+  try {
+    return await import('playwright-core');
+  } catch (err) {
+    return `playwright-core is not installed (npm install): browser checks skipped (${(err as Error).message})`;
+  }
+}
+const pw = await loadPlaywright();
+if (typeof pw === 'string') console.log(`# control-dashboard: ${pw}`);
+
+describe('control dashboard', () => {
+  let tdb: TestDb;
+  let state: ReturnType<typeof tempDir>;
+  let cp: ControlPlane;
+  let token: string;
+
+  async function api(method: string, path: string, auth: string, body?: unknown): Promise<{ status: number; body: any }> {
+    const res = await fetch(cp.url + path, {
+      method,
+      headers: { authorization: auth, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  }
+  const op = (): string => `Bearer ${token}`;
+  const basic = (login: string, password: string): string => `Basic ${Buffer.from(`${login}:${password}`).toString('base64')}`;
+
+  before(async () => {
+    tdb = await sqliteDb();
+    state = tempDir();
+    cp = await startControlPlane({ db: tdb.spec, stateDir: state.path, port: 0, passwordCost: TEST_COST });
+    token = cp.token.token;
+  });
+  after(async () => {
+    await cp?.close();
+    await tdb?.cleanup();
+    state?.remove();
+  });
+
+  it('serves the page and its files with a strict CSP, no framing, right types', async () => {
+    const want = { '/dashboard': /^text\/html/, '/dashboard/app.js': /^text\/javascript/, '/dashboard/app.css': /^text\/css/, '/dashboard/favicon.svg': /^image\/svg\+xml/ };
+    for (const [path, type] of Object.entries(want)) {
+      const res = await fetch(cp.url + path);
+      assert.equal(res.status, 200, path);
+      assert.match(res.headers.get('content-type') ?? '', type, path);
+      const csp = res.headers.get('content-security-policy') ?? '';
+      assert.match(csp, /default-src 'self'/, path);
+      assert.match(csp, /script-src 'self'(;|$)/, path);
+      assert.match(csp, /frame-ancestors 'none'/, path);
+      assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|\*/, path);
+      assert.equal(res.headers.get('x-frame-options'), 'DENY', path);
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff', path);
+      assert.equal(res.headers.get('referrer-policy'), 'no-referrer', path);
+      assert.ok((await res.text()).length > 100, path);
+    }
+    const slash = await fetch(cp.url + '/dashboard/', { redirect: 'manual' });
+    assert.equal(slash.status, 308);
+    assert.equal(slash.headers.get('location'), '/dashboard');
+    assert.equal((await fetch(cp.url + '/dashboard/nope.js')).status, 404);
+    // The API itself is unchanged: still needs credentials.
+    assert.equal((await fetch(cp.url + '/v1/customers')).status, 401);
+  });
+
+  it('has no inline script, style or HTML sinks', async () => {
+    const html = await (await fetch(cp.url + '/dashboard')).text();
+    for (const m of html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/gi)) {
+      assert.match(m[1]!, /\bsrc="\/dashboard\/app\.js"/);
+      assert.equal(m[2]!.trim(), '', 'no inline script');
+    }
+    assert.doesNotMatch(html, /<style|\sstyle=|\son[a-z]+=|javascript:/i);
+    const js = await (await fetch(cp.url + '/dashboard/app.js')).text();
+    assert.doesNotMatch(js, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function|setAttribute\(\s*['"](on|style|href|src)/);
+    assert.doesNotMatch(js, /localStorage|document\.cookie/, 'credentials stay in sessionStorage');
+  });
+
+  describe('in headless Chromium', { skip: typeof pw === 'string' ? pw : false }, () => {
+    it('operator: log in, create, suspend, edit, drain, usage; customer: own view only; markup stays text', async (t) => {
+      const { chromium } = pw as Playwright;
+      // API data holding markup: an exit's city and an ingress node's name are free text.
+      assert.equal((await api('POST', '/v1/exits', op(), { id: 'de-1', kind: 'socks5', host: '127.0.0.1', port: 1080, country: 'de', city: XSS, tags: ['dc'] })).status, 201);
+      assert.equal((await api('POST', '/v1/ingress-nodes', op(), { id: 'edge-1', name: XSS })).status, 201);
+      const bob = await api('POST', '/v1/customers', op(), { login: 'bob' });
+      assert.equal(bob.status, 201);
+
+      const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+      t.after(() => browser.close());
+      const page = await browser.newPage();
+      const pageErrors: string[] = [];
+      const requests: { url: string; auth: string | undefined }[] = [];
+      const dialogs: string[] = [];
+      page.on('pageerror', (e) => pageErrors.push(String(e)));
+      page.on('console', (m) => {
+        if (m.type() === 'error' && !/status of 40[13]/.test(m.text())) pageErrors.push(m.text());
+      });
+      page.on('request', (r) => requests.push({ url: r.url(), auth: r.headers().authorization }));
+      page.on('response', (r) => {
+        if (r.status() === 404) pageErrors.push(`404 ${r.url()}`);
+      });
+      page.on('dialog', (d) => {
+        dialogs.push(d.message());
+        void d.accept();
+      });
+      // Record CSP violations (the page must not trip its own policy).
+      // Browser-side code reaches the page through `globalThis` as `any`: this project's TypeScript
+      // has no DOM types, and string code would be eval, which the page's CSP refuses.
+      await page.addInitScript(`window.__csp = [];
+        document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));`);
+      const expectText = async (selector: string, re: RegExp): Promise<void> => {
+        await page.waitForFunction(
+          ([s, src]) => {
+            const e = (globalThis as any).document.querySelector(s);
+            return !!e && new RegExp(src).test(e.textContent ?? '');
+          },
+          [selector, re.source] as const,
+          { timeout: 10_000 },
+        );
+      };
+      const noMarkup = async (): Promise<void> => {
+        assert.equal(await page.locator('img').count(), 0, 'no <img> made from API data');
+      };
+
+      // ---- operator login (a wrong token first)
+      await page.goto(cp.url + '/dashboard');
+      await page.locator('#login-token').fill('hgop_wrong_wrong_wrong_wrong');
+      await page.locator('#login-form button[type=submit]').click();
+      await expectText('#login-error', /Not accepted/);
+      await page.locator('#login-token').fill(token);
+      await page.locator('#login-form button[type=submit]').click();
+      await expectText('#overview-stats', /Revision/);
+      await expectText('#overview-stats', /Customers1/);
+      await expectText('#overview-stats', /Exits1/);
+      // The node name shows as the literal string.
+      await expectText('#overview-nodes', /edge-1/);
+      assert.equal(await page.locator('#overview-nodes td', { hasText: XSS }).count(), 1);
+      await noMarkup();
+      assert.equal(new URL(page.url()).search, '', 'nothing in the query string');
+
+      // ---- customers: create (password shown once), see in list
+      await page.locator('#nav button[data-view=customers]').click();
+      await expectText('#customers-table', /bob/);
+      await page.locator('#create-login').fill('alice');
+      await page.locator('#create-form button[type=submit]').click();
+      await expectText('#secret-label', /Password for alice/);
+      const password = (await page.locator('#secret-value').textContent()) ?? '';
+      assert.match(password, /^[A-Za-z0-9_-]{24}$/);
+      assert.equal((await api('GET', '/v1/me', basic('alice', password))).status, 200, 'the shown password works');
+      const row = page.locator('#customers-table tr[data-login=alice]');
+      await row.waitFor();
+      assert.equal((await row.locator('td.status').textContent())?.trim(), 'active');
+      await page.locator('#secret-dismiss').click();
+      assert.equal(await page.locator('#secret').isHidden(), true);
+      assert.equal(await page.locator('#secret-value').textContent(), '', 'gone once dismissed');
+
+      // ---- suspend, status changes (in the page and in the API)
+      await row.locator('button[data-action=suspend]').click();
+      await expectText('#customers-table tr[data-login=alice] td.status', /^suspended$/);
+      const alice = (await api('GET', '/v1/customers?login=alice', op())).body.customers[0];
+      assert.equal(alice.status, 'suspended');
+      assert.equal((await api('GET', '/v1/customers/' + bob.body.customer.id, op())).body.status, 'active', 'only alice');
+
+      // ---- edit sources and limits
+      await row.locator('button[data-action=edit]').click();
+      await page.locator('#edit-form input[name=sources]').fill('203.0.113.0/24');
+      await page.locator('#edit-form input[name=maxConnections]').fill('7');
+      await page.locator('#edit-form input[name=quotaBytes]').fill('5000000');
+      await page.locator('#edit-form button[type=submit]').click();
+      await expectText('#customers-table tr[data-login=alice]', /conns 7, quota 5\.0 MB\/month/);
+      await expectText('#customers-table tr[data-login=alice]', /203\.0\.113\.0\/24/);
+      const edited = (await api('GET', '/v1/customers/' + alice.id, op())).body;
+      assert.deepEqual([edited.sources, edited.maxConnections, edited.quota], [['203.0.113.0/24'], 7, { bytes: 5_000_000, period: 'month' }]);
+      // Clearing a field removes the limit.
+      await row.locator('button[data-action=edit]').click();
+      await page.locator('#edit-form input[name=maxConnections]').fill('');
+      await page.locator('#edit-form button[type=submit]').click();
+      await expectText('#customers-table tr[data-login=alice]', /^(?![\s\S]*conns)[\s\S]*quota 5\.0 MB/);
+      assert.equal((await api('GET', '/v1/customers/' + alice.id, op())).body.maxConnections, null);
+
+      // ---- exits: markup in the city is text; drain
+      await page.locator('#nav button[data-view=exits]').click();
+      const exitRow = page.locator('#exits-table tr[data-exit=de-1]');
+      await exitRow.waitFor();
+      assert.equal((await exitRow.locator('td.place').textContent())?.trim(), `de / ${XSS}`);
+      assert.equal((await exitRow.locator('td.tags').textContent())?.trim(), 'dc');
+      await noMarkup();
+      await exitRow.locator('button[data-action=drain]').click();
+      await expectText('#exits-table tr[data-exit=de-1] td.state', /^drained$/);
+      assert.equal((await api('GET', '/v1/exits/de-1', op())).body.drain, true);
+
+      // ---- usage: seed a minute of traffic for alice (via de-1) and bob (direct)
+      const minute = minuteOf(Date.now());
+      await cp.store.ingestStats('edge-1', {
+        epoch: 'e1',
+        records: [
+          [1, minute, 'alice', 'de-1', 1_000, 50_000, 3, 0],
+          [2, minute, 'bob', '', 500, 2_000, 1, 1],
+        ],
+        next: 'e1:2',
+        more: false,
+        live: [],
+      });
+      await page.locator('#nav button[data-view=usage]').click();
+      await expectText('#usage-table', /alice/);
+      await expectText('#usage-table', /bob/);
+      await expectText('#usage-table', /Total52\.0 KB1\.5 KB41/);
+      assert.ok((await page.locator('#usage-chart svg g.bar').count()) >= 48, 'a bar per hour of the window');
+      await page.locator('#usage-group').selectOption('exitId');
+      await expectText('#usage-table', /de-1/);
+      await expectText('#usage-table', /\(direct\)/);
+      await page.locator('#usage-by').selectOption('minute');
+      await page.waitForFunction(() => (globalThis as any).document.querySelectorAll('#usage-chart svg g.bar').length >= 60);
+      const tall = await page.locator('#usage-chart svg g.bar rect.down').evaluateAll((rs) => rs.filter((r) => Number(r.getAttribute('height')) > 0).length);
+      assert.equal(tall, 1, 'one minute with traffic');
+      await page.locator('#nav button[data-view=overview]').click();
+      await expectText('#overview-stats', /52\.0 KB down, 1\.5 KB up, 4 connections, 1 failed/);
+
+      // ---- log out; log in as alice: her own data only
+      await page.locator('#logout').click();
+      await page.locator('#login').waitFor();
+      assert.equal(await page.locator('#overview-stats').textContent(), '', 'operator data cleared');
+      assert.equal(await page.evaluate(() => (globalThis as any).sessionStorage.length), 0);
+      await page.locator('#login-form input[value=customer]').check();
+      await page.locator('#login-login').fill('alice');
+      await page.locator('#login-password').fill(password);
+      await page.locator('#login-form button[type=submit]').click();
+      await expectText('#me-profile', /Loginalice/);
+      await expectText('#me-profile', /Statussuspended/);
+      await expectText('#me-profile', /quota 5\.0 MB\/month/);
+      await expectText('#me-usage', /de-1/);
+      assert.equal(await page.locator('#nav').isHidden(), true, 'no operator navigation');
+      const body = (await page.locator('body').textContent()) ?? '';
+      assert.doesNotMatch(body, /bob|\(direct\)|edge-1/, "nothing of other customers' or the operator's");
+      // An operator view by hash still shows only the customer's own page.
+      await page.goto(cp.url + '/dashboard#customers');
+      await expectText('#me-profile', /Loginalice/);
+      assert.equal(await page.locator('#view-customers').isHidden(), true);
+
+      // ---- rotate own password: the new one is shown once and the session keeps working
+      await page.locator('#me-rotate').click();
+      await expectText('#secret-label', /Your new password/);
+      const rotated = (await page.locator('#secret-value').textContent()) ?? '';
+      assert.match(rotated, /^[A-Za-z0-9_-]{24}$/);
+      assert.notEqual(rotated, password);
+      assert.equal((await api('GET', '/v1/me', basic('alice', password))).status, 401);
+      assert.equal((await api('GET', '/v1/me', basic('alice', rotated))).status, 200);
+      await page.reload();
+      await expectText('#me-profile', /Loginalice/);
+
+      // ---- what went over the wire, and the page's own health
+      const all = requests.map((r) => r.url).join('\n');
+      for (const secret of [token, password, rotated]) assert.ok(!all.includes(secret), 'no credential in any URL');
+      const apiCalls = requests.filter((r) => new URL(r.url).pathname.startsWith('/v1/'));
+      assert.ok(apiCalls.length > 10);
+      for (const r of apiCalls) assert.match(r.auth ?? '', /^(Bearer|Basic) /, r.url);
+      assert.ok(requests.every((r) => r.url.startsWith(cp.url)), 'same origin only');
+      assert.deepEqual(await page.evaluate(() => (globalThis as any).__csp), [], 'no CSP violations');
+      assert.deepEqual(pageErrors, []);
+      assert.ok(!dialogs.includes('1'), 'no alert(1)');
+      await noMarkup();
+    });
+
+    it('cannot be framed and runs no injected inline script', async (t) => {
+      const { chromium } = pw as Playwright;
+      const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+      t.after(() => browser.close());
+      const page = await browser.newPage();
+      await page.goto(cp.url + '/dashboard');
+      // Inline script is refused by the page's CSP even when something manages to insert it.
+      const ran = await page.evaluate(async () => {
+        const g = globalThis as any;
+        const s = g.document.createElement('script');
+        try {
+          s.textContent = 'globalThis.__inline = true';
+        } catch {
+          return 'refused by Trusted Types';
+        }
+        g.document.body.appendChild(s);
+        await new Promise((r) => setTimeout(r, 50));
+        return g.__inline === true ? 'ran' : 'blocked by CSP';
+      });
+      assert.notEqual(ran, 'ran');
+      // A page of another origin that frames the dashboard gets an error page (frame-ancestors 'none',
+      // X-Frame-Options: DENY); without those headers the frame would load the login form.
+      const framer = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(`<iframe src="${cp.url}/dashboard"></iframe>`));
+      await new Promise<void>((r) => framer.listen(0, '127.0.0.1', r));
+      t.after(() => new Promise<void>((r) => framer.close(() => r())));
+      await page.goto(`http://127.0.0.1:${(framer.address() as AddressInfo).port}/`); // waits for the frame's load too
+      assert.equal(page.frames().length, 2);
+      assert.ok(!page.frames().some((f) => f.url().includes('/dashboard')), page.frames().map((f) => f.url()).join(' '));
+    });
+  });
+});
