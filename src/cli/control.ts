@@ -16,6 +16,11 @@ export const CONTROL_USAGE = `usage: hopgate control [--db sqlite:PATH | postgre
   --state-dir  where the SQLite file and the operator token live (default .hopgate)
   --json       print one JSON line {url, db, tokenFile, revision, migrations} once listening
   --stats-interval-ms  how often subscribed ingresses are pulled for statistics and quotas checked (default 5000)
+  --legitimacy-group NAME       anycast group of this control plane's ingresses (default 'default'; docs/LEGITIMACY.md)
+  --legitimacy-interval-ms N    analysis round and expected report interval (default 10000)
+  --legitimacy-half-life-h H    half-life of the learned history (default 6)
+  --legitimacy-warmup-min M     learning before the first rules (default 360)
+  --no-legitimacy               run no legitimacy analysis (reports are acknowledged and dropped)
 The operator token is HOPGATE_ADMIN_TOKEN, or made once in <state-dir>/control-admin-token (mode 0600).
 `;
 
@@ -27,6 +32,11 @@ export async function controlCommand(argv: string[]): Promise<void> {
     json: { type: 'boolean', default: false },
     'log-level': { type: 'string', default: 'info' },
     'stats-interval-ms': { type: 'string' },
+    'legitimacy-group': { type: 'string' },
+    'legitimacy-interval-ms': { type: 'string' },
+    'legitimacy-half-life-h': { type: 'string' },
+    'legitimacy-warmup-min': { type: 'string' },
+    'no-legitimacy': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) {
@@ -37,6 +47,20 @@ export async function controlCommand(argv: string[]): Promise<void> {
   if (!m) fail('--listen must be HOST:PORT');
   const host = m[1]!.replace(/^\[|\]$/g, '');
   const logger = createLogger(values['log-level'], { role: 'control' });
+  const num = (flag: string, v: string | undefined, scale: number): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!(n > 0)) fail(`--${flag} must be a positive number`);
+    return Math.round(n * scale);
+  };
+  const intervalMs = num('legitimacy-interval-ms', values['legitimacy-interval-ms'], 1);
+  const halfLifeMs = num('legitimacy-half-life-h', values['legitimacy-half-life-h'], 3_600_000);
+  const warmupMs = num('legitimacy-warmup-min', values['legitimacy-warmup-min'], 60_000);
+  const legitimacy = {
+    enabled: !values['no-legitimacy'],
+    ...(values['legitimacy-group'] ? { group: values['legitimacy-group'] } : {}),
+    analysis: { ...(intervalMs ? { intervalMs } : {}), ...(halfLifeMs ? { halfLifeMs } : {}), ...(warmupMs ? { warmupMs } : {}) },
+  };
   const cp = await startControlPlane({
     db: values.db,
     stateDir: values['state-dir'],
@@ -45,6 +69,7 @@ export async function controlCommand(argv: string[]): Promise<void> {
     adminToken: process.env.HOPGATE_ADMIN_TOKEN,
     logger,
     ...(values['stats-interval-ms'] ? { statsIntervalMs: Number(values['stats-interval-ms']) } : {}),
+    legitimacy,
   });
   const revision = await cp.store.revision();
   const mig = cp.store.migration;

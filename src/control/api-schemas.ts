@@ -229,6 +229,7 @@ export const SETTING_KEYS = [
   'log',
   'metrics',
   'protocols',
+  'legitimacy',
 ] as const;
 export type SettingKey = (typeof SETTING_KEYS)[number];
 
@@ -304,3 +305,66 @@ export const UsageView = z.object({
 });
 
 export const HealthView = z.object({ ok: z.boolean(), revision: z.number() });
+
+// ---------- source legitimacy (docs/LEGITIMACY.md)
+
+/** POST /v1/stream/legitimacy (ingress token): evidence reports (checked one by one), rule ACKs, the ingress's state. */
+export const LegitimacyPost = z
+  .object({
+    reports: z.array(z.unknown()).max(64).optional().describe('evidence reports (src/legitimacy/evidence.ts EvidenceReport), oldest first'),
+    acks: z
+      .array(z.object({ v: z.literal(1), type: z.literal('legitimacy.ack'), ingressId: z.string().max(64), revision: z.number(), ok: z.boolean(), reason: z.string().max(500).optional() }))
+      .max(256)
+      .optional(),
+    status: z
+      .object({ attack: z.boolean(), rulesActive: z.boolean(), suspended: z.boolean(), revision: z.number(), reason: z.string().max(500), limited: z.number() })
+      .optional(),
+  })
+  .strict();
+export const LegitimacyPostAnswer = z.object({
+  acked: z.array(z.object({ ingressId: z.string(), epoch: z.number(), seq: z.number() })).describe('reports the control plane has: stop resending them'),
+  enabled: z.boolean(),
+});
+export const LegitimacyEventKind = z.enum(['route-withdrawn', 'route-announced', 'transit-change', 'maintenance', 'ingress-down', 'ingress-up', 'other']);
+export const LegitimacyEvent = z
+  .object({
+    kind: LegitimacyEventKind.describe('what happened in the network; every kind suspends the rules of the whole group'),
+    ingress: NodeId.optional().describe('the ingress concerned (required for ingress-down and ingress-up)'),
+    reason: z.string().max(200).optional(),
+    holdMs: z.number().int().min(0).max(86_400_000).optional().describe('keep the rules suspended at least this long'),
+  })
+  .strict()
+  .refine((e) => (e.kind !== 'ingress-down' && e.kind !== 'ingress-up') || e.ingress !== undefined, { message: 'ingress is required for ingress-down and ingress-up', path: ['ingress'] });
+export const LegitimacyIngressView = z.object({
+  id: z.string(),
+  /** Holds a config stream on this control-plane process. */
+  connected: z.boolean(),
+  /** Counted as down by the analysis (stream gone, silent, or announced). */
+  down: z.boolean(),
+  /** Last rule-set revision sent, and the last one the ingress acknowledged. */
+  revision: z.number(),
+  ackedRevision: z.number(),
+  nacks: z.number(),
+  calmReports: z.number(),
+  /** Entries of the candidate rules for this ingress. */
+  ruleEntries: z.number(),
+  /** As the ingress last said: attack mode, rules in force, suspended, limited decisions. */
+  attack: z.boolean().nullable(),
+  rulesActive: z.boolean().nullable(),
+  suspended: z.boolean().nullable(),
+  limited: z.number().nullable(),
+  lastReportAt: z.string().nullable(),
+});
+export const LegitimacyView = z.object({
+  enabled: z.boolean(),
+  group: z.string(),
+  mode: z.enum(['warmup', 'active', 'suspended']),
+  reason: z.string(),
+  /** Since when the rules are suspended (null when not). */
+  suspendedSince: z.string().nullable(),
+  prefixes: z.number(),
+  rows: z.number(),
+  stats: z.record(z.string(), z.number()),
+  options: z.record(z.string(), z.unknown()),
+  ingresses: z.array(LegitimacyIngressView),
+});

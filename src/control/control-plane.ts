@@ -8,6 +8,7 @@ import { loadOrCreateAdminToken, type AdminToken } from './token.js';
 import { ConfigHub } from './stream.js';
 import { StatsCollector } from './collector.js';
 import { createControlMetrics, type ControlMetrics } from './metrics.js';
+import { LegitimacyService, type LegitimacyControlOptions } from './legitimacy.js';
 
 import { DEFAULT_CONTROL_HOST, DEFAULT_CONTROL_PORT, DEFAULT_DB_FILE } from './defaults.js';
 
@@ -29,6 +30,8 @@ export interface ControlPlaneOptions {
   readonly heartbeatMs?: number;
   /** Safety poll of the revision, besides this process's own changes and PostgreSQL NOTIFY (default 1000 ms). */
   readonly revisionPollMs?: number;
+  /** Source legitimacy across the ingresses (docs/LEGITIMACY.md): group name, analysis intervals, half-life… */
+  readonly legitimacy?: LegitimacyControlOptions;
 }
 
 export interface ControlPlane {
@@ -41,6 +44,7 @@ export interface ControlPlane {
   readonly hub: ConfigHub;
   readonly collector: StatsCollector;
   readonly metrics: ControlMetrics;
+  readonly legitimacy: LegitimacyService;
   close(): Promise<void>;
 }
 
@@ -53,6 +57,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   const log = o.logger?.child({ component: 'stream' });
   const hub = new ConfigHub(store, { metrics, ...(log ? { log } : {}), ...(o.heartbeatMs ? { heartbeatMs: o.heartbeatMs } : {}), ...(o.revisionPollMs ? { pollMs: o.revisionPollMs } : {}) });
   const collector = new StatsCollector(store, hub, { metrics, ...(o.logger ? { log: o.logger.child({ component: 'stats' }) } : {}), ...(o.statsIntervalMs ? { intervalMs: o.statsIntervalMs } : {}) });
+  const legitimacy = new LegitimacyService(hub, o.legitimacy, o.logger?.child({ component: 'legitimacy' }), metrics);
   let server: ControlServer;
   try {
     await hub.start();
@@ -60,6 +65,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
       hub,
       collector,
       metrics,
+      legitimacy,
       store,
       adminToken: token.token,
       host: o.host ?? DEFAULT_CONTROL_HOST,
@@ -73,6 +79,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     throw err;
   }
   collector.start();
+  legitimacy.start();
   return {
     url: server.url,
     store,
@@ -83,7 +90,9 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     hub,
     collector,
     metrics,
+    legitimacy,
     async close() {
+      legitimacy.close();
       await collector.close();
       await server.close();
       await hub.close();

@@ -20,6 +20,7 @@ import { tokensEqual } from './token.js';
 import type { ConfigHub } from './stream.js';
 import type { StatsCollector } from './collector.js';
 import type { ControlMetrics } from './metrics.js';
+import type { LegitimacyService } from './legitimacy.js';
 import { registerDashboard } from './dashboard/serve.js';
 
 export const API_VERSION = '0.1.0';
@@ -66,6 +67,8 @@ export interface ControlServerOptions {
   readonly collector?: StatsCollector;
   /** GET /metrics and request counting. */
   readonly metrics?: ControlMetrics;
+  /** Source legitimacy (reports, rules, events); without it those routes answer 503. */
+  readonly legitimacy?: LegitimacyService;
 }
 
 /** A generated customer password: 24 URL-safe characters (144 bits). */
@@ -404,7 +407,7 @@ function buildRoutes(o: ControlServerOptions): Route[] {
         tag: 'config stream',
         query: S.StreamQuery,
         status: 200,
-        response: { description: 'application/x-ndjson, open until either side closes', contentTypes: ['application/x-ndjson'], schema: z.object({ type: z.enum(['hello', 'snapshot', 'delta', 'ping']) }) },
+        response: { description: 'application/x-ndjson, open until either side closes', contentTypes: ['application/x-ndjson'], schema: z.object({ type: z.enum(['hello', 'snapshot', 'delta', 'ping', 'legitimacy.rules', 'legitimacy.refresh']) }) },
         errors: [503],
       },
       async ({ principal, reply }) => {
@@ -429,6 +432,7 @@ function buildRoutes(o: ControlServerOptions): Route[] {
         o.hub?.noteAck(nodeId, body.revision, body.adminUrl);
       },
     ),
+    ...legitimacyRoutes(o),
 
     // ------------------------------------------------------------ usage
     route(
@@ -523,6 +527,37 @@ function buildRoutes(o: ControlServerOptions): Route[] {
     route(
       { method: 'PUT', path: '/v1/me/sources', auth: 'customer', operationId: 'setMySources', summary: 'Replace your allowed source addresses (CIDRs)', tag: 'self-service', body: S.SourcesBody, status: 200, response: { description: 'you', schema: S.CustomerView } },
       async ({ principal, body }) => view(await store.updateCustomer(customerId(principal), { sources: body.sources }, actorOf(principal))),
+    ),
+  ];
+}
+
+/** Source legitimacy (docs/LEGITIMACY.md): the ingresses' reports and ACKs, the operator's view and events. */
+function legitimacyRoutes(o: ControlServerOptions): Route[] {
+  const svc = (): LegitimacyService => {
+    if (!o.legitimacy) throw new ApiError(503, 'unavailable', 'source legitimacy is not running on this control plane');
+    return o.legitimacy;
+  };
+  return [
+    route(
+      { method: 'POST', path: '/v1/stream/legitimacy', auth: 'ingress', operationId: 'postLegitimacy', summary: 'Evidence reports (idempotent on ingressId + epoch + seq), rule-set ACK/NACKs and state of the ingress; the answer lists the reports to stop resending. 409 when this process does not hold the node\'s config stream (another replica does: send again)', tag: 'config stream', body: S.LegitimacyPost, status: 200, response: { description: 'reports acknowledged', schema: S.LegitimacyPostAnswer }, errors: [409, 503] },
+      async ({ principal, body }) => {
+        const nodeId = (principal as { nodeId: string }).nodeId;
+        const s = svc();
+        if (!s.holdsStream(nodeId)) throw new ApiError(409, 'not_subscribed', 'this control-plane process does not hold the config stream of this node; send again (to the replica holding it)');
+        return s.post(nodeId, body as Parameters<LegitimacyService['post']>[1]);
+      },
+    ),
+    route(
+      { method: 'GET', path: '/v1/legitimacy', auth: 'operator', operationId: 'getLegitimacy', summary: 'Source legitimacy: mode (warmup, active, suspended), why, and per ingress the rule revision, ACKs, attack mode and limited decisions', tag: 'legitimacy', status: 200, response: { description: 'the state', schema: S.LegitimacyView }, errors: [503] },
+      async () => svc().view(),
+    ),
+    route(
+      { method: 'POST', path: '/v1/legitimacy/events', auth: 'operator', operationId: 'postLegitimacyEvent', summary: 'Announce a network event (route withdrawn, ingress down…): the rules of every ingress are suspended at once and come back once learning re-converges', tag: 'legitimacy', body: S.LegitimacyEvent, status: 200, response: { description: 'the state after the event', schema: S.LegitimacyView }, errors: [503] },
+      async ({ body }) => {
+        const s = svc();
+        s.operatorEvent(body);
+        return s.view();
+      },
     ),
   ];
 }

@@ -75,9 +75,12 @@ export class ConfigHub {
   private readonly stops: Array<() => void> = [];
   private listener: pg.Client | undefined;
   private readonly heartbeatMs: number;
+  /** Told to every ingress in `hello` (set by the legitimacy service). */
+  legitimacyHello: HelloMessage['legitimacy'];
   /** Called after each refresh that moved the revision (tests, the quota enforcer). */
   onRevision: ((revision: number) => void) | undefined;
   private readonly ackWaiters = new Set<{ node: string; revision: number; resolve: () => void }>();
+  private readonly presence = new Set<(nodeId: string, up: boolean) => void>();
 
   constructor(
     private readonly store: ControlStore,
@@ -332,21 +335,56 @@ export class ConfigHub {
       close: () => {
         if (closed) return;
         closed = true;
-        this.subs.delete(sub);
+        const was = this.subs.delete(sub);
         this.o.metrics?.subscribers.set(this.subs.size);
+        if (was) for (const f of this.presence) f(nodeId, false);
         if (!res.writableEnded) res.end();
         res.destroy();
       },
     };
     res.on('close', () => sub.close());
-    const hello: HelloMessage = { type: 'hello', node: nodeId, revision: s.revision, pullToken: sub.pullToken, heartbeatMs: this.heartbeatMs, replica: this.replica };
+    const hello: HelloMessage = {
+      type: 'hello',
+      node: nodeId,
+      revision: s.revision,
+      pullToken: sub.pullToken,
+      heartbeatMs: this.heartbeatMs,
+      replica: this.replica,
+      ...(this.legitimacyHello ? { legitimacy: this.legitimacyHello } : {}),
+    };
     this.write(sub, JSON.stringify(hello) + '\n', 'hello');
     this.write(sub, this.snapshotLine(), 'snapshot');
     // Another subscription of the same node (a restarted ingress) replaces the old one.
     for (const other of this.subs) if (other.nodeId === nodeId) other.close();
     this.subs.add(sub);
     this.o.metrics?.subscribers.set(this.subs.size);
+    for (const f of this.presence) f(nodeId, true);
     return sub;
+  }
+
+  /** Hear of ingresses subscribing (up) and of subscriptions ending (down; a replaced one too). Returns the unsubscribe. */
+  watchPresence(f: (nodeId: string, up: boolean) => void): () => void {
+    this.presence.add(f);
+    return () => void this.presence.delete(f);
+  }
+
+  /** The node holds a stream on this process. */
+  isSubscribed(nodeId: string): boolean {
+    for (const sub of this.subs) if (sub.nodeId === nodeId) return true;
+    return false;
+  }
+
+  /** Send one message (a JSON object) on the node's stream(s) here; false when it holds none. */
+  sendTo(nodeId: string, msg: { type: string }): boolean {
+    let line: string | undefined;
+    let sent = false;
+    for (const sub of this.subs) {
+      if (sub.nodeId !== nodeId) continue;
+      line ??= JSON.stringify(msg) + '\n';
+      this.write(sub, line, msg.type);
+      sent = true;
+    }
+    return sent;
   }
 
   /** An ingress acknowledged `revision` (and said where it answers pulls). */

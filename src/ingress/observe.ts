@@ -25,6 +25,7 @@ export function createIngressMetrics(rt: IngressRuntime, registry = new Registry
     return { up: s.dropsUp, down: s.dropsDown };
   });
   mirroredCounter(registry, 'hopgate_ingress_quota_cutoffs_total', 'Open connections cut because the customer\'s data quota ran out', undefined, () => ({ '': rt.quota.stats.sessionsCut }));
+  legitimacyMetrics(rt, registry);
   new Gauge({ name: 'hopgate_ingress_active_sessions', help: 'Open client connections', registers: [registry], collect() { this.set(rt.limiter.active); } });
   new Gauge({ name: 'hopgate_config_revision', help: 'Revision of the configuration in force', registers: [registry], collect() { this.set(rt.snapshot.revision); } });
   new Gauge({ name: 'hopgate_ingress_auth_throttled_sources', help: 'Sources with recent auth failures', registers: [registry], collect() { this.set(rt.auth.throttle.tracked); } });
@@ -52,6 +53,76 @@ export function createIngressMetrics(rt: IngressRuntime, registry = new Registry
       channels.userRefuse.unsubscribe(onRefuse);
     },
   };
+}
+
+/**
+ * Source legitimacy (docs/LEGITIMACY.md), read from the gate at scrape time; no series move
+ * while the ingress has no gate (not fed by a control plane, or `legitimacy.enabled: false`).
+ */
+const NONE: Record<string, number> = Object.freeze({}) as Record<string, number>;
+
+function legitimacyMetrics(rt: IngressRuntime, registry: Registry): void {
+  const last = new Map<string, number>();
+  new Counter({
+    name: 'hopgate_legitimacy_decisions_total',
+    help: 'Admission decisions by kind (conn, udp), source class (normal: outside attack mode, not classified; inactive: attack mode without rules in force; established: datagram of an authenticated association) and outcome (allowed, limited)',
+    labelNames: ['kind', 'class', 'outcome'],
+    registers: [registry],
+    collect() {
+      const gate = rt.legitimacy;
+      if (!gate) return;
+      const en = gate.enforcer;
+      const add = (kind: string, cls: string, outcome: string, total: number): void => {
+        const key = `${kind}|${cls}|${outcome}`;
+        const delta = total - (last.get(key) ?? 0);
+        if (delta <= 0) return;
+        last.set(key, total);
+        this.inc({ kind, class: cls, outcome }, delta);
+      };
+      const unchecked = en.uncheckedCounts();
+      for (const [kind, byClass] of Object.entries(en.counters())) {
+        add(kind, 'normal', 'allowed', unchecked[kind as 'conn' | 'udp']);
+        for (const [cls, c] of Object.entries(byClass)) {
+          add(kind, cls, 'allowed', c.allowed);
+          add(kind, cls, 'limited', c.limited);
+        }
+      }
+    },
+  });
+  const gauge = (name: string, help: string, read: (g: NonNullable<IngressRuntime['legitimacy']>) => number): void => {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const gate = rt.legitimacy;
+        if (!gate) return;
+        gate.advance();
+        this.set(read(gate));
+      },
+    });
+  };
+  gauge('hopgate_legitimacy_attack_mode', 'This ingress process is in attack mode (1) or not (0)', (g) => (g.enforcer.attackMode ? 1 : 0));
+  gauge('hopgate_legitimacy_rules_active', 'Rules in force (received, not expired, not suspended): 1, else 0 (fail open)', (g) => (g.enforcer.rulesActive() ? 1 : 0));
+  gauge('hopgate_legitimacy_rules_suspended', 'The rule set in force is a suspension (a network event): 1, else 0', (g) => (g.enforcer.state().suspended ? 1 : 0));
+  gauge('hopgate_legitimacy_rules_revision', 'Revision of the rule set in force (0: none)', (g) => g.enforcer.state().revision);
+  gauge('hopgate_legitimacy_rules_entries', 'CIDR entries of the rule set in force', (g) => g.enforcer.state().entries);
+  mirroredCounter(registry, 'hopgate_legitimacy_attack_entries_total', 'Times this process entered attack mode', undefined, () => (rt.legitimacy ? { '': rt.legitimacy.enforcer.detector.entries } : NONE));
+  mirroredCounter(registry, 'hopgate_legitimacy_evidence_flows_total', 'Accepted (authenticated) flows recorded as evidence by this process', undefined, () => (rt.legitimacy ? { '': rt.legitimacy.recorded } : NONE));
+  mirroredCounter(registry, 'hopgate_legitimacy_rule_messages_total', 'Rule sets and refreshes from the control plane, by answer (ack, nack)', 'answer', () =>
+    rt.legitimacy ? { ack: rt.legitimacy.enforcer.applyStats.acks, nack: rt.legitimacy.enforcer.applyStats.nacks } : NONE,
+  );
+  new Gauge({
+    name: 'hopgate_legitimacy_baseline_per_second',
+    help: 'Attack-mode detector baselines by signal (conn, udp, authFail)',
+    labelNames: ['signal'],
+    registers: [registry],
+    collect() {
+      const gate = rt.legitimacy;
+      if (!gate) return;
+      for (const [signal, v] of Object.entries(gate.enforcer.state().baselines)) this.set({ signal }, v);
+    },
+  });
 }
 
 /** A counter that reports a cumulative figure kept elsewhere (by label value; '' = no label). */

@@ -28,8 +28,14 @@ import { proxySignature } from '../protocol/proxy-protocol/codec.js';
 export function handleConnection(rt: IngressRuntime, socket: Socket, port: number): void {
   const snap = rt.snapshot;
   const source = unmapIPv4(socket.remoteAddress ?? '');
-  if (rt.draining || !rt.limiter.tryAcquireGlobal(snap.config.limits.maxConnections)) {
-    if (channels.admissionReject.hasSubscribers) channels.admissionReject.publish({ source, reason: rt.draining ? 'draining' : 'global-limit' });
+  // Source legitimacy: outside attack mode a counter and a mode check; in attack mode sources
+  // implausible at this ingress take from their class's bucket (docs/LEGITIMACY.md).
+  // Behind a trusted PROXY-protocol load balancer the real source is not known yet: not judged here.
+  const trusted = snap.proxyTrusted.size > 0 && snap.proxyTrusted.hasText(source);
+  const gate = rt.legitimacy;
+  const plausible = gate === undefined || rt.draining || trusted || gate.admitConnection(source);
+  if (rt.draining || !plausible || !rt.limiter.tryAcquireGlobal(snap.config.limits.maxConnections)) {
+    if (channels.admissionReject.hasSubscribers) channels.admissionReject.publish({ source, reason: rt.draining ? 'draining' : plausible ? 'global-limit' : 'legitimacy' });
     socket.destroy();
     return;
   }
@@ -58,7 +64,6 @@ export function handleConnection(rt: IngressRuntime, socket: Socket, port: numbe
   };
   // PROXY protocol: required from a trusted load balancer (it sets the real client's address
   // and the original port before anything reads them), refused from anyone else.
-  const trusted = snap.proxyTrusted.size > 0 && snap.proxyTrusted.hasText(source);
   socket.once('data', (first: Buffer) => {
     socket.pause();
     if (trusted) {
@@ -114,6 +119,7 @@ export async function authorize(rt: IngressRuntime, session: Session, cred: Cred
   try {
     principal = await rt.auth.authenticate(session.snapshot, cred, session.source);
   } catch (err) {
+    rt.legitimacy?.authFailed();
     if (channels.authFail.hasSubscribers) {
       channels.authFail.publish({ source: session.source, username: cred?.username, code: (err as ProxyError).code, reason: (err as Error).message });
     }
@@ -131,6 +137,9 @@ export async function authorize(rt: IngressRuntime, session: Session, cred: Cred
   session.slotHeld = true;
   session.limits = rt.limitsFor(user);
   rt.auth.throttle.succeed(session.source);
+  // Evidence: an authenticated, admitted session (a UDP association's control connection
+  // included) is a flow whose source cannot be spoofed.
+  rt.legitimacy?.accepted(session.source);
   return principal;
 }
 

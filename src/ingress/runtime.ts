@@ -16,6 +16,7 @@ import { BandwidthGuard } from './guard/bandwidth.js';
 import { QuotaTracker } from './guard/quota.js';
 import type { SessionLimits } from './guard/session-limits.js';
 import type { ReverseNode } from './reverse/reverse-node.js';
+import type { LegitimacyGate } from './guard/legitimacy-gate.js';
 
 export class IngressRuntime {
   readonly auth: Authenticator;
@@ -29,6 +30,8 @@ export class IngressRuntime {
   draining = false;
   /** Reverse-connected exits (tunnel port, work connections); undefined when none are configured. */
   reverse: ReverseNode | undefined;
+  /** Source legitimacy (evidence and attack-mode limits); set by the control link, undefined otherwise. */
+  legitimacy: LegitimacyGate | undefined;
   /** The clock routing reads (sticky-session windows); tests may replace it. */
   now: () => number = Date.now;
 

@@ -256,3 +256,23 @@ test('attack detector: a lasting change of load thaws the frozen baseline and en
   assert.equal(d.inAttack, false, 'after maxFrozenMs the baseline follows the new load and the calm period ends it');
   assert.ok(d.baseline('conn') > 400);
 });
+
+test('admission fast path: outside attack mode nothing is classified (counted as unchecked); the connection that starts attack mode is judged', () => {
+  const c = clock();
+  const e = new LegitimacyEnforcer({ ingressId: 'fra', group: 'g', now: c.now, detector: { warmupMs: 10_000, enterMin: { conn: 50, udp: 2000, authFail: 20 } }, unknown: { minConn: 1, burstSeconds: 1 } });
+  assert.equal(e.apply(rules()).ok, true);
+  drive(c, () => assert.equal(e.passConnection('10.1.5.1'), true), 10, 30);
+  assert.equal(e.attackMode, false);
+  assert.equal(e.uncheckedCounts().conn, 300);
+  const byClass = e.counters().conn;
+  assert.equal(byClass.unlikely.allowed + byClass.unlikely.limited + byClass.expected.allowed, 0, 'nothing classified outside attack mode');
+  // a jump: the 51st connection within one tick enters attack mode and is judged by its class
+  let passed = 0;
+  for (let i = 0; i < 60; i++) if (e.passConnection('192.0.2.1')) passed++;
+  assert.equal(e.attackMode, true);
+  assert.equal(e.uncheckedCounts().conn, 300 + 50);
+  assert.equal(e.counters().conn.unknown.allowed + e.counters().conn.unknown.limited, 10);
+  assert.ok(passed < 60, `${passed} of 60 passed`);
+  assert.equal(e.passConnection('10.2.7.9'), true, 'expected passes in attack mode');
+  assert.equal(e.passDatagram('10.1.5.1') || e.passDatagram('10.1.5.1'), true, 'the unlikely datagram bucket starts full');
+});

@@ -306,6 +306,8 @@ export class LegitimacyEnforcer {
   private buckets: RateBucket[][] = [];
   /** counts[(kind * 6 + class) * 2 + allowed] */
   private readonly counts = new Float64Array(2 * 6 * 2);
+  /** Admissions passed by the fast path outside attack mode, unclassified: [conn, udp]. */
+  private readonly unchecked = new Float64Array(2);
   readonly applyStats = { acks: 0, nacks: 0 };
 
   constructor(o: EnforcerOptions) {
@@ -363,6 +365,44 @@ export class LegitimacyEnforcer {
     return this.decide(0, a);
   }
 
+  /**
+   * The ingress's admission hot path. Outside attack mode it only counts the
+   * connection for the detector and passes it, unclassified (no address
+   * parsing, no lookup, no allocation); in attack mode it is
+   * {@link admitConnection}. Returns whether to admit.
+   */
+  passConnection(address: string): boolean {
+    const d = this.detector;
+    if (!d.inAttack) {
+      d.observe('conn', 1, this.now());
+      if (!d.inAttack) {
+        this.unchecked[0]!++;
+        return true;
+      }
+      return this.decide(0, parseAddr(address), true).allow; // this very connection started attack mode
+    }
+    return this.decide(0, parseAddr(address)).allow;
+  }
+
+  /** {@link passConnection} for a UDP datagram that does not belong to an established association. */
+  passDatagram(address: string): boolean {
+    const d = this.detector;
+    if (!d.inAttack) {
+      d.observe('udp', 1, this.now());
+      if (!d.inAttack) {
+        this.unchecked[1]!++;
+        return true;
+      }
+      return this.decide(1, parseAddr(address), true).allow;
+    }
+    return this.decide(1, parseAddr(address)).allow;
+  }
+
+  /** Admissions passed unclassified outside attack mode, by kind (for `/metrics`). */
+  uncheckedCounts(): Record<Kind, number> {
+    return { conn: this.unchecked[0]!, udp: this.unchecked[1]! };
+  }
+
   /** A UDP datagram; `established`: it belongs to an authenticated association from that address. */
   admitDatagram(address: string, established = false): Verdict {
     if (established) {
@@ -378,9 +418,9 @@ export class LegitimacyEnforcer {
     return this.decide(kind === 'conn' ? 0 : 1, { family: 4, v });
   }
 
-  private decide(k: 0 | 1, a: Addr | undefined): Verdict {
+  private decide(k: 0 | 1, a: Addr | undefined, observed = false): Verdict {
     const now = this.now();
-    this.detector.observe(k === 0 ? 'conn' : 'udp', 1, now);
+    if (!observed) this.detector.observe(k === 0 ? 'conn' : 'udp', 1, now);
     const r = this.rules;
     let code: number;
     if (r === undefined || r.suspended || now >= r.expiresAt) code = INACTIVE;

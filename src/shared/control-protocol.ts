@@ -13,6 +13,9 @@
  * with `Authorization: Bearer <pullToken from hello>`; the answer is a StatsPull.
  */
 
+import type { RuleRefresh, RuleSet, RulesAck } from '../legitimacy/messages.js';
+import type { EvidenceReport } from '../legitimacy/evidence.js';
+
 /** A user or exit as the rendered ingress configuration writes it (input form: defaults left out). */
 export type ConfigObject = Record<string, unknown>;
 
@@ -27,6 +30,8 @@ export interface HelloMessage {
   readonly heartbeatMs: number;
   /** The answering control-plane process (replicas tell themselves apart by it). */
   readonly replica: string;
+  /** Source legitimacy runs on this control plane: the group, and how often to send evidence reports. */
+  readonly legitimacy?: { readonly group: string; readonly reportIntervalMs: number };
 }
 
 export interface SnapshotMessage {
@@ -56,7 +61,41 @@ export interface PingMessage {
   readonly revision: number;
 }
 
-export type StreamMessage = HelloMessage | SnapshotMessage | DeltaMessage | PingMessage;
+/** Source legitimacy on the stream (docs/LEGITIMACY.md): a rule set or a refresh of its expiry, for this ingress. */
+export type LegitimacyStreamMessage = RuleSet | RuleRefresh;
+
+export type StreamMessage = HelloMessage | SnapshotMessage | DeltaMessage | PingMessage | LegitimacyStreamMessage;
+
+/**
+ * What an ingress says about source legitimacy: `POST /v1/stream/legitimacy` (ingress token),
+ * every report interval and at once after a rule message. Reports stay queued on the ingress
+ * until an answer lists them (idempotent on ingressId + epoch + seq).
+ */
+export interface LegitimacyPostBody {
+  readonly reports?: EvidenceReport[];
+  /** ACK/NACK of rule sets and refreshes received on the stream. */
+  readonly acks?: RulesAck[];
+  readonly status?: LegitimacyStatus;
+}
+
+/** The ingress's side, for GET /v1/legitimacy on the control plane. */
+export interface LegitimacyStatus {
+  /** In attack mode (any worker). */
+  readonly attack: boolean;
+  readonly rulesActive: boolean;
+  readonly suspended: boolean;
+  readonly revision: number;
+  readonly reason: string;
+  /** Admission decisions limited so far (all workers this process heard of). */
+  readonly limited: number;
+}
+
+export interface LegitimacyPostAnswer {
+  /** Reports the control plane has (new, duplicate or stale): stop resending them. */
+  readonly acked: Array<{ ingressId: string; epoch: number; seq: number }>;
+  /** false: this control plane runs no legitimacy analysis (reports are acknowledged and dropped). */
+  readonly enabled: boolean;
+}
 
 export interface AckBody {
   readonly revision: number;

@@ -5,7 +5,7 @@
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { startControlPlane, type ControlPlane } from '../../src/control/control-plane.js';
+import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../../src/control/control-plane.js';
 import { startControlledIngress, type ControlledIngress, type ControlledIngressOptions } from '../../src/ingress/control-link/controlled.js';
 import { createLogger } from '../../src/shared/log.js';
 import { listen0 } from '../helpers/net.js';
@@ -35,7 +35,11 @@ export const TEST_SETTINGS = {
   limits: { exitProbeIntervalMs: 0 },
 };
 
-export async function startTestControl(db: string, stateDir: string, extra: { port?: number; statsIntervalMs?: number; heartbeatMs?: number; revisionPollMs?: number } = {}): Promise<ControlPlane & { api: Api }> {
+export async function startTestControl(
+  db: string,
+  stateDir: string,
+  extra: { port?: number; statsIntervalMs?: number; heartbeatMs?: number; revisionPollMs?: number; legitimacy?: ControlPlaneOptions['legitimacy'] } = {},
+): Promise<ControlPlane & { api: Api }> {
   const cp = await startControlPlane({
     db,
     stateDir,
@@ -45,6 +49,7 @@ export async function startTestControl(db: string, stateDir: string, extra: { po
     statsIntervalMs: extra.statsIntervalMs ?? 60_000,
     ...(extra.heartbeatMs ? { heartbeatMs: extra.heartbeatMs } : {}),
     ...(extra.revisionPollMs ? { revisionPollMs: extra.revisionPollMs } : {}),
+    ...(extra.legitimacy ? { legitimacy: extra.legitimacy } : {}),
   });
   return Object.assign(cp, { api: api(cp.url, cp.token.token) });
 }

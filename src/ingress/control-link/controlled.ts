@@ -27,6 +27,8 @@ import { QuotaAggregator, SYNC_INTERVAL_MS, type QuotaUsageMsg } from '../guard/
 import { ControlConfigState, readSavedSnapshot, writeSavedSnapshot, type LocalOverrides } from './config-state.js';
 import { ControlStreamClient } from './stream-client.js';
 import { SessionMeter, StatsLedger, type MeterBatchMsg } from './stats.js';
+import { LegitimacyGate } from '../guard/legitimacy-gate.js';
+import { LegitimacyLink, type LegitimacyEvidenceMsg, type LegitimacyRulesMsg } from './legitimacy-link.js';
 
 export const SNAPSHOT_FILE = 'control-snapshot.json';
 export const LEDGER_FILE = 'stats-ledger.json';
@@ -53,6 +55,11 @@ export interface ControlledIngressOptions {
   readonly now?: () => number;
 }
 
+/** The legitimacy link of a node, created once the node id is known and while `legitimacy.enabled`. */
+interface LegitimacyHolder {
+  link: LegitimacyLink | undefined;
+}
+
 export interface ControlledIngress {
   readonly ports: [number, number];
   readonly workers: number;
@@ -65,6 +72,8 @@ export interface ControlledIngress {
   readonly ingress: Ingress | undefined;
   readonly client: ControlStreamClient;
   readonly ledger: StatsLedger;
+  /** Source legitimacy (undefined when disabled or before the node id is known). */
+  readonly legitimacy: LegitimacyLink | undefined;
   /** Resolves once `revision` (or later) is in force. */
   waitForRevision(revision: number, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -72,9 +81,10 @@ export interface ControlledIngress {
 
 /** Control messages between the primary and its workers. */
 export type PrimaryToWorker =
-  | { type: 'hopgate:control:init'; revision: number; config: SnapshotMessage['config']; overrides: LocalOverrides; adminPort: number }
+  | { type: 'hopgate:control:init'; revision: number; config: SnapshotMessage['config']; overrides: LocalOverrides; adminPort: number; nodeId: string | undefined }
   | { type: 'hopgate:control:msg'; msg: SnapshotMessage | DeltaMessage }
-  | { type: 'hopgate:stats:answer'; id: number; status: number; body: string };
+  | { type: 'hopgate:stats:answer'; id: number; status: number; body: string }
+  | LegitimacyRulesMsg;
 export type WorkerToPrimary =
   | { type: 'booting' }
   | { type: 'ready'; adminPort: number | undefined; ports: number[] }
@@ -83,7 +93,8 @@ export type WorkerToPrimary =
   | { type: 'hopgate:control:resync' }
   | { type: 'hopgate:stats:pull'; id: number; auth: string; url: string }
   | MeterBatchMsg
-  | QuotaUsageMsg;
+  | QuotaUsageMsg
+  | LegitimacyEvidenceMsg;
 
 interface Applier {
   readonly ports: [number, number];
@@ -91,6 +102,8 @@ interface Applier {
   readonly adminPort: number | undefined;
   readonly ingress: Ingress | undefined;
   apply(m: SnapshotMessage | DeltaMessage, cfg: IngressConfig, revision: number): Promise<void>;
+  /** Cluster: send a message to every worker. */
+  relay?(m: PrimaryToWorker): void;
   stop(): Promise<void>;
 }
 
@@ -153,6 +166,9 @@ export async function startControlledIngress(o: ControlledIngressOptions): Promi
   const startedP = new Promise<void>((r) => (started = r));
   let choosing = true;
 
+  const legit: LegitimacyHolder = { link: undefined };
+  let reportIntervalMs = 10_000;
+  let legitimacyRemote = true;
   const metrics = { connected: undefined as Gauge | undefined, reconnects: undefined as Counter | undefined, applySeconds: undefined as Gauge | undefined };
   let adminUrl: string | undefined;
 
@@ -177,6 +193,12 @@ export async function startControlledIngress(o: ControlledIngressOptions): Promi
     onHello: (m) => {
       pullToken = m.pullToken;
       nodeId = m.node;
+      legitimacyRemote = m.legitimacy !== undefined;
+      if (legit.link) legit.link.remote = legitimacyRemote;
+      if (m.legitimacy) {
+        reportIntervalMs = m.legitimacy.reportIntervalMs;
+        legit.link?.setReportInterval(reportIntervalMs);
+      }
       log.info({ node: m.node, revision: m.revision, replica: m.replica }, 'config stream connected');
     },
     onConfig: async (m) => {
@@ -195,6 +217,7 @@ export async function startControlledIngress(o: ControlledIngressOptions): Promi
       }
       await startedP;
       await applier!.apply(m, cfg, m.revision);
+      syncLegitimacy(cfg);
       metrics.applySeconds?.set((performance.now() - t0) / 1000);
       await inForce(m.revision);
       return true;
@@ -205,6 +228,7 @@ export async function startControlledIngress(o: ControlledIngressOptions): Promi
       if (attempt < 3 || attempt % 10 === 0) log.warn({ err: err.message, attempt }, 'config stream disconnected; reconnecting');
     },
     onRejected: (status) => log.error({ status }, 'the control plane refused this ingress token'),
+    onLegitimacy: (m) => legit.link?.onRuleMessage(m),
   });
   client.start();
 
@@ -237,8 +261,9 @@ export async function startControlledIngress(o: ControlledIngressOptions): Promi
             metrics.applySeconds = new Gauge({ name: 'hopgate_ingress_control_last_apply_seconds', help: 'Time to apply the last snapshot or delta', registers: [reg] });
             new Gauge({ name: 'hopgate_ingress_stats_pending_records', help: 'Closed statistics records waiting for the control plane', registers: [reg], collect() { this.set(ledger.stats().pending); } });
             new Gauge({ name: 'hopgate_ingress_stats_dropped_records', help: 'Statistics records dropped because too many were waiting', registers: [reg], collect() { this.set(ledger.dropped); } });
+            new Gauge({ name: 'hopgate_legitimacy_reports_unacked', help: 'Evidence reports not yet acknowledged by the control plane', registers: [reg], collect() { this.set(legit.link?.collector.unacked().length ?? 0); } });
           })
-        : await startCluster(workers, state, adminPort, overrides, log, ledger, () => pullToken);
+        : await startCluster(workers, state, adminPort, overrides, log, ledger, () => pullToken, () => nodeId, legit);
   } catch (err) {
     client.stop();
     throw err;
@@ -247,6 +272,37 @@ export async function startControlledIngress(o: ControlledIngressOptions): Promi
   if (applier.adminPort !== undefined) {
     adminUrl = o.adminUrl ?? `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${applier.adminPort}`;
   }
+  // Source legitimacy: a gate in this process (single) or in each worker, one link here.
+  const syncLegitimacy = (cfg: IngressConfig): void => {
+    const want = cfg.legitimacy.enabled && nodeId !== undefined;
+    const rt = applier!.ingress?.runtime;
+    if (!want) {
+      legit.link?.stop();
+      legit.link = undefined;
+      if (rt) rt.legitimacy = undefined;
+      return;
+    }
+    if (legit.link) {
+      rt?.legitimacy?.configure(cfg.legitimacy);
+      return;
+    }
+    let gate: LegitimacyGate | undefined;
+    if (rt) {
+      gate = new LegitimacyGate(nodeId!, cfg.legitimacy);
+      rt.legitimacy = gate;
+    }
+    legit.link = new LegitimacyLink({
+      ingressId: nodeId!,
+      config: cfg.legitimacy,
+      reportIntervalMs,
+      post: (body) => client.postLegitimacy(body),
+      log,
+      ...(gate ? { gate } : { relay: (msg) => applier!.relay?.(msg) }),
+    });
+    legit.link.remote = legitimacyRemote;
+    legit.link.start();
+  };
+  syncLegitimacy(config);
   const connectedTimer = setInterval(() => {
     metrics.connected?.set(client.connected ? 1 : 0);
   }, 1000);
@@ -266,6 +322,9 @@ export async function startControlledIngress(o: ControlledIngressOptions): Promi
     ingress: applier.ingress,
     client,
     ledger,
+    get legitimacy() {
+      return legit.link;
+    },
     waitForRevision(revision, timeoutMs = 10_000) {
       if (applied >= revision) return Promise.resolve();
       return new Promise((resolveWait, reject) => {
@@ -285,6 +344,7 @@ export async function startControlledIngress(o: ControlledIngressOptions): Promi
     },
     async stop() {
       clearInterval(connectedTimer);
+      legit.link?.stop();
       client.stop();
       await applier!.stop();
       if (saveTimer) save();
@@ -341,6 +401,8 @@ async function startCluster(
   log: Logger,
   ledger: StatsLedger,
   pullToken: () => string | undefined,
+  nodeId: () => string | undefined,
+  legit: LegitimacyHolder,
 ): Promise<Applier> {
   cluster.schedulingPolicy = cluster.SCHED_NONE;
   cluster.setupPrimary({ exec: new URL('./worker.js', import.meta.url).pathname, args: [] });
@@ -380,10 +442,12 @@ async function startCluster(
       w.on('message', (m: WorkerToPrimary) => {
         switch (m.type) {
           case 'booting': // its message handler is in place: send the configuration
-            w.send({ type: 'hopgate:control:init', revision: state.revision, config: state.input(), overrides, adminPort } satisfies PrimaryToWorker); // port 0: every worker asks for 0 and shares one port
+            w.send({ type: 'hopgate:control:init', revision: state.revision, config: state.input(), overrides, adminPort, nodeId: nodeId() } satisfies PrimaryToWorker); // port 0: every worker asks for 0 and shares one port
             return;
           case 'hopgate:quota:usage':
             return quota.add(w.id, m);
+          case 'hopgate:legit:evidence':
+            return legit.link?.fromWorker(w.id, m);
           case 'hopgate:stats:batch':
             return ledger.add(m.rows);
           case 'hopgate:stats:pull': {
@@ -402,6 +466,7 @@ async function startCluster(
             ports = m.ports;
             appliedBy.set(w.id, state.revision);
             fresh.add(w.id);
+            for (const r of legit.link?.replay() ?? []) w.send(r satisfies PrimaryToWorker); // the rules in force
             return resolveSpawn();
           case 'failed':
             return reject(new Error(m.error));
@@ -410,6 +475,7 @@ async function startCluster(
       w.on('exit', (code) => {
         mine.delete(w);
         appliedBy.delete(w.id);
+        legit.link?.workerGone(w.id);
         settle();
         if (!stopping) {
           log.error({ worker: w.process.pid, code }, 'ingress worker exited; restarting');
@@ -424,6 +490,9 @@ async function startCluster(
     workers: count,
     adminPort: boundAdmin,
     ingress: undefined,
+    relay(m) {
+      for (const w of mine) if (w.isConnected()) w.send(m);
+    },
     apply(m, _cfg, revision) {
       for (const w of mine) if (w.isConnected()) w.send({ type: 'hopgate:control:msg', msg: m } satisfies PrimaryToWorker);
       return new Promise<void>((resolveApplied) => {

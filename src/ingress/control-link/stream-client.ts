@@ -6,7 +6,7 @@
  */
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage, type ClientRequest } from 'node:http';
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
-import type { AckBody, DeltaMessage, HelloMessage, SnapshotMessage, StreamMessage } from '../../shared/control-protocol.js';
+import type { AckBody, DeltaMessage, HelloMessage, LegitimacyPostAnswer, LegitimacyPostBody, LegitimacyStreamMessage, SnapshotMessage, StreamMessage } from '../../shared/control-protocol.js';
 
 export interface StreamClientOptions {
   readonly url: string;
@@ -23,6 +23,8 @@ export interface StreamClientOptions {
   readonly onDisconnect?: (err: Error, attempt: number) => void;
   /** The control plane refused the token (401/403): keeps retrying, slowly. */
   readonly onRejected?: (status: number, body: string) => void;
+  /** A legitimacy rule set or refresh (handled at once, not queued behind configuration changes). */
+  readonly onLegitimacy?: (m: LegitimacyStreamMessage) => void;
 }
 
 export class ControlStreamClient {
@@ -126,6 +128,10 @@ export class ControlStreamClient {
         return;
       case 'ping':
         return;
+      case 'legitimacy.rules':
+      case 'legitimacy.refresh':
+        this.o.onLegitimacy?.(msg);
+        return;
       case 'snapshot':
       case 'delta':
         this.queue = this.queue.then(async () => {
@@ -177,6 +183,35 @@ export class ControlStreamClient {
       );
       req.on('timeout', () => req.destroy(new Error('timeout')));
       req.on('error', () => resolve(false));
+      req.end(data);
+    });
+  }
+
+  /** Legitimacy reports and rule ACKs; the answer lists the reports the control plane has (undefined on failure). */
+  async postLegitimacy(body: LegitimacyPostBody): Promise<LegitimacyPostAnswer | undefined> {
+    const url = new URL('/v1/stream/legitimacy', this.o.url);
+    const data = JSON.stringify(body);
+    const request = this.secure ? httpsRequest : httpRequest;
+    return new Promise((resolve) => {
+      const req = request(
+        url,
+        { method: 'POST', agent: this.agent, timeout: 5000, headers: { authorization: `Bearer ${this.o.token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (text += c));
+          res.on('end', () => {
+            if (res.statusCode !== 200) return resolve(undefined);
+            try {
+              resolve(JSON.parse(text) as LegitimacyPostAnswer);
+            } catch {
+              resolve(undefined);
+            }
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', () => resolve(undefined));
       req.end(data);
     });
   }

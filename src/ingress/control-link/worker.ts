@@ -11,6 +11,8 @@ import type { QuotaSync, QuotaTotalsMsg } from '../guard/quota.js';
 import { ControlConfigState } from './config-state.js';
 import { SessionMeter } from './stats.js';
 import type { PrimaryToWorker, WorkerToPrimary } from './controlled.js';
+import { LegitimacyGate } from '../guard/legitimacy-gate.js';
+import type { IngressConfig } from '../../shared/schema/ingress-config.js';
 
 const toPrimary = (m: WorkerToPrimary, cb?: () => void): void => {
   if (process.connected) process.send?.(m, undefined, {}, cb ? () => cb() : undefined);
@@ -23,6 +25,39 @@ let state: ControlConfigState | undefined;
 let nextPull = 1;
 const pulls = new Map<number, ServerResponse>();
 let queue: Promise<void> = Promise.resolve();
+let nodeId: string | undefined;
+let legitTimer: NodeJS.Timeout | undefined;
+
+/** Source legitimacy in this worker: its own gate (buckets apply per worker); evidence and attack state go to the primary every second. */
+function syncLegitimacy(cfg: IngressConfig): void {
+  const rt = ingress?.runtime;
+  if (!rt) return;
+  if (!cfg.legitimacy.enabled || nodeId === undefined) {
+    rt.legitimacy = undefined;
+    clearInterval(legitTimer);
+    legitTimer = undefined;
+    return;
+  }
+  if (rt.legitimacy) return rt.legitimacy.configure(cfg.legitimacy);
+  const gate = new LegitimacyGate(nodeId, cfg.legitimacy);
+  rt.legitimacy = gate;
+  let lastAttack = false;
+  const send = (): void => {
+    const g = rt.legitimacy;
+    if (!g) return;
+    g.advance();
+    const counts = g.drainEvidence();
+    const attack = g.enforcer.attackMode;
+    let limited = 0;
+    for (const byClass of Object.values(g.enforcer.counters())) for (const c of Object.values(byClass)) limited += c.limited;
+    if (counts.length === 0 && attack === lastAttack && !attack) return;
+    lastAttack = attack;
+    toPrimary({ type: 'hopgate:legit:evidence', counts, attack, limited });
+  };
+  gate.onAttackChange = () => send();
+  legitTimer = setInterval(send, 1000);
+  legitTimer.unref();
+}
 
 function adminHandler(req: IncomingMessage, res: ServerResponse): boolean {
   if (req.method !== 'GET' || !req.url?.startsWith('/v1/stats')) return false;
@@ -56,6 +91,8 @@ process.on('message', (m: PrimaryToWorker) => {
           const log = createLogger(config.log.level, { role: 'ingress' });
           ingress = await Ingress.start(config, log, { revision: m.revision, adminPort: m.adminPort, adminHandler });
           ingress.runtime.quota.attach(quotaSync);
+          nodeId = m.nodeId;
+          syncLegitimacy(config);
           meter = new SessionMeter(ingress.runtime, (rows) => toPrimary({ type: 'hopgate:stats:batch', rows }));
           toPrimary({ type: 'ready', adminPort: ingress.adminPort, ports: ingress.ports() });
         } catch (err) {
@@ -70,6 +107,7 @@ process.on('message', (m: PrimaryToWorker) => {
           const cfg = m.msg.type === 'snapshot' ? state.applySnapshot(m.msg) : state.applyDelta(m.msg);
           if (!cfg) return toPrimary({ type: 'hopgate:control:resync' });
           ingress.reload(cfg, m.msg.revision);
+          syncLegitimacy(cfg);
           toPrimary({ type: 'hopgate:control:applied', revision: m.msg.revision });
         } catch (err) {
           // The primary validated it; a failure here is local. Ask for the whole document again.
@@ -77,6 +115,9 @@ process.on('message', (m: PrimaryToWorker) => {
           toPrimary({ type: 'hopgate:control:resync' });
         }
       });
+      return;
+    case 'hopgate:legit:rules':
+      ingress?.runtime.legitimacy?.apply(m.msg); // the primary has ACKed it
       return;
     case 'hopgate:stats:answer': {
       const res = pulls.get(m.id);
@@ -93,6 +134,7 @@ process.on('message', (m: PrimaryToWorker) => {
 process.once('SIGTERM', () => {
   void (async () => {
     await queue;
+    clearInterval(legitTimer);
     await ingress?.shutdown();
     meter?.stop(); // the last batch goes to the primary before we leave
     toPrimary({ type: 'hopgate:stats:batch', rows: [] }, () => process.exit(0));

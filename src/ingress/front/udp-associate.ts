@@ -40,11 +40,19 @@ class UdpClientSide implements ClientSide {
     private readonly socket: UdpSocket,
     private readonly clientIp: string,
     onError: () => void,
+    rt: IngressRuntime,
   ) {
     const a = socket.address();
     this.bind = { host: a.address, port: a.port };
     socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
-      if (unmap(rinfo.address) !== clientIp || (this.clientPort !== 0 && rinfo.port !== this.clientPort)) return;
+      const from = unmap(rinfo.address);
+      // Source legitimacy: a datagram of the association once its client port is known is
+      // established (never limited); the first one is judged like a new flow (in attack mode:
+      // by its source's class). Others are dropped below anyway: they only count as UDP load.
+      const gate = rt.legitimacy;
+      const mine = from === clientIp && (this.clientPort === 0 || rinfo.port === this.clientPort);
+      if (!mine) return void gate?.observeUdp();
+      if (gate !== undefined && !gate.admitDatagram(from, this.clientPort !== 0)) return;
       this.clientPort = rinfo.port;
       const d = parseUdpDatagram(msg);
       if (d.kind === 'ok') this.onDatagram?.(d.value);
@@ -104,7 +112,7 @@ export async function serveUdpAssociate(rt: IngressRuntime, session: Session, re
         wayOut.close();
         throw new ProxyError('INTERNAL', `UDP bind failed: ${(err as Error).message}`);
       });
-      client = new UdpClientSide(front, session.source, () => closeAll());
+      client = new UdpClientSide(front, session.source, () => closeAll(), rt);
     }
   } catch (err) {
     const code = isProxyError(err) ? err.code : 'INTERNAL';

@@ -166,6 +166,47 @@ const ReverseSchema = z
   })
   .strict();
 
+const BucketSchema = z
+  .object({
+    /** Refill rate as a share of the baseline rate frozen when attack mode began. */
+    share: z.number().min(0).max(10).optional(),
+    /** Floors of the rate, per second. */
+    minConn: z.number().min(0).max(1e7).optional(),
+    minUdp: z.number().min(0).max(1e8).optional(),
+    burstSeconds: z.number().positive().max(60).optional(),
+  })
+  .strict();
+
+/** Source legitimacy at the ingress; every field defaults to src/legitimacy's defaults. */
+export const LegitimacySchema = z
+  .object({
+    /** Record evidence, take rules from the control plane and enforce them in attack mode. */
+    enabled: z.boolean().default(true),
+    /** Prefixes kept per report (heavy hitters beyond). */
+    capacity: z.number().int().min(16).max(1_000_000).default(8192),
+    /** Attack-mode detector. */
+    detector: z
+      .object({
+        tickMs: z.number().int().min(50).max(60_000).optional(),
+        baselineHalfLifeMs: z.number().int().min(1000).optional(),
+        warmupMs: z.number().int().min(0).optional(),
+        enterFactor: z.number().min(1).optional(),
+        /** Absolute floors per second of the three signals. */
+        enterMinConn: z.number().min(0).optional(),
+        enterMinUdp: z.number().min(0).optional(),
+        enterMinAuthFail: z.number().min(0).optional(),
+        exitFactor: z.number().min(1).optional(),
+        calmMs: z.number().int().min(0).optional(),
+        maxFrozenMs: z.number().int().min(0).optional(),
+        idleResetMs: z.number().int().min(1000).optional(),
+      })
+      .strict()
+      .prefault({}),
+    unlikely: BucketSchema.prefault({}),
+    unknown: BucketSchema.prefault({}),
+  })
+  .strict();
+
 export const IngressConfigSchema = z
   .object({
     /** Format version of this document. */
@@ -247,6 +288,11 @@ export const IngressConfigSchema = z
     exits: z.array(AnyExitSchema).default([]),
     /** Tunnel port for reverse-connected exits, and published sites (docs/REVERSE-EXITS.md). */
     reverse: ReverseSchema.optional(),
+    /**
+     * Source legitimacy (docs/LEGITIMACY.md): evidence reports to the control plane and
+     * attack-mode limits by source class. Only an ingress fed by the control plane uses it.
+     */
+    legitimacy: LegitimacySchema.prefault({}),
     /** Client protocols this node accepts (an exit node accepts only socks5). */
     protocols: z.array(z.enum(['socks5', 'socks4', 'http', 'tls'])).default(['socks5', 'socks4', 'http', 'tls']),
   })
@@ -263,3 +309,4 @@ export type ReverseExitConfig = z.output<typeof ReverseExitSchema>;
 export type ReverseConfig = z.output<typeof ReverseSchema>;
 export type HopConfig = z.output<typeof HopSchema>;
 export type PlaceConfig = z.output<typeof PlaceSchema>;
+export type LegitimacyConfig = z.output<typeof LegitimacySchema>;
