@@ -169,27 +169,24 @@ export class ControlStreamClient {
 
   /** Tell the control plane a revision is in force here. Failures are retried by the next ack. */
   async ack(body: AckBody): Promise<boolean> {
-    const url = new URL('/v1/stream/ack', this.o.url);
-    const data = JSON.stringify(body);
-    const request = this.secure ? httpsRequest : httpRequest;
-    return new Promise((resolve) => {
-      const req = request(
-        url,
-        { method: 'POST', agent: this.agent, timeout: 5000, headers: { authorization: `Bearer ${this.o.token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } },
-        (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode === 204));
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', () => resolve(false));
-      req.end(data);
-    });
+    const answer = await this.post('/v1/stream/ack', body);
+    return answer?.status === 204;
   }
 
   /** Legitimacy reports and rule ACKs; the answer lists the reports the control plane has (undefined on failure). */
   async postLegitimacy(body: LegitimacyPostBody): Promise<LegitimacyPostAnswer | undefined> {
-    const url = new URL('/v1/stream/legitimacy', this.o.url);
+    const answer = await this.post('/v1/stream/legitimacy', body);
+    if (answer?.status !== 200) return undefined;
+    try {
+      return JSON.parse(answer.text) as LegitimacyPostAnswer;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** One authenticated JSON POST on the stream's agent; undefined when it could not complete. */
+  private post(path: string, body: unknown): Promise<{ status: number; text: string } | undefined> {
+    const url = new URL(path, this.o.url);
     const data = JSON.stringify(body);
     const request = this.secure ? httpsRequest : httpRequest;
     return new Promise((resolve) => {
@@ -200,14 +197,8 @@ export class ControlStreamClient {
           let text = '';
           res.setEncoding('utf8');
           res.on('data', (c: string) => (text += c));
-          res.on('end', () => {
-            if (res.statusCode !== 200) return resolve(undefined);
-            try {
-              resolve(JSON.parse(text) as LegitimacyPostAnswer);
-            } catch {
-              resolve(undefined);
-            }
-          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+          res.on('error', () => resolve(undefined));
         },
       );
       req.on('timeout', () => req.destroy(new Error('timeout')));
