@@ -25,6 +25,7 @@ import { sqliteDb, tempDir, type TestDb } from './control-fixtures.js';
 import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl, until, type Api } from './control-link-fixtures.js';
 import { createSocket } from 'node:dgram';
 import { startEchoServer, startUdpEcho } from '../helpers/net.js';
+import { readExactly, socks5ConnectRaw } from '../helpers/socks5-raw.js';
 import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';
 
@@ -48,55 +49,9 @@ async function scrape(ing: ControlledIngress): Promise<Metrics> {
 const decision = (m: Metrics, cls: string, outcome: 'allowed' | 'limited', kind = 'conn'): number =>
   m.get(`hopgate_legitimacy_decisions_total{kind="${kind}",class="${cls}",outcome="${outcome}"}`) ?? 0;
 
-function readN(s: Socket, n: number, ms = 3000): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    let buf = Buffer.alloc(0);
-    const t = setTimeout(() => done(new Error(`timeout after ${buf.length} of ${n} bytes`)), ms);
-    const onData = (d: Buffer): void => {
-      buf = Buffer.concat([buf, d]);
-      if (buf.length >= n) done();
-    };
-    const onClose = (): void => done(new Error(`closed after ${buf.length} of ${n} bytes`));
-    const done = (err?: Error): void => {
-      clearTimeout(t);
-      s.off('data', onData);
-      s.off('close', onClose);
-      s.pause();
-      if (err) return reject(err);
-      if (buf.length > n) s.unshift(buf.subarray(n));
-      resolve(buf.subarray(0, n));
-    };
-    s.on('data', onData);
-    s.once('close', onClose);
-    s.resume();
-  });
-}
-
 /** SOCKS5 with login and password from `from`, CONNECT to the echo server (or UDP ASSOCIATE); resolves to the open tunnel and the reply's port. */
-async function socksFrom(from: string, proxyPort: number, login: string, password: string, echoPort: number, cmd = 1): Promise<Socket & { bindPort?: number }> {
-  const s = connect({ port: proxyPort, host: '127.0.0.1', localAddress: from });
-  s.on('error', () => undefined);
-  await Promise.race([once(s, 'connect'), once(s, 'close').then(() => Promise.reject(new Error('refused')))]);
-  try {
-    s.write(Buffer.from([5, 1, 2]));
-    const choice = await readN(s, 2);
-    if (choice[1] !== 2) throw new Error(`method ${choice[1]}`);
-    const u = Buffer.from(login);
-    const p = Buffer.from(password);
-    s.write(Buffer.concat([Buffer.from([1, u.length]), u, Buffer.from([p.length]), p]));
-    const status = await readN(s, 2);
-    if (status[1] !== 0) throw new Error(`auth status ${status[1]}`);
-    const req = Buffer.from([5, cmd, 0, 1, 127, 0, 0, 1, 0, 0]);
-    req.writeUInt16BE(echoPort, 8);
-    s.write(req);
-    const rep = await readN(s, 10);
-    if (rep[1] !== 0) throw new Error(`REP ${rep[1]}`);
-    return Object.assign(s, { bindPort: rep.readUInt16BE(8) });
-  } catch (err) {
-    s.destroy();
-    throw err;
-  }
-}
+const socksFrom = (from: string, proxyPort: number, login: string, password: string, echoPort: number, cmd = 1): Promise<Socket & { bindPort: number }> =>
+  socks5ConnectRaw(proxyPort, login, password, '127.0.0.1', echoPort, { localAddress: from, cmd, timeoutMs: 3000 });
 
 /** A UDP association from `from`: `n` datagrams to the UDP echo server through it; resolves to the replies. */
 async function udpThrough(from: string, proxyPort: number, login: string, password: string, echoPort: number, n: number): Promise<string[]> {
@@ -131,7 +86,7 @@ async function udpThrough(from: string, proxyPort: number, login: string, passwo
 
 async function echo(s: Socket, text: string): Promise<string> {
   s.write(text);
-  return (await readN(s, Buffer.byteLength(text))).toString();
+  return (await readExactly(s, Buffer.byteLength(text))).toString();
 }
 
 /** One authenticated session from `from`: connect, relay a line, close. */
