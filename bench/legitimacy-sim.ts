@@ -28,7 +28,7 @@
  * stream with 20–300 ms latency.
  */
 import { parseArgs } from 'node:util';
-import { LegitimacyAnalysis, DEFAULT_ANALYSIS_OPTIONS, type AnalysisInit } from '../src/legitimacy/analysis.js';
+import { LegitimacyAnalysis, type AnalysisInit } from '../src/legitimacy/analysis.js';
 import { EvidenceCollector } from '../src/legitimacy/evidence.js';
 import { LegitimacyEnforcer } from '../src/legitimacy/enforcer.js';
 import type { Outbound, RuleSet } from '../src/legitimacy/messages.js';

@@ -406,18 +406,6 @@ export class LegitimacyAnalysis {
     return this.pFam[p] === 4 ? { family: 4, net: this.pNet4[p]!, bits } : { family: 6, net: this.pNet6[p]!, bits };
   }
 
-  /** Nearest interned prefix at or above the CIDR's own length, among the configured levels; -1 if none. */
-  private nearest(c: Cidr, fromLevel = 0): number {
-    const lv = this.levelsOf(c.family);
-    for (let l = fromLevel; l < lv.length; l++) {
-      const b = lv[l]!;
-      if (b > c.bits) continue;
-      const q = this.find(maskCidr(c, b));
-      if (q >= 0) return q;
-    }
-    return -1;
-  }
-
   /** Intern a CIDR at a given level (parents first). */
   private intern(c: Cidr, level: number): number {
     const got = this.find(c);

@@ -20,7 +20,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
-import { once } from 'node:events';
 import { sqliteDb, tempDir, type TestDb } from './control-fixtures.js';
 import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl, until, type Api } from './control-link-fixtures.js';
 import { createSocket } from 'node:dgram';

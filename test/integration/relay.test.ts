@@ -2,7 +2,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
-import { once } from 'node:events';
 import { SocksClient } from 'socks';
 import { closed, listen0, startEchoServer, withTimeout } from '../helpers/net.js';
 import { startTestIngress, USER, type TestIngress } from '../helpers/ingress.js';
