@@ -5,6 +5,16 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: s
   return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
 }
 
+/** `--egress-ports FIRST-LAST`: the source ports an exit binds on its egress address. */
+export function portRange(flag: string, text: string | undefined): [number, number] | undefined {
+  if (text === undefined) return undefined;
+  const m = /^(\d+)-(\d+)$/.exec(text);
+  const lo = Number(m?.[1]);
+  const hi = Number(m?.[2]);
+  if (!m || lo < 1024 || hi > 65535 || lo >= hi) fail(`${flag} must be FIRST-LAST with 1024 ≤ FIRST < LAST ≤ 65535`);
+  return [lo, hi];
+}
+
 export function fail(message: string): never {
   process.stderr.write(`hopgate: ${message}\n`);
   process.exit(2);

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { ReverseExitClient } from '../exit/reverse-client.js';
 import { TargetPolicy } from '../ingress/guard/target-policy.js';
 import { createLogger } from '../shared/log.js';
-import { fail, parse } from './args.js';
+import { fail, parse, portRange } from './args.js';
 import { onShutdownSignal } from './signals.js';
 
 export async function reverseExitCommand(argv: string[]): Promise<void> {
@@ -19,6 +19,7 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
     servername: { type: 'string' },
     pool: { type: 'string', default: '8' },
     egress: { type: 'string' },
+    'egress-ports': { type: 'string' },
     'allow-target': { type: 'string', multiple: true },
     'deny-target': { type: 'string', multiple: true },
     'allow-port': { type: 'string', multiple: true },
@@ -50,6 +51,7 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
     servername: values.servername,
     pool,
     egress: values.egress,
+    egressPorts: portRange('--egress-ports', values['egress-ports']),
     policy,
     log,
   }).start();

@@ -11,7 +11,7 @@ import { hashPassword } from '../ingress/auth/password-hash.js';
 import { Ingress } from '../ingress/ingress.js';
 import { IngressConfigSchema, type IngressConfig } from '../shared/schema/ingress-config.js';
 import { createLogger } from '../shared/log.js';
-import { fail, parse } from './args.js';
+import { fail, parse, portRange } from './args.js';
 import { onShutdownSignal } from './signals.js';
 
 export const EXIT_LOGIN = 'ingress';
@@ -20,6 +20,8 @@ export interface ExitOptions {
   readonly host: string;
   readonly port: number;
   readonly egress: string;
+  /** Source ports on the egress address (default: the kernel's ephemeral range). */
+  readonly egressPorts?: readonly [number, number] | undefined;
   /** Ingress addresses allowed to connect (CIDRs). */
   readonly allowFrom: readonly string[];
   readonly secretHash: string;
@@ -34,7 +36,7 @@ export function exitConfig(o: ExitOptions): IngressConfig {
     listen: { host: o.host, ports: [o.port, o.port] },
     protocols: ['socks5'],
     targetPolicy: { allow: [...(o.allowTargets ?? [])] },
-    egress: { localAddress: o.egress },
+    egress: { localAddress: o.egress, ...(o.egressPorts ? { ports: [...o.egressPorts] } : {}) },
     log: { level: o.logLevel ?? 'warn', access: false },
     ...(o.adminPort !== undefined ? { metrics: { host: o.host, port: o.adminPort } } : {}),
     users: [{ login: EXIT_LOGIN, passwordHash: o.secretHash, sources: [...o.allowFrom] }],
@@ -47,6 +49,7 @@ export async function exitCommand(argv: string[]): Promise<void> {
   const { values } = parse(argv, {
     listen: { type: 'string', default: '127.0.0.2:7001' },
     egress: { type: 'string' },
+    'egress-ports': { type: 'string' },
     'allow-from': { type: 'string', multiple: true },
     'secret-file': { type: 'string' },
     'allow-target': { type: 'string', multiple: true },
@@ -63,6 +66,7 @@ export async function exitCommand(argv: string[]): Promise<void> {
     host,
     port: Number(m[2]),
     egress: values.egress ?? host,
+    egressPorts: portRange('--egress-ports', values['egress-ports']),
     allowFrom,
     secretHash: await hashPassword(secret),
     allowTargets: values['allow-target'] ?? [],

@@ -33,6 +33,8 @@ export interface ReverseExitOptions {
   readonly pool: number;
   /** Source address of connections to targets (what they see). */
   readonly egress?: string;
+  /** Source ports on the egress address (default: the kernel's ephemeral range). */
+  readonly egressPorts?: readonly [number, number] | undefined;
   /** This exit's own rules: what it may connect to (checked on resolved addresses). */
   readonly policy: TargetPolicy;
   readonly connectTimeoutMs?: number;
@@ -240,7 +242,7 @@ export class ReverseExitClient {
     let last: unknown;
     for (const host of addrs.slice(0, 3)) {
       try {
-        return await connectTcp(host, req.target.port, timeoutMs, this.o.egress);
+        return await connectTcp(host, req.target.port, timeoutMs, this.o.egress, this.o.egressPorts);
       } catch (err) {
         last = err;
         if ((err as ProxyError).code === 'TIMEOUT') break;

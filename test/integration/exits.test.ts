@@ -9,7 +9,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { SocksClient } from 'socks';
 import { createSocket } from 'node:dgram';
 import { closed, rawExchange, startEchoServer, withTimeout } from '../helpers/net.js';
@@ -342,4 +343,38 @@ test('chains: microsocks → hopgate exit; microsocks as the exit; HTTP CONNECT 
   t.after(() => badHop.stop());
   const r = await curl(['-sS', '-i', '-p', '-x', `http://${USER.login}:${pw}@127.0.0.1:${badHop.port}`, `http://127.0.0.1:${echo.port}/`]);
   assert.match(r.stdout, /^HTTP\/1\.1 502 Bad Gateway \(EXIT_UNREACHABLE\)/);
+});
+
+test('hopgate exit --egress-ports: target connections leave from the egress address and ports in that range', async (t) => {
+  const seen: Array<{ address: string; port: number }> = [];
+  const target = createServer((s) => {
+    seen.push({ address: s.remoteAddress!, port: s.remotePort! });
+    s.end('hi');
+  });
+  await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+  t.after(() => target.close());
+  const targetPort = (target.address() as AddressInfo).port;
+  const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+  const exit = spawn(process.execPath, [cli, 'exit', '--listen', '127.0.0.23:0', '--egress', '127.0.0.24', '--egress-ports', '47100-47115',
+    '--allow-from', '127.0.0.1/32', '--allow-target', '127.0.0.0/8'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, HOPGATE_EXIT_SECRET: EXIT_SECRET } });
+  t.after(() => void exit.kill());
+  const ready = await withTimeout(new Promise<{ listen: string }>((resolve) => {
+    let out = '';
+    exit.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!) as { listen: string });
+    });
+  }), 10_000, 'exit ready');
+  const exitPort = Number(ready.listen.split(':').pop());
+  for (let i = 0; i < 6; i++) {
+    const s = await socks5ConnectRaw(exitPort, EXIT_LOGIN, EXIT_SECRET, '127.0.0.1', targetPort, '127.0.0.23');
+    s.destroy();
+  }
+  // The target's accept and the client's reply are separate events in this process: wait for the last accept.
+  for (let i = 0; i < 100 && seen.length < 6; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(seen.length, 6);
+  for (const { address, port } of seen) {
+    assert.equal(address, '127.0.0.24');
+    assert.ok(port >= 47100 && port <= 47115, `source port ${port} outside 47100-47115`);
+  }
 });

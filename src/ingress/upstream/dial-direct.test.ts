@@ -31,3 +31,25 @@ test('connectTcp from an address this host does not have fails with a clear erro
     return true;
   });
 });
+
+test('connectTcp with a port range binds only ports inside it, retrying a taken one', async () => {
+  const server = createServer((s) => s.destroy());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  // 46003 is held by a listener: binding it fails and is retried (6 attempts; all six on it: 8^-6).
+  const held = createServer();
+  await new Promise<void>((r) => held.listen(46_003, '127.0.0.12', r));
+  const used = new Set<number>();
+  try {
+    for (let i = 0; i < 20; i++) {
+      const s = await connectTcp('127.0.0.1', port, 2000, '127.0.0.12', [46_000, 46_007]);
+      used.add(s.localPort!);
+      s.destroy();
+    }
+  } finally {
+    held.close();
+    server.close();
+  }
+  for (const p of used) assert.ok(p >= 46_000 && p <= 46_007 && p !== 46_003, `port ${p}`);
+  assert.ok(used.size >= 3, `only ${[...used].join(',')} used`);
+});

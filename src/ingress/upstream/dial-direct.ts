@@ -14,6 +14,8 @@ export interface DialOptions {
   readonly policy: TargetPolicy;
   readonly timeoutMs: number;
   readonly localAddress?: string | undefined;
+  /** Source ports to pick from when localAddress is set (default: the kernel's ephemeral range). */
+  readonly localPorts?: readonly [number, number] | undefined;
 }
 
 /**
@@ -56,10 +58,14 @@ export async function resolveAllowed(target: TargetAddress, policy: TargetPolicy
 /**
  * Binding a source address with port 0 makes the kernel search for a port
  * free of every socket on that address, TIME_WAIT included: after a few
- * thousand connections each connect() stalls for tens of milliseconds (an
- * exit's egress collapsed to a few hundred connections a second). Choosing
- * the port ourselves only needs the 4-tuple to be free; a rare collision is
- * retried with another port.
+ * thousand connections each connect() stalls for seconds (an exit's egress
+ * collapsed to ~400 connections a second). Choosing the port ourselves only
+ * needs the 4-tuple to be free, and Linux lets a connect() from an explicitly
+ * bound port take over a TIME_WAIT 4-tuple when the peer used TCP timestamps
+ * (whatever tcp_tw_reuse says); a rare collision is retried with another port.
+ * Ports bound this way are off limits to the kernel's own choice for other
+ * sockets until they leave TIME_WAIT: `egress.ports` can keep them apart
+ * (docs/EXITS.md, "Egress at high rates").
  */
 const EPHEMERAL = readEphemeralRange();
 const BIND_ATTEMPTS = 6;
@@ -74,15 +80,15 @@ function readEphemeralRange(): [number, number] {
   return [49152, 65535];
 }
 
-function randomEphemeralPort(): number {
-  return EPHEMERAL[0] + Math.floor(Math.random() * (EPHEMERAL[1] - EPHEMERAL[0] + 1));
+function randomPort([lo, hi]: readonly [number, number]): number {
+  return lo + Math.floor(Math.random() * (hi - lo + 1));
 }
 
-export async function connectTcp(host: string, port: number, timeoutMs: number, localAddress?: string): Promise<Socket> {
+export async function connectTcp(host: string, port: number, timeoutMs: number, localAddress?: string, localPorts: readonly [number, number] = EPHEMERAL): Promise<Socket> {
   if (localAddress === undefined) return connectOnce(host, port, timeoutMs);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await connectOnce(host, port, timeoutMs, localAddress, randomEphemeralPort());
+      return await connectOnce(host, port, timeoutMs, localAddress, randomPort(localPorts));
     } catch (err) {
       const code = ((err as ProxyError).cause as NodeJS.ErrnoException | undefined)?.code;
       if (attempt >= BIND_ATTEMPTS || (code !== 'EADDRINUSE' && code !== 'EADDRNOTAVAIL')) throw err;
@@ -116,7 +122,7 @@ export async function dialDirect(target: TargetAddress, opts: DialOptions): Prom
   let lastErr: unknown;
   for (const host of addrs.slice(0, 3)) {
     try {
-      return await connectTcp(host, target.port, opts.timeoutMs, opts.localAddress);
+      return await connectTcp(host, target.port, opts.timeoutMs, opts.localAddress, opts.localPorts);
     } catch (err) {
       lastErr = err;
       if ((err as ProxyError).code === 'TIMEOUT') break; // don't multiply the wait

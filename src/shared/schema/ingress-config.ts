@@ -255,7 +255,14 @@ export const IngressConfigSchema = z
       .strict()
       .prefault({}),
     egress: z
-      .object({ localAddress: z.string().optional() })
+      .object({
+        localAddress: z.string().optional(),
+        /** Source ports for connections from localAddress (default: the kernel's ephemeral range). */
+        ports: z
+          .tuple([Port, Port])
+          .refine(([lo, hi]) => lo >= 1024 && lo < hi, 'ports must be [first, last] with 1024 ≤ first < last')
+          .optional(),
+      })
       .strict()
       .prefault({}),
     limits: z
