@@ -43,16 +43,10 @@ export function handleConnection(rt: IngressRuntime, socket: Socket, port: numbe
   rt.sessions.add(session);
   socket.setNoDelay(true);
   socket.on('error', noop); // errors are handled where they matter; never crash on a reset
-  const deadline = setTimeout(() => {
-    session.result ??= 'TIMEOUT';
-    session.resultMessage ??= 'handshake timed out';
-    socket.destroy();
-  }, snap.config.limits.handshakeTimeoutMs);
-  session.handshakeDeadline = deadline;
-  socket.once('close', () => {
-    clearTimeout(deadline);
-    endSession(rt, session);
-  });
+  // Neither the timer nor the close listener closes over this function's scope: an idle
+  // tunnel should not keep the handshake's closures alive (memory per tunnel).
+  session.handshakeDeadline = setTimeout(handshakeTimedOut, snap.config.limits.handshakeTimeoutMs, session);
+  socket.once('close', endSession.bind(null, rt, session));
   // allowHalfOpen keeps a FIN from closing the socket (the relay needs that); a client that
   // ends before its first byte (port probes, health checks) is gone, not half-closed.
   const onEarlyEnd = (): void => void socket.destroy();
@@ -193,7 +187,14 @@ const MAX_EXIT_RETRIES = 2;
 
 /** Handshake done: stop the deadline. */
 export function handshakeDone(session: Session): void {
-  if (session.handshakeDeadline) clearTimeout(session.handshakeDeadline);
+  clearTimeout(session.handshakeDeadline);
+  session.handshakeDeadline = undefined;
+}
+
+function handshakeTimedOut(session: Session): void {
+  session.result ??= 'TIMEOUT';
+  session.resultMessage ??= 'handshake timed out';
+  session.socket.destroy();
 }
 
 export function failSession(session: Session, err: unknown): void {
@@ -205,6 +206,7 @@ export function failSession(session: Session, err: unknown): void {
 }
 
 function endSession(rt: IngressRuntime, session: Session): void {
+  handshakeDone(session);
   if (!rt.sessions.delete(session)) return;
   rt.limiter.releaseGlobal();
   if (session.slotHeld && session.principal) rt.limiter.releaseUser(session.principal.user.login);
