@@ -46,7 +46,7 @@ export function handleConnection(rt: IngressRuntime, socket: Socket, port: numbe
   // Neither the timer nor the close listener closes over this function's scope: an idle
   // tunnel should not keep the handshake's closures alive (memory per tunnel).
   session.handshakeDeadline = setTimeout(handshakeTimedOut, snap.config.limits.handshakeTimeoutMs, session);
-  socket.once('close', endSession.bind(null, rt, session));
+  socket.on('close', endSession.bind(null, rt, session)); // 'close' comes once; on() spares once()'s wrapper
   // allowHalfOpen keeps a FIN from closing the socket (the relay needs that); a client that
   // ends before its first byte (port probes, health checks) is gone, not half-closed.
   const onEarlyEnd = (): void => void socket.destroy();

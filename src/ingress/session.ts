@@ -35,8 +35,8 @@ export class Session {
   /** The customer's bandwidth buckets and quota record, set at authorize. */
   limits: SessionLimits | undefined;
   handshakeDeadline: NodeJS.Timeout | undefined;
-  /** Cut the session short (shutdown, admin action). */
-  abort: () => void;
+  /** What abort() stops once the session is established (its relay, a UDP association); before that, the socket. */
+  stopper: { abort(): void } | undefined;
 
   /**
    * `port`, `source` and `sourcePort` are the client's as the ingress knows them: a trusted
@@ -48,7 +48,11 @@ export class Session {
     public source: string,
     public sourcePort: number,
     readonly snapshot: Snapshot,
-  ) {
-    this.abort = () => socket.destroy();
+  ) {}
+
+  /** Cut the session short (shutdown, admin action). */
+  abort(): void {
+    if (this.stopper) this.stopper.abort();
+    else this.socket.destroy();
   }
 }

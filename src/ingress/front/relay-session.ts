@@ -21,5 +21,5 @@ export function relayToClient(session: Session, reader: ByteReader, upstream: So
     if (how === 'idle') session.resultMessage = 'idle timeout';
     else if (how !== 'closed') session.resultMessage = how;
   }, session.limits);
-  session.abort = handle.abort;
+  session.stopper = handle;
 }

@@ -168,5 +168,5 @@ export async function serveUdpAssociate(rt: IngressRuntime, session: Session, re
   control.on('close', closeAll);
   control.on('end', closeAll);
   control.resume();
-  session.abort = closeAll;
+  session.stopper = { abort: closeAll };
 }
