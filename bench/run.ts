@@ -76,6 +76,8 @@ interface Subject {
   name: string;
   via?: Via;
   pid?: number;
+  /** Further processes on this subject's path (a chain's exits), for CPU accounting. */
+  pids?: number[];
   note?: string;
 }
 
@@ -105,7 +107,7 @@ async function startHopgate(port: number, workers: number, sourceAuthPort?: numb
 /** hopgate exits as separate processes, and one ingress routing through 1, 2 or 3 of them by country tag. */
 async function startHopChains(base: number): Promise<Subject[]> {
   const secret = 'bench-relay-secret';
-  const exits: Array<{ ip: string; port: number }> = [];
+  const exits: Array<{ ip: string; port: number; pid: number }> = [];
   for (const [i, ip] of ['127.0.0.2', '127.0.0.3', '127.0.0.4'].entries()) {
     const port = base + 10 + i;
     const child = spawn(process.execPath, [cli, 'exit', '--listen', `${ip}:${port}`, '--egress', ip, '--allow-from', '127.0.0.0/8', '--allow-target', '127.0.0.0/8'], {
@@ -113,7 +115,7 @@ async function startHopChains(base: number): Promise<Subject[]> {
       env: { ...process.env, HOPGATE_EXIT_SECRET: secret },
     });
     children.push(child);
-    exits.push({ ip, port });
+    exits.push({ ip, port, pid: child.pid! });
   }
   for (const e of exits) await waitPort(e.port, 10_000, e.ip);
   const hop = (e: { ip: string; port: number }) => `{ kind: hopgate, host: ${e.ip}, port: ${e.port}, username: ingress, password: ${secret} }`;
@@ -137,9 +139,9 @@ async function startHopChains(base: number): Promise<Subject[]> {
   const { child } = await startChild(process.execPath, [cli, 'ingress', '--config', cfg, '--workers', '1']);
   await waitPort(base);
   return [
-    { name: 'hopgate → 1 exit', via: { port: base, user: `${USER}-cc-aa`, pass: PASS }, pid: child.pid! },
-    { name: 'hopgate → 2 hops', via: { port: base, user: `${USER}-cc-bb`, pass: PASS }, pid: child.pid! },
-    { name: 'hopgate → 3 hops', via: { port: base, user: `${USER}-cc-cc`, pass: PASS }, pid: child.pid! },
+    { name: 'hopgate → 1 exit', via: { port: base, user: `${USER}-cc-aa`, pass: PASS }, pid: child.pid!, pids: [a.pid] },
+    { name: 'hopgate → 2 hops', via: { port: base, user: `${USER}-cc-bb`, pass: PASS }, pid: child.pid!, pids: [a.pid, b.pid] },
+    { name: 'hopgate → 3 hops', via: { port: base, user: `${USER}-cc-cc`, pass: PASS }, pid: child.pid!, pids: [a.pid, b.pid, c.pid] },
   ];
 }
 
@@ -185,7 +187,7 @@ async function startPeerChain(port: number): Promise<Subject | undefined> {
   children.push(child);
   await waitPort(msPort);
   await waitPort(port);
-  return { name: 'dante → microsocks (no auth)', via: { port }, pid: child.pid! };
+  return { name: 'dante → microsocks (no auth)', via: { port }, pid: child.pid!, pids: [ms.pid!] };
 }
 
 const median = (xs: number[]): number => {
@@ -193,11 +195,30 @@ const median = (xs: number[]): number => {
   return s.length ? s[Math.floor((s.length - 1) / 2)]! : NaN;
 };
 
-function rssKiB(pid: number): number {
-  // The ingress may be a cluster: sum the primary and its workers.
+/** A process and its children (the ingress may be a cluster: primary and workers). */
+function tree(pid: number): number[] {
+  return [pid, ...spawnSync('pgrep', ['-P', String(pid)]).stdout.toString().split('\n').filter(Boolean).map(Number)];
+}
+
+/** CPU time (user + system) of the subject's processes, in µs. */
+function cpuUs(s: Subject): number {
+  const tick = 1e6 / 100; // USER_HZ: 100 on Linux
   let total = 0;
-  const pids = [pid, ...spawnSync('pgrep', ['-P', String(pid)]).stdout.toString().split('\n').filter(Boolean).map(Number)];
-  for (const p of pids) {
+  for (const p of [...(s.pid ? tree(s.pid) : []), ...(s.pids ?? [])]) {
+    try {
+      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+      const f = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      total += (Number(f[11]) + Number(f[12])) * tick;
+    } catch {
+      // gone
+    }
+  }
+  return total;
+}
+
+function rssKiB(pid: number): number {
+  let total = 0;
+  for (const p of tree(pid)) {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
     total += m ? Number(m[1]) : 0;
   }
@@ -245,9 +266,14 @@ async function main(): Promise<void> {
     for (const s of subjects) {
       const row: Row = {};
       for (const c of [1, 64, 256]) {
+        const cpu0 = cpuUs(s);
         const r = await load({ kind: 'setup', via: s.via, echo: t.echo, concurrency: c, ms: MS });
         row[`setup${c}`] = r.perSec!;
-        if (c === 64) (row.setup64p50 = r.p50us!), (row.setup64p99 = r.p99us!);
+        if (c === 64) {
+          (row.setup64p50 = r.p50us!), (row.setup64p99 = r.p99us!);
+          row.proxyCpuUs = s.pid ? (cpuUs(s) - cpu0) / Math.max(1, r.count!) : NaN;
+          row.genCpuUs = r.genCpuUs!;
+        }
         row.errors = (row.errors ?? 0) + r.errors!;
       }
       row.bulk1 = (await load({ kind: 'bulk', via: s.via, source: t.source, streams: 1, ms: MS })).mbPerSec!;
@@ -265,13 +291,14 @@ async function main(): Promise<void> {
   const ratio = (x: number, ref: number): string => (Number.isFinite(x) && ref ? `${(x / ref).toFixed(2)}×` : 'n/a');
   const out: string[] = [];
   out.push(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}. Medians of ${RUNS} run(s), ${MS} ms each; ratios to direct.`, '');
-  out.push('| subject | setup/s c=1 | setup/s c=64 | setup/s c=256 | c=64 p50 / p99 µs | bulk 1 stream MB/s | bulk 8 streams MB/s | 64 B echo p50 / p99 µs | errors |');
-  out.push('|---|---|---|---|---|---|---|---|---|');
+  out.push('| subject | setup/s c=1 | setup/s c=64 | setup/s c=256 | c=64 p50 / p99 µs | c=64 CPU µs per setup: proxy / generator | bulk 1 stream MB/s | bulk 8 streams MB/s | 64 B echo p50 / p99 µs | errors |');
+  out.push('|---|---|---|---|---|---|---|---|---|---|');
   for (const s of subjects) {
     const n = s.name;
     out.push(
       `| ${n} | ${fmt(med(n, 'setup1'))} (${ratio(med(n, 'setup1'), d('setup1'))}) | ${fmt(med(n, 'setup64'))} (${ratio(med(n, 'setup64'), d('setup64'))}) | ` +
         `${fmt(med(n, 'setup256'))} (${ratio(med(n, 'setup256'), d('setup256'))}) | ${fmt(med(n, 'setup64p50'))} / ${fmt(med(n, 'setup64p99'))} | ` +
+        `${s.pid ? fmt(med(n, 'proxyCpuUs')) : '–'} / ${fmt(med(n, 'genCpuUs'))} | ` +
         `${fmt(med(n, 'bulk1'))} (${ratio(med(n, 'bulk1'), d('bulk1'))}) | ${fmt(med(n, 'bulk8'))} (${ratio(med(n, 'bulk8'), d('bulk8'))}) | ` +
         `${fmt(med(n, 'echoP50'))} (+${fmt(med(n, 'echoP50') - d('echoP50'))}) / ${fmt(med(n, 'echoP99'))} | ${fmt(Math.max(...(results.get(n) ?? []).map((r) => r.errors!)))} |`,
     );
