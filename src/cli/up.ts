@@ -171,7 +171,7 @@ function humanBanner(c: UpContract, workers: number): string {
       '',
       `control plane: ${c.control.url} (operator token in .hopgate/control-admin-token; the ingress follows it live)`,
       '  npx hopgate user add alice --exit de-1     # a customer, in force at the ingress at once',
-      '  npx hopgate usage demo --by minute          # usage per minute and exit',
+      '  npx hopgate usage demo --by minute          # usage per minute and exit (pulled every 5 s)',
     );
   }
   lines.push('', 'Ctrl-C stops it. `hopgate up --json` prints this as JSON for scripts.', '');
