@@ -208,6 +208,10 @@ test('in attack mode: expected passes, unlikely and unknown get separate buckets
   let udpLimited = 0;
   for (let i = 0; i < 1000; i++) if (!e.admitDatagram('10.1.5.1').allow) udpLimited++;
   assert.ok(udpLimited > 0);
+  let limitedByClass = 0;
+  for (const byClass of Object.values(e.counters())) for (const c of Object.values(byClass)) limitedByClass += c.limited;
+  assert.ok(limitedByClass > udpLimited);
+  assert.equal(e.limitedTotal(), limitedByClass);
 });
 
 test('in attack mode, suspended or expired rules limit nothing (fail open)', () => {

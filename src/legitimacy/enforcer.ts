@@ -372,30 +372,25 @@ export class LegitimacyEnforcer {
    * {@link admitConnection}. Returns whether to admit.
    */
   passConnection(address: string): boolean {
-    const d = this.detector;
-    if (!d.inAttack) {
-      d.observe('conn', 1, this.now());
-      if (!d.inAttack) {
-        this.unchecked[0]!++;
-        return true;
-      }
-      return this.decide(0, parseAddr(address), true).allow; // this very connection started attack mode
-    }
-    return this.decide(0, parseAddr(address)).allow;
+    return this.pass(0, address);
   }
 
   /** {@link passConnection} for a UDP datagram that does not belong to an established association. */
   passDatagram(address: string): boolean {
+    return this.pass(1, address);
+  }
+
+  private pass(k: 0 | 1, address: string): boolean {
     const d = this.detector;
     if (!d.inAttack) {
-      d.observe('udp', 1, this.now());
+      d.observe(k === 0 ? 'conn' : 'udp', 1, this.now());
       if (!d.inAttack) {
-        this.unchecked[1]!++;
+        this.unchecked[k]!++;
         return true;
       }
-      return this.decide(1, parseAddr(address), true).allow;
+      return this.decide(k, parseAddr(address), true).allow; // this very admission started attack mode
     }
-    return this.decide(1, parseAddr(address)).allow;
+    return this.decide(k, parseAddr(address)).allow;
   }
 
   /** Admissions passed unclassified outside attack mode, by kind (for `/metrics`). */
@@ -474,6 +469,13 @@ export class LegitimacyEnforcer {
   }
 
   /** Decisions so far: kind → class → {allowed, limited}. For `/metrics`. */
+  /** Decisions that limited, all kinds and classes together. */
+  limitedTotal(): number {
+    let n = 0;
+    for (let i = 0; i < this.counts.length; i += 2) n += this.counts[i]!;
+    return n;
+  }
+
   counters(): Record<Kind, Record<DecisionClass, { allowed: number; limited: number }>> {
     const out = {} as Record<Kind, Record<DecisionClass, { allowed: number; limited: number }>>;
     (['conn', 'udp'] as const).forEach((kind, k) => {

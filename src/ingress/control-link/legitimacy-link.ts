@@ -17,15 +17,15 @@
  *   ACK or NACK is posted at once.
  */
 import { EvidenceCollector, type EvidenceReport } from '../../legitimacy/evidence.js';
-
-/** Estimated JSON size of the reports in one post (the control plane accepts 1 MiB bodies). */
-const MAX_POST_BYTES = 600_000;
 import { LegitimacyEnforcer } from '../../legitimacy/enforcer.js';
 import type { RuleMessage, RulesAck, RuleSet } from '../../legitimacy/messages.js';
 import type { LegitimacyPostAnswer, LegitimacyPostBody, LegitimacyStatus } from '../../shared/control-protocol.js';
 import type { LegitimacyConfig } from '../../shared/schema/ingress-config.js';
 import type { Logger } from '../../shared/log.js';
 import type { LegitimacyGate } from '../guard/legitimacy-gate.js';
+
+/** Estimated JSON size of the reports in one post (the control plane accepts 1 MiB bodies). */
+const MAX_POST_BYTES = 600_000;
 
 /** Worker → primary, every second: accepted flows by prefix since the last message, and attack mode. */
 export interface LegitimacyEvidenceMsg {
@@ -157,7 +157,7 @@ export class LegitimacyLink {
     const en = this.o.gate?.enforcer ?? this.shadow!;
     const s = en.state();
     let limited = 0;
-    if (this.o.gate) for (const byClass of Object.values(en.counters())) for (const c of Object.values(byClass)) limited += c.limited;
+    if (this.o.gate) limited = en.limitedTotal();
     else for (const w of this.workers.values()) limited += w.limited;
     return { attack: this.attack, rulesActive: en.rulesActive(), suspended: s.suspended, revision: s.revision, reason: s.reason, limited };
   }

@@ -48,8 +48,7 @@ function syncLegitimacy(cfg: IngressConfig): void {
     g.advance();
     const counts = g.drainEvidence();
     const attack = g.enforcer.attackMode;
-    let limited = 0;
-    for (const byClass of Object.values(g.enforcer.counters())) for (const c of Object.values(byClass)) limited += c.limited;
+    const limited = g.enforcer.limitedTotal();
     if (counts.length === 0 && attack === lastAttack && !attack) return;
     lastAttack = attack;
     toPrimary({ type: 'hopgate:legit:evidence', counts, attack, limited });

@@ -7,8 +7,8 @@
  *
  * Cost outside attack mode: `admitConnection` is a mode check, a few
  * comparisons against a coarse clock and a counter increment
- * (LegitimacyEnforcer.passConnection); nothing is parsed or allocated. Only authenticated sessions are recorded as evidence
- * (see `accepted`).
+ * (LegitimacyEnforcer.passConnection); nothing is parsed or allocated.
+ * Only authenticated sessions are recorded as evidence (see `accepted`).
  */
 import { LegitimacyEnforcer, type EnforcerOptions, type Signal } from '../../legitimacy/enforcer.js';
 import type { RuleMessage, RulesAck } from '../../legitimacy/messages.js';
