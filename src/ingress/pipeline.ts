@@ -33,9 +33,12 @@ export function handleConnection(rt: IngressRuntime, socket: Socket, port: numbe
   // Behind a trusted PROXY-protocol load balancer the real source is not known yet: not judged here.
   const trusted = snap.proxyTrusted.size > 0 && snap.proxyTrusted.hasText(source);
   const gate = rt.legitimacy;
-  const plausible = gate === undefined || rt.draining || trusted || gate.admitConnection(source);
-  if (rt.draining || !plausible || !rt.limiter.tryAcquireGlobal(snap.config.limits.maxConnections)) {
-    if (channels.admissionReject.hasSubscribers) channels.admissionReject.publish({ source, reason: rt.draining ? 'draining' : plausible ? 'global-limit' : 'legitimacy' });
+  const refused = rt.draining ? 'draining'
+    : gate !== undefined && !trusted && !gate.admitConnection(source) ? 'legitimacy'
+    : !rt.limiter.tryAcquireGlobal(snap.config.limits.maxConnections) ? 'global-limit'
+    : undefined;
+  if (refused) {
+    if (channels.admissionReject.hasSubscribers) channels.admissionReject.publish({ source, reason: refused });
     socket.destroy();
     return;
   }
