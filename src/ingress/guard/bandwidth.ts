@@ -93,12 +93,17 @@ export class TokenBucket {
     this.schedule();
   }
 
-  /** Up to `n` tokens now (0 when empty or when others are already waiting: no jumping the queue). */
+  /**
+   * Up to `n` tokens now; 0 when others are already waiting (no jumping the queue) or when
+   * fewer than a quantum (or all of `n`) are there. Without that floor a writer that loops on
+   * tryTake got the few bytes that trickled in during its last write, and spun through
+   * thousands of tiny writes (a 2 s stall of the whole process in the bandwidth test).
+   */
   tryTake(n: number): number {
     if (this.live > 0) return 0;
     this.refill();
     const k = Math.min(n, Math.floor(this.tokens));
-    if (k <= 0) return 0;
+    if (k <= 0 || k < Math.min(n, this.quantum)) return 0;
     this.tokens -= k;
     return k;
   }
