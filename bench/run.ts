@@ -4,7 +4,7 @@
  * ratios are to direct. Targets, proxies and the load generator are separate
  * processes. Prints a Markdown report (docs/BENCHMARKS.md quotes it).
  *
- *   npm run build && node dist/bench/run.js [--runs 5] [--ms 2000] [--hold 8000] [--quick] [--no-hops]
+ *   npm run build && node dist/bench/run.js [--runs 5] [--ms 2000] [--hold 9000] [--quick] [--no-hops]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
@@ -23,7 +23,7 @@ const { values: opt } = parseArgs({
   options: {
     runs: { type: 'string', default: '5' },
     ms: { type: 'string', default: '2000' },
-    hold: { type: 'string', default: '8000' },
+    hold: { type: 'string', default: '9000' },
     quick: { type: 'boolean', default: false },
     'no-hops': { type: 'boolean', default: false },
   },
@@ -31,6 +31,10 @@ const { values: opt } = parseArgs({
 const RUNS = opt.quick ? 1 : Number(opt.runs);
 const MS = opt.quick ? 500 : Number(opt.ms);
 const HOLD = opt.quick ? 1000 : Number(opt.hold);
+/** Idle tunnels held before the measured ones: the slope past them is the cost per tunnel, free of one-off heap growth. */
+const HOLD_FIRST = opt.quick ? 200 : 1000;
+/** hopgate with 2 workers holds 10,000: each worker needs 2 descriptors per tunnel and the hard `ulimit -n` is 20,000. */
+const HOLD_WORKERS = opt.quick ? 1000 : 10_000;
 const USER = 'bench';
 const PASS = 'bench-pass-123';
 const work = mkdtempSync(join(tmpdir(), 'hopgate-bench-'));
@@ -153,6 +157,12 @@ async function startMicrosocks(port: number): Promise<Subject | undefined> {
   return { name: 'microsocks', via: { port, user: USER, pass: PASS }, pid: child.pid! };
 }
 
+/** The least a Node.js SOCKS5 relay costs (bench/bare-relay.ts): how much of hopgate's cost is Node's own. */
+async function startBareRelay(port: number): Promise<Subject> {
+  const { child } = await startChild(process.execPath, [join(here, 'bare-relay.js'), String(port), USER, PASS]);
+  return { name: 'node bare relay (no features)', via: { port, user: USER, pass: PASS }, pid: child.pid! };
+}
+
 async function startDante(port: number): Promise<Subject | undefined> {
   if (spawnSync('which', ['danted']).status !== 0) return undefined;
   const conf = join(work, 'danted.conf');
@@ -216,6 +226,20 @@ function cpuUs(s: Subject): number {
   return total;
 }
 
+/** Open `count` idle tunnels through `s` in a load process; they stay open until release(). */
+async function holdTunnels(s: Subject, echo: number[], count: number): Promise<{ open: number; release(): Promise<void> }> {
+  const { child, line } = await startChild(process.execPath, [join(here, 'load.js'), JSON.stringify({ kind: 'hold', via: s.via, echo, count })]);
+  const open = (JSON.parse(line) as { open: number }).open;
+  await new Promise((r) => setTimeout(r, 500));
+  return {
+    open,
+    release: async () => {
+      child.stdin!.end();
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
+
 function rssKiB(pid: number): number {
   let total = 0;
   for (const p of tree(pid)) {
@@ -233,6 +257,7 @@ async function main(): Promise<void> {
   subjects.push(...(await startHopgate(base, 1, base + 1)));
   subjects.push(...(await startHopgate(base + 2, 2)));
   if (!opt['no-hops']) subjects.push(...(await startHopChains(base + 5)));
+  subjects.push(await startBareRelay(base + 4 + 4020));
   const ms = await startMicrosocks(base + 3);
   if (ms) subjects.push(ms);
   const dante = await startDante(base + 4 + 4000);
@@ -240,20 +265,22 @@ async function main(): Promise<void> {
   const chain = opt['no-hops'] ? undefined : await startPeerChain(base + 4 + 4010);
   if (chain) subjects.push(chain);
 
-  // Memory per idle tunnel first, while the proxies are fresh: after the load runs their heaps
-  // hold garbage a later GC may return, which would hide the tunnels' own cost.
+  // Memory per idle tunnel first, while the proxies are fresh. The first HOLD_FIRST tunnels pay
+  // one-off growth (V8's young generation, malloc arenas); the slope past them is what each
+  // further idle tunnel costs.
   const idle: string[] = [];
-  idle.push('', `Idle tunnels: RSS growth of the proxy process(es) with ${HOLD} open, idle tunnels (client and target sockets live in other processes).`, '');
-  idle.push('| subject | RSS before KiB | RSS with tunnels KiB | per tunnel |', '|---|---|---|---|');
-  for (const s of subjects.filter((x) => x.pid && (x.name.startsWith('hopgate (1') || x.name === 'microsocks') && !x.name.includes('source'))) {
+  idle.push('', `Idle tunnels: RSS of the proxy process(es) with ${HOLD_FIRST} open idle tunnels, then with more; per tunnel = the slope between the two (client and target sockets live in other processes).`, '');
+  idle.push('| subject | RSS before KiB | with first tunnels KiB | with all tunnels KiB | tunnels | per tunnel |', '|---|---|---|---|---|---|');
+  const holders = subjects.filter((x) => x.pid && !x.pids && !x.name.includes('source') && (x.name.startsWith('hopgate') || x.name.startsWith('node') || x.name === 'microsocks'));
+  for (const s of holders) {
+    const total = s.name.includes('2 workers') ? HOLD_WORKERS : HOLD;
     const before = rssKiB(s.pid!);
-    const { child, line: opened } = await startChild(process.execPath, [join(here, 'load.js'), JSON.stringify({ kind: 'hold', via: s.via, echo: t.echo, count: HOLD })]);
-    const n = (JSON.parse(opened) as { open: number }).open;
-    await new Promise((r) => setTimeout(r, 500));
+    const first = await holdTunnels(s, t.echo, HOLD_FIRST);
+    const mid = rssKiB(s.pid!);
+    const rest = await holdTunnels(s, t.echo, total - HOLD_FIRST);
     const after = rssKiB(s.pid!);
-    child.stdin!.end();
-    await new Promise((r) => child.once('exit', r));
-    idle.push(`| ${s.name} | ${before} | ${after} | ${(((after - before) * 1024) / n / 1024).toFixed(2)} KiB |`);
+    for (const h of [first, rest]) await h.release();
+    idle.push(`| ${s.name} | ${before} | ${mid} | ${after} | ${first.open + rest.open} | ${((after - mid) / rest.open).toFixed(2)} KiB |`);
     await new Promise((r) => setTimeout(r, 1000));
   }
 

@@ -163,7 +163,7 @@ export function chooseExit(rt: IngressRuntime, session: Session, usable: (e: Exi
 export async function openUpstream(rt: IngressRuntime, session: Session, target: TargetAddress): Promise<Socket> {
   session.target = target;
   const snap = session.snapshot;
-  const opts = { policy: snap.targetPolicy, timeoutMs: snap.config.limits.connectTimeoutMs, localAddress: snap.config.egress.localAddress, localPorts: snap.config.egress.ports };
+  const opts = { policy: snap.targetPolicy, timeoutMs: snap.config.limits.connectTimeoutMs, localAddress: snap.config.egress.localAddress, localPorts: snap.config.egress.ports, readBuffers: session.limits === undefined };
   const health = rt.exitHealth;
   const tried = new Set<string>();
   for (let attempt = 0; ; attempt++) {

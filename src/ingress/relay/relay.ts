@@ -11,6 +11,7 @@
 import type { Socket } from 'node:net';
 import { throttledPump } from '../guard/bandwidth.js';
 import { meters, type SessionLimits } from '../guard/session-limits.js';
+import { hasReadBuffers, pipeReads } from './read-buffers.js';
 
 export interface RelayCounters {
   /** client → upstream */
@@ -114,7 +115,11 @@ export function relay(
   (client as RelayedSocket)[kRelay] = r;
   (upstream as RelayedSocket)[kRelay] = r;
   if (!limits) {
-    for (const s of [client, upstream]) s.on('data', onData).on('drain', onDrain).on('end', onEnd);
+    for (const s of [client, upstream]) s.on('drain', onDrain).on('end', onEnd);
+    client.on('data', onData);
+    // Sockets we dialled read into reused buffers, written straight to the client (read-buffers.ts).
+    if (hasReadBuffers(upstream)) pipeReads(upstream, client, counters);
+    else upstream.on('data', onData);
   } else {
     // A customer with limits: quota counting, and a paced pump where a direction has a rate.
     const count = meters(counters, limits);

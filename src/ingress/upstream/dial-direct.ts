@@ -6,6 +6,7 @@
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { connectReading } from '../relay/read-buffers.js';
 import { codeFromSystemError, ProxyError } from '../../shared/errors.js';
 import type { TargetAddress } from '../../protocol/address.js';
 import type { TargetPolicy } from '../guard/target-policy.js';
@@ -16,6 +17,8 @@ export interface DialOptions {
   readonly localAddress?: string | undefined;
   /** Source ports to pick from when localAddress is set (default: the kernel's ephemeral range). */
   readonly localPorts?: readonly [number, number] | undefined;
+  /** The socket will be relayed without limits: read through reused buffers (relay/read-buffers.ts). */
+  readonly readBuffers?: boolean | undefined;
 }
 
 /**
@@ -84,11 +87,11 @@ function randomPort([lo, hi]: readonly [number, number]): number {
   return lo + Math.floor(Math.random() * (hi - lo + 1));
 }
 
-export async function connectTcp(host: string, port: number, timeoutMs: number, localAddress?: string, localPorts: readonly [number, number] = EPHEMERAL): Promise<Socket> {
-  if (localAddress === undefined) return connectOnce(host, port, timeoutMs);
+export async function connectTcp(host: string, port: number, timeoutMs: number, localAddress?: string, localPorts: readonly [number, number] = EPHEMERAL, readBuffers = false): Promise<Socket> {
+  if (localAddress === undefined) return connectOnce(host, port, timeoutMs, readBuffers);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await connectOnce(host, port, timeoutMs, localAddress, randomPort(localPorts));
+      return await connectOnce(host, port, timeoutMs, readBuffers, localAddress, randomPort(localPorts));
     } catch (err) {
       const code = ((err as ProxyError).cause as NodeJS.ErrnoException | undefined)?.code;
       if (attempt >= BIND_ATTEMPTS || (code !== 'EADDRINUSE' && code !== 'EADDRNOTAVAIL')) throw err;
@@ -96,9 +99,10 @@ export async function connectTcp(host: string, port: number, timeoutMs: number, 
   }
 }
 
-function connectOnce(host: string, port: number, timeoutMs: number, localAddress?: string, localPort?: number): Promise<Socket> {
+function connectOnce(host: string, port: number, timeoutMs: number, readBuffers: boolean, localAddress?: string, localPort?: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host, port, localAddress, localPort, allowHalfOpen: true, noDelay: true });
+    const options = { host, port, localAddress, localPort, allowHalfOpen: true, noDelay: true };
+    const socket = readBuffers ? connectReading(options) : connect(options);
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new ProxyError('TIMEOUT', `connect to ${host}:${port} timed out`));
@@ -122,7 +126,7 @@ export async function dialDirect(target: TargetAddress, opts: DialOptions): Prom
   let lastErr: unknown;
   for (const host of addrs.slice(0, 3)) {
     try {
-      return await connectTcp(host, target.port, opts.timeoutMs, opts.localAddress, opts.localPorts);
+      return await connectTcp(host, target.port, opts.timeoutMs, opts.localAddress, opts.localPorts, opts.readBuffers);
     } catch (err) {
       lastErr = err;
       if ((err as ProxyError).code === 'TIMEOUT') break; // don't multiply the wait

@@ -29,7 +29,7 @@ export async function dialRoute(target: TargetAddress, exit: ExitConfig | undefi
     if (!reverse) throw new ProxyError('EXIT_UNREACHABLE', `exit ${exit.id} is a reverse exit but this ingress has no tunnel port (reverse.listen)`);
     return reverse.dial(exit, target, opts.timeoutMs);
   }
-  return throughHops(exit, opts.timeoutMs, (socket, last, cred) => handshakeHop(socket, last.kind, hopName(last, exit), target, cred));
+  return throughHops(exit, opts.timeoutMs, (socket, last, cred) => handshakeHop(socket, last.kind, hopName(last, exit), target, cred), opts.readBuffers);
 }
 
 /** A chained route to a hopgate exit carrying UDP in its TCP stream (UDP_IN_TCP). */
@@ -51,11 +51,12 @@ async function throughHops(
   exit: ForwardExitConfig,
   timeoutMs: number,
   last: (socket: Socket, exit: HopConfig, cred: HopCredentials | undefined) => Promise<void>,
+  readBuffers = false,
 ): Promise<Socket> {
   const hops: HopConfig[] = [...exit.via, exit];
   let socket: Socket;
   try {
-    socket = await connectTcp(hops[0]!.host, hops[0]!.port, timeoutMs);
+    socket = await connectTcp(hops[0]!.host, hops[0]!.port, timeoutMs, undefined, undefined, readBuffers);
   } catch (err) {
     throw new ProxyError((err as ProxyError).code === 'TIMEOUT' ? 'TIMEOUT' : 'EXIT_UNREACHABLE', `${hopName(hops[0]!, exit)}: ${(err as Error).message}`, { cause: err });
   }

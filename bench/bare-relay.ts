@@ -1,0 +1,50 @@
+/**
+ * The least a Node.js SOCKS5 relay can cost: RFC 1928/1929 with one fixed
+ * credential, IPv4 CONNECT, socket.pipe both ways — no policy, routing,
+ * limits, logs or metrics. A benchmark contender only (bench/run.ts), so the
+ * figures show how much of hopgate's cost per connection is Node's own.
+ *
+ *   node dist/bench/bare-relay.js PORT USER PASS
+ */
+import { connect, createServer, type Socket } from 'node:net';
+
+const [port, user, pass] = [Number(process.argv[2]), process.argv[3] ?? '', process.argv[4] ?? ''];
+const expected = Buffer.concat([Buffer.from([1, user.length]), Buffer.from(user), Buffer.from([pass.length]), Buffer.from(pass)]);
+const METHOD = Buffer.from([5, 2]);
+const AUTH_OK = Buffer.from([1, 0]);
+const AUTH_FAIL = Buffer.from([1, 1]);
+const REFUSED = Buffer.from([5, 5, 0, 1, 0, 0, 0, 0, 0, 0]);
+
+function serve(client: Socket): void {
+  client.on('error', () => client.destroy());
+  let step = 0;
+  client.on('data', function onHandshake(d: Buffer): void {
+    // The benchmark's client sends each step whole and waits for the answer.
+    if (step === 0) {
+      step = 1;
+      client.write(METHOD);
+    } else if (step === 1) {
+      if (!d.equals(expected)) return void client.end(AUTH_FAIL);
+      step = 2;
+      client.write(AUTH_OK);
+    } else {
+      client.off('data', onHandshake);
+      client.pause();
+      const host = `${d[4]}.${d[5]}.${d[6]}.${d[7]}`;
+      const up = connect({ host, port: d.readUInt16BE(8), noDelay: true });
+      up.once('error', () => client.end(REFUSED));
+      up.once('connect', () => {
+        const r = Buffer.from([5, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+        r.writeUInt16BE(up.localPort ?? 0, 8);
+        client.write(r);
+        up.on('error', () => client.destroy());
+        client.on('close', () => up.destroy());
+        up.on('close', () => client.destroy());
+        client.pipe(up);
+        up.pipe(client);
+      });
+    }
+  });
+}
+
+createServer({ noDelay: true }, serve).listen({ host: '127.0.0.1', port, backlog: 4096 }, () => process.stdout.write('ready\n'));

@@ -1,0 +1,104 @@
+/**
+ * Where upstream sockets read into. By default Node allocates a fresh 64 KiB
+ * buffer for every read and passes it through the stream machinery; on a bulk
+ * download that allocation and its garbage are a large part of the relay's
+ * cost. Sockets we dial use net's `onread` instead (buffers we choose):
+ *
+ * - A quiet socket reads into one scratch buffer shared by the whole process.
+ *   Its bytes are copied out before the read callback returns, so nothing ever
+ *   points into it afterwards and sharing is safe. Idle tunnels hold no buffer.
+ * - A socket whose reads are large (a download) gets a buffer of its own and
+ *   the relay writes straight out of it. If the write could not finish at once,
+ *   the pending write still points into that buffer: reading stops until it is
+ *   flushed. A small read hands the socket back to the scratch buffer.
+ *
+ * Until a relay takes the socket (`pipeReads`), reads are pushed as copies into
+ * the socket's own stream, so handshakes and HTTP parsing use 'data' as usual.
+ */
+import { connect, type NetConnectOpts, type Socket } from 'node:net';
+
+const SCRATCH_BYTES = 64 * 1024;
+const OWN_BYTES = 64 * 1024;
+/** Reads at least this large keep (or earn) a socket its own buffer. */
+const BULK_READ = 16 * 1024;
+
+const scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+
+const kReads = Symbol('hopgate.reads');
+
+/** Where a relayed socket's bytes are counted. */
+export interface DownCounter {
+  down: number;
+}
+
+interface ReadState {
+  own: Buffer | undefined;
+  /** Set by pipeReads: where this socket's bytes go, and where they are counted. */
+  dst: Socket | undefined;
+  counter: DownCounter | undefined;
+  /** Reading stopped because a pending write still points into the own buffer. */
+  held: boolean;
+}
+
+type ReadingSocket = Socket & { [kReads]?: ReadState };
+
+/** `net.connect` whose reads go through this module. */
+export function connectReading(options: NetConnectOpts): Socket {
+  const st: ReadState = { own: undefined, dst: undefined, counter: undefined, held: false };
+  // onread callbacks get no socket and no `this`: this closure is the one per-socket cost.
+  const socket: ReadingSocket = connect({
+    ...options,
+    onread: { buffer: () => st.own ?? scratch, callback: (n: number, buf: Buffer) => onRead(socket, st, n, buf) },
+  });
+  socket[kReads] = st;
+  return socket;
+}
+
+function onRead(socket: ReadingSocket, st: ReadState, n: number, buf: Buffer): boolean {
+  const dst = st.dst;
+  if (dst === undefined) return socket.push(Buffer.from(buf.subarray(0, n))); // a copy: buf is reused
+  st.counter!.down += n;
+  const bulk = n >= BULK_READ;
+  if (buf !== st.own) {
+    // Scratch: copy out now. A large read means a download: the next reads get a buffer of their own.
+    if (bulk) st.own = Buffer.allocUnsafe(OWN_BYTES);
+    return dst.write(Buffer.from(buf.subarray(0, n)));
+  }
+  if (dst.writableLength > 0) {
+    // Queued behind earlier writes, this chunk points into own: the next reads need another buffer.
+    st.own = bulk ? Buffer.allocUnsafe(OWN_BYTES) : undefined;
+    return dst.write(buf.subarray(0, n));
+  }
+  const ok = dst.write(buf.subarray(0, n), () => resumeHeld(socket, st));
+  if (!bulk) st.own = undefined; // back to scratch; a pending write keeps the old buffer alive by itself
+  if (dst.writableLength === 0 || st.own === undefined) return ok;
+  st.held = true; // part of the write is pending and points into own: read nothing into it until flushed
+  return false;
+}
+
+function resumeHeld(socket: Socket, st: ReadState): void {
+  if (!st.held) return;
+  st.held = false;
+  if (!socket.destroyed) socket.resume();
+}
+
+/** Does this socket read through this module (and so support pipeReads)? */
+export function hasReadBuffers(socket: Socket): boolean {
+  return (socket as ReadingSocket)[kReads] !== undefined;
+}
+
+/**
+ * From now on write every byte read from `src` to `dst`, counted in
+ * `counter.down`, with backpressure: reading stops while `dst` is full (the
+ * caller resumes `src` on `dst`'s 'drain', as for any pipe). Bytes `src` had
+ * already buffered go first.
+ */
+export function pipeReads(src: Socket, dst: Socket, counter: DownCounter): void {
+  const st = (src as ReadingSocket)[kReads]!;
+  for (let chunk: Buffer | null; (chunk = src.read() as Buffer | null) !== null; ) {
+    counter.down += chunk.length;
+    dst.write(chunk);
+  }
+  st.counter = counter;
+  st.dst = dst;
+}
