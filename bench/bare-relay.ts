@@ -48,3 +48,4 @@ function serve(client: Socket): void {
 }
 
 createServer({ noDelay: true }, serve).listen({ host: '127.0.0.1', port, backlog: 4096 }, () => process.stdout.write('ready\n'));
+process.on('SIGTERM', () => process.exit(0)); // exit normally: lets --cpu-prof write its profile

@@ -10,6 +10,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { SocksClient } from 'socks';
 import { listen0, withTimeout } from '../helpers/net.js';
 import { startTestIngress, USER, type TestIngress } from '../helpers/ingress.js';
+import { ownBuffersHeld } from '../../src/ingress/relay/read-buffers.js';
 
 const MiB = 1024 * 1024;
 /** Byte i of stream `seed` (a pattern that differs per stream and per position). */
@@ -73,12 +74,18 @@ async function download(seed: number, size: number, slow: boolean): Promise<{ by
 
 test('parallel downloads, fast and slow readers, arrive complete and uncorrupted', async () => {
   const size = 12 * MiB;
+  let most = 0;
+  const sampler = setInterval(() => (most = Math.max(most, ownBuffersHeld())), 5);
   const runs = [1, 2, 3, 4, 5, 6].map((seed) => download(seed, size, seed % 2 === 0));
-  const results = await withTimeout(Promise.all(runs), 30_000, 'downloads');
+  const results = await withTimeout(Promise.all(runs), 30_000, 'downloads').finally(() => clearInterval(sampler));
   for (const [i, r] of results.entries()) {
     assert.equal(r.bytes, size, `stream ${i + 1} length`);
     assert.equal(r.bad, 0, `stream ${i + 1} has ${r.bad} corrupted bytes`);
   }
+  assert.ok(most > 0, 'the downloads read into buffers of their own');
+  // Every tunnel is closed once its relay ends: no own buffer is left counted.
+  for (let i = 0; i < 100 && ownBuffersHeld() > 0; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(ownBuffersHeld(), 0);
 });
 
 test('small interactive exchanges between downloads use the shared buffer without mixing streams', async () => {

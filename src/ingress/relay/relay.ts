@@ -11,7 +11,7 @@
 import type { Socket } from 'node:net';
 import { throttledPump } from '../guard/bandwidth.js';
 import { meters, type SessionLimits } from '../guard/session-limits.js';
-import { hasReadBuffers, pipeReads } from './read-buffers.js';
+import { hasReadBuffers, pipeReads, releaseReads } from './read-buffers.js';
 
 export interface RelayCounters {
   /** client → upstream */
@@ -53,7 +53,10 @@ class Relay implements RelayHandle {
   }
 
   closed(): void {
-    if (--this.open === 0) this.onEnd(this.how ?? 'closed');
+    if (--this.open === 0) {
+      releaseReads(this.upstream);
+      this.onEnd(this.how ?? 'closed');
+    }
     // One side is gone; the other must not outlive it idle (its peer ignored our FIN).
     else if (!this.upstream.destroyed) watchIdle(this.upstream, this.idleMs);
   }
