@@ -50,5 +50,5 @@ const plain = (port: number, localAddress?: string) =>
   });
 await run('unbound', (p) => plain(p));
 await run(`bound 127.0.${octet}.1, port 0`, (p) => plain(p, `127.0.${octet}.1`));
-await run(`bound 127.0.${octet}.2, own port`, (p) => connectTcp('127.0.0.1', p, 5000, `127.0.${octet}.2`));
+await run(`bound 127.0.${octet}.2, own port`, (p) => connectTcp('127.0.0.1', p, 5000, { localAddress: `127.0.${octet}.2` }));
 for (const s of servers) s.close();

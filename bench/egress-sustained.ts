@@ -64,7 +64,7 @@ function pct(sorted: number[], p: number): number {
 /** One connection that the exit side closes first, by the case's method. */
 async function once(c: Case): Promise<void> {
   if (c.how === 'own') {
-    (await connectTcp(c.target, c.port, 5000, c.from)).destroy();
+    (await connectTcp(c.target, c.port, 5000, { localAddress: c.from })).destroy();
     return;
   }
   if (c.how === 'naive' || c.how === 'neighbour') {
@@ -79,7 +79,7 @@ async function once(c: Case): Promise<void> {
   // Through the exit: SOCKS5 with the relay secret, CONNECT by IPv4, then close. The exit then
   // ends its target connection first, as it does when a client goes away. The generator binds
   // its own ports too, so that its side of the 4-tuple is never what runs out.
-  const s = await connectTcp(c.exitHost!, c.exitPort!, 5000, c.from);
+  const s = await connectTcp(c.exitHost!, c.exitPort!, 5000, { localAddress: c.from });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => { s.destroy(); reject(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })); }, 5000);
     const fail = (code: string): void => { clearTimeout(timer); s.destroy(); reject(Object.assign(new Error(code), { code })); };

@@ -85,6 +85,8 @@ interface Subject {
   /** Further processes on this subject's path (a chain's exits), for CPU accounting. */
   pids?: number[];
   note?: string;
+  /** Idle tunnels to hold for the memory table (absent: not measured). */
+  hold?: number;
 }
 
 async function startHopgate(port: number, workers: number, sourceAuthPort?: number): Promise<Subject[]> {
@@ -105,7 +107,7 @@ async function startHopgate(port: number, workers: number, sourceAuthPort?: numb
   const { child } = await startChild(process.execPath, [cli, 'ingress', '--config', cfg, '--workers', String(workers)]);
   await waitPort(port);
   const name = `hopgate (${workers} worker${workers > 1 ? 's' : ''})`;
-  const out: Subject[] = [{ name, via: { port, user: USER, pass: PASS }, pid: child.pid! }];
+  const out: Subject[] = [{ name, via: { port, user: USER, pass: PASS }, pid: child.pid!, hold: workers > 1 ? HOLD_WORKERS : HOLD }];
   if (sourceAuthPort) out.push({ name: `${name}, source-IP auth`, via: { port: sourceAuthPort }, pid: child.pid! });
   return out;
 }
@@ -156,13 +158,13 @@ async function startMicrosocks(port: number): Promise<Subject | undefined> {
   const child = spawn('microsocks', ['-i', '127.0.0.1', '-p', String(port), '-u', USER, '-P', PASS], { stdio: 'ignore' });
   children.push(child);
   await waitPort(port);
-  return { name: 'microsocks', via: { port, user: USER, pass: PASS }, pid: child.pid! };
+  return { name: 'microsocks', via: { port, user: USER, pass: PASS }, pid: child.pid!, hold: HOLD };
 }
 
 /** The least a Node.js SOCKS5 relay costs (bench/bare-relay.ts): how much of hopgate's cost is Node's own. */
 async function startBareRelay(port: number): Promise<Subject> {
   const { child } = await startChild(process.execPath, [join(here, 'bare-relay.js'), String(port), USER, PASS]);
-  return { name: 'node bare relay (no features)', via: { port, user: USER, pass: PASS }, pid: child.pid! };
+  return { name: 'node bare relay (no features)', via: { port, user: USER, pass: PASS }, pid: child.pid!, hold: HOLD };
 }
 
 async function startDante(port: number): Promise<Subject | undefined> {
@@ -273,9 +275,8 @@ async function main(): Promise<void> {
   const idle: string[] = [];
   idle.push('', `Idle tunnels: RSS of the proxy process(es) with ${HOLD_FIRST} open idle tunnels, then with more; per tunnel = the slope between the two (client and target sockets live in other processes).`, '');
   idle.push('| subject | RSS before KiB | with first tunnels KiB | with all tunnels KiB | tunnels | per tunnel |', '|---|---|---|---|---|---|');
-  const holders = subjects.filter((x) => x.pid && !x.pids && !x.name.includes('source') && (x.name.startsWith('hopgate') || x.name.startsWith('node') || x.name === 'microsocks'));
-  for (const s of holders) {
-    const total = s.name.includes('2 workers') ? HOLD_WORKERS : HOLD;
+  for (const s of subjects.filter((x) => x.hold !== undefined)) {
+    const total = s.hold!;
     const before = rssKiB(s.pid!);
     const first = await holdTunnels(s, t.echo, HOLD_FIRST);
     const mid = rssKiB(s.pid!);

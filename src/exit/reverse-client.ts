@@ -242,7 +242,7 @@ export class ReverseExitClient {
     let last: unknown;
     for (const host of addrs.slice(0, 3)) {
       try {
-        return await connectTcp(host, req.target.port, timeoutMs, this.o.egress, this.o.egressPorts);
+        return await connectTcp(host, req.target.port, timeoutMs, { localAddress: this.o.egress, localPorts: this.o.egressPorts });
       } catch (err) {
         last = err;
         if ((err as ProxyError).code === 'TIMEOUT') break;

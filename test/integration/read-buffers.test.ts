@@ -7,10 +7,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createHttpServer, request } from 'node:http';
 import { SocksClient } from 'socks';
 import { listen0, withTimeout } from '../helpers/net.js';
 import { startTestIngress, USER, type TestIngress } from '../helpers/ingress.js';
-import { ownBuffersHeld } from '../../src/ingress/relay/read-buffers.js';
+import { ownBuffersHeld, readBufferLimits } from '../../src/ingress/relay/read-buffers.js';
 
 const MiB = 1024 * 1024;
 /** Byte i of stream `seed` (a pattern that differs per stream and per position). */
@@ -72,7 +73,8 @@ async function download(seed: number, size: number, slow: boolean): Promise<{ by
   });
 }
 
-test('parallel downloads, fast and slow readers, arrive complete and uncorrupted', async () => {
+/** Six parallel 12 MiB downloads, every other one read slowly; returns the most own buffers held at once. */
+async function parallelDownloads(): Promise<number> {
   const size = 12 * MiB;
   let most = 0;
   const sampler = setInterval(() => (most = Math.max(most, ownBuffersHeld())), 5);
@@ -82,10 +84,24 @@ test('parallel downloads, fast and slow readers, arrive complete and uncorrupted
     assert.equal(r.bytes, size, `stream ${i + 1} length`);
     assert.equal(r.bad, 0, `stream ${i + 1} has ${r.bad} corrupted bytes`);
   }
-  assert.ok(most > 0, 'the downloads read into buffers of their own');
   // Every tunnel is closed once its relay ends: no own buffer is left counted.
   for (let i = 0; i < 100 && ownBuffersHeld() > 0; i++) await new Promise((r) => setTimeout(r, 20));
   assert.equal(ownBuffersHeld(), 0);
+  return most;
+}
+
+test('parallel downloads, fast and slow readers, arrive complete and uncorrupted through own buffers', async () => {
+  assert.ok((await parallelDownloads()) > 0, 'the downloads read into buffers of their own');
+});
+
+test('with no own buffer to spare, the same downloads share the scratch buffer and still arrive intact', async () => {
+  const saved = readBufferLimits.ownBuffersMax;
+  readBufferLimits.ownBuffersMax = 0;
+  try {
+    assert.equal(await parallelDownloads(), 0, 'no own buffer was taken');
+  } finally {
+    readBufferLimits.ownBuffersMax = saved;
+  }
 });
 
 test('small interactive exchanges between downloads use the shared buffer without mixing streams', async () => {
@@ -117,5 +133,43 @@ test('bytes the target sends before the client says anything are relayed too (a 
     assert.deepEqual(Buffer.concat(chunks), banner);
   } finally {
     server.close();
+  }
+});
+
+test('HTTP forwarding reads the upstream through its stream: parallel responses, slow readers, no byte mixed up', async () => {
+  const size = 4 * MiB;
+  const web = createHttpServer((req, res) => {
+    const seed = Number(req.url?.split('/')[1]);
+    const body = Buffer.allocUnsafe(size);
+    for (let k = 0; k < size; k++) body[k] = byteAt(seed, k);
+    res.writeHead(200, { 'Content-Length': String(size) });
+    res.end(body);
+  });
+  const webPort = await listen0(web);
+  const auth = `Basic ${Buffer.from(`${USER.login}:${USER.password}`).toString('base64')}`;
+  const get = (seed: number): Promise<{ bytes: number; bad: number }> =>
+    new Promise((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: ing.port, path: `http://127.0.0.1:${webPort}/${seed}`, headers: { 'Proxy-Authorization': auth }, agent: false }, (res) => {
+        let bytes = 0;
+        let bad = 0;
+        res.on('data', (d: Buffer) => {
+          for (let k = 0; k < d.length; k++) if (d[k] !== byteAt(seed, bytes + k)) bad++;
+          bytes += d.length;
+          if (seed % 2 === 0 && bytes % MiB < d.length) {
+            res.pause();
+            setTimeout(() => res.resume(), 30);
+          }
+        });
+        res.once('end', () => resolve({ bytes, bad }));
+        res.once('error', reject);
+      });
+      req.once('error', reject);
+      req.end();
+    });
+  try {
+    const results = await withTimeout(Promise.all([41, 42, 43, 44].map(get)), 30_000, 'HTTP downloads');
+    for (const r of results) assert.deepEqual(r, { bytes: size, bad: 0 });
+  } finally {
+    web.close();
   }
 });

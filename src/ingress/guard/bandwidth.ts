@@ -103,7 +103,7 @@ export class TokenBucket {
     if (this.live > 0) return 0;
     this.refill();
     const k = Math.min(n, Math.floor(this.tokens));
-    if (k <= 0 || k < Math.min(n, this.quantum)) return 0;
+    if (k < this.smallestGrant(n)) return 0;
     this.tokens -= k;
     return k;
   }
@@ -149,6 +149,11 @@ export class TokenBucket {
     this.quantum = Math.min(this.burst, Math.max(Math.ceil(rate / QUANTUM_DIVISOR), MIN_QUANTUM_BYTES));
   }
 
+  /** No grant is smaller than a quantum, or than all of what was asked. */
+  private smallestGrant(n: number): number {
+    return Math.min(n, this.quantum);
+  }
+
   private refill(): void {
     const now = this.clock.now();
     if (now > this.last) {
@@ -167,7 +172,7 @@ export class TokenBucket {
     const w = this.head();
     if (!w) return;
     this.refill();
-    const need = Math.min(w.want, this.quantum) - this.tokens;
+    const need = this.smallestGrant(w.want) - this.tokens;
     const ms = need <= 0 ? 0 : Math.ceil((need * 1000) / this.rate);
     this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
@@ -181,7 +186,7 @@ export class TokenBucket {
       this.refill();
       for (let w = this.head(); w; w = this.head()) {
         const k = Math.min(w.want, this.quantum, Math.floor(this.tokens));
-        if (k < Math.min(w.want, this.quantum)) break;
+        if (k < this.smallestGrant(w.want)) break;
         this.queue.shift();
         w.done = true;
         this.live--;

@@ -11,7 +11,7 @@
  *   the relay writes straight out of it. If the write could not finish at once,
  *   the pending write still points into that buffer: reading stops until it is
  *   flushed. A small read hands the socket back to the scratch buffer. At most
- *   OWN_BUFFERS_MAX sockets hold one at a time (a socket that went quiet right
+ *   `readBufferLimits.ownBuffersMax` sockets hold one at a time (a socket that went quiet right
  *   after a large read keeps its buffer until its next read or its close), so
  *   the memory is bounded; past that, downloads are copied out of the scratch.
  *
@@ -19,12 +19,13 @@
  * the socket's own stream, so handshakes and HTTP parsing use 'data' as usual.
  */
 import { connect, type NetConnectOpts, type Socket } from 'node:net';
+import type { RelayCounters } from './relay.js';
 
 const SCRATCH_BYTES = 64 * 1024;
 /** 256 KiB reads moved ~30 % more than 64 KiB ones in bench/run.ts (fewer reads and writes per byte). */
 const OWN_BYTES = 256 * 1024;
-/** 256 × 256 KiB: at most 64 MiB of own buffers per process. */
-const OWN_BUFFERS_MAX = 256;
+/** How many sockets may hold an own buffer at once: 256 × 256 KiB = at most 64 MiB per process. Tests lower it to force the scratch path. */
+export const readBufferLimits = { ownBuffersMax: 256 };
 /** Reads at least this large keep (or earn) a socket its own buffer. */
 const BULK_READ = 16 * 1024;
 
@@ -34,16 +35,11 @@ const scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
 
 const kReads = Symbol('hopgate.reads');
 
-/** Where a relayed socket's bytes are counted. */
-export interface DownCounter {
-  down: number;
-}
-
 interface ReadState {
   own: Buffer | undefined;
   /** Set by pipeReads: where this socket's bytes go, and where they are counted. */
   dst: Socket | undefined;
-  counter: DownCounter | undefined;
+  counter: Pick<RelayCounters, 'down'> | undefined;
   /** Reading stopped because a pending write still points into the own buffer. */
   held: boolean;
 }
@@ -68,9 +64,8 @@ function onRead(socket: ReadingSocket, st: ReadState, n: number, buf: Buffer): b
   st.counter!.down += n;
   const bulk = n >= BULK_READ;
   if (buf !== st.own) {
-    // Scratch (or an own buffer given up since): copy out now. A large read means a download:
-    // the next reads get a buffer of their own.
-    if (bulk && st.own === undefined) takeOwn(st);
+    // Scratch: copy out now. A large read means a download: the next reads get a buffer of their own.
+    if (bulk) takeOwn(st);
     return dst.write(Buffer.from(buf.subarray(0, n)));
   }
   if (dst.writableLength > 0) {
@@ -86,8 +81,9 @@ function onRead(socket: ReadingSocket, st: ReadState, n: number, buf: Buffer): b
   return false;
 }
 
+/** Give the socket an own buffer for its next reads (none while the process holds its maximum). */
 function takeOwn(st: ReadState): void {
-  if (ownBuffers >= OWN_BUFFERS_MAX) return;
+  if (st.own !== undefined || ownBuffers >= readBufferLimits.ownBuffersMax) return;
   ownBuffers++;
   st.own = Buffer.allocUnsafe(OWN_BYTES);
 }
@@ -104,7 +100,7 @@ export function releaseReads(socket: Socket): void {
   if (st) dropOwn(st);
 }
 
-/** Own buffers held now (for tests and metrics). */
+/** Own buffers held now (tests). */
 export function ownBuffersHeld(): number {
   return ownBuffers;
 }
@@ -126,7 +122,7 @@ export function hasReadBuffers(socket: Socket): boolean {
  * caller resumes `src` on `dst`'s 'drain', as for any pipe). Bytes `src` had
  * already buffered go first.
  */
-export function pipeReads(src: Socket, dst: Socket, counter: DownCounter): void {
+export function pipeReads(src: Socket, dst: Socket, counter: Pick<RelayCounters, 'down'>): void {
   const st = (src as ReadingSocket)[kReads]!;
   for (let chunk: Buffer | null; (chunk = src.read() as Buffer | null) !== null; ) {
     counter.down += chunk.length;

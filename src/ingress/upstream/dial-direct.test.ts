@@ -12,7 +12,7 @@ test('connectTcp from a bound source address picks its own ephemeral ports, and 
   const ports = new Set<number>();
   try {
     for (let i = 0; i < 300; i++) {
-      const s = await connectTcp('127.0.0.1', port, 2000, '127.0.0.11');
+      const s = await connectTcp('127.0.0.1', port, 2000, { localAddress: '127.0.0.11' });
       assert.equal(s.localAddress, '127.0.0.11');
       assert.ok(s.localPort! >= lo && s.localPort! <= hi, `port ${s.localPort} outside ${lo}-${hi}`);
       ports.add(s.localPort!);
@@ -25,7 +25,7 @@ test('connectTcp from a bound source address picks its own ephemeral ports, and 
 });
 
 test('connectTcp from an address this host does not have fails with a clear error, not a hang', async () => {
-  await assert.rejects(connectTcp('127.0.0.1', 9, 2000, '192.0.2.1'), (err: Error & { code?: string }) => {
+  await assert.rejects(connectTcp('127.0.0.1', 9, 2000, { localAddress: '192.0.2.1' }), (err: Error & { code?: string }) => {
     assert.equal(err.code, 'NET_UNREACHABLE');
     assert.match(err.message, /EADDRNOTAVAIL/);
     return true;
@@ -42,7 +42,7 @@ test('connectTcp with a port range binds only ports inside it, retrying a taken 
   const used = new Set<number>();
   try {
     for (let i = 0; i < 20; i++) {
-      const s = await connectTcp('127.0.0.1', port, 2000, '127.0.0.12', [46_000, 46_007]);
+      const s = await connectTcp('127.0.0.1', port, 2000, { localAddress: '127.0.0.12', localPorts: [46_000, 46_007] });
       used.add(s.localPort!);
       s.destroy();
     }

@@ -11,14 +11,18 @@ import { codeFromSystemError, ProxyError } from '../../shared/errors.js';
 import type { TargetAddress } from '../../protocol/address.js';
 import type { TargetPolicy } from '../guard/target-policy.js';
 
-export interface DialOptions {
-  readonly policy: TargetPolicy;
-  readonly timeoutMs: number;
+/** How a connection leaves this host, and how it will be read. */
+export interface ConnectOptions {
   readonly localAddress?: string | undefined;
   /** Source ports to pick from when localAddress is set (default: the kernel's ephemeral range). */
   readonly localPorts?: readonly [number, number] | undefined;
   /** The socket will be relayed without limits: read through reused buffers (relay/read-buffers.ts). */
   readonly readBuffers?: boolean | undefined;
+}
+
+export interface DialOptions extends ConnectOptions {
+  readonly policy: TargetPolicy;
+  readonly timeoutMs: number;
 }
 
 /**
@@ -87,11 +91,12 @@ function randomPort([lo, hi]: readonly [number, number]): number {
   return lo + Math.floor(Math.random() * (hi - lo + 1));
 }
 
-export async function connectTcp(host: string, port: number, timeoutMs: number, localAddress?: string, localPorts: readonly [number, number] = EPHEMERAL, readBuffers = false): Promise<Socket> {
-  if (localAddress === undefined) return connectOnce(host, port, timeoutMs, readBuffers);
+export async function connectTcp(host: string, port: number, timeoutMs: number, how: ConnectOptions = {}): Promise<Socket> {
+  const readBuffers = how.readBuffers ?? false;
+  if (how.localAddress === undefined) return connectOnce(host, port, timeoutMs, readBuffers);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await connectOnce(host, port, timeoutMs, readBuffers, localAddress, randomPort(localPorts));
+      return await connectOnce(host, port, timeoutMs, readBuffers, how.localAddress, randomPort(how.localPorts ?? EPHEMERAL));
     } catch (err) {
       const code = ((err as ProxyError).cause as NodeJS.ErrnoException | undefined)?.code;
       if (attempt >= BIND_ATTEMPTS || (code !== 'EADDRINUSE' && code !== 'EADDRNOTAVAIL')) throw err;
@@ -126,7 +131,7 @@ export async function dialDirect(target: TargetAddress, opts: DialOptions): Prom
   let lastErr: unknown;
   for (const host of addrs.slice(0, 3)) {
     try {
-      return await connectTcp(host, target.port, opts.timeoutMs, opts.localAddress, opts.localPorts, opts.readBuffers);
+      return await connectTcp(host, target.port, opts.timeoutMs, opts);
     } catch (err) {
       lastErr = err;
       if ((err as ProxyError).code === 'TIMEOUT') break; // don't multiply the wait

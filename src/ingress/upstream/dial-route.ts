@@ -56,7 +56,7 @@ async function throughHops(
   const hops: HopConfig[] = [...exit.via, exit];
   let socket: Socket;
   try {
-    socket = await connectTcp(hops[0]!.host, hops[0]!.port, timeoutMs, undefined, undefined, readBuffers);
+    socket = await connectTcp(hops[0]!.host, hops[0]!.port, timeoutMs, { readBuffers });
   } catch (err) {
     throw new ProxyError((err as ProxyError).code === 'TIMEOUT' ? 'TIMEOUT' : 'EXIT_UNREACHABLE', `${hopName(hops[0]!, exit)}: ${(err as Error).message}`, { cause: err });
   }
