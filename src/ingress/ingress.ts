@@ -48,7 +48,7 @@ export class Ingress {
     ingress.revision = opts.revision ?? 1;
     const metrics = createIngressMetrics(runtime);
     opts.metrics?.(metrics.registry);
-    ingress.stopObservers.push(metrics.stop, subscribeAccessLog(log, () => runtime.snapshot.config.log.access));
+    ingress.stopObservers.push(metrics.stop, subscribeAccessLog(log, () => runtime.snapshot.config.log.access, runtime));
     ingress.stopObservers.push(() => runtime.quota.stop());
     if (config.limits.exitProbeIntervalMs > 0) ingress.stopObservers.push(startExitProber(runtime, config.limits.exitProbeIntervalMs));
     try {

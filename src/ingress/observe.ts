@@ -3,10 +3,9 @@
  * path never formats a log line or touches a metric directly.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
-import { channels } from '../shared/events.js';
+import { channels, subscribeFrom, type AdmissionRejectMessage, type AuthFailMessage, type SessionCloseMessage, type UserRefuseMessage } from '../shared/events.js';
 import type { Logger } from '../shared/log.js';
 import type { IngressRuntime } from './runtime.js';
-import type { Session } from './session.js';
 
 export function createIngressMetrics(rt: IngressRuntime, registry = new Registry()) {
   const sessions = new Counter({ name: 'hopgate_ingress_sessions_total', help: 'Closed client connections by protocol and result', labelNames: ['protocol', 'result'], registers: [registry] });
@@ -30,27 +29,22 @@ export function createIngressMetrics(rt: IngressRuntime, registry = new Registry
   new Gauge({ name: 'hopgate_config_revision', help: 'Revision of the configuration in force', registers: [registry], collect() { this.set(rt.snapshot.revision); } });
   new Gauge({ name: 'hopgate_ingress_auth_throttled_sources', help: 'Sources with recent auth failures', registers: [registry], collect() { this.set(rt.auth.throttle.tracked); } });
 
-  const onClose = (s: unknown): void => {
-    const session = s as Session;
+  const onClose = ({ session }: SessionCloseMessage): void => {
     sessions.inc({ protocol: session.protocol ?? 'none', result: session.result ?? 'CLIENT_CLOSED' });
     if (session.principal && session.target) routes.inc({ reason: session.exitId === undefined ? 'direct' : (session.routeReason ?? 'unknown') });
     if (session.counters.up) bytes.inc({ direction: 'up' }, session.counters.up);
     if (session.counters.down) bytes.inc({ direction: 'down' }, session.counters.down);
   };
-  const onAuthFail = (m: unknown): void => authFailures.inc({ code: (m as { code: string }).code ?? 'INTERNAL' });
-  const onReject = (m: unknown): void => rejected.inc({ reason: (m as { reason: string }).reason });
-  const onRefuse = (m: unknown): void => refused.inc({ code: (m as { code: string }).code });
-  channels.sessionClose.subscribe(onClose);
-  channels.authFail.subscribe(onAuthFail);
-  channels.admissionReject.subscribe(onReject);
-  channels.userRefuse.subscribe(onRefuse);
+  const stops = [
+    subscribeFrom(channels.sessionClose, rt, onClose),
+    subscribeFrom<AuthFailMessage>(channels.authFail, rt, (m) => authFailures.inc({ code: m.code ?? 'INTERNAL' })),
+    subscribeFrom<AdmissionRejectMessage>(channels.admissionReject, rt, (m) => rejected.inc({ reason: m.reason })),
+    subscribeFrom<UserRefuseMessage>(channels.userRefuse, rt, (m) => refused.inc({ code: m.code })),
+  ];
   return {
     registry,
     stop(): void {
-      channels.sessionClose.unsubscribe(onClose);
-      channels.authFail.unsubscribe(onAuthFail);
-      channels.admissionReject.unsubscribe(onReject);
-      channels.userRefuse.unsubscribe(onRefuse);
+      for (const stop of stops) stop();
     },
   };
 }
@@ -145,11 +139,13 @@ function mirroredCounter(registry: Registry, name: string, help: string, label: 
   });
 }
 
-/** One access-log line per connection (customer, target, bytes, duration, result); can be switched off. */
-export function subscribeAccessLog(log: Logger, enabled: () => boolean): () => void {
-  const onClose = (s: unknown): void => {
+/**
+ * One access-log line per connection (customer, target, bytes, duration, result); can be switched off.
+ * `origin`: only that ingress runtime's sessions (undefined: every ingress in the process).
+ */
+export function subscribeAccessLog(log: Logger, enabled: () => boolean, origin?: object): () => void {
+  const onClose = ({ session: x }: SessionCloseMessage): void => {
     if (!enabled()) return;
-    const x = s as Session;
     log.info(
       {
         id: x.id,
@@ -169,14 +165,11 @@ export function subscribeAccessLog(log: Logger, enabled: () => boolean): () => v
       'session',
     );
   };
-  const onAuthFail = (m: unknown): void => {
-    const a = m as { source: string; username?: string; code: string; reason: string };
+  const onAuthFail = (a: AuthFailMessage): void => {
     log.warn({ src: a.source, user: a.username?.slice(0, 64), code: a.code, reason: a.reason }, 'auth failed');
   };
-  channels.sessionClose.subscribe(onClose);
-  channels.authFail.subscribe(onAuthFail);
+  const stops = [subscribeFrom(channels.sessionClose, origin, onClose), subscribeFrom(channels.authFail, origin, onAuthFail)];
   return () => {
-    channels.sessionClose.unsubscribe(onClose);
-    channels.authFail.unsubscribe(onAuthFail);
+    for (const stop of stops) stop();
   };
 }

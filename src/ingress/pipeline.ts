@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { isProxyError, ProxyError } from '../shared/errors.js';
-import { channels } from '../shared/events.js';
+import { channels, type AdmissionRejectMessage, type AuthFailMessage, type SessionCloseMessage, type UserRefuseMessage } from '../shared/events.js';
 import { sniffProtocol } from '../protocol/sniff.js';
 import { unmapIPv4 } from '../shared/net-addr.js';
 import type { TargetAddress } from '../protocol/address.js';
@@ -38,7 +38,7 @@ export function handleConnection(rt: IngressRuntime, socket: Socket, port: numbe
     : !rt.limiter.tryAcquireGlobal(snap.config.limits.maxConnections) ? 'global-limit'
     : undefined;
   if (refused) {
-    if (channels.admissionReject.hasSubscribers) channels.admissionReject.publish({ source, reason: refused });
+    if (channels.admissionReject.hasSubscribers) channels.admissionReject.publish({ origin: rt, source, reason: refused } satisfies AdmissionRejectMessage);
     socket.destroy();
     return;
   }
@@ -118,18 +118,18 @@ export async function authorize(rt: IngressRuntime, session: Session, cred: Cred
   } catch (err) {
     rt.legitimacy?.authFailed();
     if (channels.authFail.hasSubscribers) {
-      channels.authFail.publish({ source: session.source, username: cred?.username, code: (err as ProxyError).code, reason: (err as Error).message });
+      channels.authFail.publish({ origin: rt, source: session.source, username: cred?.username, code: (err as ProxyError).code, reason: (err as Error).message } satisfies AuthFailMessage);
     }
-    if ((err as ProxyError).code === 'USER_SUSPENDED') refused(cred?.username, err as ProxyError);
+    if ((err as ProxyError).code === 'USER_SUSPENDED') refused(rt, cred?.username, err as ProxyError);
     throw err;
   }
   session.principal = principal;
   const user = principal.user;
   // Quota before the connection limit: the more useful answer when both apply.
   const overQuota = rt.quota.refusal(user);
-  if (overQuota) throw refused(user.login, overQuota);
+  if (overQuota) throw refused(rt, user.login, overQuota);
   if (!rt.limiter.tryAcquireUser(user.login, user.maxConnections)) {
-    throw refused(user.login, new ProxyError('CONN_LIMIT', `user ${user.login} is at ${user.maxConnections} concurrent connections`));
+    throw refused(rt, user.login, new ProxyError('CONN_LIMIT', `user ${user.login} is at ${user.maxConnections} concurrent connections`));
   }
   session.slotHeld = true;
   session.limits = rt.limitsFor(user);
@@ -140,8 +140,8 @@ export async function authorize(rt: IngressRuntime, session: Session, cred: Cred
   return principal;
 }
 
-function refused(login: string | undefined, err: ProxyError): ProxyError {
-  if (channels.userRefuse.hasSubscribers) channels.userRefuse.publish({ login, code: err.code, reason: err.message });
+function refused(rt: IngressRuntime, login: string | undefined, err: ProxyError): ProxyError {
+  if (channels.userRefuse.hasSubscribers) channels.userRefuse.publish({ origin: rt, login, code: err.code, reason: err.message } satisfies UserRefuseMessage);
   return err;
 }
 
@@ -213,7 +213,7 @@ function endSession(rt: IngressRuntime, session: Session): void {
   if (!rt.sessions.delete(session)) return;
   rt.limiter.releaseGlobal();
   if (session.slotHeld && session.principal) rt.limiter.releaseUser(session.principal.user.login);
-  if (channels.sessionClose.hasSubscribers) channels.sessionClose.publish(session);
+  if (channels.sessionClose.hasSubscribers) channels.sessionClose.publish({ origin: rt, session } satisfies SessionCloseMessage);
 }
 
 function noop(): void {}

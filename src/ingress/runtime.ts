@@ -4,7 +4,7 @@
  */
 import type { SecureContext } from 'node:tls';
 import { LIMITS } from '../shared/limits.js';
-import { channels } from '../shared/events.js';
+import { channels, type ConfigAppliedMessage } from '../shared/events.js';
 import { Authenticator } from './auth/authenticator.js';
 import type { Snapshot } from './config/snapshot.js';
 import { ConnLimiter } from './guard/conn-limiter.js';
@@ -77,6 +77,6 @@ export class IngressRuntime {
     this.reverse?.configure(next);
     this.bandwidth.configure(next);
     this.quota.configure(next); // may cut sessions of a user whose quota was lowered below usage
-    if (channels.configApplied.hasSubscribers) channels.configApplied.publish({ revision: next.revision });
+    if (channels.configApplied.hasSubscribers) channels.configApplied.publish({ origin: this, revision: next.revision } satisfies ConfigAppliedMessage);
   }
 }

@@ -11,10 +11,9 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { channels } from '../../src/shared/events.js';
+import { channels, type SessionCloseMessage } from '../../src/shared/events.js';
 import { ensureSelfSignedCert } from '../../src/cli/tls-cert.js';
 import { subscribeAccessLog } from '../../src/ingress/observe.js';
-import type { Session } from '../../src/ingress/session.js';
 import type { Logger } from '../../src/shared/log.js';
 import { curl } from '../helpers/curl.js';
 import { aliceHashed, startTestIngress, USER, type TestIngress } from '../helpers/ingress.js';
@@ -56,7 +55,7 @@ describe('PROXY protocol behind HAProxy', { skip: !HAPROXY && 'haproxy not insta
   let stopAccessLog: () => void;
 
   const onClose = (m: unknown): void => {
-    const s = m as Session;
+    const s = (m as SessionCloseMessage).session;
     sessions.push({
       id: s.id,
       ingress: s.snapshot === ingV1?.ingress.runtime.snapshot ? 'v1' : s.snapshot === ingV2?.ingress.runtime.snapshot ? 'v2' : 'other',

@@ -17,7 +17,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { channels } from '../../shared/events.js';
+import { channels, subscribeFrom, type SessionCloseMessage } from '../../shared/events.js';
 import { minuteOf, parseCursor, type LiveRecord, type StatsPull, type StatsRecord } from '../../shared/control-protocol.js';
 import type { IngressRuntime } from '../runtime.js';
 import type { Session } from '../session.js';
@@ -143,7 +143,7 @@ export class SessionMeter {
   private readonly seen = new WeakMap<Session, { up: number; down: number }>();
   private batch = new Map<string, MeterRow>();
   private readonly timer: NodeJS.Timeout;
-  private readonly onClose = (s: unknown): void => this.closed(s as Session);
+  private readonly unsubscribe: () => void;
 
   constructor(
     private readonly rt: IngressRuntime,
@@ -151,7 +151,8 @@ export class SessionMeter {
     intervalMs = 1000,
     private readonly now: () => number = Date.now,
   ) {
-    channels.sessionClose.subscribe(this.onClose);
+    // This ingress's sessions only: another ingress in the process counts its own.
+    this.unsubscribe = subscribeFrom<SessionCloseMessage>(channels.sessionClose, rt, (m) => this.closed(m.session));
     this.timer = setInterval(() => this.flush(), intervalMs);
     this.timer.unref();
   }
@@ -193,7 +194,7 @@ export class SessionMeter {
 
   stop(): void {
     clearInterval(this.timer);
-    channels.sessionClose.unsubscribe(this.onClose);
+    this.unsubscribe();
     this.flush();
   }
 }
