@@ -1,19 +1,30 @@
-/** `hopgate exits add|list|show|drain|undrain|delete`: the exit inventory over the control-plane API. */
+/** `hopgate exits add|list|show|drain|undrain|token|delete`: the exit inventory over the control-plane API. */
 import type { ExitViewT } from '../control/api-schemas.js';
-import { AdminError, COMMON_OPTIONS, adminClient, printJson, runAdmin, table } from './admin-client.js';
+import { AdminError, COMMON_OPTIONS, adminClient, printJson, runAdmin, table, type AdminClient } from './admin-client.js';
 import { parse } from './args.js';
 
-export const EXITS_USAGE = `usage: hopgate exits <add|list|show|drain|undrain|delete> [ID] [options]
+export const EXITS_USAGE = `usage: hopgate exits <add|list|show|drain|undrain|token|delete> [ID] [options]
 
   add ID --host H --port P [--kind hopgate|socks5|http] [--username U] [--password P]
          [--egress-ip IP] [--country cc] [--state S] [--city C] [--asn N] [--tag T]...
+  add ID --reverse [--from CIDR]... [--max-connections N]
+         [--allow-target CIDR]... [--deny-target CIDR]... [--allow-port P]...
+         [--egress-ip IP] [--country cc] …   an exit that dials the ingresses (behind NAT or a
+                         firewall); prints its token (shown once) and the command to run it
   list                   every exit
   show ID
   drain ID | undrain ID  stop / resume new connections through the exit
+  token ID               a new token for a reverse exit (shown once; the old one stops working)
   delete ID [--force]    --force also takes it out of the customer lists that name it
 
   --control URL (HOPGATE_CONTROL_URL)  --token T (HOPGATE_ADMIN_TOKEN)  --json
 `;
+
+function address(e: ExitViewT): string {
+  if (e.reverse) return `dials in${e.reverse.from.length > 0 ? ` from ${e.reverse.from.join(',')}` : ''}`;
+  const host = e.host ?? '';
+  return `${host.includes(':') ? `[${host}]` : host}:${e.port}${e.via.length > 0 ? ` via ${e.via.length}` : ''}`;
+}
 
 function rows(list: ExitViewT[]): string {
   return table(
@@ -21,7 +32,7 @@ function rows(list: ExitViewT[]): string {
     list.map((e) => [
       e.id,
       e.kind,
-      `${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}${e.via.length > 0 ? ` via ${e.via.length}` : ''}`,
+      address(e),
       e.egressIp ?? '-',
       [e.country, e.state, e.city, e.asn !== null ? `AS${e.asn}` : null].filter((x) => x !== null).join('/') || '-',
       e.tags.join(',') || '-',
@@ -29,6 +40,24 @@ function rows(list: ExitViewT[]): string {
       e.drain ? 'draining' : 'active',
     ]),
   );
+}
+
+/** The ingress tunnel address exits dial, as the settings say (a wildcard host becomes a placeholder). */
+async function tunnelAddress(client: AdminClient): Promise<string> {
+  const { settings } = await client.request<{ settings: { reverse?: { listen?: { host?: string; port?: number } } } }>('GET', '/v1/settings');
+  const listen = settings.reverse?.listen ?? {};
+  const host = listen.host === undefined ? '127.0.0.1' : listen.host === '0.0.0.0' || listen.host === '::' ? 'INGRESS-HOST' : listen.host;
+  return `${host.includes(':') ? `[${host}]` : host}:${listen.port ?? 7443}`;
+}
+
+function tokenLines(id: string, token: string, connectTo: string): string {
+  return [
+    `token: ${token}`,
+    `(shown once: only its hash is stored; 'hopgate exits token ${id}' makes a new one)`,
+    'run it inside the exit\'s network (it opens no port; --ca: the certificate the ingress tunnel port presents):',
+    `  HOPGATE_EXIT_TOKEN='${token}' hopgate exit --connect-to ${connectTo} --id ${id} --ca CERT.pem`,
+    '',
+  ].join('\n');
 }
 
 export async function exitsCommand(argv: string[]): Promise<void> {
@@ -45,6 +74,12 @@ export async function exitsCommand(argv: string[]): Promise<void> {
     city: { type: 'string' },
     asn: { type: 'string' },
     tag: { type: 'string', multiple: true },
+    reverse: { type: 'boolean', default: false },
+    from: { type: 'string', multiple: true },
+    'max-connections': { type: 'string' },
+    'allow-target': { type: 'string', multiple: true },
+    'deny-target': { type: 'string', multiple: true },
+    'allow-port': { type: 'string', multiple: true },
     force: { type: 'boolean', default: false },
   });
   const [sub, id] = positionals;
@@ -61,14 +96,9 @@ export async function exitsCommand(argv: string[]): Promise<void> {
     const path = (): string => `/v1/exits/${encodeURIComponent(needId())}`;
     switch (sub) {
       case 'add': {
-        if (!values.host || !values.port) throw new AdminError('exits add: --host and --port are required');
-        const body = {
-          id: needId(),
-          host: values.host,
-          port: Number(values.port),
-          ...(values.kind ? { kind: values.kind } : {}),
-          ...(values.username ? { username: values.username } : {}),
-          ...(values.password ? { password: values.password } : {}),
+        const reverse = values.reverse || values.kind === 'reverse';
+        if (!reverse && (!values.host || !values.port)) throw new AdminError('exits add: --host and --port are required (or --reverse for an exit that dials in)');
+        const place = {
           ...(values['egress-ip'] ? { egressIp: values['egress-ip'] } : {}),
           ...(values.country ? { country: values.country } : {}),
           ...(values.state ? { state: values.state } : {}),
@@ -76,9 +106,37 @@ export async function exitsCommand(argv: string[]): Promise<void> {
           ...(values.asn ? { asn: Number(values.asn) } : {}),
           ...(values.tag ? { tags: values.tag } : {}),
         };
-        const e = await client.request<ExitViewT>('POST', '/v1/exits', body);
+        const targets = values['allow-target'] || values['deny-target'] || values['allow-port']
+          ? { targets: { allow: values['allow-target'] ?? [], deny: values['deny-target'] ?? [], ports: (values['allow-port'] ?? []).map(Number) } }
+          : {};
+        const body = reverse
+          ? {
+              id: needId(),
+              kind: 'reverse',
+              ...(values.from ? { from: values.from } : {}),
+              ...(values['max-connections'] ? { maxConnections: Number(values['max-connections']) } : {}),
+              ...targets,
+              ...place,
+            }
+          : {
+              id: needId(),
+              host: values.host,
+              port: Number(values.port),
+              ...(values.kind ? { kind: values.kind } : {}),
+              ...(values.username ? { username: values.username } : {}),
+              ...(values.password ? { password: values.password } : {}),
+              ...place,
+            };
+        const e = await client.request<ExitViewT & { token?: string }>('POST', '/v1/exits', body);
         if (values.json) return printJson(e);
-        process.stdout.write(`exit ${e.id} added\n`);
+        process.stdout.write(`exit ${e.id} added${e.reverse ? ' (reverse: it dials the ingress tunnel port)' : ''}\n`);
+        if (e.token) process.stdout.write(tokenLines(e.id, e.token, await tunnelAddress(client)));
+        return;
+      }
+      case 'token': {
+        const r = await client.request<{ token: string }>('POST', `${path()}/token`);
+        if (values.json) return printJson({ id, token: r.token });
+        process.stdout.write(`new token for exit ${id}\n${tokenLines(id!, r.token, await tunnelAddress(client))}`);
         return;
       }
       case 'list': {

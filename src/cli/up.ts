@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { hashPassword } from '../ingress/auth/password-hash.js';
-import type { ExitCreateInput, SettingKey } from '../control/api-schemas.js';
+import type { ForwardExitCreateInput, SettingKey } from '../control/api-schemas.js';
 import { DEFAULT_CONTROL_PORT } from '../control/defaults.js';
 import { startControlPlane } from '../control/control-plane.js';
 import { renderIngressConfig, renderYaml } from '../control/render.js';
@@ -185,7 +185,7 @@ function humanBanner(c: UpContract, workers: number): string {
  */
 async function seedDemo(
   store: ControlStore,
-  want: { settings: Partial<Record<SettingKey, unknown>>; exits: ExitCreateInput[]; user: { login: string; passwordHash: string } },
+  want: { settings: Partial<Record<SettingKey, unknown>>; exits: ForwardExitCreateInput[]; user: { login: string; passwordHash: string } },
 ): Promise<string> {
   const actor = 'operator';
   const have = await store.getSettings();

@@ -5,10 +5,11 @@
  * what the rendered ingress configuration can carry.
  */
 import { z } from 'zod';
-import { ExitSchema, IngressConfigSchema, UserSchema } from '../shared/schema/ingress-config.js';
+import { ExitSchema, IngressConfigSchema, ReverseExitSchema, UserSchema } from '../shared/schema/ingress-config.js';
 
 const U = UserSchema.shape;
 const E = ExitSchema.shape;
+const R = ReverseExitSchema.shape;
 const I = IngressConfigSchema.shape;
 
 // Building blocks, without defaults (patches must not fill fields in).
@@ -26,7 +27,11 @@ export const PortNumber = z.number().int().min(1).max(65535);
 export const ExitId = E.id;
 export const Tag = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'tag must be 1-64 of A-Z a-z 0-9 _ . : -');
 export const Hop = E.via.unwrap().element;
-export const ExitKind = E.kind.unwrap();
+/** What a hop (and an exit the ingress dials) speaks. */
+export const HopKind = E.kind.unwrap();
+/** Every kind of exit: the hop kinds, and `reverse` (it dials the ingress; docs/REVERSE-EXITS.md). */
+export const ExitKind = z.enum([...HopKind.options, 'reverse']);
+export const ReverseTargets = R.targets.unwrap();
 export const CountryCode = E.country.unwrap();
 export const NodeId = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'id must be 1-64 of A-Z a-z 0-9 _ . -');
 
@@ -124,17 +129,24 @@ export const SourcesBody = z.object({ sources: Cidrs }).strict();
 
 // ---------- exits
 
-export const ExitCreate = ExitSchema.extend({
+const ExitCommon = {
   /** A drained exit takes no new connections: it is left out of the rendered configuration. */
   drain: z.boolean().default(false),
   /** Free-form operator labels (the place fields are what pools filter on). */
   tags: z.array(Tag).default([]),
-}).strict();
+};
+/** An exit the ingress dials: a hopgate exit, a SOCKS5 or an HTTP CONNECT proxy. */
+export const ForwardExitCreate = ExitSchema.extend(ExitCommon).strict();
+/** A reverse exit: it dials the ingresses with a token the control plane issues (returned once). */
+export const ReverseExitCreate = ReverseExitSchema.omit({ tokenHash: true }).extend(ExitCommon).strict();
+export const ExitCreate = z.discriminatedUnion('kind', [ReverseExitCreate, ForwardExitCreate]);
 export type ExitCreateInput = z.output<typeof ExitCreate>;
+export type ForwardExitCreateInput = z.output<typeof ForwardExitCreate>;
 
+/** Every field optional; `null` clears an optional field. The kind changes only within forward kinds. */
 export const ExitPatch = z
   .object({
-    kind: ExitKind.optional(),
+    kind: HopKind.optional(),
     host: z.string().min(1).optional(),
     port: PortNumber.optional(),
     username: z.string().max(255).nullable().optional(),
@@ -147,12 +159,18 @@ export const ExitPatch = z
     via: z.array(Hop).optional(),
     drain: z.boolean().optional(),
     tags: z.array(Tag).optional(),
+    /** Reverse exits only: sources it may register from (empty: any). */
+    from: Cidrs.optional(),
+    /** Reverse exits only: work connections it may hold at each ingress. */
+    maxConnections: R.maxConnections.unwrap().optional(),
+    /** Reverse exits only: what the ingress may hand it; null: what the target policy allows. */
+    targets: ReverseTargets.nullable().optional(),
   })
   .strict();
 export type ExitPatchInput = z.output<typeof ExitPatch>;
 
 const HopView = z.object({
-  kind: ExitKind,
+  kind: HopKind,
   host: z.string(),
   port: z.number(),
   username: z.string().nullable(),
@@ -162,8 +180,9 @@ const HopView = z.object({
 export const ExitView = z.object({
   id: z.string(),
   kind: ExitKind,
-  host: z.string(),
-  port: z.number(),
+  /** Where the ingress dials it; null for a reverse exit (it dials the ingress). */
+  host: z.string().nullable(),
+  port: z.number().nullable(),
   username: z.string().nullable(),
   /** The upstream password is write-only. */
   passwordSet: z.boolean(),
@@ -175,12 +194,31 @@ export const ExitView = z.object({
   via: z.array(HopView),
   drain: z.boolean(),
   tags: z.array(z.string()),
+  /** Reverse exits: how they register (null for the others). */
+  reverse: z
+    .object({
+      from: z.array(z.string()),
+      maxConnections: z.number(),
+      targets: z.object({ allow: z.array(z.string()), deny: z.array(z.string()), ports: z.array(z.number()) }).nullable(),
+      /** A token is issued (only its hash is stored; POST /v1/exits/{id}/token issues a new one). */
+      tokenSet: z.boolean(),
+      tokenChangedAt: z.string().nullable(),
+    })
+    .nullable(),
   /** Customers listing this exit explicitly. */
   customers: z.number(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
 export type ExitViewT = z.infer<typeof ExitView>;
+export const ExitCreated = ExitView.extend({
+  /** Reverse exits: the token the exit registers with (`hopgate exit --connect-to … --token-file`). Shown once: only its scrypt hash is stored. */
+  token: z.string().optional(),
+});
+export const ExitToken = z.object({
+  /** Shown once; the exit's previous token stops working at every ingress. */
+  token: z.string(),
+});
 export const ExitList = z.object({ exits: z.array(ExitView) });
 export const ExitDeleteQuery = z
   .object({ force: z.enum(['true', 'false']).optional().describe('remove the exit from every customer list that names it') })
@@ -219,6 +257,7 @@ export const StreamQuery = z.object({ revision: z.coerce.number().int().nonnegat
 
 export const SETTING_KEYS = [
   'listen',
+  'reverse',
   'routing',
   'proxyProtocol',
   'workers',

@@ -183,10 +183,35 @@ const streamStats: Migration = {
   },
 };
 
+/**
+ * Reverse-connected exits in the inventory: their token (scrypt hash), the
+ * sources they may register from, their work-connection bound and target
+ * rule. Their host and port stay '' and 0 (the columns are NOT NULL).
+ */
+const reverseExits: Migration = {
+  async up(db: AnyDb) {
+    for (const [name, type] of [
+      ['token_hash', 'text'],
+      ['token_changed_at', 'varchar(40)'],
+      ['reverse_from', 'text'],
+      ['max_work_connections', 'integer'],
+      ['reverse_targets', 'text'],
+    ] as const) {
+      await db.schema.alterTable('exits').addColumn(name, type).execute();
+    }
+  },
+  async down(db: AnyDb) {
+    for (const name of ['token_hash', 'token_changed_at', 'reverse_from', 'max_work_connections', 'reverse_targets']) {
+      await db.schema.alterTable('exits').dropColumn(name).execute();
+    }
+  },
+};
+
 /** Append only. Names sort in application order. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001_foundation': foundation,
   '0002_stream_stats': streamStats,
+  '0003_reverse_exits': reverseExits,
 });
 
 export interface MigrationReport {

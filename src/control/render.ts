@@ -12,6 +12,8 @@
 import { stringify } from 'yaml';
 import { IngressConfigSchema, type IngressConfigInput } from '../shared/schema/ingress-config.js';
 import type { CustomerRecord, ExitRecord, StoreSnapshot } from './store.js';
+import type { SettingKey } from './api-schemas.js';
+import { checkReverseConfig } from '../ingress/reverse/check-config.js';
 
 export interface Rendered {
   readonly revision: number;
@@ -20,6 +22,24 @@ export interface Rendered {
 }
 
 export function renderExit(e: ExitRecord): Record<string, unknown> {
+  const place = {
+    ...(e.egressIp !== null ? { egressIp: e.egressIp } : {}),
+    ...(e.country !== null ? { country: e.country } : {}),
+    ...(e.state !== null ? { state: e.state } : {}),
+    ...(e.city !== null ? { city: e.city } : {}),
+    ...(e.asn !== null ? { asn: e.asn } : {}),
+  };
+  if (e.reverse) {
+    return {
+      id: e.id,
+      kind: 'reverse',
+      tokenHash: e.tokenHash,
+      ...(e.reverse.from.length > 0 ? { from: e.reverse.from } : {}),
+      maxConnections: e.reverse.maxConnections,
+      ...(e.reverse.targets ? { targets: e.reverse.targets } : {}),
+      ...place,
+    };
+  }
   return {
     id: e.id,
     kind: e.kind,
@@ -27,13 +47,24 @@ export function renderExit(e: ExitRecord): Record<string, unknown> {
     port: e.port,
     ...(e.username !== null ? { username: e.username } : {}),
     ...(e.password !== null ? { password: e.password } : {}),
-    ...(e.egressIp !== null ? { egressIp: e.egressIp } : {}),
-    ...(e.country !== null ? { country: e.country } : {}),
-    ...(e.state !== null ? { state: e.state } : {}),
-    ...(e.city !== null ? { city: e.city } : {}),
-    ...(e.asn !== null ? { asn: e.asn } : {}),
+    ...place,
     ...(e.viaFull.length > 0 ? { via: e.viaFull } : {}),
   };
+}
+
+/**
+ * Why settings and exits would not make a valid ingress configuration (schema and the
+ * reverse section's cross-field rules), or undefined. Customers are not needed for it.
+ */
+export function settingsAndExitsProblem(settings: Partial<Record<SettingKey, unknown>>, exits: readonly ExitRecord[]): string | undefined {
+  const r = IngressConfigSchema.safeParse({ version: 1, ...settings, users: [], exits: exits.filter((e) => !e.drain).map(renderExit) });
+  if (!r.success) return r.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`).join('; ');
+  try {
+    checkReverseConfig(r.data);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return undefined;
 }
 
 /** Ids of the exits that take new connections (not drained). */

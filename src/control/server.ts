@@ -16,7 +16,7 @@ import { ApiError, notFound } from './errors.js';
 import { openApiDocument, type RouteDoc } from './openapi.js';
 import { renderIngressConfig, renderYaml } from './render.js';
 import { ControlStore, type CustomerRecord, type UsageQuery } from './store.js';
-import { tokensEqual } from './token.js';
+import { generateExitToken, tokensEqual } from './token.js';
 import type { ConfigHub } from './stream.js';
 import type { StatsCollector } from './collector.js';
 import type { ControlMetrics } from './metrics.js';
@@ -255,6 +255,10 @@ function buildRoutes(o: ControlServerOptions): Route[] {
     const password = generatePassword();
     return { password, hash: await hashPassword(password, o.passwordCost) };
   };
+  const newExitToken = async (): Promise<{ token: string; hash: string }> => {
+    const token = generateExitToken();
+    return { token, hash: await hashPassword(token, o.passwordCost) };
+  };
   const view = ControlStore.view;
   const exitView = ControlStore.exitView;
   const customerId = (p: Principal): string => {
@@ -341,8 +345,20 @@ function buildRoutes(o: ControlServerOptions): Route[] {
       async () => ({ exits: (await store.listExits()).map(exitView) }),
     ),
     route(
-      { method: 'POST', path: '/v1/exits', auth: 'operator', operationId: 'createExit', summary: 'Add an exit', tag: 'exits', body: S.ExitCreate, status: 201, response: { description: 'created', schema: S.ExitView }, errors: [409] },
-      async ({ body, principal }) => exitView(await store.createExit(body, actorOf(principal))),
+      { method: 'POST', path: '/v1/exits', auth: 'operator', operationId: 'createExit', summary: 'Add an exit (a reverse exit gets its token in the answer, once)', tag: 'exits', body: S.ExitCreate, status: 201, response: { description: 'created', schema: S.ExitCreated }, errors: [409] },
+      async ({ body, principal }) => {
+        if (body.kind !== 'reverse') return exitView(await store.createExit(body, actorOf(principal)));
+        const t = await newExitToken();
+        return { ...exitView(await store.createExit(body, actorOf(principal), t.hash)), token: t.token };
+      },
+    ),
+    route(
+      { method: 'POST', path: '/v1/exits/:id/token', auth: 'operator', operationId: 'issueExitToken', summary: "Issue a reverse exit's token (shown once; the previous one stops working at every ingress)", tag: 'exits', params: S.IdParam, status: 200, response: { description: 'the token', schema: S.ExitToken }, errors: [404] },
+      async ({ params, principal }) => {
+        const t = await newExitToken();
+        await store.setExitTokenHash(params.id, t.hash, actorOf(principal));
+        return { token: t.token };
+      },
     ),
     route(
       { method: 'GET', path: '/v1/exits/:id', auth: 'operator', operationId: 'getExit', summary: 'One exit', tag: 'exits', params: S.IdParam, status: 200, response: { description: 'the exit', schema: S.ExitView }, errors: [404] },

@@ -10,7 +10,9 @@ import { randomBytes } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { isForeignKeyViolation, isUniqueViolation, openDb, type ControlDb, type DbTarget } from './db.js';
 import { migrateToLatest, type MigrationReport } from './migrations.js';
-import type { ChangeLogTable, CustomersTable, DB, ExitsTable, IngressNodesTable } from './tables.js';
+import type { ChangeLogTable, CustomersTable, DB, IngressNodesTable } from './tables.js';
+import { exitPatchSet, exitRecord, exitView, newExitRow, type ExitRecord } from './exit-rows.js';
+import { settingsAndExitsProblem } from './render.js';
 import { hashIngressToken, generateIngressToken } from './token.js';
 import { periodKeysOfMinute, type StatsPull } from '../shared/control-protocol.js';
 import { ApiError, notFound } from './errors.js';
@@ -22,11 +24,10 @@ import {
   type CustomerViewT,
   type ExitCreateInput,
   type ExitPatchInput,
-  type ExitViewT,
   type NodeViewT,
   type SettingKey,
 } from './api-schemas.js';
-import type { HopConfig, PlaceConfig } from '../shared/schema/ingress-config.js';
+import type { PlaceConfig } from '../shared/schema/ingress-config.js';
 
 type Tx = Transaction<DB>;
 type Entity = ChangeLogTable['entity'];
@@ -47,11 +48,7 @@ export interface CustomerRecord extends CustomerViewT {
   readonly passwordHash: string | null;
 }
 
-/** An exit with its upstream secrets, for rendering. */
-export interface ExitRecord extends ExitViewT {
-  readonly password: string | null;
-  readonly viaFull: HopConfig[];
-}
+export type { ExitRecord } from './exit-rows.js';
 
 /** Everything the rendered configuration is made of, read in one transaction. */
 export interface StoreSnapshot {
@@ -209,6 +206,12 @@ export class ControlStore {
         const revision = Number(bumped.revision);
         const entries: Array<{ entity: Entity; id: string; op: Op }> = [];
         const value = await fn(trx, (entity, id, op) => entries.push({ entity, id, op }));
+        // Settings and exits must still make one valid ingress configuration (a reverse exit
+        // needs a tunnel certificate, a published site a reverse exit…): refuse here, not at every ingress.
+        if (entries.some((e) => e.entity === 'exit' || e.entity === 'setting')) {
+          const problem = settingsAndExitsProblem(await this.getSettings(trx), await this.listExits(trx));
+          if (problem) throw new ApiError(400, 'invalid_configuration', `the ingress configuration would be invalid: ${problem}`);
+        }
         if (entries.length > 0) {
           const at = now();
           await trx
@@ -423,35 +426,7 @@ export class ControlStore {
 
   // ---------------------------------------------------------------- exits
 
-  private exitRecord(r: ExitsTable, customers: number): ExitRecord {
-    const viaFull = parseJson<HopConfig[]>(r.via, []);
-    return {
-      id: r.id,
-      kind: r.kind,
-      host: r.host,
-      port: Number(r.port),
-      username: r.username,
-      passwordSet: r.password !== null,
-      password: r.password,
-      egressIp: r.egress_ip,
-      country: r.country,
-      state: r.state,
-      city: r.city,
-      asn: r.asn === null ? null : Number(r.asn),
-      via: viaFull.map((h) => ({ kind: h.kind, host: h.host, port: h.port, username: h.username ?? null, passwordSet: h.password !== undefined })),
-      viaFull,
-      drain: Number(r.drain) === 1,
-      tags: parseJson<string[]>(r.tags, []),
-      customers,
-      createdAt: r.created_at,
-      updatedAt: r.updated_at,
-    };
-  }
-
-  static exitView(e: ExitRecord): ExitViewT {
-    const { password: _p, viaFull: _v, ...view } = e;
-    return view;
-  }
+  static exitView = exitView;
 
   private async exitUse(db: Kysely<DB>): Promise<Map<string, number>> {
     const rows = await db
@@ -464,41 +439,21 @@ export class ControlStore {
 
   async listExits(db: Kysely<DB> = this.db): Promise<ExitRecord[]> {
     const [rows, use] = [await db.selectFrom('exits').selectAll().orderBy('id').execute(), await this.exitUse(db)];
-    return rows.map((r) => this.exitRecord(r, use.get(r.id) ?? 0));
+    return rows.map((r) => exitRecord(r, use.get(r.id) ?? 0));
   }
 
   async getExit(id: string): Promise<ExitRecord | undefined> {
     const r = await this.db.selectFrom('exits').selectAll().where('id', '=', id).executeTakeFirst();
     if (!r) return undefined;
-    return this.exitRecord(r, (await this.exitUse(this.db)).get(id) ?? 0);
+    return exitRecord(r, (await this.exitUse(this.db)).get(id) ?? 0);
   }
 
-  async createExit(input: ExitCreateInput, actor: string): Promise<ExitRecord> {
+  /** Add an exit. A reverse exit comes with the scrypt hash of the token the caller issued it. */
+  async createExit(input: ExitCreateInput, actor: string, tokenHash?: string): Promise<ExitRecord> {
     await this.change(actor, async (trx, record) => {
       const dup = await trx.selectFrom('exits').select('id').where('id', '=', input.id).executeTakeFirst();
       if (dup) throw new ApiError(409, 'conflict', `exit '${input.id}' exists`, 'body.id');
-      const t = now();
-      await trx
-        .insertInto('exits')
-        .values({
-          id: input.id,
-          kind: input.kind,
-          host: input.host,
-          port: input.port,
-          username: input.username ?? null,
-          password: input.password ?? null,
-          egress_ip: input.egressIp ?? null,
-          country: input.country ?? null,
-          state: input.state ?? null,
-          city: input.city ?? null,
-          asn: input.asn ?? null,
-          via: json(input.via),
-          tags: json(input.tags),
-          drain: input.drain ? 1 : 0,
-          created_at: t,
-          updated_at: t,
-        })
-        .execute();
+      await trx.insertInto('exits').values(newExitRow(input, tokenHash, now())).execute();
       record('exit', input.id, 'create');
     });
     return (await this.getExit(input.id))!;
@@ -506,26 +461,24 @@ export class ControlStore {
 
   async updateExit(id: string, patch: ExitPatchInput, actor: string): Promise<ExitRecord> {
     await this.change(actor, async (trx, record) => {
-      const found = await trx.selectFrom('exits').select('id').where('id', '=', id).executeTakeFirst();
+      const found = await trx.selectFrom('exits').select('kind').where('id', '=', id).executeTakeFirst();
       if (!found) throw notFound('exit', id);
-      const set: Partial<ExitsTable> = { updated_at: now() };
-      if (patch.kind !== undefined) set.kind = patch.kind;
-      if (patch.host !== undefined) set.host = patch.host;
-      if (patch.port !== undefined) set.port = patch.port;
-      if (patch.username !== undefined) set.username = patch.username;
-      if (patch.password !== undefined) set.password = patch.password;
-      if (patch.egressIp !== undefined) set.egress_ip = patch.egressIp;
-      if (patch.country !== undefined) set.country = patch.country;
-      if (patch.state !== undefined) set.state = patch.state;
-      if (patch.city !== undefined) set.city = patch.city;
-      if (patch.asn !== undefined) set.asn = patch.asn;
-      if (patch.via !== undefined) set.via = json(patch.via);
-      if (patch.tags !== undefined) set.tags = json(patch.tags);
-      if (patch.drain !== undefined) set.drain = patch.drain ? 1 : 0;
-      await trx.updateTable('exits').set(set).where('id', '=', id).execute();
+      await trx.updateTable('exits').set(exitPatchSet(found.kind, patch, now())).where('id', '=', id).execute();
       record('exit', id, 'update');
     });
     return (await this.getExit(id))!;
+  }
+
+  /** Replace a reverse exit's token hash (the caller issued the token). 404: no such exit; 400: not a reverse exit. */
+  async setExitTokenHash(id: string, tokenHash: string, actor: string): Promise<void> {
+    await this.change(actor, async (trx, record) => {
+      const found = await trx.selectFrom('exits').select('kind').where('id', '=', id).executeTakeFirst();
+      if (!found) throw notFound('exit', id);
+      if (found.kind !== 'reverse') throw new ApiError(400, 'invalid_request', `exit '${id}' is a ${found.kind} exit: only reverse exits have a token`);
+      const t = now();
+      await trx.updateTable('exits').set({ token_hash: tokenHash, token_changed_at: t, updated_at: t }).where('id', '=', id).execute();
+      record('exit', id, 'update');
+    });
   }
 
   /**

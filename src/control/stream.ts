@@ -14,11 +14,11 @@
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import pg from 'pg';
-import { IngressConfigSchema, UserSchema } from '../shared/schema/ingress-config.js';
+import { UserSchema } from '../shared/schema/ingress-config.js';
 import type { Logger } from '../shared/log.js';
 import type { DeltaMessage, HelloMessage, PingMessage, SnapshotMessage } from '../shared/control-protocol.js';
 import type { ControlMetrics } from './metrics.js';
-import { liveExitIds, renderExit, renderUser } from './render.js';
+import { liveExitIds, renderExit, renderUser, settingsAndExitsProblem } from './render.js';
 import type { CustomerRecord, ControlStore, ExitRecord } from './store.js';
 import type { SettingKey } from './api-schemas.js';
 
@@ -229,8 +229,8 @@ export class ConfigHub {
     }
     if (delta.exits || delta.settings) {
       // The parts besides users must still make a valid document.
-      const check = IngressConfigSchema.safeParse({ version: 1, ...s.settings, exits: s.renderedExits, users: [] });
-      if (!check.success) this.o.log?.error({ err: check.error.message, revision: read.revision }, 'rendered settings/exits are not a valid ingress configuration');
+      const problem = settingsAndExitsProblem(s.settings, s.exits);
+      if (problem) this.o.log?.error({ err: problem, revision: read.revision }, 'rendered settings/exits are not a valid ingress configuration');
     }
     const fetched = new Map(read.customers.map((c) => [c.id, c]));
     for (const id of read.ids) {

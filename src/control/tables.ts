@@ -47,7 +47,8 @@ export interface CustomersTable {
 
 export interface ExitsTable {
   id: string;
-  kind: 'hopgate' | 'socks5' | 'http';
+  kind: 'hopgate' | 'socks5' | 'http' | 'reverse';
+  /** '' and 0 for a reverse exit (it dials the ingress). */
   host: string;
   port: number;
   username: string | null;
@@ -60,6 +61,15 @@ export interface ExitsTable {
   via: string;
   tags: string;
   drain: number;
+  /** Reverse exits: `$scrypt$…` of the exit's token (shown once when issued). */
+  token_hash: string | null;
+  token_changed_at: string | null;
+  /** Reverse exits: JSON list of CIDRs it may register from (empty: any). */
+  reverse_from: string | null;
+  /** Reverse exits: work connections it may hold at each ingress (null: the ingress default). */
+  max_work_connections: number | null;
+  /** Reverse exits: JSON {allow, deny, ports} of what the ingress hands it (null: anything the target policy allows). */
+  reverse_targets: string | null;
   created_at: string;
   updated_at: string;
 }

@@ -53,3 +53,8 @@ export function generateIngressToken(): string {
 export function hashIngressToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
+
+/** A reverse exit's token (`hopgate exit --connect-to … --token-file F`); stored only as its scrypt hash, which the ingresses check. */
+export function generateExitToken(): string {
+  return `hgex_${randomBytes(24).toString('base64url')}`;
+}

@@ -9,6 +9,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dialects, tempDir, type TestDb } from './control-fixtures.js';
+import { tunnelCert } from '../helpers/reverse.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const cases = await dialects();
@@ -70,7 +71,7 @@ for (const dc of cases) {
 
     it('starts on a fresh database: migrations applied, token made (0600)', () => {
       assert.match(cp.info.url, /^http:\/\/127\.0\.0\.1:\d+$/);
-      assert.deepEqual(cp.info.migrations.applied, ['0001_foundation', '0002_stream_stats']);
+      assert.deepEqual(cp.info.migrations.applied, ['0001_foundation', '0002_stream_stats', '0003_reverse_exits']);
       assert.equal(cp.info.tokenFrom, 'generated');
       assert.equal(cp.info.tokenFile, join(state.path, 'control-admin-token'));
       assert.equal(statSync(cp.info.tokenFile!).mode & 0o777, 0o600);
@@ -118,6 +119,24 @@ for (const dc of cases) {
       assert.match((await hopgate(['user', 'resume', 'carol'], env)).stdout, /carol is active/);
       assert.equal((await hopgate(['user', 'delete', 'erin'], env)).code, 0);
       assert.equal((await hopgate(['exits', 'delete', 'us-1'], env)).code, 0);
+
+      // A reverse exit: refused while no tunnel certificate is set, then its token and run line, shown once.
+      const noCert = await hopgate(['exits', 'add', 'office-1', '--reverse', '--country', 'de'], env);
+      assert.equal(noCert.code, 1);
+      assert.match(noCert.stderr, /400 invalid_configuration: .*certificate for the tunnel port/);
+      const cert = tunnelCert();
+      const settings = await fetch(`${cp.info.url}/v1/settings`, { method: 'PATCH', headers: { authorization: `Bearer ${env.HOPGATE_ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ tls: { cert: cert.cert, key: cert.key }, reverse: { listen: { host: '0.0.0.0', port: 7443 } } }) });
+      assert.equal(settings.status, 200);
+      const rev = await hopgate(['exits', 'add', 'office-1', '--reverse', '--egress-ip', '203.0.113.50', '--country', 'de', '--from', '198.51.100.0/24', '--deny-target', '10.0.0.0/8'], env);
+      assert.equal(rev.code, 0, rev.stderr);
+      const tok = /token: (hgex_[A-Za-z0-9_-]{32})\n/.exec(rev.stdout)?.[1];
+      assert.ok(tok, rev.stdout);
+      assert.ok(rev.stdout.includes(`HOPGATE_EXIT_TOKEN='${tok}' hopgate exit --connect-to INGRESS-HOST:7443 --id office-1`), rev.stdout);
+      assert.match((await hopgate(['exits', 'list'], env)).stdout, /\noffice-1\s+reverse\s+dials in from 198\.51\.100\.0\/24\s+203\.0\.113\.50\s+de/);
+      const rotated = JSON.parse((await hopgate(['exits', 'token', 'office-1', '--json'], env)).stdout);
+      assert.match(rotated.token, /^hgex_/);
+      assert.notEqual(rotated.token, tok);
+      assert.equal((await hopgate(['exits', 'delete', 'office-1'], env)).code, 0);
 
       const missing = await hopgate(['user', 'show', 'nobody'], env);
       assert.equal(missing.code, 1);

@@ -1,0 +1,149 @@
+/**
+ * Exits between the API's shapes and the `exits` table: one row shape for
+ * both forward exits (the ingress dials host:port) and reverse exits (they
+ * dial the ingress with a token; host '' and port 0). Fields of the other
+ * kind are refused here, with the field named, rather than stored and ignored.
+ */
+import type { ExitCreateInput, ExitPatchInput, ExitViewT } from './api-schemas.js';
+import { ApiError } from './errors.js';
+import type { ExitsTable } from './tables.js';
+import type { HopConfig } from '../shared/schema/ingress-config.js';
+
+/** An exit with its secrets, for rendering. */
+export interface ExitRecord extends ExitViewT {
+  /** The upstream proxy's password (forward exits). */
+  readonly password: string | null;
+  readonly viaFull: HopConfig[];
+  /** `$scrypt$…` of the token a reverse exit registers with. */
+  readonly tokenHash: string | null;
+}
+
+type Targets = { allow: string[]; deny: string[]; ports: number[] };
+
+function parseJson<T>(text: string | null, fallback: T): T {
+  return text === null ? fallback : (JSON.parse(text) as T);
+}
+
+export function exitRecord(r: ExitsTable, customers: number): ExitRecord {
+  const viaFull = parseJson<HopConfig[]>(r.via, []);
+  const reverse = r.kind === 'reverse';
+  return {
+    id: r.id,
+    kind: r.kind,
+    host: reverse ? null : r.host,
+    port: reverse ? null : Number(r.port),
+    username: r.username,
+    passwordSet: r.password !== null,
+    password: r.password,
+    egressIp: r.egress_ip,
+    country: r.country,
+    state: r.state,
+    city: r.city,
+    asn: r.asn === null ? null : Number(r.asn),
+    via: viaFull.map((h) => ({ kind: h.kind, host: h.host, port: h.port, username: h.username ?? null, passwordSet: h.password !== undefined })),
+    viaFull,
+    drain: Number(r.drain) === 1,
+    tags: parseJson<string[]>(r.tags, []),
+    reverse: reverse
+      ? {
+          from: parseJson<string[]>(r.reverse_from, []),
+          maxConnections: Number(r.max_work_connections),
+          targets: parseJson<Targets | null>(r.reverse_targets, null),
+          tokenSet: r.token_hash !== null,
+          tokenChangedAt: r.token_changed_at,
+        }
+      : null,
+    tokenHash: r.token_hash,
+    customers,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+/** The API view: no secrets. */
+export function exitView(e: ExitRecord): ExitViewT {
+  const { password: _p, viaFull: _v, tokenHash: _t, ...view } = e;
+  return view;
+}
+
+/** The row of a new exit. A reverse exit needs `tokenHash` (the caller issued its token). */
+export function newExitRow(input: ExitCreateInput, tokenHash: string | undefined, at: string): ExitsTable {
+  const common = {
+    id: input.id,
+    egress_ip: input.egressIp ?? null,
+    country: input.country ?? null,
+    state: input.state ?? null,
+    city: input.city ?? null,
+    asn: input.asn ?? null,
+    tags: JSON.stringify(input.tags),
+    drain: input.drain ? 1 : 0,
+    created_at: at,
+    updated_at: at,
+  };
+  if (input.kind === 'reverse') {
+    if (tokenHash === undefined) throw new Error('a reverse exit is created with its token hash');
+    return {
+      ...common,
+      kind: 'reverse',
+      host: '',
+      port: 0,
+      username: null,
+      password: null,
+      via: '[]',
+      token_hash: tokenHash,
+      token_changed_at: at,
+      reverse_from: JSON.stringify(input.from),
+      max_work_connections: input.maxConnections,
+      reverse_targets: input.targets ? JSON.stringify(input.targets) : null,
+    };
+  }
+  return {
+    ...common,
+    kind: input.kind,
+    host: input.host,
+    port: input.port,
+    username: input.username ?? null,
+    password: input.password ?? null,
+    via: JSON.stringify(input.via),
+    token_hash: null,
+    token_changed_at: null,
+    reverse_from: null,
+    max_work_connections: null,
+    reverse_targets: null,
+  };
+}
+
+const FORWARD_ONLY = ['kind', 'host', 'port', 'username', 'password', 'via'] as const;
+const REVERSE_ONLY = ['from', 'maxConnections', 'targets'] as const;
+
+/** The columns a patch sets on an exit of `kind`; 400 for a field the kind does not have. */
+export function exitPatchSet(kind: ExitsTable['kind'], patch: ExitPatchInput, at: string): Partial<ExitsTable> {
+  const reverse = kind === 'reverse';
+  for (const f of reverse ? FORWARD_ONLY : REVERSE_ONLY) {
+    if (patch[f] === undefined) continue;
+    const why = reverse
+      ? f === 'kind'
+        ? 'a reverse exit stays reverse (delete it and add a forward exit)'
+        : 'a reverse exit has no address, credentials or hops: it dials the ingress'
+      : 'only reverse exits have it';
+    throw new ApiError(400, 'invalid_request', `body.${f}: ${why}`, `body.${f}`);
+  }
+  const set: Partial<ExitsTable> = { updated_at: at };
+  if (patch.kind !== undefined) set.kind = patch.kind;
+  if (patch.host !== undefined) set.host = patch.host;
+  if (patch.port !== undefined) set.port = patch.port;
+  if (patch.username !== undefined) set.username = patch.username;
+  if (patch.password !== undefined) set.password = patch.password;
+  if (patch.egressIp !== undefined) set.egress_ip = patch.egressIp;
+  if (patch.country !== undefined) set.country = patch.country;
+  if (patch.state !== undefined) set.state = patch.state;
+  if (patch.city !== undefined) set.city = patch.city;
+  if (patch.asn !== undefined) set.asn = patch.asn;
+  if (patch.via !== undefined) set.via = JSON.stringify(patch.via);
+  if (patch.tags !== undefined) set.tags = JSON.stringify(patch.tags);
+  if (patch.drain !== undefined) set.drain = patch.drain ? 1 : 0;
+  if (patch.from !== undefined) set.reverse_from = JSON.stringify(patch.from);
+  if (patch.maxConnections !== undefined) set.max_work_connections = patch.maxConnections;
+  if (patch.targets !== undefined) set.reverse_targets = patch.targets === null ? null : JSON.stringify(patch.targets);
+  return set;
+}
