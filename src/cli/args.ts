@@ -2,7 +2,14 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
-  return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    // A mistyped flag is the user's error: one line, not a stack trace.
+    if (!String((err as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS')) throw err;
+    const first = (err as Error).message.split('. ')[0]!.replace(/\.$/, '');
+    fail(`${first} (known: ${Object.keys(options).map((k) => `--${k}`).join(' ')})`);
+  }
 }
 
 /** `--egress-ports FIRST-LAST`: the source ports an exit binds on its egress address. */

@@ -7,9 +7,12 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { hashPassword } from '../ingress/auth/password-hash.js';
-import type { ForwardExitCreateInput, SettingKey } from '../control/api-schemas.js';
+import type { ExitCreateInput, ForwardExitCreateInput, SettingKey } from '../control/api-schemas.js';
 import { DEFAULT_CONTROL_PORT } from '../control/defaults.js';
 import { startControlPlane } from '../control/control-plane.js';
+import { generateExitToken } from '../control/token.js';
+import { ReverseExitClient } from '../exit/reverse-client.js';
+import { TargetPolicy } from '../ingress/guard/target-policy.js';
 import { renderIngressConfig, renderYaml } from '../control/render.js';
 import type { ControlStore } from '../control/store.js';
 import { startControlledIngress, type ControlledIngress } from '../ingress/control-link/controlled.js';
@@ -24,7 +27,8 @@ import { createLogger } from '../shared/log.js';
 export interface UpContract {
   ingress: { host: string; ports: [number, number]; tls: boolean; tlsCert?: string };
   users: Array<{ username: string; password: string }>;
-  exits: Array<{ id: string; egressIp: string; country: string }>;
+  /** `kind`: hopgate (the ingress dials it) or reverse (it dials the ingress's tunnel port). */
+  exits: Array<{ id: string; egressIp: string; country: string; kind: 'hopgate' | 'reverse' }>;
   control: { url: string; adminToken: string } | null;
   demoTarget?: string;
 }
@@ -37,9 +41,19 @@ const DEMO_EXITS: ReadonlyArray<readonly [string, string, string]> = [
   ['de-2', '127.0.0.5', 'de'],
   ['gb-1', '127.0.0.6', 'gb'],
 ];
-const EXIT_PORT = 7001;
+/** A reverse exit: it opens no port and dials the ingress, as one behind NAT would (needs the TLS certificate). */
+const DEMO_REVERSE_EXIT = ['nl-1', '127.0.0.7', 'nl'] as const;
 
-function demoCredentials(stateDir: string): { username: string; password: string; hash?: string; exitSecret?: string } {
+interface DemoState {
+  username: string;
+  password: string;
+  hash?: string;
+  exitSecret?: string;
+  /** The demo reverse exit's token (the control plane keeps its hash). */
+  reverseToken?: string;
+}
+
+function demoCredentials(stateDir: string): DemoState {
   const file = join(stateDir, 'demo-user.json');
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8'));
   return { username: 'demo', password: randomBytes(9).toString('base64url') };
@@ -55,7 +69,10 @@ export async function upCommand(argv: string[]): Promise<void> {
     'demo-port': { type: 'string', default: '7780' },
     'admin-port': { type: 'string', default: '7790' },
     'control-port': { type: 'string', default: String(DEFAULT_CONTROL_PORT) },
+    'exit-port': { type: 'string', default: '7001' },
+    'tunnel-port': { type: 'string', default: '7443' },
   });
+  const exitPort = Number(values['exit-port']);
   const m = /^(\d+)-(\d+)$/.exec(values.ports);
   if (!m) fail('--ports must look like 8000-8099');
   const ports: [number, number] = [Number(m[1]), Number(m[2])];
@@ -71,13 +88,17 @@ export async function upCommand(argv: string[]): Promise<void> {
   const secret = demo.exitSecret ?? randomBytes(18).toString('base64url');
   demo.exitSecret = secret;
   writeFileSync(join(stateDir, 'demo-user.json'), JSON.stringify(demo), { mode: 0o600 });
+  demo.reverseToken ??= generateExitToken();
+  writeFileSync(join(stateDir, 'demo-user.json'), JSON.stringify(demo), { mode: 0o600 });
   const exitHash = await hashPassword(secret);
   const exits = await Promise.all(
     DEMO_EXITS.map(async ([id, ip, country]) => {
-      const cfg = exitConfig({ host: ip, port: EXIT_PORT, egress: ip, allowFrom: ['127.0.0.1/32'], secretHash: exitHash, allowTargets: ['127.0.0.0/8', '::1/128'] });
+      const cfg = exitConfig({ host: ip, port: exitPort, egress: ip, allowFrom: ['127.0.0.1/32'], secretHash: exitHash, allowTargets: DEMO_TARGETS });
       return { id, ip, country, node: await Ingress.start(cfg, createLogger('warn', { role: 'exit', exit: id })) };
     }),
   );
+  const [revId, revIp, revCountry] = DEMO_REVERSE_EXIT;
+  const reverse = tls ? { id: revId, token: demo.reverseToken, tokenHash: await hashPassword(demo.reverseToken) } : undefined;
 
   // The control plane on SQLite in the state dir holds the demo network; the ingress takes
   // its configuration from it over the config stream, like any ingress node.
@@ -99,8 +120,11 @@ export async function upCommand(argv: string[]): Promise<void> {
         log: { level: 'warn', access: false },
         // /metrics, /healthz and the live port table `hopgate ports` reads.
         metrics: { host: '127.0.0.1', port: Number(values['admin-port']) },
+        // The tunnel port reverse exits dial (TLS with the same certificate).
+        ...(reverse ? { reverse: { listen: { host: '127.0.0.1', port: Number(values['tunnel-port']) } } } : {}),
       },
-      exits: exits.map((e) => ({ id: e.id, kind: 'hopgate' as const, host: e.ip, port: EXIT_PORT, username: EXIT_LOGIN, password: secret, egressIp: e.ip, country: e.country, via: [], tags: ['demo'], drain: false })),
+      exits: exits.map((e) => ({ id: e.id, kind: 'hopgate' as const, host: e.ip, port: exitPort, username: EXIT_LOGIN, password: secret, egressIp: e.ip, country: e.country, via: [], tags: ['demo'], drain: false })),
+      reverse: reverse && { id: reverse.id, kind: 'reverse', tokenHash: reverse.tokenHash, from: ['127.0.0.0/8'], maxConnections: 4096, egressIp: revIp, country: revCountry, via: [], tags: ['demo'], drain: false },
       user: { login: demo.username, passwordHash: demo.hash },
     });
     // A copy of the rendered configuration, for `hopgate ports` and for reading (the control plane is the source).
@@ -112,6 +136,7 @@ export async function upCommand(argv: string[]): Promise<void> {
   }
 
   const whoami = await startWhoami('127.0.0.1', Number(values['demo-port'])).catch(() => undefined);
+  const whoamiPort = (whoami?.address() as { port: number } | null)?.port;
   const workers = values.workers ? Number(values.workers) : availableParallelism();
   let ingress: ControlledIngress;
   try {
@@ -121,20 +146,46 @@ export async function upCommand(argv: string[]): Promise<void> {
     whoami?.close();
     throw err;
   }
+  // The reverse exit dials in once the tunnel port listens; ready when its first work connection is accepted.
+  const reverseExit = reverse && startDemoReverseExit(reverse.id, reverse.token, revIp, Number(values['tunnel-port']), readFileSync(tls!.cert));
+  if (reverseExit) await Promise.race([reverseExit.ready, new Promise((r) => setTimeout(r, 5000).unref())]);
   const contract: UpContract = {
-    ingress: { host: values.host, ports, tls: tls !== undefined, ...(tls ? { tlsCert: tls.cert } : {}) },
+    ingress: { host: values.host, ports: ingress.ports, tls: tls !== undefined, ...(tls ? { tlsCert: tls.cert } : {}) },
     users: [{ username: demo.username, password: demo.password }],
-    exits: exits.map((e) => ({ id: e.id, egressIp: e.ip, country: e.country })),
+    exits: [
+      ...exits.map((e) => ({ id: e.id, egressIp: e.ip, country: e.country, kind: 'hopgate' as const })),
+      ...(reverse ? [{ id: revId, egressIp: revIp, country: revCountry, kind: 'reverse' as const }] : []),
+    ],
     control: { url: cp.url, adminToken: cp.token.token },
-    ...(whoami ? { demoTarget: `http://127.0.0.1:${values['demo-port']}/` } : {}),
+    ...(whoamiPort !== undefined ? { demoTarget: `http://127.0.0.1:${whoamiPort}/` } : {}),
   };
   process.stdout.write(values.json ? JSON.stringify(contract) + '\n' : humanBanner(contract, workers));
   onShutdownSignal(async () => {
+    await reverseExit?.stop(1000);
     await ingress.stop();
     await Promise.all(exits.map((e) => e.node.shutdown(2000)));
     await cp.close();
     whoami?.close();
   });
+}
+
+/** Targets the demo exits may reach: the demo target and anything else on loopback. */
+const DEMO_TARGETS = ['127.0.0.0/8', '::1/128'];
+
+function startDemoReverseExit(id: string, token: string, egress: string, tunnelPort: number, ca: Buffer): ReverseExitClient {
+  return new ReverseExitClient({
+    host: '127.0.0.1',
+    port: tunnelPort,
+    id,
+    token,
+    ca,
+    pool: 8,
+    egress,
+    policy: new TargetPolicy({ allow: DEMO_TARGETS, deny: [], ports: [] }),
+    backoffMs: 100,
+    maxBackoffMs: 2000,
+    log: createLogger('warn', { role: 'exit', mode: 'reverse', exit: id }),
+  }).start();
 }
 
 function humanBanner(c: UpContract, workers: number): string {
@@ -155,7 +206,7 @@ function humanBanner(c: UpContract, workers: number): string {
   if (c.ingress.tlsCert) lines.push(`  curl --proxy-cacert ${c.ingress.tlsCert} -x https://${cred}@${host}:${ports[0]} ${target}`);
   if (c.exits.length > 0) {
     lines.push('', `exits: port ${ports[0]} picks a random one per connection; each has its own port:`);
-    c.exits.forEach((e, i) => lines.push(`  ${String(ports[0] + i + 1).padEnd(6)} ${e.id.padEnd(6)} ${e.egressIp.padEnd(11)} ${e.country}`));
+    c.exits.forEach((e, i) => lines.push(`  ${String(ports[0] + i + 1).padEnd(6)} ${e.id.padEnd(6)} ${e.egressIp.padEnd(11)} ${e.country}${e.kind === 'reverse' ? '   reverse: it dialled in, the ingress never connects to it' : ''}`));
     lines.push(
       '',
       'or choose in the username (country, exit IP, sticky session):',
@@ -180,12 +231,17 @@ function humanBanner(c: UpContract, workers: number): string {
 
 /**
  * Make the control plane hold the demo network, idempotently: settings, the
- * five exits and the demo user (created, or brought back to the files in the
+ * exits (five it dials, one reverse exit when TLS is on) and the demo user (created, or brought back to the files in the
  * state dir), and an ingress node 'local' whose fresh token is returned.
  */
 async function seedDemo(
   store: ControlStore,
-  want: { settings: Partial<Record<SettingKey, unknown>>; exits: ForwardExitCreateInput[]; user: { login: string; passwordHash: string } },
+  want: {
+    settings: Partial<Record<SettingKey, unknown>>;
+    exits: ForwardExitCreateInput[];
+    reverse: (ExitCreateInput & { kind: 'reverse'; tokenHash: string }) | undefined;
+    user: { login: string; passwordHash: string };
+  },
 ): Promise<string> {
   const actor = 'operator';
   const have = await store.getSettings();
@@ -201,14 +257,22 @@ async function seedDemo(
       await store.updateExit(e.id, { host: e.host, port: e.port, password: e.password ?? null, egressIp: e.egressIp ?? null, kind: e.kind, username: e.username ?? null }, actor);
     }
   }
-  // Its exits in the demo's order: port base+1 is us-1 … base+5 gb-1, as the banner prints.
-  const order = want.exits.map((e) => e.id);
+  if (want.reverse) {
+    const { tokenHash, ...r } = want.reverse;
+    const cur = await store.getExit(r.id);
+    if (!cur) await store.createExit(r, actor, tokenHash);
+    else if (cur.tokenHash !== tokenHash) await store.setExitTokenHash(r.id, tokenHash, actor);
+  }
+  // Its exits in the demo's order: port base+1 is us-1 … base+5 gb-1, base+6 nl-1, as the banner prints.
+  const order = [...want.exits.map((e) => e.id), ...(want.reverse ? [want.reverse.id] : [])];
   const user = await store.getCustomerByLogin(want.user.login);
   if (!user) {
     await store.createCustomer({ login: want.user.login, status: 'active', sources: [], sourceAuth: false, exits: order, pools: [] }, want.user.passwordHash, actor);
   } else {
     if (user.passwordHash !== want.user.passwordHash) await store.setPasswordHash(user.id, want.user.passwordHash, actor);
-    if (user.exits.length === 0 && user.pools.length === 0) await store.setAssignment(user.id, { exits: order, pools: [] }, actor);
+    // Untouched demo lists (empty, or an earlier demo's) follow the demo; a list the operator changed stays.
+    const demoList = user.exits.length === 0 || order.slice(0, user.exits.length).join() === user.exits.join();
+    if (demoList && user.pools.length === 0 && user.exits.join() !== order.join()) await store.setAssignment(user.id, { exits: order, pools: [] }, actor);
   }
   if (!(await store.getNode('local'))) await store.createNode({ id: 'local', name: 'hopgate up' }, actor);
   return (await store.issueNodeToken('local'))!;

@@ -1,0 +1,136 @@
+/**
+ * `hopgate up --json` as a script uses it: the contract line (docs: README
+ * "Quick start"), every demo exit carrying curl through its own port — the
+ * reverse one too, which only dialled in — the HTTPS proxy with the printed
+ * certificate, the control plane behind the printed token, a clean stop on
+ * SIGTERM, and a restart on the same state dir that keeps the credentials.
+ * Ports sit below the kernel's ephemeral range so parallel tests cannot take them.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { curl } from '../helpers/curl.js';
+import type { UpContract } from '../../src/cli/up.js';
+
+const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const state = mkdtempSync(join(tmpdir(), 'hopgate-up-'));
+const BASE = 21_000;
+const args = [
+  cli, 'up', '--json', '--state-dir', state, '--ports', `${BASE}-${BASE + 9}`, '--workers', '2',
+  '--control-port', String(BASE + 700), '--admin-port', String(BASE + 790), '--demo-port', String(BASE + 780),
+  '--exit-port', String(BASE + 11), '--tunnel-port', String(BASE + 443),
+];
+
+interface Up {
+  readonly proc: ChildProcess;
+  readonly contract: UpContract;
+}
+
+/** Start `hopgate up --json` and read its one line (or fail with what it printed). */
+async function startUp(): Promise<Up> {
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const line = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no contract line within 30 s; stderr: ${stderr}`)), 30_000);
+    createInterface({ input: proc.stdout! }).once('line', (l) => {
+      clearTimeout(timer);
+      resolve(l);
+    });
+    proc.once('exit', (code) => reject(new Error(`hopgate up exited (${code}): ${stderr}`)));
+  });
+  return { proc, contract: JSON.parse(line) as UpContract };
+}
+
+async function stopUp(up: Up): Promise<{ code: number | null; ms: number }> {
+  const t0 = Date.now();
+  const exited = new Promise<number | null>((r) => up.proc.once('exit', (code) => r(code)));
+  up.proc.kill('SIGTERM');
+  const code = await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), 15_000))]);
+  if (up.proc.exitCode === null) up.proc.kill('SIGKILL');
+  return { code, ms: Date.now() - t0 };
+}
+
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port });
+    s.once('connect', () => (s.destroy(), resolve(false)));
+    s.once('error', () => resolve(true));
+  });
+}
+
+let running: Up | undefined;
+after(async () => {
+  if (running && running.proc.exitCode === null) await stopUp(running);
+  rmSync(state, { recursive: true, force: true });
+});
+
+test('hopgate up --json prints the contract, and every demo exit carries curl from its own address', async () => {
+  running = await startUp();
+  const c = running.contract;
+  assert.equal(c.ingress.host, '127.0.0.1');
+  assert.deepEqual(c.ingress.ports, [BASE, BASE + 9]);
+  assert.equal(c.ingress.tls, true);
+  assert.ok(c.ingress.tlsCert && existsSync(c.ingress.tlsCert));
+  assert.equal(c.users.length, 1);
+  assert.equal(c.users[0]!.username, 'demo');
+  assert.deepEqual(
+    c.exits.map((e) => [e.id, e.egressIp, e.country, e.kind]),
+    [
+      ['us-1', '127.0.0.2', 'us', 'hopgate'],
+      ['us-2', '127.0.0.3', 'us', 'hopgate'],
+      ['de-1', '127.0.0.4', 'de', 'hopgate'],
+      ['de-2', '127.0.0.5', 'de', 'hopgate'],
+      ['gb-1', '127.0.0.6', 'gb', 'hopgate'],
+      ['nl-1', '127.0.0.7', 'nl', 'reverse'],
+    ],
+  );
+  assert.equal(c.control?.url, `http://127.0.0.1:${BASE + 700}`);
+  assert.equal(c.demoTarget, `http://127.0.0.1:${BASE + 780}/`);
+
+  const { username, password } = c.users[0]!;
+  const cred = `${username}:${password}`;
+  // Port base+i is the i-th exit; each request goes through a fresh connection, whichever worker takes it.
+  for (const [i, e] of c.exits.entries()) {
+    for (let k = 0; k < 4; k++) {
+      const r = await curl(['-x', `http://${cred}@127.0.0.1:${BASE + i + 1}`, c.demoTarget!]);
+      assert.equal(r.code, 0, `${e.id}: ${r.stderr}`);
+      assert.equal(JSON.parse(r.stdout).youCameFrom, e.egressIp, `${e.id} carried it`);
+    }
+  }
+  const viaReverse = await curl(['-x', `socks5h://${username}-country-nl:${password}@127.0.0.1:${BASE}`, c.demoTarget!]);
+  assert.equal(JSON.parse(viaReverse.stdout).youCameFrom, '127.0.0.7');
+  const https = await curl(['--proxy-cacert', c.ingress.tlsCert!, '-x', `https://${cred}@127.0.0.1:${BASE}`, c.demoTarget!]);
+  assert.equal(https.code, 0, https.stderr);
+  assert.match(JSON.parse(https.stdout).youCameFrom, /^127\.0\.0\.[2-7]$/);
+  const socks4a = await curl(['-x', `socks4a://${username}%3A${password}@127.0.0.1:${BASE + 6}`, c.demoTarget!]);
+  assert.equal(JSON.parse(socks4a.stdout).youCameFrom, '127.0.0.7');
+
+  const exits = await fetch(`${c.control!.url}/v1/exits`, { headers: { authorization: `Bearer ${c.control!.adminToken}` } });
+  assert.equal(exits.status, 200);
+  const nl = ((await exits.json()) as { exits: Array<{ id: string; kind: string; reverse: { tokenSet: boolean } | null }> }).exits.find((e) => e.id === 'nl-1');
+  assert.equal(nl?.kind, 'reverse');
+  assert.equal(nl?.reverse?.tokenSet, true);
+});
+
+test('SIGTERM stops everything and frees the ports; a restart on the same state dir keeps the credentials', async () => {
+  const before = running!.contract;
+  const stopped = await stopUp(running!);
+  assert.equal(stopped.code, 0);
+  process.stdout.write(`# hopgate up stopped in ${stopped.ms} ms\n`);
+  for (const port of [BASE, BASE + 6, BASE + 700, BASE + 443]) assert.ok(await refused(port), `port ${port} is free`);
+
+  running = await startUp();
+  const c = running.contract;
+  assert.deepEqual(c.users, before.users, 'same demo password');
+  assert.equal(c.control?.adminToken, before.control?.adminToken);
+  const r = await curl(['-x', `http://${c.users[0]!.username}:${c.users[0]!.password}@127.0.0.1:${BASE + 6}`, c.demoTarget!]);
+  assert.equal(JSON.parse(r.stdout).youCameFrom, '127.0.0.7', 'the reverse exit registers again with its kept token');
+  assert.equal((await stopUp(running)).code, 0);
+});
