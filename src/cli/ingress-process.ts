@@ -17,7 +17,7 @@ export interface RunningIngress {
   stop(): Promise<void>;
 }
 
-type WorkerMsg = { type: 'ready' } | { type: 'failed'; error: string };
+type WorkerMsg = { type: 'ready'; ports: number[] } | { type: 'failed'; error: string };
 
 /** Entry for a worker (or the single process). */
 async function runWorker(configPath: string, log: Logger): Promise<Ingress> {
@@ -42,7 +42,7 @@ export async function startIngressProcesses(configPath: string, opts: { workers?
   const config = loadIngressYaml(configPath);
   const log = opts.log ?? createLogger(config.log.level, { role: 'ingress' });
   const workers = opts.workers ?? config.workers ?? availableParallelism();
-  const ports = config.listen.ports;
+  let ports = config.listen.ports;
 
   if (workers <= 1) {
     const ingress = (await runWorker(configPath, log)) as Ingress & { reloadFromFile(): void };
@@ -83,6 +83,7 @@ export async function startIngressProcesses(configPath: string, opts: { workers?
       w.on('message', (m: WorkerMsg | QuotaUsageMsg) => {
         if (m.type === 'hopgate:quota:usage') return quota.add(w.id, m);
         if (m.type === 'ready') {
+          ports = [m.ports[0] ?? ports[0], m.ports.at(-1) ?? ports[1]]; // the real ports when the file says 0 (ephemeral)
           fresh.add(w.id); // it hears every current figure at the next flush (a restarted worker starts at zero)
           resolve();
         } else if (m.type === 'failed') reject(new Error(m.error));
@@ -123,7 +124,7 @@ export async function workerMain(configPath: string): Promise<void> {
   const log = createLogger(config.log.level, { role: 'ingress' });
   try {
     const ingress = await runWorker(configPath, log);
-    process.send?.({ type: 'ready' } satisfies WorkerMsg);
+    process.send?.({ type: 'ready', ports: ingress.ports() } satisfies WorkerMsg);
     const stop = (): void => void ingress.shutdown().then(() => process.exit(0));
     process.once('SIGTERM', stop);
     process.once('SIGINT', () => undefined); // the primary decides
