@@ -15,7 +15,7 @@ import type { ReverseDialer } from '../upstream/dial-route.js';
 import { dialReverse, type ReverseDialOptions } from './dial-reverse.js';
 import { PublishServer } from './publish.js';
 import { ReverseRegistry, type RegistryLog } from './registry.js';
-import { checkReverseConfig } from './check-config.js';
+import { checkReverseConfig, tunnelListen } from './check-config.js';
 
 function tlsFiles(config: IngressConfig): { cert: Buffer; key: Buffer } {
   const t = config.reverse?.tls ?? config.tls;
@@ -35,14 +35,13 @@ export class ReverseNode implements ReverseDialer {
     this.registry = new ReverseRegistry(snap, log);
   }
 
-  /** Start when the configuration has reverse exits or a `reverse` section; undefined otherwise. */
-  static async start(snap: Snapshot, log: RegistryLog): Promise<ReverseNode | undefined> {
+  /** Start for a configuration with reverse exits or a `reverse` section (check-config.ts usesReverse). */
+  static async start(snap: Snapshot, log: RegistryLog): Promise<ReverseNode> {
     const cfg = snap.config;
-    if (!cfg.reverse && !cfg.exits.some((e) => e.kind === 'reverse')) return undefined;
     checkReverseConfig(cfg);
     const node = new ReverseNode(snap, log);
     try {
-      const listen = cfg.reverse?.listen ?? { host: '127.0.0.1', port: 7443 };
+      const listen = tunnelListen(cfg);
       const server = createTlsServer({ ...tlsFiles(cfg), minVersion: 'TLSv1.2', allowHalfOpen: true, handshakeTimeout: cfg.limits.handshakeTimeoutMs }, (socket: TLSSocket) => {
         socket.setNoDelay(true);
         node.registry.accept(socket, unmapIPv4(socket.remoteAddress ?? ''), node.snap.config.limits.handshakeTimeoutMs);
