@@ -1,6 +1,7 @@
 /**
  * Runs the ingress from a YAML file in this process, or in several worker
- * processes sharing the same ports (node:cluster, kernel-balanced accepts).
+ * processes sharing the same ports (node:cluster, kernel-balanced accepts;
+ * the reverse tunnel port is the primary's, see reverse/tunnel-dispatch.ts).
  * Reload on SIGHUP or when the file changes; drain on SIGTERM/SIGINT.
  */
 import cluster from 'node:cluster';
@@ -10,10 +11,13 @@ import { Ingress } from '../ingress/ingress.js';
 import { loadIngressYaml } from '../ingress/config/from-yaml.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { QuotaAggregator, SYNC_INTERVAL_MS, type QuotaSync, type QuotaTotalsMsg, type QuotaUsageMsg } from '../ingress/guard/quota.js';
+import { primaryTunnel } from '../ingress/reverse/tunnel-dispatch.js';
 
 export interface RunningIngress {
   readonly ports: [number, number];
   readonly workers: number;
+  /** The reverse tunnel port, once listening (undefined without reverse exits). */
+  readonly tunnelPort: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -21,7 +25,7 @@ type WorkerMsg = { type: 'ready'; ports: number[] } | { type: 'failed'; error: s
 
 /** Entry for a worker (or the single process). */
 async function runWorker(configPath: string, log: Logger): Promise<Ingress> {
-  const ingress = await Ingress.start(loadIngressYaml(configPath), log);
+  const ingress = await Ingress.start(loadIngressYaml(configPath), log, { reverseFromPrimary: cluster.isWorker });
   // A cluster worker: quota usage is summed across workers by the primary.
   if (cluster.isWorker) ingress.runtime.quota.attach(workerQuotaSync());
   const reload = (): void => {
@@ -53,6 +57,9 @@ export async function startIngressProcesses(configPath: string, opts: { workers?
     return {
       ports: [bound[0] ?? ports[0], bound.at(-1) ?? ports[1]],
       workers: 1,
+      get tunnelPort() {
+        return ingress.runtime.reverse?.tunnelPort;
+      },
       stop: async () => {
         unwatch();
         process.off('SIGHUP', onHup);
@@ -61,6 +68,8 @@ export async function startIngressProcesses(configPath: string, opts: { workers?
     };
   }
 
+  const tunnel = primaryTunnel(log);
+  await tunnel.follow(config, true);
   cluster.schedulingPolicy = cluster.SCHED_NONE; // let the kernel spread accepts; no hop through the primary
   cluster.setupPrimary({ exec: new URL('./ingress-worker.js', import.meta.url).pathname, args: [configPath] });
   let stopping = false;
@@ -95,8 +104,16 @@ export async function startIngressProcesses(configPath: string, opts: { workers?
         }
       });
     });
-  await Promise.all(Array.from({ length: workers }, spawn));
+  await Promise.all(Array.from({ length: workers }, spawn)).catch((err: unknown) => {
+    tunnel.close();
+    throw err;
+  });
   const broadcast = (): void => {
+    try {
+      void tunnel.follow(loadIngressYaml(configPath)); // the first reverse exit may come in a reload
+    } catch {
+      // A bad file: every worker refuses it and says why.
+    }
     for (const w of Object.values(cluster.workers ?? {})) w?.send({ type: 'reload' });
   };
   const unwatch = watchConfig(configPath, broadcast);
@@ -104,8 +121,12 @@ export async function startIngressProcesses(configPath: string, opts: { workers?
   return {
     ports,
     workers,
+    get tunnelPort() {
+      return tunnel.value?.port;
+    },
     stop: async () => {
       stopping = true;
+      tunnel.close();
       clearInterval(quotaTimer);
       unwatch();
       process.off('SIGHUP', broadcast);

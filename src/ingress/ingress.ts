@@ -35,8 +35,9 @@ export class Ingress {
     private readonly listeners: ListenerSet,
     private readonly log: Logger,
     private readonly metrics: Registry,
+    fromPrimary: boolean,
   ) {
-    this.reverse = new LateStart(() => this.startReverse(), log, 'reverse exits', true);
+    this.reverse = new LateStart(() => this.startReverse(fromPrimary), log, 'reverse exits', !fromPrimary);
     // Exact liveness of reverse exits; down while the reverse side is not running.
     runtime.exitHealth.presence = (id) => runtime.reverse?.registry.presence(id) ?? (runtime.snapshot.exits.byIdOf(id)?.config.kind === 'reverse' ? false : undefined);
   }
@@ -45,15 +46,16 @@ export class Ingress {
    * `revision`: the configuration's revision (the control plane's; default 1).
    * `adminHandler`: more admin routes, tried first (the control link's statistics).
    * `metrics`: called with the metrics registry, to add more.
+   * `reverseFromPrimary`: a cluster worker; the primary holds the reverse tunnel port.
    */
   static async start(
     config: IngressConfig,
     log: Logger,
-    opts: { adminPort?: number; revision?: number; adminHandler?: AdminRawHandler; metrics?: (registry: Registry) => void } = {},
+    opts: { adminPort?: number; revision?: number; adminHandler?: AdminRawHandler; metrics?: (registry: Registry) => void; reverseFromPrimary?: boolean } = {},
   ): Promise<Ingress> {
     const runtime = new IngressRuntime(compileSnapshot(config, opts.revision ?? 1), loadTls(config));
     const metrics = createIngressMetrics(runtime);
-    const ingress = new Ingress(runtime, new ListenerSet(runtime), log, metrics.registry);
+    const ingress = new Ingress(runtime, new ListenerSet(runtime), log, metrics.registry, opts.reverseFromPrimary ?? false);
     ingress.revision = opts.revision ?? 1;
     opts.metrics?.(metrics.registry);
     ingress.stopObservers.push(metrics.stop, subscribeAccessLog(log, () => runtime.snapshot.config.log.access, runtime));
@@ -83,8 +85,8 @@ export class Ingress {
   }
 
   /** The tunnel port exits dial, and published sites. */
-  private async startReverse(): Promise<ReverseNode> {
-    const node = await ReverseNode.start(this.runtime.snapshot, this.log);
+  private async startReverse(fromPrimary: boolean): Promise<ReverseNode> {
+    const node = await ReverseNode.start(this.runtime.snapshot, this.log, { fromPrimary });
     node.configure(this.runtime.snapshot); // reloads that came while it started
     this.runtime.reverse = node;
     node.registerMetrics(this.metrics);
