@@ -1,6 +1,7 @@
 /**
  * Runs the ingress from a YAML file in this process, or in several worker
- * processes sharing the same ports (node:cluster, kernel-balanced accepts).
+ * processes sharing the same ports (node:cluster, kernel-balanced accepts;
+ * the reverse tunnel port is the primary's, see reverse/tunnel-dispatch.ts).
  * Reload on SIGHUP or when the file changes; drain on SIGTERM/SIGINT.
  */
 import cluster from 'node:cluster';
@@ -10,18 +11,21 @@ import { Ingress } from '../ingress/ingress.js';
 import { loadIngressYaml } from '../ingress/config/from-yaml.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { QuotaAggregator, SYNC_INTERVAL_MS, type QuotaSync, type QuotaTotalsMsg, type QuotaUsageMsg } from '../ingress/guard/quota.js';
+import { primaryTunnel } from '../ingress/reverse/tunnel-dispatch.js';
 
 export interface RunningIngress {
   readonly ports: [number, number];
   readonly workers: number;
+  /** The reverse tunnel port, once listening (undefined without reverse exits). */
+  readonly tunnelPort: number | undefined;
   stop(): Promise<void>;
 }
 
-type WorkerMsg = { type: 'ready' } | { type: 'failed'; error: string };
+type WorkerMsg = { type: 'ready'; ports: number[] } | { type: 'failed'; error: string };
 
 /** Entry for a worker (or the single process). */
 async function runWorker(configPath: string, log: Logger): Promise<Ingress> {
-  const ingress = await Ingress.start(loadIngressYaml(configPath), log);
+  const ingress = await Ingress.start(loadIngressYaml(configPath), log, { reverseFromPrimary: cluster.isWorker });
   // A cluster worker: quota usage is summed across workers by the primary.
   if (cluster.isWorker) ingress.runtime.quota.attach(workerQuotaSync());
   const reload = (): void => {
@@ -42,7 +46,7 @@ export async function startIngressProcesses(configPath: string, opts: { workers?
   const config = loadIngressYaml(configPath);
   const log = opts.log ?? createLogger(config.log.level, { role: 'ingress' });
   const workers = opts.workers ?? config.workers ?? availableParallelism();
-  const ports = config.listen.ports;
+  let ports = config.listen.ports;
 
   if (workers <= 1) {
     const ingress = (await runWorker(configPath, log)) as Ingress & { reloadFromFile(): void };
@@ -53,6 +57,9 @@ export async function startIngressProcesses(configPath: string, opts: { workers?
     return {
       ports: [bound[0] ?? ports[0], bound.at(-1) ?? ports[1]],
       workers: 1,
+      get tunnelPort() {
+        return ingress.runtime.reverse?.tunnelPort;
+      },
       stop: async () => {
         unwatch();
         process.off('SIGHUP', onHup);
@@ -61,6 +68,8 @@ export async function startIngressProcesses(configPath: string, opts: { workers?
     };
   }
 
+  const tunnel = primaryTunnel(log);
+  await tunnel.follow(config, true);
   cluster.schedulingPolicy = cluster.SCHED_NONE; // let the kernel spread accepts; no hop through the primary
   cluster.setupPrimary({ exec: new URL('./ingress-worker.js', import.meta.url).pathname, args: [configPath] });
   let stopping = false;
@@ -83,6 +92,7 @@ export async function startIngressProcesses(configPath: string, opts: { workers?
       w.on('message', (m: WorkerMsg | QuotaUsageMsg) => {
         if (m.type === 'hopgate:quota:usage') return quota.add(w.id, m);
         if (m.type === 'ready') {
+          ports = [m.ports[0] ?? ports[0], m.ports.at(-1) ?? ports[1]]; // the real ports when the file says 0 (ephemeral)
           fresh.add(w.id); // it hears every current figure at the next flush (a restarted worker starts at zero)
           resolve();
         } else if (m.type === 'failed') reject(new Error(m.error));
@@ -94,8 +104,16 @@ export async function startIngressProcesses(configPath: string, opts: { workers?
         }
       });
     });
-  await Promise.all(Array.from({ length: workers }, spawn));
+  await Promise.all(Array.from({ length: workers }, spawn)).catch((err: unknown) => {
+    tunnel.close();
+    throw err;
+  });
   const broadcast = (): void => {
+    try {
+      void tunnel.follow(loadIngressYaml(configPath)); // the first reverse exit may come in a reload
+    } catch {
+      // A bad file: every worker refuses it and says why.
+    }
     for (const w of Object.values(cluster.workers ?? {})) w?.send({ type: 'reload' });
   };
   const unwatch = watchConfig(configPath, broadcast);
@@ -103,8 +121,12 @@ export async function startIngressProcesses(configPath: string, opts: { workers?
   return {
     ports,
     workers,
+    get tunnelPort() {
+      return tunnel.value?.port;
+    },
     stop: async () => {
       stopping = true;
+      tunnel.close();
       clearInterval(quotaTimer);
       unwatch();
       process.off('SIGHUP', broadcast);
@@ -123,7 +145,7 @@ export async function workerMain(configPath: string): Promise<void> {
   const log = createLogger(config.log.level, { role: 'ingress' });
   try {
     const ingress = await runWorker(configPath, log);
-    process.send?.({ type: 'ready' } satisfies WorkerMsg);
+    process.send?.({ type: 'ready', ports: ingress.ports() } satisfies WorkerMsg);
     const stop = (): void => void ingress.shutdown().then(() => process.exit(0));
     process.once('SIGTERM', stop);
     process.once('SIGINT', () => undefined); // the primary decides

@@ -16,6 +16,7 @@ import { createIngressMetrics, subscribeAccessLog } from './observe.js';
 import { IngressRuntime } from './runtime.js';
 import { startExitProber } from './route/exit-prober.js';
 import { ReverseNode } from './reverse/reverse-node.js';
+import { LateStart } from './reverse/late-start.js';
 
 function loadTls(cfg: IngressConfig): SecureContext | undefined {
   if (!cfg.tls) return undefined;
@@ -26,44 +27,47 @@ export class Ingress {
   private revision = 1;
   private admin: Server | undefined;
   private readonly stopObservers: Array<() => void> = [];
+  /** Reverse-connected exits (docs/REVERSE-EXITS.md): started by the first configuration that has them. */
+  private readonly reverse: LateStart<ReverseNode>;
 
   private constructor(
     readonly runtime: IngressRuntime,
     private readonly listeners: ListenerSet,
     private readonly log: Logger,
-  ) {}
+    private readonly metrics: Registry,
+    fromPrimary: boolean,
+  ) {
+    this.reverse = new LateStart(() => this.startReverse(fromPrimary), log, 'reverse exits', !fromPrimary);
+    // Exact liveness of reverse exits; down while the reverse side is not running.
+    runtime.exitHealth.presence = (id) => runtime.reverse?.registry.presence(id) ?? (runtime.snapshot.exits.byIdOf(id)?.config.kind === 'reverse' ? false : undefined);
+  }
 
   /**
    * `revision`: the configuration's revision (the control plane's; default 1).
    * `adminHandler`: more admin routes, tried first (the control link's statistics).
    * `metrics`: called with the metrics registry, to add more.
+   * `reverseFromPrimary`: a cluster worker; the primary holds the reverse tunnel port.
    */
   static async start(
     config: IngressConfig,
     log: Logger,
-    opts: { adminPort?: number; revision?: number; adminHandler?: AdminRawHandler; metrics?: (registry: Registry) => void } = {},
+    opts: { adminPort?: number; revision?: number; adminHandler?: AdminRawHandler; metrics?: (registry: Registry) => void; reverseFromPrimary?: boolean } = {},
   ): Promise<Ingress> {
     const runtime = new IngressRuntime(compileSnapshot(config, opts.revision ?? 1), loadTls(config));
-    const ingress = new Ingress(runtime, new ListenerSet(runtime), log);
-    ingress.revision = opts.revision ?? 1;
     const metrics = createIngressMetrics(runtime);
+    const ingress = new Ingress(runtime, new ListenerSet(runtime), log, metrics.registry, opts.reverseFromPrimary ?? false);
+    ingress.revision = opts.revision ?? 1;
     opts.metrics?.(metrics.registry);
     ingress.stopObservers.push(metrics.stop, subscribeAccessLog(log, () => runtime.snapshot.config.log.access, runtime));
     ingress.stopObservers.push(() => runtime.quota.stop());
     if (config.limits.exitProbeIntervalMs > 0) ingress.stopObservers.push(startExitProber(runtime, config.limits.exitProbeIntervalMs));
     try {
       await ingress.listeners.listen(config.listen.host, config.listen.ports[0], config.listen.ports[1]);
-      // Reverse-connected exits: the tunnel port they dial, and published sites (docs/REVERSE-EXITS.md).
-      runtime.reverse = await ReverseNode.start(runtime.snapshot, log);
+      await ingress.reverse.follow(config, true);
     } catch (err) {
       ingress.listeners.close();
       for (const stop of ingress.stopObservers) stop(); // a taken port must not leave timers and subscribers behind
       throw err;
-    }
-    const reverse = runtime.reverse;
-    if (reverse) {
-      runtime.exitHealth.presence = (id) => reverse.registry.presence(id);
-      reverse.registerMetrics(metrics.registry);
     }
     const adminPort = opts.adminPort ?? config.metrics?.port;
     if (adminPort !== undefined) {
@@ -78,6 +82,15 @@ export class Ingress {
       }, opts.adminHandler);
     }
     return ingress;
+  }
+
+  /** The tunnel port exits dial, and published sites. */
+  private async startReverse(fromPrimary: boolean): Promise<ReverseNode> {
+    const node = await ReverseNode.start(this.runtime.snapshot, this.log, { fromPrimary });
+    node.configure(this.runtime.snapshot); // reloads that came while it started
+    this.runtime.reverse = node;
+    node.registerMetrics(this.metrics);
+    return node;
   }
 
   ports(): number[] {
@@ -98,6 +111,7 @@ export class Ingress {
       this.log.warn({ from: old, to: config.listen }, 'listen address changes take effect on restart');
     }
     this.runtime.apply(next, loadTls(config));
+    void this.reverse.follow(config); // the first reverse exit may come in a reload; a failure is logged
     this.log.info({ revision: next.revision, users: next.usersByLogin.size }, 'configuration applied');
     return next.revision;
   }
@@ -106,7 +120,7 @@ export class Ingress {
   async shutdown(drainMs = this.runtime.snapshot.config.limits.drainTimeoutMs): Promise<void> {
     this.runtime.draining = true;
     this.listeners.close();
-    this.runtime.reverse?.close();
+    this.reverse.close();
     const deadline = Date.now() + drainMs;
     while (this.runtime.sessions.size > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));

@@ -10,8 +10,10 @@
  * - Statistics: a ledger per node (see stats.ts), answered at GET /v1/stats on
  *   the admin server to the control plane holding this node's stream.
  * - Workers: with more than one, this process holds the stream and the ledger
- *   and runs no listener; worker processes (worker.ts) get the configuration
- *   and deltas over IPC, send usage batches back, and forward pulls to it.
+ *   and runs no customer listener; worker processes (worker.ts) get the
+ *   configuration and deltas over IPC, send usage batches back, and forward
+ *   pulls to it. It holds the reverse tunnel port and hands its connections to
+ *   the workers (reverse/tunnel-dispatch.ts).
  */
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
@@ -29,6 +31,7 @@ import { ControlStreamClient } from './stream-client.js';
 import { SessionMeter, StatsLedger, type MeterBatchMsg } from './stats.js';
 import { LegitimacyGate } from '../guard/legitimacy-gate.js';
 import { LegitimacyLink, type LegitimacyEvidenceMsg, type LegitimacyRulesMsg } from './legitimacy-link.js';
+import { primaryTunnel, type TunnelConnMsg, type TunnelLoadMsg } from '../reverse/tunnel-dispatch.js';
 
 export const SNAPSHOT_FILE = 'control-snapshot.json';
 export const LEDGER_FILE = 'stats-ledger.json';
@@ -70,6 +73,8 @@ export interface ControlledIngress {
   readonly adminUrl: string | undefined;
   /** The ingress itself (single-process mode only). */
   readonly ingress: Ingress | undefined;
+  /** The reverse tunnel port, once listening (undefined without reverse exits). */
+  readonly tunnelPort: number | undefined;
   readonly client: ControlStreamClient;
   readonly ledger: StatsLedger;
   /** Source legitimacy (undefined when disabled or before the node id is known). */
@@ -84,7 +89,8 @@ export type PrimaryToWorker =
   | { type: 'hopgate:control:init'; revision: number; config: SnapshotMessage['config']; overrides: LocalOverrides; adminPort: number; nodeId: string | undefined }
   | { type: 'hopgate:control:msg'; msg: SnapshotMessage | DeltaMessage }
   | { type: 'hopgate:stats:answer'; id: number; status: number; body: string }
-  | LegitimacyRulesMsg;
+  | LegitimacyRulesMsg
+  | TunnelConnMsg;
 export type WorkerToPrimary =
   | { type: 'booting' }
   | { type: 'ready'; adminPort: number | undefined; ports: number[] }
@@ -94,13 +100,15 @@ export type WorkerToPrimary =
   | { type: 'hopgate:stats:pull'; id: number; auth: string; url: string }
   | MeterBatchMsg
   | QuotaUsageMsg
-  | LegitimacyEvidenceMsg;
+  | LegitimacyEvidenceMsg
+  | TunnelLoadMsg;
 
 interface Applier {
   readonly ports: [number, number];
   readonly workers: number;
   readonly adminPort: number | undefined;
   readonly ingress: Ingress | undefined;
+  readonly tunnelPort: number | undefined;
   apply(m: SnapshotMessage | DeltaMessage, cfg: IngressConfig, revision: number): Promise<void>;
   /** Cluster: send a message to every worker. */
   relay?(m: PrimaryToWorker): void;
@@ -320,6 +328,9 @@ export async function startControlledIngress(o: ControlledIngressOptions): Promi
     },
     adminUrl,
     ingress: applier.ingress,
+    get tunnelPort() {
+      return applier!.tunnelPort;
+    },
     client,
     ledger,
     get legitimacy() {
@@ -383,6 +394,9 @@ async function startSingle(
     workers: 1,
     adminPort: ingress.adminPort,
     ingress,
+    get tunnelPort() {
+      return ingress.runtime.reverse?.tunnelPort;
+    },
     async apply(_m, cfg, rev) {
       ingress.reload(cfg, rev);
     },
@@ -404,6 +418,8 @@ async function startCluster(
   nodeId: () => string | undefined,
   legit: LegitimacyHolder,
 ): Promise<Applier> {
+  const tunnel = primaryTunnel(log);
+  await tunnel.follow(state.config(), true);
   cluster.schedulingPolicy = cluster.SCHED_NONE;
   cluster.setupPrimary({ exec: new URL('./worker.js', import.meta.url).pathname, args: [] });
   let stopping = false;
@@ -470,6 +486,8 @@ async function startCluster(
             return resolveSpawn();
           case 'failed':
             return reject(new Error(m.error));
+          case 'hopgate:reverse:load':
+            return; // the tunnel dispatcher's
         }
       });
       w.on('exit', (code) => {
@@ -483,17 +501,24 @@ async function startCluster(
         }
       });
     });
-  await Promise.all(Array.from({ length: count }, spawn));
+  await Promise.all(Array.from({ length: count }, spawn)).catch((err: unknown) => {
+    tunnel.close();
+    throw err;
+  });
   const cfg = state.config();
   return {
     ports: [ports[0] ?? cfg.listen.ports[0], ports.at(-1) ?? cfg.listen.ports[1]],
     workers: count,
     adminPort: boundAdmin,
     ingress: undefined,
+    get tunnelPort() {
+      return tunnel.value?.port;
+    },
     relay(m) {
       for (const w of mine) if (w.isConnected()) w.send(m);
     },
-    apply(m, _cfg, revision) {
+    async apply(m, cfg, revision) {
+      await tunnel.follow(cfg); // the first reverse exit may come in a delta; listening before the workers take it
       for (const w of mine) if (w.isConnected()) w.send({ type: 'hopgate:control:msg', msg: m } satisfies PrimaryToWorker);
       return new Promise<void>((resolveApplied) => {
         const entry = { revision, resolve: resolveApplied };
@@ -509,6 +534,7 @@ async function startCluster(
     },
     async stop() {
       stopping = true;
+      tunnel.close();
       clearInterval(quotaTimer);
       await Promise.all(
         [...mine].map((w) => new Promise<void>((resolveExit) => (!w.isDead() ? (w.once('exit', () => resolveExit()), w.process.kill('SIGTERM')) : resolveExit()))),

@@ -88,7 +88,7 @@ process.on('message', (m: PrimaryToWorker) => {
           state = new ControlConfigState(m.overrides);
           const config = state.applySnapshot({ revision: m.revision, config: m.config });
           const log = createLogger(config.log.level, { role: 'ingress' });
-          ingress = await Ingress.start(config, log, { revision: m.revision, adminPort: m.adminPort, adminHandler });
+          ingress = await Ingress.start(config, log, { revision: m.revision, adminPort: m.adminPort, adminHandler, reverseFromPrimary: true });
           ingress.runtime.quota.attach(quotaSync);
           nodeId = m.nodeId;
           syncLegitimacy(config);

@@ -1,5 +1,15 @@
-/** Cross-field rules of the reverse configuration, checked before a configuration is applied. */
+/** Cross-field rules of the reverse configuration, checked before a configuration is applied; and what it asks for. */
 import type { IngressConfig } from '../../shared/schema/ingress-config.js';
+
+/** The configuration needs the reverse side (tunnel port, registry): it has reverse exits or a `reverse` section. */
+export function usesReverse(config: IngressConfig): boolean {
+  return config.reverse !== undefined || config.exits.some((e) => e.kind === 'reverse');
+}
+
+/** The tunnel port exits dial (`reverse.listen`, default 127.0.0.1:7443). */
+export function tunnelListen(config: IngressConfig): { host: string; port: number } {
+  return config.reverse?.listen ?? { host: '127.0.0.1', port: 7443 };
+}
 
 export function checkReverseConfig(config: IngressConfig): void {
   const reverseIds = new Set(config.exits.filter((e) => e.kind === 'reverse').map((e) => e.id));

@@ -6,7 +6,7 @@
  * until a client's request is handed to it. The ingress never dials an exit.
  *
  * Per process: with several ingress workers each holds the work connections
- * the kernel gave it, so an exit's pool should be at least the worker count.
+ * the primary handed it (tunnel-dispatch.ts), which balances on `load()`.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
@@ -36,11 +36,13 @@ interface Waiter {
   timer: NodeJS.Timeout;
 }
 
-function dropWaiters(st: { waiters: Waiter[] }, why: string): void {
+function dropWaiters(st: { waiters: Waiter[] }, why: string): boolean {
+  const had = st.waiters.length > 0;
   for (const w of st.waiters.splice(0)) {
     clearTimeout(w.timer);
     w.reject(new ProxyError('EXIT_UNREACHABLE', why));
   }
+  return had;
 }
 
 class ExitState {
@@ -71,6 +73,8 @@ export class ReverseRegistry {
   private closing = false;
   registered = 0;
   refused = 0;
+  /** Called when `load()` may have changed (a worker reports it to the primary). */
+  onChange: (() => void) | undefined;
 
   constructor(
     snapshot: Snapshot,
@@ -109,8 +113,23 @@ export class ReverseRegistry {
       if (seen.has(id)) continue;
       this.states.delete(id);
       for (const c of [...st.idle]) c.fail('exit removed from the configuration');
-      dropWaiters(st, `exit ${id} was removed from the configuration`);
+      if (dropWaiters(st, `exit ${id} was removed from the configuration`)) this.changed();
     }
+  }
+
+  private changed(): void {
+    this.onChange?.();
+  }
+
+  /**
+   * What the primary balances new work connections on: those registering or idle here,
+   * less the requests waiting for one. Busy ones are tunnels, not capacity: a worker
+   * that uses its pool gets the refills.
+   */
+  load(): number {
+    let n = this.pending.size;
+    for (const st of this.states.values()) n += st.idle.size - st.waiters.length;
+    return n;
   }
 
   /** Connected (has registered work connections) for a reverse exit; undefined for any other exit. */
@@ -134,10 +153,11 @@ export class ReverseRegistry {
     const conn = new WorkConn(socket, source);
     if (this.closing) return void socket.destroy();
     this.pending.add(conn);
+    this.changed();
     const deadline = setTimeout(() => conn.fail('no registration in time'), timeoutMs);
     conn.onClose = () => {
       clearTimeout(deadline);
-      this.pending.delete(conn);
+      if (this.pending.delete(conn)) this.changed();
     };
     conn.onPacket = (p) => {
       conn.onPacket = () => 'continue'; // one registration per connection; nothing else until answered
@@ -145,7 +165,7 @@ export class ReverseRegistry {
       void this.register(conn, p).then(
         (ok) => {
           clearTimeout(deadline);
-          this.pending.delete(conn);
+          if (this.pending.delete(conn)) this.changed();
           if (ok) socket.resume();
         },
         () => conn.fail('registration failed'),
@@ -171,7 +191,7 @@ export class ReverseRegistry {
     this.registered++;
     conn.onClose = () => {
       st.live.delete(conn);
-      st.idle.delete(conn);
+      if (st.idle.delete(conn)) this.changed();
     };
     conn.write(acceptedPacket(this.heartbeatMs));
     this.makeIdle(st, conn);
@@ -198,6 +218,7 @@ export class ReverseRegistry {
 
   /** The connection is idle: a waiting request takes it at once, else it joins the pool. */
   private makeIdle(st: ExitState, conn: WorkConn): void {
+    this.changed();
     const w = st.waiters.shift();
     if (w) {
       clearTimeout(w.timer);
@@ -217,6 +238,7 @@ export class ReverseRegistry {
       if (p.mode === 'empty' && p.props.get('drain') === '1') {
         // The exit withdraws this connection (it is draining): acknowledge and let it go.
         st.idle.delete(conn);
+        this.changed();
         conn.state = 'busy';
         conn.write(encodePacket({ mode: 'empty', id: p.id }));
         conn.socket.end();
@@ -235,6 +257,7 @@ export class ReverseRegistry {
           // Gone from the pool and from liveness now, not when its socket's close arrives.
           st.idle.delete(c);
           st.live.delete(c);
+          this.changed();
           this.log.warn({ exit: c.exitId, source: c.source }, 'reverse work connection missed its heartbeat; dropped');
           c.fail('heartbeat not answered');
           continue;
@@ -256,6 +279,7 @@ export class ReverseRegistry {
       st.idle.delete(c);
       c.state = 'busy';
       c.onPacket = () => 'continue';
+      this.changed();
       return Promise.resolve(c);
     }
     if (st.live.size === 0) return Promise.reject(new ProxyError('EXIT_UNREACHABLE', `reverse exit ${exitId} is not connected (no work connections registered)`));
@@ -269,10 +293,12 @@ export class ReverseRegistry {
         timer: setTimeout(() => {
           const i = st.waiters.indexOf(w);
           if (i >= 0) st.waiters.splice(i, 1);
+          this.changed();
           reject(new ProxyError('EXIT_UNREACHABLE', `no idle work connection from exit ${exitId} within ${waitMs} ms`));
         }, waitMs),
       };
       st.waiters.push(w);
+      this.changed();
     });
   }
 

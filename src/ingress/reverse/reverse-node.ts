@@ -1,7 +1,9 @@
 /**
  * Everything reverse on the ingress: the TLS tunnel port exits dial
  * (`reverse.listen`, default 7443), the registry of their work connections,
- * the dialer routing uses, and the port of published sites.
+ * the dialer routing uses, and the port of published sites. In a cluster
+ * worker the primary holds the tunnel port and hands connections over
+ * (tunnel-dispatch.ts, tunnel-intake.ts).
  */
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
@@ -15,7 +17,13 @@ import type { ReverseDialer } from '../upstream/dial-route.js';
 import { dialReverse, type ReverseDialOptions } from './dial-reverse.js';
 import { PublishServer } from './publish.js';
 import { ReverseRegistry, type RegistryLog } from './registry.js';
-import { checkReverseConfig } from './check-config.js';
+import { checkReverseConfig, tunnelListen } from './check-config.js';
+import { TunnelIntake } from './tunnel-intake.js';
+
+export interface ReverseNodeOptions {
+  /** A cluster worker: tunnel connections come from the primary, which holds `reverse.listen`. */
+  readonly fromPrimary?: boolean;
+}
 
 function tlsFiles(config: IngressConfig): { cert: Buffer; key: Buffer } {
   const t = config.reverse?.tls ?? config.tls;
@@ -26,6 +34,7 @@ function tlsFiles(config: IngressConfig): { cert: Buffer; key: Buffer } {
 export class ReverseNode implements ReverseDialer {
   readonly registry: ReverseRegistry;
   private tunnel: TlsServer | undefined;
+  private intake: TunnelIntake | undefined;
   private publish: PublishServer | undefined;
 
   private constructor(
@@ -35,27 +44,14 @@ export class ReverseNode implements ReverseDialer {
     this.registry = new ReverseRegistry(snap, log);
   }
 
-  /** Start when the configuration has reverse exits or a `reverse` section; undefined otherwise. */
-  static async start(snap: Snapshot, log: RegistryLog): Promise<ReverseNode | undefined> {
+  /** Start for a configuration with reverse exits or a `reverse` section (check-config.ts usesReverse). */
+  static async start(snap: Snapshot, log: RegistryLog, opts: ReverseNodeOptions = {}): Promise<ReverseNode> {
     const cfg = snap.config;
-    if (!cfg.reverse && !cfg.exits.some((e) => e.kind === 'reverse')) return undefined;
     checkReverseConfig(cfg);
     const node = new ReverseNode(snap, log);
     try {
-      const listen = cfg.reverse?.listen ?? { host: '127.0.0.1', port: 7443 };
-      const server = createTlsServer({ ...tlsFiles(cfg), minVersion: 'TLSv1.2', allowHalfOpen: true, handshakeTimeout: cfg.limits.handshakeTimeoutMs }, (socket: TLSSocket) => {
-        socket.setNoDelay(true);
-        node.registry.accept(socket, unmapIPv4(socket.remoteAddress ?? ''), node.snap.config.limits.handshakeTimeoutMs);
-      });
-      server.on('tlsClientError', () => undefined); // a scanner or a wrong CA: nothing to do
-      node.tunnel = server;
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ host: listen.host, port: listen.port, backlog: 4096 }, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
+      if (opts.fromPrimary) node.takeFromPrimary();
+      else await node.listenTunnel();
       if (cfg.reverse?.publishListen) {
         node.publish = new PublishServer(() => node.snap, node);
         await node.publish.listen(cfg.reverse.publishListen.host, cfg.reverse.publishListen.port);
@@ -67,6 +63,40 @@ export class ReverseNode implements ReverseDialer {
     return node;
   }
 
+  private accept(socket: TLSSocket, source: string): void {
+    socket.setNoDelay(true);
+    this.registry.accept(socket, source, this.snap.config.limits.handshakeTimeoutMs);
+  }
+
+  private async listenTunnel(): Promise<void> {
+    const cfg = this.snap.config;
+    const listen = tunnelListen(cfg);
+    const server = createTlsServer({ ...tlsFiles(cfg), minVersion: 'TLSv1.2', allowHalfOpen: true, handshakeTimeout: cfg.limits.handshakeTimeoutMs }, (socket: TLSSocket) => {
+      this.accept(socket, unmapIPv4(socket.remoteAddress ?? ''));
+    });
+    server.on('tlsClientError', () => undefined); // a scanner or a wrong CA: nothing to do
+    this.tunnel = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: listen.host, port: listen.port, backlog: 4096 }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  private takeFromPrimary(): void {
+    const intake = new TunnelIntake(
+      tlsFiles(this.snap.config),
+      () => this.snap.config.limits.handshakeTimeoutMs,
+      (socket, source) => this.accept(socket, source),
+      () => this.registry.load(),
+    );
+    this.registry.onChange = () => intake.changed();
+    this.intake = intake;
+  }
+
+  /** The tunnel port this process listens on (undefined in a cluster worker: the primary holds it). */
   get tunnelPort(): number | undefined {
     const a = this.tunnel?.address();
     return typeof a === 'object' && a ? a.port : undefined;
@@ -82,7 +112,11 @@ export class ReverseNode implements ReverseDialer {
     this.snap = snap;
     this.registry.configure(snap);
     // A new certificate applies to new work connections (listen address changes need a restart).
-    if (after && (after.cert !== before?.cert || after.key !== before?.key)) this.tunnel?.setSecureContext(tlsFiles(snap.config));
+    if (after && (after.cert !== before?.cert || after.key !== before?.key)) {
+      const files = tlsFiles(snap.config);
+      this.tunnel?.setSecureContext(files);
+      this.intake?.setSecureContext(files);
+    }
   }
 
   dial(exit: ReverseExitConfig, target: TargetAddress, timeoutMs: number, extra: Partial<ReverseDialOptions> = {}): Promise<Socket> {
@@ -115,6 +149,7 @@ export class ReverseNode implements ReverseDialer {
    */
   close(cut = false): void {
     this.registry.close();
+    this.intake?.close();
     if (this.tunnel?.listening) this.tunnel.close();
     this.publish?.close(cut);
   }

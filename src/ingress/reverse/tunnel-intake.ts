@@ -1,0 +1,121 @@
+/**
+ * A worker's end of the primary's tunnel port (tunnel-dispatch.ts): raw TCP
+ * sockets arrive over IPC; TLS terminates here, so the handshakes' crypto
+ * stays spread over the workers. The worker reports its load to the primary
+ * when it changes (looked at again every 500 ms, in case).
+ */
+import type { Socket } from 'node:net';
+import { createSecureContext, TLSSocket, type SecureContext, type SecureContextOptions } from 'node:tls';
+import { unmapIPv4 } from '../../shared/net-addr.js';
+import type { TunnelConnMsg, TunnelLoadMsg } from './tunnel-dispatch.js';
+
+const REPORT_EVERY_MS = 500;
+
+export class TunnelIntake {
+  private ctx: SecureContext;
+  private handshaking = 0;
+  private received = 0;
+  private closed = false;
+  private queued = false;
+  private last = '';
+  private lastLoad = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  /**
+   * `onSecure`: a connection whose TLS handshake completed, with its source address.
+   * `load`: the registry's load (registry.ts); handshakes in progress are added here.
+   */
+  constructor(
+    tls: SecureContextOptions,
+    private readonly handshakeTimeoutMs: () => number,
+    private readonly onSecure: (socket: TLSSocket, source: string) => void,
+    private readonly load: () => number,
+  ) {
+    this.ctx = createSecureContext({ ...tls, minVersion: 'TLSv1.2' });
+    process.on('message', this.onMessage);
+    this.timer = setInterval(() => this.report(), REPORT_EVERY_MS);
+    this.timer.unref();
+    this.report(); // the primary hands nothing to a worker before its first report
+  }
+
+  /** New connections use this certificate (a reload changed it). */
+  setSecureContext(tls: SecureContextOptions): void {
+    this.ctx = createSecureContext({ ...tls, minVersion: 'TLSv1.2' });
+  }
+
+  /**
+   * The load may have changed. A drop is reported at once: a taken work connection is
+   * about to carry a request, on which the exit dials its refill, and the primary must
+   * know by then that this worker is the one short of it. A rise can wait for the tick's end.
+   */
+  changed(): void {
+    if (this.currentLoad() < this.lastLoad) return this.report();
+    if (this.queued) return;
+    this.queued = true;
+    process.nextTick(() => {
+      this.queued = false;
+      this.report();
+    });
+  }
+
+  private currentLoad(): number {
+    return this.closed ? 0 : this.load() + this.handshaking;
+  }
+
+  private report(): void {
+    const msg: TunnelLoadMsg = { type: 'hopgate:reverse:load', load: this.currentLoad(), received: this.received, open: !this.closed };
+    const text = `${msg.load}/${msg.received}/${msg.open}`;
+    if (text === this.last || !process.connected) return;
+    this.last = text;
+    this.lastLoad = msg.load;
+    process.send?.(msg, undefined, {}, () => undefined); // a closed channel: the primary is gone
+  }
+
+  private readonly onMessage = (m: TunnelConnMsg | { type?: unknown } | undefined, handle: unknown): void => {
+    if (m?.type !== 'hopgate:reverse:conn' || !handle) return;
+    this.received++;
+    const raw = handle as Socket;
+    raw.on('error', () => undefined);
+    if (this.closed) {
+      raw.destroy();
+      return this.changed();
+    }
+    this.take(raw);
+  };
+
+  private take(raw: Socket): void {
+    const source = unmapIPv4(raw.remoteAddress ?? '');
+    raw.setNoDelay(true);
+    raw.allowHalfOpen = true; // half-close passes through a tunnel (the TLS socket takes it from here)
+    const socket = new TLSSocket(raw, { isServer: true, secureContext: this.ctx });
+    this.handshaking++;
+    this.changed();
+    let done = false;
+    const finish = (): boolean => {
+      if (done) return false;
+      done = true;
+      clearTimeout(deadline);
+      this.handshaking--;
+      this.changed();
+      return true;
+    };
+    // tls.Server's handshakeTimeout does not apply to a TLS socket made by hand.
+    const deadline = setTimeout(() => finish() && socket.destroy(), this.handshakeTimeoutMs());
+    // A scanner or a wrong CA: nothing to do (tlsClientError on the single-process server).
+    socket.on('error', () => finish() && socket.destroy());
+    socket.once('close', finish);
+    socket.once('secure', () => {
+      if (done) return;
+      this.onSecure(socket, source); // registering from here on: counted by the registry before it leaves the handshakes
+      finish();
+    });
+  }
+
+  /** Take no more connections; tell the primary, and drop any still on their way. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    this.report();
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * Reverse exits with several ingress worker processes: the primary holds the
+ * tunnel port and hands each work connection to the worker holding the
+ * fewest, so every worker can serve the exit — a pool of 2 and a 300 ms wait
+ * carry every request of a sequential run (with the kernel placing them, about
+ * half failed). And the reverse side starts late, when a reload brings the
+ * first reverse exit: in one process, and in a cluster fed by a config stream.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { SocksClient } from 'socks';
+import { startEchoServer, listen0, rawExchange, withTimeout } from '../helpers/net.js';
+import { aliceHashed, USER } from '../helpers/ingress.js';
+import { reverseEntry, startReverseExit, tunnelCert, tokenHash, until } from '../helpers/reverse.js';
+import { startFakeStream } from '../helpers/fake-stream.js';
+import { startIngressProcesses, type RunningIngress } from '../../src/cli/ingress-process.js';
+import { startControlledIngress, type ControlledIngress } from '../../src/ingress/control-link/controlled.js';
+import { Ingress } from '../../src/ingress/ingress.js';
+import { IngressConfigSchema, type IngressConfigInput } from '../../src/shared/schema/ingress-config.js';
+import type { ReverseExitClient } from '../../src/exit/reverse-client.js';
+import { createLogger } from '../../src/shared/log.js';
+import { ensureSelfSignedCert } from '../../src/cli/tls-cert.js';
+
+const REQUESTS = 80;
+let echo: Awaited<ReturnType<typeof startEchoServer>>;
+let dir: string;
+
+before(async () => {
+  echo = await startEchoServer();
+  dir = mkdtempSync(join(tmpdir(), 'hopgate-revw-'));
+});
+
+after(async () => {
+  await echo.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Settings of every ingress here: ephemeral ports, loopback targets, quiet, alice. */
+async function base(): Promise<IngressConfigInput & { users: object[] }> {
+  const cert = tunnelCert();
+  return {
+    listen: { host: '127.0.0.1', ports: [0, 0] },
+    targetPolicy: { allow: ['127.0.0.0/8'] },
+    log: { level: 'silent', access: false },
+    limits: { exitProbeIntervalMs: 0 },
+    tls: { cert: cert.cert, key: cert.key },
+    users: [{ login: USER.login, passwordHash: await aliceHashed() }],
+  };
+}
+
+/** A small pool and a short wait: a request fails unless its worker holds an idle work connection. */
+const REVERSE = { listen: { host: '127.0.0.1', port: 0 }, waitMs: 300, heartbeatMs: 5000 };
+
+/** One SOCKS5 tunnel pinned to the exit's egress address: echo a line; where the target saw it from. */
+async function echoVia(proxyPort: number, egress: string, i: number): Promise<string> {
+  const { socket } = await SocksClient.createConnection({
+    proxy: { host: '127.0.0.1', port: proxyPort, type: 5, userId: `${USER.login}-exitip-${egress}`, password: USER.password },
+    command: 'connect',
+    destination: { host: '127.0.0.1', port: echo.port },
+    timeout: 3000,
+  });
+  try {
+    const msg = `req-${i}`;
+    const got = new Promise<string>((resolve) => {
+      let s = '';
+      socket.on('data', (d: Buffer) => (s += d.toString()).length >= msg.length && resolve(s));
+    });
+    socket.write(msg);
+    assert.equal(await withTimeout(got, 3000, `echo ${i}`), msg);
+    return echo.sources.at(-1)!;
+  } finally {
+    socket.destroy();
+  }
+}
+
+/** `count` sequential requests through the exit; the failures. */
+async function run(proxyPort: number, egress: string, count: number, what: string): Promise<string[]> {
+  const failures: string[] = [];
+  for (let i = 0; i < count; i++) {
+    try {
+      const from = await echoVia(proxyPort, egress, i);
+      if (from !== egress) failures.push(`#${i}: arrived from ${from}`);
+    } catch (err) {
+      failures.push(`#${i}: ${(err as Error).message}`);
+    }
+  }
+  process.stderr.write(`# ${what}: ${count - failures.length}/${count} requests succeeded\n`);
+  return failures;
+}
+
+test('two workers (YAML): every sequential request through a reverse exit with a pool of 2 succeeds', { timeout: 30_000 }, async () => {
+  const file = join(dir, 'two-workers.yaml');
+  const handshakeTimeoutMs = 500;
+  const cfg = await base();
+  writeFileSync(file, JSON.stringify({ ...cfg, limits: { ...cfg.limits, handshakeTimeoutMs }, exits: [await reverseEntry('office', '127.0.0.21', 'de')], reverse: REVERSE }));
+  let ing: RunningIngress | undefined;
+  let exit: ReverseExitClient | undefined;
+  try {
+    ing = await startIngressProcesses(file, { workers: 2, log: createLogger('silent') });
+    assert.ok(ing.tunnelPort, 'the primary holds the tunnel port');
+    exit = startReverseExit(ing.tunnelPort, 'office', '127.0.0.21', { pool: 2 });
+    await withTimeout(exit.ready, 5000, 'exit registered');
+    await until(() => exit!.idle === 2, 'two idle work connections');
+    const failures = await run(ing.ports[0], '127.0.0.21', REQUESTS, 'two workers, pool 2');
+    assert.deepEqual(failures, [], `${failures.length} of ${REQUESTS} failed`);
+    // In the workers as in one process: a client that is not TLS is dropped, a silent one at the handshake deadline.
+    assert.equal((await rawExchange(ing.tunnelPort, 'hello\r\n\r\n', 2000)).length, 0);
+    const silent = connect({ host: '127.0.0.1', port: ing.tunnelPort });
+    silent.on('error', () => undefined);
+    const t0 = Date.now();
+    await withTimeout(new Promise((r) => silent.once('close', r)), handshakeTimeoutMs + 2000, 'silent client closed');
+    assert.ok(Date.now() - t0 >= handshakeTimeoutMs - 50, `closed after ${Date.now() - t0} ms`);
+  } finally {
+    await exit?.stop(200);
+    await ing?.stop();
+  }
+});
+
+test('one process: a reload that brings the first reverse exit starts the tunnel port; a taken port is logged, not fatal', { timeout: 20_000 }, async () => {
+  const logged: string[] = [];
+  const log = pino({ level: 'info' }, new Writable({ write: (chunk, _enc, cb) => (logged.push(String(chunk)), cb()) }));
+  const start = await base();
+  const ing = await Ingress.start(IngressConfigSchema.parse(start), log);
+  const taken = createServer();
+  const takenPort = await listen0(taken);
+  let exit: ReverseExitClient | undefined;
+  try {
+    assert.equal(ing.runtime.reverse, undefined, 'no reverse side without reverse exits');
+    const withExit = { ...start, exits: [await reverseEntry('late', '127.0.0.22', 'de')] };
+    // A port already taken: the error is logged; the rest of the reload (a new user) applies.
+    const bob = { login: 'bob', passwordHash: await tokenHash('bob-password') };
+    ing.reload(IngressConfigSchema.parse({ ...withExit, users: [...start.users, bob], reverse: { ...REVERSE, listen: { host: '127.0.0.1', port: takenPort } } }));
+    await until(() => logged.some((l) => l.includes('reverse exits could not start')), 'the failure logged');
+    assert.match(logged.find((l) => l.includes('could not start'))!, /EADDRINUSE/);
+    assert.equal(ing.runtime.reverse, undefined);
+    assert.ok(ing.runtime.snapshot.usersByLogin.has('bob'), 'the rest of the configuration is in force');
+    assert.equal(ing.runtime.exitHealth.isUp('late'), false, 'a reverse exit with no tunnel port is down');
+    // The next reload that needs it tries again.
+    ing.reload(IngressConfigSchema.parse({ ...withExit, reverse: REVERSE }));
+    await until(() => ing.runtime.reverse?.tunnelPort !== undefined, 'tunnel port started');
+    exit = startReverseExit(ing.runtime.reverse!.tunnelPort!, 'late', '127.0.0.22', { pool: 2 });
+    await withTimeout(exit.ready, 5000, 'exit registered');
+    assert.equal(ing.runtime.exitHealth.isUp('late'), true);
+    assert.equal(await echoVia(ing.ports()[0]!, '127.0.0.22', 0), '127.0.0.22');
+    // Moving the tunnel port takes a restart: said, not done.
+    const port = ing.runtime.reverse!.tunnelPort;
+    ing.reload(IngressConfigSchema.parse({ ...withExit, reverse: { ...REVERSE, listen: { host: '127.0.0.1', port: takenPort + 1 } } }));
+    assert.ok(logged.some((l) => l.includes('reverse.listen changes take effect on restart')));
+    assert.equal(ing.runtime.reverse!.tunnelPort, port);
+  } finally {
+    taken.close();
+    await exit?.stop(200);
+    await ing.shutdown(200);
+  }
+});
+
+test('two workers fed by a config stream: a delta with the first reverse exit starts the tunnel port in the primary and the workers', { timeout: 30_000 }, async () => {
+  const start = { version: 1, ...(await base()), legitimacy: { enabled: false }, exits: [] };
+  const stream = await startFakeStream(start);
+  let ing: ControlledIngress | undefined;
+  let exit: ReverseExitClient | undefined;
+  let second: ReverseExitClient | undefined;
+  try {
+    ing = await startControlledIngress({ controlUrl: stream.url, token: 'test', stateDir: join(dir, 'controlled'), workers: 2, admin: { host: '127.0.0.1', port: 0 }, log: createLogger('silent') });
+    assert.equal(ing.tunnelPort, undefined);
+    const { version: _v, users: _u, exits: _e, ...settings } = start;
+    const revision = stream.push({ settings: { ...settings, reverse: REVERSE }, exits: [await reverseEntry('late', '127.0.0.23', 'de')] });
+    await ing.waitForRevision(revision, 10_000);
+    assert.ok(ing.tunnelPort, 'the primary holds the tunnel port');
+    exit = startReverseExit(ing.tunnelPort, 'late', '127.0.0.23', { pool: 2 });
+    await withTimeout(exit.ready, 5000, 'exit registered');
+    await until(() => exit!.idle === 2, 'two idle work connections');
+    const failures = await run(ing.ports[0], '127.0.0.23', 40, 'config stream, two workers, pool 2');
+    assert.deepEqual(failures, []);
+    // A new certificate applies to new work connections in the workers too.
+    const fresh = ensureSelfSignedCert(join(dir, 'tls-2'))!;
+    await ing.waitForRevision(stream.push({ settings: { ...settings, tls: fresh, reverse: REVERSE } }), 10_000);
+    second = startReverseExit(ing.tunnelPort, 'late', '127.0.0.23', { pool: 1, ca: readFileSync(fresh.cert) });
+    await withTimeout(second.ready, 5000, 'registered against the new certificate');
+  } finally {
+    await second?.stop(0);
+    await exit?.stop(200);
+    await ing?.stop();
+    await stream.close();
+  }
+});
