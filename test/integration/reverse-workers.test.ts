@@ -18,14 +18,14 @@ import { SocksClient } from 'socks';
 import { startEchoServer, listen0, rawExchange, withTimeout } from '../helpers/net.js';
 import { aliceHashed, USER } from '../helpers/ingress.js';
 import { reverseEntry, startReverseExit, tunnelCert, tokenHash, until } from '../helpers/reverse.js';
-import { startFakeStream } from '../helpers/fake-stream.js';
+import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl } from './control-link-fixtures.js';
 import { startIngressProcesses, type RunningIngress } from '../../src/cli/ingress-process.js';
-import { startControlledIngress, type ControlledIngress } from '../../src/ingress/control-link/controlled.js';
+import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';
 import { Ingress } from '../../src/ingress/ingress.js';
 import { IngressConfigSchema, type IngressConfigInput } from '../../src/shared/schema/ingress-config.js';
 import type { ReverseExitClient } from '../../src/exit/reverse-client.js';
-import { createLogger } from '../../src/shared/log.js';
 import { ensureSelfSignedCert } from '../../src/cli/tls-cert.js';
+import { createLogger } from '../../src/shared/log.js';
 
 const REQUESTS = 80;
 let echo: Awaited<ReturnType<typeof startEchoServer>>;
@@ -57,10 +57,12 @@ async function base(): Promise<IngressConfigInput & { users: object[] }> {
 /** A small pool and a short wait: a request fails unless its worker holds an idle work connection. */
 const REVERSE = { listen: { host: '127.0.0.1', port: 0 }, waitMs: 300, heartbeatMs: 5000 };
 
+type Who = { login: string; password: string };
+
 /** One SOCKS5 tunnel pinned to the exit's egress address: echo a line; where the target saw it from. */
-async function echoVia(proxyPort: number, egress: string, i: number): Promise<string> {
+async function echoVia(proxyPort: number, egress: string, i: number, who: Who): Promise<string> {
   const { socket } = await SocksClient.createConnection({
-    proxy: { host: '127.0.0.1', port: proxyPort, type: 5, userId: `${USER.login}-exitip-${egress}`, password: USER.password },
+    proxy: { host: '127.0.0.1', port: proxyPort, type: 5, userId: `${who.login}-exitip-${egress}`, password: who.password },
     command: 'connect',
     destination: { host: '127.0.0.1', port: echo.port },
     timeout: 3000,
@@ -80,11 +82,11 @@ async function echoVia(proxyPort: number, egress: string, i: number): Promise<st
 }
 
 /** `count` sequential requests through the exit; the failures. */
-async function run(proxyPort: number, egress: string, count: number, what: string): Promise<string[]> {
+async function run(proxyPort: number, egress: string, count: number, what: string, who: Who = USER): Promise<string[]> {
   const failures: string[] = [];
   for (let i = 0; i < count; i++) {
     try {
-      const from = await echoVia(proxyPort, egress, i);
+      const from = await echoVia(proxyPort, egress, i, who);
       if (from !== egress) failures.push(`#${i}: arrived from ${from}`);
     } catch (err) {
       failures.push(`#${i}: ${(err as Error).message}`);
@@ -147,7 +149,7 @@ test('one process: a reload that brings the first reverse exit starts the tunnel
     exit = startReverseExit(ing.runtime.reverse!.tunnelPort!, 'late', '127.0.0.22', { pool: 2 });
     await withTimeout(exit.ready, 5000, 'exit registered');
     assert.equal(ing.runtime.exitHealth.isUp('late'), true);
-    assert.equal(await echoVia(ing.ports()[0]!, '127.0.0.22', 0), '127.0.0.22');
+    assert.equal(await echoVia(ing.ports()[0]!, '127.0.0.22', 0, USER), '127.0.0.22');
     // Moving the tunnel port takes a restart: said, not done.
     const port = ing.runtime.reverse!.tunnelPort;
     ing.reload(IngressConfigSchema.parse({ ...withExit, reverse: { ...REVERSE, listen: { host: '127.0.0.1', port: takenPort + 1 } } }));
@@ -160,33 +162,38 @@ test('one process: a reload that brings the first reverse exit starts the tunnel
   }
 });
 
-test('two workers fed by a config stream: a delta with the first reverse exit starts the tunnel port in the primary and the workers', { timeout: 30_000 }, async () => {
-  const start = { version: 1, ...(await base()), legitimacy: { enabled: false }, exits: [] };
-  const stream = await startFakeStream(start);
+test('two workers fed by the control plane: the first reverse exit, added through the API, starts the tunnel port in the primary and the workers', { timeout: 30_000 }, async () => {
+  const cp = await startTestControl(`sqlite:${join(dir, 'control.sqlite')}`, join(dir, 'control-state'), { statsIntervalMs: 60_000 });
+  const call = cp.api;
   let ing: ControlledIngress | undefined;
   let exit: ReverseExitClient | undefined;
   let second: ReverseExitClient | undefined;
   try {
-    ing = await startControlledIngress({ controlUrl: stream.url, token: 'test', stateDir: join(dir, 'controlled'), workers: 2, admin: { host: '127.0.0.1', port: 0 }, log: createLogger('silent') });
+    const cert = tunnelCert();
+    assert.equal((await call('PATCH', '/v1/settings', { ...TEST_SETTINGS, legitimacy: { enabled: false }, tls: { cert: cert.cert, key: cert.key } })).status, 200);
+    const carol = await call('POST', '/v1/customers', { login: 'carol' });
+    ing = await startLinkedIngress(cp.url, await makeNode(call, 'edge-w'), join(dir, 'controlled'), { workers: 2 });
     assert.equal(ing.tunnelPort, undefined);
-    const { version: _v, users: _u, exits: _e, ...settings } = start;
-    const revision = stream.push({ settings: { ...settings, reverse: REVERSE }, exits: [await reverseEntry('late', '127.0.0.23', 'de')] });
-    await ing.waitForRevision(revision, 10_000);
-    assert.ok(ing.tunnelPort, 'the primary holds the tunnel port');
-    exit = startReverseExit(ing.tunnelPort, 'late', '127.0.0.23', { pool: 2 });
+    assert.equal((await call('PATCH', '/v1/settings', { reverse: REVERSE })).status, 200);
+    const added = await call('POST', '/v1/exits', { id: 'late', kind: 'reverse', egressIp: '127.0.0.23', country: 'de' });
+    assert.equal(added.status, 201);
+    await until(() => ing!.tunnelPort !== undefined, 'the primary to hold the tunnel port', 10_000);
+    exit = startReverseExit(ing.tunnelPort!, 'late', '127.0.0.23', { pool: 2, token: added.body.token });
     await withTimeout(exit.ready, 5000, 'exit registered');
     await until(() => exit!.idle === 2, 'two idle work connections');
-    const failures = await run(ing.ports[0], '127.0.0.23', 40, 'config stream, two workers, pool 2');
+    const failures = await run(ing.ports[0], '127.0.0.23', 40, 'control plane, two workers, pool 2', { login: 'carol', password: carol.body.password });
     assert.deepEqual(failures, []);
     // A new certificate applies to new work connections in the workers too.
     const fresh = ensureSelfSignedCert(join(dir, 'tls-2'))!;
-    await ing.waitForRevision(stream.push({ settings: { ...settings, tls: fresh, reverse: REVERSE } }), 10_000);
-    second = startReverseExit(ing.tunnelPort, 'late', '127.0.0.23', { pool: 1, ca: readFileSync(fresh.cert) });
+    const before = (await call('GET', '/v1/revision')).body.revision as number;
+    assert.equal((await call('PATCH', '/v1/settings', { tls: fresh })).status, 200);
+    await ing.waitForRevision(before + 1, 10_000);
+    second = startReverseExit(ing.tunnelPort!, 'late', '127.0.0.23', { pool: 1, ca: readFileSync(fresh.cert), token: added.body.token });
     await withTimeout(second.ready, 5000, 'registered against the new certificate');
   } finally {
     await second?.stop(0);
     await exit?.stop(200);
     await ing?.stop();
-    await stream.close();
+    await cp.close();
   }
 });
