@@ -11,30 +11,14 @@ import assert from 'node:assert/strict';
 import { startControlPlane, type ControlPlane } from '../../src/control/control-plane.js';
 import { verifyPassword } from '../../src/ingress/auth/password-hash.js';
 import { IngressConfigSchema } from '../../src/shared/schema/ingress-config.js';
-import { ReverseExitClient } from '../../src/exit/reverse-client.js';
-import { TargetPolicy } from '../../src/ingress/guard/target-policy.js';
+import type { ReverseExitClient } from '../../src/exit/reverse-client.js';
 import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';
 import { dialects, tempDir, TEST_COST, type TestDb } from './control-fixtures.js';
 import { TEST_SETTINGS, api, connectTunnel, echoThrough, makeNode, startLinkedIngress, until, type Api } from './control-link-fixtures.js';
 import { startEchoServer } from '../helpers/net.js';
-import { tunnelCert } from '../helpers/reverse.js';
+import { startReverseExit, tunnelCert } from '../helpers/reverse.js';
 
 const cases = await dialects();
-
-function exitClient(port: number, id: string, token: string, egress: string): ReverseExitClient {
-  return new ReverseExitClient({
-    host: '127.0.0.1',
-    port,
-    id,
-    token,
-    ca: tunnelCert().pem,
-    pool: 2,
-    egress,
-    policy: new TargetPolicy({ allow: ['127.0.0.0/8'], deny: [], ports: [] }),
-    backoffMs: 50,
-    maxBackoffMs: 300,
-  }).start();
-}
 
 for (const dc of cases) {
   describe(`reverse exits through the control plane on ${dc.name}`, { skip: dc.skip }, () => {
@@ -152,7 +136,7 @@ for (const dc of cases) {
       ing = await startLinkedIngress(cp.url, await makeNode(call, 'edge-r'), dirs[1]!.path);
       const tunnelPort = ing.ingress!.runtime.reverse?.tunnelPort;
       assert.ok(tunnelPort, 'the ingress opened its tunnel port');
-      const exit = exitClient(tunnelPort, 'office-1', token, '127.0.0.7');
+      const exit = startReverseExit(tunnelPort, 'office-1', '127.0.0.7', { pool: 2, token });
       clients.push(exit);
       await exit.ready;
 
@@ -172,7 +156,7 @@ for (const dc of cases) {
       assert.equal(denied.status, 502);
       assert.equal(denied.code, 'EXIT_UNREACHABLE');
 
-      const fresh = exitClient(tunnelPort, 'office-1', rotated.body.token, '127.0.0.7');
+      const fresh = startReverseExit(tunnelPort, 'office-1', '127.0.0.7', { pool: 2, token: rotated.body.token });
       clients.push(fresh);
       await fresh.ready;
       const again = await connectTunnel(ing.ports[0], 'carol', c.body.password, echo.port);
