@@ -1,14 +1,15 @@
 /**
- * Reverse-connected exit beside a forward hopgate exit and a direct
- * connection (issue #6): tunnel setup rate at concurrency 64 and single-stream
- * bulk throughput, medians of --runs runs. Target, ingress, both exits and the
- * load generator are separate processes on loopback; the customer speaks SOCKS5
- * to one ingress, which routes by country tag to the forward (aa) or reverse (bb) exit.
+ * Reverse-connected exit beside a forward hopgate exit, a direct connection
+ * and a peer proxy (microsocks, one hop, when installed): tunnel setup rate
+ * at concurrency 64 and single-stream bulk throughput, medians of --runs runs.
+ * Target, ingress, both exits and the load generator are separate processes
+ * on loopback; the customer speaks SOCKS5 to one ingress, which routes by
+ * country tag to the forward (aa) or reverse (bb) exit. With --workers 2 the
+ * ingress primary hands the reverse exit's work connections to its workers.
  *
- *   npm run build && node dist/bench/reverse.js [--runs 5] [--ms 2000] [--pool 128]
+ *   npm run build && node dist/bench/reverse.js [--runs 5] [--ms 2000] [--pool 128] [--workers 1]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -22,7 +23,7 @@ import type { Job, Via } from './load.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, '..', 'src', 'cli', 'main.js');
 const { values: opt } = parseArgs({
-  options: { runs: { type: 'string', default: '5' }, ms: { type: 'string', default: '2000' }, pool: { type: 'string', default: '128' } },
+  options: { runs: { type: 'string', default: '5' }, ms: { type: 'string', default: '2000' }, pool: { type: 'string', default: '128' }, workers: { type: 'string', default: '1' } },
 });
 const RUNS = Number(opt.runs);
 const MS = Number(opt.ms);
@@ -67,7 +68,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 async function main(): Promise<void> {
   const t = JSON.parse(await start([join(here, 'target.js')])) as { echo: number[]; source: number };
   const base = 23000 + Math.floor(Math.random() * 1000) * 4;
-  const [ingPort, tunnelPort, fwdPort] = [base, base + 1, base + 2];
+  const [ingPort, tunnelPort, fwdPort, peerPort] = [base, base + 1, base + 2, base + 3];
   const cert = join(work, 'cert.pem');
   const key = join(work, 'key.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=bench', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
@@ -77,7 +78,7 @@ async function main(): Promise<void> {
     cfg,
     [
       `listen: { host: 127.0.0.1, ports: [${ingPort}, ${ingPort}] }`,
-      `workers: 1`,
+      `workers: ${opt.workers}`,
       `targetPolicy: { allow: ['127.0.0.0/8'] }`,
       `log: { level: warn, access: false }`,
       `limits: { perUserMaxConnections: 100000 }`,
@@ -88,13 +89,21 @@ async function main(): Promise<void> {
       `reverse: { listen: { host: 127.0.0.1, port: ${tunnelPort} }, tls: { cert: ${cert}, key: ${key} }, waitMs: 10000 }`,
     ].join('\n'),
   );
-  await start([cli, 'ingress', '--config', cfg, '--workers', '1']);
+  await start([cli, 'ingress', '--config', cfg, '--workers', opt.workers!]);
   await start([cli, 'exit', '--connect-to', `127.0.0.1:${tunnelPort}`, '--id', 'rev', '--ca', cert, '--pool', opt.pool!, '--egress', '127.0.0.3', '--allow-target', '127.0.0.0/8', '--log-level', 'warn'], { HOPGATE_EXIT_TOKEN: TOKEN });
   await waitPort(ingPort);
   await new Promise((r) => setTimeout(r, 500)); // the reverse pool fills
 
+  // The peer: one SOCKS5 hop with a password, no TLS (what a plain proxy costs on this machine).
+  const peer = spawnSync('which', ['microsocks']).status === 0;
+  if (peer) {
+    const child = spawn('microsocks', ['-i', '127.0.0.1', '-p', String(peerPort), '-u', USER, '-P', PASS], { stdio: 'ignore' });
+    children.push(child);
+    await waitPort(peerPort);
+  }
   const subjects: Array<{ name: string; via?: Via }> = [
     { name: 'direct' },
+    ...(peer ? [{ name: 'microsocks (peer, one hop)', via: { port: peerPort, user: USER, pass: PASS } }] : []),
     { name: 'hopgate → forward exit', via: { port: ingPort, user: `${USER}-cc-aa`, pass: PASS } },
     { name: 'hopgate → reverse exit', via: { port: ingPort, user: `${USER}-cc-bb`, pass: PASS } },
   ];
@@ -111,7 +120,7 @@ async function main(): Promise<void> {
     }
   }
   const out = [
-    `node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), medians of ${RUNS} runs of ${MS} ms, reverse pool ${opt.pool}`,
+    `node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), medians of ${RUNS} runs of ${MS} ms, reverse pool ${opt.pool}, ingress workers ${opt.workers}`,
     '',
     '| path | setups/s at c=64 | setup p50 / p99 ms | 1-stream bulk MB/s | echo RTT p50 µs | errors |',
     '|---|---|---|---|---|---|',
