@@ -63,12 +63,15 @@ export class ReverseExitClient {
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private heartbeatMs = 10_000;
+  /** The ingress's latest TLS session ticket: the next work connections resume it (no certificate signature or check). */
+  private session: Buffer | undefined;
   private readyResolve!: () => void;
   /** Resolves at the first accepted registration. */
   readonly ready = new Promise<void>((r) => (this.readyResolve = r));
   /** Why the ingress last refused a registration (wrong token, not allowed…). */
   lastRefusal: string | undefined;
-  readonly counters = { registered: 0, served: 0, refusedTargets: 0, dialFailures: 0 };
+  /** `resumed`: work connections whose TLS session was resumed (cheaper handshakes on both sides). */
+  readonly counters = { registered: 0, resumed: 0, served: 0, refusedTargets: 0, dialFailures: 0 };
   private readonly log: NonNullable<ReverseExitOptions['log']>;
 
   constructor(private readonly o: ReverseExitOptions) {
@@ -126,9 +129,11 @@ export class ReverseExitClient {
       servername: o.servername ?? (isIP(o.host) ? undefined : o.host),
       // An IP in --connect-to is checked against the certificate's IP SANs (SNI carries names only).
       minVersion: 'TLSv1.2',
+      session: this.session,
       // Half-close passes through a tunnel (TLSSocket honours it; the typings omit it).
       ...({ allowHalfOpen: true } as object),
     });
+    socket.on('session', (ticket: Buffer) => (this.session = ticket));
     const conn: Conn = { socket, state: 'dialing', buf: EMPTY };
     this.conns.add(conn);
     socket.setNoDelay(true);
@@ -137,7 +142,10 @@ export class ReverseExitClient {
     socket.on('error', (err) => {
       if (!registered) this.log.warn({ ingress: `${o.host}:${o.port}`, err: err.message }, 'work connection failed');
     });
-    socket.once('secureConnect', () => socket.write(registrationPacket({ exit: o.id, token: o.token })));
+    socket.once('secureConnect', () => {
+      if (socket.isSessionReused()) this.counters.resumed++;
+      socket.write(registrationPacket({ exit: o.id, token: o.token }));
+    });
     socket.once('close', () => {
       this.conns.delete(conn);
       if (!registered) return this.backoff();

@@ -183,6 +183,10 @@ test('two workers fed by the control plane: the first reverse exit, added throug
     await until(() => exit!.idle === 2, 'two idle work connections');
     const failures = await run(ing.ports[0], '127.0.0.23', 40, 'control plane, two workers, pool 2', { login: 'carol', password: carol.body.password });
     assert.deepEqual(failures, []);
+    // The workers share their session ticket keys: refills resume the TLS session whichever worker they reach.
+    const { registered, resumed } = exit.counters;
+    process.stderr.write(`# TLS sessions resumed: ${resumed} of ${registered} work connections\n`);
+    assert.ok(registered >= 40 && resumed >= registered - 4, `resumed ${resumed} of ${registered}`);
     // A new certificate applies to new work connections in the workers too.
     const fresh = ensureSelfSignedCert(join(dir, 'tls-2'))!;
     const before = (await call('GET', '/v1/revision')).body.revision as number;

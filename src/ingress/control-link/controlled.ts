@@ -31,7 +31,7 @@ import { ControlStreamClient } from './stream-client.js';
 import { SessionMeter, StatsLedger, type MeterBatchMsg } from './stats.js';
 import { LegitimacyGate } from '../guard/legitimacy-gate.js';
 import { LegitimacyLink, type LegitimacyEvidenceMsg, type LegitimacyRulesMsg } from './legitimacy-link.js';
-import { primaryTunnel, type TunnelConnMsg, type TunnelLoadMsg } from '../reverse/tunnel-dispatch.js';
+import { primaryTunnel, type TunnelConnMsg, type TunnelKeysMsg, type TunnelLoadMsg } from '../reverse/tunnel-dispatch.js';
 
 export const SNAPSHOT_FILE = 'control-snapshot.json';
 export const LEDGER_FILE = 'stats-ledger.json';
@@ -90,7 +90,8 @@ export type PrimaryToWorker =
   | { type: 'hopgate:control:msg'; msg: SnapshotMessage | DeltaMessage }
   | { type: 'hopgate:stats:answer'; id: number; status: number; body: string }
   | LegitimacyRulesMsg
-  | TunnelConnMsg;
+  | TunnelConnMsg
+  | TunnelKeysMsg;
 export type WorkerToPrimary =
   | { type: 'booting' }
   | { type: 'ready'; adminPort: number | undefined; ports: number[] }

@@ -8,6 +8,7 @@
  * terminates in the worker (tunnel-intake.ts), which reports its load.
  */
 import cluster, { type Worker } from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../../shared/log.js';
 import type { IngressConfig } from '../../shared/schema/ingress-config.js';
@@ -17,6 +18,15 @@ import { LateStart } from './late-start.js';
 /** Primary → worker, with the socket as the handle. */
 export interface TunnelConnMsg {
   readonly type: 'hopgate:reverse:conn';
+}
+
+/**
+ * Primary → worker, before its first socket: the TLS session ticket keys all workers share
+ * (base64, 48 bytes), so an exit resumes its session whichever worker a connection reaches.
+ */
+export interface TunnelKeysMsg {
+  readonly type: 'hopgate:reverse:keys';
+  readonly ticketKeys: string;
 }
 
 /**
@@ -41,6 +51,7 @@ export class TunnelDispatcher {
   /** Workers that take sockets (they reported an open intake), by cluster id. */
   private readonly seats = new Map<number, Seat>();
   private turn = 0;
+  private readonly ticketKeys = randomBytes(48).toString('base64');
   /** Sockets destroyed because no worker took sockets. */
   dropped = 0;
 
@@ -76,7 +87,10 @@ export class TunnelDispatcher {
     if (!r.open) return void this.seats.delete(worker.id);
     let seat = this.seats.get(worker.id);
     // A new seat counts from what the worker has received: nothing is in flight to it yet.
-    if (!seat) this.seats.set(worker.id, (seat = { worker, load: 0, received: r.received, sent: r.received }));
+    if (!seat) {
+      this.seats.set(worker.id, (seat = { worker, load: 0, received: r.received, sent: r.received }));
+      worker.send({ type: 'hopgate:reverse:keys', ticketKeys: this.ticketKeys } satisfies TunnelKeysMsg); // IPC keeps order: before any socket
+    }
     seat.load = r.load;
     seat.received = r.received;
   };

@@ -7,12 +7,15 @@
 import type { Socket } from 'node:net';
 import { createSecureContext, TLSSocket, type SecureContext, type SecureContextOptions } from 'node:tls';
 import { unmapIPv4 } from '../../shared/net-addr.js';
-import type { TunnelConnMsg, TunnelLoadMsg } from './tunnel-dispatch.js';
+import type { TunnelConnMsg, TunnelKeysMsg, TunnelLoadMsg } from './tunnel-dispatch.js';
 
 const REPORT_EVERY_MS = 500;
 
 export class TunnelIntake {
   private ctx: SecureContext;
+  private tls: SecureContextOptions;
+  /** Shared by every worker (from the primary), so a session resumes on any of them. */
+  private ticketKeys: Buffer | undefined;
   private handshaking = 0;
   private received = 0;
   private closed = false;
@@ -31,7 +34,8 @@ export class TunnelIntake {
     private readonly onSecure: (socket: TLSSocket, source: string) => void,
     private readonly load: () => number,
   ) {
-    this.ctx = createSecureContext({ ...tls, minVersion: 'TLSv1.2' });
+    this.tls = tls;
+    this.ctx = this.context();
     process.on('message', this.onMessage);
     this.timer = setInterval(() => this.report(), REPORT_EVERY_MS);
     this.timer.unref();
@@ -40,7 +44,12 @@ export class TunnelIntake {
 
   /** New connections use this certificate (a reload changed it). */
   setSecureContext(tls: SecureContextOptions): void {
-    this.ctx = createSecureContext({ ...tls, minVersion: 'TLSv1.2' });
+    this.tls = tls;
+    this.ctx = this.context();
+  }
+
+  private context(): SecureContext {
+    return createSecureContext({ ...this.tls, minVersion: 'TLSv1.2', ...(this.ticketKeys ? { ticketKeys: this.ticketKeys } : {}) });
   }
 
   /**
@@ -71,7 +80,12 @@ export class TunnelIntake {
     process.send?.(msg, undefined, {}, () => undefined); // a closed channel: the primary is gone
   }
 
-  private readonly onMessage = (m: TunnelConnMsg | { type?: unknown } | undefined, handle: unknown): void => {
+  private readonly onMessage = (m: TunnelConnMsg | TunnelKeysMsg | { type?: unknown } | undefined, handle: unknown): void => {
+    if (m?.type === 'hopgate:reverse:keys') {
+      this.ticketKeys = Buffer.from((m as TunnelKeysMsg).ticketKeys, 'base64');
+      this.ctx = this.context();
+      return;
+    }
     if (m?.type !== 'hopgate:reverse:conn' || !handle) return;
     this.received++;
     const raw = handle as Socket;
