@@ -9,6 +9,8 @@ import { TargetPolicy } from '../ingress/guard/target-policy.js';
 import { createLogger } from '../shared/log.js';
 import { fail, parse, portRange } from './args.js';
 import { onShutdownSignal } from './signals.js';
+import { startAdminServer } from '../shared/admin-server.js';
+import { reverseExitHealth, reverseExitMetrics } from '../exit/reverse-metrics.js';
 
 export async function reverseExitCommand(argv: string[]): Promise<void> {
   const { values } = parse(argv, {
@@ -24,6 +26,7 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
     'deny-target': { type: 'string', multiple: true },
     'allow-port': { type: 'string', multiple: true },
     'drain-ms': { type: 'string', default: '10000' },
+    admin: { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
   });
   const m = /^(.+):(\d+)$/.exec(values['connect-to'] ?? '');
@@ -55,7 +58,21 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
     policy,
     log,
   }).start();
-  onShutdownSignal(() => client.stop(Number(values['drain-ms'])));
+  // Its own /metrics and /healthz, only when asked for (loopback unless a host is given): the exit opens no other port.
+  const admin = values.admin === undefined ? undefined : await startAdminServer(...adminAddress(values.admin), reverseExitMetrics(client), () => reverseExitHealth(client));
+  onShutdownSignal(async () => {
+    admin?.close();
+    await client.stop(Number(values['drain-ms']));
+  });
   await client.ready;
-  process.stdout.write(JSON.stringify({ ready: true, connectTo: values['connect-to'], exit: values.id, pool, egress: values.egress ?? null }) + '\n');
+  const adminPort = (admin?.address() as { port: number } | null)?.port;
+  process.stdout.write(JSON.stringify({ ready: true, connectTo: values['connect-to'], exit: values.id, pool, egress: values.egress ?? null, admin: adminPort ?? null }) + '\n');
+}
+
+/** `--admin PORT` (on 127.0.0.1) or `--admin HOST:PORT`. */
+function adminAddress(text: string): [string, number] {
+  const m = /^(?:(.+):)?(\d+)$/.exec(text);
+  const port = Number(m?.[2]);
+  if (!m || port > 65535) fail('--admin must be PORT or HOST:PORT (its /metrics and /healthz)');
+  return [m[1]?.replace(/^\[|\]$/g, '') ?? '127.0.0.1', port];
 }

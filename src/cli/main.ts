@@ -10,12 +10,13 @@ commands:
   ingress --control URL --token-file F [--state-dir D]  the ingress node fed by the control plane's config stream
   exit --listen H:P --egress IP --allow-from CIDR  a SOCKS5 relay for ingresses only (secret: --secret-file or HOPGATE_EXIT_SECRET)
        [--egress-ports FIRST-LAST] [--allow-target CIDR] [--admin PORT]   source ports of its own (docs/EXITS.md)
-  exit --connect-to H:7443 --id ID [--ca PEM]      a reverse exit: dials the ingress, opens no port (token: --token-file or HOPGATE_EXIT_TOKEN)
+  exit --connect-to H:7443 --id ID [--ca PEM]      a reverse exit: dials the ingress, opens no port (token: --token-file or HOPGATE_EXIT_TOKEN;
+                                                   --admin [HOST:]PORT for its /metrics and /healthz)
   ports LOGIN [--config FILE] [--json]             the customer's port → exit table, with live health
   hash-password [PASSWORD]                         print a password hash for a config file (reads stdin if no argument)
   control [--db URL] [--listen H:P] [--state-dir D] the control plane: asset store and REST API (docs/CONTROL.md)
   user add|list|show|suspend|resume|rotate|delete  customers, through the control plane API (--control URL --token T)
-  exits add|list|show|drain|undrain|delete         the exit inventory, through the control plane API
+  exits add|list|show|drain|undrain|token|delete   the exit inventory (add --reverse: an exit that dials in), through the control plane API
   usage [LOGIN] [--by minute|hour|day|month]       usage per period and exit, through the control plane API
   nodes add|list|token ID                          ingress nodes and their stream tokens, through the control plane API
 `;

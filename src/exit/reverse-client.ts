@@ -93,6 +93,11 @@ export class ReverseExitClient {
     return this.tunnels.size;
   }
 
+  /** Work connections by state, and tunnels carrying traffic (metrics, health). */
+  stats(): { idle: number; dialing: number; withdrawing: number; tunnels: number } {
+    return { idle: this.count('idle'), dialing: this.count('dialing'), withdrawing: this.count('withdrawing'), tunnels: this.tunnels.size };
+  }
+
   private count(state: State): number {
     let n = 0;
     for (const c of this.conns) if (c.state === state) n++;

@@ -3,6 +3,7 @@
  * path never formats a log line or touches a metric directly.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
+import { mirroredCounter } from '../shared/mirrored-counter.js';
 import { channels, subscribeFrom, type AdmissionRejectMessage, type AuthFailMessage, type SessionCloseMessage, type UserRefuseMessage } from '../shared/events.js';
 import type { Logger } from '../shared/log.js';
 import type { IngressRuntime } from './runtime.js';
@@ -115,26 +116,6 @@ function legitimacyMetrics(rt: IngressRuntime, registry: Registry): void {
       const gate = rt.legitimacy;
       if (!gate) return;
       for (const [signal, v] of Object.entries(gate.enforcer.state().baselines)) this.set({ signal }, v);
-    },
-  });
-}
-
-/** A counter that reports a cumulative figure kept elsewhere (by label value; '' = no label). */
-function mirroredCounter(registry: Registry, name: string, help: string, label: string | undefined, read: () => Record<string, number>): void {
-  const last = new Map<string, number>();
-  new Counter({
-    name,
-    help,
-    labelNames: label ? [label] : [],
-    registers: [registry],
-    collect() {
-      for (const [value, total] of Object.entries(read())) {
-        const delta = total - (last.get(value) ?? 0);
-        if (delta <= 0) continue;
-        last.set(value, total);
-        if (label) this.inc({ [label]: value }, delta);
-        else this.inc(delta);
-      }
     },
   });
 }

@@ -4,7 +4,8 @@
  * reverse one too, which only dialled in — the HTTPS proxy with the printed
  * certificate, the control plane behind the printed token, a clean stop on
  * SIGTERM, and a restart on the same state dir that keeps the credentials.
- * Ports sit below the kernel's ephemeral range so parallel tests cannot take them.
+ * Ports sit below the ranges other tests use (the kernel's ephemeral range, and
+ * 20000+ for range ingresses); a taken one moves the whole set and tries again.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,8 +21,8 @@ import type { UpContract } from '../../src/cli/up.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const state = mkdtempSync(join(tmpdir(), 'hopgate-up-'));
-const BASE = 21_000;
-const args = [
+let BASE = 0;
+const args = (): string[] => [
   cli, 'up', '--json', '--state-dir', state, '--ports', `${BASE}-${BASE + 9}`, '--workers', '2',
   '--control-port', String(BASE + 700), '--admin-port', String(BASE + 790), '--demo-port', String(BASE + 780),
   '--exit-port', String(BASE + 11), '--tunnel-port', String(BASE + 443),
@@ -32,9 +33,21 @@ interface Up {
   readonly contract: UpContract;
 }
 
+/** `hopgate up --json` on a fresh set of ports (a taken port: another set, at most 4 times). */
+async function startUpAnywhere(): Promise<Up> {
+  for (let attempt = 1; ; attempt++) {
+    BASE = 10_000 + 1000 * Math.floor(Math.random() * 9);
+    try {
+      return await startUp();
+    } catch (err) {
+      if (attempt >= 4 || !/EADDRINUSE/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
 /** Start `hopgate up --json` and read its one line (or fail with what it printed). */
 async function startUp(): Promise<Up> {
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, args(), { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const line = await new Promise<string>((resolve, reject) => {
@@ -72,7 +85,7 @@ after(async () => {
 });
 
 test('hopgate up --json prints the contract, and every demo exit carries curl from its own address', async () => {
-  running = await startUp();
+  running = await startUpAnywhere();
   const c = running.contract;
   assert.equal(c.ingress.host, '127.0.0.1');
   assert.deepEqual(c.ingress.ports, [BASE, BASE + 9]);

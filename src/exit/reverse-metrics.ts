@@ -1,0 +1,33 @@
+/**
+ * A reverse exit's own /metrics and /healthz (`hopgate exit --connect-to … --admin
+ * HOST:PORT`): its work connections by state, its tunnels, and what it has done —
+ * read from the client at scrape time.
+ */
+import { Gauge, Registry } from 'prom-client';
+import { mirroredCounter } from '../shared/mirrored-counter.js';
+import type { ReverseExitClient } from './reverse-client.js';
+
+export function reverseExitMetrics(client: ReverseExitClient, registry = new Registry()): Registry {
+  new Gauge({
+    name: 'hopgate_exit_work_connections',
+    help: 'Work connections to the ingress by state: idle (registered, waiting for a request), dialing (TLS or registration under way), withdrawing (draining)',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const s = client.stats();
+      for (const state of ['idle', 'dialing', 'withdrawing'] as const) this.set({ state }, s[state]);
+    },
+  });
+  new Gauge({ name: 'hopgate_exit_tunnels', help: 'Work connections carrying a tunnel now', registers: [registry], collect() { this.set(client.stats().tunnels); } });
+  new Gauge({ name: 'hopgate_exit_refused_by_ingress', help: 'The ingress refused the last registration (wrong token, source not allowed…): 1, else 0', registers: [registry], collect() { this.set(client.lastRefusal === undefined ? 0 : 1); } });
+  const c = client.counters;
+  mirroredCounter(registry, 'hopgate_exit_registrations_total', 'Work connections the ingress accepted, and how many of them resumed the TLS session', 'session', () => ({ full: c.registered - c.resumed, resumed: c.resumed }));
+  mirroredCounter(registry, 'hopgate_exit_requests_total', 'Requests the ingress handed over, by outcome: served, refused by this exit\'s target rules, or the target could not be reached', 'outcome', () => ({ served: c.served, refused: c.refusedTargets, failed: c.dialFailures }));
+  return registry;
+}
+
+/** /healthz: ok while the exit holds an idle work connection at the ingress (it can take a request now). */
+export function reverseExitHealth(client: ReverseExitClient): object {
+  const s = client.stats();
+  return { ok: s.idle > 0, ...s, ...(client.lastRefusal !== undefined ? { lastRefusal: client.lastRefusal } : {}) };
+}

@@ -1,0 +1,93 @@
+/**
+ * `hopgate exit --connect-to … --admin …` as a process: it prints its ready line
+ * once registered, serves its own /metrics and /healthz (work connections by
+ * state, tunnels, registrations, requests by outcome) on the port it was given
+ * and no other, carries a customer's request, and drains on SIGTERM.
+ */
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { SocksClient } from 'socks';
+import { startEchoServer, withTimeout } from '../helpers/net.js';
+import { startTestIngress, USER, type TestIngress } from '../helpers/ingress.js';
+import { reverseEntry, tunnelCert, tunnelPortOf, TOKEN } from '../helpers/reverse.js';
+
+const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+let ing: TestIngress;
+let echo: Awaited<ReturnType<typeof startEchoServer>>;
+let exit: ChildProcess | undefined;
+
+before(async () => {
+  echo = await startEchoServer();
+  const cert = tunnelCert();
+  ing = await startTestIngress({
+    tls: { cert: cert.cert, key: cert.key },
+    exits: [await reverseEntry('cli-1', '127.0.0.31', 'de')],
+    reverse: { listen: { host: '127.0.0.1', port: 0 }, heartbeatMs: 1000 } as never,
+  });
+});
+after(async () => {
+  if (exit && exit.exitCode === null) exit.kill('SIGKILL');
+  await ing?.stop();
+  await echo?.close();
+});
+
+async function scrape(port: number, path: string): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+  assert.equal(res.status, 200);
+  return res.text();
+}
+
+function metric(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  assert.ok(line, `${series} in /metrics`);
+  return Number(line.split(' ')[1]);
+}
+
+test('a reverse exit process reports its state on its own admin port', async () => {
+  const tunnel = tunnelPortOf(ing.ingress);
+  exit = spawn(
+    process.execPath,
+    [cli, 'exit', '--connect-to', `127.0.0.1:${tunnel}`, '--id', 'cli-1', '--ca', tunnelCert().cert, '--pool', '3', '--egress', '127.0.0.31', '--allow-target', '127.0.0.0/8', '--admin', '127.0.0.1:0', '--log-level', 'warn'],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, HOPGATE_EXIT_TOKEN: TOKEN } },
+  );
+  const ready = JSON.parse(await withTimeout(new Promise<string>((r) => createInterface({ input: exit!.stdout! }).once('line', r)), 10_000, 'ready line')) as { ready: boolean; admin: number };
+  assert.equal(ready.ready, true);
+  assert.ok(ready.admin > 0);
+
+  // The pool fills: three idle work connections, every one accepted by the ingress.
+  let text = '';
+  for (let i = 0; i < 100; i++) {
+    text = await scrape(ready.admin, '/metrics');
+    if (metric(text, 'hopgate_exit_work_connections{state="idle"}') === 3) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.equal(metric(text, 'hopgate_exit_work_connections{state="idle"}'), 3);
+  assert.equal(metric(text, 'hopgate_exit_refused_by_ingress'), 0);
+  const registered = (t: string): number => metric(t, 'hopgate_exit_registrations_total{session="full"}') + (/session="resumed"/.test(t) ? metric(t, 'hopgate_exit_registrations_total{session="resumed"}') : 0);
+  assert.ok(registered(text) >= 3);
+  const health = JSON.parse(await scrape(ready.admin, '/healthz')) as { ok: boolean; idle: number };
+  assert.deepEqual([health.ok, health.idle], [true, 3]);
+
+  const { socket } = await SocksClient.createConnection({
+    proxy: { host: '127.0.0.1', port: ing.port, type: 5, userId: `${USER.login}-exitip-127.0.0.31`, password: USER.password },
+    command: 'connect',
+    destination: { host: '127.0.0.1', port: echo.port },
+    timeout: 5000,
+  });
+  socket.write('ping');
+  await withTimeout(new Promise((r) => socket.once('data', r)), 3000, 'echo');
+  assert.equal(echo.sources.at(-1), '127.0.0.31');
+  text = await scrape(ready.admin, '/metrics');
+  assert.equal(metric(text, 'hopgate_exit_requests_total{outcome="served"}'), 1);
+  assert.equal(metric(text, 'hopgate_exit_tunnels'), 1);
+  socket.destroy();
+
+  const code = await new Promise<number | null>((r) => {
+    exit!.once('exit', r);
+    exit!.kill('SIGTERM');
+  });
+  assert.equal(code, 0);
+});
