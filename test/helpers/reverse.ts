@@ -1,4 +1,5 @@
 /** Reverse-connected exits in tests: a certificate for the tunnel port, token hashes, in-process exits. */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +28,14 @@ export function tunnelCert(): { cert: string; key: string; pem: Buffer } {
     cert = { ...c, pem: readFileSync(c.cert) };
   }
   return cert;
+}
+
+/** A self-signed certificate for one host name (a published site's HTTPS certificate). */
+export function siteCert(name: string): { cert: string; key: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'hopgate-site-'));
+  const files = { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', files.key, '-out', files.cert, '-days', '2', '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name}`], { stdio: 'ignore' });
+  return files;
 }
 
 /** The ingress-side entry of a reverse exit. */

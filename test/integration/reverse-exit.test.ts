@@ -20,7 +20,7 @@ import { startEchoServer, rawExchange, withTimeout } from '../helpers/net.js';
 import { startRangeIngress, startTestIngress, USER, type TestIngress } from '../helpers/ingress.js';
 import { exitEntry, startTestExit, type TestExit } from '../helpers/exits.js';
 import { socks5ConnectRaw } from '../helpers/socks5-raw.js';
-import { reverseEntry, startReverseExit, tunnelCert, tunnelPortOf, TOKEN, until } from '../helpers/reverse.js';
+import { reverseEntry, siteCert, startReverseExit, tunnelCert, tunnelPortOf, TOKEN, until } from '../helpers/reverse.js';
 import { startWhoami } from '../../src/cli/demo-target.js';
 import type { ReverseExitClient } from '../../src/exit/reverse-client.js';
 import { TargetPolicy } from '../../src/ingress/guard/target-policy.js';
@@ -56,7 +56,11 @@ before(async () => {
       heartbeatMs: 1000,
       waitMs: 2000,
       publishListen: { host: '127.0.0.1', port: 0 },
-      publish: [{ host: 'wiki.internal', exit: 'office-1', target: `127.0.0.1:${(whoami.address() as { port: number }).port}` }],
+      publishTlsListen: { host: '127.0.0.1', port: 0 },
+      publish: [
+        { host: 'wiki.internal', exit: 'office-1', target: `127.0.0.1:${(whoami.address() as { port: number }).port}`, tls: siteCert('wiki.internal') },
+        { host: 'files.internal', exit: 'office-1', target: `127.0.0.1:${(whoami.address() as { port: number }).port}`, allowFrom: ['10.0.0.0/8'] },
+      ],
     } as never,
   });
   office1 = startReverseExit(ing.ingress, 'office-1', '127.0.0.7');
@@ -204,6 +208,29 @@ test('publishing: an internal HTTP service is reachable by host name, carried ov
   // A POST body travels too.
   const post = await curl(['-sS', '-H', 'Host: WIKI.internal:80', '--data-binary', 'x'.repeat(100_000), `http://127.0.0.1:${port}/upload`]);
   assert.match(post.stdout, /"method":"POST","path":"\/upload"/);
+});
+
+test('publishing over HTTPS: the site\'s own certificate by SNI, SNI and Host must agree, other sites get the default certificate', async () => {
+  const port = ing.ingress.runtime.reverse!.publishTlsPort!;
+  const wiki = ['--resolve', `wiki.internal:${port}:127.0.0.1`];
+  // The site's certificate, verified against itself: curl checks the name.
+  const siteCa = (ing.ingress.runtime.snapshot.config.reverse!.publish[0]!.tls as { cert: string }).cert;
+  const r = await curl(['-sS', '--cacert', siteCa, ...wiki, `https://wiki.internal:${port}/secure?x=1`, `https://wiki.internal:${port}/again`]);
+  assert.equal(r.code, 0, r.stderr);
+  const bodies = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { youCameFrom: string; path: string });
+  assert.deepEqual(bodies.map((b) => [b.path, b.youCameFrom]), [['/secure?x=1', '127.0.0.7'], ['/again', '127.0.0.7']]);
+  // Another site's Host on this site's connection: 421, not served by the wrong site.
+  const mis = await curl(['-sS', '-i', '--cacert', siteCa, ...wiki, '-H', 'Host: files.internal', `https://wiki.internal:${port}/`]);
+  assert.match(mis.stdout, /^HTTP\/1\.1 421 Misdirected Request \(BAD_REQUEST\)/);
+  // A site without its own certificate gets the default one (the ingress's, here for 127.0.0.1/localhost): a
+  // client that checks names refuses it; its allowFrom still applies once past TLS.
+  const files = ['--resolve', `files.internal:${port}:127.0.0.1`];
+  const strict = await curl(['-sS', '--cacert', tunnelCert().cert, ...files, `https://files.internal:${port}/`]);
+  assert.notEqual(strict.code, 0, 'the default certificate does not name files.internal');
+  const denied = await curl(['-sS', '-i', '-k', ...files, `https://files.internal:${port}/`]);
+  assert.match(denied.stdout, /^HTTP\/1\.1 403 Forbidden \(SOURCE_NOT_ALLOWED\)/);
+  const unknown = await curl(['-sS', '-i', '-k', '--resolve', `nothing.internal:${port}:127.0.0.1`, `https://nothing.internal:${port}/`]);
+  assert.match(unknown.stdout, /^HTTP\/1\.1 404 .*\r\nX-Hopgate-Error: NO_EXIT_MATCH/);
 });
 
 test('pool exhaustion: a request waits for a work connection, then fails clearly at the deadline', async () => {

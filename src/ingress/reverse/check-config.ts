@@ -25,8 +25,13 @@ export function checkReverseConfig(config: IngressConfig): void {
     if (hosts.has(h)) throw new Error(`reverse.publish: host ${site.host} appears twice`);
     hosts.add(h);
   }
-  if ((config.reverse?.publish.length ?? 0) > 0 && !config.reverse?.publishListen) {
-    throw new Error('reverse.publish needs reverse.publishListen (the HTTP port published sites are served on)');
+  const r = config.reverse;
+  if ((r?.publish.length ?? 0) > 0 && !r?.publishListen && !r?.publishTlsListen) {
+    throw new Error('reverse.publish needs reverse.publishListen or reverse.publishTlsListen (the HTTP or HTTPS port published sites are served on)');
+  }
+  if (r?.publishTlsListen && !(r.tls ?? config.tls)) {
+    const bare = r.publish.find((site) => !site.tls);
+    if (bare || r.publish.length === 0) throw new Error(`reverse.publishTlsListen: ${bare ? `site ${bare.host} has` : 'the sites have'} no certificate: set its tls, or reverse.tls (or tls) as the default`);
   }
 }
 

@@ -1,12 +1,15 @@
 /**
  * Published sites: an HTTP service inside a reverse exit's network, reachable
  * on the ingress's `reverse.publishListen` port by its host name (a reverse
- * proxy by `Host` header). The request goes to the exit over one of its work
- * connections, like a customer's tunnel: the ingress still never opens a
- * connection inward. One client connection serves one site (the first
- * request's Host); its bytes are then relayed as they are.
+ * proxy by `Host` header), and over HTTPS on `reverse.publishTlsListen` (TLS
+ * ends here with the site's certificate, chosen by SNI; publish-tls.ts). The
+ * request goes to the exit over one of its work connections, like a
+ * customer's tunnel: the ingress still never opens a connection inward. One
+ * client connection serves one site (the first request's Host); its bytes are
+ * then relayed as they are.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { ProxyError, REPLIES, type ErrorCode } from '../../shared/errors.js';
 import { LIMITS } from '../../shared/limits.js';
 import { CidrSet, unmapIPv4 } from '../../shared/net-addr.js';
@@ -20,6 +23,7 @@ import type { Snapshot } from '../config/snapshot.js';
 import { ByteReader } from '../byte-reader.js';
 import { relay } from '../relay/relay.js';
 import type { ReverseDialOptions } from './dial-reverse.js';
+import { siteContexts } from './publish-tls.js';
 
 type Site = ReverseConfig['publish'][number];
 
@@ -57,8 +61,36 @@ function hostOf(headers: readonly { name: string; value: string }[]): string | u
   return h.startsWith('[') ? h.slice(0, h.indexOf(']') + 1) : h.replace(/:\d+$/, '');
 }
 
+/** A request the site does not take: the HTTP status and reason, with a hopgate code. */
+class Refusal extends ProxyError {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    code: ErrorCode,
+    message: string,
+  ) {
+    super(code, message);
+  }
+}
+
+function boundPort(server: Server | undefined): number | undefined {
+  const a = server?.address();
+  return typeof a === 'object' && a ? a.port : undefined;
+}
+
+function listenOn(server: Server, host: string, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port, backlog: 1024 }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
 export class PublishServer {
   private server: Server | undefined;
+  private tlsServer: Server | undefined;
   private readonly live = new Set<Socket>();
   served = 0;
 
@@ -68,23 +100,45 @@ export class PublishServer {
   ) {}
 
   get port(): number | undefined {
-    const a = this.server?.address();
-    return typeof a === 'object' && a ? a.port : undefined;
+    return boundPort(this.server);
+  }
+
+  /** The HTTPS port (publishTlsListen), once listening. */
+  get tlsPort(): number | undefined {
+    return boundPort(this.tlsServer);
   }
 
   async listen(host: string, port: number): Promise<void> {
-    const server = createServer({ allowHalfOpen: true, noDelay: true }, (s) => void this.serve(s));
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host, port, backlog: 1024 }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (s) => void this.serve(s));
+    await listenOn(this.server, host, port);
   }
 
-  private async serve(client: Socket): Promise<void> {
+  /** HTTPS: each site's certificate by SNI, from the configuration in force when the client says hello. */
+  async listenTls(host: string, port: number): Promise<void> {
+    const config = (): Snapshot['config'] => this.snapshot().config;
+    const server = createTlsServer(
+      {
+        allowHalfOpen: true,
+        minVersion: 'TLSv1.2',
+        handshakeTimeout: config().limits.handshakeTimeoutMs,
+        SNICallback: (name, cb) => {
+          try {
+            const ctx = siteContexts(config()).pick(name);
+            cb(ctx ? null : new Error(`no certificate for ${name}`), ctx);
+          } catch (err) {
+            cb(err as Error); // an unreadable certificate file: this handshake fails, the port stays up
+          }
+        },
+      },
+      (s: TLSSocket) => void this.serve(s, typeof s.servername === 'string' ? s.servername.toLowerCase() : undefined),
+    );
+    server.on('tlsClientError', () => undefined); // a scanner, an unknown name without a default certificate
+    this.tlsServer = server;
+    await listenOn(server, host, port);
+  }
+
+  /** `sni`: the TLS client's server name (HTTPS port), which must be the site the request names. */
+  private async serve(client: Socket, sni?: string): Promise<void> {
     this.live.add(client);
     client.once('close', () => this.live.delete(client));
     client.on('error', () => undefined);
@@ -99,6 +153,8 @@ export class PublishServer {
         return r.kind === 'ok' ? ok(r.value, 0) : r;
       }, 'HEADERS_TOO_LARGE', 'client closed before a request');
       const host = hostOf(head.headers);
+      // A connection made for one site must not carry requests for another (the certificate and SNI said which).
+      if (sni !== undefined && host !== undefined && host !== sni) throw new Refusal(421, 'Misdirected Request', 'BAD_REQUEST', `this connection is for ${sni}, not ${host}`);
       const found = host === undefined ? undefined : sitesOf(snap).get(host);
       if (!found) throw new ProxyError('NO_EXIT_MATCH', host === undefined ? 'request without a Host header' : `no site ${host} is published here`);
       const source = unmapIPv4(client.remoteAddress ?? '');
@@ -120,8 +176,8 @@ export class PublishServer {
       clearTimeout(deadline);
       reader.detach();
       const code: ErrorCode = err instanceof ProxyError ? err.code : 'INTERNAL';
-      const status = code === 'NO_EXIT_MATCH' ? 404 : code === 'SOURCE_NOT_ALLOWED' ? 403 : REPLIES[code].httpStatus;
-      const reason = status === 404 ? 'Not Found' : status === 403 ? 'Forbidden' : REPLIES[code].httpReason;
+      const status = err instanceof Refusal ? err.status : code === 'NO_EXIT_MATCH' ? 404 : code === 'SOURCE_NOT_ALLOWED' ? 403 : REPLIES[code].httpStatus;
+      const reason = err instanceof Refusal ? err.reason : status === 404 ? 'Not Found' : status === 403 ? 'Forbidden' : REPLIES[code].httpReason;
       const message = (err as Error).message;
       if (!client.destroyed) client.end(encodeProxyResponse(status, `${reason} (${code})`, { headers: [['X-Hopgate-Error', code]], body: `${code}: ${message}\n`, close: true }));
     }
@@ -130,6 +186,7 @@ export class PublishServer {
   /** Stop accepting; with `cut`, also end the connections being served. */
   close(cut = false): void {
     if (this.server?.listening) this.server.close();
+    if (this.tlsServer?.listening) this.tlsServer.close();
     if (cut) for (const s of this.live) s.destroy();
   }
 }

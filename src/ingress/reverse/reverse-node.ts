@@ -52,10 +52,10 @@ export class ReverseNode implements ReverseDialer {
     try {
       if (opts.fromPrimary) node.takeFromPrimary();
       else await node.listenTunnel();
-      if (cfg.reverse?.publishListen) {
-        node.publish = new PublishServer(() => node.snap, node);
-        await node.publish.listen(cfg.reverse.publishListen.host, cfg.reverse.publishListen.port);
-      }
+      const r = cfg.reverse;
+      if (r?.publishListen || r?.publishTlsListen) node.publish = new PublishServer(() => node.snap, node);
+      if (r?.publishListen) await node.publish!.listen(r.publishListen.host, r.publishListen.port);
+      if (r?.publishTlsListen) await node.publish!.listenTls(r.publishTlsListen.host, r.publishTlsListen.port);
     } catch (err) {
       node.close();
       throw err;
@@ -104,6 +104,10 @@ export class ReverseNode implements ReverseDialer {
 
   get publishPort(): number | undefined {
     return this.publish?.port;
+  }
+
+  get publishTlsPort(): number | undefined {
+    return this.publish?.tlsPort;
   }
 
   configure(snap: Snapshot): void {

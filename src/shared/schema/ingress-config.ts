@@ -148,6 +148,8 @@ const ReverseSchema = z
     waitMs: z.number().int().min(0).max(120_000).default(5_000),
     /** Plain HTTP port for published sites (reverse proxy by Host header). */
     publishListen: z.object({ host: z.string().default('127.0.0.1'), port: Port.or(z.literal(0)) }).strict().optional(),
+    /** HTTPS port for published sites: TLS ends here, the certificate is chosen by SNI, and SNI and Host must name the same site. */
+    publishTlsListen: z.object({ host: z.string().default('127.0.0.1'), port: Port.or(z.literal(0)) }).strict().optional(),
     /** Internal HTTP services reachable by host name, carried over a reverse exit's work connection. */
     publish: z
       .array(
@@ -159,6 +161,8 @@ const ReverseSchema = z
             target: z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$/, 'target must be HOST:PORT'),
             /** Client addresses that may use this site; empty: any. */
             allowFrom: z.array(Cidr).default([]),
+            /** This site's certificate on the HTTPS port (publishTlsListen); default: reverse.tls, else tls. */
+            tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
           })
           .strict(),
       )
