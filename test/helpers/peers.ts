@@ -33,13 +33,26 @@ function randomPort(): number {
   return 20000 + Math.floor(Math.random() * 20000);
 }
 
+/** Start a peer on a random port; one that exits at once (the port was taken meanwhile) is tried again on another. */
+async function startOnFreePort(start: (port: number) => ChildProcess): Promise<{ port: number; child: ChildProcess }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = randomPort();
+    const child = start(port);
+    try {
+      await waitListening(port, child);
+      return { port, child };
+    } catch (err) {
+      child.kill('SIGKILL');
+      if (attempt >= 3 || child.exitCode === null) throw err;
+    }
+  }
+}
+
 /** squid as an HTTP CONNECT proxy leaving from `outgoing`. */
 export async function startSquid(outgoing: string): Promise<Peer> {
   const dir = mkdtempSync(join(tmpdir(), 'hopgate-squid-'));
   chmodSync(dir, 0o777); // squid drops to its own user
-  const port = randomPort();
-  writeFileSync(
-    join(dir, 'squid.conf'),
+  const conf = (port: number): string =>
     [
       `http_port 127.0.0.1:${port}`,
       'acl lo src 127.0.0.0/8',
@@ -53,19 +66,18 @@ export async function startSquid(outgoing: string): Promise<Peer> {
       `pid_filename ${join(dir, 'squid.pid')}`,
       `coredump_dir ${dir}`,
       'shutdown_lifetime 0 seconds',
-    ].join('\n'),
-  );
-  const child = spawn('squid', ['-N', '-f', join(dir, 'squid.conf')], { stdio: 'ignore' });
-  await waitListening(port, child);
+    ].join('\n');
+  const { port, child } = await startOnFreePort((port) => {
+    writeFileSync(join(dir, 'squid.conf'), conf(port));
+    return spawn('squid', ['-N', '-f', join(dir, 'squid.conf')], { stdio: 'ignore' });
+  });
   return { port, stop: () => void child.kill('SIGKILL') };
 }
 
 /** dante as a SOCKS5 proxy without auth (its username method needs system accounts) leaving from `external`. */
 export async function startDante(external: string): Promise<Peer> {
   const dir = mkdtempSync(join(tmpdir(), 'hopgate-dante-'));
-  const port = randomPort();
-  writeFileSync(
-    join(dir, 'danted.conf'),
+  const conf = (port: number): string =>
     [
       'logoutput: /dev/null',
       `internal: 127.0.0.1 port = ${port}`,
@@ -76,9 +88,10 @@ export async function startDante(external: string): Promise<Peer> {
       'user.unprivileged: nobody',
       'client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }',
       'socks pass { from: 127.0.0.0/8 to: 127.0.0.0/8 }',
-    ].join('\n'),
-  );
-  const child = spawn('danted', ['-f', join(dir, 'danted.conf'), '-N', '1'], { stdio: 'ignore' });
-  await waitListening(port, child);
+    ].join('\n');
+  const { port, child } = await startOnFreePort((port) => {
+    writeFileSync(join(dir, 'danted.conf'), conf(port));
+    return spawn('danted', ['-f', join(dir, 'danted.conf'), '-N', '1'], { stdio: 'ignore' });
+  });
   return { port, stop: () => void child.kill('SIGTERM') };
 }
