@@ -182,6 +182,8 @@ export class ReverseRegistry {
     if (st.from.size > 0 && !st.from.hasText(conn.source)) return this.refuse(conn, reg.exit, 'SOURCE_NOT_ALLOWED', `exit '${reg.exit}' may not register from ${conn.source}`);
     if (!(await this.tokenMatches(st, reg.token))) return this.refuse(conn, reg.exit, 'AUTH_FAILED', `wrong token for exit '${reg.exit}'`);
     if (this.states.get(reg.exit) !== st || conn.state === 'closed') return false; // reconfigured or gone meanwhile
+    // The sources may have changed while the token check waited its turn: judge by those in force now.
+    if (st.from.size > 0 && !st.from.hasText(conn.source)) return this.refuse(conn, reg.exit, 'SOURCE_NOT_ALLOWED', `exit '${reg.exit}' may not register from ${conn.source}`);
     if (this.closing) return this.refuse(conn, reg.exit, 'SHUTTING_DOWN', 'ingress is shutting down');
     if (st.live.size >= st.config.maxConnections) {
       return this.refuse(conn, reg.exit, 'CONN_LIMIT', `exit '${reg.exit}' already has ${st.live.size} work connections (maxConnections)`);
@@ -209,11 +211,16 @@ export class ReverseRegistry {
 
   private async tokenMatches(st: ExitState, token: string): Promise<boolean> {
     const mac = createHmac('sha256', this.macKey).update(token).digest();
-    if (st.verifiedMac && timingSafeEqual(st.verifiedMac, mac)) return true;
-    const hash = st.config.tokenHash;
-    const ok = await TOKEN_CHECKS.run(() => verifyPassword(token, hash));
-    if (ok && st.config.tokenHash === hash) st.verifiedMac = mac;
-    return ok;
+    for (;;) {
+      if (st.verifiedMac && timingSafeEqual(st.verifiedMac, mac)) return true;
+      const hash = st.config.tokenHash;
+      const ok = await TOKEN_CHECKS.run(() => verifyPassword(token, hash));
+      // A new token may have come in while this check queued (a rotation after a leak):
+      // the answer counts only for the token in force now, else check against that one.
+      if (st.config.tokenHash !== hash) continue;
+      if (ok) st.verifiedMac = mac;
+      return ok;
+    }
   }
 
   /** The connection is idle: a waiting request takes it at once, else it joins the pool. */

@@ -1,0 +1,44 @@
+/**
+ * A new exit token locks the old one out at once — including registrations
+ * that were already queued for their (deliberately slow) scrypt check when
+ * the new token arrived: after a leak, the rotation is what stops the thief.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Ingress } from '../../src/ingress/ingress.js';
+import { IngressConfigSchema } from '../../src/shared/schema/ingress-config.js';
+import { hashPassword } from '../../src/ingress/auth/password-hash.js';
+import { createLogger } from '../../src/shared/log.js';
+import { startReverseExit, tunnelCert, until } from '../helpers/reverse.js';
+
+const OLD = 'old-token-for-the-rotation-test';
+const NEW = 'new-token-for-the-rotation-test';
+
+test('registrations queued for the token check when the token changes are judged by the new token', { timeout: 30_000 }, async () => {
+  const cert = tunnelCert();
+  // Default scrypt cost: each check takes tens of ms and two run at a time, so a pool of 24 queues.
+  const [oldHash, newHash] = await Promise.all([hashPassword(OLD), hashPassword(NEW)]);
+  const config = (tokenHash: string) =>
+    IngressConfigSchema.parse({
+      listen: { host: '127.0.0.1', ports: [0, 0] },
+      tls: { cert: cert.cert, key: cert.key },
+      log: { level: 'silent', access: false },
+      limits: { exitProbeIntervalMs: 0 },
+      reverse: { listen: { host: '127.0.0.1', port: 0 } },
+      exits: [{ id: 'r1', kind: 'reverse', tokenHash, maxConnections: 1000 }],
+    });
+  const ing = await Ingress.start(config(oldHash), createLogger('silent'));
+  const thief = startReverseExit(ing, 'r1', '127.0.0.1', { token: OLD, pool: 24, backoffMs: 5000, maxBackoffMs: 5000 });
+  try {
+    await until(() => ing.runtime.reverse!.registry.stats().exits.r1 !== undefined && thief.stats().dialing === 24, 'the pool dialing', 5000);
+    await new Promise((r) => setTimeout(r, 100)); // their registrations are queued for scrypt now
+    ing.reload(config(newHash), 2);
+    await until(() => thief.stats().dialing === 0, 'every queued registration answered', 15_000);
+    const r1 = ing.runtime.reverse!.registry.stats().exits.r1!;
+    assert.equal(r1.idle + r1.busy, 0, `${r1.idle + r1.busy} work connections registered with the old token after the rotation`);
+    assert.match(thief.lastRefusal ?? '', /AUTH_FAILED: wrong token/);
+  } finally {
+    await thief.stop(0);
+    await ing.shutdown(0);
+  }
+});
