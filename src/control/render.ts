@@ -10,7 +10,7 @@
  * rendered suspended instead, with a warning, never widened.
  */
 import { stringify } from 'yaml';
-import { IngressConfigSchema, type IngressConfigInput } from '../shared/schema/ingress-config.js';
+import { IngressConfigSchema, type IngressConfig, type IngressConfigInput } from '../shared/schema/ingress-config.js';
 import type { CustomerRecord, ExitRecord, StoreSnapshot } from './store.js';
 import type { SettingKey } from './api-schemas.js';
 import { checkReverseConfig } from '../ingress/reverse/check-config.js';
@@ -52,15 +52,32 @@ export function renderExit(e: ExitRecord): Record<string, unknown> {
   };
 }
 
+/** What the whole-configuration check needs of an exit (each exit's own fields were validated when written). */
+export type ExitSummary = Pick<ExitRecord, 'id' | 'kind' | 'egressIp' | 'drain'>;
+
 /**
- * Why settings and exits would not make a valid ingress configuration (schema and the
- * reverse section's cross-field rules), or undefined. Customers are not needed for it.
+ * Why settings and exits would not make a valid ingress configuration, or undefined:
+ * the settings against the schema, then the rules across exits the ingress applies
+ * (an egress address used twice, the reverse section's rules). Linear in the exits and
+ * light: it runs inside every exit or settings change. Customers are not needed for it.
  */
-export function settingsAndExitsProblem(settings: Partial<Record<SettingKey, unknown>>, exits: readonly ExitRecord[]): string | undefined {
-  const r = IngressConfigSchema.safeParse({ version: 1, ...settings, users: [], exits: exits.filter((e) => !e.drain).map(renderExit) });
+export function settingsAndExitsProblem(settings: Partial<Record<SettingKey, unknown>>, exits: readonly ExitSummary[]): string | undefined {
+  const r = IngressConfigSchema.safeParse({ version: 1, ...settings, users: [], exits: [] });
   if (!r.success) return r.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`).join('; ');
+  const live = exits.filter((e) => !e.drain);
+  const byEgress = new Map<string, string>();
+  for (const e of live) {
+    if (e.egressIp === null) continue;
+    const other = byEgress.get(e.egressIp);
+    if (other !== undefined) return `exits: egressIp ${e.egressIp} appears twice ('${other}', '${e.id}'): an ingress could not tell which exit 'exitip-${e.egressIp}' means`;
+    byEgress.set(e.egressIp, e.id);
+  }
+  for (const site of r.data.reverse?.publish ?? []) {
+    if (exits.some((e) => e.id === site.exit && e.drain)) return `reverse.publish: site ${site.host} names exit '${site.exit}', which is drained (drained exits leave the configuration)`;
+  }
   try {
-    checkReverseConfig(r.data);
+    // The reverse rules read only the exits' ids and kinds.
+    checkReverseConfig({ ...r.data, exits: live.map((e) => ({ id: e.id, kind: e.kind })) as IngressConfig['exits'] });
   } catch (err) {
     return (err as Error).message;
   }

@@ -209,7 +209,11 @@ export class ControlStore {
         // Settings and exits must still make one valid ingress configuration (a reverse exit
         // needs a tunnel certificate, a published site a reverse exit…): refuse here, not at every ingress.
         if (entries.some((e) => e.entity === 'exit' || e.entity === 'setting')) {
-          const problem = settingsAndExitsProblem(await this.getSettings(trx), await this.listExits(trx));
+          const exits = await trx.selectFrom('exits').select(['id', 'kind', 'egress_ip', 'drain']).execute();
+          const problem = settingsAndExitsProblem(
+            await this.getSettings(trx),
+            exits.map((e) => ({ id: e.id, kind: e.kind, egressIp: e.egress_ip, drain: Number(e.drain) === 1 })),
+          );
           if (problem) throw new ApiError(400, 'invalid_configuration', `the ingress configuration would be invalid: ${problem}`);
         }
         if (entries.length > 0) {

@@ -126,8 +126,26 @@ for (const dc of cases) {
       const del = await call('DELETE', '/v1/exits/office-1');
       assert.equal(del.status, 400);
       assert.match(del.body.error.message, /wiki\.internal/);
+      const drain = await call('PATCH', '/v1/exits/office-1', { drain: true });
+      assert.equal(drain.status, 400);
+      assert.match(drain.body.error.message, /site wiki\.internal names exit 'office-1', which is drained/);
       assert.equal((await call('DELETE', '/v1/exits/fwd-1')).status, 204);
       assert.equal((await call('PATCH', '/v1/settings', { reverse: { listen, heartbeatMs: 1000, waitMs: 2000 } })).status, 200);
+    });
+
+    it('refuses an egress address two live exits would share (every ingress would refuse that configuration)', async () => {
+      const a = await call('POST', '/v1/exits', { id: 'dup-a', kind: 'socks5', host: '127.0.0.1', port: 1, egressIp: '198.51.100.1' });
+      assert.equal(a.status, 201);
+      const b = await call('POST', '/v1/exits', { id: 'dup-b', kind: 'socks5', host: '127.0.0.1', port: 2, egressIp: '198.51.100.1' });
+      assert.equal(b.status, 400);
+      assert.match(b.body.error.message, /egressIp 198\.51\.100\.1 appears twice \('dup-a', 'dup-b'\)/);
+      const moved = await call('PATCH', '/v1/exits/office-1', { egressIp: '198.51.100.1' });
+      assert.equal(moved.status, 400, 'a reverse exit may not take it either');
+      // A drained exit has left the configuration: its address is free for another.
+      assert.equal((await call('PATCH', '/v1/exits/dup-a', { drain: true })).status, 200);
+      assert.equal((await call('POST', '/v1/exits', { id: 'dup-b', kind: 'socks5', host: '127.0.0.1', port: 2, egressIp: '198.51.100.1' })).status, 201);
+      assert.equal((await call('PATCH', '/v1/exits/dup-a', { drain: false })).status, 400, 'undraining would share it again');
+      for (const id of ['dup-a', 'dup-b']) assert.equal((await call('DELETE', `/v1/exits/${id}`)).status, 204);
     });
 
     it('a real ingress fed by the stream lets the exit register with its token and carries a customer through it; a new token locks the old one out', async () => {
