@@ -8,7 +8,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -201,3 +202,80 @@ test('two workers fed by the control plane: the first reverse exit, added throug
     await cp.close();
   }
 });
+
+test('two workers (YAML): a tunnel port taken at the first reload opens at a later one, and both workers get work connections', { timeout: 30_000 }, async () => {
+  const file = join(dir, 'late-taken.yaml');
+  const start = await base();
+  writeFileSync(file, JSON.stringify(start));
+  const blocker = createServer();
+  const taken = await listen0(blocker);
+  let ing: RunningIngress | undefined;
+  let exit: ReverseExitClient | undefined;
+  try {
+    ing = await startIngressProcesses(file, { workers: 2, log: createLogger('silent') });
+    const withExit = { ...start, exits: [await reverseEntry('late-2', '127.0.0.24', 'de')], reverse: { ...REVERSE, listen: { host: '127.0.0.1', port: taken } } };
+    writeFileSync(file, JSON.stringify(withExit));
+    process.kill(process.pid, 'SIGHUP');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(ing.tunnelPort, undefined, 'the port was taken');
+    await new Promise<void>((r) => blocker.close(() => r()));
+    process.kill(process.pid, 'SIGHUP');
+    await until(() => ing!.tunnelPort === taken, 'the tunnel port opened at the next reload', 5000);
+    // The workers had started their side at the first reload; the dispatcher's hello seats them now.
+    exit = startReverseExit(taken, 'late-2', '127.0.0.24', { pool: 2 });
+    await withTimeout(exit.ready, 5000, 'exit registered');
+    await until(() => exit!.idle === 2, 'two idle work connections');
+    assert.deepEqual(await run(ing.ports[0], '127.0.0.24', 20, 'late tunnel port, two workers, pool 2'), []);
+  } finally {
+    if (blocker.listening) blocker.close();
+    await exit?.stop(200);
+    await ing?.stop();
+  }
+});
+
+test('two workers (YAML): a flood of silent connections to the tunnel port stays bounded in the primary, and an exit from elsewhere still registers at once', { timeout: 40_000 }, async () => {
+  const file = join(dir, 'flood.yaml');
+  const cfg = await base();
+  writeFileSync(file, JSON.stringify({ ...cfg, exits: [await reverseEntry('steady', '127.0.0.25', 'de')], reverse: REVERSE }));
+  let ing: RunningIngress | undefined;
+  let flood: ChildProcess | undefined;
+  let exit: ReverseExitClient | undefined;
+  const fds = (): number => readdirSync('/proc/self/fd').length;
+  try {
+    ing = await startIngressProcesses(file, { workers: 2, log: createLogger('silent') });
+    const before = fds();
+    // Another process opens 4,000 connections from 127.0.0.9 and never speaks TLS.
+    flood = spawn(process.execPath, ['-e', FLOOD, String(ing.tunnelPort), '4000', '127.0.0.9'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const opened = Number(await withTimeout(new Promise<string>((r) => flood!.stdout!.once('data', (d: Buffer) => r(d.toString()))), 20_000, 'flood opened'));
+    assert.ok(opened >= 3000, `the flood opened ${opened} connections`);
+    const during = fds();
+    // Handoffs in flight are capped per source and per worker: the primary does not hold the flood.
+    assert.ok(during - before < 600, `primary fds ${before} → ${during}`);
+    const t0 = Date.now();
+    exit = startReverseExit(ing.tunnelPort!, 'steady', '127.0.0.25', { pool: 2 });
+    await withTimeout(exit.ready, 3000, 'exit registered during the flood');
+    process.stderr.write(`# during a flood of ${opened} silent connections: primary fds +${during - before}, a real exit registered in ${Date.now() - t0} ms\n`);
+    assert.deepEqual(await run(ing.ports[0], '127.0.0.25', 10, 'during the flood'), []);
+  } finally {
+    flood?.kill('SIGKILL');
+    await exit?.stop(200);
+    await ing?.stop();
+  }
+});
+
+/** A flooder: open N connections to 127.0.0.1:PORT from LOCAL, print how many, hold them (killed by the test). */
+const FLOOD = `
+const [port, n, local] = process.argv.slice(1);
+const net = require('node:net');
+const socks = [];
+let settled = 0;
+let connected = 0;
+const settle = () => { if (++settled === Number(n)) process.stdout.write(String(connected)); };
+for (let i = 0; i < Number(n); i++) {
+  const s = net.connect({ host: '127.0.0.1', port: Number(port), localAddress: local });
+  s.once('connect', () => { connected++; settle(); });
+  s.once('error', settle);
+  socks.push(s);
+}
+setTimeout(() => process.exit(0), 60000).unref();
+`;

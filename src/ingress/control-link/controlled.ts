@@ -31,7 +31,7 @@ import { ControlStreamClient } from './stream-client.js';
 import { SessionMeter, StatsLedger, type MeterBatchMsg } from './stats.js';
 import { LegitimacyGate } from '../guard/legitimacy-gate.js';
 import { LegitimacyLink, type LegitimacyEvidenceMsg, type LegitimacyRulesMsg } from './legitimacy-link.js';
-import { primaryTunnel, type TunnelConnMsg, type TunnelKeysMsg, type TunnelLoadMsg } from '../reverse/tunnel-dispatch.js';
+import { primaryTunnel, type TunnelConnMsg, type TunnelHelloMsg, type TunnelKeysMsg, type TunnelLoadMsg } from '../reverse/tunnel-dispatch.js';
 
 export const SNAPSHOT_FILE = 'control-snapshot.json';
 export const LEDGER_FILE = 'stats-ledger.json';
@@ -91,7 +91,8 @@ export type PrimaryToWorker =
   | { type: 'hopgate:stats:answer'; id: number; status: number; body: string }
   | LegitimacyRulesMsg
   | TunnelConnMsg
-  | TunnelKeysMsg;
+  | TunnelKeysMsg
+  | TunnelHelloMsg;
 export type WorkerToPrimary =
   | { type: 'booting' }
   | { type: 'ready'; adminPort: number | undefined; ports: number[] }

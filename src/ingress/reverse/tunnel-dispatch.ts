@@ -40,25 +40,46 @@ export interface TunnelLoadMsg {
   readonly open: boolean;
 }
 
+/**
+ * Primary → every worker, when the tunnel port opens: report your load now (a worker
+ * that reported before — or while a first start failed — would otherwise stay unseated).
+ */
+export interface TunnelHelloMsg {
+  readonly type: 'hopgate:reverse:hello';
+}
+
 interface Seat {
   readonly worker: Worker;
   load: number;
   received: number;
   sent: number;
+  /** Sockets handed over whose transfer has not completed, with their source: destroyed if the worker goes. */
+  readonly inFlight: Map<Socket, string>;
 }
+
+/**
+ * Node transfers handles one at a time, so a flood of connections to the tunnel port
+ * would queue in the primary without bound: past these, new connections are dropped
+ * (a real exit's dial backs off and comes again).
+ */
+const MAX_IN_FLIGHT_PER_WORKER = 256;
+const MAX_IN_FLIGHT_PER_SOURCE = 32;
 
 export class TunnelDispatcher {
   /** Workers that take sockets (they reported an open intake), by cluster id. */
   private readonly seats = new Map<number, Seat>();
   private turn = 0;
   private readonly ticketKeys = randomBytes(48).toString('base64');
-  /** Sockets destroyed because no worker took sockets. */
+  /** In-flight handoffs by source address (one flooding source cannot fill every worker's queue). */
+  private readonly bySource = new Map<string, number>();
+  /** Sockets destroyed because no worker could take them (none seated, or every queue full). */
   dropped = 0;
 
   private constructor(private readonly server: Server) {
     cluster.on('message', this.onMessage);
     cluster.on('exit', this.onGone);
     cluster.on('disconnect', this.onGone);
+    for (const w of Object.values(cluster.workers ?? {})) if (w?.isConnected()) w.send({ type: 'hopgate:reverse:hello' } satisfies TunnelHelloMsg);
   }
 
   static async listen(host: string, port: number): Promise<TunnelDispatcher> {
@@ -88,14 +109,31 @@ export class TunnelDispatcher {
     let seat = this.seats.get(worker.id);
     // A new seat counts from what the worker has received: nothing is in flight to it yet.
     if (!seat) {
-      this.seats.set(worker.id, (seat = { worker, load: 0, received: r.received, sent: r.received }));
+      this.seats.set(worker.id, (seat = { worker, load: 0, received: r.received, sent: r.received, inFlight: new Map() }));
       worker.send({ type: 'hopgate:reverse:keys', ticketKeys: this.ticketKeys } satisfies TunnelKeysMsg); // IPC keeps order: before any socket
     }
     seat.load = r.load;
     seat.received = r.received;
   };
 
-  private readonly onGone = (worker: Worker): void => void this.seats.delete(worker.id);
+  private readonly onGone = (worker: Worker): void => {
+    const seat = this.seats.get(worker.id);
+    this.seats.delete(worker.id);
+    // Node drops a dead worker's queued handles without calling back: close them here.
+    for (const socket of [...(seat?.inFlight.keys() ?? [])]) {
+      this.settle(seat!, socket);
+      socket.destroy();
+    }
+  };
+
+  /** A handoff is over (done, failed, or its worker gone). */
+  private settle(seat: Seat, socket: Socket): void {
+    const source = seat.inFlight.get(socket);
+    if (source === undefined || !seat.inFlight.delete(socket)) return;
+    const left = (this.bySource.get(source) ?? 1) - 1;
+    if (left > 0) this.bySource.set(source, left);
+    else this.bySource.delete(source);
+  }
 
   /** The worker's last report plus the sockets sent since it was written. */
   private estimate(s: Seat): number {
@@ -108,7 +146,8 @@ export class TunnelDispatcher {
     let best: Seat | undefined;
     for (let i = 0; i < seats.length; i++) {
       const s = seats[(this.turn + i) % seats.length]!;
-      if (s.worker.isConnected() && (!best || this.estimate(s) < this.estimate(best))) best = s;
+      if (!s.worker.isConnected() || s.inFlight.size >= MAX_IN_FLIGHT_PER_WORKER) continue;
+      if (!best || this.estimate(s) < this.estimate(best)) best = s;
     }
     this.turn++;
     return best;
@@ -116,13 +155,18 @@ export class TunnelDispatcher {
 
   private readonly onConnection = (socket: Socket): void => {
     socket.on('error', () => undefined);
-    const seat = this.pick();
+    const source = socket.remoteAddress ?? '';
+    const fromSource = this.bySource.get(source) ?? 0;
+    const seat = fromSource < MAX_IN_FLIGHT_PER_SOURCE ? this.pick() : undefined;
     if (!seat) {
       this.dropped++;
       return void socket.destroy();
     }
     seat.sent++;
+    seat.inFlight.set(socket, source);
+    this.bySource.set(source, fromSource + 1);
     seat.worker.send({ type: 'hopgate:reverse:conn' } satisfies TunnelConnMsg, socket, (err) => {
+      this.settle(seat, socket);
       if (!err) return;
       seat.sent--;
       socket.destroy();
@@ -133,6 +177,7 @@ export class TunnelDispatcher {
     cluster.off('message', this.onMessage);
     cluster.off('exit', this.onGone);
     cluster.off('disconnect', this.onGone);
+    for (const seat of this.seats.values()) for (const socket of seat.inFlight.keys()) socket.destroy();
     this.seats.clear();
     this.server.close();
   }

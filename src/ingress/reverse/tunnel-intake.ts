@@ -7,9 +7,11 @@
 import type { Socket } from 'node:net';
 import { createSecureContext, TLSSocket, type SecureContext, type SecureContextOptions } from 'node:tls';
 import { unmapIPv4 } from '../../shared/net-addr.js';
-import type { TunnelConnMsg, TunnelKeysMsg, TunnelLoadMsg } from './tunnel-dispatch.js';
+import type { TunnelConnMsg, TunnelHelloMsg, TunnelKeysMsg, TunnelLoadMsg } from './tunnel-dispatch.js';
 
 const REPORT_EVERY_MS = 500;
+const MAX_HANDSHAKES = 1024;
+const MAX_HANDSHAKES_PER_SOURCE = 64;
 
 export class TunnelIntake {
   private ctx: SecureContext;
@@ -17,6 +19,7 @@ export class TunnelIntake {
   /** Shared by every worker (from the primary), so a session resumes on any of them. */
   private ticketKeys: Buffer | undefined;
   private handshaking = 0;
+  private readonly bySource = new Map<string, number>();
   private received = 0;
   private closed = false;
   private queued = false;
@@ -80,7 +83,11 @@ export class TunnelIntake {
     process.send?.(msg, undefined, {}, () => undefined); // a closed channel: the primary is gone
   }
 
-  private readonly onMessage = (m: TunnelConnMsg | TunnelKeysMsg | { type?: unknown } | undefined, handle: unknown): void => {
+  private readonly onMessage = (m: TunnelConnMsg | TunnelKeysMsg | TunnelHelloMsg | { type?: unknown } | undefined, handle: unknown): void => {
+    if (m?.type === 'hopgate:reverse:hello') {
+      this.last = ''; // the tunnel port (re)opened: be seated even if nothing changed here
+      return this.report();
+    }
     if (m?.type === 'hopgate:reverse:keys') {
       this.ticketKeys = Buffer.from((m as TunnelKeysMsg).ticketKeys, 'base64');
       this.ctx = this.context();
@@ -99,6 +106,11 @@ export class TunnelIntake {
 
   private take(raw: Socket): void {
     const source = unmapIPv4(raw.remoteAddress ?? '');
+    // Each open handshake holds a socket and a TLS state: beyond these, new ones are dropped —
+    // and one source that connects without speaking TLS cannot take every place from real exits.
+    const fromSource = this.bySource.get(source) ?? 0;
+    if (this.handshaking >= MAX_HANDSHAKES || fromSource >= MAX_HANDSHAKES_PER_SOURCE) return void raw.destroy();
+    this.bySource.set(source, fromSource + 1);
     raw.setNoDelay(true);
     raw.allowHalfOpen = true; // half-close passes through a tunnel (the TLS socket takes it from here)
     const socket = new TLSSocket(raw, { isServer: true, secureContext: this.ctx });
@@ -110,6 +122,9 @@ export class TunnelIntake {
       done = true;
       clearTimeout(deadline);
       this.handshaking--;
+      const left = (this.bySource.get(source) ?? 1) - 1;
+      if (left > 0) this.bySource.set(source, left);
+      else this.bySource.delete(source);
       this.changed();
       return true;
     };
