@@ -42,22 +42,29 @@ function rows(list: ExitViewT[]): string {
   );
 }
 
-/** The ingress tunnel address exits dial, as the settings say (a wildcard host becomes a placeholder). */
+/** The ingress tunnel address exits dial, as the settings say (a wildcard host, or no answer, becomes a placeholder). */
 async function tunnelAddress(client: AdminClient): Promise<string> {
-  const { settings } = await client.request<{ settings: { reverse?: { listen?: { host?: string; port?: number } } } }>('GET', '/v1/settings');
-  const listen = settings.reverse?.listen ?? {};
-  const host = listen.host === undefined ? '127.0.0.1' : listen.host === '0.0.0.0' || listen.host === '::' ? 'INGRESS-HOST' : listen.host;
-  return `${host.includes(':') ? `[${host}]` : host}:${listen.port ?? 7443}`;
+  try {
+    const { settings } = await client.request<{ settings: { reverse?: { listen?: { host?: string; port?: number } } } }>('GET', '/v1/settings');
+    const listen = settings.reverse?.listen ?? {};
+    const host = listen.host === undefined ? '127.0.0.1' : listen.host === '0.0.0.0' || listen.host === '::' ? 'INGRESS-HOST' : listen.host;
+    return `${host.includes(':') ? `[${host}]` : host}:${listen.port ?? 7443}`;
+  } catch {
+    return 'INGRESS-HOST:7443';
+  }
 }
 
-function tokenLines(id: string, token: string, connectTo: string): string {
-  return [
-    `token: ${token}`,
-    `(shown once: only its hash is stored; 'hopgate exits token ${id}' makes a new one)`,
-    'run it inside the exit\'s network (it opens no port; --ca: the certificate the ingress tunnel port presents):',
-    `  HOPGATE_EXIT_TOKEN='${token}' hopgate exit --connect-to ${connectTo} --id ${id} --ca CERT.pem`,
-    '',
-  ].join('\n');
+/** The token first (it is shown once: nothing that can fail comes before it), then how to run the exit. */
+async function printToken(client: AdminClient, id: string, token: string): Promise<void> {
+  process.stdout.write(`token: ${token}\n(shown once: only its hash is stored; 'hopgate exits token ${id}' makes a new one)\n`);
+  const connectTo = await tunnelAddress(client);
+  process.stdout.write(
+    [
+      'run it inside the exit\'s network (it opens no port; --ca: the certificate the ingress tunnel port presents):',
+      `  HOPGATE_EXIT_TOKEN='${token}' hopgate exit --connect-to ${connectTo} --id ${id} --ca CERT.pem`,
+      '',
+    ].join('\n'),
+  );
 }
 
 export async function exitsCommand(argv: string[]): Promise<void> {
@@ -130,13 +137,14 @@ export async function exitsCommand(argv: string[]): Promise<void> {
         const e = await client.request<ExitViewT & { token?: string }>('POST', '/v1/exits', body);
         if (values.json) return printJson(e);
         process.stdout.write(`exit ${e.id} added${e.reverse ? ' (reverse: it dials the ingress tunnel port)' : ''}\n`);
-        if (e.token) process.stdout.write(tokenLines(e.id, e.token, await tunnelAddress(client)));
+        if (e.token) await printToken(client, e.id, e.token);
         return;
       }
       case 'token': {
         const r = await client.request<{ token: string }>('POST', `${path()}/token`);
         if (values.json) return printJson({ id, token: r.token });
-        process.stdout.write(`new token for exit ${id}\n${tokenLines(id!, r.token, await tunnelAddress(client))}`);
+        process.stdout.write(`new token for exit ${id}\n`);
+        await printToken(client, id!, r.token);
         return;
       }
       case 'list': {

@@ -49,8 +49,9 @@ interface DemoState {
   password: string;
   hash?: string;
   exitSecret?: string;
-  /** The demo reverse exit's token (the control plane keeps its hash). */
+  /** The demo reverse exit's token, and its hash as the control plane keeps it (made once: a restart changes nothing). */
   reverseToken?: string;
+  reverseTokenHash?: string;
 }
 
 function demoCredentials(stateDir: string): DemoState {
@@ -77,7 +78,7 @@ export async function upCommand(argv: string[]): Promise<void> {
   if (!m) fail('--ports must look like 8000-8099');
   const ports: [number, number] = [Number(m[1]), Number(m[2])];
   const stateDir = resolve(values['state-dir']);
-  mkdirSync(stateDir, { recursive: true });
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 }); // credentials, tokens and the database live here
 
   const demo = demoCredentials(stateDir);
   demo.hash ??= await hashPassword(demo.password);
@@ -88,7 +89,10 @@ export async function upCommand(argv: string[]): Promise<void> {
   const secret = demo.exitSecret ?? randomBytes(18).toString('base64url');
   demo.exitSecret = secret;
   writeFileSync(join(stateDir, 'demo-user.json'), JSON.stringify(demo), { mode: 0o600 });
-  demo.reverseToken ??= generateExitToken();
+  if (!demo.reverseToken || !demo.reverseTokenHash) {
+    demo.reverseToken = generateExitToken();
+    demo.reverseTokenHash = await hashPassword(demo.reverseToken);
+  }
   writeFileSync(join(stateDir, 'demo-user.json'), JSON.stringify(demo), { mode: 0o600 });
   const exitHash = await hashPassword(secret);
   const exits = await Promise.all(
@@ -98,7 +102,7 @@ export async function upCommand(argv: string[]): Promise<void> {
     }),
   );
   const [revId, revIp, revCountry] = DEMO_REVERSE_EXIT;
-  const reverse = tls ? { id: revId, token: demo.reverseToken, tokenHash: await hashPassword(demo.reverseToken) } : undefined;
+  const reverse = tls ? { id: revId, token: demo.reverseToken, tokenHash: demo.reverseTokenHash } : undefined;
 
   // The control plane on SQLite in the state dir holds the demo network; the ingress takes
   // its configuration from it over the config stream, like any ingress node.
@@ -270,9 +274,11 @@ async function seedDemo(
     await store.createCustomer({ login: want.user.login, status: 'active', sources: [], sourceAuth: false, exits: order, pools: [] }, want.user.passwordHash, actor);
   } else {
     if (user.passwordHash !== want.user.passwordHash) await store.setPasswordHash(user.id, want.user.passwordHash, actor);
-    // Untouched demo lists (empty, or an earlier demo's) follow the demo; a list the operator changed stays.
-    const demoList = user.exits.length === 0 || order.slice(0, user.exits.length).join() === user.exits.join();
-    if (demoList && user.pools.length === 0 && user.exits.join() !== order.join()) await store.setAssignment(user.id, { exits: order, pools: [] }, actor);
+    // Untouched demo lists (empty, or the five exits of a demo before the reverse one) follow the demo;
+    // a list the operator changed stays as it is.
+    const before = want.exits.map((e) => e.id).join();
+    const untouched = user.exits.length === 0 || user.exits.join() === before;
+    if (untouched && user.pools.length === 0 && user.exits.join() !== order.join()) await store.setAssignment(user.id, { exits: order, pools: [] }, actor);
   }
   if (!(await store.getNode('local'))) await store.createNode({ id: 'local', name: 'hopgate up' }, actor);
   return (await store.issueNodeToken('local'))!;

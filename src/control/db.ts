@@ -3,7 +3,7 @@
  * SQLite file (better-sqlite3) or PostgreSQL (pg). Everything above this file
  * is dialect-neutral; the few differences (error codes, isolation) live here.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
@@ -55,7 +55,11 @@ export interface ControlDb {
 
 export async function openDb(target: DbTarget): Promise<ControlDb> {
   if (target.dialect === 'sqlite') {
-    if (target.location !== ':memory:') mkdirSync(dirname(target.location), { recursive: true });
+    if (target.location !== ':memory:') {
+      mkdirSync(dirname(target.location), { recursive: true, mode: 0o700 });
+      // It holds forward exits' upstream passwords: owner only. SQLite gives its -wal and -shm the same mode.
+      if (!existsSync(target.location)) writeFileSync(target.location, '', { mode: 0o600, flag: 'wx' });
+    }
     const sqlite = new Database(target.location);
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('busy_timeout = 5000');

@@ -70,7 +70,7 @@ export class ReverseExitClient {
   readonly ready = new Promise<void>((r) => (this.readyResolve = r));
   /** Why the ingress last refused a registration (wrong token, not allowed…). */
   lastRefusal: string | undefined;
-  /** `resumed`: work connections whose TLS session was resumed (cheaper handshakes on both sides). */
+  /** `registered`: work connections the ingress accepted; `resumed`: those of them whose TLS session was resumed (cheaper handshakes on both sides). */
   readonly counters = { registered: 0, resumed: 0, served: 0, refusedTargets: 0, dialFailures: 0 };
   private readonly log: NonNullable<ReverseExitOptions['log']>;
 
@@ -147,8 +147,9 @@ export class ReverseExitClient {
     socket.on('error', (err) => {
       if (!registered) this.log.warn({ ingress: `${o.host}:${o.port}`, err: err.message }, 'work connection failed');
     });
+    let resumed = false;
     socket.once('secureConnect', () => {
-      if (socket.isSessionReused()) this.counters.resumed++;
+      resumed = socket.isSessionReused();
       socket.write(registrationPacket({ exit: o.id, token: o.token }));
     });
     socket.once('close', () => {
@@ -176,6 +177,7 @@ export class ReverseExitClient {
             this.failures = 0;
             this.lastRefusal = undefined;
             this.counters.registered++;
+            if (resumed) this.counters.resumed++; // counted with the acceptance, so resumed ≤ registered
             const hb = Number(p.props.get('heartbeat-ms'));
             if (hb > 0) this.heartbeatMs = hb;
             conn.state = 'idle';

@@ -27,8 +27,10 @@ export async function startAdminServer(host: string, port: number, registry: Reg
         },
       );
     } else if (req.url === '/healthz') {
-      res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify(health()));
+      // Probes read the status: 503 while the node says it is not ok (draining, no work connection).
+      const h = health() as { ok?: unknown };
+      res.writeHead(h.ok === false ? 503 : 200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(h));
     } else {
       res.writeHead(404);
       res.end();

@@ -10,7 +10,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { SocksClient } from 'socks';
-import { startEchoServer, withTimeout } from '../helpers/net.js';
+import { createServer } from 'node:net';
+import { listen0, startEchoServer, withTimeout } from '../helpers/net.js';
 import { startTestIngress, USER, type TestIngress } from '../helpers/ingress.js';
 import { reverseEntry, tunnelCert, tunnelPortOf, TOKEN } from '../helpers/reverse.js';
 
@@ -90,4 +91,34 @@ test('a reverse exit process reports its state on its own admin port', async () 
     exit!.kill('SIGTERM');
   });
   assert.equal(code, 0);
+});
+
+test('refused by the ingress (a wrong token), the exit says so: /healthz 503 with the reason, refused_by_ingress 1', async () => {
+  const probe = createServer();
+  const adminPort = await listen0(probe);
+  await new Promise<void>((r) => probe.close(() => r()));
+  const wrong = spawn(
+    process.execPath,
+    [cli, 'exit', '--connect-to', `127.0.0.1:${tunnelPortOf(ing.ingress)}`, '--id', 'cli-1', '--ca', tunnelCert().cert, '--pool', '1', '--admin', `127.0.0.1:${adminPort}`, '--log-level', 'silent'],
+    { stdio: 'ignore', env: { ...process.env, HOPGATE_EXIT_TOKEN: 'not-the-token' } },
+  );
+  try {
+    let res: Response | undefined;
+    for (let i = 0; i < 100; i++) {
+      res = await fetch(`http://127.0.0.1:${adminPort}/healthz`).catch(() => undefined);
+      if (res?.status === 503) {
+        const body = (await res.json()) as { ok: boolean; lastRefusal?: string };
+        if (body.lastRefusal) {
+          assert.equal(body.ok, false);
+          assert.match(body.lastRefusal, /AUTH_FAILED: wrong token for exit 'cli-1'/);
+          break;
+        }
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(res?.status, 503);
+    assert.equal(metric(await scrape(adminPort, '/metrics'), 'hopgate_exit_refused_by_ingress'), 1);
+  } finally {
+    wrong.kill('SIGKILL');
+  }
 });

@@ -156,6 +156,12 @@ test('one process: a reload that brings the first reverse exit starts the tunnel
     ing.reload(IngressConfigSchema.parse({ ...withExit, reverse: { ...REVERSE, listen: { host: '127.0.0.1', port: takenPort + 1 } } }));
     assert.ok(logged.some((l) => l.includes('reverse.listen changes take effect on restart')));
     assert.equal(ing.runtime.reverse!.tunnelPort, port);
+    // A tunnel certificate that cannot be read keeps the old one, and the rest of the reload applies.
+    const carl = { login: 'carl', passwordHash: await tokenHash('carl-password') };
+    ing.reload(IngressConfigSchema.parse({ ...withExit, users: [...start.users, carl], reverse: { ...REVERSE, tls: { cert: join(dir, 'missing.pem'), key: join(dir, 'missing.pem') } } }));
+    assert.ok(logged.some((l) => l.includes('tunnel certificate not reloaded')));
+    assert.ok(ing.runtime.snapshot.usersByLogin.has('carl'));
+    assert.equal(await echoVia(ing.ports()[0]!, '127.0.0.22', 1, { login: 'carl', password: 'carl-password' }), '127.0.0.22');
   } finally {
     taken.close();
     await exit?.stop(200);

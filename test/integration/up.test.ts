@@ -10,7 +10,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -125,6 +125,8 @@ test('hopgate up --json prints the contract, and every demo exit carries curl fr
   const socks4a = await curl(['-x', `socks4a://${username}%3A${password}@127.0.0.1:${BASE + 6}`, c.demoTarget!]);
   assert.equal(JSON.parse(socks4a.stdout).youCameFrom, '127.0.0.7');
 
+  // What the state dir holds is the owner's only: credentials, tokens, the database with exit passwords.
+  for (const f of ['demo-user.json', 'control-admin-token', 'control.sqlite', 'ingress.yaml']) assert.equal(statSync(join(state, f)).mode & 0o777, 0o600, f);
   const exits = await fetch(`${c.control!.url}/v1/exits`, { headers: { authorization: `Bearer ${c.control!.adminToken}` } });
   assert.equal(exits.status, 200);
   const nl = ((await exits.json()) as { exits: Array<{ id: string; kind: string; reverse: { tokenSet: boolean } | null }> }).exits.find((e) => e.id === 'nl-1');
@@ -132,8 +134,16 @@ test('hopgate up --json prints the contract, and every demo exit carries curl fr
   assert.equal(nl?.reverse?.tokenSet, true);
 });
 
-test('SIGTERM stops everything and frees the ports; a restart on the same state dir keeps the credentials', async () => {
+/** GET on the control plane with the operator token. */
+async function api<T>(c: UpContract, path: string, init: RequestInit = {}): Promise<T> {
+  const res = await fetch(`${c.control!.url}${path}`, { ...init, headers: { authorization: `Bearer ${c.control!.adminToken}`, 'content-type': 'application/json' } });
+  assert.ok(res.ok, `${path}: ${res.status}`);
+  return (await res.json()) as T;
+}
+
+test('SIGTERM stops everything and frees the ports; a restart on the same state dir keeps the credentials and changes nothing', async () => {
   const before = running!.contract;
+  const revision = (await api<{ revision: number }>(before, '/v1/revision')).revision;
   const stopped = await stopUp(running!);
   assert.equal(stopped.code, 0);
   process.stdout.write(`# hopgate up stopped in ${stopped.ms} ms\n`);
@@ -145,5 +155,14 @@ test('SIGTERM stops everything and frees the ports; a restart on the same state 
   assert.equal(c.control?.adminToken, before.control?.adminToken);
   const r = await curl(['-x', `http://${c.users[0]!.username}:${c.users[0]!.password}@127.0.0.1:${BASE + 6}`, c.demoTarget!]);
   assert.equal(JSON.parse(r.stdout).youCameFrom, '127.0.0.7', 'the reverse exit registers again with its kept token');
+  assert.equal((await api<{ revision: number }>(c, '/v1/revision')).revision, revision, 'a restart writes no configuration change');
+
+  // An operator's own list for the demo user survives a restart.
+  const [demo] = (await api<{ customers: Array<{ id: string }> }>(c, '/v1/customers?login=demo')).customers;
+  await api(c, `/v1/customers/${demo!.id}/assignment`, { method: 'PUT', body: JSON.stringify({ exits: ['nl-1', 'us-1'] }) });
+  assert.equal((await stopUp(running)).code, 0);
+  running = await startUp();
+  const again = await api<{ exits: string[] }>(running.contract, `/v1/customers/${demo!.id}/assignment`);
+  assert.deepEqual(again.exits, ['nl-1', 'us-1']);
   assert.equal((await stopUp(running)).code, 0);
 });

@@ -39,7 +39,7 @@ export class ReverseNode implements ReverseDialer {
 
   private constructor(
     private snap: Snapshot,
-    log: RegistryLog,
+    private readonly log: RegistryLog,
   ) {
     this.registry = new ReverseRegistry(snap, log);
   }
@@ -117,9 +117,14 @@ export class ReverseNode implements ReverseDialer {
     this.registry.configure(snap);
     // A new certificate applies to new work connections (listen address changes need a restart).
     if (after && (after.cert !== before?.cert || after.key !== before?.key)) {
-      const files = tlsFiles(snap.config);
-      this.tunnel?.setSecureContext(files);
-      this.intake?.setSecureContext(files);
+      // An unreadable or bad file must not stop the rest of this configuration from applying: keep the old certificate.
+      try {
+        const files = tlsFiles(snap.config);
+        this.tunnel?.setSecureContext(files);
+        this.intake?.setSecureContext(files);
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'tunnel certificate not reloaded; the previous one stays in use');
+      }
     }
   }
 
