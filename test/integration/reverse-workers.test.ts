@@ -260,7 +260,9 @@ test('two workers (YAML): a flood of silent connections to the tunnel port stays
     const t0 = Date.now();
     exit = startReverseExit(ing.tunnelPort!, 'steady', '127.0.0.25', { pool: 2 });
     await withTimeout(exit.ready, 3000, 'exit registered during the flood');
-    process.stderr.write(`# during a flood of ${opened} silent connections: primary fds +${during - before}, a real exit registered in ${Date.now() - t0} ms\n`);
+    const registeredMs = Date.now() - t0;
+    await until(() => exit!.idle === 2, 'both work connections registered (one per worker)', 3000);
+    process.stderr.write(`# during a flood of ${opened} silent connections: primary fds +${during - before}, a real exit registered in ${registeredMs} ms\n`);
     assert.deepEqual(await run(ing.ports[0], '127.0.0.25', 10, 'during the flood'), []);
   } finally {
     flood?.kill('SIGKILL');
