@@ -1,5 +1,6 @@
 /** A tiny "who am I" HTTP server for the demo: it answers with the address the request came from. */
 import { createServer, type Server } from 'node:http';
+import { listenOn } from '../shared/listen.js';
 
 export async function startWhoami(host: string, port: number): Promise<Server> {
   const server = createServer((req, res) => {
@@ -8,9 +9,6 @@ export async function startWhoami(host: string, port: number): Promise<Server> {
     res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
     res.end(body);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, resolve);
-  });
+  await listenOn(server, host, port, 511);
   return server;
 }

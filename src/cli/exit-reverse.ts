@@ -10,6 +10,7 @@ import { createLogger } from '../shared/log.js';
 import { fail, parse, portRange } from './args.js';
 import { onShutdownSignal } from './signals.js';
 import { startAdminServer } from '../shared/admin-server.js';
+import { boundPort } from '../shared/listen.js';
 import { reverseExitHealth, reverseExitMetrics } from '../exit/reverse-metrics.js';
 
 export async function reverseExitCommand(argv: string[]): Promise<void> {
@@ -65,7 +66,7 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
     await client.stop(Number(values['drain-ms']));
   });
   await client.ready;
-  const adminPort = (admin?.address() as { port: number } | null)?.port;
+  const adminPort = boundPort(admin);
   process.stdout.write(JSON.stringify({ ready: true, connectTo: values['connect-to'], exit: values.id, pool, egress: values.egress ?? null, admin: adminPort ?? null }) + '\n');
 }
 

@@ -23,6 +23,7 @@ import { ensureSelfSignedCert } from './tls-cert.js';
 import { EXIT_LOGIN, exitConfig } from './exit.js';
 import { Ingress } from '../ingress/ingress.js';
 import { createLogger } from '../shared/log.js';
+import { boundPort } from '../shared/listen.js';
 
 export interface UpContract {
   ingress: { host: string; ports: [number, number]; tls: boolean; tlsCert?: string };
@@ -140,7 +141,7 @@ export async function upCommand(argv: string[]): Promise<void> {
   }
 
   const whoami = await startWhoami('127.0.0.1', Number(values['demo-port'])).catch(() => undefined);
-  const whoamiPort = (whoami?.address() as { port: number } | null)?.port;
+  const whoamiPort = boundPort(whoami);
   const workers = values.workers ? Number(values.workers) : availableParallelism();
   let ingress: ControlledIngress;
   try {

@@ -8,6 +8,7 @@ import type { ExitCreateInput, ExitPatchInput, ExitViewT } from './api-schemas.j
 import { ApiError } from './errors.js';
 import type { ExitsTable } from './tables.js';
 import type { HopConfig } from '../shared/schema/ingress-config.js';
+import { json, parseJson } from './json-columns.js';
 
 /** An exit with its secrets, for rendering. */
 export interface ExitRecord extends ExitViewT {
@@ -19,10 +20,6 @@ export interface ExitRecord extends ExitViewT {
 }
 
 type Targets = { allow: string[]; deny: string[]; ports: number[] };
-
-function parseJson<T>(text: string | null, fallback: T): T {
-  return text === null ? fallback : (JSON.parse(text) as T);
-}
 
 export function exitRecord(r: ExitsTable, customers: number): ExitRecord {
   const viaFull = parseJson<HopConfig[]>(r.via, []);
@@ -75,7 +72,7 @@ export function newExitRow(input: ExitCreateInput, tokenHash: string | undefined
     state: input.state ?? null,
     city: input.city ?? null,
     asn: input.asn ?? null,
-    tags: JSON.stringify(input.tags),
+    tags: json(input.tags),
     drain: input.drain ? 1 : 0,
     created_at: at,
     updated_at: at,
@@ -92,9 +89,9 @@ export function newExitRow(input: ExitCreateInput, tokenHash: string | undefined
       via: '[]',
       token_hash: tokenHash,
       token_changed_at: at,
-      reverse_from: JSON.stringify(input.from),
+      reverse_from: json(input.from),
       max_work_connections: input.maxConnections,
-      reverse_targets: input.targets ? JSON.stringify(input.targets) : null,
+      reverse_targets: input.targets ? json(input.targets) : null,
     };
   }
   return {
@@ -104,7 +101,7 @@ export function newExitRow(input: ExitCreateInput, tokenHash: string | undefined
     port: input.port,
     username: input.username ?? null,
     password: input.password ?? null,
-    via: JSON.stringify(input.via),
+    via: json(input.via),
     token_hash: null,
     token_changed_at: null,
     reverse_from: null,
@@ -139,11 +136,11 @@ export function exitPatchSet(kind: ExitsTable['kind'], patch: ExitPatchInput, at
   if (patch.state !== undefined) set.state = patch.state;
   if (patch.city !== undefined) set.city = patch.city;
   if (patch.asn !== undefined) set.asn = patch.asn;
-  if (patch.via !== undefined) set.via = JSON.stringify(patch.via);
-  if (patch.tags !== undefined) set.tags = JSON.stringify(patch.tags);
+  if (patch.via !== undefined) set.via = json(patch.via);
+  if (patch.tags !== undefined) set.tags = json(patch.tags);
   if (patch.drain !== undefined) set.drain = patch.drain ? 1 : 0;
-  if (patch.from !== undefined) set.reverse_from = JSON.stringify(patch.from);
+  if (patch.from !== undefined) set.reverse_from = json(patch.from);
   if (patch.maxConnections !== undefined) set.max_work_connections = patch.maxConnections;
-  if (patch.targets !== undefined) set.reverse_targets = patch.targets === null ? null : JSON.stringify(patch.targets);
+  if (patch.targets !== undefined) set.reverse_targets = patch.targets === null ? null : json(patch.targets);
   return set;
 }

@@ -14,6 +14,7 @@ import { IngressConfigSchema, type IngressConfig, type IngressConfigInput } from
 import type { CustomerRecord, ExitRecord, StoreSnapshot } from './store.js';
 import type { SettingKey } from './api-schemas.js';
 import { checkReverseConfig } from '../ingress/reverse/check-config.js';
+import { ExitIndex } from '../ingress/route/exit-index.js';
 
 export interface Rendered {
   readonly revision: number;
@@ -57,27 +58,24 @@ export type ExitSummary = Pick<ExitRecord, 'id' | 'kind' | 'egressIp' | 'drain'>
 
 /**
  * Why settings and exits would not make a valid ingress configuration, or undefined:
- * the settings against the schema, then the rules across exits the ingress applies
- * (an egress address used twice, the reverse section's rules). Linear in the exits and
+ * the settings against the schema, then the ingress's own rules across exits (an egress
+ * address used twice, the reverse section's rules). Linear in the exits and
  * light: it runs inside every exit or settings change. Customers are not needed for it.
  */
 export function settingsAndExitsProblem(settings: Partial<Record<SettingKey, unknown>>, exits: readonly ExitSummary[]): string | undefined {
   const r = IngressConfigSchema.safeParse({ version: 1, ...settings, users: [], exits: [] });
   if (!r.success) return r.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`).join('; ');
-  const live = exits.filter((e) => !e.drain);
-  const byEgress = new Map<string, string>();
-  for (const e of live) {
-    if (e.egressIp === null) continue;
-    const other = byEgress.get(e.egressIp);
-    if (other !== undefined) return `exits: egressIp ${e.egressIp} appears twice ('${other}', '${e.id}'): an ingress could not tell which exit 'exitip-${e.egressIp}' means`;
-    byEgress.set(e.egressIp, e.id);
-  }
   for (const site of r.data.reverse?.publish ?? []) {
     if (exits.some((e) => e.id === site.exit && e.drain)) return `reverse.publish: site ${site.host} names exit '${site.exit}', which is drained (drained exits leave the configuration)`;
   }
+  // The ingress's own rules, on what they read of the live exits: the exit index (ids and egress
+  // addresses once each) and the reverse section's (ids and kinds).
+  const live = exits
+    .filter((e) => !e.drain)
+    .map((e) => ({ id: e.id, kind: e.kind, ...(e.egressIp !== null ? { egressIp: e.egressIp } : {}) })) as IngressConfig['exits'];
   try {
-    // The reverse rules read only the exits' ids and kinds.
-    checkReverseConfig({ ...r.data, exits: live.map((e) => ({ id: e.id, kind: e.kind })) as IngressConfig['exits'] });
+    new ExitIndex(live);
+    checkReverseConfig({ ...r.data, exits: live });
   } catch (err) {
     return (err as Error).message;
   }

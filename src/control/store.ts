@@ -13,6 +13,7 @@ import { migrateToLatest, type MigrationReport } from './migrations.js';
 import type { ChangeLogTable, CustomersTable, DB, IngressNodesTable } from './tables.js';
 import { exitPatchSet, exitRecord, exitView, newExitRow, type ExitRecord } from './exit-rows.js';
 import { settingsAndExitsProblem } from './render.js';
+import { json, parseJson } from './json-columns.js';
 import { hashIngressToken, generateIngressToken } from './token.js';
 import { periodKeysOfMinute, type StatsPull } from '../shared/control-protocol.js';
 import { ApiError, notFound } from './errors.js';
@@ -96,12 +97,6 @@ export interface QuotaStatus {
   readonly periodKey: string;
   readonly used: number;
   readonly exceededUntil: string | null;
-}
-const json = (v: unknown): string => JSON.stringify(v);
-
-function parseJson<T>(text: string | null, fallback: T): T {
-  if (text === null) return fallback;
-  return JSON.parse(text) as T;
 }
 
 function newId(prefix: string): string {

@@ -17,6 +17,7 @@ import { IngressRuntime } from './runtime.js';
 import { startExitProber } from './route/exit-prober.js';
 import { ReverseNode } from './reverse/reverse-node.js';
 import { LateStart } from './reverse/late-start.js';
+import { boundPort } from '../shared/listen.js';
 
 function loadTls(cfg: IngressConfig): SecureContext | undefined {
   if (!cfg.tls) return undefined;
@@ -98,8 +99,7 @@ export class Ingress {
   }
 
   get adminPort(): number | undefined {
-    const a = this.admin?.address();
-    return typeof a === 'object' && a ? a.port : undefined;
+    return boundPort(this.admin);
   }
 
   /** Apply a new configuration without dropping live connections. Listen address changes need a restart. */

@@ -2,6 +2,7 @@
 import { createServer, type Server } from 'node:net';
 import type { IngressRuntime } from './runtime.js';
 import { handleConnection } from './pipeline.js';
+import { boundPort, listenOn } from '../shared/listen.js';
 
 export class ListenerSet {
   private readonly servers: Server[] = [];
@@ -15,15 +16,7 @@ export class ListenerSet {
         handleConnection(this.rt, socket, port),
       );
       this.servers.push(server);
-      tasks.push(
-        new Promise<void>((resolve, reject) => {
-          server.once('error', reject);
-          server.listen({ host, port, backlog: 4096 }, () => {
-            server.off('error', reject);
-            resolve();
-          });
-        }),
-      );
+      tasks.push(listenOn(server, host, port));
     }
     try {
       await Promise.all(tasks);
@@ -35,10 +28,7 @@ export class ListenerSet {
 
   /** The ports actually bound (useful when listening on port 0 in tests). */
   ports(): number[] {
-    return this.servers.map((s) => {
-      const a = s.address();
-      return typeof a === 'object' && a ? a.port : 0;
-    });
+    return this.servers.map((s) => boundPort(s) ?? 0);
   }
 
   /**

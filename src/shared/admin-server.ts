@@ -1,6 +1,7 @@
 /** A tiny admin HTTP server: /metrics (Prometheus) and /healthz. Not on the byte path. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
+import { listenOn } from './listen.js';
 
 /** Extra read-only JSON routes: path → body, or undefined for 404. */
 export type AdminRoutes = (path: string) => object | undefined;
@@ -36,9 +37,6 @@ export async function startAdminServer(host: string, port: number, registry: Reg
       res.end();
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, resolve);
-  });
+  await listenOn(server, host, port, 511);
   return server;
 }

@@ -24,6 +24,7 @@ import { ByteReader } from '../byte-reader.js';
 import { relay } from '../relay/relay.js';
 import type { ReverseDialOptions } from './dial-reverse.js';
 import { siteContexts } from './publish-tls.js';
+import { boundPort, listenOn } from '../../shared/listen.js';
 
 type Site = ReverseConfig['publish'][number];
 
@@ -73,21 +74,6 @@ class Refusal extends ProxyError {
   }
 }
 
-function boundPort(server: Server | undefined): number | undefined {
-  const a = server?.address();
-  return typeof a === 'object' && a ? a.port : undefined;
-}
-
-function listenOn(server: Server, host: string, port: number): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host, port, backlog: 1024 }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-}
-
 export class PublishServer {
   private server: Server | undefined;
   private tlsServer: Server | undefined;
@@ -110,7 +96,7 @@ export class PublishServer {
 
   async listen(host: string, port: number): Promise<void> {
     this.server = createServer({ allowHalfOpen: true, noDelay: true }, (s) => void this.serve(s));
-    await listenOn(this.server, host, port);
+    await listenOn(this.server, host, port, 1024);
   }
 
   /** HTTPS: each site's certificate by SNI, from the configuration in force when the client says hello. */
@@ -134,7 +120,7 @@ export class PublishServer {
     );
     server.on('tlsClientError', () => undefined); // a scanner, an unknown name without a default certificate
     this.tlsServer = server;
-    await listenOn(server, host, port);
+    await listenOn(server, host, port, 1024);
   }
 
   /** `sni`: the TLS client's server name (HTTPS port), which must be the site the request names. */

@@ -19,6 +19,7 @@ import { PublishServer } from './publish.js';
 import { ReverseRegistry, type RegistryLog } from './registry.js';
 import { checkReverseConfig, tunnelListen } from './check-config.js';
 import { TunnelIntake } from './tunnel-intake.js';
+import { boundPort, listenOn } from '../../shared/listen.js';
 
 export interface ReverseNodeOptions {
   /** A cluster worker: tunnel connections come from the primary, which holds `reverse.listen`. */
@@ -76,13 +77,7 @@ export class ReverseNode implements ReverseDialer {
     });
     server.on('tlsClientError', () => undefined); // a scanner or a wrong CA: nothing to do
     this.tunnel = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: listen.host, port: listen.port, backlog: 4096 }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOn(server, listen.host, listen.port);
   }
 
   private takeFromPrimary(): void {
@@ -98,8 +93,7 @@ export class ReverseNode implements ReverseDialer {
 
   /** The tunnel port this process listens on (undefined in a cluster worker: the primary holds it). */
   get tunnelPort(): number | undefined {
-    const a = this.tunnel?.address();
-    return typeof a === 'object' && a ? a.port : undefined;
+    return boundPort(this.tunnel);
   }
 
   get publishPort(): number | undefined {

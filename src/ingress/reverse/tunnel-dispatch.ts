@@ -14,6 +14,7 @@ import type { Logger } from '../../shared/log.js';
 import type { IngressConfig } from '../../shared/schema/ingress-config.js';
 import { tunnelListen } from './check-config.js';
 import { LateStart } from './late-start.js';
+import { boundPort, listenOn } from '../../shared/listen.js';
 
 /** Primary → worker, with the socket as the handle. */
 export interface TunnelConnMsg {
@@ -72,8 +73,6 @@ export class TunnelDispatcher {
   private readonly ticketKeys = randomBytes(48).toString('base64');
   /** In-flight handoffs by source address (one flooding source cannot fill every worker's queue). */
   private readonly bySource = new Map<string, number>();
-  /** Sockets destroyed because no worker could take them (none seated, or every queue full). */
-  dropped = 0;
 
   private constructor(private readonly server: Server) {
     cluster.on('message', this.onMessage);
@@ -85,21 +84,14 @@ export class TunnelDispatcher {
   static async listen(host: string, port: number): Promise<TunnelDispatcher> {
     // Unread until a worker has it: the worker's TLS socket must see the ClientHello.
     const server = createServer({ pauseOnConnect: true });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host, port, backlog: 4096 }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOn(server, host, port);
     const d = new TunnelDispatcher(server);
     server.on('connection', d.onConnection);
     return d;
   }
 
   get port(): number | undefined {
-    const a = this.server.address();
-    return typeof a === 'object' && a ? a.port : undefined;
+    return boundPort(this.server);
   }
 
   private readonly onMessage = (worker: Worker, m: TunnelLoadMsg | { type?: unknown } | undefined): void => {
@@ -158,10 +150,7 @@ export class TunnelDispatcher {
     const source = socket.remoteAddress ?? '';
     const fromSource = this.bySource.get(source) ?? 0;
     const seat = fromSource < MAX_IN_FLIGHT_PER_SOURCE ? this.pick() : undefined;
-    if (!seat) {
-      this.dropped++;
-      return void socket.destroy();
-    }
+    if (!seat) return void socket.destroy(); // none seated, or every queue full: the exit dials again
     seat.sent++;
     seat.inFlight.set(socket, source);
     this.bySource.set(source, fromSource + 1);
