@@ -4,6 +4,7 @@
  */
 import { fail, MORE, ok, type Parse } from '../parse.js';
 import { isValidDomain, type TargetAddress } from '../address.js';
+import { strictUtf8 } from '../strict-utf8.js';
 
 export const SOCKS4 = 0x04;
 export const CD = Object.freeze({ CONNECT: 0x01, BIND: 0x02, GRANTED: 0x5a, REJECTED: 0x5b });
@@ -23,7 +24,8 @@ export function parseSocks4Request(buf: Buffer): Parse<Socks4Request> {
   const uidEnd = buf.indexOf(0, 8);
   if (uidEnd < 0) return buf.length - 8 > MAX_FIELD ? fail('BAD_REQUEST', 'userid too long') : MORE;
   if (uidEnd - 8 > MAX_FIELD) return fail('BAD_REQUEST', 'userid too long');
-  const userid = buf.toString('utf8', 8, uidEnd);
+  const userid = strictUtf8(buf.subarray(8, uidEnd));
+  if (userid === undefined) return fail('AUTH_FAILED', 'userid is not valid UTF-8');
   const isSocks4a = buf[4] === 0 && buf[5] === 0 && buf[6] === 0 && buf[7] !== 0;
   if (!isSocks4a) {
     const host = `${buf[4]}.${buf[5]}.${buf[6]}.${buf[7]}`;

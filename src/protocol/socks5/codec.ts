@@ -6,6 +6,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { fail, MORE, ok, type Parse } from '../parse.js';
 import type { TargetAddress } from '../address.js';
 import { isValidDomain } from '../address.js';
+import { strictUtf8 } from '../strict-utf8.js';
 
 export const SOCKS5 = 0x05;
 export const METHOD = Object.freeze({ NO_AUTH: 0x00, USER_PASS: 0x02, NO_ACCEPTABLE: 0xff });
@@ -56,11 +57,12 @@ export function parseUserPass(buf: Buffer): Parse<UserPass> {
   const end = 3 + ulen + plen;
   if (buf.length < end) return MORE;
   if (ulen === 0) return fail('AUTH_FAILED', 'empty username');
-  return ok(
-    { username: buf.toString('utf8', 2, 2 + ulen), password: buf.toString('utf8', 3 + ulen, end) },
-    end,
-  );
+  const username = strictUtf8(buf.subarray(2, 2 + ulen));
+  const password = strictUtf8(buf.subarray(3 + ulen, end));
+  if (username === undefined || password === undefined) return fail('AUTH_FAILED', 'username or password is not valid UTF-8');
+  return ok({ username, password }, end);
 }
+
 
 export function encodeUserPass(username: string, password: string): Buffer {
   const u = Buffer.from(username, 'utf8');
@@ -104,6 +106,12 @@ export function parseAddress(buf: Buffer, off: number): Parse<TargetAddress> {
     // A domain field carrying an IP literal is treated as that IP (curl socks5h does this for IPs).
     kind = isIPv4(host) ? 'ipv4' : isIPv6(host) ? 'ipv6' : 'domain';
     if (kind === 'domain' && !isValidDomain(host)) return fail('BAD_REQUEST', 'invalid domain name');
+    if (kind === 'ipv6') {
+      // A zone id names an interface of the sender's host: meaningless here.
+      if (host.includes('%')) return fail('BAD_REQUEST', 'IPv6 zone id in a target address');
+      // One spelling per address, the one ATYP 4 gives ("0::1" and "::1" are the same target).
+      host = ipv6FromBytes(ipv6ToBytes(host));
+    }
     p = off + 2 + len;
   } else {
     return fail('ADDRTYPE_UNSUPPORTED', `address type ${atyp} not supported`);
