@@ -1,6 +1,6 @@
 /**
  * Codec fuzzing in every test run: the saved regression cases, then a short
- * seeded fuzz of every codec in src/protocol/ (FUZZ_SECONDS, default 8 s for
+ * seeded fuzz of every codec in src/protocol/ (FUZZ_SECONDS, default 6 s for
  * all of them). The seed is printed; FUZZ_SEED=… replays a run exactly.
  */
 import { test } from 'node:test';
@@ -55,7 +55,7 @@ test('the property checks catch broken codecs (the fuzzer can fail)', () => {
 
 test('short seeded fuzz of every codec finds nothing', () => {
   const seed = seedFromEnv();
-  const seconds = Number(process.env['FUZZ_SECONDS'] ?? 8);
+  const seconds = Number(process.env['FUZZ_SECONDS'] ?? 6);
   const lines: string[] = [];
   const r = runCodecFuzz({ seed, seconds, log: (l) => lines.push(l) });
   const total = r.stats.reduce((s, x) => s + x.cases, 0);

@@ -1,7 +1,7 @@
 /**
  * Live fuzzing in every test run: the saved live regression cases, each on a
  * fresh ingress+exit process, then a short seeded run of malformed clients
- * and misbehaving targets (FUZZ_LIVE_SECONDS, default 12). After every batch
+ * and misbehaving targets (FUZZ_LIVE_SECONDS, default 6). After every batch
  * the host must be alive, an innocent client's long-lived connection must
  * echo every byte and a new client must get through; at the end sessions,
  * file descriptors and heap must be back near where they started.
@@ -28,7 +28,7 @@ for (const c of corpus) {
 
 test('short seeded live fuzz: the ingress survives, the innocent client keeps every byte, resources stay bounded', async (t) => {
   const seed = seedFromEnv();
-  const seconds = Number(process.env['FUZZ_LIVE_SECONDS'] ?? 12);
+  const seconds = Number(process.env['FUZZ_LIVE_SECONDS'] ?? 6);
   const lines: string[] = [];
   const r = await runLiveFuzz({ seed, seconds, log: (l) => lines.push(l), known: knownCrash });
   t.diagnostic(`live fuzz seed ${seed} (replay: FUZZ_SEED=${seed} node dist/test/fuzz/run.js --live --seconds ${seconds}): ${r.cases} cases, innocent ${r.innocentBytes} bytes`);

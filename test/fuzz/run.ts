@@ -59,7 +59,7 @@ if (values.live || both) {
     if (!save || owners.has(k.owner)) continue;
     owners.add(k.owner);
     const script = await minimizeLive(k.script, 'crash');
-    console.log(`  saved ${saveLiveCase({ note: 'known crash, minimized', problem: 'crash', scripts: [script], todo: k.owner })}`);
+    console.log(`  saved ${saveLiveCase({ note: 'known crash, minimized (from the first case of its batch: check that it replays alone)', problem: 'crash', scripts: [script], todo: k.owner })}`);
   }
 }
 process.exitCode = failed ? 1 : 0;

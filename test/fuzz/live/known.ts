@@ -6,7 +6,8 @@
 const KNOWN: ReadonlyArray<{ readonly stack: RegExp; readonly owner: string }> = [
   {
     // Unhandled rejection out of forwardOne (request body: sendBody; response body: forwardBody) on a peer closing mid-message.
-    stack: /at (?:forwardOne|forwardBody|sendBody) \(.*src\/ingress\/front\/http-proxy\.js/,
+    // The async stack is sometimes cut after ByteReader.forward; its message is the same.
+    stack: /at (?:forwardOne|forwardBody|sendBody) \(.*src\/ingress\/front\/http-proxy\.js|peer closed in the middle of a message\n\s+at ByteReader\.forward /,
     owner: 'crash in src/ingress/front/http-proxy.ts forwardOne (unhandled rejection when a peer closes mid-body), fixed by http-front',
   },
 ];

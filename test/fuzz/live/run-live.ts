@@ -125,8 +125,9 @@ async function runCases(env: Env, scripts: readonly LiveScript[]): Promise<LiveF
       slot.bad.reset();
     }),
   );
-  // A crash can trail the case by a tick; the probe gives it that time.
+  // A crash can trail the case by a tick; the probe gives it that time, and a failed probe a little more.
   const problem = await probe(env);
+  if (problem !== undefined && !env.host.exited) await new Promise((r) => setTimeout(r, 300));
   if (env.host.exited) return 'crash';
   return problem;
 }
@@ -211,18 +212,18 @@ export async function runLiveFuzz(opts: LiveOptions): Promise<LiveResult & { kno
       const problem = await runCases(env, batch);
       if (problem === undefined) continue;
       const errorText = env.host.errorText;
+      const owner = problem === 'crash' ? opts.known?.(errorText) : undefined;
       // Which case of the batch was it: the first that does it alone on a fresh host (else the batch's first).
       let at = -1;
-      if (opts.minimize) {
+      if (opts.minimize && !owner) {
         for (let i = 0; i < batch.length; i++) if ((await replayLive(batch[i]!)).problem === problem) { at = i; break; }
       }
       const alone = at >= 0;
       at = Math.max(at, 0);
       const script = batch[at]!;
       const seed = seeds[at]!;
-      const owner = problem === 'crash' ? opts.known?.(errorText) : undefined;
       if (owner) {
-        if (alone || !opts.minimize) result.known.push({ owner, script });
+        result.known.push({ owner, script });
         log(`  known crash (${owner}), batch with case seed ${seed}`);
       } else {
         const message = `${problem} in the batch with case seed ${seed} (${script.kind}); host stderr: ${errorText.slice(-1500)}`;
