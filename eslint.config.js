@@ -4,6 +4,7 @@
 // file -- src/ (its *.test.ts included), test/ and bench/ -- is checked against
 // the project's own tsconfig.json, with the same promise rules everywhere.
 import js from '@eslint/js';
+import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
 const browserGlobals = Object.fromEntries(
@@ -11,10 +12,10 @@ const browserGlobals = Object.fromEntries(
     .map((name) => [name, 'readonly']),
 );
 
-export default tseslint.config(
+export default defineConfig(
   { ignores: ['dist/', 'node_modules/', '.hopgate/', 'scratch/'] },
   js.configs.recommended,
-  ...tseslint.configs.recommendedTypeChecked,
+  tseslint.configs.recommendedTypeChecked,
   {
     files: ['**/*.ts'],
     languageOptions: {
@@ -62,10 +63,7 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-return': 'off',
     },
   },
-  {
-    files: ['**/*.js'],
-    ...tseslint.configs.disableTypeChecked,
-  },
+  { files: ['**/*.js'], extends: [tseslint.configs.disableTypeChecked] },
   {
     // The dashboard runs in the browser.
     files: ['src/control/dashboard/**/*.js'],
