@@ -25,11 +25,11 @@ export class HostProcess {
     const child = spawn(process.execPath, ['--expose-gc', script], { stdio: ['pipe', 'pipe', 'pipe'] });
     let host: HostProcess | undefined;
     let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => {
+    child.stderr.on('data', (d: Buffer) => {
       if (host) host.stderr = (host.stderr + d.toString()).slice(-8000);
       else stderr += d.toString();
     });
-    const lines = createInterface({ input: child.stdout! });
+    const lines = createInterface({ input: child.stdout });
     const port = await new Promise<number>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`fuzz host not ready in 20 s: ${stderr}`)), 20_000);
       child.once('exit', (code) => reject(new Error(`fuzz host exited (${code}) before ready: ${stderr}`)));
@@ -40,7 +40,7 @@ export class HostProcess {
     });
     host = new HostProcess(child, port);
     host.stderr = stderr;
-    child.on('exit', (code, signal) => (host!.exited = { code, signal }));
+    child.on('exit', (code, signal) => (host.exited = { code, signal }));
     lines.on('line', (line) => {
       let msg: { stats?: HostStats };
       try {
@@ -48,7 +48,7 @@ export class HostProcess {
       } catch {
         return; // not ours (a stray log line)
       }
-      if (msg.stats) host!.waiting.shift()?.(msg.stats);
+      if (msg.stats) host.waiting.shift()?.(msg.stats);
     });
     return host;
   }

@@ -41,5 +41,5 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   if (line === 'stats') process.stdout.write(`${JSON.stringify({ stats: stats() })}\n`);
 });
 process.stdin.on('end', () => {
-  void ing.stop().then(() => exit.node.shutdown(100)).finally(() => process.exit(0));
+  ing.stop().then(() => exit.node.shutdown(100)).then(() => process.exit(0), () => process.exit(1));
 });

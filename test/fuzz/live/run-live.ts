@@ -145,12 +145,14 @@ export async function replayLive(script: LiveScript | readonly LiveScript[], see
 }
 
 /** Writes joined into one where no close or reset separates them (a slow drip, as one write). */
-function collapse<T extends { w: string } | { wait: number } | object>(steps: readonly T[]): T[] {
+function collapse<T extends object>(steps: readonly T[]): T[] {
   const out: T[] = [];
+  const text = (x: object | undefined): string | undefined => (x && 'w' in x && typeof x.w === 'string' ? x.w : undefined);
   for (const step of steps) {
-    const last = out.at(-1);
-    if ('wait' in step && last && 'w' in last) continue;
-    if ('w' in step && last && 'w' in last) out[out.length - 1] = { w: (last as { w: string }).w + step.w } as T;
+    const last = text(out.at(-1));
+    if ('wait' in step && last !== undefined) continue;
+    const now = text(step);
+    if (now !== undefined && last !== undefined) out[out.length - 1] = { w: last + now } as T;
     else out.push(step);
   }
   return out;
@@ -166,7 +168,7 @@ export async function minimizeLive(script: LiveScript, problem: LiveFinding['pro
   for (const side of ['client', 'target'] as const) {
     for (let i = (cur[side]?.length ?? 0) - 1; i >= 0; i--) {
       const steps: ReadonlyArray<object> = cur[side]!;
-      const candidate = { ...cur, [side]: [...steps.slice(0, i), ...steps.slice(i + 1)] } as LiveScript;
+      const candidate = { ...cur, [side]: [...steps.slice(0, i), ...steps.slice(i + 1)] };
       if (await fails(candidate)) cur = candidate;
     }
   }
@@ -177,7 +179,7 @@ export async function minimizeLive(script: LiveScript, problem: LiveFinding['pro
       let text = step.w;
       while (text.length > 1 && Date.now() < deadline) {
         const half = text.slice(0, Math.ceil(text.length / 2));
-        const candidate = { ...cur, [side]: cur[side]!.map((x, j) => (j === i ? { w: half } : x)) } as LiveScript;
+        const candidate = { ...cur, [side]: cur[side]!.map((x, j) => (j === i ? { w: half } : x)) };
         if (!(await fails(candidate))) break;
         cur = candidate;
         text = half;

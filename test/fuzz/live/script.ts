@@ -76,7 +76,9 @@ export class BadTarget {
   private readonly sockets = new Set<Socket>();
 
   constructor(readonly server: Server) {
-    server.on('connection', (s) => void this.play(s, this.steps));
+    server.on('connection', (s) => {
+      this.play(s, this.steps).catch(() => s.destroy());
+    });
   }
 
   private async play(s: Socket, steps: readonly TargetStep[]): Promise<void> {
