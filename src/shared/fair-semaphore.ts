@@ -13,15 +13,21 @@ export class FairSemaphore {
   private queued = 0;
   /** Places (running + queued) per key; a key is gone when it holds none. */
   private readonly held = new Map<string, number>();
+  /** Running per key. */
+  private readonly runningOf = new Map<string, number>();
   private readonly waiting = new Map<string, Array<() => void>>();
   /** Keys with waiters, in turn order. */
   private readonly turns: string[] = [];
+  /** Slots one key may run at once: the others stay free for a newcomer (at least 1). */
+  private readonly runShare: number;
 
   constructor(
     private readonly max: number,
     public perKey: number,
     private readonly maxQueue: number,
-  ) {}
+  ) {
+    this.runShare = Math.max(1, Math.ceil(max / 2));
+  }
 
   get running(): number {
     return this.active;
@@ -34,7 +40,10 @@ export class FairSemaphore {
   async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const mine = this.held.get(key) ?? 0;
     if (mine >= this.perKey) throw new ProxyError('RATE_LIMITED', 'too many pending credential checks from this source');
-    if (this.active >= this.max) {
+    if (this.active < this.max && (this.runningOf.get(key) ?? 0) < this.runShare) {
+      this.held.set(key, mine + 1);
+      this.start(key);
+    } else {
       if (this.queued >= this.maxQueue) throw new ProxyError('RATE_LIMITED', 'too many pending credential checks');
       this.held.set(key, mine + 1);
       this.queued++;
@@ -46,32 +55,45 @@ export class FairSemaphore {
         }
         q.push(resolve);
       });
-    } else {
-      this.held.set(key, mine + 1);
-      this.active++;
     }
     try {
       return await fn();
     } finally {
-      const n = (this.held.get(key) ?? 1) - 1;
-      if (n <= 0) this.held.delete(key);
-      else this.held.set(key, n);
+      decrement(this.held, key);
+      decrement(this.runningOf, key);
+      this.active--;
       this.next();
     }
   }
 
-  /** A slot is free: the next key in turn takes it (its slot count stays as it was), else it is released. */
-  private next(): void {
-    const key = this.turns.shift();
-    if (key === undefined) {
-      this.active--;
-      return;
-    }
-    const q = this.waiting.get(key)!;
-    const wake = q.shift()!;
-    if (q.length > 0) this.turns.push(key);
-    else this.waiting.delete(key);
-    this.queued--;
-    wake();
+  private start(key: string): void {
+    this.active++;
+    this.runningOf.set(key, (this.runningOf.get(key) ?? 0) + 1);
   }
+
+  /** Slots are free: waiting keys under their share take them in turn. */
+  private next(): void {
+    for (let looked = 0; this.active < this.max && looked < this.turns.length; ) {
+      const key = this.turns.shift()!;
+      if ((this.runningOf.get(key) ?? 0) >= this.runShare) {
+        this.turns.push(key); // at its share: its turn waits
+        looked++;
+        continue;
+      }
+      const q = this.waiting.get(key)!;
+      const wake = q.shift()!;
+      if (q.length > 0) this.turns.push(key);
+      else this.waiting.delete(key);
+      this.queued--;
+      this.start(key);
+      wake();
+      looked = 0;
+    }
+  }
+}
+
+function decrement(m: Map<string, number>, key: string): void {
+  const n = (m.get(key) ?? 1) - 1;
+  if (n <= 0) m.delete(key);
+  else m.set(key, n);
 }

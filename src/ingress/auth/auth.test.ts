@@ -65,28 +65,28 @@ test('auth throttle memory is bounded', () => {
   assert.equal(t.tracked, 10);
 });
 
-test('fair semaphore: one key holds at most its share; a newcomer is served next, not after the flood', async () => {
-  const sem = new FairSemaphore(2, 3, 100);
+test('fair semaphore: one key runs at most half the slots and holds at most its share of places; a newcomer starts at once', async () => {
+  const sem = new FairSemaphore(4, 4, 100);
   const order: string[] = [];
-  const gates: Array<() => void> = [];
-  const job = (name: string) => () => new Promise<void>((resolve) => gates.push(() => (order.push(name), resolve())));
+  const gates = new Map<string, () => void>();
+  const job = (name: string) => () => new Promise<void>((resolve) => {
+    order.push(name);
+    gates.set(name, resolve);
+  });
   const flood = Array.from({ length: 10 }, (_, i) => sem.run('attacker', job(`a${i}`)).then(() => 'ok', (e: ProxyError) => e.code));
+  assert.deepEqual(await Promise.all(flood.slice(4)), Array(6).fill('RATE_LIMITED'), 'past its 4 places, refused at once');
+  assert.equal(sem.running, 2, 'two of four slots');
+  assert.equal(sem.pending, 2);
   const bob = sem.run('bob', job('bob'));
-  assert.equal(sem.running, 2);
-  assert.equal(sem.pending, 2, "the attacker's third place and bob's");
-  const results = flood.slice(3);
-  assert.deepEqual(await Promise.all(results), Array(7).fill('RATE_LIMITED'));
-  gates.shift()!(); // a0 ends: the key next in turn is the attacker (queued first), then bob
+  assert.equal(sem.running, 3, 'bob starts at once');
+  assert.deepEqual(order, ['a0', 'a1', 'bob']);
+  gates.get('a0')!();
   await new Promise((r) => setImmediate(r));
-  gates.shift()!(); // a1 ends: bob's turn
+  assert.deepEqual(order, ['a0', 'a1', 'bob', 'a2']);
+  for (const name of ['a1', 'bob', 'a2']) gates.get(name)!();
   await new Promise((r) => setImmediate(r));
-  while (gates.length) {
-    gates.shift()!();
-    await new Promise((r) => setImmediate(r));
-  }
-  await bob;
-  assert.deepEqual(order.slice(0, 2), ['a0', 'a1']);
-  assert.ok(order.indexOf('bob') <= 3, order.join(','));
+  gates.get('a3')!();
+  await Promise.all([bob, ...flood.slice(0, 4)]);
   assert.equal(sem.running, 0);
   assert.equal(sem.pending, 0);
 });
