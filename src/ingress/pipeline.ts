@@ -38,7 +38,7 @@ export function handleConnection(rt: IngressRuntime, socket: Socket, port: numbe
   const preAuthKey = trusted ? undefined : sourceKey(source);
   const refused = rt.draining ? 'draining'
     : gate !== undefined && !trusted && !gate.admitConnection(source) ? 'legitimacy'
-    : preAuthKey !== undefined && !rt.limiter.tryAcquirePreAuth(preAuthKey, snap.config.limits.maxPreAuthPerSource) ? 'source-limit'
+    : preAuthKey !== undefined && !rt.limiter.tryAcquirePreAuth(preAuthKey, preAuthCap(snap.config.limits)) ? 'source-limit'
     : !rt.limiter.tryAcquireGlobal(snap.config.limits.maxConnections) ? 'global-limit'
     : undefined;
   if (refused) {
@@ -222,6 +222,11 @@ function endSession(rt: IngressRuntime, session: Session): void {
   releasePreAuth(rt, session);
   if (session.slotHeld && session.principal) rt.limiter.releaseUser(session.principal.user.login);
   if (channels.sessionClose.hasSubscribers) channels.sessionClose.publish({ origin: rt, session } satisfies SessionCloseMessage);
+}
+
+/** One source holds at most half the connection budget before authenticating, however the cap is set. */
+function preAuthCap(l: { maxPreAuthPerSource: number; maxConnections: number }): number {
+  return Math.max(1, Math.min(l.maxPreAuthPerSource, Math.floor(l.maxConnections / 2)));
 }
 
 function releasePreAuth(rt: IngressRuntime, session: Session): void {

@@ -139,7 +139,7 @@ test('silent sockets from one source do not take the connection budget: 20 good 
     }
     assert.equal(ok, 20, `failures: ${errors.slice(0, 3).join('; ')}`);
     const stillOpen = hog.filter((s) => !s.destroyed && s.readyState === 'open').length;
-    assert.ok(stillOpen <= 64, `${stillOpen} silent sockets from one source still held`);
+    assert.ok(stillOpen <= 60, `${stillOpen} silent sockets from one source still held (at most half of maxConnections)`);
   } finally {
     hog.forEach((s) => s.destroy());
     await ing.stop();

@@ -289,8 +289,11 @@ export const IngressConfigSchema = z
         authBackoffMaxMs: z.number().int().min(1).default(60_000),
         /** Password checks (scrypt) one source may have running or queued at once; more are refused at once. */
         authChecksPerSource: z.number().int().min(1).max(256).default(4),
-        /** Connections one source (IPv4 address, IPv6 /64) may hold before authenticating; more are closed at once. */
-        maxPreAuthPerSource: z.number().int().min(1).default(64),
+        /**
+         * Connections one source (IPv4 address, IPv6 /64) may hold before authenticating; more are
+         * closed at once. Never more than half of maxConnections, whatever this says.
+         */
+        maxPreAuthPerSource: z.number().int().min(1).default(1024),
       })
       .strict()
       .prefault({}),
