@@ -29,7 +29,7 @@ async function runWorker(configPath: string, log: Logger): Promise<Ingress> {
   const ingress = await Ingress.start(loadIngressYaml(configPath), log, { reverseFromPrimary: cluster.isWorker });
   // A cluster worker: quota usage is summed across workers by the primary.
   if (cluster.isWorker) ingress.runtime.quota.attach(workerQuotaSync());
-  if (cluster.isWorker) shareThrottle(ingress.runtime.auth.throttle); // auth failures count across workers
+  if (cluster.isWorker) shareThrottle(ingress.runtime.auth.throttle, 'proxy'); // auth failures count across workers
   const reload = (): void => {
     try {
       ingress.reload(loadIngressYaml(configPath));

@@ -7,12 +7,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { startTestIngress, type TestIngress } from '../helpers/ingress.js';
 import { TOKEN, tunnelCert, tunnelPortOf } from '../helpers/reverse.js';
 import { hashPassword } from '../../src/ingress/auth/password-hash.js';
 import { registrationPacket } from '../../src/protocol/work-packet/messages.js';
 import { parsePacket } from '../../src/protocol/work-packet/codec.js';
+import { startIngressProcesses } from '../../src/cli/ingress-process.js';
+import { createLogger } from '../../src/shared/log.js';
 
 /** Production-like cost: the flood is about its price. */
 const COST = { ln: 14, r: 8, p: 1 };
@@ -45,11 +50,11 @@ interface Registered {
 }
 
 /** One registration over a fresh TLS connection from `from`; timed from the registration packet to the answer. */
-function register(exit: string, token: string, from: string, timeoutMs = 30_000): Promise<Registered> {
+function register(exit: string, token: string, from: string, timeoutMs = 30_000, to = port): Promise<Registered> {
   return new Promise((resolve) => {
     let t0 = performance.now();
     let buf = Buffer.alloc(0);
-    const raw = connect({ host: '127.0.0.1', port, localAddress: from });
+    const raw = connect({ host: '127.0.0.1', port: to, localAddress: from });
     raw.on('error', () => undefined);
     const s = tlsConnect({ socket: raw, ca: tunnelCert().pem, servername: 'localhost', checkServerIdentity: () => undefined });
     const done = (answer: string): void => {
@@ -113,4 +118,30 @@ test('500 bad registrations from one source: throttled, and a good exit from ano
   const limited = answers.filter((a) => a.answer.startsWith('RATE_LIMITED')).length;
   assert.ok(limited >= 400, `only ${limited} of 500 bad registrations refused before scrypt`);
   t.diagnostic(`one check ${paid.ms.toFixed(0)} ms; good registration ${good.ms.toFixed(0)} ms during the flood; ${limited} of 500 refused before scrypt`);
+});
+
+test('failed registrations are throttled across two ingress workers', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hopgate-revadm-'));
+  const cert = tunnelCert();
+  const file = join(dir, 'two-workers.yaml');
+  writeFileSync(file, JSON.stringify({
+    listen: { host: '127.0.0.1', ports: [0, 0] },
+    targetPolicy: { allow: ['127.0.0.0/8'] },
+    log: { level: 'silent', access: false },
+    limits: { exitProbeIntervalMs: 0 },
+    tls: { cert: cert.cert, key: cert.key },
+    exits: [{ id: 'target-1', kind: 'reverse', tokenHash: await hashPassword(TOKEN, { ln: 10, r: 8, p: 1 }), egressIp: '127.0.0.8', country: 'de' }],
+    reverse: { listen: { host: '127.0.0.1', port: 0 }, heartbeatMs: 5000 },
+  }));
+  const two = await startIngressProcesses(file, { workers: 2, log: createLogger('silent') });
+  try {
+    const to = two.tunnelPort!;
+    const seen: string[] = [];
+    for (let i = 0; i < 16 && !seen.at(-1)?.startsWith('RATE_LIMITED'); i++) seen.push((await register('target-1', `bad-${i}`, '127.0.0.5', 10_000, to)).answer.split(':')[0]!);
+    // The default allowance (5 failures of one exit from one source), in all, whichever worker the primary handed each to.
+    assert.deepEqual(seen, ['AUTH_FAILED', 'AUTH_FAILED', 'AUTH_FAILED', 'AUTH_FAILED', 'AUTH_FAILED', 'RATE_LIMITED']);
+  } finally {
+    await two.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

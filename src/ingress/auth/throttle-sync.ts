@@ -5,12 +5,17 @@
  * and takes well under a millisecond, against a check that takes scrypt's
  * time, so the next attempt finds the record on whichever worker it lands.
  * A restarted worker starts with no records (they rebuild from new failures).
+ * Two throttles travel this way: customers' logins and reverse exits' registrations.
  */
 import type { Worker } from 'node:cluster';
 import type { AuthThrottle, ThrottleEvent } from './auth-throttle.js';
 
+/** Which throttle: customers' proxy logins, or reverse exits' registrations on the tunnel port. */
+export type ThrottleScope = 'proxy' | 'tunnel';
+
 export interface AuthEventMsg {
   readonly type: 'hopgate:auth:event';
+  readonly scope: ThrottleScope;
   readonly event: ThrottleEvent;
 }
 
@@ -18,19 +23,20 @@ const MAX_FIELD = 256;
 
 export function isAuthEventMsg(m: unknown): m is AuthEventMsg {
   const e = (m as Partial<AuthEventMsg> | undefined)?.event;
-  return (m as Partial<AuthEventMsg> | undefined)?.type === 'hopgate:auth:event' && e !== undefined
+  const msg = m as Partial<AuthEventMsg> | undefined;
+  return msg?.type === 'hopgate:auth:event' && (msg.scope === 'proxy' || msg.scope === 'tunnel') && e !== undefined
     && (e.kind === 'fail' || e.kind === 'ok')
     && typeof e.source === 'string' && e.source.length <= MAX_FIELD
     && typeof e.login === 'string' && e.login.length <= MAX_FIELD;
 }
 
 /** In a worker: forward this process's events to the primary, apply the others'. Returns a detach. */
-export function shareThrottle(throttle: AuthThrottle): () => void {
+export function shareThrottle(throttle: AuthThrottle, scope: ThrottleScope): () => void {
   throttle.onEvent = (event) => {
-    if (process.connected) process.send?.({ type: 'hopgate:auth:event', event } satisfies AuthEventMsg);
+    if (process.connected) process.send?.({ type: 'hopgate:auth:event', scope, event } satisfies AuthEventMsg);
   };
   const listener = (m: unknown): void => {
-    if (isAuthEventMsg(m)) throttle.apply(m.event);
+    if (isAuthEventMsg(m) && m.scope === scope) throttle.apply(m.event);
   };
   process.on('message', listener);
   return () => {

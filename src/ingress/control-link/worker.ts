@@ -91,7 +91,7 @@ process.on('message', (m: PrimaryToWorker) => {
           const log = createLogger(config.log.level, { role: 'ingress' });
           ingress = await Ingress.start(config, log, { revision: m.revision, adminPort: m.adminPort, adminHandler, reverseFromPrimary: true });
           ingress.runtime.quota.attach(quotaSync);
-          shareThrottle(ingress.runtime.auth.throttle); // auth failures count across workers
+          shareThrottle(ingress.runtime.auth.throttle, 'proxy'); // auth failures count across workers
           nodeId = m.nodeId;
           syncLegitimacy(config);
           meter = new SessionMeter(ingress.runtime, (rows) => toPrimary({ type: 'hopgate:stats:batch', rows }));
