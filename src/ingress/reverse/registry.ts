@@ -32,7 +32,6 @@ const MAX_WAITERS = 10_000;
 const TOKEN_CHECKS = new FairSemaphore(2, 4, 1024);
 /** Refusals that count as a guess for the throttle (load and limits do not). */
 const GUESSES: ReadonlySet<string> = new Set(['AUTH_FAILED', 'SOURCE_NOT_ALLOWED', 'BAD_REQUEST']);
-type Verdict = true | false | { readonly refused: string };
 /** One answer for an unknown exit and a wrong token, after the same scrypt. */
 const WRONG = 'unknown exit or wrong token';
 
@@ -196,25 +195,20 @@ export class ReverseRegistry {
     const reg = parseRegistration(packet);
     const exit = typeof reg === 'string' ? '' : reg.exit;
     const wait = this.throttle.blockedFor(key, exit);
-    if (wait > 0) {
-      this.refuse(conn, exit || undefined, 'RATE_LIMITED', `too many failed registrations from ${conn.source}; retry in ${Math.ceil(wait / 1000)} s`);
-      return false;
-    }
-    let verdict: Verdict;
+    if (wait > 0) return this.refuse(conn, exit || undefined, 'RATE_LIMITED', `too many failed registrations from ${conn.source}; retry in ${Math.ceil(wait / 1000)} s`);
+    let verdict: boolean;
     try {
       verdict = await this.judge(conn, reg, key);
     } catch (err) {
       if (!isProxyError(err)) throw err;
-      this.refuse(conn, exit || undefined, err.code, err.message); // past its share of token checks: not a guess
-      return false;
+      return this.refuse(conn, exit || undefined, err.code, err.message); // past its share of token checks: not a guess
     }
-    if (verdict === true) this.throttle.succeed(key, exit);
-    else if (verdict !== false && GUESSES.has(verdict.refused)) this.throttle.fail(key, exit);
-    return verdict === true;
+    if (verdict) this.throttle.succeed(key, exit);
+    return verdict;
   }
 
-  /** true: registered; a refusal (answered); false: the connection or its exit went away meanwhile. */
-  private async judge(conn: WorkConn, reg: ReturnType<typeof parseRegistration>, key: string): Promise<Verdict> {
+  /** true: registered; false: refused (answered), or the connection or its exit went away meanwhile. */
+  private async judge(conn: WorkConn, reg: ReturnType<typeof parseRegistration>, key: string): Promise<boolean> {
     if (typeof reg === 'string') return this.refuse(conn, undefined, 'BAD_REQUEST', reg);
     const st = this.states.get(reg.exit);
     if (!st) {
@@ -243,13 +237,15 @@ export class ReverseRegistry {
     return true;
   }
 
-  private refuse(conn: WorkConn, exit: string | undefined, code: string, message: string): { refused: string } {
+  private refuse(conn: WorkConn, exit: string | undefined, code: string, message: string): false {
     this.refused++;
+    // Counted before the answer leaves: the exit's next attempt may reach another worker at once.
+    if (GUESSES.has(code)) this.throttle.fail(sourceKey(conn.source), exit ?? '');
     this.log.warn({ source: conn.source, exit, code, reason: message }, 'reverse exit registration refused');
     conn.write(responsePacket(0, { ok: false, code, message }));
     conn.socket.end();
     setTimeout(() => conn.socket.destroy(), 1000).unref();
-    return { refused: code };
+    return false;
   }
 
   private async tokenMatches(st: ExitState, token: string, key: string): Promise<boolean> {
