@@ -65,7 +65,9 @@ export class AuthThrottle {
   }
 
   succeed(source: string, login: string): void {
-    this.record('ok', source, login, Date.now());
+    // The common case (no record) costs a lookup, and no message to the other workers: the
+    // records are shared, so they hold none either.
+    if (!this.recs.delete(`l\0${source}\0${login}`)) return;
     this.onEvent?.({ kind: 'ok', source, login });
   }
 

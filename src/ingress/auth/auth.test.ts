@@ -57,6 +57,11 @@ test('auth throttle: events reach the other workers and apply there', () => {
   assert.ok(b.blockedFor('1.2.3.4', 'alice', 0) > 0);
   a.succeed('1.2.3.4', 'alice');
   assert.equal(b.blockedFor('1.2.3.4', 'alice', 0), 0);
+  let sent = 0;
+  a.onEvent = () => sent++;
+  a.succeed('1.2.3.4', 'alice');
+  a.succeed('5.6.7.8', 'bob');
+  assert.equal(sent, 0, 'a success with no record to clear sends nothing (the hot path)');
 });
 
 test('auth throttle memory is bounded', () => {
