@@ -41,7 +41,7 @@ test('per-user connection limit answers REP 2 past the limit', async () => {
 });
 
 test('global connection limit drops connections past it before reading a byte', async () => {
-  const ing = await startTestIngress({ limits: { maxConnections: 2 } as never });
+  const ing = await startTestIngress({ limits: { maxConnections: 2 } });
   try {
     const held = [connect(ing.port, '127.0.0.1'), connect(ing.port, '127.0.0.1')];
     await Promise.all(held.map((s) => once(s, 'connect')));
