@@ -1,0 +1,117 @@
+/**
+ * A locked SQLite file (another process holds `BEGIN IMMEDIATE`): the control
+ * plane's event loop keeps turning, /healthz stays fast, a write waits for the
+ * lock asynchronously up to its bound and then answers 503 + Retry-After with
+ * the `database_unavailable` code; a write whose lock is released within the
+ * bound succeeds, and so does one after the lock is gone.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { once } from 'node:events';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { sqliteDb, tempDir, type TestDb } from './control-fixtures.js';
+import { startTestControl, type Api } from './control-link-fixtures.js';
+import type { ControlPlane } from '../../src/control/control-plane.js';
+
+const TOKEN = 'test-operator-token-0123456789';
+const WAIT_MS = 1500;
+
+/** A second process holding the write lock on `file` until told to let go (or killed). */
+async function holdWriteLock(file: string): Promise<{ child: ChildProcessWithoutNullStreams; release(): Promise<void> }> {
+  const script = `
+    const Database = require('better-sqlite3');
+    const db = new Database(process.argv[1]);
+    db.exec('BEGIN IMMEDIATE');
+    process.stdout.write('locked\\n');
+    process.stdin.once('data', () => { db.exec('ROLLBACK'); db.close(); process.exit(0); });`;
+  const child = spawn(process.execPath, ['-e', script, file], { cwd: process.cwd(), stdio: ['pipe', 'pipe', 'pipe'] });
+  const [first] = (await once(child.stdout, 'data')) as [Buffer];
+  assert.equal(first.toString().trim(), 'locked');
+  return {
+    child,
+    async release() {
+      if (child.exitCode !== null) return;
+      child.stdin.write('go\n');
+      await once(child, 'exit');
+    },
+  };
+}
+
+async function call(url: string, method: string, body?: unknown): Promise<{ status: number; ms: number; retryAfter: string | null; body: any }> {
+  const t0 = performance.now();
+  const res = await fetch(url, {
+    method,
+    headers: { authorization: `Bearer ${TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  return { status: res.status, ms: performance.now() - t0, retryAfter: res.headers.get('retry-after'), body: text ? JSON.parse(text) : undefined };
+}
+
+describe('control plane on a locked SQLite file', () => {
+  let tdb: TestDb;
+  const dir = tempDir('hopgate-dblock-');
+  let cp: ControlPlane & { api: Api };
+  let bobId: string;
+  let file: string;
+  let lock: Awaited<ReturnType<typeof holdWriteLock>> | undefined;
+
+  before(async () => {
+    tdb = await sqliteDb();
+    file = tdb.spec.slice('sqlite:'.length);
+    cp = await startTestControl(tdb.spec, dir.path, { dbWaitMs: WAIT_MS });
+    const r = await cp.api('POST', '/v1/customers', { login: 'bob' });
+    assert.equal(r.status, 201);
+    bobId = r.body.customer.id;
+  });
+  after(async () => {
+    if (lock && lock.child.exitCode === null) lock.child.kill('SIGKILL');
+    await cp?.close();
+    await tdb?.cleanup();
+    dir.remove();
+  });
+
+  it('a write past the bound gets 503 + Retry-After while /healthz and the event loop stay fast', async () => {
+    lock = await holdWriteLock(file);
+    const loop = monitorEventLoopDelay({ resolution: 5 });
+    loop.enable();
+    const write = call(`${cp.url}/v1/customers/${bobId}`, 'PATCH', { maxConnections: 7 });
+    const health: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const h = await call(`${cp.url}/healthz`, 'GET');
+      assert.equal(h.status, 200);
+      health.push(h.ms);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const w = await write;
+    loop.disable();
+    const loopMaxMs = loop.max / 1e6;
+    process.stdout.write(`# locked sqlite: write answered ${w.status} in ${w.ms.toFixed(0)} ms; /healthz max ${Math.max(...health).toFixed(1)} ms; event-loop delay max ${loopMaxMs.toFixed(1)} ms\n`);
+    assert.equal(w.status, 503, JSON.stringify(w.body));
+    assert.equal(w.body.error.code, 'database_unavailable');
+    assert.match(w.retryAfter ?? '', /^[1-9][0-9]*$/);
+    assert.ok(w.ms >= WAIT_MS * 0.9 && w.ms < WAIT_MS + 1500, `answered after ${w.ms} ms (bound ${WAIT_MS})`);
+    assert.ok(Math.max(...health) < 250, `healthz took ${Math.max(...health)} ms`);
+    assert.ok(loopMaxMs < 250, `event loop stalled ${loopMaxMs} ms`);
+    // Nothing was written: the revision did not move and bob is unchanged.
+    assert.equal((await cp.api('GET', `/v1/customers/${bobId}`)).body.maxConnections, null);
+  });
+
+  it('a write waiting for the lock goes through once it is released within the bound', async () => {
+    const before = (await cp.api('GET', '/v1/revision')).body.revision;
+    const write = call(`${cp.url}/v1/customers/${bobId}`, 'PATCH', { maxConnections: 8 });
+    await new Promise((r) => setTimeout(r, WAIT_MS / 3));
+    await lock!.release();
+    const w = await write;
+    assert.equal(w.status, 200, JSON.stringify(w.body));
+    assert.equal(w.body.maxConnections, 8);
+    assert.equal((await cp.api('GET', '/v1/revision')).body.revision, before + 1);
+  });
+
+  it('after the lock is gone, writes answer at once', async () => {
+    const w = await call(`${cp.url}/v1/customers/${bobId}`, 'PATCH', { maxConnections: 9 });
+    assert.equal(w.status, 200);
+    assert.ok(w.ms < 1000);
+  });
+});
