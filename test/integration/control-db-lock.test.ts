@@ -13,8 +13,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { sqliteDb, tempDir, type TestDb } from './control-fixtures.js';
 import { startTestControl, type Api } from './control-link-fixtures.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';
+import { call } from './control-outage-fixtures.js';
 
-const TOKEN = 'test-operator-token-0123456789';
 const WAIT_MS = 1500;
 
 /** A second process holding the write lock on `file` until told to let go (or killed). */
@@ -36,17 +36,6 @@ async function holdWriteLock(file: string): Promise<{ child: ChildProcessWithout
       await once(child, 'exit');
     },
   };
-}
-
-async function call(url: string, method: string, body?: unknown): Promise<{ status: number; ms: number; retryAfter: string | null; body: any }> {
-  const t0 = performance.now();
-  const res = await fetch(url, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, ms: performance.now() - t0, retryAfter: res.headers.get('retry-after'), body: text ? JSON.parse(text) : undefined };
 }
 
 describe('control plane on a locked SQLite file', () => {
