@@ -277,7 +277,7 @@ function buildRoutes(o: ControlServerOptions): Route[] {
   return [
     // ------------------------------------------------------------ public
     route(
-      { method: 'GET', path: '/healthz', auth: 'public', operationId: 'health', summary: 'Liveness and the current revision', tag: 'system', status: 200, response: { description: 'up', schema: S.HealthView } },
+      { method: 'GET', path: '/healthz', auth: 'public', operationId: 'health', summary: 'Health: the current revision when the database answers (else 503 database_unavailable)', tag: 'system', status: 200, response: { description: 'up', schema: S.HealthView } },
       // Bounded: a load balancer's probe gets 503 database_unavailable within the wait bound, never a hang.
       async () => ({ ok: true, revision: await store.revisionWithin() }),
     ),
