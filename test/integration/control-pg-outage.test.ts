@@ -63,7 +63,7 @@ describe('control-plane replicas through a PostgreSQL outage', { skip: pgCase.sk
     await changeReaches(b, ings[1]!, bobId, 12);
   });
 
-  it('during the outage: no crash, 503 + Retry-After everywhere, quickly; after it: everything resumes', async () => {
+  it('during the outage: no crash, 503 + Retry-After everywhere, quickly; after it: everything resumes', { timeout: 90_000 }, async () => {
     const acceptedBefore = fwd.accepted;
     await fwd.cut();
     const cutAt = performance.now();
@@ -85,11 +85,17 @@ describe('control-plane replicas through a PostgreSQL outage', { skip: pgCase.sk
     // Neither replica died; the streams to the ingresses do not need the database: still held.
     assert.equal(a.proc.exitCode, null, a.stderr());
     assert.ok(b.hub.isSubscribed('edge-1'));
+    // A stream lost during the outage: edge-1's reconnects are refused (its token is checked in the database) until it is back.
+    for (const sub of [...b.hub.subscribers]) sub.close();
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(b.hub.isSubscribed('edge-1'), false);
 
     await fwd.restore();
     const restoredAt = performance.now();
     for (const cp of [a, b]) await until('healthz 200 again', async () => (await call(`${cp.url}/healthz`, 'GET')).status === 200, 10_000, 100);
     const healthyAfterMs = performance.now() - restoredAt;
+    await until('edge-1 subscribed again', () => b.hub.isSubscribed('edge-1'), 35_000, 100);
+    const resubscribedMs = performance.now() - restoredAt;
     // New connections were made through the forwarder: the pools and listeners reconnected by themselves.
     assert.ok(fwd.accepted > acceptedBefore);
     // Both streams, both directions: NOTIFY between the replicas works again.
@@ -97,7 +103,7 @@ describe('control-plane replicas through a PostgreSQL outage', { skip: pgCase.sk
     const l2 = await changeReaches(b, ings[1]!, bobId, 22);
     const maxDuring = Math.max(...during.map((r) => r.ms));
     process.stdout.write(
-      `# pg outage ${OUTAGE_MS} ms: ${during.length} requests answered 503 (max ${maxDuring.toFixed(0)} ms); healthy ${healthyAfterMs.toFixed(0)} ms after restore; change → other replica's ingress ${l1.toFixed(0)} / ${l2.toFixed(0)} ms\n`,
+      `# pg outage ${OUTAGE_MS} ms: ${during.length} requests answered 503 (max ${maxDuring.toFixed(0)} ms); healthy ${healthyAfterMs.toFixed(0)} ms after restore, edge-1 stream back after ${resubscribedMs.toFixed(0)} ms; change → other replica's ingress ${l1.toFixed(0)} / ${l2.toFixed(0)} ms\n`,
     );
     // Nothing attempted during the outage was written.
     assert.equal((await a.api('GET', `/v1/customers/${bobId}`)).body.maxConnections, 22);
