@@ -17,15 +17,20 @@ import { call } from './control-outage-fixtures.js';
 
 const WAIT_MS = 1500;
 
-/** A second process holding the write lock on `file` until told to let go (or killed). */
-async function holdWriteLock(file: string): Promise<{ child: ChildProcessWithoutNullStreams; release(): Promise<void> }> {
+/**
+ * A second process holding the write lock on `file` until told to let go (or killed). With
+ * `bump`, it moves the revision inside its transaction and commits it when let go, as
+ * another writer would: a write that waited must then build on that, not on what it saw before.
+ */
+async function holdWriteLock(file: string, bump = false): Promise<{ child: ChildProcessWithoutNullStreams; release(): Promise<void> }> {
   const script = `
     const Database = require('better-sqlite3');
     const db = new Database(process.argv[1]);
     db.exec('BEGIN IMMEDIATE');
+    if (process.argv[2] === 'bump') db.exec('UPDATE config_state SET revision = revision + 1 WHERE id = 1');
     process.stdout.write('locked\\n');
-    process.stdin.once('data', () => { db.exec('ROLLBACK'); db.close(); process.exit(0); });`;
-  const child = spawn(process.execPath, ['-e', script, file], { cwd: process.cwd(), stdio: ['pipe', 'pipe', 'pipe'] });
+    process.stdin.once('data', () => { db.exec(process.argv[2] === 'bump' ? 'COMMIT' : 'ROLLBACK'); db.close(); process.exit(0); });`;
+  const child = spawn(process.execPath, ['-e', script, file, bump ? 'bump' : 'hold'], { cwd: process.cwd(), stdio: ['pipe', 'pipe', 'pipe'] });
   const [first] = (await once(child.stdout, 'data')) as [Buffer];
   assert.equal(first.toString().trim(), 'locked');
   return {
@@ -71,31 +76,40 @@ describe('control plane on a locked SQLite file', () => {
       const h = await call(`${cp.url}/healthz`, 'GET');
       assert.equal(h.status, 200);
       health.push(h.ms);
+      // Reads do not wait for a writer (WAL): the API keeps answering them.
+      const g = await call(`${cp.url}/v1/customers`, 'GET');
+      assert.equal(g.status, 200);
+      health.push(g.ms);
       await new Promise((r) => setTimeout(r, 50));
     }
     const w = await write;
     loop.disable();
     const loopMaxMs = loop.max / 1e6;
-    process.stdout.write(`# locked sqlite: write answered ${w.status} in ${w.ms.toFixed(0)} ms; /healthz max ${Math.max(...health).toFixed(1)} ms; event-loop delay max ${loopMaxMs.toFixed(1)} ms\n`);
+    process.stdout.write(`# locked sqlite: write answered ${w.status} in ${w.ms.toFixed(0)} ms; /healthz and reads max ${Math.max(...health).toFixed(1)} ms; event-loop delay max ${loopMaxMs.toFixed(1)} ms\n`);
     assert.equal(w.status, 503, JSON.stringify(w.body));
     assert.equal(w.body.error.code, 'database_unavailable');
     assert.match(w.retryAfter ?? '', /^[1-9][0-9]*$/);
     assert.ok(w.ms >= WAIT_MS * 0.9 && w.ms < WAIT_MS + 1500, `answered after ${w.ms} ms (bound ${WAIT_MS})`);
-    assert.ok(Math.max(...health) < 250, `healthz took ${Math.max(...health)} ms`);
+    assert.ok(Math.max(...health) < 250, `healthz / reads took ${Math.max(...health)} ms`);
     assert.ok(loopMaxMs < 250, `event loop stalled ${loopMaxMs} ms`);
-    // Nothing was written: the revision did not move and bob is unchanged.
+    await lock.release();
+    // Nothing was written: bob is unchanged.
     assert.equal((await cp.api('GET', `/v1/customers/${bobId}`)).body.maxConnections, null);
   });
 
-  it('a write waiting for the lock goes through once it is released within the bound', async () => {
+  it('a write waiting for the lock goes through once it is released within the bound, after the other writer\'s commit', async () => {
     const before = (await cp.api('GET', '/v1/revision')).body.revision;
+    lock = await holdWriteLock(file, true);
     const write = call(`${cp.url}/v1/customers/${bobId}`, 'PATCH', { maxConnections: 8 });
     await new Promise((r) => setTimeout(r, WAIT_MS / 3));
     await lock!.release();
     const w = await write;
     assert.equal(w.status, 200, JSON.stringify(w.body));
     assert.equal(w.body.maxConnections, 8);
-    assert.equal((await cp.api('GET', '/v1/revision')).body.revision, before + 1);
+    // The other process's revision, then ours: the waiting transaction ran whole after its commit.
+    assert.equal((await cp.api('GET', '/v1/revision')).body.revision, before + 2);
+    const log = await tdb.query<{ revision: number }>('SELECT revision FROM change_log WHERE revision > $1 ORDER BY revision', [before]);
+    assert.deepEqual(log.map((r) => Number(r.revision)), [before + 2]);
   });
 
   it('after the lock is gone, writes answer at once', async () => {
