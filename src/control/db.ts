@@ -104,7 +104,7 @@ export async function openDb(target: DbTarget, o: OpenDbOptions = {}): Promise<C
     connectionTimeoutMillis: waitMs,
     keepAlive: true,
     // bigint columns (revision, byte sizes) as numbers, for this pool only.
-    types: { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser },
+    types: { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? Number : (pg.types.getTypeParser(oid, format) as (value: string) => unknown))) as typeof pg.types.getTypeParser },
   });
   // pg emits 'error' on a pooled client whose connection drops (a PostgreSQL restart): unhandled, that
   // would end the process. The pool drops such a client by itself; the next query opens a fresh one.
