@@ -110,7 +110,7 @@ describe('control plane on a locked SQLite file', () => {
     lock = await holdWriteLock(file, true);
     const write = call(`${cp.url}/v1/customers/${bobId}`, 'PATCH', { maxConnections: 8 });
     await new Promise((r) => setTimeout(r, WAIT_MS / 3));
-    await lock!.release();
+    await lock.release();
     const w = await write;
     assert.equal(w.status, 200, JSON.stringify(w.body));
     assert.equal(w.body.maxConnections, 8);

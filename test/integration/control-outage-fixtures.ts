@@ -57,8 +57,8 @@ export async function startControlProcess(db: string, stateDir: string, waitMs: 
     env: { ...process.env, HOPGATE_ADMIN_TOKEN: TOKEN },
   });
   let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const lines = createInterface({ input: proc.stdout! });
+  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const lines = createInterface({ input: proc.stdout });
   const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
   const [line] = (await Promise.race([once(lines, 'line'), once(proc, 'exit').then(() => [undefined])])) as [string | undefined];
   clearTimeout(timer);
