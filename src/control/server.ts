@@ -13,6 +13,7 @@ import { IngressConfigSchema } from '../shared/schema/ingress-config.js';
 import type { Logger } from '../shared/log.js';
 import * as S from './api-schemas.js';
 import { ApiError, notFound } from './errors.js';
+import { asDbUnavailable } from './db-unavailable.js';
 import { openApiDocument, type RouteDoc } from './openapi.js';
 import { renderIngressConfig, renderYaml } from './render.js';
 import { ControlStore, type CustomerRecord, type UsageQuery } from './store.js';
@@ -169,6 +170,13 @@ export class ControlServer {
         if (err.status === 401) void reply.header('www-authenticate', 'Bearer, Basic realm="hopgate"');
         return reply.code(err.status).send(err.body());
       }
+      const down = asDbUnavailable(err);
+      if (down) {
+        // Locked or unreachable database: the client may retry; nothing was written.
+        req.log.warn({ err: down.message }, 'database unavailable');
+        void reply.header('retry-after', String(down.retryAfterSeconds));
+        return reply.code(503).send(new ApiError(503, 'database_unavailable', down.message).body());
+      }
       const e = err as { statusCode?: number; code?: string; message?: string };
       if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
         // fastify's own: malformed JSON, unsupported media type, body too large…
@@ -215,8 +223,9 @@ function buildRoutes(o: ControlServerOptions): Route[] {
   return [
     // ------------------------------------------------------------ public
     route(
-      { method: 'GET', path: '/healthz', auth: 'public', operationId: 'health', summary: 'Liveness and the current revision', tag: 'system', status: 200, response: { description: 'up', schema: S.HealthView } },
-      async () => ({ ok: true, revision: await store.revision() }),
+      { method: 'GET', path: '/healthz', auth: 'public', operationId: 'health', summary: 'Health: the current revision when the database answers (else 503 database_unavailable)', tag: 'system', status: 200, response: { description: 'up', schema: S.HealthView } },
+      // Bounded: a load balancer's probe gets 503 database_unavailable within the wait bound, never a hang.
+      async () => ({ ok: true, revision: await store.revisionWithin() }),
     ),
 
     // ------------------------------------------------------------ revision, change log
