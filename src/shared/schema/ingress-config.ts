@@ -5,8 +5,14 @@
 import { z } from 'zod';
 import { isCidrOrIp } from '../net-addr.js';
 import { LIMITS } from '../limits.js';
+import { findClaimConflicts, sourceRangeProblem } from '../source-range.js';
 
-const Cidr = z.string().refine(isCidrOrIp, { message: 'not an IP address or CIDR' });
+export const Cidr = z.string().refine(isCidrOrIp, { message: 'not an IP address or CIDR' });
+/** A customer's source range: no broader than the floor, never unspecified/multicast/broadcast (source-range.ts). */
+const SourceRange = z.string().superRefine((text, ctx) => {
+  const problem = sourceRangeProblem(text);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+});
 const Port = z.number().int().min(1).max(65535);
 const CountryCode = z.string().regex(/^[a-z]{2}$/, 'country must be a lower-case ISO 3166-1 alpha-2 code');
 
@@ -26,8 +32,8 @@ export const UserSchema = z
     /** `$scrypt$...` from `hopgate hash-password`; never a clear password. */
     passwordHash: z.string().startsWith('$scrypt$').optional(),
     /** Allowed source addresses. With a password: both must match. */
-    sources: z.array(Cidr).default([]),
-    /** Connections from `sources` without credentials are this user. */
+    sources: z.array(SourceRange).default([]),
+    /** Connections from `sources` without credentials are this user (their ranges may not overlap another such user's). */
     sourceAuth: z.boolean().default(false),
     maxConnections: z.number().int().positive().optional(),
     status: z.enum(['active', 'suspended']).default('active'),
@@ -307,7 +313,19 @@ export const IngressConfigSchema = z
     /** Client protocols this node accepts (an exit node accepts only socks5). */
     protocols: z.array(z.enum(['socks5', 'socks4', 'http', 'tls'])).default(['socks5', 'socks4', 'http', 'tls']),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    // A connection without credentials must be one customer, whatever the order of the list.
+    const claims = c.users.flatMap((u, i) => (u.sourceAuth ? [{ owner: String(i), ranges: u.sources }] : []));
+    for (const k of findClaimConflicts(claims)) {
+      const [i, j] = [Number(k.owner), Number(k.otherOwner)];
+      ctx.addIssue({
+        code: 'custom',
+        path: ['users', i, 'sources'],
+        message: `source ${k.range} of '${c.users[i]!.login}' overlaps ${k.otherRange} of '${c.users[j]!.login}': two sourceAuth users may not share a source`,
+      });
+    }
+  });
 
 export type IngressConfigInput = z.input<typeof IngressConfigSchema>;
 export type IngressConfig = z.output<typeof IngressConfigSchema>;
