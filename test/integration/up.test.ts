@@ -9,7 +9,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -132,6 +132,16 @@ test('hopgate up --json prints the contract, and every demo exit carries curl fr
   const nl = ((await exits.json()) as { exits: Array<{ id: string; kind: string; reverse: { tokenSet: boolean } | null }> }).exits.find((e) => e.id === 'nl-1');
   assert.equal(nl?.kind, 'reverse');
   assert.equal(nl?.reverse?.tokenSet, true);
+
+  // The ingress admin port names customers and exits only to its token; `hopgate ports` has it from ingress.yaml.
+  assert.equal((await fetch(`http://127.0.0.1:${BASE + 790}/v1/ports/demo`)).status, 401);
+  assert.equal((await fetch(`http://127.0.0.1:${BASE + 790}/healthz`)).status, 200);
+  const ports = await new Promise<string>((resolve, reject) =>
+    execFile(process.execPath, [cli, 'ports', 'demo', '--config', join(state, 'ingress.yaml'), '--json'], { timeout: 15_000 }, (err, out) => (err ? reject(err) : resolve(out))),
+  );
+  const table = JSON.parse(ports) as { live: boolean; rows: Array<{ meaning: string }> };
+  assert.equal(table.live, true, 'the live table, through the token');
+  assert.ok(table.rows.some((r) => r.meaning === 'us-1'));
 });
 
 /** GET on the control plane with the operator token. */

@@ -298,8 +298,14 @@ export const IngressConfigSchema = z
       })
       .strict()
       .prefault({}),
-    /** Admin HTTP: /metrics, /healthz, /v1/ports/LOGIN. Port 0: ephemeral (tests). */
-    metrics: z.object({ host: z.string().default('127.0.0.1'), port: Port.or(z.literal(0)) }).strict().optional(),
+    /**
+     * Admin HTTP: /metrics, /healthz, /v1/ports/LOGIN. Port 0: ephemeral (tests). `token`: the
+     * bearer token /v1/ports/… (customers' logins and exits) takes; without one those routes answer 403.
+     */
+    metrics: z
+      .object({ host: z.string().default('127.0.0.1'), port: Port.or(z.literal(0)), token: z.string().min(16, 'metrics.token must be at least 16 characters').optional() })
+      .strict()
+      .optional(),
     users: z.array(UserSchema).default([]),
     /** Ways out. Empty: the ingress egresses directly. */
     exits: z.array(AnyExitSchema).default([]),
