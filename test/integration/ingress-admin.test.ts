@@ -68,6 +68,14 @@ test('/v1/ports/LOGIN needs the bearer token; /healthz is open; /metrics names n
   assert.doesNotMatch(await metrics.text(), new RegExp(USER.login));
 });
 
+test('a malformed %-escape is a 404, and the admin port (and the ingress) stays up', async () => {
+  for (const path of ['/%E0%A4%A', `/v1/ports/%E0%A4%A`]) {
+    const r = await fetch(`${admin}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(r.status, 404, path);
+  }
+  assert.equal((await fetch(`${admin}/healthz`)).status, 200);
+});
+
 test('with no token configured the port table is not served at all', async () => {
   const open = await Ingress.start(IngressConfigSchema.parse({ ...yamlFor(0, undefined), users: [{ login: USER.login, passwordHash: await aliceHashed() }] }), createLogger('silent'));
   try {
