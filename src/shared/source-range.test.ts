@@ -63,3 +63,12 @@ test('CidrSet.longestPrefix: the most specific match, -1 for none', () => {
   assert.equal(s.longestPrefix(parseIp('2001:db8::5')!), 32);
   assert.equal(s.longestPrefix(parseIp('192.0.2.1')!), -1);
 });
+
+test('compileSnapshot refuses overlapping sourceAuth users assembled one by one (the control-plane-fed path)', async () => {
+  const { compileSnapshot } = await import('../ingress/config/snapshot.js');
+  const { UserSchema } = await import('./schema/ingress-config.js');
+  const base = IngressConfigSchema.parse({});
+  const users = [UserSchema.parse({ login: 'a', sources: ['203.0.113.0/24'], sourceAuth: true }), UserSchema.parse({ login: 'b', sources: ['203.0.113.9'], sourceAuth: true })];
+  assert.throws(() => compileSnapshot({ ...base, users }, 1), /203\.0\.113\.9 of 'b' overlaps 203\.0\.113\.0\/24 of 'a'/);
+  assert.doesNotThrow(() => compileSnapshot({ ...base, users: [users[0]!] }, 1));
+});

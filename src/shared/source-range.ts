@@ -119,3 +119,12 @@ function toBig(a: ipaddr.IPv4 | ipaddr.IPv6): bigint {
   for (const b of a.toByteArray()) n = (n << 8n) | BigInt(b);
   return n;
 }
+
+/** Overlaps between source-auth users' ranges, as sentences naming both logins (the ingress refuses such a configuration). */
+export function sourceAuthOverlaps(users: ReadonlyArray<{ readonly login: string; readonly sources: readonly string[]; readonly sourceAuth: boolean }>): Array<{ index: number; message: string }> {
+  const claims = users.flatMap((u, i) => (u.sourceAuth ? [{ owner: String(i), ranges: u.sources }] : []));
+  return findClaimConflicts(claims).map((k) => {
+    const [i, j] = [Number(k.owner), Number(k.otherOwner)];
+    return { index: i, message: `source ${k.range} of '${users[i]!.login}' overlaps ${k.otherRange} of '${users[j]!.login}': two sourceAuth users may not share a source` };
+  });
+}

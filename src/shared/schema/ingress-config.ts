@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { isCidrOrIp } from '../net-addr.js';
 import { LIMITS } from '../limits.js';
-import { findClaimConflicts, sourceRangeProblem } from '../source-range.js';
+import { sourceAuthOverlaps, sourceRangeProblem } from '../source-range.js';
 
 export const Cidr = z.string().refine(isCidrOrIp, { message: 'not an IP address or CIDR' });
 /** A customer's source range: no broader than the floor, never unspecified/multicast/broadcast (source-range.ts). */
@@ -322,15 +322,7 @@ export const IngressConfigSchema = z
   .strict()
   .superRefine((c, ctx) => {
     // A connection without credentials must be one customer, whatever the order of the list.
-    const claims = c.users.flatMap((u, i) => (u.sourceAuth ? [{ owner: String(i), ranges: u.sources }] : []));
-    for (const k of findClaimConflicts(claims)) {
-      const [i, j] = [Number(k.owner), Number(k.otherOwner)];
-      ctx.addIssue({
-        code: 'custom',
-        path: ['users', i, 'sources'],
-        message: `source ${k.range} of '${c.users[i]!.login}' overlaps ${k.otherRange} of '${c.users[j]!.login}': two sourceAuth users may not share a source`,
-      });
-    }
+    for (const o of sourceAuthOverlaps(c.users)) ctx.addIssue({ code: 'custom', path: ['users', o.index, 'sources'], message: o.message });
   });
 
 export type IngressConfigInput = z.input<typeof IngressConfigSchema>;
