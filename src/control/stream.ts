@@ -236,6 +236,8 @@ export class ConfigHub {
       if (problem) this.o.log?.error({ err: problem, revision: read.revision }, 'rendered settings/exits are not a valid ingress configuration');
     }
     const fetched = new Map(read.customers.map((c) => [c.id, c]));
+    // Overlaps depend only on source-auth customers: recompute them when one of those changes.
+    const sourceAuthTouched = read.customers.some((c) => c.sourceAuth) || [...read.ids].some((id) => s.customers.get(id)?.sourceAuth === true);
     for (const id of read.ids) {
       const c = fetched.get(id);
       if (c) s.customers.set(id, c);
@@ -249,7 +251,7 @@ export class ConfigHub {
     }
     const liveIds = liveExitIds(s.exits);
     // A change to one source-auth customer can end (or, from old rows, start) another's overlap.
-    const conflicts = sourceAuthConflicts(s.customers.values());
+    const conflicts = sourceAuthTouched ? sourceAuthConflicts(s.customers.values()) : s.conflicts;
     const toRender = rerenderAll ? [...s.customers.values()] : [...read.customers];
     if (!rerenderAll) {
       for (const id of new Set([...conflicts.keys(), ...s.conflicts.keys()])) {
