@@ -176,3 +176,36 @@ test('SIGTERM stops everything and frees the ports; a restart on the same state 
   assert.deepEqual(again.exits, ['nl-1', 'us-1']);
   assert.equal((await stopUp(running)).code, 0);
 });
+
+test('no open proxy: /v1/me/sources refuses 0.0.0.0/0, and such a row kept in the state dir by an older version opens nothing after a restart', { timeout: 120_000 }, async () => {
+  running = await startUp();
+  const c = running.contract;
+  const made = await fetch(`${c.control!.url}/v1/customers`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${c.control!.adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ login: 'mallory', sources: ['192.0.2.10'], sourceAuth: true }),
+  });
+  assert.equal(made.status, 201);
+  const pw = ((await made.json()) as { password: string }).password;
+  const put = await fetch(`${c.control!.url}/v1/me/sources`, {
+    method: 'PUT',
+    headers: { authorization: `Basic ${Buffer.from(`mallory:${pw}`).toString('base64')}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ sources: ['0.0.0.0/0', '::/0'] }),
+  });
+  assert.equal(put.status, 400);
+  assert.equal((await stopUp(running)).code, 0);
+  // What that call stored before the fix.
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(join(state, 'control.sqlite'));
+  db.prepare(`UPDATE customers SET sources = ? WHERE login = 'mallory'`).run(JSON.stringify(['0.0.0.0/0', '::/0']));
+  db.close();
+  running = await startUp();
+  const cert = running.contract.ingress.tlsCert!;
+  for (const mode of ['http', 'https', 'socks4', 'socks4a', 'socks5', 'socks5h']) {
+    const proxy = mode === 'https' ? ['--proxy-cacert', cert, '-x', `https://127.0.0.1:${BASE}`] : ['-x', `${mode}://127.0.0.1:${BASE}`];
+    const r = await curl([...proxy, '-o', '/dev/null', '-w', '%{http_code}', running.contract.demoTarget!]);
+    if (mode.startsWith('http')) assert.equal(r.stdout, '407', `${mode}: ${r.stdout} ${r.stderr}`);
+    else assert.notEqual(r.code, 0, `${mode} relayed without credentials`);
+  }
+  assert.equal((await stopUp(running)).code, 0);
+});
