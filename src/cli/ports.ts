@@ -27,7 +27,7 @@ export async function portsCommand(argv: string[]): Promise<void> {
   let note = '(no running ingress answered: health unknown, every exit shown as up)';
   if (admin) {
     try {
-      const res = await fetch(`${admin}/v1/ports/${encodeURIComponent(login)}`, { signal: AbortSignal.timeout(2000), ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
+      const res = await fetch(`${admin}/v1/ports/${encodeURIComponent(login)}`, { signal: AbortSignal.timeout(5000), ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
       if (res.ok) {
         table = (await res.json()) as PortTable;
         live = true;
