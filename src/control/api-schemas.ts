@@ -125,7 +125,8 @@ export const CustomerCreated = z.object({
 export const PasswordIssued = z.object({ password: z.string() });
 export const CustomerListQuery = z.object({ login: Login.optional() }).strict();
 export const IdParam = z.object({ id: z.string().min(1).max(128) }).strict();
-export const SourcesBody = z.object({ sources: Cidrs }).strict();
+/** Syntax only: the route applies the self-service bound (tighter than the floor), so a customer reads its own limit. */
+export const SourcesBody = z.object({ sources: z.array(Cidr) }).strict();
 
 // ---------- exits
 

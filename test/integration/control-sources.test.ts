@@ -59,7 +59,7 @@ for (const dc of cases) {
     it('a customer cannot open its source-auth account to the world', async () => {
       const m = await customer('mallory', { sources: ['192.0.2.10'], sourceAuth: true });
       for (const [sources, field, why] of [
-        [['0.0.0.0/0', '::/0'], 'body.sources.0', /too broad/],
+        [['0.0.0.0/0', '::/0'], 'body.sources.0', /too broad: IPv4 source ranges may be \/24 at the broadest/],
         [['192.0.2.10', '::/0'], 'body.sources.1', /too broad/],
         [['198.51.100.0/23'], 'body.sources.0', /\/24 at the broadest/],
         [['2001:db8::/47'], 'body.sources.0', /\/48 at the broadest/],
