@@ -66,13 +66,6 @@ export function sourceRangeProblem(text: string, bound: PrefixBound = SOURCE_PRE
   return undefined;
 }
 
-/** The two ranges share an address (CIDRs overlap only by nesting). */
-export function rangesOverlap(a: SourceRange, b: SourceRange): boolean {
-  if (a.family !== b.family) return false;
-  const bits = Math.min(a.bits, b.bits);
-  return a.family === 'ipv4' ? (a.network as ipaddr.IPv4).match(b.network as ipaddr.IPv4, bits) : (a.network as ipaddr.IPv6).match(b.network as ipaddr.IPv6, bits);
-}
-
 export interface SourceClaim {
   /** Who holds the ranges (a login, or a customer id). */
   readonly owner: string;

@@ -137,7 +137,7 @@ test('hopgate up --json prints the contract, and every demo exit carries curl fr
   assert.equal((await fetch(`http://127.0.0.1:${BASE + 790}/v1/ports/demo`)).status, 401);
   assert.equal((await fetch(`http://127.0.0.1:${BASE + 790}/healthz`)).status, 200);
   const ports = await new Promise<string>((resolve, reject) =>
-    execFile(process.execPath, [cli, 'ports', 'demo', '--config', join(state, 'ingress.yaml'), '--json'], { timeout: 15_000 }, (err, out) => (err ? reject(err) : resolve(out))),
+    execFile(process.execPath, [cli, 'ports', 'demo', '--config', join(state, 'ingress.yaml'), '--json'], { timeout: 15_000 }, (err, out) => (err ? reject(new Error(`hopgate ports: ${err.message}`)) : resolve(out))),
   );
   const table = JSON.parse(ports) as { live: boolean; rows: Array<{ meaning: string }> };
   assert.equal(table.live, true, 'the live table, through the token');
