@@ -23,6 +23,7 @@ export const CONTROL_USAGE = `usage: hopgate control [--db sqlite:PATH | postgre
   --legitimacy-half-life-h H    half-life of the learned history (default 6)
   --legitimacy-warmup-min M     learning before the first rules (default 360)
   --no-legitimacy               run no legitimacy analysis (reports are acknowledged and dropped)
+  --self-service-prefix V4,V6   broadest source range a customer may set itself (default 24,48; at most 8,16)
 The operator token is HOPGATE_ADMIN_TOKEN, or made once in <state-dir>/control-admin-token (mode 0600).
 `;
 
@@ -40,6 +41,7 @@ export async function controlCommand(argv: string[]): Promise<void> {
     'legitimacy-half-life-h': { type: 'string' },
     'legitimacy-warmup-min': { type: 'string' },
     'no-legitimacy': { type: 'boolean', default: false },
+    'self-service-prefix': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) {
@@ -65,6 +67,12 @@ export async function controlCommand(argv: string[]): Promise<void> {
     ...(values['legitimacy-group'] ? { group: values['legitimacy-group'] } : {}),
     analysis: { ...(intervalMs ? { intervalMs } : {}), ...(halfLifeMs ? { halfLifeMs } : {}), ...(warmupMs ? { warmupMs } : {}) },
   };
+  let selfServiceSourcePrefix: { ipv4: number; ipv6: number } | undefined;
+  if (values['self-service-prefix'] !== undefined) {
+    const p = /^(\d{1,2}),(\d{1,3})$/.exec(values['self-service-prefix']);
+    if (!p) fail('--self-service-prefix must be V4,V6 prefix lengths, e.g. 24,48');
+    selfServiceSourcePrefix = { ipv4: Number(p[1]), ipv6: Number(p[2]) };
+  }
   const cp = await startControlPlane({
     db: values.db,
     stateDir: values['state-dir'],
@@ -75,6 +83,7 @@ export async function controlCommand(argv: string[]): Promise<void> {
     ...(values['stats-interval-ms'] ? { statsIntervalMs: Number(values['stats-interval-ms']) } : {}),
     legitimacy,
     ...(dbWaitMs ? { dbWaitMs } : {}),
+    ...(selfServiceSourcePrefix ? { selfServiceSourcePrefix } : {}),
   });
   const revision = await cp.store.revision();
   const mig = cp.store.migration;

@@ -11,6 +11,7 @@ import { hashPassword } from '../ingress/auth/password-hash.js';
 import { Ingress } from '../ingress/ingress.js';
 import { IngressConfigSchema, type IngressConfig } from '../shared/schema/ingress-config.js';
 import { createLogger } from '../shared/log.js';
+import { sourceRangeProblem } from '../shared/source-range.js';
 import { fail, parse, portRange } from './args.js';
 import { onShutdownSignal } from './signals.js';
 
@@ -61,6 +62,10 @@ export async function exitCommand(argv: string[]): Promise<void> {
   if (!secret) fail('the relay secret comes from --secret-file FILE or HOPGATE_EXIT_SECRET');
   const allowFrom = values['allow-from'] ?? [];
   if (allowFrom.length === 0) fail('--allow-from CIDR is required (the ingress addresses that may use this exit)');
+  for (const r of allowFrom) {
+    const problem = sourceRangeProblem(r); // the ingresses' addresses: never "much of the Internet"
+    if (problem) fail(`--allow-from ${problem}`);
+  }
   const host = m[1]!.replace(/^\[|\]$/g, '');
   const config = exitConfig({
     host,

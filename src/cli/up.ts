@@ -53,6 +53,8 @@ interface DemoState {
   /** The demo reverse exit's token, and its hash as the control plane keeps it (made once: a restart changes nothing). */
   reverseToken?: string;
   reverseTokenHash?: string;
+  /** Bearer token of the ingress admin port (/v1/ports/…, read by `hopgate ports` from ingress.yaml). */
+  ingressAdminToken?: string;
 }
 
 function demoCredentials(stateDir: string): DemoState {
@@ -90,6 +92,7 @@ export async function upCommand(argv: string[]): Promise<void> {
   const secret = demo.exitSecret ?? randomBytes(18).toString('base64url');
   demo.exitSecret = secret;
   writeFileSync(join(stateDir, 'demo-user.json'), JSON.stringify(demo), { mode: 0o600 });
+  demo.ingressAdminToken ??= `hgadm_${randomBytes(24).toString('base64url')}`;
   if (!demo.reverseToken || !demo.reverseTokenHash) {
     demo.reverseToken = generateExitToken();
     demo.reverseTokenHash = await hashPassword(demo.reverseToken);
@@ -124,7 +127,7 @@ export async function upCommand(argv: string[]): Promise<void> {
         targetPolicy: { allow: ['127.0.0.0/8', '::1/128'] },
         log: { level: 'warn', access: false },
         // /metrics, /healthz and the live port table `hopgate ports` reads.
-        metrics: { host: '127.0.0.1', port: Number(values['admin-port']) },
+        metrics: { host: '127.0.0.1', port: Number(values['admin-port']), token: demo.ingressAdminToken },
         // The tunnel port reverse exits dial (TLS with the same certificate).
         ...(reverse ? { reverse: { listen: { host: '127.0.0.1', port: Number(values['tunnel-port']) } } } : {}),
       },

@@ -1,6 +1,7 @@
 /** The control plane as one object: store (migrated) + operator token + API server. */
 import { join, resolve } from 'node:path';
 import type { Logger } from '../shared/log.js';
+import type { PrefixBound } from '../shared/source-range.js';
 import { describeTarget, parseDbTarget, type DbTarget } from './db.js';
 import { ControlServer } from './server.js';
 import { ControlStore } from './store.js';
@@ -34,6 +35,8 @@ export interface ControlPlaneOptions {
   readonly legitimacy?: LegitimacyControlOptions;
   /** How long a request waits for a locked or unreachable database before it answers 503 (default 2000 ms). */
   readonly dbWaitMs?: number;
+  /** Broadest source prefix a customer may set itself (PUT /v1/me/sources); default /24 and /48. */
+  readonly selfServiceSourcePrefix?: PrefixBound;
 }
 
 export interface ControlPlane {
@@ -78,6 +81,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
       port: o.port ?? DEFAULT_CONTROL_PORT,
       ...(o.logger ? { logger: o.logger } : {}),
       ...(o.passwordCost ? { passwordCost: o.passwordCost } : {}),
+      ...(o.selfServiceSourcePrefix ? { selfServiceSourcePrefix: o.selfServiceSourcePrefix } : {}),
     });
   } catch (err) {
     await hub.close();

@@ -16,6 +16,7 @@ import { ApiError, notFound } from './errors.js';
 import { asDbUnavailable } from './db-unavailable.js';
 import { openApiDocument, type RouteDoc } from './openapi.js';
 import { renderIngressConfig, renderYaml } from './render.js';
+import { SELF_SERVICE_PREFIX_DEFAULT, SOURCE_PREFIX_FLOOR, sourceRangeProblem, type PrefixBound } from '../shared/source-range.js';
 import { ControlStore, type CustomerRecord, type UsageQuery } from './store.js';
 import { generateExitToken } from './token.js';
 import { apiAuthenticator } from './api-auth.js';
@@ -71,6 +72,8 @@ export interface ControlServerOptions {
   readonly metrics?: ControlMetrics;
   /** Source legitimacy (reports, rules, events); without it those routes answer 503. */
   readonly legitimacy?: LegitimacyService;
+  /** Broadest source prefix a customer may set itself (default /24 and /48; never broader than SOURCE_PREFIX_FLOOR). */
+  readonly selfServiceSourcePrefix?: PrefixBound;
 }
 
 /** A generated customer password: 24 URL-safe characters (144 bits). */
@@ -107,6 +110,10 @@ export class ControlServer {
   }
 
   static async start(o: ControlServerOptions): Promise<ControlServer> {
+    const b = o.selfServiceSourcePrefix;
+    if (b && !(b.ipv4 >= SOURCE_PREFIX_FLOOR.ipv4 && b.ipv4 <= 32 && b.ipv6 >= SOURCE_PREFIX_FLOOR.ipv6 && b.ipv6 <= 128)) {
+      throw new Error(`the self-service source prefix must be /${SOURCE_PREFIX_FLOOR.ipv4}../32 for IPv4 and /${SOURCE_PREFIX_FLOOR.ipv6}../128 for IPv6 (got /${b.ipv4}, /${b.ipv6})`);
+    }
     const app = Fastify({
       ...(o.logger ? { loggerInstance: o.logger as unknown as FastifyBaseLogger } : { logger: false }),
       logController: new LogController({ disableRequestLogging: true }),
@@ -199,6 +206,7 @@ export class ControlServer {
 
 function buildRoutes(o: ControlServerOptions): Route[] {
   const store = o.store;
+  const selfServiceBound = o.selfServiceSourcePrefix ?? SELF_SERVICE_PREFIX_DEFAULT;
   const actorOf = (p: Principal): string => (p.kind === 'customer' ? `customer:${p.id}` : p.kind);
   const mustCustomer = async (id: string): Promise<CustomerRecord> => {
     const c = await store.getCustomer(id);
@@ -497,7 +505,14 @@ function buildRoutes(o: ControlServerOptions): Route[] {
     ),
     route(
       { method: 'PUT', path: '/v1/me/sources', auth: 'customer', operationId: 'setMySources', summary: 'Replace your allowed source addresses (CIDRs)', tag: 'self-service', body: S.SourcesBody, status: 200, response: { description: 'you', schema: S.CustomerView } },
-      async ({ principal, body }) => view(await store.updateCustomer(customerId(principal), { sources: body.sources }, actorOf(principal))),
+      async ({ principal, body }) => {
+        // Tighter than the operators' floor: a customer may name its own offices, not a provider's block.
+        for (const [i, text] of body.sources.entries()) {
+          const problem = sourceRangeProblem(text, selfServiceBound);
+          if (problem) throw new ApiError(400, 'invalid_request', `body.sources.${i}: ${problem}`, `body.sources.${i}`);
+        }
+        return view(await store.updateCustomer(customerId(principal), { sources: body.sources }, actorOf(principal)));
+      },
     ),
   ];
 }

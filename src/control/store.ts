@@ -14,6 +14,7 @@ import type { ChangeLogTable, CustomersTable, DB, IngressNodesTable } from './ta
 import { exitPatchSet, exitRecord, exitView, newExitRow, type ExitRecord } from './exit-rows.js';
 import { settingsAndExitsProblem } from './render.js';
 import { json, parseJson } from './json-columns.js';
+import { checkSourceClaim } from './source-claims.js';
 import { hashIngressToken, generateIngressToken } from './token.js';
 import { periodKeysOfMinute, type StatsPull } from '../shared/control-protocol.js';
 import { ApiError, notFound } from './errors.js';
@@ -359,6 +360,7 @@ export class ControlStore {
     await this.change(actor, async (trx, record) => {
       const dup = await trx.selectFrom('customers').select('id').where('login', '=', input.login).executeTakeFirst();
       if (dup) throw new ApiError(409, 'conflict', `login '${input.login}' is taken`, 'body.login');
+      await checkSourceClaim(trx, { id, login: input.login, sources: input.sources, sourceAuth: input.sourceAuth }, !actor.startsWith('customer:'));
       const t = now();
       await trx
         .insertInto('customers')
@@ -392,7 +394,12 @@ export class ControlStore {
 
   async updateCustomer(id: string, patch: CustomerPatchInput, actor: string): Promise<CustomerRecord> {
     await this.change(actor, async (trx, record) => {
-      await this.mustCustomer(trx, id);
+      const row = await this.mustCustomer(trx, id);
+      if (patch.sources !== undefined || patch.sourceAuth === true) {
+        const sources = patch.sources ?? parseJson<string[]>(row.sources, []);
+        const sourceAuth = patch.sourceAuth ?? Number(row.source_auth) === 1;
+        await checkSourceClaim(trx, { id, login: row.login, sources, sourceAuth }, !actor.startsWith('customer:'));
+      }
       const set: Partial<CustomersTable> = { updated_at: now() };
       if (patch.status !== undefined) set.status = patch.status;
       if (patch.sources !== undefined) set.sources = json(patch.sources);

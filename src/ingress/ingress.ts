@@ -81,7 +81,7 @@ export class Ingress {
         // The port table with live health, for `hopgate ports`.
         const m = /^\/v1\/ports\/([^/]+)$/.exec(path);
         return m ? portTable(runtime.snapshot, m[1]!, (e) => runtime.exitHealth.isUp(e.id)) : undefined;
-      }, opts.adminHandler);
+      }, opts.adminHandler, () => runtime.snapshot.config.metrics?.token);
     }
     return ingress;
   }

@@ -14,6 +14,7 @@ import { parseHash, verifyPassword } from './password-hash.js';
 import { AuthThrottle, type ThrottleSettings } from './auth-throttle.js';
 import { FairSemaphore } from '../../shared/fair-semaphore.js';
 import { sourceKey } from '../../shared/source-key.js';
+import { parseIp } from '../../shared/net-addr.js';
 
 export interface Principal {
   readonly user: CompiledUser;
@@ -117,14 +118,20 @@ export class Authenticator {
     return { user, username, method };
   }
 
+  /** The source-auth user whose range holds `source` most specifically (the schema refuses overlaps; this keeps it order-free anyway). */
   private bySource(snap: Snapshot, source: string): Principal {
-    for (const user of snap.sourceAuthUsers) {
-      if (user.sources.hasText(source)) {
-        if (user.suspended) throw new ProxyError('USER_SUSPENDED', 'this user is suspended');
-        return { user, username: { login: user.login, tags: {}, raw: '' }, method: 'source' };
+    const addr = parseIp(source);
+    let found: CompiledUser | undefined;
+    let bits = -1;
+    if (addr !== undefined) {
+      for (const user of snap.sourceAuthUsers) {
+        const b = user.sources.longestPrefix(addr);
+        if (b > bits) [found, bits] = [user, b];
       }
     }
-    throw new ProxyError('AUTH_REQUIRED', 'credentials required');
+    if (!found) throw new ProxyError('AUTH_REQUIRED', 'credentials required');
+    if (found.suspended) throw new ProxyError('USER_SUSPENDED', 'this user is suspended');
+    return { user: found, username: { login: found.login, tags: {}, raw: '' }, method: 'source' };
   }
 
   private async passwordMatches(user: CompiledUser, password: string, key: string): Promise<boolean> {
