@@ -55,6 +55,7 @@ import {
   type PrefixOptions,
 } from './prefix.js';
 import type { EvidenceReport } from './evidence.js';
+import type { AnalysisState } from './analysis-state.js';
 import type { NetworkEvent, Outbound, RuleSet, RulesAck, SourceClass } from './messages.js';
 
 export interface ShiftOptions {
@@ -373,6 +374,82 @@ export class LegitimacyAnalysis {
       this.rootCnt = r;
     }
     return j;
+  }
+
+  // ---------------------------------------------------------------- persistence
+
+  /** Everything learned, as plain data (analysis-state.ts): counts, ingresses, mode. */
+  exportState(now: number): AnalysisState {
+    const nan = (v: number): number | null => (Number.isNaN(v) ? null : v);
+    const prefixes: AnalysisState['prefixes'] = [];
+    const rows: AnalysisState['rows'] = [];
+    for (let p = 0; p < this.P; p++) {
+      const c = this.cidrOfPid(p);
+      prefixes.push([`${c.family === 4 ? formatV4(c.net) : formatV6(c.net)}/${c.bits}`, this.pLevel[p]!, this.pTot[p]!]);
+      for (let r = this.pHead[p]!; r >= 0; r = this.rNext[r]!) rows.push([p, this.rIng[r]!, this.rCnt[r]!]);
+    }
+    return {
+      v: 1,
+      group: this.opts.group,
+      savedAt: now,
+      levels4: [...this.levels4],
+      levels6: [...this.levels6],
+      mode: this.modeNow,
+      reason: this.reasonNow,
+      since: nan(this.since),
+      holdUntil: nan(this.holdUntil),
+      started: nan(this.started),
+      decayedTo: nan(this.decayedTo),
+      roundsSinceSuspend: this.roundsSinceSuspend,
+      rootCnt: Array.from(this.rootCnt.subarray(0, this.ing.length)),
+      ingresses: this.ing.map((s) => ({ id: s.id, down: s.down, epoch: s.epoch, maxSeq: s.maxSeq, seen: [...s.seen], baseline: s.baseline, baselinePaused: s.baselinePaused, calm: s.calm, revision: s.revision, ackedRevision: s.ackedRevision })),
+      prefixes,
+      rows,
+    };
+  }
+
+  /**
+   * Take over a saved state (on start, before any report). Returns why it was
+   * not used, or undefined. Every ingress gets a full rule set at the next
+   * round (new revision), with the mode the state was in.
+   */
+  importState(st: AnalysisState): string | undefined {
+    if (this.P > 0 || this.R > 0) return 'the analysis has already learned';
+    if (st.group !== this.opts.group) return `saved for group '${st.group}', not '${this.opts.group}'`;
+    if (st.levels4.join() !== this.levels4.join() || st.levels6.join() !== this.levels6.join()) return 'learned under other prefix settings';
+    const pids: number[] = [];
+    for (const [key, level] of st.prefixes) {
+      const c = parseCidr(key);
+      if (!c || c.bits !== this.levelsOf(c.family)[level]) return `bad prefix ${key} at level ${level}`;
+      pids.push(this.intern(c, level));
+    }
+    for (const s of st.ingresses) this.addIngress(s.id, s.down);
+    for (const [pi, j, cnt] of st.rows) {
+      const pid = pids[pi];
+      if (pid === undefined || j >= this.ing.length) return 'a row points nowhere';
+      this.addRow(pid, j, cnt);
+    }
+    for (let i = 0; i < pids.length; i++) this.pTot[pids[i]!] = st.prefixes[i]![2];
+    st.rootCnt.forEach((v, j) => (this.rootCnt[j] = v));
+    st.ingresses.forEach((saved, j) => {
+      const s = this.ing[j]!;
+      Object.assign(s, { down: saved.down, epoch: saved.epoch, maxSeq: saved.maxSeq, seen: new Set(saved.seen), baseline: saved.baseline, baselinePaused: saved.baselinePaused, calm: saved.calm });
+      // lastReportAt stays unknown: an ingress is not called silent before it had the chance to report to this process
+      s.revision = saved.revision;
+      s.ackedRevision = saved.ackedRevision;
+      s.needFull = true;
+    });
+    const num = (v: number | null): number => (v === null ? Number.NaN : v);
+    this.modeNow = st.mode;
+    this.reasonNow = st.reason;
+    this.since = num(st.since);
+    this.holdUntil = num(st.holdUntil);
+    this.started = num(st.started);
+    this.decayedTo = num(st.decayedTo);
+    this.roundsSinceSuspend = st.roundsSinceSuspend;
+    // The classification the rules came from, so a shift is detected from the first report on.
+    this.candidate = this.classify({ threshold: this.opts.threshold, minEvidence: this.opts.minEvidence, alpha: this.opts.alpha }, true);
+    return undefined;
   }
 
   // ---------------------------------------------------------------- prefixes and rows
