@@ -13,13 +13,13 @@
  *   marked off (StateDir.persisting, exported as a metric), later failures are
  *   only counted, and the first success after them logs that it is back.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { ZodType } from 'zod';
 import type { Logger } from './log.js';
 
-/** Errors that mean "this directory cannot keep state now", not "hopgate has a bug". */
-const STORAGE_ERRORS = new Set(['EROFS', 'ENOSPC', 'EACCES', 'EPERM', 'EDQUOT', 'ENOTDIR', 'EISDIR', 'EIO', 'ENAMETOOLONG', 'EMFILE', 'ENFILE']);
+/** Errors that mean "this directory cannot keep state now", not "hopgate has a bug" (EEXIST: a file where the directory should be). */
+const STORAGE_ERRORS = new Set(['EROFS', 'ENOSPC', 'EACCES', 'EPERM', 'EDQUOT', 'ENOTDIR', 'EISDIR', 'EIO', 'EEXIST', 'ENAMETOOLONG', 'EMFILE', 'ENFILE']);
 
 export function isStorageError(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
@@ -61,6 +61,38 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, mode = 
     throw err;
   }
   fsyncDir(dir);
+}
+
+/**
+ * Create `file` with `data` only if it does not exist, atomically and durably
+ * (written in full under a temp name, then hard-linked into place: a reader
+ * never sees half a file, and of two processes racing one wins). False when
+ * the file already exists. Throws on other errors.
+ */
+export function createFileAtomic(file: string, data: string | Uint8Array, mode = 0o600): boolean {
+  const dir = dirname(file);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const tmp = join(dir, `.${basename(file)}.${process.pid}.${Date.now().toString(36)}.tmp`);
+  let fd: number | undefined = openSync(tmp, 'wx', mode);
+  try {
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    try {
+      linkSync(tmp, file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw err;
+    }
+    fsyncDir(dir);
+    return true;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+    rmSync(tmp, { force: true });
+  }
 }
 
 export type ReadOutcome<T> =
