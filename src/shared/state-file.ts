@@ -15,6 +15,7 @@
  */
 import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { open as openFile } from 'node:fs/promises';
 import type { ZodType } from 'zod';
 import type { Logger } from './log.js';
 
@@ -61,6 +62,34 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, mode = 
     throw err;
   }
   fsyncDir(dir);
+}
+
+/** writeFileAtomic without blocking the event loop (the fsyncs run in the thread pool). Throws. */
+export async function writeFileAtomicAsync(file: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+  const dir = dirname(file);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const tmp = join(dir, `.${basename(file)}.${process.pid}.${Date.now().toString(36)}.tmp`);
+  try {
+    const fh = await openFile(tmp, 'wx', mode);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  const d = await openFile(dir, 'r');
+  try {
+    await d.sync();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EINVAL' && (err as NodeJS.ErrnoException).code !== 'EISDIR') throw err;
+  } finally {
+    await d.close();
+  }
 }
 
 /**
@@ -179,11 +208,28 @@ export class StateDir {
       this.failed(name, err as NodeJS.ErrnoException);
       return false;
     }
+    this.succeeded();
+    return true;
+  }
+
+  /** attempt() for an asynchronous operation. */
+  async attemptAsync(name: string, op: () => Promise<void>): Promise<boolean> {
+    try {
+      await op();
+    } catch (err) {
+      if (!isStorageError(err)) throw err;
+      this.failed(name, err as NodeJS.ErrnoException);
+      return false;
+    }
+    this.succeeded();
+    return true;
+  }
+
+  private succeeded(): void {
     if (!this.persisting) {
       this.persisting = true;
       this.log?.warn({ dir: this.dir }, 'state directory writable again; persistence resumed');
     }
-    return true;
   }
 
   private failed(name: string, err: NodeJS.ErrnoException): void {

@@ -287,6 +287,7 @@ for (const dc of cases) {
           assert.equal(readFileSync(join(dir, aside[0]!), 'utf8'), content);
           assert.equal(ing.ledger.stats().pending, 0);
           // The new journal is valid and in use.
+          await ing.ledger.flushed();
           const j = parseJournal(readFileSync(join(dir, LEDGER_FILE), 'utf8'));
           assert.ok(j.ok && j.epoch === ing.ledger.epoch);
         } finally {

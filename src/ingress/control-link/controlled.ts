@@ -123,11 +123,17 @@ function sameSecret(given: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-/** The statistics endpoint: GET /v1/stats?after=EPOCH:SEQ&limit=N with the pull token. */
-export function answerStatsPull(url: string, auth: string, pullToken: string | undefined, ledger: StatsLedger): { status: number; body: string } {
+/**
+ * The statistics endpoint: GET /v1/stats?after=EPOCH:SEQ&limit=N with the pull token.
+ * Minutes that are due close first, and the answer waits until they are in the journal
+ * (a record is offered only once a crash cannot lose it).
+ */
+export async function answerStatsPull(url: string, auth: string, pullToken: string | undefined, ledger: StatsLedger): Promise<{ status: number; body: string }> {
   if (!pullToken || !sameSecret(auth, `Bearer ${pullToken}`)) return { status: 401, body: JSON.stringify({ error: { code: 'unauthorized', message: 'pull token required' } }) };
   const u = new URL(url, 'http://admin');
   const limit = Number(u.searchParams.get('limit') ?? 20_000);
+  ledger.closeMinutes();
+  await ledger.flushed();
   const pull = ledger.pull(u.searchParams.get('after') ?? undefined, Number.isFinite(limit) && limit > 0 ? Math.min(limit, 100_000) : 20_000);
   return { status: 200, body: JSON.stringify(pull) };
 }
@@ -287,7 +293,7 @@ export async function startControlledIngress(o: ControlledIngressOptions): Promi
   } catch (err) {
     client.stop();
     clearInterval(closeTimer);
-    ledger.close();
+    await ledger.close();
     throw err;
   }
   const host = overrides.metrics?.host ?? config.metrics?.host ?? '127.0.0.1';
@@ -374,7 +380,7 @@ export async function startControlledIngress(o: ControlledIngressOptions): Promi
       await applier!.stop();
       clearInterval(closeTimer);
       if (saveTimer) save();
-      ledger.close();
+      await ledger.close();
     },
   };
 }
@@ -393,8 +399,10 @@ async function startSingle(
   const adminHandler = (req: IncomingMessage, res: ServerResponse): boolean => {
     if (req.method !== 'GET' || !req.url?.startsWith('/v1/stats')) return false;
     meter?.flush();
-    const a = answerStatsPull(req.url, req.headers.authorization ?? '', pullToken(), ledger);
-    send(res, a.status, a.body);
+    void answerStatsPull(req.url, req.headers.authorization ?? '', pullToken(), ledger).then(
+      (a) => send(res, a.status, a.body),
+      (err: unknown) => send(res, 500, JSON.stringify({ error: { code: 'internal', message: (err as Error).message } })),
+    );
     return true;
   };
   const ingress = await Ingress.start(config, log, { revision, adminPort, adminHandler, metrics: addMetrics });
@@ -478,8 +486,12 @@ async function startCluster(
           case 'hopgate:stats:batch':
             return ledger.add(m.rows);
           case 'hopgate:stats:pull': {
-            const a = answerStatsPull(m.url, m.auth, pullToken(), ledger);
-            w.send({ type: 'hopgate:stats:answer', id: m.id, status: a.status, body: a.body } satisfies PrimaryToWorker);
+            const answer = (a: { status: number; body: string }): void => {
+              if (w.isConnected()) w.send({ type: 'hopgate:stats:answer', id: m.id, status: a.status, body: a.body } satisfies PrimaryToWorker);
+            };
+            void answerStatsPull(m.url, m.auth, pullToken(), ledger).then(answer, (err: unknown) =>
+              answer({ status: 500, body: JSON.stringify({ error: { code: 'internal', message: (err as Error).message } }) }),
+            );
             return;
           }
           case 'hopgate:control:applied':

@@ -27,7 +27,7 @@ test('parseJournal: the whole-file ledger of earlier versions is read; a bad hea
   assert.equal(parseJournal(`${JSON.stringify({ format: 2, epoch: 'e/../x', nextSeq: 1 })}\n`).ok, false);
 });
 
-test('the journal: closed minutes are on disk at once, acknowledged ones compacted away, a new ledger resumes them', () => {
+test('the journal: a closed minute is offered only once it is on disk, acknowledged ones are compacted away, a new ledger resumes them', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hopgate-ledger-'));
   try {
     let t = Date.parse('2026-01-01T00:00:10Z');
@@ -36,29 +36,36 @@ test('the journal: closed minutes are on disk at once, acknowledged ones compact
     a.add([['2026-01-01T00:00', 'alice', '', 0, 100, 1, 0]]);
     t += 60_000;
     a.closeMinutes();
+    const early = a.pull(undefined);
+    assert.equal(early.records.length, 0, 'not offered before it is on disk');
+    assert.deepEqual(early.live.map((r) => r[4]), [100], 'shown as live meanwhile');
+    await a.flushed();
     let j = parseJournal(readFileSync(join(dir, LEDGER_FILE), 'utf8'));
     assert.ok(j.ok && j.records.length === 1 && j.records[0]![5] === 100, 'journaled when it closed, before any pull');
     const p = a.pull(undefined);
     assert.equal(p.records.length, 1);
+    assert.equal(p.live.length, 0);
     a.pull(p.next); // acknowledged
+    await a.flushed();
     j = parseJournal(readFileSync(join(dir, LEDGER_FILE), 'utf8'));
     assert.ok(j.ok && j.records.length === 0 && j.nextSeq === 2, 'compacted; the sequence continues');
     a.add([['2026-01-01T00:01', 'alice', '', 0, 7, 1, 0]]);
     t += 60_000;
     a.closeMinutes();
+    await a.flushed();
     // no clean shutdown: a second ledger on the same dir (the process was killed)
     const b = new StatsLedger(100, () => t);
     const r = b.attach(new StateDir(dir));
     assert.deepEqual([r.resumed, r.pending, b.epoch], [true, 1, a.epoch]);
     const q = b.pull(p.next);
     assert.deepEqual(q.records.map((x) => [x[0], x[5]]), [[2, 7]]);
-    b.close();
+    await b.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test('the journal: an unwritable state dir only turns persistence off; the ledger keeps counting', () => {
+test('the journal: an unwritable state dir only turns persistence off; the ledger keeps counting and offering', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hopgate-ledger-'));
   try {
     const where = join(dir, 'not-a-dir');
@@ -70,9 +77,13 @@ test('the journal: an unwritable state dir only turns persistence off; the ledge
     a.add([['2026-01-01T00:00', 'alice', '', 0, 100, 1, 0]]);
     t += 60_000;
     a.closeMinutes();
+    await a.flushed();
     assert.equal(sd.persisting, false);
     assert.equal(a.pull(undefined).records.length, 1);
-    a.close();
+    const failures = sd.failures;
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(sd.failures, failures, 'no retry loop while nothing new closes');
+    await a.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

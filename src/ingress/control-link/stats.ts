@@ -22,10 +22,9 @@
  *   them. A clean shutdown closes the open minutes into it too.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { z } from 'zod';
 import type { Logger } from '../../shared/log.js';
-import { moveAside, type StateDir } from '../../shared/state-file.js';
+import type { StateDir } from '../../shared/state-file.js';
+import { readJournal, StatsJournal } from './stats-journal.js';
 import { channels, subscribeFrom, type SessionCloseMessage } from '../../shared/events.js';
 import { minuteOf, parseCursor, type LiveRecord, type StatsPull, type StatsRecord } from '../../shared/control-protocol.js';
 import type { IngressRuntime } from '../runtime.js';
@@ -58,21 +57,7 @@ export interface LedgerStats {
 /** Most records kept waiting for the control plane; beyond, the oldest are dropped (and counted). */
 const MAX_PENDING = 1_000_000;
 
-/** The journal's name in the state dir. */
-export const LEDGER_FILE = 'stats-ledger.json';
-
-const Count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
-const RecordSchema = z.tuple([z.number().int().positive().max(Number.MAX_SAFE_INTEGER), z.string().regex(/^\d{4}-\d\d-\d\dT\d\d:\d\d$/), z.string().max(1024), z.string().max(1024), Count, Count, Count, Count]);
-const Epoch = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
-/** First line of the journal. */
-const HeaderSchema = z.object({ format: z.literal(2), epoch: Epoch, nextSeq: z.number().int().positive().max(Number.MAX_SAFE_INTEGER) });
-/** Every other line: a batch of records, as they closed. */
-const BatchSchema = z.array(RecordSchema);
-/** The whole-file format of earlier versions (written on a clean shutdown only). */
-const LegacySchema = z.object({ format: z.literal(1), epoch: Epoch, nextSeq: z.number().int().positive(), pending: BatchSchema });
-
-/** Records per journal line when the journal is rewritten. */
-const LINE_RECORDS = 5_000;
+export { LEDGER_FILE, parseJournal } from './stats-journal.js';
 
 export interface LedgerResume {
   /** Unacknowledged records read back (0 when the journal was absent or unusable). */
@@ -90,13 +75,8 @@ export class StatsLedger {
   private readonly open = new Map<string, Bucket>();
   private pending: StatsRecord[] = [];
   dropped = 0;
-  /** The journal (undefined: in memory only). */
-  private dir: StateDir | undefined;
-  private fd: number | undefined;
-  /** Records in the journal file, acknowledged or not (compaction rewrites it with `pending` only). */
-  private inFile = 0;
-  /** The journal missed something (a failed append, dropped records): the next write rewrites it whole. */
-  private needsRewrite = false;
+  /** The journal in the state dir (undefined: in memory only). */
+  private journal: StatsJournal | undefined;
 
   constructor(
     /** A minute closes this long after it ends (cluster workers report every second). */
@@ -118,7 +98,7 @@ export class StatsLedger {
     }
   }
 
-  /** Close every open minute that ended more than the grace ago (all of them with `all`), journaling the new records first. */
+  /** Close every open minute that ended more than the grace ago (all of them with `all`); the journal gets the new records. */
   closeMinutes(all = false): void {
     const cutoff = minuteOf(this.now() - this.graceMs);
     const closed: StatsRecord[] = [];
@@ -129,18 +109,26 @@ export class StatsLedger {
     }
     if (closed.length === 0) return;
     for (const r of closed) this.pending.push(r);
+    this.journal?.append(closed);
     if (this.pending.length > MAX_PENDING) {
       const drop = this.pending.length - MAX_PENDING;
       this.pending.splice(0, drop);
       this.dropped += drop;
-      this.needsRewrite = true;
+      this.journal?.invalidate();
     }
-    this.journal(closed);
+  }
+
+  /** Records up to this sequence number may be offered (on disk, or no disk to wait for). */
+  private offerable(): number {
+    return this.journal ? this.journal.durableSeq : this.nextSeq - 1;
   }
 
   /**
    * Answer a pull: `after` (EPOCH:SEQ) acknowledges everything up to SEQ of this
    * epoch; records after it are returned, at most `limit`, with the open minutes.
+   * A record is offered only once it is in the journal: one the control plane
+   * stored is never lost by a crash before it was written. Until then it is
+   * shown with the open minutes (`live`).
    */
   pull(after: string | undefined, limit = 20_000): StatsPull {
     this.closeMinutes();
@@ -152,14 +140,21 @@ export class StatsLedger {
       while (i < this.pending.length && this.pending[i]![0] <= c.seq) i++;
       if (i > 0) {
         this.pending.splice(0, i);
-        this.compactIfWorth();
+        this.journal?.acknowledged(this.pending.length);
       }
       from = c.seq;
     }
-    const records = this.pending.slice(0, Math.max(1, limit));
+    const upTo = this.offerable();
+    let n = 0;
+    while (n < this.pending.length && this.pending[n]![0] <= upTo) n++;
+    const records = this.pending.slice(0, Math.min(n, Math.max(1, limit)));
     const last = records.at(-1)?.[0] ?? (c && c.epoch === this.epoch ? c.seq : from);
     const live: LiveRecord[] = [...this.open.values()].map((b) => [b.minute, b.login, b.exit, b.up, b.down, b.connections, b.failures]);
-    return { epoch: this.epoch, records, next: `${this.epoch}:${last}`, more: this.pending.length > records.length, live };
+    for (let i = n; i < this.pending.length; i++) {
+      const r = this.pending[i]!;
+      live.push([r[1], r[2], r[3], r[4], r[5], r[6], r[7]]);
+    }
+    return { epoch: this.epoch, records, next: `${this.epoch}:${last}`, more: n > records.length, live };
   }
 
   stats(): LedgerStats {
@@ -169,139 +164,34 @@ export class StatsLedger {
   /**
    * Keep the ledger in `dir` from now on: read back the journal a previous run
    * left (same epoch, same sequence numbers: the control plane stores each
-   * record once), rewrite it compacted, and journal every record that closes.
-   * An unusable journal is moved aside (logged) and the ledger starts empty
-   * with a new epoch; an unwritable directory only turns persistence off.
+   * record once) and journal every record that closes. An unusable journal is
+   * moved aside (logged) and the ledger starts empty with a new epoch; an
+   * unwritable directory only turns persistence off.
    */
   attach(dir: StateDir, log?: Logger): LedgerResume {
-    this.dir = dir;
-    const file = dir.path(LEDGER_FILE);
-    let text: string | undefined;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log?.error({ file, err: (err as Error).message }, 'statistics journal unreadable; starting a new one');
+    const start = readJournal(dir, log);
+    let result: LedgerResume = { pending: 0, resumed: false, skippedLines: 0, ...('corrupt' in start ? { corrupt: start.corrupt } : {}) };
+    if (start.resumed) {
+      this.epoch = start.resumed.epoch;
+      this.nextSeq = start.resumed.nextSeq;
+      this.pending = start.resumed.records;
+      result = { pending: this.pending.length, resumed: true, skippedLines: start.resumed.skipped };
     }
-    let result: LedgerResume = { pending: 0, resumed: false, skippedLines: 0 };
-    if (text !== undefined) {
-      const read = parseJournal(text);
-      if (read.ok) {
-        this.epoch = read.epoch;
-        this.nextSeq = read.nextSeq;
-        this.pending = read.records;
-        result = { pending: read.records.length, resumed: true, skippedLines: read.skipped };
-        if (read.skipped > 0) log?.warn({ file, skippedLines: read.skipped }, 'statistics journal: lines skipped (a torn last write, or damage)');
-      } else {
-        const movedTo = moveAside(file);
-        log?.error({ file, movedTo: movedTo ?? null, reason: read.reason }, 'statistics journal is corrupt (moved aside); starting a new ledger');
-        result = { pending: 0, resumed: false, corrupt: movedTo, skippedLines: 0 };
-      }
-    }
-    this.rewrite();
+    this.journal = new StatsJournal(dir, () => ({ epoch: this.epoch, nextSeq: this.nextSeq, pending: this.pending }), log);
     return result;
   }
 
-  /** Clean shutdown: close the open minutes into the journal and let go of it. */
-  close(): void {
+  /** Resolves once every closed record is in the journal (or the journal gave up on it). */
+  async flushed(): Promise<void> {
+    await this.journal?.flushed();
+  }
+
+  /** Clean shutdown: close the open minutes into the journal, wait for it, let go of it. */
+  async close(): Promise<void> {
     this.closeMinutes(true);
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
-    this.dir = undefined;
+    await this.journal?.close();
+    this.journal = undefined;
   }
-
-  /** Append closed records to the journal, fsynced (or rewrite it whole when it missed something). */
-  private journal(records: StatsRecord[]): void {
-    const dir = this.dir;
-    if (!dir) return;
-    if (this.needsRewrite || this.fd === undefined) {
-      this.rewrite();
-      return;
-    }
-    const fd = this.fd;
-    const ok = dir.attempt(LEDGER_FILE, () => {
-      writeAll(fd, journalLines(records));
-      fsyncSync(fd);
-    });
-    if (ok) this.inFile += records.length;
-    else this.needsRewrite = true;
-  }
-
-  /** Rewrite the journal atomically with the unacknowledged records only, once enough of it is acknowledged. */
-  private compactIfWorth(): void {
-    if (!this.dir || this.inFile === 0) return;
-    const acked = this.inFile - this.pending.length;
-    if (this.pending.length === 0 || (acked >= 1000 && acked >= this.pending.length)) this.rewrite();
-  }
-
-  private rewrite(): void {
-    const dir = this.dir;
-    if (!dir) return;
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
-    const header = JSON.stringify({ format: 2, epoch: this.epoch, nextSeq: this.nextSeq }) + '\n';
-    const ok = dir.write(LEDGER_FILE, header + journalLines(this.pending));
-    if (!ok) {
-      this.needsRewrite = true;
-      return;
-    }
-    this.needsRewrite = false;
-    this.inFile = this.pending.length;
-    dir.attempt(LEDGER_FILE, () => (this.fd = openSync(dir.path(LEDGER_FILE), 'a')));
-  }
-}
-
-function journalLines(records: readonly StatsRecord[]): string {
-  let out = '';
-  for (let i = 0; i < records.length; i += LINE_RECORDS) out += JSON.stringify(records.slice(i, i + LINE_RECORDS)) + '\n';
-  return out;
-}
-
-function writeAll(fd: number, text: string): void {
-  const buf = Buffer.from(text);
-  let off = 0;
-  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-}
-
-type JournalRead = { ok: true; epoch: string; nextSeq: number; records: StatsRecord[]; skipped: number } | { ok: false; reason: string };
-
-/** Parse a journal (or an earlier version's whole-file ledger). Pure. */
-export function parseJournal(text: string): JournalRead {
-  const lines = text.split('\n');
-  // A journal always ends with a newline; text after the last one is an append cut short by a crash.
-  // That batch was never offered (it is written before a pull can see it): dropping it loses nothing counted.
-  let skipped = 0;
-  if (lines.length > 1) {
-    if (lines.pop() !== '') skipped++;
-  }
-  let first: unknown;
-  try {
-    first = JSON.parse(lines[0] ?? '');
-  } catch (err) {
-    return { ok: false, reason: `header: ${(err as Error).message}` };
-  }
-  const legacy = LegacySchema.safeParse(first);
-  if (legacy.success) return { ok: true, epoch: legacy.data.epoch, nextSeq: Math.max(legacy.data.nextSeq, maxSeq(legacy.data.pending) + 1), records: legacy.data.pending, skipped: 0 };
-  const header = HeaderSchema.safeParse(first);
-  if (!header.success) return { ok: false, reason: `header: ${header.error.issues[0]?.message ?? 'invalid'}` };
-  const bySeq = new Map<number, StatsRecord>();
-  for (const line of lines.slice(1)) {
-    let batch: StatsRecord[];
-    try {
-      batch = BatchSchema.parse(JSON.parse(line));
-    } catch {
-      skipped++;
-      continue;
-    }
-    for (const r of batch) if (!bySeq.has(r[0])) bySeq.set(r[0], r);
-  }
-  const records = [...bySeq.values()].sort((a, b) => a[0] - b[0]);
-  return { ok: true, epoch: header.data.epoch, nextSeq: Math.max(header.data.nextSeq, maxSeq(records) + 1), records, skipped };
-}
-
-function maxSeq(records: readonly StatsRecord[]): number {
-  let m = 0;
-  for (const r of records) if (r[0] > m) m = r[0];
-  return m;
 }
 
 /** Counts usage of this process's sessions and hands it on in batches. */
