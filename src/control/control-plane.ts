@@ -93,7 +93,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     metrics,
     legitimacy,
     async close() {
-      legitimacy.close();
+      await legitimacy.close();
       await collector.close();
       await server.close();
       await hub.close();

@@ -26,7 +26,7 @@ import type { Logger } from '../shared/log.js';
 import type { ControlMetrics } from './metrics.js';
 import type { ConfigHub } from './stream.js';
 import { AnalysisStateSchema } from '../legitimacy/analysis-state.js';
-import { readStateFile, type StateDir } from '../shared/state-file.js';
+import { readStateFile, writeFileAtomicAsync, type StateDir } from '../shared/state-file.js';
 
 export const LEGITIMACY_STATE_FILE = 'legitimacy-state.json';
 
@@ -67,6 +67,7 @@ export class LegitimacyService {
   private readonly counters = { messages: 0, undelivered: 0, acks: 0, nacks: 0, events: 0 };
   private readonly saveIntervalMs: number;
   private lastSaveAt = Number.NaN;
+  private saving: Promise<boolean> | undefined;
 
   constructor(
     private readonly hub: ConfigHub,
@@ -104,14 +105,24 @@ export class LegitimacyService {
     } catch (err) {
       this.log?.error({ err: (err as Error).message }, 'legitimacy analysis round failed');
     }
-    if (!(now - this.lastSaveAt < this.saveIntervalMs)) this.save(now);
+    if (!(now - this.lastSaveAt < this.saveIntervalMs) && !this.saving) this.saving = this.save(now).finally(() => (this.saving = undefined));
   }
 
-  /** Write what the analysis learned to the state dir (atomic; an unwritable dir is logged once by StateDir). */
-  save(now = Date.now()): boolean {
-    if (!this.stateDir || !this.enabled) return false;
+  /**
+   * Write what the analysis learned to the state dir: atomic, the fsyncs off the
+   * event loop (an unwritable dir is logged once by StateDir). Never rejects.
+   */
+  async save(now = Date.now()): Promise<boolean> {
+    const dir = this.stateDir;
+    if (!dir || !this.enabled) return false;
     this.lastSaveAt = now;
-    return this.stateDir.write(LEGITIMACY_STATE_FILE, JSON.stringify(this.analysis.exportState(now)));
+    try {
+      const body = JSON.stringify(this.analysis.exportState(now));
+      return await dir.attemptAsync(LEGITIMACY_STATE_FILE, () => writeFileAtomicAsync(dir.path(LEGITIMACY_STATE_FILE), body));
+    } catch (err) {
+      this.log?.error({ err: (err as Error).message }, 'legitimacy: could not save the learned state');
+      return false;
+    }
   }
 
   private restore(): void {
@@ -126,7 +137,7 @@ export class LegitimacyService {
       this.log?.warn({ reason: why }, 'legitimacy: saved state not reused; learning from scratch');
       return;
     }
-    this.log?.info({ mode: st.mode, prefixes: st.prefixes.length, ingresses: st.ingresses.length, ageMs: age }, 'legitimacy: resumed the learned state');
+    this.log?.info({ mode: st.mode, prefixes: st.prefixes.count, ingresses: st.ingresses.length, ageMs: age }, 'legitimacy: resumed the learned state');
   }
 
   private send(outs: Outbound[]): void {
@@ -283,9 +294,11 @@ export class LegitimacyService {
     });
   }
 
-  close(): void {
-    if (!this.closed) this.save();
+  async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
+    await this.saving;
+    await this.save();
     clearInterval(this.timer);
     for (const t of this.grace.values()) clearTimeout(t);
     this.grace.clear();

@@ -55,7 +55,8 @@ import {
   type PrefixOptions,
 } from './prefix.js';
 import type { EvidenceReport } from './evidence.js';
-import type { AnalysisState } from './analysis-state.js';
+import { endianness } from 'node:os';
+import { packArray, unpackArray, type AnalysisState } from './analysis-state.js';
 import type { NetworkEvent, Outbound, RuleSet, RulesAck, SourceClass } from './messages.js';
 
 export interface ShiftOptions {
@@ -381,15 +382,11 @@ export class LegitimacyAnalysis {
   /** Everything learned, as plain data (analysis-state.ts): counts, ingresses, mode. */
   exportState(now: number): AnalysisState {
     const nan = (v: number): number | null => (Number.isNaN(v) ? null : v);
-    const prefixes: AnalysisState['prefixes'] = [];
-    const rows: AnalysisState['rows'] = [];
-    for (let p = 0; p < this.P; p++) {
-      const c = this.cidrOfPid(p);
-      prefixes.push([`${c.family === 4 ? formatV4(c.net) : formatV6(c.net)}/${c.bits}`, this.pLevel[p]!, this.pTot[p]!]);
-      for (let r = this.pHead[p]!; r >= 0; r = this.rNext[r]!) rows.push([p, this.rIng[r]!, this.rCnt[r]!]);
-    }
+    const net6: Array<[number, string]> = [];
+    for (let p = 0; p < this.P; p++) if (this.pFam[p] === 6) net6.push([p, this.pNet6[p]!.toString(16)]);
     return {
-      v: 1,
+      v: 2,
+      endian: 'LE',
       group: this.opts.group,
       savedAt: now,
       levels4: [...this.levels4],
@@ -403,8 +400,8 @@ export class LegitimacyAnalysis {
       roundsSinceSuspend: this.roundsSinceSuspend,
       rootCnt: Array.from(this.rootCnt.subarray(0, this.ing.length)),
       ingresses: this.ing.map((s) => ({ id: s.id, down: s.down, epoch: s.epoch, maxSeq: s.maxSeq, seen: [...s.seen], baseline: s.baseline, baselinePaused: s.baselinePaused, calm: s.calm, revision: s.revision, ackedRevision: s.ackedRevision })),
-      prefixes,
-      rows,
+      prefixes: { count: this.P, parent: packArray(this.pParent, this.P), level: packArray(this.pLevel, this.P), fam: packArray(this.pFam, this.P), net4: packArray(this.pNet4, this.P), tot: packArray(this.pTot, this.P), net6 },
+      rows: { count: this.R, pid: packArray(this.rPid, this.R), ing: packArray(this.rIng, this.R), cnt: packArray(this.rCnt, this.R) },
     };
   }
 
@@ -417,19 +414,51 @@ export class LegitimacyAnalysis {
     if (this.P > 0 || this.R > 0) return 'the analysis has already learned';
     if (st.group !== this.opts.group) return `saved for group '${st.group}', not '${this.opts.group}'`;
     if (st.levels4.join() !== this.levels4.join() || st.levels6.join() !== this.levels6.join()) return 'learned under other prefix settings';
-    const pids: number[] = [];
-    for (const [key, level] of st.prefixes) {
-      const c = parseCidr(key);
-      if (!c || c.bits !== this.levelsOf(c.family)[level]) return `bad prefix ${key} at level ${level}`;
-      pids.push(this.intern(c, level));
+    if (st.endian !== (endianness() === 'LE' ? 'LE' : 'BE')) return 'saved on a machine of other byte order';
+    const P = st.prefixes.count;
+    const R = st.rows.count;
+    const parent = unpackArray(st.prefixes.parent, P, (n) => new Int32Array(n));
+    const level = unpackArray(st.prefixes.level, P, (n) => new Uint8Array(n));
+    const fam = unpackArray(st.prefixes.fam, P, (n) => new Uint8Array(n));
+    const net4 = unpackArray(st.prefixes.net4, P, (n) => new Float64Array(n));
+    const tot = unpackArray(st.prefixes.tot, P, (n) => new Float64Array(n));
+    const rPid = unpackArray(st.rows.pid, R, (n) => new Int32Array(n));
+    const rIng = unpackArray(st.rows.ing, R, (n) => new Int32Array(n));
+    const rCnt = unpackArray(st.rows.cnt, R, (n) => new Float64Array(n));
+    if (!parent || !level || !fam || !net4 || !tot || !rPid || !rIng || !rCnt) return 'a table has the wrong length';
+    const net6: bigint[] = [];
+    for (const [p, hex] of st.prefixes.net6) if (p < P) net6[p] = BigInt(`0x${hex}`);
+    // Check every id before taking anything: parents first, levels in range, rows pointing at real prefixes and ingresses.
+    for (let p = 0; p < P; p++) {
+      const f = fam[p]!;
+      const lv = f === 4 ? this.levels4 : f === 6 ? this.levels6 : undefined;
+      if (!lv || level[p]! >= lv.length || parent[p]! >= p || parent[p]! < -1) return `prefix ${p} is malformed`;
+      if ((parent[p]! < 0) !== (level[p]! === lv.length - 1) || (parent[p]! >= 0 && level[parent[p]!] !== level[p]! + 1)) return `prefix ${p} has a wrong parent`;
+      if (f === 4 ? !(Number.isInteger(net4[p]!) && net4[p]! >= 0 && net4[p]! < 2 ** 32) : net6[p] === undefined) return `prefix ${p} has no network`;
+      if (!(tot[p]! >= 0)) return `prefix ${p} has a bad total`;
     }
+    for (let r = 0; r < R; r++) if (rPid[r]! < 0 || rPid[r]! >= P || rIng[r]! < 0 || rIng[r]! >= st.ingresses.length || !(rCnt[r]! >= 0)) return `row ${r} points nowhere`;
+
     for (const s of st.ingresses) this.addIngress(s.id, s.down);
-    for (const [pi, j, cnt] of st.rows) {
-      const pid = pids[pi];
-      if (pid === undefined || j >= this.ing.length) return 'a row points nowhere';
-      this.addRow(pid, j, cnt);
+    this.pParent = parent;
+    this.pLevel = level;
+    this.pFam = fam;
+    this.pNet4 = net4;
+    this.pNet6 = net6;
+    this.pTot = tot;
+    this.pHead = new Int32Array(Math.max(P, 1024)).fill(-1);
+    this.P = P;
+    for (let p = 0; p < P; p++) this.setIndex(this.cidrOfPid(p), p);
+    this.rPid = rPid;
+    this.rIng = rIng;
+    this.rCnt = rCnt;
+    this.rNext = new Int32Array(Math.max(R, 4096));
+    this.R = R;
+    for (let r = 0; r < R; r++) {
+      const p = rPid[r]!;
+      this.rNext[r] = this.pHead[p]!;
+      this.pHead[p] = r;
     }
-    for (let i = 0; i < pids.length; i++) this.pTot[pids[i]!] = st.prefixes[i]![2];
     st.rootCnt.forEach((v, j) => (this.rootCnt[j] = v));
     st.ingresses.forEach((saved, j) => {
       const s = this.ing[j]!;

@@ -131,6 +131,7 @@ describe('legitimacy state across a control-plane restart', () => {
     await cp.close();
     writeFileSync(join(cpState.path, 'legitimacy-state.json'), '{"v":1,"group":"restart","prefixes":[["127.11');
     cp = await startTestControl(tdb.spec, cpState.path, { port, legitimacy: analysis(600_000) });
+    await until('both ingresses back on the stream', () => cp.hub.subscribers.size >= 2 || undefined);
     const view = (await cp.api('GET', '/v1/legitimacy')).body;
     assert.equal(view.mode, 'warmup');
     assert.equal(view.prefixes, 0);
