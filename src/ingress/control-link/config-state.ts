@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import type { Logger } from '../../shared/log.js';
-import { readStateFile, type StateDir } from '../../shared/state-file.js';
+import { readStateFile, writeFileAtomicAsync, type StateDir } from '../../shared/state-file.js';
 import { IngressConfigSchema, UserSchema, type IngressConfig, type UserConfig } from '../../shared/schema/ingress-config.js';
 import type { ConfigObject, DeltaMessage, SnapshotMessage } from '../../shared/control-protocol.js';
 
@@ -129,8 +129,9 @@ const SavedSnapshotSchema = z.object({
 });
 
 /** Keep the snapshot in the state dir (atomic, durable, 0600: it holds password hashes and exit credentials). False when the dir cannot take it. */
-export function writeSavedSnapshot(dir: StateDir, saved: SavedSnapshot): boolean {
-  return dir.write(SNAPSHOT_FILE, JSON.stringify(saved));
+export function writeSavedSnapshot(dir: StateDir, saved: SavedSnapshot): Promise<boolean> {
+  const body = JSON.stringify(saved);
+  return dir.attemptAsync(SNAPSHOT_FILE, () => writeFileAtomicAsync(dir.path(SNAPSHOT_FILE), body));
 }
 
 /** The snapshot kept on disk, or undefined (absent, or corrupt: then moved aside and logged). */

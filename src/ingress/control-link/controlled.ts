@@ -163,10 +163,28 @@ export async function startControlledIngress(o: ControlledIngressOptions): Promi
   let nodeId: string | undefined;
   const waiters = new Set<{ revision: number; resolve: () => void }>();
   let saveTimer: NodeJS.Timeout | undefined;
+  /** The snapshot write in flight (one at a time, the fsyncs off the event loop); a change meanwhile writes again after it. */
+  let saving: Promise<void> | undefined;
+  let saveAgain = false;
   const save = (): void => {
     clearTimeout(saveTimer);
     saveTimer = undefined;
-    writeSavedSnapshot(stateDir, state.saved(nodeId, o.controlUrl));
+    if (saving) {
+      saveAgain = true;
+      return;
+    }
+    saving = writeSavedSnapshot(stateDir, state.saved(nodeId, o.controlUrl))
+      .then(
+        () => undefined,
+        (err: unknown) => log.error({ err: (err as Error).message }, 'could not keep the snapshot on disk'),
+      )
+      .finally(() => {
+        saving = undefined;
+        if (saveAgain) {
+          saveAgain = false;
+          save();
+        }
+      });
   };
   const scheduleSave = (): void => {
     clearTimeout(saveTimer);
@@ -380,6 +398,7 @@ export async function startControlledIngress(o: ControlledIngressOptions): Promi
       await applier!.stop();
       clearInterval(closeTimer);
       if (saveTimer) save();
+      while (saving) await saving;
       await ledger.close();
     },
   };
