@@ -69,7 +69,7 @@ const DemoStateSchema = z.object({
 /** The demo credentials kept in the state dir; a corrupt file is moved aside (logged) and new ones are made. */
 function demoCredentials(stateDir: string): DemoState {
   const r = readStateFile(join(stateDir, DEMO_FILE), DemoStateSchema, createLogger('info', { role: 'up' }), 'demo credentials');
-  if (r.status === 'ok') return r.value as DemoState;
+  if (r.status === 'ok') return r.value;
   return { username: 'demo', password: randomBytes(9).toString('base64url') };
 }
 

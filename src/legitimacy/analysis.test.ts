@@ -427,7 +427,7 @@ test('exportState/importState: a restarted analysis has the same counts, classes
   // every ingress gets a full, active rule set from the restored one, with a higher revision
   for (const m of rb.messages) {
     assert.equal(m.msg.type, 'legitimacy.rules');
-    assert.equal((m.msg as RuleSet).suspended, false);
+    assert.equal((m.msg).suspended, false);
   }
   assert.equal(ra.mode, rb.mode);
   // a report re-sent after the restart (its ACK was lost with the old process) is not learned twice

@@ -28,7 +28,13 @@ async function main(): Promise<void> {
   });
   process.stdout.write(JSON.stringify({ ready: true, ports: ing.ports, adminUrl: ing.adminUrl, bootedFrom: ing.bootedFrom, revision: ing.revision }) + '\n');
   process.once('SIGTERM', () => {
-    void ing.stop().then(() => process.exit(0));
+    ing.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`stop failed: ${(err as Error).message}\n`);
+        process.exit(1);
+      },
+    );
   });
 }
 

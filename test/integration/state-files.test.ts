@@ -57,8 +57,8 @@ async function startChild(env: Record<string, string>, shellPrefix?: string): Pr
     ? spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-ec', `${shellPrefix}\n${node}`], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
     : spawn(process.execPath, [CHILD], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const lines = createInterface({ input: proc.stdout! });
+  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const lines = createInterface({ input: proc.stdout });
   const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
   const [line] = (await Promise.race([once(lines, 'line'), once(proc, 'exit').then(() => [undefined])])) as [string | undefined];
   clearTimeout(timer);

@@ -78,7 +78,7 @@ export function parseJournal(text: string): JournalRead {
   const legacy = LegacySchema.safeParse(first);
   if (legacy.success) {
     if (!legacy.data.pending.every(isRecord)) return { ok: false, reason: 'a record does not match' };
-    const records = legacy.data.pending as StatsRecord[];
+    const records = legacy.data.pending;
     return { ok: true, epoch: legacy.data.epoch, nextSeq: Math.max(legacy.data.nextSeq, maxSeq(records) + 1), records, skipped: 0 };
   }
   const header = HeaderSchema.safeParse(first);
@@ -95,7 +95,7 @@ export function parseJournal(text: string): JournalRead {
       skipped++;
       continue;
     }
-    for (const r of batch as StatsRecord[]) if (!bySeq.has(r[0])) bySeq.set(r[0], r);
+    for (const r of batch) if (!bySeq.has(r[0])) bySeq.set(r[0], r);
   }
   const records = [...bySeq.values()].sort((a, b) => a[0] - b[0]);
   return { ok: true, epoch: header.data.epoch, nextSeq: Math.max(header.data.nextSeq, maxSeq(records) + 1), records, skipped };
