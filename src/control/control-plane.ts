@@ -9,6 +9,7 @@ import { loadOrCreateAdminToken, type AdminToken } from './token.js';
 import { ConfigHub } from './stream.js';
 import { StatsCollector } from './collector.js';
 import { createControlMetrics, type ControlMetrics } from './metrics.js';
+import { StateDir } from '../shared/state-file.js';
 import { LegitimacyService, type LegitimacyControlOptions } from './legitimacy.js';
 
 import { DEFAULT_CONTROL_HOST, DEFAULT_CONTROL_PORT, DEFAULT_DB_FILE } from './defaults.js';
@@ -66,7 +67,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   const log = o.logger?.child({ component: 'stream' });
   const hub = new ConfigHub(store, { metrics, ...(log ? { log } : {}), ...(o.heartbeatMs ? { heartbeatMs: o.heartbeatMs } : {}), ...(o.revisionPollMs ? { pollMs: o.revisionPollMs } : {}) });
   const collector = new StatsCollector(store, hub, { metrics, ...(o.logger ? { log: o.logger.child({ component: 'stats' }) } : {}), ...(o.statsIntervalMs ? { intervalMs: o.statsIntervalMs } : {}) });
-  const legitimacy = new LegitimacyService(hub, o.legitimacy, o.logger?.child({ component: 'legitimacy' }), metrics);
+  const legitimacy = new LegitimacyService(hub, o.legitimacy, o.logger?.child({ component: 'legitimacy' }), metrics, new StateDir(stateDir, o.logger));
   let server: ControlServer;
   try {
     await hub.start();
@@ -102,7 +103,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     metrics,
     legitimacy,
     async close() {
-      legitimacy.close();
+      await legitimacy.close();
       await collector.close();
       await server.close();
       await hub.close();

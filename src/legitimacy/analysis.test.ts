@@ -398,3 +398,50 @@ test('shift detection ignores never-seen prefixes (a botnet in fresh prefixes ca
   const one = w.a.ingest(w.rep.make('i2', w.t + 1, { '10.3.1.0/24': 100, '10.1.1.0/24': 500 }, { paused: true }), w.t + 1);
   assert.equal(one.shift, false);
 });
+
+test('exportState/importState: a restarted analysis has the same counts, classes, mode and rules, and drops duplicate reports it already learned', () => {
+  const a = analysis();
+  const rep = new Reporter(3);
+  teach(a, rep, T0);
+  a.round(T0);
+  teach(a, rep, T0 + 1000);
+  a.round(T0 + 1000);
+  assert.equal(a.mode, 'active');
+  a.ingest(rep.make('i2', T0 + 2000, { '2001:db8:1::/48': 40 }), T0 + 2000);
+  const last = rep.make('i0', T0 + 2000, { '10.1.1.0/24': 5 });
+  assert.equal(a.ingest(last, T0 + 2000).status, 'accepted');
+  const saved = JSON.parse(JSON.stringify(a.exportState(T0 + 2000))) as ReturnType<LegitimacyAnalysis['exportState']>;
+  const b = analysis({ warmupMs: 10 * H });
+  assert.equal(b.importState(saved), undefined);
+  assert.equal(b.mode, 'active');
+  assert.equal(b.prefixCount, a.prefixCount);
+  assert.equal(b.rowCount, a.rowCount);
+  for (const key of ['10.1.1.0/24', '10.1.3.0/24', '10.2.1.0/24', '10.3.1.0/24', '10.9.9.0/24', '2001:db8:1::/48'])
+    for (const i of ['i0', 'i1', 'i2']) {
+      assert.equal(b.classOf(key, i), a.classOf(key, i), `${key} at ${i}`);
+      assert.equal(b.probability(key, i), a.probability(key, i));
+    }
+  const ra = a.round(T0 + 3000);
+  const rb = b.round(T0 + 3000);
+  for (const i of ['i0', 'i1', 'i2']) assert.deepEqual(b.candidateRules(i), a.candidateRules(i));
+  // every ingress gets a full, active rule set from the restored one, with a higher revision
+  for (const m of rb.messages) {
+    assert.equal(m.msg.type, 'legitimacy.rules');
+    assert.equal((m.msg).suspended, false);
+  }
+  assert.equal(ra.mode, rb.mode);
+  // a report re-sent after the restart (its ACK was lost with the old process) is not learned twice
+  assert.equal(b.ingest(structuredClone(last), T0 + 4000).status, 'duplicate');
+  assert.equal(b.ingest(rep.make('i0', T0 + 4000, { '10.1.1.0/24': 1 }), T0 + 4000).status, 'accepted');
+});
+
+test('importState refuses a state of another group or other prefix settings, and a second import', () => {
+  const a = analysis();
+  teach(a, new Reporter(), T0);
+  const st = a.exportState(T0);
+  assert.match(new LegitimacyAnalysis({ group: 'other' }).importState(st) ?? '', /group/);
+  assert.match(analysis({ prefix: { v4Parents: [16] } }).importState(st) ?? '', /prefix settings/);
+  const b = analysis();
+  assert.equal(b.importState(st), undefined);
+  assert.match(b.importState(st) ?? '', /already learned/);
+});
