@@ -20,28 +20,29 @@ export class Churn {
   private timers: NodeJS.Timeout[] = [];
   private live: { id: string; step: number }[] = [];
   private n = 0;
-  private busy = false;
+  /** One chain per kind at a time (a customer's password hash takes a while on a loaded machine); a reload never waits for a step. */
+  private readonly busy = new Set<string>();
 
   constructor(private readonly api: Api, private readonly exitIds: readonly string[], private readonly stepEveryMs = 3000, private readonly reloadEveryMs = 30_000) {}
 
   start(): void {
-    this.timers.push(setInterval(() => void this.guard(() => this.step()), this.stepEveryMs));
-    this.timers.push(setInterval(() => void this.guard(() => this.reload()), this.reloadEveryMs));
+    this.timers.push(setInterval(() => void this.guard('step', () => this.step()), this.stepEveryMs));
+    this.timers.push(setInterval(() => void this.guard('reload', () => this.reload()), this.reloadEveryMs));
   }
 
   stop(): void {
     for (const t of this.timers) clearInterval(t);
   }
 
-  private async guard(fn: () => Promise<void>): Promise<void> {
-    if (this.busy) return; // one API call chain at a time; the next tick catches up
-    this.busy = true;
+  private async guard(kind: string, fn: () => Promise<void>): Promise<void> {
+    if (this.busy.has(kind)) return; // the next tick catches up
+    this.busy.add(kind);
     try {
       await fn();
     } catch (e) {
       this.stats.errors = [...this.stats.errors.slice(-19), `${new Date().toISOString()} ${(e as Error).message}`];
     } finally {
-      this.busy = false;
+      this.busy.delete(kind);
     }
   }
 

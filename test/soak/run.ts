@@ -78,7 +78,7 @@ async function main(): Promise<number> {
       await new Promise((r) => setTimeout(r, Math.min(30_000, endAt - Date.now())));
       const ok = Object.values(load.stats.ok).reduce((a, b) => a + b, 0);
       const failed = Object.values(load.stats.failed).reduce((a, b) => a + b, 0);
-      process.stderr.write(`soak: ${((Date.now() - t0) / 60_000).toFixed(1)}/${minutes} min, ${ok} ok, ${failed} failed, churn ${JSON.stringify({ ...churn.stats, errors: churn.stats.errors.length })}\n`);
+      process.stderr.write(`soak: ${((Date.now() - t0) / 60_000).toFixed(1)}/${minutes} min, ${ok} ok, ${failed} failed, churn ${JSON.stringify({ ...churn.stats, errors: churn.stats.errors.length })}${load.stats.lastErrors.length ? `; last error: ${load.stats.lastErrors.at(-1)}` : ''}\n`);
     }
     churn.stop();
     await load.stop();
