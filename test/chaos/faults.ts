@@ -25,6 +25,8 @@ export interface Fault {
   readonly affects: ((o: Outcome) => boolean) | 'control';
   readonly holdMs: number;
   readonly only?: 'postgres';
+  /** Also make a change (a new customer) while the fault holds, and say when it is in force on both ingresses. */
+  readonly probeDuring?: boolean;
   inject(c: FaultContext): Promise<void>;
   lift(c: FaultContext): Promise<void>;
 }
@@ -100,6 +102,7 @@ export const FAULTS: readonly Fault[] = [
     name: `ingress 2 state dir full ${OUTAGE_MS / 1000} s`,
     affects: (o) => o.ingress === 'i2',
     holdMs: OUTAGE_MS,
+    probeDuring: true,
     inject: async (c) => fill(i2State(c)),
     lift: async (c) => rmSync(join(i2State(c), 'chaos-fill'), { force: true }),
   },
@@ -107,6 +110,7 @@ export const FAULTS: readonly Fault[] = [
     name: `ingress 2 state dir read-only ${OUTAGE_MS / 1000} s`,
     affects: (o) => o.ingress === 'i2',
     holdMs: OUTAGE_MS,
+    probeDuring: true,
     inject: async (c) => remount(c, 'ro'),
     lift: async (c) => remount(c, 'rw'),
   },

@@ -66,33 +66,45 @@ function spec(i: number, user: { login: string; password: string }): RequestSpec
   };
 }
 
-/** After a control-plane fault: ms until a customer created now is served through both ingresses. */
-async function controlProbe(phase: number, since: number): Promise<number | null> {
+/** A customer created now: ms until the API took it and until it was served through both ingresses (null: not within 60 s). */
+async function controlProbe(login: string, since: number): Promise<{ apiMs: number | null; servedMs: number | null }> {
   const deadline = Date.now() + 60_000;
   let user: { login: string; password: string } | undefined;
   while (!user && Date.now() < deadline) {
-    user = await createCustomer(cluster.api, `probe${phase}`, [exitId(0)]).catch(() => undefined);
+    user = await createCustomer(cluster.api, login, [exitId(0)]).catch(() => undefined);
     if (!user) await new Promise((r) => setTimeout(r, 200));
   }
-  if (!user) return null;
+  if (!user) return { apiMs: null, servedMs: null };
+  const apiMs = Date.now() - since;
   for (const ingress of ['i1', 'i2']) {
     for (;;) {
-      if (Date.now() > deadline) return null;
+      if (Date.now() > deadline) return { apiMs, servedMs: null };
       const o = await oneRequest({ ...spec(0, user), mode: 'connect', ingress, exit: 'e1', proxy: { host: node(ingress).ip, port: INGRESS_PORT }, user: user.login, timeoutMs: 3000 });
       if (o.ok) break;
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  return Date.now() - since;
+  return { apiMs, servedMs: Date.now() - since };
 }
 
-/** Usage recorded for a login once it stops changing (pulls every second, live minutes included). */
-async function settledUsage(login: string): Promise<{ bytesUp: number; bytesDown: number }> {
+const secs = (ms: number | null): string => (ms === null ? 'never (60 s)' : `${(ms / 1000).toFixed(1)} s`);
+
+/**
+ * Usage recorded for a login once collection has settled: both ingresses pulled after the
+ * traffic stopped (a stream that reconnects with backoff after a control-plane fault is
+ * pulled only once back), then two equal reads. Open minutes are included (live rows).
+ */
+async function settledUsage(login: string, stoppedAt: number): Promise<{ bytesUp: number; bytesDown: number }> {
+  const deadline = Date.now() + 60_000;
+  const pulledSince = async (): Promise<boolean> => {
+    const r = await cluster.api<{ nodes: { statsPulledAt: string | null }[] }>('GET', '/v1/ingress-nodes').catch(() => undefined);
+    const nodes = r?.status === 200 ? r.body.nodes : [];
+    return nodes.length === 2 && nodes.every((x) => x.statsPulledAt !== null && Date.parse(x.statsPulledAt) > stoppedAt + 3000);
+  };
+  while (Date.now() < deadline && !(await pulledSince())) await new Promise((r) => setTimeout(r, 500));
   let last = '';
   let same = 0;
   let u = { bytesUp: 0, bytesDown: 0 };
-  const deadline = Date.now() + 30_000;
-  await new Promise((r) => setTimeout(r, 3000));
   while (Date.now() < deadline && same < 2) {
     u = await usageOf(cluster.api, login).catch(() => u);
     const key = `${u.bytesUp}/${u.bytesDown}`;
@@ -124,24 +136,30 @@ async function phase(n: number, fault: Fault): Promise<PhaseFigures> {
   process.stderr.write(`chaos[${dialect}]: ${fault.name}\n`);
   const user = await createCustomer(cluster.api, `chaos${n}`, [exitId(0), exitId(1), exitId(2), REVERSE_ID]);
   const warm = await served(user);
-  const run = new TrafficRun((i) => spec(i, user), CONCURRENCY, 5000);
+  const run = new TrafficRun((i) => spec(i, user), CONCURRENCY, 3000);
   run.start();
   await new Promise((r) => setTimeout(r, PRE_MS));
   const start = Date.now();
   await fault.inject(ctx);
+  const during = fault.probeDuring ? controlProbe(`during${n}`, Date.now()) : undefined;
   await new Promise((r) => setTimeout(r, fault.holdMs));
   const end = Date.now();
   const notes: string[] = [];
   await fault.lift(ctx).catch((e: Error) => notes.push(`lift failed: ${e.message.slice(0, 200)}`));
-  const control = fault.affects === 'control' ? controlProbe(n, end) : Promise.resolve(null);
+  const control = fault.affects === 'control' ? controlProbe(`probe${n}`, end) : undefined;
   await new Promise((r) => setTimeout(r, POST_MS));
-  const controlMs = await control;
+  const probe = await control;
+  if (probe) notes.push(`after the fault: API took a new customer in ${secs(probe.apiMs)}, served on both ingresses in ${secs(probe.servedMs)}`);
+  const d = await during;
+  if (d) notes.push(`a customer created during the fault: API ${secs(d.apiMs)}, served on both ingresses in ${secs(d.servedMs)}`);
+  const controlMs = probe ? probe.servedMs : null;
   await run.stop();
-  const recorded = await settledUsage(user.login);
-  const f = figures(fault.name, run.outcomes, { start, end }, fault.affects, controlMs, recorded, warm);
+  const stoppedAt = Date.now();
   const dead = cluster.all().filter((p) => !p.alive());
   for (const p of dead) {
-    notes.push(`${p.name} DIED (${p.stderrTail().split('\n').filter(Boolean).at(-1)?.slice(0, 200) ?? ''})`);
+    const code = await p.exited;
+    notes.push(`${p.name} DIED (exit ${code})`);
+    process.stderr.write(`chaos[${dialect}]: ${fault.name}: ${p.name} died (exit ${code}); its stderr ends:\n${p.stderrTail()}\n`);
     // Bring it back so the next phase starts whole.
     const i = cluster.ingresses.indexOf(p);
     const e = cluster.exits.indexOf(p);
@@ -150,6 +168,8 @@ async function phase(n: number, fault: Fault): Promise<PhaseFigures> {
     else if (p === cluster.reverse) await cluster.startReverse();
     else if (p === cluster.cp) await cluster.startControl();
   }
+  const recorded = await settledUsage(user.login, stoppedAt);
+  const f = figures(fault.name, run.outcomes, { start, end }, fault.affects, controlMs, recorded, warm);
   return { ...f, notes: [...f.notes, ...notes] };
 }
 
