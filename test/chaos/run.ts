@@ -116,7 +116,10 @@ async function main(): Promise<number> {
     lab = createLab({ cp: 2, i1: 11, i2: 12, e1: 21, e2: 22, e3: 23, rv: 31 });
     try {
       const rows = await runOnce(d);
-      if (rows.length === 0) failed = true;
+      // A process that died on its own (not the one a fault killed: that one is started again) fails the run.
+      const died = rows.filter((r) => r.notes.some((n) => n.includes('DIED')));
+      if (rows.length === 0 || died.length > 0) failed = true;
+      for (const r of died) process.stderr.write(`chaos[${d}]: FAILED: ${r.fault}: ${r.notes.join('; ')}\n`);
       tables.push(chaosTable(d === 'sqlite' ? 'Control plane on SQLite' : 'Control plane on PostgreSQL (through a forwarder the suite cuts)', rows));
     } finally {
       await cleanup();

@@ -53,7 +53,7 @@ async function oneCurl(t: LoadTarget, p: Exclude<Protocol, 'udp'>, user: string,
   return undefined;
 }
 
-async function oneUdp(t: LoadTarget, user: string, password: string): Promise<string | undefined> {
+export async function oneUdp(t: LoadTarget, user: string, password: string): Promise<string | undefined> {
   const client = new SocksClient({
     proxy: { host: t.proxyHost, port: t.proxyPort, type: 5, userId: user, password },
     command: 'associate',

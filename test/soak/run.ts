@@ -3,7 +3,7 @@
  * load and control-plane churn for --minutes, sampled every few seconds;
  * fails on growth beyond the bounds (verdict.ts) or on request failures.
  *
- *   npm run soak -- --minutes 30 [--db postgres://…?schema=…] [--out soak.json]
+ *   npm run soak -- --minutes 30 [--workers 2] [--db postgres://…?schema=…] [--out soak.json] [--keep]
  *
  * Addresses: 127.77.N.0/24 (N from the PID), so parallel runs do not collide.
  */
@@ -27,6 +27,7 @@ const { values } = parseArgs({
     db: { type: 'string' },
     out: { type: 'string' },
     'sample-s': { type: 'string', default: '5' },
+    workers: { type: 'string', default: '2' },
     keep: { type: 'boolean', default: false },
   },
 });
@@ -50,7 +51,7 @@ const cluster = new Cluster({
   listenHost: ip(11),
   net: `127.77.${N}.0/24`,
   statsIntervalMs: 2000,
-  workers: 2,
+  workers: Number(values.workers),
   nodeArgs: ['--import', PROBE],
   env: { HOPGATE_SOAK_PROBE_DIR: probeDir, HOPGATE_SOAK_PROBE_MS: String(Math.min(2000, sampleMs)) },
 });
@@ -102,6 +103,7 @@ async function main(): Promise<number> {
 
 process.once('SIGINT', () => {
   killAllStarted();
+  if (!values.keep) rmSync(dir, { recursive: true, force: true });
   process.exit(130);
 });
 main().then(
