@@ -55,7 +55,15 @@ function killLabProcesses(): void {
   }
 }
 
-async function cleanup(): Promise<void> {
+let interrupted = false;
+let cleaning: Promise<void> = Promise.resolve();
+/** Serialized: a signal's cleanup and the run's own never race (the exit waits for a schema drop in flight). */
+function cleanup(): Promise<void> {
+  cleaning = cleaning.then(cleanupNow, cleanupNow);
+  return cleaning;
+}
+
+async function cleanupNow(): Promise<void> {
   killLabProcesses();
   if (lab) destroyLab(lab);
   lab = undefined;
@@ -77,7 +85,8 @@ async function runOnce(dialect: 'sqlite' | 'postgres'): Promise<PhaseFigures[]> 
     db = `postgres://${u.username}@localhost${u.pathname}?host=${encodeURIComponent(dir)}&schema=${schema}`;
   }
   const out = join(dir, 'figures.json');
-  const child = spawn('ip', ['netns', 'exec', lab!.hub, process.execPath, ORCH], {
+  if (!lab) throw new Error('interrupted');
+  const child = spawn('ip', ['netns', 'exec', lab.hub, process.execPath, ORCH], {
     stdio: ['ignore', 'inherit', 'inherit'],
     env: { ...process.env, CHAOS_LAB: JSON.stringify(lab), CHAOS_DIALECT: dialect, CHAOS_DB: db, CHAOS_DIR: dir, CHAOS_OUT: out, ...(values.only ? { CHAOS_ONLY: values.only } : {}) },
   });
@@ -113,6 +122,7 @@ async function main(): Promise<number> {
   const tables: string[] = [];
   let failed = false;
   for (const d of dialects) {
+    if (interrupted) break;
     lab = createLab({ cp: 2, i1: 11, i2: 12, e1: 21, e2: 22, e3: 23, rv: 31 });
     try {
       const rows = await runOnce(d);
@@ -138,6 +148,7 @@ async function main(): Promise<number> {
 
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
+    interrupted = true;
     void cleanup().finally(() => process.exit(130));
   });
 }
