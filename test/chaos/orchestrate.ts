@@ -13,7 +13,9 @@ import type { Lab } from './netns.js';
 import { startBytesServer } from './targets.js';
 import { MODES, oneRequest, TrafficRun, type RequestSpec } from './traffic.js';
 import { killAllStarted } from '../helpers/procs.js';
+import { pickedUpByTestRunner } from '../helpers/command.js';
 
+if (pickedUpByTestRunner()) process.exit(0); // a command, not a test file
 const lab = JSON.parse(process.env.CHAOS_LAB!) as Lab;
 const dialect = process.env.CHAOS_DIALECT as 'sqlite' | 'postgres';
 const dir = process.env.CHAOS_DIR!;

@@ -20,7 +20,9 @@ import { createLab, destroyLab, labUnavailable, type Lab } from './netns.js';
 import { PgForwarder } from './pg-forwarder.js';
 import { chaosTable } from './report.js';
 import type { PhaseFigures } from './measure.js';
+import { pickedUpByTestRunner } from '../helpers/command.js';
 
+if (pickedUpByTestRunner()) process.exit(0); // a command, not a test file
 const { values } = parseArgs({
   options: {
     db: { type: 'string', default: 'both' },

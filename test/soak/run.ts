@@ -20,7 +20,9 @@ import { MixedLoad } from './load.js';
 import { Sampler } from './sampler.js';
 import { DEFAULT_BOUNDS, judge } from './verdict.js';
 import { soakReport } from './report.js';
+import { pickedUpByTestRunner } from '../helpers/command.js';
 
+if (pickedUpByTestRunner()) process.exit(0); // a command, not a test file
 const { values } = parseArgs({
   options: {
     minutes: { type: 'string', default: '30' },
