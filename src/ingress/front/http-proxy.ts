@@ -103,6 +103,7 @@ async function forwardOne(rt: IngressRuntime, session: Session, reader: ByteRead
   up.socket.write(buildUpstreamHead(head, url), 'latin1');
   const count = meters(session.counters, session.limits);
   const sendBody = forwardBody(reader, up.socket, framing.value, count.up, session.limits?.up);
+  sendBody.catch(() => undefined); // awaited below; a throw before that must not leave its failure unhandled (a crash)
   const limits = { maxHeadBytes: session.snapshot.config.limits.maxHeadBytes, maxHeaderCount: LIMITS.maxHeaderCount };
   let res: ResponseHead;
   for (;;) {
