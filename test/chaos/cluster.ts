@@ -180,8 +180,8 @@ export class Cluster {
 
   /** Clean shutdown of everything still running (ingresses first, so they save their ledgers). */
   async stopAll(): Promise<void> {
-    await Promise.all([this.reverse, ...this.ingresses].map((p) => p && stopGracefully(p, 8000)));
-    await Promise.all([...this.exits, this.cp].map((p) => p && stopGracefully(p, 8000)));
+    await Promise.all([this.reverse, ...this.ingresses].map((p) => (p ? stopGracefully(p, 8000) : Promise.resolve(''))));
+    await Promise.all([...this.exits, this.cp].map((p) => (p ? stopGracefully(p, 8000) : Promise.resolve(''))));
   }
 
   async kill(p: Proc | undefined): Promise<void> {

@@ -151,13 +151,15 @@ async function main(): Promise<number> {
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
     interrupted = true;
-    void cleanup().finally(() => process.exit(130));
+    const exit = (): never => process.exit(130);
+    cleanup().then(exit, exit);
   });
 }
 main().then(
-  (code) => cleanup().then(() => process.exit(code)),
+  (code) => cleanup().then(() => process.exit(code), () => process.exit(code)),
   (err) => {
     process.stderr.write(`chaos failed: ${(err as Error).stack}\n`);
-    void cleanup().finally(() => process.exit(2));
+    const exit = (): never => process.exit(2);
+    cleanup().then(exit, exit);
   },
 );

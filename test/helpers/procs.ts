@@ -38,7 +38,7 @@ export function startProc(name: string, argv: string[], o: StartOptions): Promis
   const child = spawn(full[0]!, full.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...o.env } });
   let err = '';
   let out = '';
-  child.stderr!.on('data', (d: Buffer) => {
+  child.stderr.on('data', (d: Buffer) => {
     err += d.toString();
     if (err.length > 40_000) err = err.slice(-20_000);
   });
@@ -56,8 +56,8 @@ export function startProc(name: string, argv: string[], o: StartOptions): Promis
         return;
       }
       clearTimeout(timer);
-      child.stdout!.off('data', onData);
-      child.stdout!.resume(); // keep draining: a full pipe would block the child
+      child.stdout.off('data', onData);
+      child.stdout.resume(); // keep draining: a full pipe would block the child
       const proc: Proc = {
         name,
         child,
@@ -68,14 +68,14 @@ export function startProc(name: string, argv: string[], o: StartOptions): Promis
         stderrTail: () => err.slice(-3000),
       };
       running.add(proc);
-      void exited.then(() => running.delete(proc));
+      exited.then(() => running.delete(proc), () => undefined);
       resolve(proc);
     };
-    child.stdout!.on('data', onData);
-    void exited.then((code) => {
+    child.stdout.on('data', onData);
+    exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`${name} exited (${code}) before ready: ${err.slice(-1500)}`));
-    });
+    }, () => undefined);
   });
 }
 

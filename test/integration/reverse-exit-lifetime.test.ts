@@ -43,7 +43,7 @@ test('a reverse exit whose ingress is down keeps retrying and registers when it 
   ing = await startTestIngress({
     tls: { cert: cert.cert, key: cert.key },
     exits: [await reverseEntry('life-1', '127.0.0.32', 'de')],
-    reverse: { listen: { host: '127.0.0.1', port }, heartbeatMs: 1000 } as never,
+    reverse: { listen: { host: '127.0.0.1', port }, heartbeatMs: 1000 },
   });
   const deadline = Date.now() + 15_000;
   while (!/"ready":true/.test(out) && Date.now() < deadline && exit.exitCode === null) await new Promise((r) => setTimeout(r, 100));

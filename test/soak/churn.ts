@@ -26,8 +26,13 @@ export class Churn {
   constructor(private readonly api: Api, private readonly exitIds: readonly string[], private readonly stepEveryMs = 3000, private readonly reloadEveryMs = 30_000) {}
 
   start(): void {
-    this.timers.push(setInterval(() => void this.guard('step', () => this.step()), this.stepEveryMs));
-    this.timers.push(setInterval(() => void this.guard('reload', () => this.reload()), this.reloadEveryMs));
+    // guard() catches everything its chain throws; the .catch only satisfies ownership.
+    this.timers.push(setInterval(() => {
+      this.guard('step', () => this.step()).catch(() => undefined);
+    }, this.stepEveryMs));
+    this.timers.push(setInterval(() => {
+      this.guard('reload', () => this.reload()).catch(() => undefined);
+    }, this.reloadEveryMs));
   }
 
   stop(): void {
