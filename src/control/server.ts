@@ -4,11 +4,11 @@
  * at GET /openapi.json. Operators authenticate with the bearer token; customers
  * with their own login and password (Basic) on /v1/me/… only.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { hashPassword, verifyPassword } from '../ingress/auth/password-hash.js';
+import { hashPassword } from '../ingress/auth/password-hash.js';
 import { IngressConfigSchema } from '../shared/schema/ingress-config.js';
 import type { Logger } from '../shared/log.js';
 import * as S from './api-schemas.js';
@@ -16,7 +16,8 @@ import { ApiError, notFound } from './errors.js';
 import { openApiDocument, type RouteDoc } from './openapi.js';
 import { renderIngressConfig, renderYaml } from './render.js';
 import { ControlStore, type CustomerRecord, type UsageQuery } from './store.js';
-import { generateExitToken, tokensEqual } from './token.js';
+import { generateExitToken } from './token.js';
+import { apiAuthenticator } from './api-auth.js';
 import type { ConfigHub } from './stream.js';
 import type { StatsCollector } from './collector.js';
 import type { ControlMetrics } from './metrics.js';
@@ -93,25 +94,6 @@ function parseWith<T extends z.ZodType>(schema: T | undefined, value: unknown, w
   return r.data;
 }
 
-/**
- * Successful Basic checks are remembered (keyed by login and a hash of the
- * password, valid while the stored hash is unchanged) so self-service calls
- * do not pay scrypt each time.
- */
-class CustomerAuthCache {
-  private readonly ok = new Map<string, string>();
-  key(login: string, password: string): string {
-    return `${login}\0${createHash('sha256').update(password).digest('base64')}`;
-  }
-  has(key: string, storedHash: string): boolean {
-    return this.ok.get(key) === storedHash;
-  }
-  add(key: string, storedHash: string): void {
-    if (this.ok.size >= 10_000) this.ok.clear();
-    this.ok.set(key, storedHash);
-  }
-}
-
 export class ControlServer {
   private constructor(
     readonly app: FastifyInstance,
@@ -131,43 +113,7 @@ export class ControlServer {
     });
     const routes = buildRoutes(o);
     const doc = openApiDocument(routes, API_VERSION);
-    const cache = new CustomerAuthCache();
-    let dummyHash: Promise<string> | undefined;
-
-    async function authenticate(req: FastifyRequest): Promise<Principal> {
-      const h = req.headers.authorization;
-      if (!h) throw new ApiError(401, 'unauthorized', 'credentials required: Authorization: Bearer <operator token>, or Basic with a customer login');
-      const [scheme, value = ''] = h.split(/\s+/, 2) as [string, string?];
-      if (scheme.toLowerCase() === 'bearer') {
-        if (value.startsWith('hging_')) {
-          const node = await o.store.nodeByToken(value);
-          if (node) return { kind: 'ingress', nodeId: node.id };
-          throw new ApiError(401, 'unauthorized', 'unknown ingress token');
-        }
-        if (tokensEqual(value, o.adminToken)) return { kind: 'operator' };
-        throw new ApiError(401, 'unauthorized', 'wrong operator token');
-      }
-      if (scheme.toLowerCase() === 'basic') {
-        const decoded = Buffer.from(value, 'base64').toString('utf8');
-        const colon = decoded.indexOf(':');
-        if (colon < 0) throw new ApiError(401, 'unauthorized', 'Basic credentials must be login:password');
-        const login = decoded.slice(0, colon);
-        const password = decoded.slice(colon + 1);
-        const customer = S.Login.safeParse(login).success ? await o.store.getCustomerByLogin(login) : undefined;
-        if (!customer || customer.passwordHash === null) {
-          // Same cost as a real check, so a wrong login is not told apart by timing.
-          await verifyPassword(password, await (dummyHash ??= hashPassword(generatePassword(), o.passwordCost)));
-          throw new ApiError(401, 'unauthorized', 'wrong login or password');
-        }
-        const key = cache.key(login, password);
-        if (!cache.has(key, customer.passwordHash)) {
-          if (!(await verifyPassword(password, customer.passwordHash))) throw new ApiError(401, 'unauthorized', 'wrong login or password');
-          cache.add(key, customer.passwordHash);
-        }
-        return { kind: 'customer', id: customer.id, login: customer.login };
-      }
-      throw new ApiError(401, 'unauthorized', `unsupported authorization scheme '${scheme}'`);
-    }
+    const authenticate = apiAuthenticator(o);
 
     for (const r of routes) {
       app.route({
@@ -176,7 +122,7 @@ export class ControlServer {
         handler: async (req, reply) => {
           let principal: Principal = { kind: 'anonymous' };
           if (r.auth !== 'public') {
-            principal = await authenticate(req);
+            principal = await authenticate(req, reply);
             if (r.auth === 'operator' && principal.kind !== 'operator') {
               throw new ApiError(403, 'forbidden', 'this endpoint needs the operator token; customers use /v1/me');
             }
