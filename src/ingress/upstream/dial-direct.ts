@@ -125,13 +125,26 @@ function connectOnce(host: string, port: number, timeoutMs: number, readBuffers:
   });
 }
 
-/** Dial the target directly; tries up to three allowed addresses in order. */
+/** Reject with TIMEOUT when `p` takes longer than `ms` (its late result is dropped). */
+function within<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new ProxyError('TIMEOUT', message)), ms)));
+  return Promise.race([p, expired]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Dial the target directly; tries up to three allowed addresses in order.
+ * One deadline, `timeoutMs`, covers the name lookup and every attempt.
+ */
 export async function dialDirect(target: TargetAddress, opts: DialOptions): Promise<Socket> {
-  const addrs = await resolveAllowed(target, opts.policy);
+  const until = Date.now() + opts.timeoutMs;
+  const addrs = await within(resolveAllowed(target, opts.policy), opts.timeoutMs, `resolving ${target.host} timed out`);
   let lastErr: unknown;
   for (const host of addrs.slice(0, 3)) {
+    const left = until - Date.now();
+    if (left <= 0) throw lastErr ?? new ProxyError('TIMEOUT', `connect to ${host}:${target.port} timed out`);
     try {
-      return await connectTcp(host, target.port, opts.timeoutMs, opts);
+      return await connectTcp(host, target.port, left, opts);
     } catch (err) {
       lastErr = err;
       if ((err as ProxyError).code === 'TIMEOUT') break; // don't multiply the wait
