@@ -70,7 +70,17 @@ export class RawHttp {
     this.wake = undefined;
   }
 
-  /** One response framed by Content-Length (or by the close when it has none). */
+  /** A response head (a CONNECT's answer, say), leaving what follows it unread. */
+  async readHead(ms = 5000): Promise<string> {
+    const deadline = Date.now() + ms;
+    let end: number;
+    while ((end = this.buf.indexOf('\r\n\r\n')) < 0) await this.more(deadline);
+    const head = this.buf.toString('latin1', 0, end);
+    this.buf = this.buf.subarray(end + 4);
+    return head;
+  }
+
+  /** One response framed by Content-Length (or by the close when it has none, within `ms`). */
   async readResponse(ms = 5000): Promise<RawResponse> {
     const deadline = Date.now() + ms;
     let end: number;
@@ -86,7 +96,7 @@ export class RawHttp {
       this.buf = this.buf.subarray(start + len);
       return { status, head, body };
     }
-    while (this.end === 'open') await this.more(deadline).catch(() => undefined);
+    while (this.end === 'open' && Date.now() < deadline) await this.more(deadline).catch(() => undefined);
     const body = this.buf.subarray(start);
     this.buf = Buffer.alloc(0);
     return { status, head, body };
