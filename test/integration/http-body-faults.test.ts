@@ -15,15 +15,19 @@ import { listen0 } from '../helpers/net.js';
 import { curl } from '../helpers/curl.js';
 import { USER } from '../helpers/ingress.js';
 import { startCliIngress, type CliIngress } from '../helpers/cli-ingress.js';
+import { startTestIngress } from '../helpers/ingress.js';
 import { PROXY_AUTH, proxiedGet, RawHttp } from '../helpers/http-raw.js';
 
 let web: Server;
 let webPort: number;
+/** Every request path the target saw. */
+const seen: string[] = [];
 let dir: string;
 let upload: string;
 
 before(async () => {
   web = createServer((req, res) => {
+    seen.push(req.url ?? '');
     let n = 0;
     req.on('data', (c: Buffer) => (n += c.length));
     req.on('end', () => res.end(`${req.method} ${req.url} body=${n}`));
@@ -117,3 +121,63 @@ for (const workers of [1, 2]) {
     }
   });
 }
+
+/** Request shapes two parsers could frame differently: refused with 400, the connection closed. */
+const SMUGGLING: ReadonlyArray<[string, string]> = [
+  ['Content-Length: 5\r\nTransfer-Encoding: chunked\r\n', 'both Content-Length and Transfer-Encoding'],
+  ['Content-Length: 5\r\nContent-Length: 6\r\n', 'conflicting Content-Length'],
+  ['Content-Length: 5, 6\r\n', 'conflicting Content-Length'],
+  ['Content-Length: +5\r\n', 'invalid Content-Length'],
+  ['Transfer-Encoding: chunked, identity\r\n', 'unsupported Transfer-Encoding'],
+  ['Transfer-Encoding: xchunked\r\n', 'unsupported Transfer-Encoding'],
+  ['Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n', 'unsupported Transfer-Encoding'],
+  ['Transfer-Encoding : chunked\r\n', 'invalid header field name'],
+  ['Transfer-Encoding:\r\n chunked\r\n', 'obsolete line folding'],
+  ['X-A: b\nTransfer-Encoding: chunked\r\n', 'bare CR or LF'],
+];
+
+test('smuggling-shaped heads, oversized chunk extensions and trailers: 400 and closed, nothing pipelined after them reaches the target', { timeout: 60_000 }, async () => {
+  const ing = await startTestIngress();
+  try {
+    const cases: Array<[string, string]> = [
+      ...SMUGGLING.map(([h, why]): [string, string] => [`POST http://127.0.0.1:${webPort}/up HTTP/1.1\r\nHost: 127.0.0.1:${webPort}\r\n${PROXY_AUTH}${h}\r\n5\r\nhello\r\n0\r\n\r\n`, why]),
+      [chunkedPost() + `1;${'e'.repeat(5000)}\r\nx\r\n0\r\n\r\n`, 'chunk extension too long'],
+      [chunkedPost() + `0\r\n${`X-T: ${'v'.repeat(3000)}\r\n`.repeat(8)}\r\n`, 'trailer too large'],
+      [chunkedPost() + '0\r\nGET /smuggled HTTP/1.1\r\n\r\n', 'trailer line is not a header field'],
+    ];
+    for (const [bytes, why] of cases) {
+      const c = await RawHttp.open(ing.port);
+      c.write(bytes + proxiedGet(webPort, '/smuggled'));
+      const res = await c.readResponse(5000);
+      assert.equal(res.status, 400, `${why}: ${res.head}`);
+      assert.match(res.body.toString(), new RegExp(why), res.body.toString());
+      assert.notEqual(await c.ended(3000), 'open', why);
+      assert.equal(c.pending.length, 0, `${why}: nothing after the 400`);
+    }
+    assert.ok(!seen.includes('/smuggled'), `the target never saw a pipelined request: ${seen.join(' ')}`);
+  } finally {
+    await ing.stop();
+  }
+});
+
+test('a slow chunked upload (a byte every 150 ms for 3 s) is forwarded whole, and the next pipelined request is served on the same connection', { timeout: 30_000 }, async () => {
+  const ing = await startTestIngress({ limits: { handshakeTimeoutMs: 1000 } });
+  try {
+    const c = await RawHttp.open(ing.port);
+    c.write(chunkedPost());
+    const body = '14\r\n' + 'z'.repeat(20) + '\r\n0\r\n\r\n';
+    for (const ch of body) {
+      c.write(ch);
+      await new Promise((r) => setTimeout(r, 150 * (ch === 'z' ? 1 : 0.1)));
+    }
+    c.write(proxiedGet(webPort, '/after-slow'));
+    const first = await c.readResponse(5000);
+    assert.equal(first.status, 200, first.head);
+    assert.equal(first.body.toString(), 'POST /up body=20');
+    const second = await c.readResponse(5000);
+    assert.equal(second.body.toString(), 'GET /after-slow body=0');
+    c.close();
+  } finally {
+    await ing.stop();
+  }
+});
