@@ -265,7 +265,8 @@ function recordFailure(session: Session, err: unknown): void {
 
 /** Cut the client's connection with a reset (on the TCP socket under an HTTPS proxy's TLS). */
 function abortClient(session: Session, client: Socket, err: unknown): void {
-  recordFailure(session, err);
+  // Cut off by the quota: that reason stands (the write that failed was its consequence).
+  if (!(session.result === 'QUOTA_EXCEEDED' && client.destroyed)) recordFailure(session, err);
   resetSocket(session.socket);
   client.destroy();
 }
@@ -275,8 +276,7 @@ function respondError(session: Session, client: Socket, err: unknown): void {
   if (session.result === 'QUOTA_EXCEEDED' && client.destroyed) return;
   const code: ErrorCode = isProxyError(err) ? err.code : 'INTERNAL';
   const message = isProxyError(err) ? err.message : 'internal error';
-  session.result = code;
-  session.resultMessage = message;
+  recordFailure(session, err);
   if (client.destroyed || !client.writable) return void client.destroy();
   const r = REPLIES[code];
   const headers: Array<[string, string]> = [
