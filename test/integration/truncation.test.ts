@@ -15,12 +15,17 @@ import { startTestIngress, USER, type TestIngress } from '../helpers/ingress.js'
 import { socks5ConnectRaw } from '../helpers/socks5-raw.js';
 import { PROXY_AUTH, proxiedGet, RawHttp } from '../helpers/http-raw.js';
 import { curl } from '../helpers/curl.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureSelfSignedCert } from '../../src/cli/tls-cert.js';
 
 let target: Server;
 let targetPort: number;
 let exit: TestExit;
 let direct: TestIngress;
 let viaExit: TestIngress;
+let cert: { cert: string; key: string };
 
 /** What the target does, by request path (HTTP) or for a bare tunnel ('tunnel'). */
 const BEHAVIOURS: Record<string, (s: Socket) => void> = {
@@ -60,7 +65,10 @@ before(async () => {
   targetPort = await listen0(target);
   exit = await startTestExit('ex-trunc', '127.0.0.62');
   const limits = { exitProbeIntervalMs: 0 };
-  direct = await startTestIngress({ limits });
+  const c = ensureSelfSignedCert(join(mkdtempSync(join(tmpdir(), 'hopgate-trunc-tls-')), 'tls'));
+  assert.ok(c, 'openssl must be installed for the HTTPS proxy test');
+  cert = c;
+  direct = await startTestIngress({ limits, tls: cert });
   viaExit = await startTestIngress({ limits, exits: [exitEntry(exit, 'de')] });
 });
 
@@ -136,3 +144,12 @@ for (const route of ['direct', 'through a hopgate exit'] as const) {
     assert.equal(c.end, 'fin');
   });
 }
+
+test('HTTPS proxy (TLS to the ingress): a cut response and a target reset reach curl as a reset of its TCP connection', async () => {
+  for (const [mode, path] of [['forward', '/cl-short-rst'], ['forward', '/chunked-bad'], ['CONNECT', '/close-rst']] as const) {
+    const args = ['-sS', '--proxy-cacert', cert.cert, '-x', `https://${USER.login}:${USER.password}@127.0.0.1:${direct.port}`, `http://127.0.0.1:${targetPort}${path}`];
+    const r = await curl(mode === 'CONNECT' ? ['-p', ...args] : args, 5000);
+    assert.equal(r.code, 56, `${mode} ${path}: curl ${r.code} ${r.stderr}`);
+    assert.match(r.stderr, /reset by peer/i);
+  }
+});
