@@ -228,7 +228,7 @@ async function orchestrate(rate: number, seconds: number, cases: string[]): Prom
       const child = spawn('ip', ['netns', 'exec', ns, process.execPath, SELF, '--case', JSON.stringify(c)], { stdio: ['ignore', 'pipe', 'inherit'] });
       children.push(child);
       let out = '';
-      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!) as CaseResult) : reject(new Error(`case exited ${code}`))));
     });
   await build();

@@ -31,7 +31,7 @@ import { parseArgs } from 'node:util';
 import { LegitimacyAnalysis, type AnalysisInit } from '../src/legitimacy/analysis.js';
 import { EvidenceCollector } from '../src/legitimacy/evidence.js';
 import { LegitimacyEnforcer } from '../src/legitimacy/enforcer.js';
-import type { Outbound, RuleSet } from '../src/legitimacy/messages.js';
+import type { Outbound } from '../src/legitimacy/messages.js';
 import { CidrMatcher, formatV4 } from '../src/legitimacy/prefix.js';
 
 const { values: opt } = parseArgs({
@@ -197,15 +197,15 @@ function addPrefix(block: number, kind: number, born: number): number {
   used24.add((bl.net16 << 8) | c);
   const p = P++;
   pNet[p] = ((bl.net16 << 16) | (c << 8)) >>> 0;
-  pKey[p] = `${formatV4(pNet[p]!)}/24`;
+  pKey[p] = `${formatV4(pNet[p])}/24`;
   pBlock[p] = block;
   pKind[p] = kind;
   // 90 % of a block's prefixes follow its home; the others are routed elsewhere (more-specifics)
   pA[p] = rng.next() < 0.9 ? bl.home : otherIngress(bl.home);
-  pB[p] = otherIngress(pA[p]!);
+  pB[p] = otherIngress(pA[p]);
   pFrac[p] = 0.5 + 0.48 * Math.pow(2 * rng.next() - 1, 3); // mostly even, tails to 2 / 98 %
   pPeriod[p] = (20 + rng.next() * 220) * 60_000;
-  pPhase[p] = rng.next() * pPeriod[p]!;
+  pPhase[p] = rng.next() * pPeriod[p];
   pRate[p] = Math.exp(rng.normal() * 1.2);
   pBorn[p] = born;
   return p;
@@ -332,7 +332,7 @@ function deliver(i: number, t: number): void {
     if (down[i]) continue;
     const ack = enforcers[i]!.apply(out.msg);
     analysis.ack(ack);
-    if (out.msg.type === 'legitimacy.rules' && (out.msg as RuleSet).suspended && Number.isNaN(suspendedAt[i]!)) suspendedAt[i] = at;
+    if (out.msg.type === 'legitimacy.rules' && out.msg.suspended && Number.isNaN(suspendedAt[i]!)) suspendedAt[i] = at;
   }
 }
 
@@ -424,7 +424,7 @@ let pending: { at: number; apply: () => void } | undefined;
 
 /** One reporting interval with every attempt through the enforcers. */
 function fineStep(t0: number): void {
-  let cat = catchments(t0 + STEP / 2);
+  const cat = catchments(t0 + STEP / 2);
   let catAfter = cat;
   let changeAt = Infinity;
   if (pending && pending.at < t0 + STEP) {
@@ -599,7 +599,11 @@ const routeChange: Record<string, unknown> = {};
   for (const [, k] of homeBlocks) {
     if (movedW >= target) break;
     movedBlocks.push(k);
-    for (let p = 0; p < P; p++) if (pBlock[p] === k && pA[p] === from) ((movedPrefix[p] = 1), (movedW += rateOf(p, t)));
+    for (let p = 0; p < P; p++) {
+      if (pBlock[p] !== k || pA[p] !== from) continue;
+      movedPrefix[p] = 1;
+      movedW += rateOf(p, t);
+    }
   }
   const tChange = t + 4_000; // in the middle of a reporting interval
   pending = { at: tChange, apply: () => movedBlocks.forEach((k) => moved.set(k, [from, to])) };
@@ -698,10 +702,10 @@ log('## Network events');
 log();
 log('| event | time to suspend on every live ingress | re-converged (rules back) after |');
 log('| --- | ---: | ---: |');
-log(`| route change (detected shift) | ${(routeChange.detectS as number).toFixed(0)} s to detect = ${routeChange.detectIntervals} interval(s); all suspended at +${(routeChange.suspendS as number).toFixed(1)} s | ${(routeChange.reconvergeMin as number).toFixed(1)} min${routeChange.reconverged ? '' : ' (not yet)'} |`);
-log(`| ingress down (announced) | ${(outage.downSuspendS as number).toFixed(2)} s (${outage.downSuspendedIngresses}) | ${(outage.downReconvergeMin as number).toFixed(1)} min${outage.downReconverged ? '' : ' (not yet)'} |`);
+log(`| route change (detected shift) | ${(routeChange.detectS as number).toFixed(0)} s to detect = ${String(routeChange.detectIntervals)} interval(s); all suspended at +${(routeChange.suspendS as number).toFixed(1)} s | ${(routeChange.reconvergeMin as number).toFixed(1)} min${routeChange.reconverged ? '' : ' (not yet)'} |`);
+log(`| ingress down (announced) | ${(outage.downSuspendS as number).toFixed(2)} s (${String(outage.downSuspendedIngresses)}) | ${(outage.downReconvergeMin as number).toFixed(1)} min${outage.downReconverged ? '' : ' (not yet)'} |`);
 log(`| ingress back (announced) | ${(outage.upSuspendS as number).toFixed(2)} s | ${(outage.upReconvergeMin as number).toFixed(1)} min${outage.upReconverged ? '' : ' (not yet)'} |`);
-log(`| ingress crash (not announced) | ${(crash.suspendS as number).toFixed(1)} s = ${crash.suspendIntervals} interval(s) — ${String(crash.reason).split(':')[0]} | ${(crash.reconvergeMin as number).toFixed(1)} min${crash.reconverged ? '' : ' (not yet)'} |`);
+log(`| ingress crash (not announced) | ${(crash.suspendS as number).toFixed(1)} s = ${String(crash.suspendIntervals)} interval(s) — ${String(crash.reason).split(':')[0]} | ${(crash.reconvergeMin as number).toFixed(1)} min${crash.reconverged ? '' : ' (not yet)'} |`);
 results.outage = outage;
 results.crash = crash;
 log();

@@ -41,7 +41,7 @@ async function start(args: string[], env: Record<string, string> = {}): Promise<
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   children.push(child);
   return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
+    createInterface({ input: child.stdout }).once('line', resolve);
     child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}`)));
   });
 }
@@ -89,8 +89,8 @@ async function main(): Promise<void> {
       `reverse: { listen: { host: 127.0.0.1, port: ${tunnelPort} }, tls: { cert: ${cert}, key: ${key} }, waitMs: 10000 }`,
     ].join('\n'),
   );
-  await start([cli, 'ingress', '--config', cfg, '--workers', opt.workers!]);
-  await start([cli, 'exit', '--connect-to', `127.0.0.1:${tunnelPort}`, '--id', 'rev', '--ca', cert, '--pool', opt.pool!, '--egress', '127.0.0.3', '--allow-target', '127.0.0.0/8', '--log-level', 'warn'], { HOPGATE_EXIT_TOKEN: TOKEN });
+  await start([cli, 'ingress', '--config', cfg, '--workers', opt.workers]);
+  await start([cli, 'exit', '--connect-to', `127.0.0.1:${tunnelPort}`, '--id', 'rev', '--ca', cert, '--pool', opt.pool, '--egress', '127.0.0.3', '--allow-target', '127.0.0.0/8', '--log-level', 'warn'], { HOPGATE_EXIT_TOKEN: TOKEN });
   await waitPort(ingPort);
   await new Promise((r) => setTimeout(r, 500)); // the reverse pool fills
 
@@ -133,4 +133,10 @@ async function main(): Promise<void> {
   process.exit(0);
 }
 
-void main();
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -300,7 +300,8 @@ async function main(): Promise<void> {
         const r = await load({ kind: 'setup', via: s.via, echo: t.echo, concurrency: c, ms: MS });
         row[`setup${c}`] = r.perSec!;
         if (c === 64) {
-          (row.setup64p50 = r.p50us!), (row.setup64p99 = r.p99us!);
+          row.setup64p50 = r.p50us!;
+          row.setup64p99 = r.p99us!;
           row.proxyCpuUs = s.pid ? (cpuUs(s) - cpu0) / Math.max(1, r.count!) : NaN;
           row.genCpuUs = r.genCpuUs!;
         }
@@ -309,7 +310,8 @@ async function main(): Promise<void> {
       row.bulk1 = (await load({ kind: 'bulk', via: s.via, source: t.source, streams: 1, ms: MS })).mbPerSec!;
       row.bulk8 = (await load({ kind: 'bulk', via: s.via, source: t.source, streams: 8, ms: MS })).mbPerSec!;
       const l = await load({ kind: 'latency', via: s.via, echo: t.echo, rounds: opt.quick ? 200 : 2000 });
-      (row.echoP50 = l.p50us!), (row.echoP99 = l.p99us!);
+      row.echoP50 = l.p50us!;
+      row.echoP99 = l.p99us!;
       results.set(s.name, [...(results.get(s.name) ?? []), row]);
       process.stderr.write(`run ${run + 1}/${RUNS} ${s.name}: ${JSON.stringify(row)}\n`);
     }

@@ -48,7 +48,7 @@ export async function usageCommand(argv: string[]): Promise<void> {
     if (values.to !== undefined) q.set('to', values.to);
     if (values.final) q.set('live', 'false');
     const client = adminClient(values.control, values.token, values['state-dir']);
-    const r = await client.request<{ by: string; from: string; to: string; rows: Row[]; totals: Omit<Row, 'period' | 'customerId' | 'login' | 'exitId'> }>('GET', `/v1/usage?${q}`);
+    const r = await client.request<{ by: string; from: string; to: string; rows: Row[]; totals: Omit<Row, 'period' | 'customerId' | 'login' | 'exitId'> }>('GET', `/v1/usage?${q.toString()}`);
     if (values.json) return printJson(r);
     if (r.rows.length === 0) {
       process.stdout.write(`no usage by ${r.by} from ${r.from}${r.to.startsWith('9999') ? '' : ` to ${r.to}`} (UTC)\n`);

@@ -110,7 +110,8 @@ export async function startIngressProcesses(configPath: string, opts: { workers?
   });
   const broadcast = (): void => {
     try {
-      void tunnel.follow(loadIngressYaml(configPath)); // the first reverse exit may come in a reload
+      // The first reverse exit may come in a reload. follow() logs its own failure; this catch owns the rest.
+      tunnel.follow(loadIngressYaml(configPath)).catch((err: unknown) => log.error({ err: String(err) }, 'reverse tunnel could not start'));
     } catch {
       // A bad file: every worker refuses it and says why.
     }
@@ -146,7 +147,14 @@ export async function workerMain(configPath: string): Promise<void> {
   try {
     const ingress = await runWorker(configPath, log);
     process.send?.({ type: 'ready', ports: ingress.ports() } satisfies WorkerMsg);
-    const stop = (): void => void ingress.shutdown().then(() => process.exit(0));
+    const stop = (): void =>
+      void ingress.shutdown().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err: String(err) }, 'ingress worker shutdown failed');
+          process.exit(1);
+        },
+      );
     process.once('SIGTERM', stop);
     process.once('SIGINT', () => undefined); // the primary decides
   } catch (err) {

@@ -57,7 +57,7 @@ interface DemoState {
 
 function demoCredentials(stateDir: string): DemoState {
   const file = join(stateDir, 'demo-user.json');
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8'));
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DemoState;
   return { username: 'demo', password: randomBytes(9).toString('base64url') };
 }
 

@@ -54,7 +54,8 @@ export class StatsCollector {
 
   start(): void {
     const every = this.o.intervalMs ?? 5000;
-    this.timer = setInterval(() => void this.round(), every);
+    // round() logs its own failures; this catch owns whatever escapes that (a timer callback must not reject).
+    this.timer = setInterval(() => void this.round().catch((err: unknown) => this.o.log?.error({ err: String(err) }, 'statistics round failed')), every);
     this.timer.unref();
   }
 

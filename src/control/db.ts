@@ -85,7 +85,7 @@ export async function openDb(target: DbTarget): Promise<ControlDb> {
     connectionString: target.location,
     max: 10,
     // bigint columns (revision, byte sizes) as numbers, for this pool only.
-    types: { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser },
+    types: { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? Number : (pg.types.getTypeParser(oid, format) as (value: string) => unknown))) as typeof pg.types.getTypeParser },
   });
   const db = new Kysely<DB>({
     dialect: new PostgresDialect({

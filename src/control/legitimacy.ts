@@ -16,8 +16,8 @@
  */
 import { Counter, Gauge } from 'prom-client';
 import { LegitimacyAnalysis, type AnalysisInit } from '../legitimacy/analysis.js';
-import { checkReport, type EvidenceReport } from '../legitimacy/evidence.js';
-import type { NetworkEvent, Outbound, RulesAck } from '../legitimacy/messages.js';
+import { checkReport } from '../legitimacy/evidence.js';
+import type { NetworkEvent, Outbound } from '../legitimacy/messages.js';
 import type { LegitimacyPostAnswer, LegitimacyPostBody, LegitimacyStatus } from '../shared/control-protocol.js';
 import type { Logger } from '../shared/log.js';
 import type { ControlMetrics } from './metrics.js';
@@ -140,11 +140,11 @@ export class LegitimacyService {
       if (a.ingressId !== nodeId) continue;
       if (a.ok) this.counters.acks++;
       else this.counters.nacks++;
-      if (this.enabled) this.analysis.ack(a as RulesAck);
+      if (this.enabled) this.analysis.ack(a);
     }
     for (const r of body.reports ?? []) {
       const bad = checkReport(r);
-      const rep = r as EvidenceReport;
+      const rep = r;
       if (bad || rep.ingressId !== nodeId) {
         // malformed, or not this node's: acknowledged (resending would not help) but not used
         if (!bad) acked.push({ ingressId: rep.ingressId, epoch: rep.epoch, seq: rep.seq });
@@ -215,18 +215,18 @@ export class LegitimacyService {
 
   private registerMetrics(m: ControlMetrics): void {
     const reg = m.registry;
-    const svc = this;
+    const analysis = this.analysis; // read inside collect(), where `this` is the metric
     new Gauge({
       name: 'hopgate_control_legitimacy_mode',
       help: 'Mode of the legitimacy analysis: 1 for the current one (warmup, active, suspended)',
       labelNames: ['mode'],
       registers: [reg],
       collect() {
-        for (const mode of ['warmup', 'active', 'suspended']) this.set({ mode }, svc.analysis.mode === mode ? 1 : 0);
+        for (const mode of ['warmup', 'active', 'suspended']) this.set({ mode }, analysis.mode === mode ? 1 : 0);
       },
     });
-    new Gauge({ name: 'hopgate_control_legitimacy_prefixes', help: 'Prefixes (with parents) the analysis keeps', registers: [reg], collect() { this.set(svc.analysis.prefixCount); } });
-    new Gauge({ name: 'hopgate_control_legitimacy_round_seconds', help: 'Duration of the last analysis round', registers: [reg], collect() { this.set(svc.analysis.stats.lastRoundMs / 1000); } });
+    new Gauge({ name: 'hopgate_control_legitimacy_prefixes', help: 'Prefixes (with parents) the analysis keeps', registers: [reg], collect() { this.set(analysis.prefixCount); } });
+    new Gauge({ name: 'hopgate_control_legitimacy_round_seconds', help: 'Duration of the last analysis round', registers: [reg], collect() { this.set(analysis.stats.lastRoundMs / 1000); } });
     const last = new Map<string, number>();
     new Counter({
       name: 'hopgate_control_legitimacy_events_total',
@@ -234,7 +234,7 @@ export class LegitimacyService {
       labelNames: ['kind'],
       registers: [reg],
       collect() {
-        const s = svc.analysis.stats;
+        const s = analysis.stats;
         for (const kind of ['reports', 'duplicates', 'stale', 'invalid', 'shifts', 'suspensions', 'resumptions', 'rounds'] as const) {
           const d = s[kind] - (last.get(kind) ?? 0);
           if (d > 0) {

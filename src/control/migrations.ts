@@ -4,7 +4,8 @@
  * every start; a migration that has been released is never edited — a
  * change is a new entry appended to MIGRATIONS.
  */
-import { Migrator, type Kysely, type Migration, type MigrationResultSet } from 'kysely';
+import { inspect } from 'node:util';
+import { Migrator, type CreateTableBuilder, type Kysely, type Migration } from 'kysely';
 import type { ControlDb } from './db.js';
 
 export const MIGRATION_TABLE = 'hopgate_migration';
@@ -133,12 +134,12 @@ const streamStats: Migration = {
     await db.schema.createIndex('ingress_nodes_by_token').unique().on('ingress_nodes').column('token_hash').execute();
     await db.schema.alterTable('customers').addColumn('quota_exceeded_until', 'varchar(40)').execute();
 
-    const counters = (t: any): any =>
+    const counters = <TB extends string, C extends string>(t: CreateTableBuilder<TB, C>) =>
       t
-        .addColumn('bytes_up', 'bigint', (c: any) => c.notNull())
-        .addColumn('bytes_down', 'bigint', (c: any) => c.notNull())
-        .addColumn('connections', 'bigint', (c: any) => c.notNull())
-        .addColumn('failures', 'bigint', (c: any) => c.notNull());
+        .addColumn('bytes_up', 'bigint', (c) => c.notNull())
+        .addColumn('bytes_down', 'bigint', (c) => c.notNull())
+        .addColumn('connections', 'bigint', (c) => c.notNull())
+        .addColumn('failures', 'bigint', (c) => c.notNull());
 
     // Final per-minute rows: one per (minute, ingress node, customer, exit).
     await counters(
@@ -231,10 +232,10 @@ export async function migrateToLatest(cdb: ControlDb): Promise<MigrationReport> 
     // PostgreSQL: pin the schema, or the migrator would see another schema's tables.
     ...(cdb.target.dialect === 'postgres' ? { migrationTableSchema: cdb.target.schema ?? 'public' } : {}),
   });
-  const { error, results } = (await migrator.migrateToLatest()) as MigrationResultSet;
+  const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
-    throw new Error(`database migration${failed ? ` ${failed}` : ''} failed: ${(error as Error).message ?? String(error)}`, { cause: error });
+    throw new Error(`database migration${failed ? ` ${failed}` : ''} failed: ${error instanceof Error ? error.message : inspect(error)}`, { cause: error });
   }
   return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName), ms: performance.now() - started };
 }

@@ -50,7 +50,7 @@ function route<PS extends z.ZodObject | undefined = undefined, QS extends z.ZodO
   doc: Omit<RouteDoc, 'params' | 'query' | 'body'> & { params?: PS; query?: QS; body?: BS },
   handler: (ctx: Ctx<Out<PS>, Out<QS>, Out<BS>>) => Promise<unknown>,
 ): Route {
-  return { ...(doc as RouteDoc), handler: handler as Route['handler'] };
+  return { ...(doc as RouteDoc), handler: handler };
 }
 
 export interface ControlServerOptions {

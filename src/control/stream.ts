@@ -224,7 +224,7 @@ export class ConfigHub {
       if (settingsJson !== s.settingsJson) {
         s.settings = read.settings;
         s.settingsJson = settingsJson;
-        delta.settings = read.settings as Record<string, unknown>;
+        delta.settings = read.settings;
       }
     }
     if (delta.exits || delta.settings) {

@@ -144,7 +144,7 @@ export class ReverseExitClient {
     socket.setNoDelay(true);
     let registered = false;
     socket.setTimeout(o.connectTimeoutMs ?? LIMITS.connectTimeoutMs, () => socket.destroy(new Error('no answer from the ingress in time')));
-    socket.on('error', (err) => {
+    socket.on('error', (err: Error) => {
       if (!registered) this.log.warn({ ingress: `${o.host}:${o.port}`, err: err.message }, 'work connection failed');
     });
     let resumed = false;
@@ -207,7 +207,10 @@ export class ReverseExitClient {
           conn.state = 'busy';
           this.conns.delete(conn);
           if (wasIdle) this.refill();
-          void this.serve(socket, p, rest);
+          this.serve(socket, p, rest).catch((err: unknown) => {
+            this.log.warn({ err: String(err) }, 'work connection failed while serving a request');
+            socket.destroy();
+          });
           return;
         }
         this.log.warn({ mode: p.mode }, 'unexpected packet on an idle work connection');

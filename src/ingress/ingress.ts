@@ -59,9 +59,9 @@ export class Ingress {
     const ingress = new Ingress(runtime, new ListenerSet(runtime), log, metrics.registry, opts.reverseFromPrimary ?? false);
     ingress.revision = opts.revision ?? 1;
     opts.metrics?.(metrics.registry);
-    ingress.stopObservers.push(metrics.stop, subscribeAccessLog(log, () => runtime.snapshot.config.log.access, runtime));
+    ingress.stopObservers.push(() => metrics.stop(), subscribeAccessLog(log, () => runtime.snapshot.config.log.access, runtime));
     ingress.stopObservers.push(() => runtime.quota.stop());
-    if (config.limits.exitProbeIntervalMs > 0) ingress.stopObservers.push(startExitProber(runtime, config.limits.exitProbeIntervalMs));
+    if (config.limits.exitProbeIntervalMs > 0) ingress.stopObservers.push(startExitProber(runtime, config.limits.exitProbeIntervalMs, (err) => log.error({ err: String(err) }, 'exit probe round failed')));
     try {
       await ingress.listeners.listen(config.listen.host, config.listen.ports[0], config.listen.ports[1]);
       await ingress.reverse.follow(config, true);
@@ -111,7 +111,8 @@ export class Ingress {
       this.log.warn({ from: old, to: config.listen }, 'listen address changes take effect on restart');
     }
     this.runtime.apply(next, loadTls(config));
-    void this.reverse.follow(config); // the first reverse exit may come in a reload; a failure is logged
+    // The first reverse exit may come in a reload. follow() logs its own failure; this catch owns the rest.
+    this.reverse.follow(config).catch((err: unknown) => this.log.error({ err: String(err) }, 'reverse tunnel could not start'));
     this.log.info({ revision: next.revision, users: next.usersByLogin.size }, 'configuration applied');
     return next.revision;
   }

@@ -54,7 +54,7 @@ export function createIngressMetrics(rt: IngressRuntime, registry = new Registry
  * Source legitimacy (docs/LEGITIMACY.md), read from the gate at scrape time; no series move
  * while the ingress has no gate (not fed by a control plane, or `legitimacy.enabled: false`).
  */
-const NONE: Record<string, number> = Object.freeze({}) as Record<string, number>;
+const NONE: Record<string, number> = Object.freeze({});
 
 function legitimacyMetrics(rt: IngressRuntime, registry: Registry): void {
   const last = new Map<string, number>();

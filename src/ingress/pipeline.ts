@@ -102,8 +102,8 @@ async function dispatch(rt: IngressRuntime, session: Session, socket: Socket, fi
 
 /** HTTPS proxy: terminate TLS on the ingress, then sniff again inside. */
 function startTls(rt: IngressRuntime, session: Session, raw: Socket, first: Buffer): void {
-  const tls = new TLSSocket(replayStream(raw, first) as Socket, { isServer: true, secureContext: rt.tls });
-  tls.on('error', (err) => failSession(session, new ProxyError('BAD_REQUEST', `TLS: ${err.message}`)));
+  const tls = new TLSSocket(replayStream(raw, first), { isServer: true, secureContext: rt.tls });
+  tls.on('error', (err: Error) => failSession(session, new ProxyError('BAD_REQUEST', `TLS: ${err.message}`)));
   tls.once('data', (inner: Buffer) => {
     tls.pause();
     void dispatch(rt, session, tls as unknown as Socket, inner, true).catch((err) => failSession(session, err));

@@ -333,7 +333,7 @@ export class LegitimacyAnalysis {
       prefix: init.prefix ?? {},
       shift: { ...d.shift, ...init.shift },
       suspend: { ...d.suspend, ...init.suspend },
-    } as AnalysisOptions;
+    };
     if (init.silentAfterMs === undefined && init.intervalMs !== undefined) this.opts.silentAfterMs = 3 * init.intervalMs;
     this.pfxOpts = prefixOptions(this.opts.prefix);
     this.levels4 = [this.pfxOpts.v4Bits, ...this.pfxOpts.v4Parents];

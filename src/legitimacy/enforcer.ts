@@ -433,7 +433,7 @@ export class LegitimacyEnforcer {
    * Apply a rule set or refresh from the control plane. Returns the ACK/NACK
    * to send back; on a NACK the rules in force are unchanged.
    */
-  apply(msg: RuleMessage | unknown): RulesAck {
+  apply(msg: unknown): RulesAck {
     const m = msg as RuleMessage;
     const nack = (reason: string): RulesAck => {
       this.applyStats.nacks++;

@@ -282,7 +282,7 @@ export function checkReport(r: unknown, maxCounts = 65536): string | undefined {
   if (o.v !== 1) return 'unsupported version';
   if (typeof o.ingressId !== 'string' || o.ingressId === '') return 'ingressId';
   for (const k of ['epoch', 'seq', 'intervalStart', 'intervalEnd', 'total', 'dropped'] as const) {
-    if (typeof o[k] !== 'number' || !Number.isFinite(o[k] as number) || (o[k] as number) < 0) return k;
+    if (typeof o[k] !== 'number' || !Number.isFinite(o[k]) || (o[k]) < 0) return k;
   }
   if (!Number.isInteger(o.seq) || (o.seq as number) < 1) return 'seq';
   if ((o.intervalEnd as number) < (o.intervalStart as number)) return 'interval';

@@ -96,8 +96,8 @@ export function checkRuleMessage(m: unknown, maxEntries = 1_000_000): string | u
     n += l.length;
     if (n > maxEntries) return 'too many entries';
     for (const c of l) {
-      const p = typeof c === 'string' ? parseCidr(c) : undefined;
-      if (!p || !c.includes('/')) return `bad CIDR in ${k}`;
+      const p = typeof c === 'string' && c.includes('/') ? parseCidr(c) : undefined;
+      if (!p) return `bad CIDR in ${k}`;
       const canon = `${p.family}:${String(p.net)}/${p.bits}`;
       if (seen.has(canon)) return `duplicate CIDR ${c}`;
       seen.add(canon);

@@ -175,7 +175,7 @@ export function parentBits(family: 4 | 6, opts: PrefixOptions = DEFAULT_PREFIX_O
 /** The back-off parents of a prefix key, nearest first (e.g. `10.1.2.0/24` → `10.1.0.0/20`, `10.1.0.0/16`). Only parents shorter than the key. */
 export function parentPrefixes(key: string | Cidr, opts: PrefixOptions = DEFAULT_PREFIX_OPTIONS): string[] {
   const c = typeof key === 'string' ? parseCidr(key) : key;
-  if (!c) throw new TypeError(`not a prefix: ${String(key)}`);
+  if (!c) throw new TypeError(`not a prefix: ${typeof key === 'string' ? key : formatCidr(key)}`);
   const out: string[] = [];
   for (const b of parentBits(c.family, opts)) {
     if (b >= c.bits) continue;
@@ -203,7 +203,7 @@ export function mergeV4(starts: ArrayLike<number>, bits: ArrayLike<number> | num
   const lo = new Float64Array(n);
   const hi = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    const b = (bits as ArrayLike<number>)[i]!;
+    const b = bits[i]!;
     const s = (starts[i]! & v4Mask(b)) >>> 0;
     lo[i] = s;
     hi[i] = s + 2 ** (32 - b) - 1;
@@ -215,7 +215,7 @@ export function mergeV4(starts: ArrayLike<number>, bits: ArrayLike<number> | num
   const outBits: number[] = [];
   let i = 0;
   while (i < n) {
-    let s = lo[idx[i]!]!;
+    const s = lo[idx[i]!]!;
     let e = hi[idx[i]!]!;
     i++;
     while (i < n && lo[idx[i]!]! <= e + 1) {
@@ -314,7 +314,7 @@ export function mergeCidrs(prefixes: Iterable<string | Cidr>, minBits: number | 
   const v6b: number[] = [];
   for (const p of prefixes) {
     const c = typeof p === 'string' ? parseCidr(p) : p;
-    if (!c) throw new TypeError(`not a CIDR: ${String(p)}`);
+    if (!c) throw new TypeError(`not a CIDR: ${typeof p === 'string' ? p : formatCidr(p)}`);
     if (c.family === 4) {
       v4s.push(c.net);
       v4b.push(c.bits);
@@ -352,11 +352,11 @@ export class CidrMatcher<V> {
 
   add(cidr: string | Cidr, value: V): this {
     const c = typeof cidr === 'string' ? parseCidr(cidr) : cidr;
-    if (!c) throw new TypeError(`not a CIDR: ${String(cidr)}`);
+    if (!c) throw new TypeError(`not a CIDR: ${typeof cidr === 'string' ? cidr : formatCidr(cidr)}`);
     if (c.family === 4) {
       let m = this.v4.get(c.bits);
       if (!m) {
-        this.v4.set(c.bits, (m = new Map()));
+        this.v4.set(c.bits, (m = new Map<number, V>()));
         this.v4Lens = [...this.v4.keys()].sort((a, b) => b - a);
       }
       const k = c.bits === 0 ? 0 : c.net >>> (32 - c.bits);
@@ -367,7 +367,7 @@ export class CidrMatcher<V> {
     } else {
       let m = this.v6.get(c.bits);
       if (!m) {
-        this.v6.set(c.bits, (m = new Map()));
+        this.v6.set(c.bits, (m = new Map<bigint, V>()));
         this.v6Lens = [...this.v6.keys()].sort((a, b) => b - a);
       }
       const k = c.net >> BigInt(128 - c.bits);

@@ -33,11 +33,11 @@ export async function startCliIngress(workers: number, overrides: Partial<Ingres
   }));
   const proc = spawn(process.execPath, [MAIN, 'ingress', '--config', file, '--workers', String(workers)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
-  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`ingress not ready in 15 s: ${err}`)), 15_000);
-    proc.stdout!.on('data', (d: Buffer) => {
+    proc.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const line = out.split('\n').find((l) => l.startsWith('{'));
       if (line) {

@@ -14,8 +14,8 @@ export interface RawResponse {
   readonly body: Buffer;
 }
 
-/** How the connection ended, once it has: 'fin' (clean close) or the error code ('ECONNRESET'). */
-export type EndKind = 'open' | 'fin' | string;
+/** How the connection ended: 'open' (not yet), 'fin' (clean close) or the error code ('ECONNRESET'). */
+export type EndKind = string;
 
 export class RawHttp {
   private buf = Buffer.alloc(0);

@@ -25,8 +25,8 @@ async function startControl(db: string, stateDir: string): Promise<Started> {
     env: { ...process.env, HOPGATE_ADMIN_TOKEN: '' },
   });
   let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const lines = createInterface({ input: proc.stdout! });
+  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const lines = createInterface({ input: proc.stdout });
   const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
   const [line] = (await Promise.race([once(lines, 'line'), once(proc, 'exit').then(() => [undefined])])) as [string | undefined];
   clearTimeout(timer);
@@ -74,7 +74,7 @@ for (const dc of cases) {
       assert.deepEqual(cp.info.migrations.applied, ['0001_foundation', '0002_stream_stats', '0003_reverse_exits']);
       assert.equal(cp.info.tokenFrom, 'generated');
       assert.equal(cp.info.tokenFile, join(state.path, 'control-admin-token'));
-      assert.equal(statSync(cp.info.tokenFile!).mode & 0o777, 0o600);
+      assert.equal(statSync(cp.info.tokenFile).mode & 0o777, 0o600);
       assert.match(cp.info.db, new RegExp(`^${dc.name} `));
     });
 

@@ -123,7 +123,7 @@ describe('control dashboard', () => {
       });
       page.on('dialog', (d) => {
         dialogs.push(d.message());
-        void d.accept();
+        d.accept().catch((err: unknown) => pageErrors.push(`dialog: ${String(err)}`));
       });
       // Record CSP violations (the page must not trip its own policy).
       // Browser-side code reaches the page through `globalThis` as `any`: this project's TypeScript

@@ -188,7 +188,7 @@ for (const dc of cases) {
           env: { ...process.env, HOPGATE_ADMIN_TOKEN: 'test-operator-token-0123456789' },
           stdio: ['ignore', 'pipe', 'inherit'],
         });
-        const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+        const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
         assert.equal(JSON.parse(line).url, `http://127.0.0.1:${port}`);
         return child;
       };

@@ -61,7 +61,7 @@ after(() => {
 type UserInput = NonNullable<IngressConfigInput['users']>[number];
 async function users(...list: Array<Partial<UserInput> & { login: string }>): Promise<UserInput[]> {
   const passwordHash = await aliceHashed();
-  return list.map((u) => ({ passwordHash, ...u }) as UserInput);
+  return list.map((u) => ({ passwordHash, ...u }));
 }
 
 async function withIngress(list: UserInput[], body: (ing: TestIngress) => Promise<void>): Promise<void> {

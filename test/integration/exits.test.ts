@@ -142,7 +142,7 @@ test('failover: an unpinned connection moves to a live exit; the dead one is ski
 test('active probes take a dead exit out without client traffic and put it back when it returns', async () => {
   const flaky = await startTestExit('flaky', '127.0.0.12');
   const port = flaky.port;
-  const probed = await startTestIngress({ exits: [exitEntry(flaky, 'us')], limits: { exitProbeIntervalMs: 100 } as never });
+  const probed = await startTestIngress({ exits: [exitEntry(flaky, 'us')], limits: { exitProbeIntervalMs: 100 } });
   const health = probed.ingress.runtime.exitHealth;
   const until = async (want: boolean): Promise<void> => {
     for (let i = 0; i < 40 && health.isUp('flaky') !== want; i++) await new Promise((r) => setTimeout(r, 50));
@@ -175,7 +175,7 @@ test('probes walk the whole route: a live first hop does not hide a dead exit or
       { ...exitEntry(far, 'de'), via: [{ kind: 'hopgate', host: hop.ip, port: hop.port, username: EXIT_LOGIN, password: EXIT_SECRET }] },
       { ...exitEntry(hop, 'us'), id: 'wrong-secret', egressIp: '127.0.0.15', password: 'not-the-secret' },
     ],
-    limits: { exitProbeIntervalMs: 100 } as never,
+    limits: { exitProbeIntervalMs: 100 },
   });
   const health = probed.ingress.runtime.exitHealth;
   const until = async (id: string, want: boolean): Promise<void> => {
@@ -360,7 +360,7 @@ test('hopgate exit --egress-ports: target connections leave from the egress addr
   t.after(() => void exit.kill());
   const ready = await withTimeout(new Promise<{ listen: string }>((resolve) => {
     let out = '';
-    exit.stdout!.on('data', (d: Buffer) => {
+    exit.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!) as { listen: string });
     });

@@ -72,7 +72,7 @@ async function udpThrough(from: string, proxyPort: number, login: string, passwo
     for (let i = 0; i < n; i++) {
       const head = Buffer.from([0, 0, 0, 1, 127, 0, 0, 1, 0, 0]);
       head.writeUInt16BE(echoPort, 8);
-      u.send(Buffer.concat([head, Buffer.from(`dgram ${i}`)]), control.bindPort!, '127.0.0.1');
+      u.send(Buffer.concat([head, Buffer.from(`dgram ${i}`)]), control.bindPort, '127.0.0.1');
       await new Promise((r) => setTimeout(r, 20));
     }
     await all;
@@ -273,7 +273,7 @@ describe('source legitimacy across three ingresses on loopback', () => {
     const results = await Promise.allSettled(taught);
     await floodDone;
     const floodMs = Date.now() - floodStart;
-    const failures = results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason));
+    const failures = results.filter((r) => r.status === 'rejected').map((r) => String(r.reason));
     assert.deepEqual(failures, [], 'taught clients during the flood');
     const during = await Promise.all(ings.map(scrape));
 

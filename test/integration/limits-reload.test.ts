@@ -41,7 +41,7 @@ test('per-user connection limit answers REP 2 past the limit', async () => {
 });
 
 test('global connection limit drops connections past it before reading a byte', async () => {
-  const ing = await startTestIngress({ limits: { maxConnections: 2 } as never });
+  const ing = await startTestIngress({ limits: { maxConnections: 2 } });
   try {
     const held = [connect(ing.port, '127.0.0.1'), connect(ing.port, '127.0.0.1')];
     await Promise.all(held.map((s) => once(s, 'connect')));
@@ -56,7 +56,7 @@ test('global connection limit drops connections past it before reading a byte', 
 });
 
 test('repeated auth failures from one source are slowed down', async () => {
-  const ing = await startTestIngress({ limits: { authFailuresFree: 2 } as never });
+  const ing = await startTestIngress({ limits: { authFailuresFree: 2 } });
   try {
     const times: number[] = [];
     for (let i = 0; i < 4; i++) {

@@ -288,7 +288,7 @@ async function waitFor<T>(check: () => T | Promise<T>, ms: number, what: string 
   const until = Date.now() + ms;
   for (;;) {
     const v = await check();
-    if (v) return v as NonNullable<T>;
+    if (v) return v;
     if (Date.now() > until) assert.fail(`timed out waiting for ${typeof what === 'string' ? what : await what()}`);
     await new Promise((r) => setTimeout(r, 25));
   }

@@ -9,7 +9,7 @@ import { socks5ConnectRaw } from '../helpers/socks5-raw.js';
 
 let ing: TestIngress;
 before(async () => {
-  ing = await startTestIngress({ limits: { idleTimeoutMs: 700 } as never });
+  ing = await startTestIngress({ limits: { idleTimeoutMs: 700 } });
 });
 after(async () => {
   await ing.stop();

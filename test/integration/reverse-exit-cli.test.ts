@@ -26,7 +26,7 @@ before(async () => {
   ing = await startTestIngress({
     tls: { cert: cert.cert, key: cert.key },
     exits: [await reverseEntry('cli-1', '127.0.0.31', 'de')],
-    reverse: { listen: { host: '127.0.0.1', port: 0 }, heartbeatMs: 1000 } as never,
+    reverse: { listen: { host: '127.0.0.1', port: 0 }, heartbeatMs: 1000 },
   });
 });
 after(async () => {

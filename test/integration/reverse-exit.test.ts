@@ -50,7 +50,7 @@ before(async () => {
       await reverseEntry('office-2', '127.0.0.8', 'gb'),
       await reverseEntry('office-3', '127.0.0.9', 'fr', { from: ['10.0.0.0/8'] }),
     ],
-    limits: { exitProbeIntervalMs: 100 } as never,
+    limits: { exitProbeIntervalMs: 100 },
     reverse: {
       listen: { host: '127.0.0.1', port: 0 },
       heartbeatMs: 1000,
@@ -61,7 +61,7 @@ before(async () => {
         { host: 'wiki.internal', exit: 'office-1', target: `127.0.0.1:${(whoami.address() as { port: number }).port}`, tls: siteCert('wiki.internal') },
         { host: 'files.internal', exit: 'office-1', target: `127.0.0.1:${(whoami.address() as { port: number }).port}`, allowFrom: ['10.0.0.0/8'] },
       ],
-    } as never,
+    },
   });
   office1 = startReverseExit(ing.ingress, 'office-1', '127.0.0.7');
   // office-2's own rule: never 127.0.0.66.
@@ -129,7 +129,7 @@ test('routing: ports, country tags and sticky sessions choose reverse exits like
   assert.equal(await seen(via('http', `${USER.login}-country-fr`)), 'EXIT_UNREACHABLE');
   const random = new Set<string>();
   for (let k = 0; k < 16; k++) random.add(await seen(via('http', USER.login)));
-  assert.ok(!random.has('127.0.0.9') && random.has('127.0.0.7'), `random spread ${[...random]}`);
+  assert.ok(!random.has('127.0.0.9') && random.has('127.0.0.7'), `random spread ${[...random].join(', ')}`);
   // Sticky: a session stays on its exit; find sessions that land on each reverse exit.
   const landed = new Map<string, string>();
   for (let i = 0; i < 24 && landed.size < 3; i++) {
@@ -239,7 +239,7 @@ test('pool exhaustion: a request waits for a work connection, then fails clearly
     tls: { cert: cert.cert, key: cert.key },
     exits: [await reverseEntry('tiny', '127.0.0.10', 'de', { maxConnections: 2 })],
     // waitMs leaves room for the refill (a TLS handshake) on a loaded CI machine.
-    reverse: { listen: { host: '127.0.0.1', port: 0 }, waitMs: 1500, heartbeatMs: 1000 } as never,
+    reverse: { listen: { host: '127.0.0.1', port: 0 }, waitMs: 1500, heartbeatMs: 1000 },
   });
   const tiny = startReverseExit(small.ingress, 'tiny', '127.0.0.10', { pool: 2 });
   try {
@@ -273,7 +273,7 @@ test('heartbeats: the ingress drops a silent exit, and the exit leaves a silent 
   const quick = await startTestIngress({
     tls: { cert: cert.cert, key: cert.key },
     exits: [await reverseEntry('mute', '127.0.0.11', 'de')],
-    reverse: { listen: { host: '127.0.0.1', port: 0 }, heartbeatMs: hb } as never,
+    reverse: { listen: { host: '127.0.0.1', port: 0 }, heartbeatMs: hb },
   });
   try {
     // A fake exit that registers, then never answers a heartbeat (a hung process, a dropped path).
@@ -354,8 +354,8 @@ test('load: 1,000 concurrent tunnels over one reverse exit; fds and memory retur
   const big = await startTestIngress({
     tls: { cert: cert.cert, key: cert.key },
     exits: [await reverseEntry('bulk', '127.0.0.13', 'de')],
-    limits: { perUserMaxConnections: 5000 } as never,
-    reverse: { listen: { host: '127.0.0.1', port: 0 }, waitMs: 20_000, heartbeatMs: 5000 } as never,
+    limits: { perUserMaxConnections: 5000 },
+    reverse: { listen: { host: '127.0.0.1', port: 0 }, waitMs: 20_000, heartbeatMs: 5000 },
   });
   const bulk = startReverseExit(big.ingress, 'bulk', '127.0.0.13', { pool: 64 });
   const reg = big.ingress.runtime.reverse!.registry;

@@ -66,10 +66,10 @@ function startIn(ns: string, args: string[], ready: RegExp, env: Record<string, 
   children.push(child);
   let out = '';
   let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()).length > 20_000 && (err = err.slice(-10_000)));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()).length > 20_000 && (err = err.slice(-10_000)));
   return new Promise((resolvePromise, reject) => {
     const timer = setTimeout(() => reject(new Error(`${args.join(' ')} not ready in ${ns}: ${err.slice(-2000)}`)), 15_000);
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       if (ready.test(out)) {
         clearTimeout(timer);

@@ -75,7 +75,7 @@ for (const scheme of ['http', 'socks5h', 'socks4a']) {
     for (let i = 1; i <= 5; i++) assert.equal(await seen(via(scheme, USER.login, ing.base + i)), PLACES[i - 1]![1], `port base+${i}`);
     const random = new Set<string>();
     for (let k = 0; k < 12; k++) random.add(await seen(via(scheme, USER.login, ing.base)));
-    assert.ok(random.size >= 2 && [...random].every((ip) => PLACES.some((p) => p[1] === ip)), `random spread: ${[...random]}`);
+    assert.ok(random.size >= 2 && [...random].every((ip) => PLACES.some((p) => p[1] === ip)), `random spread: ${[...random].join(', ')}`);
   });
 }
 
@@ -141,7 +141,7 @@ test('sticky session: same exit for every connection and protocol, new exit in a
       now = end + k * 60_000 + 1;
       later.push(await seen(via('http', user, ing.base)));
     }
-    assert.ok(later.some((ip) => ip !== first), `exit changed after expiry: ${first} then ${later}`);
+    assert.ok(later.some((ip) => ip !== first), `exit changed after expiry: ${first} then ${later.join(', ')}`);
   } finally {
     rt.now = Date.now;
   }
@@ -204,7 +204,7 @@ test('sticky across two ingress processes: the same session picks the same exit 
       agree++;
     }
     assert.equal(agree, 6);
-    assert.ok(picked.size >= 2, `sessions spread over exits (${[...picked]})`);
+    assert.ok(picked.size >= 2, `sessions spread over exits (${[...picked].join(', ')})`);
   } finally {
     for (const p of procs) p.kill('SIGTERM');
   }

@@ -10,7 +10,7 @@ let ing: TestIngress;
 let echo: Awaited<ReturnType<typeof startEchoServer>>;
 before(async () => {
   echo = await startEchoServer();
-  ing = await startTestIngress({ limits: { handshakeTimeoutMs: 600 } as never });
+  ing = await startTestIngress({ limits: { handshakeTimeoutMs: 600 } });
 });
 after(async () => {
   await ing.stop();

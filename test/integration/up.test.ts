@@ -49,10 +49,10 @@ async function startUpAnywhere(): Promise<Up> {
 async function startUp(): Promise<Up> {
   const proc = spawn(process.execPath, args(), { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const line = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no contract line within 30 s; stderr: ${stderr}`)), 30_000);
-    createInterface({ input: proc.stdout! }).once('line', (l) => {
+    createInterface({ input: proc.stdout }).once('line', (l) => {
       clearTimeout(timer);
       resolve(l);
     });
@@ -112,22 +112,22 @@ test('hopgate up --json prints the contract, and every demo exit carries curl fr
   // Port base+i is the i-th exit; each request goes through a fresh connection, whichever worker takes it.
   for (const [i, e] of c.exits.entries()) {
     for (let k = 0; k < 4; k++) {
-      const r = await curl(['-x', `http://${cred}@127.0.0.1:${BASE + i + 1}`, c.demoTarget!]);
+      const r = await curl(['-x', `http://${cred}@127.0.0.1:${BASE + i + 1}`, c.demoTarget]);
       assert.equal(r.code, 0, `${e.id}: ${r.stderr}`);
       assert.equal(JSON.parse(r.stdout).youCameFrom, e.egressIp, `${e.id} carried it`);
     }
   }
-  const viaReverse = await curl(['-x', `socks5h://${username}-country-nl:${password}@127.0.0.1:${BASE}`, c.demoTarget!]);
+  const viaReverse = await curl(['-x', `socks5h://${username}-country-nl:${password}@127.0.0.1:${BASE}`, c.demoTarget]);
   assert.equal(JSON.parse(viaReverse.stdout).youCameFrom, '127.0.0.7');
-  const https = await curl(['--proxy-cacert', c.ingress.tlsCert!, '-x', `https://${cred}@127.0.0.1:${BASE}`, c.demoTarget!]);
+  const https = await curl(['--proxy-cacert', c.ingress.tlsCert, '-x', `https://${cred}@127.0.0.1:${BASE}`, c.demoTarget]);
   assert.equal(https.code, 0, https.stderr);
   assert.match(JSON.parse(https.stdout).youCameFrom, /^127\.0\.0\.[2-7]$/);
-  const socks4a = await curl(['-x', `socks4a://${username}%3A${password}@127.0.0.1:${BASE + 6}`, c.demoTarget!]);
+  const socks4a = await curl(['-x', `socks4a://${username}%3A${password}@127.0.0.1:${BASE + 6}`, c.demoTarget]);
   assert.equal(JSON.parse(socks4a.stdout).youCameFrom, '127.0.0.7');
 
   // What the state dir holds is the owner's only: credentials, tokens, the database with exit passwords.
   for (const f of ['demo-user.json', 'control-admin-token', 'control.sqlite', 'ingress.yaml']) assert.equal(statSync(join(state, f)).mode & 0o777, 0o600, f);
-  const exits = await fetch(`${c.control!.url}/v1/exits`, { headers: { authorization: `Bearer ${c.control!.adminToken}` } });
+  const exits = await fetch(`${c.control.url}/v1/exits`, { headers: { authorization: `Bearer ${c.control.adminToken}` } });
   assert.equal(exits.status, 200);
   const nl = ((await exits.json()) as { exits: Array<{ id: string; kind: string; reverse: { tokenSet: boolean } | null }> }).exits.find((e) => e.id === 'nl-1');
   assert.equal(nl?.kind, 'reverse');

@@ -129,7 +129,7 @@
       const a = JSON.parse(sessionStorage.getItem(KEY) || 'null');
       if (a && a.kind === 'operator' && typeof a.token === 'string') return a;
       if (a && a.kind === 'customer' && typeof a.login === 'string' && typeof a.password === 'string') return a;
-    } catch (_) {
+    } catch {
       /* not ours */
     }
     return null;
@@ -156,7 +156,7 @@
     let data;
     try {
       data = text ? JSON.parse(text) : undefined;
-    } catch (_) {
+    } catch {
       data = undefined;
     }
     if (!res.ok) {

@@ -18,7 +18,8 @@ export function parseIngressYaml(text: string, fileName = 'config'): IngressConf
     const e = doc.errors[0]!;
     throw new ConfigError(`${fileName}:${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`);
   }
-  const result = IngressConfigSchema.safeParse(doc.toJS() ?? {});
+  const raw: unknown = doc.toJS();
+  const result = IngressConfigSchema.safeParse(raw ?? {});
   if (result.success) return result.data;
   throw new ConfigError(result.error.issues.map((i) => describeIssue(i, doc, lines, fileName)).join('\n'));
 }
@@ -28,7 +29,7 @@ function describeIssue(issue: z.core.$ZodIssue, doc: ReturnType<typeof parseDocu
   // Point at the deepest node that exists on the path.
   let line: number | undefined;
   for (let n = path.length; n >= 0 && line === undefined; n--) {
-    const node = n === 0 ? doc.contents : doc.getIn(issue.path.slice(0, n) as (string | number)[], true);
+    const node: unknown = n === 0 ? doc.contents : doc.getIn(issue.path.slice(0, n) as (string | number)[], true);
     if (isNode(node) && node.range) line = lines.linePos(node.range[0]).line;
   }
   const field = path.length > 0 ? path.join('.') : '(root)';

@@ -243,7 +243,7 @@ export async function startControlledIngress(o: ControlledIngressOptions): Promi
   client.start();
 
   const bootWait = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), o.bootWaitMs ?? 5000).unref());
-  let outcome = await Promise.race([firstConfig, firstFailure, bootWait]);
+  const outcome = await Promise.race([firstConfig, firstFailure, bootWait]);
   let bootedFrom: 'control' | 'disk' = 'control';
   if (outcome !== 'control' && !state.ready) {
     const saved = readSavedSnapshot(snapFile);
@@ -254,7 +254,7 @@ export async function startControlledIngress(o: ControlledIngressOptions): Promi
       log.warn({ revision: saved.revision, savedAt: saved.savedAt, reason: outcome }, 'control plane unreachable; serving the last snapshot kept on disk');
     } else {
       log.warn({ controlUrl: o.controlUrl }, 'control plane unreachable and no snapshot on disk; waiting for it');
-      outcome = await firstConfig;
+      await firstConfig;
     }
   }
   choosing = false;
@@ -285,7 +285,7 @@ export async function startControlledIngress(o: ControlledIngressOptions): Promi
   // Source legitimacy: a gate in this process (single) or in each worker, one link here.
   const syncLegitimacy = (cfg: IngressConfig): void => {
     const want = cfg.legitimacy.enabled && nodeId !== undefined;
-    const rt = applier!.ingress?.runtime;
+    const rt = applier.ingress?.runtime;
     if (!want) {
       legit.link?.stop();
       legit.link = undefined;
@@ -307,7 +307,7 @@ export async function startControlledIngress(o: ControlledIngressOptions): Promi
       reportIntervalMs,
       post: (body) => client.postLegitimacy(body),
       log,
-      ...(gate ? { gate } : { relay: (msg) => applier!.relay?.(msg) }),
+      ...(gate ? { gate } : { relay: (msg) => applier.relay?.(msg) }),
     });
     legit.link.remote = legitimacyRemote;
     legit.link.start();
@@ -331,7 +331,7 @@ export async function startControlledIngress(o: ControlledIngressOptions): Promi
     adminUrl,
     ingress: applier.ingress,
     get tunnelPort() {
-      return applier!.tunnelPort;
+      return applier.tunnelPort;
     },
     client,
     ledger,
@@ -359,7 +359,7 @@ export async function startControlledIngress(o: ControlledIngressOptions): Promi
       clearInterval(connectedTimer);
       legit.link?.stop();
       client.stop();
-      await applier!.stop();
+      await applier.stop();
       if (saveTimer) save();
       try {
         ledger.save(ledgerFile);

@@ -136,6 +136,7 @@ export class LegitimacyLink {
     if (!ack.ok) this.o.log?.warn({ revision: ack.revision, reason: ack.reason }, 'legitimacy rule set refused (NACK); the previous one stays in force');
     this.acks.push(ack);
     if (this.acks.length > 64) this.acks.splice(0, this.acks.length - 64);
+    // eslint-disable-next-line @typescript-eslint/no-floating-promises -- flush() catches its own failures
     void this.flush();
   }
 
@@ -150,6 +151,7 @@ export class LegitimacyLink {
     }
     this.collector.cut();
     this.stats.reports++;
+    // eslint-disable-next-line @typescript-eslint/no-floating-promises -- flush() catches its own failures
     void this.flush();
   }
 
@@ -187,7 +189,10 @@ export class LegitimacyLink {
         this.acks = [];
         if (reports.length === 0 && acks.length === 0) break;
         this.stats.posts++;
-        const answer = await this.o.post({ reports, acks, status: this.status() });
+        const answer = await this.o.post({ reports, acks, status: this.status() }).catch((err: unknown) => {
+          this.o.log?.warn({ err: String(err) }, 'legitimacy post failed');
+          return undefined; // as a post that could not complete: below, the ACKs are kept for the next one
+        });
         if (!answer) {
           this.stats.postFailures++;
           // keep the ACKs that did not go out (newer ones first in line after them)
@@ -202,7 +207,13 @@ export class LegitimacyLink {
         }
         if (!progress && this.acks.length === 0) break; // nothing moved: do not spin
       } while (this.again && !this.stopped);
-    })().finally(() => (this.inFlight = undefined));
+    })()
+      .catch((err: unknown) => {
+        // Callers do not await this (a rule message, the report timer): it must never reject.
+        this.stats.postFailures++;
+        this.o.log?.warn({ err: String(err) }, 'legitimacy answer not understood; the reports stay queued');
+      })
+      .finally(() => (this.inFlight = undefined));
     return this.inFlight;
   }
 

@@ -131,13 +131,16 @@ process.on('message', (m: PrimaryToWorker) => {
 });
 
 process.once('SIGTERM', () => {
-  void (async () => {
+  (async () => {
     await queue;
     clearInterval(legitTimer);
     await ingress?.shutdown();
     meter?.stop(); // the last batch goes to the primary before we leave
     toPrimary({ type: 'hopgate:stats:batch', rows: [] }, () => process.exit(0));
-  })();
+  })().catch((err: unknown) => {
+    process.stderr.write(`hopgate worker: shutdown failed: ${String(err)}\n`);
+    process.exit(1);
+  });
 });
 process.once('SIGINT', () => undefined); // the primary decides
 toPrimary({ type: 'booting' });

@@ -119,9 +119,9 @@ async function forwardOne(
   // The request body flows while the response is awaited. Its failure (the client aborts, a
   // malformed chunk) belongs to this exchange: the upstream, holding half a request, goes, which
   // ends the wait for its response, and the body's error is what the client hears.
-  let bodyFailure: unknown;
+  let bodyFailure: Error | undefined;
   const sendBody = forwardBody(reader, upSocket, framing.value, count.up, session.limits?.up).catch((err: unknown) => {
-    bodyFailure = err;
+    bodyFailure = err instanceof Error ? err : new ProxyError('INTERNAL', String(err));
     upSocket.destroy();
   });
   const limits = { maxHeadBytes: session.snapshot.config.limits.maxHeadBytes, maxHeaderCount: LIMITS.maxHeaderCount };
@@ -152,7 +152,7 @@ async function forwardOne(
   // The response is whole, but the request body was not (the upstream answered early): the
   // client's next bytes cannot be framed, so its connection ends after this response.
   if (bodyFailure !== undefined) {
-    session.resultMessage = `request body: ${(bodyFailure as Error).message}`;
+    session.resultMessage = `request body: ${bodyFailure.message}`;
     up.socket.destroy();
     return undefined;
   }

@@ -7,7 +7,7 @@ import type { Session } from '../session.js';
 
 export function relayToClient(session: Session, reader: ByteReader, upstream: Socket): void {
   handshakeDone(session);
-  const client = reader.socket as Socket;
+  const client = reader.socket;
   const early = reader.detach();
   if (early.length > 0) {
     session.counters.up += early.length;

@@ -9,7 +9,7 @@ import type { Session } from '../session.js';
 import { relayToClient } from './relay-session.js';
 
 export async function serveSocks4(rt: IngressRuntime, session: Session, reader: ByteReader): Promise<void> {
-  const client = reader.socket as Socket;
+  const client = reader.socket;
   let upstream: Socket;
   try {
     const req = await reader.read(parseSocks4Request);

@@ -20,7 +20,7 @@ import { relayToClient } from './relay-session.js';
 import { serveUdpAssociate } from './udp-associate.js';
 
 export async function serveSocks5(rt: IngressRuntime, session: Session, reader: ByteReader): Promise<void> {
-  const client = reader.socket as Socket;
+  const client = reader.socket;
   const greeting = await reader.read(parseGreeting);
   try {
     if (greeting.methods.includes(METHOD.USER_PASS)) {

@@ -94,7 +94,7 @@ class StreamClientSide implements ClientSide {
 }
 
 export async function serveUdpAssociate(rt: IngressRuntime, session: Session, reader: ByteReader, _declared: TargetAddress, inTcp = false): Promise<void> {
-  const control = reader.socket as Socket;
+  const control = reader.socket;
   session.command = 'udp';
   const snap = session.snapshot;
   let wayOut: UdpWayOut;

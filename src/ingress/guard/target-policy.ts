@@ -53,7 +53,7 @@ export function specialRange(addr: IPAddr): string | undefined {
     // Addresses that embed an IPv4 address are judged by it (NAT64, 6to4, Teredo lead elsewhere).
     if (range === 'rfc6052' || range === 'rfc6145') {
       const b = v6.toByteArray();
-      return specialRange(new ipaddr.IPv4(b.slice(12) as number[])) ?? undefined;
+      return specialRange(new ipaddr.IPv4(b.slice(12))) ?? undefined;
     }
     if (range === '6to4' || range === 'teredo') return range;
   }

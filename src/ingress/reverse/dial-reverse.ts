@@ -99,7 +99,7 @@ function exchange(conn: WorkConn, id: number, exitId: string, target: TargetAddr
       }
       const rest = conn.detach();
       if (rest.length > 0) socket.unshift(rest);
-      resolve(socket as unknown as Socket);
+      resolve(socket);
       return 'stop';
     };
     socket.resume();

@@ -95,7 +95,7 @@ export class PublishServer {
   }
 
   async listen(host: string, port: number): Promise<void> {
-    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (s) => void this.serve(s));
+    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (s) => void this.serve(s).catch(() => s.destroy())); // serve() answers its own refusals; anything else closes the connection
     await listenOn(this.server, host, port, 1024);
   }
 
@@ -116,7 +116,7 @@ export class PublishServer {
           }
         },
       },
-      (s: TLSSocket) => void this.serve(s, typeof s.servername === 'string' ? s.servername.toLowerCase() : undefined),
+      (s: TLSSocket) => void this.serve(s, typeof s.servername === 'string' ? s.servername.toLowerCase() : undefined).catch(() => s.destroy()),
     );
     server.on('tlsClientError', () => undefined); // a scanner, an unknown name without a default certificate
     this.tlsServer = server;

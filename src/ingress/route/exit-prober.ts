@@ -9,7 +9,8 @@
 import { probeRoute } from '../upstream/dial-route.js';
 import type { IngressRuntime } from '../runtime.js';
 
-export function startExitProber(rt: IngressRuntime, intervalMs: number, timeoutMs = Math.min(2000, intervalMs)): () => void {
+/** `onError`: a failure outside the probes themselves (each probe's failure is the exit's health). */
+export function startExitProber(rt: IngressRuntime, intervalMs: number, onError: (err: unknown) => void, timeoutMs = Math.min(2000, intervalMs)): () => void {
   let running = false;
   const tick = async (): Promise<void> => {
     if (running) return; // a slow round never overlaps the next
@@ -31,7 +32,7 @@ export function startExitProber(rt: IngressRuntime, intervalMs: number, timeoutM
       running = false;
     }
   };
-  const timer = setInterval(() => void tick(), intervalMs);
+  const timer = setInterval(() => void tick().catch(onError), intervalMs);
   timer.unref();
   return () => clearInterval(timer);
 }

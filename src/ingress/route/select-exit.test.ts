@@ -125,7 +125,7 @@ test('sticky sessions: same exit for the same session within its window, new exi
   assert.equal(pick('all', { session: 'abc', sessionMinutes: 10 }, 8000, undefined, end - 1)!.exit.id, a.exit.id);
   // over many windows the exit changes (6 exits: staying 12 times in a row is ~1e-9)
   const later = new Set(Array.from({ length: 12 }, (_, k) => pick('all', { session: 'abc', sessionMinutes: 10 }, 8000, undefined, end + k * 600_000)!.exit.id));
-  assert.ok(later.size > 1, `exit changes across windows (${[...later]})`);
+  assert.ok(later.size > 1, `exit changes across windows (${[...later].join(', ')})`);
   // different sessions spread over the exits
   const spread = new Set(Array.from({ length: 60 }, (_, k) => pick('all', { session: `s${k}` }, 8000, undefined, t0)!.exit.id));
   assert.ok(spread.size >= 5, `sessions spread (${spread.size} exits)`);

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { connectReading } from '../relay/read-buffers.js';
 import { codeFromSystemError, ProxyError } from '../../shared/errors.js';
-import type { TargetAddress } from '../../protocol/address.js';
+import { formatTarget, type TargetAddress } from '../../protocol/address.js';
 import type { TargetPolicy } from '../guard/target-policy.js';
 
 /** How a connection leaves this host, and how it will be read. */
@@ -139,16 +139,17 @@ function within<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
 export async function dialDirect(target: TargetAddress, opts: DialOptions): Promise<Socket> {
   const until = Date.now() + opts.timeoutMs;
   const addrs = await within(resolveAllowed(target, opts.policy), opts.timeoutMs, `resolving ${target.host} timed out`);
-  let lastErr: unknown;
+  let lastErr: Error | undefined;
   for (const host of addrs.slice(0, 3)) {
     const left = until - Date.now();
-    if (left <= 0) throw lastErr ?? new ProxyError('TIMEOUT', `connect to ${host}:${target.port} timed out`);
+    // Out of time (the lookup took it): the last attempt's failure, or the timeout itself.
+    if (left <= 0) break;
     try {
       return await connectTcp(host, target.port, left, opts);
     } catch (err) {
-      lastErr = err;
+      lastErr = err as Error; // connectTcp rejects with ProxyErrors only
       if ((err as ProxyError).code === 'TIMEOUT') break; // don't multiply the wait
     }
   }
-  throw lastErr;
+  throw lastErr ?? new ProxyError('TIMEOUT', `connect to ${formatTarget(target)} timed out`);
 }

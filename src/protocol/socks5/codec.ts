@@ -185,7 +185,7 @@ export function ipv6ToBytes(host: string): Buffer {
   const [left, right] = h.includes('::') ? h.split('::') : [h, undefined];
   const l = left ? left.split(':').filter((x) => x.length > 0) : [];
   const r = right !== undefined && right.length > 0 ? right.split(':') : [];
-  const words = [...l, ...new Array(8 - l.length - r.length).fill('0'), ...r].map((w) => parseInt(w, 16));
+  const words = [...l, ...new Array<string>(8 - l.length - r.length).fill('0'), ...r].map((w) => parseInt(w, 16));
   if (tailWords.length) words.splice(6, 2, ...tailWords);
   words.forEach((w, i) => out.writeUInt16BE(w, i * 2));
   return out;
