@@ -168,6 +168,9 @@ export function chooseExit(rt: IngressRuntime, session: Session, usable: (e: Exi
 
 /** Open the way to the target: choose the exit (or none: direct egress), then dial the route. */
 export async function openUpstream(rt: IngressRuntime, session: Session, target: TargetAddress): Promise<Socket> {
+  // The client's part of the handshake is over: from here the connect timeout bounds the wait,
+  // and the client hears its protocol's answer (a timeout too) instead of a cut connection.
+  handshakeDone(session);
   session.target = target;
   const snap = session.snapshot;
   const opts = { policy: snap.targetPolicy, timeoutMs: snap.config.limits.connectTimeoutMs, localAddress: snap.config.egress.localAddress, localPorts: snap.config.egress.ports, readBuffers: session.limits === undefined };
