@@ -15,6 +15,8 @@ export const CONTROL_USAGE = `usage: hopgate control [--db sqlite:PATH | postgre
   --listen     the API address (default ${DEFAULT_CONTROL_HOST}:${DEFAULT_CONTROL_PORT})
   --state-dir  where the SQLite file and the operator token live (default .hopgate)
   --json       print one JSON line {url, db, tokenFile, revision, migrations} once listening
+  --db-wait-ms N  how long a request waits for a locked SQLite file or an unreachable PostgreSQL
+               before answering 503 database_unavailable with Retry-After (default 2000)
   --stats-interval-ms  how often subscribed ingresses are pulled for statistics and quotas checked (default 5000)
   --legitimacy-group NAME       anycast group of this control plane's ingresses (default 'default'; docs/LEGITIMACY.md)
   --legitimacy-interval-ms N    analysis round and expected report interval (default 10000)
@@ -32,6 +34,7 @@ export async function controlCommand(argv: string[]): Promise<void> {
     json: { type: 'boolean', default: false },
     'log-level': { type: 'string', default: 'info' },
     'stats-interval-ms': { type: 'string' },
+    'db-wait-ms': { type: 'string' },
     'legitimacy-group': { type: 'string' },
     'legitimacy-interval-ms': { type: 'string' },
     'legitimacy-half-life-h': { type: 'string' },
@@ -53,6 +56,7 @@ export async function controlCommand(argv: string[]): Promise<void> {
     if (!(n > 0)) fail(`--${flag} must be a positive number`);
     return Math.round(n * scale);
   };
+  const dbWaitMs = num('db-wait-ms', values['db-wait-ms'], 1);
   const intervalMs = num('legitimacy-interval-ms', values['legitimacy-interval-ms'], 1);
   const halfLifeMs = num('legitimacy-half-life-h', values['legitimacy-half-life-h'], 3_600_000);
   const warmupMs = num('legitimacy-warmup-min', values['legitimacy-warmup-min'], 60_000);
@@ -70,6 +74,7 @@ export async function controlCommand(argv: string[]): Promise<void> {
     logger,
     ...(values['stats-interval-ms'] ? { statsIntervalMs: Number(values['stats-interval-ms']) } : {}),
     legitimacy,
+    ...(dbWaitMs ? { dbWaitMs } : {}),
   });
   const revision = await cp.store.revision();
   const mig = cp.store.migration;

@@ -32,6 +32,8 @@ export interface ControlPlaneOptions {
   readonly revisionPollMs?: number;
   /** Source legitimacy across the ingresses (docs/LEGITIMACY.md): group name, analysis intervals, half-life… */
   readonly legitimacy?: LegitimacyControlOptions;
+  /** How long a request waits for a locked or unreachable database before it answers 503 (default 2000 ms). */
+  readonly dbWaitMs?: number;
 }
 
 export interface ControlPlane {
@@ -52,7 +54,11 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   const stateDir = resolve(o.stateDir);
   const target = parseDbTarget(o.db ?? `sqlite:${join(stateDir, DEFAULT_DB_FILE)}`);
   const token = loadOrCreateAdminToken(stateDir, o.adminToken);
-  const store = await ControlStore.open(target);
+  const dbLog = o.logger?.child({ component: 'db' });
+  const store = await ControlStore.open(target, {
+    ...(o.dbWaitMs !== undefined ? { waitMs: o.dbWaitMs } : {}),
+    onPoolError: (err) => dbLog?.warn({ err: err.message }, 'database connection lost; the next query opens a new one'),
+  });
   const metrics = createControlMetrics();
   const log = o.logger?.child({ component: 'stream' });
   const hub = new ConfigHub(store, { metrics, ...(log ? { log } : {}), ...(o.heartbeatMs ? { heartbeatMs: o.heartbeatMs } : {}), ...(o.revisionPollMs ? { pollMs: o.revisionPollMs } : {}) });

@@ -164,7 +164,8 @@ export class ConfigHub {
   private async refresh(): Promise<void> {
     const store = this.store;
     const prev = this.state;
-    let tx = store.db.transaction();
+    // Read only: on SQLite it begins DEFERRED and never waits for a writer (WAL).
+    let tx = store.db.transaction().setAccessMode('read only');
     if (store.target.dialect === 'postgres') tx = tx.setIsolationLevel('repeatable read');
     const read = await tx.execute(async (trx) => {
       const revision = await store.revision(trx);

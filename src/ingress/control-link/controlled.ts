@@ -32,6 +32,7 @@ import { SessionMeter, StatsLedger, type MeterBatchMsg } from './stats.js';
 import { LegitimacyGate } from '../guard/legitimacy-gate.js';
 import { LegitimacyLink, type LegitimacyEvidenceMsg, type LegitimacyRulesMsg } from './legitimacy-link.js';
 import { primaryTunnel, type TunnelConnMsg, type TunnelHelloMsg, type TunnelKeysMsg, type TunnelLoadMsg } from '../reverse/tunnel-dispatch.js';
+import { relayAuthEvent, type AuthEventMsg } from '../auth/throttle-sync.js';
 
 export const SNAPSHOT_FILE = 'control-snapshot.json';
 export const LEDGER_FILE = 'stats-ledger.json';
@@ -92,7 +93,8 @@ export type PrimaryToWorker =
   | LegitimacyRulesMsg
   | TunnelConnMsg
   | TunnelKeysMsg
-  | TunnelHelloMsg;
+  | TunnelHelloMsg
+  | AuthEventMsg;
 export type WorkerToPrimary =
   | { type: 'booting' }
   | { type: 'ready'; adminPort: number | undefined; ports: number[] }
@@ -102,6 +104,7 @@ export type WorkerToPrimary =
   | { type: 'hopgate:stats:pull'; id: number; auth: string; url: string }
   | MeterBatchMsg
   | QuotaUsageMsg
+  | AuthEventMsg
   | LegitimacyEvidenceMsg
   | TunnelLoadMsg;
 
@@ -466,6 +469,8 @@ async function startCluster(
             return quota.add(w.id, m);
           case 'hopgate:legit:evidence':
             return legit.link?.fromWorker(w.id, m);
+          case 'hopgate:auth:event':
+            return relayAuthEvent(w, m, mine);
           case 'hopgate:stats:batch':
             return ledger.add(m.rows);
           case 'hopgate:stats:pull': {

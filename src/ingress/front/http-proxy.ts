@@ -238,5 +238,6 @@ function respondError(session: Session, client: Socket, err: unknown): void {
     ['Content-Type', 'text/plain; charset=utf-8'],
   ];
   if (r.httpStatus === 407) headers.push(['Proxy-Authenticate', encodeBasicChallenge('hopgate')]);
+  if (isProxyError(err) && err.retryAfterS !== undefined) headers.push(['Retry-After', String(err.retryAfterS)]);
   client.end(encodeProxyResponse(r.httpStatus, `${r.httpReason} (${code})`, { headers, body: `${code}: ${message}\n`, close: true }));
 }

@@ -280,8 +280,20 @@ export const IngressConfigSchema = z
         drainTimeoutMs: z.number().int().nonnegative().default(LIMITS.drainTimeoutMs),
         /** Active reachability probe of every exit (0: passive health only). */
         exitProbeIntervalMs: z.number().int().nonnegative().default(5000),
-        /** Auth failures a source may make before its replies are slowed down. */
+        /** Failed logins of one login from one source after which its attempts wait a backoff (docs/CONFIGURATION.md). */
         authFailuresFree: z.number().int().nonnegative().default(5),
+        /** Failed logins from one source, any login, after which all its attempts wait a backoff. */
+        authFailuresFreePerSource: z.number().int().nonnegative().default(20),
+        /** The first backoff; it doubles with each further failure up to authBackoffMaxMs. */
+        authBackoffBaseMs: z.number().int().min(1).default(1000),
+        authBackoffMaxMs: z.number().int().min(1).default(60_000),
+        /** Password checks (scrypt) one source may have running or queued at once; more are refused at once. */
+        authChecksPerSource: z.number().int().min(1).max(256).default(4),
+        /**
+         * Connections one source (IPv4 address, IPv6 /64) may hold before authenticating; more are
+         * closed at once. Never more than half of maxConnections, whatever this says.
+         */
+        maxPreAuthPerSource: z.number().int().min(1).default(1024),
       })
       .strict()
       .prefault({}),
