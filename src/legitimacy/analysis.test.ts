@@ -392,7 +392,7 @@ function fastestRound(a: LegitimacyAnalysis, k: number): ReturnType<LegitimacyAn
 
 // What this protects is the round's complexity over 10^6 rows, not this machine's speed (a
 // wall-clock bound failed on a loaded machine: 6 s against 2 s). A round eight times the rows
-// must cost about eight times as much (linear; sorting adds a little), not 64 (quadratic);
+// must cost about eight times as much (linear; sorting and cache misses add some: 6–13× measured), not 64 (quadratic);
 // both sizes are measured in the same process, under the same load. The absolute figure is
 // printed here and by the simulator (npm run build && node dist/bench/legitimacy-sim.js).
 test('performance: one round over 10^6 (prefix, ingress) rows grows linearly with the rows', () => {
@@ -405,7 +405,7 @@ test('performance: one round over 10^6 (prefix, ingress) rows grows linearly wit
   console.log(`# ${big.leafRows} leaf rows (${r.rows} with parents, ${r.prefixes} prefixes): ingest ${big.ingestMs.toFixed(0)} ms, round ${r.ms.toFixed(0)} ms, ${entries} rule entries; ${small.leafRows} leaf rows: round ${rs.ms.toFixed(0)} ms; ratio ${ratio.toFixed(1)} for ${(r.rows / rs.rows).toFixed(1)}× the rows`);
   assert.ok(big.leafRows >= 1_000_000);
   assert.ok(r.rows / rs.rows > 7, 'the large world has about eight times the rows');
-  assert.ok(ratio < 24, `a round over ${r.rows} rows took ${ratio.toFixed(1)}× one over ${rs.rows} (linear ≈ 8, quadratic ≈ 64)`);
+  assert.ok(ratio < 32, `a round over ${r.rows} rows took ${ratio.toFixed(1)}× one over ${rs.rows} (linear ≈ 8, quadratic ≈ 64)`);
 });
 
 test('shift detection ignores never-seen prefixes (a botnet in fresh prefixes cannot suspend the rules)', () => {
