@@ -31,6 +31,8 @@ export default defineConfig(
       }],
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/await-thenable': 'error',
+      // `return p` inside try/catch/finally skips the catch: the session would never hear of the failure.
+      '@typescript-eslint/return-await': ['error', 'error-handling-correctness-only'],
       '@typescript-eslint/only-throw-error': 'error',
       '@typescript-eslint/prefer-promise-reject-errors': 'error',
       '@typescript-eslint/no-unnecessary-type-assertion': 'error',

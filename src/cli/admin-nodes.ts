@@ -1,5 +1,5 @@
 /** `hopgate nodes add|list|token|delete`: ingress nodes and their config-stream tokens over the control-plane API. */
-import { writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../shared/state-file.js';
 import type { NodeViewT } from '../control/api-schemas.js';
 import { AdminError, COMMON_OPTIONS, adminClient, printJson, runAdmin, table } from './admin-client.js';
 import { parse } from './args.js';
@@ -29,7 +29,7 @@ export async function nodesCommand(argv: string[]): Promise<void> {
     const client = adminClient(values.control, values.token, values['state-dir']);
     const issue = async (nodeId: string): Promise<string> => {
       const { token } = await client.request<{ token: string }>('POST', `/v1/ingress-nodes/${encodeURIComponent(nodeId)}/token`);
-      if (values['token-file']) writeFileSync(values['token-file'], token + '\n', { mode: 0o600 });
+      if (values['token-file']) writeFileAtomic(values['token-file'], token + '\n'); // a crash never leaves half a token where the ingress reads it
       return token;
     };
     switch (sub) {

@@ -15,12 +15,15 @@ export const CONTROL_USAGE = `usage: hopgate control [--db sqlite:PATH | postgre
   --listen     the API address (default ${DEFAULT_CONTROL_HOST}:${DEFAULT_CONTROL_PORT})
   --state-dir  where the SQLite file and the operator token live (default .hopgate)
   --json       print one JSON line {url, db, tokenFile, revision, migrations} once listening
+  --db-wait-ms N  how long a request waits for a locked SQLite file or an unreachable PostgreSQL
+               before answering 503 database_unavailable with Retry-After (default 2000)
   --stats-interval-ms  how often subscribed ingresses are pulled for statistics and quotas checked (default 5000)
   --legitimacy-group NAME       anycast group of this control plane's ingresses (default 'default'; docs/LEGITIMACY.md)
   --legitimacy-interval-ms N    analysis round and expected report interval (default 10000)
   --legitimacy-half-life-h H    half-life of the learned history (default 6)
   --legitimacy-warmup-min M     learning before the first rules (default 360)
   --no-legitimacy               run no legitimacy analysis (reports are acknowledged and dropped)
+  --self-service-prefix V4,V6   broadest source range a customer may set itself (default 24,48; at most 8,16)
 The operator token is HOPGATE_ADMIN_TOKEN, or made once in <state-dir>/control-admin-token (mode 0600).
 `;
 
@@ -32,11 +35,13 @@ export async function controlCommand(argv: string[]): Promise<void> {
     json: { type: 'boolean', default: false },
     'log-level': { type: 'string', default: 'info' },
     'stats-interval-ms': { type: 'string' },
+    'db-wait-ms': { type: 'string' },
     'legitimacy-group': { type: 'string' },
     'legitimacy-interval-ms': { type: 'string' },
     'legitimacy-half-life-h': { type: 'string' },
     'legitimacy-warmup-min': { type: 'string' },
     'no-legitimacy': { type: 'boolean', default: false },
+    'self-service-prefix': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) {
@@ -53,6 +58,7 @@ export async function controlCommand(argv: string[]): Promise<void> {
     if (!(n > 0)) fail(`--${flag} must be a positive number`);
     return Math.round(n * scale);
   };
+  const dbWaitMs = num('db-wait-ms', values['db-wait-ms'], 1);
   const intervalMs = num('legitimacy-interval-ms', values['legitimacy-interval-ms'], 1);
   const halfLifeMs = num('legitimacy-half-life-h', values['legitimacy-half-life-h'], 3_600_000);
   const warmupMs = num('legitimacy-warmup-min', values['legitimacy-warmup-min'], 60_000);
@@ -61,6 +67,12 @@ export async function controlCommand(argv: string[]): Promise<void> {
     ...(values['legitimacy-group'] ? { group: values['legitimacy-group'] } : {}),
     analysis: { ...(intervalMs ? { intervalMs } : {}), ...(halfLifeMs ? { halfLifeMs } : {}), ...(warmupMs ? { warmupMs } : {}) },
   };
+  let selfServiceSourcePrefix: { ipv4: number; ipv6: number } | undefined;
+  if (values['self-service-prefix'] !== undefined) {
+    const p = /^(\d{1,2}),(\d{1,3})$/.exec(values['self-service-prefix']);
+    if (!p) fail('--self-service-prefix must be V4,V6 prefix lengths, e.g. 24,48');
+    selfServiceSourcePrefix = { ipv4: Number(p[1]), ipv6: Number(p[2]) };
+  }
   const cp = await startControlPlane({
     db: values.db,
     stateDir: values['state-dir'],
@@ -70,6 +82,8 @@ export async function controlCommand(argv: string[]): Promise<void> {
     logger,
     ...(values['stats-interval-ms'] ? { statsIntervalMs: Number(values['stats-interval-ms']) } : {}),
     legitimacy,
+    ...(dbWaitMs ? { dbWaitMs } : {}),
+    ...(selfServiceSourcePrefix ? { selfServiceSourcePrefix } : {}),
   });
   const revision = await cp.store.revision();
   const mig = cp.store.migration;

@@ -61,7 +61,11 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
   }).start();
   // Its own /metrics and /healthz, only when asked for (loopback unless a host is given): the exit opens no other port.
   const admin = values.admin === undefined ? undefined : await startAdminServer(...adminAddress(values.admin), reverseExitMetrics(client), () => reverseExitHealth(client));
+  // The client's retry timer is unref'd (it must not hold an embedding process open), so while the
+  // ingress is unreachable nothing would keep this process alive: it lives until a signal.
+  const lifetime = setInterval(() => undefined, 1 << 30);
   onShutdownSignal(async () => {
+    clearInterval(lifetime);
     admin?.close();
     await client.stop(Number(values['drain-ms']));
   });

@@ -11,6 +11,7 @@ import { hashPassword } from '../ingress/auth/password-hash.js';
 import { Ingress } from '../ingress/ingress.js';
 import { IngressConfigSchema, type IngressConfig } from '../shared/schema/ingress-config.js';
 import { createLogger } from '../shared/log.js';
+import { sourceRangeProblem } from '../shared/source-range.js';
 import { fail, parse, portRange } from './args.js';
 import { onShutdownSignal } from './signals.js';
 
@@ -29,6 +30,8 @@ export interface ExitOptions {
   readonly allowTargets?: readonly string[];
   readonly adminPort?: number;
   readonly logLevel?: IngressConfig['log']['level'];
+  /** DNS + TCP connect to a target; the ingress waits a little longer for the answer (docs/CONFIGURATION.md). */
+  readonly connectTimeoutMs?: number | undefined;
 }
 
 export function exitConfig(o: ExitOptions): IngressConfig {
@@ -38,9 +41,16 @@ export function exitConfig(o: ExitOptions): IngressConfig {
     targetPolicy: { allow: [...(o.allowTargets ?? [])] },
     egress: { localAddress: o.egress, ...(o.egressPorts ? { ports: [...o.egressPorts] } : {}) },
     log: { level: o.logLevel ?? 'warn', access: false },
+    ...(o.connectTimeoutMs !== undefined ? { limits: { connectTimeoutMs: o.connectTimeoutMs } } : {}),
     ...(o.adminPort !== undefined ? { metrics: { host: o.host, port: o.adminPort } } : {}),
     users: [{ login: EXIT_LOGIN, passwordHash: o.secretHash, sources: [...o.allowFrom] }],
   });
+}
+
+function positiveMs(flag: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0) fail(`${flag} must be a positive number of milliseconds`);
+  return n;
 }
 
 export async function exitCommand(argv: string[]): Promise<void> {
@@ -54,6 +64,7 @@ export async function exitCommand(argv: string[]): Promise<void> {
     'secret-file': { type: 'string' },
     'allow-target': { type: 'string', multiple: true },
     admin: { type: 'string' },
+    'connect-timeout-ms': { type: 'string' },
   });
   const m = /^(.+):(\d+)$/.exec(values.listen);
   if (!m) fail('--listen must be HOST:PORT');
@@ -61,6 +72,10 @@ export async function exitCommand(argv: string[]): Promise<void> {
   if (!secret) fail('the relay secret comes from --secret-file FILE or HOPGATE_EXIT_SECRET');
   const allowFrom = values['allow-from'] ?? [];
   if (allowFrom.length === 0) fail('--allow-from CIDR is required (the ingress addresses that may use this exit)');
+  for (const r of allowFrom) {
+    const problem = sourceRangeProblem(r); // the ingresses' addresses: never "much of the Internet"
+    if (problem) fail(`--allow-from ${problem}`);
+  }
   const host = m[1]!.replace(/^\[|\]$/g, '');
   const config = exitConfig({
     host,
@@ -71,6 +86,7 @@ export async function exitCommand(argv: string[]): Promise<void> {
     secretHash: await hashPassword(secret),
     allowTargets: values['allow-target'] ?? [],
     adminPort: values.admin ? Number(values.admin) : undefined,
+    connectTimeoutMs: values['connect-timeout-ms'] ? positiveMs('--connect-timeout-ms', values['connect-timeout-ms']) : undefined,
   });
   const exit = await Ingress.start(config, createLogger(config.log.level, { role: 'exit' }));
   process.stdout.write(JSON.stringify({ ready: true, listen: `${host}:${exit.ports()[0]}`, egress: config.egress.localAddress, admin: exit.adminPort }) + '\n');

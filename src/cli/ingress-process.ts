@@ -12,6 +12,7 @@ import { loadIngressYaml } from '../ingress/config/from-yaml.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { QuotaAggregator, SYNC_INTERVAL_MS, type QuotaSync, type QuotaTotalsMsg, type QuotaUsageMsg } from '../ingress/guard/quota.js';
 import { primaryTunnel } from '../ingress/reverse/tunnel-dispatch.js';
+import { relayAuthEvent, shareThrottle, type AuthEventMsg } from '../ingress/auth/throttle-sync.js';
 
 export interface RunningIngress {
   readonly ports: [number, number];
@@ -28,6 +29,7 @@ async function runWorker(configPath: string, log: Logger): Promise<Ingress> {
   const ingress = await Ingress.start(loadIngressYaml(configPath), log, { reverseFromPrimary: cluster.isWorker });
   // A cluster worker: quota usage is summed across workers by the primary.
   if (cluster.isWorker) ingress.runtime.quota.attach(workerQuotaSync());
+  if (cluster.isWorker) shareThrottle(ingress.runtime.auth.throttle, 'proxy'); // auth failures count across workers
   const reload = (): void => {
     try {
       ingress.reload(loadIngressYaml(configPath));
@@ -89,8 +91,9 @@ export async function startIngressProcesses(configPath: string, opts: { workers?
   const spawn = (): Promise<void> =>
     new Promise((resolve, reject) => {
       const w = cluster.fork();
-      w.on('message', (m: WorkerMsg | QuotaUsageMsg) => {
+      w.on('message', (m: WorkerMsg | QuotaUsageMsg | AuthEventMsg) => {
         if (m.type === 'hopgate:quota:usage') return quota.add(w.id, m);
+        if (m.type === 'hopgate:auth:event') return relayAuthEvent(w, m, Object.values(cluster.workers ?? {}));
         if (m.type === 'ready') {
           ports = [m.ports[0] ?? ports[0], m.ports.at(-1) ?? ports[1]]; // the real ports when the file says 0 (ephemeral)
           fresh.add(w.id); // it hears every current figure at the next flush (a restarted worker starts at zero)

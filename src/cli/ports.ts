@@ -20,14 +20,19 @@ export async function portsCommand(argv: string[]): Promise<void> {
   if (!existsSync(values.config)) fail(`no configuration at ${values.config} (run \`hopgate up\` first, or pass --config)`);
   const config = loadIngressYaml(values.config);
   const admin = values.admin ?? (config.metrics ? `http://${config.metrics.host}:${config.metrics.port}` : undefined);
+  // The admin port's bearer token: the file's (`hopgate up` writes it there), or HOPGATE_INGRESS_ADMIN_TOKEN.
+  const token = process.env.HOPGATE_INGRESS_ADMIN_TOKEN || config.metrics?.token;
   let table: PortTable | undefined;
   let live = false;
+  let note = '(no running ingress answered: health unknown, every exit shown as up)';
   if (admin) {
     try {
-      const res = await fetch(`${admin}/v1/ports/${encodeURIComponent(login)}`, { signal: AbortSignal.timeout(2000) });
+      const res = await fetch(`${admin}/v1/ports/${encodeURIComponent(login)}`, { signal: AbortSignal.timeout(5000), ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
       if (res.ok) {
         table = (await res.json()) as PortTable;
         live = true;
+      } else if (res.status === 401 || res.status === 403) {
+        note = `(the ingress admin port refused: ${res.status}; set metrics.token in ${values.config} or HOPGATE_INGRESS_ADMIN_TOKEN. Health unknown, every exit shown as up)`;
       }
     } catch {
       // not running: fall back to the file
@@ -37,5 +42,5 @@ export async function portsCommand(argv: string[]): Promise<void> {
   if (!table) fail(`no customer '${login}' in ${values.config}`);
   if (values.json) return void process.stdout.write(JSON.stringify({ ...table, live }) + '\n');
   process.stdout.write(formatPortTable(table));
-  if (!live) process.stdout.write('(no running ingress answered: health unknown, every exit shown as up)\n');
+  if (!live) process.stdout.write(note + '\n');
 }

@@ -3,7 +3,9 @@
  * ready-to-paste usage. `--json` prints the stable contract for scripts.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { readStateFile, writeFileAtomic } from '../shared/state-file.js';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { hashPassword } from '../ingress/auth/password-hash.js';
@@ -53,13 +55,29 @@ interface DemoState {
   /** The demo reverse exit's token, and its hash as the control plane keeps it (made once: a restart changes nothing). */
   reverseToken?: string;
   reverseTokenHash?: string;
+  /** Bearer token of the ingress admin port (/v1/ports/…, read by `hopgate ports` from ingress.yaml). */
+  ingressAdminToken?: string;
 }
 
+const DemoStateSchema = z.object({
+  username: z.string().min(1),
+  password: z.string().min(1),
+  hash: z.string().optional(),
+  exitSecret: z.string().optional(),
+  reverseToken: z.string().optional(),
+  reverseTokenHash: z.string().optional(),
+  ingressAdminToken: z.string().optional(),
+});
+
+/** The demo credentials kept in the state dir; a corrupt file is moved aside (logged) and new ones are made. */
 function demoCredentials(stateDir: string): DemoState {
-  const file = join(stateDir, 'demo-user.json');
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DemoState;
+  const r = readStateFile(join(stateDir, DEMO_FILE), DemoStateSchema, createLogger('info', { role: 'up' }), 'demo credentials');
+  if (r.status === 'ok') return r.value;
   return { username: 'demo', password: randomBytes(9).toString('base64url') };
 }
+
+const DEMO_FILE = 'demo-user.json';
+const saveDemo = (stateDir: string, demo: DemoState): void => writeFileAtomic(join(stateDir, DEMO_FILE), JSON.stringify(demo));
 
 export async function upCommand(argv: string[]): Promise<void> {
   const { values } = parse(argv, {
@@ -83,18 +101,19 @@ export async function upCommand(argv: string[]): Promise<void> {
 
   const demo = demoCredentials(stateDir);
   demo.hash ??= await hashPassword(demo.password);
-  writeFileSync(join(stateDir, 'demo-user.json'), JSON.stringify(demo), { mode: 0o600 });
+  saveDemo(stateDir, demo);
   const tls = ensureSelfSignedCert(join(stateDir, 'tls'));
 
   // Five exits on their own loopback addresses, so a target sees which one carried it.
   const secret = demo.exitSecret ?? randomBytes(18).toString('base64url');
   demo.exitSecret = secret;
-  writeFileSync(join(stateDir, 'demo-user.json'), JSON.stringify(demo), { mode: 0o600 });
+  demo.ingressAdminToken ??= `hgadm_${randomBytes(24).toString('base64url')}`;
+  saveDemo(stateDir, demo);
   if (!demo.reverseToken || !demo.reverseTokenHash) {
     demo.reverseToken = generateExitToken();
     demo.reverseTokenHash = await hashPassword(demo.reverseToken);
   }
-  writeFileSync(join(stateDir, 'demo-user.json'), JSON.stringify(demo), { mode: 0o600 });
+  saveDemo(stateDir, demo);
   const exitHash = await hashPassword(secret);
   const exits = await Promise.all(
     DEMO_EXITS.map(async ([id, ip, country]) => {
@@ -124,7 +143,7 @@ export async function upCommand(argv: string[]): Promise<void> {
         targetPolicy: { allow: ['127.0.0.0/8', '::1/128'] },
         log: { level: 'warn', access: false },
         // /metrics, /healthz and the live port table `hopgate ports` reads.
-        metrics: { host: '127.0.0.1', port: Number(values['admin-port']) },
+        metrics: { host: '127.0.0.1', port: Number(values['admin-port']), token: demo.ingressAdminToken },
         // The tunnel port reverse exits dial (TLS with the same certificate).
         ...(reverse ? { reverse: { listen: { host: '127.0.0.1', port: Number(values['tunnel-port']) } } } : {}),
       },
@@ -134,7 +153,7 @@ export async function upCommand(argv: string[]): Promise<void> {
     });
     // A copy of the rendered configuration, for `hopgate ports` and for reading (the control plane is the source).
     const rendered = renderIngressConfig(await cp.store.snapshot());
-    writeFileSync(join(stateDir, 'ingress.yaml'), `# written by hopgate up from the control plane (${cp.url}); not read back: change things through the API or the CLI\n${renderYaml(rendered)}`, { mode: 0o600 });
+    writeFileAtomic(join(stateDir, 'ingress.yaml'), `# written by hopgate up from the control plane (${cp.url}); not read back: change things through the API or the CLI\n${renderYaml(rendered)}`);
   } catch (err) {
     await cp.close();
     throw err;

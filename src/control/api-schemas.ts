@@ -5,7 +5,7 @@
  * what the rendered ingress configuration can carry.
  */
 import { z } from 'zod';
-import { ExitSchema, IngressConfigSchema, ReverseExitSchema, UserSchema } from '../shared/schema/ingress-config.js';
+import { Cidr, ExitSchema, IngressConfigSchema, ReverseExitSchema, UserSchema } from '../shared/schema/ingress-config.js';
 
 const U = UserSchema.shape;
 const E = ExitSchema.shape;
@@ -125,7 +125,8 @@ export const CustomerCreated = z.object({
 export const PasswordIssued = z.object({ password: z.string() });
 export const CustomerListQuery = z.object({ login: Login.optional() }).strict();
 export const IdParam = z.object({ id: z.string().min(1).max(128) }).strict();
-export const SourcesBody = z.object({ sources: Cidrs }).strict();
+/** Syntax only: the route applies the self-service bound (tighter than the floor), so a customer reads its own limit. */
+export const SourcesBody = z.object({ sources: z.array(Cidr) }).strict();
 
 // ---------- exits
 
@@ -160,7 +161,7 @@ export const ExitPatch = z
     drain: z.boolean().optional(),
     tags: z.array(Tag).optional(),
     /** Reverse exits only: sources it may register from (empty: any). */
-    from: Cidrs.optional(),
+    from: z.array(Cidr).optional(),
     /** Reverse exits only: work connections it may hold at each ingress. */
     maxConnections: R.maxConnections.unwrap().optional(),
     /** Reverse exits only: what the ingress may hand it; null: what the target policy allows. */

@@ -1,6 +1,7 @@
 /** The control plane as one object: store (migrated) + operator token + API server. */
 import { join, resolve } from 'node:path';
 import type { Logger } from '../shared/log.js';
+import type { PrefixBound } from '../shared/source-range.js';
 import { describeTarget, parseDbTarget, type DbTarget } from './db.js';
 import { ControlServer } from './server.js';
 import { ControlStore } from './store.js';
@@ -8,6 +9,7 @@ import { loadOrCreateAdminToken, type AdminToken } from './token.js';
 import { ConfigHub } from './stream.js';
 import { StatsCollector } from './collector.js';
 import { createControlMetrics, type ControlMetrics } from './metrics.js';
+import { StateDir } from '../shared/state-file.js';
 import { LegitimacyService, type LegitimacyControlOptions } from './legitimacy.js';
 
 import { DEFAULT_CONTROL_HOST, DEFAULT_CONTROL_PORT, DEFAULT_DB_FILE } from './defaults.js';
@@ -32,6 +34,10 @@ export interface ControlPlaneOptions {
   readonly revisionPollMs?: number;
   /** Source legitimacy across the ingresses (docs/LEGITIMACY.md): group name, analysis intervals, half-life… */
   readonly legitimacy?: LegitimacyControlOptions;
+  /** How long a request waits for a locked or unreachable database before it answers 503 (default 2000 ms). */
+  readonly dbWaitMs?: number;
+  /** Broadest source prefix a customer may set itself (PUT /v1/me/sources); default /24 and /48. */
+  readonly selfServiceSourcePrefix?: PrefixBound;
 }
 
 export interface ControlPlane {
@@ -52,12 +58,16 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   const stateDir = resolve(o.stateDir);
   const target = parseDbTarget(o.db ?? `sqlite:${join(stateDir, DEFAULT_DB_FILE)}`);
   const token = loadOrCreateAdminToken(stateDir, o.adminToken);
-  const store = await ControlStore.open(target);
+  const dbLog = o.logger?.child({ component: 'db' });
+  const store = await ControlStore.open(target, {
+    ...(o.dbWaitMs !== undefined ? { waitMs: o.dbWaitMs } : {}),
+    onPoolError: (err) => dbLog?.warn({ err: err.message }, 'database connection lost; the next query opens a new one'),
+  });
   const metrics = createControlMetrics();
   const log = o.logger?.child({ component: 'stream' });
   const hub = new ConfigHub(store, { metrics, ...(log ? { log } : {}), ...(o.heartbeatMs ? { heartbeatMs: o.heartbeatMs } : {}), ...(o.revisionPollMs ? { pollMs: o.revisionPollMs } : {}) });
   const collector = new StatsCollector(store, hub, { metrics, ...(o.logger ? { log: o.logger.child({ component: 'stats' }) } : {}), ...(o.statsIntervalMs ? { intervalMs: o.statsIntervalMs } : {}) });
-  const legitimacy = new LegitimacyService(hub, o.legitimacy, o.logger?.child({ component: 'legitimacy' }), metrics);
+  const legitimacy = new LegitimacyService(hub, o.legitimacy, o.logger?.child({ component: 'legitimacy' }), metrics, new StateDir(stateDir, o.logger));
   let server: ControlServer;
   try {
     await hub.start();
@@ -72,6 +82,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
       port: o.port ?? DEFAULT_CONTROL_PORT,
       ...(o.logger ? { logger: o.logger } : {}),
       ...(o.passwordCost ? { passwordCost: o.passwordCost } : {}),
+      ...(o.selfServiceSourcePrefix ? { selfServiceSourcePrefix: o.selfServiceSourcePrefix } : {}),
     });
   } catch (err) {
     await hub.close();
@@ -92,7 +103,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     metrics,
     legitimacy,
     async close() {
-      legitimacy.close();
+      await legitimacy.close();
       await collector.close();
       await server.close();
       await hub.close();

@@ -7,8 +7,9 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect } from 'kysely';
 import type { DB } from './tables.js';
+import { WaitingSqliteDialect } from './sqlite-driver.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -50,10 +51,22 @@ export function describeTarget(t: DbTarget): string {
 export interface ControlDb {
   readonly db: Kysely<DB>;
   readonly target: DbTarget;
+  /** How long a statement waits for a locked or unreachable database (OpenDbOptions.waitMs). */
+  readonly waitMs: number;
   close(): Promise<void>;
 }
 
-export async function openDb(target: DbTarget): Promise<ControlDb> {
+export interface OpenDbOptions {
+  /** How long a statement waits for a SQLite file locked by another process, and for a PostgreSQL connection, before failing as unavailable (default 2000 ms). */
+  readonly waitMs?: number;
+  /** Where pool-level PostgreSQL errors (a dropped idle connection) are reported; they must never go unhandled. */
+  readonly onPoolError?: (err: Error) => void;
+}
+
+export const DEFAULT_DB_WAIT_MS = 2000;
+
+export async function openDb(target: DbTarget, o: OpenDbOptions = {}): Promise<ControlDb> {
+  const waitMs = o.waitMs ?? DEFAULT_DB_WAIT_MS;
   if (target.dialect === 'sqlite') {
     if (target.location !== ':memory:') {
       mkdirSync(dirname(target.location), { recursive: true, mode: 0o700 });
@@ -61,16 +74,19 @@ export async function openDb(target: DbTarget): Promise<ControlDb> {
       if (!existsSync(target.location)) writeFileSync(target.location, '', { mode: 0o600, flag: 'wx' });
     }
     const sqlite = new Database(target.location);
-    sqlite.pragma('journal_mode = WAL');
+    // Opening may block briefly on another process (nothing is served yet); from then on nothing may.
     sqlite.pragma('busy_timeout = 5000');
+    sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('synchronous = NORMAL');
-    const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }) });
-    return { db, target, close: () => db.destroy() };
+    // A busy_timeout would block the event loop (better-sqlite3 is synchronous): the driver waits asynchronously instead.
+    sqlite.pragma('busy_timeout = 0');
+    const db = new Kysely<DB>({ dialect: new WaitingSqliteDialect(sqlite, waitMs) });
+    return { db, target, waitMs, close: () => db.destroy() };
   }
   const schema = target.schema ?? 'public';
   // Make the schema before the pool sets search_path to it.
-  const boot = new pg.Client({ connectionString: target.location });
+  const boot = new pg.Client({ connectionString: target.location, connectionTimeoutMillis: Math.max(waitMs, 5000) });
   await boot.connect();
   try {
     await boot.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
@@ -84,9 +100,19 @@ export async function openDb(target: DbTarget): Promise<ControlDb> {
   const pool = new pg.Pool({
     connectionString: target.location,
     max: 10,
+    // During an outage a request fails after this, not when the kernel gives up on the connect.
+    connectionTimeoutMillis: waitMs,
+    keepAlive: true,
     // bigint columns (revision, byte sizes) as numbers, for this pool only.
     types: { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? Number : (pg.types.getTypeParser(oid, format) as (value: string) => unknown))) as typeof pg.types.getTypeParser },
   });
+  // pg emits 'error' on a pooled client whose connection drops (a PostgreSQL restart): unhandled, that
+  // would end the process. The pool drops such a client by itself; the next query opens a fresh one.
+  const onPoolError = o.onPoolError ?? ((): void => undefined);
+  pool.on('error', onPoolError);
+  // A client checked out between two queries has no pool listener: give each one a quiet one (the query
+  // in flight, or the next, fails by itself; while idle the pool's listener reports it).
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<DB>({
     dialect: new PostgresDialect({
       pool,
@@ -95,7 +121,7 @@ export async function openDb(target: DbTarget): Promise<ControlDb> {
       },
     }),
   });
-  return { db, target, close: () => db.destroy() };
+  return { db, target, waitMs, close: () => db.destroy() };
 }
 
 /** A unique-key violation (duplicate login, exit id…), in either dialect. */

@@ -8,9 +8,12 @@
  * operator's event (POST /v1/legitimacy/events), and what the analysis itself
  * detects (silent ingresses, catchment shifts).
  *
- * State is kept in memory, in the process: a restarted control plane learns
- * again from scratch (warm-up; the rules stay suspended meanwhile: fail open).
- * With several control-plane replicas each runs its own analysis over the
+ * What the analysis learned is kept in the control plane's state dir
+ * (`legitimacy-state.json`, written atomically every `saveIntervalMs` and on a
+ * clean stop) and read back on start: a restarted control plane publishes the
+ * rules that were in force at its first round instead of warming up again
+ * (a state older than the analysis's maxReportAgeMs, or learned under other
+ * prefix settings, is not reused). With several control-plane replicas each runs its own analysis over the
  * reports it receives — run the ingresses of a group against one replica (see
  * docs/LEGITIMACY.md, "Deploying").
  */
@@ -22,6 +25,10 @@ import type { LegitimacyPostAnswer, LegitimacyPostBody, LegitimacyStatus } from 
 import type { Logger } from '../shared/log.js';
 import type { ControlMetrics } from './metrics.js';
 import type { ConfigHub } from './stream.js';
+import { AnalysisStateSchema } from '../legitimacy/analysis-state.js';
+import { readStateFile, writeFileAtomicAsync, type StateDir } from '../shared/state-file.js';
+
+export const LEGITIMACY_STATE_FILE = 'legitimacy-state.json';
 
 export interface LegitimacyControlOptions {
   /** Run the analysis (default true). When false, reports are acknowledged and dropped. */
@@ -32,6 +39,8 @@ export interface LegitimacyControlOptions {
   readonly analysis?: Omit<AnalysisInit, 'group'>;
   /** A dropped config stream counts as the ingress going down after this long without a new one (default 2000 ms). */
   readonly downGraceMs?: number;
+  /** How often the learned state is written to the state dir (default 60 s; also on close). */
+  readonly saveIntervalMs?: number;
 }
 
 export type OperatorEventKind = 'route-withdrawn' | 'route-announced' | 'transit-change' | 'maintenance' | 'ingress-down' | 'ingress-up' | 'other';
@@ -56,18 +65,24 @@ export class LegitimacyService {
   private stopPresence: (() => void) | undefined;
   private closed = false;
   private readonly counters = { messages: 0, undelivered: 0, acks: 0, nacks: 0, events: 0 };
+  private readonly saveIntervalMs: number;
+  private lastSaveAt = Number.NaN;
+  private saving: Promise<boolean> | undefined;
 
   constructor(
     private readonly hub: ConfigHub,
     o: LegitimacyControlOptions = {},
     private readonly log?: Logger,
     metrics?: ControlMetrics,
+    private readonly stateDir?: StateDir,
   ) {
     this.enabled = o.enabled ?? true;
     this.group = o.group ?? 'default';
     this.analysis = new LegitimacyAnalysis({ group: this.group, ...o.analysis });
     this.intervalMs = this.analysis.opts.intervalMs;
     this.downGraceMs = o.downGraceMs ?? 2000;
+    this.saveIntervalMs = o.saveIntervalMs ?? 60_000;
+    if (this.enabled) this.restore();
     // Ingresses report at the analysis interval: one setting, told to them in `hello`.
     if (this.enabled) hub.legitimacyHello = { group: this.group, reportIntervalMs: this.intervalMs };
     if (metrics) this.registerMetrics(metrics);
@@ -90,6 +105,39 @@ export class LegitimacyService {
     } catch (err) {
       this.log?.error({ err: (err as Error).message }, 'legitimacy analysis round failed');
     }
+    if (!(now - this.lastSaveAt < this.saveIntervalMs) && !this.saving) this.saving = this.save(now).finally(() => (this.saving = undefined));
+  }
+
+  /**
+   * Write what the analysis learned to the state dir: atomic, the fsyncs off the
+   * event loop (an unwritable dir is logged once by StateDir). Never rejects.
+   */
+  async save(now = Date.now()): Promise<boolean> {
+    const dir = this.stateDir;
+    if (!dir || !this.enabled) return false;
+    this.lastSaveAt = now;
+    try {
+      const body = JSON.stringify(this.analysis.exportState(now));
+      return await dir.attemptAsync(LEGITIMACY_STATE_FILE, () => writeFileAtomicAsync(dir.path(LEGITIMACY_STATE_FILE), body));
+    } catch (err) {
+      this.log?.error({ err: (err as Error).message }, 'legitimacy: could not save the learned state');
+      return false;
+    }
+  }
+
+  private restore(): void {
+    if (!this.stateDir) return;
+    const r = readStateFile(this.stateDir.path(LEGITIMACY_STATE_FILE), AnalysisStateSchema, this.log, 'legitimacy state');
+    if (r.status !== 'ok') return;
+    const st = r.value;
+    const age = Date.now() - st.savedAt;
+    let why = age > this.analysis.opts.maxReportAgeMs ? `saved ${Math.round(age / 60_000)} min ago, older than maxReportAgeMs` : undefined;
+    why ??= this.analysis.importState(st);
+    if (why) {
+      this.log?.warn({ reason: why }, 'legitimacy: saved state not reused; learning from scratch');
+      return;
+    }
+    this.log?.info({ mode: st.mode, prefixes: st.prefixes.count, ingresses: st.ingresses.length, ageMs: age }, 'legitimacy: resumed the learned state');
   }
 
   private send(outs: Outbound[]): void {
@@ -246,8 +294,11 @@ export class LegitimacyService {
     });
   }
 
-  close(): void {
+  async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
+    await this.saving;
+    await this.save();
     clearInterval(this.timer);
     for (const t of this.grace.values()) clearTimeout(t);
     this.grace.clear();

@@ -46,6 +46,7 @@ const ERROR_TEXT: Record<number, string> = {
   404: 'not found',
   409: 'conflict (duplicate login or id, or in use)',
   500: 'internal error',
+  503: 'unavailable: the database is locked or unreachable (code database_unavailable; retry after the Retry-After header), or the service is not running here',
 };
 
 export function openApiDocument(routes: readonly RouteDoc[], version: string): Record<string, unknown> {
@@ -78,7 +79,7 @@ export function openApiDocument(routes: readonly RouteDoc[], version: string): R
           }
         : {}),
     };
-    const errors = new Set<number>([...(r.body || r.query || r.params ? [400] : []), ...(r.auth === 'public' ? [] : [401, 403]), ...(r.errors ?? [])]);
+    const errors = new Set<number>([...(r.body || r.query || r.params ? [400] : []), ...(r.auth === 'public' ? [] : [401, 403]), ...(r.errors ?? []), 503]);
     for (const code of [...errors].sort()) {
       responses[String(code)] = { description: ERROR_TEXT[code] ?? 'error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
     }

@@ -10,11 +10,12 @@
  * rendered suspended instead, with a warning, never widened.
  */
 import { stringify } from 'yaml';
-import { IngressConfigSchema, type IngressConfig, type IngressConfigInput } from '../shared/schema/ingress-config.js';
+import { IngressConfigSchema, UserSchema, type IngressConfig, type IngressConfigInput } from '../shared/schema/ingress-config.js';
 import type { CustomerRecord, ExitRecord, StoreSnapshot } from './store.js';
 import type { SettingKey } from './api-schemas.js';
 import { checkReverseConfig } from '../ingress/reverse/check-config.js';
 import { ExitIndex } from '../ingress/route/exit-index.js';
+import { renderSources, sourceAuthConflicts } from './source-claims.js';
 
 export interface Rendered {
   readonly revision: number;
@@ -88,20 +89,32 @@ export function liveExitIds(exits: readonly ExitRecord[]): Set<string> {
 }
 
 /** One customer as an ingress user; a warning is pushed when the customer had to be rendered suspended. */
-export function renderUser(c: CustomerRecord, liveIds: ReadonlySet<string>, warnings?: string[], nowMs = Date.now()): Record<string, unknown> {
+export function renderUser(
+  c: CustomerRecord,
+  liveIds: ReadonlySet<string>,
+  warnings?: string[],
+  nowMs = Date.now(),
+  conflicts?: ReadonlyMap<string, string>,
+): Record<string, unknown> {
   const listed = c.exits.filter((id) => liveIds.has(id));
   let status = c.status;
   if (c.exits.length > 0 && listed.length === 0 && c.pools.length === 0 && status === 'active') {
     status = 'suspended';
     warnings?.push(`customer '${c.login}': every assigned exit is drained; rendered suspended`);
   }
+  // Rows from before the source rules: never an open proxy, never a misattributed source.
+  const src = renderSources(c, conflicts, warnings);
+  if (src.suspend && status === 'active') {
+    status = 'suspended';
+    warnings?.push(`customer '${c.login}': no source range left that a connection can come from; rendered suspended`);
+  }
   // The control plane's over-quota flag (all ingresses' usage); past its end the ingress ignores it anyway.
   const over = c.quotaExceededUntil !== null && Date.parse(c.quotaExceededUntil) > nowMs ? c.quotaExceededUntil : undefined;
   return {
     login: c.login,
     ...(c.passwordHash !== null ? { passwordHash: c.passwordHash } : {}),
-    ...(c.sources.length > 0 ? { sources: c.sources } : {}),
-    ...(c.sourceAuth ? { sourceAuth: true } : {}),
+    ...(src.sources.length > 0 ? { sources: src.sources } : {}),
+    ...(src.sourceAuth ? { sourceAuth: true } : {}),
     ...(c.maxConnections !== null ? { maxConnections: c.maxConnections } : {}),
     ...(status !== 'active' ? { status } : {}),
     ...(listed.length > 0 ? { exits: listed } : {}),
@@ -119,7 +132,13 @@ export function renderIngressConfig(s: StoreSnapshot): Rendered {
   const warnings: string[] = [];
   const liveIds = liveExitIds(s.exits);
   const exits = s.exits.filter((e) => !e.drain).map(renderExit);
-  const users = s.customers.map((c) => renderUser(c, liveIds, warnings));
+  const conflicts = sourceAuthConflicts(s.customers);
+  const users = s.customers.map((c) => renderUser(c, liveIds, warnings, Date.now(), conflicts)).filter((u) => {
+    // As the stream does: one customer's unusable row (no password, no usable source) must not fail everyone's configuration.
+    const r = UserSchema.safeParse(u);
+    if (!r.success) warnings.push(`customer '${String(u.login)}': not a valid ingress user (${r.error.issues[0]?.message ?? 'invalid'}); left out`);
+    return r.success;
+  });
   const config = { version: 1, ...s.settings, users, exits } as IngressConfigInput;
   // Everything was validated on the way in; this catches a combination that is not valid as a whole.
   IngressConfigSchema.parse(config);

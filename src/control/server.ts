@@ -4,19 +4,22 @@
  * at GET /openapi.json. Operators authenticate with the bearer token; customers
  * with their own login and password (Basic) on /v1/me/… only.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { hashPassword, verifyPassword } from '../ingress/auth/password-hash.js';
+import { hashPassword } from '../ingress/auth/password-hash.js';
 import { IngressConfigSchema } from '../shared/schema/ingress-config.js';
 import type { Logger } from '../shared/log.js';
 import * as S from './api-schemas.js';
 import { ApiError, notFound } from './errors.js';
+import { asDbUnavailable } from './db-unavailable.js';
 import { openApiDocument, type RouteDoc } from './openapi.js';
 import { renderIngressConfig, renderYaml } from './render.js';
+import { SELF_SERVICE_PREFIX_DEFAULT, SOURCE_PREFIX_FLOOR, sourceRangeProblem, type PrefixBound } from '../shared/source-range.js';
 import { ControlStore, type CustomerRecord, type UsageQuery } from './store.js';
-import { generateExitToken, tokensEqual } from './token.js';
+import { generateExitToken } from './token.js';
+import { apiAuthenticator } from './api-auth.js';
 import type { ConfigHub } from './stream.js';
 import type { StatsCollector } from './collector.js';
 import type { ControlMetrics } from './metrics.js';
@@ -69,6 +72,8 @@ export interface ControlServerOptions {
   readonly metrics?: ControlMetrics;
   /** Source legitimacy (reports, rules, events); without it those routes answer 503. */
   readonly legitimacy?: LegitimacyService;
+  /** Broadest source prefix a customer may set itself (default /24 and /48; never broader than SOURCE_PREFIX_FLOOR). */
+  readonly selfServiceSourcePrefix?: PrefixBound;
 }
 
 /** A generated customer password: 24 URL-safe characters (144 bits). */
@@ -93,25 +98,6 @@ function parseWith<T extends z.ZodType>(schema: T | undefined, value: unknown, w
   return r.data;
 }
 
-/**
- * Successful Basic checks are remembered (keyed by login and a hash of the
- * password, valid while the stored hash is unchanged) so self-service calls
- * do not pay scrypt each time.
- */
-class CustomerAuthCache {
-  private readonly ok = new Map<string, string>();
-  key(login: string, password: string): string {
-    return `${login}\0${createHash('sha256').update(password).digest('base64')}`;
-  }
-  has(key: string, storedHash: string): boolean {
-    return this.ok.get(key) === storedHash;
-  }
-  add(key: string, storedHash: string): void {
-    if (this.ok.size >= 10_000) this.ok.clear();
-    this.ok.set(key, storedHash);
-  }
-}
-
 export class ControlServer {
   private constructor(
     readonly app: FastifyInstance,
@@ -124,6 +110,10 @@ export class ControlServer {
   }
 
   static async start(o: ControlServerOptions): Promise<ControlServer> {
+    const b = o.selfServiceSourcePrefix;
+    if (b && !(b.ipv4 >= SOURCE_PREFIX_FLOOR.ipv4 && b.ipv4 <= 32 && b.ipv6 >= SOURCE_PREFIX_FLOOR.ipv6 && b.ipv6 <= 128)) {
+      throw new Error(`the self-service source prefix must be /${SOURCE_PREFIX_FLOOR.ipv4}../32 for IPv4 and /${SOURCE_PREFIX_FLOOR.ipv6}../128 for IPv6 (got /${b.ipv4}, /${b.ipv6})`);
+    }
     const app = Fastify({
       ...(o.logger ? { loggerInstance: o.logger as unknown as FastifyBaseLogger } : { logger: false }),
       logController: new LogController({ disableRequestLogging: true }),
@@ -131,43 +121,7 @@ export class ControlServer {
     });
     const routes = buildRoutes(o);
     const doc = openApiDocument(routes, API_VERSION);
-    const cache = new CustomerAuthCache();
-    let dummyHash: Promise<string> | undefined;
-
-    async function authenticate(req: FastifyRequest): Promise<Principal> {
-      const h = req.headers.authorization;
-      if (!h) throw new ApiError(401, 'unauthorized', 'credentials required: Authorization: Bearer <operator token>, or Basic with a customer login');
-      const [scheme, value = ''] = h.split(/\s+/, 2) as [string, string?];
-      if (scheme.toLowerCase() === 'bearer') {
-        if (value.startsWith('hging_')) {
-          const node = await o.store.nodeByToken(value);
-          if (node) return { kind: 'ingress', nodeId: node.id };
-          throw new ApiError(401, 'unauthorized', 'unknown ingress token');
-        }
-        if (tokensEqual(value, o.adminToken)) return { kind: 'operator' };
-        throw new ApiError(401, 'unauthorized', 'wrong operator token');
-      }
-      if (scheme.toLowerCase() === 'basic') {
-        const decoded = Buffer.from(value, 'base64').toString('utf8');
-        const colon = decoded.indexOf(':');
-        if (colon < 0) throw new ApiError(401, 'unauthorized', 'Basic credentials must be login:password');
-        const login = decoded.slice(0, colon);
-        const password = decoded.slice(colon + 1);
-        const customer = S.Login.safeParse(login).success ? await o.store.getCustomerByLogin(login) : undefined;
-        if (!customer || customer.passwordHash === null) {
-          // Same cost as a real check, so a wrong login is not told apart by timing.
-          await verifyPassword(password, await (dummyHash ??= hashPassword(generatePassword(), o.passwordCost)));
-          throw new ApiError(401, 'unauthorized', 'wrong login or password');
-        }
-        const key = cache.key(login, password);
-        if (!cache.has(key, customer.passwordHash)) {
-          if (!(await verifyPassword(password, customer.passwordHash))) throw new ApiError(401, 'unauthorized', 'wrong login or password');
-          cache.add(key, customer.passwordHash);
-        }
-        return { kind: 'customer', id: customer.id, login: customer.login };
-      }
-      throw new ApiError(401, 'unauthorized', `unsupported authorization scheme '${scheme}'`);
-    }
+    const authenticate = apiAuthenticator(o);
 
     for (const r of routes) {
       app.route({
@@ -176,7 +130,7 @@ export class ControlServer {
         handler: async (req, reply) => {
           let principal: Principal = { kind: 'anonymous' };
           if (r.auth !== 'public') {
-            principal = await authenticate(req);
+            principal = await authenticate(req, reply);
             if (r.auth === 'operator' && principal.kind !== 'operator') {
               throw new ApiError(403, 'forbidden', 'this endpoint needs the operator token; customers use /v1/me');
             }
@@ -223,6 +177,13 @@ export class ControlServer {
         if (err.status === 401) void reply.header('www-authenticate', 'Bearer, Basic realm="hopgate"');
         return reply.code(err.status).send(err.body());
       }
+      const down = asDbUnavailable(err);
+      if (down) {
+        // Locked or unreachable database: the client may retry; nothing was written.
+        req.log.warn({ err: down.message }, 'database unavailable');
+        void reply.header('retry-after', String(down.retryAfterSeconds));
+        return reply.code(503).send(new ApiError(503, 'database_unavailable', down.message).body());
+      }
       const e = err as { statusCode?: number; code?: string; message?: string };
       if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
         // fastify's own: malformed JSON, unsupported media type, body too large…
@@ -245,6 +206,7 @@ export class ControlServer {
 
 function buildRoutes(o: ControlServerOptions): Route[] {
   const store = o.store;
+  const selfServiceBound = o.selfServiceSourcePrefix ?? SELF_SERVICE_PREFIX_DEFAULT;
   const actorOf = (p: Principal): string => (p.kind === 'customer' ? `customer:${p.id}` : p.kind);
   const mustCustomer = async (id: string): Promise<CustomerRecord> => {
     const c = await store.getCustomer(id);
@@ -269,8 +231,9 @@ function buildRoutes(o: ControlServerOptions): Route[] {
   return [
     // ------------------------------------------------------------ public
     route(
-      { method: 'GET', path: '/healthz', auth: 'public', operationId: 'health', summary: 'Liveness and the current revision', tag: 'system', status: 200, response: { description: 'up', schema: S.HealthView } },
-      async () => ({ ok: true, revision: await store.revision() }),
+      { method: 'GET', path: '/healthz', auth: 'public', operationId: 'health', summary: 'Health: the current revision when the database answers (else 503 database_unavailable)', tag: 'system', status: 200, response: { description: 'up', schema: S.HealthView } },
+      // Bounded: a load balancer's probe gets 503 database_unavailable within the wait bound, never a hang.
+      async () => ({ ok: true, revision: await store.revisionWithin() }),
     ),
 
     // ------------------------------------------------------------ revision, change log
@@ -542,7 +505,14 @@ function buildRoutes(o: ControlServerOptions): Route[] {
     ),
     route(
       { method: 'PUT', path: '/v1/me/sources', auth: 'customer', operationId: 'setMySources', summary: 'Replace your allowed source addresses (CIDRs)', tag: 'self-service', body: S.SourcesBody, status: 200, response: { description: 'you', schema: S.CustomerView } },
-      async ({ principal, body }) => view(await store.updateCustomer(customerId(principal), { sources: body.sources }, actorOf(principal))),
+      async ({ principal, body }) => {
+        // Tighter than the operators' floor: a customer may name its own offices, not a provider's block.
+        for (const [i, text] of body.sources.entries()) {
+          const problem = sourceRangeProblem(text, selfServiceBound);
+          if (problem) throw new ApiError(400, 'invalid_request', `body.sources.${i}: ${problem}`, `body.sources.${i}`);
+        }
+        return view(await store.updateCustomer(customerId(principal), { sources: body.sources }, actorOf(principal)));
+      },
     ),
   ];
 }

@@ -8,15 +8,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { isForeignKeyViolation, isUniqueViolation, openDb, type ControlDb, type DbTarget } from './db.js';
+import { isForeignKeyViolation, isUniqueViolation, openDb, type ControlDb, type DbTarget, type OpenDbOptions } from './db.js';
 import { migrateToLatest, type MigrationReport } from './migrations.js';
 import type { ChangeLogTable, CustomersTable, DB, IngressNodesTable } from './tables.js';
 import { exitPatchSet, exitRecord, exitView, newExitRow, type ExitRecord } from './exit-rows.js';
 import { settingsAndExitsProblem } from './render.js';
 import { json, parseJson } from './json-columns.js';
+import { checkSourceClaim } from './source-claims.js';
 import { hashIngressToken, generateIngressToken } from './token.js';
 import { periodKeysOfMinute, type StatsPull } from '../shared/control-protocol.js';
 import { ApiError, notFound } from './errors.js';
+import { DbUnavailableError } from './db-unavailable.js';
 import {
   SETTING_KEYS,
   type AssignmentInput,
@@ -110,8 +112,8 @@ export class ControlStore {
   ) {}
 
   /** Open the database and apply pending migrations. */
-  static async open(target: DbTarget): Promise<ControlStore> {
-    const cdb = await openDb(target);
+  static async open(target: DbTarget, o: OpenDbOptions = {}): Promise<ControlStore> {
+    const cdb = await openDb(target, o);
     try {
       const report = await migrateToLatest(cdb);
       return new ControlStore(cdb, report);
@@ -150,6 +152,26 @@ export class ControlStore {
 
   get target(): DbTarget {
     return this.cdb.target;
+  }
+
+  /** How long a statement waits for a locked or unreachable database before failing as unavailable. */
+  get waitMs(): number {
+    return this.cdb.waitMs;
+  }
+
+  /** The revision, or DbUnavailableError when the database does not answer within the wait bound (health checks). */
+  async revisionWithin(ms = this.waitMs): Promise<number> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new DbUnavailableError('unreachable', `the database did not answer within ${ms} ms`)), ms);
+    });
+    const read = this.revision();
+    read.catch(() => undefined); // a late failure after the deadline has no one left to tell
+    try {
+      return await Promise.race([read, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   close(): Promise<void> {
@@ -338,6 +360,7 @@ export class ControlStore {
     await this.change(actor, async (trx, record) => {
       const dup = await trx.selectFrom('customers').select('id').where('login', '=', input.login).executeTakeFirst();
       if (dup) throw new ApiError(409, 'conflict', `login '${input.login}' is taken`, 'body.login');
+      await checkSourceClaim(trx, { id, login: input.login, sources: input.sources, sourceAuth: input.sourceAuth }, !actor.startsWith('customer:'));
       const t = now();
       await trx
         .insertInto('customers')
@@ -371,7 +394,12 @@ export class ControlStore {
 
   async updateCustomer(id: string, patch: CustomerPatchInput, actor: string): Promise<CustomerRecord> {
     await this.change(actor, async (trx, record) => {
-      await this.mustCustomer(trx, id);
+      const row = await this.mustCustomer(trx, id);
+      if (patch.sources !== undefined || patch.sourceAuth === true) {
+        const sources = patch.sources ?? parseJson<string[]>(row.sources, []);
+        const sourceAuth = patch.sourceAuth ?? Number(row.source_auth) === 1;
+        await checkSourceClaim(trx, { id, login: row.login, sources, sourceAuth }, !actor.startsWith('customer:'));
+      }
       const set: Partial<CustomersTable> = { updated_at: now() };
       if (patch.status !== undefined) set.status = patch.status;
       if (patch.sources !== undefined) set.sources = json(patch.sources);
@@ -619,7 +647,7 @@ export class ControlStore {
 
   /** Revision, customers, exits and settings as of one instant. */
   async snapshot(): Promise<StoreSnapshot> {
-    let tx = this.db.transaction();
+    let tx = this.db.transaction().setAccessMode('read only');
     if (this.target.dialect === 'postgres') tx = tx.setIsolationLevel('repeatable read');
     return tx.execute(async (trx) => {
       const revision = await this.revision(trx);

@@ -19,6 +19,7 @@ import type { Logger } from '../shared/log.js';
 import type { DeltaMessage, HelloMessage, PingMessage, SnapshotMessage } from '../shared/control-protocol.js';
 import type { ControlMetrics } from './metrics.js';
 import { liveExitIds, renderExit, renderUser, settingsAndExitsProblem } from './render.js';
+import { sourceAuthConflicts } from './source-claims.js';
 import type { CustomerRecord, ControlStore, ExitRecord } from './store.js';
 import type { SettingKey } from './api-schemas.js';
 
@@ -39,6 +40,8 @@ interface HubState {
   settings: Partial<Record<SettingKey, unknown>>;
   settingsJson: string;
   users: Map<string, RenderedUser>;
+  /** Source-auth customers rendered without source auth because their ranges overlap (source-claims.ts). */
+  conflicts: Map<string, string>;
 }
 
 export interface Subscriber {
@@ -164,7 +167,8 @@ export class ConfigHub {
   private async refresh(): Promise<void> {
     const store = this.store;
     const prev = this.state;
-    let tx = store.db.transaction();
+    // Read only: on SQLite it begins DEFERRED and never waits for a writer (WAL).
+    let tx = store.db.transaction().setAccessMode('read only');
     if (store.target.dialect === 'postgres') tx = tx.setIsolationLevel('repeatable read');
     const read = await tx.execute(async (trx) => {
       const revision = await store.revision(trx);
@@ -233,6 +237,8 @@ export class ConfigHub {
       if (problem) this.o.log?.error({ err: problem, revision: read.revision }, 'rendered settings/exits are not a valid ingress configuration');
     }
     const fetched = new Map(read.customers.map((c) => [c.id, c]));
+    // Overlaps depend only on source-auth customers: recompute them when one of those changes.
+    const sourceAuthTouched = read.customers.some((c) => c.sourceAuth) || [...read.ids].some((id) => s.customers.get(id)?.sourceAuth === true);
     for (const id of read.ids) {
       const c = fetched.get(id);
       if (c) s.customers.set(id, c);
@@ -245,9 +251,18 @@ export class ConfigHub {
       }
     }
     const liveIds = liveExitIds(s.exits);
-    const toRender = rerenderAll ? [...s.customers.values()] : read.customers;
+    // A change to one source-auth customer can end (or, from old rows, start) another's overlap.
+    const conflicts = sourceAuthTouched ? sourceAuthConflicts(s.customers.values()) : s.conflicts;
+    const toRender = rerenderAll ? [...s.customers.values()] : [...read.customers];
+    if (!rerenderAll) {
+      for (const id of new Set([...conflicts.keys(), ...s.conflicts.keys()])) {
+        const c = s.customers.get(id);
+        if (c && conflicts.get(id) !== s.conflicts.get(id) && !fetched.has(id)) toRender.push(c);
+      }
+    }
+    s.conflicts = conflicts;
     for (const c of toRender) {
-      const u = this.renderOne(c, liveIds);
+      const u = this.renderOne(c, liveIds, conflicts);
       const old = s.users.get(c.id);
       if (old?.json === u.json) continue;
       if (!UserSchema.safeParse(u.obj).success) {
@@ -278,9 +293,9 @@ export class ConfigHub {
     this.onRevision?.(s.revision);
   }
 
-  private renderOne(c: CustomerRecord, liveIds: ReadonlySet<string>): RenderedUser {
+  private renderOne(c: CustomerRecord, liveIds: ReadonlySet<string>, conflicts: ReadonlyMap<string, string>): RenderedUser {
     const warnings: string[] = [];
-    const obj = renderUser(c, liveIds, warnings);
+    const obj = renderUser(c, liveIds, warnings, Date.now(), conflicts);
     return { id: c.id, login: c.login, obj, json: JSON.stringify(obj), warning: warnings[0] };
   }
 
@@ -288,7 +303,8 @@ export class ConfigHub {
     const liveIds = liveExitIds(exits);
     const renderedExits = exits.filter((e) => !e.drain).map(renderExit);
     const users = new Map<string, RenderedUser>();
-    for (const c of customers) users.set(c.id, this.renderOne(c, liveIds));
+    const conflicts = sourceAuthConflicts(customers);
+    for (const c of customers) users.set(c.id, this.renderOne(c, liveIds, conflicts));
     return {
       revision,
       customers: new Map(customers.map((c) => [c.id, c])),
@@ -298,6 +314,7 @@ export class ConfigHub {
       settings,
       settingsJson: JSON.stringify(settings),
       users,
+      conflicts,
     };
   }
 

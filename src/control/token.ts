@@ -3,7 +3,8 @@
  * state directory (mode 0600), and compared in constant time.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createFileAtomic } from '../shared/state-file.js';
 import { join, resolve } from 'node:path';
 
 export const TOKEN_FILE = 'control-admin-token';
@@ -30,10 +31,9 @@ export function loadOrCreateAdminToken(stateDir: string, fromEnv: string | undef
     if (token.length < 16) throw new Error(`${file}: the operator token is too short; delete the file to make a new one`);
     return { token, file, source: 'file' };
   }
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const token = generateToken();
-  writeFileSync(file, token + '\n', { mode: 0o600, flag: 'wx' });
-  chmodSync(file, 0o600);
+  // Atomic and exclusive: a crash never leaves a half-written token, and of two processes starting at once one token wins.
+  if (!createFileAtomic(file, token + '\n')) return loadOrCreateAdminToken(stateDir, fromEnv);
   return { token, file, source: 'generated' };
 }
 

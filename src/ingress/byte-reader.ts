@@ -20,6 +20,8 @@ export class ByteReader {
   private buf: Buffer;
   private wake: (() => void) | undefined;
   private ended = false;
+  /** The socket closed with an error (a reset, or destroyed with a reason): not a clean end. */
+  private failed = false;
 
   constructor(
     readonly socket: Socket,
@@ -29,7 +31,7 @@ export class ByteReader {
     this.buf = initial;
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
-    socket.on('close', this.onEnd);
+    socket.on('close', this.onClose);
   }
 
   private readonly onData = (chunk: Buffer): void => {
@@ -42,6 +44,11 @@ export class ByteReader {
   private readonly onEnd = (): void => {
     this.ended = true;
     this.wake?.();
+  };
+
+  private readonly onClose = (hadError: boolean): void => {
+    if (hadError && !this.ended) this.failed = true;
+    this.onEnd();
   };
 
   get buffered(): number {
@@ -79,6 +86,7 @@ export class ByteReader {
    * bytes still belong to the message (-1: malformed). Resolves when `done()`;
    * with `untilClose`, when the peer ends. With `pace`, bytes wait for its grants
    * (the socket stays paused past `maxBytes` meanwhile: bounded memory).
+   * A peer that resets ends nothing cleanly, `untilClose` or not.
    */
   async forward(
     dst: Socket,
@@ -87,11 +95,12 @@ export class ByteReader {
     onBytes: (n: number) => void,
     untilClose = false,
     pace?: Pacer,
+    malformed?: () => string | undefined,
   ): Promise<void> {
     for (;;) {
       if (this.buf.length > 0) {
         const n = take(this.buf);
-        if (n < 0) throw new ProxyError('BAD_REQUEST', 'malformed message body');
+        if (n < 0) throw new ProxyError('BAD_REQUEST', malformed?.() ?? 'malformed message body');
         if (n > 0) {
           const part = n >= this.buf.length ? this.buf : this.buf.subarray(0, n);
           this.buf = n >= this.buf.length ? EMPTY : this.buf.subarray(n);
@@ -104,6 +113,7 @@ export class ByteReader {
       }
       if (done()) return;
       if (this.ended) {
+        if (this.failed) throw new ProxyError('BAD_REQUEST', 'peer reset the connection in the middle of a message');
         if (untilClose) return;
         throw new ProxyError('BAD_REQUEST', 'peer closed in the middle of a message');
       }
@@ -116,7 +126,7 @@ export class ByteReader {
     this.socket.pause();
     this.socket.off('data', this.onData);
     this.socket.off('end', this.onEnd);
-    this.socket.off('close', this.onEnd);
+    this.socket.off('close', this.onClose);
     const rest = this.buf;
     this.buf = EMPTY;
     return rest;

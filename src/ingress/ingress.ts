@@ -18,6 +18,7 @@ import { startExitProber } from './route/exit-prober.js';
 import { ReverseNode } from './reverse/reverse-node.js';
 import { LateStart } from './reverse/late-start.js';
 import { boundPort } from '../shared/listen.js';
+import { shareThrottle } from './auth/throttle-sync.js';
 
 function loadTls(cfg: IngressConfig): SecureContext | undefined {
   if (!cfg.tls) return undefined;
@@ -80,7 +81,7 @@ export class Ingress {
         // The port table with live health, for `hopgate ports`.
         const m = /^\/v1\/ports\/([^/]+)$/.exec(path);
         return m ? portTable(runtime.snapshot, m[1]!, (e) => runtime.exitHealth.isUp(e.id)) : undefined;
-      }, opts.adminHandler);
+      }, opts.adminHandler, () => runtime.snapshot.config.metrics?.token);
     }
     return ingress;
   }
@@ -88,6 +89,7 @@ export class Ingress {
   /** The tunnel port exits dial, and published sites. */
   private async startReverse(fromPrimary: boolean): Promise<ReverseNode> {
     const node = await ReverseNode.start(this.runtime.snapshot, this.log, { fromPrimary });
+    if (fromPrimary) shareThrottle(node.registry.throttle, 'tunnel'); // a cluster worker: failed registrations count across workers
     node.configure(this.runtime.snapshot); // reloads that came while it started
     this.runtime.reverse = node;
     node.registerMetrics(this.metrics);

@@ -28,7 +28,7 @@ export function createIngressMetrics(rt: IngressRuntime, registry = new Registry
   legitimacyMetrics(rt, registry);
   new Gauge({ name: 'hopgate_ingress_active_sessions', help: 'Open client connections', registers: [registry], collect() { this.set(rt.limiter.active); } });
   new Gauge({ name: 'hopgate_config_revision', help: 'Revision of the configuration in force', registers: [registry], collect() { this.set(rt.snapshot.revision); } });
-  new Gauge({ name: 'hopgate_ingress_auth_throttled_sources', help: 'Sources with recent auth failures', registers: [registry], collect() { this.set(rt.auth.throttle.tracked); } });
+  new Gauge({ name: 'hopgate_ingress_auth_throttled_sources', help: 'Auth-failure records held (per source and per source and login)', registers: [registry], collect() { this.set(rt.auth.throttle.tracked); } });
 
   const onClose = ({ session }: SessionCloseMessage): void => {
     sessions.inc({ protocol: session.protocol ?? 'none', result: session.result ?? 'CLIENT_CLOSED' });

@@ -9,6 +9,7 @@ import { isProxyError, ProxyError } from '../shared/errors.js';
 import { channels, type AdmissionRejectMessage, type AuthFailMessage, type SessionCloseMessage, type UserRefuseMessage } from '../shared/events.js';
 import { sniffProtocol } from '../protocol/sniff.js';
 import { unmapIPv4 } from '../shared/net-addr.js';
+import { sourceKey } from '../shared/source-key.js';
 import type { TargetAddress } from '../protocol/address.js';
 import type { Credentials, Principal } from './auth/authenticator.js';
 import { ByteReader } from './byte-reader.js';
@@ -33,16 +34,22 @@ export function handleConnection(rt: IngressRuntime, socket: Socket, port: numbe
   // Behind a trusted PROXY-protocol load balancer the real source is not known yet: not judged here.
   const trusted = snap.proxyTrusted.size > 0 && snap.proxyTrusted.hasText(source);
   const gate = rt.legitimacy;
+  // Per source before authentication: a trusted load balancer is many clients, not counted here.
+  const preAuthKey = trusted ? undefined : sourceKey(source);
   const refused = rt.draining ? 'draining'
     : gate !== undefined && !trusted && !gate.admitConnection(source) ? 'legitimacy'
+    : preAuthKey !== undefined && !rt.limiter.tryAcquirePreAuth(preAuthKey, preAuthCap(snap.config.limits)) ? 'source-limit'
     : !rt.limiter.tryAcquireGlobal(snap.config.limits.maxConnections) ? 'global-limit'
     : undefined;
   if (refused) {
+    if (refused === 'global-limit' && preAuthKey !== undefined) rt.limiter.releasePreAuth(preAuthKey);
     if (channels.admissionReject.hasSubscribers) channels.admissionReject.publish({ origin: rt, source, reason: refused } satisfies AdmissionRejectMessage);
+    // Before its first byte the client's protocol is unknown: a prompt close is the clear answer.
     socket.destroy();
     return;
   }
   const session = new Session(socket, port, source, socket.remotePort ?? 0, snap);
+  session.preAuthKey = preAuthKey;
   rt.sessions.add(session);
   socket.setNoDelay(true);
   socket.on('error', noop); // errors are handled where they matter; never crash on a reset
@@ -124,6 +131,7 @@ export async function authorize(rt: IngressRuntime, session: Session, cred: Cred
     throw err;
   }
   session.principal = principal;
+  releasePreAuth(rt, session);
   const user = principal.user;
   // Quota before the connection limit: the more useful answer when both apply.
   const overQuota = rt.quota.refusal(user);
@@ -133,7 +141,6 @@ export async function authorize(rt: IngressRuntime, session: Session, cred: Cred
   }
   session.slotHeld = true;
   session.limits = rt.limitsFor(user);
-  rt.auth.throttle.succeed(session.source);
   // Evidence: an authenticated, admitted session (a UDP association's control connection
   // included) is a flow whose source cannot be spoofed.
   rt.legitimacy?.accepted(session.source);
@@ -161,6 +168,9 @@ export function chooseExit(rt: IngressRuntime, session: Session, usable: (e: Exi
 
 /** Open the way to the target: choose the exit (or none: direct egress), then dial the route. */
 export async function openUpstream(rt: IngressRuntime, session: Session, target: TargetAddress): Promise<Socket> {
+  // The client's part of the handshake is over: from here the connect timeout bounds the wait,
+  // and the client hears its protocol's answer (a timeout too) instead of a cut connection.
+  handshakeDone(session);
   session.target = target;
   const snap = session.snapshot;
   const opts = { policy: snap.targetPolicy, timeoutMs: snap.config.limits.connectTimeoutMs, localAddress: snap.config.egress.localAddress, localPorts: snap.config.egress.ports, readBuffers: session.limits === undefined };
@@ -212,8 +222,20 @@ function endSession(rt: IngressRuntime, session: Session): void {
   handshakeDone(session);
   if (!rt.sessions.delete(session)) return;
   rt.limiter.releaseGlobal();
+  releasePreAuth(rt, session);
   if (session.slotHeld && session.principal) rt.limiter.releaseUser(session.principal.user.login);
   if (channels.sessionClose.hasSubscribers) channels.sessionClose.publish({ origin: rt, session } satisfies SessionCloseMessage);
+}
+
+/** One source holds at most half the connection budget before authenticating, however the cap is set. */
+function preAuthCap(l: { maxPreAuthPerSource: number; maxConnections: number }): number {
+  return Math.max(1, Math.min(l.maxPreAuthPerSource, Math.floor(l.maxConnections / 2)));
+}
+
+function releasePreAuth(rt: IngressRuntime, session: Session): void {
+  if (session.preAuthKey === undefined) return;
+  rt.limiter.releasePreAuth(session.preAuthKey);
+  session.preAuthKey = undefined;
 }
 
 function noop(): void {}

@@ -6,6 +6,7 @@ import type { SecureContext } from 'node:tls';
 import { LIMITS } from '../shared/limits.js';
 import { channels, type ConfigAppliedMessage } from '../shared/events.js';
 import { Authenticator } from './auth/authenticator.js';
+import { THROTTLE_DEFAULTS, type ThrottleSettings } from './auth/auth-throttle.js';
 import type { Snapshot } from './config/snapshot.js';
 import { ConnLimiter } from './guard/conn-limiter.js';
 import type { Session } from './session.js';
@@ -17,6 +18,18 @@ import { QuotaTracker } from './guard/quota.js';
 import type { SessionLimits } from './guard/session-limits.js';
 import type { ReverseNode } from './reverse/reverse-node.js';
 import type { LegitimacyGate } from './guard/legitimacy-gate.js';
+
+function throttleSettings(snap: Snapshot): ThrottleSettings {
+  const l = snap.config.limits;
+  return {
+    ...THROTTLE_DEFAULTS,
+    free: l.authFailuresFree,
+    sourceFree: l.authFailuresFreePerSource,
+    baseMs: l.authBackoffBaseMs,
+    maxMs: Math.max(l.authBackoffBaseMs, l.authBackoffMaxMs),
+    maxTracked: LIMITS.authThrottleTrackedSources,
+  };
+}
 
 export class IngressRuntime {
   readonly auth: Authenticator;
@@ -39,7 +52,7 @@ export class IngressRuntime {
     private current: Snapshot,
     public tls: SecureContext | undefined,
   ) {
-    this.auth = new Authenticator(current.config.limits.authFailuresFree, LIMITS.authThrottleTrackedSources);
+    this.auth = new Authenticator(throttleSettings(current), current.config.limits.authChecksPerSource);
     this.quota = new QuotaTracker((login, message) => this.cutUser(login, 'QUOTA_EXCEEDED', message), () => this.now());
     this.quota.configure(current);
   }
@@ -73,6 +86,7 @@ export class IngressRuntime {
     this.current = next;
     if (tls) this.tls = tls;
     this.auth.prune(next);
+    this.auth.configure(throttleSettings(next), next.config.limits.authChecksPerSource);
     this.exitHealth.retain(new Set(next.exits.all.map((e) => e.id)));
     this.reverse?.configure(next);
     this.bandwidth.configure(next);

@@ -32,6 +32,8 @@ export class Session {
   resultMessage: string | undefined;
   /** Set when the session holds a per-user connection slot. */
   slotHeld = false;
+  /** The source key (guard/conn-limiter.ts) while the session holds a not-yet-authenticated place. */
+  preAuthKey: string | undefined;
   /** The customer's bandwidth buckets and quota record, set at authorize. */
   limits: SessionLimits | undefined;
   handshakeDeadline: NodeJS.Timeout | undefined;

@@ -55,6 +55,8 @@ import {
   type PrefixOptions,
 } from './prefix.js';
 import type { EvidenceReport } from './evidence.js';
+import { endianness } from 'node:os';
+import { packArray, unpackArray, type AnalysisState } from './analysis-state.js';
 import type { NetworkEvent, Outbound, RuleSet, RulesAck, SourceClass } from './messages.js';
 
 export interface ShiftOptions {
@@ -373,6 +375,110 @@ export class LegitimacyAnalysis {
       this.rootCnt = r;
     }
     return j;
+  }
+
+  // ---------------------------------------------------------------- persistence
+
+  /** Everything learned, as plain data (analysis-state.ts): counts, ingresses, mode. */
+  exportState(now: number): AnalysisState {
+    const nan = (v: number): number | null => (Number.isNaN(v) ? null : v);
+    const net6: Array<[number, string]> = [];
+    for (let p = 0; p < this.P; p++) if (this.pFam[p] === 6) net6.push([p, this.pNet6[p]!.toString(16)]);
+    return {
+      v: 2,
+      endian: 'LE',
+      group: this.opts.group,
+      savedAt: now,
+      levels4: [...this.levels4],
+      levels6: [...this.levels6],
+      mode: this.modeNow,
+      reason: this.reasonNow,
+      since: nan(this.since),
+      holdUntil: nan(this.holdUntil),
+      started: nan(this.started),
+      decayedTo: nan(this.decayedTo),
+      roundsSinceSuspend: this.roundsSinceSuspend,
+      rootCnt: Array.from(this.rootCnt.subarray(0, this.ing.length)),
+      ingresses: this.ing.map((s) => ({ id: s.id, down: s.down, epoch: s.epoch, maxSeq: s.maxSeq, seen: [...s.seen], baseline: s.baseline, baselinePaused: s.baselinePaused, calm: s.calm, revision: s.revision, ackedRevision: s.ackedRevision })),
+      prefixes: { count: this.P, parent: packArray(this.pParent, this.P), level: packArray(this.pLevel, this.P), fam: packArray(this.pFam, this.P), net4: packArray(this.pNet4, this.P), tot: packArray(this.pTot, this.P), net6 },
+      rows: { count: this.R, pid: packArray(this.rPid, this.R), ing: packArray(this.rIng, this.R), cnt: packArray(this.rCnt, this.R) },
+    };
+  }
+
+  /**
+   * Take over a saved state (on start, before any report). Returns why it was
+   * not used, or undefined. Every ingress gets a full rule set at the next
+   * round (new revision), with the mode the state was in.
+   */
+  importState(st: AnalysisState): string | undefined {
+    if (this.P > 0 || this.R > 0) return 'the analysis has already learned';
+    if (st.group !== this.opts.group) return `saved for group '${st.group}', not '${this.opts.group}'`;
+    if (st.levels4.join() !== this.levels4.join() || st.levels6.join() !== this.levels6.join()) return 'learned under other prefix settings';
+    if (st.endian !== (endianness() === 'LE' ? 'LE' : 'BE')) return 'saved on a machine of other byte order';
+    const P = st.prefixes.count;
+    const R = st.rows.count;
+    const parent = unpackArray(st.prefixes.parent, P, (n) => new Int32Array(n));
+    const level = unpackArray(st.prefixes.level, P, (n) => new Uint8Array(n));
+    const fam = unpackArray(st.prefixes.fam, P, (n) => new Uint8Array(n));
+    const net4 = unpackArray(st.prefixes.net4, P, (n) => new Float64Array(n));
+    const tot = unpackArray(st.prefixes.tot, P, (n) => new Float64Array(n));
+    const rPid = unpackArray(st.rows.pid, R, (n) => new Int32Array(n));
+    const rIng = unpackArray(st.rows.ing, R, (n) => new Int32Array(n));
+    const rCnt = unpackArray(st.rows.cnt, R, (n) => new Float64Array(n));
+    if (!parent || !level || !fam || !net4 || !tot || !rPid || !rIng || !rCnt) return 'a table has the wrong length';
+    const net6: bigint[] = [];
+    for (const [p, hex] of st.prefixes.net6) if (p < P) net6[p] = BigInt(`0x${hex}`);
+    // Check every id before taking anything: parents first, levels in range, rows pointing at real prefixes and ingresses.
+    for (let p = 0; p < P; p++) {
+      const f = fam[p]!;
+      const lv = f === 4 ? this.levels4 : f === 6 ? this.levels6 : undefined;
+      if (!lv || level[p]! >= lv.length || parent[p]! >= p || parent[p]! < -1) return `prefix ${p} is malformed`;
+      if ((parent[p]! < 0) !== (level[p]! === lv.length - 1) || (parent[p]! >= 0 && level[parent[p]!] !== level[p]! + 1)) return `prefix ${p} has a wrong parent`;
+      if (f === 4 ? !(Number.isInteger(net4[p]!) && net4[p]! >= 0 && net4[p]! < 2 ** 32) : net6[p] === undefined) return `prefix ${p} has no network`;
+      if (!(tot[p]! >= 0)) return `prefix ${p} has a bad total`;
+    }
+    for (let r = 0; r < R; r++) if (rPid[r]! < 0 || rPid[r]! >= P || rIng[r]! < 0 || rIng[r]! >= st.ingresses.length || !(rCnt[r]! >= 0)) return `row ${r} points nowhere`;
+
+    for (const s of st.ingresses) this.addIngress(s.id, s.down);
+    this.pParent = parent;
+    this.pLevel = level;
+    this.pFam = fam;
+    this.pNet4 = net4;
+    this.pNet6 = net6;
+    this.pTot = tot;
+    this.pHead = new Int32Array(Math.max(P, 1024)).fill(-1);
+    this.P = P;
+    for (let p = 0; p < P; p++) this.setIndex(this.cidrOfPid(p), p);
+    this.rPid = rPid;
+    this.rIng = rIng;
+    this.rCnt = rCnt;
+    this.rNext = new Int32Array(Math.max(R, 4096));
+    this.R = R;
+    for (let r = 0; r < R; r++) {
+      const p = rPid[r]!;
+      this.rNext[r] = this.pHead[p]!;
+      this.pHead[p] = r;
+    }
+    st.rootCnt.forEach((v, j) => (this.rootCnt[j] = v));
+    st.ingresses.forEach((saved, j) => {
+      const s = this.ing[j]!;
+      Object.assign(s, { down: saved.down, epoch: saved.epoch, maxSeq: saved.maxSeq, seen: new Set(saved.seen), baseline: saved.baseline, baselinePaused: saved.baselinePaused, calm: saved.calm });
+      // lastReportAt stays unknown: an ingress is not called silent before it had the chance to report to this process
+      s.revision = saved.revision;
+      s.ackedRevision = saved.ackedRevision;
+      s.needFull = true;
+    });
+    const num = (v: number | null): number => (v === null ? Number.NaN : v);
+    this.modeNow = st.mode;
+    this.reasonNow = st.reason;
+    this.since = num(st.since);
+    this.holdUntil = num(st.holdUntil);
+    this.started = num(st.started);
+    this.decayedTo = num(st.decayedTo);
+    this.roundsSinceSuspend = st.roundsSinceSuspend;
+    // The classification the rules came from, so a shift is detected from the first report on.
+    this.candidate = this.classify({ threshold: this.opts.threshold, minEvidence: this.opts.minEvidence, alpha: this.opts.alpha }, true);
+    return undefined;
   }
 
   // ---------------------------------------------------------------- prefixes and rows

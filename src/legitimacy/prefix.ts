@@ -203,7 +203,7 @@ export function mergeV4(starts: ArrayLike<number>, bits: ArrayLike<number> | num
   const lo = new Float64Array(n);
   const hi = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    const b = (bits)[i]!;
+    const b = bits[i]!;
     const s = (starts[i]! & v4Mask(b)) >>> 0;
     lo[i] = s;
     hi[i] = s + 2 ** (32 - b) - 1;

@@ -78,9 +78,12 @@ export const AUTH_PHASE_CODES: ReadonlySet<ErrorCode> = new Set([
 
 export class ProxyError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  /** When a refusal is temporary (RATE_LIMITED): seconds after which a retry may succeed (HTTP Retry-After). */
+  readonly retryAfterS: number | undefined;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterS?: number }) {
     super(message, options);
     this.code = code;
+    this.retryAfterS = options?.retryAfterS;
     this.name = 'ProxyError';
   }
 }

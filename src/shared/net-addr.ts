@@ -50,6 +50,17 @@ export class CidrSet {
     return false;
   }
 
+  /** The prefix length of the most specific range holding `addr`, or -1. */
+  longestPrefix(addr: IPAddr): number {
+    let best = -1;
+    if (addr.kind() === 'ipv4') {
+      for (const [net, bits] of this.v4) if (bits > best && (addr as ipaddr.IPv4).match(net, bits)) best = bits;
+    } else {
+      for (const [net, bits] of this.v6) if (bits > best && (addr as ipaddr.IPv6).match(net, bits)) best = bits;
+    }
+    return best;
+  }
+
   hasText(text: string): boolean {
     const a = parseIp(text);
     return a !== undefined && this.has(a);

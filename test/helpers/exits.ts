@@ -14,9 +14,9 @@ export interface TestExit {
   node: Ingress;
 }
 
-export async function startTestExit(id: string, ip: string, allowFrom = ['127.0.0.1/32'], port = 0): Promise<TestExit> {
+export async function startTestExit(id: string, ip: string, allowFrom = ['127.0.0.1/32'], port = 0, connectTimeoutMs?: number): Promise<TestExit> {
   secretHash ??= hashPassword(EXIT_SECRET, { ln: 10, r: 8, p: 1 });
-  const cfg = exitConfig({ host: ip, port, egress: ip, allowFrom, secretHash: await secretHash, allowTargets: ['127.0.0.0/8'], logLevel: 'silent' });
+  const cfg = exitConfig({ host: ip, port, egress: ip, allowFrom, secretHash: await secretHash, allowTargets: ['127.0.0.0/8'], logLevel: 'silent', connectTimeoutMs });
   const node = await Ingress.start(cfg, createLogger('silent'));
   return { id, ip, port: node.ports()[0]!, node };
 }

@@ -223,9 +223,9 @@ for (const dc of cases) {
       const usage = await call('GET', '/v1/me/usage', alice);
       assert.equal(usage.status, 200);
       assert.equal(usage.body.customerId, ids.alice);
-      const src = await call('PUT', '/v1/me/sources', alice, { sources: ['198.51.100.7', '2001:db8::/32'] });
+      const src = await call('PUT', '/v1/me/sources', alice, { sources: ['198.51.100.7', '2001:db8::/48'] });
       assert.equal(src.status, 200);
-      assert.deepEqual(src.body.sources, ['198.51.100.7', '2001:db8::/32']);
+      assert.deepEqual(src.body.sources, ['198.51.100.7', '2001:db8::/48']);
       assert.equal((await call('PUT', '/v1/me/sources', alice, { sources: ['not-an-ip'] })).body.error.field, 'body.sources.0');
       // Body fields naming someone else are refused, not obeyed.
       assert.equal((await call('PUT', '/v1/me/sources', alice, { sources: [], id: ids.bob })).status, 400);
@@ -268,7 +268,7 @@ for (const dc of cases) {
       const users = new Map(cfg.users.map((u) => [u.login, u]));
       assert.deepEqual(users.get('bob')!.exits, ['de-1', 'us-1']);
       assert.deepEqual(users.get('alice')!.pools, [{ country: 'us' }]);
-      assert.deepEqual(users.get('alice')!.sources, ['198.51.100.7', '2001:db8::/32']);
+      assert.deepEqual(users.get('alice')!.sources, ['198.51.100.7', '2001:db8::/48']);
       assert.equal(users.get('dave')!.status, 'suspended', 'only exit drained: suspended, not widened to every exit');
       assert.match(y.headers.get('x-hopgate-warnings') ?? '', /dave/);
       const [aliceRow] = await tdb.query<{ password_hash: string }>('SELECT password_hash FROM customers WHERE id = $1', [ids.alice]);

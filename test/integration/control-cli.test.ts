@@ -97,6 +97,12 @@ for (const dc of cases) {
       const table = await hopgate(['user', 'list'], env);
       assert.match(table.stdout, /^LOGIN\s+STATUS\s+SOURCES\s+EXITS\s+LIMITS\s+ID\n-+/);
       assert.match(table.stdout, /\ncarol\s+active\s+10\.0\.0\.0\/8\s+all\s+conns 4\s+cus_/);
+
+      // No open proxy from the CLI either: a world-wide source-auth range is refused with the API's reason.
+      const open = await hopgate(['user', 'add', 'mallory', '--source', '0.0.0.0/0', '--source-auth'], env);
+      assert.notEqual(open.code, 0);
+      assert.match(open.stderr, /0\.0\.0\.0\/0 is too broad: IPv4 source ranges may be \/8 at the broadest/);
+      assert.equal((await hopgate(['user', 'show', 'mallory'], env)).code === 0, false, 'not created');
     });
 
     // The admin CLI only speaks HTTP: its full run is on SQLite; the API suite covers PostgreSQL.

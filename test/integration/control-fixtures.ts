@@ -32,6 +32,8 @@ export interface TestDb {
   readonly dialect: 'sqlite' | 'postgres';
   /** Run SQL straight against the database (checks on stored rows). */
   query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
+  /** Change stored rows behind the control plane's back (data written before a rule existed). */
+  write(text: string, params?: unknown[]): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -46,6 +48,14 @@ export async function sqliteDb(): Promise<TestDb> {
       const db = new Database(file, { readonly: true });
       try {
         return db.prepare(text.replace(/\$\d+/g, '?')).all(...params) as T[];
+      } finally {
+        db.close();
+      }
+    },
+    async write(text: string, params: unknown[] = []) {
+      const db = new Database(file);
+      try {
+        db.prepare(text.replace(/\$\d+/g, '?')).run(...params);
       } finally {
         db.close();
       }
@@ -74,6 +84,7 @@ export async function postgresDb(): Promise<TestDb> {
     spec: url.toString(),
     dialect: 'postgres',
     query: (text, params) => run(text, params),
+    write: async (text, params) => void (await run(text, params)),
     async cleanup() {
       await run(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`, [], false);
     },

@@ -38,7 +38,7 @@ export const TEST_SETTINGS = {
 export async function startTestControl(
   db: string,
   stateDir: string,
-  extra: { port?: number; statsIntervalMs?: number; heartbeatMs?: number; revisionPollMs?: number; legitimacy?: ControlPlaneOptions['legitimacy'] } = {},
+  extra: { port?: number; statsIntervalMs?: number; heartbeatMs?: number; revisionPollMs?: number; dbWaitMs?: number; legitimacy?: ControlPlaneOptions['legitimacy'] } = {},
 ): Promise<ControlPlane & { api: Api }> {
   const cp = await startControlPlane({
     db,
@@ -50,6 +50,7 @@ export async function startTestControl(
     ...(extra.heartbeatMs ? { heartbeatMs: extra.heartbeatMs } : {}),
     ...(extra.revisionPollMs ? { revisionPollMs: extra.revisionPollMs } : {}),
     ...(extra.legitimacy ? { legitimacy: extra.legitimacy } : {}),
+    ...(extra.dbWaitMs !== undefined ? { dbWaitMs: extra.dbWaitMs } : {}),
   });
   return Object.assign(cp, { api: api(cp.url, cp.token.token) });
 }

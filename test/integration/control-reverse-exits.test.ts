@@ -172,7 +172,7 @@ for (const dc of cases) {
       assert.notEqual(rotated.body.token, token);
       // The ingress drops the old token's idle connections; the exit's new registrations are refused.
       await until('the old token to be refused', () => exit.lastRefusal !== undefined && exit.idle === 0 ? true : undefined, 5000, 25);
-      assert.match(exit.lastRefusal!, /AUTH_FAILED: wrong token for exit 'office-1'/);
+      assert.match(exit.lastRefusal!, /AUTH_FAILED: exit 'office-1': unknown exit or wrong token/);
       const denied = await connectTunnel(ing.ports[0], 'carol', c.body.password, echo.port);
       assert.equal(denied.status, 502);
       assert.equal(denied.code, 'EXIT_UNREACHABLE');

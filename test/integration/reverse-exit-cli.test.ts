@@ -110,7 +110,7 @@ test('refused by the ingress (a wrong token), the exit says so: /healthz 503 wit
         const body = (await res.json()) as { ok: boolean; lastRefusal?: string };
         if (body.lastRefusal) {
           assert.equal(body.ok, false);
-          assert.match(body.lastRefusal, /AUTH_FAILED: wrong token for exit 'cli-1'/);
+          assert.match(body.lastRefusal, /AUTH_FAILED: exit 'cli-1': unknown exit or wrong token/);
           break;
         }
       }

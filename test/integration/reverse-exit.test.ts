@@ -167,8 +167,8 @@ test('rules: a wrong token, an unknown exit and a disallowed source cannot regis
   const elsewhere = startReverseExit(ing.ingress, 'office-3', '127.0.0.9', { pool: 1 });
   try {
     await until(() => wrong.lastRefusal !== undefined && unknown.lastRefusal !== undefined && elsewhere.lastRefusal !== undefined, 'three refusals');
-    assert.match(wrong.lastRefusal!, /^AUTH_FAILED: wrong token for exit 'office-1'/);
-    assert.match(unknown.lastRefusal!, /^AUTH_FAILED: exit 'office-9' is not a reverse exit/);
+    assert.match(wrong.lastRefusal!, /^AUTH_FAILED: exit 'office-1': unknown exit or wrong token$/);
+    assert.match(unknown.lastRefusal!, /^AUTH_FAILED: exit 'office-9': unknown exit or wrong token$/);
     assert.match(elsewhere.lastRefusal!, /^SOURCE_NOT_ALLOWED: exit 'office-3' may not register from 127\.0\.0\.1/);
     assert.ok(reg.refused >= refusedBefore + 3);
     assert.equal(reg.stats().exits['office-3']!.idle, 0);
@@ -350,12 +350,18 @@ function gc(): void {
 }
 
 test('load: 1,000 concurrent tunnels over one reverse exit; fds and memory return to baseline', async () => {
+  // This asserts resources, not latency (the time is printed): the client, the ingress and the
+  // exit share one process, whose thousand handshakes and ~940 TLS refills took 49 s pinned to
+  // one busy core. Every wait — the SOCKS replies, the echo, the ingress's wait for a work
+  // connection — gets the batch's budget; the helper's 10 s per read failed ("timeout after
+  // 0 of 2 bytes") while the batch was still progressing.
+  const BATCH_MS = 120_000;
   const cert = tunnelCert();
   const big = await startTestIngress({
     tls: { cert: cert.cert, key: cert.key },
     exits: [await reverseEntry('bulk', '127.0.0.13', 'de')],
     limits: { perUserMaxConnections: 5000 },
-    reverse: { listen: { host: '127.0.0.1', port: 0 }, waitMs: 20_000, heartbeatMs: 5000 },
+    reverse: { listen: { host: '127.0.0.1', port: 0 }, waitMs: BATCH_MS, heartbeatMs: 5000 },
   });
   const bulk = startReverseExit(big.ingress, 'bulk', '127.0.0.13', { pool: 64 });
   const reg = big.ingress.runtime.reverse!.registry;
@@ -369,7 +375,7 @@ test('load: 1,000 concurrent tunnels over one reverse exit; fds and memory retur
     const t0 = Date.now();
     const tunnels = await Promise.all(
       Array.from({ length: N }, async (_, i) => {
-        const s = await socks5ConnectRaw(big.port, USER.login, USER.password, '127.0.0.1', echo.port);
+        const s = await socks5ConnectRaw(big.port, USER.login, USER.password, '127.0.0.1', echo.port, { timeoutMs: BATCH_MS });
         const msg = `tunnel-${i}`;
         const got = new Promise<string>((r) => {
           let acc = '';
@@ -377,7 +383,7 @@ test('load: 1,000 concurrent tunnels over one reverse exit; fds and memory retur
         });
         s.resume();
         s.write(msg);
-        assert.equal(await withTimeout(got, 20_000, `echo ${i}`), msg);
+        assert.equal(await withTimeout(got, BATCH_MS, `echo ${i}`), msg);
         return s;
       }),
     );
@@ -385,8 +391,8 @@ test('load: 1,000 concurrent tunnels over one reverse exit; fds and memory retur
     assert.equal(bulk.activeTunnels, N, 'all 1,000 tunnels open at once');
     assert.equal(big.ingress.runtime.sessions.size, N);
     for (const s of tunnels) s.destroy();
-    await until(() => big.ingress.runtime.sessions.size === 0 && bulk.activeTunnels === 0 && reg.stats().exits['bulk']!.busy === 0, 'all tunnels closed', 10_000);
-    await until(() => bulk.idle === 64, 'pool back to 64', 10_000);
+    await until(() => big.ingress.runtime.sessions.size === 0 && bulk.activeTunnels === 0 && reg.stats().exits['bulk']!.busy === 0, 'all tunnels closed', BATCH_MS);
+    await until(() => bulk.idle === 64, 'pool back to 64', BATCH_MS);
     await new Promise((r) => setTimeout(r, 200));
     let fd1 = fdCount();
     for (let i = 0; i < 20 && fd1 > fd0 + 10; i++) {

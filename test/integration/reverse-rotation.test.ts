@@ -36,7 +36,7 @@ test('registrations queued for the token check when the token changes are judged
     await until(() => thief.stats().dialing === 0, 'every queued registration answered', 15_000);
     const r1 = ing.runtime.reverse!.registry.stats().exits.r1!;
     assert.equal(r1.idle + r1.busy, 0, `${r1.idle + r1.busy} work connections registered with the old token after the rotation`);
-    assert.match(thief.lastRefusal ?? '', /AUTH_FAILED: wrong token/);
+    assert.match(thief.lastRefusal ?? '', /AUTH_FAILED: exit 'r1': unknown exit or wrong token/);
   } finally {
     await thief.stop(0);
     await ing.shutdown(0);

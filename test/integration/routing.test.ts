@@ -30,6 +30,7 @@ const PLACES = [
 
 let exits: TestExit[];
 let ing: Awaited<ReturnType<typeof startRangeIngress>>;
+const ADMIN_TOKEN = 'routing-admin-token-0123456789';
 let whoami: Server;
 let target: string;
 const pw = encodeURIComponent(USER.password);
@@ -45,7 +46,7 @@ before(async () => {
     exits: entries(),
     routing: { placeStride: 3 },
     limits: { exitProbeIntervalMs: 150 },
-    metrics: { host: '127.0.0.1', port: 0 },
+    metrics: { host: '127.0.0.1', port: 0, token: ADMIN_TOKEN },
     users: [
       { login: USER.login, passwordHash: hash },
       { login: 'bob', passwordHash: hash, exits: ['gb-1', 'de-1'] },
@@ -155,7 +156,7 @@ test('failover behind a port: killing the exit serves a replacement from its pla
   // the first connection after the kill fails over before any byte reaches the client
   assert.equal(await seen(via('http', USER.login, ing.base + 1)), '127.0.0.3', 'us-1 → us-2 (same country)');
   assert.equal(await seen(via('socks5h', USER.login, ing.base + 1)), '127.0.0.3');
-  const table = (await (await fetch(`${admin}/v1/ports/${USER.login}`)).json()) as PortTable;
+  const table = (await (await fetch(`${admin}/v1/ports/${USER.login}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as PortTable;
   const row = table.rows.find((r) => r.port === ing.base + 1)!;
   assert.deepEqual([row.meaning, row.state, row.servedBy?.id], ['us-1', 'replaced', 'us-2']);
   // random choices avoid the dead exit

@@ -9,7 +9,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -132,6 +132,16 @@ test('hopgate up --json prints the contract, and every demo exit carries curl fr
   const nl = ((await exits.json()) as { exits: Array<{ id: string; kind: string; reverse: { tokenSet: boolean } | null }> }).exits.find((e) => e.id === 'nl-1');
   assert.equal(nl?.kind, 'reverse');
   assert.equal(nl?.reverse?.tokenSet, true);
+
+  // The ingress admin port names customers and exits only to its token; `hopgate ports` has it from ingress.yaml.
+  assert.equal((await fetch(`http://127.0.0.1:${BASE + 790}/v1/ports/demo`)).status, 401);
+  assert.equal((await fetch(`http://127.0.0.1:${BASE + 790}/healthz`)).status, 200);
+  const ports = await new Promise<string>((resolve, reject) =>
+    execFile(process.execPath, [cli, 'ports', 'demo', '--config', join(state, 'ingress.yaml'), '--json'], { timeout: 15_000 }, (err, out) => (err ? reject(new Error(`hopgate ports: ${err.message}`)) : resolve(out))),
+  );
+  const table = JSON.parse(ports) as { live: boolean; rows: Array<{ meaning: string }> };
+  assert.equal(table.live, true, 'the live table, through the token');
+  assert.ok(table.rows.some((r) => r.meaning === 'us-1'));
 });
 
 /** GET on the control plane with the operator token. */
@@ -164,5 +174,38 @@ test('SIGTERM stops everything and frees the ports; a restart on the same state 
   running = await startUp();
   const again = await api<{ exits: string[] }>(running.contract, `/v1/customers/${demo!.id}/assignment`);
   assert.deepEqual(again.exits, ['nl-1', 'us-1']);
+  assert.equal((await stopUp(running)).code, 0);
+});
+
+test('no open proxy: /v1/me/sources refuses 0.0.0.0/0, and such a row kept in the state dir by an older version opens nothing after a restart', { timeout: 120_000 }, async () => {
+  running = await startUp();
+  const c = running.contract;
+  const made = await fetch(`${c.control!.url}/v1/customers`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${c.control!.adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ login: 'mallory', sources: ['192.0.2.10'], sourceAuth: true }),
+  });
+  assert.equal(made.status, 201);
+  const pw = ((await made.json()) as { password: string }).password;
+  const put = await fetch(`${c.control!.url}/v1/me/sources`, {
+    method: 'PUT',
+    headers: { authorization: `Basic ${Buffer.from(`mallory:${pw}`).toString('base64')}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ sources: ['0.0.0.0/0', '::/0'] }),
+  });
+  assert.equal(put.status, 400);
+  assert.equal((await stopUp(running)).code, 0);
+  // What that call stored before the fix.
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(join(state, 'control.sqlite'));
+  db.prepare(`UPDATE customers SET sources = ? WHERE login = 'mallory'`).run(JSON.stringify(['0.0.0.0/0', '::/0']));
+  db.close();
+  running = await startUp();
+  const cert = running.contract.ingress.tlsCert!;
+  for (const mode of ['http', 'https', 'socks4', 'socks4a', 'socks5', 'socks5h']) {
+    const proxy = mode === 'https' ? ['--proxy-cacert', cert, '-x', `https://127.0.0.1:${BASE}`] : ['-x', `${mode}://127.0.0.1:${BASE}`];
+    const r = await curl([...proxy, '-o', '/dev/null', '-w', '%{http_code}', running.contract.demoTarget!]);
+    if (mode.startsWith('http')) assert.equal(r.stdout, '407', `${mode}: ${r.stdout} ${r.stderr}`);
+    else assert.notEqual(r.code, 0, `${mode} relayed without credentials`);
+  }
   assert.equal((await stopUp(running)).code, 0);
 });

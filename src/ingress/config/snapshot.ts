@@ -4,6 +4,7 @@
  * snapshot they started with; a reload swaps in a new one.
  */
 import { CidrSet } from '../../shared/net-addr.js';
+import { sourceAuthOverlaps } from '../../shared/source-range.js';
 import type { IngressConfig, UserConfig } from '../../shared/schema/ingress-config.js';
 import { TargetPolicy } from '../guard/target-policy.js';
 import { ExitIndex } from '../route/exit-index.js';
@@ -84,6 +85,9 @@ export function compileSnapshot(config: IngressConfig, revision: number, previou
     usersByLogin.set(u.login, old?.config === u ? old : compileUser(u, config.limits.perUserMaxConnections, routes));
   }
   const sourceAuthUsers = [...usersByLogin.values()].filter((u) => u.sourceAuth && u.sources.size > 0);
+  // Also here, not only in the schema: a control-plane-fed ingress assembles its users one by one.
+  const overlap = sourceAuthOverlaps(sourceAuthUsers.map((u) => u.config))[0];
+  if (overlap) throw new Error(`users: ${overlap.message}`);
   return Object.freeze({
     revision,
     config,

@@ -7,8 +7,9 @@
  *
  * Local overrides (the admin address) are laid over every result.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { z } from 'zod';
+import type { Logger } from '../../shared/log.js';
+import { readStateFile, writeFileAtomicAsync, type StateDir } from '../../shared/state-file.js';
 import { IngressConfigSchema, UserSchema, type IngressConfig, type UserConfig } from '../../shared/schema/ingress-config.js';
 import type { ConfigObject, DeltaMessage, SnapshotMessage } from '../../shared/control-protocol.js';
 
@@ -115,18 +116,26 @@ function parseBase(settings: ConfigObject, exits: ConfigObject[]): IngressConfig
   return IngressConfigSchema.parse({ version: 1, ...settings, exits, users: [] });
 }
 
-/** Write the snapshot file atomically, mode 0600 (it holds password hashes and exit credentials). */
-export function writeSavedSnapshot(file: string, saved: SavedSnapshot): void {
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(saved), { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, file);
+export const SNAPSHOT_FILE = 'control-snapshot.json';
+
+/** The shape checked on read; the configuration itself is checked by applySnapshot (a failure there counts as corrupt too). */
+const SavedSnapshotSchema = z.object({
+  format: z.literal(1),
+  revision: z.number().int(),
+  node: z.string().optional(),
+  controlUrl: z.string().optional(),
+  savedAt: z.string(),
+  config: z.looseObject({ users: z.array(z.record(z.string(), z.unknown())), exits: z.array(z.record(z.string(), z.unknown())) }),
+});
+
+/** Keep the snapshot in the state dir (atomic, durable, 0600: it holds password hashes and exit credentials). False when the dir cannot take it. */
+export function writeSavedSnapshot(dir: StateDir, saved: SavedSnapshot): Promise<boolean> {
+  const body = JSON.stringify(saved);
+  return dir.attemptAsync(SNAPSHOT_FILE, () => writeFileAtomicAsync(dir.path(SNAPSHOT_FILE), body));
 }
 
-export function readSavedSnapshot(file: string): SavedSnapshot | undefined {
-  if (!existsSync(file)) return undefined;
-  const saved = JSON.parse(readFileSync(file, 'utf8')) as SavedSnapshot;
-  if (saved?.format !== 1 || typeof saved.revision !== 'number' || !saved.config) throw new Error(`${file}: not a saved control-plane snapshot`);
-  return saved;
+/** The snapshot kept on disk, or undefined (absent, or corrupt: then moved aside and logged). */
+export function readSavedSnapshot(dir: StateDir, log?: Logger): SavedSnapshot | undefined {
+  const r = readStateFile(dir.path(SNAPSHOT_FILE), SavedSnapshotSchema, log, 'saved control-plane snapshot');
+  return r.status === 'ok' ? (r.value as SavedSnapshot) : undefined;
 }

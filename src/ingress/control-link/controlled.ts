@@ -17,7 +17,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -26,15 +26,16 @@ import { createLogger, type Logger } from '../../shared/log.js';
 import type { IngressConfig } from '../../shared/schema/ingress-config.js';
 import type { DeltaMessage, SnapshotMessage } from '../../shared/control-protocol.js';
 import { QuotaAggregator, SYNC_INTERVAL_MS, type QuotaUsageMsg } from '../guard/quota.js';
-import { ControlConfigState, readSavedSnapshot, writeSavedSnapshot, type LocalOverrides } from './config-state.js';
+import { ControlConfigState, readSavedSnapshot, SNAPSHOT_FILE, writeSavedSnapshot, type LocalOverrides } from './config-state.js';
 import { ControlStreamClient } from './stream-client.js';
-import { SessionMeter, StatsLedger, type MeterBatchMsg } from './stats.js';
+import { LEDGER_FILE, SessionMeter, StatsLedger, type MeterBatchMsg } from './stats.js';
+import { moveAside, StateDir } from '../../shared/state-file.js';
 import { LegitimacyGate } from '../guard/legitimacy-gate.js';
 import { LegitimacyLink, type LegitimacyEvidenceMsg, type LegitimacyRulesMsg } from './legitimacy-link.js';
 import { primaryTunnel, type TunnelConnMsg, type TunnelHelloMsg, type TunnelKeysMsg, type TunnelLoadMsg } from '../reverse/tunnel-dispatch.js';
+import { relayAuthEvent, type AuthEventMsg } from '../auth/throttle-sync.js';
 
-export const SNAPSHOT_FILE = 'control-snapshot.json';
-export const LEDGER_FILE = 'stats-ledger.json';
+export { SNAPSHOT_FILE, LEDGER_FILE };
 
 export interface ControlledIngressOptions {
   readonly controlUrl: string;
@@ -92,7 +93,8 @@ export type PrimaryToWorker =
   | LegitimacyRulesMsg
   | TunnelConnMsg
   | TunnelKeysMsg
-  | TunnelHelloMsg;
+  | TunnelHelloMsg
+  | AuthEventMsg;
 export type WorkerToPrimary =
   | { type: 'booting' }
   | { type: 'ready'; adminPort: number | undefined; ports: number[] }
@@ -102,6 +104,7 @@ export type WorkerToPrimary =
   | { type: 'hopgate:stats:pull'; id: number; auth: string; url: string }
   | MeterBatchMsg
   | QuotaUsageMsg
+  | AuthEventMsg
   | LegitimacyEvidenceMsg
   | TunnelLoadMsg;
 
@@ -123,11 +126,17 @@ function sameSecret(given: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-/** The statistics endpoint: GET /v1/stats?after=EPOCH:SEQ&limit=N with the pull token. */
-export function answerStatsPull(url: string, auth: string, pullToken: string | undefined, ledger: StatsLedger): { status: number; body: string } {
+/**
+ * The statistics endpoint: GET /v1/stats?after=EPOCH:SEQ&limit=N with the pull token.
+ * Minutes that are due close first, and the answer waits until they are in the journal
+ * (a record is offered only once a crash cannot lose it).
+ */
+export async function answerStatsPull(url: string, auth: string, pullToken: string | undefined, ledger: StatsLedger): Promise<{ status: number; body: string }> {
   if (!pullToken || !sameSecret(auth, `Bearer ${pullToken}`)) return { status: 401, body: JSON.stringify({ error: { code: 'unauthorized', message: 'pull token required' } }) };
   const u = new URL(url, 'http://admin');
   const limit = Number(u.searchParams.get('limit') ?? 20_000);
+  ledger.closeMinutes();
+  await ledger.flushed();
   const pull = ledger.pull(u.searchParams.get('after') ?? undefined, Number.isFinite(limit) && limit > 0 ? Math.min(limit, 100_000) : 20_000);
   return { status: 200, body: JSON.stringify(pull) };
 }
@@ -139,13 +148,17 @@ function send(res: ServerResponse, status: number, body: string): void {
 
 export async function startControlledIngress(o: ControlledIngressOptions): Promise<ControlledIngress> {
   const log = o.log ?? createLogger('info', { role: 'ingress' });
-  const stateDir = resolve(o.stateDir);
-  const snapFile = join(stateDir, SNAPSHOT_FILE);
-  const ledgerFile = join(stateDir, LEDGER_FILE);
+  // Every file here goes through StateDir (src/shared/state-file.ts): atomic, validated, and an
+  // unwritable directory only turns persistence off (logged once, hopgate_ingress_state_persisting).
+  const stateDir = new StateDir(resolve(o.stateDir), log);
   const overrides: LocalOverrides = o.admin ? { metrics: o.admin } : {};
   const state = new ControlConfigState(overrides);
   const ledger = new StatsLedger(o.statsGraceMs, o.now);
-  if (ledger.resume(ledgerFile)) log.info({ epoch: ledger.epoch, pending: ledger.stats().pending }, 'resumed unsent statistics');
+  const resumed = ledger.attach(stateDir, log);
+  if (resumed.resumed) log.info({ epoch: ledger.epoch, pending: resumed.pending }, 'resumed unsent statistics');
+  // Closed minutes go to the journal within a second, pulled or not: a crash loses no closed minute.
+  const closeTimer = setInterval(() => ledger.closeMinutes(), 1000);
+  closeTimer.unref();
 
   let pullToken: string | undefined;
   let applier: Applier | undefined;
@@ -153,14 +166,28 @@ export async function startControlledIngress(o: ControlledIngressOptions): Promi
   let nodeId: string | undefined;
   const waiters = new Set<{ revision: number; resolve: () => void }>();
   let saveTimer: NodeJS.Timeout | undefined;
+  /** The snapshot write in flight (one at a time, the fsyncs off the event loop); a change meanwhile writes again after it. */
+  let saving: Promise<void> | undefined;
+  let saveAgain = false;
   const save = (): void => {
     clearTimeout(saveTimer);
     saveTimer = undefined;
-    try {
-      writeSavedSnapshot(snapFile, state.saved(nodeId, o.controlUrl));
-    } catch (err) {
-      log.error({ err: (err as Error).message, file: snapFile }, 'could not keep the snapshot on disk');
+    if (saving) {
+      saveAgain = true;
+      return;
     }
+    saving = writeSavedSnapshot(stateDir, state.saved(nodeId, o.controlUrl))
+      .then(
+        () => undefined,
+        (err: unknown) => log.error({ err: (err as Error).message }, 'could not keep the snapshot on disk'),
+      )
+      .finally(() => {
+        saving = undefined;
+        if (saveAgain) {
+          saveAgain = false;
+          save();
+        }
+      });
   };
   const scheduleSave = (): void => {
     clearTimeout(saveTimer);
@@ -246,9 +273,18 @@ export async function startControlledIngress(o: ControlledIngressOptions): Promi
   const outcome = await Promise.race([firstConfig, firstFailure, bootWait]);
   let bootedFrom: 'control' | 'disk' = 'control';
   if (outcome !== 'control' && !state.ready) {
-    const saved = readSavedSnapshot(snapFile);
+    let saved = readSavedSnapshot(stateDir, log);
     if (saved) {
-      state.applySnapshot(saved);
+      try {
+        state.applySnapshot(saved);
+      } catch (err) {
+        // Well-formed JSON but not a configuration this version accepts: as corrupt as a torn file.
+        const movedTo = moveAside(stateDir.path(SNAPSHOT_FILE));
+        log.error({ file: stateDir.path(SNAPSHOT_FILE), movedTo: movedTo ?? null, reason: (err as Error).message }, 'saved control-plane snapshot is corrupt (moved aside); starting without it');
+        saved = undefined;
+      }
+    }
+    if (saved) {
       nodeId = saved.node;
       bootedFrom = 'disk';
       log.warn({ revision: saved.revision, savedAt: saved.savedAt, reason: outcome }, 'control plane unreachable; serving the last snapshot kept on disk');
@@ -270,12 +306,15 @@ export async function startControlledIngress(o: ControlledIngressOptions): Promi
             metrics.reconnects = new Counter({ name: 'hopgate_ingress_control_snapshots_total', help: 'Full snapshots received (connects and reconnects)', registers: [reg] });
             metrics.applySeconds = new Gauge({ name: 'hopgate_ingress_control_last_apply_seconds', help: 'Time to apply the last snapshot or delta', registers: [reg] });
             new Gauge({ name: 'hopgate_ingress_stats_pending_records', help: 'Closed statistics records waiting for the control plane', registers: [reg], collect() { this.set(ledger.stats().pending); } });
+            new Gauge({ name: 'hopgate_ingress_state_persisting', help: 'The state dir takes writes (1) or the node runs without persistence (0: read-only, full, no permission)', registers: [reg], collect() { this.set(stateDir.persisting ? 1 : 0); } });
             new Gauge({ name: 'hopgate_ingress_stats_dropped_records', help: 'Statistics records dropped because too many were waiting', registers: [reg], collect() { this.set(ledger.dropped); } });
             new Gauge({ name: 'hopgate_legitimacy_reports_unacked', help: 'Evidence reports not yet acknowledged by the control plane', registers: [reg], collect() { this.set(legit.link?.collector.unacked().length ?? 0); } });
           })
         : await startCluster(workers, state, adminPort, overrides, log, ledger, () => pullToken, () => nodeId, legit);
   } catch (err) {
     client.stop();
+    clearInterval(closeTimer);
+    await ledger.close();
     throw err;
   }
   const host = overrides.metrics?.host ?? config.metrics?.host ?? '127.0.0.1';
@@ -360,12 +399,10 @@ export async function startControlledIngress(o: ControlledIngressOptions): Promi
       legit.link?.stop();
       client.stop();
       await applier.stop();
+      clearInterval(closeTimer);
       if (saveTimer) save();
-      try {
-        ledger.save(ledgerFile);
-      } catch (err) {
-        log.error({ err: (err as Error).message }, 'could not keep unsent statistics');
-      }
+      while (saving) await saving;
+      await ledger.close();
     },
   };
 }
@@ -384,8 +421,10 @@ async function startSingle(
   const adminHandler = (req: IncomingMessage, res: ServerResponse): boolean => {
     if (req.method !== 'GET' || !req.url?.startsWith('/v1/stats')) return false;
     meter?.flush();
-    const a = answerStatsPull(req.url, req.headers.authorization ?? '', pullToken(), ledger);
-    send(res, a.status, a.body);
+    void answerStatsPull(req.url, req.headers.authorization ?? '', pullToken(), ledger).then(
+      (a) => send(res, a.status, a.body),
+      (err: unknown) => send(res, 500, JSON.stringify({ error: { code: 'internal', message: (err as Error).message } })),
+    );
     return true;
   };
   const ingress = await Ingress.start(config, log, { revision, adminPort, adminHandler, metrics: addMetrics });
@@ -466,11 +505,17 @@ async function startCluster(
             return quota.add(w.id, m);
           case 'hopgate:legit:evidence':
             return legit.link?.fromWorker(w.id, m);
+          case 'hopgate:auth:event':
+            return relayAuthEvent(w, m, mine);
           case 'hopgate:stats:batch':
             return ledger.add(m.rows);
           case 'hopgate:stats:pull': {
-            const a = answerStatsPull(m.url, m.auth, pullToken(), ledger);
-            w.send({ type: 'hopgate:stats:answer', id: m.id, status: a.status, body: a.body } satisfies PrimaryToWorker);
+            const answer = (a: { status: number; body: string }): void => {
+              if (w.isConnected()) w.send({ type: 'hopgate:stats:answer', id: m.id, status: a.status, body: a.body } satisfies PrimaryToWorker);
+            };
+            void answerStatsPull(m.url, m.auth, pullToken(), ledger).then(answer, (err: unknown) =>
+              answer({ status: 500, body: JSON.stringify({ error: { code: 'internal', message: (err as Error).message } }) }),
+            );
             return;
           }
           case 'hopgate:control:applied':

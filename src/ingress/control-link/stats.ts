@@ -8,15 +8,23 @@
  *   in the minutes they moved in. It hands batches to the ledger (directly, or
  *   over IPC from a cluster worker to the primary).
  * - StatsLedger (one per node) keeps open minutes; a minute closes a few
- *   seconds after it ends and becomes a record with the next sequence number.
- *   Records stay until the control plane acknowledges them, by pulling with a
- *   cursor past them; a failed pull or write just means they are sent again,
- *   and the control plane skips what it already stored. On a clean shutdown
- *   the ledger (open minutes closed) is saved to the state dir and resumed on
- *   start with the same epoch, so nothing is lost across a restart either.
+ *   seconds after it ends (a once-a-second timer, and every pull) and becomes
+ *   a record with the next sequence number. Records stay until the control
+ *   plane acknowledges them, by pulling with a cursor past them; a failed pull
+ *   or write just means they are sent again, and the control plane skips what
+ *   it already stored (the cursor EPOCH:SEQ, ControlStore.ingestStats).
+ * - Crash safety: every closed record is appended to a journal in the state
+ *   dir (`stats-ledger.json`, fsynced) before any pull can see it, so a killed
+ *   ingress loses no closed minute: on start the journal is read back with the
+ *   same epoch and sequence numbers and offered again (the control plane's
+ *   cursor makes that exactly-once). The journal is compacted (rewritten
+ *   atomically with only the unacknowledged records) as pulls acknowledge
+ *   them. A clean shutdown closes the open minutes into it too.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { Logger } from '../../shared/log.js';
+import type { StateDir } from '../../shared/state-file.js';
+import { readJournal, StatsJournal } from './stats-journal.js';
 import { channels, subscribeFrom, type SessionCloseMessage } from '../../shared/events.js';
 import { minuteOf, parseCursor, type LiveRecord, type StatsPull, type StatsRecord } from '../../shared/control-protocol.js';
 import type { IngressRuntime } from '../runtime.js';
@@ -49,12 +57,26 @@ export interface LedgerStats {
 /** Most records kept waiting for the control plane; beyond, the oldest are dropped (and counted). */
 const MAX_PENDING = 1_000_000;
 
+export { LEDGER_FILE, parseJournal } from './stats-journal.js';
+
+export interface LedgerResume {
+  /** Unacknowledged records read back (0 when the journal was absent or unusable). */
+  readonly pending: number;
+  readonly resumed: boolean;
+  /** Where an unusable journal was moved (it was logged). */
+  readonly corrupt?: string | undefined;
+  /** Lines skipped: a torn last append, or lines that did not validate (logged). */
+  readonly skippedLines: number;
+}
+
 export class StatsLedger {
   epoch: string;
   private nextSeq = 1;
   private readonly open = new Map<string, Bucket>();
   private pending: StatsRecord[] = [];
   dropped = 0;
+  /** The journal in the state dir (undefined: in memory only). */
+  private journal: StatsJournal | undefined;
 
   constructor(
     /** A minute closes this long after it ends (cluster workers report every second). */
@@ -76,24 +98,37 @@ export class StatsLedger {
     }
   }
 
-  /** Close every open minute that ended more than the grace ago (all of them with `all`). */
+  /** Close every open minute that ended more than the grace ago (all of them with `all`); the journal gets the new records. */
   closeMinutes(all = false): void {
     const cutoff = minuteOf(this.now() - this.graceMs);
+    const closed: StatsRecord[] = [];
     for (const [key, b] of this.open) {
       if (!all && b.minute >= cutoff) continue;
       this.open.delete(key);
-      this.pending.push([this.nextSeq++, b.minute, b.login, b.exit, b.up, b.down, b.connections, b.failures]);
+      closed.push([this.nextSeq++, b.minute, b.login, b.exit, b.up, b.down, b.connections, b.failures]);
     }
+    if (closed.length === 0) return;
+    for (const r of closed) this.pending.push(r);
+    this.journal?.append(closed);
     if (this.pending.length > MAX_PENDING) {
       const drop = this.pending.length - MAX_PENDING;
       this.pending.splice(0, drop);
       this.dropped += drop;
+      this.journal?.invalidate();
     }
+  }
+
+  /** Records up to this sequence number may be offered (on disk, or no disk to wait for). */
+  private offerable(): number {
+    return this.journal ? this.journal.durableSeq : this.nextSeq - 1;
   }
 
   /**
    * Answer a pull: `after` (EPOCH:SEQ) acknowledges everything up to SEQ of this
    * epoch; records after it are returned, at most `limit`, with the open minutes.
+   * A record is offered only once it is in the journal: one the control plane
+   * stored is never lost by a crash before it was written. Until then it is
+   * shown with the open minutes (`live`).
    */
   pull(after: string | undefined, limit = 20_000): StatsPull {
     this.closeMinutes();
@@ -103,38 +138,59 @@ export class StatsLedger {
       // Acknowledged: forget them.
       let i = 0;
       while (i < this.pending.length && this.pending[i]![0] <= c.seq) i++;
-      if (i > 0) this.pending.splice(0, i);
+      if (i > 0) {
+        this.pending.splice(0, i);
+        this.journal?.acknowledged(this.pending.length);
+      }
       from = c.seq;
     }
-    const records = this.pending.slice(0, Math.max(1, limit));
+    const upTo = this.offerable();
+    let n = 0;
+    while (n < this.pending.length && this.pending[n]![0] <= upTo) n++;
+    const records = this.pending.slice(0, Math.min(n, Math.max(1, limit)));
     const last = records.at(-1)?.[0] ?? (c && c.epoch === this.epoch ? c.seq : from);
     const live: LiveRecord[] = [...this.open.values()].map((b) => [b.minute, b.login, b.exit, b.up, b.down, b.connections, b.failures]);
-    return { epoch: this.epoch, records, next: `${this.epoch}:${last}`, more: this.pending.length > records.length, live };
+    for (let i = n; i < this.pending.length; i++) {
+      const r = this.pending[i]!;
+      live.push([r[1], r[2], r[3], r[4], r[5], r[6], r[7]]);
+    }
+    return { epoch: this.epoch, records, next: `${this.epoch}:${last}`, more: n > records.length, live };
   }
 
   stats(): LedgerStats {
     return { pending: this.pending.length, open: this.open.size, dropped: this.dropped };
   }
 
-  /** Save everything (open minutes closed) so a restart resumes with nothing lost. */
-  save(file: string): void {
-    this.closeMinutes(true);
-    writeFileSync(file, JSON.stringify({ format: 1, epoch: this.epoch, nextSeq: this.nextSeq, pending: this.pending }), { mode: 0o600 });
+  /**
+   * Keep the ledger in `dir` from now on: read back the journal a previous run
+   * left (same epoch, same sequence numbers: the control plane stores each
+   * record once) and journal every record that closes. An unusable journal is
+   * moved aside (logged) and the ledger starts empty with a new epoch; an
+   * unwritable directory only turns persistence off.
+   */
+  attach(dir: StateDir, log?: Logger): LedgerResume {
+    const start = readJournal(dir, log);
+    let result: LedgerResume = { pending: 0, resumed: false, skippedLines: 0, ...('corrupt' in start ? { corrupt: start.corrupt } : {}) };
+    if (start.resumed) {
+      this.epoch = start.resumed.epoch;
+      this.nextSeq = start.resumed.nextSeq;
+      this.pending = start.resumed.records;
+      result = { pending: this.pending.length, resumed: true, skippedLines: start.resumed.skipped };
+    }
+    this.journal = new StatsJournal(dir, () => ({ epoch: this.epoch, nextSeq: this.nextSeq, pending: this.pending }), log);
+    return result;
   }
 
-  /** Resume a saved ledger (and remove the file: from here the live ledger is the truth). */
-  resume(file: string): boolean {
-    if (!existsSync(file)) return false;
-    try {
-      const saved = JSON.parse(readFileSync(file, 'utf8')) as { format: number; epoch: string; nextSeq: number; pending: StatsRecord[] };
-      if (saved.format !== 1 || typeof saved.epoch !== 'string') return false;
-      this.epoch = saved.epoch;
-      this.nextSeq = saved.nextSeq;
-      this.pending = saved.pending;
-      return true;
-    } finally {
-      rmSync(file, { force: true });
-    }
+  /** Resolves once every closed record is in the journal (or the journal gave up on it). */
+  async flushed(): Promise<void> {
+    await this.journal?.flushed();
+  }
+
+  /** Clean shutdown: close the open minutes into the journal, wait for it, let go of it. */
+  async close(): Promise<void> {
+    this.closeMinutes(true);
+    await this.journal?.close();
+    this.journal = undefined;
   }
 }
 

@@ -12,6 +12,7 @@ import { ControlConfigState } from './config-state.js';
 import { SessionMeter } from './stats.js';
 import type { PrimaryToWorker, WorkerToPrimary } from './controlled.js';
 import { LegitimacyGate } from '../guard/legitimacy-gate.js';
+import { shareThrottle } from '../auth/throttle-sync.js';
 import type { IngressConfig } from '../../shared/schema/ingress-config.js';
 
 const toPrimary = (m: WorkerToPrimary, cb?: () => void): void => {
@@ -90,6 +91,7 @@ process.on('message', (m: PrimaryToWorker) => {
           const log = createLogger(config.log.level, { role: 'ingress' });
           ingress = await Ingress.start(config, log, { revision: m.revision, adminPort: m.adminPort, adminHandler, reverseFromPrimary: true });
           ingress.runtime.quota.attach(quotaSync);
+          shareThrottle(ingress.runtime.auth.throttle, 'proxy'); // auth failures count across workers
           nodeId = m.nodeId;
           syncLegitimacy(config);
           meter = new SessionMeter(ingress.runtime, (rows) => toPrimary({ type: 'hopgate:stats:batch', rows }));

@@ -20,6 +20,7 @@ import { authorize, handshakeDone, openUpstream } from '../pipeline.js';
 import type { IngressRuntime } from '../runtime.js';
 import type { Session } from '../session.js';
 import { relayToClient } from './relay-session.js';
+import { resetSocket } from '../relay/reset.js';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) plus the proxy-specific ones. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer', 'upgrade']);
@@ -30,6 +31,8 @@ export async function serveHttp(rt: IngressRuntime, session: Session, reader: By
   const limits = { maxHeadBytes: session.snapshot.config.limits.maxHeadBytes, maxHeaderCount: LIMITS.maxHeaderCount };
   let authHeader: string | undefined;
   let upstream: Upstream | undefined;
+  // Set while a response is part-way out: a failure then can only cut the connection (RST).
+  const exchange = { responding: false };
   try {
     for (let n = 0; ; n++) {
       // The first head is bounded by the handshake deadline; later ones (keep-alive) by their own.
@@ -59,7 +62,7 @@ export async function serveHttp(rt: IngressRuntime, session: Session, reader: By
         session.command = 'http';
         client.setTimeout(session.snapshot.config.limits.idleTimeoutMs, () => client.destroy());
       }
-      upstream = await forwardOne(rt, session, reader, head, upstream, route.text);
+      upstream = await forwardOne(rt, session, reader, head, upstream, route.text, exchange);
       if (upstream === undefined || !wantsKeepAlive(head)) {
         upstream?.socket.destroy();
         endGracefully(client);
@@ -68,6 +71,8 @@ export async function serveHttp(rt: IngressRuntime, session: Session, reader: By
     }
   } catch (err) {
     upstream?.socket.destroy();
+    // A second response after a head already sent would be read as part of the first.
+    if (exchange.responding) return abortClient(session, client, err);
     // The client finished its keep-alive connection: close our side too (allowHalfOpen would keep it).
     if (reader.exhausted && session.result === 'ok') return void client.end();
     respondError(session, client, err);
@@ -81,7 +86,15 @@ interface Upstream {
 }
 
 /** Forward one request and its response; returns the upstream to reuse, or undefined to close. */
-async function forwardOne(rt: IngressRuntime, session: Session, reader: ByteReader, head: RequestHead, prev: Upstream | undefined, routeText: string): Promise<Upstream | undefined> {
+async function forwardOne(
+  rt: IngressRuntime,
+  session: Session,
+  reader: ByteReader,
+  head: RequestHead,
+  prev: Upstream | undefined,
+  routeText: string,
+  exchange: { responding: boolean },
+): Promise<Upstream | undefined> {
   const client = reader.socket;
   const url = parseAbsoluteUrl(head.target);
   const framing = requestFraming(head);
@@ -100,14 +113,22 @@ async function forwardOne(rt: IngressRuntime, session: Session, reader: ByteRead
   } else {
     session.target = url.target;
   }
-  up.socket.write(buildUpstreamHead(head, url), 'latin1');
+  const upSocket = up.socket;
+  upSocket.write(buildUpstreamHead(head, url), 'latin1');
   const count = meters(session.counters, session.limits);
-  const sendBody = forwardBody(reader, up.socket, framing.value, count.up, session.limits?.up);
-  sendBody.catch(() => undefined); // awaited below; a throw before that must not leave its failure unhandled (a crash)
+  // The request body flows while the response is awaited. Its failure (the client aborts, a
+  // malformed chunk) belongs to this exchange: the upstream, holding half a request, goes, which
+  // ends the wait for its response, and the body's error is what the client hears.
+  let bodyFailure: Error | undefined;
+  const sendBody = forwardBody(reader, upSocket, framing.value, count.up, session.limits?.up).catch((err: unknown) => {
+    bodyFailure = err instanceof Error ? err : new ProxyError('INTERNAL', String(err));
+    upSocket.destroy();
+  });
   const limits = { maxHeadBytes: session.snapshot.config.limits.maxHeadBytes, maxHeaderCount: LIMITS.maxHeaderCount };
   let res: ResponseHead;
   for (;;) {
     res = await up.reader.read((b) => parseResponseHead(b, limits), 'HEADERS_TOO_LARGE', 'upstream closed before responding').catch((err: unknown) => {
+      if (bodyFailure !== undefined) throw bodyFailure;
       throw new ProxyError(isProxyError(err) && err.code === 'HEADERS_TOO_LARGE' ? 'HEADERS_TOO_LARGE' : 'HOST_UNREACHABLE', `bad response from ${key}: ${(err as Error).message}`);
     });
     if (res.status >= 200 || res.status === 101) break;
@@ -119,9 +140,22 @@ async function forwardOne(rt: IngressRuntime, session: Session, reader: ByteRead
   const keepUpstream = resFraming.value.kind !== 'until-close' && !hasToken(res.headers, 'connection', 'close') && res.version === '1.1';
   const keepClient = resFraming.value.kind !== 'until-close' && wantsKeepAlive(head);
   client.write(buildResponseHead(res, keepClient), 'latin1');
-  await forwardBody(up.reader, client, resFraming.value, count.down, session.limits?.down);
+  exchange.responding = true;
+  await forwardBody(up.reader, client, resFraming.value, count.down, session.limits?.down).catch((err: unknown) => {
+    if (bodyFailure !== undefined) throw bodyFailure;
+    if (client.destroyed) throw err;
+    throw new ProxyError('HOST_UNREACHABLE', `response from ${key} cut short: ${(err as Error).message}`);
+  });
+  exchange.responding = false;
   await sendBody;
   session.result = 'ok';
+  // The response is whole, but the request body was not (the upstream answered early): the
+  // client's next bytes cannot be framed, so its connection ends after this response.
+  if (bodyFailure !== undefined) {
+    session.resultMessage = `request body: ${bodyFailure.message}`;
+    up.socket.destroy();
+    return undefined;
+  }
   if (!keepClient) {
     up.socket.destroy();
     return undefined;
@@ -143,7 +177,7 @@ function forwardBody(src: ByteReader, dst: Socket, framing: BodyFraming, onBytes
     }
     case 'chunked': {
       const scanner = new ChunkedScanner();
-      return src.forward(dst, (b) => scanner.feed(b), () => scanner.done, onBytes, false, pace);
+      return src.forward(dst, (b) => scanner.feed(b), () => scanner.done, onBytes, false, pace, () => scanner.error && `malformed chunked body: ${scanner.error}`);
     }
     case 'until-close':
       return src.forward(dst, (b) => b.length, () => false, onBytes, true, pace);
@@ -224,13 +258,25 @@ function endGracefully(client: Socket): void {
   setTimeout(() => client.destroy(), 2000).unref();
 }
 
+function recordFailure(session: Session, err: unknown): void {
+  session.result = isProxyError(err) ? err.code : 'INTERNAL';
+  session.resultMessage = isProxyError(err) ? err.message : 'internal error';
+}
+
+/** Cut the client's connection with a reset (on the TCP socket under an HTTPS proxy's TLS). */
+function abortClient(session: Session, client: Socket, err: unknown): void {
+  // Cut off by the quota: that reason stands (the write that failed was its consequence).
+  if (!(session.result === 'QUOTA_EXCEEDED' && client.destroyed)) recordFailure(session, err);
+  resetSocket(session.socket);
+  client.destroy();
+}
+
 function respondError(session: Session, client: Socket, err: unknown): void {
   // Cut off mid-exchange (quota): the reason is recorded and the client is gone.
   if (session.result === 'QUOTA_EXCEEDED' && client.destroyed) return;
   const code: ErrorCode = isProxyError(err) ? err.code : 'INTERNAL';
   const message = isProxyError(err) ? err.message : 'internal error';
-  session.result = code;
-  session.resultMessage = message;
+  recordFailure(session, err);
   if (client.destroyed || !client.writable) return void client.destroy();
   const r = REPLIES[code];
   const headers: Array<[string, string]> = [
@@ -238,5 +284,6 @@ function respondError(session: Session, client: Socket, err: unknown): void {
     ['Content-Type', 'text/plain; charset=utf-8'],
   ];
   if (r.httpStatus === 407) headers.push(['Proxy-Authenticate', encodeBasicChallenge('hopgate')]);
+  if (isProxyError(err) && err.retryAfterS !== undefined) headers.push(['Retry-After', String(err.retryAfterS)]);
   client.end(encodeProxyResponse(r.httpStatus, `${r.httpReason} (${code})`, { headers, body: `${code}: ${message}\n`, close: true }));
 }

@@ -20,6 +20,6 @@ export function relayToClient(session: Session, reader: ByteReader, upstream: So
     if (session.result !== 'ok') return; // ended for a reason already recorded (quota cut-off)
     if (how === 'idle') session.resultMessage = 'idle timeout';
     else if (how !== 'closed') session.resultMessage = how;
-  }, session.limits);
+  }, session.limits, session.socket);
   session.stopper = handle;
 }

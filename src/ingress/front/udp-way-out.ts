@@ -31,11 +31,17 @@ export interface UdpWayOut {
   close(): void;
 }
 
+/**
+ * A UDP socket of this association alone. `exclusive`: in a cluster worker, a
+ * plain bind goes through the primary, which hands every worker's n-th port-0
+ * bind the same shared handle: two associations (two customers) would get one
+ * relay port and read each other's datagrams.
+ */
 export function bindUdp(address: string): Promise<UdpSocket> {
   return new Promise((resolve, reject) => {
     const s = createSocket(isIPv6(address) ? 'udp6' : 'udp4');
     s.once('error', reject);
-    s.bind(0, address, () => {
+    s.bind({ port: 0, address, exclusive: true }, () => {
       s.off('error', reject);
       resolve(s);
     });

@@ -1,7 +1,12 @@
-/** Concurrent-connection counts: global, and per user. Slots are released exactly once by the session. */
+/**
+ * Concurrent-connection counts: global, per user, and per source before
+ * authentication (so one source's silent sockets cannot take the global
+ * budget). Slots are released exactly once by the session.
+ */
 export class ConnLimiter {
   private total = 0;
   private readonly perUser = new Map<string, number>();
+  private readonly preAuth = new Map<string, number>();
 
   get active(): number {
     return this.total;
@@ -32,5 +37,24 @@ export class ConnLimiter {
 
   userActive(login: string): number {
     return this.perUser.get(login) ?? 0;
+  }
+
+  /** `key`: the source's key (shared/source-key.ts). */
+  tryAcquirePreAuth(key: string, max: number): boolean {
+    const n = this.preAuth.get(key) ?? 0;
+    if (n >= max) return false;
+    this.preAuth.set(key, n + 1);
+    return true;
+  }
+
+  releasePreAuth(key: string): void {
+    const n = (this.preAuth.get(key) ?? 1) - 1;
+    if (n <= 0) this.preAuth.delete(key);
+    else this.preAuth.set(key, n);
+  }
+
+  /** Sources holding unauthenticated connections now (bounded by the global limit). */
+  get preAuthSources(): number {
+    return this.preAuth.size;
   }
 }

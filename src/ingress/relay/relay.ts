@@ -1,7 +1,8 @@
 /**
  * Bidirectional pipe between the client and the upstream: backpressure both
  * ways, half-close passed through, one idle timer, bytes counted per
- * direction. Ends exactly once.
+ * direction. Ends exactly once. A side that fails (a reset) is passed on as
+ * a reset of the other: a FIN would tell the peer the stream ended complete.
  *
  * An idle tunnel is mostly this state, so it is one small object per relay:
  * the listeners are shared functions that find their relay through the
@@ -12,6 +13,7 @@ import type { Socket } from 'node:net';
 import { throttledPump } from '../guard/bandwidth.js';
 import { meters, type SessionLimits } from '../guard/session-limits.js';
 import { hasReadBuffers, pipeReads, releaseReads } from './read-buffers.js';
+import { resetSocket } from './reset.js';
 
 export interface RelayCounters {
   /** client → upstream */
@@ -40,10 +42,14 @@ class Relay implements RelayHandle {
     readonly counters: RelayCounters,
     private readonly idleMs: number,
     private readonly onEnd: (how: RelayEnd) => void,
+    /** The client's TCP socket when `client` is a TLS socket over it (the HTTPS proxy). */
+    private readonly clientTransport: Socket,
   ) {}
 
   finish(reason: RelayEnd): void {
     this.how ??= reason;
+    if (reason === 'upstream-error') resetSocket(this.clientTransport);
+    else if (reason === 'client-error') resetSocket(this.upstream);
     this.client.destroy();
     this.upstream.destroy();
   }
@@ -113,8 +119,9 @@ export function relay(
   idleMs: number,
   onEnded: (how: RelayEnd) => void,
   limits?: SessionLimits,
+  clientTransport: Socket = client,
 ): RelayHandle {
-  const r = new Relay(client, upstream, counters, idleMs, onEnded);
+  const r = new Relay(client, upstream, counters, idleMs, onEnded, clientTransport);
   (client as RelayedSocket)[kRelay] = r;
   (upstream as RelayedSocket)[kRelay] = r;
   if (!limits) {

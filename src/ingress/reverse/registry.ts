@@ -12,9 +12,12 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { ProxyError } from '../../shared/errors.js';
 import { CidrSet } from '../../shared/net-addr.js';
-import { Semaphore } from '../../shared/semaphore.js';
+import { FairSemaphore } from '../../shared/fair-semaphore.js';
+import { isProxyError } from '../../shared/errors.js';
+import { sourceKey } from '../../shared/source-key.js';
+import { AuthThrottle, THROTTLE_DEFAULTS } from '../auth/auth-throttle.js';
 import type { ReverseExitConfig } from '../../shared/schema/ingress-config.js';
-import { verifyPassword } from '../auth/password-hash.js';
+import { parseHash, verifyPassword } from '../auth/password-hash.js';
 import type { Snapshot } from '../config/snapshot.js';
 import { acceptedPacket, heartbeatPacket, parseRegistration, responsePacket } from '../../protocol/work-packet/messages.js';
 import { encodePacket } from '../../protocol/work-packet/codec.js';
@@ -22,8 +25,15 @@ import { WorkConn } from './work-conn.js';
 
 /** Requests that may wait for one exit's pool at once; past this they fail at once. */
 const MAX_WAITERS = 10_000;
-/** Concurrent scrypt checks of exit tokens (the first registration of a token pays it once). */
-const TOKEN_CHECKS = new Semaphore(2, 1024);
+/**
+ * Concurrent scrypt checks of exit tokens (the first registration of a token pays it once),
+ * shared fairly between sources: one source holds at most 4 places; past that, refused at once.
+ */
+const TOKEN_CHECKS = new FairSemaphore(2, 4, 1024);
+/** Refusals that count as a guess for the throttle (load and limits do not). */
+const GUESSES: ReadonlySet<string> = new Set(['AUTH_FAILED', 'SOURCE_NOT_ALLOWED', 'BAD_REQUEST']);
+/** One answer for an unknown exit and a wrong token, after the same scrypt. */
+const WRONG = 'unknown exit or wrong token';
 
 export interface RegistryLog {
   warn(obj: object, msg: string): void;
@@ -68,6 +78,11 @@ export class ReverseRegistry {
   private readonly states = new Map<string, ExitState>();
   private readonly pending = new Set<WorkConn>();
   private readonly macKey = randomBytes(32);
+  /** Failed registrations per (source, exit) and per source: past the allowance, refused without a check. */
+  readonly throttle = new AuthThrottle(THROTTLE_DEFAULTS);
+  private readonly inFlight = new Map<string, Promise<boolean>>();
+  /** A hash with the exits' usual scrypt parameters that no token matches (random salt and key). */
+  private dummyHash = '';
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private heartbeatMs = 10_000;
   private closing = false;
@@ -92,6 +107,7 @@ export class ReverseRegistry {
       this.heartbeatTimer = setInterval(() => this.beat(), hb);
       this.heartbeatTimer.unref();
     }
+    this.dummyHash = dummyOf(snap);
     const seen = new Set<string>();
     for (const e of snap.exits.all) {
       if (e.config.kind !== 'reverse') continue;
@@ -175,12 +191,33 @@ export class ReverseRegistry {
   }
 
   private async register(conn: WorkConn, packet: Parameters<WorkConn['onPacket']>[0]): Promise<boolean> {
+    const key = sourceKey(conn.source);
     const reg = parseRegistration(packet);
+    const exit = typeof reg === 'string' ? '' : reg.exit;
+    const wait = this.throttle.blockedFor(key, exit);
+    if (wait > 0) return this.refuse(conn, exit || undefined, 'RATE_LIMITED', `too many failed registrations from ${conn.source}; retry in ${Math.ceil(wait / 1000)} s`);
+    let verdict: boolean;
+    try {
+      verdict = await this.judge(conn, reg, key);
+    } catch (err) {
+      if (!isProxyError(err)) throw err;
+      return this.refuse(conn, exit || undefined, err.code, err.message); // past its share of token checks: not a guess
+    }
+    if (verdict) this.throttle.succeed(key, exit);
+    return verdict;
+  }
+
+  /** true: registered; false: refused (answered), or the connection or its exit went away meanwhile. */
+  private async judge(conn: WorkConn, reg: ReturnType<typeof parseRegistration>, key: string): Promise<boolean> {
     if (typeof reg === 'string') return this.refuse(conn, undefined, 'BAD_REQUEST', reg);
     const st = this.states.get(reg.exit);
-    if (!st) return this.refuse(conn, reg.exit, 'AUTH_FAILED', `exit '${reg.exit}' is not a reverse exit of this ingress`);
+    if (!st) {
+      // Costs and answers as a wrong token does: an exit's name is not confirmed to a guesser.
+      await TOKEN_CHECKS.run(key, () => verifyPassword(reg.token, this.dummyHash));
+      return this.refuse(conn, reg.exit, 'AUTH_FAILED', `exit '${reg.exit}': ${WRONG}`);
+    }
     if (st.from.size > 0 && !st.from.hasText(conn.source)) return this.refuse(conn, reg.exit, 'SOURCE_NOT_ALLOWED', `exit '${reg.exit}' may not register from ${conn.source}`);
-    if (!(await this.tokenMatches(st, reg.token))) return this.refuse(conn, reg.exit, 'AUTH_FAILED', `wrong token for exit '${reg.exit}'`);
+    if (!(await this.tokenMatches(st, reg.token, key))) return this.refuse(conn, reg.exit, 'AUTH_FAILED', `exit '${reg.exit}': ${WRONG}`);
     if (this.states.get(reg.exit) !== st || conn.state === 'closed') return false; // reconfigured or gone meanwhile
     // The sources may have changed while the token check waited its turn: judge by those in force now.
     if (st.from.size > 0 && !st.from.hasText(conn.source)) return this.refuse(conn, reg.exit, 'SOURCE_NOT_ALLOWED', `exit '${reg.exit}' may not register from ${conn.source}`);
@@ -202,6 +239,8 @@ export class ReverseRegistry {
 
   private refuse(conn: WorkConn, exit: string | undefined, code: string, message: string): false {
     this.refused++;
+    // Counted before the answer leaves: the exit's next attempt may reach another worker at once.
+    if (GUESSES.has(code)) this.throttle.fail(sourceKey(conn.source), exit ?? '');
     this.log.warn({ source: conn.source, exit, code, reason: message }, 'reverse exit registration refused');
     conn.write(responsePacket(0, { ok: false, code, message }));
     conn.socket.end();
@@ -209,12 +248,19 @@ export class ReverseRegistry {
     return false;
   }
 
-  private async tokenMatches(st: ExitState, token: string): Promise<boolean> {
+  private async tokenMatches(st: ExitState, token: string, key: string): Promise<boolean> {
     const mac = createHmac('sha256', this.macKey).update(token).digest();
     for (;;) {
       if (st.verifiedMac && timingSafeEqual(st.verifiedMac, mac)) return true;
       const hash = st.config.tokenHash;
-      const ok = await TOKEN_CHECKS.run(() => verifyPassword(token, hash));
+      // Single flight: an exit's pool registering at once pays scrypt (and takes a place) once.
+      const flight = `${hash}\0${mac.toString('base64')}`;
+      let check = this.inFlight.get(flight);
+      if (!check) {
+        check = TOKEN_CHECKS.run(key, () => verifyPassword(token, hash)).finally(() => this.inFlight.delete(flight));
+        this.inFlight.set(flight, check);
+      }
+      const ok = await check;
       // A new token may have come in while this check queued (a rotation after a leak):
       // the answer counts only for the token in force now, else check against that one.
       if (st.config.tokenHash !== hash) continue;
@@ -319,4 +365,16 @@ export class ReverseRegistry {
       dropWaiters(st, 'ingress shutting down');
     }
   }
+}
+
+/** The scrypt parameters most reverse exits' token hashes have, with a random salt and key. */
+function dummyOf(snap: Snapshot): string {
+  const counts = new Map<string, number>();
+  for (const e of snap.exits.all) {
+    if (e.config.kind !== 'reverse') continue;
+    const h = parseHash(e.config.tokenHash);
+    if (h) counts.set(`ln=${h.ln},r=${h.r},p=${h.p}`, (counts.get(`ln=${h.ln},r=${h.r},p=${h.p}`) ?? 0) + 1);
+  }
+  const params = [...counts].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'ln=15,r=8,p=1';
+  return `$scrypt$${params}$${randomBytes(16).toString('base64')}$${randomBytes(32).toString('base64')}`;
 }

@@ -127,19 +127,27 @@ export class TunnelDispatcher {
     else this.bySource.delete(source);
   }
 
-  /** The worker's last report plus the sockets sent since it was written. */
-  private estimate(s: Seat): number {
-    return s.load + (s.sent - s.received);
+  /**
+   * The worker's last report (work connections registering or idle) plus the sockets
+   * from `source` still on their way to it. Sockets from other sources say nothing about
+   * this exit's pool: counting them let a flood of silent connections from elsewhere, in
+   * transit or stuck in their handshakes, steer a refill away from the worker that had
+   * just used its work connection — whose next request then waited in vain.
+   */
+  private estimate(s: Seat, source: string): number {
+    let n = s.load;
+    for (const from of s.inFlight.values()) if (from === source) n++;
+    return n;
   }
 
-  /** The connected worker with the lowest estimate; ties rotate. */
-  private pick(): Seat | undefined {
+  /** The connected worker with the lowest estimate for a socket from `source`; ties rotate. */
+  private pick(source: string): Seat | undefined {
     const seats = [...this.seats.values()];
     let best: Seat | undefined;
     for (let i = 0; i < seats.length; i++) {
       const s = seats[(this.turn + i) % seats.length]!;
       if (!s.worker.isConnected() || s.inFlight.size >= MAX_IN_FLIGHT_PER_WORKER) continue;
-      if (!best || this.estimate(s) < this.estimate(best)) best = s;
+      if (!best || this.estimate(s, source) < this.estimate(best, source)) best = s;
     }
     this.turn++;
     return best;
@@ -149,7 +157,7 @@ export class TunnelDispatcher {
     socket.on('error', () => undefined);
     const source = socket.remoteAddress ?? '';
     const fromSource = this.bySource.get(source) ?? 0;
-    const seat = fromSource < MAX_IN_FLIGHT_PER_SOURCE ? this.pick() : undefined;
+    const seat = fromSource < MAX_IN_FLIGHT_PER_SOURCE ? this.pick(source) : undefined;
     if (!seat) return void socket.destroy(); // none seated, or every queue full: the exit dials again
     seat.sent++;
     seat.inFlight.set(socket, source);

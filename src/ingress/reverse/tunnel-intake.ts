@@ -29,7 +29,7 @@ export class TunnelIntake {
 
   /**
    * `onSecure`: a connection whose TLS handshake completed, with its source address.
-   * `load`: the registry's load (registry.ts); handshakes in progress are added here.
+   * `load`: the registry's load (registry.ts): registering (handshake done) or idle work connections.
    */
   constructor(
     tls: SecureContextOptions,
@@ -70,8 +70,13 @@ export class TunnelIntake {
     });
   }
 
+  /**
+   * Work connections registering or idle. Handshakes in progress are not counted: until a
+   * peer has spoken TLS it may be a silent scanner, and a flood of those made a worker look
+   * full while it had no work connection left (its requests then failed).
+   */
   private currentLoad(): number {
-    return this.closed ? 0 : this.load() + this.handshaking;
+    return this.closed ? 0 : this.load();
   }
 
   private report(): void {

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { connectReading } from '../relay/read-buffers.js';
 import { codeFromSystemError, ProxyError } from '../../shared/errors.js';
-import type { TargetAddress } from '../../protocol/address.js';
+import { formatTarget, type TargetAddress } from '../../protocol/address.js';
 import type { TargetPolicy } from '../guard/target-policy.js';
 
 /** How a connection leaves this host, and how it will be read. */
@@ -125,17 +125,31 @@ function connectOnce(host: string, port: number, timeoutMs: number, readBuffers:
   });
 }
 
-/** Dial the target directly; tries up to three allowed addresses in order. */
+/** Reject with TIMEOUT when `p` takes longer than `ms` (its late result is dropped). */
+function within<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new ProxyError('TIMEOUT', message)), ms)));
+  return Promise.race([p, expired]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Dial the target directly; tries up to three allowed addresses in order.
+ * One deadline, `timeoutMs`, covers the name lookup and every attempt.
+ */
 export async function dialDirect(target: TargetAddress, opts: DialOptions): Promise<Socket> {
-  const addrs = await resolveAllowed(target, opts.policy);
-  let lastErr: unknown;
+  const until = Date.now() + opts.timeoutMs;
+  const addrs = await within(resolveAllowed(target, opts.policy), opts.timeoutMs, `resolving ${target.host} timed out`);
+  let lastErr: Error | undefined;
   for (const host of addrs.slice(0, 3)) {
+    const left = until - Date.now();
+    // Out of time (the lookup took it): the last attempt's failure, or the timeout itself.
+    if (left <= 0) break;
     try {
-      return await connectTcp(host, target.port, opts.timeoutMs, opts);
+      return await connectTcp(host, target.port, left, opts);
     } catch (err) {
-      lastErr = err;
+      lastErr = err as Error; // connectTcp rejects with ProxyErrors only
       if ((err as ProxyError).code === 'TIMEOUT') break; // don't multiply the wait
     }
   }
-  throw lastErr;
+  throw lastErr ?? new ProxyError('TIMEOUT', `connect to ${formatTarget(target)} timed out`);
 }

@@ -11,6 +11,12 @@ import type { ExitConfig, ForwardExitConfig, HopConfig, ReverseExitConfig } from
 import { checkUnresolvedTarget, connectTcp, dialDirect, type DialOptions } from './dial-direct.js';
 import { greetHop, handshakeHop, udpInTcpAtHop, type HopCredentials } from './hop-handshake.js';
 
+/**
+ * Through an exit the ingress waits this much longer than its connect timeout, so that an exit
+ * with the same timeout answers first, with its own code (REP 6 for its timeout, 4, 5…).
+ */
+export const EXIT_ANSWER_GRACE_MS = 2000;
+
 function hopName(h: HopConfig, exit: ForwardExitConfig): string {
   return h === exit ? `exit ${exit.id}` : `hop ${h.host}:${h.port} (before exit ${exit.id})`;
 }
@@ -54,6 +60,7 @@ async function throughHops(
   readBuffers = false,
 ): Promise<Socket> {
   const hops: HopConfig[] = [...exit.via, exit];
+  const until = Date.now() + timeoutMs + EXIT_ANSWER_GRACE_MS;
   let socket: Socket;
   try {
     socket = await connectTcp(hops[0]!.host, hops[0]!.port, timeoutMs, { readBuffers });
@@ -61,7 +68,8 @@ async function throughHops(
     throw new ProxyError((err as ProxyError).code === 'TIMEOUT' ? 'TIMEOUT' : 'EXIT_UNREACHABLE', `${hopName(hops[0]!, exit)}: ${(err as Error).message}`, { cause: err });
   }
   socket.on('error', () => undefined); // surfaced through the handshake, then the relay
-  const timer = setTimeout(() => socket.destroy(new ProxyError('TIMEOUT', `route through exit ${exit.id} timed out`)), timeoutMs);
+  // One deadline for the whole route, the first connect included.
+  const timer = setTimeout(() => socket.destroy(new ProxyError('TIMEOUT', `route through exit ${exit.id} timed out`)), Math.max(0, until - Date.now()));
   try {
     for (let i = 0; i < hops.length; i++) {
       const h = hops[i]!;

@@ -1,10 +1,14 @@
 /**
  * Incremental scanner for a chunked body (RFC 9112 §7.1). It does not decode:
  * the proxy forwards the bytes unchanged and only needs to know where the
- * body ends. Strict on line endings (CRLF only) and bounded in what it will
- * tolerate in chunk extensions and trailers.
+ * body ends. The next hop parses the same bytes, so wherever two parsers
+ * could disagree on where a chunk ends (request smuggling) this one refuses:
+ * CRLF only (no bare LF, although §2.2 lets a recipient accept one), a size of
+ * hex digits only (no sign, no 0x, no overflow), whitespace after the size
+ * only before a chunk extension, and bounded extensions and trailers.
  */
-const MAX_SIZE_DIGITS = 12; // 16^12 bytes per chunk is far beyond any real body
+const MAX_SIZE_DIGITS = 12; // significant digits: 16^12 bytes per chunk is far beyond any real body
+const MAX_SIZE_CHARS = 16; // leading zeros included: the size line stays bounded
 const MAX_LINE_EXTRA = 4096; // chunk extensions / one trailer line
 const MAX_TRAILER_BYTES = 16 * 1024;
 
@@ -31,6 +35,11 @@ function hexValue(c: number): number {
   return -1;
 }
 
+/** RFC 9110 §5.6.2 token characters. */
+function isTchar(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c));
+}
+
 /** Controls other than HTAB (CR is handled by the callers before this). */
 function isCtl(c: number): boolean {
   return (c < 0x20 && c !== 0x09) || c === 0x7f;
@@ -40,8 +49,11 @@ export class ChunkedScanner {
   private state = S.Size;
   private size = 0;
   private digits = 0;
+  private chars = 0;
   private lineBytes = 0;
   private trailerBytes = 0;
+  /** Within a trailer line: the field name is behind us. */
+  private trailerValue = false;
   private remaining = 0;
   error: string | undefined;
 
@@ -75,11 +87,12 @@ export class ChunkedScanner {
       case S.Size: {
         const h = hexValue(c);
         if (h >= 0) {
-          if (++this.digits > MAX_SIZE_DIGITS) return this.fail('chunk size too large');
+          if (++this.chars > MAX_SIZE_CHARS) return this.fail('chunk size too large');
+          if ((this.digits > 0 || h > 0) && ++this.digits > MAX_SIZE_DIGITS) return this.fail('chunk size too large');
           this.size = this.size * 16 + h;
           return true;
         }
-        if (this.digits === 0) return this.fail('missing chunk size');
+        if (this.chars === 0) return this.fail('missing chunk size');
         if (c === 0x0d) return (this.state = S.SizeLf), true;
         this.lineBytes = 0;
         if (c === 0x3b) return (this.state = S.Ext), true;
@@ -87,8 +100,8 @@ export class ChunkedScanner {
         return this.fail('invalid chunk size');
       }
       case S.SizeBws:
-        // Whitespace after the size may only lead to ';' or the line end: "5 6" or "5 x" is not a size.
-        if (c === 0x0d) return (this.state = S.SizeLf), true;
+        // Whitespace after the size is BWS before a chunk extension's ';', nothing else:
+        // "5 6", "5 x" and "5 \r\n" are not sizes (parsers differ on them).
         if (c === 0x3b) return (this.state = S.Ext), true;
         if (c !== 0x20 && c !== 0x09) return this.fail('invalid chunk size');
         if (++this.lineBytes > MAX_LINE_EXTRA) return this.fail('chunk extension too long');
@@ -108,6 +121,7 @@ export class ChunkedScanner {
         }
         this.size = 0;
         this.digits = 0;
+        this.chars = 0;
         return true;
       case S.DataCr:
         return c === 0x0d ? ((this.state = S.DataLf), true) : this.fail('chunk data not followed by CRLF');
@@ -117,9 +131,10 @@ export class ChunkedScanner {
         if (c === 0x0d) return (this.state = S.FinalLf), true;
         this.state = S.Trailer;
         this.lineBytes = 0;
+        this.trailerValue = false;
         return this.trailerByte(c);
       case S.Trailer:
-        if (c === 0x0d) return (this.state = S.TrailerLf), true;
+        if (c === 0x0d) return this.trailerValue ? ((this.state = S.TrailerLf), true) : this.fail('trailer line is not a header field');
         return this.trailerByte(c);
       case S.TrailerLf:
         return c === 0x0a ? ((this.state = S.TrailerStart), true) : this.fail('trailer line must end with CRLF');
@@ -130,10 +145,16 @@ export class ChunkedScanner {
     }
   }
 
+  /**
+   * A trailer line is a header field, `name: value`: anything else (a request line, say)
+   * could be read by the next hop as the start of another message.
+   */
   private trailerByte(c: number): boolean {
     if (isCtl(c)) return this.fail('bare LF or control character in trailer');
     if (++this.lineBytes > MAX_LINE_EXTRA || ++this.trailerBytes > MAX_TRAILER_BYTES) return this.fail('trailer too large');
-    return true;
+    if (this.trailerValue) return true;
+    if (c === 0x3a && this.lineBytes > 1) return (this.trailerValue = true);
+    return isTchar(c) || this.fail('trailer line is not a header field');
   }
 
   private fail(message: string): false {

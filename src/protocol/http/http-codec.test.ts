@@ -194,7 +194,9 @@ const VALID_BODIES = [
   '0\r\n\r\n',
   // Extensions (with BWS and a quoted value), upper/lower hex, a trailer section.
   'A;name=value;q="a b"\r\n0123456789\r\n1a \t;x\r\n' + 'z'.repeat(26) + '\r\n0;last\r\nX-Trailer: v\r\nY: \xe9\r\n\r\n',
-  'FF\r\n' + 'y'.repeat(255) + '\r\n0 \r\n\r\n',
+  'FF\r\n' + 'y'.repeat(255) + '\r\n0 ;e\r\n\r\n',
+  // Leading zeros are not significant (16 characters at most).
+  '000000000000000a\r\n0123456789\r\n0\r\n\r\n',
   // Data that looks like a terminator must be counted, not matched.
   '7\r\n0\r\n\r\nab\r\n0\r\n\r\n',
 ];
@@ -232,14 +234,22 @@ test('ChunkedScanner: malformed bodies return -1 with a reason, byte by byte too
     [';x\r\n', /missing chunk size/],
     ['0x5\r\n', /invalid chunk size/],
     ['5\nhello\r\n', /invalid chunk size/],
-    ['5 6\r\nhello\r\n', /invalid chunk size/], // whitespace may only lead to ';' or CRLF
+    ['5 6\r\nhello\r\n', /invalid chunk size/], // whitespace may only lead to ';'
     ['5 x\r\nhello\r\n', /invalid chunk size/],
     ['5\r\rhello', /size line must end with CRLF/],
     ['5;a\nhello\r\n', /bare LF or control character in chunk extension/],
     ['5;a\x01b\r\nhello\r\n', /control character in chunk extension/],
     ['1;' + 'e'.repeat(4097) + '\r\n', /chunk extension too long/],
     ['1000000000000\r\n', /chunk size too large/], // 13 hex digits
-    ['0000000000001\r\n', /chunk size too large/],
+    ['00000000000000001\r\n', /chunk size too large/], // 17 characters
+    ['10000000000000001\r\n', /chunk size too large/],
+    ['+5\r\nhello\r\n', /missing chunk size/],
+    ['5 \r\nhello\r\n', /invalid chunk size/], // whitespace only before an extension
+    ['5\t\r\nhello\r\n', /invalid chunk size/],
+    ['0\r\nGET /smuggled HTTP/1.1\r\n\r\n', /trailer line is not a header field/],
+    ['0\r\n: v\r\n\r\n', /trailer line is not a header field/],
+    ['0\r\nX-No-Colon\r\n\r\n', /trailer line is not a header field/],
+    ['0\r\nX : v\r\n\r\n', /trailer line is not a header field/],
     ['5\r\nhelloX\r\n0\r\n\r\n', /not followed by CRLF/],
     ['5\r\nhello\n0\r\n\r\n', /not followed by CRLF/],
     ['5\r\nhello\rX', /not followed by CRLF/],

@@ -5,8 +5,14 @@
 import { z } from 'zod';
 import { isCidrOrIp } from '../net-addr.js';
 import { LIMITS } from '../limits.js';
+import { sourceAuthOverlaps, sourceRangeProblem } from '../source-range.js';
 
-const Cidr = z.string().refine(isCidrOrIp, { message: 'not an IP address or CIDR' });
+export const Cidr = z.string().refine(isCidrOrIp, { message: 'not an IP address or CIDR' });
+/** A customer's source range: no broader than the floor, never unspecified/multicast/broadcast (source-range.ts). */
+const SourceRange = z.string().superRefine((text, ctx) => {
+  const problem = sourceRangeProblem(text);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+});
 const Port = z.number().int().min(1).max(65535);
 const CountryCode = z.string().regex(/^[a-z]{2}$/, 'country must be a lower-case ISO 3166-1 alpha-2 code');
 
@@ -26,8 +32,8 @@ export const UserSchema = z
     /** `$scrypt$...` from `hopgate hash-password`; never a clear password. */
     passwordHash: z.string().startsWith('$scrypt$').optional(),
     /** Allowed source addresses. With a password: both must match. */
-    sources: z.array(Cidr).default([]),
-    /** Connections from `sources` without credentials are this user. */
+    sources: z.array(SourceRange).default([]),
+    /** Connections from `sources` without credentials are this user (their ranges may not overlap another such user's). */
     sourceAuth: z.boolean().default(false),
     maxConnections: z.number().int().positive().optional(),
     status: z.enum(['active', 'suspended']).default('active'),
@@ -280,8 +286,20 @@ export const IngressConfigSchema = z
         drainTimeoutMs: z.number().int().nonnegative().default(LIMITS.drainTimeoutMs),
         /** Active reachability probe of every exit (0: passive health only). */
         exitProbeIntervalMs: z.number().int().nonnegative().default(5000),
-        /** Auth failures a source may make before its replies are slowed down. */
+        /** Failed logins of one login from one source after which its attempts wait a backoff (docs/CONFIGURATION.md). */
         authFailuresFree: z.number().int().nonnegative().default(5),
+        /** Failed logins from one source, any login, after which all its attempts wait a backoff. */
+        authFailuresFreePerSource: z.number().int().nonnegative().default(20),
+        /** The first backoff; it doubles with each further failure up to authBackoffMaxMs. */
+        authBackoffBaseMs: z.number().int().min(1).default(1000),
+        authBackoffMaxMs: z.number().int().min(1).default(60_000),
+        /** Password checks (scrypt) one source may have running or queued at once; more are refused at once. */
+        authChecksPerSource: z.number().int().min(1).max(256).default(4),
+        /**
+         * Connections one source (IPv4 address, IPv6 /64) may hold before authenticating; more are
+         * closed at once. Never more than half of maxConnections, whatever this says.
+         */
+        maxPreAuthPerSource: z.number().int().min(1).default(1024),
       })
       .strict()
       .prefault({}),
@@ -292,8 +310,14 @@ export const IngressConfigSchema = z
       })
       .strict()
       .prefault({}),
-    /** Admin HTTP: /metrics, /healthz, /v1/ports/LOGIN. Port 0: ephemeral (tests). */
-    metrics: z.object({ host: z.string().default('127.0.0.1'), port: Port.or(z.literal(0)) }).strict().optional(),
+    /**
+     * Admin HTTP: /metrics, /healthz, /v1/ports/LOGIN. Port 0: ephemeral (tests). `token`: the
+     * bearer token /v1/ports/… (customers' logins and exits) takes; without one those routes answer 403.
+     */
+    metrics: z
+      .object({ host: z.string().default('127.0.0.1'), port: Port.or(z.literal(0)), token: z.string().min(16, 'metrics.token must be at least 16 characters').optional() })
+      .strict()
+      .optional(),
     users: z.array(UserSchema).default([]),
     /** Ways out. Empty: the ingress egresses directly. */
     exits: z.array(AnyExitSchema).default([]),
@@ -307,7 +331,11 @@ export const IngressConfigSchema = z
     /** Client protocols this node accepts (an exit node accepts only socks5). */
     protocols: z.array(z.enum(['socks5', 'socks4', 'http', 'tls'])).default(['socks5', 'socks4', 'http', 'tls']),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    // A connection without credentials must be one customer, whatever the order of the list.
+    for (const o of sourceAuthOverlaps(c.users)) ctx.addIssue({ code: 'custom', path: ['users', o.index, 'sources'], message: o.message });
+  });
 
 export type IngressConfigInput = z.input<typeof IngressConfigSchema>;
 export type IngressConfig = z.output<typeof IngressConfigSchema>;

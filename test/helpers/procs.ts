@@ -1,0 +1,124 @@
+/**
+ * Long-running hopgate processes for harnesses (chaos, soak): start one,
+ * optionally inside a network namespace and behind a wrapper (unshare), wait
+ * for its ready line, keep the tail of its stderr, kill it by PID.
+ * `ip netns exec` and `unshare … sh -c 'exec …'` both exec in place, so the
+ * child's PID is the node process's own.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+
+export interface Proc {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** The first stdout line matching the ready pattern. */
+  readonly readyLine: string;
+  /** Resolves with the exit code (or signal name) once the process is gone. */
+  readonly exited: Promise<string>;
+  alive(): boolean;
+  stderrTail(): string;
+}
+
+export interface StartOptions {
+  /** Network namespace to run in (`ip netns exec NS`). */
+  readonly ns?: string;
+  /** Command prefix inside the namespace, e.g. an unshare wrapper; gets the argv appended. */
+  readonly wrap?: (argv: string[]) => string[];
+  readonly env?: Record<string, string>;
+  readonly ready: RegExp;
+  readonly timeoutMs?: number;
+}
+
+const running = new Set<Proc>();
+
+export function startProc(name: string, argv: string[], o: StartOptions): Promise<Proc> {
+  const inner = o.wrap ? o.wrap(argv) : argv;
+  const full = o.ns ? ['ip', 'netns', 'exec', o.ns, ...inner] : inner;
+  const child = spawn(full[0]!, full.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...o.env } });
+  let err = '';
+  let out = '';
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+    if (err.length > 40_000) err = err.slice(-20_000);
+  });
+  const exited = new Promise<string>((r) => child.once('exit', (code, signal) => r(signal ?? String(code))));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${name} not ready within ${o.timeoutMs ?? 20_000} ms: ${err.slice(-1500)}`));
+    }, o.timeoutMs ?? 20_000);
+    const onData = (d: Buffer): void => {
+      out += d.toString();
+      const line = out.split('\n').find((l) => o.ready.test(l));
+      if (!line) {
+        if (out.length > 100_000) out = out.slice(-50_000);
+        return;
+      }
+      clearTimeout(timer);
+      child.stdout.off('data', onData);
+      child.stdout.resume(); // keep draining: a full pipe would block the child
+      const proc: Proc = {
+        name,
+        child,
+        pid: child.pid!,
+        readyLine: line,
+        exited,
+        alive: () => child.exitCode === null && child.signalCode === null,
+        stderrTail: () => err.slice(-3000),
+      };
+      running.add(proc);
+      exited.then(() => running.delete(proc), () => undefined);
+      resolve(proc);
+    };
+    child.stdout.on('data', onData);
+    exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited (${code}) before ready: ${err.slice(-1500)}`));
+    }, () => undefined);
+  });
+}
+
+/** SIGKILL, and wait until it is gone. */
+export async function killHard(p: Proc): Promise<void> {
+  if (p.alive()) process.kill(p.pid, 'SIGKILL');
+  await p.exited;
+}
+
+/** SIGTERM (the clean shutdown path); SIGKILL after `ms`. */
+export async function stopGracefully(p: Proc, ms = 10_000): Promise<string> {
+  if (!p.alive()) return p.exited;
+  process.kill(p.pid, 'SIGTERM');
+  const t = setTimeout(() => p.alive() && process.kill(p.pid, 'SIGKILL'), ms);
+  const code = await p.exited;
+  clearTimeout(t);
+  return code;
+}
+
+/** SIGKILL every process this module started that is still running (last-resort cleanup). */
+export function killAllStarted(): void {
+  for (const p of running) {
+    for (const d of descendants(p.pid)) try { process.kill(d, 'SIGKILL'); } catch { /* gone */ }
+    try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+}
+
+/** PIDs of every live descendant (an ingress's workers), from /proc. */
+export function descendants(pid: number): number[] {
+  const parent = new Map<number, number>();
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      // Field 4 (ppid) follows the parenthesised command name, which may hold spaces.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parent.set(Number(e), ppid);
+    } catch { /* exited meanwhile */ }
+  }
+  const out: number[] = [];
+  const walk = (p: number): void => {
+    for (const [c, pp] of parent) if (pp === p) { out.push(c); walk(c); }
+  };
+  walk(pid);
+  return out;
+}
