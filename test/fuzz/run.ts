@@ -13,6 +13,9 @@ import { minimizeLive, runLiveFuzz } from './live/run-live.js';
 import { knownCrash } from './live/known.js';
 import { loadLiveCorpus, saveLiveCase } from './live/live-corpus.js';
 
+// `node --test dist/test/` loads every file under it: this one runs only from the command line.
+if (process.env['NODE_TEST_CONTEXT'] !== undefined) process.exit(0);
+
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '60' },

@@ -22,7 +22,9 @@ export class HostProcess {
 
   static async start(): Promise<HostProcess> {
     const script = fileURLToPath(new URL('./host.js', import.meta.url));
-    const child = spawn(process.execPath, ['--expose-gc', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const env: NodeJS.ProcessEnv = { ...process.env, HOPGATE_FUZZ_HOST: '1' };
+    delete env['NODE_TEST_CONTEXT'];
+    const child = spawn(process.execPath, ['--expose-gc', script], { stdio: ['pipe', 'pipe', 'pipe'], env });
     let host: HostProcess | undefined;
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => {

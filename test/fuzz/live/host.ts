@@ -16,6 +16,9 @@ import { startTestIngress } from '../../helpers/ingress.js';
 import { exitEntry, startTestExit } from '../../helpers/exits.js';
 import { ensureSelfSignedCert } from '../../../src/cli/tls-cert.js';
 
+// `node --test dist/test/` loads every file under it: this one runs only when host-process.ts spawns it.
+if (process.env['HOPGATE_FUZZ_HOST'] !== '1') process.exit(0);
+
 const exit = await startTestExit('fuzz-exit', '127.0.0.1');
 const tls = ensureSelfSignedCert(join(mkdtempSync(join(tmpdir(), 'hopgate-fuzz-')), 'tls'))!;
 const ing = await startTestIngress({
