@@ -338,3 +338,15 @@ test('encodeProxyResponse: exact bytes, and CR/LF never reach the head', () => {
   assert.deepEqual(parsed.value.headers, [{ name: 'X-C', value: '' }, { name: 'Content-Length', value: '0' }]);
   assert.equal(parsed.consumed, sneaky.length);
 });
+
+test('header values are trimmed in linear time: a long run of inner spaces is not quadratic', () => {
+  // A regex trim (/^[ \t]+|[ \t]+$/g) rescans every inner run of blanks to the end: ~2·10^9 steps for 64 KiB.
+  const value = `a${' '.repeat(64 * 1024)}b`;
+  const head = Buffer.from(`GET http://x/ HTTP/1.1\r\nHost: x\r\nX-Pad:  ${value} \t\r\n\r\n`, 'latin1');
+  const started = process.hrtime.bigint();
+  const r = parseRequestHead(head, { maxHeadBytes: 128 * 1024, maxHeaderCount: 100 });
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  assert.equal(r.kind, 'ok');
+  if (r.kind === 'ok') assert.equal(r.value.headers.find((h) => h.name === 'X-Pad')?.value, value);
+  assert.ok(ms < 1000, `parsing took ${ms.toFixed(0)} ms`);
+});
