@@ -18,7 +18,7 @@
  *   ingress loses no closed minute: on start the journal is read back with the
  *   same epoch and sequence numbers and offered again (the control plane's
  *   cursor makes that exactly-once). A minute still open is checkpointed too:
- *   what it counted so far becomes a record every `checkpointMs` (5 s), and
+ *   what it counted so far becomes a record every `checkpointMs` (2 s), and
  *   the rest of the minute goes on in a new bucket (the control plane adds
  *   records up), so a kill -9 loses at most those seconds, not the minute. The journal is compacted (rewritten
  *   atomically with only the unacknowledged records) as pulls acknowledge
@@ -88,7 +88,7 @@ export class StatsLedger {
     private readonly graceMs = 2500,
     private readonly now: () => number = Date.now,
     /** An open minute's counts so far are closed into a record this often (crash safety; 0: only ended minutes). */
-    private readonly checkpointMs = 5000,
+    private readonly checkpointMs = 2000,
   ) {
     this.epoch = `e${randomBytes(6).toString('hex')}`;
   }
