@@ -127,3 +127,26 @@ test('HTTPS proxy: CONNECT, data and close_notify+FIN at once get the echo and e
   assert.deepEqual(payloadAfterReply(all, -1), PAYLOAD);
   assert.equal(await sessionsGone(viaExit.ingress, exit.node), 0, 'sessions left open');
 });
+
+for (const route of ['through a hopgate exit', 'direct'] as const) {
+  test(`SOCKS5 UDP ASSOCIATE ${route}: request and FIN in one write end the association (RFC 1928 §7), not its idle timeout`, async () => {
+    const ing = route === 'direct' ? direct : viaExit;
+    const s = connect({ port: ing.port, host: '127.0.0.1', allowHalfOpen: true });
+    s.on('error', () => undefined);
+    const chunks: Buffer[] = [];
+    s.on('data', (c: Buffer) => chunks.push(c));
+    const gone = new Promise<void>((resolve) => s.once('close', () => resolve()));
+    const associate = socks5(0);
+    associate[associate.length - 9] = 3; // CMD UDP ASSOCIATE, from 0.0.0.0:0
+    associate.fill(0, associate.length - 6);
+    s.end(associate);
+    try {
+      await withTimeout(gone, 3000, 'the control connection to close');
+    } finally {
+      s.destroy();
+    }
+    const all = Buffer.concat(chunks);
+    assert.deepEqual([...all.subarray(0, 6)], [5, 2, 1, 0, 5, 0], 'method 2, auth ok, then REP succeeded');
+    assert.equal(await sessionsGone(ing.ingress, exit.node), 0, 'sessions left open');
+  });
+}
