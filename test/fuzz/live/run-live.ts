@@ -64,8 +64,15 @@ async function startBad(): Promise<{ server: Server; port: number }> {
   return { server, port: (server.address() as { port: number }).port };
 }
 
+/**
+ * The innocent and the new client come from another source than the cases (127.0.0.1): the cases'
+ * wrong credentials rightly throttle their own source (auth backoff: RATE_LIMITED without a check),
+ * and what must hold is that other sources are not hurt.
+ */
+const INNOCENT_SOURCE = '127.0.0.2';
+
 async function openInnocent(env: Pick<Env, 'host' | 'p'>): Promise<Socket> {
-  return socks5ConnectRaw(env.host.port, USER.login, USER.password, '127.0.0.1', env.p.echoPort, { timeoutMs: 5000 });
+  return socks5ConnectRaw(env.host.port, USER.login, USER.password, '127.0.0.1', env.p.echoPort, { timeoutMs: 5000, localAddress: INNOCENT_SOURCE });
 }
 
 async function startEnv(seed: number): Promise<Env> {
@@ -104,7 +111,7 @@ async function probe(env: Env): Promise<LiveFinding['problem'] | undefined> {
   }
   let fresh: Socket | undefined;
   try {
-    fresh = await socks5ConnectRaw(env.host.port, USER.login, USER.password, '127.0.0.1', env.p.echoPort, { timeoutMs: 5000 });
+    fresh = await socks5ConnectRaw(env.host.port, USER.login, USER.password, '127.0.0.1', env.p.echoPort, { timeoutMs: 5000, localAddress: INNOCENT_SOURCE });
     fresh.write('ping');
     if (!(await readExactly(fresh, 4, 5000)).equals(Buffer.from('ping'))) return 'new-client';
   } catch {
