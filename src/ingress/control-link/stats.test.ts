@@ -88,3 +88,31 @@ test('the journal: an unwritable state dir only turns persistence off; the ledge
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('an open minute is checkpointed into the journal: a kill -9 mid-minute loses at most checkpointMs of usage', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hopgate-ledger-'));
+  try {
+    let t = Date.parse('2026-01-01T00:00:10Z');
+    const a = new StatsLedger(2500, () => t, 5000);
+    a.attach(new StateDir(dir));
+    a.add([['2026-01-01T00:00', 'alice', '', 0, 100, 1, 0]]);
+    t += 4000;
+    a.closeMinutes();
+    assert.equal(a.stats().pending, 0, 'younger than the checkpoint: still open');
+    t += 1000;
+    a.closeMinutes();
+    a.add([['2026-01-01T00:00', 'alice', '', 0, 20, 0, 0]]); // the minute goes on in a new bucket
+    t += 5000;
+    a.closeMinutes();
+    await a.flushed();
+    // killed at 00:00:20, mid-minute, without close(): the journal holds both checkpoints
+    const b = new StatsLedger(2500, () => t, 5000);
+    assert.equal(b.attach(new StateDir(dir)).pending, 2);
+    const p = b.pull(undefined);
+    assert.deepEqual(p.records.map((r) => [r[1], r[5]]), [['2026-01-01T00:00', 100], ['2026-01-01T00:00', 20]]);
+    assert.equal(p.live.length, 0);
+    await b.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -17,7 +17,10 @@
  *   dir (`stats-ledger.json`, fsynced) before any pull can see it, so a killed
  *   ingress loses no closed minute: on start the journal is read back with the
  *   same epoch and sequence numbers and offered again (the control plane's
- *   cursor makes that exactly-once). The journal is compacted (rewritten
+ *   cursor makes that exactly-once). A minute still open is checkpointed too:
+ *   what it counted so far becomes a record every `checkpointMs` (5 s), and
+ *   the rest of the minute goes on in a new bucket (the control plane adds
+ *   records up), so a kill -9 loses at most those seconds, not the minute. The journal is compacted (rewritten
  *   atomically with only the unacknowledged records) as pulls acknowledge
  *   them. A clean shutdown closes the open minutes into it too.
  */
@@ -39,6 +42,8 @@ export interface MeterBatchMsg {
 }
 
 interface Bucket {
+  /** When this bucket opened (ledger clock): it is checkpointed `checkpointMs` later. */
+  since: number;
   minute: string;
   login: string;
   exit: string;
@@ -82,6 +87,8 @@ export class StatsLedger {
     /** A minute closes this long after it ends (cluster workers report every second). */
     private readonly graceMs = 2500,
     private readonly now: () => number = Date.now,
+    /** An open minute's counts so far are closed into a record this often (crash safety; 0: only ended minutes). */
+    private readonly checkpointMs = 5000,
   ) {
     this.epoch = `e${randomBytes(6).toString('hex')}`;
   }
@@ -90,7 +97,7 @@ export class StatsLedger {
     for (const [minute, login, exit, up, down, conns, fails] of rows) {
       const key = `${minute}\0${login}\0${exit}`;
       let b = this.open.get(key);
-      if (!b) this.open.set(key, (b = { minute, login, exit, up: 0, down: 0, connections: 0, failures: 0 }));
+      if (!b) this.open.set(key, (b = { since: this.now(), minute, login, exit, up: 0, down: 0, connections: 0, failures: 0 }));
       b.up += up;
       b.down += down;
       b.connections += conns;
@@ -98,12 +105,18 @@ export class StatsLedger {
     }
   }
 
-  /** Close every open minute that ended more than the grace ago (all of them with `all`); the journal gets the new records. */
+  /**
+   * Close every open minute that ended more than the grace ago, and checkpoint
+   * those open for `checkpointMs` (all of them with `all`); the journal gets
+   * the new records.
+   */
   closeMinutes(all = false): void {
-    const cutoff = minuteOf(this.now() - this.graceMs);
+    const now = this.now();
+    const cutoff = minuteOf(now - this.graceMs);
+    const checkpoint = this.checkpointMs > 0 ? now - this.checkpointMs : -Infinity;
     const closed: StatsRecord[] = [];
     for (const [key, b] of this.open) {
-      if (!all && b.minute >= cutoff) continue;
+      if (!all && b.minute >= cutoff && b.since > checkpoint) continue;
       this.open.delete(key);
       closed.push([this.nextSeq++, b.minute, b.login, b.exit, b.up, b.down, b.connections, b.failures]);
     }
