@@ -9,9 +9,8 @@ import { seedFromEnv } from './rng.js';
 import { runCodecFuzz } from './codec-run.js';
 import { targetByName } from './targets/index.js';
 import { saveFinding } from './corpus.js';
-import { minimizeLive, runLiveFuzz } from './live/run-live.js';
-import { knownCrash } from './live/known.js';
-import { loadLiveCorpus, saveLiveCase } from './live/live-corpus.js';
+import { runLiveFuzz } from './live/run-live.js';
+import { saveLiveCase } from './live/live-corpus.js';
 
 // `node --test dist/test/` loads every file under it: this one runs only from the command line.
 if (process.env['NODE_TEST_CONTEXT'] !== undefined) process.exit(0);
@@ -50,19 +49,11 @@ if (values.live || both) {
   const liveSeconds = both ? seconds / 2 : seconds;
   console.log(`live: ${liveSeconds} s`);
   const save = !values['no-save'];
-  const r = await runLiveFuzz({ seed, seconds: liveSeconds, log, minimize: save, known: knownCrash });
-  console.log(`live: ${r.cases} cases (${(r.cases / liveSeconds).toFixed(1)}/s), innocent client echoed ${r.innocentBytes} bytes, ${r.findings.length} findings, ${r.known.length} known crashes`);
+  const r = await runLiveFuzz({ seed, seconds: liveSeconds, log, minimize: save });
+  console.log(`live: ${r.cases} cases (${(r.cases / liveSeconds).toFixed(1)}/s), innocent client echoed ${r.innocentBytes} bytes, ${r.findings.length} findings`);
   for (const f of r.findings) {
     failed = true;
     if (save && f.script) console.log(`  saved ${saveLiveCase({ note: f.message.slice(0, 2000), problem: f.problem, scripts: f.batch ?? [f.script] })}`);
-  }
-  // A known crash gets one regression case per owner (todo until the owner's fix lands).
-  const owners = new Set(loadLiveCorpus().flatMap((c) => (c.todo ? [c.todo] : [])));
-  for (const k of r.known) {
-    if (!save || owners.has(k.owner)) continue;
-    owners.add(k.owner);
-    const script = await minimizeLive(k.script, 'crash');
-    console.log(`  saved ${saveLiveCase({ note: 'known crash, minimized (from the first case of its batch: check that it replays alone)', problem: 'crash', scripts: [script], todo: k.owner })}`);
   }
 }
 process.exitCode = failed ? 1 : 0;

@@ -21,6 +21,7 @@ import type { IngressRuntime } from '../runtime.js';
 import type { Session } from '../session.js';
 import { relayToClient } from './relay-session.js';
 import { resetSocket } from '../relay/reset.js';
+import { endClient } from './end-client.js';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) plus the proxy-specific ones. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer', 'upgrade']);
@@ -65,7 +66,7 @@ export async function serveHttp(rt: IngressRuntime, session: Session, reader: By
       upstream = await forwardOne(rt, session, reader, head, upstream, route.text, exchange);
       if (upstream === undefined || !wantsKeepAlive(head)) {
         upstream?.socket.destroy();
-        endGracefully(client);
+        endClient(client);
         return;
       }
     }
@@ -74,7 +75,7 @@ export async function serveHttp(rt: IngressRuntime, session: Session, reader: By
     // A second response after a head already sent would be read as part of the first.
     if (exchange.responding) return abortClient(session, client, err);
     // The client finished its keep-alive connection: close our side too (allowHalfOpen would keep it).
-    if (reader.exhausted && session.result === 'ok') return void client.end();
+    if (reader.exhausted && session.result === 'ok') return endClient(client);
     respondError(session, client, err);
   }
 }
@@ -251,12 +252,6 @@ function parseAbsoluteUrl(target: string): { target: TargetAddress; hostHeader: 
   return { target: { host, port, kind: targetKind(host) }, hostHeader: url.host, path: `${url.pathname}${url.search}` };
 }
 
-/** Send our FIN, drain whatever the client still sends, and do not wait forever for its FIN. */
-function endGracefully(client: Socket): void {
-  client.end();
-  client.resume();
-  setTimeout(() => client.destroy(), 2000).unref();
-}
 
 function recordFailure(session: Session, err: unknown): void {
   session.result = isProxyError(err) ? err.code : 'INTERNAL';
@@ -285,5 +280,5 @@ function respondError(session: Session, client: Socket, err: unknown): void {
   ];
   if (r.httpStatus === 407) headers.push(['Proxy-Authenticate', encodeBasicChallenge('hopgate')]);
   if (isProxyError(err) && err.retryAfterS !== undefined) headers.push(['Retry-After', String(err.retryAfterS)]);
-  client.end(encodeProxyResponse(r.httpStatus, `${r.httpReason} (${code})`, { headers, body: `${code}: ${message}\n`, close: true }));
+  endClient(client, encodeProxyResponse(r.httpStatus, `${r.httpReason} (${code})`, { headers, body: `${code}: ${message}\n`, close: true }));
 }

@@ -7,6 +7,7 @@ import { authorize, openUpstream } from '../pipeline.js';
 import type { IngressRuntime } from '../runtime.js';
 import type { Session } from '../session.js';
 import { relayToClient } from './relay-session.js';
+import { endClient } from './end-client.js';
 
 export async function serveSocks4(rt: IngressRuntime, session: Session, reader: ByteReader): Promise<void> {
   const client = reader.socket;
@@ -21,7 +22,7 @@ export async function serveSocks4(rt: IngressRuntime, session: Session, reader: 
     const code = isProxyError(err) ? err.code : 'INTERNAL';
     session.result = code;
     session.resultMessage = (err as Error).message;
-    return void client.end(encodeSocks4Reply(REPLIES[code].socks4));
+    return endClient(client, encodeSocks4Reply(REPLIES[code].socks4));
   }
   client.write(encodeSocks4Reply(CD.GRANTED, { host: upstream.localAddress ?? '0.0.0.0', port: upstream.localPort ?? 0 }));
   relayToClient(session, reader, upstream);

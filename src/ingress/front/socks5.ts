@@ -18,6 +18,7 @@ import type { IngressRuntime } from '../runtime.js';
 import type { Session } from '../session.js';
 import { relayToClient } from './relay-session.js';
 import { serveUdpAssociate } from './udp-associate.js';
+import { endClient } from './end-client.js';
 
 export async function serveSocks5(rt: IngressRuntime, session: Session, reader: ByteReader): Promise<void> {
   const client = reader.socket;
@@ -41,12 +42,12 @@ export async function serveSocks5(rt: IngressRuntime, session: Session, reader: 
     const usedUserPass = greeting.methods.includes(METHOD.USER_PASS);
     // An authentication refusal is RFC 1929 status 1, or method 0xFF when no method was chosen.
     if (AUTH_PHASE_CODES.has(code) || code === 'BAD_REQUEST' || code === 'RATE_LIMITED') {
-      return void client.end(usedUserPass ? encodeAuthStatus(false) : encodeMethodChoice(METHOD.NO_ACCEPTABLE));
+      return endClient(client, usedUserPass ? encodeAuthStatus(false) : encodeMethodChoice(METHOD.NO_ACCEPTABLE));
     }
     // Refused after authenticating (e.g. the user's connection limit): answer the request with the code.
     client.write(usedUserPass ? encodeAuthStatus(true) : encodeMethodChoice(METHOD.NO_AUTH));
     await reader.read(parseRequest).catch(() => undefined);
-    return void client.end(encodeReply(REPLIES[code].socks5));
+    return endClient(client, encodeReply(REPLIES[code].socks5));
   }
 
   let request;
@@ -77,5 +78,5 @@ function refuse(session: Session, client: Socket, err: unknown): void {
   const code = isProxyError(err) ? err.code : 'INTERNAL';
   session.result = code;
   session.resultMessage = (err as Error).message;
-  client.end(encodeReply(REPLIES[code].socks5));
+  endClient(client, encodeReply(REPLIES[code].socks5));
 }

@@ -20,6 +20,7 @@ import type { Session } from '../session.js';
 import { chooseExit } from '../pipeline.js';
 import { unmapIPv4 as unmap } from '../../shared/net-addr.js';
 import { bindUdp, openDirectWayOut, openExitWayOut, type UdpWayOut } from './udp-way-out.js';
+import { endClient } from './end-client.js';
 
 
 /** The client's side of an association: where its datagrams come from and replies go. */
@@ -118,7 +119,7 @@ export async function serveUdpAssociate(rt: IngressRuntime, session: Session, re
     const code = isProxyError(err) ? err.code : 'INTERNAL';
     session.result = code;
     session.resultMessage = (err as Error).message;
-    return void control.end(encodeReply(REPLIES[code].socks5));
+    return endClient(control, encodeReply(REPLIES[code].socks5));
   }
   const limits = session.limits;
   let idle: NodeJS.Timeout | undefined;
@@ -169,4 +170,7 @@ export async function serveUdpAssociate(rt: IngressRuntime, session: Session, re
   control.on('end', closeAll);
   control.resume();
   session.stopper = { abort: closeAll };
+  // The control connection may have ended or closed while the way out was opened, before the
+  // listeners above: the association ends now, not at its idle timeout.
+  if (control.readableEnded || control.destroyed) closeAll();
 }

@@ -139,6 +139,11 @@ export function relay(
     else pump(upstream, client, count.down);
   }
   for (const s of [client, upstream]) s.on('error', onError).on('close', onClose);
+  // A side may have sent its FIN with its handshake (request, data and FIN in one go): its 'end'
+  // came while a handshake reader held the socket, before the listeners above. Passed on now, or
+  // the other side never hears it and both wait for the idle timeout (sessions held meanwhile).
+  if (client.readableEnded) upstream.end();
+  if (upstream.readableEnded) client.end();
   // Every byte read on one side is written on the other, so the client's timer sees all activity.
   watchIdle(client, idleMs);
   client.resume();
