@@ -11,6 +11,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { readdirSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Server } from 'node:http';
@@ -208,6 +209,25 @@ test('publishing: an internal HTTP service is reachable by host name, carried ov
   // A POST body travels too.
   const post = await curl(['-sS', '-H', 'Host: WIKI.internal:80', '--data-binary', 'x'.repeat(100_000), `http://127.0.0.1:${port}/upload`]);
   assert.match(post.stdout, /"method":"POST","path":"\/upload"/);
+});
+
+test('publishing: after an error reply the ingress closes the connection itself, even if the client never sends its FIN', async () => {
+  const port = ing.ingress.runtime.reverse!.publishPort!;
+  const s = netConnect({ host: '127.0.0.1', port, allowHalfOpen: true });
+  s.on('error', () => undefined);
+  let got = '';
+  s.on('data', (d: Buffer) => (got += d.toString('latin1')));
+  s.write('GET / HTTP/1.1\r\nHost: nothing.internal\r\n\r\n');
+  await withTimeout(new Promise((r) => s.once('end', r)), 5000, 'the 404 and its FIN');
+  assert.match(got, /^HTTP\/1\.1 404 .*\r\nX-Hopgate-Error: NO_EXIT_MATCH/);
+  // A bare end() waited for this client's FIN until the idle timeout. Now the ingress's socket is
+  // gone after its 2 s grace: the first byte sent later draws a reset, the second fails (EPIPE).
+  await new Promise((r) => setTimeout(r, 3000));
+  const closed = new Promise((r) => s.once('close', r));
+  s.write('x');
+  await new Promise((r) => setTimeout(r, 300));
+  s.write('y');
+  await withTimeout(closed, 3000, 'the socket closed by the ingress after the grace');
 });
 
 test('publishing over HTTPS: the site\'s own certificate by SNI, SNI and Host must agree, other sites get the default certificate', async () => {

@@ -25,6 +25,7 @@ import { relay } from '../relay/relay.js';
 import type { ReverseDialOptions } from './dial-reverse.js';
 import { siteContexts } from './publish-tls.js';
 import { boundPort, listenOn } from '../../shared/listen.js';
+import { endClient } from '../front/end-client.js';
 
 type Site = ReverseConfig['publish'][number];
 
@@ -165,7 +166,7 @@ export class PublishServer {
       const status = err instanceof Refusal ? err.status : code === 'NO_EXIT_MATCH' ? 404 : code === 'SOURCE_NOT_ALLOWED' ? 403 : REPLIES[code].httpStatus;
       const reason = err instanceof Refusal ? err.reason : status === 404 ? 'Not Found' : status === 403 ? 'Forbidden' : REPLIES[code].httpReason;
       const message = (err as Error).message;
-      if (!client.destroyed) client.end(encodeProxyResponse(status, `${reason} (${code})`, { headers: [['X-Hopgate-Error', code]], body: `${code}: ${message}\n`, close: true }));
+      if (!client.destroyed) endClient(client, encodeProxyResponse(status, `${reason} (${code})`, { headers: [['X-Hopgate-Error', code]], body: `${code}: ${message}\n`, close: true }));
     }
   }
 
