@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { connect } from 'node:net';
 import { hashPassword } from '../src/ingress/auth/password-hash.js';
 import type { Job, Via } from './load.js';
+import { buildLoadgen, loadgenArgs } from './loadgen.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, '..', 'src', 'cli', 'main.js');
@@ -38,7 +39,11 @@ process.on('exit', () => {
 });
 
 async function start(args: string[], env: Record<string, string> = {}): Promise<string> {
-  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  return startBinary(process.execPath, args, env);
+}
+
+async function startBinary(cmd: string, args: string[], env: Record<string, string> = {}): Promise<string> {
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   children.push(child);
   return new Promise((resolve, reject) => {
     createInterface({ input: child.stdout }).once('line', resolve);
@@ -59,7 +64,10 @@ async function waitPort(port: number, host = '127.0.0.1'): Promise<void> {
   throw new Error(`port ${port} did not open`);
 }
 
+const loadgen = buildLoadgen(work);
+
 async function load(job: Job): Promise<Record<string, number>> {
+  if (job.kind === 'setup' && loadgen) return JSON.parse(await startBinary(loadgen, loadgenArgs(job)));
   return JSON.parse(await start([join(here, 'load.js'), JSON.stringify(job)]));
 }
 
@@ -120,7 +128,7 @@ async function main(): Promise<void> {
     }
   }
   const out = [
-    `node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), medians of ${RUNS} runs of ${MS} ms, reverse pool ${opt.pool}, ingress workers ${opt.workers}`,
+    `node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), medians of ${RUNS} runs of ${MS} ms, reverse pool ${opt.pool}, ingress workers ${opt.workers}, setup generator ${loadgen ? 'C (bench/loadgen.c)' : 'Node (bench/load.ts)'}`,
     '',
     '| path | setups/s at c=64 | setup p50 / p99 ms | 1-stream bulk MB/s | echo RTT p50 µs | errors |',
     '|---|---|---|---|---|---|',

@@ -16,6 +16,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { hashPassword } from '../src/ingress/auth/password-hash.js';
 import type { Job, Via } from './load.js';
+import { buildLoadgen, loadgenArgs } from './loadgen.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, '..', 'src', 'cli', 'main.js');
@@ -61,8 +62,13 @@ process.on('exit', stopAll);
 // A signal does not run 'exit' handlers: without this, the contenders outlive an interrupted run.
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
 
+const loadgen = buildLoadgen(work);
+
 async function load(job: Job): Promise<Record<string, number>> {
-  const { line } = await startChild(process.execPath, [join(here, 'load.js'), JSON.stringify(job)]);
+  const { line } =
+    job.kind === 'setup' && loadgen
+      ? await startChild(loadgen, loadgenArgs(job))
+      : await startChild(process.execPath, [join(here, 'load.js'), JSON.stringify(job)]);
   return JSON.parse(line);
 }
 
@@ -322,7 +328,7 @@ async function main(): Promise<void> {
   const fmt = (x: number, digits = 0): string => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
   const ratio = (x: number, ref: number): string => (Number.isFinite(x) && ref ? `${(x / ref).toFixed(2)}×` : 'n/a');
   const out: string[] = [];
-  out.push(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}. Medians of ${RUNS} run(s), ${MS} ms each; ratios to direct.`, '');
+  out.push(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}. Medians of ${RUNS} run(s), ${MS} ms each; ratios to direct. Setup generator: ${loadgen ? 'C (bench/loadgen.c)' : 'Node (bench/load.ts; no cc)'}.`, '');
   out.push('| subject | setup/s c=1 | setup/s c=64 | setup/s c=256 | c=64 p50 / p99 µs | c=64 CPU µs per setup: proxy / generator | bulk 1 stream MB/s | bulk 8 streams MB/s | 64 B echo p50 / p99 µs | errors |');
   out.push('|---|---|---|---|---|---|---|---|---|---|');
   for (const s of subjects) {
