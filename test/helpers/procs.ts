@@ -33,6 +33,10 @@ export interface StartOptions {
   readonly env?: Record<string, string>;
   /** The ready line: the first stdout line it matches (`/^\{/` for a JSON line). */
   readonly ready: RegExp;
+  /**
+   * Bound on the start (default 60 s). Not something the tests assert: `hopgate control` needs ~1.4 s of CPU to
+   * start, and took 12-17 s of wall time on this 2-core machine at load 26; 10-15 s bounds killed it mid-start.
+   */
   readonly timeoutMs?: number;
 }
 
@@ -69,8 +73,8 @@ export function startProc(name: string, argv: string[], o: StartOptions): Promis
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${name} not ready within ${o.timeoutMs ?? 20_000} ms: ${err.slice(-1500)}`));
-    }, o.timeoutMs ?? 20_000);
+      reject(new Error(`${name} not ready within ${o.timeoutMs ?? 60_000} ms: ${err.slice(-1500)}`));
+    }, o.timeoutMs ?? 60_000);
     const onData = (d: Buffer): void => {
       out += d.toString();
       const complete = out.split('\n').slice(0, -1); // a line still being written could match a loose pattern

@@ -20,7 +20,7 @@ interface Started {
 
 async function startControl(db: string, stateDir: string): Promise<Started> {
   const argv = [process.execPath, MAIN, 'control', '--db', db, '--listen', '127.0.0.1:0', '--state-dir', stateDir, '--json', '--log-level', 'warn'];
-  const proc = await startProc('hopgate control', argv, { env: { HOPGATE_ADMIN_TOKEN: '' }, ready: /^\{/, timeoutMs: 10_000 });
+  const proc = await startProc('hopgate control', argv, { env: { HOPGATE_ADMIN_TOKEN: '' }, ready: /^\{/ });
   return { proc, info: readyJson(proc) };
 }
 

@@ -51,7 +51,7 @@ export interface ControlProcess extends Replica {
 /** `hopgate control` as its own process (operator token TOKEN). */
 export async function startControlProcess(db: string, stateDir: string, waitMs: number): Promise<ControlProcess> {
   const argv = [process.execPath, 'dist/src/cli/main.js', 'control', '--db', db, '--listen', '127.0.0.1:0', '--state-dir', stateDir, '--json', '--log-level', 'warn', '--db-wait-ms', String(waitMs)];
-  const proc = await startProc('hopgate control', argv, { env: { HOPGATE_ADMIN_TOKEN: TOKEN }, ready: /^\{/, timeoutMs: 15_000 });
+  const proc = await startProc('hopgate control', argv, { env: { HOPGATE_ADMIN_TOKEN: TOKEN }, ready: /^\{/ });
   const { url } = readyJson<{ url: string }>(proc);
   return { url, api: api(url, TOKEN), proc, stderr: () => proc.stderr(), stop: async () => void (await stopGracefully(proc)) };
 }

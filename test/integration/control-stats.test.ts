@@ -185,7 +185,7 @@ for (const dc of cases) {
       await cp.close();
       const spawnControl = async (): Promise<Proc> => {
         const argv = [process.execPath, 'dist/src/cli/main.js', 'control', '--db', tdb.spec, '--listen', `127.0.0.1:${port}`, '--state-dir', cpState.path, '--json', '--log-level', 'silent', '--stats-interval-ms', '50'];
-        const child = await startProc('hopgate control', argv, { env: { HOPGATE_ADMIN_TOKEN: 'test-operator-token-0123456789' }, ready: /^\{/, timeoutMs: 15_000 });
+        const child = await startProc('hopgate control', argv, { env: { HOPGATE_ADMIN_TOKEN: 'test-operator-token-0123456789' }, ready: /^\{/ });
         assert.equal(readyJson<{ url: string }>(child).url, `http://127.0.0.1:${port}`);
         return child;
       };

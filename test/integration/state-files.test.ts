@@ -45,7 +45,7 @@ interface Child {
 async function startChild(env: Record<string, string>, shellPrefix?: string): Promise<Child> {
   const node = `exec ${JSON.stringify(process.execPath)} ${JSON.stringify(CHILD)}`;
   const argv = shellPrefix ? ['unshare', '-m', '--propagation', 'private', 'sh', '-ec', `${shellPrefix}\n${node}`] : [process.execPath, CHILD];
-  const proc = await startProc('ingress child', argv, { env, ready: /^\{/, timeoutMs: 15_000 });
+  const proc = await startProc('ingress child', argv, { env, ready: /^\{/ });
   const logs = (): Array<Record<string, unknown>> =>
     proc
       .stderr()
