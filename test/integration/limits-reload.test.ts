@@ -44,10 +44,12 @@ test('per-user connection limit answers REP 2 past the limit', async () => {
 test('global connection limit drops connections past it before reading a byte', async () => {
   const ing = await startTestIngress({ limits: { maxConnections: 2 } });
   try {
-    const held = [connect(ing.port, '127.0.0.1'), connect(ing.port, '127.0.0.1')];
+    // Three sources: one source may hold only half the budget before authenticating (1 of 2 here), so from a
+    // single address the per-source cap, not the global limit, would refuse the second and third.
+    const held = ['127.0.0.2', '127.0.0.3'].map((localAddress) => connect({ port: ing.port, host: '127.0.0.1', localAddress }));
     await Promise.all(held.map((s) => once(s, 'connect')));
     await eventually('both held connections accepted and counted', () => ing.ingress.runtime.limiter.active === 2);
-    const third = connect(ing.port, '127.0.0.1');
+    const third = connect({ port: ing.port, host: '127.0.0.1', localAddress: '127.0.0.4' });
     third.on('error', () => undefined);
     await withTimeout(closed(third), 2000, 'third connection dropped');
     held.forEach((s) => s.destroy());
