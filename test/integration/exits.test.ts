@@ -24,6 +24,7 @@ import { socksAssociate } from '../helpers/socks-client.js';
 import { encodeUserPass } from '../../src/protocol/socks5/codec.js';
 import { ensureSelfSignedCert } from '../../src/cli/tls-cert.js';
 import { accepts, freePortRange } from '../helpers/ports.js';
+import { readyJson, startProc, stopGracefully } from '../helpers/procs.js';
 
 let us: TestExit;
 let de: TestExit;
@@ -347,16 +348,10 @@ test('hopgate exit --egress-ports: target connections leave from the egress addr
   t.after(() => target.close());
   const targetPort = (target.address() as AddressInfo).port;
   const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-  const exit = spawn(process.execPath, [cli, 'exit', '--listen', '127.0.0.23:0', '--egress', '127.0.0.24', '--egress-ports', '47100-47115',
-    '--allow-from', '127.0.0.1/32', '--allow-target', '127.0.0.0/8'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, HOPGATE_EXIT_SECRET: EXIT_SECRET } });
-  t.after(() => void exit.kill());
-  const ready = await withTimeout(new Promise<{ listen: string }>((resolve) => {
-    let out = '';
-    exit.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!) as { listen: string });
-    });
-  }), 10_000, 'exit ready');
+  const exit = await startProc('hopgate exit', [process.execPath, cli, 'exit', '--listen', '127.0.0.23:0', '--egress', '127.0.0.24', '--egress-ports', '47100-47115',
+    '--allow-from', '127.0.0.1/32', '--allow-target', '127.0.0.0/8'], { env: { HOPGATE_EXIT_SECRET: EXIT_SECRET }, ready: /^\{/ });
+  t.after(() => stopGracefully(exit));
+  const ready = readyJson<{ listen: string }>(exit);
   const exitPort = Number(ready.listen.split(':').pop());
   for (let i = 0; i < 6; i++) {
     const s = await socks5ConnectRaw(exitPort, EXIT_LOGIN, EXIT_SECRET, '127.0.0.1', targetPort, '127.0.0.23');
