@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { dialects, tempDir, type TestDb } from './control-fixtures.js';
+import { dialects, tempDir, type TestDb } from '../helpers/control-fixtures.js';
 import { tunnelCert } from '../helpers/reverse.js';
 import { freePort } from '../helpers/ports.js';
 import { readyJson, startProc, stopGracefully, type Proc } from '../helpers/procs.js';

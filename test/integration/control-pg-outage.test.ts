@@ -11,9 +11,9 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { PG_URL, dialects, tempDir, type TestDb } from './control-fixtures.js';
-import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl, type Api } from './control-link-fixtures.js';
-import { assertUnavailable, call, changeReaches, startControlProcess, type Answer, type ControlProcess } from './control-outage-fixtures.js';
+import { PG_URL, dialects, tempDir, type TestDb } from '../helpers/control-fixtures.js';
+import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl, type Api } from '../helpers/control-link-fixtures.js';
+import { assertUnavailable, call, changeReaches, startControlProcess, type Answer, type ControlProcess } from '../helpers/control-outage-fixtures.js';
 import { startTcpForwarder, type TcpForwarder } from '../helpers/tcp-forwarder.js';
 import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';

@@ -10,9 +10,9 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { tempDir } from './control-fixtures.js';
-import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl, type Api } from './control-link-fixtures.js';
-import { assertUnavailable, call, changeReaches, startControlProcess, type ControlProcess } from './control-outage-fixtures.js';
+import { tempDir } from '../helpers/control-fixtures.js';
+import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl, type Api } from '../helpers/control-link-fixtures.js';
+import { assertUnavailable, call, changeReaches, startControlProcess, type ControlProcess } from '../helpers/control-outage-fixtures.js';
 import { privatePostgresUnavailable, startPrivatePostgres, type PrivatePostgres } from '../helpers/private-postgres.js';
 import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';

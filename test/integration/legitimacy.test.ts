@@ -20,8 +20,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
-import { sqliteDb, tempDir, type TestDb } from './control-fixtures.js';
-import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl, type Api } from './control-link-fixtures.js';
+import { sqliteDb, tempDir, type TestDb } from '../helpers/control-fixtures.js';
+import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl, type Api } from '../helpers/control-link-fixtures.js';
 import { createSocket } from 'node:dgram';
 import { startEchoServer, startUdpEcho } from '../helpers/net.js';
 import { readExactly, socks5ConnectRaw } from '../helpers/socks5-raw.js';

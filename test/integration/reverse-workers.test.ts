@@ -20,7 +20,7 @@ import { startEchoServer, listen0, rawExchange, withTimeout } from '../helpers/n
 import { acceptQueue } from '../helpers/ports.js';
 import { aliceHashed, USER } from '../helpers/ingress.js';
 import { reverseEntry, startReverseExit, tunnelCert, tokenHash } from '../helpers/reverse.js';
-import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl } from './control-link-fixtures.js';
+import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl } from '../helpers/control-link-fixtures.js';
 import { startIngressProcesses, type RunningIngress } from '../../src/cli/ingress-process.js';
 import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';
 import { Ingress } from '../../src/ingress/ingress.js';

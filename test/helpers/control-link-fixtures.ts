@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../../src/control/control-plane.js';
 import { startControlledIngress, type ControlledIngress, type ControlledIngressOptions } from '../../src/ingress/control-link/controlled.js';
 import { createLogger } from '../../src/shared/log.js';
-import { listen0 } from '../helpers/net.js';
+import { listen0 } from './net.js';
 import { TEST_COST } from './control-fixtures.js';
 
 export interface Api {

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { api, type Api } from './control-link-fixtures.js';
 import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';
-import { readyJson, startProc, stopGracefully, type Proc } from '../helpers/procs.js';
+import { readyJson, startProc, stopGracefully, type Proc } from './procs.js';
 
 export const TOKEN = 'test-operator-token-0123456789';
 
