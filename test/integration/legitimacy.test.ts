@@ -257,11 +257,15 @@ describe('source legitimacy across three ingresses on loopback', () => {
     const floodStart = Date.now();
     const floodDone = flood(ings, 250, 2000);
     const taught: Array<Promise<void>> = [];
+    // One exchange at a time on each long connection: two concurrent readers of one socket (a late answer of wave
+    // 1 while wave 2 already reads) took each other's bytes ('still here 1' where 2 was expected) on a loaded machine.
+    const onLong: Array<Promise<void>> = long.map(() => Promise.resolve());
     for (let wave = 0; wave < 4; wave++) {
       await new Promise((r) => setTimeout(r, 450));
       for (let k = 0; k < 3; k++) {
         taught.push(session(`127.${HOME[k]}.1.${20 + wave * 3 + k}`, ings[k]!.ports[0], login, password, echoServer.port));
-        taught.push(echo(long[k]!, `still here ${wave}\n`).then((got) => assert.equal(got, `still here ${wave}\n`)));
+        onLong[k] = onLong[k]!.then(async () => assert.equal(await echo(long[k]!, `still here ${wave}\n`), `still here ${wave}\n`));
+        taught.push(onLong[k]!);
       }
       // a UDP association of a taught client: its datagrams are established once its port is known
       if (wave === 1) taught.push(udpThrough('127.10.1.60', ings[0]!.ports[0], login, password, udpEcho.port, 3).then((got) => assert.deepEqual(got, ['dgram 0', 'dgram 1', 'dgram 2'])));
