@@ -1,13 +1,11 @@
 /** Real sockets on loopback for tests: targets, clients, timeouts. */
-import { createServer, connect, type Server, type Socket, type AddressInfo } from 'node:net';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { listen0 } from './ports.js';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
 
-export async function listen0(server: Server, host = '127.0.0.1'): Promise<number> {
-  server.listen(0, host);
-  await once(server, 'listening');
-  return (server.address() as AddressInfo).port;
-}
+/** Re-exported: many tests take it from here with the other socket helpers. */
+export { listen0 } from './ports.js';
 
 /** Echo server that records the source address of every connection. */
 export async function startEchoServer(host = '127.0.0.1'): Promise<{ port: number; sources: string[]; server: Server; close(): Promise<void> }> {

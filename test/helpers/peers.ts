@@ -4,9 +4,10 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { eventually } from './eventually.js';
+import { accepts, freePortRange } from './ports.js';
 
 export const have = (bin: string): boolean => spawnSync('which', [bin]).status === 0;
 
@@ -16,27 +17,14 @@ export interface Peer {
 }
 
 async function waitListening(port: number, child: ChildProcess, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), resolve(true)));
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (child.exitCode !== null || Date.now() > until) throw new Error(`peer on ${port} did not start`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function randomPort(): number {
-  return 20000 + Math.floor(Math.random() * 20000);
+  const state = await eventually(`peer listening on ${port}`, async () => (child.exitCode !== null ? 'exited' : (await accepts(port)) && 'listening'), { timeoutMs: ms, everyMs: 100 });
+  if (state === 'exited') throw new Error(`peer on ${port} exited (${child.exitCode})`);
 }
 
 /** Start a peer on a random port; one that exits at once (the port was taken meanwhile) is tried again on another. */
 async function startOnFreePort(start: (port: number) => ChildProcess): Promise<{ port: number; child: ChildProcess }> {
   for (let attempt = 1; ; attempt++) {
-    const port = randomPort();
+    const port = await freePortRange(1);
     const child = start(port);
     try {
       await waitListening(port, child);

@@ -7,11 +7,10 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { listen0 } from './net.js';
+import { freePort } from './ports.js';
 
 const run = promisify(execFile);
 
@@ -52,9 +51,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const asPostgres = (cmd: string, args: string[], timeout = 60_000) => run('runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args], { timeout });
   await asPostgres('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
   // A free loopback port (another process could take it before the server does; then start fails loudly).
-  const probe = createServer();
-  const port = await listen0(probe);
-  await new Promise<void>((r) => probe.close(() => r()));
+  const port = await freePort();
   const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50`;
   const pg: PrivatePostgres = {
     port,

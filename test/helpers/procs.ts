@@ -1,7 +1,10 @@
 /**
- * Long-running hopgate processes for harnesses (chaos, soak): start one,
+ * Processes a test starts (hopgate's own CLI, harness nodes): spawn one,
  * optionally inside a network namespace and behind a wrapper (unshare), wait
- * for its ready line, keep the tail of its stderr, kill it by PID.
+ * for its ready line (a regex on stdout; `readyJson` parses a JSON one) within
+ * a timeout, keep its stderr, stop it by PID (SIGTERM, then SIGKILL). Every
+ * process started here that still runs when the test process exits — a test
+ * failed before its cleanup — is SIGKILLed then, with its descendants: no orphans.
  * `ip netns exec` and `unshare … sh -c 'exec …'` both exec in place, so the
  * child's PID is the node process's own.
  */
@@ -17,6 +20,8 @@ export interface Proc {
   /** Resolves with the exit code (or signal name) once the process is gone. */
   readonly exited: Promise<string>;
   alive(): boolean;
+  /** Everything it wrote to stderr (its last MiB). */
+  stderr(): string;
   stderrTail(): string;
 }
 
@@ -26,11 +31,20 @@ export interface StartOptions {
   /** Command prefix inside the namespace, e.g. an unshare wrapper; gets the argv appended. */
   readonly wrap?: (argv: string[]) => string[];
   readonly env?: Record<string, string>;
+  /** The ready line: the first stdout line it matches (`/^\{/` for a JSON line). */
   readonly ready: RegExp;
+  /**
+   * Bound on the start (default 60 s). Not something the tests assert: `hopgate control` needs ~1.4 s of CPU to
+   * start, and took 12-17 s of wall time on this 2-core machine at load 26; 10-15 s bounds killed it mid-start.
+   */
   readonly timeoutMs?: number;
 }
 
 const running = new Set<Proc>();
+const STDERR_KEPT = 1 << 20;
+
+// The last-resort reaping: 'exit' handlers run synchronously, and process.kill is synchronous.
+process.once('exit', () => killAllStarted());
 
 export function startProc(name: string, argv: string[], o: StartOptions): Promise<Proc> {
   const inner = o.wrap ? o.wrap(argv) : argv;
@@ -40,17 +54,31 @@ export function startProc(name: string, argv: string[], o: StartOptions): Promis
   let out = '';
   child.stderr.on('data', (d: Buffer) => {
     err += d.toString();
-    if (err.length > 40_000) err = err.slice(-20_000);
+    if (err.length > 2 * STDERR_KEPT) err = err.slice(-STDERR_KEPT);
   });
   const exited = new Promise<string>((r) => child.once('exit', (code, signal) => r(signal ?? String(code))));
+  // Registered at once: one that never gets ready is reaped too.
+  const proc: Proc = {
+    name,
+    child,
+    pid: child.pid ?? -1,
+    readyLine: '',
+    exited,
+    alive: () => child.exitCode === null && child.signalCode === null,
+    stderr: () => err,
+    stderrTail: () => err.slice(-3000),
+  };
+  if (child.pid !== undefined) running.add(proc);
+  exited.then(() => running.delete(proc), () => undefined);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${name} not ready within ${o.timeoutMs ?? 20_000} ms: ${err.slice(-1500)}`));
-    }, o.timeoutMs ?? 20_000);
+      reject(new Error(`${name} not ready within ${o.timeoutMs ?? 60_000} ms: ${err.slice(-1500)}`));
+    }, o.timeoutMs ?? 60_000);
     const onData = (d: Buffer): void => {
       out += d.toString();
-      const line = out.split('\n').find((l) => o.ready.test(l));
+      const complete = out.split('\n').slice(0, -1); // a line still being written could match a loose pattern
+      const line = complete.find((l) => o.ready.test(l));
       if (!line) {
         if (out.length > 100_000) out = out.slice(-50_000);
         return;
@@ -58,18 +86,7 @@ export function startProc(name: string, argv: string[], o: StartOptions): Promis
       clearTimeout(timer);
       child.stdout.off('data', onData);
       child.stdout.resume(); // keep draining: a full pipe would block the child
-      const proc: Proc = {
-        name,
-        child,
-        pid: child.pid!,
-        readyLine: line,
-        exited,
-        alive: () => child.exitCode === null && child.signalCode === null,
-        stderrTail: () => err.slice(-3000),
-      };
-      running.add(proc);
-      exited.then(() => running.delete(proc), () => undefined);
-      resolve(proc);
+      resolve({ ...proc, readyLine: line });
     };
     child.stdout.on('data', onData);
     exited.then((code) => {
@@ -77,6 +94,11 @@ export function startProc(name: string, argv: string[], o: StartOptions): Promis
       reject(new Error(`${name} exited (${code}) before ready: ${err.slice(-1500)}`));
     }, () => undefined);
   });
+}
+
+/** The ready line parsed as JSON (a CLI's `--json` start line). */
+export function readyJson<T = Record<string, unknown>>(p: Proc): T {
+  return JSON.parse(p.readyLine) as T;
 }
 
 /** SIGKILL, and wait until it is gone. */

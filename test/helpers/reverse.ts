@@ -65,12 +65,3 @@ export function startReverseExit(ing: Ingress | number, id: string, egress: stri
     ...extra,
   }).start();
 }
-
-/** Wait until `cond()` holds (polling), or fail with `what`. */
-export async function until(cond: () => boolean, what: string, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, request } from 'undici';
 import { startControlPlane, type ControlPlane } from '../../src/control/control-plane.js';
-import { sqliteDb, tempDir, type TestDb } from './control-fixtures.js';
+import { sqliteDb, tempDir, type TestDb } from '../helpers/control-fixtures.js';
 
 /** Nearer production cost than the other control tests: the flood is about its price. */
 const COST = { ln: 14, r: 8, p: 1 };

@@ -10,7 +10,7 @@ import { startControlPlane, type ControlPlane } from '../../src/control/control-
 import { verifyPassword } from '../../src/ingress/auth/password-hash.js';
 import { parseIngressYaml } from '../../src/ingress/config/from-yaml.js';
 import { IngressConfigSchema } from '../../src/shared/schema/ingress-config.js';
-import { dialects, tempDir, TEST_COST, type TestDb } from './control-fixtures.js';
+import { dialects, tempDir, TEST_COST, type TestDb } from '../helpers/control-fixtures.js';
 
 const cases = await dialects();
 

@@ -14,7 +14,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startControlPlane, type ControlPlane } from '../../src/control/control-plane.js';
 import { minuteOf } from '../../src/shared/control-protocol.js';
-import { sqliteDb, tempDir, TEST_COST, type TestDb } from './control-fixtures.js';
+import { sqliteDb, tempDir, TEST_COST, type TestDb } from '../helpers/control-fixtures.js';
 
 const CHROMIUM = process.env.HOPGATE_TEST_CHROMIUM ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];

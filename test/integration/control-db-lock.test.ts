@@ -9,10 +9,10 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
-import { sqliteDb, tempDir, type TestDb } from './control-fixtures.js';
-import { startTestControl, type Api } from './control-link-fixtures.js';
+import { sqliteDb, tempDir, type TestDb } from '../helpers/control-fixtures.js';
+import { startTestControl, type Api } from '../helpers/control-link-fixtures.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';
-import { call } from './control-outage-fixtures.js';
+import { call } from '../helpers/control-outage-fixtures.js';
 
 const WAIT_MS = 1500;
 

@@ -10,12 +10,13 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { tempDir } from './control-fixtures.js';
-import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl, until, type Api } from './control-link-fixtures.js';
-import { assertUnavailable, call, changeReaches, startControlProcess, type ControlProcess } from './control-outage-fixtures.js';
+import { tempDir } from '../helpers/control-fixtures.js';
+import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl, type Api } from '../helpers/control-link-fixtures.js';
+import { assertUnavailable, call, changeReaches, startControlProcess, type ControlProcess } from '../helpers/control-outage-fixtures.js';
 import { privatePostgresUnavailable, startPrivatePostgres, type PrivatePostgres } from '../helpers/private-postgres.js';
 import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';
+import { eventually } from '../helpers/eventually.js';
 
 const WAIT_MS = 1000;
 
@@ -55,15 +56,15 @@ describe('control-plane replicas through a real PostgreSQL restart', { skip: pri
         assertUnavailable(await call(`${cp.url}/healthz`, 'GET'), 'healthz', WAIT_MS + 1500);
         assertUnavailable(await call(`${cp.url}/v1/customers/${bobId}`, 'PATCH', { maxConnections: 99 }), 'write', WAIT_MS + 1500);
       }
-      assert.equal(a.proc.exitCode, null, a.stderr());
+      assert.ok(a.proc.alive(), a.stderr());
       const t0 = performance.now();
       await pg.start();
       const startMs = performance.now() - t0;
-      for (const cp of [a, b]) await until('healthz 200 again', async () => (await call(`${cp.url}/healthz`, 'GET')).status === 200, 10_000, 100);
+      for (const cp of [a, b]) await eventually('healthz 200 again', async () => (await call(`${cp.url}/healthz`, 'GET')).status === 200, { timeoutMs: 10_000, everyMs: 100 });
       const l1 = await changeReaches(a, ings[0]!, bobId, 10 * n + 1);
       const l2 = await changeReaches(b, ings[1]!, bobId, 10 * n + 2);
       process.stdout.write(`# pg restart (${mode}): server start ${startMs.toFixed(0)} ms; after it a change → other replica's ingress ${l1.toFixed(0)} / ${l2.toFixed(0)} ms\n`);
-      assert.equal(a.proc.exitCode, null, a.stderr());
+      assert.ok(a.proc.alive(), a.stderr());
       assert.ok(b.hub.isSubscribed('edge-1'));
     });
   }

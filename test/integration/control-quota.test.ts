@@ -7,10 +7,11 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { dialects, tempDir, type TestDb } from './control-fixtures.js';
-import { TEST_SETTINGS, connectTunnel, drain, makeNode, startBlobServer, startLinkedIngress, startTestControl, until, type Api } from './control-link-fixtures.js';
+import { dialects, tempDir, type TestDb } from '../helpers/control-fixtures.js';
+import { TEST_SETTINGS, connectTunnel, drain, makeNode, startBlobServer, startLinkedIngress, startTestControl, type Api } from '../helpers/control-link-fixtures.js';
 import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';
+import { eventually } from '../helpers/eventually.js';
 
 const cases = await dialects();
 const BLOB = 15_000;
@@ -35,10 +36,10 @@ for (const dc of cases) {
     /** Both ingresses answer `status` (and `code`); how long it took. */
     const bothAnswer = async (status: number, code?: string, timeoutMs = 15_000): Promise<number> => {
       const t0 = Date.now();
-      await until(`both ingresses answering ${status} ${code ?? ''}`, async () => {
+      await eventually(`both ingresses answering ${status} ${code ?? ''}`, async () => {
         const r = await Promise.all(ings.map(attempt));
         return r.every((x) => x.status === status && (code === undefined || x.code === code));
-      }, timeoutMs, 100);
+      }, { timeoutMs: timeoutMs, everyMs: 100 });
       return Date.now() - t0;
     };
 
@@ -70,7 +71,7 @@ for (const dc of cases) {
         for (let i = 0; i < 2; i++) assert.equal((await attempt(ing)).status, 200);
       }
       const t0 = Date.now();
-      await until('the control plane to flag alice', async () => (await call('GET', `/v1/customers/${aliceId}`)).body.quotaExceededUntil, 15_000, 50);
+      await eventually('the control plane to flag alice', async () => (await call('GET', `/v1/customers/${aliceId}`)).body.quotaExceededUntil, { timeoutMs: 15_000, everyMs: 50 });
       const waited = await bothAnswer(402, 'QUOTA_EXCEEDED');
       const total = Date.now() - t0;
       process.stdout.write(`# ${dc.name}: quota crossed → refused on both ingresses after ${total} ms (flag → both refusing ${waited} ms)\n`);
@@ -82,10 +83,10 @@ for (const dc of cases) {
         const me = await fetch(`${cp.url}/v1/me/usage`, { headers: { authorization: `Basic ${Buffer.from(`alice:${password}`).toString('base64')}` } });
         return me.json();
       };
-      const mine = await until('all four downloads counted', async () => {
+      const mine = await eventually('all four downloads counted', async () => {
         const u = await myUsage();
         return u.quotaPeriod.used >= 4 * BLOB ? u : undefined;
-      }, 5000, 100);
+      }, { timeoutMs: 5000, everyMs: 100 });
       assert.equal(mine.quotaPeriod.used, 4 * BLOB);
       assert.ok(mine.quotaPeriod.exceededUntil);
       assert.match(mine.quotaPeriod.period, /^day:/);

@@ -7,10 +7,11 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { dialects, tempDir, type TestDb } from './control-fixtures.js';
-import { TEST_SETTINGS, connectTunnel, drain, makeNode, percentile, startBlobServer, startLinkedIngress, startTestControl, until, type Api } from './control-link-fixtures.js';
+import { dialects, tempDir, type TestDb } from '../helpers/control-fixtures.js';
+import { TEST_SETTINGS, connectTunnel, drain, makeNode, percentile, startBlobServer, startLinkedIngress, startTestControl, type Api } from '../helpers/control-link-fixtures.js';
 import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';
+import { eventually } from '../helpers/eventually.js';
 
 const pgCase = (await dialects()).find((d) => d.name === 'postgres')!;
 
@@ -82,7 +83,7 @@ describe('control-plane replicas on PostgreSQL', { skip: pgCase.skip }, () => {
     const t = await connectTunnel(ings[0]!.ports[0], 'bob', bob.password, blob.port);
     assert.equal(t.status, 200);
     assert.equal(await drain(t), 20_000);
-    await until('the ingress to report its admin address to B', () => [...b.hub.subscribers].some((s) => s.adminUrl));
+    await eventually('the ingress to report its admin address to B', () => [...b.hub.subscribers].some((s) => s.adminUrl));
     await b.collector.round(); // edge-1 is B's to pull
     const seen = (await a.api('GET', '/v1/usage?customer=bob&by=month')).body.totals;
     assert.equal(seen.bytesDown, 20_000);

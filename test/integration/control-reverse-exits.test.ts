@@ -13,10 +13,11 @@ import { verifyPassword } from '../../src/ingress/auth/password-hash.js';
 import { IngressConfigSchema } from '../../src/shared/schema/ingress-config.js';
 import type { ReverseExitClient } from '../../src/exit/reverse-client.js';
 import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';
-import { dialects, tempDir, TEST_COST, type TestDb } from './control-fixtures.js';
-import { TEST_SETTINGS, api, connectTunnel, echoThrough, makeNode, startLinkedIngress, until, type Api } from './control-link-fixtures.js';
+import { dialects, tempDir, TEST_COST, type TestDb } from '../helpers/control-fixtures.js';
+import { TEST_SETTINGS, api, connectTunnel, echoThrough, makeNode, startLinkedIngress, type Api } from '../helpers/control-link-fixtures.js';
 import { startEchoServer } from '../helpers/net.js';
 import { startReverseExit, tunnelCert } from '../helpers/reverse.js';
+import { eventually } from '../helpers/eventually.js';
 
 const cases = await dialects();
 
@@ -171,7 +172,7 @@ for (const dc of cases) {
       assert.equal(rotated.status, 200);
       assert.notEqual(rotated.body.token, token);
       // The ingress drops the old token's idle connections; the exit's new registrations are refused.
-      await until('the old token to be refused', () => exit.lastRefusal !== undefined && exit.idle === 0 ? true : undefined, 5000, 25);
+      await eventually('the old token to be refused', () => exit.lastRefusal !== undefined && exit.idle === 0 ? true : undefined, { timeoutMs: 5000, everyMs: 25 });
       assert.match(exit.lastRefusal!, /AUTH_FAILED: exit 'office-1': unknown exit or wrong token/);
       const denied = await connectTunnel(ing.ports[0], 'carol', c.body.password, echo.port);
       assert.equal(denied.status, 502);

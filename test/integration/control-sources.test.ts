@@ -10,7 +10,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startControlPlane, type ControlPlane } from '../../src/control/control-plane.js';
 import { IngressConfigSchema } from '../../src/shared/schema/ingress-config.js';
-import { dialects, tempDir, TEST_COST, type TestDb } from './control-fixtures.js';
+import { dialects, tempDir, TEST_COST, type TestDb } from '../helpers/control-fixtures.js';
 
 const cases = await dialects();
 

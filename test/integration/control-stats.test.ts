@@ -7,15 +7,15 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { dialects, tempDir, type TestDb } from './control-fixtures.js';
-import { TEST_SETTINGS, connectTunnel, drain, makeNode, startBlobServer, startLinkedIngress, startTestControl, until, type Api } from './control-link-fixtures.js';
+import { dialects, tempDir, type TestDb } from '../helpers/control-fixtures.js';
+import { TEST_SETTINGS, connectTunnel, drain, makeNode, startBlobServer, startLinkedIngress, startTestControl, type Api } from '../helpers/control-link-fixtures.js';
 import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';
 import type { StatsPull } from '../../src/shared/control-protocol.js';
+import { eventually, sleep } from '../helpers/eventually.js';
+import { killHard, readyJson, startProc, type Proc } from '../helpers/procs.js';
 
 const run = promisify(execFile);
 const cases = await dialects();
@@ -52,7 +52,7 @@ for (const dc of cases) {
         sent.failures++;
       }
       // Every session closed and counted by the ingress.
-      await until('sessions closed', () => ing!.ingress!.runtime.sessions.size === 0);
+      await eventually('sessions closed', () => ing!.ingress!.runtime.sessions.size === 0);
     }
 
     /** Close the minute on the ingress (its clock moves a minute on). */
@@ -67,7 +67,7 @@ for (const dc of cases) {
     }
 
     async function pullRound(): Promise<void> {
-      await until('the ingress subscribed with its admin address', () => [...cp.hub.subscribers].some((s) => s.adminUrl));
+      await eventually('the ingress subscribed with its admin address', () => [...cp.hub.subscribers].some((s) => s.adminUrl));
       await cp.collector.round();
     }
 
@@ -174,7 +174,7 @@ for (const dc of cases) {
       await traffic(2); // still in the open minute when it stops
       await ing!.stop();
       ing = await startLinkedIngress(cp.url, token, ingState.path, { now: clock });
-      await until('the new stream', () => [...cp.hub.subscribers].some((s) => s.adminUrl));
+      await eventually('the new stream', () => [...cp.hub.subscribers].some((s) => s.adminUrl));
       await pullRound();
       const fin = await stored(false);
       assert.deepEqual([fin.bytesDown, fin.connections, fin.failures], [sent.down, sent.connections, sent.failures]);
@@ -183,23 +183,19 @@ for (const dc of cases) {
     it('counts exactly once while the control plane process is SIGKILLed during pulls and restarted', async () => {
       const port = Number(new URL(cp.url).port);
       await cp.close();
-      const spawnControl = async (): Promise<ChildProcess> => {
-        const child = spawn(process.execPath, ['dist/src/cli/main.js', 'control', '--db', tdb.spec, '--listen', `127.0.0.1:${port}`, '--state-dir', cpState.path, '--json', '--log-level', 'silent', '--stats-interval-ms', '50'], {
-          env: { ...process.env, HOPGATE_ADMIN_TOKEN: 'test-operator-token-0123456789' },
-          stdio: ['ignore', 'pipe', 'inherit'],
-        });
-        const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
-        assert.equal(JSON.parse(line).url, `http://127.0.0.1:${port}`);
+      const spawnControl = async (): Promise<Proc> => {
+        const argv = [process.execPath, 'dist/src/cli/main.js', 'control', '--db', tdb.spec, '--listen', `127.0.0.1:${port}`, '--state-dir', cpState.path, '--json', '--log-level', 'silent', '--stats-interval-ms', '50'];
+        const child = await startProc('hopgate control', argv, { env: { HOPGATE_ADMIN_TOKEN: 'test-operator-token-0123456789' }, ready: /^\{/ });
+        assert.equal(readyJson<{ url: string }>(child).url, `http://127.0.0.1:${port}`);
         return child;
       };
       for (let round = 0; round < 4; round++) {
         const child = await spawnControl();
         await traffic(2, 1);
         nextMinute();
-        // Kill it at some point while it pulls every 50 ms (mid-write or between writes).
-        await new Promise((r) => setTimeout(r, 40 + round * 37));
-        child.kill('SIGKILL');
-        await once(child, 'exit');
+        // Kill it at some point while it pulls every 50 ms (mid-write or between writes): a jitter, not a wait for a condition.
+        await sleep(40 + round * 37);
+        await killHard(child);
       }
       cp = await startTestControl(tdb.spec, cpState.path, { port });
       call = cp.api;

@@ -8,7 +8,7 @@ import { renderIngressConfig, renderYaml } from '../../src/control/render.js';
 import { CustomerCreate, ExitCreate } from '../../src/control/api-schemas.js';
 import { hashPassword } from '../../src/ingress/auth/password-hash.js';
 import { parseIngressYaml } from '../../src/ingress/config/from-yaml.js';
-import { dialects, TEST_COST, type TestDb } from './control-fixtures.js';
+import { dialects, TEST_COST, type TestDb } from '../helpers/control-fixtures.js';
 
 const cases = await dialects();
 

@@ -9,11 +9,12 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { dialects, tempDir, type TestDb } from './control-fixtures.js';
-import { TEST_SETTINGS, connectTunnel, echoThrough, makeNode, percentile, startLinkedIngress, startTestControl, until, type Api } from './control-link-fixtures.js';
+import { dialects, tempDir, type TestDb } from '../helpers/control-fixtures.js';
+import { TEST_SETTINGS, connectTunnel, echoThrough, makeNode, percentile, startLinkedIngress, startTestControl, type Api } from '../helpers/control-link-fixtures.js';
 import { startEchoServer } from '../helpers/net.js';
 import { SNAPSHOT_FILE, type ControlledIngress } from '../../src/ingress/control-link/controlled.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';
+import { eventually } from '../helpers/eventually.js';
 
 const cases = await dialects();
 
@@ -71,13 +72,13 @@ for (const dc of cases) {
       assert.equal(ing.bootedFrom, 'control');
       assert.equal(ing.revision, rev);
       assert.equal(ing.ingress!.runtime.snapshot.revision, rev);
-      const node = await until('the ack', async () => {
+      const node = await eventually('the ack', async () => {
         const n = (await call('GET', '/v1/ingress-nodes/edge-1')).body;
         return n.ackedRevision === rev && n.adminUrl ? n : undefined;
       });
       assert.match(node.adminUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
       const file = join(ingState.path, SNAPSHOT_FILE);
-      await until('the snapshot file', () => existsSync(file));
+      await eventually('the snapshot file', () => existsSync(file));
       assert.equal(statSync(file).mode & 0o777, 0o600);
 
       const t = await connectTunnel(ing.ports[0], 'alice', pw.alice!, echo.port);
@@ -133,7 +134,7 @@ for (const dc of cases) {
       live.socket.destroy();
       const current = (await call('GET', '/v1/revision')).body.revision;
       // The ack follows right after the revision is in force.
-      await until('the last revision acknowledged', async () => (await call('GET', '/v1/ingress-nodes/edge-1')).body.ackedRevision === current);
+      await eventually('the last revision acknowledged', async () => (await call('GET', '/v1/ingress-nodes/edge-1')).body.ackedRevision === current);
     });
 
     it('boots from the disk copy while the control plane is down, and catches up when it is back', async () => {

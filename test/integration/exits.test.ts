@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { SocksClient } from 'socks';
 import { createSocket } from 'node:dgram';
 import { closed, rawExchange, startEchoServer, withTimeout } from '../helpers/net.js';
+import { eventually } from '../helpers/eventually.js';
 import { curl } from '../helpers/curl.js';
 import { startTestIngress, USER, type TestIngress } from '../helpers/ingress.js';
 import { EXIT_SECRET, exitEntry, startTestExit, type TestExit } from '../helpers/exits.js';
@@ -22,6 +23,8 @@ import { socks5ConnectRaw } from '../helpers/socks5-raw.js';
 import { socksAssociate } from '../helpers/socks-client.js';
 import { encodeUserPass } from '../../src/protocol/socks5/codec.js';
 import { ensureSelfSignedCert } from '../../src/cli/tls-cert.js';
+import { accepts, freePortRange } from '../helpers/ports.js';
+import { readyJson, startProc, stopGracefully } from '../helpers/procs.js';
 
 let us: TestExit;
 let de: TestExit;
@@ -144,10 +147,7 @@ test('active probes take a dead exit out without client traffic and put it back 
   const port = flaky.port;
   const probed = await startTestIngress({ exits: [exitEntry(flaky, 'us')], limits: { exitProbeIntervalMs: 100 } });
   const health = probed.ingress.runtime.exitHealth;
-  const until = async (want: boolean): Promise<void> => {
-    for (let i = 0; i < 40 && health.isUp('flaky') !== want; i++) await new Promise((r) => setTimeout(r, 50));
-    assert.equal(health.isUp('flaky'), want);
-  };
+  const until = (want: boolean): Promise<true> => eventually(`flaky up=${want}`, () => health.isUp('flaky') === want, { timeoutMs: 2000, everyMs: 50 });
   try {
     await until(true);
     await flaky.node.shutdown(0);
@@ -178,10 +178,7 @@ test('probes walk the whole route: a live first hop does not hide a dead exit or
     limits: { exitProbeIntervalMs: 100 },
   });
   const health = probed.ingress.runtime.exitHealth;
-  const until = async (id: string, want: boolean): Promise<void> => {
-    for (let i = 0; i < 40 && health.isUp(id) !== want; i++) await new Promise((r) => setTimeout(r, 50));
-    assert.equal(health.isUp(id), want, `${id} up=${want}`);
-  };
+  const until = (id: string, want: boolean): Promise<true> => eventually(`${id} up=${want}`, () => health.isUp(id) === want, { timeoutMs: 2000, everyMs: 50 });
   try {
     await until('wrong-secret', false); // TCP to it works; our credentials do not
     await until('far', true);
@@ -252,7 +249,7 @@ test('UDP across a chained route: framed inside the chain to the hopgate exit, w
       for (let i = 0; i < 5; i++) {
         client.send(SocksClient.createUDPFrame({ remoteHost: { host: '127.0.0.1', port: target.address().port }, data: Buffer.from(`p${i}`) }), info.remoteHost!.port, '127.0.0.1');
       }
-      for (let i = 0; i < 40 && replies.length < 5; i++) await new Promise((r) => setTimeout(r, 25));
+      await eventually('five UDP replies', () => replies.length >= 5, { timeoutMs: 1000 });
       assert.deepEqual(replies.sort(), ['echo:p0', 'echo:p1', 'echo:p2', 'echo:p3', 'echo:p4']);
       assert.deepEqual([...new Set(seen)], ['127.0.0.17'], 'the target saw the exit at the end of the chain');
     } finally {
@@ -291,16 +288,12 @@ test('an exit refuses anyone but its ingress: wrong source, missing secret, othe
 // Third-party exits and chains: Debian's microsocks as a hop (installed by .ci/run).
 const haveMicrosocks = spawnSync('which', ['microsocks']).status === 0;
 test('chains: microsocks → hopgate exit; microsocks as the exit; HTTP CONNECT → microsocks → hopgate exit', { skip: !haveMicrosocks && 'microsocks not installed' }, async (t) => {
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  const port = await freePortRange(2); // microsocks is told its port; the second one serves the three-hop chain
   const ms: ChildProcess = spawn('microsocks', ['-i', '127.0.0.1', '-p', String(port), '-u', 'hop', '-P', 'hop-pass', '-b', '127.0.0.7'], { stdio: 'ignore' });
   t.after(() => void ms.kill());
   const far = await startTestExit('far', '127.0.0.5', ['127.0.0.7/32']); // only reachable through the hop
   t.after(() => far.node.shutdown(100));
-  for (let i = 0; i < 50; i++) {
-    const ok = await new Promise<boolean>((r) => connect(port, '127.0.0.1').once('connect', function (this: import('node:net').Socket) { this.destroy(); r(true); }).once('error', () => r(false)));
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await eventually('microsocks listening', () => accepts(port), { timeoutMs: 2500, everyMs: 50 });
   const hop = { kind: 'socks5' as const, host: '127.0.0.1', port, username: 'hop', password: 'hop-pass' };
   const chained = await startTestIngress({
     exits: [
@@ -320,7 +313,7 @@ test('chains: microsocks → hopgate exit; microsocks as the exit; HTTP CONNECT 
   t.after(() => httpHop.stop());
   const ms2 = spawn('microsocks', ['-i', '127.0.0.1', '-p', String(port + 1), '-u', 'hop', '-P', 'hop-pass', '-b', '127.0.0.7'], { stdio: 'ignore' });
   t.after(() => void ms2.kill());
-  await new Promise((r) => setTimeout(r, 200));
+  await eventually('the second microsocks listening', () => accepts(port + 1), { timeoutMs: 2500, everyMs: 50 });
   const three = await startTestIngress({
     exits: [
       {
@@ -355,23 +348,17 @@ test('hopgate exit --egress-ports: target connections leave from the egress addr
   t.after(() => target.close());
   const targetPort = (target.address() as AddressInfo).port;
   const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-  const exit = spawn(process.execPath, [cli, 'exit', '--listen', '127.0.0.23:0', '--egress', '127.0.0.24', '--egress-ports', '47100-47115',
-    '--allow-from', '127.0.0.1/32', '--allow-target', '127.0.0.0/8'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, HOPGATE_EXIT_SECRET: EXIT_SECRET } });
-  t.after(() => void exit.kill());
-  const ready = await withTimeout(new Promise<{ listen: string }>((resolve) => {
-    let out = '';
-    exit.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!) as { listen: string });
-    });
-  }), 10_000, 'exit ready');
+  const exit = await startProc('hopgate exit', [process.execPath, cli, 'exit', '--listen', '127.0.0.23:0', '--egress', '127.0.0.24', '--egress-ports', '47100-47115',
+    '--allow-from', '127.0.0.1/32', '--allow-target', '127.0.0.0/8'], { env: { HOPGATE_EXIT_SECRET: EXIT_SECRET }, ready: /^\{/ });
+  t.after(() => stopGracefully(exit));
+  const ready = readyJson<{ listen: string }>(exit);
   const exitPort = Number(ready.listen.split(':').pop());
   for (let i = 0; i < 6; i++) {
     const s = await socks5ConnectRaw(exitPort, EXIT_LOGIN, EXIT_SECRET, '127.0.0.1', targetPort, '127.0.0.23');
     s.destroy();
   }
   // The target's accept and the client's reply are separate events in this process: wait for the last accept.
-  for (let i = 0; i < 100 && seen.length < 6; i++) await new Promise((r) => setTimeout(r, 20));
+  await eventually('six accepts at the target', () => seen.length >= 6, { timeoutMs: 2000, everyMs: 20 });
   assert.equal(seen.length, 6);
   for (const { address, port } of seen) {
     assert.equal(address, '127.0.0.24');

@@ -18,6 +18,7 @@ import { exitEntry, startTestExit, type TestExit } from '../helpers/exits.js';
 import { startEchoServer, withTimeout } from '../helpers/net.js';
 import { ensureSelfSignedCert } from '../../src/cli/tls-cert.js';
 import type { Ingress } from '../../src/ingress/ingress.js';
+import { eventually } from '../helpers/eventually.js';
 
 let echo: Awaited<ReturnType<typeof startEchoServer>>;
 let exit: TestExit;
@@ -90,7 +91,7 @@ async function halfCloseExchange(s: Socket, request: Buffer): Promise<Buffer> {
 async function sessionsGone(...nodes: Ingress[]): Promise<number> {
   const left = (): number => nodes.reduce((n, node) => n + node.runtime.sessions.size, 0);
   // Up to 4 s: the 2 s grace after an error reply (front/end-client.ts), with room for a loaded machine.
-  for (let i = 0; i < 80 && left() > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  await eventually('every session gone', () => left() === 0, { timeoutMs: 4000, everyMs: 50 }).catch(() => undefined); // the caller asserts the count
   return left();
 }
 

@@ -2,8 +2,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
-import { listen0, rawExchange } from '../helpers/net.js';
+import { closed, listen0, rawExchange, withTimeout } from '../helpers/net.js';
 import { startTestIngress, USER, type TestIngress } from '../helpers/ingress.js';
+import { eventually } from '../helpers/eventually.js';
 
 let ing: TestIngress;
 let origin: Server;
@@ -105,19 +106,16 @@ test('a bad username tag is refused with 407 and the reason', async () => {
 
 test('a finished keep-alive client and a client that sends nothing leave no session behind (not held to a deadline)', async () => {
   const { connect } = await import('node:net');
-  const idleSessions = async (): Promise<number> => {
-    for (let i = 0; i < 20 && ing.ingress.runtime.sessions.size > 0; i++) await new Promise((r) => setTimeout(r, 25));
-    return ing.ingress.runtime.sessions.size;
-  };
+  const noSessions = (): Promise<true> => eventually('no session left', () => ing.ingress.runtime.sessions.size === 0, { timeoutMs: 500 });
   // One keep-alive request, then the client closes its side.
   const r = await rawExchange(ing.port, `GET http://127.0.0.1:${originPort}/ HTTP/1.1\r\nHost: x\r\n${auth}\r\n`, 300);
   assert.equal(statusOf(r), 200);
-  assert.equal(await idleSessions(), 0);
+  await noSessions();
   // Connect and close without a byte (a port probe).
   const s = connect(ing.port, '127.0.0.1');
   s.on('error', () => undefined);
   await new Promise((res) => s.once('connect', res));
   s.end();
-  await new Promise((res) => setTimeout(res, 50));
-  assert.equal(await idleSessions(), 0);
+  await withTimeout(closed(s), 2000, 'the ingress closing the probe'); // it answered the FIN: it has seen the probe
+  await noSessions();
 });

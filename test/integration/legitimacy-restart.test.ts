@@ -11,12 +11,13 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sqliteDb, tempDir, type TestDb } from './control-fixtures.js';
-import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl, until, type Api } from './control-link-fixtures.js';
+import { sqliteDb, tempDir, type TestDb } from '../helpers/control-fixtures.js';
+import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl, type Api } from '../helpers/control-link-fixtures.js';
 import { startEchoServer } from '../helpers/net.js';
 import { socks5ConnectRaw } from '../helpers/socks5-raw.js';
 import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';
 import type { ControlPlane, ControlPlaneOptions } from '../../src/control/control-plane.js';
+import { eventually } from '../helpers/eventually.js';
 
 const IDS = ['edge-a', 'edge-b'] as const;
 const HOME = [11, 21] as const;
@@ -81,7 +82,7 @@ describe('legitimacy state across a control-plane restart', () => {
       );
       await new Promise((r) => setTimeout(r, 300));
     }
-    await until('rules active at both ingresses', async () => (await Promise.all(ings.map((i) => gauge(i, 'hopgate_legitimacy_rules_active')))).every((v) => v === 1), 12_000, 100);
+    await eventually('rules active at both ingresses', async () => (await Promise.all(ings.map((i) => gauge(i, 'hopgate_legitimacy_rules_active')))).every((v) => v === 1), { timeoutMs: 12_000, everyMs: 100 });
     const classes = (): string[][] => ings.map((ing) => HOME.map((h) => ing.ingress!.runtime.legitimacy!.enforcer.classify(`127.${h}.1.9`)));
     const taught = classes();
     assert.equal(taught[0]![0], 'expected');
@@ -89,7 +90,7 @@ describe('legitimacy state across a control-plane restart', () => {
     assert.equal(taught[1]![1], 'expected');
     assert.match(taught[1]![0]!, /^unlikely/);
     const stateFile = join(cpState.path, 'legitimacy-state.json');
-    await until('the learned state saved while running', () => existsSync(stateFile));
+    await eventually('the learned state saved while running', () => existsSync(stateFile));
     const revBefore = await Promise.all(ings.map((i) => gauge(i, 'hopgate_legitimacy_rules_revision')));
 
     // Restart on the same state dir and port, with a warm-up that would take ten minutes.
@@ -98,15 +99,13 @@ describe('legitimacy state across a control-plane restart', () => {
     const restartedAt = Date.now();
     cp = await startTestControl(tdb.spec, cpState.path, { port, legitimacy: analysis(600_000) });
     // (also lets this process see the old server's keep-alive sockets close before the API is called on the same port)
-    await until('both ingresses back on the stream', () => cp.hub.subscribers.size >= 2 || undefined);
+    await eventually('both ingresses back on the stream', () => cp.hub.subscribers.size >= 2 || undefined);
     const view = (await cp.api('GET', '/v1/legitimacy')).body;
     assert.equal(view.mode, 'active', 'the mode in force came back with the state');
     assert.ok(view.prefixes > 0);
 
     // Every ingress gets a new, active rule set from the restarted control plane.
-    await until(
-      'a fresh active rule set at both ingresses',
-      async () => {
+    await eventually('a fresh active rule set at both ingresses', async () => {
         for (let k = 0; k < ings.length; k++) {
           const ing = ings[k]!;
           if ((await gauge(ing, 'hopgate_legitimacy_rules_revision')) <= revBefore[k]!) return false;
@@ -114,10 +113,7 @@ describe('legitimacy state across a control-plane restart', () => {
           if ((await gauge(ing, 'hopgate_legitimacy_rules_suspended')) !== 0) return false;
         }
         return true;
-      },
-      8000,
-      100,
-    );
+      }, { timeoutMs: 8000, everyMs: 100 });
     const ms = Date.now() - restartedAt;
     assert.deepEqual(classes(), taught, 'the same classes, nothing relearned');
     const after = (await cp.api('GET', '/v1/legitimacy')).body;
@@ -131,7 +127,7 @@ describe('legitimacy state across a control-plane restart', () => {
     await cp.close();
     writeFileSync(join(cpState.path, 'legitimacy-state.json'), '{"v":1,"group":"restart","prefixes":[["127.11');
     cp = await startTestControl(tdb.spec, cpState.path, { port, legitimacy: analysis(600_000) });
-    await until('both ingresses back on the stream', () => cp.hub.subscribers.size >= 2 || undefined);
+    await eventually('both ingresses back on the stream', () => cp.hub.subscribers.size >= 2 || undefined);
     const view = (await cp.api('GET', '/v1/legitimacy')).body;
     assert.equal(view.mode, 'warmup');
     assert.equal(view.prefixes, 0);

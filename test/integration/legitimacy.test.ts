@@ -20,13 +20,14 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
-import { sqliteDb, tempDir, type TestDb } from './control-fixtures.js';
-import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl, until, type Api } from './control-link-fixtures.js';
+import { sqliteDb, tempDir, type TestDb } from '../helpers/control-fixtures.js';
+import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl, type Api } from '../helpers/control-link-fixtures.js';
 import { createSocket } from 'node:dgram';
 import { startEchoServer, startUdpEcho } from '../helpers/net.js';
 import { readExactly, socks5ConnectRaw } from '../helpers/socks5-raw.js';
 import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';
+import { eventually } from '../helpers/eventually.js';
 
 const IDS = ['edge-1', 'edge-2', 'edge-3'] as const;
 /** The /16 each ingress's taught clients come from (their /24 is 127.X.1.0/24). */
@@ -224,15 +225,10 @@ describe('source legitimacy across three ingresses on loopback', () => {
       await new Promise((r) => setTimeout(r, 400));
     }
     // ---- the control plane leaves its warm-up and every ingress holds an active rule set
-    await until(
-      'rules active at every ingress',
-      async () => {
+    await eventually('rules active at every ingress', async () => {
         const ms = await Promise.all(ings.map(scrape));
         return ms.every((m) => m.get('hopgate_legitimacy_rules_active') === 1 && (m.get('hopgate_legitimacy_rules_entries') ?? 0) > 0);
-      },
-      12_000,
-      100,
-    );
+      }, { timeoutMs: 12_000, everyMs: 100 });
     const learnedMs = Date.now() - t0;
     const view = (await call('GET', '/v1/legitimacy')).body;
     assert.equal(view.mode, 'active');
@@ -261,11 +257,15 @@ describe('source legitimacy across three ingresses on loopback', () => {
     const floodStart = Date.now();
     const floodDone = flood(ings, 250, 2000);
     const taught: Array<Promise<void>> = [];
+    // One exchange at a time on each long connection: two concurrent readers of one socket (a late answer of wave
+    // 1 while wave 2 already reads) took each other's bytes ('still here 1' where 2 was expected) on a loaded machine.
+    const onLong: Array<Promise<void>> = long.map(() => Promise.resolve());
     for (let wave = 0; wave < 4; wave++) {
       await new Promise((r) => setTimeout(r, 450));
       for (let k = 0; k < 3; k++) {
         taught.push(session(`127.${HOME[k]}.1.${20 + wave * 3 + k}`, ings[k]!.ports[0], login, password, echoServer.port));
-        taught.push(echo(long[k]!, `still here ${wave}\n`).then((got) => assert.equal(got, `still here ${wave}\n`)));
+        onLong[k] = onLong[k]!.then(async () => assert.equal(await echo(long[k]!, `still here ${wave}\n`), `still here ${wave}\n`));
+        taught.push(onLong[k]!);
       }
       // a UDP association of a taught client: its datagrams are established once its port is known
       if (wave === 1) taught.push(udpThrough('127.10.1.60', ings[0]!.ports[0], login, password, udpEcho.port, 3).then((got) => assert.deepEqual(got, ['dgram 0', 'dgram 1', 'dgram 2'])));
@@ -313,15 +313,10 @@ describe('source legitimacy across three ingresses on loopback', () => {
     const suspendedAt: number[] = [];
     await Promise.all(
       ings.map(async (ing, k) => {
-        await until(
-          `${IDS[k]} suspended`,
-          async () => {
+        await eventually(`${IDS[k]} suspended`, async () => {
             const m = await scrape(ing);
             return m.get('hopgate_legitimacy_rules_suspended') === 1 && m.get('hopgate_legitimacy_rules_active') === 0;
-          },
-          5000,
-          20,
-        );
+          }, { timeoutMs: 5000, everyMs: 20 });
         suspendedAt[k] = Date.now() - ev0;
       }),
     );
@@ -331,7 +326,7 @@ describe('source legitimacy across three ingresses on loopback', () => {
     const st = (await call('GET', '/v1/legitimacy')).body;
     assert.equal(st.mode, 'suspended');
     assert.match(st.reason, /route-withdrawn/);
-    await until('the ingresses report their suspended state', async () => {
+    await eventually('the ingresses report their suspended state', async () => {
       const v = (await call('GET', '/v1/legitimacy')).body;
       return v.ingresses.every((i: { suspended: boolean | null }) => i.suspended === true);
     });
@@ -393,23 +388,18 @@ describe('source legitimacy with worker processes', () => {
     ing = await startLinkedIngress(cp.url, token, ingState.path, { workers: 2 });
     assert.equal(ing.workers, 2);
     await Promise.all(Array.from({ length: 16 }, (_, c) => session(`127.40.1.${1 + c}`, ing!.ports[0], 'multi', r.body.password, echoServer.port)));
-    const v = await until(
-      'rules acknowledged by the primary',
-      async () => {
+    const v = await eventually('rules acknowledged by the primary', async () => {
         const x = (await call('GET', '/v1/legitimacy')).body;
         const i = x.ingresses.find((e: { id: string }) => e.id === 'multi-1');
         return x.mode === 'active' && i && i.ackedRevision > 0 && i.ackedRevision === i.revision && i.rulesActive ? x : undefined;
-      },
-      10_000,
-      100,
-    );
+      }, { timeoutMs: 10_000, everyMs: 100 });
     assert.ok(v.prefixes >= 3, `prefixes learned from the workers' evidence: ${v.prefixes}`); // the /24 and its parents
     assert.equal(v.stats.nacks, 0);
     // Every scrape lands on one worker or the other: each holds the rules.
-    await until('every worker holds the rules (6 scrapes in a row)', async () => {
+    await eventually('every worker holds the rules (6 scrapes in a row)', async () => {
       for (let i = 0; i < 6; i++) if ((await scrape(ing!)).get('hopgate_legitimacy_rules_active') !== 1) return false;
       return true;
-    }, 3000, 50);
+    }, { timeoutMs: 3000, everyMs: 50 });
     const link = ing.legitimacy!;
     assert.ok(link.stats.posts > 0 && link.stats.postFailures === 0, JSON.stringify(link.stats));
     assert.ok(link.collector.unacked().length <= 1, 'reports are acknowledged'); // one may be in flight
@@ -417,10 +407,10 @@ describe('source legitimacy with worker processes', () => {
     const gone = Date.now();
     await ing.stop();
     ing = undefined;
-    const after = await until('suspension on ingress-down', async () => {
+    const after = await eventually('suspension on ingress-down', async () => {
       const x = (await call('GET', '/v1/legitimacy')).body;
       return x.mode === 'suspended' ? x : undefined;
-    }, 5000, 50);
+    }, { timeoutMs: 5000, everyMs: 50 });
     assert.match(after.reason, /^ingress-down multi-1: config stream closed/);
     assert.ok(Date.now() - gone < 5000);
   });

@@ -8,6 +8,7 @@ import { closed, startEchoServer, withTimeout } from '../helpers/net.js';
 import { aliceHashed, startTestIngress, USER } from '../helpers/ingress.js';
 import { IngressConfigSchema } from '../../src/shared/schema/ingress-config.js';
 import { hashPassword } from '../../src/ingress/auth/password-hash.js';
+import { eventually, sleep } from '../helpers/eventually.js';
 
 function tunnel(port: number, target: number, user = USER.login, password = USER.password) {
   return SocksClient.createConnection({
@@ -31,7 +32,7 @@ test('per-user connection limit answers REP 2 past the limit', async () => {
     const first = await tunnel(ing.port, echo.port);
     await assert.rejects(tunnel(ing.port, echo.port), /NotAllowed/);
     first.socket.destroy();
-    await new Promise((r) => setTimeout(r, 100));
+    await eventually("alice's first connection released", () => ing.ingress.runtime.limiter.userActive(USER.login) === 0);
     const again = await tunnel(ing.port, echo.port);
     again.socket.destroy();
   } finally {
@@ -43,10 +44,12 @@ test('per-user connection limit answers REP 2 past the limit', async () => {
 test('global connection limit drops connections past it before reading a byte', async () => {
   const ing = await startTestIngress({ limits: { maxConnections: 2 } });
   try {
-    const held = [connect(ing.port, '127.0.0.1'), connect(ing.port, '127.0.0.1')];
+    // Three sources: one source may hold only half the budget before authenticating (1 of 2 here), so from a
+    // single address the per-source cap, not the global limit, would refuse the second and third.
+    const held = ['127.0.0.2', '127.0.0.3'].map((localAddress) => connect({ port: ing.port, host: '127.0.0.1', localAddress }));
     await Promise.all(held.map((s) => once(s, 'connect')));
-    await new Promise((r) => setTimeout(r, 50));
-    const third = connect(ing.port, '127.0.0.1');
+    await eventually('both held connections accepted and counted', () => ing.ingress.runtime.limiter.active === 2);
+    const third = connect({ port: ing.port, host: '127.0.0.1', localAddress: '127.0.0.4' });
     third.on('error', () => undefined);
     await withTimeout(closed(third), 2000, 'third connection dropped');
     held.forEach((s) => s.destroy());
@@ -65,7 +68,7 @@ test('repeated auth failures of one login from one source hold its attempts back
     await assert.rejects(tunnel(ing.port, echo.port));
     assert.ok(Date.now() - t0 < 300, `refusal took ${Date.now() - t0} ms`);
     // After the backoff the right password gets through, and a success clears the record.
-    await new Promise((r) => setTimeout(r, 450));
+    await sleep(450); // the backoff's own time passing (400 ms), not a condition to poll: a polled attempt would count as one
     const ok = await tunnel(ing.port, echo.port);
     ok.socket.destroy();
     await assert.rejects(tunnel(ing.port, echo.port, USER.login, 'wrong'));
@@ -104,7 +107,7 @@ test('graceful shutdown: refuses new connections, lets live ones finish, then st
   const ing = await startTestIngress();
   const live = await tunnel(ing.port, echo.port);
   const stopping = ing.ingress.shutdown(5000);
-  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(ing.ingress.runtime.draining, true, 'the listeners closed at the call (synchronously): nothing to wait for');
   assert.equal(await roundTrip(live.socket, 'still relaying'), 'still relaying');
   const fresh = connect(ing.port, '127.0.0.1');
   const refused = await new Promise<boolean>((resolve) => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { channels, type SessionCloseMessage } from '../../src/shared/events.js';
@@ -19,6 +19,8 @@ import { curl } from '../helpers/curl.js';
 import { aliceHashed, startTestIngress, USER, type TestIngress } from '../helpers/ingress.js';
 import { closed, listen0, startEchoServer, withTimeout } from '../helpers/net.js';
 import { have } from '../helpers/peers.js';
+import { accepts as canConnect, freePort } from '../helpers/ports.js';
+import { eventually } from '../helpers/eventually.js';
 
 const HAPROXY = existsSync('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : have('haproxy') ? 'haproxy' : undefined;
 const LB = '127.0.0.2'; // HAProxy's source address towards the ingresses: the trusted one
@@ -131,7 +133,7 @@ describe('PROXY protocol behind HAProxy', { skip: !HAPROXY && 'haproxy not insta
     haproxy = spawn(HAPROXY!, ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: ['ignore', 'pipe', 'pipe'] });
     haproxy.stdout!.on('data', (d: Buffer) => (haproxyLog += d.toString()));
     haproxy.stderr!.on('data', (d: Buffer) => (haproxyLog += d.toString()));
-    await waitFor(async () => (await canConnect(front1)) && (await canConnect(front2)), 5000, () => `haproxy did not listen: ${haproxyLog}`);
+    await eventually('haproxy listening', async () => (await canConnect(front1)) && (await canConnect(front2)), { timeoutMs: 5000 }).catch((e: Error) => assert.fail(`${e.message}; haproxy said: ${haproxyLog}`));
   });
 
   after(async () => {
@@ -147,16 +149,14 @@ describe('PROXY protocol behind HAProxy', { skip: !HAPROXY && 'haproxy not insta
   });
 
   test('(e) HAProxy health checks pass: LOCAL (v2) and the check\'s own PROXY line (v1) keep HAProxy\'s address', async () => {
-    await waitFor(
-      async () => {
-        const stat = await haproxyStat(join(dir, 'admin.sock')).catch(() => []); // the socket may come up after the ports
-        return ['v1', 'v2'].every((b) => stat.some((r) => r.pxname === b && r.svname === 'ing' && r.status === 'UP' && r.check_status === 'L7OK'));
-      },
-      5000,
-      async () => `checks not passing: ${JSON.stringify(await haproxyStat(join(dir, 'admin.sock')).catch((e) => String(e)))}`,
-    );
+    await eventually('haproxy checks passing', async () => {
+      const stat = await haproxyStat(join(dir, 'admin.sock')).catch((e) => String(e)); // the socket may come up after the ports
+      const ok = typeof stat !== 'string' && ['v1', 'v2'].every((b) => stat.some((r) => r.pxname === b && r.svname === 'ing' && r.status === 'UP' && r.check_status === 'L7OK'));
+      if (!ok) throw new Error(`checks not passing: ${JSON.stringify(stat)}`); // what the timeout reports
+      return true;
+    }, { timeoutMs: 5000 });
     // The checks reached the ingresses as HAProxy itself (source-authenticated as lbself).
-    await waitFor(() => ['v1', 'v2'].every((i) => sessions.some((s) => s.ingress === i && s.user === 'lbself' && s.source === LB)), 3000, 'check sessions');
+    await eventually('check sessions', () => ['v1', 'v2'].every((i) => sessions.some((s) => s.ingress === i && s.user === 'lbself' && s.source === LB)), { timeoutMs: 3000 });
     // v1 checks carry HAProxy's own addresses (so the ingress's port); LOCAL keeps the socket's.
     for (const s of sessions.filter((x) => x.user === 'lbself')) {
       if (s.ingress === 'v1') assert.equal(s.port, ingV1.port);
@@ -178,7 +178,7 @@ describe('PROXY protocol behind HAProxy', { skip: !HAPROXY && 'haproxy not insta
       const ok = await curl([...tlsArgs, '--interface', CLIENT, '-x', `${scheme}://127.0.0.1:${front}`, `http://127.0.0.1:${targetPort}/`]);
       assert.equal(ok.code, 0, `${scheme} via ${ing}: ${ok.stderr}`);
       assert.match(ok.stdout, /^hello /);
-      const mine = await waitFor(() => sessions.find((x) => x.ingress === ing && x.user === 'client9' && x.port === front && x.result === 'ok' && !seen.has(x)), 3000, `${scheme} via ${ing} session`);
+      const mine = await eventually(`${scheme} via ${ing} session`, () => sessions.find((x) => x.ingress === ing && x.user === 'client9' && x.port === front && x.result === 'ok' && !seen.has(x)), { timeoutMs: 3000 });
       seen.add(mine);
       assert.equal(mine.source, CLIENT);
       assert.equal(mine.protocol, { http: 'http', socks5h: 'socks5', https: 'https-http' }[scheme]);
@@ -188,7 +188,7 @@ describe('PROXY protocol behind HAProxy', { skip: !HAPROXY && 'haproxy not insta
       const refused = await curl([...tlsArgs, '--interface', '127.0.0.1', '-w', '%{http_code}', '-o', '/dev/null', '-x', `${scheme}://127.0.0.1:${front}`, `http://127.0.0.1:${targetPort}/`]);
       if (scheme !== 'socks5h') assert.equal(refused.stdout, '407');
       else assert.notEqual(refused.code, 0, 'socks5 from 127.0.0.1 must fail');
-      const no = await waitFor(() => sessions.find((x) => x.ingress === ing && x.source === '127.0.0.1' && x.port === front && x.protocol !== undefined && !seen.has(x)), 3000, `${scheme} via ${ing} refusal`);
+      const no = await eventually(`${scheme} via ${ing} refusal`, () => sessions.find((x) => x.ingress === ing && x.source === '127.0.0.1' && x.port === front && x.protocol !== undefined && !seen.has(x)), { timeoutMs: 3000 });
       seen.add(no);
       assert.equal(no.user, undefined, JSON.stringify(no));
       assert.equal(no.result, 'AUTH_REQUIRED', JSON.stringify(no));
@@ -210,12 +210,12 @@ describe('PROXY protocol behind HAProxy', { skip: !HAPROXY && 'haproxy not insta
       assert.equal((await readN(s, 20)).toString(), 'ping through haproxy');
       s.end();
       await closed(s);
-      const mine = await waitFor(() => sessions.find((x) => x.ingress === ing && x.sourcePort === clientPort && x.source === CLIENT && !seen.has(x)), 3000, `socks5 via ${ing} session`);
+      const mine = await eventually(`socks5 via ${ing} session`, () => sessions.find((x) => x.ingress === ing && x.sourcePort === clientPort && x.source === CLIENT && !seen.has(x)), { timeoutMs: 3000 });
       seen.add(mine);
       assert.equal(mine.port, front);
       assert.equal(mine.user, 'client9');
       assert.equal(mine.result, 'ok');
-      const line = await waitFor(() => accessLines.find((l) => l.id === mine.id), 3000, 'access log line');
+      const line = await eventually('access log line', () => accessLines.find((l) => l.id === mine.id), { timeoutMs: 3000 });
       assert.equal(line.src, `${CLIENT}:${clientPort}`);
       assert.equal(line.port, front);
       assert.equal(line.user, 'client9');
@@ -250,7 +250,7 @@ describe('PROXY protocol behind HAProxy', { skip: !HAPROXY && 'haproxy not insta
       await withTimeout(gone, 3000, `ingress closing on ${c.reason}`);
       assert.equal(Buffer.concat(got).length, 0, `nothing is answered (${c.reason})`);
       // Unseen only: the kernel may hand out the same local port again.
-      const mine = await waitFor(() => sessions.find((x) => x.sourcePort === localPort && x.source === c.from && !seen.has(x)), 3000, `session for ${c.reason}`);
+      const mine = await eventually(`session for ${c.reason}`, () => sessions.find((x) => x.sourcePort === localPort && x.source === c.from && !seen.has(x)), { timeoutMs: 3000 });
       seen.add(mine);
       assert.equal(mine.result, 'BAD_REQUEST');
       assert.match(mine.reason ?? '', c.reason);
@@ -264,34 +264,9 @@ describe('PROXY protocol behind HAProxy', { skip: !HAPROXY && 'haproxy not insta
   });
 });
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  const port = await listen0(srv);
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => (s.destroy(), resolve(true)));
-    s.once('error', () => resolve(false));
-  });
-}
 
 function closedProcess(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
-}
-
-/** Poll `check` until it yields something truthy; fail after `ms`. */
-async function waitFor<T>(check: () => T | Promise<T>, ms: number, what: string | (() => string | Promise<string>)): Promise<NonNullable<T>> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > until) assert.fail(`timed out waiting for ${typeof what === 'string' ? what : await what()}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 async function dial(port: number, localAddress: string, allowHalfOpen = true): Promise<Socket> {

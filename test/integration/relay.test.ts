@@ -6,6 +6,7 @@ import { SocksClient } from 'socks';
 import { closed, listen0, startEchoServer, withTimeout } from '../helpers/net.js';
 import { startTestIngress, USER, type TestIngress } from '../helpers/ingress.js';
 import { socks5ConnectRaw } from '../helpers/socks5-raw.js';
+import { eventually, sleep } from '../helpers/eventually.js';
 
 let ing: TestIngress;
 before(async () => {
@@ -88,7 +89,12 @@ test('backpressure: a fast writer and a paused reader keep memory bounded', asyn
   t.after(() => patient.stop());
   const s = await socks5ConnectRaw(patient.port, USER.login, USER.password, '127.0.0.1', port);
   const rssBefore = process.memoryUsage().rss;
-  await new Promise((r) => setTimeout(r, 1500));
+  // The claim is that the target stalls: wait until it has (no progress across 200 ms), not a guessed 1.5 s.
+  await eventually('the target stalled by backpressure', async () => {
+    const was = sent;
+    await sleep(200);
+    return sent > 0 && sent === was;
+  }, { timeoutMs: 10_000, everyMs: 0 });
   const session = [...patient.ingress.runtime.sessions].find((x) => x.target?.port === port);
   assert.ok(session, 'session found');
   const buffered = session.counters.down;
@@ -101,8 +107,7 @@ test('backpressure: a fast writer and a paused reader keep memory bounded', asyn
   let got = 0;
   s.on('data', (d: Buffer) => (got += d.length));
   s.resume();
-  await new Promise((r) => setTimeout(r, 300));
-  assert.ok(got > 0);
+  await eventually('data flowing again after resume', () => got > 0, { timeoutMs: 3000 });
   s.destroy();
   await new Promise((r) => server.close(r));
 });

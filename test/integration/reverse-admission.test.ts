@@ -18,6 +18,7 @@ import { registrationPacket } from '../../src/protocol/work-packet/messages.js';
 import { parsePacket } from '../../src/protocol/work-packet/codec.js';
 import { startIngressProcesses } from '../../src/cli/ingress-process.js';
 import { createLogger } from '../../src/shared/log.js';
+import { eventually } from '../helpers/eventually.js';
 
 /** Production-like cost: the flood is about its price. */
 const COST = { ln: 14, r: 8, p: 1 };
@@ -107,8 +108,10 @@ test('500 bad registrations from one source: throttled, and a good exit from ano
   // The first check of a token is cached: a fresh ingress state is not available here, so the
   // good exit's bound below is against a check that pays scrypt (a wrong token elsewhere).
   const paid = await register('target-1', 'not-the-token', '127.0.0.22');
+  const refusedBefore = ing.ingress.runtime.reverse!.registry.stats().refused;
   const flood = Array.from({ length: 500 }, (_, i) => register(i % 2 ? `nothere-${i}` : 'target-1', `bad-${i}`, '127.0.0.1'));
-  await new Promise((r) => setTimeout(r, 300));
+  // The good exit comes once the flood is being answered (the ingress is busy with it), not after a guessed pause.
+  await eventually('the flood being refused', () => ing.ingress.runtime.reverse!.registry.stats().refused >= refusedBefore + 10, { timeoutMs: 20_000 });
   const good = await register('target-1', TOKEN, '127.0.0.9');
   const answers = await Promise.all(flood);
   assert.equal(good.answer, 'accepted');

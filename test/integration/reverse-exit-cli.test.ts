@@ -14,6 +14,7 @@ import { createServer } from 'node:net';
 import { listen0, startEchoServer, withTimeout } from '../helpers/net.js';
 import { startTestIngress, USER, type TestIngress } from '../helpers/ingress.js';
 import { reverseEntry, tunnelCert, tunnelPortOf, TOKEN } from '../helpers/reverse.js';
+import { eventually } from '../helpers/eventually.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 let ing: TestIngress;
@@ -59,13 +60,10 @@ test('a reverse exit process reports its state on its own admin port', async () 
   assert.ok(ready.admin > 0);
 
   // The pool fills: three idle work connections, every one accepted by the ingress.
-  let text = '';
-  for (let i = 0; i < 100; i++) {
-    text = await scrape(ready.admin, '/metrics');
-    if (metric(text, 'hopgate_exit_work_connections{state="idle"}') === 3) break;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.equal(metric(text, 'hopgate_exit_work_connections{state="idle"}'), 3);
+  let text = await eventually('three idle work connections', async () => {
+    const t = await scrape(ready.admin, '/metrics');
+    return metric(t, 'hopgate_exit_work_connections{state="idle"}') === 3 && t;
+  }, { timeoutMs: 2000, everyMs: 20 });
   assert.equal(metric(text, 'hopgate_exit_refused_by_ingress'), 0);
   const registered = (t: string): number => metric(t, 'hopgate_exit_registrations_total{session="full"}') + (/session="resumed"/.test(t) ? metric(t, 'hopgate_exit_registrations_total{session="resumed"}') : 0);
   assert.ok(registered(text) >= 3);

@@ -9,7 +9,8 @@ import { Ingress } from '../../src/ingress/ingress.js';
 import { IngressConfigSchema } from '../../src/shared/schema/ingress-config.js';
 import { hashPassword } from '../../src/ingress/auth/password-hash.js';
 import { createLogger } from '../../src/shared/log.js';
-import { startReverseExit, tunnelCert, until } from '../helpers/reverse.js';
+import { startReverseExit, tunnelCert } from '../helpers/reverse.js';
+import { eventually } from '../helpers/eventually.js';
 
 const OLD = 'old-token-for-the-rotation-test';
 const NEW = 'new-token-for-the-rotation-test';
@@ -30,10 +31,10 @@ test('registrations queued for the token check when the token changes are judged
   const ing = await Ingress.start(config(oldHash), createLogger('silent'));
   const thief = startReverseExit(ing, 'r1', '127.0.0.1', { token: OLD, pool: 24, backoffMs: 5000, maxBackoffMs: 5000 });
   try {
-    await until(() => ing.runtime.reverse!.registry.stats().exits.r1 !== undefined && thief.stats().dialing === 24, 'the pool dialing', 5000);
+    await eventually('the pool dialing', () => ing.runtime.reverse!.registry.stats().exits.r1 !== undefined && thief.stats().dialing === 24, { timeoutMs: 5000 });
     await new Promise((r) => setTimeout(r, 100)); // their registrations are queued for scrypt now
     ing.reload(config(newHash), 2);
-    await until(() => thief.stats().dialing === 0, 'every queued registration answered', 15_000);
+    await eventually('every queued registration answered', () => thief.stats().dialing === 0, { timeoutMs: 15_000 });
     const r1 = ing.runtime.reverse!.registry.stats().exits.r1!;
     assert.equal(r1.idle + r1.busy, 0, `${r1.idle + r1.busy} work connections registered with the old token after the rotation`);
     assert.match(thief.lastRefusal ?? '', /AUTH_FAILED: exit 'r1': unknown exit or wrong token/);

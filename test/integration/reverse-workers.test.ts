@@ -17,9 +17,10 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { SocksClient } from 'socks';
 import { startEchoServer, listen0, rawExchange, withTimeout } from '../helpers/net.js';
+import { acceptQueue } from '../helpers/ports.js';
 import { aliceHashed, USER } from '../helpers/ingress.js';
-import { reverseEntry, startReverseExit, tunnelCert, tokenHash, until } from '../helpers/reverse.js';
-import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl } from './control-link-fixtures.js';
+import { reverseEntry, startReverseExit, tunnelCert, tokenHash } from '../helpers/reverse.js';
+import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl } from '../helpers/control-link-fixtures.js';
 import { startIngressProcesses, type RunningIngress } from '../../src/cli/ingress-process.js';
 import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';
 import { Ingress } from '../../src/ingress/ingress.js';
@@ -27,6 +28,7 @@ import { IngressConfigSchema, type IngressConfigInput } from '../../src/shared/s
 import type { ReverseExitClient } from '../../src/exit/reverse-client.js';
 import { ensureSelfSignedCert } from '../../src/cli/tls-cert.js';
 import { createLogger } from '../../src/shared/log.js';
+import { eventually } from '../helpers/eventually.js';
 
 const REQUESTS = 80;
 let echo: Awaited<ReturnType<typeof startEchoServer>>;
@@ -109,7 +111,7 @@ test('two workers (YAML): every sequential request through a reverse exit with a
     assert.ok(ing.tunnelPort, 'the primary holds the tunnel port');
     exit = startReverseExit(ing.tunnelPort, 'office', '127.0.0.21', { pool: 2 });
     await withTimeout(exit.ready, 5000, 'exit registered');
-    await until(() => exit!.idle === 2, 'two idle work connections');
+    await eventually('two idle work connections', () => exit!.idle === 2);
     const failures = await run(ing.ports[0], '127.0.0.21', REQUESTS, 'two workers, pool 2');
     assert.deepEqual(failures, [], `${failures.length} of ${REQUESTS} failed`);
     // In the workers as in one process: a client that is not TLS is dropped, a silent one at the handshake deadline.
@@ -139,14 +141,14 @@ test('one process: a reload that brings the first reverse exit starts the tunnel
     // A port already taken: the error is logged; the rest of the reload (a new user) applies.
     const bob = { login: 'bob', passwordHash: await tokenHash('bob-password') };
     ing.reload(IngressConfigSchema.parse({ ...withExit, users: [...start.users, bob], reverse: { ...REVERSE, listen: { host: '127.0.0.1', port: takenPort } } }));
-    await until(() => logged.some((l) => l.includes('reverse exits could not start')), 'the failure logged');
+    await eventually('the failure logged', () => logged.some((l) => l.includes('reverse exits could not start')));
     assert.match(logged.find((l) => l.includes('could not start'))!, /EADDRINUSE/);
     assert.equal(ing.runtime.reverse, undefined);
     assert.ok(ing.runtime.snapshot.usersByLogin.has('bob'), 'the rest of the configuration is in force');
     assert.equal(ing.runtime.exitHealth.isUp('late'), false, 'a reverse exit with no tunnel port is down');
     // The next reload that needs it tries again.
     ing.reload(IngressConfigSchema.parse({ ...withExit, reverse: REVERSE }));
-    await until(() => ing.runtime.reverse?.tunnelPort !== undefined, 'tunnel port started');
+    await eventually('tunnel port started', () => ing.runtime.reverse?.tunnelPort !== undefined);
     exit = startReverseExit(ing.runtime.reverse!.tunnelPort!, 'late', '127.0.0.22', { pool: 2 });
     await withTimeout(exit.ready, 5000, 'exit registered');
     assert.equal(ing.runtime.exitHealth.isUp('late'), true);
@@ -184,10 +186,10 @@ test('two workers fed by the control plane: the first reverse exit, added throug
     assert.equal((await call('PATCH', '/v1/settings', { reverse: REVERSE })).status, 200);
     const added = await call('POST', '/v1/exits', { id: 'late', kind: 'reverse', egressIp: '127.0.0.23', country: 'de' });
     assert.equal(added.status, 201);
-    await until(() => ing!.tunnelPort !== undefined, 'the primary to hold the tunnel port', 10_000);
+    await eventually('the primary to hold the tunnel port', () => ing!.tunnelPort !== undefined, { timeoutMs: 10_000 });
     exit = startReverseExit(ing.tunnelPort!, 'late', '127.0.0.23', { pool: 2, token: added.body.token });
     await withTimeout(exit.ready, 5000, 'exit registered');
-    await until(() => exit!.idle === 2, 'two idle work connections');
+    await eventually('two idle work connections', () => exit!.idle === 2);
     const failures = await run(ing.ports[0], '127.0.0.23', 40, 'control plane, two workers, pool 2', { login: 'carol', password: carol.body.password });
     assert.deepEqual(failures, []);
     // The workers share their session ticket keys: refills resume the TLS session whichever worker they reach.
@@ -217,20 +219,23 @@ test('two workers (YAML): a tunnel port taken at the first reload opens at a lat
   const taken = await listen0(blocker);
   let ing: RunningIngress | undefined;
   let exit: ReverseExitClient | undefined;
+  const logged: string[] = [];
+  const log = pino({ level: 'info' }, new Writable({ write: (chunk, _enc, cb) => (logged.push(String(chunk)), cb()) }));
   try {
-    ing = await startIngressProcesses(file, { workers: 2, log: createLogger('silent') });
+    ing = await startIngressProcesses(file, { workers: 2, log });
     const withExit = { ...start, exits: [await reverseEntry('late-2', '127.0.0.24', 'de')], reverse: { ...REVERSE, listen: { host: '127.0.0.1', port: taken } } };
     writeFileSync(file, JSON.stringify(withExit));
     process.kill(process.pid, 'SIGHUP');
-    await new Promise((r) => setTimeout(r, 500));
+    // The reload's attempt is over once the primary logs its failure (not a guessed pause).
+    await eventually('the tunnel port failure logged', () => logged.some((l) => l.includes('reverse tunnel port could not start')));
     assert.equal(ing.tunnelPort, undefined, 'the port was taken');
     await new Promise<void>((r) => blocker.close(() => r()));
     process.kill(process.pid, 'SIGHUP');
-    await until(() => ing!.tunnelPort === taken, 'the tunnel port opened at the next reload', 5000);
+    await eventually('the tunnel port opened at the next reload', () => ing!.tunnelPort === taken, { timeoutMs: 5000 });
     // The workers had started their side at the first reload; the dispatcher's hello seats them now.
     exit = startReverseExit(taken, 'late-2', '127.0.0.24', { pool: 2 });
     await withTimeout(exit.ready, 5000, 'exit registered');
-    await until(() => exit!.idle === 2, 'two idle work connections');
+    await eventually('two idle work connections', () => exit!.idle === 2);
     assert.deepEqual(await run(ing.ports[0], '127.0.0.24', 20, 'late tunnel port, two workers, pool 2'), []);
   } finally {
     if (blocker.listening) blocker.close();
@@ -239,7 +244,7 @@ test('two workers (YAML): a tunnel port taken at the first reload opens at a lat
   }
 });
 
-test('two workers (YAML): a flood of silent connections to the tunnel port stays bounded in the primary, and an exit from elsewhere still registers at once', { timeout: 40_000 }, async () => {
+test('two workers (YAML): a flood of silent connections to the tunnel port stays bounded in the primary, and an exit from elsewhere still registers at once', { timeout: 100_000 }, async () => {
   const file = join(dir, 'flood.yaml');
   const cfg = await base();
   writeFileSync(file, JSON.stringify({ ...cfg, exits: [await reverseEntry('steady', '127.0.0.25', 'de')], reverse: REVERSE }));
@@ -254,6 +259,13 @@ test('two workers (YAML): a flood of silent connections to the tunnel port stays
     flood = spawn(process.execPath, ['-e', FLOOD, String(ing.tunnelPort), '4000', '127.0.0.9'], { stdio: ['ignore', 'pipe', 'inherit'] });
     const opened = Number(await withTimeout(new Promise<string>((r) => flood!.stdout!.once('data', (d: Buffer) => r(d.toString()))), 20_000, 'flood opened'));
     assert.ok(opened >= 3000, `the flood opened ${opened} connections`);
+    // "Opened" is the flooder's view: the kernel completed its handshakes, but up to all 4,000 may still sit in the
+    // tunnel port's accept queue (FIFO, shared by everyone), which the primary drains at whatever CPU a loaded machine
+    // gives it — measured here: a bare node server that only destroys drains a 4,000 burst no faster. A real exit
+    // dialing now queued behind them: 11-23 s to its TLS answer, so "registered" missed its 3 s and refills missed the
+    // 300 ms wait (SOCKS5 "Failure"). What this test is about starts once the flood is accepted: the silent
+    // connections are then held (workers' handshakes) or dropped by the caps, and must not slow a real exit.
+    await eventually('the flood accepted by the primary (tunnel port accept queue empty)', () => acceptQueue(ing!.tunnelPort!) === 0, { timeoutMs: 60_000, everyMs: 100 });
     const during = fds();
     // Handoffs in flight are capped per source and per worker: the primary does not hold the flood.
     assert.ok(during - before < 600, `primary fds ${before} → ${during}`);
@@ -261,7 +273,7 @@ test('two workers (YAML): a flood of silent connections to the tunnel port stays
     exit = startReverseExit(ing.tunnelPort!, 'steady', '127.0.0.25', { pool: 2 });
     await withTimeout(exit.ready, 3000, 'exit registered during the flood');
     const registeredMs = Date.now() - t0;
-    await until(() => exit!.idle === 2, 'both work connections registered (one per worker)', 3000);
+    await eventually('both work connections registered (one per worker)', () => exit!.idle === 2, { timeoutMs: 3000 });
     process.stderr.write(`# during a flood of ${opened} silent connections: primary fds +${during - before}, a real exit registered in ${registeredMs} ms\n`);
     assert.deepEqual(await run(ing.ports[0], '127.0.0.25', 10, 'during the flood'), []);
   } finally {

@@ -19,6 +19,7 @@ import { startWhoami } from '../../src/cli/demo-target.js';
 import { listen0 } from '../helpers/net.js';
 import type { PortTable } from '../../src/ingress/route/port-table.js';
 import { hashString, sessionWindowEnd } from '../../src/ingress/route/rendezvous.js';
+import { eventually } from '../helpers/eventually.js';
 
 const PLACES = [
   ['us-1', '127.0.0.2', 'us'],
@@ -162,13 +163,7 @@ test('failover behind a port: killing the exit serves a replacement from its pla
   // random choices avoid the dead exit
   for (let k = 0; k < 10; k++) assert.notEqual(await seen(via('socks5h', `${USER.login}-country-us`, ing.base)), '127.0.0.2');
   exits[0] = await startTestExit('us-1', '127.0.0.2', ['127.0.0.1/32'], us1.port);
-  const deadline = Date.now() + 5000;
-  let back = '';
-  while (Date.now() < deadline && back !== '127.0.0.2') {
-    await new Promise((r) => setTimeout(r, 200));
-    back = await seen(via('http', USER.login, ing.base + 1));
-  }
-  assert.equal(back, '127.0.0.2', 'back to us-1 once the prober sees it up');
+  await eventually('back to us-1 once the prober sees it up', async () => (await seen(via('http', USER.login, ing.base + 1))) === '127.0.0.2', { timeoutMs: 5000, everyMs: 200 });
 });
 
 test('sticky across two ingress processes: the same session picks the same exit on both, with no shared state', async () => {

@@ -15,7 +15,7 @@ import { ensureSelfSignedCert } from '../../src/cli/tls-cert.js';
 import { listen0 } from '../helpers/net.js';
 import { curl } from '../helpers/curl.js';
 import { startTestIngress, type TestIngress } from '../helpers/ingress.js';
-import { sqliteDb, tempDir, TEST_COST, type TestDb } from './control-fixtures.js';
+import { sqliteDb, tempDir, TEST_COST, type TestDb } from '../helpers/control-fixtures.js';
 
 let tdb: TestDb;
 let state: ReturnType<typeof tempDir>;

@@ -8,22 +8,20 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
-import { createInterface } from 'node:readline';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import type { Logger } from '../../src/shared/log.js';
-import { dialects, tempDir, type TestDb } from './control-fixtures.js';
-import { TEST_SETTINGS, connectTunnel, drain, makeNode, startBlobServer, startLinkedIngress, startTestControl, until, type Api } from './control-link-fixtures.js';
+import { dialects, tempDir, type TestDb } from '../helpers/control-fixtures.js';
+import { TEST_SETTINGS, connectTunnel, drain, makeNode, startBlobServer, startLinkedIngress, startTestControl, type Api } from '../helpers/control-link-fixtures.js';
 import { LEDGER_FILE, parseJournal } from '../../src/ingress/control-link/stats.js';
 import { SNAPSHOT_FILE } from '../../src/ingress/control-link/config-state.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';
 import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';
-import { listen0 } from '../helpers/net.js';
+import { eventually } from '../helpers/eventually.js';
+import { freePort } from '../helpers/ports.js';
+import { killHard, readyJson, startProc, stopGracefully, type Proc } from '../helpers/procs.js';
 
 const CHILD = fileURLToPath(new URL('../helpers/controlled-child.js', import.meta.url));
 const cases = await dialects();
@@ -36,15 +34,8 @@ function capturingLog(): { log: Logger; lines: Array<Record<string, unknown>> } 
   return { log, lines };
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  const port = await listen0(s);
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
 interface Child {
-  proc: ChildProcess;
+  proc: Proc;
   info: { ports: [number, number]; adminUrl: string; bootedFrom: string };
   stderr: () => string;
   logs: () => Array<Record<string, unknown>>;
@@ -53,36 +44,20 @@ interface Child {
 /** Start the ingress child, optionally through `sh -c PREFIX` (a mount namespace), and wait for its ready line. */
 async function startChild(env: Record<string, string>, shellPrefix?: string): Promise<Child> {
   const node = `exec ${JSON.stringify(process.execPath)} ${JSON.stringify(CHILD)}`;
-  const proc = shellPrefix
-    ? spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-ec', `${shellPrefix}\n${node}`], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
-    : spawn(process.execPath, [CHILD], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  let stderr = '';
-  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const lines = createInterface({ input: proc.stdout });
-  const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
-  const [line] = (await Promise.race([once(lines, 'line'), once(proc, 'exit').then(() => [undefined])])) as [string | undefined];
-  clearTimeout(timer);
-  if (line === undefined) throw new Error(`ingress child exited: ${stderr}`);
+  const argv = shellPrefix ? ['unshare', '-m', '--propagation', 'private', 'sh', '-ec', `${shellPrefix}\n${node}`] : [process.execPath, CHILD];
+  const proc = await startProc('ingress child', argv, { env, ready: /^\{/ });
   const logs = (): Array<Record<string, unknown>> =>
-    stderr
+    proc
+      .stderr()
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { proc, info: JSON.parse(line), stderr: () => stderr, logs };
+  return { proc, info: readyJson(proc), stderr: () => proc.stderr(), logs };
 }
 
-async function kill9(c: Child): Promise<void> {
-  if (c.proc.exitCode !== null || c.proc.signalCode !== null) return;
-  c.proc.kill('SIGKILL');
-  await once(c.proc, 'exit');
-}
-
-async function term(c: Child): Promise<number | null> {
-  if (c.proc.exitCode !== null || c.proc.signalCode !== null) return c.proc.exitCode;
-  c.proc.kill('SIGTERM');
-  const [code] = (await once(c.proc, 'exit')) as [number | null];
-  return code;
-}
+const kill9 = (c: Child): Promise<void> => killHard(c.proc);
+/** SIGTERM (SIGKILL after 10 s); its exit code. */
+const term = (c: Child): Promise<string> => stopGracefully(c.proc);
 
 /** Closed records the ingress holds for the control plane (its /metrics). */
 async function pendingRecords(adminUrl: string): Promise<number> {
@@ -117,10 +92,10 @@ for (const dc of cases) {
 
     /** The collector pulls the node's current process (the one at `adminUrl`), not a dead one. */
     async function pullFrom(adminUrl: string): Promise<void> {
-      await until('the ingress subscribed with this admin address', () => {
+      await eventually('the ingress subscribed with this admin address', () => {
         const subs = [...cp.hub.subscribers].filter((s) => s.nodeId === 'edge-1');
         return subs.length === 1 && subs[0]!.adminUrl === adminUrl;
-      }, 10_000);
+      }, { timeoutMs: 10_000 });
       await cp.collector.round();
       assert.ok(cp.collector.lastPulls.every((p) => p.ok), JSON.stringify(cp.collector.lastPulls));
     }
@@ -165,18 +140,19 @@ for (const dc of cases) {
       children.push(a);
       sent += await traffic(a.info.ports[0], 3);
       await pullFrom(a.info.adminUrl);
-      await until('the usage reached the ingress ledger', async () => (await cp.collector.round(), (await stored(true)).bytesDown === before + sent));
-      a.proc.kill('SIGUSR2'); // the minute ends
-      await until('the closed minute stored', async () => (await cp.collector.round(), (await stored(false)).bytesDown === before + sent));
+      await eventually('the usage reached the ingress ledger', async () => (await cp.collector.round(), (await stored(true)).bytesDown === before + sent));
+      a.proc.child.kill('SIGUSR2'); // the minute ends
+      await eventually('the closed minute stored', async () => (await cp.collector.round(), (await stored(false)).bytesDown === before + sent));
 
       // 2. More traffic; its minute closes; SIGKILL before any pull takes it.
       sent += await traffic(a.info.ports[0], 2);
-      await until('the second batch in the ledger (live)', async () => {
+      await eventually('the second batch in the ledger (live)', async () => {
         await cp.collector.round();
         return (await stored(true)).bytesDown === before + sent;
       });
-      a.proc.kill('SIGUSR2');
-      await new Promise((r) => setTimeout(r, 300)); // the signal is in
+      a.proc.child.kill('SIGUSR2');
+      // The signal is in once the closed minute is held (journaled by the ingress's own clock, as in 4.).
+      await eventually('the second minute closed', async () => (await pendingRecords(a.info.adminUrl)) >= 1, { timeoutMs: 5000 });
       // A pull closes the minute and its write fails (the database hiccups): the ingress holds the records, then dies.
       cp.collector.failNextWrites = 1;
       await cp.collector.round();
@@ -194,13 +170,13 @@ for (const dc of cases) {
 
       // 4. Stored but not yet acknowledged (the ack is the next pull's cursor): SIGKILL, restart, still once.
       sent += await traffic(b.info.ports[0], 1);
-      await until('the third batch in the ledger (live)', async () => {
+      await eventually('the third batch in the ledger (live)', async () => {
         await cp.collector.round();
         return (await stored(true)).bytesDown === before + sent;
       });
-      b.proc.kill('SIGUSR2');
+      b.proc.child.kill('SIGUSR2');
       // Closed by the ingress's own clock, no pull needed (journaled within a second of the minute's end + grace).
-      await until('the third minute closed', async () => (await pendingRecords(b.info.adminUrl)) >= 1, 5000);
+      await eventually('the third minute closed', async () => (await pendingRecords(b.info.adminUrl)) >= 1, { timeoutMs: 5000 });
       await cp.collector.round(); // stored; the ingress still holds it (the ack is the next pull's cursor)
       assert.equal((await stored(false)).bytesDown, before + sent);
       assert.ok((await pendingRecords(b.info.adminUrl)) >= 1);
@@ -210,7 +186,7 @@ for (const dc of cases) {
       await pullFrom(a.info.adminUrl);
       await cp.collector.round();
       assert.equal((await stored(false)).bytesDown, before + sent, 'the re-offered minute is skipped, not added again');
-      assert.equal(await term(a), 0);
+      assert.equal(await term(a), '0');
     });
 
     it('a truncated control-snapshot.json with the control plane down: moved aside, logged, the node waits and boots from the control plane', { skip: dc.name !== 'sqlite' && 'SQLite shows it' }, async () => {
@@ -222,7 +198,7 @@ for (const dc of cases) {
       const starting = startLinkedIngress(`http://127.0.0.1:${port}`, token, dir, { log, bootWaitMs: 300 });
       let failed: Error | undefined;
       starting.catch((err: Error) => (failed = err));
-      await until('the corrupt snapshot logged', () => failed ?? lines.find((l) => String(l.msg).includes('corrupt')), 5000);
+      await eventually('the corrupt snapshot logged', () => failed ?? lines.find((l) => String(l.msg).includes('corrupt')), { timeoutMs: 5000 });
       assert.equal(failed, undefined, `the ingress start failed: ${failed?.message}`);
       const line = lines.find((l) => String(l.msg).includes('corrupt'))!;
       assert.equal(line.level, 50);
@@ -239,7 +215,7 @@ for (const dc of cases) {
         const ing = await starting;
         ingresses.push(ing);
         assert.equal(ing.bootedFrom, 'control');
-        await until('a valid snapshot on disk', () => existsSync(file) && JSON.parse(readFileSync(file, 'utf8')).format === 1);
+        await eventually('a valid snapshot on disk', () => existsSync(file) && JSON.parse(readFileSync(file, 'utf8')).format === 1);
       } finally {
         for (const i of ingresses.splice(0)) await i.stop();
         await cp2.close();
@@ -254,7 +230,7 @@ for (const dc of cases) {
       const starting = startLinkedIngress(`http://127.0.0.1:${port}`, token, dir, { log, bootWaitMs: 300 });
       let failed: Error | undefined;
       starting.catch((err: Error) => (failed = err));
-      await until('the corrupt snapshot logged', () => failed ?? lines.find((l) => String(l.msg).includes('corrupt')), 5000);
+      await eventually('the corrupt snapshot logged', () => failed ?? lines.find((l) => String(l.msg).includes('corrupt')), { timeoutMs: 5000 });
       assert.equal(failed, undefined, `the ingress start failed: ${failed?.message}`);
       assert.equal(readdirSync(dir).filter((n) => n.startsWith(`${SNAPSHOT_FILE}.corrupt-`)).length, 1);
       assert.ok(lines.some((l) => String(l.msg).includes('waiting for it')), 'then waits for the control plane');
@@ -331,21 +307,21 @@ for (const dc of cases) {
         for (let i = 0; i < 3; i++) {
           assert.equal((await call('POST', '/v1/customers', { login: `${code.toLowerCase()}${i}` })).status, 201);
           const rev = (await call('GET', '/v1/revision')).body.revision;
-          await until('the node acknowledged the change', async () => (await call('GET', '/v1/ingress-nodes/edge-1')).body.ackedRevision === rev);
+          await eventually('the node acknowledged the change', async () => (await call('GET', '/v1/ingress-nodes/edge-1')).body.ackedRevision === rev);
         }
         // Traffic still flows and is counted (in memory) with the journal unwritable.
         const was = (await stored(true)).bytesDown;
         await traffic(c.info.ports[0], 1);
         await pullFrom(c.info.adminUrl);
-        await until('the usage pulled', async () => (await cp.collector.round(), (await stored(true)).bytesDown === was + BLOB));
-        c.proc.kill('SIGUSR2');
-        await until('the minute stored', async () => (await cp.collector.round(), (await stored(false)).bytesDown >= was + BLOB));
+        await eventually('the usage pulled', async () => (await cp.collector.round(), (await stored(true)).bytesDown === was + BLOB));
+        c.proc.child.kill('SIGUSR2');
+        await eventually('the minute stored', async () => (await cp.collector.round(), (await stored(false)).bytesDown >= was + BLOB));
         const metrics = await (await fetch(`${c.info.adminUrl}/metrics`)).text();
         assert.match(metrics, /^hopgate_ingress_state_persisting 0$/m);
         const cannot = c.logs().filter((l) => String(l.msg).includes('state directory cannot be written'));
         assert.equal(cannot.length, 1, `logged once, not per write:\n${c.stderr()}`);
         assert.equal(cannot[0]!.code, code);
-        assert.equal(await term(c), 0, `clean exit:\n${c.stderr()}`);
+        assert.equal(await term(c), '0', `clean exit:\n${c.stderr()}`);
         assert.equal(c.logs().filter((l) => String(l.msg).includes('state directory cannot be written')).length, 1, 'still once after the shutdown write');
       });
     }

@@ -20,6 +20,7 @@ import { socksAssociate, type SocksEstablished } from '../helpers/socks-client.j
 import { hashPassword } from '../../src/ingress/auth/password-hash.js';
 import { startIngressProcesses, type RunningIngress } from '../../src/cli/ingress-process.js';
 import { createLogger } from '../../src/shared/log.js';
+import { eventually } from '../helpers/eventually.js';
 
 const ROUNDS = 4;
 const PER_CUSTOMER = 4; // associations per customer per round, opened at once
@@ -76,9 +77,13 @@ test('two workers: concurrent associations of two customers each get exactly the
           a.udp.send(frame, a.ctl.remoteHost!.port, a.ctl.remoteHost!.host);
         }
       }
-      const deadline = Date.now() + 3000;
-      while (Date.now() < deadline && assocs.some((a) => a.got.length < DATAGRAMS)) await new Promise((r) => setTimeout(r, 20));
-      await new Promise((r) => setTimeout(r, 100)); // stragglers that do not belong would arrive now
+      const own = (a: Assoc): number => a.got.filter((g) => g.startsWith(`${a.tag}-`)).length;
+      await eventually('every reply back', () => assocs.every((a) => own(a) >= DATAGRAMS), { timeoutMs: 3000, everyMs: 20 }).catch(() => undefined); // the asserts below say which
+      // Stragglers that do not belong would have arrived by now: each association's own last marker came back
+      // after them (a later event on the same path), instead of a silence window.
+      for (const a of assocs) a.udp.send(SocksClient.createUDPFrame({ remoteHost: { host: '127.0.0.1', port: echo.port }, data: Buffer.from(`marker-${a.tag}`) }), a.ctl.remoteHost!.port, a.ctl.remoteHost!.host);
+      await eventually('every marker back', () => assocs.every((a) => a.got.includes(`marker-${a.tag}`)), { timeoutMs: 3000, everyMs: 20 });
+      for (const a of assocs) a.got.splice(a.got.indexOf(`marker-${a.tag}`), 1);
       for (const a of assocs) {
         const foreign = a.got.filter((g) => !g.startsWith(`${a.tag}-`));
         assert.deepEqual(foreign, [], `${a.tag} received other associations' replies`);

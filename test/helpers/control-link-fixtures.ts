@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../../src/control/control-plane.js';
 import { startControlledIngress, type ControlledIngress, type ControlledIngressOptions } from '../../src/ingress/control-link/controlled.js';
 import { createLogger } from '../../src/shared/log.js';
-import { listen0 } from '../helpers/net.js';
+import { listen0 } from './net.js';
 import { TEST_COST } from './control-fixtures.js';
 
 export interface Api {
@@ -159,17 +159,6 @@ export async function drain(t: Tunnel, timeoutMs = 5000): Promise<number> {
   t.socket.resume();
   await Promise.race([once(t.socket, 'close'), new Promise((r) => setTimeout(r, timeoutMs))]);
   return n;
-}
-
-/** Poll `fn` until it gives a value other than undefined, null or false (an API field not set yet is null). */
-export async function until<T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 5000, everyMs = 25): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== null && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }
 
 export function percentile(xs: number[], p: number): number {

@@ -5,11 +5,9 @@
  * "a change through one replica is in force at an ingress".
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import { api, type Api } from './control-link-fixtures.js';
 import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';
+import { readyJson, startProc, stopGracefully, type Proc } from './procs.js';
 
 export const TOKEN = 'test-operator-token-0123456789';
 
@@ -45,36 +43,17 @@ export interface Replica {
 }
 
 export interface ControlProcess extends Replica {
-  readonly proc: ChildProcess;
+  readonly proc: Proc;
   stderr(): string;
   stop(): Promise<void>;
 }
 
 /** `hopgate control` as its own process (operator token TOKEN). */
 export async function startControlProcess(db: string, stateDir: string, waitMs: number): Promise<ControlProcess> {
-  const proc = spawn(process.execPath, ['dist/src/cli/main.js', 'control', '--db', db, '--listen', '127.0.0.1:0', '--state-dir', stateDir, '--json', '--log-level', 'warn', '--db-wait-ms', String(waitMs)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, HOPGATE_ADMIN_TOKEN: TOKEN },
-  });
-  let stderr = '';
-  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const lines = createInterface({ input: proc.stdout });
-  const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
-  const [line] = (await Promise.race([once(lines, 'line'), once(proc, 'exit').then(() => [undefined])])) as [string | undefined];
-  clearTimeout(timer);
-  if (line === undefined) throw new Error(`hopgate control exited: ${stderr}`);
-  const url = (JSON.parse(line) as { url: string }).url;
-  return {
-    url,
-    api: api(url, TOKEN),
-    proc,
-    stderr: () => stderr,
-    async stop() {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      proc.kill('SIGTERM');
-      await once(proc, 'exit');
-    },
-  };
+  const argv = [process.execPath, 'dist/src/cli/main.js', 'control', '--db', db, '--listen', '127.0.0.1:0', '--state-dir', stateDir, '--json', '--log-level', 'warn', '--db-wait-ms', String(waitMs)];
+  const proc = await startProc('hopgate control', argv, { env: { HOPGATE_ADMIN_TOKEN: TOKEN }, ready: /^\{/ });
+  const { url } = readyJson<{ url: string }>(proc);
+  return { url, api: api(url, TOKEN), proc, stderr: () => proc.stderr(), stop: async () => void (await stopGracefully(proc)) };
 }
 
 /** Change bob through `through`; resolves with the time until `ing` has it in force. */
