@@ -1,6 +1,7 @@
 /**
  * Who is calling the control API: the operator (bearer token), an ingress
- * (bearer ingress token) or a customer (Basic login:password, /v1/me only).
+ * (bearer ingress token) or a customer (Basic login:password, /v1/me only),
+ * and whether that kind of caller may call the route (its declared `auth`).
  *
  * Under attack (issue 18): Basic checks pay scrypt in a fair queue (one
  * source holds at most its share of the slots and places; past that it is
