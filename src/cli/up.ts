@@ -16,7 +16,7 @@ import { generateExitToken } from '../control/token.js';
 import { ReverseExitClient } from '../exit/reverse-client.js';
 import { TargetPolicy } from '../ingress/guard/target-policy.js';
 import { renderIngressConfig, renderYaml } from '../control/render.js';
-import type { ControlStore } from '../control/store.js';
+import type { ControlStore } from '../control/store/index.js';
 import { startControlledIngress, type ControlledIngress } from '../ingress/control-link/controlled.js';
 import { fail, parse } from './args.js';
 import { startWhoami } from './demo-target.js';

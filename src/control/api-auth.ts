@@ -1,6 +1,7 @@
 /**
  * Who is calling the control API: the operator (bearer token), an ingress
- * (bearer ingress token) or a customer (Basic login:password, /v1/me only).
+ * (bearer ingress token) or a customer (Basic login:password, /v1/me only),
+ * and whether that kind of caller may call the route (its declared `auth`).
  *
  * Under attack (issue 18): Basic checks pay scrypt in a fair queue (one
  * source holds at most its share of the slots and places; past that it is
@@ -19,9 +20,9 @@ import { sourceKey } from '../shared/source-key.js';
 import { unmapIPv4 } from '../shared/net-addr.js';
 import * as S from './api-schemas.js';
 import { ApiError } from './errors.js';
-import type { ControlStore } from './store.js';
+import type { ControlStore } from './store/index.js';
 import { tokensEqual } from './token.js';
-import type { Principal } from './server.js';
+import type { Auth } from './openapi.js';
 
 /** Concurrent scrypt checks (the libuv pool has 4 threads), places per source, places in all. */
 export const API_AUTH_LIMITS = Object.freeze({ checks: 4, checksPerSource: 4, queue: 256 });
@@ -54,13 +55,40 @@ export interface ApiAuthOptions {
   readonly throttle?: ThrottleSettings;
 }
 
+export type Principal =
+  | { readonly kind: 'anonymous' }
+  | { readonly kind: 'operator' }
+  | { readonly kind: 'customer'; readonly id: string; readonly login: string }
+  | { readonly kind: 'ingress'; readonly nodeId: string };
+
 export type ApiAuthenticate = (req: FastifyRequest, reply: FastifyReply) => Promise<Principal>;
+
+/** Who may call a route declared `auth`: authenticates the request, then 403 for the wrong kind of caller. */
+export type ApiAuthorize = (auth: Auth, req: FastifyRequest, reply: FastifyReply) => Promise<Principal>;
+
+export function apiAuthorizer(o: ApiAuthOptions): ApiAuthorize {
+  const authenticate = apiAuthenticator(o);
+  return async (auth, req, reply) => {
+    if (auth === 'public') return { kind: 'anonymous' };
+    const principal = await authenticate(req, reply);
+    if (auth === 'operator' && principal.kind !== 'operator') {
+      throw new ApiError(403, 'forbidden', 'this endpoint needs the operator token; customers use /v1/me');
+    }
+    if (auth === 'customer' && principal.kind !== 'customer') {
+      throw new ApiError(403, 'forbidden', "self-service endpoints take a customer's own login and password; operators use /v1/customers/{id}");
+    }
+    if (auth === 'ingress' && principal.kind !== 'ingress') {
+      throw new ApiError(403, 'forbidden', 'this endpoint takes an ingress token (POST /v1/ingress-nodes/{id}/token)');
+    }
+    return principal;
+  };
+}
 
 export function apiAuthenticator(o: ApiAuthOptions): ApiAuthenticate {
   const cache = new CustomerAuthCache();
   const throttle = new AuthThrottle(o.throttle ?? API_THROTTLE);
   const slow = new FairSemaphore(API_AUTH_LIMITS.checks, API_AUTH_LIMITS.checksPerSource, API_AUTH_LIMITS.queue);
-  // A hash of the customers' cost (server.ts hashes theirs with it) that no password matches: random salt and key.
+  // A hash of the customers' cost (routes/route.ts hashes theirs with it) that no password matches: random salt and key.
   const cost = o.passwordCost ?? { ln: 15, r: 8, p: 1 };
   const dummyHash = `$scrypt$ln=${cost.ln},r=${cost.r},p=${cost.p}$${randomBytes(16).toString('base64')}$${randomBytes(32).toString('base64')}`;
 

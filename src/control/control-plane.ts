@@ -4,7 +4,7 @@ import type { Logger } from '../shared/log.js';
 import type { PrefixBound } from '../shared/source-range.js';
 import { describeTarget, parseDbTarget, type DbTarget } from './db.js';
 import { ControlServer } from './server.js';
-import { ControlStore } from './store.js';
+import { ControlStore } from './store/index.js';
 import { loadOrCreateAdminToken, type AdminToken } from './token.js';
 import { ConfigHub } from './stream.js';
 import { StatsCollector } from './collector.js';

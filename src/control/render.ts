@@ -11,7 +11,7 @@
  */
 import { stringify } from 'yaml';
 import { IngressConfigSchema, UserSchema, type IngressConfig, type IngressConfigInput } from '../shared/schema/ingress-config.js';
-import type { CustomerRecord, ExitRecord, StoreSnapshot } from './store.js';
+import type { CustomerRecord, ExitRecord, StoreSnapshot } from './store/records.js';
 import type { SettingKey } from './api-schemas.js';
 import { checkReverseConfig } from '../ingress/reverse/check-config.js';
 import { ExitIndex } from '../ingress/route/exit-index.js';

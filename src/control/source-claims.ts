@@ -10,7 +10,7 @@
 import type { Transaction } from 'kysely';
 import type { DB } from './tables.js';
 import { ApiError } from './errors.js';
-import { parseJson } from './json-columns.js';
+import { parseJson } from './store/json-columns.js';
 import { findClaimConflicts, sourceRangeProblem } from '../shared/source-range.js';
 
 /** What a source-auth customer's claim needs of a customer record. */

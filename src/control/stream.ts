@@ -20,7 +20,7 @@ import type { DeltaMessage, HelloMessage, PingMessage, SnapshotMessage } from '.
 import type { ControlMetrics } from './metrics.js';
 import { liveExitIds, renderExit, renderUser, settingsAndExitsProblem } from './render.js';
 import { sourceAuthConflicts } from './source-claims.js';
-import type { CustomerRecord, ControlStore, ExitRecord } from './store.js';
+import type { CustomerRecord, ControlStore, ExitRecord } from './store/index.js';
 import type { SettingKey } from './api-schemas.js';
 
 interface RenderedUser {

@@ -1,7 +1,7 @@
 /** The asset store on SQLite and PostgreSQL: migrations, revision, change log, rendering. */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ControlStore } from '../../src/control/store.js';
+import { ControlStore } from '../../src/control/store/index.js';
 import { parseDbTarget } from '../../src/control/db.js';
 import { MIGRATIONS, MIGRATION_TABLE } from '../../src/control/migrations.js';
 import { renderIngressConfig, renderYaml } from '../../src/control/render.js';

@@ -4,20 +4,12 @@
  * dial the ingress with a token; host '' and port 0). Fields of the other
  * kind are refused here, with the field named, rather than stored and ignored.
  */
-import type { ExitCreateInput, ExitPatchInput, ExitViewT } from './api-schemas.js';
-import { ApiError } from './errors.js';
-import type { ExitsTable } from './tables.js';
-import type { HopConfig } from '../shared/schema/ingress-config.js';
+import type { ExitCreateInput, ExitPatchInput, ExitViewT } from '../api-schemas.js';
+import { ApiError } from '../errors.js';
+import type { ExitsTable } from '../tables.js';
+import type { HopConfig } from '../../shared/schema/ingress-config.js';
 import { json, parseJson } from './json-columns.js';
-
-/** An exit with its secrets, for rendering. */
-export interface ExitRecord extends ExitViewT {
-  /** The upstream proxy's password (forward exits). */
-  readonly password: string | null;
-  readonly viaFull: HopConfig[];
-  /** `$scrypt$…` of the token a reverse exit registers with. */
-  readonly tokenHash: string | null;
-}
+import type { ExitRecord } from './records.js';
 
 type Targets = { allow: string[]; deny: string[]; ports: number[] };
 

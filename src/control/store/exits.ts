@@ -1,0 +1,95 @@
+/**
+ * Exits (forward proxies and reverse exits): their row, a reverse exit's token
+ * hash, and how many customers list each. Every write is one change (revision.ts).
+ */
+import { ApiError, notFound } from '../errors.js';
+import { exitPatchSet, exitRecord, exitView, newExitRow } from './exit-rows.js';
+import type { ExitCreateInput, ExitPatchInput } from '../api-schemas.js';
+import { customerExits, exitUse, writeAssignment } from './assignments.js';
+import type { ExitRecord } from './records.js';
+import { now, type Db, type RunChange } from './tx.js';
+
+export class ExitRepo {
+  constructor(
+    private readonly db: Db,
+    private readonly change: RunChange,
+  ) {}
+
+  static view = exitView;
+
+  async list(db: Db = this.db): Promise<ExitRecord[]> {
+    const [rows, use] = [await db.selectFrom('exits').selectAll().orderBy('id').execute(), await exitUse(db)];
+    return rows.map((r) => exitRecord(r, use.get(r.id) ?? 0));
+  }
+
+  async get(id: string): Promise<ExitRecord | undefined> {
+    const r = await this.db.selectFrom('exits').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!r) return undefined;
+    return exitRecord(r, (await exitUse(this.db)).get(id) ?? 0);
+  }
+
+  /** Add an exit. A reverse exit comes with the scrypt hash of the token the caller issued it. */
+  async create(input: ExitCreateInput, actor: string, tokenHash?: string): Promise<ExitRecord> {
+    await this.change(actor, async (trx, record) => {
+      const dup = await trx.selectFrom('exits').select('id').where('id', '=', input.id).executeTakeFirst();
+      if (dup) throw new ApiError(409, 'conflict', `exit '${input.id}' exists`, 'body.id');
+      await trx.insertInto('exits').values(newExitRow(input, tokenHash, now())).execute();
+      record('exit', input.id, 'create');
+    });
+    return (await this.get(input.id))!;
+  }
+
+  async update(id: string, patch: ExitPatchInput, actor: string): Promise<ExitRecord> {
+    await this.change(actor, async (trx, record) => {
+      const found = await trx.selectFrom('exits').select('kind').where('id', '=', id).executeTakeFirst();
+      if (!found) throw notFound('exit', id);
+      await trx.updateTable('exits').set(exitPatchSet(found.kind, patch, now())).where('id', '=', id).execute();
+      record('exit', id, 'update');
+    });
+    return (await this.get(id))!;
+  }
+
+  /** Replace a reverse exit's token hash (the caller issued the token). 404: no such exit; 400: not a reverse exit. */
+  async setTokenHash(id: string, tokenHash: string, actor: string): Promise<void> {
+    await this.change(actor, async (trx, record) => {
+      const found = await trx.selectFrom('exits').select('kind').where('id', '=', id).executeTakeFirst();
+      if (!found) throw notFound('exit', id);
+      if (found.kind !== 'reverse') throw new ApiError(400, 'invalid_request', `exit '${id}' is a ${found.kind} exit: only reverse exits have a token`);
+      const t = now();
+      await trx.updateTable('exits').set({ token_hash: tokenHash, token_changed_at: t, updated_at: t }).where('id', '=', id).execute();
+      record('exit', id, 'update');
+    });
+  }
+
+  /**
+   * Delete an exit. Customers listing it keep it unless `force`, which takes
+   * it out of their lists (one change: the exit and each assignment).
+   */
+  async delete(id: string, force: boolean, actor: string): Promise<void> {
+    await this.change(actor, async (trx, record) => {
+      const found = await trx.selectFrom('exits').select('id').where('id', '=', id).executeTakeFirst();
+      if (!found) throw notFound('exit', id);
+      const users = await trx
+        .selectFrom('customer_exits')
+        .innerJoin('customers', 'customers.id', 'customer_exits.customer_id')
+        .select(['customers.id', 'customers.login'])
+        .where('customer_exits.exit_id', '=', id)
+        .orderBy('customers.login')
+        .execute();
+      if (users.length > 0 && !force) {
+        throw new ApiError(
+          409,
+          'exit_in_use',
+          `exit '${id}' is assigned to ${users.length} customer(s) (${users.slice(0, 5).map((u) => u.login).join(', ')}${users.length > 5 ? ', …' : ''}); drain it, reassign them, or delete with force=true`,
+        );
+      }
+      for (const u of users) {
+        const rest = (await customerExits(trx, [u.id])).get(u.id)?.filter((e) => e !== id) ?? [];
+        await writeAssignment(trx, u.id, rest);
+        record('assignment', u.id, 'update');
+      }
+      await trx.deleteFrom('exits').where('id', '=', id).execute();
+      record('exit', id, 'delete');
+    });
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * The asset store's front door: one object over the repositories (customers,
+ * exits, ingress nodes, settings, usage, quotas) and the revision/change log
+ * every configuration write goes through (revision.ts), over either database.
+ * Callers keep one flat API; each method is the repository's own.
+ */
+import { openDb, type ControlDb, type DbTarget, type OpenDbOptions } from '../db.js';
+import { migrateToLatest, type MigrationReport } from '../migrations.js';
+import { DbUnavailableError } from '../db-unavailable.js';
+import { CustomerRepo } from './customers.js';
+import { ExitRepo } from './exits.js';
+import { NodeRepo } from './nodes.js';
+import { QuotaRepo } from './quotas.js';
+import type { StoreSnapshot } from './records.js';
+import { Revisions } from './revision.js';
+import { SettingsRepo } from './settings.js';
+import type { Db } from './tx.js';
+import { UsageRepo } from './usage.js';
+
+export type { ChangeRecord, CustomerRecord, ExitRecord, QuotaStatus, StoreSnapshot, UsageQuery, UsageRow } from './records.js';
+
+export class ControlStore {
+  readonly revisions: Revisions;
+  readonly customers: CustomerRepo;
+  readonly exits: ExitRepo;
+  readonly nodes: NodeRepo;
+  readonly settings: SettingsRepo;
+  readonly stats: UsageRepo;
+  readonly quotas: QuotaRepo;
+
+  private constructor(
+    private readonly cdb: ControlDb,
+    readonly migration: MigrationReport,
+  ) {
+    const db = cdb.db;
+    this.revisions = new Revisions(cdb);
+    const change = this.revisions.change;
+    this.customers = new CustomerRepo(db, change);
+    this.exits = new ExitRepo(db, change);
+    this.nodes = new NodeRepo(db, change);
+    this.settings = new SettingsRepo(db, change);
+    this.stats = new UsageRepo(db, cdb.target.dialect);
+    this.quotas = new QuotaRepo(db, change);
+  }
+
+  /** Open the database and apply pending migrations. */
+  static async open(target: DbTarget, o: OpenDbOptions = {}): Promise<ControlStore> {
+    const cdb = await openDb(target, o);
+    try {
+      const report = await migrateToLatest(cdb);
+      return new ControlStore(cdb, report);
+    } catch (err) {
+      await cdb.close();
+      throw err;
+    }
+  }
+
+  get db(): Db {
+    return this.cdb.db;
+  }
+
+  get target(): DbTarget {
+    return this.cdb.target;
+  }
+
+  /** How long a statement waits for a locked or unreachable database before failing as unavailable. */
+  get waitMs(): number {
+    return this.cdb.waitMs;
+  }
+
+  /** PostgreSQL NOTIFY channel announcing new revisions (one per schema, so schemas do not hear each other). */
+  get notifyChannel(): string {
+    return this.revisions.notifyChannel;
+  }
+
+  /** The revision, or DbUnavailableError when the database does not answer within the wait bound (health checks). */
+  async revisionWithin(ms = this.waitMs): Promise<number> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new DbUnavailableError('unreachable', `the database did not answer within ${ms} ms`)), ms);
+    });
+    const read = this.revision();
+    read.catch(() => undefined); // a late failure after the deadline has no one left to tell
+    try {
+      return await Promise.race([read, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.cdb.close();
+  }
+
+  /** Revision, customers, exits and settings as of one instant. */
+  async snapshot(): Promise<StoreSnapshot> {
+    let tx = this.db.transaction().setAccessMode('read only');
+    if (this.target.dialect === 'postgres') tx = tx.setIsolationLevel('repeatable read');
+    return tx.execute(async (trx) => {
+      const revision = await this.revision(trx);
+      const customers = await this.listCustomers({}, trx);
+      const exits = await this.listExits(trx);
+      const settings = await this.getSettings(trx);
+      return { revision, customers, exits, settings };
+    });
+  }
+
+  // The flat API: each is one repository's method.
+
+  static view = CustomerRepo.view;
+  static exitView = ExitRepo.view;
+
+  readonly onCommitted = (...a: Parameters<Revisions['onCommitted']>) => this.revisions.onCommitted(...a);
+  readonly revision = (...a: Parameters<Revisions['revision']>) => this.revisions.revision(...a);
+  readonly changes = (...a: Parameters<Revisions['changes']>) => this.revisions.changes(...a);
+
+  readonly listCustomers = (...a: Parameters<CustomerRepo['list']>) => this.customers.list(...a);
+  readonly getCustomer = (...a: Parameters<CustomerRepo['get']>) => this.customers.get(...a);
+  readonly getCustomerByLogin = (...a: Parameters<CustomerRepo['getByLogin']>) => this.customers.getByLogin(...a);
+  readonly createCustomer = (...a: Parameters<CustomerRepo['create']>) => this.customers.create(...a);
+  readonly updateCustomer = (...a: Parameters<CustomerRepo['update']>) => this.customers.update(...a);
+  readonly setPasswordHash = (...a: Parameters<CustomerRepo['setPasswordHash']>) => this.customers.setPasswordHash(...a);
+  readonly setAssignment = (...a: Parameters<CustomerRepo['setAssignment']>) => this.customers.setAssignment(...a);
+  readonly deleteCustomer = (...a: Parameters<CustomerRepo['delete']>) => this.customers.delete(...a);
+
+  readonly listExits = (...a: Parameters<ExitRepo['list']>) => this.exits.list(...a);
+  readonly getExit = (...a: Parameters<ExitRepo['get']>) => this.exits.get(...a);
+  readonly createExit = (...a: Parameters<ExitRepo['create']>) => this.exits.create(...a);
+  readonly updateExit = (...a: Parameters<ExitRepo['update']>) => this.exits.update(...a);
+  readonly setExitTokenHash = (...a: Parameters<ExitRepo['setTokenHash']>) => this.exits.setTokenHash(...a);
+  readonly deleteExit = (...a: Parameters<ExitRepo['delete']>) => this.exits.delete(...a);
+
+  readonly listNodes = (...a: Parameters<NodeRepo['list']>) => this.nodes.list(...a);
+  readonly getNode = (...a: Parameters<NodeRepo['get']>) => this.nodes.get(...a);
+  readonly createNode = (...a: Parameters<NodeRepo['create']>) => this.nodes.create(...a);
+  readonly updateNode = (...a: Parameters<NodeRepo['update']>) => this.nodes.update(...a);
+  readonly deleteNode = (...a: Parameters<NodeRepo['delete']>) => this.nodes.delete(...a);
+  readonly recordNodeAck = (...a: Parameters<NodeRepo['recordAck']>) => this.nodes.recordAck(...a);
+  readonly issueNodeToken = (...a: Parameters<NodeRepo['issueToken']>) => this.nodes.issueToken(...a);
+  readonly nodeByToken = (...a: Parameters<NodeRepo['byToken']>) => this.nodes.byToken(...a);
+
+  readonly getSettings = (...a: Parameters<SettingsRepo['get']>) => this.settings.get(...a);
+  readonly patchSettings = (...a: Parameters<SettingsRepo['patch']>) => this.settings.patch(...a);
+
+  readonly statsCursor = (...a: Parameters<UsageRepo['cursor']>) => this.stats.cursor(...a);
+  readonly ingestStats = (...a: Parameters<UsageRepo['ingest']>) => this.stats.ingest(...a);
+  readonly usage = (...a: Parameters<UsageRepo['query']>) => this.stats.query(...a);
+
+  readonly quotaStatus = (...a: Parameters<QuotaRepo['status']>) => this.quotas.status(...a);
+  readonly setQuotaFlags = (...a: Parameters<QuotaRepo['setFlags']>) => this.quotas.setFlags(...a);
+}
