@@ -28,7 +28,7 @@
  * admission questions; the caller must not re-ask for open connections.
  */
 import { checkRuleMessage, type RuleMessage, type RulesAck, type SourceClass } from './messages.js';
-import { CidrMatcher, parseAddr, type Addr } from './prefix.js';
+import { CidrTable, parseAddr, type Addr } from '../shared/cidr.js';
 import { AttackDetector, type DetectorOptions, type Signal } from './attack-detector.js';
 import { RateBucket } from './rate-bucket.js';
 
@@ -84,7 +84,7 @@ interface RulesInForce {
   expiresAt: number;
   suspended: boolean;
   reason: string;
-  matcher: CidrMatcher<number>;
+  matcher: CidrTable<number>;
   entries: number;
 }
 
@@ -255,7 +255,7 @@ export class LegitimacyEnforcer {
       return ok(); // a resend
     }
     if (m.expiresAt <= now) return nack('already expired');
-    const matcher = new CidrMatcher<number>();
+    const matcher = new CidrTable<number>();
     for (const c of m.expected) matcher.add(c, CODE_OF.expected);
     for (const c of m.unlikely) matcher.add(c, CODE_OF.unlikely);
     for (const c of m.unlikelyViaParent) matcher.add(c, CODE_OF['unlikely-via-parent']);
