@@ -55,5 +55,7 @@ const table = new CidrTable<number>();
 cidrs.forEach((c, i) => table.add(c, i));
 const set = new CidrSet(cidrs);
 time('CidrTable.lookupText (text)', (i) => table.lookupText(texts[i & 4095]!));
+const v4texts = nums.map((x) => v4(x >>> 0));
+time('CidrTable.lookupText (IPv4 text only)', (i) => table.lookupText(v4texts[i & 4095]!));
 time('CidrTable.lookupV4 (number)', (i) => table.lookupV4(nums[i & 4095]! >>> 0));
 time('CidrSet.hasText (text)', (i) => (set.hasText(texts[i & 4095]!) ? 1 : undefined));

@@ -108,3 +108,24 @@ test('CidrSet: a set view of the table; has/longestPrefix take parsed addresses 
   for (const t of ['10.0.0.0/8', '1.2.3.4', '::/0', '::ffff:10.0.0.0/104']) assert.ok(isCidrOrIp(t), t);
   for (const t of ['nonsense', '10.0.0.0/33', '::ffff:10.0.0.0/8']) assert.ok(!isCidrOrIp(t), t);
 });
+
+test('IPv4 lookups (flat ranges) agree with probing every length, on random nested tables, after each change', () => {
+  let seed = 11;
+  const rnd = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
+  for (let round = 0; round < 20; round++) {
+    const m = new CidrTable<number>();
+    // dense nesting inside 10.0.0.0/8 so that lengths overlap a lot, plus edges of the space
+    const n = 1 + (rnd() % 200);
+    for (let i = 0; i < n; i++) {
+      const bits = rnd() % 33;
+      const v = (0x0a000000 | (rnd() & 0x00ffffff & ~(rnd() & 0x0f0f0f0f))) >>> 0;
+      m.add({ family: 4, net: (v & (bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0)) >>> 0, bits }, i);
+      if (i % 50 === 0) assert.equal(m.lookupV4(v), m.lookupCidr({ family: 4, net: v, bits: 32 }), 'lookup after a change sees it');
+    }
+    if (round % 5 === 0) m.add('255.255.255.255/32', -1).add('0.0.0.0/32', -2);
+    for (let k = 0; k < 2000; k++) {
+      const v = k < 4 ? [0, 0xffffffff, 0x0a000000, 0x0affffff][k]! : ((rnd() & 1 ? 0x0a000000 : rnd() & 0xff000000) | (rnd() & 0x00ffffff)) >>> 0;
+      assert.equal(m.lookupV4(v), m.lookupCidr({ family: 4, net: v, bits: 32 }), `round ${round}, address ${v}`);
+    }
+  }
+});

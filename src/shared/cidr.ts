@@ -133,14 +133,18 @@ export function parseCidr(text: string, loose = false): Cidr | undefined {
 /** One prefix length of a table: its entries keyed by the network's top `bits` bits. */
 interface Level<K, V> {
   bits: number;
+  /** 128 − bits as a bigint, made once (IPv6 keys are `address >> shift`). */
+  shift: bigint;
   map: Map<K, V>;
 }
 
 /**
  * Longest-prefix match over CIDRs, each carrying a value (a set is a table
- * of `true`s). One hash map per prefix length present; a lookup probes the
- * lengths present, longest first — a handful in a rule set, at most 33 (IPv4)
- * or 129 (IPv6). Adding the same CIDR twice keeps the first value. Invalid
+ * of `true`s). One hash map per prefix length present. IPv4 lookups (the
+ * per-connection case) binary-search a flat list of disjoint ranges, each
+ * with the value of the most specific CIDR covering it, built on the first
+ * lookup after a change; IPv6 lookups probe the lengths present, longest
+ * first. Adding the same CIDR twice keeps the first value. Invalid
  * CIDRs throw a TypeError (text is parsed strictly; parse loosely first to
  * take any spelling).
  */
@@ -149,6 +153,8 @@ export class CidrTable<V> {
   private v4: Array<Level<number, V>> = [];
   private v6: Array<Level<bigint, V>> = [];
   private count = 0;
+  /** IPv4 as disjoint ranges: starts ascending, value index (-1: no CIDR) of the range from each start on; undefined when stale. */
+  private flat4: { starts: Float64Array; vals: Int32Array; values: V[] } | undefined;
 
   get size(): number {
     return this.count;
@@ -163,6 +169,7 @@ export class CidrTable<V> {
       if (!m.has(k)) {
         m.set(k, value);
         this.count++;
+        this.flat4 = undefined;
       }
     } else {
       const m = level(this.v6, c.bits);
@@ -177,20 +184,26 @@ export class CidrTable<V> {
 
   /** Value of the longest CIDR containing the IPv4 address `v` (unsigned 32-bit). */
   lookupV4(v: number): V | undefined {
-    const ls = this.v4;
-    for (let i = 0; i < ls.length; i++) {
-      const l = ls[i]!;
-      const hit = l.map.get(l.bits === 0 ? 0 : v >>> (32 - l.bits));
-      if (hit !== undefined) return hit;
+    const f = this.flat4 ?? (this.flat4 = flatten4(this.v4));
+    const starts = f.starts;
+    // the last range starting at or before v
+    let lo = 0;
+    let hi = starts.length - 1;
+    if (hi < 0 || v < starts[0]!) return undefined;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (starts[mid]! <= v) lo = mid;
+      else hi = mid - 1;
     }
-    return undefined;
+    const k = f.vals[lo]!;
+    return k < 0 ? undefined : f.values[k];
   }
 
   lookupV6(v: bigint): V | undefined {
     const ls = this.v6;
     for (let i = 0; i < ls.length; i++) {
       const l = ls[i]!;
-      const hit = l.map.get(v >> BigInt(128 - l.bits));
+      const hit = l.map.get(v >> l.shift);
       if (hit !== undefined) return hit;
     }
     return undefined;
@@ -231,8 +244,55 @@ export class CidrTable<V> {
 function level<K, V>(levels: Array<Level<K, V>>, bits: number): Map<K, V> {
   let l = levels.find((x) => x.bits === bits);
   if (!l) {
-    levels.push((l = { bits, map: new Map<K, V>() }));
+    levels.push((l = { bits, shift: BigInt(128 - bits), map: new Map<K, V>() }));
     levels.sort((a, b) => b.bits - a.bits);
   }
   return l.map;
+}
+
+/**
+ * The IPv4 CIDRs of a table as disjoint ranges, each carrying the value of
+ * the longest CIDR covering it. CIDRs nest or are disjoint, so one sweep in
+ * (start, length) order with a stack of the open ones does it.
+ */
+function flatten4<V>(levels: ReadonlyArray<Level<number, V>>): { starts: Float64Array; vals: Int32Array; values: V[] } {
+  const lo: number[] = [];
+  const hi: number[] = [];
+  const bits: number[] = [];
+  const values: V[] = [];
+  for (const l of levels) {
+    const size = 2 ** (32 - l.bits);
+    for (const [k, v] of l.map) {
+      const start = l.bits === 0 ? 0 : k * size;
+      lo.push(start);
+      hi.push(start + size - 1);
+      bits.push(l.bits);
+      values.push(v);
+    }
+  }
+  const order = Array.from(lo.keys()).sort((a, b) => lo[a]! - lo[b]! || bits[a]! - bits[b]!);
+  const starts: number[] = [];
+  const vals: number[] = [];
+  const emit = (start: number, val: number): void => {
+    if (start > 0xffffffff) return;
+    if (starts.length > 0 && starts[starts.length - 1] === start) vals[vals.length - 1] = val;
+    else {
+      starts.push(start);
+      vals.push(val);
+    }
+  };
+  const open: number[] = [];
+  const closeBefore = (at: number): void => {
+    while (open.length > 0 && hi[open[open.length - 1]!]! < at) {
+      const end = hi[open.pop()!]!;
+      emit(end + 1, open.length > 0 ? open[open.length - 1]! : -1);
+    }
+  };
+  for (const i of order) {
+    closeBefore(lo[i]!);
+    emit(lo[i]!, i);
+    open.push(i);
+  }
+  closeBefore(Infinity);
+  return { starts: Float64Array.from(starts), vals: Int32Array.from(vals), values };
 }
