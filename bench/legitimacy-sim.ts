@@ -32,7 +32,8 @@ import { LegitimacyAnalysis, type AnalysisInit } from '../src/legitimacy/analysi
 import { EvidenceCollector } from '../src/legitimacy/evidence.js';
 import { LegitimacyEnforcer } from '../src/legitimacy/enforcer.js';
 import type { Outbound } from '../src/legitimacy/messages.js';
-import { CidrMatcher, formatV4 } from '../src/legitimacy/prefix.js';
+import { formatV4 } from '../src/legitimacy/prefix.js';
+import { CidrTable } from '../src/shared/cidr.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -751,7 +752,7 @@ function roc(at: number): void {
     for (const me of mins) {
       const lists = analysis.rulesFor({ threshold: th, minEvidence: me, alpha: ao.alpha });
       const m = lists.map((l) => {
-        const x = new CidrMatcher<number>();
+        const x = new CidrTable<number>();
         for (const c of l.expected) x.add(c, 0);
         for (const c of l.unlikely) x.add(c, 1);
         for (const c of l.unlikelyViaParent) x.add(c, 1);

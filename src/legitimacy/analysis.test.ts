@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { LegitimacyAnalysis, type AnalysisInit } from './analysis.js';
 import type { EvidenceReport } from './evidence.js';
 import type { RuleSet } from './messages.js';
-import { CidrMatcher, parseV4, prefixKeyV4 } from './prefix.js';
+import { parseV4, prefixKeyV4 } from './prefix.js';
+import { CidrTable } from '../shared/cidr.js';
 
 const T0 = 1_700_000_000_000;
 const H = 3600_000;
@@ -136,7 +137,7 @@ test('rules: longest-prefix match over the merged lists gives exactly the class 
   a.round(T0);
   for (const i of ids) {
     const rules = a.candidateRules(i)!;
-    const m = new CidrMatcher<string>();
+    const m = new CidrTable<string>();
     for (const c of rules.expected) m.add(c, 'expected');
     for (const c of rules.unlikely) m.add(c, 'unlikely');
     for (const c of rules.unlikelyViaParent) m.add(c, 'unlikely-via-parent');

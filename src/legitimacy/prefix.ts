@@ -10,12 +10,15 @@
  * (by default /20 then /16 for IPv4, /40 then /32 for IPv6).
  *
  * Rule sets are lists of CIDRs; {@link mergeCidrs} turns a set of prefixes into
- * the minimal list of CIDRs covering exactly their union, and
- * {@link CidrMatcher} answers longest-prefix-match lookups.
+ * the minimal list of CIDRs covering exactly their union (the enforcer
+ * matches them with the shared `CidrTable`, src/shared/cidr.ts).
  *
  * IPv4 values are unsigned 32-bit numbers; IPv6 values are 128-bit bigints.
  */
-import ipaddr from 'ipaddr.js';
+import { formatCidr, formatV4, formatV6, parseAddr, parseCidr, v4Mask, v6Mask, type Addr, type Cidr } from '../shared/cidr.js';
+
+// The address and CIDR parsing is shared (src/shared/cidr.ts); re-exported for the legitimacy modules and tools.
+export { formatCidr, formatV4, formatV6, parseAddr, parseCidr, parseV4, v4Mask, type Addr, type Cidr } from '../shared/cidr.js';
 
 export interface PrefixOptions {
   /** Length of an IPv4 prefix key (default 24). */
@@ -52,104 +55,7 @@ function check(bits: number, parents: readonly number[], max: number, name: stri
   }
 }
 
-/** A parsed CIDR. `net` is already masked to `bits`. */
-export type Cidr = { family: 4; net: number; bits: number } | { family: 6; net: bigint; bits: number };
-
 const TWO32 = 4294967296;
-const V6_ALL = (1n << 128n) - 1n;
-
-/** Mask of the top `bits` bits of an IPv4 value, as an unsigned number. */
-export function v4Mask(bits: number): number {
-  return bits <= 0 ? 0 : bits >= 32 ? 0xffffffff : (0xffffffff << (32 - bits)) >>> 0;
-}
-
-function v6Mask(bits: number): bigint {
-  return bits <= 0 ? 0n : (V6_ALL >> BigInt(128 - bits)) << BigInt(128 - bits);
-}
-
-/** Dotted-quad → unsigned 32-bit, or -1. Strict: four decimal parts 0..255, no leading `+`/spaces. */
-export function parseV4(text: string): number {
-  let v = 0;
-  let part = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 46) {
-      if (digits === 0 || ++dots > 3) return -1;
-      v = v * 256 + part;
-      part = 0;
-      digits = 0;
-    } else if (c >= 48 && c <= 57) {
-      if (++digits > 3) return -1;
-      part = part * 10 + (c - 48);
-      if (part > 255) return -1;
-    } else return -1;
-  }
-  if (dots !== 3 || digits === 0) return -1;
-  return v * 256 + part;
-}
-
-export function formatV4(v: number): string {
-  return `${(v >>> 24) & 255}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
-}
-
-function v6FromParts(parts: readonly number[]): bigint {
-  let v = 0n;
-  for (const p of parts) v = (v << 16n) | BigInt(p);
-  return v;
-}
-
-export function formatV6(v: bigint): string {
-  const parts: number[] = [];
-  for (let i = 7; i >= 0; i--) parts.push(Number((v >> BigInt(i * 16)) & 0xffffn));
-  return new ipaddr.IPv6(parts).toRFC5952String();
-}
-
-/** A parsed source address: IPv4 (mapped IPv6 folded in) or IPv6. */
-export type Addr = { family: 4; v: number } | { family: 6; v: bigint };
-
-/** Parse an address as a socket reports it (`1.2.3.4`, `::ffff:1.2.3.4`, `2001:db8::1`, `fe80::1%eth0`). */
-export function parseAddr(text: string): Addr | undefined {
-  const v4 = parseV4(text);
-  if (v4 >= 0) return { family: 4, v: v4 };
-  if (!text.includes(':')) return undefined;
-  const pct = text.indexOf('%');
-  const bare = pct >= 0 ? text.slice(0, pct) : text;
-  if (!ipaddr.IPv6.isValid(bare)) return undefined;
-  const a = ipaddr.IPv6.parse(bare);
-  if (a.isIPv4MappedAddress()) return { family: 4, v: Number(v6FromParts(a.parts) & 0xffffffffn) };
-  return { family: 6, v: v6FromParts(a.parts) };
-}
-
-export function formatCidr(c: Cidr): string {
-  return c.family === 4 ? `${formatV4(c.net)}/${c.bits}` : `${formatV6(c.net)}/${c.bits}`;
-}
-
-/**
- * Parse `net/bits` (or a bare address as a host route). The network is
- * masked; an IPv4-mapped IPv6 CIDR (`::ffff:10.0.0.0/104`) becomes IPv4.
- */
-export function parseCidr(text: string): Cidr | undefined {
-  const slash = text.indexOf('/');
-  const addr = parseAddr(slash >= 0 ? text.slice(0, slash) : text);
-  if (!addr) return undefined;
-  const mapped = addr.family === 4 && text.includes(':');
-  let bits: number;
-  if (slash < 0) bits = addr.family === 4 ? 32 : 128;
-  else {
-    const b = text.slice(slash + 1);
-    if (!/^\d{1,3}$/.test(b)) return undefined;
-    bits = Number(b);
-    if (mapped) {
-      if (bits < 96) return undefined;
-      bits -= 96;
-    }
-  }
-  if (addr.family === 4) return bits > 32 ? undefined : { family: 4, net: (addr.v & v4Mask(bits)) >>> 0, bits };
-  return bits > 128 ? undefined : { family: 6, net: addr.v & v6Mask(bits), bits };
-}
-
 /** The CIDR of `bits` that contains an address. */
 export function cidrOf(a: Addr, bits: number): Cidr {
   return a.family === 4 ? { family: 4, net: (a.v & v4Mask(bits)) >>> 0, bits } : { family: 6, net: a.v & v6Mask(bits), bits };
@@ -331,96 +237,4 @@ export function mergeCidrs(prefixes: Iterable<string | Cidr>, minBits: number | 
   const m6 = mergeV6(v6s, v6b, min6);
   for (let i = 0; i < m6.nets.length; i++) out.push(`${formatV6(m6.nets[i]!)}/${m6.bits[i]}`);
   return out;
-}
-
-/**
- * Longest-prefix match over a set of CIDRs, each carrying a value. One hash
- * map per prefix length present; a lookup probes the lengths present, longest
- * first (a rule set has a handful of lengths). Adding the same CIDR twice keeps
- * the first value.
- */
-export class CidrMatcher<V> {
-  private readonly v4 = new Map<number, Map<number, V>>();
-  private v4Lens: number[] = [];
-  private readonly v6 = new Map<number, Map<bigint, V>>();
-  private v6Lens: number[] = [];
-  private count = 0;
-
-  get size(): number {
-    return this.count;
-  }
-
-  add(cidr: string | Cidr, value: V): this {
-    const c = typeof cidr === 'string' ? parseCidr(cidr) : cidr;
-    if (!c) throw new TypeError(`not a CIDR: ${typeof cidr === 'string' ? cidr : formatCidr(cidr)}`);
-    if (c.family === 4) {
-      let m = this.v4.get(c.bits);
-      if (!m) {
-        this.v4.set(c.bits, (m = new Map<number, V>()));
-        this.v4Lens = [...this.v4.keys()].sort((a, b) => b - a);
-      }
-      const k = c.bits === 0 ? 0 : c.net >>> (32 - c.bits);
-      if (!m.has(k)) {
-        m.set(k, value);
-        this.count++;
-      }
-    } else {
-      let m = this.v6.get(c.bits);
-      if (!m) {
-        this.v6.set(c.bits, (m = new Map<bigint, V>()));
-        this.v6Lens = [...this.v6.keys()].sort((a, b) => b - a);
-      }
-      const k = c.net >> BigInt(128 - c.bits);
-      if (!m.has(k)) {
-        m.set(k, value);
-        this.count++;
-      }
-    }
-    return this;
-  }
-
-  /** Value of the longest CIDR containing the IPv4 address `v` (unsigned 32-bit). */
-  lookupV4(v: number): V | undefined {
-    for (const b of this.v4Lens) {
-      const hit = this.v4.get(b)!.get(b === 0 ? 0 : v >>> (32 - b));
-      if (hit !== undefined) return hit;
-    }
-    return undefined;
-  }
-
-  lookupV6(v: bigint): V | undefined {
-    for (const b of this.v6Lens) {
-      const hit = this.v6.get(b)!.get(v >> BigInt(128 - b));
-      if (hit !== undefined) return hit;
-    }
-    return undefined;
-  }
-
-  lookup(a: Addr): V | undefined {
-    return a.family === 4 ? this.lookupV4(a.v) : this.lookupV6(a.v);
-  }
-
-  /** Lookup by address text; undefined for a non-address too. */
-  lookupText(address: string): V | undefined {
-    const a = parseAddr(address);
-    return a ? this.lookup(a) : undefined;
-  }
-
-  /** Longest match for a CIDR: the most specific entry containing the whole CIDR. */
-  lookupCidr(c: Cidr): V | undefined {
-    if (c.family === 4) {
-      for (const b of this.v4Lens) {
-        if (b > c.bits) continue;
-        const hit = this.v4.get(b)!.get(b === 0 ? 0 : c.net >>> (32 - b));
-        if (hit !== undefined) return hit;
-      }
-    } else {
-      for (const b of this.v6Lens) {
-        if (b > c.bits) continue;
-        const hit = this.v6.get(b)!.get(c.net >> BigInt(128 - b));
-        if (hit !== undefined) return hit;
-      }
-    }
-    return undefined;
-  }
 }

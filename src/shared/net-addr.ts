@@ -1,5 +1,6 @@
-/** Address helpers over ipaddr.js: parse once, match CIDR lists fast. */
+/** Address helpers over ipaddr.js (for range classification) and the CIDR set every allow/deny list uses. */
 import ipaddr from 'ipaddr.js';
+import { addrOf, CidrTable, parseCidr, type Addr } from './cidr.js';
 
 export type IPAddr = ipaddr.IPv4 | ipaddr.IPv6;
 
@@ -11,59 +12,44 @@ export function parseIp(text: string): IPAddr | undefined {
   return a;
 }
 
+/** Would {@link CidrSet} take it: an address, or a CIDR (an IPv4-mapped one /96 or longer)? */
 export function isCidrOrIp(text: string): boolean {
-  if (text.includes('/')) {
-    try {
-      ipaddr.parseCIDR(text);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-  return ipaddr.isValid(text);
+  return parseCidr(text, true) !== undefined;
 }
 
-/** A CIDR list compiled for matching. Plain addresses count as /32 or /128. */
+/**
+ * A CIDR list compiled for matching (a view of the longest-prefix-match table
+ * in cidr.ts). Plain addresses count as /32 or /128; IPv4-mapped entries and
+ * addresses count as IPv4. An entry that is not an address or CIDR throws.
+ */
 export class CidrSet {
-  private readonly v4: Array<[ipaddr.IPv4, number]> = [];
-  private readonly v6: Array<[ipaddr.IPv6, number]> = [];
+  /** Value: the entry's prefix length, for {@link longestPrefix}. */
+  private readonly table = new CidrTable<number>();
 
   constructor(cidrs: readonly string[]) {
     for (const c of cidrs) {
-      const [addr, bits] = c.includes('/') ? ipaddr.parseCIDR(c) : [ipaddr.parse(c), -1];
-      const a = addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress() ? (addr as ipaddr.IPv6).toIPv4Address() : addr;
-      if (a.kind() === 'ipv4') this.v4.push([a as ipaddr.IPv4, bits < 0 ? 32 : a === addr ? bits : Math.max(0, bits - 96)]);
-      else this.v6.push([a as ipaddr.IPv6, bits < 0 ? 128 : bits]);
+      const p = parseCidr(c, true);
+      if (!p) throw new TypeError(`not an IP address or CIDR: ${c}`);
+      this.table.add(p, p.bits);
     }
   }
 
+  /** Distinct entries. */
   get size(): number {
-    return this.v4.length + this.v6.length;
+    return this.table.size;
   }
 
-  has(addr: IPAddr): boolean {
-    if (addr.kind() === 'ipv4') {
-      for (const [net, bits] of this.v4) if ((addr as ipaddr.IPv4).match(net, bits)) return true;
-    } else {
-      for (const [net, bits] of this.v6) if ((addr as ipaddr.IPv6).match(net, bits)) return true;
-    }
-    return false;
+  has(addr: IPAddr | Addr): boolean {
+    return this.table.lookup('family' in addr ? addr : addrOf(addr)) !== undefined;
   }
 
   /** The prefix length of the most specific range holding `addr`, or -1. */
-  longestPrefix(addr: IPAddr): number {
-    let best = -1;
-    if (addr.kind() === 'ipv4') {
-      for (const [net, bits] of this.v4) if (bits > best && (addr as ipaddr.IPv4).match(net, bits)) best = bits;
-    } else {
-      for (const [net, bits] of this.v6) if (bits > best && (addr as ipaddr.IPv6).match(net, bits)) best = bits;
-    }
-    return best;
+  longestPrefix(addr: IPAddr | Addr): number {
+    return this.table.lookup('family' in addr ? addr : addrOf(addr)) ?? -1;
   }
 
   hasText(text: string): boolean {
-    const a = parseIp(text);
-    return a !== undefined && this.has(a);
+    return this.table.lookupText(text) !== undefined;
   }
 }
 
