@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { hashPassword } from '../ingress/auth/password-hash.js';
+import { hashPassword } from '../shared/auth/password-hash.js';
 import { IngressConfigSchema } from '../shared/schema/ingress-config.js';
 import type { Logger } from '../shared/log.js';
 import * as S from './api-schemas.js';

@@ -6,7 +6,8 @@
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { isProxyError, ProxyError } from '../shared/errors.js';
-import { channels, type AdmissionRejectMessage, type AuthFailMessage, type SessionCloseMessage, type UserRefuseMessage } from '../shared/events.js';
+import { channels, type AdmissionRejectMessage, type AuthFailMessage, type UserRefuseMessage } from '../shared/events.js';
+import type { SessionCloseMessage } from './session.js';
 import { sniffProtocol } from '../protocol/sniff.js';
 import { unmapIPv4 } from '../shared/net-addr.js';
 import { sourceKey } from '../shared/source-key.js';
@@ -18,7 +19,7 @@ import { Session } from './session.js';
 import { replayStream } from './replay-stream.js';
 import { dialRoute } from './upstream/dial-route.js';
 import { selectExit, type ExitChoice } from './route/select-exit.js';
-import type { Exit } from './route/exit-index.js';
+import type { Exit } from '../shared/exits/exit-index.js';
 import { serveSocks5 } from './front/socks5.js';
 import { serveSocks4 } from './front/socks4.js';
 import { serveHttp } from './front/http-proxy.js';

@@ -12,7 +12,7 @@
 import type { Socket } from 'node:net';
 import { throttledPump } from '../guard/bandwidth.js';
 import { meters, type SessionLimits } from '../guard/session-limits.js';
-import { hasReadBuffers, pipeReads, releaseReads } from './read-buffers.js';
+import { hasReadBuffers, pipeReads, releaseReads } from '../../shared/net/read-buffers.js';
 import { resetSocket } from './reset.js';
 
 export interface RelayCounters {

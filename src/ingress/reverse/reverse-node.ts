@@ -17,7 +17,7 @@ import type { ReverseDialer } from '../upstream/dial-route.js';
 import { dialReverse, type ReverseDialOptions } from './dial-reverse.js';
 import { PublishServer } from './publish.js';
 import { ReverseRegistry, type RegistryLog } from './registry.js';
-import { checkReverseConfig, tunnelListen } from './check-config.js';
+import { checkReverseConfig, tunnelListen } from '../../shared/schema/check-reverse-config.js';
 import { TunnelIntake } from './tunnel-intake.js';
 import { boundPort, listenOn } from '../../shared/listen.js';
 
