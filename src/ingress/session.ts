@@ -6,7 +6,7 @@ import type { Principal } from './auth/authenticator.js';
 import type { Snapshot } from './config/snapshot.js';
 import type { UsernameTags } from '../protocol/username/grammar.js';
 import type { ChoiceReason } from './route/select-exit.js';
-import type { RelayCounters } from './relay/relay.js';
+import type { RelayCounters } from './relay/counters.js';
 import type { SessionLimits } from './guard/session-limits.js';
 import type { FromOrigin } from '../shared/events.js';
 
