@@ -6,7 +6,12 @@
  * A higher layer may import any lower one; ingress, control and exit never import
  * each other, nor do link and legitimacy; shared imports nothing of ours.
  * Type-only imports count (tsPreCompilationDeps). Tests and benchmarks may reach
- * into any layer, but no cycle is allowed anywhere. `npm run deps` checks.
+ * into any layer, but no cycle is allowed anywhere. `npm run deps` checks (in `npm test`).
+ *
+ * .dependency-cruiser-known-violations.json lists the two control-plane cycles
+ * (render ↔ store, api-auth ↔ server) that the store/routes split of issue 15
+ * removes; delete those entries (or regenerate: `npx depcruise-baseline src test bench`,
+ * which must then write `[]`) once it lands. Never add to it.
  */
 const LAYERS = ['cli', 'processes', 'ingress', 'control', 'exit', 'link', 'legitimacy', 'protocol', 'shared'];
 
@@ -17,7 +22,8 @@ function layer(name, allowed) {
     name: `layer-${name}`,
     comment: `src/${name}/ may import only ${[name, ...allowed].map((l) => `src/${l}/`).join(', ')}`,
     severity: 'error',
-    from: { path: `^src/${name}/` },
+    // Unit tests beside the sources are tests: exempt like test/ and bench/ (not from cycles).
+    from: { path: `^src/${name}/`, pathNot: '\\.test\\.ts$' },
     to: { path: '^src/', pathNot: `^src/(${ok})/` },
   };
 }
@@ -54,13 +60,14 @@ module.exports = {
       comment: 'Shipped code must not need a devDependency (unit tests beside the sources may).',
       severity: 'error',
       from: { path: '^src/', pathNot: '\\.test\\.ts$' },
-      to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['type-only'] },
+      to: { dependencyTypes: ['npm-dev'] },
     },
     {
       name: 'no-orphans',
       comment: 'A source module nothing imports and that imports nothing is dead (entry points and tests excepted).',
       severity: 'error',
-      from: { orphan: true, path: '^src/', pathNot: ['\\.test\\.ts$', '\\.d\\.ts$', '^src/cli/main\\.ts$'] },
+      // The dashboard's app.js is a browser asset the control plane serves, not a module.
+      from: { orphan: true, path: '^src/', pathNot: ['\\.test\\.ts$', '\\.d\\.ts$', '^src/cli/main\\.ts$', '^src/control/dashboard/'] },
       to: {},
     },
     {
@@ -73,7 +80,7 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '^(dist|node_modules)/' },
+    exclude: { path: '^dist/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'] },
