@@ -45,7 +45,7 @@ export class ReverseNode implements ReverseDialer {
     this.registry = new ReverseRegistry(snap, log);
   }
 
-  /** Start for a configuration with reverse exits or a `reverse` section (check-config.ts usesReverse). */
+  /** Start for a configuration with reverse exits or a `reverse` section (shared/schema/check-reverse-config.ts usesReverse). */
   static async start(snap: Snapshot, log: RegistryLog, opts: ReverseNodeOptions = {}): Promise<ReverseNode> {
     const cfg = snap.config;
     checkReverseConfig(cfg);
