@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { startControlPlane, type ControlPlane } from '../src/control/control-plane.js';
 import { startControlledIngress, type ControlledIngress } from '../src/ingress/control-link/controlled.js';
-import { hashPassword } from '../src/ingress/auth/password-hash.js';
+import { hashPassword } from '../src/shared/auth/password-hash.js';
 import { createLogger } from '../src/shared/log.js';
 import { minuteOf } from '../src/shared/control-protocol.js';
 import type { MeterRow } from '../src/ingress/control-link/stats.js';

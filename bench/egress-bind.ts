@@ -7,7 +7,7 @@
  *   npm run build && node dist/bench/egress-bind.js [count=30000]
  */
 import { createServer, connect, type AddressInfo } from 'node:net';
-import { connectTcp } from '../src/ingress/upstream/dial-direct.js';
+import { connectTcp } from '../src/shared/net/connect-tcp.js';
 
 const COUNT = Number(process.argv[2] ?? 30000);
 const LIMIT_MS = 40_000; // bounded in time as well as count

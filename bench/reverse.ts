@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { connect } from 'node:net';
-import { hashPassword } from '../src/ingress/auth/password-hash.js';
+import { hashPassword } from '../src/shared/auth/password-hash.js';
 import type { Job, Via } from './load.js';
 import { buildLoadgen, loadgenArgs } from './loadgen.js';
 

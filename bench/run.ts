@@ -14,7 +14,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { hashPassword } from '../src/ingress/auth/password-hash.js';
+import { hashPassword } from '../src/shared/auth/password-hash.js';
 import type { Job, Via } from './load.js';
 import { buildLoadgen, loadgenArgs } from './loadgen.js';
 

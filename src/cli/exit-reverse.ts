@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ReverseExitClient } from '../exit/reverse-client.js';
-import { TargetPolicy } from '../ingress/guard/target-policy.js';
+import { TargetPolicy } from '../shared/net/target-policy.js';
 import { createLogger } from '../shared/log.js';
 import { fail, parse, portRange } from './args.js';
 import { onShutdownSignal } from './signals.js';

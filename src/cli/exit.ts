@@ -7,7 +7,7 @@
  * applies its own target policy on resolved addresses. docs/EXITS.md.
  */
 import { readFileSync } from 'node:fs';
-import { hashPassword } from '../ingress/auth/password-hash.js';
+import { hashPassword } from '../shared/auth/password-hash.js';
 import { Ingress } from '../ingress/ingress.js';
 import { IngressConfigSchema, type IngressConfig } from '../shared/schema/ingress-config.js';
 import { createLogger } from '../shared/log.js';

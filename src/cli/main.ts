@@ -45,7 +45,7 @@ async function main(argv: string[]): Promise<void> {
     case 'hash-password': {
       const pw = rest[0] ?? (await readStdin()).replace(/\r?\n$/, '');
       if (!pw) throw new Error('empty password');
-      const { hashPassword } = await import('../ingress/auth/password-hash.js');
+      const { hashPassword } = await import('../shared/auth/password-hash.js');
       process.stdout.write((await hashPassword(pw)) + '\n');
       return;
     }

@@ -12,8 +12,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { verifyPassword } from '../ingress/auth/password-hash.js';
-import { AuthThrottle, THROTTLE_DEFAULTS, type ThrottleSettings } from '../ingress/auth/auth-throttle.js';
+import { verifyPassword } from '../shared/auth/password-hash.js';
+import { AuthThrottle, THROTTLE_DEFAULTS, type ThrottleSettings } from '../shared/auth/auth-throttle.js';
 import { FairSemaphore } from '../shared/fair-semaphore.js';
 import { isProxyError } from '../shared/errors.js';
 import { sourceKey } from '../shared/source-key.js';

@@ -9,7 +9,7 @@
  */
 import type { Logger } from '../shared/log.js';
 import type { StatsPull } from '../shared/control-protocol.js';
-import { periodEnd } from '../ingress/guard/quota.js';
+import { periodEnd } from '../shared/quota-period.js';
 import type { ControlMetrics } from './metrics.js';
 import type { ControlStore } from './store/index.js';
 import type { ConfigHub, Subscriber } from './stream.js';

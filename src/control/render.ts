@@ -13,8 +13,8 @@ import { stringify } from 'yaml';
 import { IngressConfigSchema, UserSchema, type IngressConfig, type IngressConfigInput } from '../shared/schema/ingress-config.js';
 import type { CustomerRecord, ExitRecord, StoreSnapshot } from './store/records.js';
 import type { SettingKey } from './api-schemas.js';
-import { checkReverseConfig } from '../ingress/reverse/check-config.js';
-import { ExitIndex } from '../ingress/route/exit-index.js';
+import { checkReverseConfig } from '../shared/schema/check-reverse-config.js';
+import { ExitIndex } from '../shared/exits/exit-index.js';
 import { renderSources, sourceAuthConflicts } from './source-claims.js';
 
 export interface Rendered {

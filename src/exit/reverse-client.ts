@@ -17,8 +17,9 @@ import { LIMITS } from '../shared/limits.js';
 import { formatTarget } from '../protocol/address.js';
 import { MAX_PACKET_BYTES, parsePacket, type WorkPacket } from '../protocol/work-packet/codec.js';
 import { heartbeatPacket, parseRequest, parseResponse, registrationPacket, responsePacket, withdrawPacket, type WorkRequest } from '../protocol/work-packet/messages.js';
-import type { TargetPolicy } from '../ingress/guard/target-policy.js';
-import { connectTcp, resolveAllowed } from '../ingress/upstream/dial-direct.js';
+import type { TargetPolicy } from '../shared/net/target-policy.js';
+import { connectTcp } from '../shared/net/connect-tcp.js';
+import { resolveAllowed } from '../shared/net/resolve-allowed.js';
 
 export interface ReverseExitOptions {
   readonly host: string;

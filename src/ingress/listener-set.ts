@@ -1,7 +1,7 @@
 /** One net.Server per ingress port; the port a client used is part of its routing request. */
 import { createServer, type Server } from 'node:net';
 import type { IngressRuntime } from './runtime.js';
-import { handleConnection } from './pipeline.js';
+import { handleConnection } from './connection-entry.js';
 import { boundPort, listenOn } from '../shared/listen.js';
 
 export class ListenerSet {

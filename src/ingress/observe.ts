@@ -4,7 +4,8 @@
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import { mirroredCounter } from '../shared/mirrored-counter.js';
-import { channels, subscribeFrom, type AdmissionRejectMessage, type AuthFailMessage, type SessionCloseMessage, type UserRefuseMessage } from '../shared/events.js';
+import { channels, subscribeFrom, type AdmissionRejectMessage, type AuthFailMessage, type UserRefuseMessage } from '../shared/events.js';
+import type { SessionCloseMessage } from './session.js';
 import type { Logger } from '../shared/log.js';
 import type { IngressRuntime } from './runtime.js';
 

@@ -6,7 +6,7 @@ import type { SecureContext } from 'node:tls';
 import { LIMITS } from '../shared/limits.js';
 import { channels, type ConfigAppliedMessage } from '../shared/events.js';
 import { Authenticator } from './auth/authenticator.js';
-import { THROTTLE_DEFAULTS, type ThrottleSettings } from './auth/auth-throttle.js';
+import { THROTTLE_DEFAULTS, type ThrottleSettings } from '../shared/auth/auth-throttle.js';
 import type { Snapshot } from './config/snapshot.js';
 import { ConnLimiter } from './guard/conn-limiter.js';
 import type { Session } from './session.js';

@@ -6,8 +6,9 @@ import type { Principal } from './auth/authenticator.js';
 import type { Snapshot } from './config/snapshot.js';
 import type { UsernameTags } from '../protocol/username/grammar.js';
 import type { ChoiceReason } from './route/select-exit.js';
-import type { RelayCounters } from './relay/relay.js';
+import type { RelayCounters } from './relay/counters.js';
 import type { SessionLimits } from './guard/session-limits.js';
+import type { FromOrigin } from '../shared/events.js';
 
 export type FrontProtocol = 'socks5' | 'socks4' | 'http' | 'https-socks5' | 'https-socks4' | 'https-http';
 
@@ -57,4 +58,9 @@ export class Session {
     if (this.stopper) this.stopper.abort();
     else this.socket.destroy();
   }
+}
+
+/** What `channels.sessionClose` (shared/events.ts) carries. */
+export interface SessionCloseMessage extends FromOrigin {
+  readonly session: Session;
 }

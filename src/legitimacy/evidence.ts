@@ -31,29 +31,10 @@
  * reconnect; the control plane drops duplicates.
  */
 import { DEFAULT_PREFIX_OPTIONS, prefixKey, type PrefixOptions } from './prefix.js';
+import type { EvidenceReport } from '../shared/legitimacy-wire.js';
 
-export interface EvidenceReport {
-  /** Message format version. */
-  v: 1;
-  ingressId: string;
-  /** Process incarnation; `seq` restarts with a new epoch. */
-  epoch: number;
-  /** 1, 2, 3… within the epoch. */
-  seq: number;
-  /** Wall-clock ms (Unix epoch) of the interval's start and end. */
-  intervalStart: number;
-  intervalEnd: number;
-  /** `[prefix, accepted flows]`, most flows first; counts are lower bounds when `truncated`. */
-  counts: Array<[string, number]>;
-  /** Accepted flows in the interval, including those whose prefix was not kept. */
-  total: number;
-  /** Some prefixes lost their slot in the bounded table (their flows are in `dropped`). */
-  truncated: boolean;
-  /** Flows not attributed to any reported prefix (`total − Σ counts`). */
-  dropped: number;
-  /** Learning was paused for some of the interval (attack mode / operator): use for shift detection only. */
-  paused: boolean;
-}
+/** The report's wire shape lives in shared (the control protocol carries it); re-exported for this layer's users. */
+export type { EvidenceReport } from '../shared/legitimacy-wire.js';
 
 export interface EvidenceOptions {
   ingressId: string;

@@ -5,64 +5,16 @@
  * ingress answers each with an {@link RulesAck}. See docs/LEGITIMACY.md.
  */
 import { parseCidr } from './prefix.js';
+import type { RuleRefresh, RuleSet } from '../shared/legitimacy-wire.js';
+
+/** The wire shapes live in shared (the control protocol carries them); re-exported for this layer's users. */
+export type { RuleRefresh, RuleSet, RulesAck } from '../shared/legitimacy-wire.js';
 
 /** How plausible a source is at one ingress. `unknown` (no evidence) is never treated as unlikely. */
 export type SourceClass = 'expected' | 'unlikely' | 'unlikely-via-parent' | 'unknown';
 export const SOURCE_CLASSES: readonly SourceClass[] = ['expected', 'unlikely', 'unlikely-via-parent', 'unknown'];
 
-/**
- * The rules for one ingress. Lookup is longest-prefix match over the three
- * lists together; an address matching none is `unknown`. The lists never hold
- * the same CIDR twice.
- *
- * `revision` increases with every new content (the control plane uses its
- * wall clock in ms, at least previous + 1, so it survives restarts). After
- * `expiresAt` (wall clock ms) without a refresh the ingress fails open: it
- * treats every source as if no rules existed. `suspended: true` carries no
- * entries and means the same (a network event: limits off until learning
- * re-converges).
- */
-export interface RuleSet {
-  v: 1;
-  type: 'legitimacy.rules';
-  group: string;
-  ingressId: string;
-  revision: number;
-  issuedAt: number;
-  expiresAt: number;
-  suspended: boolean;
-  /** Why the rules are suspended (`warmup`, `ingress-down fra-2`, `shift at ams-1 …`); empty when active. */
-  reason: string;
-  expected: string[];
-  unlikely: string[];
-  unlikelyViaParent: string[];
-}
-
-/** Extends the expiry of the rule set with this revision (sent every round instead of the whole set when nothing changed). */
-export interface RuleRefresh {
-  v: 1;
-  type: 'legitimacy.refresh';
-  group: string;
-  ingressId: string;
-  revision: number;
-  expiresAt: number;
-}
-
 export type RuleMessage = RuleSet | RuleRefresh;
-
-/**
- * The ingress's answer. `ok: false` (NACK) leaves the previous rule set in
- * force (until its own expiry); the control plane then sends the whole set
- * again under a new revision at its next round.
- */
-export interface RulesAck {
-  v: 1;
-  type: 'legitimacy.ack';
-  ingressId: string;
-  revision: number;
-  ok: boolean;
-  reason?: string;
-}
 
 /** A network event that suspends the rules of the whole group. */
 export type NetworkEvent =

@@ -13,8 +13,7 @@
  * with `Authorization: Bearer <pullToken from hello>`; the answer is a StatsPull.
  */
 
-import type { RuleRefresh, RuleSet, RulesAck } from '../legitimacy/messages.js';
-import type { EvidenceReport } from '../legitimacy/evidence.js';
+import type { EvidenceReport, RuleRefresh, RuleSet, RulesAck } from './legitimacy-wire.js';
 
 /** A user or exit as the rendered ingress configuration writes it (input form: defaults left out). */
 export type ConfigObject = Record<string, unknown>;

@@ -9,9 +9,9 @@
  * origin's messages. Counting another ingress's sessions would double usage.
  */
 import diagnostics_channel, { type Channel } from 'node:diagnostics_channel';
-import type { Session } from '../ingress/session.js';
 
 export const channels = Object.freeze({
+  /** Its messages carry an ingress Session: their type lives beside it (ingress/session.ts), above shared. */
   sessionClose: diagnostics_channel.channel('hopgate:session:close'),
   authFail: diagnostics_channel.channel('hopgate:auth:fail'),
   admissionReject: diagnostics_channel.channel('hopgate:admission:reject'),
@@ -20,14 +20,11 @@ export const channels = Object.freeze({
   userRefuse: diagnostics_channel.channel('hopgate:user:refuse'),
 });
 
-interface FromOrigin {
+export interface FromOrigin {
   /** The publisher (an IngressRuntime); compared by identity only. */
   readonly origin: object;
 }
 
-export interface SessionCloseMessage extends FromOrigin {
-  readonly session: Session;
-}
 export interface AuthFailMessage extends FromOrigin {
   readonly source: string;
   readonly username: string | undefined;

@@ -1,6 +1,6 @@
 /** Real hopgate exits on their own loopback addresses, in this process. */
 import { Ingress } from '../../src/ingress/ingress.js';
-import { hashPassword } from '../../src/ingress/auth/password-hash.js';
+import { hashPassword } from '../../src/shared/auth/password-hash.js';
 import { EXIT_LOGIN, exitConfig } from '../../src/cli/exit.js';
 import { createLogger } from '../../src/shared/log.js';
 

@@ -1,7 +1,7 @@
 /** Start a real ingress in this process on an ephemeral port. */
 import { IngressConfigSchema, type IngressConfigInput } from '../../src/shared/schema/ingress-config.js';
 import { Ingress } from '../../src/ingress/ingress.js';
-import { hashPassword } from '../../src/ingress/auth/password-hash.js';
+import { hashPassword } from '../../src/shared/auth/password-hash.js';
 import { createLogger } from '../../src/shared/log.js';
 
 export const USER = { login: 'alice', password: 'wonder-land_42' };

@@ -3,10 +3,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hashPassword } from '../../src/ingress/auth/password-hash.js';
+import { hashPassword } from '../../src/shared/auth/password-hash.js';
 import { ensureSelfSignedCert } from '../../src/cli/tls-cert.js';
 import { ReverseExitClient, type ReverseExitOptions } from '../../src/exit/reverse-client.js';
-import { TargetPolicy } from '../../src/ingress/guard/target-policy.js';
+import { TargetPolicy } from '../../src/shared/net/target-policy.js';
 import type { Ingress } from '../../src/ingress/ingress.js';
 
 export const TOKEN = 'reverse-exit-token-for-tests';

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { startEchoServer } from '../helpers/net.js';
 import { startTestIngress } from '../helpers/ingress.js';
 import { socks5ConnectRaw } from '../helpers/socks5-raw.js';
-import { hashPassword } from '../../src/ingress/auth/password-hash.js';
+import { hashPassword } from '../../src/shared/auth/password-hash.js';
 import { startIngressProcesses } from '../../src/cli/ingress-process.js';
 import { createLogger } from '../../src/shared/log.js';
 

@@ -7,7 +7,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { startControlPlane, type ControlPlane } from '../../src/control/control-plane.js';
-import { verifyPassword } from '../../src/ingress/auth/password-hash.js';
+import { verifyPassword } from '../../src/shared/auth/password-hash.js';
 import { parseIngressYaml } from '../../src/ingress/config/from-yaml.js';
 import { IngressConfigSchema } from '../../src/shared/schema/ingress-config.js';
 import { dialects, tempDir, TEST_COST, type TestDb } from '../helpers/control-fixtures.js';

@@ -9,7 +9,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startControlPlane, type ControlPlane } from '../../src/control/control-plane.js';
-import { verifyPassword } from '../../src/ingress/auth/password-hash.js';
+import { verifyPassword } from '../../src/shared/auth/password-hash.js';
 import { IngressConfigSchema } from '../../src/shared/schema/ingress-config.js';
 import type { ReverseExitClient } from '../../src/exit/reverse-client.js';
 import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';

@@ -6,7 +6,7 @@ import { parseDbTarget } from '../../src/control/db.js';
 import { MIGRATIONS, MIGRATION_TABLE } from '../../src/control/migrations.js';
 import { renderIngressConfig, renderYaml } from '../../src/control/render.js';
 import { CustomerCreate, ExitCreate } from '../../src/control/api-schemas.js';
-import { hashPassword } from '../../src/ingress/auth/password-hash.js';
+import { hashPassword } from '../../src/shared/auth/password-hash.js';
 import { parseIngressYaml } from '../../src/ingress/config/from-yaml.js';
 import { dialects, TEST_COST, type TestDb } from '../helpers/control-fixtures.js';
 

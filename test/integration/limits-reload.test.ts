@@ -7,7 +7,7 @@ import { SocksClient } from 'socks';
 import { closed, startEchoServer, withTimeout } from '../helpers/net.js';
 import { aliceHashed, startTestIngress, USER } from '../helpers/ingress.js';
 import { IngressConfigSchema } from '../../src/shared/schema/ingress-config.js';
-import { hashPassword } from '../../src/ingress/auth/password-hash.js';
+import { hashPassword } from '../../src/shared/auth/password-hash.js';
 import { eventually, sleep } from '../helpers/eventually.js';
 
 function tunnel(port: number, target: number, user = USER.login, password = USER.password) {

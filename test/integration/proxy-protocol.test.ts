@@ -11,7 +11,8 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { channels, type SessionCloseMessage } from '../../src/shared/events.js';
+import { channels } from '../../src/shared/events.js';
+import type { SessionCloseMessage } from '../../src/ingress/session.js';
 import { ensureSelfSignedCert } from '../../src/cli/tls-cert.js';
 import { subscribeAccessLog } from '../../src/ingress/observe.js';
 import type { Logger } from '../../src/shared/log.js';

@@ -11,7 +11,7 @@ import { createServer as createHttpServer, request } from 'node:http';
 import { SocksClient } from 'socks';
 import { listen0, withTimeout } from '../helpers/net.js';
 import { startTestIngress, USER, type TestIngress } from '../helpers/ingress.js';
-import { ownBuffersHeld, readBufferLimits } from '../../src/ingress/relay/read-buffers.js';
+import { ownBuffersHeld, readBufferLimits } from '../../src/shared/net/read-buffers.js';
 import { eventually } from '../helpers/eventually.js';
 
 const MiB = 1024 * 1024;

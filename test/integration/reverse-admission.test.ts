@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { startTestIngress, type TestIngress } from '../helpers/ingress.js';
 import { TOKEN, tunnelCert, tunnelPortOf } from '../helpers/reverse.js';
-import { hashPassword } from '../../src/ingress/auth/password-hash.js';
+import { hashPassword } from '../../src/shared/auth/password-hash.js';
 import { registrationPacket } from '../../src/protocol/work-packet/messages.js';
 import { parsePacket } from '../../src/protocol/work-packet/codec.js';
 import { startIngressProcesses } from '../../src/cli/ingress-process.js';

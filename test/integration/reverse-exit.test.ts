@@ -24,7 +24,7 @@ import { socks5ConnectRaw } from '../helpers/socks5-raw.js';
 import { reverseEntry, siteCert, startReverseExit, tunnelCert, tunnelPortOf, TOKEN } from '../helpers/reverse.js';
 import { startWhoami } from '../../src/cli/demo-target.js';
 import type { ReverseExitClient } from '../../src/exit/reverse-client.js';
-import { TargetPolicy } from '../../src/ingress/guard/target-policy.js';
+import { TargetPolicy } from '../../src/shared/net/target-policy.js';
 import { acceptedPacket, registrationPacket } from '../../src/protocol/work-packet/messages.js';
 import { parsePacket } from '../../src/protocol/work-packet/codec.js';
 import { eventually } from '../helpers/eventually.js';

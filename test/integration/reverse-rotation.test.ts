@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ingress } from '../../src/ingress/ingress.js';
 import { IngressConfigSchema } from '../../src/shared/schema/ingress-config.js';
-import { hashPassword } from '../../src/ingress/auth/password-hash.js';
+import { hashPassword } from '../../src/shared/auth/password-hash.js';
 import { createLogger } from '../../src/shared/log.js';
 import { startReverseExit, tunnelCert } from '../helpers/reverse.js';
 import { eventually } from '../helpers/eventually.js';

@@ -18,7 +18,7 @@ import { exitEntry, startTestExit, type TestExit } from '../helpers/exits.js';
 import { startWhoami } from '../../src/cli/demo-target.js';
 import { listen0 } from '../helpers/net.js';
 import type { PortTable } from '../../src/ingress/route/port-table.js';
-import { hashString, sessionWindowEnd } from '../../src/ingress/route/rendezvous.js';
+import { hashString, sessionWindowEnd } from '../../src/shared/exits/rendezvous.js';
 import { eventually } from '../helpers/eventually.js';
 
 const PLACES = [

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import { hashPassword } from '../../ingress/auth/password-hash.js';
+import { hashPassword } from '../../shared/auth/password-hash.js';
 import type { PrefixBound } from '../../shared/source-range.js';
 import type { Logger } from '../../shared/log.js';
 import type { Principal } from '../api-auth.js';

@@ -8,7 +8,7 @@
  * Two throttles travel this way: customers' logins and reverse exits' registrations.
  */
 import type { Worker } from 'node:cluster';
-import type { AuthThrottle, ThrottleEvent } from './auth-throttle.js';
+import type { AuthThrottle, ThrottleEvent } from '../../shared/auth/auth-throttle.js';
 
 /** Which throttle: customers' proxy logins, or reverse exits' registrations on the tunnel port. */
 export type ThrottleScope = 'proxy' | 'tunnel';

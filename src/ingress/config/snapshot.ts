@@ -6,10 +6,10 @@
 import { CidrSet } from '../../shared/net-addr.js';
 import { sourceAuthOverlaps } from '../../shared/source-range.js';
 import type { IngressConfig, UserConfig } from '../../shared/schema/ingress-config.js';
-import { TargetPolicy } from '../guard/target-policy.js';
-import { ExitIndex } from '../route/exit-index.js';
+import { TargetPolicy } from '../../shared/net/target-policy.js';
+import { ExitIndex } from '../../shared/exits/exit-index.js';
 import { RouteCompiler, type CustomerRoute } from '../route/customer-routes.js';
-import { checkReverseConfig } from '../reverse/check-config.js';
+import { checkReverseConfig } from '../../shared/schema/check-reverse-config.js';
 
 export interface CompiledUser {
   readonly login: string;

@@ -16,7 +16,7 @@ import { LIMITS } from '../../shared/limits.js';
 import { isRouteHeader, tagsFromHeaders } from '../../protocol/username/header-tags.js';
 import { ByteReader, type Pacer } from '../byte-reader.js';
 import { meters } from '../guard/session-limits.js';
-import { authorize, handshakeDone, openUpstream } from '../pipeline.js';
+import { authorize, handshakeDone, openUpstream } from '../pipeline-stages.js';
 import type { IngressRuntime } from '../runtime.js';
 import type { Session } from '../session.js';
 import { relayToClient } from './relay-session.js';

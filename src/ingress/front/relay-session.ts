@@ -1,7 +1,7 @@
 /** The common tail of every CONNECT-style front: hand leftovers over and relay until both sides close. */
 import type { Socket } from 'node:net';
 import type { ByteReader } from '../byte-reader.js';
-import { handshakeDone } from '../pipeline.js';
+import { handshakeDone } from '../pipeline-stages.js';
 import { relay } from '../relay/relay.js';
 import type { Session } from '../session.js';
 

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { isProxyError, ProxyError, REPLIES } from '../../shared/errors.js';
 import { CD, encodeSocks4Reply, parseSocks4Request, splitSocks4Userid } from '../../protocol/socks4/codec.js';
 import type { ByteReader } from '../byte-reader.js';
-import { authorize, openUpstream } from '../pipeline.js';
+import { authorize, openUpstream } from '../pipeline-stages.js';
 import type { IngressRuntime } from '../runtime.js';
 import type { Session } from '../session.js';
 import { relayToClient } from './relay-session.js';

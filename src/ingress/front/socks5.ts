@@ -13,7 +13,7 @@ import {
   REP,
 } from '../../protocol/socks5/codec.js';
 import type { ByteReader } from '../byte-reader.js';
-import { authorize, handshakeDone, openUpstream } from '../pipeline.js';
+import { authorize, handshakeDone, openUpstream } from '../pipeline-stages.js';
 import type { IngressRuntime } from '../runtime.js';
 import type { Session } from '../session.js';
 import { relayToClient } from './relay-session.js';

@@ -17,7 +17,7 @@ import { encodeFrame, FrameScanner } from '../../protocol/socks5/udp-in-tcp.js';
 import type { ByteReader } from '../byte-reader.js';
 import type { IngressRuntime } from '../runtime.js';
 import type { Session } from '../session.js';
-import { chooseExit } from '../pipeline.js';
+import { chooseExit } from '../pipeline-stages.js';
 import { unmapIPv4 as unmap } from '../../shared/net-addr.js';
 import { bindUdp, openDirectWayOut, openExitWayOut, type UdpWayOut } from './udp-way-out.js';
 import { endClient } from './end-client.js';

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IngressConfigSchema, type IngressConfigInput } from '../../shared/schema/ingress-config.js';
 import { compileSnapshot, type Snapshot } from '../config/snapshot.js';
-import { periodEnd, periodKey, periodStart, QuotaAggregator, QuotaTracker, type QuotaSync, type QuotaTotalsMsg, type QuotaUsageMsg } from './quota.js';
+import { periodEnd, periodKey, periodStart } from '../../shared/quota-period.js';
+import { QuotaAggregator, QuotaTracker, type QuotaSync, type QuotaTotalsMsg, type QuotaUsageMsg } from './quota.js';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 const at = (s: string): number => Date.parse(s);

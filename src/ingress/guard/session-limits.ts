@@ -3,7 +3,7 @@
  * bandwidth buckets and quota usage record, resolved once at authorize.
  * Undefined fields cost nothing per byte.
  */
-import type { RelayCounters } from '../relay/relay.js';
+import type { RelayCounters } from '../relay/counters.js';
 import type { TokenBucket } from './bandwidth.js';
 import type { QuotaUsage } from './quota.js';
 

@@ -12,15 +12,9 @@
 import type { Socket } from 'node:net';
 import { throttledPump } from '../guard/bandwidth.js';
 import { meters, type SessionLimits } from '../guard/session-limits.js';
-import { hasReadBuffers, pipeReads, releaseReads } from './read-buffers.js';
+import { hasReadBuffers, pipeReads, releaseReads } from '../../shared/net/read-buffers.js';
 import { resetSocket } from './reset.js';
-
-export interface RelayCounters {
-  /** client → upstream */
-  up: number;
-  /** upstream → client */
-  down: number;
-}
+import type { RelayCounters } from './counters.js';
 
 export type RelayEnd = 'closed' | 'idle' | 'client-error' | 'upstream-error' | 'aborted';
 

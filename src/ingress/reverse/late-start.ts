@@ -7,7 +7,7 @@
  */
 import type { Logger } from '../../shared/log.js';
 import type { IngressConfig } from '../../shared/schema/ingress-config.js';
-import { tunnelListen, usesReverse } from './check-config.js';
+import { tunnelListen, usesReverse } from '../../shared/schema/check-reverse-config.js';
 
 export class LateStart<T extends { close(): void }> {
   /** What was started (undefined before, or while starting). */

@@ -17,7 +17,7 @@ import type { ReverseDialer } from '../upstream/dial-route.js';
 import { dialReverse, type ReverseDialOptions } from './dial-reverse.js';
 import { PublishServer } from './publish.js';
 import { ReverseRegistry, type RegistryLog } from './registry.js';
-import { checkReverseConfig, tunnelListen } from './check-config.js';
+import { checkReverseConfig, tunnelListen } from '../../shared/schema/check-reverse-config.js';
 import { TunnelIntake } from './tunnel-intake.js';
 import { boundPort, listenOn } from '../../shared/listen.js';
 
@@ -45,7 +45,7 @@ export class ReverseNode implements ReverseDialer {
     this.registry = new ReverseRegistry(snap, log);
   }
 
-  /** Start for a configuration with reverse exits or a `reverse` section (check-config.ts usesReverse). */
+  /** Start for a configuration with reverse exits or a `reverse` section (shared/schema/check-reverse-config.ts usesReverse). */
   static async start(snap: Snapshot, log: RegistryLog, opts: ReverseNodeOptions = {}): Promise<ReverseNode> {
     const cfg = snap.config;
     checkReverseConfig(cfg);

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../../shared/log.js';
 import type { IngressConfig } from '../../shared/schema/ingress-config.js';
-import { tunnelListen } from './check-config.js';
+import { tunnelListen } from '../../shared/schema/check-reverse-config.js';
 import { LateStart } from './late-start.js';
 import { boundPort, listenOn } from '../../shared/listen.js';
 

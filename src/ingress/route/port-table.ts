@@ -4,7 +4,7 @@
  * functions the connection path uses, so the table cannot disagree with routing.
  */
 import type { Snapshot } from '../config/snapshot.js';
-import { describePlace, type Exit } from './exit-index.js';
+import { describePlace, type Exit } from '../../shared/exits/exit-index.js';
 import { placeSlotPort } from './port-map.js';
 import { replacementFor } from './select-exit.js';
 

@@ -12,9 +12,9 @@ import { ProxyError } from '../../shared/errors.js';
 import type { UsernameTags } from '../../protocol/username/grammar.js';
 import type { ExitConfig } from '../../shared/schema/ingress-config.js';
 import type { Candidates, CustomerRoute } from './customer-routes.js';
-import { combineFilters, describePlace, isEmptyFilter, matchesPlace, type Exit, type ExitIndex, type PlaceFilter } from './exit-index.js';
+import { combineFilters, describePlace, isEmptyFilter, matchesPlace, type Exit, type ExitIndex, type PlaceFilter } from '../../shared/exits/exit-index.js';
 import { slotForPort, type PortSlot } from './port-map.js';
-import { hashString, rendezvousScore, sessionWindow } from './rendezvous.js';
+import { hashString, rendezvousScore, sessionWindow } from '../../shared/exits/rendezvous.js';
 
 export interface RouteRequest {
   readonly login: string;

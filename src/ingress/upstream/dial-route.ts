@@ -8,7 +8,9 @@ import { ProxyError } from '../../shared/errors.js';
 import type { TargetAddress } from '../../protocol/address.js';
 import { targetKind } from '../../protocol/address.js';
 import type { ExitConfig, ForwardExitConfig, HopConfig, ReverseExitConfig } from '../../shared/schema/ingress-config.js';
-import { checkUnresolvedTarget, connectTcp, dialDirect, type DialOptions } from './dial-direct.js';
+import { dialDirect, type DialOptions } from './dial-direct.js';
+import { connectTcp } from '../../shared/net/connect-tcp.js';
+import { checkUnresolvedTarget } from '../../shared/net/resolve-allowed.js';
 import { greetHop, handshakeHop, udpInTcpAtHop, type HopCredentials } from './hop-handshake.js';
 
 /**

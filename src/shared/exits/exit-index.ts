@@ -3,7 +3,7 @@
  * once: by id, by egress IP, and by place filter (cached per filter on first
  * use, so a filter costs one scan per snapshot, never one per connection).
  */
-import type { ExitConfig } from '../../shared/schema/ingress-config.js';
+import type { ExitConfig } from '../schema/ingress-config.js';
 import { hashString } from './rendezvous.js';
 
 /** Place tags as routing compares them: lower case, `_` for spaces. */

@@ -5,7 +5,7 @@
  * smuggle an internal target in.
  */
 import ipaddr from 'ipaddr.js';
-import { CidrSet, parseIp, type IPAddr } from '../../shared/net-addr.js';
+import { CidrSet, parseIp, type IPAddr } from '../net-addr.js';
 
 /** Public-unicast addresses that are still internal services on clouds. */
 const ALWAYS_SPECIAL = new CidrSet(['168.63.129.16/32', '100.100.100.200/32', 'fd00:ec2::254/128']);

@@ -1,5 +1,5 @@
 /** Cross-field rules of the reverse configuration, checked before a configuration is applied; and what it asks for. */
-import type { IngressConfig } from '../../shared/schema/ingress-config.js';
+import type { IngressConfig } from './ingress-config.js';
 
 /** The configuration needs the reverse side (tunnel port, registry): it has reverse exits or a `reverse` section. */
 export function usesReverse(config: IngressConfig): boolean {

@@ -1,29 +1,35 @@
 /**
- * The stages of one connection, in order:
- * admit → sniff → (TLS) → front protocol handshake → authenticate → open upstream → reply → relay.
- * Front handlers (front/*.ts) own the client's protocol and call the stages below.
+ * The connection entry: admit → (PROXY header) → sniff → (TLS, then sniff
+ * again) → hand the connection to its front (front/*.ts) through the table
+ * below. The fronts then call the stages in pipeline-stages.ts; they never
+ * import this module, so the dependency runs one way (entry → fronts → stages).
  */
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { isProxyError, ProxyError } from '../shared/errors.js';
-import { channels, type AdmissionRejectMessage, type AuthFailMessage, type SessionCloseMessage, type UserRefuseMessage } from '../shared/events.js';
-import { sniffProtocol } from '../protocol/sniff.js';
+import { channels, type AdmissionRejectMessage } from '../shared/events.js';
 import { unmapIPv4 } from '../shared/net-addr.js';
 import { sourceKey } from '../shared/source-key.js';
-import type { TargetAddress } from '../protocol/address.js';
-import type { Credentials, Principal } from './auth/authenticator.js';
+import { sniffProtocol } from '../protocol/sniff.js';
+import { proxySignature } from '../protocol/proxy-protocol/codec.js';
 import { ByteReader } from './byte-reader.js';
 import type { IngressRuntime } from './runtime.js';
-import { Session } from './session.js';
+import { Session, type SessionCloseMessage } from './session.js';
 import { replayStream } from './replay-stream.js';
-import { dialRoute } from './upstream/dial-route.js';
-import { selectExit, type ExitChoice } from './route/select-exit.js';
-import type { Exit } from './route/exit-index.js';
+import { handshakeDone, releasePreAuth } from './pipeline-stages.js';
 import { serveSocks5 } from './front/socks5.js';
 import { serveSocks4 } from './front/socks4.js';
 import { serveHttp } from './front/http-proxy.js';
 import { acceptProxyHeader, refuseProxyHeader } from './front/proxy-header.js';
-import { proxySignature } from '../protocol/proxy-protocol/codec.js';
+
+type Front = (rt: IngressRuntime, session: Session, reader: ByteReader) => Promise<void>;
+
+/** The front handler of each sniffed protocol (anything not SOCKS is read as HTTP). */
+const FRONTS: Readonly<Record<'socks5' | 'socks4' | 'http', Front>> = {
+  socks5: serveSocks5,
+  socks4: serveSocks4,
+  http: serveHttp,
+};
 
 /** Entry point for every accepted TCP connection. */
 export function handleConnection(rt: IngressRuntime, socket: Socket, port: number): void {
@@ -94,17 +100,9 @@ async function dispatch(rt: IngressRuntime, session: Session, socket: Socket, fi
   const reader = new ByteReader(socket, first, session.snapshot.config.limits.maxHeadBytes);
   socket.resume();
   const prefix = inTls ? 'https-' : '';
-  switch (proto) {
-    case 'socks5':
-      session.protocol = `${prefix}socks5` as Session['protocol'];
-      return serveSocks5(rt, session, reader);
-    case 'socks4':
-      session.protocol = `${prefix}socks4` as Session['protocol'];
-      return serveSocks4(rt, session, reader);
-    default:
-      session.protocol = `${prefix}http` as Session['protocol'];
-      return serveHttp(rt, session, reader);
-  }
+  const front = proto === 'socks5' || proto === 'socks4' ? proto : 'http';
+  session.protocol = `${prefix}${front}`;
+  return FRONTS[front](rt, session, reader);
 }
 
 /** HTTPS proxy: terminate TLS on the ingress, then sniff again inside. */
@@ -115,93 +113,6 @@ function startTls(rt: IngressRuntime, session: Session, raw: Socket, first: Buff
     tls.pause();
     void dispatch(rt, session, tls as unknown as Socket, inner, true).catch((err) => failSession(session, err));
   });
-}
-
-/** Authenticate and take a per-user connection slot. */
-export async function authorize(rt: IngressRuntime, session: Session, cred: Credentials | undefined): Promise<Principal> {
-  let principal: Principal;
-  try {
-    principal = await rt.auth.authenticate(session.snapshot, cred, session.source);
-  } catch (err) {
-    rt.legitimacy?.authFailed();
-    if (channels.authFail.hasSubscribers) {
-      channels.authFail.publish({ origin: rt, source: session.source, username: cred?.username, code: (err as ProxyError).code, reason: (err as Error).message } satisfies AuthFailMessage);
-    }
-    if ((err as ProxyError).code === 'USER_SUSPENDED') refused(rt, cred?.username, err as ProxyError);
-    throw err;
-  }
-  session.principal = principal;
-  releasePreAuth(rt, session);
-  const user = principal.user;
-  // Quota before the connection limit: the more useful answer when both apply.
-  const overQuota = rt.quota.refusal(user);
-  if (overQuota) throw refused(rt, user.login, overQuota);
-  if (!rt.limiter.tryAcquireUser(user.login, user.maxConnections)) {
-    throw refused(rt, user.login, new ProxyError('CONN_LIMIT', `user ${user.login} is at ${user.maxConnections} concurrent connections`));
-  }
-  session.slotHeld = true;
-  session.limits = rt.limitsFor(user);
-  // Evidence: an authenticated, admitted session (a UDP association's control connection
-  // included) is a flow whose source cannot be spoofed.
-  rt.legitimacy?.accepted(session.source);
-  return principal;
-}
-
-function refused(rt: IngressRuntime, login: string | undefined, err: ProxyError): ProxyError {
-  if (channels.userRefuse.hasSubscribers) channels.userRefuse.publish({ origin: rt, login, code: err.code, reason: err.message } satisfies UserRefuseMessage);
-  return err;
-}
-
-/** The routing decision for this session (undefined: egress directly). */
-export function chooseExit(rt: IngressRuntime, session: Session, usable: (e: Exit) => boolean): ExitChoice | undefined {
-  const snap = session.snapshot;
-  const principal = session.principal;
-  if (!principal) throw new ProxyError('INTERNAL', 'routing before authentication');
-  return selectExit(snap.exits, principal.user.route, {
-    login: principal.user.login,
-    tags: session.routeTags ?? principal.username.tags,
-    port: session.port,
-    nowMs: rt.now(),
-    defaultSessionMinutes: snap.config.routing.defaultSessionMinutes,
-  }, usable);
-}
-
-/** Open the way to the target: choose the exit (or none: direct egress), then dial the route. */
-export async function openUpstream(rt: IngressRuntime, session: Session, target: TargetAddress): Promise<Socket> {
-  // The client's part of the handshake is over: from here the connect timeout bounds the wait,
-  // and the client hears its protocol's answer (a timeout too) instead of a cut connection.
-  handshakeDone(session);
-  session.target = target;
-  const snap = session.snapshot;
-  const opts = { policy: snap.targetPolicy, timeoutMs: snap.config.limits.connectTimeoutMs, localAddress: snap.config.egress.localAddress, localPorts: snap.config.egress.ports, readBuffers: session.limits === undefined };
-  const health = rt.exitHealth;
-  const tried = new Set<string>();
-  for (let attempt = 0; ; attempt++) {
-    const choice = chooseExit(rt, session, (e) => !tried.has(e.id) && health.isUp(e.id));
-    if (!choice) return dialRoute(target, undefined, opts);
-    session.exitId = choice.exit.id;
-    session.routeReason = choice.reason;
-    tried.add(choice.exit.id);
-    try {
-      const socket = await dialRoute(target, choice.exit, opts, rt.reverse);
-      health.succeeded(choice.exit.id);
-      return socket;
-    } catch (err) {
-      // Only a failure to reach the exit itself says anything about the exit; the target's
-      // refusal does not. Nothing has reached the client yet, so an unpinned choice may move on.
-      if ((err as ProxyError).code !== 'EXIT_UNREACHABLE') throw err;
-      health.failed(choice.exit.id);
-      if (choice.pinned || attempt >= MAX_EXIT_RETRIES || tried.size >= snap.exits.size) throw err;
-    }
-  }
-}
-
-const MAX_EXIT_RETRIES = 2;
-
-/** Handshake done: stop the deadline. */
-export function handshakeDone(session: Session): void {
-  clearTimeout(session.handshakeDeadline);
-  session.handshakeDeadline = undefined;
 }
 
 function handshakeTimedOut(session: Session): void {
@@ -230,12 +141,6 @@ function endSession(rt: IngressRuntime, session: Session): void {
 /** One source holds at most half the connection budget before authenticating, however the cap is set. */
 function preAuthCap(l: { maxPreAuthPerSource: number; maxConnections: number }): number {
   return Math.max(1, Math.min(l.maxPreAuthPerSource, Math.floor(l.maxConnections / 2)));
-}
-
-function releasePreAuth(rt: IngressRuntime, session: Session): void {
-  if (session.preAuthKey === undefined) return;
-  rt.limiter.releasePreAuth(session.preAuthKey);
-  session.preAuthKey = undefined;
 }
 
 function noop(): void {}

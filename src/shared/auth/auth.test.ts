@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hashPassword, parseHash, verifyPassword } from './password-hash.js';
 import { AuthThrottle } from './auth-throttle.js';
-import { FairSemaphore } from '../../shared/fair-semaphore.js';
-import { sourceKey } from '../../shared/source-key.js';
-import type { ProxyError } from '../../shared/errors.js';
+import { FairSemaphore } from '../fair-semaphore.js';
+import { sourceKey } from '../source-key.js';
+import type { ProxyError } from '../errors.js';
 
 test('password hashes verify, never contain the password, and reject tampering', async () => {
   const h = await hashPassword('correct horse', { ln: 10, r: 8, p: 1 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { IngressConfigSchema } from '../../shared/schema/ingress-config.js';
-import { checkReverseConfig, usesReverse } from './check-config.js';
+import { IngressConfigSchema } from './ingress-config.js';
+import { checkReverseConfig, usesReverse } from './check-reverse-config.js';
 
 const HASH = '$scrypt$ln=10,r=8,p=1$c2FsdA$aGFzaA';
 const cert = { cert: '/etc/hopgate/cert.pem', key: '/etc/hopgate/key.pem' };

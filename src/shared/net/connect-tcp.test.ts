@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
-import { connectTcp } from './dial-direct.js';
+import { connectTcp } from './connect-tcp.js';
 
 test('connectTcp from a bound source address picks its own ephemeral ports, and every connection succeeds', async () => {
   const server = createServer((s) => s.destroy());
