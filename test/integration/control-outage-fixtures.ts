@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { api, type Api } from './control-link-fixtures.js';
-import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';
+import type { ControlledIngress } from '../../src/processes/controlled-ingress.js';
 
 export const TOKEN = 'test-operator-token-0123456789';
 

@@ -15,7 +15,7 @@ import { PG_URL, dialects, tempDir, type TestDb } from './control-fixtures.js';
 import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl, until, type Api } from './control-link-fixtures.js';
 import { assertUnavailable, call, changeReaches, startControlProcess, type Answer, type ControlProcess } from './control-outage-fixtures.js';
 import { startTcpForwarder, type TcpForwarder } from '../helpers/tcp-forwarder.js';
-import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';
+import type { ControlledIngress } from '../../src/processes/controlled-ingress.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';
 
 const pgCase = (await dialects()).find((d) => d.name === 'postgres')!;

@@ -14,7 +14,7 @@ import { tempDir } from './control-fixtures.js';
 import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl, until, type Api } from './control-link-fixtures.js';
 import { assertUnavailable, call, changeReaches, startControlProcess, type ControlProcess } from './control-outage-fixtures.js';
 import { privatePostgresUnavailable, startPrivatePostgres, type PrivatePostgres } from '../helpers/private-postgres.js';
-import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';
+import type { ControlledIngress } from '../../src/processes/controlled-ingress.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';
 
 const WAIT_MS = 1000;

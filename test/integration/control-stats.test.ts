@@ -13,7 +13,7 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { dialects, tempDir, type TestDb } from './control-fixtures.js';
 import { TEST_SETTINGS, connectTunnel, drain, makeNode, startBlobServer, startLinkedIngress, startTestControl, until, type Api } from './control-link-fixtures.js';
-import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';
+import type { ControlledIngress } from '../../src/processes/controlled-ingress.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';
 import type { StatsPull } from '../../src/shared/control-protocol.js';
 

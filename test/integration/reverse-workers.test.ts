@@ -20,8 +20,8 @@ import { startEchoServer, listen0, rawExchange, withTimeout } from '../helpers/n
 import { aliceHashed, USER } from '../helpers/ingress.js';
 import { reverseEntry, startReverseExit, tunnelCert, tokenHash, until } from '../helpers/reverse.js';
 import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl } from './control-link-fixtures.js';
-import { startIngressProcesses, type RunningIngress } from '../../src/cli/ingress-process.js';
-import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';
+import { startIngressProcesses, type RunningIngress } from '../../src/processes/ingress-workers.js';
+import type { ControlledIngress } from '../../src/processes/controlled-ingress.js';
 import { Ingress } from '../../src/ingress/ingress.js';
 import { IngressConfigSchema, type IngressConfigInput } from '../../src/shared/schema/ingress-config.js';
 import type { ReverseExitClient } from '../../src/exit/reverse-client.js';
