@@ -210,7 +210,7 @@ class ControlledIngressNode implements ControlledIngress {
     if (this.applier.adminPort !== undefined) {
       this.adminUrl = this.o.adminUrl ?? `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${this.applier.adminPort}`;
     }
-    this.syncLegitimacy(config);
+    this.legitimacyFollows(config);
     this.every(1000, () => this.metrics.connected?.set(this.client.connected ? 1 : 0));
     this.phase_ = 'running';
     this.ingressUp.resolve();
@@ -299,7 +299,7 @@ class ControlledIngressNode implements ControlledIngress {
     }
     await this.ingressUp.promise;
     await this.applier!.apply(m, cfg, m.revision);
-    this.syncLegitimacy(cfg);
+    this.legitimacyFollows(cfg);
     this.metrics.applySeconds?.set((performance.now() - t0) / 1000);
     await this.inForce(m.revision);
     return true;
@@ -318,7 +318,7 @@ class ControlledIngressNode implements ControlledIngress {
   }
 
   /** Source legitimacy: a gate in this process (single) or in each worker, one link to the control plane here. */
-  private syncLegitimacy(cfg: IngressConfig): void {
+  private legitimacyFollows(cfg: IngressConfig): void {
     const gate = syncLegitimacy(this.applier?.ingress?.runtime, cfg, this.nodeId);
     if (gate === 'off') {
       this.legit?.stop();

@@ -62,7 +62,7 @@ class ControlledWorker {
       ingress.runtime.quota.attach(workerQuotaSync());
       shareThrottle(ingress.runtime.auth.throttle, 'proxy'); // auth failures count across workers
       this.nodeId = m.nodeId;
-      this.syncLegitimacy(config);
+      this.legitimacyFollows(config);
       this.meter = new SessionMeter(ingress.runtime, (rows) => toPrimary({ type: 'hopgate:stats:batch', rows }));
       toPrimary({ type: 'hopgate:worker:ready', ports: ingress.ports(), ...(ingress.adminPort !== undefined ? { adminPort: ingress.adminPort } : {}) });
     } catch (err) {
@@ -76,7 +76,7 @@ class ControlledWorker {
       const cfg = m.msg.type === 'snapshot' ? this.state.applySnapshot(m.msg) : this.state.applyDelta(m.msg);
       if (!cfg) return toPrimary({ type: 'hopgate:control:resync' });
       this.ingress.reload(cfg, m.msg.revision);
-      this.syncLegitimacy(cfg);
+      this.legitimacyFollows(cfg);
       toPrimary({ type: 'hopgate:control:applied', revision: m.msg.revision });
     } catch (err) {
       // The primary validated it; a failure here is local. Ask for the whole document again.
@@ -86,7 +86,7 @@ class ControlledWorker {
   }
 
   /** Its own gate (buckets apply per worker); evidence and attack state go to the primary every second. */
-  private syncLegitimacy(cfg: IngressConfig): void {
+  private legitimacyFollows(cfg: IngressConfig): void {
     const r = syncLegitimacy(this.ingress?.runtime, cfg, this.nodeId);
     if (r === 'off') {
       clearInterval(this.legitTimer);
