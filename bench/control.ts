@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { startControlPlane, type ControlPlane } from '../src/control/control-plane.js';
-import { startControlledIngress, type ControlledIngress } from '../src/ingress/control-link/controlled.js';
+import { startControlledIngress, type ControlledIngress } from '../src/processes/controlled-ingress.js';
 import { hashPassword } from '../src/shared/auth/password-hash.js';
 import { createLogger } from '../src/shared/log.js';
 import { minuteOf } from '../src/shared/control-protocol.js';

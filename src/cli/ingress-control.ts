@@ -1,6 +1,6 @@
 /** `hopgate ingress --control URL --token-file F [--state-dir D]`: the ingress fed by the config stream. */
 import { readFileSync } from 'node:fs';
-import { startControlledIngress } from '../ingress/control-link/controlled.js';
+import { startControlledIngress } from '../processes/controlled-ingress.js';
 import { createLogger } from '../shared/log.js';
 import { fail } from './args.js';
 import { onShutdownSignal } from './signals.js';

@@ -1,7 +1,7 @@
 /** `hopgate ingress --config FILE`: the ingress node from a standalone YAML file. */
 import { ConfigError } from '../ingress/config/from-yaml.js';
 import { fail, parse } from './args.js';
-import { startIngressProcesses } from './ingress-process.js';
+import { startIngressProcesses } from '../processes/ingress-workers.js';
 import { onShutdownSignal } from './signals.js';
 
 export async function ingressCommand(argv: string[]): Promise<void> {

@@ -17,7 +17,7 @@ import { ReverseExitClient } from '../exit/reverse-client.js';
 import { TargetPolicy } from '../shared/net/target-policy.js';
 import { renderIngressConfig, renderYaml } from '../control/render.js';
 import type { ControlStore } from '../control/store/index.js';
-import { startControlledIngress, type ControlledIngress } from '../ingress/control-link/controlled.js';
+import { startControlledIngress, type ControlledIngress } from '../processes/controlled-ingress.js';
 import { fail, parse } from './args.js';
 import { startWhoami } from './demo-target.js';
 import { onShutdownSignal } from './signals.js';

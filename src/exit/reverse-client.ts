@@ -14,6 +14,7 @@ import { isIP } from 'node:net';
 import { codeFromSystemError, isProxyError, ProxyError } from '../shared/errors.js';
 import { CidrSet } from '../shared/net-addr.js';
 import { LIMITS } from '../shared/limits.js';
+import { backoffDelay } from '../shared/backoff.js';
 import { formatTarget } from '../protocol/address.js';
 import { MAX_PACKET_BYTES, parsePacket, type WorkPacket } from '../protocol/work-packet/codec.js';
 import { heartbeatPacket, parseRequest, parseResponse, registrationPacket, responsePacket, withdrawPacket, type WorkRequest } from '../protocol/work-packet/messages.js';
@@ -40,7 +41,7 @@ export interface ReverseExitOptions {
   readonly policy: TargetPolicy;
   readonly connectTimeoutMs?: number;
   readonly idleTimeoutMs?: number;
-  /** Reconnect backoff: first delay and cap (each jittered ±50 %). */
+  /** Reconnect backoff: first delay and cap (shared/backoff.ts, jittered down by up to half). */
   readonly backoffMs?: number;
   readonly maxBackoffMs?: number;
   readonly log?: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void; error(obj: object, msg: string): void };
@@ -116,9 +117,7 @@ export class ReverseExitClient {
   private backoff(): void {
     this.failures++;
     if (this.stopped || this.retryTimer) return;
-    const base = this.o.backoffMs ?? 250;
-    const cap = this.o.maxBackoffMs ?? 30_000;
-    const delay = Math.min(cap, base * 2 ** Math.min(this.failures - 1, 16)) * (0.5 + Math.random());
+    const delay = backoffDelay(this.failures - 1, { baseMs: this.o.backoffMs ?? 250, maxMs: this.o.maxBackoffMs ?? 30_000, jitter: 0.5 });
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       this.refill();

@@ -6,7 +6,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../../src/control/control-plane.js';
-import { startControlledIngress, type ControlledIngress, type ControlledIngressOptions } from '../../src/ingress/control-link/controlled.js';
+import { startControlledIngress, type ControlledIngress, type ControlledIngressOptions } from '../../src/processes/controlled-ingress.js';
 import { createLogger } from '../../src/shared/log.js';
 import { listen0 } from './net.js';
 import { TEST_COST } from './control-fixtures.js';

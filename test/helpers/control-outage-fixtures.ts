@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { api, type Api } from './control-link-fixtures.js';
-import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';
+import type { ControlledIngress } from '../../src/processes/controlled-ingress.js';
 import { readyJson, startProc, stopGracefully, type Proc } from './procs.js';
 
 export const TOKEN = 'test-operator-token-0123456789';

@@ -6,7 +6,7 @@
  * moves the clock a minute on (a test minute ends at once). Prints one JSON line when ready; logs (JSON) go
  * to stderr; SIGTERM stops it cleanly.
  */
-import { startControlledIngress } from '../../src/ingress/control-link/controlled.js';
+import { startControlledIngress } from '../../src/processes/controlled-ingress.js';
 import { createLogger } from '../../src/shared/log.js';
 
 async function main(): Promise<void> {

@@ -15,7 +15,7 @@ import { startEchoServer } from '../helpers/net.js';
 import { startTestIngress } from '../helpers/ingress.js';
 import { socks5ConnectRaw } from '../helpers/socks5-raw.js';
 import { hashPassword } from '../../src/shared/auth/password-hash.js';
-import { startIngressProcesses } from '../../src/cli/ingress-process.js';
+import { startIngressProcesses } from '../../src/processes/ingress-workers.js';
 import { createLogger } from '../../src/shared/log.js';
 
 /** Production scrypt cost: the flood and the timing tests are about its price. */

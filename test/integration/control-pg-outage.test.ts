@@ -15,7 +15,7 @@ import { PG_URL, dialects, tempDir, type TestDb } from '../helpers/control-fixtu
 import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl, type Api } from '../helpers/control-link-fixtures.js';
 import { assertUnavailable, call, changeReaches, startControlProcess, type Answer, type ControlProcess } from '../helpers/control-outage-fixtures.js';
 import { startTcpForwarder, type TcpForwarder } from '../helpers/tcp-forwarder.js';
-import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';
+import type { ControlledIngress } from '../../src/processes/controlled-ingress.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';
 import { eventually } from '../helpers/eventually.js';
 

@@ -14,7 +14,7 @@ import { tempDir } from '../helpers/control-fixtures.js';
 import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl, type Api } from '../helpers/control-link-fixtures.js';
 import { assertUnavailable, call, changeReaches, startControlProcess, type ControlProcess } from '../helpers/control-outage-fixtures.js';
 import { privatePostgresUnavailable, startPrivatePostgres, type PrivatePostgres } from '../helpers/private-postgres.js';
-import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';
+import type { ControlledIngress } from '../../src/processes/controlled-ingress.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';
 import { eventually } from '../helpers/eventually.js';
 

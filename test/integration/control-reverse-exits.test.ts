@@ -12,7 +12,7 @@ import { startControlPlane, type ControlPlane } from '../../src/control/control-
 import { verifyPassword } from '../../src/shared/auth/password-hash.js';
 import { IngressConfigSchema } from '../../src/shared/schema/ingress-config.js';
 import type { ReverseExitClient } from '../../src/exit/reverse-client.js';
-import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';
+import type { ControlledIngress } from '../../src/processes/controlled-ingress.js';
 import { dialects, tempDir, TEST_COST, type TestDb } from '../helpers/control-fixtures.js';
 import { TEST_SETTINGS, api, connectTunnel, echoThrough, makeNode, startLinkedIngress, type Api } from '../helpers/control-link-fixtures.js';
 import { startEchoServer } from '../helpers/net.js';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { dialects, tempDir, type TestDb } from '../helpers/control-fixtures.js';
 import { TEST_SETTINGS, connectTunnel, echoThrough, makeNode, percentile, startLinkedIngress, startTestControl, type Api } from '../helpers/control-link-fixtures.js';
 import { startEchoServer } from '../helpers/net.js';
-import { SNAPSHOT_FILE, type ControlledIngress } from '../../src/ingress/control-link/controlled.js';
+import { SNAPSHOT_FILE, type ControlledIngress } from '../../src/processes/controlled-ingress.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';
 import { eventually } from '../helpers/eventually.js';
 

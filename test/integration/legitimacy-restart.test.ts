@@ -15,7 +15,7 @@ import { sqliteDb, tempDir, type TestDb } from '../helpers/control-fixtures.js';
 import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl, type Api } from '../helpers/control-link-fixtures.js';
 import { startEchoServer } from '../helpers/net.js';
 import { socks5ConnectRaw } from '../helpers/socks5-raw.js';
-import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';
+import type { ControlledIngress } from '../../src/processes/controlled-ingress.js';
 import type { ControlPlane, ControlPlaneOptions } from '../../src/control/control-plane.js';
 import { eventually } from '../helpers/eventually.js';
 

@@ -25,7 +25,7 @@ import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl, type Api
 import { createSocket } from 'node:dgram';
 import { startEchoServer, startUdpEcho } from '../helpers/net.js';
 import { readExactly, socks5ConnectRaw } from '../helpers/socks5-raw.js';
-import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';
+import type { ControlledIngress } from '../../src/processes/controlled-ingress.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';
 import { eventually } from '../helpers/eventually.js';
 

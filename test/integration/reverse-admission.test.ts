@@ -16,7 +16,7 @@ import { TOKEN, tunnelCert, tunnelPortOf } from '../helpers/reverse.js';
 import { hashPassword } from '../../src/shared/auth/password-hash.js';
 import { registrationPacket } from '../../src/protocol/work-packet/messages.js';
 import { parsePacket } from '../../src/protocol/work-packet/codec.js';
-import { startIngressProcesses } from '../../src/cli/ingress-process.js';
+import { startIngressProcesses } from '../../src/processes/ingress-workers.js';
 import { createLogger } from '../../src/shared/log.js';
 import { eventually } from '../helpers/eventually.js';
 

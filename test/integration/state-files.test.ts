@@ -18,7 +18,7 @@ import { TEST_SETTINGS, connectTunnel, drain, makeNode, startBlobServer, startLi
 import { LEDGER_FILE, parseJournal } from '../../src/ingress/control-link/stats.js';
 import { SNAPSHOT_FILE } from '../../src/ingress/control-link/config-state.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';
-import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';
+import type { ControlledIngress } from '../../src/processes/controlled-ingress.js';
 import { eventually } from '../helpers/eventually.js';
 import { freePort } from '../helpers/ports.js';
 import { killHard, readyJson, startProc, stopGracefully, type Proc } from '../helpers/procs.js';

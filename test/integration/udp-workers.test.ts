@@ -18,7 +18,7 @@ import { stringify } from 'yaml';
 import { startUdpEcho } from '../helpers/net.js';
 import { socksAssociate, type SocksEstablished } from '../helpers/socks-client.js';
 import { hashPassword } from '../../src/shared/auth/password-hash.js';
-import { startIngressProcesses, type RunningIngress } from '../../src/cli/ingress-process.js';
+import { startIngressProcesses, type RunningIngress } from '../../src/processes/ingress-workers.js';
 import { createLogger } from '../../src/shared/log.js';
 import { eventually } from '../helpers/eventually.js';
 

@@ -1,11 +1,12 @@
 /**
  * The ingress's end of the config stream: one long-lived GET answering NDJSON
  * (hello, snapshot, deltas, pings), reconnected with exponential backoff and
- * full jitter after any failure or after silence longer than three
+ * jitter (shared/backoff.ts) after any failure or after silence longer than three
  * heartbeats; acknowledgements go back as small POSTs.
  */
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage, type ClientRequest } from 'node:http';
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
+import { backoffDelay } from '../../shared/backoff.js';
 import type { AckBody, DeltaMessage, HelloMessage, LegitimacyPostAnswer, LegitimacyPostBody, LegitimacyStreamMessage, SnapshotMessage, StreamMessage } from '../../shared/control-protocol.js';
 
 export interface StreamClientOptions {
@@ -157,12 +158,10 @@ export class ControlStreamClient {
     this.watchdog.unref();
   }
 
-  /** Exponential backoff with full jitter: 0…min(max, base·2^attempt). */
+  /** Exponential backoff (shared/backoff.ts), jittered down by up to half: d/2…d, d = min(max, base·2^attempt). */
   private scheduleRetry(): void {
-    const base = this.o.minBackoffMs ?? 250;
-    const cap = Math.min(this.o.maxBackoffMs ?? 30_000, base * 2 ** Math.min(this.attempt, 20));
+    const delay = backoffDelay(this.attempt, { baseMs: this.o.minBackoffMs ?? 250, maxMs: this.o.maxBackoffMs ?? 30_000, jitter: 0.5 });
     this.attempt++;
-    const delay = Math.max(base / 2, Math.random() * cap);
     this.retryTimer = setTimeout(() => this.connect(), delay);
     this.retryTimer.unref();
   }

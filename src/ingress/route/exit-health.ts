@@ -1,11 +1,13 @@
 /**
- * Passive exit health: an exit that could not be reached is kept out of
- * random choice for a back-off period that doubles on repeated failures
- * (capped) and ends at the first success. Pinned choices still try it and
- * get a clear error. Active probing arrives with the health milestone.
+ * Exit health: an exit that could not be reached — by a real connection or
+ * by the active probe (exit-prober.ts) — is kept out of random choice for a
+ * back-off period that doubles on repeated failures (capped, exact: no
+ * jitter, the probe interval already spreads them) and ends at the first
+ * success. Pinned choices still try it and get a clear error.
  */
-const BASE_MS = 2_000;
-const MAX_MS = 60_000;
+import { backoffDelay, type BackoffPolicy } from '../../shared/backoff.js';
+
+const DOWN: BackoffPolicy = { baseMs: 2_000, maxMs: 60_000, jitter: 0 };
 
 interface State {
   failures: number;
@@ -32,7 +34,7 @@ export class ExitHealth {
   failed(id: string): void {
     const s = this.state.get(id) ?? { failures: 0, downUntil: 0 };
     s.failures++;
-    s.downUntil = this.now() + Math.min(MAX_MS, BASE_MS * 2 ** (s.failures - 1));
+    s.downUntil = this.now() + backoffDelay(s.failures - 1, DOWN);
     this.state.set(id, s);
   }
 

@@ -1,0 +1,150 @@
+/**
+ * Every message between an ingress primary and its worker processes, in one
+ * list: a discriminated union on `type`, all namespaced `hopgate:*`. What
+ * arrives over IPC is checked against these schemas at receipt (a worker is
+ * another process: a bug or a version skew there must not crash the primary)
+ * and dropped, logged, when it does not fit.
+ *
+ * Payloads that the receiver validates anyway (a configuration goes through
+ * ControlConfigState, a legitimacy rule message was accepted by the primary)
+ * are checked only for being objects here.
+ */
+import { z } from 'zod';
+import type { DeltaMessage, SnapshotMessage } from '../shared/control-protocol.js';
+import type { RuleMessage } from '../legitimacy/messages.js';
+import type { LocalOverrides } from '../ingress/control-link/config-state.js';
+import type { QuotaTotalsMsg, QuotaUsageMsg } from '../ingress/guard/quota.js';
+import type { MeterBatchMsg } from '../ingress/control-link/stats.js';
+import type { LegitimacyEvidenceMsg, LegitimacyRulesMsg } from '../ingress/control-link/legitimacy-link.js';
+import type { TunnelConnMsg, TunnelHelloMsg, TunnelKeysMsg, TunnelLoadMsg } from '../ingress/reverse/tunnel-dispatch.js';
+import type { AuthEventMsg } from '../ingress/auth/throttle-sync.js';
+
+/** A nested payload the receiver validates itself: an object, typed as what the sender meant. */
+const obj = <T>() => z.custom<T>((v) => typeof v === 'object' && v !== null && !Array.isArray(v));
+const count = z.number().int().nonnegative();
+const text = z.string().max(4096);
+const ports = z.array(z.number().int().min(0).max(65_535)).max(65_536);
+
+// ---- worker → primary ----
+
+const WorkerBooting = z.object({ type: z.literal('hopgate:worker:booting') });
+const WorkerReady = z.object({ type: z.literal('hopgate:worker:ready'), ports, adminPort: z.number().int().min(0).max(65_535).optional() });
+const WorkerFailed = z.object({ type: z.literal('hopgate:worker:failed'), error: z.string().max(65_536) });
+const ControlApplied = z.object({ type: z.literal('hopgate:control:applied'), revision: z.number().int() });
+const ControlResync = z.object({ type: z.literal('hopgate:control:resync') });
+const StatsPull = z.object({ type: z.literal('hopgate:stats:pull'), id: count, auth: text, url: z.string().max(65_536) });
+const StatsBatch = z.object({
+  type: z.literal('hopgate:stats:batch'),
+  rows: z.array(z.tuple([z.string(), z.string(), z.string(), z.number(), z.number(), z.number(), z.number()])),
+});
+const QuotaUsage = z.object({ type: z.literal('hopgate:quota:usage'), usage: z.array(z.tuple([z.string(), z.string(), z.number(), z.number()])) });
+const ThrottleEvent = z.object({ kind: z.enum(['fail', 'ok']), source: z.string().max(256), login: z.string().max(256) });
+const AuthEvent = z.object({ type: z.literal('hopgate:auth:event'), scope: z.enum(['proxy', 'tunnel']), event: ThrottleEvent });
+const LegitEvidence = z.object({ type: z.literal('hopgate:legit:evidence'), counts: z.array(z.tuple([z.string(), z.number()])), attack: z.boolean(), limited: z.number() });
+const ReverseLoad = z.object({ type: z.literal('hopgate:reverse:load'), load: count, received: count, open: z.boolean() });
+
+const WorkerMessageSchema = z.discriminatedUnion('type', [
+  WorkerBooting,
+  WorkerReady,
+  WorkerFailed,
+  ControlApplied,
+  ControlResync,
+  StatsPull,
+  StatsBatch,
+  QuotaUsage,
+  AuthEvent,
+  LegitEvidence,
+  ReverseLoad,
+]);
+
+/** Worker → primary. */
+export type WorkerMessage =
+  /** Its message handlers are in place (controlled mode: send it the configuration). */
+  | z.infer<typeof WorkerBooting>
+  /** Serving: the ports it bound (the real ones when the configuration says 0), and its admin port if any. */
+  | z.infer<typeof WorkerReady>
+  /** It could not start; it exits next. */
+  | z.infer<typeof WorkerFailed>
+  | z.infer<typeof ControlApplied>
+  | z.infer<typeof ControlResync>
+  | z.infer<typeof StatsPull>
+  | MeterBatchMsg
+  | QuotaUsageMsg
+  | AuthEventMsg
+  | LegitimacyEvidenceMsg
+  | TunnelLoadMsg;
+
+// ---- primary → worker ----
+
+const ConfigReload = z.object({ type: z.literal('hopgate:config:reload') });
+const ControlInit = z.object({
+  type: z.literal('hopgate:control:init'),
+  revision: z.number().int(),
+  config: obj<SnapshotMessage['config']>(),
+  overrides: obj<LocalOverrides>(),
+  adminPort: z.number().int().min(0).max(65_535),
+  nodeId: z.string().optional(),
+});
+const ControlMsg = z.object({
+  type: z.literal('hopgate:control:msg'),
+  msg: z.custom<SnapshotMessage | DeltaMessage>((v) => {
+    const t = (v as { type?: unknown } | null)?.type;
+    return (t === 'snapshot' || t === 'delta') && Number.isInteger((v as { revision?: unknown }).revision);
+  }),
+});
+const StatsAnswer = z.object({ type: z.literal('hopgate:stats:answer'), id: count, status: z.number().int(), body: z.string() });
+const LegitRules = z.object({ type: z.literal('hopgate:legit:rules'), msg: obj<RuleMessage>() });
+const QuotaOthers = z.object({ type: z.literal('hopgate:quota:others'), others: z.array(z.tuple([z.string(), z.string(), z.number()])) });
+const ReverseConn = z.object({ type: z.literal('hopgate:reverse:conn') });
+const ReverseKeys = z.object({ type: z.literal('hopgate:reverse:keys'), ticketKeys: z.string().max(128) });
+const ReverseHello = z.object({ type: z.literal('hopgate:reverse:hello') });
+
+const PrimaryMessageSchema = z.discriminatedUnion('type', [
+  ConfigReload,
+  ControlInit,
+  ControlMsg,
+  StatsAnswer,
+  LegitRules,
+  QuotaOthers,
+  AuthEvent,
+  ReverseConn,
+  ReverseKeys,
+  ReverseHello,
+]);
+
+/** Primary → worker. */
+export type PrimaryMessage =
+  /** YAML mode: read the file again (SIGHUP or a change to it reached the primary). */
+  | z.infer<typeof ConfigReload>
+  /** Controlled mode: the configuration to start with. */
+  | z.infer<typeof ControlInit>
+  /** Controlled mode: a snapshot or delta to apply, then answer applied (or resync). */
+  | z.infer<typeof ControlMsg>
+  | z.infer<typeof StatsAnswer>
+  | LegitimacyRulesMsg
+  | QuotaTotalsMsg
+  | AuthEventMsg
+  | TunnelConnMsg
+  | TunnelKeysMsg
+  | TunnelHelloMsg;
+
+export type WorkerMessageType = WorkerMessage['type'];
+export type PrimaryMessageType = PrimaryMessage['type'];
+
+/** A message that came from a worker, or undefined (with why) when it is not one of ours. */
+export function parseWorkerMessage(m: unknown): { ok: true; msg: WorkerMessage } | { ok: false; why: string } {
+  const r = WorkerMessageSchema.safeParse(m);
+  return r.success ? { ok: true, msg: r.data as WorkerMessage } : { ok: false, why: describe(m, r.error) };
+}
+
+/** A message that came from the primary, or undefined (with why) when it is not one of ours. */
+export function parsePrimaryMessage(m: unknown): { ok: true; msg: PrimaryMessage } | { ok: false; why: string } {
+  const r = PrimaryMessageSchema.safeParse(m);
+  return r.success ? { ok: true, msg: r.data as PrimaryMessage } : { ok: false, why: describe(m, r.error) };
+}
+
+function describe(m: unknown, err: z.ZodError): string {
+  const type = (m as { type?: unknown } | null)?.type;
+  const issue = err.issues[0];
+  return `${typeof type === 'string' ? type.slice(0, 64) : 'no type'}: ${issue ? `${issue.path.join('.') || '(message)'} ${issue.message}` : 'invalid'}`;
+}

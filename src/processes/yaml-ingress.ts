@@ -1,0 +1,54 @@
+/**
+ * An ingress run from a YAML file, in this process: the single-process mode,
+ * and the body of each worker of `hopgate ingress --config F --workers N`.
+ * A reload reads the file again; a bad file is refused and the last good
+ * configuration stays in force.
+ */
+import { watch } from 'node:fs';
+import { Ingress } from '../ingress/ingress.js';
+import { loadIngressYaml } from '../ingress/config/from-yaml.js';
+import type { Logger } from '../shared/log.js';
+import { shareThrottle } from '../ingress/auth/throttle-sync.js';
+import { workerQuotaSync } from './worker-channel.js';
+
+export interface YamlIngress {
+  readonly ingress: Ingress;
+  /** Read the file again and apply it (refused, logged, when it is bad). */
+  readonly reload: () => void;
+}
+
+/** `asWorker`: a worker of a primary (quota and auth failures are shared with the other workers; the primary holds the tunnel port). */
+export async function startYamlIngress(configPath: string, log: Logger, asWorker: boolean): Promise<YamlIngress> {
+  const ingress = await Ingress.start(loadIngressYaml(configPath), log, { reverseFromPrimary: asWorker });
+  if (asWorker) {
+    ingress.runtime.quota.attach(workerQuotaSync()); // quota usage is summed across workers by the primary
+    shareThrottle(ingress.runtime.auth.throttle, 'proxy'); // auth failures count across workers
+  }
+  return {
+    ingress,
+    reload: () => {
+      try {
+        ingress.reload(loadIngressYaml(configPath));
+      } catch (err) {
+        log.error({ err: (err as Error).message }, 'configuration rejected; keeping the previous one');
+      }
+    },
+  };
+}
+
+/** Call `onChange` after the file changed (debounced: editors write in several steps). Returns an unwatch. */
+export function watchConfig(path: string, onChange: () => void): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const w = watch(path, () => {
+      clearTimeout(timer);
+      timer = setTimeout(onChange, 200);
+    });
+    return () => {
+      clearTimeout(timer);
+      w.close();
+    };
+  } catch {
+    return () => undefined;
+  }
+}

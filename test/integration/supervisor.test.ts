@@ -1,0 +1,141 @@
+/** The worker supervisor with real forked processes (supervisor-worker.ts): restart with back-off, drain on stop, IPC validation. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Worker } from 'node:cluster';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WorkerSupervisor, type SupervisorOptions, type WorkerExit } from '../../src/processes/supervisor.js';
+import type { WorkerMessage } from '../../src/processes/ipc-messages.js';
+import { createLogger } from '../../src/shared/log.js';
+
+const WORKER = new URL('./supervisor-worker.js', import.meta.url).pathname;
+
+/** A supervisor whose readies and exits can be awaited one by one, in order. */
+function supervised(mode: string, extra: Partial<SupervisorOptions> & { count: number }) {
+  const dir = mkdtempSync(join(tmpdir(), 'hopgate-supervisor-'));
+  const readies: Array<{ pid: number; at: number }> = [];
+  const exits: Array<{ pid: number; info: WorkerExit; at: number }> = [];
+  let wake: () => void = () => undefined;
+  const s = new WorkerSupervisor({
+    exec: WORKER,
+    args: [dir, mode],
+    log: createLogger('silent'),
+    ...extra,
+    onMessage: (w: Worker, m: WorkerMessage) => {
+      if (m.type === 'hopgate:worker:ready') readies.push({ pid: w.process.pid!, at: performance.now() });
+      wake();
+    },
+    onExit: (w, info) => {
+      exits.push({ pid: w.process.pid!, info, at: performance.now() });
+      wake();
+    },
+  });
+  /** Resolves when `cond` holds, checked at each supervisor event; fails after 10 s. */
+  const when = (cond: () => boolean, what: string): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 10_000);
+      const check = (): void => {
+        if (!cond()) return;
+        clearTimeout(t);
+        wake = () => undefined;
+        resolve();
+      };
+      wake = check;
+      check();
+    });
+  return { s, dir, readies, exits, when, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('supervisor: a crashed worker is restarted after its back-off, which doubles while it keeps crashing', async () => {
+  const t = supervised('ok', { count: 2, restart: { baseMs: 400, maxMs: 5000, jitter: 0 }, stableMs: 60_000 });
+  try {
+    await t.s.start();
+    assert.equal(t.s.phase, 'running');
+    const first = t.s.workers().map((w) => w.process.pid!);
+    assert.equal(first.length, 2);
+
+    process.kill(first[0]!, 'SIGKILL');
+    await t.when(() => t.readies.length === 3, 'the first restart');
+    assert.equal(t.exits[0]!.pid, first[0]);
+    assert.equal(t.exits[0]!.info.signal, 'SIGKILL');
+    assert.equal(t.exits[0]!.info.restartInMs, 400, 'attempt 0: the base');
+    const replaced = t.readies[2]!;
+    assert.ok(replaced.at - t.exits[0]!.at >= 390, `restarted after ${Math.round(replaced.at - t.exits[0]!.at)} ms, before its back-off`);
+    assert.ok(!first.includes(replaced.pid), 'a new process');
+
+    process.kill(replaced.pid, 'SIGKILL');
+    await t.when(() => t.readies.length === 4, 'the second restart');
+    assert.equal(t.exits[1]!.info.restartInMs, 800, 'attempt 1 of the same slot: doubled');
+    assert.ok(t.readies[3]!.at - t.exits[1]!.at >= 790);
+    assert.equal(t.s.restarts, 2);
+    assert.equal(t.s.workers().length, 2);
+    assert.ok(alive(first[1]!), 'the other worker was left alone');
+  } finally {
+    await t.s.stop();
+    t.cleanup();
+  }
+});
+
+test('supervisor: stop drains every worker (SIGTERM, waits for it) and restarts none', async () => {
+  const t = supervised('ok', { count: 3, restart: { baseMs: 10, maxMs: 10, jitter: 0 } });
+  try {
+    await t.s.start();
+    const pids = t.s.workers().map((w) => w.process.pid!);
+    assert.equal(pids.length, 3);
+    const t0 = performance.now();
+    await t.s.stop();
+    assert.ok(performance.now() - t0 >= 290, 'stop waited for the 300 ms drains');
+    assert.equal(t.s.phase, 'stopped');
+    for (const pid of pids) {
+      assert.ok(existsSync(join(t.dir, `drained-${pid}`)), `worker ${pid} drained`);
+      assert.equal(alive(pid), false, `worker ${pid} is gone`);
+    }
+    assert.deepEqual(
+      t.exits.map((e) => [e.info.code, e.info.restartInMs]),
+      pids.map(() => [0, undefined]),
+    );
+    assert.equal(t.s.restarts, 0);
+    assert.equal(t.s.workers().length, 0);
+  } finally {
+    await t.s.stop();
+    t.cleanup();
+  }
+});
+
+test('supervisor: messages off the IPC list are dropped and counted; the worker and the primary carry on', async () => {
+  const t = supervised('malformed', { count: 2 });
+  try {
+    await t.s.start();
+    assert.equal(t.s.rejected, 8, 'four from each worker');
+    assert.equal(t.readies.length, 2, 'only the real ready counted');
+    assert.equal(t.s.workers().length, 2);
+    assert.equal(t.exits.length, 0);
+  } finally {
+    await t.s.stop();
+    t.cleanup();
+  }
+});
+
+test('supervisor: a worker that cannot start fails start(); nothing is restarted or left running', async () => {
+  const t = supervised('fail', { count: 2, restart: { baseMs: 10, maxMs: 10, jitter: 0 } });
+  try {
+    await assert.rejects(t.s.start(), /cannot start: by design/);
+    assert.equal(t.s.phase, 'stopped');
+    await t.when(() => t.exits.length === 2, 'both workers gone');
+    for (const e of t.exits) assert.equal(e.info.restartInMs, undefined);
+    assert.equal(t.s.restarts, 0);
+  } finally {
+    await t.s.stop();
+    t.cleanup();
+  }
+});
