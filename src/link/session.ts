@@ -232,7 +232,7 @@ export class LinkSession extends EventEmitter implements StreamHost {
           const err = new LinkError('LINK_DRAINING', `${this.name}: peer draining (${f.props.get('message') ?? ''})`);
           this.opening.delete(id);
           pending.reject(err);
-          s.fail(err);
+          s.fail(undefined);
         }
         this.closeIfIdle();
         return undefined;
@@ -303,7 +303,7 @@ export class LinkSession extends EventEmitter implements StreamHost {
     const status = props.get('status') ?? '';
     if (status !== 'ok') {
       pending.reject(new LinkError('OPEN_REFUSED', `${this.name}: open refused: ${status} ${props.get('message') ?? ''}`.trim(), status || 'EXIT_UNREACHABLE'));
-      s.fail(new LinkError('OPEN_REFUSED', status));
+      s.fail(undefined);
       return undefined;
     }
     const peerWindow = Number(props.get('window'));
@@ -399,11 +399,13 @@ export class LinkSession extends EventEmitter implements StreamHost {
       this.isClosed = true;
       this.socket.destroy();
     }
-    for (const [id, p] of this.opening) {
-      this.opening.delete(id);
-      p.reject(err);
+    for (const s of [...this.streams.values()]) {
+      const pending = this.opening.get(s.id);
+      this.opening.delete(s.id);
+      pending?.reject(err);
+      // A stream still opening was never handed out: its open promise carries the error, nobody listens on it.
+      s.fail(pending ? undefined : err);
     }
-    for (const s of [...this.streams.values()]) s.fail(err);
     this.streams.clear();
     this.finish(err);
   }

@@ -87,7 +87,8 @@ export class LinkStream extends Duplex {
 
   /** Bytes buffered in this stream right now, both directions (for the memory bound). */
   get bufferedBytes(): number {
-    return this.readableLength + this.queued + this.writableLength;
+    // writableLength counts the chunk in _write (our queue) until its callback: not added twice.
+    return this.readableLength + this.writableLength;
   }
 
   // --- from the peer -------------------------------------------------------
@@ -123,10 +124,10 @@ export class LinkStream extends Duplex {
     this.destroy(new LinkError('STREAM_RESET', `stream ${this.id} reset by the peer: ${result}${message ? ` (${message})` : ''}`, result));
   }
 
-  /** The link failed under the stream. */
-  fail(err: LinkError): void {
+  /** The link failed under the stream (no error: a stream the app never got, whose open promise carries the error). */
+  fail(err: LinkError | undefined): void {
     this.finSent = this.finReceived = true;
-    this.destroy(err);
+    this.destroy(err ?? undefined);
   }
 
   // --- Duplex --------------------------------------------------------------
