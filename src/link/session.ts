@@ -264,6 +264,8 @@ export class LinkSession extends EventEmitter implements StreamHost {
         if (pending) {
           this.opening.delete(s.id);
           pending.reject(new LinkError('OPEN_REFUSED', `${this.name}: open refused: ${result} ${f.props.get('message') ?? ''}`.trim(), result));
+          s.fail(undefined); // never handed out: the open's rejection is the error
+          return undefined;
         }
         s.onReset(result, f.props.get('message') ?? '');
         return undefined;
