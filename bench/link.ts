@@ -1,10 +1,11 @@
 /**
- * The ingress→exit leg alone, four ways side by side in one run (issue 19):
+ * The ingress→exit leg alone, three ways side by side in one run (issue 19):
  * plain TCP connect/accept per tunnel (today, without the SOCKS handshake),
  * mutually authenticated TLS per tunnel (today's reverse exit, with session
- * resumption), and two link candidates on one mTLS connection: HTTP/2
- * CONNECT streams (node:http2) and hopgate's own link framing
+ * resumption), and a link: streams on one mTLS connection
  * (src/link/session.ts). Client here, servers in a child process; loopback.
+ * (The node:http2 candidate it was compared with is gone: docs/BENCHMARKS.md,
+ * "Links: candidates".)
  *
  * Per mode and run: tunnels/s at concurrency 64 (open + 1-byte echo + close)
  * with CPU µs per tunnel in each process (process.cpuUsage(), user+system),
@@ -21,16 +22,14 @@ import type { Duplex } from 'node:stream';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { ClientHttp2Session } from 'node:http2';
 import { createLinkIdentity, dialLinkTls, linkTlsServer, type LinkIdentity } from '../src/link/identity.js';
 import { LinkSession } from '../src/link/session.js';
-import { h2Dial, h2Open, h2Server } from '../src/link/h2-candidate.js';
 
 const WINDOW = 256 * 1024;
 const MAX_STREAMS = 16_384;
 const ECHO = 1;
 const SINK = 2;
-const MODES = ['tcp', 'tls', 'h2', 'link'] as const;
+const MODES = ['tcp', 'tls', 'link'] as const;
 type ModeName = (typeof MODES)[number];
 
 interface Ports {
@@ -38,7 +37,6 @@ interface Ports {
   tcpSink: number;
   tlsEcho: number;
   tlsSink: number;
-  h2: number;
   link: number;
 }
 interface Stats {
@@ -70,7 +68,7 @@ function echoOrSink(s: Duplex, kind: number): void {
   s.on('end', () => s.end('k'));
 }
 
-async function listen(server: Server | import('node:http2').Http2SecureServer): Promise<number> {
+async function listen(server: Server): Promise<number> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return (server.address() as AddressInfo).port;
 }
@@ -81,10 +79,6 @@ async function serve(serverId: LinkIdentity, clientFp: string): Promise<void> {
   const tcpSink = netServer((s) => (s.setNoDelay(true), echoOrSink(s, SINK)));
   const tlsEcho = linkTlsServer(pins, (s) => (s.setNoDelay(true), echoOrSink(s, ECHO)));
   const tlsSink = linkTlsServer(pins, (s) => (s.setNoDelay(true), echoOrSink(s, SINK)));
-  const h2 = h2Server({ ...pins, window: WINDOW, maxStreams: MAX_STREAMS }, (s, req, answer) => {
-    answer.accept();
-    echoOrSink(s, req.port);
-  });
   const link = linkTlsServer(pins, (sock) => {
     const session = new LinkSession(sock, { dialled: false, window: WINDOW, maxStreams: MAX_STREAMS, name: 'bench' });
     session.on('stream', (s, req) => {
@@ -98,7 +92,6 @@ async function serve(serverId: LinkIdentity, clientFp: string): Promise<void> {
     tcpSink: await listen(tcpSink),
     tlsEcho: await listen(tlsEcho),
     tlsSink: await listen(tlsSink),
-    h2: await listen(h2),
     link: await listen(link),
   };
   process.on('message', (m: { cmd: string }) => {
@@ -154,16 +147,6 @@ function makeMode(name: ModeName, ports: Ports, id: LinkIdentity, serverFp: stri
             s.once('error', reject);
           }),
         teardown: () => undefined,
-      };
-    }
-    case 'h2': {
-      let session: ClientHttp2Session | undefined;
-      return {
-        setup: async () => {
-          session = await h2Dial('127.0.0.1', ports.h2, { identity: id, pinned, window: WINDOW, maxStreams: MAX_STREAMS });
-        },
-        open: (kind) => h2Open(session!, '127.0.0.1', kind),
-        teardown: () => session?.destroy(),
       };
     }
     case 'link': {
@@ -339,7 +322,7 @@ async function main(): Promise<void> {
   const ports = await new Promise<Ports>((resolve) => child.once('message', (m: { ports: Ports }) => resolve(m.ports)));
 
   type Row = Record<string, number>;
-  const rows: Record<ModeName, Row[]> = { tcp: [], tls: [], h2: [], link: [] };
+  const rows: Record<ModeName, Row[]> = { tcp: [], tls: [], link: [] };
   const loads: number[][] = [];
   for (let r = 0; r < runs; r++) {
     loads.push(loadavg());
