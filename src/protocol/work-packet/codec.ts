@@ -50,11 +50,14 @@ export interface PacketInput {
   readonly body?: Buffer;
 }
 
-/** Encode one packet. Throws on values outside the format's bounds (a programming error, not input). */
-export function encodePacket(p: PacketInput): Buffer {
+/**
+ * The props block alone (also the payload of a link's OPEN and OPEN_OK frames, src/protocol/link/).
+ * Throws on values outside the format's bounds (a programming error, not input).
+ */
+export function encodeProps(props: Readonly<Record<string, string | number | undefined>>): Buffer {
   const parts: Buffer[] = [];
   let count = 0;
-  for (const [k, v] of Object.entries(p.props ?? {})) {
+  for (const [k, v] of Object.entries(props)) {
     if (v === undefined) continue;
     if (!KEY_RE.test(k)) throw new RangeError(`work packet: bad property key '${k}'`);
     const key = Buffer.from(k, 'latin1');
@@ -68,9 +71,15 @@ export function encodePacket(p: PacketInput): Buffer {
     count++;
   }
   if (count > MAX_PROPS) throw new RangeError('work packet: too many properties');
-  const props = Buffer.concat(parts);
+  const out = Buffer.concat(parts);
+  if (out.length > MAX_PROPS_BYTES) throw new RangeError('work packet: properties too large');
+  return out;
+}
+
+/** Encode one packet. Throws on values outside the format's bounds (a programming error, not input). */
+export function encodePacket(p: PacketInput): Buffer {
+  const props = encodeProps(p.props ?? {});
   const body = p.body ?? Buffer.alloc(0);
-  if (props.length > MAX_PROPS_BYTES) throw new RangeError('work packet: properties too large');
   if (body.length > MAX_BODY_BYTES) throw new RangeError('work packet: body too large');
   const id = p.id ?? 0;
   if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) throw new RangeError('work packet: id out of range');
@@ -84,6 +93,26 @@ export function encodePacket(p: PacketInput): Buffer {
   props.copy(out, HEADER_BYTES);
   body.copy(out, HEADER_BYTES + props.length);
   return out;
+}
+
+/** Parse a whole props block `b[start, end)`: the properties, or what is wrong with them. */
+export function parseProps(b: Buffer, start: number, end: number): Map<string, string> | string {
+  const props = new Map<string, string>();
+  let i = start;
+  while (i < end) {
+    const klen = b[i]!;
+    if (klen === 0 || i + 1 + klen + 2 > end) return 'work packet property truncated';
+    const key = b.toString('latin1', i + 1, i + 1 + klen);
+    if (!KEY_RE.test(key)) return 'work packet property key invalid';
+    const vlen = b.readUInt16BE(i + 1 + klen);
+    const vstart = i + 3 + klen;
+    if (vstart + vlen > end) return 'work packet property truncated';
+    if (props.has(key)) return `work packet property '${key}' given twice`;
+    if (props.size >= MAX_PROPS) return 'work packet has too many properties';
+    props.set(key, b.toString('utf8', vstart, vstart + vlen));
+    i = vstart + vlen;
+  }
+  return props;
 }
 
 /** Parse one packet from the front of `b`: `more` until it is whole, `error` on anything malformed. */
@@ -102,22 +131,9 @@ export function parsePacket(b: Buffer): Parse<WorkPacket> {
   if (bodyLen > MAX_BODY_BYTES) return fail('BAD_REQUEST', `work packet body too large (${bodyLen} bytes)`);
   const total = HEADER_BYTES + propsLen + bodyLen;
   if (b.length < total) return MORE;
-  const props = new Map<string, string>();
-  let i = HEADER_BYTES;
   const end = HEADER_BYTES + propsLen;
-  while (i < end) {
-    const klen = b[i]!;
-    if (klen === 0 || i + 1 + klen + 2 > end) return fail('BAD_REQUEST', 'work packet property truncated');
-    const key = b.toString('latin1', i + 1, i + 1 + klen);
-    if (!KEY_RE.test(key)) return fail('BAD_REQUEST', 'work packet property key invalid');
-    const vlen = b.readUInt16BE(i + 1 + klen);
-    const vstart = i + 3 + klen;
-    if (vstart + vlen > end) return fail('BAD_REQUEST', 'work packet property truncated');
-    if (props.has(key)) return fail('BAD_REQUEST', `work packet property '${key}' given twice`);
-    if (props.size >= MAX_PROPS) return fail('BAD_REQUEST', 'work packet has too many properties');
-    props.set(key, b.toString('utf8', vstart, vstart + vlen));
-    i = vstart + vlen;
-  }
+  const props = parseProps(b, HEADER_BYTES, end);
+  if (typeof props === 'string') return fail('BAD_REQUEST', props);
   // Copy the body: the caller's buffer is reused for the bytes after the packet.
   const body = Buffer.from(b.subarray(end, total));
   return ok({ version, mode, id, props, body }, total);

@@ -1,0 +1,132 @@
+/**
+ * Mutual TLS for links without a public CA: each side has a self-signed
+ * certificate and knows the peer's by its SHA-256 fingerprint (issued and
+ * rotated through the control plane later; issue 19). Chain validation is
+ * off on purpose — a self-signed certificate has no chain — and replaced by
+ * the pin check, which runs before a single link byte is written or read.
+ */
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as tlsConnect, createServer, type Server, type TLSSocket } from 'node:tls';
+
+export const LINK_ALPN = 'hopgate-link/1';
+
+export interface LinkIdentity {
+  readonly key: string;
+  readonly cert: string;
+  /** SHA-256 of the certificate, 'AB:CD:…' (what the peer pins). */
+  readonly fingerprint: string;
+}
+
+/** A fresh EC P-256 key and self-signed certificate (openssl, like src/cli/tls-cert.ts; kept in memory). */
+export function createLinkIdentity(commonName: string): LinkIdentity {
+  if (!/^[A-Za-z0-9_. -]{1,64}$/.test(commonName)) throw new RangeError(`link identity: bad name '${commonName}'`);
+  const dir = mkdtempSync(join(tmpdir(), 'hopgate-link-id-'));
+  try {
+    const key = join(dir, 'key.pem');
+    const cert = join(dir, 'cert.pem');
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '825', '-subj', `/CN=${commonName}`],
+      { stdio: 'ignore' },
+    );
+    const certPem = readFileSync(cert, 'utf8');
+    return { key: readFileSync(key, 'utf8'), cert: certPem, fingerprint: fingerprintOf(certPem) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function fingerprintOf(certPem: string): string {
+  return new X509Certificate(certPem).fingerprint256;
+}
+
+function normalize(fp: string): string {
+  return fp.replace(/:/g, '').toUpperCase();
+}
+
+/** Why the peer of `socket` is not one of `pinned`, or undefined when it is. */
+export function peerPinError(socket: TLSSocket, pinned: readonly string[]): string | undefined {
+  const cert = socket.getPeerCertificate();
+  if (!cert || !cert.fingerprint256) return 'the peer presented no certificate';
+  const fp = normalize(cert.fingerprint256);
+  if (!pinned.some((p) => normalize(p) === fp)) return `the peer's certificate ${cert.fingerprint256} is not pinned`;
+  return undefined;
+}
+
+export interface DialOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly identity: LinkIdentity;
+  /** Fingerprints of the certificates this side accepts from the server. */
+  readonly pinned: readonly string[];
+  readonly alpn?: string;
+  readonly timeoutMs?: number;
+}
+
+/** A TLS connection to a link server, both sides authenticated; rejects on a wrong pin. */
+export function dialLinkTls(o: DialOptions): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({
+      host: o.host,
+      port: o.port,
+      key: o.identity.key,
+      cert: o.identity.cert,
+      ALPNProtocols: [o.alpn ?? LINK_ALPN],
+      minVersion: 'TLSv1.3',
+      rejectUnauthorized: false, // self-signed by design: the fingerprint pin below is the check
+    });
+    const timer = setTimeout(() => socket.destroy(new Error(`link TLS to ${o.host}:${o.port}: no handshake in ${o.timeoutMs ?? 10_000} ms`)), o.timeoutMs ?? 10_000);
+    socket.once('error', (err: Error) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    socket.once('secureConnect', () => {
+      clearTimeout(timer);
+      const why = peerPinError(socket, o.pinned);
+      if (why) {
+        socket.destroy();
+        return reject(new Error(`link TLS to ${o.host}:${o.port} refused: ${why}`));
+      }
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+  });
+}
+
+export interface ListenOptions {
+  readonly identity: LinkIdentity;
+  /** Fingerprints of the client certificates this side accepts. */
+  readonly pinned: readonly string[];
+  readonly alpn?: string;
+  /** A refused connection (wrong or missing certificate): for the log. */
+  readonly onRefused?: (why: string) => void;
+}
+
+/** A TLS server whose 'secureConnection' sockets are already checked against the pins (others are closed). */
+export function linkTlsServer(o: ListenOptions, onSocket: (s: TLSSocket) => void): Server {
+  const server = createServer(
+    {
+      key: o.identity.key,
+      cert: o.identity.cert,
+      ALPNProtocols: [o.alpn ?? LINK_ALPN],
+      minVersion: 'TLSv1.3',
+      requestCert: true,
+      rejectUnauthorized: false, // self-signed clients: the pin check below decides
+    },
+    (socket) => {
+      const why = peerPinError(socket, o.pinned);
+      if (why) {
+        o.onRefused?.(why);
+        socket.destroy();
+        return;
+      }
+      onSocket(socket);
+    },
+  );
+  server.on('tlsClientError', (err: Error) => o.onRefused?.(err.message));
+  return server;
+}

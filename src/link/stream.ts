@@ -1,0 +1,221 @@
+/**
+ * One tunnel inside a link: a Duplex whose writes become DATA frames (sent
+ * only as far as the peer's credit allows) and whose reads return credit to
+ * the peer as the consumer takes bytes. Buffering per direction is bounded
+ * by the window: the peer may never have more than `window` bytes
+ * unacknowledged, and we acknowledge only what our consumer has read.
+ */
+import { Duplex } from 'node:stream';
+import { LinkError } from './errors.js';
+
+/** What a stream needs from its session (kept narrow so the two files do not know each other's insides). */
+export interface StreamHost {
+  /** This stream has something to send (data with credit, or its FIN): give it a turn. */
+  ready(s: LinkStream): void;
+  sendWindow(id: number, increment: number): void;
+  sendReset(id: number, code: string, message: string): void;
+  /** OPEN_OK: the answer to the peer's open (status 'ok' or the exact result code). */
+  answer(id: number, props: Readonly<Record<string, string | number>>): void;
+  /** The stream is finished (both FINs, a reset or destroyed): forget it. */
+  forget(s: LinkStream): void;
+}
+
+/** Bytes written to the socket for one frame: a header and its payload, or a whole control frame. */
+export type FrameSink = (header: Buffer, payload?: Buffer) => void;
+
+type State = 'opening' | 'accepting' | 'open' | 'closed';
+
+export class LinkStream extends Duplex {
+  readonly id: number;
+  private readonly host: StreamHost;
+  private state: State;
+  /** Bytes the peer may still send us. */
+  private recvAllowed: number;
+  private readonly recvWindow: number;
+  private delivered = 0;
+  private credited = 0;
+  /** Bytes we may still send the peer. */
+  private credit = 0;
+  private queue: Buffer[] = [];
+  private queued = 0;
+  private writeCb: ((err?: Error | null) => void) | undefined;
+  private finalCb: ((err?: Error | null) => void) | undefined;
+  private finSent = false;
+  private finReceived = false;
+  private forgotten = false;
+  /** For a stream the peer opened: the window it announced, ours to use once we accept. */
+  private readonly offeredWindow: number;
+
+  constructor(host: StreamHost, id: number, recvWindow: number, peerWindow?: number) {
+    super({ allowHalfOpen: true, writableHighWaterMark: 64 * 1024 });
+    this.host = host;
+    this.id = id;
+    this.recvWindow = recvWindow;
+    this.recvAllowed = recvWindow;
+    this.state = peerWindow === undefined ? 'opening' : 'accepting';
+    this.offeredWindow = peerWindow ?? 0;
+  }
+
+  /** Answer the peer's open: connected (`bind`: the exit's local address, as SOCKS reports it). */
+  accept(bind = ''): void {
+    if (this.state !== 'accepting') return;
+    this.host.answer(this.id, { status: 'ok', bind, window: this.recvWindow });
+    this.opened(this.offeredWindow);
+  }
+
+  /** Answer the peer's open with a failure: `result` is the exact result code the opener sees. */
+  refuse(result: string, message = ''): void {
+    if (this.state !== 'accepting') return;
+    this.host.answer(this.id, { status: result, message: message.slice(0, 500) });
+    this.state = 'closed';
+    this.forgotten = true;
+    this.host.forget(this);
+    this.destroy();
+  }
+
+  /** The peer's window is known: the stream may send. */
+  opened(peerWindow: number): void {
+    if (this.state === 'closed') return;
+    this.state = 'open';
+    this.credit = peerWindow;
+    if (this.wantsTurn()) this.host.ready(this);
+  }
+
+  get isOpen(): boolean {
+    return this.state === 'open';
+  }
+
+  /** Bytes buffered in this stream right now, both directions (for the memory bound). */
+  get bufferedBytes(): number {
+    // writableLength counts the chunk in _write (our queue) until its callback: not added twice.
+    return this.readableLength + this.writableLength;
+  }
+
+  // --- from the peer -------------------------------------------------------
+
+  /** DATA arrived; returns an error message if it breaks the protocol (the session then fails the link). */
+  onData(data: Buffer): string | undefined {
+    if (this.finReceived) return `link: DATA on stream ${this.id} after its FIN`;
+    if (data.length > this.recvAllowed) return `link: stream ${this.id} window overflow (${data.length} bytes, ${this.recvAllowed} allowed)`;
+    this.recvAllowed -= data.length;
+    this.delivered += data.length;
+    this.push(data);
+    this.returnCredit();
+    return undefined;
+  }
+
+  onWindow(increment: number): string | undefined {
+    if (this.credit + increment > 0x7fffffff) return `link: stream ${this.id} window overflow (credit past 2^31-1)`;
+    const was = this.credit;
+    this.credit += increment;
+    if (was === 0 && this.wantsTurn()) this.host.ready(this);
+    return undefined;
+  }
+
+  onFin(): void {
+    if (this.finReceived) return;
+    this.finReceived = true;
+    this.push(null);
+    this.maybeForget();
+  }
+
+  onReset(result: string, message: string): void {
+    this.finSent = this.finReceived = true; // nothing more to say to the peer
+    this.destroy(new LinkError('STREAM_RESET', `stream ${this.id} reset by the peer: ${result}${message ? ` (${message})` : ''}`, result));
+  }
+
+  /** The link failed under the stream (no error: a stream the app never got, whose open promise carries the error). */
+  fail(err: LinkError | undefined): void {
+    this.finSent = this.finReceived = true;
+    this.destroy(err ?? undefined);
+  }
+
+  // --- Duplex --------------------------------------------------------------
+
+  override _read(): void {
+    this.returnCredit();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.queue.push(chunk);
+    this.queued += chunk.length;
+    this.writeCb = cb;
+    if (this.wantsTurn()) this.host.ready(this);
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.finalCb = cb;
+    if (this.wantsTurn()) this.host.ready(this);
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    if (!this.forgotten && !(this.finSent && this.finReceived) && this.state !== 'closed') {
+      this.host.sendReset(this.id, 'CANCEL', err ? err.message.slice(0, 200) : 'closed by its side');
+    }
+    this.state = 'closed';
+    this.queue = [];
+    this.queued = 0;
+    this.forgotten = true;
+    this.host.forget(this);
+    cb(err);
+  }
+
+  // --- to the peer (called by the session's scheduler) ----------------------
+
+  wantsTurn(): boolean {
+    if (this.state !== 'open') return false;
+    return (this.queued > 0 && this.credit > 0) || (this.queued === 0 && this.finalCb !== undefined && !this.finSent);
+  }
+
+  /**
+   * Send up to `quantum` bytes (within the credit) and, once the data is
+   * out, the FIN. Returns whether the stream wants another turn.
+   */
+  sendSome(quantum: number, maxFrame: number, sink: FrameSink, dataHeader: (id: number, len: number) => Buffer, fin: (id: number) => Buffer): boolean {
+    let budget = Math.min(quantum, this.credit);
+    while (this.queued > 0 && budget > 0) {
+      const head = this.queue[0]!;
+      const n = Math.min(head.length, budget, maxFrame);
+      sink(dataHeader(this.id, n), n === head.length ? head : head.subarray(0, n));
+      if (n === head.length) this.queue.shift();
+      else this.queue[0] = head.subarray(n);
+      this.queued -= n;
+      this.credit -= n;
+      budget -= n;
+    }
+    if (this.queued === 0 && this.writeCb) {
+      const cb = this.writeCb;
+      this.writeCb = undefined;
+      cb();
+    }
+    if (this.queued === 0 && this.finalCb && !this.finSent) {
+      this.finSent = true;
+      sink(fin(this.id));
+      const cb = this.finalCb;
+      this.finalCb = undefined;
+      cb();
+      this.maybeForget();
+    }
+    return this.wantsTurn();
+  }
+
+  private returnCredit(): void {
+    if (this.state === 'closed' || this.finReceived) return;
+    const consumed = this.delivered - this.readableLength;
+    const owed = consumed - this.credited;
+    // Batch the updates: one per half window read, not one per DATA frame.
+    if (owed >= this.recvWindow / 2 || (owed > 0 && this.recvAllowed === 0)) {
+      this.credited += owed;
+      this.recvAllowed += owed;
+      this.host.sendWindow(this.id, owed);
+    }
+  }
+
+  private maybeForget(): void {
+    if (this.finSent && this.finReceived && !this.forgotten) {
+      this.forgotten = true;
+      this.state = 'closed';
+      this.host.forget(this);
+    }
+  }
+}

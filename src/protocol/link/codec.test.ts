@@ -1,0 +1,134 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  FrameReader,
+  HEADER_BYTES,
+  MAX_FRAME_PAYLOAD,
+  PREFACE,
+  dataHeader,
+  finFrame,
+  goawayFrame,
+  openFrame,
+  openOkFrame,
+  parseFrame,
+  pingFrame,
+  rstFrame,
+  windowFrame,
+  type Frame,
+} from './codec.js';
+
+const opaque = Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]);
+const payload = Buffer.from('hello, link');
+
+/** One frame of every type, with what it must parse to. */
+const SAMPLES: ReadonlyArray<readonly [Buffer, Frame]> = [
+  [openFrame(1, { host: 'example.com', port: 443, window: 65536, purpose: 'connect' }), { type: 'open', stream: 1, props: new Map([['host', 'example.com'], ['port', '443'], ['window', '65536'], ['purpose', 'connect']]) }],
+  [openOkFrame(1, { status: 'CONN_REFUSED', message: 'é' }), { type: 'open-ok', stream: 1, props: new Map([['status', 'CONN_REFUSED'], ['message', 'é']]) }],
+  [Buffer.concat([dataHeader(3, payload.length), payload]), { type: 'data', stream: 3, data: payload }],
+  [Buffer.concat([dataHeader(5, 0)]), { type: 'data', stream: 5, data: Buffer.alloc(0) }],
+  [windowFrame(3, 0x7fffffff), { type: 'window', stream: 3, increment: 0x7fffffff }],
+  [finFrame(0xfffffffe), { type: 'fin', stream: 0xfffffffe }],
+  [rstFrame(7, { code: 'CANCEL' }), { type: 'rst', stream: 7, props: new Map([['code', 'CANCEL']]) }],
+  [pingFrame(false, opaque), { type: 'ping', stream: 0, ack: false, opaque }],
+  [pingFrame(true, opaque), { type: 'ping', stream: 0, ack: true, opaque }],
+  [goawayFrame(9, { code: 'SHUTTING_DOWN', message: 'reload' }), { type: 'goaway', stream: 0, lastStream: 9, props: new Map([['code', 'SHUTTING_DOWN'], ['message', 'reload']]) }],
+];
+
+function error(b: Buffer): string {
+  const r = parseFrame(b);
+  assert.equal(r.kind, 'error', `expected a refusal of ${b.toString('hex').slice(0, 40)}`);
+  return r.kind === 'error' ? r.message : '';
+}
+
+test('layout: type, stream id and length at their documented offsets', () => {
+  const b = Buffer.concat([dataHeader(0x01020304, 2), Buffer.from('xy')]);
+  assert.deepEqual([...b.subarray(0, HEADER_BYTES)], [3, 1, 2, 3, 4, 0, 0, 0, 2]);
+  assert.deepEqual([...PREFACE], [0x48, 0x4c, 1, 0]);
+});
+
+test('round trip: every frame type; trailing bytes are not consumed', () => {
+  for (const [bytes, want] of SAMPLES) {
+    const r = parseFrame(Buffer.concat([bytes, Buffer.from([9, 9, 9])]));
+    assert.equal(r.kind, 'ok', r.kind === 'error' ? r.message : 'incomplete');
+    if (r.kind !== 'ok') continue;
+    assert.deepEqual(r.value, want);
+    assert.equal(r.consumed, bytes.length);
+  }
+});
+
+test('every proper prefix of a frame is incomplete, never an error or a frame', () => {
+  for (const [bytes] of SAMPLES) {
+    for (let i = 0; i < bytes.length; i++) assert.equal(parseFrame(bytes.subarray(0, i)).kind, 'more', `prefix ${i} of type ${bytes[0]}`);
+  }
+});
+
+test('reader: the preface and all frames, split at every offset and fed byte by byte, give the same frames', () => {
+  const stream = Buffer.concat([PREFACE, ...SAMPLES.map(([b]) => b)]);
+  const want = SAMPLES.map(([, f]) => f);
+  for (let cut = 0; cut <= stream.length; cut++) {
+    const r = new FrameReader();
+    const a = r.push(stream.subarray(0, cut));
+    const b = r.push(stream.subarray(cut));
+    assert.ok(Array.isArray(a) && Array.isArray(b), `cut at ${cut}`);
+    assert.deepEqual([...a, ...b], want, `cut at ${cut}`);
+  }
+  const r = new FrameReader();
+  const got: Frame[] = [];
+  for (let i = 0; i < stream.length; i++) {
+    const f = r.push(stream.subarray(i, i + 1));
+    assert.ok(Array.isArray(f));
+    got.push(...f);
+  }
+  assert.deepEqual(got, want);
+});
+
+test('reader: a largest DATA frame in TLS-record-sized pieces arrives whole', () => {
+  const data = Buffer.alloc(MAX_FRAME_PAYLOAD, 0x5a);
+  const bytes = Buffer.concat([PREFACE, dataHeader(1, data.length), data, finFrame(1)]);
+  const r = new FrameReader();
+  const got: Frame[] = [];
+  for (let i = 0; i < bytes.length; i += 16_384) {
+    const f = r.push(bytes.subarray(i, i + 16_384));
+    assert.ok(Array.isArray(f));
+    got.push(...f);
+  }
+  assert.deepEqual(got, [{ type: 'data', stream: 1, data }, { type: 'fin', stream: 1 }]);
+});
+
+test('reader: a wrong preface or version is refused, and the reader stays failed', () => {
+  const r = new FrameReader();
+  assert.match((r.push(Buffer.from('GET / HTTP/1.1\r\n')) as { error: string }).error, /not a hopgate link/);
+  assert.ok(!Array.isArray(r.push(Buffer.concat([PREFACE, finFrame(1)]))));
+  assert.match((new FrameReader().push(Buffer.from([0x48, 0x4c, 2, 0])) as { error: string }).error, /version 2 not supported/);
+  // A work packet ('HW') is not a link: the two protocols can be told apart by their first two bytes.
+  assert.match((new FrameReader().push(Buffer.from('HW')) as { error: string }).error, /bad preface/);
+});
+
+test('limits: an oversized frame is refused from its header alone, before its payload is buffered', () => {
+  const h = dataHeader(1, 0);
+  h.writeUInt32BE(MAX_FRAME_PAYLOAD + 1, 5);
+  assert.match(error(h), /too large \(65537 bytes, limit 65536\)/);
+  assert.throws(() => dataHeader(1, MAX_FRAME_PAYLOAD + 1), RangeError);
+});
+
+test('malformed frames are refused with the reason', () => {
+  assert.match(error(Buffer.from([0, 0, 0, 0, 1, 0, 0, 0, 0])), /unknown link frame type 0/);
+  assert.match(error(Buffer.from([42])), /unknown link frame type 42/);
+  const onZero = finFrame(1);
+  onZero.writeUInt32BE(0, 1);
+  assert.match(error(onZero), /on stream 0/);
+  const ping = pingFrame(false, opaque);
+  ping.writeUInt32BE(5, 1);
+  assert.match(error(ping), /on stream 5 \(must be 0\)/);
+  const win = windowFrame(1, 1);
+  win.writeUInt32BE(0, HEADER_BYTES);
+  assert.match(error(win), /increment 0 out of range/);
+  win.writeUInt32BE(0x80000000, HEADER_BYTES);
+  assert.match(error(win), /increment 2147483648 out of range/);
+  assert.match(error(Buffer.concat([Buffer.from([4, 0, 0, 0, 1, 0, 0, 0, 2]), Buffer.from([0, 1])])), /WINDOW frame of 2 bytes/);
+  assert.match(error(Buffer.from([5, 0, 0, 0, 1, 0, 0, 0, 1, 0])), /FIN frame with a payload/);
+  assert.match(error(Buffer.from([7, 0, 0, 0, 0, 0, 0, 0, 1, 0])), /PING frame of 1 bytes/);
+  assert.match(error(Buffer.from([8, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0])), /GOAWAY frame truncated/);
+  // A props block that lies about its own lengths.
+  assert.match(error(Buffer.from([1, 0, 0, 0, 1, 0, 0, 0, 3, 4, 0x68, 0x6f])), /property truncated/);
+});

@@ -1,0 +1,212 @@
+/**
+ * Link frames: many tunnels (streams) inside one long-lived TLS connection
+ * between an ingress and an exit (issue 19; src/link/ runs the sessions).
+ *
+ * A link starts with a 4-byte preface from each side: 'HL', version, 0.
+ * Then frames:
+ *
+ *   0      1          5          9
+ *   +------+----------+----------+-----------+
+ *   | type | stream   | length   | payload   |
+ *   +------+----------+----------+-----------+
+ *     u8     u32 BE     u32 BE     length B
+ *
+ * OPEN, OPEN_OK, RST and GOAWAY carry the work packets' props block
+ * (src/protocol/work-packet/codec.ts) so both protocols share one
+ * key/value encoding. Pure: bytes in, frames out; never reads past what it
+ * was given, never throws on input.
+ */
+import { MORE, fail, ok, type Parse } from '../parse.js';
+import { encodeProps, parseProps } from '../work-packet/codec.js';
+
+export const PREFACE = Buffer.from([0x48, 0x4c, 1, 0]); // 'HL', version 1
+export const HEADER_BYTES = 9;
+/** Largest payload a peer may send in one frame; DATA is cut to this. */
+export const MAX_FRAME_PAYLOAD = 64 * 1024;
+/** A window may never grow past this (RFC 9113's bound, for the same reason: a 31-bit counter). */
+export const MAX_WINDOW = 0x7fffffff;
+
+export const TYPE = Object.freeze({
+  open: 1,
+  'open-ok': 2,
+  data: 3,
+  window: 4,
+  fin: 5,
+  rst: 6,
+  ping: 7,
+  goaway: 8,
+} as const);
+
+type Props = ReadonlyMap<string, string>;
+export type Frame =
+  | { readonly type: 'open'; readonly stream: number; readonly props: Props }
+  | { readonly type: 'open-ok'; readonly stream: number; readonly props: Props }
+  | { readonly type: 'data'; readonly stream: number; readonly data: Buffer }
+  | { readonly type: 'window'; readonly stream: number; readonly increment: number }
+  | { readonly type: 'fin'; readonly stream: number }
+  | { readonly type: 'rst'; readonly stream: number; readonly props: Props }
+  | { readonly type: 'ping'; readonly stream: 0; readonly ack: boolean; readonly opaque: Buffer }
+  | { readonly type: 'goaway'; readonly stream: 0; readonly lastStream: number; readonly props: Props };
+
+type PropsInput = Readonly<Record<string, string | number | undefined>>;
+
+function frame(type: number, stream: number, payload: Buffer | undefined): Buffer {
+  const len = payload?.length ?? 0;
+  const out = Buffer.allocUnsafe(HEADER_BYTES + len);
+  out[0] = type;
+  out.writeUInt32BE(stream, 1);
+  out.writeUInt32BE(len, 5);
+  payload?.copy(out, HEADER_BYTES);
+  return out;
+}
+
+/** The header of a DATA frame alone: the payload is written after it without a copy. */
+export function dataHeader(stream: number, length: number): Buffer {
+  if (length > MAX_FRAME_PAYLOAD) throw new RangeError('link: DATA payload too large');
+  return frameHeader(TYPE.data, stream, length);
+}
+
+function frameHeader(type: number, stream: number, length: number): Buffer {
+  const out = Buffer.allocUnsafe(HEADER_BYTES);
+  out[0] = type;
+  out.writeUInt32BE(stream, 1);
+  out.writeUInt32BE(length, 5);
+  return out;
+}
+
+export const openFrame = (stream: number, props: PropsInput): Buffer => frame(TYPE.open, stream, encodeProps(props));
+export const openOkFrame = (stream: number, props: PropsInput): Buffer => frame(TYPE['open-ok'], stream, encodeProps(props));
+export const finFrame = (stream: number): Buffer => frame(TYPE.fin, stream, undefined);
+export const rstFrame = (stream: number, props: PropsInput): Buffer => frame(TYPE.rst, stream, encodeProps(props));
+
+export function windowFrame(stream: number, increment: number): Buffer {
+  if (!Number.isInteger(increment) || increment < 1 || increment > MAX_WINDOW) throw new RangeError('link: WINDOW increment out of range');
+  return frame(TYPE.window, stream, u32(increment));
+}
+
+export function pingFrame(ack: boolean, opaque: Buffer): Buffer {
+  if (opaque.length !== 8) throw new RangeError('link: PING opaque data is 8 bytes');
+  return frame(TYPE.ping, 0, Buffer.concat([Buffer.from([ack ? 1 : 0]), opaque]));
+}
+
+export function goawayFrame(lastStream: number, props: PropsInput): Buffer {
+  return frame(TYPE.goaway, 0, Buffer.concat([u32(lastStream), encodeProps(props)]));
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.allocUnsafe(4);
+  b.writeUInt32BE(n, 0);
+  return b;
+}
+
+/** Check the 4-byte preface at the front of `b`. */
+export function parsePreface(b: Buffer): Parse<true> {
+  for (let i = 0; i < Math.min(b.length, PREFACE.length); i++) {
+    if (b[i] !== PREFACE[i]) return fail('BAD_REQUEST', i < 2 ? 'not a hopgate link (bad preface)' : `link version ${b[2]} not supported (want ${PREFACE[2]})`);
+  }
+  return b.length < PREFACE.length ? MORE : ok(true, PREFACE.length);
+}
+
+/**
+ * Parse one frame from the front of `b`: `more` until it is whole, `error`
+ * on anything malformed or over the limits. DATA payloads are views of `b`
+ * (no copy): the caller must not reuse `b`'s memory.
+ */
+export function parseFrame(b: Buffer): Parse<Frame> {
+  if (b.length < 1) return MORE;
+  const type = b[0]!;
+  if (type < TYPE.open || type > TYPE.goaway) return fail('BAD_REQUEST', `unknown link frame type ${type}`);
+  if (b.length < HEADER_BYTES) return MORE;
+  const stream = b.readUInt32BE(1);
+  const len = b.readUInt32BE(5);
+  if (len > MAX_FRAME_PAYLOAD) return fail('BAD_REQUEST', `link frame too large (${len} bytes, limit ${MAX_FRAME_PAYLOAD})`);
+  const connectionLevel = type === TYPE.ping || type === TYPE.goaway;
+  if (connectionLevel && stream !== 0) return fail('BAD_REQUEST', `link frame type ${type} on stream ${stream} (must be 0)`);
+  if (!connectionLevel && stream === 0) return fail('BAD_REQUEST', `link frame type ${type} on stream 0`);
+  const end = HEADER_BYTES + len;
+  if (b.length < end) return MORE;
+  const start = HEADER_BYTES;
+  switch (type) {
+    case TYPE.data:
+      return ok({ type: 'data', stream, data: b.subarray(start, end) }, end);
+    case TYPE.window: {
+      if (len !== 4) return fail('BAD_REQUEST', `link WINDOW frame of ${len} bytes (must be 4)`);
+      const increment = b.readUInt32BE(start);
+      if (increment === 0 || increment > MAX_WINDOW) return fail('BAD_REQUEST', `link WINDOW increment ${increment} out of range`);
+      return ok({ type: 'window', stream, increment }, end);
+    }
+    case TYPE.fin:
+      if (len !== 0) return fail('BAD_REQUEST', 'link FIN frame with a payload');
+      return ok({ type: 'fin', stream }, end);
+    case TYPE.ping:
+      if (len !== 9) return fail('BAD_REQUEST', `link PING frame of ${len} bytes (must be 9)`);
+      return ok({ type: 'ping', stream: 0, ack: b[start] === 1, opaque: Buffer.from(b.subarray(start + 1, end)) }, end);
+    case TYPE.goaway: {
+      if (len < 4) return fail('BAD_REQUEST', 'link GOAWAY frame truncated');
+      const props = parseProps(b, start + 4, end);
+      if (typeof props === 'string') return fail('BAD_REQUEST', `link GOAWAY: ${props}`);
+      return ok({ type: 'goaway', stream: 0, lastStream: b.readUInt32BE(start), props }, end);
+    }
+    default: {
+      const props = parseProps(b, start, end);
+      if (typeof props === 'string') return fail('BAD_REQUEST', `link frame type ${type}: ${props}`);
+      const t = type === TYPE.open ? 'open' : type === TYPE['open-ok'] ? 'open-ok' : 'rst';
+      return ok({ type: t, stream, props }, end);
+    }
+  }
+}
+
+/**
+ * Frames from a byte stream in chunks: keeps the unparsed tail, parses
+ * the preface first. `push` returns the frames now whole, or the first
+ * error (after which the reader is done: the link must close).
+ */
+export class FrameReader {
+  /** Unparsed chunks, joined only once a whole frame is there (a 64 KiB frame arrives in several TLS records). */
+  private pending: Buffer[] = [];
+  private pendingLen = 0;
+  /** Bytes the next frame needs in total, once its header is known. */
+  private needed = 0;
+  private prefaceSeen = false;
+  private failed = false;
+
+  push(chunk: Buffer): Frame[] | { readonly error: string } {
+    if (this.failed) return { error: 'link reader already failed' };
+    this.pending.push(chunk);
+    this.pendingLen += chunk.length;
+    const out: Frame[] = [];
+    if (this.pendingLen < this.needed) return out;
+    let b = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingLen);
+    this.needed = 0;
+    if (!this.prefaceSeen) {
+      const p = parsePreface(b);
+      if (p.kind === 'error') return this.fail(p.message);
+      if (p.kind === 'more') return this.keep(b, out);
+      this.prefaceSeen = true;
+      b = b.subarray(p.consumed);
+    }
+    for (;;) {
+      const r = parseFrame(b);
+      if (r.kind === 'error') return this.fail(r.message);
+      if (r.kind === 'more') break;
+      out.push(r.value);
+      b = b.subarray(r.consumed);
+    }
+    if (b.length >= HEADER_BYTES) this.needed = HEADER_BYTES + b.readUInt32BE(5);
+    return this.keep(b, out);
+  }
+
+  private keep(b: Buffer, out: Frame[]): Frame[] {
+    // Copy a small tail so that a view does not pin a whole large chunk.
+    this.pending = b.length === 0 ? [] : [b.length < 1024 ? Buffer.from(b) : b];
+    this.pendingLen = b.length;
+    return out;
+  }
+
+  private fail(error: string): { readonly error: string } {
+    this.failed = true;
+    this.pending = [];
+    this.pendingLen = 0;
+    return { error };
+  }
+}
