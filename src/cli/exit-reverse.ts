@@ -22,6 +22,7 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
     servername: { type: 'string' },
     pool: { type: 'string', default: '8' },
     egress: { type: 'string' },
+    egress6: { type: 'string' },
     'egress-ports': { type: 'string' },
     'allow-target': { type: 'string', multiple: true },
     'deny-target': { type: 'string', multiple: true },
@@ -55,6 +56,7 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
     servername: values.servername,
     pool,
     egress: values.egress,
+    egress6: values.egress6,
     egressPorts: portRange('--egress-ports', values['egress-ports']),
     policy,
     log,
@@ -71,7 +73,7 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
   });
   await client.ready;
   const adminPort = boundPort(admin);
-  process.stdout.write(JSON.stringify({ ready: true, connectTo: values['connect-to'], exit: values.id, pool, egress: values.egress ?? null, admin: adminPort ?? null }) + '\n');
+  process.stdout.write(JSON.stringify({ ready: true, connectTo: values['connect-to'], exit: values.id, pool, egress: values.egress ?? null, egress6: values.egress6 ?? null, admin: adminPort ?? null }) + '\n');
 }
 
 /** `--admin PORT` (on 127.0.0.1) or `--admin HOST:PORT`. */

@@ -18,6 +18,7 @@ import { Session } from './session.js';
 import { replayStream } from './replay-stream.js';
 import { dialRoute } from './upstream/dial-route.js';
 import { selectExit, type ExitChoice } from './route/select-exit.js';
+import type { RouteNeed } from './route/capabilities.js';
 import type { Exit } from './route/exit-index.js';
 import { serveSocks5 } from './front/socks5.js';
 import { serveSocks4 } from './front/socks4.js';
@@ -153,7 +154,7 @@ function refused(rt: IngressRuntime, login: string | undefined, err: ProxyError)
 }
 
 /** The routing decision for this session (undefined: egress directly). */
-export function chooseExit(rt: IngressRuntime, session: Session, usable: (e: Exit) => boolean): ExitChoice | undefined {
+export function chooseExit(rt: IngressRuntime, session: Session, usable: (e: Exit) => boolean, need?: RouteNeed): ExitChoice | undefined {
   const snap = session.snapshot;
   const principal = session.principal;
   if (!principal) throw new ProxyError('INTERNAL', 'routing before authentication');
@@ -163,6 +164,7 @@ export function chooseExit(rt: IngressRuntime, session: Session, usable: (e: Exi
     port: session.port,
     nowMs: rt.now(),
     defaultSessionMinutes: snap.config.routing.defaultSessionMinutes,
+    need,
   }, usable);
 }
 
@@ -173,11 +175,11 @@ export async function openUpstream(rt: IngressRuntime, session: Session, target:
   handshakeDone(session);
   session.target = target;
   const snap = session.snapshot;
-  const opts = { policy: snap.targetPolicy, timeoutMs: snap.config.limits.connectTimeoutMs, localAddress: snap.config.egress.localAddress, localPorts: snap.config.egress.ports, readBuffers: session.limits === undefined };
+  const opts = { policy: snap.targetPolicy, timeoutMs: snap.config.limits.connectTimeoutMs, localAddress: snap.config.egress.localAddress, localAddress6: snap.config.egress.localAddress6, localPorts: snap.config.egress.ports, readBuffers: session.limits === undefined };
   const health = rt.exitHealth;
   const tried = new Set<string>();
   for (let attempt = 0; ; attempt++) {
-    const choice = chooseExit(rt, session, (e) => !tried.has(e.id) && health.isUp(e.id));
+    const choice = chooseExit(rt, session, (e) => !tried.has(e.id) && health.isUp(e.id), { target });
     if (!choice) return dialRoute(target, undefined, opts);
     session.exitId = choice.exit.id;
     session.routeReason = choice.reason;
