@@ -141,7 +141,7 @@ export function raceAttempts(addrs: readonly string[], timeoutMs: number, attemp
     };
     const finishWith = (err: unknown): void => {
       finish();
-      reject(err ?? lastErr);
+      reject(err instanceof Error ? err : lastErr instanceof Error ? lastErr : new ProxyError('HOST_UNREACHABLE', 'no address could be reached'));
     };
     launch();
   });
