@@ -59,9 +59,9 @@ async function forwardExit(ip: string, egress6: string | undefined): Promise<Nod
 
 before(async () => {
   web4 = whoami();
-  port4 = await listen0(web4 as unknown as import('node:net').Server, '127.0.0.1');
+  port4 = await listen0(web4, '127.0.0.1');
   web6 = whoami();
-  port6 = await listen0(web6 as unknown as import('node:net').Server, '::1');
+  port6 = await listen0(web6, '::1');
   proxyCert = ensureSelfSignedCert(join(mkdtempSync(join(tmpdir(), 'hopgate-ds-')), 'tls'))!;
   // us-1 and de-1: dual stack; gb-1: IPv4 only; nl-1: reverse, dual stack (no UDP).
   exits = [await forwardExit('127.0.0.2', '::1'), await forwardExit('127.0.0.4', '::1'), await forwardExit('127.0.0.6', undefined)];
