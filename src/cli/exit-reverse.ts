@@ -4,6 +4,7 @@
  * work connections there (docs/REVERSE-EXITS.md).
  */
 import { readFileSync } from 'node:fs';
+import { isIPv6 } from 'node:net';
 import { ReverseExitClient } from '../exit/reverse-client.js';
 import { TargetPolicy } from '../ingress/guard/target-policy.js';
 import { createLogger } from '../shared/log.js';
@@ -36,6 +37,7 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
   if (!values.id) fail('--id ID is required (the exit id configured on the ingress, kind: reverse)');
   const token = values['token-file'] ? readFileSync(values['token-file'], 'utf8').trim() : process.env.HOPGATE_EXIT_TOKEN;
   if (!token) fail('the exit token comes from --token-file FILE or HOPGATE_EXIT_TOKEN');
+  if (values.egress6 !== undefined && !isIPv6(values.egress6)) fail('--egress6 must be an IPv6 address (the IPv6 egress beside --egress)');
   const pool = Number(values.pool);
   if (!Number.isInteger(pool) || pool < 1 || pool > 100_000) fail('--pool must be 1-100000');
   const ports = (values['allow-port'] ?? []).map(Number);
