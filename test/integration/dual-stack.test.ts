@@ -20,7 +20,8 @@ import { curl } from '../helpers/curl.js';
 import { listen0, startUdpEcho, withTimeout } from '../helpers/net.js';
 import { startRangeIngress, USER, type TestIngress } from '../helpers/ingress.js';
 import { EXIT_SECRET } from '../helpers/exits.js';
-import { reverseEntry, startReverseExit, tunnelCert, until } from '../helpers/reverse.js';
+import { reverseEntry, startReverseExit, tunnelCert } from '../helpers/reverse.js';
+import { eventually } from '../helpers/eventually.js';
 import { socksAssociate } from '../helpers/socks-client.js';
 import { EXIT_LOGIN, exitConfig } from '../../src/cli/exit.js';
 import { Ingress } from '../../src/ingress/ingress.js';
@@ -77,7 +78,7 @@ before(async () => {
   });
   rev = startReverseExit(ing.ingress, 'nl-1', '127.0.0.7', { egress6: '::1', policy: new TargetPolicy({ allow: LOOPBACK, deny: [], ports: [] }) });
   await rev.ready;
-  await until(() => rev.idle >= 2, 'the reverse exit pool');
+  await eventually('the reverse exit pool', () => rev.idle >= 2);
 });
 
 after(async () => {
