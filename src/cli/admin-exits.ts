@@ -6,7 +6,8 @@ import { parse } from './args.js';
 export const EXITS_USAGE = `usage: hopgate exits <add|list|show|drain|undrain|token|delete> [ID] [options]
 
   add ID --host H --port P [--kind hopgate|socks5|http] [--username U] [--password P]
-         [--egress-ip IP] [--country cc] [--state S] [--city C] [--asn N] [--tag T]...
+         [--egress-ip IP] [--egress-ip6 IPV6] [--country cc] [--state S] [--city C] [--asn N] [--tag T]...
+                         --egress-ip6: its IPv6 egress (dual stack); IPv6 targets go only to exits with one
   add ID --reverse [--from CIDR]... [--max-connections N]
          [--allow-target CIDR]... [--deny-target CIDR]... [--allow-port P]...
          [--egress-ip IP] [--country cc] …   an exit that dials the ingresses (behind NAT or a
@@ -33,7 +34,7 @@ function rows(list: ExitViewT[]): string {
       e.id,
       e.kind,
       address(e),
-      e.egressIp ?? '-',
+      [e.egressIp, e.egressIp6].filter((x) => x !== null).join(' ') || '-',
       [e.country, e.state, e.city, e.asn !== null ? `AS${e.asn}` : null].filter((x) => x !== null).join('/') || '-',
       e.tags.join(',') || '-',
       String(e.customers),
@@ -76,6 +77,7 @@ export async function exitsCommand(argv: string[]): Promise<void> {
     username: { type: 'string' },
     password: { type: 'string' },
     'egress-ip': { type: 'string' },
+    'egress-ip6': { type: 'string' },
     country: { type: 'string' },
     state: { type: 'string' },
     city: { type: 'string' },
@@ -107,6 +109,7 @@ export async function exitsCommand(argv: string[]): Promise<void> {
         if (!reverse && (!values.host || !values.port)) throw new AdminError('exits add: --host and --port are required (or --reverse for an exit that dials in)');
         const place = {
           ...(values['egress-ip'] ? { egressIp: values['egress-ip'] } : {}),
+          ...(values['egress-ip6'] ? { egressIp6: values['egress-ip6'] } : {}),
           ...(values.country ? { country: values.country } : {}),
           ...(values.state ? { state: values.state } : {}),
           ...(values.city ? { city: values.city } : {}),

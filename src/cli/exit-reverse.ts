@@ -4,6 +4,7 @@
  * work connections there (docs/REVERSE-EXITS.md).
  */
 import { readFileSync } from 'node:fs';
+import { isIPv6 } from 'node:net';
 import { ReverseExitClient } from '../exit/reverse-client.js';
 import { TargetPolicy } from '../shared/net/target-policy.js';
 import { createLogger } from '../shared/log.js';
@@ -22,6 +23,7 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
     servername: { type: 'string' },
     pool: { type: 'string', default: '8' },
     egress: { type: 'string' },
+    egress6: { type: 'string' },
     'egress-ports': { type: 'string' },
     'allow-target': { type: 'string', multiple: true },
     'deny-target': { type: 'string', multiple: true },
@@ -35,6 +37,7 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
   if (!values.id) fail('--id ID is required (the exit id configured on the ingress, kind: reverse)');
   const token = values['token-file'] ? readFileSync(values['token-file'], 'utf8').trim() : process.env.HOPGATE_EXIT_TOKEN;
   if (!token) fail('the exit token comes from --token-file FILE or HOPGATE_EXIT_TOKEN');
+  if (values.egress6 !== undefined && !isIPv6(values.egress6)) fail('--egress6 must be an IPv6 address (the IPv6 egress beside --egress)');
   const pool = Number(values.pool);
   if (!Number.isInteger(pool) || pool < 1 || pool > 100_000) fail('--pool must be 1-100000');
   const ports = (values['allow-port'] ?? []).map(Number);
@@ -55,6 +58,7 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
     servername: values.servername,
     pool,
     egress: values.egress,
+    egress6: values.egress6,
     egressPorts: portRange('--egress-ports', values['egress-ports']),
     policy,
     log,
@@ -71,7 +75,7 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
   });
   await client.ready;
   const adminPort = boundPort(admin);
-  process.stdout.write(JSON.stringify({ ready: true, connectTo: values['connect-to'], exit: values.id, pool, egress: values.egress ?? null, admin: adminPort ?? null }) + '\n');
+  process.stdout.write(JSON.stringify({ ready: true, connectTo: values['connect-to'], exit: values.id, pool, egress: values.egress ?? null, egress6: values.egress6 ?? null, admin: adminPort ?? null }) + '\n');
 }
 
 /** `--admin PORT` (on 127.0.0.1) or `--admin HOST:PORT`. */

@@ -21,6 +21,8 @@ export interface ExitOptions {
   readonly host: string;
   readonly port: number;
   readonly egress: string;
+  /** IPv6 egress beside an IPv4 `egress` (dual stack, docs/EXITS.md). */
+  readonly egress6?: string | undefined;
   /** Source ports on the egress address (default: the kernel's ephemeral range). */
   readonly egressPorts?: readonly [number, number] | undefined;
   /** Ingress addresses allowed to connect (CIDRs). */
@@ -39,7 +41,7 @@ export function exitConfig(o: ExitOptions): IngressConfig {
     listen: { host: o.host, ports: [o.port, o.port] },
     protocols: ['socks5'],
     targetPolicy: { allow: [...(o.allowTargets ?? [])] },
-    egress: { localAddress: o.egress, ...(o.egressPorts ? { ports: [...o.egressPorts] } : {}) },
+    egress: { localAddress: o.egress, ...(o.egress6 !== undefined ? { localAddress6: o.egress6 } : {}), ...(o.egressPorts ? { ports: [...o.egressPorts] } : {}) },
     log: { level: o.logLevel ?? 'warn', access: false },
     ...(o.connectTimeoutMs !== undefined ? { limits: { connectTimeoutMs: o.connectTimeoutMs } } : {}),
     ...(o.adminPort !== undefined ? { metrics: { host: o.host, port: o.adminPort } } : {}),
@@ -59,6 +61,7 @@ export async function exitCommand(argv: string[]): Promise<void> {
   const { values } = parse(argv, {
     listen: { type: 'string', default: '127.0.0.2:7001' },
     egress: { type: 'string' },
+    egress6: { type: 'string' },
     'egress-ports': { type: 'string' },
     'allow-from': { type: 'string', multiple: true },
     'secret-file': { type: 'string' },
@@ -81,6 +84,7 @@ export async function exitCommand(argv: string[]): Promise<void> {
     host,
     port: Number(m[2]),
     egress: values.egress ?? host,
+    egress6: values.egress6,
     egressPorts: portRange('--egress-ports', values['egress-ports']),
     allowFrom,
     secretHash: await hashPassword(secret),
@@ -89,6 +93,6 @@ export async function exitCommand(argv: string[]): Promise<void> {
     connectTimeoutMs: values['connect-timeout-ms'] ? positiveMs('--connect-timeout-ms', values['connect-timeout-ms']) : undefined,
   });
   const exit = await Ingress.start(config, createLogger(config.log.level, { role: 'exit' }));
-  process.stdout.write(JSON.stringify({ ready: true, listen: `${host}:${exit.ports()[0]}`, egress: config.egress.localAddress, admin: exit.adminPort }) + '\n');
+  process.stdout.write(JSON.stringify({ ready: true, listen: `${host}:${exit.ports()[0]}`, egress: config.egress.localAddress, egress6: config.egress.localAddress6 ?? null, admin: exit.adminPort }) + '\n');
   onShutdownSignal(() => exit.shutdown());
 }

@@ -26,12 +26,13 @@ import { EXIT_LOGIN, exitConfig } from './exit.js';
 import { Ingress } from '../ingress/ingress.js';
 import { createLogger } from '../shared/log.js';
 import { boundPort } from '../shared/listen.js';
+import { createServer } from 'node:net';
 
 export interface UpContract {
   ingress: { host: string; ports: [number, number]; tls: boolean; tlsCert?: string };
   users: Array<{ username: string; password: string }>;
   /** `kind`: hopgate (the ingress dials it) or reverse (it dials the ingress's tunnel port). */
-  exits: Array<{ id: string; egressIp: string; country: string; kind: 'hopgate' | 'reverse' }>;
+  exits: Array<{ id: string; egressIp: string; egressIp6?: string; country: string; kind: 'hopgate' | 'reverse' }>;
   control: { url: string; adminToken: string } | null;
   demoTarget?: string;
 }
@@ -115,9 +116,11 @@ export async function upCommand(argv: string[]): Promise<void> {
   }
   saveDemo(stateDir, demo);
   const exitHash = await hashPassword(secret);
+  // Dual stack when this host has IPv6 loopback: every exit also egresses from ::1, so IPv6 targets work.
+  const ip6 = (await hasLoopback6()) ? '::1' : undefined;
   const exits = await Promise.all(
     DEMO_EXITS.map(async ([id, ip, country]) => {
-      const cfg = exitConfig({ host: ip, port: exitPort, egress: ip, allowFrom: ['127.0.0.1/32'], secretHash: exitHash, allowTargets: DEMO_TARGETS });
+      const cfg = exitConfig({ host: ip, port: exitPort, egress: ip, egress6: ip6, allowFrom: ['127.0.0.1/32'], secretHash: exitHash, allowTargets: DEMO_TARGETS });
       return { id, ip, country, node: await Ingress.start(cfg, createLogger('warn', { role: 'exit', exit: id })) };
     }),
   );
@@ -147,8 +150,8 @@ export async function upCommand(argv: string[]): Promise<void> {
         // The tunnel port reverse exits dial (TLS with the same certificate).
         ...(reverse ? { reverse: { listen: { host: '127.0.0.1', port: Number(values['tunnel-port']) } } } : {}),
       },
-      exits: exits.map((e) => ({ id: e.id, kind: 'hopgate' as const, host: e.ip, port: exitPort, username: EXIT_LOGIN, password: secret, egressIp: e.ip, country: e.country, via: [], tags: ['demo'], drain: false })),
-      reverse: reverse && { id: reverse.id, kind: 'reverse', tokenHash: reverse.tokenHash, from: ['127.0.0.0/8'], maxConnections: 4096, egressIp: revIp, country: revCountry, via: [], tags: ['demo'], drain: false },
+      exits: exits.map((e) => ({ id: e.id, kind: 'hopgate' as const, host: e.ip, port: exitPort, username: EXIT_LOGIN, password: secret, egressIp: e.ip, ...(ip6 ? { egressIp6: ip6 } : {}), country: e.country, via: [], tags: ['demo'], drain: false })),
+      reverse: reverse && { id: reverse.id, kind: 'reverse', tokenHash: reverse.tokenHash, from: ['127.0.0.0/8'], maxConnections: 4096, egressIp: revIp, ...(ip6 ? { egressIp6: ip6 } : {}), country: revCountry, via: [], tags: ['demo'], drain: false },
       user: { login: demo.username, passwordHash: demo.hash },
     });
     // A copy of the rendered configuration, for `hopgate ports` and for reading (the control plane is the source).
@@ -171,14 +174,14 @@ export async function upCommand(argv: string[]): Promise<void> {
     throw err;
   }
   // The reverse exit dials in once the tunnel port listens; ready when its first work connection is accepted.
-  const reverseExit = reverse && startDemoReverseExit(reverse.id, reverse.token, revIp, Number(values['tunnel-port']), readFileSync(tls!.cert));
+  const reverseExit = reverse && startDemoReverseExit(reverse.id, reverse.token, revIp, ip6, Number(values['tunnel-port']), readFileSync(tls!.cert));
   if (reverseExit) await Promise.race([reverseExit.ready, new Promise((r) => setTimeout(r, 5000).unref())]);
   const contract: UpContract = {
     ingress: { host: values.host, ports: ingress.ports, tls: tls !== undefined, ...(tls ? { tlsCert: tls.cert } : {}) },
     users: [{ username: demo.username, password: demo.password }],
     exits: [
-      ...exits.map((e) => ({ id: e.id, egressIp: e.ip, country: e.country, kind: 'hopgate' as const })),
-      ...(reverse ? [{ id: revId, egressIp: revIp, country: revCountry, kind: 'reverse' as const }] : []),
+      ...exits.map((e) => ({ id: e.id, egressIp: e.ip, ...(ip6 ? { egressIp6: ip6 } : {}), country: e.country, kind: 'hopgate' as const })),
+      ...(reverse ? [{ id: revId, egressIp: revIp, ...(ip6 ? { egressIp6: ip6 } : {}), country: revCountry, kind: 'reverse' as const }] : []),
     ],
     control: { url: cp.url, adminToken: cp.token.token },
     ...(whoamiPort !== undefined ? { demoTarget: `http://127.0.0.1:${whoamiPort}/` } : {}),
@@ -196,7 +199,16 @@ export async function upCommand(argv: string[]): Promise<void> {
 /** Targets the demo exits may reach: the demo target and anything else on loopback. */
 const DEMO_TARGETS = ['127.0.0.0/8', '::1/128'];
 
-function startDemoReverseExit(id: string, token: string, egress: string, tunnelPort: number, ca: Buffer): ReverseExitClient {
+/** Whether ::1 can be bound here (IPv6 disabled hosts and some containers have none). */
+function hasLoopback6(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(0, '::1', () => probe.close(() => resolve(true)));
+  });
+}
+
+function startDemoReverseExit(id: string, token: string, egress: string, egress6: string | undefined, tunnelPort: number, ca: Buffer): ReverseExitClient {
   return new ReverseExitClient({
     host: '127.0.0.1',
     port: tunnelPort,
@@ -205,6 +217,7 @@ function startDemoReverseExit(id: string, token: string, egress: string, tunnelP
     ca,
     pool: 8,
     egress,
+    egress6,
     policy: new TargetPolicy({ allow: DEMO_TARGETS, deny: [], ports: [] }),
     backoffMs: 100,
     maxBackoffMs: 2000,
@@ -277,15 +290,18 @@ async function seedDemo(
   for (const e of want.exits) {
     const cur = await store.getExit(e.id);
     if (!cur) await store.createExit(e, actor);
-    else if (cur.host !== e.host || cur.port !== e.port || cur.password !== e.password || cur.egressIp !== e.egressIp || cur.kind !== e.kind) {
-      await store.updateExit(e.id, { host: e.host, port: e.port, password: e.password ?? null, egressIp: e.egressIp ?? null, kind: e.kind, username: e.username ?? null }, actor);
+    else if (cur.host !== e.host || cur.port !== e.port || cur.password !== e.password || cur.egressIp !== e.egressIp || cur.egressIp6 !== (e.egressIp6 ?? null) || cur.kind !== e.kind) {
+      await store.updateExit(e.id, { host: e.host, port: e.port, password: e.password ?? null, egressIp: e.egressIp ?? null, egressIp6: e.egressIp6 ?? null, kind: e.kind, username: e.username ?? null }, actor);
     }
   }
   if (want.reverse) {
     const { tokenHash, ...r } = want.reverse;
     const cur = await store.getExit(r.id);
     if (!cur) await store.createExit(r, actor, tokenHash);
-    else if (cur.tokenHash !== tokenHash) await store.setExitTokenHash(r.id, tokenHash, actor);
+    else {
+      if (cur.tokenHash !== tokenHash) await store.setExitTokenHash(r.id, tokenHash, actor);
+      if (cur.egressIp6 !== (r.egressIp6 ?? null)) await store.updateExit(r.id, { egressIp6: r.egressIp6 ?? null }, actor);
+    }
   }
   // Its exits in the demo's order: port base+1 is us-1 … base+5 gb-1, base+6 nl-1, as the banner prints.
   const order = [...want.exits.map((e) => e.id), ...(want.reverse ? [want.reverse.id] : [])];

@@ -153,6 +153,7 @@ export const ExitPatch = z
     username: z.string().max(255).nullable().optional(),
     password: z.string().max(255).nullable().optional(),
     egressIp: z.string().nullable().optional(),
+    egressIp6: ExitSchema.shape.egressIp6.unwrap().nullable().optional(),
     country: CountryCode.nullable().optional(),
     state: z.string().nullable().optional(),
     city: z.string().nullable().optional(),
@@ -188,6 +189,8 @@ export const ExitView = z.object({
   /** The upstream password is write-only. */
   passwordSet: z.boolean(),
   egressIp: z.string().nullable(),
+  /** IPv6 egress beside egressIp (dual stack); IPv6 targets go only to exits with one. */
+  egressIp6: z.string().nullable(),
   country: z.string().nullable(),
   state: z.string().nullable(),
   city: z.string().nullable(),

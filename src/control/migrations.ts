@@ -208,11 +208,22 @@ const reverseExits: Migration = {
   },
 };
 
+/** Dual-stack exits: an IPv6 egress address beside egress_ip (docs/EXITS.md). */
+const exitEgress6: Migration = {
+  async up(db: AnyDb) {
+    await db.schema.alterTable('exits').addColumn('egress_ip6', 'varchar(64)').execute();
+  },
+  async down(db: AnyDb) {
+    await db.schema.alterTable('exits').dropColumn('egress_ip6').execute();
+  },
+};
+
 /** Append only. Names sort in application order. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001_foundation': foundation,
   '0002_stream_stats': streamStats,
   '0003_reverse_exits': reverseExits,
+  '0004_exit_egress_ip6': exitEgress6,
 });
 
 export interface MigrationReport {

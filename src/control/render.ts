@@ -26,6 +26,7 @@ export interface Rendered {
 export function renderExit(e: ExitRecord): Record<string, unknown> {
   const place = {
     ...(e.egressIp !== null ? { egressIp: e.egressIp } : {}),
+    ...(e.egressIp6 !== null ? { egressIp6: e.egressIp6 } : {}),
     ...(e.country !== null ? { country: e.country } : {}),
     ...(e.state !== null ? { state: e.state } : {}),
     ...(e.city !== null ? { city: e.city } : {}),

@@ -54,6 +54,8 @@ export interface ExitsTable {
   username: string | null;
   password: string | null;
   egress_ip: string | null;
+  /** Its IPv6 egress address beside egress_ip (dual stack). */
+  egress_ip6: string | null;
   country: string | null;
   state: string | null;
   city: string | null;

@@ -19,7 +19,7 @@ import { formatTarget } from '../protocol/address.js';
 import { MAX_PACKET_BYTES, parsePacket, type WorkPacket } from '../protocol/work-packet/codec.js';
 import { heartbeatPacket, parseRequest, parseResponse, registrationPacket, responsePacket, withdrawPacket, type WorkRequest } from '../protocol/work-packet/messages.js';
 import type { TargetPolicy } from '../shared/net/target-policy.js';
-import { connectTcp } from '../shared/net/connect-tcp.js';
+import { connectFirst } from '../shared/net/connect-tcp.js';
 import { resolveAllowed } from '../shared/net/resolve-allowed.js';
 
 export interface ReverseExitOptions {
@@ -35,6 +35,8 @@ export interface ReverseExitOptions {
   readonly pool: number;
   /** Source address of connections to targets (what they see). */
   readonly egress?: string;
+  /** IPv6 source address beside an IPv4 `egress` (dual stack); with only one of them, the other family is refused. */
+  readonly egress6?: string | undefined;
   /** Source ports on the egress address (default: the kernel's ephemeral range). */
   readonly egressPorts?: readonly [number, number] | undefined;
   /** This exit's own rules: what it may connect to (checked on resolved addresses). */
@@ -257,16 +259,8 @@ export class ReverseExitClient {
       addrs = addrs.filter((a) => !deny.hasText(a) && (allow.size === 0 || allow.hasText(a)));
       if (addrs.length === 0) throw new ProxyError('TARGET_FORBIDDEN', `${req.target.host} is outside the networks the ingress allows this exit`);
     }
-    let last: unknown;
-    for (const host of addrs.slice(0, 3)) {
-      try {
-        return await connectTcp(host, req.target.port, timeoutMs, { localAddress: this.o.egress, localPorts: this.o.egressPorts });
-      } catch (err) {
-        last = err;
-        if ((err as ProxyError).code === 'TIMEOUT') break;
-      }
-    }
-    throw last;
+    // Each family leaves from its own egress address, both raced (happy eyeballs).
+    return connectFirst(addrs, req.target, timeoutMs, { localAddress: this.o.egress, localAddress6: this.o.egress6, localPorts: this.o.egressPorts });
   }
 
   private withdraw(conn: Conn): void {

@@ -15,6 +15,7 @@ import type { IngressRuntime } from './runtime.js';
 import type { Session } from './session.js';
 import { dialRoute } from './upstream/dial-route.js';
 import { selectExit, type ExitChoice } from './route/select-exit.js';
+import type { RouteNeed } from './route/capabilities.js';
 
 /** Authenticate and take a per-user connection slot. */
 export async function authorize(rt: IngressRuntime, session: Session, cred: Credentials | undefined): Promise<Principal> {
@@ -52,7 +53,7 @@ function refused(rt: IngressRuntime, login: string | undefined, err: ProxyError)
 }
 
 /** The routing decision for this session (undefined: egress directly). */
-export function chooseExit(rt: IngressRuntime, session: Session, usable: (e: Exit) => boolean): ExitChoice | undefined {
+export function chooseExit(rt: IngressRuntime, session: Session, usable: (e: Exit) => boolean, need?: RouteNeed): ExitChoice | undefined {
   const snap = session.snapshot;
   const principal = session.principal;
   if (!principal) throw new ProxyError('INTERNAL', 'routing before authentication');
@@ -62,6 +63,7 @@ export function chooseExit(rt: IngressRuntime, session: Session, usable: (e: Exi
     port: session.port,
     nowMs: rt.now(),
     defaultSessionMinutes: snap.config.routing.defaultSessionMinutes,
+    need,
   }, usable);
 }
 
@@ -72,11 +74,11 @@ export async function openUpstream(rt: IngressRuntime, session: Session, target:
   handshakeDone(session);
   session.target = target;
   const snap = session.snapshot;
-  const opts = { policy: snap.targetPolicy, timeoutMs: snap.config.limits.connectTimeoutMs, localAddress: snap.config.egress.localAddress, localPorts: snap.config.egress.ports, readBuffers: session.limits === undefined };
+  const opts = { policy: snap.targetPolicy, timeoutMs: snap.config.limits.connectTimeoutMs, localAddress: snap.config.egress.localAddress, localAddress6: snap.config.egress.localAddress6, localPorts: snap.config.egress.ports, readBuffers: session.limits === undefined };
   const health = rt.exitHealth;
   const tried = new Set<string>();
   for (let attempt = 0; ; attempt++) {
-    const choice = chooseExit(rt, session, (e) => !tried.has(e.id) && health.isUp(e.id));
+    const choice = chooseExit(rt, session, (e) => !tried.has(e.id) && health.isUp(e.id), { target });
     if (!choice) return dialRoute(target, undefined, opts);
     session.exitId = choice.exit.id;
     session.routeReason = choice.reason;

@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'TIMEOUT'
   | 'COMMAND_UNSUPPORTED'
   | 'ADDRTYPE_UNSUPPORTED'
+  | 'FAMILY_UNSUPPORTED'
   | 'HEADERS_TOO_LARGE'
   | 'BAD_REQUEST'
   | 'RATE_LIMITED'
@@ -54,6 +55,9 @@ export const REPLIES: Readonly<Record<ErrorCode, ReplyMapping>> = Object.freeze(
   TIMEOUT: { socks5: 0x06, socks4: S4_REJECTED, httpStatus: 504, httpReason: 'Gateway Timeout' },
   COMMAND_UNSUPPORTED: { socks5: 0x07, socks4: S4_REJECTED, httpStatus: 501, httpReason: 'Not Implemented' },
   ADDRTYPE_UNSUPPORTED: { socks5: 0x08, socks4: S4_REJECTED, httpStatus: 400, httpReason: 'Bad Request' },
+  // The target's address family (IPv4/IPv6) has no egress on the exits this request may use: the
+  // request was well formed (not 400), the network cannot carry it (502), SOCKS5 "address type not supported".
+  FAMILY_UNSUPPORTED: { socks5: 0x08, socks4: S4_REJECTED, httpStatus: 502, httpReason: 'Bad Gateway' },
   HEADERS_TOO_LARGE: { socks5: 0x01, socks4: S4_REJECTED, httpStatus: 431, httpReason: 'Request Header Fields Too Large' },
   BAD_REQUEST: { socks5: 0x01, socks4: S4_REJECTED, httpStatus: 400, httpReason: 'Bad Request' },
   RATE_LIMITED: { socks5: 0x02, socks4: S4_REJECTED, httpStatus: 429, httpReason: 'Too Many Requests' },

@@ -333,7 +333,7 @@
             el('td', {}, x.id),
             el('td', {}, x.kind),
             el('td', {}, x.kind === 'reverse' ? 'connects in' : x.host + ':' + x.port, x.via.length ? ' via ' + x.via.length + ' hop(s)' : ''),
-            el('td', {}, x.egressIp || '–'),
+            el('td', {}, [x.egressIp, x.egressIp6].filter(Boolean).join(' ') || '–'),
             el('td', { class: 'place' }, place(x)),
             el('td', { class: 'tags' }, x.tags.map((t) => badge(t, 'tag'))),
             el('td', {}, String(x.customers)),

@@ -25,6 +25,7 @@ export function exitRecord(r: ExitsTable, customers: number): ExitRecord {
     passwordSet: r.password !== null,
     password: r.password,
     egressIp: r.egress_ip,
+    egressIp6: r.egress_ip6,
     country: r.country,
     state: r.state,
     city: r.city,
@@ -60,6 +61,7 @@ export function newExitRow(input: ExitCreateInput, tokenHash: string | undefined
   const common = {
     id: input.id,
     egress_ip: input.egressIp ?? null,
+    egress_ip6: input.egressIp6 ?? null,
     country: input.country ?? null,
     state: input.state ?? null,
     city: input.city ?? null,
@@ -124,6 +126,7 @@ export function exitPatchSet(kind: ExitsTable['kind'], patch: ExitPatchInput, at
   if (patch.username !== undefined) set.username = patch.username;
   if (patch.password !== undefined) set.password = patch.password;
   if (patch.egressIp !== undefined) set.egress_ip = patch.egressIp;
+  if (patch.egressIp6 !== undefined) set.egress_ip6 = patch.egressIp6;
   if (patch.country !== undefined) set.country = patch.country;
   if (patch.state !== undefined) set.state = patch.state;
   if (patch.city !== undefined) set.city = patch.city;

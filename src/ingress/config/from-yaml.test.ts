@@ -12,7 +12,7 @@ test('the commented example in docs/CONFIGURATION.md validates as written', () =
   assert.ok(example, 'the example block is there');
   const cfg = parseIngressYaml(example, 'CONFIGURATION.md');
   assert.deepEqual(cfg.listen.ports, [8000, 8099]);
-  assert.deepEqual(cfg.egress, { localAddress: '192.0.2.10', ports: [40000, 60999] });
+  assert.deepEqual(cfg.egress, { localAddress: '192.0.2.10', localAddress6: '2001:db8::10', ports: [40000, 60999] });
   assert.equal(cfg.users.length, 4);
   assert.equal(cfg.exits[0]!.id, 'us-1');
 });

@@ -102,11 +102,11 @@ export async function serveUdpAssociate(rt: IngressRuntime, session: Session, re
   let client: ClientSide;
   let closeAll = (): void => undefined;
   try {
-    const choice = chooseExit(rt, session, (e) => rt.exitHealth.isUp(e.id));
+    const choice = chooseExit(rt, session, (e) => rt.exitHealth.isUp(e.id), { udp: true });
     session.exitId = choice?.exit.id;
     wayOut = choice
       ? await openExitWayOut(choice.exit, snap.targetPolicy, snap.config.limits.connectTimeoutMs)
-      : await openDirectWayOut(snap.config.egress.localAddress, snap.targetPolicy);
+      : await openDirectWayOut(snap.config.egress, snap.targetPolicy);
     if (inTcp) client = new StreamClientSide(control);
     else {
       const front = await bindUdp(unmap(control.localAddress ?? '127.0.0.1')).catch((err: unknown) => {

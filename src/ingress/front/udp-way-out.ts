@@ -19,6 +19,7 @@ import { connectTcp } from '../../shared/net/connect-tcp.js';
 import { checkUnresolvedTarget, resolveAllowed } from '../../shared/net/resolve-allowed.js';
 import { associateUdpAtHop } from '../upstream/hop-handshake.js';
 import { openUdpInTcpRoute } from '../upstream/dial-route.js';
+import { sourceFor, type EgressAddresses } from '../../shared/net/happy-eyeballs.js';
 import { encodeFrame, FrameScanner } from '../../protocol/socks5/udp-in-tcp.js';
 
 const MAX_PEERS = 1024;
@@ -40,7 +41,8 @@ export interface UdpWayOut {
  */
 export function bindUdp(address: string): Promise<UdpSocket> {
   return new Promise((resolve, reject) => {
-    const s = createSocket(isIPv6(address) ? 'udp6' : 'udp4');
+    // An IPv6 socket carries IPv6 only: IPv4 has its own (dual stack, one socket per family).
+    const s = isIPv6(address) ? createSocket({ type: 'udp6', ipv6Only: true }) : createSocket('udp4');
     s.once('error', reject);
     s.bind({ port: 0, address, exclusive: true }, () => {
       s.off('error', reject);
@@ -63,21 +65,31 @@ abstract class WayOutBase implements UdpWayOut {
   protected abstract release(): void;
 }
 
+/** One UDP socket per egress family this node has (dual stack: an IPv4 and an IPv6 source address). */
+type FamilySockets = { readonly 4?: UdpSocket | undefined; readonly 6?: UdpSocket | undefined };
+
 class DirectWayOut extends WayOutBase {
   private readonly peers = new Set<string>();
   private readonly resolved = new Map<string, string>();
 
   constructor(
-    private readonly socket: UdpSocket,
+    private readonly sockets: FamilySockets,
     private readonly policy: TargetPolicy,
   ) {
     super();
-    socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
-      const from = unmap(rinfo.address);
-      if (this.closed || !this.peers.has(`${from}|${rinfo.port}`)) return; // no open relay: only answers
-      this.onReply?.({ host: from, port: rinfo.port }, msg);
-    });
-    socket.on('error', () => this.close());
+    for (const socket of [sockets[4], sockets[6]]) {
+      if (!socket) continue;
+      socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
+        const from = unmap(rinfo.address);
+        if (this.closed || !this.peers.has(`${from}|${rinfo.port}`)) return; // no open relay: only answers
+        this.onReply?.({ host: from, port: rinfo.port }, msg);
+      });
+      socket.on('error', () => this.close());
+    }
+  }
+
+  private socketFor(addr: string): UdpSocket | undefined {
+    return isIPv6(addr) ? this.sockets[6] : this.sockets[4];
   }
 
   send(target: TargetAddress, data: Buffer): void {
@@ -88,20 +100,24 @@ class DirectWayOut extends WayOutBase {
         if (this.peers.size >= MAX_PEERS) return;
         this.peers.add(key);
       }
-      this.socket.send(data, target.port, addr);
+      this.socketFor(addr)?.send(data, target.port, addr);
     };
     const known = this.resolved.get(target.host);
     if (known) return out(known);
     resolveAllowed(target, this.policy)
       .then((addrs) => {
-        if (this.resolved.size < MAX_PEERS) this.resolved.set(target.host, addrs[0]!);
-        out(addrs[0]!);
+        // The first address of a family this node sends from (a name resolving to both: the resolver's order).
+        const addr = addrs.find((a) => this.socketFor(a) !== undefined);
+        if (addr === undefined) return; // no egress of its family: dropped like any refused datagram
+        if (this.resolved.size < MAX_PEERS) this.resolved.set(target.host, addr);
+        out(addr);
       })
       .catch(() => undefined); // a refused datagram is dropped (UDP has no error channel in SOCKS5)
   }
 
   protected release(): void {
-    this.socket.close();
+    this.sockets[4]?.close();
+    this.sockets[6]?.close();
   }
 }
 
@@ -176,8 +192,24 @@ class StreamWayOut extends WayOutBase {
   }
 }
 
-export async function openDirectWayOut(localAddress: string | undefined, policy: TargetPolicy): Promise<UdpWayOut> {
-  return new DirectWayOut(await bindUdp(localAddress ?? '0.0.0.0'), policy);
+/**
+ * Datagrams leave from the egress address of their target's family. With no egress address
+ * configured, both wildcards: IPv6 is skipped when this host has none (its bind fails).
+ */
+export async function openDirectWayOut(egress: EgressAddresses, policy: TargetPolicy): Promise<UdpWayOut> {
+  const v4 = sourceFor(4, egress);
+  const v6 = sourceFor(6, egress);
+  const s4 = v4 === null ? undefined : await bindUdp(v4 ?? '0.0.0.0');
+  let s6: UdpSocket | undefined;
+  try {
+    s6 = v6 === null ? undefined : await bindUdp(v6 ?? '::');
+  } catch (err) {
+    if (v6 !== undefined || !s4) {
+      s4?.close();
+      throw err;
+    }
+  }
+  return new DirectWayOut({ 4: s4, 6: s6 }, policy);
 }
 
 export async function openExitWayOut(exit: ExitConfig, policy: TargetPolicy, timeoutMs: number): Promise<UdpWayOut> {

@@ -14,6 +14,7 @@ import type { ExitConfig } from '../../shared/schema/ingress-config.js';
 import type { Candidates, CustomerRoute } from './customer-routes.js';
 import { combineFilters, describePlace, isEmptyFilter, matchesPlace, type Exit, type ExitIndex, type PlaceFilter } from '../../shared/exits/exit-index.js';
 import { slotForPort, type PortSlot } from './port-map.js';
+import { canServe, capableAnd, noneCapable, refuseUnlessCapable, type RouteNeed } from './capabilities.js';
 import { hashString, rendezvousScore, sessionWindow } from '../../shared/exits/rendezvous.js';
 
 export interface RouteRequest {
@@ -23,6 +24,8 @@ export interface RouteRequest {
   readonly port: number;
   readonly nowMs: number;
   readonly defaultSessionMinutes: number;
+  /** What the chosen exit must be able to do (UDP, the target's family…): capabilities.ts. */
+  readonly need?: RouteNeed | undefined;
 }
 
 export type ChoiceReason = 'exitip' | 'port' | 'index' | 'replacement' | 'sticky' | 'random';
@@ -61,6 +64,7 @@ export function selectExit(
   usable: (e: Exit) => boolean = () => true,
   random: () => number = Math.random,
 ): ExitChoice | undefined {
+  usable = capableAnd(usable, req.need); // only exits that can serve this request are ever chosen
   const { tags } = req;
   const wanted = placeOf(tags);
   if (index.size === 0) {
@@ -73,6 +77,7 @@ export function selectExit(
     const e = index.byEgressIp(tags.exitIp);
     if (!e || !exits.has(e)) throw noMatch(`no exit of yours has egress IP ${tags.exitIp}`);
     agrees(e, wanted, `exit ${e.id} (${tags.exitIp})`);
+    refuseUnlessCapable(e, req.need, `exit ${tags.exitIp}`);
     return choice(e, true, 'exitip');
   }
 
@@ -116,6 +121,8 @@ export function selectExit(
   if (candidates.size === 0) {
     throw noMatch(exits.size === 0 ? 'you have no exits' : `none of your ${exits.size} exits is in ${describePlace(filter)}`);
   }
+  const incapable = noneCapable(candidates, req.need, describePlace(filter));
+  if (incapable) throw incapable;
   if (tags.session !== undefined) return sticky(candidates, req, usable, filter);
   for (let i = 0; i < RANDOM_DRAWS; i++) {
     const e = candidates.at(Math.floor(random() * candidates.size))!;
@@ -143,6 +150,7 @@ function behindPort(
   reason: 'port' | 'index',
 ): ExitChoice {
   agrees(e, wanted, `${portLabel}'s exit ${e.id}`);
+  refuseUnlessCapable(e, req.need, portLabel);
   if (usable(e)) return choice(e, false, reason);
   const stand = replacementFor(e, route, `${req.login}\0${portLabel}`, usable);
   if (!stand) throw new ProxyError('EXIT_UNREACHABLE', `exit ${e.id} behind ${portLabel} is down and none of your other exits in ${describePlace(samePlace(e))} is up`);
@@ -164,7 +172,7 @@ function sticky(candidates: Candidates, req: RouteRequest, usable: (e: Exit) => 
   const window = sessionWindow(sessionHash, tags.sessionMinutes ?? req.defaultSessionMinutes, req.nowMs);
   const key = hashString(String(window), sessionHash);
   if (tags.sessionMode === 'strict') {
-    const top = best(candidates, key, () => true)!;
+    const top = best(candidates, key, (c) => canServe(c, req.need))!;
     if (!usable(top)) throw new ProxyError('EXIT_UNREACHABLE', `session ${tags.session}'s exit ${top.id} is down (sessmode strict)`);
     return choice(top, true, 'sticky');
   }

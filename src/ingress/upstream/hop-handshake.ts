@@ -39,7 +39,8 @@ export function codeFromSocks5Rep(rep: number): ErrorCode {
     case REP.CMD_UNSUPPORTED:
       return 'COMMAND_UNSUPPORTED';
     case REP.ATYP_UNSUPPORTED:
-      return 'ADDRTYPE_UNSUPPORTED';
+      // Our request is well formed: the exit cannot reach that kind of address (an IPv6 target, no IPv6 egress).
+      return 'FAMILY_UNSUPPORTED';
     default:
       return 'EXIT_UNREACHABLE';
   }

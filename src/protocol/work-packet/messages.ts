@@ -127,6 +127,7 @@ const RESULT_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'NET_UNREACHABLE',
   'DNS_FAILED',
   'TIMEOUT',
+  'FAMILY_UNSUPPORTED',
 ]);
 
 /** An exit's connect result as one of our codes; anything else (its own failure, garbage) is an unusable exit. */

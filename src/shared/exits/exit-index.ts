@@ -68,6 +68,7 @@ export class ExitIndex {
   readonly configs: readonly ExitConfig[];
   private readonly byId = new Map<string, Exit>();
   private readonly byEgress = new Map<string, Exit>();
+  private readonly sharedEgress = new Set<string>();
   private readonly filtered = new Map<string, readonly Exit[]>();
 
   constructor(exits: readonly ExitConfig[]) {
@@ -85,6 +86,14 @@ export class ExitIndex {
       if (config.egressIp) {
         if (this.byEgress.has(config.egressIp)) throw new Error(`exits: egressIp ${config.egressIp} appears twice ('${this.byEgress.get(config.egressIp)!.id}', '${e.id}')`);
         this.byEgress.set(config.egressIp, e);
+      }
+      // IPv6 egress may be shared (several exits behind one host, the demo's ::1): only an unshared one can be pinned.
+      const v6 = config.egressIp6;
+      if (v6 !== undefined && v6 !== config.egressIp) {
+        if (this.byEgress.has(v6) || this.sharedEgress.has(v6)) {
+          this.byEgress.delete(v6);
+          this.sharedEgress.add(v6);
+        } else this.byEgress.set(v6, e);
       }
       return e;
     });

@@ -7,14 +7,17 @@ import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { connectReading } from './read-buffers.js';
 import { codeFromSystemError, ProxyError } from '../errors.js';
+import { familyName, familyOf, interleaveFamilies, raceAttempts, reachableAddresses, sourceFor, type EgressAddresses } from './happy-eyeballs.js';
+import type { JudgedTarget } from './resolve-allowed.js';
 
 /** How a connection leaves this host, and how it will be read. */
-export interface ConnectOptions {
-  readonly localAddress?: string | undefined;
+export interface ConnectOptions extends EgressAddresses {
   /** Source ports to pick from when localAddress is set (default: the kernel's ephemeral range). */
   readonly localPorts?: readonly [number, number] | undefined;
   /** The socket will be relayed without limits: read through reused buffers (read-buffers.ts). */
   readonly readBuffers?: boolean | undefined;
+  /** Abandons the attempt (the socket is destroyed): a happy-eyeballs race was won by another. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /**
@@ -46,12 +49,22 @@ function randomPort([lo, hi]: readonly [number, number]): number {
   return lo + Math.floor(Math.random() * (hi - lo + 1));
 }
 
+/** The source address for a connection to `host`: its family's egress address (a name: localAddress as given). */
+function localFor(host: string, how: ConnectOptions): string | undefined {
+  const family = familyOf(host);
+  if (family === undefined) return how.localAddress;
+  const local = sourceFor(family, how);
+  if (local === null) throw new ProxyError('FAMILY_UNSUPPORTED', `${host} is ${familyName(family)} and this node has no ${familyName(family)} egress address`);
+  return local;
+}
+
 export async function connectTcp(host: string, port: number, timeoutMs: number, how: ConnectOptions = {}): Promise<Socket> {
   const readBuffers = how.readBuffers ?? false;
-  if (how.localAddress === undefined) return connectOnce(host, port, timeoutMs, readBuffers);
+  const local = localFor(host, how);
+  if (local === undefined) return connectOnce(host, port, timeoutMs, readBuffers, how.signal);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await connectOnce(host, port, timeoutMs, readBuffers, how.localAddress, randomPort(how.localPorts ?? EPHEMERAL));
+      return await connectOnce(host, port, timeoutMs, readBuffers, how.signal, local, randomPort(how.localPorts ?? EPHEMERAL));
     } catch (err) {
       const code = ((err as ProxyError).cause as NodeJS.ErrnoException | undefined)?.code;
       if (attempt >= BIND_ATTEMPTS || (code !== 'EADDRINUSE' && code !== 'EADDRNOTAVAIL')) throw err;
@@ -59,23 +72,42 @@ export async function connectTcp(host: string, port: number, timeoutMs: number, 
   }
 }
 
-function connectOnce(host: string, port: number, timeoutMs: number, readBuffers: boolean, localAddress?: string, localPort?: number): Promise<Socket> {
+function connectOnce(host: string, port: number, timeoutMs: number, readBuffers: boolean, signal?: AbortSignal, localAddress?: string, localPort?: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new ProxyError('TIMEOUT', `connect to ${host}:${port} abandoned`));
     const options = { host, port, localAddress, localPort, allowHalfOpen: true, noDelay: true };
     const socket = readBuffers ? connectReading(options) : connect(options);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(new ProxyError('TIMEOUT', `connect to ${host}:${port} abandoned`));
+    };
     const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
       socket.destroy();
       reject(new ProxyError('TIMEOUT', `connect to ${host}:${port} timed out`));
     }, timeoutMs);
     const onError = (err: Error): void => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       reject(new ProxyError(codeFromSystemError(err), `connect to ${host}:${port} failed: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err }));
     };
+    signal?.addEventListener('abort', onAbort, { once: true });
     socket.once('error', onError);
     socket.once('connect', () => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       socket.off('error', onError);
       resolve(socket);
     });
   });
+}
+
+/** Race `addrs` (allowed by the policy already) for `target`, within `timeoutMs` (happy-eyeballs.ts). */
+export function connectFirst(addrs: readonly string[], target: JudgedTarget, timeoutMs: number, how: ConnectOptions): Promise<Socket> {
+  const what = target.kind === 'domain' ? `${target.host} (${addrs.join(', ')})` : target.host;
+  const reachable = interleaveFamilies(reachableAddresses(addrs, how, what));
+  const shown = target.kind === 'ipv6' ? `[${target.host}]:${target.port}` : `${target.host}:${target.port}`;
+  if (timeoutMs <= 0) return Promise.reject(new ProxyError('TIMEOUT', `connect to ${shown} timed out`));
+  return raceAttempts(reachable, timeoutMs, (host, left, signal) => connectTcp(host, target.port, left, { ...how, signal }));
 }

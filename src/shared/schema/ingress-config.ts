@@ -2,6 +2,7 @@
  * The standalone ingress configuration (YAML file, or what `hopgate up`
  * builds in memory). One schema; defaults live here.
  */
+import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { isCidrOrIp } from '../net-addr.js';
 import { LIMITS } from '../limits.js';
@@ -14,6 +15,8 @@ const SourceRange = z.string().superRefine((text, ctx) => {
   if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
 });
 const Port = z.number().int().min(1).max(65535);
+/** An exit's IPv6 egress address (dual-stack exits, docs/EXITS.md): what IPv6 targets see. */
+const EgressIp6 = z.string().refine((t) => isIPv6(t), { message: 'egressIp6 must be an IPv6 address' });
 const CountryCode = z.string().regex(/^[a-z]{2}$/, 'country must be a lower-case ISO 3166-1 alpha-2 code');
 
 /** Place tags an exit carries and a pool or a username filters by. */
@@ -95,6 +98,8 @@ export const ExitSchema = HopSchema.extend({
   id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'id must be 1-64 of A-Z a-z 0-9 _ . -'),
   /** The address targets see; what `exitip-…` in a username pins. */
   egressIp: z.string().optional(),
+  /** Its IPv6 egress address, when it has one as well (dual stack): IPv6 targets go only to exits with one (docs/ROUTING.md). */
+  egressIp6: EgressIp6.optional(),
   country: CountryCode.optional(),
   state: z.string().optional(),
   city: z.string().optional(),
@@ -124,6 +129,7 @@ export const ReverseExitSchema = z
       .strict()
       .optional(),
     egressIp: z.string().optional(),
+    egressIp6: EgressIp6.optional(),
     country: CountryCode.optional(),
     state: z.string().optional(),
     city: z.string().optional(),
@@ -266,7 +272,13 @@ export const IngressConfigSchema = z
       .prefault({}),
     egress: z
       .object({
+        /** Source address of connections to targets; its family is the one it serves (an IPv6 address here serves IPv6). */
         localAddress: z.string().optional(),
+        /**
+         * The IPv6 source address beside an IPv4 localAddress (a dual-stack exit). With only one of the two
+         * set, targets of the other family are refused (FAMILY_UNSUPPORTED); with neither, the kernel chooses.
+         */
+        localAddress6: EgressIp6.optional(),
         /** Source ports for connections from localAddress (default: the kernel's ephemeral range). */
         ports: z
           .tuple([Port, Port])
@@ -274,6 +286,9 @@ export const IngressConfigSchema = z
           .optional(),
       })
       .strict()
+      .refine((e) => e.localAddress6 === undefined || e.localAddress === undefined || isIPv4(e.localAddress), {
+        message: 'with localAddress6 set, localAddress must be the IPv4 address',
+      })
       .prefault({}),
     limits: z
       .object({
