@@ -62,6 +62,7 @@ export function chooseExit(rt: IngressRuntime, session: Session, usable: (e: Exi
     port: session.port,
     nowMs: rt.now(),
     defaultSessionMinutes: snap.config.routing.defaultSessionMinutes,
+    qualityOf: (e) => rt.exitHealth.quality.score(e.id),
   }, usable);
 }
 
