@@ -15,7 +15,9 @@ import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl, until, t
 import { exitEntry, startTestExit, type TestExit } from '../helpers/exits.js';
 import { curl } from '../helpers/curl.js';
 import { startWhoami } from '../../src/cli/demo-target.js';
-import { formatPortTable, portTable } from '../../src/ingress/route/port-table.js';
+import { formatPortTable, type PortTable } from '../../src/ingress/route/port-table.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';
 
@@ -28,6 +30,7 @@ const EXITS = [
 ] as const;
 const ipOf = (id: string): string => EXITS.find((e) => e[0] === id)![1];
 const PORTS = 8;
+const INGRESS_ADMIN_TOKEN = 'stable-ports-ingress-admin-token';
 
 /** A free run of ports on 127.0.0.1 (checked by binding each; the ingress binds them right after). */
 async function freeRange(count: number): Promise<number> {
@@ -69,7 +72,8 @@ describe('stable ports across a drain (control plane → ingress)', () => {
     cp = await startTestControl(tdb.spec, cpState.path);
     call = cp.api;
     base = await freeRange(PORTS);
-    assert.equal((await call('PATCH', '/v1/settings', { ...TEST_SETTINGS, listen: { host: '127.0.0.1', ports: [base, base + PORTS - 1] } })).status, 200);
+    const settings = { ...TEST_SETTINGS, listen: { host: '127.0.0.1', ports: [base, base + PORTS - 1] }, metrics: { host: '127.0.0.1', port: 0, token: INGRESS_ADMIN_TOKEN } };
+    assert.equal((await call('PATCH', '/v1/settings', settings)).status, 200);
     for (const [i, e] of exits.entries()) {
       const r = await call('POST', '/v1/exits', exitEntry(e, EXITS[i]![2]));
       assert.equal(r.status, 201, JSON.stringify(r.body));
@@ -77,7 +81,8 @@ describe('stable ports across a drain (control plane → ingress)', () => {
     const c = await call('POST', '/v1/customers', { login: 'alice', exits: ['us-1', 'us-2', 'de-1', 'gb-1', 'de-2'] });
     assert.equal(c.status, 201, JSON.stringify(c.body));
     password = c.body.password;
-    ing = await startLinkedIngress(cp.url, await makeNode(call, 'edge-1'), ingState.path);
+    // The admin address and token from the settings (`metrics`), as a deployed node has them.
+    ing = await startLinkedIngress(cp.url, await makeNode(call, 'edge-1'), ingState.path, { admin: undefined });
   });
   after(async () => {
     await ing?.stop();
@@ -120,9 +125,11 @@ describe('stable ports across a drain (control plane → ingress)', () => {
     for (let k = 0; k < 6; k++) assert.equal(await seen(k % 2 ? 'http' : 'socks5h', base + 1), ipOf('us-2'), 'the same replacement, same country, every time');
     // random choices never land on the drained exit
     for (let k = 0; k < 10; k++) assert.notEqual(await seen('socks5h', base), ipOf('us-1'));
-    // the table `hopgate ports` prints (the admin /v1/ports answer, with live health)
-    const rt = ing.ingress!.runtime;
-    const table = portTable(rt.snapshot, 'alice', (e) => rt.exitHealth.isUp(e.id))!;
+    // the table `hopgate ports` prints: the ingress admin's /v1/ports answer, with live health
+    const auth = { headers: { authorization: `Bearer ${INGRESS_ADMIN_TOKEN}` } };
+    const res = await fetch(`${ing.adminUrl}/v1/ports/alice`, auth);
+    assert.equal(res.status, 200, await res.clone().text());
+    const table = (await res.json()) as PortTable;
     const row = table.rows.find((r) => r.port === base + 1)!;
     assert.deepEqual([row.meaning, row.state, row.servedBy?.id], ['us-1', 'drained', 'us-2']);
     assert.match(formatPortTable(table), new RegExp(`\\n${base + 1}\\s+1\\s+us-1 \\(drained\\)\\s+127\\.0\\.0\\.2\\s+country us\\s+drained\\s+→ us-2 \\(127\\.0\\.0\\.3\\)`));
@@ -144,6 +151,15 @@ describe('stable ports across a drain (control plane → ingress)', () => {
     assert.equal(await seen('http', base + 1, 'alice-country-de'), ipOf('de-1'));
     assert.equal(await seen('socks5h', base + 2, 'alice-cc-DE'), ipOf('de-2'));
     assert.equal(await seen('http', base + 3, 'alice-country-de'), 'NO_EXIT_MATCH', 'alice has two DE exits');
+
+    // `hopgate exits list` adds the quality the ingress measured (the traffic above: every exit reached, no probes)
+    const cli = await promisify(execFile)(process.execPath, ['dist/src/cli/main.js', 'exits', 'list', '--control', cp.url, '--token', cp.token.token, '--ingress', ing.adminUrl!], {
+      env: { ...process.env, HOPGATE_INGRESS_ADMIN_TOKEN: INGRESS_ADMIN_TOKEN },
+    });
+    assert.match(cli.stdout, /QUALITY\n/);
+    assert.match(cli.stdout, /\nde-1 .* active\s+100 \(100%\)\n/);
+    assert.match(cli.stdout, /\nus-1 .* draining\s+100 \(100%\)\n/);
+    assert.match(cli.stdout, /quality as measured by the ingress at http:\/\/127\.0\.0\.1:\d+/);
 
     for (const id of ['us-1', 'us-2']) assert.equal((await call('PATCH', `/v1/exits/${id}`, { drain: false })).status, 200);
     await inForce();
