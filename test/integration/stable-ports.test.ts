@@ -10,15 +10,16 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer as createNetServer } from 'node:net';
 import type { Server } from 'node:http';
-import { sqliteDb, tempDir, type TestDb } from './control-fixtures.js';
-import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl, until, type Api } from './control-link-fixtures.js';
+import { sqliteDb, tempDir, type TestDb } from '../helpers/control-fixtures.js';
+import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl, type Api } from '../helpers/control-link-fixtures.js';
+import { eventually } from '../helpers/eventually.js';
 import { exitEntry, startTestExit, type TestExit } from '../helpers/exits.js';
 import { curl } from '../helpers/curl.js';
 import { startWhoami } from '../../src/cli/demo-target.js';
 import { formatPortTable, type PortTable } from '../../src/ingress/route/port-table.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { ControlledIngress } from '../../src/ingress/control-link/controlled.js';
+import type { ControlledIngress } from '../../src/processes/controlled-ingress.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';
 
 const EXITS = [
@@ -104,7 +105,7 @@ describe('stable ports across a drain (control plane → ingress)', () => {
 
   async function inForce(): Promise<void> {
     const rev = (await call('GET', '/v1/revision')).body.revision;
-    await until(`revision ${rev} in force`, () => ing.ingress!.runtime.snapshot.revision === rev, 5000);
+    await eventually(`revision ${rev} in force`, () => ing.ingress!.runtime.snapshot.revision === rev);
   }
 
   async function portsNow(): Promise<string[]> {
