@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { SocksClient } from 'socks';
 import { stringify } from 'yaml';
 import { startEchoServer, withTimeout } from '../helpers/net.js';
-import { hashPassword } from '../../src/ingress/auth/password-hash.js';
+import { hashPassword } from '../../src/shared/auth/password-hash.js';
 import { startIngressProcesses } from '../../src/processes/ingress-workers.js';
 import { createLogger } from '../../src/shared/log.js';
 
