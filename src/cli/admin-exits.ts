@@ -2,6 +2,7 @@
 import type { ExitViewT } from '../control/api-schemas.js';
 import { AdminError, COMMON_OPTIONS, adminClient, printJson, runAdmin, table, type AdminClient } from './admin-client.js';
 import { parse } from './args.js';
+import { ingressQuality, qualityText, type IngressQuality } from './ingress-quality.js';
 
 export const EXITS_USAGE = `usage: hopgate exits <add|list|show|drain|undrain|token|delete> [ID] [options]
 
@@ -12,7 +13,9 @@ export const EXITS_USAGE = `usage: hopgate exits <add|list|show|drain|undrain|to
          [--allow-target CIDR]... [--deny-target CIDR]... [--allow-port P]...
          [--egress-ip IP] [--country cc] …   an exit that dials the ingresses (behind NAT or a
                          firewall); prints its token (shown once) and the command to run it
-  list                   every exit
+  list                   every exit; with an ingress (--ingress URL, HOPGATE_INGRESS_ADMIN, or
+                         the state dir's ingress.yaml from \`hopgate up\`) also its QUALITY score:
+                         0-100 (success rate, probe latency), as that ingress measured it
   show ID
   drain ID | undrain ID  stop / resume new connections through the exit
   token ID               a new token for a reverse exit (shown once; the old one stops working)
@@ -27,9 +30,10 @@ function address(e: ExitViewT): string {
   return `${host.includes(':') ? `[${host}]` : host}:${e.port}${e.via.length > 0 ? ` via ${e.via.length}` : ''}`;
 }
 
-function rows(list: ExitViewT[]): string {
-  return table(
-    ['ID', 'KIND', 'ADDRESS', 'EGRESS', 'PLACE', 'TAGS', 'CUSTOMERS', 'STATE'],
+function rows(list: ExitViewT[], quality?: IngressQuality): string {
+  const withQuality = quality?.ok === true;
+  const text = table(
+    ['ID', 'KIND', 'ADDRESS', 'EGRESS', 'PLACE', 'TAGS', 'CUSTOMERS', 'STATE', ...(withQuality ? ['QUALITY'] : [])],
     list.map((e) => [
       e.id,
       e.kind,
@@ -39,8 +43,12 @@ function rows(list: ExitViewT[]): string {
       e.tags.join(',') || '-',
       String(e.customers),
       e.drain ? 'draining' : 'active',
+      ...(quality?.ok === true ? [qualityText(quality.byId.get(e.id))] : []),
     ]),
   );
+  if (quality?.ok === true) return `${text}(quality as measured by the ingress at ${quality.from})\n`;
+  if (quality?.ok === false) return `${text}(no quality: the ingress at ${quality.from} did not answer: ${quality.reason})\n`;
+  return text;
 }
 
 /** The ingress tunnel address exits dial, as the settings say (a wildcard host, or no answer, becomes a placeholder). */
@@ -90,6 +98,7 @@ export async function exitsCommand(argv: string[]): Promise<void> {
     'deny-target': { type: 'string', multiple: true },
     'allow-port': { type: 'string', multiple: true },
     force: { type: 'boolean', default: false },
+    ingress: { type: 'string' },
   });
   const [sub, id] = positionals;
   if (values.help || sub === undefined || sub === 'help') {
@@ -152,14 +161,16 @@ export async function exitsCommand(argv: string[]): Promise<void> {
       }
       case 'list': {
         const { exits } = await client.request<{ exits: ExitViewT[] }>('GET', '/v1/exits');
-        if (values.json) return printJson(exits);
-        process.stdout.write(exits.length > 0 ? rows(exits) : 'no exits\n');
+        const quality = await ingressQuality(values.ingress, values['state-dir']);
+        if (values.json) return printJson(quality?.ok ? exits.map((e) => ({ ...e, quality: quality.byId.get(e.id)?.quality ?? null })) : exits);
+        process.stdout.write(exits.length > 0 ? rows(exits, quality) : 'no exits\n');
         return;
       }
       case 'show': {
         const e = await client.request<ExitViewT>('GET', path());
-        if (values.json) return printJson(e);
-        process.stdout.write(rows([e]));
+        const quality = await ingressQuality(values.ingress, values['state-dir']);
+        if (values.json) return printJson(quality?.ok ? { ...e, quality: quality.byId.get(e.id)?.quality ?? null } : e);
+        process.stdout.write(rows([e], quality));
         return;
       }
       case 'drain':

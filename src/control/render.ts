@@ -4,10 +4,11 @@
  * become users, exits become exits. The output is the *input* form (defaults
  * left to the ingress), validated against IngressConfigSchema before it leaves.
  *
- * Drained exits are left out, so they take no new connections (live ones go on
- * through an ingress reload). A customer whose explicit exit list is then empty
- * and who has no pools would fall back to "every exit": such a customer is
- * rendered suspended instead, with a warning, never widened.
+ * Drained exits stay in, marked `drain: true`, and stay in customers' lists: the
+ * ingress takes no new connections through them but keeps every port's meaning,
+ * serving a drained exit's port by a replacement (docs/ROUTING.md, stable ports).
+ * A customer whose every listed exit is drained and who has no pools is rendered
+ * suspended, with a warning (nothing of theirs could carry a connection).
  */
 import { stringify } from 'yaml';
 import { IngressConfigSchema, UserSchema, type IngressConfig, type IngressConfigInput } from '../shared/schema/ingress-config.js';
@@ -21,6 +22,11 @@ export interface Rendered {
   readonly revision: number;
   readonly config: IngressConfigInput;
   readonly warnings: string[];
+}
+
+/** Every exit, drained ones marked: the ingress keeps their ports' meaning. */
+export function renderExits(exits: readonly ExitRecord[]): Array<Record<string, unknown>> {
+  return exits.map((e) => (e.drain ? { ...renderExit(e), drain: true } : renderExit(e)));
 }
 
 export function renderExit(e: ExitRecord): Record<string, unknown> {
@@ -70,14 +76,12 @@ export function settingsAndExitsProblem(settings: Partial<Record<SettingKey, unk
   for (const site of r.data.reverse?.publish ?? []) {
     if (exits.some((e) => e.id === site.exit && e.drain)) return `reverse.publish: site ${site.host} names exit '${site.exit}', which is drained (drained exits leave the configuration)`;
   }
-  // The ingress's own rules, on what they read of the live exits: the exit index (ids and egress
-  // addresses once each) and the reverse section's (ids and kinds).
-  const live = exits
-    .filter((e) => !e.drain)
-    .map((e) => ({ id: e.id, kind: e.kind, ...(e.egressIp !== null ? { egressIp: e.egressIp } : {}) })) as IngressConfig['exits'];
+  // The ingress's own rules, on what they read of the rendered exits (drained ones included, marked):
+  // the exit index (ids once each, live egress addresses once each) and the reverse section's (ids and kinds).
+  const rendered = exits.map((e) => ({ id: e.id, kind: e.kind, ...(e.egressIp !== null ? { egressIp: e.egressIp } : {}), ...(e.drain ? { drain: true } : {}) })) as IngressConfig['exits'];
   try {
-    new ExitIndex(live);
-    checkReverseConfig({ ...r.data, exits: live });
+    new ExitIndex(rendered);
+    checkReverseConfig({ ...r.data, exits: rendered });
   } catch (err) {
     return (err as Error).message;
   }
@@ -97,9 +101,10 @@ export function renderUser(
   nowMs = Date.now(),
   conflicts?: ReadonlyMap<string, string>,
 ): Record<string, unknown> {
-  const listed = c.exits.filter((id) => liveIds.has(id));
+  // Drained exits stay listed so later ports keep their meaning.
+  const listed = c.exits;
   let status = c.status;
-  if (c.exits.length > 0 && listed.length === 0 && c.pools.length === 0 && status === 'active') {
+  if (c.exits.length > 0 && !c.exits.some((id) => liveIds.has(id)) && c.pools.length === 0 && status === 'active') {
     status = 'suspended';
     warnings?.push(`customer '${c.login}': every assigned exit is drained; rendered suspended`);
   }
@@ -132,7 +137,7 @@ export function renderUser(
 export function renderIngressConfig(s: StoreSnapshot): Rendered {
   const warnings: string[] = [];
   const liveIds = liveExitIds(s.exits);
-  const exits = s.exits.filter((e) => !e.drain).map(renderExit);
+  const exits = renderExits(s.exits);
   const conflicts = sourceAuthConflicts(s.customers);
   const users = s.customers.map((c) => renderUser(c, liveIds, warnings, Date.now(), conflicts)).filter((u) => {
     // As the stream does: one customer's unusable row (no password, no usable source) must not fail everyone's configuration.

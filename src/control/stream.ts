@@ -18,7 +18,7 @@ import { UserSchema } from '../shared/schema/ingress-config.js';
 import type { Logger } from '../shared/log.js';
 import type { DeltaMessage, HelloMessage, PingMessage, SnapshotMessage } from '../shared/control-protocol.js';
 import type { ControlMetrics } from './metrics.js';
-import { liveExitIds, renderExit, renderUser, settingsAndExitsProblem } from './render.js';
+import { liveExitIds, renderExits, renderUser, settingsAndExitsProblem } from './render.js';
 import { sourceAuthConflicts } from './source-claims.js';
 import type { CustomerRecord, ControlStore, ExitRecord } from './store/index.js';
 import type { SettingKey } from './api-schemas.js';
@@ -212,7 +212,7 @@ export class ConfigHub {
 
     let rerenderAll = false;
     if (read.exits) {
-      const renderedExits = read.exits.filter((e) => !e.drain).map(renderExit);
+      const renderedExits = renderExits(read.exits);
       const exitsJson = JSON.stringify(renderedExits);
       const oldLive = [...liveExitIds(s.exits)].join('\0');
       s.exits = read.exits;
@@ -301,7 +301,7 @@ export class ConfigHub {
 
   private buildState(revision: number, customers: CustomerRecord[], exits: ExitRecord[], settings: Partial<Record<SettingKey, unknown>>): HubState {
     const liveIds = liveExitIds(exits);
-    const renderedExits = exits.filter((e) => !e.drain).map(renderExit);
+    const renderedExits = renderExits(exits);
     const users = new Map<string, RenderedUser>();
     const conflicts = sourceAuthConflicts(customers);
     for (const c of customers) users.set(c.id, this.renderOne(c, liveIds, conflicts));

@@ -9,6 +9,7 @@ import type { IngressConfig } from '../shared/schema/ingress-config.js';
 import type { Logger } from '../shared/log.js';
 import { startAdminServer, type AdminRawHandler } from '../shared/admin-server.js';
 import type { Registry } from 'prom-client';
+import { exitReport } from './route/exit-report.js';
 import { portTable } from './route/port-table.js';
 import { compileSnapshot } from './config/snapshot.js';
 import { ListenerSet } from './listener-set.js';
@@ -78,7 +79,8 @@ export class Ingress {
         revision: runtime.snapshot.revision,
         sessions: runtime.sessions.size,
       }), (path) => {
-        // The port table with live health, for `hopgate ports`.
+        // The port table with live health, for `hopgate ports`; exits with health and quality, for `hopgate exits --ingress`.
+        if (path === '/v1/exits') return exitReport(runtime.snapshot, runtime.exitHealth);
         const m = /^\/v1\/ports\/([^/]+)$/.exec(path);
         return m ? portTable(runtime.snapshot, m[1]!, (e) => runtime.exitHealth.isUp(e.id)) : undefined;
       }, opts.adminHandler, () => runtime.snapshot.config.metrics?.token);

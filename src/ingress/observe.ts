@@ -29,6 +29,19 @@ export function createIngressMetrics(rt: IngressRuntime, registry = new Registry
   legitimacyMetrics(rt, registry);
   new Gauge({ name: 'hopgate_ingress_active_sessions', help: 'Open client connections', registers: [registry], collect() { this.set(rt.limiter.active); } });
   new Gauge({ name: 'hopgate_config_revision', help: 'Revision of the configuration in force', registers: [registry], collect() { this.set(rt.snapshot.revision); } });
+  new Gauge({
+    name: 'hopgate_ingress_exit_quality_score',
+    help: 'Exit quality score 0-100 from probes and connection outcomes (docs/ROUTING.md); exits not yet measured are absent',
+    labelNames: ['exit'],
+    registers: [registry],
+    collect() {
+      this.reset(); // exits removed by a reload must not linger
+      for (const e of rt.snapshot.exits.all) {
+        const q = rt.exitHealth.quality.score(e.id);
+        if (q !== undefined) this.set({ exit: e.id }, q);
+      }
+    },
+  });
   new Gauge({ name: 'hopgate_ingress_auth_throttled_sources', help: 'Auth-failure records held (per source and per source and login)', registers: [registry], collect() { this.set(rt.auth.throttle.tracked); } });
 
   const onClose = ({ session }: SessionCloseMessage): void => {

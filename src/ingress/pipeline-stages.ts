@@ -64,6 +64,7 @@ export function chooseExit(rt: IngressRuntime, session: Session, usable: (e: Exi
     nowMs: rt.now(),
     defaultSessionMinutes: snap.config.routing.defaultSessionMinutes,
     need,
+    qualityOf: (e) => rt.exitHealth.quality.score(e.id),
   }, usable);
 }
 

@@ -263,13 +263,15 @@ for (const dc of cases) {
       const cfg = parseIngressYaml(y.text, 'rendered.yaml');
       assert.deepEqual(cfg.listen, { host: '127.0.0.1', ports: [8000, 8010] });
       assert.equal(cfg.limits.maxConnections, 500);
-      assert.deepEqual(cfg.exits.map((e) => e.id), ['de-1', 'us-1'], 'drained gb-1 left out');
+      // drained gb-1 stays (marked), so the ports of customers listing it keep their meaning
+      assert.deepEqual(cfg.exits.map((e) => [e.id, e.drain ?? false]), [['de-1', false], ['gb-1', true], ['us-1', false]]);
       assert.equal(cfg.exits[0]!.password, 'p');
       const users = new Map(cfg.users.map((u) => [u.login, u]));
       assert.deepEqual(users.get('bob')!.exits, ['de-1', 'us-1']);
       assert.deepEqual(users.get('alice')!.pools, [{ country: 'us' }]);
       assert.deepEqual(users.get('alice')!.sources, ['198.51.100.7', '2001:db8::/48']);
       assert.equal(users.get('dave')!.status, 'suspended', 'only exit drained: suspended, not widened to every exit');
+      assert.deepEqual(users.get('dave')!.exits, ['gb-1'], 'the drained exit stays in the list');
       assert.match(y.headers.get('x-hopgate-warnings') ?? '', /dave/);
       const [aliceRow] = await tdb.query<{ password_hash: string }>('SELECT password_hash FROM customers WHERE id = $1', [ids.alice]);
       assert.equal(users.get('alice')!.passwordHash, aliceRow!.password_hash);

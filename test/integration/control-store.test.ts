@@ -108,9 +108,10 @@ for (const dc of cases) {
       assert.equal(cfg.limits.maxConnections, 50);
       assert.deepEqual(cfg.targetPolicy.allow, ['127.0.0.0/8']);
       const alice = cfg.users.find((u) => u.login === 'alice')!;
-      // us-1 is drained: left out, and alice keeps her pool, so she is not suspended.
-      assert.equal(cfg.exits.some((e) => e.id === 'us-1'), false);
-      assert.deepEqual(alice.exits, []);
+      // us-1 is drained: rendered marked, and kept in alice's list so her ports keep their meaning;
+      // she keeps her pool, so she is not suspended.
+      assert.equal(cfg.exits.find((e) => e.id === 'us-1')?.drain, true);
+      assert.deepEqual(alice.exits, ['us-1']);
       assert.deepEqual(alice.pools, [{ country: 'de' }]);
       assert.equal(alice.status, 'active');
       assert.equal(alice.maxConnections, 7);

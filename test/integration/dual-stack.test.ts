@@ -25,7 +25,7 @@ import { eventually } from '../helpers/eventually.js';
 import { socksAssociate } from '../helpers/socks-client.js';
 import { EXIT_LOGIN, exitConfig } from '../../src/cli/exit.js';
 import { Ingress } from '../../src/ingress/ingress.js';
-import { hashPassword } from '../../src/ingress/auth/password-hash.js';
+import { hashPassword } from '../../src/shared/auth/password-hash.js';
 import { createLogger } from '../../src/shared/log.js';
 import { TargetPolicy } from '../../src/shared/net/target-policy.js';
 import type { ReverseExitClient } from '../../src/exit/reverse-client.js';

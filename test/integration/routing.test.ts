@@ -86,9 +86,35 @@ test('username tags: exitip > port/index > connection port > country; conflicts 
   assert.equal(await seen(via('socks5h', `${USER.login}-port-${ing.base + 5}`, ing.base + 1)), '127.0.0.6');
   assert.equal(await seen(via('http', `user-${USER.login}-index-2`, ing.base + 4)), '127.0.0.3');
   for (let k = 0; k < 4; k++) assert.match(await seen(via('socks5h', `customer-${USER.login}-cc-de`, ing.base)), /^127\.0\.0\.[45]$/);
-  assert.equal(await seen(via('http', `${USER.login}-country-de`, ing.base + 1)), 'NO_EXIT_MATCH', 'port 1 is us-1: a de request there is a conflict');
+  // a country tag on a numbered port counts within that country's exits
+  assert.equal(await seen(via('http', `${USER.login}-country-de`, ing.base + 1)), '127.0.0.4', 'the 1st DE exit');
+  assert.equal(await seen(via('socks5h', `${USER.login}-cc-de`, ing.base + 2)), '127.0.0.5', 'the 2nd DE exit');
+  assert.equal(await seen(via('http', `${USER.login}-country-de`, ing.base + 3)), 'NO_EXIT_MATCH', 'two DE exits only');
   assert.equal(await seen(via('http', `${USER.login}-country-fr`, ing.base)), 'NO_EXIT_MATCH');
   assert.equal(await seen(via('http', USER.login, ing.base + 6)), 'NO_EXIT_MATCH', 'past the last exit');
+});
+
+test('exitnode-random, cc-UK, alternatives with "," and ";", quality-N; the admin /v1/exits shows the scores', async () => {
+  // exitnode-random: random whatever the port; cc-UK is GB
+  const any = new Set<string>();
+  for (let k = 0; k < 12; k++) any.add(await seen(via('socks5h', `${USER.login}-exitnode-random`, ing.base + 1)));
+  assert.ok(any.size >= 2, `random on a numbered port: ${[...any].join(', ')}`);
+  for (const scheme of ['http', 'socks5h', 'socks4a']) assert.equal(await seen(via(scheme, `${USER.login}-cc-UK-exitnode-random`, ing.base + 3)), '127.0.0.6', scheme);
+  const either = new Set<string>();
+  for (let k = 0; k < 16; k++) either.add(await seen(via(k % 2 ? 'http' : 'socks5h', `${USER.login}-country-${k % 2 ? 'gb,de' : 'gb;DE'}`, ing.base)));
+  assert.deepEqual([...either].sort(), ['127.0.0.4', '127.0.0.5', '127.0.0.6']);
+  assert.equal(await seen(via('http', `${USER.login}-country-us,de`, ing.base + 3)), '127.0.0.4', 'port 3 counts within US or DE: us-1, us-2, de-1');
+  assert.equal(await seen(via('http', `${USER.login}-session-a,b`, ing.base)), 'USERNAME_INVALID');
+  // quality: the prober (150 ms) and the traffic above have measured every exit by now
+  const admin = `http://127.0.0.1:${ing.ingress.adminPort}`;
+  const report = (await (await fetch(`${admin}/v1/exits`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as { exits: Array<{ id: string; up: boolean; quality: { score: number | null; outcomes: number; latencyMs: number | null } }> };
+  assert.equal(report.exits.length, 5);
+  for (const e of report.exits) {
+    assert.ok(e.quality.score !== null && e.quality.score >= 90 && e.quality.outcomes > 0 && e.quality.latencyMs !== null, `${e.id}: ${JSON.stringify(e.quality)}`);
+  }
+  assert.equal(await seen(via('http', `${USER.login}-cc-gb-quality-90`, ing.base)), '127.0.0.6');
+  const metrics = await (await fetch(`${admin}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
+  assert.match(metrics, /hopgate_ingress_exit_quality_score\{exit="gb-1"\} (9\d|100)/);
 });
 
 test('a customer sees only their own exits, in their own order', async () => {

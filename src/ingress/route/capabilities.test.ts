@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { selectExit, type RouteRequest } from './select-exit.js';
-import type { Exit } from './exit-index.js';
+import type { Exit } from '../../shared/exits/exit-index.js';
 import { whyCannot, type RouteNeed } from './capabilities.js';
 import { IngressConfigSchema, type IngressConfigInput } from '../../shared/schema/ingress-config.js';
 import { compileSnapshot } from '../config/snapshot.js';

@@ -14,7 +14,7 @@ import { ProxyError, type ErrorCode } from '../../shared/errors.js';
 import type { TargetAddress } from '../../protocol/address.js';
 import type { ExitConfig } from '../../shared/schema/ingress-config.js';
 import { checkReverseTargets } from '../reverse/dial-reverse.js';
-import type { Exit } from './exit-index.js';
+import type { Exit } from '../../shared/exits/exit-index.js';
 
 /** What this request needs from its exit; an empty need is served by any exit. */
 export interface RouteNeed {

@@ -20,9 +20,10 @@ export function startExitProber(rt: IngressRuntime, intervalMs: number, onError:
         rt.snapshot.exits.all.map(async (exit) => {
           // A reverse exit is never dialled: its health is whether it is connected (reverse/registry.ts).
           if (exit.config.kind === 'reverse') return;
+          const started = performance.now();
           try {
             await probeRoute(exit.config, timeoutMs);
-            rt.exitHealth.succeeded(exit.id);
+            rt.exitHealth.succeeded(exit.id, performance.now() - started);
           } catch {
             rt.exitHealth.failed(exit.id);
           }

@@ -15,7 +15,10 @@ export interface PortRow {
   /** "random", "random in us", or the exit's id. */
   readonly meaning: string;
   readonly exit: { readonly id: string; readonly egressIp: string | null; readonly place: string } | null;
-  /** up | down | replaced | (for random rows) how many candidates are up. */
+  /**
+   * up | down (no replacement) | replaced (down, served by a replacement) | drained (served by
+   * the replacement in servedBy, or by nothing) | (for random rows) how many candidates are up.
+   */
   readonly state: string;
   readonly servedBy: { readonly id: string; readonly egressIp: string | null } | null;
   /** false when the port is outside the ingress's listening range. */
@@ -30,6 +33,8 @@ export interface PortTable {
 }
 
 export function portTable(snap: Snapshot, login: string, isUp: (e: Exit) => boolean): PortTable | undefined {
+  // As routing sees it: a drained exit takes no new connections.
+  const ok = (e: Exit): boolean => !e.drained && isUp(e);
   const user = snap.usersByLogin.get(login);
   if (!user) return undefined;
   const route = user.route;
@@ -42,19 +47,19 @@ export function portTable(snap: Snapshot, login: string, isUp: (e: Exit) => bool
     index: label === 'random' ? 0 : null,
     meaning: label,
     exit: null,
-    state: `${candidates.filter(isUp).length}/${candidates.length} up`,
+    state: `${candidates.filter(ok).length}/${candidates.length} up`,
     servedBy: null,
     listening: listening(port),
   });
   const exitRow = (port: number | null, index: number | null, e: Exit): PortRow => {
-    const up = isUp(e);
-    const stand = up ? undefined : replacementFor(e, route, `${login}\0port ${port ?? `index ${index}`}`, isUp);
+    const up = ok(e);
+    const stand = up ? undefined : replacementFor(e, route, `${login}\0port ${port ?? `index ${index}`}`, ok);
     return {
       port,
       index,
       meaning: e.id,
       exit: { id: e.id, egressIp: e.config.egressIp ?? null, place: describePlace(e.place) },
-      state: up ? 'up' : stand ? 'replaced' : 'down',
+      state: up ? 'up' : e.drained ? 'drained' : stand ? 'replaced' : 'down',
       servedBy: up ? { id: e.id, egressIp: e.config.egressIp ?? null } : stand ? { id: stand.id, egressIp: stand.config.egressIp ?? null } : null,
       listening: listening(port),
     };
@@ -79,11 +84,11 @@ export function formatPortTable(t: PortTable): string {
   const body = t.rows.map((r) => [
     r.port === null ? '-' : `${r.port}${r.listening ? '' : '*'}`,
     r.index === null ? '' : String(r.index),
-    r.meaning,
+    r.state === 'drained' ? `${r.meaning} (drained)` : r.meaning,
     r.exit?.egressIp ?? '',
     r.exit?.place ?? '',
     r.state,
-    r.servedBy && r.state === 'replaced' ? `${r.servedBy.id} (${r.servedBy.egressIp ?? '?'})` : '',
+    r.servedBy && r.exit && r.servedBy.id !== r.exit.id ? `→ ${r.servedBy.id} (${r.servedBy.egressIp ?? '?'})` : r.state === 'drained' || r.state === 'down' ? '→ nothing' : '',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();

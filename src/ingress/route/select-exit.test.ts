@@ -57,7 +57,12 @@ test('precedence 2-3: the port named or used maps to the i-th exit of the ordere
   assert.equal(pick('bob', { index: 3 }, 8001)?.reason, 'index');
   assert.throws(() => pick('bob', {}, 8004), /port 8004 is not one of yours: 8000 is random, 8001-8003 are your 3 exits/);
   assert.throws(() => pick('bob', { index: 4 }), /index 4: you have 3 exits/);
-  assert.throws(() => pick('bob', { country: 'us' }, 8001), /port 8001's exit de-2 is in country de, not country us/);
+  // With a place tag a numbered port counts within the matching exits: bob's 1st US exit is us-1 (his 2nd overall).
+  assert.equal(pick('bob', { country: 'us' }, 8001)?.exit.id, 'us-1');
+  assert.equal(pick('bob', { country: 'us' }, 8002)?.exit.id, 'us-3');
+  assert.equal(pick('bob', { country: 'de', index: 1 }, 8003)?.exit.id, 'de-2');
+  assert.throws(() => pick('bob', { country: 'us' }, 8003), /port 8003: you have 2 exits in country us/);
+  assert.throws(() => pick('bob', { country: 'de', index: 2 }), /index 2: you have 1 exit in country de/);
   assert.equal(pick('own', {}, 9001)?.exit.id, 'us-1', 'per-customer port base');
   assert.throws(() => pick('own', {}, 8000), /below your port base 9000/);
 });
@@ -92,7 +97,7 @@ test('place scheme: base + k·stride is country k, + i its i-th exit', () => {
   const us = new Set<string>();
   for (let i = 0; i < 100; i++) us.add(pick('places', {}, 8100)!.exit.id);
   assert.deepEqual([...us].sort(), ['us-1', 'us-2', 'us-3']);
-  assert.throws(() => pick('places', {}, 8104), /port 8104: you have 3 exits in us/);
+  assert.throws(() => pick('places', {}, 8104), /port 8104: you have 3 exits in country us/);
   assert.throws(() => pick('places', { country: 'de' }, 8100), /port 8100 is country us, but the username asks for country de/);
 });
 
@@ -102,7 +107,11 @@ test('a dead exit behind a port is replaced from the same place, alike everywher
   const c = pick('all', {}, 8001, usable);
   assert.deepEqual([c?.exit.id, c?.reason], ['us-2', 'replacement'], 'us-1 (new_york) → us-2, the only other exit in new_york');
   down.add('us-2');
-  assert.throws(() => pick('all', {}, 8001, usable), /exit us-1 behind port 8001 is down and none of your other exits in city new_york, country us is up/);
+  assert.equal(pick('all', {}, 8001, usable)?.exit.id, 'us-3', 'no other exit in new_york: the same country (dallas)');
+  down.add('us-3');
+  const any = pick('all', {}, 8001, usable)!;
+  assert.ok(['de-1', 'de-2', 'gb-1'].includes(any.exit.id) && any.reason === 'replacement', `then any exit of the customer (${any.exit.id})`);
+  assert.throws(() => pick('all', { country: 'us' }, 8001, usable), /exit us-1 behind port 8001 is down and none of your other exits in country us can take over/, 'never outside the place the username asks for');
   // de-1 behind 8004: the stand-in is de-2, and the same on every call (no randomness)
   const r = new Set(Array.from({ length: 20 }, () => pick('all', {}, 8004, (e) => e.id !== 'de-1')!.exit.id));
   assert.deepEqual([...r], ['de-2']);
@@ -190,4 +199,87 @@ test('health: a failure takes an exit out with doubling back-off; success restor
   h.failed('y');
   h.retain(new Set(['x']));
   assert.equal(h.isUp('y'), true);
+});
+
+/** The same exits with some drained, as the control plane renders a drain. */
+function drainedSetup(drained: readonly string[]) {
+  return setup(
+    [
+      { login: 'all', passwordHash: H },
+      { login: 'bob', passwordHash: H, exits: ['de-2', 'us-1', 'us-3', 'gb-1'] },
+    ],
+    { exits: EXITS.map((e) => (drained.includes(e.id) ? { ...e, drain: true } : e)) },
+  );
+}
+
+test('stable ports: draining an exit moves no other port; its own port gets a deterministic replacement', () => {
+  const before = drainedSetup([]);
+  const after = drainedSetup(['us-1']);
+  for (const login of ['all', 'bob']) {
+    const n = before.route(login).exits.size;
+    assert.equal(after.route(login).exits.size, n, 'the drained exit keeps its place in the list');
+    for (let port = 8001; port <= 8000 + n; port++) {
+      const was = before.pick(login, {}, port)!;
+      const now = after.pick(login, {}, port)!;
+      if (was.exit.id !== 'us-1') {
+        assert.deepEqual([now.exit.id, now.reason], [was.exit.id, 'port'], `${login} port ${port}`);
+        continue;
+      }
+      assert.equal(now.reason, 'replacement', `${login} port ${port}`);
+      const again = new Set(Array.from({ length: 20 }, () => after.pick(login, {}, port)!.exit.id));
+      assert.deepEqual([...again], [now.exit.id], 'the same replacement every time');
+      // same place first (all: us-2 shares new_york), else the same country (bob: us-3 in dallas)
+      assert.equal(now.exit.id, login === 'all' ? 'us-2' : 'us-3');
+    }
+  }
+  // never chosen at random, by session, or by a named exit IP
+  for (let i = 0; i < 100; i++) assert.notEqual(after.pick('all', { country: 'us' })!.exit.id, 'us-1');
+  for (let k = 0; k < 50; k++) assert.notEqual(after.pick('all', { session: `s${k}` }, 8000, undefined, 1_700_000_000_000)!.exit.id, 'us-1');
+  assert.throws(() => after.pick('all', { exitIp: '10.0.0.1' }), (e: Error) => (e as { code?: string }).code === 'EXIT_UNREACHABLE' && /us-1 \(10\.0\.0\.1\) is drained/.test(e.message));
+  // a strict session whose exit is drained moves (a drain is lasting, unlike an outage)
+  const t0 = 1_700_000_000_000;
+  const sid = Array.from({ length: 200 }, (_, k) => `x${k}`).find((id) => before.pick('all', { session: id, sessionMode: 'strict' }, 8000, undefined, t0)!.exit.id === 'us-1')!;
+  assert.notEqual(after.pick('all', { session: sid, sessionMode: 'strict' }, 8000, undefined, t0)!.exit.id, 'us-1');
+  // every US exit drained: a clear refusal names the drain
+  const allUs = drainedSetup(['us-1', 'us-2', 'us-3']);
+  assert.throws(() => allUs.pick('all', { country: 'us' }), /all 3 of your exits in country us are drained/);
+  assert.equal(allUs.pick('bob', {}, 8004)?.exit.id, 'gb-1', 'gb-1 keeps port 4');
+  assert.equal(allUs.pick('bob', {}, 8002)?.reason, 'replacement');
+});
+
+test('a drained exit gives up its egress IP to a live one (no duplicate refusal)', () => {
+  const idx = new ExitIndex(IngressConfigSchema.parse({ exits: [{ ...EXITS[0], drain: true }, { ...EXITS[1], egressIp: '10.0.0.1' }] }).exits);
+  assert.equal(idx.byEgressIp('10.0.0.1')?.id, 'us-2');
+});
+
+test('place alternatives: country-us,de picks among both; a port counts within them', () => {
+  const seen = new Set(Array.from({ length: 200 }, () => pick('all', { country: ['de', 'gb'] })!.exit.id));
+  assert.deepEqual([...seen].sort(), ['de-1', 'de-2', 'gb-1']);
+  assert.deepEqual([1, 2, 3].map((i) => pick('bob', { country: ['us', 'de'] }, 8000 + i)?.exit.id), ['de-2', 'us-1', 'us-3']);
+  assert.throws(() => pick('bob', { country: ['fr', 'gb'] }), /none of your 3 exits is in country fr or gb/);
+  assert.equal(pick('all', { city: ['dallas', 'berlin'] })?.exit.id, 'us-3');
+  // against a place-scheme slot the alternatives are intersected with the slot's country
+  assert.equal(pick('places', { country: ['de', 'us'] }, 8202)?.exit.id, 'de-2');
+  assert.throws(() => pick('places', { country: ['de', 'gb'] }, 8100), /port 8100 is country us, but the username asks for country de or gb/);
+});
+
+test('quality threshold: only exits scored at or above it; unmeasured ones do not qualify', () => {
+  const scores: Record<string, number> = { 'us-1': 95, 'us-2': 60, 'us-3': 91, 'de-1': 30 };
+  const config = IngressConfigSchema.parse({ listen: { ports: [8000, 8099] }, exits: EXITS, users: [{ login: 'all', passwordHash: H }] });
+  const snap = compileSnapshot(config, 1);
+  const r = snap.usersByLogin.get('all')!.route;
+  const q = (tags: UsernameTags, port = 8000, usable: (e: Exit) => boolean = () => true) =>
+    selectExit(snap.exits, r, { login: 'all', tags, port, nowMs: 0, defaultSessionMinutes: 10, qualityOf: (e) => scores[e.id] }, usable);
+  const seen = new Set(Array.from({ length: 200 }, () => q({ minQuality: 90 })!.exit.id));
+  assert.deepEqual([...seen].sort(), ['us-1', 'us-3'], 'de-2 and gb-1 are unmeasured');
+  assert.equal(q({ minQuality: 90, session: 'a' })!.ref.place.country, 'us');
+  // behind a port: an exit below the bar is replaced like a dead one
+  const c = q({ minQuality: 90 }, 8002)!;
+  assert.deepEqual([c.exit.id, c.reason], ['us-1', 'replacement'], 'us-2 (60) → us-1, same place');
+  assert.equal(q({ minQuality: 50 }, 8002)?.exit.id, 'us-2');
+  assert.throws(() => q({ minQuality: 90, exitIp: '10.0.0.2' }), (e: Error) => (e as { code?: string }).code === 'NO_EXIT_MATCH' && /us-2 \(10\.0\.0\.2\) has quality 60, below the 90/.test(e.message));
+  assert.throws(() => q({ minQuality: 50, country: 'de' }), (e: Error) => (e as { code?: string }).code === 'NO_EXIT_MATCH' && /has quality 50 or more \(de-1 30, de-2 unmeasured\)/.test(e.message));
+  // good enough but down: that is an outage, not a quality refusal
+  assert.throws(() => q({ minQuality: 90, country: 'us' }, 8000, () => false), (e: Error) => (e as { code?: string }).code === 'EXIT_UNREACHABLE');
+  assert.equal(q({ minQuality: 0 }, 8004)?.exit.id, 'de-1', 'quality-0: any measured exit');
 });

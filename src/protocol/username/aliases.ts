@@ -2,7 +2,20 @@
  * Keys a username may carry, with the aliases large proxy providers use, so a
  * scraper configured for one of them works unchanged. Canonical name first.
  */
-export type TagKey = 'login' | 'country' | 'city' | 'state' | 'asn' | 'session' | 'sessionMinutes' | 'sessionMode' | 'exitIp' | 'port' | 'index';
+export type TagKey =
+  | 'login'
+  | 'country'
+  | 'city'
+  | 'state'
+  | 'asn'
+  | 'session'
+  | 'sessionMinutes'
+  | 'sessionMode'
+  | 'exitIp'
+  | 'exitNode'
+  | 'port'
+  | 'index'
+  | 'minQuality';
 
 export const KEY_ALIASES: Readonly<Record<TagKey, readonly string[]>> = {
   login: ['user', 'customer', 'cust', 'login'],
@@ -14,8 +27,11 @@ export const KEY_ALIASES: Readonly<Record<TagKey, readonly string[]>> = {
   sessionMinutes: ['sesstime', 'sessionduration', 'sessttl', 'lifetime'],
   sessionMode: ['sessmode', 'sessionmode'],
   exitIp: ['exitip', 'exitnodeip', 'ip'],
+  /** `exitnode-random` (random, whatever the port) or `exitnode-<IPv4>` (as exitip). */
+  exitNode: ['exitnode'],
   port: ['port'],
   index: ['index', 'proxyindex'],
+  minQuality: ['quality', 'minquality'],
 };
 
 const BY_ALIAS = new Map<string, TagKey>();

@@ -31,6 +31,8 @@ const SAMPLES: Record<Exclude<TagKey, 'login'>, [string, UsernameTags]> = {
   exitIp: ['203.0.113.7', { exitIp: '203.0.113.7' }],
   port: ['10001', { port: 10001 }],
   index: ['0', { index: 0 }],
+  exitNode: ['Random', { index: 0 }],
+  minQuality: ['90', { minQuality: 90 }],
 };
 
 test('every alias in KEY_ALIASES maps to its key, case-insensitively, and parses as that key', () => {
@@ -128,6 +130,9 @@ test('formatUsername(parseUsername(x)) round trips to the same tags, in canonica
     ['user-user-cc-us', 'user-user-country-us'],
     ['login-customer-sid-a', 'user-customer-session-a'],
     ['user', 'user'],
+    ['bob-cc-UK-exitnode-random', 'bob-country-gb-index-0'],
+    ['bob-exitnode-198.51.100.2', 'bob-exitip-198.51.100.2'],
+    ['bob-country-us;DE,fr-asn-as1;2-quality-90', 'bob-country-us,de,fr-asn-1,2-quality-90'],
   ];
   for (const [raw, canonical] of names) {
     const p = parsed(raw);
@@ -206,4 +211,70 @@ test('invalid pin values and invalid logins', () => {
   refused(`${'a'.repeat(65)}-cc-us`, `login "${'a'.repeat(65)}"`);
   refused('user-b=b-cc-us', 'login "b=b"');
   assert.equal(parsed('a'.repeat(64)).login, 'a'.repeat(64));
+});
+
+test('exitnode: random (whatever the port) or an exit IP; UK is GB', () => {
+  assert.deepEqual(parsed('bob-exitnode-random').tags, { index: 0 });
+  assert.deepEqual(parsed('bob-cc-UK-exitnode-random').tags, { country: 'gb', index: 0 });
+  assert.deepEqual(parsed('user-bob-EXITNODE-RANDOM-cc-uk').tags, { country: 'gb', index: 0 });
+  assert.deepEqual(parsed('bob-exitnode-203.0.113.9').tags, { exitIp: '203.0.113.9' });
+  refused('bob-exitnode-any', 'exitnode', '"any"', 'random');
+  refused('bob-exitnode-random-index-2', 'conflicting exit pins', 'exitnode', 'index');
+  refused('bob-exitnode-random-port-8001', 'conflicting exit pins', 'exitnode', 'port');
+  refused('bob-exitnode-1.2.3.4-exitip-1.2.3.4', 'conflicting exit pins', 'exitnode', 'exitip');
+  refused('bob-exitnode-random-exitnode-random', '"exitnode"', 'twice');
+});
+
+test('place values list alternatives with "," or ";"; other keys refuse them', () => {
+  assert.deepEqual(parsed('bob-country-us,de').tags, { country: ['us', 'de'] });
+  assert.deepEqual(parsed('bob-cc-US;de,UK').tags, { country: ['us', 'de', 'gb'] });
+  assert.deepEqual(parsed('bob-cc-uk,gb').tags, { country: 'gb' }, 'aliases of one country collapse to one value');
+  assert.deepEqual(parsed('bob-city-berlin;new_york-state-ny,be').tags, { city: ['berlin', 'new_york'], state: ['ny', 'be'] });
+  assert.deepEqual(parsed('bob-asn-AS3320,7922').tags, { asn: [3320, 7922] });
+  for (const raw of ['bob-country-us,', 'bob-country-,us', 'bob-country-us,,de', 'bob-cc-us;', 'bob-cc-;', 'bob-cc-,']) refused(raw, 'empty alternative');
+  refused('bob-country-us,usa', 'country', '"usa"');
+  refused('bob-asn-1,x', 'asn', '"x"');
+  for (const [key, value] of [['session', 'a,b'], ['sessid', 'a;b'], ['exitip', '1.2.3.4,1.2.3.5'], ['port', '8001,8002'], ['index', '1;2'], ['quality', '90,80'], ['exitnode', 'random,random']] as const) {
+    refused(`bob-${key}-${value}`, key, 'only country, state, city and asn take alternatives');
+  }
+  // A login cannot hold them either (they would read as a list of logins).
+  refused('bob,alice-cc-us', 'login "bob,alice"');
+});
+
+test('quality: a whole score from 0 to 100', () => {
+  assert.deepEqual(parsed('bob-quality-0').tags, { minQuality: 0 });
+  assert.deepEqual(parsed('bob-cc-de-MINQUALITY-100').tags, { country: 'de', minQuality: 100 });
+  for (const v of ['101', '9.5', 'high', '1e2', '+5']) refused(`bob-quality-${v}`, 'quality');
+  refused('bob-quality-90-minquality-80', '"minquality"', 'twice');
+});
+
+test('random tag sets with alternatives and pins round trip through formatUsername (fuzz-style)', () => {
+  // Deterministic pseudo-random draws over every key, with alternatives, checked like the fuzz target does.
+  let seed = 0x2545f491;
+  const next = (n: number): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return (seed >>> 8) % n;
+  };
+  const pick = <T>(xs: readonly T[]): T => xs[next(xs.length)]!;
+  const gens: Record<string, () => string> = {
+    cc: () => Array.from({ length: 1 + next(3) }, () => pick(['us', 'DE', 'uk', 'gb', 'fr'])).join(pick([',', ';'])),
+    city: () => Array.from({ length: 1 + next(2) }, () => pick(['berlin', 'New_York'])).join(','),
+    st: () => pick(['ca', 'ny;be']),
+    asn: () => pick(['as3320', '7922,AS1']),
+    sid: () => pick(['a', 'B_2']),
+    quality: () => String(next(101)),
+  };
+  const pins = [() => 'exitnode-random', () => 'exitnode-192.0.2.1', () => `index-${next(9)}`, () => `port-${8000 + next(99)}`, () => ''];
+  for (let i = 0; i < 500; i++) {
+    const keys = Object.keys(gens).filter(() => next(2) === 0);
+    const parts = ['bob', ...keys.map((k) => `${k}-${gens[k]!()}`), pick(pins)()].filter((p) => p !== '');
+    const raw = parts.join('-');
+    const p = parsed(raw);
+    const text = formatUsername(p.login, p.tags);
+    const again = parsed(text);
+    assert.deepEqual(again.tags, p.tags, `${raw} -> ${text}`);
+    for (const v of [p.tags.country, p.tags.city, p.tags.state, p.tags.asn]) {
+      if (Array.isArray(v)) assert.ok(v.length > 1 && new Set(v).size === v.length, `${raw}: alternatives deduplicated, a single one kept scalar`);
+    }
+  }
 });

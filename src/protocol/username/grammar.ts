@@ -1,19 +1,23 @@
 /**
  * The username grammar (docs/USERNAME.md): `login` or `login-k-v-k-v…` or
- * `user-login-k-v…`. Pure: string in, tags or a reason out. Every refusal
- * names the key at fault, because a customer must be able to tell a typo in
- * a tag from a wrong password.
+ * `user-login-k-v…`. `-` separates keys and values; inside one value of a place
+ * key, `,` or `;` separate alternatives (`country-us,de`: either country).
+ * Pure: string in, tags or a reason out. Every refusal names the key at fault,
+ * because a customer must be able to tell a typo in a tag from a wrong password.
  */
 import { isIPv4 } from 'node:net';
 import { COUNTRY_ALIASES, keyForAlias, type TagKey } from './aliases.js';
 
+/** One value, or several alternatives (any of them will do), deduplicated, in the order given. */
+export type OneOrMore<T> = T | readonly T[];
+
 export interface UsernameTags {
   /** ISO 3166-1 alpha-2, lower case. */
-  readonly country?: string;
+  readonly country?: OneOrMore<string>;
   /** Lower case; `_` kept as the space stand-in (`new_york`). */
-  readonly city?: string;
-  readonly state?: string;
-  readonly asn?: number;
+  readonly city?: OneOrMore<string>;
+  readonly state?: OneOrMore<string>;
+  readonly asn?: OneOrMore<number>;
   /** Sticky-session id, case preserved. */
   readonly session?: string;
   readonly sessionMinutes?: number;
@@ -22,8 +26,10 @@ export interface UsernameTags {
   readonly exitIp?: string;
   /** Pin by the port scheme's port number, as if the client had used that port. */
   readonly port?: number;
-  /** Pin the n-th exit of the customer's ordered list (0 = random, as the base port). */
+  /** Pin the n-th exit of the customer's ordered list (0 = random, as the base port; `exitnode-random`). */
   readonly index?: number;
+  /** Only exits whose quality score (0-100, docs/ROUTING.md) is at least this. */
+  readonly minQuality?: number;
 }
 
 export interface ParsedUsername {
@@ -57,24 +63,61 @@ function intIn(text: string, min: number, max: number): number | undefined {
 
 type MutableTags = { -readonly [K in keyof UsernameTags]: UsernameTags[K] };
 
+/** Keys whose value may list alternatives. */
+type PlaceKey = 'country' | 'city' | 'state' | 'asn';
+const PLACE_KEYS: ReadonlySet<TagKey> = new Set<TagKey>(['country', 'city', 'state', 'asn']);
+const ALTERNATIVES_RE = /[,;]/;
+
+/** One place value, normalised, or an error text. */
+function placeValue(key: PlaceKey, alias: string, value: string): string | number | { error: string } {
+  const lower = value.toLowerCase();
+  switch (key) {
+    case 'country':
+      if (!/^[a-z]{2}$/.test(lower)) return { error: `${alias}: "${value}" is not a two-letter country code` };
+      return COUNTRY_ALIASES[lower] ?? lower;
+    case 'city':
+    case 'state':
+      if (!WORD_RE.test(lower)) return { error: `${alias}: "${value}" may only hold letters, digits and _ (for spaces)` };
+      return lower;
+    case 'asn': {
+      const n = intIn(lower.replace(/^as/, ''), 1, 4294967295);
+      return n === undefined ? { error: `${alias}: "${value}" is not an AS number` } : n;
+    }
+  }
+}
+
+/** `us`, or `us,de;fr`: each alternative validated; one value stays a scalar. */
+function setPlace(tags: MutableTags, key: PlaceKey, alias: string, value: string): string | undefined {
+  const out: Array<string | number> = [];
+  for (const part of value.split(ALTERNATIVES_RE)) {
+    if (part === '') return `${alias}: empty alternative in "${value}" (doubled or trailing "," or ";")`;
+    const v = placeValue(key, alias, part);
+    if (typeof v === 'object') return v.error;
+    if (!out.includes(v)) out.push(v);
+  }
+  (tags as Record<string, unknown>)[key] = out.length === 1 ? out[0] : Object.freeze(out);
+  return undefined;
+}
+
 /** Validate one value; returns an error text or undefined after storing it. */
 function setTag(tags: MutableTags, key: Exclude<TagKey, 'login'>, alias: string, value: string): string | undefined {
   const lower = value.toLowerCase();
+  if (ALTERNATIVES_RE.test(value) && !PLACE_KEYS.has(key)) return `${alias}: "${value}": only country, state, city and asn take alternatives ("," or ";")`;
   switch (key) {
-    case 'country': {
-      if (!/^[a-z]{2}$/.test(lower)) return `${alias}: "${value}" is not a two-letter country code`;
-      tags.country = COUNTRY_ALIASES[lower] ?? lower;
-      return undefined;
-    }
+    case 'country':
     case 'city':
     case 'state':
-      if (!WORD_RE.test(lower)) return `${alias}: "${value}" may only hold letters, digits and _ (for spaces)`;
-      tags[key] = lower;
+    case 'asn':
+      return setPlace(tags, key, alias, value);
+    case 'exitNode':
+      if (lower === 'random') tags.index = 0;
+      else if (isIPv4(value)) tags.exitIp = value;
+      else return `${alias}: "${value}" must be random or an exit's IPv4 egress address`;
       return undefined;
-    case 'asn': {
-      const n = intIn(lower.replace(/^as/, ''), 1, 4294967295);
-      if (n === undefined) return `${alias}: "${value}" is not an AS number`;
-      tags.asn = n;
+    case 'minQuality': {
+      const n = intIn(value, 0, 100);
+      if (n === undefined) return `${alias}: "${value}" is not a score from 0 to 100`;
+      tags.minQuality = n;
       return undefined;
     }
     case 'session':
@@ -150,7 +193,7 @@ export function parseUsername(raw: string): UsernameResult {
     const used = [seen.get('sessionMinutes'), seen.get('sessionMode')].filter(Boolean);
     return bad(`${used.join(' and ')} given without a session (sesstime/sessmode need one)`);
   }
-  const pins = (['exitIp', 'port', 'index'] as const).map((k) => seen.get(k)).filter(Boolean);
+  const pins = (['exitIp', 'exitNode', 'port', 'index'] as const).map((k) => seen.get(k)).filter(Boolean);
   if (pins.length > 1) return bad(`conflicting exit pins: ${pins.join(' and ')}`);
   return { ok: true, value: { login, tags, raw } };
 }
@@ -159,8 +202,8 @@ export function parseUsername(raw: string): UsernameResult {
 export function formatUsername(login: string, tags: UsernameTags = {}): string {
   // A login that is itself a login alias ("user") would be read as the `user-` prefix when tags follow.
   const parts = keyForAlias(login) === 'login' && Object.values(tags).some((v) => v !== undefined) ? ['user', login] : [login];
-  const push = (k: string, v: string | number | undefined): void => {
-    if (v !== undefined) parts.push(k, String(v));
+  const push = (k: string, v: OneOrMore<string | number> | undefined): void => {
+    if (v !== undefined) parts.push(k, typeof v === 'object' ? v.join(',') : String(v));
   };
   push('country', tags.country);
   push('state', tags.state);
@@ -172,5 +215,6 @@ export function formatUsername(login: string, tags: UsernameTags = {}): string {
   push('session', tags.session);
   push('sesstime', tags.sessionMinutes);
   push('sessmode', tags.sessionMode);
+  push('quality', tags.minQuality);
   return parts.join('-');
 }

@@ -104,6 +104,8 @@ export const ExitSchema = HopSchema.extend({
   state: z.string().optional(),
   city: z.string().optional(),
   asn: z.number().int().positive().optional(),
+  /** Drained: takes no new connections, but keeps its port in customers' lists, served by a replacement (docs/ROUTING.md). */
+  drain: z.boolean().optional(),
   /** Hops crossed before this exit, in order: ingress → via[0] → … → exit → target. */
   via: z.array(HopSchema).default([]),
 }).strict();
@@ -134,6 +136,7 @@ export const ReverseExitSchema = z
     state: z.string().optional(),
     city: z.string().optional(),
     asn: z.number().int().positive().optional(),
+    drain: ExitSchema.shape.drain,
     // Refused when given (it dials the ingress); present in the type so code reading any exit's
     // `host`, `port`, `username`, `password` or `via` still compiles and sees nothing.
     host: z.undefined({ error: 'a reverse exit has no host: it connects to the ingress (reverse.listen)' }).optional(),

@@ -118,9 +118,10 @@ export const workPackets: FuzzTarget = {
 };
 
 function username(rng: Rng): string {
-  const keys = ['country', 'cc', 'city', 'state', 'asn', 'session', 'sessid', 'sesstime', 'sessmode', 'exitip', 'port', 'index', 'bogus'];
+  const keys = ['country', 'cc', 'city', 'state', 'asn', 'session', 'sessid', 'sesstime', 'sessmode', 'exitip', 'exitnode', 'port', 'index', 'quality', 'bogus'];
   const values = (k: string): string =>
-    ({ country: 'de', cc: rng.pick(['uk', 'US', 'x']), city: 'new_york', state: 'ca', asn: rng.pick(['as3320', '0', '4294967296']), session: gen.label(rng), sessid: 'A_b', sesstime: rng.pick(['1', '1440', '1441']), sessmode: rng.pick(['soft', 'strict']), exitip: gen.ipv4(rng), port: String(gen.port(rng)), index: String(rng.int(70000)) })[k] ?? gen.label(rng);
+    ({ country: rng.pick(['de', 'us,de', 'gb;uk', 'de,']), cc: rng.pick(['uk', 'US', 'x', 'UK;fr']), city: rng.pick(['new_york', 'berlin,paris']), state: 'ca', asn: rng.pick(['as3320', '0', '4294967296', '1;AS2']),
+      exitnode: rng.pick(['random', 'RANDOM', gen.ipv4(rng), 'any']), quality: rng.pick(['0', '90', '100', '101']), session: gen.label(rng), sessid: 'A_b', sesstime: rng.pick(['1', '1440', '1441']), sessmode: rng.pick(['soft', 'strict']), exitip: gen.ipv4(rng), port: String(gen.port(rng)), index: String(rng.int(70000)) })[k] ?? gen.label(rng);
   const parts: string[] = rng.chance(0.2) ? ['user', gen.label(rng)] : [gen.label(rng)];
   for (let i = rng.int(4); i > 0; i--) {
     const k = rng.pick(keys);
