@@ -26,6 +26,10 @@
  * ingress's catchment moves), an announced ingress outage and its return, an
  * unannounced crash. Suspension messages reach the ingresses over a modelled
  * stream with 20–300 ms latency.
+ *
+ * Over 500 lines on purpose: one seeded script read top to bottom (world,
+ * learning, attacks, report) whose state is module-level typed arrays;
+ * splitting it would scatter one narrative without making any part reusable.
  */
 import { parseArgs } from 'node:util';
 import { LegitimacyAnalysis, type AnalysisInit } from '../src/legitimacy/analysis.js';
