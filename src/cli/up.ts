@@ -35,6 +35,8 @@ export interface UpContract {
   exits: Array<{ id: string; egressIp: string; egressIp6?: string; country: string; kind: 'hopgate' | 'reverse' }>;
   control: { url: string; adminToken: string } | null;
   demoTarget?: string;
+  /** The same demo target on IPv6 loopback (same port), when this host has ::1: IPv6 targets to try. */
+  demoTarget6?: string;
 }
 
 /** The demo network's exits: id, egress address, country. */
@@ -164,6 +166,8 @@ export async function upCommand(argv: string[]): Promise<void> {
 
   const whoami = await startWhoami('127.0.0.1', Number(values['demo-port'])).catch(() => undefined);
   const whoamiPort = boundPort(whoami);
+  // The same target on [::1] (same port) where IPv6 loopback exists, so `curl -x … http://[::1]:7780/` shows an IPv6 egress.
+  const whoami6 = ip6 && whoamiPort !== undefined ? await startWhoami(ip6, whoamiPort).catch(() => undefined) : undefined;
   const workers = values.workers ? Number(values.workers) : availableParallelism();
   let ingress: ControlledIngress;
   try {
@@ -171,6 +175,7 @@ export async function upCommand(argv: string[]): Promise<void> {
   } catch (err) {
     await cp.close();
     whoami?.close();
+    whoami6?.close();
     throw err;
   }
   // The reverse exit dials in once the tunnel port listens; ready when its first work connection is accepted.
@@ -185,6 +190,7 @@ export async function upCommand(argv: string[]): Promise<void> {
     ],
     control: { url: cp.url, adminToken: cp.token.token },
     ...(whoamiPort !== undefined ? { demoTarget: `http://127.0.0.1:${whoamiPort}/` } : {}),
+    ...(whoami6 && whoamiPort !== undefined ? { demoTarget6: `http://[::1]:${whoamiPort}/` } : {}),
   };
   process.stdout.write(values.json ? JSON.stringify(contract) + '\n' : humanBanner(contract, workers));
   onShutdownSignal(async () => {
@@ -193,6 +199,7 @@ export async function upCommand(argv: string[]): Promise<void> {
     await Promise.all(exits.map((e) => e.node.shutdown(2000)));
     await cp.close();
     whoami?.close();
+    whoami6?.close();
   });
 }
 
@@ -240,10 +247,12 @@ function humanBanner(c: UpContract, workers: number): string {
     // SOCKS4 has no password field: the userid carries `user:password`, so curl needs the colon encoded.
     `  curl -x socks4a://${u.username}%3A${u.password}@${host}:${ports[0]} ${target}`,
   ];
+  if (c.demoTarget6) lines.push(`  curl -x http://${cred}@${host}:${ports[0]} ${c.demoTarget6}        # an IPv6 target: an exit's IPv6 egress`);
   if (c.ingress.tlsCert) lines.push(`  curl --proxy-cacert ${c.ingress.tlsCert} -x https://${cred}@${host}:${ports[0]} ${target}`);
   if (c.exits.length > 0) {
     lines.push('', `exits: port ${ports[0]} picks a random one per connection; each has its own port:`);
     c.exits.forEach((e, i) => lines.push(`  ${String(ports[0] + i + 1).padEnd(6)} ${e.id.padEnd(6)} ${e.egressIp.padEnd(11)} ${e.country}${e.kind === 'reverse' ? '   reverse: it dialled in, the ingress never connects to it' : ''}`));
+    if (c.exits.some((e) => e.egressIp6)) lines.push(`  (each also leaves from ${c.exits.find((e) => e.egressIp6)!.egressIp6} for IPv6 targets)`);
     lines.push(
       '',
       'or choose in the username (country, exit IP, sticky session):',

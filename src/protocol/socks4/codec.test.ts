@@ -31,3 +31,11 @@ test('userid password convention and reply encoding', () => {
   assert.deepEqual([...encodeSocks4Reply(0x5a, { host: '10.0.0.1', port: 258 })], [0, 0x5a, 1, 2, 10, 0, 0, 1]);
   assert.deepEqual([...encodeSocks4Reply(0x5b)], [0, 0x5b, 0, 0, 0, 0, 0, 0]);
 });
+
+test('SOCKS4a naming an IPv6 literal is refused as such: SOCKS4 has no IPv6 (curl sends [::1] that way)', () => {
+  const v6 = Buffer.concat([Buffer.from([4, 1, 0, 80, 0, 0, 0, 1]), Buffer.from('u\0::1\0')]);
+  const r = parseSocks4Request(v6);
+  assert.ok(r.kind === 'error');
+  assert.equal(r.code, 'FAMILY_UNSUPPORTED');
+  assert.match(r.message, /SOCKS4 has no IPv6/);
+});

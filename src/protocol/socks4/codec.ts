@@ -2,6 +2,7 @@
  * SOCKS4 and SOCKS4a: pure parser and reply encoder.
  * VN(1)=4 CD(1) DSTPORT(2) DSTIP(4) USERID NUL [HOST NUL when DSTIP is 0.0.0.x, x≠0].
  */
+import { isIPv6 } from 'node:net';
 import { fail, MORE, ok, type Parse } from '../parse.js';
 import { isValidDomain, type TargetAddress } from '../address.js';
 import { strictUtf8 } from '../strict-utf8.js';
@@ -36,6 +37,8 @@ export function parseSocks4Request(buf: Buffer): Parse<Socks4Request> {
   if (hostEnd < 0) return buf.length - hostStart > MAX_FIELD ? fail('BAD_REQUEST', 'host name too long') : MORE;
   if (hostEnd - hostStart > MAX_FIELD) return fail('BAD_REQUEST', 'host name too long');
   const host = buf.toString('latin1', hostStart, hostEnd);
+  // curl (and others) put an IPv6 literal in the 4a name field; say why it cannot go, not just "invalid".
+  if (isIPv6(host)) return fail('FAMILY_UNSUPPORTED', `SOCKS4 has no IPv6: ${host} needs SOCKS5 or HTTP`);
   if (!isValidDomain(host)) return fail('BAD_REQUEST', 'invalid host name');
   return ok({ cmd, userid, target: { host, port, kind: 'domain' } }, hostEnd + 1);
 }
