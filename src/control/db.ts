@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { CompiledQuery, Kysely, PostgresDialect } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect, sql, type DatabaseIntrospector, type DatabaseMetadata, type PostgresDialectConfig, type SchemaMetadata, type TableMetadata } from 'kysely';
 import type { DB } from './tables.js';
 import { WaitingSqliteDialect } from './sqlite-driver.js';
 
@@ -114,7 +114,7 @@ export async function openDb(target: DbTarget, o: OpenDbOptions = {}): Promise<C
   // in flight, or the next, fails by itself; while idle the pool's listener reports it).
   pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<DB>({
-    dialect: new PostgresDialect({
+    dialect: new OwnSchemaPostgresDialect(schema, {
       pool,
       onCreateConnection: async (conn) => {
         await conn.executeQuery(CompiledQuery.raw(`SET search_path TO "${schema}"`));
@@ -122,6 +122,52 @@ export async function openDb(target: DbTarget, o: OpenDbOptions = {}): Promise<C
     }),
   });
   return { db, target, waitMs, close: () => db.destroy() };
+}
+
+/**
+ * PostgreSQL with an introspector that sees only `schema`. Kysely's own lists
+ * every table of every schema in the database, calling has_schema_privilege and
+ * pg_get_serial_sequence by name for each: a schema another process drops
+ * meanwhile (a test suite's cleanup, another tenant's) fails that query with
+ * `schema "<theirs>" does not exist`, and the migrator (the only user here, on
+ * every start) with it.
+ */
+class OwnSchemaPostgresDialect extends PostgresDialect {
+  constructor(
+    private readonly schema: string,
+    config: PostgresDialectConfig,
+  ) {
+    super(config);
+  }
+
+  override createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
+    return new OwnSchemaIntrospector(db, this.schema);
+  }
+}
+
+class OwnSchemaIntrospector implements DatabaseIntrospector {
+  constructor(
+    private readonly db: Kysely<unknown>,
+    private readonly schema: string,
+  ) {}
+
+  async getSchemas(): Promise<SchemaMetadata[]> {
+    const r = await sql<{ name: string }>`select nspname as name from pg_catalog.pg_namespace where nspname = ${this.schema}`.execute(this.db);
+    return r.rows;
+  }
+
+  /** The schema's tables and views, without columns (the migrator asks only whether its tables exist). */
+  async getTables(): Promise<TableMetadata[]> {
+    const r = await sql<{ name: string; kind: string }>`
+      select c.relname as name, c.relkind as kind from pg_catalog.pg_class c
+      join pg_catalog.pg_namespace ns on ns.oid = c.relnamespace
+      where ns.nspname = ${this.schema} and c.relkind in ('r', 'p', 'v', 'm', 'f')`.execute(this.db);
+    return r.rows.map((t) => ({ name: t.name, schema: this.schema, isView: t.kind === 'v' || t.kind === 'm', columns: [] }));
+  }
+
+  async getMetadata(): Promise<DatabaseMetadata> {
+    return { tables: await this.getTables() };
+  }
 }
 
 /** A unique-key violation (duplicate login, exit id…), in either dialect. */

@@ -28,9 +28,16 @@ for (const dc of cases) {
     let password: string;
     let aliceId: string;
 
+    /**
+     * Every tunnel the ingresses served alice, and the bytes it brought down. The probes for
+     * "refused on both" are real traffic too: until the control plane's flag reaches an
+     * ingress (the stream delivers it some milliseconds after the flag is stored, longer under
+     * load) that ingress still serves alice, and those bytes are rightly billed.
+     */
+    const served: number[] = [];
     const attempt = async (ing: ControlledIngress): Promise<{ status: number; code: string | undefined }> => {
       const t = await connectTunnel(ing.ports[0], 'alice', password, blob.port);
-      if (t.status === 200) await drain(t);
+      if (t.status === 200) served.push(await drain(t));
       return { status: t.status, code: t.code };
     };
     /** Both ingresses answer `status` (and `code`); how long it took. */
@@ -66,30 +73,46 @@ for (const dc of cases) {
     });
 
     it('refuses a customer over the quota in sum on both ingresses within seconds, and restores them when it is raised', async () => {
+      const myUsage = async (): Promise<any> => {
+        const me = await fetch(`${cp.url}/v1/me/usage`, { headers: { authorization: `Basic ${Buffer.from(`alice:${password}`).toString('base64')}` } });
+        return me.json();
+      };
+      /** Alice's usage once at least `bytes` are counted (a pull may not have brought the last ones yet). */
+      const usedAtLeast = (what: string, bytes: number): Promise<any> =>
+        eventually(what, async () => {
+          const u = await myUsage();
+          return u.quotaPeriod.used >= bytes ? u : undefined;
+        }, { timeoutMs: 5000, everyMs: 100 });
+
       // 30 kB through each: under the quota on either ingress alone, over it together.
       for (const ing of ings) {
         for (let i = 0; i < 2; i++) assert.equal((await attempt(ing)).status, 200);
       }
+      assert.deepEqual(served, [BLOB, BLOB, BLOB, BLOB]);
       const t0 = Date.now();
       await eventually('the control plane to flag alice', async () => (await call('GET', `/v1/customers/${aliceId}`)).body.quotaExceededUntil, { timeoutMs: 15_000, everyMs: 50 });
+
+      // Every byte counted once: four blobs down, nothing up (a second ingress in the same
+      // process once counted the first one's sessions too). Checked before any probe below
+      // moves more bytes.
+      const mine = await usedAtLeast('all four downloads counted', 4 * BLOB);
+      assert.equal(mine.quotaPeriod.used, 4 * BLOB);
+      assert.ok(mine.quotaPeriod.exceededUntil);
+      assert.match(mine.quotaPeriod.period, /^day:/);
+
       const waited = await bothAnswer(402, 'QUOTA_EXCEEDED');
       const total = Date.now() - t0;
       process.stdout.write(`# ${dc.name}: quota crossed → refused on both ingresses after ${total} ms (flag → both refusing ${waited} ms)\n`);
       assert.ok(total < 15_000);
 
-      // Every byte counted once: four blobs down, nothing up (a second ingress in the same
-      // process once counted the first one's sessions too).
-      const myUsage = async (): Promise<any> => {
-        const me = await fetch(`${cp.url}/v1/me/usage`, { headers: { authorization: `Basic ${Buffer.from(`alice:${password}`).toString('base64')}` } });
-        return me.json();
-      };
-      const mine = await eventually('all four downloads counted', async () => {
-        const u = await myUsage();
-        return u.quotaPeriod.used >= 4 * BLOB ? u : undefined;
-      }, { timeoutMs: 5000, everyMs: 100 });
-      assert.equal(mine.quotaPeriod.used, 4 * BLOB);
-      assert.ok(mine.quotaPeriod.exceededUntil);
-      assert.match(mine.quotaPeriod.period, /^day:/);
+      // What the probes were served before the flag reached each ingress is billed exactly once
+      // too — and only what they received: a probe cut as an ingress's own count crossed the
+      // quota never gets the chunk that crossed, nor is billed for it.
+      const probes = served.slice(4);
+      const delivered = probes.reduce((a, n) => a + n, 0);
+      process.stdout.write(`# ${dc.name}: served while the flag was on its way: ${JSON.stringify(probes)}\n`);
+      const after = await usedAtLeast('the probes counted', 4 * BLOB + delivered);
+      assert.equal(after.quotaPeriod.used, 4 * BLOB + delivered);
 
       // Raised: the flag clears in the same request; both serve again.
       const raised = await call('PATCH', `/v1/customers/${aliceId}`, { quota: { bytes: 10 * QUOTA, period: 'day' } });

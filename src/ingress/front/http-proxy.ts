@@ -116,7 +116,7 @@ async function forwardOne(
   }
   const upSocket = up.socket;
   upSocket.write(buildUpstreamHead(head, url), 'latin1');
-  const count = meters(session.counters, session.limits);
+  const count = meters(session.counters, session.limits, client, upSocket);
   // The request body flows while the response is awaited. Its failure (the client aborts, a
   // malformed chunk) belongs to this exchange: the upstream, holding half a request, goes, which
   // ends the wait for its response, and the body's error is what the client hears.

@@ -15,18 +15,28 @@ export interface SessionLimits {
   readonly usage: QuotaUsage | undefined;
 }
 
-/** Byte counters for each direction: the session's counters, plus the quota when there is one. */
-export function meters(counters: RelayCounters, limits: SessionLimits | undefined): { up: (n: number) => void; down: (n: number) => void } {
+/**
+ * Byte counters for each direction: the session's counters, plus the quota when there is one.
+ * The counters are what the customer is billed for (the stats meter reads them), so they take
+ * only what is forwarded: the quota sees a chunk first, and when that chunk crosses it the
+ * session is cut (the destination destroyed) and the chunk dropped — not billed either.
+ */
+export function meters(
+  counters: RelayCounters,
+  limits: SessionLimits | undefined,
+  client: { readonly destroyed: boolean },
+  upstream: { readonly destroyed: boolean },
+): { up: (n: number) => void; down: (n: number) => void } {
   const usage = limits?.usage;
   if (!usage) return { up: (n) => void (counters.up += n), down: (n) => void (counters.down += n) };
   return {
     up: (n) => {
-      counters.up += n;
       usage.add(n);
+      if (!upstream.destroyed) counters.up += n;
     },
     down: (n) => {
-      counters.down += n;
       usage.add(n);
+      if (!client.destroyed) counters.down += n;
     },
   };
 }

@@ -126,7 +126,7 @@ export function relay(
     else upstream.on('data', onData);
   } else {
     // A customer with limits: quota counting, and a paced pump where a direction has a rate.
-    const count = meters(counters, limits);
+    const count = meters(counters, limits, client, upstream);
     if (limits.up) throttledPump(client, upstream, count.up, limits.up);
     else pump(client, upstream, count.up);
     if (limits.down) throttledPump(upstream, client, count.down, limits.down);

@@ -1,0 +1,58 @@
+/**
+ * The relay's byte counters are what the customer is billed for (the stats
+ * meter reads them): a chunk the relay does not forward must not be counted.
+ * The quota cuts a session on the chunk that crosses it, and that chunk is
+ * dropped.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect, createServer, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { relay, type RelayHandle } from './relay.js';
+import { QuotaUsage } from '../guard/quota.js';
+import type { RelayCounters } from './counters.js';
+
+/** Two connected loopback sockets: [the one a peer holds, the one the relay holds]. */
+async function socketPair(): Promise<{ peer: Socket; ours: Socket; close(): void }> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  const accepted = once(server, 'connection');
+  const peer = connect({ port, host: '127.0.0.1' });
+  await once(peer, 'connect');
+  const [ours] = (await accepted) as [Socket];
+  server.close();
+  return { peer, ours, close: () => (peer.destroy(), ours.destroy()) };
+}
+
+for (const direction of ['down', 'up'] as const) {
+  test(`quota cut (${direction}): the crossing chunk is neither forwarded nor counted`, async () => {
+    const client = await socketPair();
+    const upstream = await socketPair();
+    // The side that sends, and the side that receives (or not).
+    const [sender, receiver] = direction === 'down' ? [upstream.peer, client.peer] : [client.peer, upstream.peer];
+    let handle: RelayHandle | undefined;
+    const usage = new QuotaUsage('alice', 1000, 'day', () => handle?.abort());
+    const counters: RelayCounters = { up: 0, down: 0 };
+    handle = relay(client.ours, upstream.ours, counters, 10_000, () => undefined, { up: undefined, down: undefined, usage });
+    let got = 0;
+    receiver.on('data', (c: Buffer) => (got += c.length));
+    receiver.on('error', () => undefined);
+    sender.on('error', () => undefined);
+
+    sender.write(Buffer.alloc(600, 0x61));
+    const deadline = Date.now() + 3000;
+    while (got < 600 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(got, 600, 'under the quota: forwarded');
+    assert.equal(counters[direction], 600);
+
+    sender.write(Buffer.alloc(600, 0x62)); // 1200 ≥ 1000: this chunk crosses and cuts
+    await Promise.race([once(receiver, 'close'), new Promise((r) => setTimeout(r, 3000))]);
+    assert.equal(usage.over, true);
+    assert.equal(got, 600, 'the crossing chunk is not forwarded');
+    assert.equal(counters[direction], got, 'counted (billed) exactly what was forwarded');
+    client.close();
+    upstream.close();
+  });
+}
