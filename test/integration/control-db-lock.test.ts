@@ -99,8 +99,12 @@ describe('control plane on a locked SQLite file', () => {
     assert.equal(w.body.error.code, 'database_unavailable');
     assert.match(w.retryAfter ?? '', /^[1-9][0-9]*$/);
     assert.ok(w.ms >= WAIT_MS * 0.9 && w.ms < WAIT_MS + 1500, `answered after ${w.ms} ms (bound ${WAIT_MS})`);
-    assert.ok(slowest < 250, `healthz / reads took ${slowest} ms`);
-    assert.ok(loopMaxMs < 250, `event loop stalled ${loopMaxMs} ms`);
+    // A write blocking the loop while it waits (a synchronous busy_timeout) stalls it for the whole
+    // bound, WAIT_MS. Well under that means the wait is asynchronous; a fixed 250 ms failed on a
+    // loaded CI machine (575 ms for a loopback request at load average 20, no lock involved).
+    const blocked = WAIT_MS * 0.6;
+    assert.ok(slowest < blocked, `healthz / reads took ${slowest} ms (a blocked loop: ~${WAIT_MS} ms)`);
+    assert.ok(loopMaxMs < blocked, `event loop stalled ${loopMaxMs} ms (a blocked loop: ~${WAIT_MS} ms)`);
     // Nothing was written: bob is unchanged.
     assert.equal((await cp.api('GET', `/v1/customers/${bobId}`)).body.maxConnections, null);
   });
