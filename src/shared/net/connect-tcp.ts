@@ -109,5 +109,7 @@ export function connectFirst(addrs: readonly string[], target: JudgedTarget, tim
   const reachable = interleaveFamilies(reachableAddresses(addrs, how, what));
   const shown = target.kind === 'ipv6' ? `[${target.host}]:${target.port}` : `${target.host}:${target.port}`;
   if (timeoutMs <= 0) return Promise.reject(new ProxyError('TIMEOUT', `connect to ${shown} timed out`));
+  // One address (every literal target): nothing to race, so no AbortController, stagger timer or listeners per connection.
+  if (reachable.length === 1) return connectTcp(reachable[0]!, target.port, timeoutMs, how);
   return raceAttempts(reachable, timeoutMs, (host, left, signal) => connectTcp(host, target.port, left, { ...how, signal }));
 }
