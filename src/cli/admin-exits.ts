@@ -20,6 +20,7 @@ export const EXITS_USAGE = `usage: hopgate exits <add|list|show|drain|undrain|to
   drain ID | undrain ID  stop / resume new connections through the exit
   token ID               a new token for a reverse exit (shown once; the old one stops working)
   delete ID [--force]    --force also takes it out of the customer lists that name it
+                         (refused if it is a customer's only exit: an empty list means every exit)
 
   --control URL (HOPGATE_CONTROL_URL)  --token T (HOPGATE_ADMIN_TOKEN)  --json
 `;

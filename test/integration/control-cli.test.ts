@@ -100,8 +100,9 @@ for (const dc of cases) {
       const withExit = await hopgate(['user', 'add', 'erin', '--exit', 'us-1', '--json'], env);
       assert.equal(withExit.code, 0, withExit.stderr);
       const exits = JSON.parse((await hopgate(['exits', 'list', '--json'], env)).stdout);
-      assert.deepEqual(exits.map((e: any) => [e.id, e.kind, e.country, e.tags, e.customers, e.drain]), [['us-1', 'hopgate', 'us', ['dc'], 1, false]]);
-      assert.match((await hopgate(['exits', 'list'], env)).stdout, /\nus-1\s+hopgate\s+127\.0\.0\.2:7001\s+-\s+us\s+dc\s+1\s+active/);
+      // Customers: erin lists it; carol and dave list nothing, so they have every exit.
+      assert.deepEqual(exits.map((e: any) => [e.id, e.kind, e.country, e.tags, e.customers, e.drain]), [['us-1', 'hopgate', 'us', ['dc'], 3, false]]);
+      assert.match((await hopgate(['exits', 'list'], env)).stdout, /\nus-1\s+hopgate\s+127\.0\.0\.2:7001\s+-\s+us\s+dc\s+3\s+active/);
       assert.match((await hopgate(['exits', 'drain', 'us-1'], env)).stdout, /exit us-1 is draining/);
 
       const inUse = await hopgate(['exits', 'delete', 'us-1'], env);
