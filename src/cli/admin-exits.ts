@@ -9,6 +9,7 @@ export const EXITS_USAGE = `usage: hopgate exits <add|list|show|drain|undrain|to
   add ID --host H --port P [--kind hopgate|socks5|http] [--username U] [--password P]
          [--egress-ip IP] [--egress-ip6 IPV6] [--country cc] [--state S] [--city C] [--asn N] [--tag T]...
                          --egress-ip6: its IPv6 egress (dual stack); IPv6 targets go only to exits with one
+                         --username defaults to ingress for --kind hopgate (the login \`hopgate exit\` accepts)
   add ID --reverse [--from CIDR]... [--max-connections N]
          [--allow-target CIDR]... [--deny-target CIDR]... [--allow-port P]...
          [--egress-ip IP] [--country cc] …   an exit that dials the ingresses (behind NAT or a

@@ -14,8 +14,9 @@ import { createLogger } from '../shared/log.js';
 import { sourceRangeProblem } from '../shared/source-range.js';
 import { fail, parse, portRange } from './args.js';
 import { onShutdownSignal } from './signals.js';
+import { HOPGATE_EXIT_LOGIN } from '../shared/exits/hopgate-login.js';
 
-export const EXIT_LOGIN = 'ingress';
+export const EXIT_LOGIN = HOPGATE_EXIT_LOGIN;
 
 export interface ExitOptions {
   readonly host: string;
