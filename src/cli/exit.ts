@@ -45,7 +45,8 @@ export function exitConfig(o: ExitOptions): IngressConfig {
     egress: { localAddress: o.egress, ...(o.egress6 !== undefined ? { localAddress6: o.egress6 } : {}), ...(o.egressPorts ? { ports: [...o.egressPorts] } : {}) },
     log: { level: o.logLevel ?? 'warn', access: false },
     ...(o.connectTimeoutMs !== undefined ? { limits: { connectTimeoutMs: o.connectTimeoutMs } } : {}),
-    ...(o.adminPort !== undefined ? { metrics: { host: o.host, port: o.adminPort } } : {}),
+    // Loopback, as documented: --listen faces the ingresses and may be a public address.
+    ...(o.adminPort !== undefined ? { metrics: { host: '127.0.0.1', port: o.adminPort } } : {}),
     users: [{ login: EXIT_LOGIN, passwordHash: o.secretHash, sources: [...o.allowFrom] }],
   });
 }
