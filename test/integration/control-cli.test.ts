@@ -94,6 +94,13 @@ for (const dc of cases) {
 
     // The admin CLI only speaks HTTP: its full run is on SQLite; the API suite covers PostgreSQL.
     const fullRun = dc.name === 'sqlite' ? false : 'dialect-blind; runs on SQLite';
+    it('usage of a login nobody has says no such customer, not "no usage"', { skip: fullRun }, async () => {
+      const r = await hopgate(['usage', 'nobody'], env);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /no such customer 'nobody'/);
+      assert.doesNotMatch(r.stdout, /no usage/);
+    });
+
     it('user show/suspend/resume/delete, exits add/list/drain/delete, readable errors', { skip: fullRun }, async () => {
       const ex = await hopgate(['exits', 'add', 'us-1', '--host', '127.0.0.2', '--port', '7001', '--kind', 'hopgate', '--country', 'us', '--tag', 'dc'], env);
       assert.equal(ex.code, 0, ex.stderr);
