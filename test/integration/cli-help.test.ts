@@ -43,3 +43,10 @@ test('hash-password on empty stdin: one line, no stack trace, non-zero', async (
   assert.match(r.stderr, /^hopgate: hash-password: empty password/);
   assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
 });
+
+test('ingress --config on a missing file: one line naming it, no stack trace, non-zero', async () => {
+  const r = await hopgate(['ingress', '--config', '/nonexistent/hopgate.yaml']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /^hopgate: cannot read \/nonexistent\/hopgate\.yaml: no such file/);
+  assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+});
