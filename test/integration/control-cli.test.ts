@@ -94,6 +94,13 @@ for (const dc of cases) {
 
     // The admin CLI only speaks HTTP: its full run is on SQLite; the API suite covers PostgreSQL.
     const fullRun = dc.name === 'sqlite' ? false : 'dialect-blind; runs on SQLite';
+    it('--quota-bytes takes sizes as the CLI prints them (10GB)', { skip: fullRun }, async () => {
+      const r = await hopgate(['user', 'add', 'quinn', '--quota-bytes', '10GB', '--json'], env);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(JSON.parse(r.stdout).customer.quota.bytes, 10_000_000_000);
+      assert.equal((await hopgate(['user', 'delete', 'quinn'], env)).code, 0);
+    });
+
     it('usage of a login nobody has says no such customer, not "no usage"', { skip: fullRun }, async () => {
       const r = await hopgate(['usage', 'nobody'], env);
       assert.notEqual(r.code, 0);
