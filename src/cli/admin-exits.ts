@@ -9,6 +9,7 @@ export const EXITS_USAGE = `usage: hopgate exits <add|list|show|drain|undrain|to
   add ID --host H --port P [--kind hopgate|socks5|http] [--username U] [--password P]
          [--egress-ip IP] [--egress-ip6 IPV6] [--country cc] [--state S] [--city C] [--asn N] [--tag T]...
                          --egress-ip6: its IPv6 egress (dual stack); IPv6 targets go only to exits with one
+                         --username defaults to ingress for --kind hopgate (the login \`hopgate exit\` accepts)
   add ID --reverse [--from CIDR]... [--max-connections N]
          [--allow-target CIDR]... [--deny-target CIDR]... [--allow-port P]...
          [--egress-ip IP] [--country cc] …   an exit that dials the ingresses (behind NAT or a
@@ -20,6 +21,7 @@ export const EXITS_USAGE = `usage: hopgate exits <add|list|show|drain|undrain|to
   drain ID | undrain ID  stop / resume new connections through the exit
   token ID               a new token for a reverse exit (shown once; the old one stops working)
   delete ID [--force]    --force also takes it out of the customer lists that name it
+                         (refused if it is a customer's only exit: an empty list means every exit)
 
   --control URL (HOPGATE_CONTROL_URL)  --token T (HOPGATE_ADMIN_TOKEN)  --json
 `;

@@ -51,6 +51,12 @@ export async function usageCommand(argv: string[]): Promise<void> {
     const r = await client.request<{ by: string; from: string; to: string; rows: Row[]; totals: Omit<Row, 'period' | 'customerId' | 'login' | 'exitId'> }>('GET', `/v1/usage?${q.toString()}`);
     if (values.json) return printJson(r);
     if (r.rows.length === 0) {
+      // The API answers for any login (a deleted customer's usage stays); nothing at all under a name nobody has is a typo.
+      const login = positionals[0];
+      if (login !== undefined) {
+        const found = await client.request<{ customers: unknown[] }>('GET', `/v1/customers?${new URLSearchParams({ login }).toString()}`);
+        if (found.customers.length === 0) throw new AdminError(`no such customer '${login}' (and no usage recorded under that login)`);
+      }
       process.stdout.write(`no usage by ${r.by} from ${r.from}${r.to.startsWith('9999') ? '' : ` to ${r.to}`} (UTC)\n`);
       return;
     }

@@ -6,7 +6,7 @@ import { parse } from './args.js';
 export const USER_USAGE = `usage: hopgate user <add|list|show|suspend|resume|rotate|delete> [LOGIN] [options]
 
   add LOGIN [--source CIDR]... [--source-auth] [--max-connections N] [--exit ID]...
-            [--quota-bytes N [--quota-period hour|day|month]] [--up BYTES/S] [--down BYTES/S]
+            [--quota-bytes N|10GB [--quota-period hour|day|month]] [--up BYTES/S] [--down BYTES/S]
                          create a customer; prints the generated password (shown once)
   list                   every customer
   show LOGIN             one customer
@@ -75,13 +75,21 @@ export async function userCommand(argv: string[]): Promise<void> {
     if (!Number.isSafeInteger(n) || n <= 0) throw new AdminError(`--${name} must be a positive integer`);
     return n;
   };
+  // Sizes as the CLI prints them (bytes(): 1000-based B, KB, MB, GB, TB, PB), or a plain count.
+  const byteCount = (name: string, v: string | undefined): number | undefined => {
+    if (v === undefined) return undefined;
+    const m = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|PB)?$/i.exec(v.trim());
+    const n = m ? Math.round(Number(m[1]) * 1000 ** ['B', 'KB', 'MB', 'GB', 'TB', 'PB'].indexOf((m[2] ?? 'B').toUpperCase())) : NaN;
+    if (!Number.isSafeInteger(n) || n <= 0) throw new AdminError(`--${name} must be a positive number of bytes, e.g. 10000000000 or 10GB (1 GB = 1000 MB)`);
+    return n;
+  };
   await runAdmin(async () => {
     const client = adminClient(values.control, values.token, values['state-dir']);
     switch (sub) {
       case 'add': {
         const up = int('up', values.up);
         const down = int('down', values.down);
-        const quotaBytes = int('quota-bytes', values['quota-bytes']);
+        const quotaBytes = byteCount('quota-bytes', values['quota-bytes']);
         const body = {
           login: needLogin(),
           sources: values.source ?? [],

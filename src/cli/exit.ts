@@ -14,8 +14,9 @@ import { createLogger } from '../shared/log.js';
 import { sourceRangeProblem } from '../shared/source-range.js';
 import { fail, parse, portRange } from './args.js';
 import { onShutdownSignal } from './signals.js';
+import { HOPGATE_EXIT_LOGIN } from '../shared/exits/hopgate-login.js';
 
-export const EXIT_LOGIN = 'ingress';
+export const EXIT_LOGIN = HOPGATE_EXIT_LOGIN;
 
 export interface ExitOptions {
   readonly host: string;
@@ -44,7 +45,8 @@ export function exitConfig(o: ExitOptions): IngressConfig {
     egress: { localAddress: o.egress, ...(o.egress6 !== undefined ? { localAddress6: o.egress6 } : {}), ...(o.egressPorts ? { ports: [...o.egressPorts] } : {}) },
     log: { level: o.logLevel ?? 'warn', access: false },
     ...(o.connectTimeoutMs !== undefined ? { limits: { connectTimeoutMs: o.connectTimeoutMs } } : {}),
-    ...(o.adminPort !== undefined ? { metrics: { host: o.host, port: o.adminPort } } : {}),
+    // Loopback, as documented: --listen faces the ingresses and may be a public address.
+    ...(o.adminPort !== undefined ? { metrics: { host: '127.0.0.1', port: o.adminPort } } : {}),
     users: [{ login: EXIT_LOGIN, passwordHash: o.secretHash, sources: [...o.allowFrom] }],
   });
 }

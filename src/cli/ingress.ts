@@ -25,6 +25,10 @@ export async function ingressCommand(argv: string[]): Promise<void> {
     running = await startIngressProcesses(values.config, { workers: values.workers ? Number(values.workers) : undefined });
   } catch (err) {
     if (err instanceof ConfigError) fail(err.message);
+    // A file that is not there or not readable is the operator's to fix: one line, not a stack trace.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') fail(`cannot read ${values.config}: no such file`);
+    if (code === 'EACCES' || code === 'EISDIR') fail(`cannot read ${values.config}: ${code === 'EACCES' ? 'permission denied' : 'is a directory'}`);
     throw err;
   }
   process.stdout.write(JSON.stringify({ ready: true, ports: running.ports, workers: running.workers }) + '\n');

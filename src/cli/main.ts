@@ -21,8 +21,28 @@ commands:
   nodes add|list|token ID                          ingress nodes and their stream tokens, through the control plane API
 `;
 
+/** The commands whose help is their lines of USAGE (the admin commands have their own). */
+const USAGE_COMMANDS = new Set(['up', 'ingress', 'exit', 'ports', 'hash-password']);
+
+/** `command`'s lines of USAGE (with their continuation lines), as its own usage text. */
+function commandUsage(command: string): string {
+  const out: string[] = [];
+  let inside = false;
+  for (const line of USAGE.split('\n')) {
+    if (line.startsWith(`  ${command} `)) inside = true;
+    else if (!/^ {5,}/.test(line)) inside = false;
+    if (inside) out.push(out.length === 0 ? `usage: hopgate ${line.slice(2)}` : line);
+  }
+  return out.join('\n') + '\n';
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  // Before the command parses its options: `--help` is not an unknown option, nor a password to hash.
+  if (command !== undefined && USAGE_COMMANDS.has(command) && rest.some((a) => a === '--help' || a === '-h')) {
+    process.stdout.write(commandUsage(command));
+    return;
+  }
   switch (command) {
     case 'up':
       return (await import('./up.js')).upCommand(rest);
@@ -44,7 +64,10 @@ async function main(argv: string[]): Promise<void> {
       return (await import('./ports.js')).portsCommand(rest);
     case 'hash-password': {
       const pw = rest[0] ?? (await readStdin()).replace(/\r?\n$/, '');
-      if (!pw) throw new Error('empty password');
+      if (!pw) {
+        process.stderr.write('hopgate: hash-password: empty password (give it as the argument or on stdin)\n');
+        process.exit(2);
+      }
       const { hashPassword } = await import('../shared/auth/password-hash.js');
       process.stdout.write((await hashPassword(pw)) + '\n');
       return;
@@ -67,7 +90,18 @@ async function readStdin(): Promise<string> {
   return s;
 }
 
+/** A port another process holds is the operator's to resolve, not a crash: one line naming it. */
+function portTaken(err: unknown): string | undefined {
+  const e = err as { code?: unknown; address?: unknown; port?: unknown; message?: unknown };
+  // A worker's bind failure reaches here rebuilt from its message ("bind EADDRINUSE 127.0.0.1:8001").
+  const fromMessage = typeof e?.message === 'string' ? /\bEADDRINUSE (\S+)/.exec(e.message)?.[1] : undefined;
+  if (e?.code !== 'EADDRINUSE' && fromMessage === undefined) return undefined;
+  const host = typeof e.address === 'string' ? (e.address.includes(':') ? `[${e.address}]` : e.address) : '';
+  const where = typeof e.port === 'number' ? `${host}:${e.port}` : (fromMessage ?? (host || 'a port'));
+  return `hopgate: ${where} is already in use (EADDRINUSE): another hopgate or another program holds it; stop it or choose other ports\n`;
+}
+
 main(process.argv.slice(2)).catch((err: unknown) => {
-  process.stderr.write(`hopgate: ${(err as Error).stack ?? String(err)}\n`);
+  process.stderr.write(portTaken(err) ?? `hopgate: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 });

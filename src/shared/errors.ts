@@ -46,7 +46,9 @@ export const REPLIES: Readonly<Record<ErrorCode, ReplyMapping>> = Object.freeze(
   SOURCE_NOT_ALLOWED: { socks5: 0x02, socks4: S4_REJECTED, httpStatus: 407, httpReason: 'Proxy Authentication Required' },
   USER_SUSPENDED: { socks5: 0x02, socks4: S4_REJECTED, httpStatus: 403, httpReason: 'Forbidden' },
   TARGET_FORBIDDEN: { socks5: 0x02, socks4: S4_REJECTED, httpStatus: 403, httpReason: 'Forbidden' },
-  NO_EXIT_MATCH: { socks5: 0x01, socks4: S4_REJECTED, httpStatus: 502, httpReason: 'Bad Gateway' },
+  // No exit this customer may use fits the request (tag, port, place): there is no way out for it,
+  // so SOCKS5 "network unreachable" — not "general failure", which says nothing.
+  NO_EXIT_MATCH: { socks5: 0x03, socks4: S4_REJECTED, httpStatus: 502, httpReason: 'Bad Gateway' },
   EXIT_UNREACHABLE: { socks5: 0x01, socks4: S4_REJECTED, httpStatus: 502, httpReason: 'Bad Gateway' },
   CONN_REFUSED: { socks5: 0x05, socks4: S4_REJECTED, httpStatus: 502, httpReason: 'Bad Gateway' },
   HOST_UNREACHABLE: { socks5: 0x04, socks4: S4_REJECTED, httpStatus: 502, httpReason: 'Bad Gateway' },

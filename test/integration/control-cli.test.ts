@@ -94,14 +94,29 @@ for (const dc of cases) {
 
     // The admin CLI only speaks HTTP: its full run is on SQLite; the API suite covers PostgreSQL.
     const fullRun = dc.name === 'sqlite' ? false : 'dialect-blind; runs on SQLite';
+    it('--quota-bytes takes sizes as the CLI prints them (10GB)', { skip: fullRun }, async () => {
+      const r = await hopgate(['user', 'add', 'quinn', '--quota-bytes', '10GB', '--json'], env);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(JSON.parse(r.stdout).customer.quota.bytes, 10_000_000_000);
+      assert.equal((await hopgate(['user', 'delete', 'quinn'], env)).code, 0);
+    });
+
+    it('usage of a login nobody has says no such customer, not "no usage"', { skip: fullRun }, async () => {
+      const r = await hopgate(['usage', 'nobody'], env);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /no such customer 'nobody'/);
+      assert.doesNotMatch(r.stdout, /no usage/);
+    });
+
     it('user show/suspend/resume/delete, exits add/list/drain/delete, readable errors', { skip: fullRun }, async () => {
       const ex = await hopgate(['exits', 'add', 'us-1', '--host', '127.0.0.2', '--port', '7001', '--kind', 'hopgate', '--country', 'us', '--tag', 'dc'], env);
       assert.equal(ex.code, 0, ex.stderr);
       const withExit = await hopgate(['user', 'add', 'erin', '--exit', 'us-1', '--json'], env);
       assert.equal(withExit.code, 0, withExit.stderr);
       const exits = JSON.parse((await hopgate(['exits', 'list', '--json'], env)).stdout);
-      assert.deepEqual(exits.map((e: any) => [e.id, e.kind, e.country, e.tags, e.customers, e.drain]), [['us-1', 'hopgate', 'us', ['dc'], 1, false]]);
-      assert.match((await hopgate(['exits', 'list'], env)).stdout, /\nus-1\s+hopgate\s+127\.0\.0\.2:7001\s+-\s+us\s+dc\s+1\s+active/);
+      // Customers: erin lists it; carol and dave list nothing, so they have every exit.
+      assert.deepEqual(exits.map((e: any) => [e.id, e.kind, e.country, e.tags, e.customers, e.drain]), [['us-1', 'hopgate', 'us', ['dc'], 3, false]]);
+      assert.match((await hopgate(['exits', 'list'], env)).stdout, /\nus-1\s+hopgate\s+127\.0\.0\.2:7001\s+-\s+us\s+dc\s+3\s+active/);
       assert.match((await hopgate(['exits', 'drain', 'us-1'], env)).stdout, /exit us-1 is draining/);
 
       const inUse = await hopgate(['exits', 'delete', 'us-1'], env);

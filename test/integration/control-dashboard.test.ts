@@ -163,6 +163,8 @@ describe('control dashboard', () => {
       // ---- customers: create (password shown once), see in list
       await page.locator('#nav button[data-view=customers]').click();
       await expectText('#customers-table', /bob/);
+      // bob lists no exit and no pool: he has every exit, as `hopgate user show` says ("all").
+      await expectText('#customers-table tr[data-login=bob]', /all exits/);
       await page.locator('#create-login').fill('alice');
       await page.locator('#create-form button[type=submit]').click();
       await expectText('#secret-label', /Password for alice/);

@@ -112,6 +112,10 @@ test('no exit matches: NO_EXIT_MATCH, 502 with the reason', async () => {
   assert.match(r.stdout, /none of your 2 exits is in country fr/);
 });
 
+test('no exit matches over SOCKS5: REP 3 (network unreachable), not the bare general failure', async () => {
+  await assert.rejects(socks5ConnectRaw(ing.port, `${USER.login}-country-fr`, USER.password, '127.0.0.1', echo.port), /^Error: REP 3$/);
+});
+
 test('a down exit gives a clear error, not a hang', async () => {
   const gone = await startTestExit('gone', '127.0.0.8');
   await gone.node.shutdown(0);

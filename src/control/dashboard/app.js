@@ -104,6 +104,12 @@
     return xs && xs.length ? xs.join(', ') : '–';
   }
 
+  // No exit and no pool means every exit (as `hopgate user show` says), not none.
+  function exitList(c) {
+    if (!c.exits.length && !c.pools.length) return 'all exits';
+    return list(c.exits) + (c.pools.length ? ' + ' + c.pools.length + ' pool(s)' : '');
+  }
+
   function limits(c) {
     const out = [];
     if (c.maxConnections) out.push('conns ' + c.maxConnections);
@@ -253,7 +259,7 @@
             el('td', { class: 'login' }, c.login),
             el('td', { class: 'status' }, badge(c.status, c.status === 'active' ? 'good' : 'bad'), c.quotaExceededUntil ? badge('over quota', 'warn') : null),
             el('td', {}, list(c.sources), c.sourceAuth ? ' (no password)' : ''),
-            el('td', {}, list(c.exits), c.pools.length ? ' + ' + c.pools.length + ' pool(s)' : ''),
+            el('td', {}, exitList(c)),
             el('td', {}, limits(c)),
             el('td', { class: 'id' }, c.id),
             el(
@@ -470,7 +476,7 @@
         ['Login', me.login],
         ['Status', badge(me.status, me.status === 'active' ? 'good' : 'bad')],
         ['Sources', list(me.sources) + (me.sourceAuth ? ' (no password needed from these)' : '')],
-        ['Exits', list(me.exits) + (me.pools.length ? ' + ' + me.pools.length + ' pool(s)' : '')],
+        ['Exits', exitList(me)],
         ['Limits', limits(me)],
         ['Quota this period', u.quotaPeriod ? bytes(u.quotaPeriod.used) + ' used in ' + u.quotaPeriod.period + (u.quotaPeriod.exceededUntil ? ' (exceeded until ' + u.quotaPeriod.exceededUntil + ')' : '') : '–'],
         ['Password changed', me.passwordChangedAt || '–'],

@@ -43,7 +43,7 @@ export function exitRoutes(o: ControlServerOptions): Route[] {
       async ({ params, body, principal }) => exitView(await store.updateExit(params.id, body, actorOf(principal))),
     ),
     route(
-      { method: 'DELETE', path: '/v1/exits/:id', auth: 'operator', operationId: 'deleteExit', summary: 'Delete an exit (409 while customers list it, unless force=true)', tag: 'exits', params: S.IdParam, query: S.ExitDeleteQuery, status: 204, response: { description: 'deleted' }, errors: [404, 409] },
+      { method: 'DELETE', path: '/v1/exits/:id', auth: 'operator', operationId: 'deleteExit', summary: 'Delete an exit (409 while customers list it, unless force=true; 409 exit_last, even forced, for a customer\'s only exit)', tag: 'exits', params: S.IdParam, query: S.ExitDeleteQuery, status: 204, response: { description: 'deleted' }, errors: [404, 409] },
       async ({ params, query, principal }) => store.deleteExit(params.id, query.force === 'true', actorOf(principal)),
     ),
   ];

@@ -39,12 +39,22 @@ export async function writeAssignment(trx: Tx, customerId: string, exits: readon
   }
 }
 
-/** How many customers list each exit. */
-export async function exitUse(db: Db): Promise<Map<string, number>> {
+/**
+ * How many customers may use each exit: those who list it, plus those with
+ * neither an exit list nor a pool, who have every exit (the `all` count,
+ * added by the caller to every exit's count).
+ */
+export async function exitUse(db: Db): Promise<{ listed: Map<string, number>; all: number }> {
   const rows = await db
     .selectFrom('customer_exits')
     .select(['exit_id', (eb) => eb.fn.countAll<number>().as('n')])
     .groupBy('exit_id')
     .execute();
-  return new Map(rows.map((r) => [r.exit_id, Number(r.n)]));
+  const all = await db
+    .selectFrom('customers')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where((eb) => eb.not(eb.exists(eb.selectFrom('customer_exits').select('customer_exits.exit_id').whereRef('customer_exits.customer_id', '=', 'customers.id'))))
+    .where('pools', '=', '[]')
+    .executeTakeFirst();
+  return { listed: new Map(rows.map((r) => [r.exit_id, Number(r.n)])), all: Number(all?.n ?? 0) };
 }

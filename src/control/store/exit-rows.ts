@@ -4,6 +4,7 @@
  * dial the ingress with a token; host '' and port 0). Fields of the other
  * kind are refused here, with the field named, rather than stored and ignored.
  */
+import { HOPGATE_EXIT_LOGIN } from '../../shared/exits/hopgate-login.js';
 import type { ExitCreateInput, ExitPatchInput, ExitViewT } from '../api-schemas.js';
 import { ApiError } from '../errors.js';
 import type { ExitsTable } from '../tables.js';
@@ -93,7 +94,8 @@ export function newExitRow(input: ExitCreateInput, tokenHash: string | undefined
     kind: input.kind,
     host: input.host,
     port: input.port,
-    username: input.username ?? null,
+    // A hopgate exit accepts one login; without it the exit could never be reached.
+    username: input.username ?? (input.kind === 'hopgate' && input.password !== undefined ? HOPGATE_EXIT_LOGIN : null),
     password: input.password ?? null,
     via: json(input.via),
     token_hash: null,

@@ -8,6 +8,12 @@ import type { ExitCreateInput, ExitPatchInput } from '../api-schemas.js';
 import { customerExits, exitUse, writeAssignment } from './assignments.js';
 import type { ExitRecord } from './records.js';
 import { now, type Db, type RunChange } from './tx.js';
+import { parseJson } from './json-columns.js';
+
+/** Up to five logins, then an ellipsis: enough to say whom a refusal is about. */
+function names(users: ReadonlyArray<{ login: string }>): string {
+  return `${users.slice(0, 5).map((u) => u.login).join(', ')}${users.length > 5 ? ', …' : ''}`;
+}
 
 export class ExitRepo {
   constructor(
@@ -19,13 +25,14 @@ export class ExitRepo {
 
   async list(db: Db = this.db): Promise<ExitRecord[]> {
     const [rows, use] = [await db.selectFrom('exits').selectAll().orderBy('id').execute(), await exitUse(db)];
-    return rows.map((r) => exitRecord(r, use.get(r.id) ?? 0));
+    return rows.map((r) => exitRecord(r, (use.listed.get(r.id) ?? 0) + use.all));
   }
 
   async get(id: string): Promise<ExitRecord | undefined> {
     const r = await this.db.selectFrom('exits').selectAll().where('id', '=', id).executeTakeFirst();
     if (!r) return undefined;
-    return exitRecord(r, (await exitUse(this.db)).get(id) ?? 0);
+    const use = await exitUse(this.db);
+    return exitRecord(r, (use.listed.get(id) ?? 0) + use.all);
   }
 
   /** Add an exit. A reverse exit comes with the scrypt hash of the token the caller issued it. */
@@ -63,7 +70,9 @@ export class ExitRepo {
 
   /**
    * Delete an exit. Customers listing it keep it unless `force`, which takes
-   * it out of their lists (one change: the exit and each assignment).
+   * it out of their lists (one change: the exit and each assignment). Even
+   * forced, it is refused when it is the last exit of a customer without a
+   * pool: their emptied list would mean every exit, widening their access.
    */
   async delete(id: string, force: boolean, actor: string): Promise<void> {
     await this.change(actor, async (trx, record) => {
@@ -72,7 +81,7 @@ export class ExitRepo {
       const users = await trx
         .selectFrom('customer_exits')
         .innerJoin('customers', 'customers.id', 'customer_exits.customer_id')
-        .select(['customers.id', 'customers.login'])
+        .select(['customers.id', 'customers.login', 'customers.pools'])
         .where('customer_exits.exit_id', '=', id)
         .orderBy('customers.login')
         .execute();
@@ -80,12 +89,21 @@ export class ExitRepo {
         throw new ApiError(
           409,
           'exit_in_use',
-          `exit '${id}' is assigned to ${users.length} customer(s) (${users.slice(0, 5).map((u) => u.login).join(', ')}${users.length > 5 ? ', …' : ''}); drain it, reassign them, or delete with force=true`,
+          `exit '${id}' is assigned to ${users.length} customer(s) (${names(users)}); drain it, reassign them, or delete with force=true`,
+        );
+      }
+      const lists = await customerExits(trx, users.map((u) => u.id));
+      const rest = new Map(users.map((u) => [u.id, lists.get(u.id)?.filter((e) => e !== id) ?? []]));
+      const stranded = users.filter((u) => rest.get(u.id)!.length === 0 && parseJson<unknown[]>(u.pools, []).length === 0);
+      if (stranded.length > 0) {
+        throw new ApiError(
+          409,
+          'exit_last',
+          `exit '${id}' is the only exit of ${stranded.length} customer(s) (${names(stranded)}); an empty exit list means every exit, so deleting it would widen their access: give them another exit or a pool, or suspend or delete them first`,
         );
       }
       for (const u of users) {
-        const rest = (await customerExits(trx, [u.id])).get(u.id)?.filter((e) => e !== id) ?? [];
-        await writeAssignment(trx, u.id, rest);
+        await writeAssignment(trx, u.id, rest.get(u.id)!);
         record('assignment', u.id, 'update');
       }
       await trx.deleteFrom('exits').where('id', '=', id).execute();

@@ -26,14 +26,14 @@ export function slotForPort(route: CustomerRoute, port: number): PortSlot {
   if (route.scheme === 'sequential') {
     if (off === 0) return RANDOM;
     if (off <= n) return { kind: 'index', index: off };
-    return { kind: 'none', reason: `port ${port} is not one of yours: ${base} is random, ${rangeText(base + 1, base + n)} are your ${n} exits` };
+    return { kind: 'none', reason: `port ${port} is not one of yours: ${base} is random, ${yourExits(base + 1, n)}` };
   }
   const slot = Math.floor(off / route.stride);
   const i = off % route.stride;
   if (slot === 0) {
     if (i === 0) return RANDOM;
     if (i <= n) return { kind: 'index', index: i };
-    return { kind: 'none', reason: `port ${port} is not one of yours: ${base + 1}-${base + n} are your ${n} exits` };
+    return { kind: 'none', reason: `port ${port} is not one of yours: ${yourExits(base + 1, n)}` };
   }
   const country = route.places[slot - 1];
   if (country === undefined) {
@@ -45,6 +45,13 @@ export function slotForPort(route: CustomerRoute, port: number): PortSlot {
 /** First port of a place slot (k ≥ 1), for tables. */
 export function placeSlotPort(route: CustomerRoute, k: number): number | undefined {
   return route.portBase === undefined ? undefined : route.portBase + k * route.stride;
+}
+
+/** The ports of a customer's `n` exits from `first`, in a sentence that reads right for 0, 1 and more. */
+function yourExits(first: number, n: number): string {
+  if (n === 0) return 'you have no exits';
+  if (n === 1) return `${first} is your exit`;
+  return `${rangeText(first, first + n - 1)} are your ${n} exits`;
 }
 
 function rangeText(a: number, b: number): string {

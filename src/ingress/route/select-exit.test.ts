@@ -57,6 +57,8 @@ test('precedence 2-3: the port named or used maps to the i-th exit of the ordere
   assert.equal(pick('bob', { index: 3 }, 8001)?.reason, 'index');
   assert.throws(() => pick('bob', {}, 8004), /port 8004 is not one of yours: 8000 is random, 8001-8003 are your 3 exits/);
   assert.throws(() => pick('bob', { index: 4 }), /index 4: you have 3 exits/);
+  // One exit reads as one, not "8001 are your 1 exits".
+  assert.throws(() => pick('own', {}, 9002), /port 9002 is not one of yours: 9000 is random, 9001 is your exit$/);
   // With a place tag a numbered port counts within the matching exits: bob's 1st US exit is us-1 (his 2nd overall).
   assert.equal(pick('bob', { country: 'us' }, 8001)?.exit.id, 'us-1');
   assert.equal(pick('bob', { country: 'us' }, 8002)?.exit.id, 'us-3');
