@@ -69,22 +69,33 @@ describe('control plane on a locked SQLite file', () => {
 
   it('a write past the bound gets 503 + Retry-After while /healthz and the event loop stay fast', async () => {
     lock = await holdWriteLock(file);
-    // Event-loop stall: the longest gap between ticks of a 10 ms timer, beyond its 10 ms.
+    // A write that blocked the loop while it waits (a synchronous busy_timeout) would leave no
+    // timer tick and no answer to anyone until its bound ran out. So count, while the write waits,
+    // the ticks of a 10 ms timer and the answers to /healthz and reads. Counts rather than
+    // latency bounds: a loaded CI machine stalled this process 1.2 s with no lock involved.
+    let writeDone = false;
+    let ticksWhileWaiting = 0;
+    let servedWhileWaiting = 0;
     let last = performance.now();
     let loopMaxMs = 0;
     const tick = setInterval(() => {
       const t = performance.now();
       loopMaxMs = Math.max(loopMaxMs, t - last - 10);
       last = t;
+      if (!writeDone) ticksWhileWaiting++;
     }, 10);
     const health: Array<{ status: number; ms: number }> = [];
     let w: Awaited<ReturnType<typeof call>>;
     try {
-      const write = call(`${cp.url}/v1/customers/${bobId}`, 'PATCH', { maxConnections: 7 });
+      const write = call(`${cp.url}/v1/customers/${bobId}`, 'PATCH', { maxConnections: 7 }).then((r) => {
+        writeDone = true;
+        return r;
+      });
       for (let i = 0; i < 10; i++) {
         health.push(await call(`${cp.url}/healthz`, 'GET'));
         // Reads do not wait for a writer (WAL): the API keeps answering them.
         health.push(await call(`${cp.url}/v1/customers`, 'GET'));
+        if (!writeDone) servedWhileWaiting += 2;
         await new Promise((r) => setTimeout(r, 50));
       }
       w = await write;
@@ -93,18 +104,15 @@ describe('control plane on a locked SQLite file', () => {
       await lock.release();
     }
     const slowest = Math.max(...health.map((h) => h.ms));
-    process.stdout.write(`# locked sqlite: write answered ${w.status} in ${w.ms.toFixed(0)} ms; /healthz and reads max ${slowest.toFixed(1)} ms; event-loop delay max ${loopMaxMs.toFixed(1)} ms\n`);
+    process.stdout.write(`# locked sqlite: write answered ${w.status} in ${w.ms.toFixed(0)} ms; while it waited ${servedWhileWaiting} answers and ${ticksWhileWaiting} timer ticks; /healthz and reads max ${slowest.toFixed(1)} ms; event-loop delay max ${loopMaxMs.toFixed(1)} ms\n`);
     assert.deepEqual(new Set(health.map((h) => h.status)), new Set([200]));
     assert.equal(w.status, 503, JSON.stringify(w.body));
     assert.equal(w.body.error.code, 'database_unavailable');
     assert.match(w.retryAfter ?? '', /^[1-9][0-9]*$/);
-    assert.ok(w.ms >= WAIT_MS * 0.9 && w.ms < WAIT_MS + 1500, `answered after ${w.ms} ms (bound ${WAIT_MS})`);
-    // A write blocking the loop while it waits (a synchronous busy_timeout) stalls it for the whole
-    // bound, WAIT_MS. Well under that means the wait is asynchronous; a fixed 250 ms failed on a
-    // loaded CI machine (575 ms for a loopback request at load average 20, no lock involved).
-    const blocked = WAIT_MS * 0.6;
-    assert.ok(slowest < blocked, `healthz / reads took ${slowest} ms (a blocked loop: ~${WAIT_MS} ms)`);
-    assert.ok(loopMaxMs < blocked, `event loop stalled ${loopMaxMs} ms (a blocked loop: ~${WAIT_MS} ms)`);
+    assert.ok(w.ms >= WAIT_MS * 0.9 && w.ms < WAIT_MS * 4, `answered after ${w.ms} ms (bound ${WAIT_MS})`);
+    // A blocked loop: 0 answers and at most a tick or two. Unloaded: 20 answers and ~150 ticks.
+    assert.ok(servedWhileWaiting >= 10, `only ${servedWhileWaiting} /healthz and read answers while the write waited`);
+    assert.ok(ticksWhileWaiting >= 20, `only ${ticksWhileWaiting} timer ticks while the write waited ${w.ms} ms`);
     // Nothing was written: bob is unchanged.
     assert.equal((await cp.api('GET', `/v1/customers/${bobId}`)).body.maxConnections, null);
   });
