@@ -107,6 +107,12 @@ async function forwardOne(
   if (!up || up.key !== key || up.socket.destroyed || up.reader.exhausted) {
     up?.socket.destroy();
     const socket = await openUpstream(rt, session, url.target);
+    // The client left while the route opened: its 'close' has passed, so nothing would ever end this
+    // upstream. A reset: a FIN would have the exit wait on the target for an answer nobody reads.
+    if (client.destroyed) {
+      resetSocket(socket);
+      return undefined;
+    }
     up = { socket, reader: new ByteReader(socket, Buffer.alloc(0), session.snapshot.config.limits.maxHeadBytes), key };
     socket.on('error', () => undefined);
     // Whatever happens to this request, the upstream never outlives the client.

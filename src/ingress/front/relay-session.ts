@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { ByteReader } from '../byte-reader.js';
 import { handshakeDone } from '../pipeline-stages.js';
 import { relay } from '../relay/relay.js';
+import { resetSocket } from '../relay/reset.js';
 import type { Session } from '../session.js';
 
 export function relayToClient(session: Session, reader: ByteReader, upstream: Socket): void {
@@ -14,7 +15,9 @@ export function relayToClient(session: Session, reader: ByteReader, upstream: So
     session.limits?.usage?.add(early.length);
     upstream.write(early);
   }
-  if (client.destroyed) return void upstream.destroy(); // cut while connecting (e.g. quota)
+  // Cut while connecting (quota, or the client left): a reset, not a FIN, which would tell the exit
+  // the request is complete and have it wait on the target for an answer nobody will read.
+  if (client.destroyed) return void resetSocket(upstream);
   session.result = 'ok';
   const handle = relay(client, upstream, session.counters, session.snapshot.config.limits.idleTimeoutMs, (how) => {
     if (session.result !== 'ok') return; // ended for a reason already recorded (quota cut-off)
