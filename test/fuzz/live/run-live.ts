@@ -127,7 +127,7 @@ async function runCases(env: Env, scripts: readonly LiveScript[]): Promise<LiveF
   await Promise.all(
     scripts.map(async (script, i) => {
       const slot = env.slots[i]!;
-      if (script.target) slot.bad.steps = script.target;
+      slot.bad.begin(script.target);
       await runClient(script, env.host.port, slot.p);
       slot.bad.reset();
     }),

@@ -72,13 +72,26 @@ export async function runClient(script: LiveScript, ingressPort: number, p: Plac
 
 /** The misbehaving target: each connection plays the current case's target steps. */
 export class BadTarget {
-  steps: TargetStep[] = [{ readHead: true }, { w: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok' }, { end: true }];
+  private steps: TargetStep[] = [{ readHead: true }, { w: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok' }, { end: true }];
+  /**
+   * False from a case's end to the next case's start. A connection the exit opens after its case
+   * ended (a loaded host) is cut at once: played, a hanging target would hold the exit's session
+   * past every later reset (the exit cannot see the ingress leave after a FIN; docs/RELIABILITY.md).
+   */
+  private live = true;
   private readonly sockets = new Set<Socket>();
 
   constructor(readonly server: Server) {
     server.on('connection', (s) => {
+      if (!this.live) return void s.destroy();
       this.play(s, this.steps).catch(() => s.destroy());
     });
+  }
+
+  /** A case starts: its target behaviour (else the last case's), and connections are played again. */
+  begin(steps: TargetStep[] | undefined): void {
+    if (steps) this.steps = steps;
+    this.live = true;
   }
 
   private async play(s: Socket, steps: readonly TargetStep[]): Promise<void> {
@@ -97,8 +110,9 @@ export class BadTarget {
     }
   }
 
-  /** Cut every connection of the case that just ended. */
+  /** Cut every connection of the case that just ended, and any that arrives before the next case. */
   reset(): void {
+    this.live = false;
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
   }
