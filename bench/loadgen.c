@@ -43,7 +43,8 @@ static int echo_ports[64];
 static const char *user, *pass;
 static unsigned next_source;
 static double *lat;
-static long nlat, errors;
+static long nlat, errors, started;
+/* lat[] holds MAX_SETUPS entries: starts are capped at that (every start ends as one latency or one error). */
 static const long MAX_SETUPS = 200000;
 static int ep;
 
@@ -67,15 +68,15 @@ static void fail(struct conn *c) {
 }
 
 static void finish(struct conn *c) {
-  lat[nlat++] = now_us() - c->t0;
+  if (nlat < MAX_SETUPS) lat[nlat++] = now_us() - c->t0;
   close(c->fd);
   start(c);
 }
 
 static void start(struct conn *c) {
-  static long started;
   c->fd = -1;
-  if (nlat + errors >= MAX_SETUPS) return;
+  /* Gate on what was started, not on what finished: with c in flight, the latter overran lat[] by up to c - 1. */
+  if (started >= MAX_SETUPS) return;
   started++;
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   if (fd < 0) { errors++; return; }
