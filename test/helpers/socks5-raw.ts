@@ -36,6 +36,17 @@ export function readExactly(s: Socket, n: number, ms = 10_000): Promise<Buffer> 
   });
 }
 
+/** Greeting, RFC 1929 credentials and CONNECT to 127.0.0.1:port, pipelined as one write's bytes. */
+export function socks5PipelinedConnect(port: number, user: string, pass: string): Buffer {
+  const u = Buffer.from(user);
+  const p = Buffer.from(pass);
+  return Buffer.concat([
+    Buffer.from([5, 1, 2]),
+    Buffer.from([1, u.length]), u, Buffer.from([p.length]), p,
+    Buffer.from([5, 1, 0, 1, 127, 0, 0, 1, port >> 8, port & 0xff]),
+  ]);
+}
+
 export interface RawOptions {
   proxyHost?: string;
   /** Source address of the client's connection. */

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { listen0 } from '../helpers/net.js';
 import { eventually } from '../helpers/eventually.js';
+import { socks5PipelinedConnect } from '../helpers/socks5-raw.js';
 import { startTestIngress, USER, type TestIngress } from '../helpers/ingress.js';
 import { PROXY_AUTH } from '../helpers/http-raw.js';
 
@@ -116,16 +117,6 @@ async function leaveWhileConnecting(bytes: Buffer): Promise<void> {
   assert.deepEqual(exitHeard, ['reset'], 'the ingress let go of the upstream with a FIN, not a reset');
 }
 
-function socks5Connect(port: number): Buffer {
-  const u = Buffer.from(USER.login);
-  const p = Buffer.from(USER.password);
-  return Buffer.concat([
-    Buffer.from([5, 1, 2]),
-    Buffer.from([1, u.length]), u, Buffer.from([p.length]), p,
-    Buffer.from([5, 1, 0, 1, 127, 0, 0, 1, port >> 8, port & 0xff]),
-  ]);
-}
-
 test('HTTP forward: a client that leaves while the route opens gets no request sent and holds no target connection', async () => {
   const req = `GET http://127.0.0.1:${targetPort()}/gone HTTP/1.1\r\nHost: 127.0.0.1:${targetPort()}\r\n${PROXY_AUTH}\r\n`;
   await leaveWhileConnecting(Buffer.from(req, 'latin1'));
@@ -138,5 +129,5 @@ test('HTTP CONNECT: a client that leaves while the route opens holds no target c
 });
 
 test('SOCKS5: a client that leaves while the route opens holds no target connection', async () => {
-  await leaveWhileConnecting(socks5Connect(targetPort()));
+  await leaveWhileConnecting(socks5PipelinedConnect(targetPort(), USER.login, USER.password));
 });

@@ -19,6 +19,7 @@ import { startEchoServer, withTimeout } from '../helpers/net.js';
 import { ensureSelfSignedCert } from '../../src/cli/tls-cert.js';
 import type { Ingress } from '../../src/ingress/ingress.js';
 import { eventually } from '../helpers/eventually.js';
+import { socks5PipelinedConnect } from '../helpers/socks5-raw.js';
 
 let echo: Awaited<ReturnType<typeof startEchoServer>>;
 let exit: TestExit;
@@ -54,17 +55,6 @@ function socks4a(port: number): Buffer {
   return Buffer.concat([head, Buffer.from(USERID), Buffer.from([0]), Buffer.from('localhost'), Buffer.from([0])]);
 }
 
-/** Greeting, RFC 1929 credentials and CONNECT pipelined in one write. */
-function socks5(port: number): Buffer {
-  const u = Buffer.from(USER.login);
-  const p = Buffer.from(USER.password);
-  return Buffer.concat([
-    Buffer.from([5, 1, 2]),
-    Buffer.from([1, u.length]), u, Buffer.from([p.length]), p,
-    Buffer.from([5, 1, 0, 1, 127, 0, 0, 1, port >> 8, port & 0xff]),
-  ]);
-}
-
 function httpConnect(port: number): Buffer {
   const auth = Buffer.from(`${USER.login}:${USER.password}`).toString('base64');
   return Buffer.from(`CONNECT 127.0.0.1:${port} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nProxy-Authorization: Basic ${auth}\r\n\r\n`);
@@ -98,7 +88,7 @@ async function sessionsGone(...nodes: Ingress[]): Promise<number> {
 const fronts: Array<[string, (port: number) => Buffer, number]> = [
   ['SOCKS4', socks4, 8],
   ['SOCKS4a', socks4a, 8],
-  ['SOCKS5', socks5, 2 + 2 + 10],
+  ['SOCKS5', (port: number) => socks5PipelinedConnect(port, USER.login, USER.password), 2 + 2 + 10],
   ['HTTP CONNECT', httpConnect, -1],
 ];
 
@@ -138,7 +128,7 @@ for (const route of ['through a hopgate exit', 'direct'] as const) {
     const chunks: Buffer[] = [];
     s.on('data', (c: Buffer) => chunks.push(c));
     const gone = new Promise<void>((resolve) => s.once('close', () => resolve()));
-    const associate = socks5(0);
+    const associate = socks5PipelinedConnect(0, USER.login, USER.password);
     associate[associate.length - 9] = 3; // CMD UDP ASSOCIATE, from 0.0.0.0:0
     associate.fill(0, associate.length - 6);
     s.end(associate);
