@@ -1,5 +1,5 @@
 /** `hopgate usage [LOGIN]`: usage per period, customer and exit over the control-plane API. */
-import { AdminError, COMMON_OPTIONS, adminClient, bytes, printJson, runAdmin, table } from './admin-client.js';
+import { AdminError, COMMON_HELP, COMMON_OPTIONS, adminClient, bytes, printJson, runAdmin, table } from './admin-client.js';
 import { parse } from './args.js';
 
 /** What the rows without an exit are: never an exit called "direct". */
@@ -13,8 +13,7 @@ export const USAGE_USAGE = `usage: hopgate usage [LOGIN] [--by minute|hour|day|m
   --exit    one exit, or '(none)' (quoted): the connections no exit carried, see below;  --node  one ingress node
   --final   only closed minutes (leave out the minutes still open on the ingresses)
 
-  --control URL (HOPGATE_CONTROL_URL)  --token T (HOPGATE_ADMIN_TOKEN, or <state-dir>/control-admin-token)
-
+${COMMON_HELP}
 EXIT (none): ${NO_EXIT_NOTE}
 `;
 
