@@ -65,6 +65,12 @@ export function adminClient(control: string | undefined, token: string | undefin
   return new AdminClient(url, t);
 }
 
+/** The options every admin command takes, as its usage lists them (beside COMMON_OPTIONS). */
+export const COMMON_HELP = `  --control URL  the control plane (HOPGATE_CONTROL_URL, default http://${DEFAULT_CONTROL_HOST}:${DEFAULT_CONTROL_PORT})
+  --token T      the operator token (HOPGATE_ADMIN_TOKEN, or <state-dir>/control-admin-token)
+  --state-dir D  where that token file is (default .hopgate)     --json  machine-readable output
+`;
+
 export const COMMON_OPTIONS = {
   control: { type: 'string' },
   token: { type: 'string' },

@@ -1,6 +1,6 @@
 /** `hopgate exits add|list|show|drain|undrain|token|delete`: the exit inventory over the control-plane API. */
 import type { ExitViewT } from '../control/api-schemas.js';
-import { AdminError, COMMON_OPTIONS, adminClient, printJson, runAdmin, table, type AdminClient } from './admin-client.js';
+import { AdminError, COMMON_HELP, COMMON_OPTIONS, adminClient, printJson, runAdmin, table, type AdminClient } from './admin-client.js';
 import { parse } from './args.js';
 import { ingressQuality, qualityText, type IngressQuality } from './ingress-quality.js';
 
@@ -23,8 +23,7 @@ export const EXITS_USAGE = `usage: hopgate exits <add|list|show|drain|undrain|to
   delete ID [--force]    --force also takes it out of the customer lists that name it
                          (refused if it is a customer's only exit: an empty list means every exit)
 
-  --control URL (HOPGATE_CONTROL_URL)  --token T (HOPGATE_ADMIN_TOKEN)  --json
-`;
+${COMMON_HELP}`;
 
 function address(e: ExitViewT): string {
   if (e.reverse) return `dials in${e.reverse.from.length > 0 ? ` from ${e.reverse.from.join(',')}` : ''}`;

@@ -1,7 +1,7 @@
 /** `hopgate nodes add|list|token|delete`: ingress nodes and their config-stream tokens over the control-plane API. */
 import { writeFileAtomic } from '../shared/state-file.js';
 import type { NodeViewT } from '../control/api-schemas.js';
-import { AdminError, COMMON_OPTIONS, adminClient, printJson, runAdmin, table } from './admin-client.js';
+import { AdminError, COMMON_HELP, COMMON_OPTIONS, adminClient, printJson, runAdmin, table } from './admin-client.js';
 import { parse } from './args.js';
 
 export const NODES_USAGE = `usage: hopgate nodes <add|list|token|delete> [ID] [options]
@@ -12,7 +12,8 @@ export const NODES_USAGE = `usage: hopgate nodes <add|list|token|delete> [ID] [o
   delete ID
 
   then: hopgate ingress --control URL --token-file F
-`;
+
+${COMMON_HELP}`;
 
 export async function nodesCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parse(argv, { ...COMMON_OPTIONS, name: { type: 'string' }, 'token-file': { type: 'string' } });

@@ -1,16 +1,20 @@
 /** `hopgate usage [LOGIN]`: usage per period, customer and exit over the control-plane API. */
-import { AdminError, COMMON_OPTIONS, adminClient, bytes, printJson, runAdmin, table } from './admin-client.js';
+import { AdminError, COMMON_HELP, COMMON_OPTIONS, adminClient, bytes, printJson, runAdmin, table } from './admin-client.js';
 import { parse } from './args.js';
+
+/** What the rows without an exit are: never an exit called "direct". */
+const NO_EXIT_NOTE = 'no exit carried these connections: refused before an exit was chosen (counted in FAILED), or sent straight to the target by an ingress that has no exits';
 
 export const USAGE_USAGE = `usage: hopgate usage [LOGIN] [--by minute|hour|day|month] [--exit ID] [--node ID]
                      [--from YYYY-MM-DDTHH:MM] [--to …] [--final] [--json]
 
   LOGIN     one customer (default: every customer)
   --by      period of each row (default hour; minute: the last 60, hour: 48, day: 31, month: 12)
-  --exit    one exit ('direct' for direct egress);  --node  one ingress node
+  --exit    one exit, or '(none)' (quoted): the connections no exit carried, see below;  --node  one ingress node
   --final   only closed minutes (leave out the minutes still open on the ingresses)
 
-  --control URL (HOPGATE_CONTROL_URL)  --token T (HOPGATE_ADMIN_TOKEN, or <state-dir>/control-admin-token)
+${COMMON_HELP}
+EXIT (none): ${NO_EXIT_NOTE}
 `;
 
 interface Row {
@@ -42,7 +46,9 @@ export async function usageCommand(argv: string[]): Promise<void> {
     if (!['minute', 'hour', 'day', 'month'].includes(values.by)) throw new AdminError('--by must be minute, hour, day or month');
     const q = new URLSearchParams({ by: values.by });
     if (positionals[0]) q.set('customer', positionals[0]);
-    if (values.exit !== undefined) q.set('exit', values.exit);
+    // The API's name for "no exit" is 'direct' (or ''); the CLI's is '(none)', as its table prints it
+    // (parentheses: no exit id can have them, so no exit is taken for it).
+    if (values.exit !== undefined) q.set('exit', values.exit === '(none)' ? '' : values.exit);
     if (values.node !== undefined) q.set('node', values.node);
     if (values.from !== undefined) q.set('from', values.from);
     if (values.to !== undefined) q.set('to', values.to);
@@ -64,10 +70,11 @@ export async function usageCommand(argv: string[]): Promise<void> {
       table(
         ['PERIOD (UTC)', 'LOGIN', 'EXIT', 'UP', 'DOWN', 'CONNS', 'FAILED'],
         [
-          ...r.rows.map((x) => [x.period, x.login, x.exitId || 'direct', bytes(x.bytesUp), bytes(x.bytesDown), String(x.connections), String(x.failures)]),
+          ...r.rows.map((x) => [x.period, x.login, x.exitId || '(none)', bytes(x.bytesUp), bytes(x.bytesDown), String(x.connections), String(x.failures)]),
           ['total', '', '', bytes(r.totals.bytesUp), bytes(r.totals.bytesDown), String(r.totals.connections), String(r.totals.failures)],
         ],
       ),
     );
+    if (r.rows.some((x) => x.exitId === '')) process.stdout.write(`(none): ${NO_EXIT_NOTE}\n`);
   });
 }

@@ -1,6 +1,6 @@
 /** `hopgate user add|list|show|suspend|resume|rotate|delete`: customers over the control-plane API. */
 import type { CustomerViewT } from '../control/api-schemas.js';
-import { AdminError, COMMON_OPTIONS, adminClient, bytes, printJson, runAdmin, table, type AdminClient } from './admin-client.js';
+import { AdminError, COMMON_HELP, COMMON_OPTIONS, adminClient, bytes, printJson, runAdmin, table, type AdminClient } from './admin-client.js';
 import { parse } from './args.js';
 
 export const USER_USAGE = `usage: hopgate user <add|list|show|suspend|resume|rotate|delete> [LOGIN] [options]
@@ -14,9 +14,7 @@ export const USER_USAGE = `usage: hopgate user <add|list|show|suspend|resume|rot
   rotate LOGIN           new generated password (shown once)
   delete LOGIN
 
-  --control URL (HOPGATE_CONTROL_URL, default http://127.0.0.1:7700)  --token T (HOPGATE_ADMIN_TOKEN,
-  or <state-dir>/control-admin-token)  --json  machine-readable output
-`;
+${COMMON_HELP}`;
 
 async function byLogin(client: AdminClient, login: string): Promise<CustomerViewT> {
   const { customers } = await client.request<{ customers: CustomerViewT[] }>('GET', `/v1/customers?login=${encodeURIComponent(login)}`);

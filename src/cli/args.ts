@@ -8,7 +8,8 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: s
     // A mistyped flag is the user's error: one line, not a stack trace.
     if (!String((err as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS')) throw err;
     const first = (err as Error).message.split('. ')[0]!.replace(/\.$/, '');
-    fail(`${first} (known: ${Object.keys(options).map((k) => `--${k}`).join(' ')})`);
+    const known = Object.keys(options).map((k) => `--${k}`);
+    fail(`${first} (${known.length > 0 ? `known: ${known.join(' ')}` : 'it takes no options; an argument that starts with - goes after --'})`);
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { compileSnapshot } from '../ingress/config/snapshot.js';
-import { loadIngressYaml } from '../ingress/config/from-yaml.js';
+import { ConfigError, loadIngressYaml } from '../ingress/config/from-yaml.js';
 import { formatPortTable, portTable, type PortTable } from '../ingress/route/port-table.js';
 import { fail, parse } from './args.js';
 
@@ -18,7 +18,13 @@ export async function portsCommand(argv: string[]): Promise<void> {
   const login = positionals[0];
   if (!login) fail('usage: hopgate ports <login> [--config FILE] [--admin http://HOST:PORT] [--json]');
   if (!existsSync(values.config)) fail(`no configuration at ${values.config} (run \`hopgate up\` first, or pass --config)`);
-  const config = loadIngressYaml(values.config);
+  let config;
+  try {
+    config = loadIngressYaml(values.config);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
   const admin = values.admin ?? (config.metrics ? `http://${config.metrics.host}:${config.metrics.port}` : undefined);
   // The admin port's bearer token: the file's (`hopgate up` writes it there), or HOPGATE_INGRESS_ADMIN_TOKEN.
   const token = process.env.HOPGATE_INGRESS_ADMIN_TOKEN || config.metrics?.token;

@@ -1,18 +1,32 @@
 /**
- * `--help` on every process command prints its usage (exit 0) instead of
- * "Unknown option", `hash-password --help` does not hash "--help", and an
- * empty password on stdin is one line, not a stack trace. The real CLI, as processes.
+ * Every command and subcommand of the real CLI answers `--help` and `-h` with its usage on
+ * stdout, exit 0, and does nothing else: no file in its working directory, no connection to
+ * the control plane. The list comes from the CLI's own command table (src/cli/commands.ts),
+ * so a command added there without a usage fails here. An unknown option is one line and
+ * exit 2; `hash-password --help` does not hash "--help"; an empty password on stdin is one
+ * line, not a stack trace. The real CLI, as processes.
  */
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { COMMANDS, USAGE } from '../../src/cli/commands.js';
+import { tempDir } from '../helpers/control-fixtures.js';
+import { listen0 } from '../helpers/ports.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
-function hopgate(args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function hopgate(args: string[], opts: { stdin?: string; cwd?: string; env?: Record<string, string> } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [MAIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [MAIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'], cwd: opts.cwd, env: { ...process.env, ...opts.env } });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -20,24 +34,108 @@ function hopgate(args: string[], stdin = ''): Promise<{ code: number | null; std
     // A bound on the run, not an assertion: a help text needs no time at all.
     const timer = setTimeout(() => (p.kill('SIGKILL'), reject(new Error(`hopgate ${args.join(' ')} still running after 30 s`))), 30_000);
     p.once('exit', (code) => (clearTimeout(timer), resolve({ code, stdout, stderr })));
-    p.stdin.end(stdin);
+    p.stdin.end(opts.stdin ?? '');
   });
 }
 
-for (const command of ['up', 'ingress', 'exit', 'ports', 'hash-password']) {
-  for (const flag of ['--help', '-h']) {
-    test(`hopgate ${command} ${flag} prints its usage`, async () => {
-      const r = await hopgate([command, flag]);
+test('the command table and the top-level usage name the same commands', () => {
+  const listed = new Set([...USAGE.matchAll(/^ {2}([a-z][a-z-]*)\b/gm)].map((m) => m[1]!));
+  listed.delete('help');
+  assert.deepEqual([...listed].sort(), [...new Set(COMMANDS.map((c) => c.name))].sort());
+  assert.ok(COMMANDS.length >= 10, `${COMMANDS.length} commands`);
+});
+
+describe('every command and subcommand answers --help and -h, and does nothing else', { concurrency: 4 }, () => {
+  // Where a command that acted anyway would leave traces: its working directory (state dirs,
+  // written configs) and the control plane the admin commands would call.
+  const cwd = tempDir('hopgate-cli-help-');
+  let control: Server;
+  let controlUrl = '';
+  let calls = 0;
+  before(async () => {
+    control = createServer((s) => (calls++, s.destroy()));
+    controlUrl = `http://127.0.0.1:${await listen0(control)}`;
+  });
+  after(() => {
+    control.close();
+    cwd.remove();
+  });
+
+  const cases: string[][] = [];
+  for (const c of COMMANDS) {
+    cases.push([c.name]);
+    // Help wins wherever it stands among arguments that would otherwise act.
+    for (const sub of c.subcommands) cases.push([c.name, sub], [c.name, sub, 'some-id']);
+  }
+  cases.push(['exit', '--connect-to', '127.0.0.1:7443', '--id', 'x'], ['hash-password', 'secret'], ['up', '--json']);
+
+  for (const args of cases) {
+    const command = COMMANDS.find((c) => c.name === args[0])!;
+    for (const flag of ['--help', '-h']) {
+      test(`hopgate ${[...args, flag].join(' ')}`, async () => {
+        const env = { HOPGATE_CONTROL_URL: controlUrl, HOPGATE_ADMIN_TOKEN: 'not-used-by-help' };
+        const r = await hopgate([...args, flag], { cwd: cwd.path, env });
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stderr, '');
+        assert.equal(r.stdout, await command.usage(), 'its usage, and nothing else on stdout');
+        assert.match(r.stdout, new RegExp(`^usage: hopgate ${command.name}\\b`));
+        for (const sub of command.subcommands) assert.match(r.stdout, new RegExp(`\\b${sub}\\b`), `the usage names ${sub}`);
+        assert.deepEqual(readdirSync(cwd.path), [], 'nothing written');
+        assert.equal(calls, 0, 'no call to the control plane');
+      });
+    }
+  }
+
+  for (const c of COMMANDS) {
+    test(`hopgate help ${c.name} prints its usage`, async () => {
+      const r = await hopgate(['help', c.name], { cwd: cwd.path });
       assert.equal(r.code, 0, r.stderr);
-      assert.equal(r.stderr, '');
-      assert.match(r.stdout, new RegExp(`^usage: hopgate ${command}\\b`));
-      assert.doesNotMatch(r.stdout, /\$scrypt\$/, 'no hash of "--help"');
+      assert.equal(r.stdout, await c.usage());
     });
   }
-}
+});
+
+describe('an unknown option is one line and exit 2, never a stack trace; every option it knows is in its usage', { concurrency: 4 }, () => {
+  const cases: string[][] = [['exit', '--connect-to', '127.0.0.1:7443', '--no-such-option']];
+  for (const c of COMMANDS) {
+    cases.push([c.name, '--no-such-option']);
+    for (const sub of c.subcommands) cases.push([c.name, sub, '--no-such-option']);
+  }
+  for (const args of cases) {
+    test(`hopgate ${args.join(' ')}`, async () => {
+      const r = await hopgate(args, { env: { HOPGATE_CONTROL_URL: 'http://127.0.0.1:9', HOPGATE_ADMIN_TOKEN: 'x' } });
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, /^hopgate: Unknown option '--no-such-option' \(/);
+      assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+      // The parser's own option table, as the error lists it: an option the help does not name is undocumented.
+      const known = /\(known: ([^)]*)\)/.exec(r.stderr)?.[1]?.split(' ') ?? [];
+      const usage = await COMMANDS.find((c) => c.name === args[0])!.usage();
+      const unnamed = known.filter((o) => o !== '--help' && !new RegExp(`${o}(?![\\w-])`).test(usage));
+      assert.deepEqual(unnamed, [], `options of hopgate ${args[0]} its usage does not name`);
+    });
+  }
+});
+
+test('hopgate help with an unknown command: one line, exit 2', async () => {
+  const r = await hopgate(['help', 'no-such-command']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^hopgate: help: unknown command 'no-such-command' \(commands: up, /);
+  assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+});
+
+test('hash-password: after --, "--help" and "-x" are the password', async () => {
+  for (const pw of ['--help', '-x']) {
+    const r = await hopgate(['hash-password', '--', pw]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^\$scrypt\$/);
+    const { verifyPassword } = await import('../../src/shared/auth/password-hash.js');
+    assert.equal(await verifyPassword(pw, r.stdout.trim()), true, `the hash is of ${pw}`);
+  }
+});
 
 test('hash-password on empty stdin: one line, no stack trace, non-zero', async () => {
-  const r = await hopgate(['hash-password'], '');
+  const r = await hopgate(['hash-password'], { stdin: '' });
   assert.notEqual(r.code, 0);
   assert.equal(r.stdout, '');
   assert.match(r.stderr, /^hopgate: hash-password: empty password/);

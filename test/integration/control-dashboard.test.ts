@@ -213,7 +213,7 @@ describe('control dashboard', () => {
       await expectText('#exits-table tr[data-exit=de-1] td.state', /^drained$/);
       assert.equal((await api('GET', '/v1/exits/de-1', op())).body.drain, true);
 
-      // ---- usage: seed a minute of traffic for alice (via de-1) and bob (direct)
+      // ---- usage: seed a minute of traffic for alice (via de-1) and bob (refused before an exit was chosen)
       const minute = minuteOf(Date.now());
       await cp.store.ingestStats('edge-1', {
         epoch: 'e1',
@@ -232,7 +232,7 @@ describe('control dashboard', () => {
       assert.ok((await page.locator('#usage-chart svg g.bar').count()) >= 48, 'a bar per hour of the window');
       await page.locator('#usage-group').selectOption('exitId');
       await expectText('#usage-table', /de-1/);
-      await expectText('#usage-table', /\(direct\)/);
+      await expectText('#usage-table', /\(none\)/); // no exit carried them: not an exit called "direct"
       await page.locator('#usage-by').selectOption('minute');
       await page.waitForFunction(() => (globalThis as any).document.querySelectorAll('#usage-chart svg g.bar').length >= 60);
       const tall = await page.locator('#usage-chart svg g.bar rect.down').evaluateAll((rs) => rs.filter((r) => Number(r.getAttribute('height')) > 0).length);
@@ -255,7 +255,7 @@ describe('control dashboard', () => {
       await expectText('#me-usage', /de-1/);
       assert.equal(await page.locator('#nav').isHidden(), true, 'no operator navigation');
       const body = (await page.locator('body').textContent()) ?? '';
-      assert.doesNotMatch(body, /bob|\(direct\)|edge-1/, "nothing of other customers' or the operator's");
+      assert.doesNotMatch(body, /bob|\(none\)|\(direct\)|edge-1/, "nothing of other customers' or the operator's");
       // An operator view by hash still shows only the customer's own page.
       await page.goto(cp.url + '/dashboard#customers');
       await expectText('#me-profile', /Loginalice/);

@@ -221,7 +221,12 @@ for (const dc of cases) {
       assert.equal(JSON.parse(cli.stdout).totals.bytesDown, sent.down);
       const table = await run(process.execPath, ['dist/src/cli/main.js', 'usage', '--by', 'day', '--control', cp.url, '--token', cp.token.token]);
       assert.match(table.stdout, /PERIOD \(UTC\)\s+LOGIN\s+EXIT/);
-      assert.match(table.stdout, /alice\s+direct/);
+      // No exit carried these (this ingress has none): not an exit called "direct", and the table says what it means.
+      assert.match(table.stdout, /alice\s+\(none\)\s/);
+      assert.doesNotMatch(table.stdout, /\bdirect\b(?! egress)/);
+      assert.match(table.stdout, /^\(none\): no exit carried these connections: refused before an exit was chosen \(counted in FAILED\), or sent straight to the target by an ingress that has no exits$/m);
+      const noExit = await run(process.execPath, ['dist/src/cli/main.js', 'usage', '--exit', '(none)', '--by', 'day', '--json', '--control', cp.url, '--token', cp.token.token]);
+      assert.equal(JSON.parse(noExit.stdout).totals.bytesDown, sent.down, '--exit (none): the rows no exit carried');
     });
   });
 }

@@ -439,7 +439,7 @@
   function grouped(rows, field) {
     const m = new Map();
     for (const r of rows) {
-      const k = r[field] === '' ? '(direct)' : r[field];
+      const k = r[field] === '' ? '(none)' : r[field]; // no exit carried them (refused before routing, or an ingress without exits)
       const s = m.get(k) || { key: k, up: 0, down: 0, conns: 0, fails: 0 };
       s.up += r.bytesUp;
       s.down += r.bytesDown;

@@ -1,0 +1,89 @@
+/**
+ * Every `hopgate` command, in one table: its usage text and how to run it.
+ * main.ts dispatches through it and answers `--help`/`-h` from it before a
+ * command sees its arguments, so no command can act on `--help` (or call it
+ * an unknown option). test/integration/cli-help.test.ts walks this table.
+ * Commands load their modules when run, so `hopgate user list` does not start the ingress code.
+ */
+
+export const USAGE = `usage: hopgate <command> [options]      (hopgate <command> --help, or hopgate help <command>: its usage)
+
+commands:
+  up [--json] [--ports FIRST-LAST] [--host H] [--workers N] [--state-dir D]   the whole network on this machine, embedded defaults
+       [--demo-port P] [--admin-port P] [--control-port P] [--exit-port P] [--tunnel-port P]
+  ingress --config FILE [--workers N]              the ingress node from a YAML file
+  ingress --control URL --token-file F [--state-dir D] [--admin [HOST:]PORT] [--admin-url URL]
+                                                   the ingress node fed by the control plane's config stream
+  exit --listen H:P --egress IP --allow-from CIDR  a SOCKS5 relay for ingresses only (secret: --secret-file or HOPGATE_EXIT_SECRET)
+       [--egress6 IPV6] [--egress-ports FIRST-LAST] [--allow-target CIDR] [--admin PORT] [--connect-timeout-ms MS]   (docs/EXITS.md)
+  exit --connect-to H:7443 --id ID [--ca PEM]      a reverse exit: dials the ingress, opens no port (token: --token-file or HOPGATE_EXIT_TOKEN;
+       [--servername N] [--pool N] [--egress IP] [--egress6 IPV6] [--egress-ports FIRST-LAST] [--allow-target CIDR]...
+       [--deny-target CIDR]... [--allow-port P]... [--drain-ms MS] [--log-level L]
+                                                   --admin [HOST:]PORT for its /metrics and /healthz; docs/REVERSE-EXITS.md)
+  ports LOGIN [--config FILE] [--admin URL] [--json]  the customer's port → exit table, with live health
+  hash-password [PASSWORD]                         print a password hash for a config file (reads stdin if no argument;
+                                                   a password that starts with '-' goes after --: hash-password -- -secret)
+  control [--db URL] [--listen H:P] [--state-dir D] the control plane: asset store and REST API (docs/CONTROL.md)
+  user add|list|show|suspend|resume|rotate|delete  customers, through the control plane API (--control URL --token T)
+  exits add|list|show|drain|undrain|token|delete   the exit inventory (add --reverse: an exit that dials in), through the control plane API
+  usage [LOGIN] [--by minute|hour|day|month]       usage per period and exit, through the control plane API
+  nodes add|list|token|delete [ID]                 ingress nodes and their stream tokens, through the control plane API
+  help [COMMAND]                                   this text, or one command's usage
+`;
+
+export interface Command {
+  readonly name: string;
+  /** Subcommands (`user add`…): each answers `--help` too. */
+  readonly subcommands: readonly string[];
+  /** The usage text `hopgate NAME --help` prints (starts with `usage: hopgate NAME`). */
+  usage(): Promise<string>;
+  run(argv: string[]): Promise<void>;
+}
+
+/** `command`'s lines of USAGE (with their continuation lines), as its own usage text. */
+export function usageLines(command: string): string {
+  const out: string[] = [];
+  let inside = false;
+  for (const line of USAGE.split('\n')) {
+    if (line.startsWith(`  ${command} `)) inside = true;
+    else if (!/^ {5,}/.test(line)) inside = false;
+    if (inside) out.push(out.length === 0 ? `usage: hopgate ${line.slice(2)}` : line);
+  }
+  return out.join('\n') + '\n';
+}
+
+const fromUsage = (name: string) => (): Promise<string> => Promise.resolve(usageLines(name));
+
+export const COMMANDS: readonly Command[] = [
+  { name: 'up', subcommands: [], usage: fromUsage('up'), run: async (argv) => (await import('./up.js')).upCommand(argv) },
+  { name: 'ingress', subcommands: [], usage: fromUsage('ingress'), run: async (argv) => (await import('./ingress.js')).ingressCommand(argv) },
+  { name: 'exit', subcommands: [], usage: fromUsage('exit'), run: async (argv) => (await import('./exit.js')).exitCommand(argv) },
+  { name: 'ports', subcommands: [], usage: fromUsage('ports'), run: async (argv) => (await import('./ports.js')).portsCommand(argv) },
+  { name: 'hash-password', subcommands: [], usage: fromUsage('hash-password'), run: async (argv) => (await import('./hash-password.js')).hashPasswordCommand(argv) },
+  { name: 'control', subcommands: [], usage: async () => (await import('./control-usage.js')).CONTROL_USAGE, run: async (argv) => (await import('./control.js')).controlCommand(argv) },
+  {
+    name: 'user',
+    subcommands: ['add', 'list', 'show', 'suspend', 'resume', 'rotate', 'delete'],
+    usage: async () => (await import('./admin-user.js')).USER_USAGE,
+    run: async (argv) => (await import('./admin-user.js')).userCommand(argv),
+  },
+  {
+    name: 'exits',
+    subcommands: ['add', 'list', 'show', 'drain', 'undrain', 'token', 'delete'],
+    usage: async () => (await import('./admin-exits.js')).EXITS_USAGE,
+    run: async (argv) => (await import('./admin-exits.js')).exitsCommand(argv),
+  },
+  { name: 'usage', subcommands: [], usage: async () => (await import('./admin-usage.js')).USAGE_USAGE, run: async (argv) => (await import('./admin-usage.js')).usageCommand(argv) },
+  {
+    name: 'nodes',
+    subcommands: ['add', 'list', 'token', 'delete'],
+    usage: async () => (await import('./admin-nodes.js')).NODES_USAGE,
+    run: async (argv) => (await import('./admin-nodes.js')).nodesCommand(argv),
+  },
+];
+
+/** Asks for help: `--help` or `-h` anywhere before a `--` (after it, arguments are data: `hash-password -- --help`). */
+export function asksForHelp(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h');
+}

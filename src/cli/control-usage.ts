@@ -1,0 +1,21 @@
+/** `hopgate control --help`, apart from control.ts so printing it does not load the control plane. */
+import { DEFAULT_CONTROL_HOST, DEFAULT_CONTROL_PORT } from '../control/defaults.js';
+
+export const CONTROL_USAGE = `usage: hopgate control [--db sqlite:PATH | postgres://USER@HOST/DB[?schema=S]] [--listen HOST:PORT]
+                       [--state-dir DIR] [--json] [--log-level LEVEL]
+
+  --db         the asset store (default: sqlite:<state-dir>/control.sqlite)
+  --listen     the API address (default ${DEFAULT_CONTROL_HOST}:${DEFAULT_CONTROL_PORT})
+  --state-dir  where the SQLite file and the operator token live (default .hopgate)
+  --json       print one JSON line {url, db, tokenFile, revision, migrations} once listening
+  --db-wait-ms N  how long a request waits for a locked SQLite file or an unreachable PostgreSQL
+               before answering 503 database_unavailable with Retry-After (default 2000)
+  --stats-interval-ms  how often subscribed ingresses are pulled for statistics and quotas checked (default 5000)
+  --legitimacy-group NAME       anycast group of this control plane's ingresses (default 'default'; docs/LEGITIMACY.md)
+  --legitimacy-interval-ms N    analysis round and expected report interval (default 10000)
+  --legitimacy-half-life-h H    half-life of the learned history (default 6)
+  --legitimacy-warmup-min M     learning before the first rules (default 360)
+  --no-legitimacy               run no legitimacy analysis (reports are acknowledged and dropped)
+  --self-service-prefix V4,V6   broadest source range a customer may set itself (default 24,48; at most 8,16)
+The operator token is HOPGATE_ADMIN_TOKEN, or made once in <state-dir>/control-admin-token (mode 0600).
+`;
