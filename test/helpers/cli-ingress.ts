@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IngressConfigInput } from '../../src/shared/schema/ingress-config.js';
 import { aliceHashed, USER } from './ingress.js';
+import { reapOnExit } from './procs.js';
 
 const MAIN = new URL('../../src/cli/main.js', import.meta.url).pathname;
 
@@ -32,6 +33,7 @@ export async function startCliIngress(workers: number, overrides: Partial<Ingres
     ...overrides,
   }));
   const proc = spawn(process.execPath, [MAIN, 'ingress', '--config', file, '--workers', String(workers)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  reapOnExit(proc);
   let err = '';
   proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const port = await new Promise<number>((resolve, reject) => {

@@ -118,6 +118,19 @@ export async function stopGracefully(p: Proc, ms = 10_000): Promise<string> {
 }
 
 /** SIGKILL every process this module started that is still running (last-resort cleanup). */
+/**
+ * A child a helper spawned itself (not through startProc): SIGKILLed, with its descendants, if it
+ * still runs when the test process exits. `npm test` runs with --test-force-exit, so a test that
+ * timed out before its cleanup ends its file's process, and this reaps what it left.
+ */
+export function reapOnExit(child: ChildProcess): void {
+  if (child.pid === undefined) return;
+  const pid = child.pid;
+  const proc = { pid } as Proc;
+  running.add(proc);
+  child.once('exit', () => running.delete(proc));
+}
+
 export function killAllStarted(): void {
   for (const p of running) {
     for (const d of descendants(p.pid)) try { process.kill(d, 'SIGKILL'); } catch { /* gone */ }
