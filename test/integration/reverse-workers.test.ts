@@ -7,6 +7,7 @@
  * first reverse exit: in one process, and in a cluster fed by a config stream.
  */
 import { test, before, after } from 'node:test';
+import cluster, { type Worker } from 'node:cluster';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -24,6 +25,7 @@ import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl } from '.
 import { startIngressProcesses, type RunningIngress } from '../../src/processes/ingress-workers.js';
 import type { ControlledIngress } from '../../src/processes/controlled-ingress.js';
 import { Ingress } from '../../src/ingress/ingress.js';
+import { HELD_MESSAGE } from '../../src/ingress/reverse/tunnel-dispatch.js';
 import { IngressConfigSchema, type IngressConfigInput } from '../../src/shared/schema/ingress-config.js';
 import type { ReverseExitClient } from '../../src/exit/reverse-client.js';
 import { ensureSelfSignedCert } from '../../src/cli/tls-cert.js';
@@ -219,8 +221,15 @@ test('two workers (YAML): a tunnel port taken at the first reload opens at a lat
   const taken = await listen0(blocker);
   let ing: RunningIngress | undefined;
   let exit: ReverseExitClient | undefined;
+  let stopped: number | undefined;
   const logged: string[] = [];
   const log = pino({ level: 'info' }, new Writable({ write: (chunk, _enc, cb) => (logged.push(String(chunk)), cb()) }));
+  // The ingress side's view: each worker's own report of the work connections it holds (this process is the primary).
+  const loads = new Map<number, number>();
+  const onLoad = (w: Worker, m: { type?: unknown; load?: unknown } | undefined): void => {
+    if (m?.type === 'hopgate:reverse:load' && typeof m.load === 'number') loads.set(w.id, m.load);
+  };
+  cluster.on('message', onLoad);
   try {
     ing = await startIngressProcesses(file, { workers: 2, log });
     const withExit = { ...start, exits: [await reverseEntry('late-2', '127.0.0.24', 'de')], reverse: { ...REVERSE, listen: { host: '127.0.0.1', port: taken } } };
@@ -229,16 +238,62 @@ test('two workers (YAML): a tunnel port taken at the first reload opens at a lat
     // The reload's attempt is over once the primary logs its failure (not a guessed pause).
     await eventually('the tunnel port failure logged', () => logged.some((l) => l.includes('reverse tunnel port could not start')));
     assert.equal(ing.tunnelPort, undefined, 'the port was taken');
+    // One worker is slow to answer the dispatcher's hello when the port opens (stopped: the exit dials in meanwhile).
+    // Seated alone, the other worker got the whole pool, and a request reaching this one failed at once (REP 1).
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+    assert.equal(workers.length, 2);
+    const slow = workers[1]!;
+    stopped = slow.process.pid!;
+    process.kill(stopped, 'SIGSTOP');
     await new Promise<void>((r) => blocker.close(() => r()));
     process.kill(process.pid, 'SIGHUP');
-    await eventually('the tunnel port opened at the next reload', () => ing!.tunnelPort === taken, { timeoutMs: 5000 });
-    // The workers had started their side at the first reload; the dispatcher's hello seats them now.
+    await eventually('the tunnel port opened at the next reload', () => ing!.tunnelPort === taken, { timeoutMs: 5000, everyMs: 5 });
     exit = startReverseExit(taken, 'late-2', '127.0.0.24', { pool: 2 });
+    // The exit's connections reached the primary: held for the silent worker, or (without that) handed out.
+    await eventually('the exit dialed in', () => exit!.idle === 2 || logged.some((l) => l.includes(HELD_MESSAGE)), { everyMs: 5 });
+    process.kill(stopped, 'SIGCONT');
+    stopped = undefined;
     await withTimeout(exit.ready, 5000, 'exit registered');
     await eventually('two idle work connections', () => exit!.idle === 2);
+    await eventually('each worker holding one of the two work connections', () => loads.get(workers[0]!.id) === 1 && loads.get(slow.id) === 1, { timeoutMs: 3000 }).catch((err: Error) => {
+      throw new Error(`${err.message}; loads by worker: ${JSON.stringify([...loads])}`);
+    });
     assert.deepEqual(await run(ing.ports[0], '127.0.0.24', 20, 'late tunnel port, two workers, pool 2'), []);
   } finally {
+    cluster.off('message', onLoad);
+    if (stopped) process.kill(stopped, 'SIGCONT');
     if (blocker.listening) blocker.close();
+    await exit?.stop(200);
+    await ing?.stop();
+  }
+});
+
+test('two workers (YAML): a worker that does not answer when the tunnel port opens holds exits back for a bounded time only', { timeout: 30_000 }, async () => {
+  const file = join(dir, 'silent-worker.yaml');
+  const start = await base();
+  writeFileSync(file, JSON.stringify(start));
+  let ing: RunningIngress | undefined;
+  let exit: ReverseExitClient | undefined;
+  let stopped: number | undefined;
+  const logged: string[] = [];
+  const log = pino({ level: 'info' }, new Writable({ write: (chunk, _enc, cb) => (logged.push(String(chunk)), cb()) }));
+  try {
+    ing = await startIngressProcesses(file, { workers: 2, log });
+    const silent = Object.values(cluster.workers ?? {})[1]!;
+    stopped = silent.process.pid!;
+    process.kill(stopped, 'SIGSTOP'); // it cannot answer (nor even apply the reload) until resumed
+    writeFileSync(file, JSON.stringify({ ...start, exits: [await reverseEntry('late-3', '127.0.0.26', 'de')], reverse: REVERSE }));
+    process.kill(process.pid, 'SIGHUP');
+    await eventually('the tunnel port opened', () => ing!.tunnelPort !== undefined);
+    const t0 = Date.now();
+    exit = startReverseExit(ing.tunnelPort!, 'late-3', '127.0.0.26', { pool: 2 });
+    await withTimeout(exit.ready, 5000, 'exit registered with the other worker');
+    const waited = Date.now() - t0;
+    assert.ok(logged.some((l) => l.includes(HELD_MESSAGE)), 'held while the stopped worker had not answered');
+    assert.ok(logged.some((l) => l.includes('did not answer the reverse tunnel port in time')), 'the silent worker logged, then skipped');
+    process.stderr.write(`# a worker that never answered: the exit registered after ${waited} ms\n`);
+  } finally {
+    if (stopped) process.kill(stopped, 'SIGCONT');
     await exit?.stop(200);
     await ing?.stop();
   }

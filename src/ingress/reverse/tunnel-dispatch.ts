@@ -6,6 +6,12 @@
  * the refills. So the primary owns the port and hands each accepted TCP
  * socket, unread, to the worker holding the fewest work connections; TLS
  * terminates in the worker (tunnel-intake.ts), which reports its load.
+ *
+ * When the port opens (at boot or in a reload) the workers are seated by their
+ * answers to a hello. Until every worker asked has answered (or ANSWER_WAIT_MS
+ * passed), new connections are held, unread: handed out as they came, an exit
+ * dialing in between two answers put its whole pool in the first worker, and a
+ * request reaching the other failed at once (no work connection registered there).
  */
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
@@ -64,7 +70,13 @@ interface Seat {
  * (a real exit's dial backs off and comes again).
  */
 const MAX_IN_FLIGHT_PER_WORKER = 256;
+/** Logged when the first connection is held for a worker that has not answered (tests wait for it). */
+export const HELD_MESSAGE = 'reverse tunnel connections held until every worker has answered';
 const MAX_IN_FLIGHT_PER_SOURCE = 32;
+/** How long the port waits, once open, for the workers it said hello to; one that has not answered by then is skipped. */
+const ANSWER_WAIT_MS = 1000;
+/** Connections held meanwhile (paused, counted in their source's in-flight allowance); past this, dropped. */
+const MAX_HELD = 256;
 
 export class TunnelDispatcher {
   /** Workers that take sockets (they reported an open intake), by cluster id. */
@@ -73,19 +85,38 @@ export class TunnelDispatcher {
   private readonly ticketKeys = randomBytes(48).toString('base64');
   /** In-flight handoffs by source address (one flooding source cannot fill every worker's queue). */
   private readonly bySource = new Map<string, number>();
+  /** Workers said hello to that have not answered yet (cluster ids). */
+  private readonly unanswered = new Set<number>();
+  private answerTimer: NodeJS.Timeout | undefined;
+  /** Connections that came while `unanswered` was not empty, with their source, in arrival order. */
+  private readonly held = new Map<Socket, string>();
 
-  private constructor(private readonly server: Server) {
+  private constructor(
+    private readonly server: Server,
+    private readonly log: Pick<Logger, 'info' | 'warn'>,
+  ) {
     cluster.on('message', this.onMessage);
     cluster.on('exit', this.onGone);
     cluster.on('disconnect', this.onGone);
-    for (const w of Object.values(cluster.workers ?? {})) if (w?.isConnected()) w.send({ type: 'hopgate:reverse:hello' } satisfies TunnelHelloMsg);
+    for (const w of Object.values(cluster.workers ?? {})) {
+      if (!w?.isConnected()) continue;
+      this.unanswered.add(w.id);
+      w.send({ type: 'hopgate:reverse:hello' } satisfies TunnelHelloMsg);
+    }
+    if (this.unanswered.size === 0) return;
+    this.answerTimer = setTimeout(() => {
+      this.log.warn({ workers: [...this.unanswered] }, 'ingress workers did not answer the reverse tunnel port in time; their share goes to the others');
+      this.unanswered.clear();
+      this.release();
+    }, ANSWER_WAIT_MS);
+    this.answerTimer.unref();
   }
 
-  static async listen(host: string, port: number): Promise<TunnelDispatcher> {
+  static async listen(host: string, port: number, log: Pick<Logger, 'info' | 'warn'>): Promise<TunnelDispatcher> {
     // Unread until a worker has it: the worker's TLS socket must see the ClientHello.
     const server = createServer({ pauseOnConnect: true });
     await listenOn(server, host, port);
-    const d = new TunnelDispatcher(server);
+    const d = new TunnelDispatcher(server, log);
     server.on('connection', d.onConnection);
     return d;
   }
@@ -97,7 +128,10 @@ export class TunnelDispatcher {
   private readonly onMessage = (worker: Worker, m: TunnelLoadMsg | { type?: unknown } | undefined): void => {
     if (m?.type !== 'hopgate:reverse:load') return;
     const r = m as TunnelLoadMsg;
-    if (!r.open) return void this.seats.delete(worker.id);
+    if (!r.open) {
+      this.seats.delete(worker.id);
+      return this.answered(worker.id);
+    }
     let seat = this.seats.get(worker.id);
     // A new seat counts from what the worker has received: nothing is in flight to it yet.
     if (!seat) {
@@ -106,6 +140,7 @@ export class TunnelDispatcher {
     }
     seat.load = r.load;
     seat.received = r.received;
+    this.answered(worker.id);
   };
 
   private readonly onGone = (worker: Worker): void => {
@@ -116,12 +151,34 @@ export class TunnelDispatcher {
       this.settle(seat!, socket);
       socket.destroy();
     }
+    this.answered(worker.id); // it will not answer now
   };
+
+  /** `id` answered the hello (or is gone); the last one releases the held connections. */
+  private answered(id: number): void {
+    if (this.unanswered.delete(id) && this.unanswered.size === 0) this.release();
+  }
+
+  /** Hand out the held connections in arrival order (the wait is over). */
+  private release(): void {
+    clearTimeout(this.answerTimer);
+    this.answerTimer = undefined;
+    for (const [socket, source] of [...this.held]) {
+      this.held.delete(socket);
+      this.unclaim(source);
+      if (!socket.destroyed) this.dispatch(socket, source);
+    }
+  }
 
   /** A handoff is over (done, failed, or its worker gone). */
   private settle(seat: Seat, socket: Socket): void {
     const source = seat.inFlight.get(socket);
     if (source === undefined || !seat.inFlight.delete(socket)) return;
+    this.unclaim(source);
+  }
+
+  /** One connection from `source` is no longer held or in flight. */
+  private unclaim(source: string): void {
     const left = (this.bySource.get(source) ?? 1) - 1;
     if (left > 0) this.bySource.set(source, left);
     else this.bySource.delete(source);
@@ -156,6 +213,17 @@ export class TunnelDispatcher {
   private readonly onConnection = (socket: Socket): void => {
     socket.on('error', () => undefined);
     const source = socket.remoteAddress ?? '';
+    if (this.unanswered.size === 0) return this.dispatch(socket, source);
+    // A worker has not answered yet: hold it (bounded, and per source as handoffs are).
+    const fromSource = this.bySource.get(source) ?? 0;
+    if (this.held.size >= MAX_HELD || fromSource >= MAX_IN_FLIGHT_PER_SOURCE) return void socket.destroy();
+    if (this.held.size === 0) this.log.info({ waiting: [...this.unanswered] }, `${HELD_MESSAGE}; held at most ${ANSWER_WAIT_MS} ms`);
+    this.held.set(socket, source);
+    this.bySource.set(source, fromSource + 1);
+    socket.once('close', () => this.held.delete(socket) && this.unclaim(source)); // destroyed meanwhile (close())
+  };
+
+  private dispatch(socket: Socket, source: string): void {
     const fromSource = this.bySource.get(source) ?? 0;
     const seat = fromSource < MAX_IN_FLIGHT_PER_SOURCE ? this.pick(source) : undefined;
     if (!seat) return void socket.destroy(); // none seated, or every queue full: the exit dials again
@@ -168,13 +236,17 @@ export class TunnelDispatcher {
       seat.sent--;
       socket.destroy();
     });
-  };
+  }
 
   close(): void {
     cluster.off('message', this.onMessage);
     cluster.off('exit', this.onGone);
     cluster.off('disconnect', this.onGone);
+    clearTimeout(this.answerTimer);
     for (const seat of this.seats.values()) for (const socket of seat.inFlight.keys()) socket.destroy();
+    for (const socket of this.held.keys()) socket.destroy();
+    this.held.clear();
+    this.unanswered.clear();
     this.seats.clear();
     this.server.close();
   }
@@ -184,7 +256,7 @@ export class TunnelDispatcher {
 export function primaryTunnel(log: Logger): LateStart<TunnelDispatcher> {
   const open = (config: IngressConfig): Promise<TunnelDispatcher> => {
     const { host, port } = tunnelListen(config);
-    return TunnelDispatcher.listen(host, port);
+    return TunnelDispatcher.listen(host, port, log);
   };
   return new LateStart(open, log, 'reverse tunnel port', true);
 }
