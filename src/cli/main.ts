@@ -19,6 +19,7 @@ commands:
   exits add|list|show|drain|undrain|token|delete   the exit inventory (add --reverse: an exit that dials in), through the control plane API
   usage [LOGIN] [--by minute|hour|day|month]       usage per period and exit, through the control plane API
   nodes add|list|token ID                          ingress nodes and their stream tokens, through the control plane API
+  webhooks add|list|delete|deliveries|redeliver    events to outside systems (signed webhooks), through the control plane API
 `;
 
 /** The commands whose help is their lines of USAGE (the admin commands have their own). */
@@ -60,6 +61,8 @@ async function main(argv: string[]): Promise<void> {
       return (await import('./admin-usage.js')).usageCommand(rest);
     case 'nodes':
       return (await import('./admin-nodes.js')).nodesCommand(rest);
+    case 'webhooks':
+      return (await import('./admin-webhooks.js')).webhooksCommand(rest);
     case 'ports':
       return (await import('./ports.js')).portsCommand(rest);
     case 'hash-password': {

@@ -121,7 +121,8 @@ export class WebhookDeliverer {
     const attempt = d.attempts + 1;
     const ok = r.error === null;
     const state = ok ? 'delivered' : attempt >= this.o.maxAttempts ? 'failed' : 'pending';
-    const nextAt = state === 'pending' ? this.o.now() + backoffDelay(attempt - 1, this.o.backoff) : this.o.now();
+    // Whole milliseconds: next_at is a bigint column (PostgreSQL refuses a fraction).
+    const nextAt = Math.round(state === 'pending' ? this.o.now() + backoffDelay(attempt - 1, this.o.backoff) : this.o.now());
     if (!ok) this.o.log?.info({ webhook: d.webhookId, event: d.event.id, attempt, status: r.statusCode, err: r.error, state }, 'webhook delivery failed');
     try {
       await this.outbox.record(d, attempt, { ...r, ok }, { state, nextAt });
