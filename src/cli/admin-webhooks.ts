@@ -87,7 +87,7 @@ export async function webhooksCommand(argv: string[]): Promise<void> {
         const event = positive('event', values.event);
         if (limit !== undefined) q.set('limit', String(limit));
         if (event !== undefined) q.set('event', String(event));
-        const { deliveries } = await client.request<{ deliveries: Entry[] }>('GET', `/v1/webhooks/${encodeURIComponent(needArg('ID'))}/deliveries${q.size ? `?${q}` : ''}`);
+        const { deliveries } = await client.request<{ deliveries: Entry[] }>('GET', `/v1/webhooks/${encodeURIComponent(needArg('ID'))}/deliveries${q.size ? `?${q.toString()}` : ''}`);
         if (values.json) return printJson(deliveries);
         process.stdout.write(
           deliveries.length === 0

@@ -10,6 +10,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { startControlPlane, type ControlPlane } from '../../src/control/control-plane.js';
 import { minuteOf } from '../../src/shared/control-protocol.js';
 import { dialects, tempDir, TEST_COST, type TestDb } from '../helpers/control-fixtures.js';
@@ -58,6 +60,17 @@ function latencies(accepted: Received[], ids: ReadonlySet<number>): number[] {
     first.set(e.id, r.at - Date.parse(e.occurredAt));
   }
   return [...first.values()];
+}
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+function hopgate(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    // A bound on the run, not an assertion (the CLI's start is slow on a loaded machine).
+    execFile(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
 }
 
 const FAST = { pollMs: 200, backoff: { baseMs: 100, maxMs: 1000, jitter: 0.5 }, maxAttempts: 1000, timeoutMs: 2000 };
@@ -395,6 +408,48 @@ for (const dc of cases) {
       assert.equal(p.body.enabled, true);
       assert.equal((await call('DELETE', `/v1/webhooks/${d.body.id}`, op)).status, 204);
       assert.equal((await call('GET', `/v1/webhooks/${d.body.id}/deliveries`, op)).status, 404);
+    });
+
+    it('hopgate webhooks add|list|deliveries|redeliver|delete, with --help', async () => {
+      const env = { HOPGATE_CONTROL_URL: cp.url, HOPGATE_ADMIN_TOKEN: cp.token.token };
+      const help = await hopgate(['webhooks', '--help'], env);
+      assert.equal(help.code, 0);
+      assert.match(help.stdout, /^usage: hopgate webhooks <add\|list\|delete\|deliveries\|redeliver>/);
+      assert.match(help.stdout, /quota\.warning/);
+      const bad = await hopgate(['webhooks', 'add', 'ftp://127.0.0.1/x'], env);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /^hopgate: 400 invalid_request: body\.url: must be an http:\/\/ or https:\/\/ URL/);
+      const add = await hopgate(['webhooks', 'add', rx.url('/cli'), '--kinds', 'exit.created,exit.deleted', '--description', 'from the CLI'], env);
+      assert.equal(add.code, 0, add.stderr);
+      const m = /^webhook (wh_[0-9a-f]{16}) → (\S+) \(exit\.created, exit\.deleted\)\nsigning secret \(shown once\): (whsec_\S+)\n$/.exec(add.stdout);
+      assert.ok(m, add.stdout);
+      const [, id, , secret] = m;
+      rx.mode = 'ok';
+      await call('POST', '/v1/exits', op, { id: 'x-cli', host: '127.0.0.2', port: 7001, kind: 'http' });
+      const got = await eventually('the CLI webhook got exit.created', () => rx.accepted('/cli')[0]);
+      assert.ok(signatureValid(got, secret!));
+      const list = await hopgate(['webhooks', 'list'], env);
+      assert.equal(list.code, 0, list.stderr);
+      assert.match(list.stdout, new RegExp(`^${id} +${rx.url('/cli').replace(/[./]/g, '\\$&')} +exit\\.created,exit\\.deleted +yes`, 'm'));
+      const deliveries = await eventually('logged', async () => {
+        const r = await hopgate(['webhooks', 'deliveries', id!, '--json'], env);
+        const rows = JSON.parse(r.stdout) as Array<{ kind: string; statusCode: number; state: string }>;
+        return rows.length === 1 && rows;
+      });
+      assert.deepEqual([deliveries[0]!.kind, deliveries[0]!.statusCode, deliveries[0]!.state], ['exit.created', 200, 'delivered']);
+      const table = await hopgate(['webhooks', 'deliveries', id!], env);
+      assert.match(table.stdout, /^AT +EVENT +KIND +ATTEMPT +STATUS +MS +STATE +ERROR/);
+      const eventId = JSON.parse(got.body).id as number;
+      const re = await hopgate(['webhooks', 'redeliver', String(eventId), '--webhook', id!], env);
+      assert.equal(re.code, 0, re.stderr);
+      assert.equal(re.stdout, `event ${eventId} queued again for ${id}\n`);
+      await eventually('redelivered through the CLI', () => rx.accepted('/cli').length === 2);
+      assert.equal((await hopgate(['webhooks', 'deliveries', id!, '--limit', 'x'], env)).code, 1);
+      const del = await hopgate(['webhooks', 'delete', id!], env);
+      assert.equal(del.stdout, `webhook ${id} deleted\n`);
+      const gone = await hopgate(['webhooks', 'delete', id!], env);
+      assert.equal(gone.code, 1);
+      assert.match(gone.stderr, /404 not_found: webhook 'wh_[0-9a-f]+' not found/);
     });
   });
 }

@@ -39,7 +39,7 @@ export const DELIVERY_DEFAULTS = Object.freeze({
   pollMs: 500,
   concurrency: 16,
   maxAttempts: 10,
-  backoff: { baseMs: 1000, maxMs: 600_000, jitter: 0.5 } as BackoffPolicy,
+  backoff: { baseMs: 1000, maxMs: 600_000, jitter: 0.5 },
   timeoutMs: 10_000,
   maxResponseBytes: 64 * 1024,
   retentionMs: 7 * 24 * 3600_000,
@@ -83,7 +83,7 @@ export class WebhookDeliverer {
   private async loop(): Promise<void> {
     for (let i = 0; i < 100 && !this.closed; i++) {
       this.again = false;
-      let busy = false;
+      let busy: boolean;
       try {
         busy = await this.round();
       } catch (err) {
@@ -97,8 +97,7 @@ export class WebhookDeliverer {
   /** One round: fan out new events, send due deliveries, now and then prune. True when there may be more. */
   async round(): Promise<boolean> {
     const nowMs = this.o.now();
-    const dispatched = await this.outbox.dispatch(200, nowMs);
-    const due = await this.outbox.claim(this.o.concurrency, this.o.timeoutMs * 3, nowMs);
+    const { dispatched, due } = await this.outbox.claim(this.o.concurrency, this.o.timeoutMs * 3, nowMs, 200);
     await Promise.all(due.map((d) => this.send(d)));
     if (nowMs - this.lastPrune > 60_000) {
       this.lastPrune = nowMs;

@@ -36,6 +36,8 @@ export async function writeEvents(trx: Tx, events: readonly NewEvent[], at = now
 export interface ClaimedDelivery {
   readonly id: number;
   readonly attempts: number;
+  /** The next_at this claim set: the delivery is still this claim's while it holds. */
+  readonly lease: number;
   readonly webhookId: string;
   readonly url: string;
   readonly secret: string;
@@ -137,36 +139,36 @@ export class OutboxRepo {
    * Fan out up to `limit` undispatched events: one pending delivery per enabled
    * webhook that wants the kind, then mark them dispatched. Returns how many events.
    */
-  async dispatch(limit = 200, nowMs = Date.now()): Promise<number> {
-    return this.db.transaction().execute(async (trx) => {
-      let q = trx.selectFrom('outbox').select(['id', 'kind']).where('dispatched', '=', 0).orderBy('id').limit(limit);
-      if (this.dialect === 'postgres') q = q.forUpdate().skipLocked();
-      const events = await q.execute();
-      if (events.length === 0) return 0;
-      const hooks = await trx.selectFrom('webhooks').select(['id', 'kinds']).where('enabled', '=', 1).execute();
-      const created = now();
-      const rows = events.flatMap((e) =>
-        hooks.filter((h) => wants(h.kinds, e.kind)).map((h) => ({ webhook_id: h.id, event_id: Number(e.id), state: 'pending' as const, attempts: 0, next_at: nowMs, created_at: created })),
-      );
-      for (let i = 0; i < rows.length; i += 500) {
-        await trx
-          .insertInto('webhook_deliveries')
-          .values(rows.slice(i, i + 500))
-          .onConflict((oc) => oc.columns(['webhook_id', 'event_id']).doNothing())
-          .execute();
-      }
-      await trx.updateTable('outbox').set({ dispatched: 1 }).where('id', 'in', events.map((e) => Number(e.id))).execute();
-      return events.length;
-    });
+  private async fanOut(trx: Tx, limit: number, nowMs: number): Promise<number> {
+    let q = trx.selectFrom('outbox').select(['id', 'kind']).where('dispatched', '=', 0).orderBy('id').limit(limit);
+    if (this.dialect === 'postgres') q = q.forUpdate().skipLocked();
+    const events = await q.execute();
+    if (events.length === 0) return 0;
+    const hooks = await trx.selectFrom('webhooks').select(['id', 'kinds']).where('enabled', '=', 1).execute();
+    const created = now();
+    const rows = events.flatMap((e) =>
+      hooks.filter((h) => wants(h.kinds, e.kind)).map((h) => ({ webhook_id: h.id, event_id: Number(e.id), state: 'pending' as const, attempts: 0, next_at: nowMs, created_at: created })),
+    );
+    for (let i = 0; i < rows.length; i += 500) {
+      await trx
+        .insertInto('webhook_deliveries')
+        .values(rows.slice(i, i + 500))
+        .onConflict((oc) => oc.columns(['webhook_id', 'event_id']).doNothing())
+        .execute();
+    }
+    await trx.updateTable('outbox').set({ dispatched: 1 }).where('id', 'in', events.map((e) => Number(e.id))).execute();
+    return events.length;
   }
 
   /**
    * Claim up to `limit` due deliveries of enabled webhooks, oldest due first:
    * their next_at moves to now + `leaseMs`, so no other replica sends them
-   * meanwhile, and they are due again if this one never reports.
+   * meanwhile, and they are due again if this one never reports. New events
+   * are fanned out first, in the same transaction (one commit less per event).
    */
-  async claim(limit: number, leaseMs: number, nowMs = Date.now()): Promise<ClaimedDelivery[]> {
+  async claim(limit: number, leaseMs: number, nowMs = Date.now(), fanOut = 200): Promise<{ dispatched: number; due: ClaimedDelivery[] }> {
     return this.db.transaction().execute(async (trx) => {
+      const dispatched = fanOut > 0 ? await this.fanOut(trx, fanOut, nowMs) : 0;
       let q = trx
         .selectFrom('webhook_deliveries as d')
         .innerJoin('webhooks as w', 'w.id', 'd.webhook_id')
@@ -179,8 +181,9 @@ export class OutboxRepo {
         .limit(limit);
       if (this.dialect === 'postgres') q = q.forUpdate(['d']).skipLocked();
       const ids = (await q.execute()).map((r) => Number(r.id));
-      if (ids.length === 0) return [];
-      await trx.updateTable('webhook_deliveries').set({ next_at: nowMs + leaseMs }).where('id', 'in', ids).execute();
+      if (ids.length === 0) return { dispatched, due: [] };
+      const lease = nowMs + leaseMs;
+      await trx.updateTable('webhook_deliveries').set({ next_at: lease }).where('id', 'in', ids).execute();
       const rows = await trx
         .selectFrom('webhook_deliveries as d')
         .innerJoin('webhooks as w', 'w.id', 'd.webhook_id')
@@ -189,11 +192,16 @@ export class OutboxRepo {
         .where('d.id', 'in', ids)
         .orderBy('o.id')
         .execute();
-      return rows.map((r) => ({ id: Number(r.delivery_id), attempts: Number(r.attempts), webhookId: r.webhook_id, url: r.url, secret: r.secret, event: envelope(r) }));
+      return { dispatched, due: rows.map((r) => ({ id: Number(r.delivery_id), attempts: Number(r.attempts), lease, webhookId: r.webhook_id, url: r.url, secret: r.secret, event: envelope(r) })) };
     });
   }
 
-  /** Log one attempt and move the delivery on: delivered, failed (no more attempts), or due again at `nextAt`. */
+  /**
+   * Log one attempt and move the delivery on: delivered, failed (no more
+   * attempts), or due again at `nextAt` — unless it is no longer this claim's
+   * (redelivered meanwhile, or its lease ran out and another replica took it):
+   * then only the log entry is written, and the newer state stands.
+   */
   async record(d: ClaimedDelivery, attempt: number, r: AttemptResult, next: { state: 'pending' | 'delivered' | 'failed'; nextAt: number }): Promise<void> {
     const at = now();
     await this.db.transaction().execute(async (trx) => {
@@ -205,6 +213,7 @@ export class OutboxRepo {
         .updateTable('webhook_deliveries')
         .set({ state: next.state, attempts: attempt, next_at: next.nextAt, last_status: r.statusCode, last_error: r.error?.slice(0, 500) ?? null, ...(next.state === 'delivered' ? { delivered_at: at } : {}) })
         .where('id', '=', d.id)
+        .where('next_at', '=', d.lease)
         .execute();
     });
   }
