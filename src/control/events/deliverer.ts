@@ -20,7 +20,7 @@ export interface DelivererOptions {
   readonly pollMs?: number;
   /** Deliveries sent at once (default 16). */
   readonly concurrency?: number;
-  /** Attempts before a delivery is failed (default 10). */
+  /** Attempts before a delivery is failed (default 16: 40–80 minutes of trying). */
   readonly maxAttempts?: number;
   /** Retry delays (default 1 s doubling to 10 min, half jittered). */
   readonly backoff?: BackoffPolicy;
@@ -38,7 +38,7 @@ export interface DelivererOptions {
 export const DELIVERY_DEFAULTS = Object.freeze({
   pollMs: 500,
   concurrency: 16,
-  maxAttempts: 10,
+  maxAttempts: 16,
   backoff: { baseMs: 1000, maxMs: 600_000, jitter: 0.5 },
   timeoutMs: 10_000,
   maxResponseBytes: 64 * 1024,
