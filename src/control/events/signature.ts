@@ -9,4 +9,3 @@ import { createHmac } from 'node:crypto';
 export function signatureOf(secret: string, timestamp: number, body: string): string {
   return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
 }
-
