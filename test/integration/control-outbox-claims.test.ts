@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { ControlStore } from '../../src/control/store/index.js';
 import { parseDbTarget } from '../../src/control/db.js';
 import { CustomerCreate } from '../../src/control/api-schemas.js';
+import { writeEvents } from '../../src/control/store/outbox.js';
+import { newEvent } from '../../src/control/events/kinds.js';
 import { dialects, type TestDb } from '../helpers/control-fixtures.js';
 
 const cases = await dialects();
@@ -69,6 +71,18 @@ for (const dc of cases) {
       const [again] = (await b.outbox.claim(10, 30_000, now + 10)).due.filter((x) => x.id === d.id);
       assert.ok(again, 'still pending: the redelivery stands');
       assert.equal(again.attempts, 0, 'with fresh attempts');
+    });
+
+    it('a key longer than its column is stored as its hash: still one event per fact', async () => {
+      const key = `usage.minute:${'n'.repeat(64)}:${'e'.repeat(64)}:123456:login:${'l'.repeat(64)}:2026-12-06T11:46:${'x'.repeat(40)}`;
+      assert.ok(key.length > 255);
+      const ev = newEvent('exit.down', key, { exit: { id: 'x' }, reason: 'test' });
+      const write = () => a.db.transaction().execute((trx) => writeEvents(trx, [ev]));
+      assert.equal(await write(), 1);
+      assert.equal(await write(), 0, 'the same long key again is the same event');
+      const rows = await tdb.query<{ idempotency_key: string }>(`SELECT idempotency_key FROM outbox WHERE kind = 'exit.down'`);
+      assert.equal(rows.length, 1);
+      assert.match(rows[0]!.idempotency_key, /^exit\.down:sha256:[0-9a-f]{64}$/);
     });
   });
 }

@@ -7,6 +7,7 @@
  * sender's lease, so a replica that dies mid-send leaves it due again);
  * SQLite has one writer.
  */
+import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import { notFound } from '../errors.js';
 import type { DbTarget } from '../db.js';
@@ -24,12 +25,17 @@ export async function writeEvents(trx: Tx, events: readonly NewEvent[], at = now
   for (const e of events) {
     const r = await trx
       .insertInto('outbox')
-      .values({ idempotency_key: e.idempotencyKey, kind: e.kind, occurred_at: at, payload: JSON.stringify(e.data), dispatched: 0 })
+      .values({ idempotency_key: storedKey(e.kind, e.idempotencyKey), kind: e.kind, occurred_at: at, payload: JSON.stringify(e.data), dispatched: 0 })
       .onConflict((oc) => oc.column('idempotency_key').doNothing())
       .executeTakeFirst();
     added += Number(r.numInsertedOrUpdatedRows ?? 0n);
   }
   return added;
+}
+
+/** The column holds 255 characters: a longer key (long ids in a usage key) is stored as its hash, as stable and as unique. */
+export function storedKey(kind: string, key: string): string {
+  return key.length <= 255 ? key : `${kind}:sha256:${createHash('sha256').update(key).digest('hex')}`;
 }
 
 /** A delivery a replica has claimed: what it needs to send it. */
