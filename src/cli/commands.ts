@@ -28,6 +28,7 @@ commands:
   exits add|list|show|drain|undrain|token|delete   the exit inventory (add --reverse: an exit that dials in), through the control plane API
   usage [LOGIN] [--by minute|hour|day|month]       usage per period and exit, through the control plane API
   nodes add|list|token|delete [ID]                 ingress nodes and their stream tokens, through the control plane API
+  webhooks add|list|delete|deliveries|redeliver    events to outside systems (signed webhooks), through the control plane API
   help [COMMAND]                                   this text, or one command's usage
 `;
 
@@ -79,6 +80,12 @@ export const COMMANDS: readonly Command[] = [
     subcommands: ['add', 'list', 'token', 'delete'],
     usage: async () => (await import('./admin-nodes.js')).NODES_USAGE,
     run: async (argv) => (await import('./admin-nodes.js')).nodesCommand(argv),
+  },
+  {
+    name: 'webhooks',
+    subcommands: ['add', 'list', 'delete', 'deliveries', 'redeliver'],
+    usage: async () => (await import('./admin-webhooks.js')).WEBHOOKS_USAGE,
+    run: async (argv) => (await import('./admin-webhooks.js')).webhooksCommand(argv),
   },
 ];
 

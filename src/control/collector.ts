@@ -146,6 +146,8 @@ export class StatsCollector {
       if (until !== c.exceededUntil) flags.push({ id: c.id, until });
     }
     this.o.metrics?.quotaExceeded.set(over);
+    // quota.warning / quota.exceeded events, once per crossing (store/quotas.ts).
+    await this.store.recordQuotaCrossings(status, now);
     const changed = await this.store.setQuotaFlags(flags);
     if (changed > 0) {
       this.o.metrics?.quotaChanges.inc(changed);

@@ -11,6 +11,7 @@ import { StatsCollector } from './collector.js';
 import { createControlMetrics, type ControlMetrics } from './metrics.js';
 import { StateDir } from '../shared/state-file.js';
 import { LegitimacyService, type LegitimacyControlOptions } from './legitimacy.js';
+import { WebhookDeliverer, type DelivererOptions } from './events/deliverer.js';
 
 import { DEFAULT_CONTROL_HOST, DEFAULT_CONTROL_PORT, DEFAULT_DB_FILE } from './defaults.js';
 
@@ -38,6 +39,8 @@ export interface ControlPlaneOptions {
   readonly dbWaitMs?: number;
   /** Broadest source prefix a customer may set itself (PUT /v1/me/sources); default /24 and /48. */
   readonly selfServiceSourcePrefix?: PrefixBound;
+  /** Webhook delivery: poll period, attempts, back-off, bounds (docs/CONTROL.md "Events and webhooks"). */
+  readonly webhooks?: Omit<DelivererOptions, 'log'>;
 }
 
 export interface ControlPlane {
@@ -51,6 +54,7 @@ export interface ControlPlane {
   readonly collector: StatsCollector;
   readonly metrics: ControlMetrics;
   readonly legitimacy: LegitimacyService;
+  readonly deliverer: WebhookDeliverer;
   close(): Promise<void>;
 }
 
@@ -89,8 +93,10 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     await store.close();
     throw err;
   }
+  const deliverer = new WebhookDeliverer(store.outbox, { ...o.webhooks, ...(o.logger ? { log: o.logger.child({ component: 'webhooks' }) } : {}) });
   collector.start();
   legitimacy.start();
+  deliverer.start();
   return {
     url: server.url,
     store,
@@ -102,7 +108,9 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     collector,
     metrics,
     legitimacy,
+    deliverer,
     async close() {
+      await deliverer.close();
       await legitimacy.close();
       await collector.close();
       await server.close();

@@ -5,7 +5,7 @@
  * change is a new entry appended to MIGRATIONS.
  */
 import { inspect } from 'node:util';
-import { Migrator, type CreateTableBuilder, type Kysely, type Migration } from 'kysely';
+import { Migrator, PostgresAdapter, type ColumnDefinitionBuilder, type CreateTableBuilder, type Kysely, type Migration } from 'kysely';
 import type { ControlDb } from './db.js';
 
 export const MIGRATION_TABLE = 'hopgate_migration';
@@ -218,12 +218,101 @@ const exitEgress6: Migration = {
   },
 };
 
+/**
+ * Events to outside systems (docs/CONTROL.md "Events and webhooks"): the
+ * outbox, written in the same transaction as the change it tells of; the
+ * webhooks; one delivery per (webhook, event) with its retry state (next_at
+ * doubles as the lease of the replica sending it); the log of every attempt;
+ * and which quota levels were announced per customer, period and quota (so
+ * replicas announce each crossing once).
+ */
+/** An increasing id: SQLite's AUTOINCREMENT rowid (never reused), PostgreSQL's identity. */
+const isPostgres = (db: AnyDb): boolean => db.getExecutor().adapter instanceof PostgresAdapter;
+const serialType = (db: AnyDb): 'integer' | 'bigint' => (isPostgres(db) ? 'bigint' : 'integer');
+const serialId =
+  (db: AnyDb) =>
+  (c: ColumnDefinitionBuilder): ColumnDefinitionBuilder =>
+    isPostgres(db) ? c.primaryKey().generatedByDefaultAsIdentity() : c.primaryKey().autoIncrement();
+
+const outboxWebhooks: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable('outbox')
+      .addColumn('id', serialType(db), serialId(db))
+      .addColumn('idempotency_key', 'varchar(255)', (c) => c.notNull().unique())
+      .addColumn('kind', 'varchar(32)', (c) => c.notNull())
+      .addColumn('occurred_at', 'varchar(40)', (c) => c.notNull())
+      .addColumn('payload', 'text', (c) => c.notNull())
+      .addColumn('dispatched', 'integer', (c) => c.notNull().defaultTo(0))
+      .execute();
+    await db.schema.createIndex('outbox_undispatched').on('outbox').columns(['dispatched', 'id']).execute();
+
+    await db.schema
+      .createTable('webhooks')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('url', 'varchar(2048)', (c) => c.notNull())
+      .addColumn('secret', 'varchar(255)', (c) => c.notNull())
+      .addColumn('kinds', 'text', (c) => c.notNull())
+      .addColumn('enabled', 'integer', (c) => c.notNull().defaultTo(1))
+      .addColumn('description', 'varchar(255)')
+      .addColumn('created_at', 'varchar(40)', (c) => c.notNull())
+      .addColumn('updated_at', 'varchar(40)', (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('webhook_deliveries')
+      .addColumn('id', serialType(db), serialId(db))
+      .addColumn('webhook_id', 'varchar(64)', (c) => c.notNull().references('webhooks.id').onDelete('cascade'))
+      .addColumn('event_id', 'bigint', (c) => c.notNull().references('outbox.id').onDelete('cascade'))
+      .addColumn('state', 'varchar(16)', (c) => c.notNull())
+      .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('next_at', 'bigint', (c) => c.notNull())
+      .addColumn('last_status', 'integer')
+      .addColumn('last_error', 'varchar(500)')
+      .addColumn('delivered_at', 'varchar(40)')
+      .addColumn('created_at', 'varchar(40)', (c) => c.notNull())
+      .addUniqueConstraint('webhook_deliveries_once', ['webhook_id', 'event_id'])
+      .execute();
+    await db.schema.createIndex('webhook_deliveries_due').on('webhook_deliveries').columns(['state', 'next_at']).execute();
+    await db.schema.createIndex('webhook_deliveries_by_event').on('webhook_deliveries').column('event_id').execute();
+
+    await db.schema
+      .createTable('webhook_attempts')
+      .addColumn('id', serialType(db), serialId(db))
+      .addColumn('delivery_id', 'bigint', (c) => c.notNull().references('webhook_deliveries.id').onDelete('cascade'))
+      .addColumn('webhook_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('event_id', 'bigint', (c) => c.notNull())
+      .addColumn('attempt', 'integer', (c) => c.notNull())
+      .addColumn('at', 'varchar(40)', (c) => c.notNull())
+      .addColumn('status_code', 'integer')
+      .addColumn('latency_ms', 'integer', (c) => c.notNull())
+      .addColumn('error', 'varchar(500)')
+      .execute();
+    await db.schema.createIndex('webhook_attempts_by_webhook').on('webhook_attempts').columns(['webhook_id', 'id']).execute();
+    await db.schema.createIndex('webhook_attempts_by_delivery').on('webhook_attempts').column('delivery_id').execute();
+
+    await db.schema
+      .createTable('quota_alerts')
+      .addColumn('customer_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('period_key', 'varchar(24)', (c) => c.notNull())
+      .addColumn('quota_bytes', 'bigint', (c) => c.notNull())
+      .addColumn('level', 'integer', (c) => c.notNull())
+      .addColumn('at', 'varchar(40)', (c) => c.notNull())
+      .addPrimaryKeyConstraint('quota_alerts_pk', ['customer_id', 'period_key', 'quota_bytes', 'level'])
+      .execute();
+  },
+  async down(db: AnyDb) {
+    for (const t of ['quota_alerts', 'webhook_attempts', 'webhook_deliveries', 'webhooks', 'outbox']) await db.schema.dropTable(t).ifExists().execute();
+  },
+};
+
 /** Append only. Names sort in application order. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001_foundation': foundation,
   '0002_stream_stats': streamStats,
   '0003_reverse_exits': reverseExits,
   '0004_exit_egress_ip6': exitEgress6,
+  '0005_outbox_webhooks': outboxWebhooks,
 });
 
 export interface MigrationReport {

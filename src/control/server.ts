@@ -25,6 +25,7 @@ import { legitimacyRoutes } from './routes/legitimacy.js';
 import { usageRoutes } from './routes/usage.js';
 import { settingsRoutes } from './routes/settings.js';
 import { selfServiceRoutes } from './routes/me.js';
+import { webhookRoutes } from './routes/webhooks.js';
 
 export type { ControlServerOptions } from './routes/route.js';
 
@@ -41,6 +42,7 @@ function buildRoutes(o: ControlServerOptions): Route[] {
     ...legitimacyRoutes(o),
     ...usageRoutes(o),
     ...settingsRoutes(o),
+    ...webhookRoutes(o),
     ...selfServiceRoutes(o),
   ];
 }

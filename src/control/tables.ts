@@ -4,6 +4,8 @@
  * timestamps are ISO-8601 UTC text, counters and byte sizes are bigint (read
  * back as numbers). The migrations in migrations.ts create exactly this.
  */
+import type { Generated } from 'kysely';
+
 export interface ConfigStateTable {
   id: number;
   /** Bumped by one in the same transaction as every change to the configuration. */
@@ -138,6 +140,68 @@ export interface UsageLiveTable extends UsageCounters {
   minute: string;
 }
 
+/** An event for outside systems, written in the transaction of the change it tells of (src/control/events/). */
+export interface OutboxTable {
+  id: Generated<number>;
+  /** Stable per fact: a receiver drops repeats by it. */
+  idempotency_key: string;
+  kind: string;
+  occurred_at: string;
+  /** JSON of the kind's payload. */
+  payload: string;
+  /** 1 once a delivery row exists for every webhook that wanted it. */
+  dispatched: number;
+}
+
+export interface WebhooksTable {
+  id: string;
+  url: string;
+  /** HMAC-SHA256 key of the signatures (shown to the operator when created). */
+  secret: string;
+  /** JSON list of event kinds; empty: every kind. */
+  kinds: string;
+  enabled: number;
+  description: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface WebhookDeliveriesTable {
+  id: Generated<number>;
+  webhook_id: string;
+  event_id: number;
+  state: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  /** Epoch ms: when a pending delivery is next due; while a replica sends it, the end of its lease. */
+  next_at: number;
+  last_status: number | null;
+  last_error: string | null;
+  delivered_at: string | null;
+  created_at: string;
+}
+
+/** One HTTP attempt of a delivery (the delivery log). */
+export interface WebhookAttemptsTable {
+  id: Generated<number>;
+  delivery_id: number;
+  webhook_id: string;
+  event_id: number;
+  attempt: number;
+  at: string;
+  status_code: number | null;
+  latency_ms: number;
+  error: string | null;
+}
+
+/** A quota level (80, 100) announced for a customer, period and quota size. */
+export interface QuotaAlertsTable {
+  customer_id: string;
+  period_key: string;
+  quota_bytes: number;
+  level: number;
+  at: string;
+}
+
 export interface DB {
   config_state: ConfigStateTable;
   change_log: ChangeLogTable;
@@ -149,4 +213,9 @@ export interface DB {
   usage_minute: UsageMinuteTable;
   usage_period: UsagePeriodTable;
   usage_live: UsageLiveTable;
+  outbox: OutboxTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
+  quota_alerts: QuotaAlertsTable;
 }

@@ -33,7 +33,8 @@ function hopgate(args: string[], opts: { stdin?: string; cwd?: string; env?: Rec
     p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     // A bound on the run, not an assertion: a help text needs no time at all.
     const timer = setTimeout(() => (p.kill('SIGKILL'), reject(new Error(`hopgate ${args.join(' ')} still running after 30 s`))), 30_000);
-    p.once('exit', (code) => (clearTimeout(timer), resolve({ code, stdout, stderr })));
+    // 'close', not 'exit': 'exit' can come before the last of stdout is read (a loaded run saw an empty usage).
+    p.once('close', (code) => (clearTimeout(timer), resolve({ code, stdout, stderr })));
     p.stdin.end(opts.stdin ?? '');
   });
 }

@@ -13,6 +13,9 @@ import { customerExits, writeAssignment } from './assignments.js';
 import type { CustomerRecord } from './records.js';
 import { newId, now, type Db, type RunChange, type Tx } from './tx.js';
 
+/** Who an event is about: no secrets. */
+export const customerRef = (r: Pick<CustomersTable, 'id' | 'login' | 'status'>): { id: string; login: string; status: CustomersTable['status'] } => ({ id: r.id, login: r.login, status: r.status });
+
 export class CustomerRepo {
   constructor(
     private readonly db: Db,
@@ -83,7 +86,7 @@ export class CustomerRepo {
 
   async create(input: CustomerCreateInput, passwordHash: string, actor: string): Promise<CustomerRecord> {
     const id = newId('cus');
-    await this.change(actor, async (trx, record) => {
+    await this.change(actor, async (trx, record, emit) => {
       const dup = await trx.selectFrom('customers').select('id').where('login', '=', input.login).executeTakeFirst();
       if (dup) throw new ApiError(409, 'conflict', `login '${input.login}' is taken`, 'body.login');
       await checkSourceClaim(trx, { id, login: input.login, sources: input.sources, sourceAuth: input.sourceAuth }, !actor.startsWith('customer:'));
@@ -114,12 +117,13 @@ export class CustomerRepo {
         .execute();
       await writeAssignment(trx, id, input.exits);
       record('customer', id, 'create');
+      emit('customer.created', id, { customer: { id, login: input.login, status: input.status } });
     });
     return (await this.get(id))!;
   }
 
   async update(id: string, patch: CustomerPatchInput, actor: string): Promise<CustomerRecord> {
-    await this.change(actor, async (trx, record) => {
+    await this.change(actor, async (trx, record, emit) => {
       const row = await this.mustRow(trx, id);
       if (patch.sources !== undefined || patch.sourceAuth === true) {
         const sources = patch.sources ?? parseJson<string[]>(row.sources, []);
@@ -145,35 +149,41 @@ export class CustomerRepo {
       if (patch.places !== undefined) set.places = patch.places === null ? null : json(patch.places);
       await trx.updateTable('customers').set(set).where('id', '=', id).execute();
       record('customer', id, 'update');
+      const customer = { id, login: row.login, status: patch.status ?? row.status };
+      emit('customer.updated', id, { customer, changed: Object.keys(patch).filter((k) => patch[k as keyof CustomerPatchInput] !== undefined) });
+      if (customer.status !== row.status) emit(customer.status === 'suspended' ? 'customer.suspended' : 'customer.resumed', id, { customer });
     });
     return (await this.get(id))!;
   }
 
   async setPasswordHash(id: string, passwordHash: string, actor: string): Promise<void> {
-    await this.change(actor, async (trx, record) => {
-      await this.mustRow(trx, id);
+    await this.change(actor, async (trx, record, emit) => {
+      const row = await this.mustRow(trx, id);
       const t = now();
       await trx.updateTable('customers').set({ password_hash: passwordHash, password_changed_at: t, updated_at: t }).where('id', '=', id).execute();
       record('customer', id, 'update');
+      emit('customer.updated', id, { customer: customerRef(row), changed: ['password'] });
     });
   }
 
   async setAssignment(id: string, a: AssignmentInput, actor: string): Promise<CustomerRecord> {
-    await this.change(actor, async (trx, record) => {
-      await this.mustRow(trx, id);
+    await this.change(actor, async (trx, record, emit) => {
+      const row = await this.mustRow(trx, id);
       await writeAssignment(trx, id, a.exits);
       await trx.updateTable('customers').set({ pools: json(a.pools), updated_at: now() }).where('id', '=', id).execute();
       record('assignment', id, 'update');
+      emit('customer.updated', id, { customer: customerRef(row), changed: ['exits', 'pools'] });
     });
     return (await this.get(id))!;
   }
 
   async delete(id: string, actor: string): Promise<void> {
-    await this.change(actor, async (trx, record) => {
-      await this.mustRow(trx, id);
+    await this.change(actor, async (trx, record, emit) => {
+      const row = await this.mustRow(trx, id);
       await trx.deleteFrom('customer_exits').where('customer_id', '=', id).execute();
       await trx.deleteFrom('customers').where('id', '=', id).execute();
       record('customer', id, 'delete');
+      emit('customer.deleted', id, { customer: customerRef(row) });
     });
   }
 }

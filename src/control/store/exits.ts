@@ -9,10 +9,19 @@ import { customerExits, exitUse, writeAssignment } from './assignments.js';
 import type { ExitRecord } from './records.js';
 import { now, type Db, type RunChange } from './tx.js';
 import { parseJson } from './json-columns.js';
+import { customerRef } from './customers.js';
+import type { ExitsTable } from '../tables.js';
 
 /** Up to five logins, then an ellipsis: enough to say whom a refusal is about. */
 function names(users: ReadonlyArray<{ login: string }>): string {
   return `${users.slice(0, 5).map((u) => u.login).join(', ')}${users.length > 5 ? ', …' : ''}`;
+}
+
+const EXIT_REF_COLUMNS = ['id', 'kind', 'country', 'egress_ip', 'drain'] as const;
+
+/** What an event says of an exit: no address, credentials or token. */
+function exitRef(r: Pick<ExitsTable, (typeof EXIT_REF_COLUMNS)[number]>): { id: string; kind: ExitsTable['kind']; country: string | null; egressIp: string | null; drain: boolean } {
+  return { id: r.id, kind: r.kind, country: r.country, egressIp: r.egress_ip, drain: Number(r.drain) === 1 };
 }
 
 export class ExitRepo {
@@ -37,34 +46,39 @@ export class ExitRepo {
 
   /** Add an exit. A reverse exit comes with the scrypt hash of the token the caller issued it. */
   async create(input: ExitCreateInput, actor: string, tokenHash?: string): Promise<ExitRecord> {
-    await this.change(actor, async (trx, record) => {
+    await this.change(actor, async (trx, record, emit) => {
       const dup = await trx.selectFrom('exits').select('id').where('id', '=', input.id).executeTakeFirst();
       if (dup) throw new ApiError(409, 'conflict', `exit '${input.id}' exists`, 'body.id');
-      await trx.insertInto('exits').values(newExitRow(input, tokenHash, now())).execute();
+      const row = newExitRow(input, tokenHash, now());
+      await trx.insertInto('exits').values(row).execute();
       record('exit', input.id, 'create');
+      emit('exit.created', input.id, { exit: exitRef(row) });
     });
     return (await this.get(input.id))!;
   }
 
   async update(id: string, patch: ExitPatchInput, actor: string): Promise<ExitRecord> {
-    await this.change(actor, async (trx, record) => {
+    await this.change(actor, async (trx, record, emit) => {
       const found = await trx.selectFrom('exits').select('kind').where('id', '=', id).executeTakeFirst();
       if (!found) throw notFound('exit', id);
       await trx.updateTable('exits').set(exitPatchSet(found.kind, patch, now())).where('id', '=', id).execute();
       record('exit', id, 'update');
+      const after = await trx.selectFrom('exits').select(EXIT_REF_COLUMNS).where('id', '=', id).executeTakeFirstOrThrow();
+      emit('exit.updated', id, { exit: exitRef(after), changed: Object.keys(patch).filter((k) => patch[k as keyof ExitPatchInput] !== undefined) });
     });
     return (await this.get(id))!;
   }
 
   /** Replace a reverse exit's token hash (the caller issued the token). 404: no such exit; 400: not a reverse exit. */
   async setTokenHash(id: string, tokenHash: string, actor: string): Promise<void> {
-    await this.change(actor, async (trx, record) => {
-      const found = await trx.selectFrom('exits').select('kind').where('id', '=', id).executeTakeFirst();
+    await this.change(actor, async (trx, record, emit) => {
+      const found = await trx.selectFrom('exits').select(EXIT_REF_COLUMNS).where('id', '=', id).executeTakeFirst();
       if (!found) throw notFound('exit', id);
       if (found.kind !== 'reverse') throw new ApiError(400, 'invalid_request', `exit '${id}' is a ${found.kind} exit: only reverse exits have a token`);
       const t = now();
       await trx.updateTable('exits').set({ token_hash: tokenHash, token_changed_at: t, updated_at: t }).where('id', '=', id).execute();
       record('exit', id, 'update');
+      emit('exit.updated', id, { exit: exitRef(found), changed: ['token'] });
     });
   }
 
@@ -75,13 +89,13 @@ export class ExitRepo {
    * pool: their emptied list would mean every exit, widening their access.
    */
   async delete(id: string, force: boolean, actor: string): Promise<void> {
-    await this.change(actor, async (trx, record) => {
-      const found = await trx.selectFrom('exits').select('id').where('id', '=', id).executeTakeFirst();
+    await this.change(actor, async (trx, record, emit) => {
+      const found = await trx.selectFrom('exits').select(EXIT_REF_COLUMNS).where('id', '=', id).executeTakeFirst();
       if (!found) throw notFound('exit', id);
       const users = await trx
         .selectFrom('customer_exits')
         .innerJoin('customers', 'customers.id', 'customer_exits.customer_id')
-        .select(['customers.id', 'customers.login', 'customers.pools'])
+        .select(['customers.id', 'customers.login', 'customers.status', 'customers.pools'])
         .where('customer_exits.exit_id', '=', id)
         .orderBy('customers.login')
         .execute();
@@ -105,9 +119,11 @@ export class ExitRepo {
       for (const u of users) {
         await writeAssignment(trx, u.id, rest.get(u.id)!);
         record('assignment', u.id, 'update');
+        emit('customer.updated', u.id, { customer: customerRef(u), changed: ['exits'] });
       }
       await trx.deleteFrom('exits').where('id', '=', id).execute();
       record('exit', id, 'delete');
+      emit('exit.deleted', id, { exit: exitRef(found) });
     });
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The asset store's front door: one object over the repositories (customers,
- * exits, ingress nodes, settings, usage, quotas) and the revision/change log
+ * exits, ingress nodes, settings, usage, quotas, the events outbox and
+ * webhooks) and the revision/change log
  * every configuration write goes through (revision.ts), over either database.
  * Callers keep one flat API; each method is the repository's own.
  */
@@ -16,6 +17,8 @@ import { Revisions } from './revision.js';
 import { SettingsRepo } from './settings.js';
 import type { Db } from './tx.js';
 import { UsageRepo } from './usage.js';
+import { OutboxRepo } from './outbox.js';
+import { WebhookRepo } from './webhooks.js';
 
 export type { ChangeRecord, CustomerRecord, ExitRecord, QuotaStatus, StoreSnapshot, UsageQuery, UsageRow } from './records.js';
 
@@ -27,20 +30,25 @@ export class ControlStore {
   readonly settings: SettingsRepo;
   readonly stats: UsageRepo;
   readonly quotas: QuotaRepo;
+  /** Events for outside systems and their webhook deliveries. */
+  readonly outbox: OutboxRepo;
+  readonly webhooks: WebhookRepo;
 
   private constructor(
     private readonly cdb: ControlDb,
     readonly migration: MigrationReport,
   ) {
     const db = cdb.db;
-    this.revisions = new Revisions(cdb);
+    this.outbox = new OutboxRepo(db, cdb.target.dialect);
+    this.revisions = new Revisions(cdb, this.outbox.notifyWritten);
     const change = this.revisions.change;
     this.customers = new CustomerRepo(db, change);
     this.exits = new ExitRepo(db, change);
     this.nodes = new NodeRepo(db, change);
     this.settings = new SettingsRepo(db, change);
-    this.stats = new UsageRepo(db, cdb.target.dialect);
-    this.quotas = new QuotaRepo(db, change);
+    this.stats = new UsageRepo(db, cdb.target.dialect, this.outbox.notifyWritten);
+    this.quotas = new QuotaRepo(db, change, this.outbox.notifyWritten);
+    this.webhooks = new WebhookRepo(db);
   }
 
   /** Open the database and apply pending migrations. */
@@ -148,4 +156,5 @@ export class ControlStore {
 
   readonly quotaStatus = (...a: Parameters<QuotaRepo['status']>) => this.quotas.status(...a);
   readonly setQuotaFlags = (...a: Parameters<QuotaRepo['setFlags']>) => this.quotas.setFlags(...a);
+  readonly recordQuotaCrossings = (...a: Parameters<QuotaRepo['recordCrossings']>) => this.quotas.recordCrossings(...a);
 }

@@ -4,7 +4,8 @@
  * that bumps the revision by one and appends what changed to the change log,
  * so "revision N" always names one exact state and "changes since N" is
  * complete (the config stream builds on this). Writes are serialized by the
- * revision row: revisions commit in order.
+ * revision row: revisions commit in order. The change's events for outside
+ * systems are written to the outbox in the same transaction.
  */
 import { sql } from 'kysely';
 import { isForeignKeyViolation, isUniqueViolation, type ControlDb } from '../db.js';
@@ -12,12 +13,18 @@ import { settingsAndExitsProblem } from '../render.js';
 import { ApiError } from '../errors.js';
 import type { ChangeRecord, Entity, Op } from './records.js';
 import { readSettings } from './settings.js';
-import { NO_CHANGE, now, type Db, type RecordChange, type Tx } from './tx.js';
+import { newEvent, type EventData, type NewEvent } from '../events/kinds.js';
+import { writeEvents } from './outbox.js';
+import { NO_CHANGE, now, type Db, type EmitEvent, type RecordChange, type Tx } from './tx.js';
 
 export class Revisions {
   private readonly committedListeners = new Set<(revision: number) => void>();
 
-  constructor(private readonly cdb: ControlDb) {}
+  /** `eventsWritten`: told after a commit that wrote outbox events (wakes this process's deliverer). */
+  constructor(
+    private readonly cdb: ControlDb,
+    private readonly eventsWritten: () => void = () => undefined,
+  ) {}
 
   /** PostgreSQL NOTIFY channel announcing new revisions (one per schema, so schemas do not hear each other). */
   get notifyChannel(): string {
@@ -71,8 +78,9 @@ export class Revisions {
    * append the change-log entries. A throw rolls everything back. An arrow
    * so the repositories can hold it as their RunChange.
    */
-  readonly change = async <T>(actor: string, fn: (trx: Tx, record: RecordChange) => Promise<T>): Promise<T> => {
+  readonly change = async <T>(actor: string, fn: (trx: Tx, record: RecordChange, emit: EmitEvent) => Promise<T>): Promise<T> => {
     let committed: number | undefined;
+    let wroteEvents = false;
     try {
       const result = await this.cdb.db.transaction().execute(async (trx) => {
         const bumped = await trx
@@ -83,7 +91,11 @@ export class Revisions {
           .executeTakeFirstOrThrow();
         const revision = Number(bumped.revision);
         const entries: Array<{ entity: Entity; id: string; op: Op }> = [];
-        const value = await fn(trx, (entity, id, op) => entries.push({ entity, id, op }));
+        const events: NewEvent[] = [];
+        const emit: EmitEvent = (kind, entityId, data) => {
+          events.push(newEvent(kind, `${kind}:${entityId}:${revision}`, { ...data, revision, actor } as EventData<typeof kind>));
+        };
+        const value = await fn(trx, (entity, id, op) => entries.push({ entity, id, op }), emit);
         // Settings and exits must still make one valid ingress configuration (a reverse exit
         // needs a tunnel certificate, a published site a reverse exit…): refuse here, not at every ingress.
         if (entries.some((e) => e.entity === 'exit' || e.entity === 'setting')) {
@@ -101,12 +113,15 @@ export class Revisions {
             .values(entries.map((e, seq) => ({ revision, seq, at, entity: e.entity, entity_id: e.id, op: e.op, actor })))
             .execute();
         }
+        // In the same transaction: an event exists exactly when its change committed.
+        wroteEvents = (await writeEvents(trx, events)) > 0;
         // Other control-plane processes on this database hear of it on commit (LISTEN/NOTIFY).
         if (this.cdb.target.dialect === 'postgres') await sql`select pg_notify(${this.notifyChannel}, ${String(revision)})`.execute(trx);
         committed = revision;
         return value;
       });
       if (committed !== undefined) this.emitCommitted(committed);
+      if (wroteEvents) this.eventsWritten();
       return result;
     } catch (err) {
       if (err === NO_CHANGE) return undefined as T;

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { DB } from '../tables.js';
+import type { ChangeEventData, ChangeEventKind } from '../events/kinds.js';
 import type { Entity, Op } from './records.js';
 
 export type Db = Kysely<DB>;
@@ -16,10 +17,17 @@ export type Tx = Transaction<DB>;
 export type RecordChange = (entity: Entity, id: string, op: Op) => void;
 
 /**
- * Run `fn` as one change (revision.ts): one transaction, one revision bump,
- * the recorded entries appended to the change log. A throw rolls it back.
+ * Tells outside systems of the change (an outbox event, src/control/events/): written in
+ * the change's transaction, keyed `kind:entityId:revision`, with the revision and actor.
  */
-export type RunChange = <T>(actor: string, fn: (trx: Tx, record: RecordChange) => Promise<T>) => Promise<T>;
+export type EmitEvent = <K extends ChangeEventKind>(kind: K, entityId: string, data: ChangeEventData<K>) => void;
+
+/**
+ * Run `fn` as one change (revision.ts): one transaction, one revision bump,
+ * the recorded entries appended to the change log, the emitted events to the
+ * outbox. A throw rolls it all back.
+ */
+export type RunChange = <T>(actor: string, fn: (trx: Tx, record: RecordChange, emit: EmitEvent) => Promise<T>) => Promise<T>;
 
 /** Thrown inside a change to roll it back without bumping the revision (nothing to do). */
 export const NO_CHANGE = new Error('no change');

@@ -9,12 +9,15 @@ import { periodKeysOfMinute, type StatsPull } from '../../shared/control-protoco
 import type { DbTarget } from '../db.js';
 import { notFound } from '../errors.js';
 import type { UsageQuery, UsageRow } from './records.js';
+import { newEvent, type NewEvent } from '../events/kinds.js';
+import { writeEvents } from './outbox.js';
 import { now, type Db, type Tx } from './tx.js';
 
 export class UsageRepo {
   constructor(
     private readonly db: Db,
     private readonly dialect: DbTarget['dialect'],
+    private readonly eventsWritten: () => void = () => undefined,
   ) {}
 
   /** How far node `id`'s statistics are stored (`EPOCH:SEQ`), or undefined before the first pull. */
@@ -32,7 +35,8 @@ export class UsageRepo {
    * ingress keeps the records until a later pull acknowledges them.
    */
   async ingest(id: string, pull: StatsPull, at = now()): Promise<{ stored: number; skipped: number; cursor: string }> {
-    return this.db.transaction().execute(async (trx) => {
+    let events = 0;
+    const result = await this.db.transaction().execute(async (trx) => {
       let q = trx.selectFrom('ingress_nodes').select(['stats_epoch', 'stats_seq']).where('id', '=', id);
       if (this.dialect === 'postgres') q = q.forUpdate();
       const node = await q.executeTakeFirst();
@@ -82,8 +86,12 @@ export class UsageRepo {
       for (let i = 0; i < liveRows.length; i += 500) await trx.insertInto('usage_live').values(liveRows.slice(i, i + 500)).execute();
 
       await trx.updateTable('ingress_nodes').set({ stats_epoch: pull.epoch, stats_seq: lastSeq, stats_pulled_at: at, last_seen_at: at }).where('id', '=', id).execute();
+      // The minutes stored, as usage.minute events in the same transaction: stored once, told once.
+      events = await writeEvents(trx, usageMinuteEvents(id, `${pull.epoch}:${lastSeq}`, [...minutes.values()]), at);
       return { stored: fresh.length, skipped: pull.records.length - fresh.length, cursor: `${pull.epoch}:${lastSeq}` };
     });
+    if (events > 0) this.eventsWritten();
+    return result;
   }
 
   /**
@@ -132,6 +140,28 @@ export class UsageRepo {
       failures: Number(r.failures),
     }));
   }
+}
+
+type MinuteRow = { minute: string; customer_id: string; login: string; exit_id: string; bytes_up: number; bytes_down: number; connections: number; failures: number };
+
+/**
+ * One usage.minute event per (minute, customer) of a stored pull, keyed by the
+ * node and the cursor the pull moved to (a repeated pull stores nothing, so writes no event).
+ */
+function usageMinuteEvents(node: string, cursor: string, rows: readonly MinuteRow[]): NewEvent[] {
+  const groups = new Map<string, MinuteRow[]>();
+  for (const r of rows) {
+    const k = `${r.minute}\0${r.customer_id}`;
+    const g = groups.get(k);
+    if (g) g.push(r);
+    else groups.set(k, [r]);
+  }
+  return [...groups.values()].map((g) => {
+    const first = g[0]!;
+    const exits = g.map((r) => ({ exitId: r.exit_id, bytesUp: r.bytes_up, bytesDown: r.bytes_down, connections: r.connections, failures: r.failures }));
+    const total = exits.reduce((t, e) => ({ bytesUp: t.bytesUp + e.bytesUp, bytesDown: t.bytesDown + e.bytesDown, connections: t.connections + e.connections, failures: t.failures + e.failures }), { bytesUp: 0, bytesDown: 0, connections: 0, failures: 0 });
+    return newEvent('usage.minute', `usage.minute:${node}:${cursor}:${first.customer_id}:${first.minute}`, { minute: first.minute, node, customer: { id: first.customer_id, login: first.login }, exits, total });
+  });
 }
 
 async function customerIdsByLogin(db: Db, logins: ReadonlySet<string>): Promise<Map<string, string>> {
