@@ -62,6 +62,8 @@ export const CustomerCreate = z
     portBase: PortNumber.optional(),
     portScheme: PortScheme.optional(),
     places: Places.optional(),
+    /** Answer this customer's HTTP proxy requests with X-Hopgate-Exit (docs/CONTROL.md, Self-service). */
+    exitHeader: z.boolean().default(false),
   })
   .strict();
 export type CustomerCreateInput = z.output<typeof CustomerCreate>;
@@ -78,6 +80,7 @@ export const CustomerPatch = z
     portBase: PortNumber.nullable().optional(),
     portScheme: PortScheme.nullable().optional(),
     places: Places.nullable().optional(),
+    exitHeader: z.boolean().optional(),
   })
   .strict();
 export type CustomerPatchInput = z.output<typeof CustomerPatch>;
@@ -88,6 +91,11 @@ export const Assignment = z
     exits: z.array(ExitId).default([]),
     /** Tag filters; matching exits are appended in id order. */
     pools: z.array(Place).default([]),
+    /**
+     * Exits the customer may also put on their ports (PUT /v1/me/exits) beyond `exits` and the
+     * pools' exits; left out: kept as it is.
+     */
+    grant: z.array(ExitId).max(10_000).optional(),
   })
   .strict();
 export type AssignmentInput = z.output<typeof Assignment>;
@@ -111,6 +119,10 @@ export const CustomerView = z.object({
   places: z.array(z.string()).nullable(),
   /** Set while the control plane finds the quota for the period used across all ingresses: refused with QUOTA_EXCEEDED until then. */
   quotaExceededUntil: z.string().nullable(),
+  /** Exits granted beyond `exits` and the pools: the customer may order them onto their ports. */
+  exitGrant: z.array(z.string()),
+  /** HTTP proxy answers carry X-Hopgate-Exit (the customer opted in; the username flag hdr-1 does it per request). */
+  exitHeader: z.boolean(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
