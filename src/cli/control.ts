@@ -24,6 +24,8 @@ export const CONTROL_USAGE = `usage: hopgate control [--db sqlite:PATH | postgre
   --legitimacy-warmup-min M     learning before the first rules (default 360)
   --no-legitimacy               run no legitimacy analysis (reports are acknowledged and dropped)
   --self-service-prefix V4,V6   broadest source range a customer may set itself (default 24,48; at most 8,16)
+  --public-host HOST            the host customers reach the ingresses at, in GET /v1/me/connect snippets
+                                (default: the ingress listen host unless it is a wildcard)
 The operator token is HOPGATE_ADMIN_TOKEN, or made once in <state-dir>/control-admin-token (mode 0600).
 `;
 
@@ -42,6 +44,7 @@ export async function controlCommand(argv: string[]): Promise<void> {
     'legitimacy-warmup-min': { type: 'string' },
     'no-legitimacy': { type: 'boolean', default: false },
     'self-service-prefix': { type: 'string' },
+    'public-host': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) {
@@ -84,6 +87,7 @@ export async function controlCommand(argv: string[]): Promise<void> {
     legitimacy,
     ...(dbWaitMs ? { dbWaitMs } : {}),
     ...(selfServiceSourcePrefix ? { selfServiceSourcePrefix } : {}),
+    ...(values['public-host'] ? { publicHost: publicHostOf(values['public-host']) } : {}),
   });
   const revision = await cp.store.revision();
   const mig = cp.store.migration;
@@ -110,4 +114,11 @@ export async function controlCommand(argv: string[]): Promise<void> {
     );
   }
   onShutdownSignal(() => cp.close());
+}
+
+/** A host name or address for URLs: no scheme, port, path or credentials. */
+function publicHostOf(text: string): string {
+  const h = text.replace(/^\[|\]$/g, '');
+  if (!/^[A-Za-z0-9.:-]{1,253}$/.test(h)) fail('--public-host must be a host name or an IP address (no scheme, port or path)');
+  return h;
 }

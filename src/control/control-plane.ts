@@ -38,6 +38,8 @@ export interface ControlPlaneOptions {
   readonly dbWaitMs?: number;
   /** Broadest source prefix a customer may set itself (PUT /v1/me/sources); default /24 and /48. */
   readonly selfServiceSourcePrefix?: PrefixBound;
+  /** The host customers reach the ingresses at, for GET /v1/me/connect (default: the listen host, unless a wildcard). */
+  readonly publicHost?: string;
 }
 
 export interface ControlPlane {
@@ -83,6 +85,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
       ...(o.logger ? { logger: o.logger } : {}),
       ...(o.passwordCost ? { passwordCost: o.passwordCost } : {}),
       ...(o.selfServiceSourcePrefix ? { selfServiceSourcePrefix: o.selfServiceSourcePrefix } : {}),
+      ...(o.publicHost ? { publicHost: o.publicHost } : {}),
     });
   } catch (err) {
     await hub.close();

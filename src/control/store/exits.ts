@@ -7,7 +7,7 @@ import { exitPatchSet, exitRecord, exitView, newExitRow } from './exit-rows.js';
 import type { ExitCreateInput, ExitPatchInput } from '../api-schemas.js';
 import { customerExits, exitUse, writeAssignment } from './assignments.js';
 import type { ExitRecord } from './records.js';
-import { now, type Db, type RunChange } from './tx.js';
+import { now, type Db, type RunChange, type Tx } from './tx.js';
 import { parseJson } from './json-columns.js';
 
 /** Up to five logins, then an ellipsis: enough to say whom a refusal is about. */
@@ -15,10 +15,19 @@ function names(users: ReadonlyArray<{ login: string }>): string {
   return `${users.slice(0, 5).map((u) => u.login).join(', ')}${users.length > 5 ? ', …' : ''}`;
 }
 
+/** What the store does beside an exit change, in its transaction (failover notices, store/failovers.ts). */
+export interface ExitChangeHooks {
+  /** An exit's drain flag changed, or an exit left customers' lists. */
+  changed(trx: Tx): Promise<unknown>;
+  /** `exitId` is about to leave these customers' lists. */
+  removing(trx: Tx, exitId: string, customerIds: readonly string[]): Promise<void>;
+}
+
 export class ExitRepo {
   constructor(
     private readonly db: Db,
     private readonly change: RunChange,
+    private readonly hooks?: ExitChangeHooks,
   ) {}
 
   static view = exitView;
@@ -52,6 +61,8 @@ export class ExitRepo {
       if (!found) throw notFound('exit', id);
       await trx.updateTable('exits').set(exitPatchSet(found.kind, patch, now())).where('id', '=', id).execute();
       record('exit', id, 'update');
+      // A drain moves ports to replacements: their customers learn it in this same transaction.
+      if (patch.drain !== undefined) await this.hooks?.changed(trx);
     });
     return (await this.get(id))!;
   }
@@ -102,12 +113,14 @@ export class ExitRepo {
           `exit '${id}' is the only exit of ${stranded.length} customer(s) (${names(stranded)}); an empty exit list means every exit, so deleting it would widen their access: give them another exit or a pool, or suspend or delete them first`,
         );
       }
+      await this.hooks?.removing(trx, id, users.map((u) => u.id));
       for (const u of users) {
         await writeAssignment(trx, u.id, rest.get(u.id)!);
         record('assignment', u.id, 'update');
       }
       await trx.deleteFrom('exits').where('id', '=', id).execute();
       record('exit', id, 'delete');
+      if (users.length > 0) await this.hooks?.changed(trx);
     });
   }
 }
