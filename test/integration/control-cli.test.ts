@@ -58,7 +58,7 @@ for (const dc of cases) {
 
     it('starts on a fresh database: migrations applied, token made (0600)', () => {
       assert.match(cp.info.url, /^http:\/\/127\.0\.0\.1:\d+$/);
-      assert.deepEqual(cp.info.migrations.applied, ['0001_foundation', '0002_stream_stats', '0003_reverse_exits', '0004_exit_egress_ip6']);
+      assert.deepEqual(cp.info.migrations.applied, ['0001_foundation', '0002_stream_stats', '0003_reverse_exits', '0004_exit_egress_ip6', '0005_self_service_notices']);
       assert.equal(cp.info.tokenFrom, 'generated');
       assert.equal(cp.info.tokenFile, join(state.path, 'control-admin-token'));
       assert.equal(statSync(cp.info.tokenFile).mode & 0o777, 0o600);
