@@ -12,7 +12,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer as createNetServer } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { dialects, tempDir, type TestDb } from '../helpers/control-fixtures.js';
 import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl, type Api } from '../helpers/control-link-fixtures.js';
 import { eventually } from '../helpers/eventually.js';
@@ -148,6 +148,18 @@ for (const d of await dialects()) {
       assert.equal((await me('PATCH', '/v1/me', { exitHeader: true, status: 'active' })).status, 400, 'a customer sets nothing else through PATCH /v1/me');
       assert.equal((await me('PATCH', '/v1/me', { exitHeader: false })).status, 200);
       await inForce();
+      // A target cannot speak for the proxy: its own X-Hopgate-Exit is dropped from answers that carry ours.
+      const forger = createHttpServer((_req, res) => res.writeHead(200, { 'X-Hopgate-Exit': 'forged; replacement=0', 'content-length': '2' }).end('ok'));
+      await new Promise<void>((resolve) => forger.listen(0, '127.0.0.1', resolve));
+      try {
+        const url = `http://127.0.0.1:${(forger.address() as { port: number }).port}/`;
+        const ours = await curl(['-s', '-i', '-x', `http://alice-hdr-1:${encodeURIComponent(password)}@127.0.0.1:${base + 1}`, url], 8000);
+        assert.deepEqual(ours.stdout.match(/X-Hopgate-Exit: [^\r\n]+/gi), ['X-Hopgate-Exit: us-1; replacement=0'], ours.stdout);
+        const theirs = await curl(['-s', '-i', '-x', `http://alice:${encodeURIComponent(password)}@127.0.0.1:${base + 1}`, url], 8000);
+        assert.deepEqual(theirs.stdout.match(/X-Hopgate-Exit: [^\r\n]+/gi), ['X-Hopgate-Exit: forged; replacement=0'], 'not opted in: the answer is untouched');
+      } finally {
+        forger.close();
+      }
     });
 
     it('a drain writes a failover notice in its own transaction; the port is served by the replacement (header says so); undrain writes its end', async () => {
