@@ -306,6 +306,28 @@ for (const d of await dialects()) {
       assert.equal((await me('PUT', '/v1/me/exits', { exits: ['de-1', 'us-2'] })).status, 200);
     });
 
+    it('a malformed exitsDown in a pull is refused: nothing stored, the pull counts as failed', async () => {
+      assert.equal((await call('POST', '/v1/ingress-nodes', { id: 'edge-bad', name: 'edge-bad' })).status, 201);
+      let answer: unknown = { epoch: 'e1', records: [], next: 'e1:0', more: false, live: [], exitsDown: [{ not: 'an id' }] };
+      const fake = createHttpServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer)));
+      await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+      try {
+        const sub = { nodeId: 'edge-bad', pullToken: 't', adminUrl: `http://127.0.0.1:${(fake.address() as { port: number }).port}` } as never;
+        const r = await cp.collector.pull(sub);
+        assert.equal(r.ok, false);
+        assert.match(r.error ?? '', /malformed exitsDown/);
+        assert.deepEqual(await tdb.query("select * from node_exit_health where node_id = 'edge-bad'"), []);
+        answer = { epoch: 'e1', records: [], next: 'e1:0', more: false, live: [], exitsDown: ['x'.repeat(129)] };
+        assert.equal((await cp.collector.pull(sub)).ok, false, 'an id longer than any exit id');
+        answer = { epoch: 'e1', records: [], next: 'e1:0', more: false, live: [], exitsDown: ['us-2'] };
+        assert.equal((await cp.collector.pull(sub)).ok, true);
+        assert.equal((await tdb.query<{ down: string }>("select down from node_exit_health where node_id = 'edge-bad'"))[0]?.down, '["us-2"]');
+      } finally {
+        fake.close();
+        await cp.store.recordExitHealth('edge-bad', [], new Date().toISOString());
+      }
+    });
+
     it('a forced delete tells the customers whose list it was on', async () => {
       const b = await call('GET', '/v1/customers?login=bob');
       assert.equal((await call('PUT', `/v1/customers/${b.body.customers[0].id}/assignment`, { exits: ['gb-1', 'us-2'], pools: [] })).status, 200);
