@@ -130,7 +130,14 @@ export class ControlStore {
   async syncFailovers(trx?: Tx): Promise<number> {
     const run = async (t: Tx): Promise<number> => {
       const [customers, exits, settings, down] = [await this.listCustomers({}, t), await this.listExits(t), await readSettings(t), await this.downExits(t)];
-      return this.failovers.sync(t, portContext(exits, settings), customers, (id) => down.has(id), now());
+      let ctx: ReturnType<typeof portContext>;
+      try {
+        ctx = portContext(exits, settings);
+      } catch {
+        // Not a valid ingress configuration (an egress address twice…): the change's own check refuses it with its 400 next.
+        return 0;
+      }
+      return this.failovers.sync(t, ctx, customers, (id) => down.has(id), now());
     };
     return trx ? run(trx) : this.failovers.healthTx(run);
   }
