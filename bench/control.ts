@@ -89,6 +89,8 @@ async function seed(cp: ControlPlane): Promise<string[]> {
       port_scheme: null,
       places: null,
       quota_exceeded_until: null,
+      exit_grant: null,
+      exit_header: 0,
       created_at: t,
       updated_at: t,
     };

@@ -17,5 +17,7 @@ export const CONTROL_USAGE = `usage: hopgate control [--db sqlite:PATH | postgre
   --legitimacy-warmup-min M     learning before the first rules (default 360)
   --no-legitimacy               run no legitimacy analysis (reports are acknowledged and dropped)
   --self-service-prefix V4,V6   broadest source range a customer may set itself (default 24,48; at most 8,16)
+  --public-host HOST            the host customers reach the ingresses at, in GET /v1/me/connect snippets
+                                (default: the ingress listen host unless it is a wildcard)
 The operator token is HOPGATE_ADMIN_TOKEN, or made once in <state-dir>/control-admin-token (mode 0600).
 `;

@@ -25,6 +25,7 @@ export async function controlCommand(argv: string[]): Promise<void> {
     'legitimacy-warmup-min': { type: 'string' },
     'no-legitimacy': { type: 'boolean', default: false },
     'self-service-prefix': { type: 'string' },
+    'public-host': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) {
@@ -67,6 +68,7 @@ export async function controlCommand(argv: string[]): Promise<void> {
     legitimacy,
     ...(dbWaitMs ? { dbWaitMs } : {}),
     ...(selfServiceSourcePrefix ? { selfServiceSourcePrefix } : {}),
+    ...(values['public-host'] ? { publicHost: publicHostOf(values['public-host']) } : {}),
   });
   const revision = await cp.store.revision();
   const mig = cp.store.migration;
@@ -93,4 +95,11 @@ export async function controlCommand(argv: string[]): Promise<void> {
     );
   }
   onShutdownSignal(() => cp.close());
+}
+
+/** A host name or address for URLs: no scheme, port, path or credentials. */
+function publicHostOf(text: string): string {
+  const h = text.replace(/^\[|\]$/g, '');
+  if (!/^[A-Za-z0-9.:-]{1,253}$/.test(h)) fail('--public-host must be a host name or an IP address (no scheme, port or path)');
+  return h;
 }

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { compileSnapshot } from '../ingress/config/snapshot.js';
 import { ConfigError, loadIngressYaml } from '../ingress/config/from-yaml.js';
-import { formatPortTable, portTable, type PortTable } from '../ingress/route/port-table.js';
+import { formatPortTable, portTable, type PortTable } from '../shared/routing/port-table.js';
 import { fail, parse } from './args.js';
 
 export async function portsCommand(argv: string[]): Promise<void> {
@@ -44,8 +44,11 @@ export async function portsCommand(argv: string[]): Promise<void> {
       // not running: fall back to the file
     }
   }
-  table ??= portTable(compileSnapshot(config, 0), login, () => true);
-  if (!table) fail(`no customer '${login}' in ${values.config}`);
+  if (!table) {
+    const user = compileSnapshot(config, 0).usersByLogin.get(login);
+    if (!user) fail(`no customer '${login}' in ${values.config}`);
+    table = portTable(user.route, login, config.listen.ports, () => true);
+  }
   if (values.json) return void process.stdout.write(JSON.stringify({ ...table, live }) + '\n');
   process.stdout.write(formatPortTable(table));
   if (!live) process.stdout.write(note + '\n');

@@ -316,7 +316,7 @@ async function seedDemo(
   const order = [...want.exits.map((e) => e.id), ...(want.reverse ? [want.reverse.id] : [])];
   const user = await store.getCustomerByLogin(want.user.login);
   if (!user) {
-    await store.createCustomer({ login: want.user.login, status: 'active', sources: [], sourceAuth: false, exits: order, pools: [] }, want.user.passwordHash, actor);
+    await store.createCustomer({ login: want.user.login, status: 'active', sources: [], sourceAuth: false, exits: order, pools: [], exitHeader: false }, want.user.passwordHash, actor);
   } else {
     if (user.passwordHash !== want.user.passwordHash) await store.setPasswordHash(user.id, want.user.passwordHash, actor);
     // Untouched demo lists (empty, or the five exits of a demo before the reverse one) follow the demo;

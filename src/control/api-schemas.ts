@@ -62,6 +62,8 @@ export const CustomerCreate = z
     portBase: PortNumber.optional(),
     portScheme: PortScheme.optional(),
     places: Places.optional(),
+    /** Answer this customer's HTTP proxy requests with X-Hopgate-Exit (docs/CONTROL.md, Self-service). */
+    exitHeader: z.boolean().default(false),
   })
   .strict();
 export type CustomerCreateInput = z.output<typeof CustomerCreate>;
@@ -78,6 +80,7 @@ export const CustomerPatch = z
     portBase: PortNumber.nullable().optional(),
     portScheme: PortScheme.nullable().optional(),
     places: Places.nullable().optional(),
+    exitHeader: z.boolean().optional(),
   })
   .strict();
 export type CustomerPatchInput = z.output<typeof CustomerPatch>;
@@ -88,6 +91,11 @@ export const Assignment = z
     exits: z.array(ExitId).default([]),
     /** Tag filters; matching exits are appended in id order. */
     pools: z.array(Place).default([]),
+    /**
+     * Exits the customer may also put on their ports (PUT /v1/me/exits) beyond `exits` and the
+     * pools' exits; left out: kept as it is.
+     */
+    grant: z.array(ExitId).max(10_000).optional(),
   })
   .strict();
 export type AssignmentInput = z.output<typeof Assignment>;
@@ -111,6 +119,10 @@ export const CustomerView = z.object({
   places: z.array(z.string()).nullable(),
   /** Set while the control plane finds the quota for the period used across all ingresses: refused with QUOTA_EXCEEDED until then. */
   quotaExceededUntil: z.string().nullable(),
+  /** Exits granted beyond `exits` and the pools: the customer may order them onto their ports. */
+  exitGrant: z.array(z.string()),
+  /** HTTP proxy answers carry X-Hopgate-Exit (the customer opted in; the username flag hdr-1 does it per request). */
+  exitHeader: z.boolean(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -346,6 +358,115 @@ export const UsageView = z.object({
   usage: z.array(z.object({ period: z.string(), exitId: z.string(), bytesUp: z.number(), bytesDown: z.number(), connections: z.number(), failures: z.number() })),
   note: z.string(),
 });
+
+export const MyUsageSeriesQuery = MyUsageQuery.extend({
+  range: z
+    .string()
+    .regex(/^\d{1,4}[mhd]$/, 'a range like 60m, 48h or 30d')
+    .optional()
+    .describe('how far back from now: 60m, 48h, 30d… (instead of from/to; at most 400 days)'),
+  step: Granularity.optional().describe('period of each point of the series (alias of by)'),
+}).strict();
+const UsagePoint = z.object({ period: z.string(), bytesUp: z.number(), bytesDown: z.number(), connections: z.number(), failures: z.number() });
+export const MyUsageView = UsageView.extend({
+  quotaPeriod: z
+    .object({
+      period: z.string(),
+      used: z.number(),
+      exceededUntil: z.string().nullable(),
+      /** used / quota bytes × 100, one decimal. */
+      percentUsed: z.number(),
+      /** When the period ends and the count starts again (UTC). */
+      resetsAt: z.string(),
+    })
+    .nullable(),
+  step: Granularity,
+  from: z.string(),
+  to: z.string(),
+  /** One point per step over the range (every exit summed), empty steps included as zeros. */
+  series: z.array(UsagePoint),
+});
+
+const PortExitView = z.object({ id: z.string(), egressIp: z.string().nullable(), egressIp6: z.string().nullable(), country: z.string().nullable(), place: z.string() });
+export const MyPortsView = z.object({
+  login: z.string(),
+  scheme: z.enum(['sequential', 'place']),
+  portBase: z.number().nullable(),
+  /** The ingress's listening ports as the settings say. */
+  listen: z.object({ host: z.string(), ports: z.tuple([z.number(), z.number()]) }),
+  rows: z.array(
+    z.object({
+      port: z.number().nullable(),
+      index: z.number().nullable(),
+      meaning: z.string(),
+      exit: PortExitView.nullable(),
+      /** up | down | replaced | drained, or for a random row "N/M up". */
+      state: z.string(),
+      /** up | down | draining as the control plane knows it (ingress reports, the drain flag); null for random rows. */
+      health: z.enum(['up', 'down', 'draining']).nullable(),
+      servedBy: PortExitView.nullable(),
+      replacement: z.boolean(),
+      listening: z.boolean(),
+    }),
+  ),
+  note: z.string(),
+});
+
+export const MyConnectQuery = z
+  .object({
+    withPassword: z.enum(['0', '1']).default('0').describe('1: put the password of this request in the snippets (default: the placeholder PASSWORD)'),
+    port: z.coerce.number().int().min(1).max(65_535).optional().describe('the ingress port to connect to (default: your base port, a random exit)'),
+  })
+  .strict();
+export const MyConnectView = z.object({
+  host: z.string(),
+  port: z.number(),
+  login: z.string(),
+  passwordShown: z.boolean(),
+  proxies: z.object({ http: z.string(), socks5h: z.string(), https: z.string().nullable() }),
+  snippets: z.object({
+    curlSocks5h: z.string(),
+    curlHttp: z.string(),
+    curlHttps: z.string().nullable(),
+    pythonRequests: z.string(),
+    nodeUndici: z.string(),
+    playwright: z.string(),
+  }),
+  note: z.string(),
+});
+
+export const NoticeView = z.object({
+  id: z.string(),
+  kind: z.enum(['failover', 'restored', 'exit_removed']),
+  port: z.number().nullable(),
+  portLabel: z.string().nullable(),
+  exitId: z.string().nullable(),
+  replacementId: z.string().nullable(),
+  reason: z.string().nullable(),
+  message: z.string(),
+  /** Further transitions of the same port folded into this notice (a flapping exit). */
+  repeats: z.number(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  readAt: z.string().nullable(),
+});
+export const NoticesQuery = z
+  .object({
+    unread: z.enum(['true', 'false']).default('false'),
+    limit: z.coerce.number().int().min(1).max(500).default(100),
+  })
+  .strict();
+export const NoticesView = z.object({ notices: z.array(NoticeView), unread: z.number() });
+export const NoticesReadBody = z.union([z.object({ ids: z.array(z.string().max(64)).min(1).max(500) }).strict(), z.object({ all: z.literal(true) }).strict()]);
+export const NoticesReadView = z.object({ marked: z.number() });
+
+export const MyExitsBody = z.object({ exits: z.array(ExitId).min(1).max(10_000) }).strict();
+export const MyExitsView = z.object({
+  exits: z.array(z.string()),
+  /** Every exit you may put on your ports (your list, your pools' exits, and what the operator granted). */
+  granted: z.array(z.string()),
+});
+export const MePatch = z.object({ exitHeader: z.boolean() }).strict();
 
 export const HealthView = z.object({ ok: z.boolean(), revision: z.number() });
 

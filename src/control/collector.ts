@@ -7,6 +7,7 @@
  * a configuration change every ingress receives through the stream — and
  * falling back under it (a raised quota, a new period) clears it.
  */
+import { z } from 'zod';
 import type { Logger } from '../shared/log.js';
 import type { StatsPull } from '../shared/control-protocol.js';
 import { periodEnd } from '../shared/quota-period.js';
@@ -36,7 +37,12 @@ export interface PullResult {
   readonly error?: string;
 }
 
+/** What the collector reads of a pull beyond the records: the node's exit health, validated (an ingress is not trusted blindly). */
+const ExitsDownReport = z.array(z.string().min(1).max(128)).max(100_000).optional();
+
 export class StatsCollector {
+  /** The down set the last failover check ran on ('' = none yet): a check runs when it changes. */
+  private lastDown: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly now: () => number;
@@ -72,6 +78,7 @@ export class StatsCollector {
         }
         this.lastPulls = await Promise.all(subs.map((s) => this.pull(s)));
         await this.enforceQuotas();
+        await this.checkFailovers();
       } catch (err) {
         this.o.log?.error({ err: (err as Error).message }, 'statistics round failed');
       }
@@ -106,6 +113,11 @@ export class StatsCollector {
           throw new Error(`${url.origin} answered ${res.status}: ${text.slice(0, 200)}`);
         }
         const pull = JSON.parse(text) as StatsPull;
+        const down = ExitsDownReport.safeParse(pull.exitsDown);
+        if (!down.success) {
+          m?.pullFailures.inc({ stage: 'status' });
+          throw new Error(`${url.origin} sent a malformed exitsDown: ${down.error.issues[0]?.message ?? 'invalid'}`);
+        }
         if (this.failNextWrites > 0) {
           this.failNextWrites--;
           m?.pullFailures.inc({ stage: 'write' });
@@ -120,6 +132,7 @@ export class StatsCollector {
         }
         stored += r.stored;
         skipped += r.skipped;
+        if (down.data !== undefined && page === 0) await this.store.recordExitHealth(sub.nodeId, down.data, new Date().toISOString()); // wall clock: freshness is judged on it
         if (!pull.more) break;
       }
       m?.records.inc({ outcome: 'stored' }, stored);
@@ -154,6 +167,20 @@ export class StatsCollector {
       this.o.log?.info({ changed, over }, 'over-quota flags updated');
     }
     return changed;
+  }
+
+  /**
+   * Failover notices for health (store/failovers.ts): when the exits the ingresses report down
+   * change, every customer's ports are checked once. Drains and removals are checked by the
+   * change itself, in its transaction.
+   */
+  async checkFailovers(): Promise<number> {
+    const down = [...(await this.store.downExits())].sort().join('\0');
+    if (down === this.lastDown) return 0;
+    const n = await this.store.syncFailovers();
+    this.lastDown = down;
+    if (n > 0) this.o.log?.info({ notices: n }, 'failover notices written');
+    return n;
   }
 
   async close(): Promise<void> {

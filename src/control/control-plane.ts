@@ -41,6 +41,8 @@ export interface ControlPlaneOptions {
   readonly selfServiceSourcePrefix?: PrefixBound;
   /** Webhook delivery: poll period, attempts, back-off, bounds (docs/CONTROL.md "Events and webhooks"). */
   readonly webhooks?: Omit<DelivererOptions, 'log'>;
+  /** The host customers reach the ingresses at, for GET /v1/me/connect (default: the listen host, unless a wildcard). */
+  readonly publicHost?: string;
 }
 
 export interface ControlPlane {
@@ -87,6 +89,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
       ...(o.logger ? { logger: o.logger } : {}),
       ...(o.passwordCost ? { passwordCost: o.passwordCost } : {}),
       ...(o.selfServiceSourcePrefix ? { selfServiceSourcePrefix: o.selfServiceSourcePrefix } : {}),
+      ...(o.publicHost ? { publicHost: o.publicHost } : {}),
     });
   } catch (err) {
     await hub.close();

@@ -306,6 +306,62 @@ const outboxWebhooks: Migration = {
   },
 };
 
+/**
+ * Self-service (issue 16): customers' notices (failover and its end), the failover state
+ * each notice is a transition of (one row per customer port while it is replaced), what
+ * each ingress last reported of its exits' health, the exits an operator grants a customer
+ * to order on their own ports, and the customer's opt-in to the X-Hopgate-Exit header.
+ */
+const selfServiceNotices: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable('notices')
+      .addColumn('id', 'varchar(40)', (c) => c.primaryKey())
+      .addColumn('customer_id', 'varchar(64)', (c) => c.notNull().references('customers.id').onDelete('cascade'))
+      .addColumn('kind', 'varchar(32)', (c) => c.notNull())
+      .addColumn('port', 'integer')
+      .addColumn('port_label', 'varchar(64)')
+      .addColumn('exit_id', 'varchar(128)')
+      .addColumn('replacement_id', 'varchar(128)')
+      .addColumn('reason', 'varchar(32)')
+      .addColumn('message', 'varchar(1000)', (c) => c.notNull())
+      .addColumn('repeats', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('created_at', 'varchar(40)', (c) => c.notNull())
+      .addColumn('updated_at', 'varchar(40)', (c) => c.notNull())
+      .addColumn('read_at', 'varchar(40)')
+      .execute();
+    await db.schema.createIndex('notices_customer_created').on('notices').columns(['customer_id', 'created_at']).execute();
+    await db.schema
+      .createTable('port_failover')
+      .addColumn('customer_id', 'varchar(64)', (c) => c.notNull().references('customers.id').onDelete('cascade'))
+      .addColumn('port_label', 'varchar(64)', (c) => c.notNull())
+      .addColumn('exit_id', 'varchar(128)', (c) => c.notNull())
+      .addColumn('replacement_id', 'varchar(128)')
+      .addColumn('reason', 'varchar(32)', (c) => c.notNull())
+      .addColumn('active', 'integer', (c) => c.notNull())
+      .addColumn('since', 'varchar(40)', (c) => c.notNull())
+      .addColumn('last_notice_id', 'varchar(40)')
+      .addColumn('last_notice_at', 'varchar(40)')
+      .addPrimaryKeyConstraint('port_failover_pk', ['customer_id', 'port_label'])
+      .execute();
+    await db.schema
+      .createTable('node_exit_health')
+      .addColumn('node_id', 'varchar(128)', (c) => c.primaryKey())
+      .addColumn('down', 'text', (c) => c.notNull())
+      .addColumn('reported_at', 'varchar(40)', (c) => c.notNull())
+      .execute();
+    await db.schema.alterTable('customers').addColumn('exit_grant', 'text').execute();
+    await db.schema.alterTable('customers').addColumn('exit_header', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  },
+  async down(db: AnyDb) {
+    await db.schema.alterTable('customers').dropColumn('exit_header').execute();
+    await db.schema.alterTable('customers').dropColumn('exit_grant').execute();
+    await db.schema.dropTable('node_exit_health').execute();
+    await db.schema.dropTable('port_failover').execute();
+    await db.schema.dropTable('notices').execute();
+  },
+};
+
 /** Append only. Names sort in application order. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001_foundation': foundation,
@@ -313,6 +369,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0003_reverse_exits': reverseExits,
   '0004_exit_egress_ip6': exitEgress6,
   '0005_outbox_webhooks': outboxWebhooks,
+  '0006_self_service_notices': selfServiceNotices,
 });
 
 export interface MigrationReport {

@@ -131,6 +131,7 @@ export function renderUser(
     ...(c.bandwidth !== null ? { bandwidth: c.bandwidth } : {}),
     ...(c.quota !== null ? { quota: c.quota } : {}),
     ...(over !== undefined && c.quota !== null ? { quotaExceededUntil: over } : {}),
+    ...(c.exitHeader ? { exitHeader: true } : {}),
   };
 }
 

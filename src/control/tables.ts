@@ -43,6 +43,10 @@ export interface CustomersTable {
   places: string | null;
   /** Set by the control plane while the customer's quota for the period is used (ISO: when it resets). */
   quota_exceeded_until: string | null;
+  /** JSON list of exit ids the operator lets the customer put on their ports beyond their list and pools (null: none). */
+  exit_grant: string | null;
+  /** 1: answer HTTP proxy requests with X-Hopgate-Exit (the customer opted in). */
+  exit_header: number;
   created_at: string;
   updated_at: string;
 }
@@ -202,6 +206,46 @@ export interface QuotaAlertsTable {
   at: string;
 }
 
+/** A message to one customer (failover of one of their ports, its end, an exit taken off their list). */
+export interface NoticesTable {
+  id: string;
+  customer_id: string;
+  kind: 'failover' | 'restored' | 'exit_removed';
+  port: number | null;
+  /** 'port 8003' or 'index 3' (port routing off): the key failover state is kept under. */
+  port_label: string | null;
+  exit_id: string | null;
+  replacement_id: string | null;
+  /** 'down' | 'drained' | 'removed'. */
+  reason: string | null;
+  message: string;
+  /** Further transitions of the same port folded into this notice (a flapping exit). */
+  repeats: number;
+  created_at: string;
+  updated_at: string;
+  read_at: string | null;
+}
+
+/** One customer port whose exit cannot serve (active 1), or could not when last seen (0): what notices are transitions of. */
+export interface PortFailoverTable {
+  customer_id: string;
+  port_label: string;
+  exit_id: string;
+  replacement_id: string | null;
+  reason: string;
+  active: number;
+  since: string;
+  last_notice_id: string | null;
+  last_notice_at: string | null;
+}
+
+/** The exits one ingress node last reported down (JSON list of ids), with the statistics pull. */
+export interface NodeExitHealthTable {
+  node_id: string;
+  down: string;
+  reported_at: string;
+}
+
 export interface DB {
   config_state: ConfigStateTable;
   change_log: ChangeLogTable;
@@ -218,4 +262,7 @@ export interface DB {
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
   quota_alerts: QuotaAlertsTable;
+  notices: NoticesTable;
+  port_failover: PortFailoverTable;
+  node_exit_health: NodeExitHealthTable;
 }

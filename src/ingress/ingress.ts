@@ -10,7 +10,7 @@ import type { Logger } from '../shared/log.js';
 import { startAdminServer, type AdminRawHandler } from '../shared/admin-server.js';
 import type { Registry } from 'prom-client';
 import { exitReport } from './route/exit-report.js';
-import { portTable } from './route/port-table.js';
+import { portTable } from '../shared/routing/port-table.js';
 import { compileSnapshot } from './config/snapshot.js';
 import { ListenerSet } from './listener-set.js';
 import { createIngressMetrics, subscribeAccessLog } from './observe.js';
@@ -82,7 +82,10 @@ export class Ingress {
         // The port table with live health, for `hopgate ports`; exits with health and quality, for `hopgate exits --ingress`.
         if (path === '/v1/exits') return exitReport(runtime.snapshot, runtime.exitHealth);
         const m = /^\/v1\/ports\/([^/]+)$/.exec(path);
-        return m ? portTable(runtime.snapshot, m[1]!, (e) => runtime.exitHealth.isUp(e.id)) : undefined;
+        if (!m) return undefined;
+        const snap = runtime.snapshot;
+        const user = snap.usersByLogin.get(m[1]!);
+        return user ? portTable(user.route, user.config.login, snap.config.listen.ports, (e) => runtime.exitHealth.isUp(e.id)) : undefined;
       }, opts.adminHandler, () => runtime.snapshot.config.metrics?.token);
     }
     return ingress;

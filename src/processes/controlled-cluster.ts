@@ -11,6 +11,7 @@ import type { Logger } from '../shared/log.js';
 import type { ControlConfigState, LocalOverrides } from '../ingress/control-link/config-state.js';
 import type { StatsLedger } from '../ingress/control-link/stats.js';
 import { answerStatsPull, internalError, type StatsAnswer } from '../ingress/control-link/stats-pull.js';
+import { WorkerExitHealth } from '../ingress/control-link/exit-health-report.js';
 import { IngressCluster } from './ingress-cluster.js';
 import type { WorkerMessage } from './ipc-messages.js';
 import type { Applier, NodeContext } from './controlled-applier.js';
@@ -36,6 +37,7 @@ export async function startCluster(o: ClusterOptions): Promise<Applier> {
   const waiting = new Set<{ revision: number; resolve: () => void }>();
   let boundAdmin: number | undefined;
   let ports: number[] = [];
+  const exitHealth = new WorkerExitHealth();
 
   const settle = (): void => {
     const live = pool.supervisor.workers();
@@ -62,9 +64,11 @@ export async function startCluster(o: ClusterOptions): Promise<Applier> {
         return node.legitimacy()?.fromWorker(w.id, m);
       case 'hopgate:stats:batch':
         return ledger.add(m.rows);
+      case 'hopgate:exits:down':
+        return exitHealth.report(w.id, m.down);
       case 'hopgate:stats:pull': {
         const answer = (a: StatsAnswer): void => pool.supervisor.send(w, { type: 'hopgate:stats:answer', id: m.id, status: a.status, body: a.body });
-        void answerStatsPull(m.url, m.auth, node.pullToken(), ledger).then(answer, (err: unknown) => answer(internalError(err)));
+        void answerStatsPull(m.url, m.auth, node.pullToken(), ledger, () => exitHealth.down()).then(answer, (err: unknown) => answer(internalError(err)));
         return;
       }
       case 'hopgate:control:applied':
@@ -85,6 +89,7 @@ export async function startCluster(o: ClusterOptions): Promise<Applier> {
     onMessage,
     onExit: (w) => {
       appliedBy.delete(w.id);
+      exitHealth.gone(w.id);
       node.legitimacy()?.workerGone(w.id);
       settle();
     },

@@ -6,6 +6,7 @@ import type { Logger } from '../shared/log.js';
 import type { IngressConfig } from '../shared/schema/ingress-config.js';
 import { SessionMeter, type StatsLedger } from '../ingress/control-link/stats.js';
 import { answerStatsPull, internalError, sendStatsAnswer } from '../ingress/control-link/stats-pull.js';
+import { exitsDownOf } from '../ingress/control-link/exit-health-report.js';
 import type { Applier, NodeContext } from './controlled-applier.js';
 
 export interface SingleOptions {
@@ -23,31 +24,34 @@ export interface SingleOptions {
 
 export async function startSingle(o: SingleOptions): Promise<Applier> {
   let meter: SessionMeter | undefined;
+  let ingress: Ingress | undefined;
   const adminHandler = (req: IncomingMessage, res: ServerResponse): boolean => {
     if (req.method !== 'GET' || !req.url?.startsWith('/v1/stats')) return false;
     meter?.flush();
-    void answerStatsPull(req.url, req.headers.authorization ?? '', o.node.pullToken(), o.ledger).then(
+    const rt = ingress?.runtime;
+    void answerStatsPull(req.url, req.headers.authorization ?? '', o.node.pullToken(), o.ledger, rt ? () => exitsDownOf(rt) : undefined).then(
       (a) => sendStatsAnswer(res, a),
       (err: unknown) => sendStatsAnswer(res, internalError(err)),
     );
     return true;
   };
-  const ingress = await Ingress.start(o.config, o.log, { revision: o.revision, adminPort: o.adminPort, adminHandler, metrics: o.addMetrics });
-  meter = new SessionMeter(ingress.runtime, (rows) => o.ledger.add(rows), 1000, o.now);
-  const bound = ingress.ports();
+  const started = await Ingress.start(o.config, o.log, { revision: o.revision, adminPort: o.adminPort, adminHandler, metrics: o.addMetrics });
+  ingress = started;
+  meter = new SessionMeter(started.runtime, (rows) => o.ledger.add(rows), 1000, o.now);
+  const bound = started.ports();
   return {
     ports: [bound[0] ?? o.config.listen.ports[0], bound.at(-1) ?? o.config.listen.ports[1]],
     workers: 1,
-    adminPort: ingress.adminPort,
-    ingress,
+    adminPort: started.adminPort,
+    ingress: started,
     get tunnelPort() {
-      return ingress.runtime.reverse?.tunnelPort;
+      return started.runtime.reverse?.tunnelPort;
     },
     async apply(_m, cfg, rev) {
-      ingress.reload(cfg, rev);
+      started.reload(cfg, rev);
     },
     async stop() {
-      await ingress.shutdown();
+      await started.shutdown();
       meter?.stop();
     },
   };

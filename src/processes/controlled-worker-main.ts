@@ -17,6 +17,7 @@ import { shareThrottle } from '../ingress/auth/throttle-sync.js';
 import type { IngressConfig } from '../shared/schema/ingress-config.js';
 import { syncLegitimacy } from './legitimacy-sync.js';
 import { onPrimary, toPrimary, workerQuotaSync } from './worker-channel.js';
+import { exitsDownOf } from '../ingress/control-link/exit-health-report.js';
 import type { PrimaryMessage } from './ipc-messages.js';
 
 type Msg<T extends PrimaryMessage['type']> = Extract<PrimaryMessage, { type: T }>;
@@ -64,6 +65,8 @@ class ControlledWorker {
       this.nodeId = m.nodeId;
       this.legitimacyFollows(config);
       this.meter = new SessionMeter(ingress.runtime, (rows) => toPrimary({ type: 'hopgate:stats:batch', rows }));
+      this.healthTimer = setInterval(() => this.reportExitHealth(false), 1000);
+      this.healthTimer.unref();
       toPrimary({ type: 'hopgate:worker:ready', ports: ingress.ports(), ...(ingress.adminPort !== undefined ? { adminPort: ingress.adminPort } : {}) });
     } catch (err) {
       toPrimary({ type: 'hopgate:worker:failed', error: (err as Error).message }, () => process.exit(1));
@@ -114,9 +117,23 @@ class ControlledWorker {
     this.legitTimer.unref();
   }
 
+  private healthTimer: NodeJS.Timeout | undefined;
+  private lastDown = '';
+
+  /** The exits this worker takes as down, to the primary when they changed (or `always`: before a pull). */
+  private reportExitHealth(always: boolean): void {
+    if (!this.ingress) return;
+    const down = exitsDownOf(this.ingress.runtime);
+    const key = down.join('\0');
+    if (!always && key === this.lastDown) return;
+    this.lastDown = key;
+    toPrimary({ type: 'hopgate:exits:down', down });
+  }
+
   private readonly adminHandler = (req: IncomingMessage, res: ServerResponse): boolean => {
     if (req.method !== 'GET' || !req.url?.startsWith('/v1/stats')) return false;
     this.meter?.flush();
+    this.reportExitHealth(true);
     const id = this.nextPull++;
     this.pulls.set(id, res);
     res.on('close', () => this.pulls.delete(id));
@@ -129,6 +146,7 @@ class ControlledWorker {
   async drain(): Promise<void> {
     await this.queue;
     clearInterval(this.legitTimer);
+    clearInterval(this.healthTimer);
     await this.ingress?.shutdown();
     this.meter?.stop(); // the last batch goes to the primary before we leave
     await new Promise<void>((resolve) => toPrimary({ type: 'hopgate:stats:batch', rows: [] }, resolve));

@@ -14,6 +14,7 @@ import type { DeltaMessage, SnapshotMessage } from '../shared/control-protocol.j
 import type { RuleMessage } from '../legitimacy/messages.js';
 import type { LocalOverrides } from '../ingress/control-link/config-state.js';
 import type { QuotaTotalsMsg, QuotaUsageMsg } from '../ingress/guard/quota.js';
+import type { ExitHealthMsg } from '../ingress/control-link/exit-health-report.js';
 import type { MeterBatchMsg } from '../ingress/control-link/stats.js';
 import type { LegitimacyEvidenceMsg, LegitimacyRulesMsg } from '../ingress/control-link/legitimacy-link.js';
 import type { TunnelConnMsg, TunnelHelloMsg, TunnelKeysMsg, TunnelLoadMsg } from '../ingress/reverse/tunnel-dispatch.js';
@@ -37,6 +38,7 @@ const StatsBatch = z.object({
   type: z.literal('hopgate:stats:batch'),
   rows: z.array(z.tuple([z.string(), z.string(), z.string(), z.number(), z.number(), z.number(), z.number()])),
 });
+const ExitsDown = z.object({ type: z.literal('hopgate:exits:down'), down: z.array(z.string().max(256)).max(100_000) });
 const QuotaUsage = z.object({ type: z.literal('hopgate:quota:usage'), usage: z.array(z.tuple([z.string(), z.string(), z.number(), z.number()])) });
 const ThrottleEvent = z.object({ kind: z.enum(['fail', 'ok']), source: z.string().max(256), login: z.string().max(256) });
 const AuthEvent = z.object({ type: z.literal('hopgate:auth:event'), scope: z.enum(['proxy', 'tunnel']), event: ThrottleEvent });
@@ -51,6 +53,7 @@ const WorkerMessageSchema = z.discriminatedUnion('type', [
   ControlResync,
   StatsPull,
   StatsBatch,
+  ExitsDown,
   QuotaUsage,
   AuthEvent,
   LegitEvidence,
@@ -69,6 +72,8 @@ export type WorkerMessage =
   | z.infer<typeof ControlResync>
   | z.infer<typeof StatsPull>
   | MeterBatchMsg
+  /** The exits this worker takes as down (every second; the node reports them with statistics pulls). */
+  | ExitHealthMsg
   | QuotaUsageMsg
   | AuthEventMsg
   | LegitimacyEvidenceMsg

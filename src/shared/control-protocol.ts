@@ -129,6 +129,12 @@ export interface StatsPull {
   /** More records wait beyond `limit`. */
   readonly more: boolean;
   readonly live: LiveRecord[];
+  /**
+   * Exit health as this ingress sees it now: the ids of configured exits it takes as down
+   * (probes, failed connections, a reverse exit not connected). The control plane learns
+   * health-driven failover from it (docs/CONTROL.md, "Failover notices"). Absent: an older ingress.
+   */
+  readonly exitsDown?: string[];
 }
 
 /** `YYYY-MM-DDTHH:MM` of the UTC minute containing `ms`. */

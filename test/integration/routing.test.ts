@@ -17,7 +17,7 @@ import { aliceHashed, startRangeIngress, USER } from '../helpers/ingress.js';
 import { exitEntry, startTestExit, type TestExit } from '../helpers/exits.js';
 import { startWhoami } from '../../src/cli/demo-target.js';
 import { listen0 } from '../helpers/net.js';
-import type { PortTable } from '../../src/ingress/route/port-table.js';
+import type { PortTable } from '../../src/shared/routing/port-table.js';
 import { hashString, sessionWindowEnd } from '../../src/shared/exits/rendezvous.js';
 import { eventually } from '../helpers/eventually.js';
 

@@ -16,7 +16,7 @@ import { eventually } from '../helpers/eventually.js';
 import { exitEntry, startTestExit, type TestExit } from '../helpers/exits.js';
 import { curl } from '../helpers/curl.js';
 import { startWhoami } from '../../src/cli/demo-target.js';
-import { formatPortTable, type PortTable } from '../../src/ingress/route/port-table.js';
+import { formatPortTable, type PortTable } from '../../src/shared/routing/port-table.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { ControlledIngress } from '../../src/processes/controlled-ingress.js';

@@ -59,6 +59,8 @@ export interface ControlServerOptions {
   readonly legitimacy?: LegitimacyService;
   /** Broadest source prefix a customer may set itself (default /24 and /48; never broader than SOURCE_PREFIX_FLOOR). */
   readonly selfServiceSourcePrefix?: PrefixBound;
+  /** The host customers reach the ingresses at (GET /v1/me/connect). */
+  readonly publicHost?: string;
 }
 
 /** A generated customer password: 24 URL-safe characters (144 bits). */

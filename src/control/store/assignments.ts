@@ -25,11 +25,7 @@ export async function writeAssignment(trx: Tx, customerId: string, exits: readon
     if (seen.has(id)) throw new ApiError(400, 'invalid_request', `exit '${id}' is listed twice`, `body.exits.${i}`);
     seen.add(id);
   }
-  if (exits.length > 0) {
-    const known = new Set((await trx.selectFrom('exits').select('id').where('id', 'in', [...exits]).execute()).map((r) => r.id));
-    const i = exits.findIndex((e) => !known.has(e));
-    if (i >= 0) throw new ApiError(400, 'unknown_exit', `exit '${exits[i]}' does not exist`, `body.exits.${i}`);
-  }
+  await checkExitsExist(trx, exits, 'body.exits');
   await trx.deleteFrom('customer_exits').where('customer_id', '=', customerId).execute();
   if (exits.length > 0) {
     await trx
@@ -57,4 +53,12 @@ export async function exitUse(db: Db): Promise<{ listed: Map<string, number>; al
     .where('pools', '=', '[]')
     .executeTakeFirst();
   return { listed: new Map(rows.map((r) => [r.exit_id, Number(r.n)])), all: Number(all?.n ?? 0) };
+}
+
+/** 400 unknown_exit naming the first id (`field`.i) that is not an exit. */
+export async function checkExitsExist(trx: Tx, exits: readonly string[], field: string): Promise<void> {
+  if (exits.length === 0) return;
+  const known = new Set((await trx.selectFrom('exits').select('id').where('id', 'in', [...new Set(exits)]).execute()).map((r) => r.id));
+  const i = exits.findIndex((e) => !known.has(e));
+  if (i >= 0) throw new ApiError(400, 'unknown_exit', `exit '${exits[i]}' does not exist`, `${field}.${i}`);
 }

@@ -9,7 +9,7 @@ import { json, parseJson } from './json-columns.js';
 import type { CustomersTable } from '../tables.js';
 import type { AssignmentInput, CustomerCreateInput, CustomerPatchInput, CustomerViewT } from '../api-schemas.js';
 import type { PlaceConfig } from '../../shared/schema/ingress-config.js';
-import { customerExits, writeAssignment } from './assignments.js';
+import { checkExitsExist, customerExits, writeAssignment } from './assignments.js';
 import type { CustomerRecord } from './records.js';
 import { newId, now, type Db, type RunChange, type Tx } from './tx.js';
 
@@ -48,6 +48,8 @@ export class CustomerRepo {
       portScheme: r.port_scheme,
       places: parseJson<string[] | null>(r.places, null),
       quotaExceededUntil: r.quota_exceeded_until ?? null,
+      exitGrant: parseJson<string[]>(r.exit_grant, []),
+      exitHeader: Number(r.exit_header) === 1,
       createdAt: r.created_at,
       updatedAt: r.updated_at,
     };
@@ -111,6 +113,8 @@ export class CustomerRepo {
           port_scheme: input.portScheme ?? null,
           places: input.places ? json(input.places) : null,
           quota_exceeded_until: null,
+          exit_grant: null,
+          exit_header: input.exitHeader ? 1 : 0,
           created_at: t,
           updated_at: t,
         })
@@ -147,6 +151,7 @@ export class CustomerRepo {
       if (patch.portBase !== undefined) set.port_base = patch.portBase;
       if (patch.portScheme !== undefined) set.port_scheme = patch.portScheme;
       if (patch.places !== undefined) set.places = patch.places === null ? null : json(patch.places);
+      if (patch.exitHeader !== undefined) set.exit_header = patch.exitHeader ? 1 : 0;
       await trx.updateTable('customers').set(set).where('id', '=', id).execute();
       record('customer', id, 'update');
       const customer = { id, login: row.login, status: patch.status ?? row.status };
@@ -170,7 +175,12 @@ export class CustomerRepo {
     await this.change(actor, async (trx, record, emit) => {
       const row = await this.mustRow(trx, id);
       await writeAssignment(trx, id, a.exits);
-      await trx.updateTable('customers').set({ pools: json(a.pools), updated_at: now() }).where('id', '=', id).execute();
+      if (a.grant !== undefined) await checkExitsExist(trx, a.grant, 'body.grant');
+      await trx
+        .updateTable('customers')
+        .set({ pools: json(a.pools), ...(a.grant !== undefined ? { exit_grant: json([...new Set(a.grant)]) } : {}), updated_at: now() })
+        .where('id', '=', id)
+        .execute();
       record('assignment', id, 'update');
       emit('customer.updated', id, { customer: customerRef(row), changed: ['exits', 'pools'] });
     });

@@ -7,7 +7,7 @@ import { exitPatchSet, exitRecord, exitView, newExitRow } from './exit-rows.js';
 import type { ExitCreateInput, ExitPatchInput } from '../api-schemas.js';
 import { customerExits, exitUse, writeAssignment } from './assignments.js';
 import type { ExitRecord } from './records.js';
-import { now, type Db, type RunChange } from './tx.js';
+import { now, type Db, type RunChange, type Tx } from './tx.js';
 import { parseJson } from './json-columns.js';
 import { customerRef } from './customers.js';
 import type { ExitsTable } from '../tables.js';
@@ -24,10 +24,19 @@ function exitRef(r: Pick<ExitsTable, (typeof EXIT_REF_COLUMNS)[number]>): { id: 
   return { id: r.id, kind: r.kind, country: r.country, egressIp: r.egress_ip, drain: Number(r.drain) === 1 };
 }
 
+/** What the store does beside an exit change, in its transaction (failover notices, store/failovers.ts). */
+export interface ExitChangeHooks {
+  /** An exit's drain flag changed, or an exit left customers' lists. */
+  changed(trx: Tx): Promise<unknown>;
+  /** `exitId` is about to leave these customers' lists. */
+  removing(trx: Tx, exitId: string, customerIds: readonly string[]): Promise<void>;
+}
+
 export class ExitRepo {
   constructor(
     private readonly db: Db,
     private readonly change: RunChange,
+    private readonly hooks?: ExitChangeHooks,
   ) {}
 
   static view = exitView;
@@ -65,6 +74,8 @@ export class ExitRepo {
       record('exit', id, 'update');
       const after = await trx.selectFrom('exits').select(EXIT_REF_COLUMNS).where('id', '=', id).executeTakeFirstOrThrow();
       emit('exit.updated', id, { exit: exitRef(after), changed: Object.keys(patch).filter((k) => patch[k as keyof ExitPatchInput] !== undefined) });
+      // A drain moves ports to replacements: their customers learn it in this same transaction.
+      if (patch.drain !== undefined) await this.hooks?.changed(trx);
     });
     return (await this.get(id))!;
   }
@@ -116,6 +127,7 @@ export class ExitRepo {
           `exit '${id}' is the only exit of ${stranded.length} customer(s) (${names(stranded)}); an empty exit list means every exit, so deleting it would widen their access: give them another exit or a pool, or suspend or delete them first`,
         );
       }
+      await this.hooks?.removing(trx, id, users.map((u) => u.id));
       for (const u of users) {
         await writeAssignment(trx, u.id, rest.get(u.id)!);
         record('assignment', u.id, 'update');
@@ -124,6 +136,7 @@ export class ExitRepo {
       await trx.deleteFrom('exits').where('id', '=', id).execute();
       record('exit', id, 'delete');
       emit('exit.deleted', id, { exit: exitRef(found) });
+      if (users.length > 0) await this.hooks?.changed(trx);
     });
   }
 }

@@ -15,7 +15,13 @@ import { QuotaRepo } from './quotas.js';
 import type { StoreSnapshot } from './records.js';
 import { Revisions } from './revision.js';
 import { SettingsRepo } from './settings.js';
-import type { Db } from './tx.js';
+import { now, type Db, type Tx } from './tx.js';
+import { FailoverRepo } from './failovers.js';
+import { portContext, customerPorts, grantedExitIds, portLabel } from '../customer-ports.js';
+import { writeAssignment } from './assignments.js';
+import { ApiError, notFound } from '../errors.js';
+import type { CustomerRecord } from './records.js';
+import { readSettings } from './settings.js';
 import { UsageRepo } from './usage.js';
 import { OutboxRepo } from './outbox.js';
 import { WebhookRepo } from './webhooks.js';
@@ -33,6 +39,9 @@ export class ControlStore {
   /** Events for outside systems and their webhook deliveries. */
   readonly outbox: OutboxRepo;
   readonly webhooks: WebhookRepo;
+  readonly failovers: FailoverRepo;
+  /** An ingress's exit health report counts this long (then the node is taken as gone). */
+  healthFreshMs = 60_000;
 
   private constructor(
     private readonly cdb: ControlDb,
@@ -43,7 +52,11 @@ export class ControlStore {
     this.revisions = new Revisions(cdb, this.outbox.notifyWritten);
     const change = this.revisions.change;
     this.customers = new CustomerRepo(db, change);
-    this.exits = new ExitRepo(db, change);
+    this.failovers = new FailoverRepo(db, cdb.target.dialect);
+    this.exits = new ExitRepo(db, change, {
+      changed: (trx) => this.syncFailovers(trx),
+      removing: (trx, exitId, customerIds) => this.exitRemoving(trx, exitId, customerIds),
+    });
     this.nodes = new NodeRepo(db, change);
     this.settings = new SettingsRepo(db, change);
     this.stats = new UsageRepo(db, cdb.target.dialect, this.outbox.notifyWritten);
@@ -112,6 +125,81 @@ export class ControlStore {
       return { revision, customers, exits, settings };
     });
   }
+
+  /** Exits reported down by a fresh ingress report. */
+  downExits(db: Db = this.db): Promise<Set<string>> {
+    return this.failovers.downExits(new Date(Date.now() - this.healthFreshMs).toISOString(), db);
+  }
+
+  /**
+   * Bring every customer's failover state (and notices) up to date: inside an exit change's
+   * transaction (a drain), or in a transaction of its own after ingresses reported health.
+   */
+  async syncFailovers(trx?: Tx): Promise<number> {
+    const run = async (t: Tx): Promise<number> => {
+      const [customers, exits, settings, down] = [await this.listCustomers({}, t), await this.listExits(t), await readSettings(t), await this.downExits(t)];
+      let ctx: ReturnType<typeof portContext>;
+      try {
+        ctx = portContext(exits, settings);
+      } catch {
+        // Not a valid ingress configuration (an egress address twice…): the change's own check refuses it with its 400 next.
+        return 0;
+      }
+      return this.failovers.sync(t, ctx, customers, (id) => down.has(id), now());
+    };
+    return trx ? run(trx) : this.failovers.healthTx(run);
+  }
+
+  /** Before an exit leaves customers' lists (forced delete): tell each which port it was on; their port state starts afresh. */
+  private async exitRemoving(trx: Tx, exitId: string, customerIds: readonly string[]): Promise<void> {
+    if (customerIds.length === 0) return;
+    const [customers, exits, settings, down] = [await this.listCustomers({ ids: customerIds }, trx), await this.listExits(trx), await readSettings(trx), await this.downExits(trx)];
+    const ctx = portContext(exits, settings);
+    const at = now();
+    for (const c of customers) {
+      const row = customerPorts(ctx, c, (id) => down.has(id))?.rows.find((r) => r.exit?.id === exitId && portLabel(r) !== undefined);
+      const label = row ? portLabel(row)! : 'a port';
+      await this.failovers.add(
+        trx,
+        c.id,
+        { kind: 'exit_removed', port: row?.port ?? null, label: row ? label : null, exitId, replacementId: null, reason: 'removed', message: `${label}: exit ${exitId} was removed from your exits by the operator; the ports after it now serve the next exits of your list` },
+        at,
+      );
+    }
+    await this.failovers.forget(trx, customerIds);
+  }
+
+  /**
+   * A customer orders their own exits (PUT /v1/me/exits): every id must be among the exits
+   * granted to them (their list, their pools' exits, the operator's grant), else 403
+   * exit_not_granted — an unknown id too, so a customer learns nothing of others' exits. What
+   * they had stays granted (the grant keeps their old list), so reordering never loses an exit.
+   * Their ports' failover state starts afresh under the new order.
+   */
+  async setOwnExits(customerId: string, exits: readonly string[], actor: string): Promise<CustomerRecord> {
+    await this.revisions.change(actor, async (trx, record) => {
+      const c = await this.getCustomer(customerId, trx);
+      if (!c) throw notFound('customer', customerId);
+      const all = await this.listExits(trx);
+      const granted = grantedExitIds(c, all);
+      for (const [i, id] of exits.entries()) {
+        if (!granted.has(id)) throw new ApiError(403, 'exit_not_granted', `exit '${id}' is not among the exits granted to you (GET /v1/me/exits lists them)`, `body.exits.${i}`);
+      }
+      await writeAssignment(trx, customerId, exits);
+      const keep = [...granted].filter((id) => !exits.includes(id) && !(c.pools.length > 0 && !c.exits.includes(id) && !c.exitGrant.includes(id)));
+      await trx.updateTable('customers').set({ exit_grant: JSON.stringify(keep), updated_at: now() }).where('id', '=', customerId).execute();
+      record('assignment', customerId, 'update');
+      await this.failovers.forget(trx, [customerId]);
+      const updated = (await this.getCustomer(customerId, trx))!;
+      const down = await this.downExits(trx);
+      await this.failovers.sync(trx, portContext(all, await readSettings(trx)), [updated], (id) => down.has(id), now());
+    });
+    return (await this.getCustomer(customerId))!;
+  }
+
+  readonly listNotices = (...a: Parameters<FailoverRepo['list']>) => this.failovers.list(...a);
+  readonly markNoticesRead = (...a: Parameters<FailoverRepo['markRead']>) => this.failovers.markRead(...a);
+  readonly recordExitHealth = (...a: Parameters<FailoverRepo['recordExitHealth']>) => this.failovers.recordExitHealth(...a);
 
   // The flat API: each is one repository's method.
 

@@ -8,7 +8,7 @@ import { sourceAuthOverlaps } from '../../shared/source-range.js';
 import type { IngressConfig, UserConfig } from '../../shared/schema/ingress-config.js';
 import { TargetPolicy } from '../../shared/net/target-policy.js';
 import { ExitIndex } from '../../shared/exits/exit-index.js';
-import { RouteCompiler, type CustomerRoute } from '../route/customer-routes.js';
+import { RouteCompiler, type CustomerRoute } from '../../shared/routing/customer-routes.js';
 import { checkReverseConfig } from '../../shared/schema/check-reverse-config.js';
 
 export interface CompiledUser {

@@ -18,14 +18,15 @@ function sameSecret(given: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-export async function answerStatsPull(url: string, auth: string, pullToken: string | undefined, ledger: StatsLedger): Promise<StatsAnswer> {
+/** `exitsDown`: the exits this node takes as down now (reported with every pull). */
+export async function answerStatsPull(url: string, auth: string, pullToken: string | undefined, ledger: StatsLedger, exitsDown?: () => string[]): Promise<StatsAnswer> {
   if (!pullToken || !sameSecret(auth, `Bearer ${pullToken}`)) return { status: 401, body: JSON.stringify({ error: { code: 'unauthorized', message: 'pull token required' } }) };
   const u = new URL(url, 'http://admin');
   const limit = Number(u.searchParams.get('limit') ?? 20_000);
   ledger.closeMinutes();
   await ledger.flushed();
   const pull = ledger.pull(u.searchParams.get('after') ?? undefined, Number.isFinite(limit) && limit > 0 ? Math.min(limit, 100_000) : 20_000);
-  return { status: 200, body: JSON.stringify(pull) };
+  return { status: 200, body: JSON.stringify(exitsDown ? { ...pull, exitsDown: exitsDown() } : pull) };
 }
 
 /** The answer to a pull that failed in this process (not the client's fault). */

@@ -26,6 +26,19 @@ import { endClient } from './end-client.js';
 /** Hop-by-hop headers (RFC 9110 §7.6.1) plus the proxy-specific ones. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer', 'upgrade']);
 const ESTABLISHED = Buffer.from('HTTP/1.1 200 Connection established\r\n\r\n', 'latin1');
+const EXIT_HEADER_LOWER = 'x-hopgate-exit';
+
+/**
+ * `X-Hopgate-Exit: <exit id>; replacement=<0|1>` (with CRLF) when the customer opted in — the
+ * username's hdr-1/hdr-0 first, else their setting — or ''. `direct` when no exit carried it.
+ */
+function exitHeaderLine(session: Session): string {
+  const p = session.principal;
+  if (!p) return '';
+  const wanted = (session.routeTags ?? p.username.tags).exitHeader ?? p.user.config.exitHeader;
+  if (!wanted) return '';
+  return `X-Hopgate-Exit: ${session.exitId ?? 'direct'}; replacement=${session.routeReason === 'replacement' ? 1 : 0}\r\n`;
+}
 
 export async function serveHttp(rt: IngressRuntime, session: Session, reader: ByteReader): Promise<void> {
   const client = reader.socket;
@@ -55,7 +68,8 @@ export async function serveHttp(rt: IngressRuntime, session: Session, reader: By
         upstream?.socket.destroy();
         const target = parseAuthority(head.target);
         const socket = await openUpstream(rt, session, target);
-        client.write(ESTABLISHED);
+        const line = exitHeaderLine(session);
+        client.write(line === '' ? ESTABLISHED : `HTTP/1.1 200 Connection established\r\n${line}\r\n`);
         return relayToClient(session, reader, socket);
       }
       if (n === 0) {
@@ -146,7 +160,7 @@ async function forwardOne(
   if (resFraming.kind !== 'ok') throw new ProxyError('HOST_UNREACHABLE', `bad response framing from ${key}`);
   const keepUpstream = resFraming.value.kind !== 'until-close' && !hasToken(res.headers, 'connection', 'close') && res.version === '1.1';
   const keepClient = resFraming.value.kind !== 'until-close' && wantsKeepAlive(head);
-  client.write(buildResponseHead(res, keepClient), 'latin1');
+  client.write(buildResponseHead(res, keepClient, exitHeaderLine(session)), 'latin1');
   exchange.responding = true;
   await forwardBody(up.reader, client, resFraming.value, count.down, session.limits?.down).catch((err: unknown) => {
     if (bodyFailure !== undefined) throw bodyFailure;
@@ -222,11 +236,14 @@ function buildUpstreamHead(head: RequestHead, url: { target: TargetAddress; host
   return out + 'Connection: keep-alive\r\n\r\n';
 }
 
-function buildResponseHead(res: ResponseHead, keepAlive: boolean): string {
+/** `extra`: our own header lines; a target's copy of one of them is dropped (it cannot speak for the proxy). */
+function buildResponseHead(res: ResponseHead, keepAlive: boolean, extra = ''): string {
   const drop = hopByHop(res.headers);
+  if (extra !== '') drop.add(EXIT_HEADER_LOWER);
   let out = `HTTP/1.1 ${res.status} ${res.reason}\r\n`;
   for (const h of res.headers) if (!drop.has(h.name.toLowerCase())) out += `${h.name}: ${h.value}\r\n`;
   if (res.status < 200) return out + '\r\n';
+  out += extra;
   return out + (keepAlive ? 'Connection: keep-alive\r\n\r\n' : 'Connection: close\r\n\r\n');
 }
 

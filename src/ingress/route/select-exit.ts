@@ -15,11 +15,12 @@
 import { ProxyError } from '../../shared/errors.js';
 import type { UsernameTags } from '../../protocol/username/grammar.js';
 import type { ExitConfig } from '../../shared/schema/ingress-config.js';
-import type { Candidates, CustomerRoute } from './customer-routes.js';
-import { combineFilters, describePlace, isEmptyFilter, matchesPlace, placeKey, type Exit, type ExitIndex, type PlaceFilter } from '../../shared/exits/exit-index.js';
-import { slotForPort, type PortSlot } from './port-map.js';
+import type { Candidates, CustomerRoute } from '../../shared/routing/customer-routes.js';
+import { combineFilters, describePlace, isEmptyFilter, matchesPlace, type Exit, type ExitIndex, type PlaceFilter } from '../../shared/exits/exit-index.js';
+import { slotForPort, type PortSlot } from '../../shared/routing/port-map.js';
+import { rendezvousBest as best, replacementFor, replacementKey } from '../../shared/routing/replacement.js';
 import { canServe, capableAnd, noneCapable, refuseUnlessCapable, type RouteNeed } from './capabilities.js';
-import { hashString, rendezvousScore, sessionWindow } from '../../shared/exits/rendezvous.js';
+import { hashString, sessionWindow } from '../../shared/exits/rendezvous.js';
 
 export interface RouteRequest {
   readonly login: string;
@@ -197,42 +198,13 @@ function behindPort(
   agrees(e, wanted, `${portLabel}'s exit ${e.id}`);
   refuseUnlessCapable(e, req.need, portLabel);
   if (ok(e)) return choice(e, false, reason);
-  const stand = replacementFor(e, route, `${req.login}\0${portLabel}`, ok, wanted);
+  const stand = replacementFor(e, route, replacementKey(req.login, portLabel), ok, wanted);
   if (!stand) {
     const q = req.tags.minQuality;
     const state = e.drained ? 'drained' : q !== undefined && !((req.qualityOf?.(e) ?? -1) >= q) ? `below quality ${q} (${scoreText(e, req)})` : 'down';
     throw new ProxyError('EXIT_UNREACHABLE', `exit ${e.id} behind ${portLabel} is ${state} and none of your other exits${isEmptyFilter(wanted) ? '' : ` in ${describePlace(wanted)}`} can take over`);
   }
   return choice(stand, false, 'replacement');
-}
-
-/**
- * Where a replacement is looked for, nearest first: the exit's own place (country, state,
- * city), then its country and state, then its country, then anywhere. Each within `wanted`,
- * so a replacement never contradicts the username's place tags.
- */
-export function replacementTiers(e: Exit, wanted: PlaceFilter = {}): PlaceFilter[] {
-  const p = e.place;
-  const tiers: PlaceFilter[] = [];
-  const seen = new Set<string>();
-  for (const f of [{ country: p.country, state: p.state, city: p.city }, { country: p.country, state: p.state }, { country: p.country }, {}]) {
-    const within = combineFilters(wanted, f);
-    if (!within) continue;
-    const key = placeKey(within);
-    if (!seen.has(key)) tiers.push(within);
-    seen.add(key);
-  }
-  return tiers;
-}
-
-/** The replacement for `e` behind one port (`key` names customer and port): deterministic, rendezvous-hashed within the nearest tier that has one. */
-export function replacementFor(e: Exit, route: CustomerRoute, key: string, ok: (e: Exit) => boolean, wanted: PlaceFilter = {}): Exit | undefined {
-  const h = hashString(key);
-  for (const tier of replacementTiers(e, wanted)) {
-    const stand = best(route.exits.candidates(tier), h, (c) => c !== e && ok(c));
-    if (stand) return stand;
-  }
-  return undefined;
 }
 
 function sticky(candidates: Candidates, req: RouteRequest, ok: (e: Exit) => boolean, good: (e: Exit) => boolean, filter: PlaceFilter): ExitChoice {
@@ -250,19 +222,4 @@ function sticky(candidates: Candidates, req: RouteRequest, ok: (e: Exit) => bool
   const top = best(candidates, key, ok);
   if (!top) throw noneUsable(candidates, filter, req, good);
   return choice(top, false, 'sticky');
-}
-
-/** Rendezvous hashing: the candidate with the highest score for this key. */
-function best(candidates: Candidates, key: number, ok: (e: Exit) => boolean): Exit | undefined {
-  let top: Exit | undefined;
-  let topScore = -1;
-  for (let i = 0; i < candidates.size; i++) {
-    const c = candidates.at(i)!;
-    const s = rendezvousScore(key, c.seed);
-    if (s > topScore && ok(c)) {
-      top = c;
-      topScore = s;
-    }
-  }
-  return top;
 }

@@ -15,7 +15,8 @@ export type TagKey =
   | 'exitNode'
   | 'port'
   | 'index'
-  | 'minQuality';
+  | 'minQuality'
+  | 'exitHeader';
 
 export const KEY_ALIASES: Readonly<Record<TagKey, readonly string[]>> = {
   login: ['user', 'customer', 'cust', 'login'],
@@ -32,6 +33,8 @@ export const KEY_ALIASES: Readonly<Record<TagKey, readonly string[]>> = {
   port: ['port'],
   index: ['index', 'proxyindex'],
   minQuality: ['quality', 'minquality'],
+  /** `hdr-1`: answer HTTP proxy requests with X-Hopgate-Exit; `hdr-0`: not, whatever the customer's setting. */
+  exitHeader: ['hdr', 'exitheader'],
 };
 
 const BY_ALIAS = new Map<string, TagKey>();

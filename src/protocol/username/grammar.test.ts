@@ -33,6 +33,7 @@ const SAMPLES: Record<Exclude<TagKey, 'login'>, [string, UsernameTags]> = {
   index: ['0', { index: 0 }],
   exitNode: ['Random', { index: 0 }],
   minQuality: ['90', { minQuality: 90 }],
+  exitHeader: ['1', { exitHeader: true }],
 };
 
 test('every alias in KEY_ALIASES maps to its key, case-insensitively, and parses as that key', () => {
@@ -248,6 +249,18 @@ test('quality: a whole score from 0 to 100', () => {
   refused('bob-quality-90-minquality-80', '"minquality"', 'twice');
 });
 
+test('hdr: opt in (1) or out (0) of X-Hopgate-Exit, per request', () => {
+  assert.deepEqual(parsed('bob-hdr-1').tags, { exitHeader: true });
+  assert.deepEqual(parsed('bob-cc-de-HDR-0').tags, { country: 'de', exitHeader: false });
+  assert.deepEqual(parsed('user-bob-exitheader-1-session-s1').tags, { exitHeader: true, session: 's1' });
+  assert.equal(formatUsername('bob', { exitHeader: true }), 'bob-hdr-1');
+  assert.equal(formatUsername('bob', { exitHeader: false, minQuality: 5 }), 'bob-quality-5-hdr-0');
+  for (const v of ['2', 'yes', 'true', '01', 'on']) refused(`bob-hdr-${v}`, 'hdr');
+  refused('bob-hdr-1,0', 'hdr', 'alternatives');
+  refused('bob-hdr-1-exitheader-0', '"exitheader"', 'twice');
+  refused('bob-hdr', '"hdr"', 'no value');
+});
+
 test('random tag sets with alternatives and pins round trip through formatUsername (fuzz-style)', () => {
   // Deterministic pseudo-random draws over every key, with alternatives, checked like the fuzz target does.
   let seed = 0x2545f491;
@@ -263,6 +276,7 @@ test('random tag sets with alternatives and pins round trip through formatUserna
     asn: () => pick(['as3320', '7922,AS1']),
     sid: () => pick(['a', 'B_2']),
     quality: () => String(next(101)),
+    hdr: () => pick(['0', '1']),
   };
   const pins = [() => 'exitnode-random', () => 'exitnode-192.0.2.1', () => `index-${next(9)}`, () => `port-${8000 + next(99)}`, () => ''];
   for (let i = 0; i < 500; i++) {

@@ -30,6 +30,8 @@ export interface UsernameTags {
   readonly index?: number;
   /** Only exits whose quality score (0-100, docs/ROUTING.md) is at least this. */
   readonly minQuality?: number;
+  /** `hdr-1`/`hdr-0`: X-Hopgate-Exit on HTTP proxy answers, or not (undefined: the customer's setting). */
+  readonly exitHeader?: boolean;
 }
 
 export interface ParsedUsername {
@@ -120,6 +122,10 @@ function setTag(tags: MutableTags, key: Exclude<TagKey, 'login'>, alias: string,
       tags.minQuality = n;
       return undefined;
     }
+    case 'exitHeader':
+      if (value !== '0' && value !== '1') return `${alias}: "${value}" must be 1 (add X-Hopgate-Exit) or 0 (leave it out)`;
+      tags.exitHeader = value === '1';
+      return undefined;
     case 'session':
       if (!SESSION_RE.test(value)) return `${alias}: "${value}" must be 1-64 letters, digits or _`;
       tags.session = value;
@@ -216,5 +222,6 @@ export function formatUsername(login: string, tags: UsernameTags = {}): string {
   push('sesstime', tags.sessionMinutes);
   push('sessmode', tags.sessionMode);
   push('quality', tags.minQuality);
+  push('hdr', tags.exitHeader === undefined ? undefined : tags.exitHeader ? 1 : 0);
   return parts.join('-');
 }

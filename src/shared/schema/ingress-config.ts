@@ -74,6 +74,11 @@ export const UserSchema = z
      * time (ISO 8601); ignored once past.
      */
     quotaExceededUntil: z.iso.datetime({ offset: true }).optional(),
+    /**
+     * HTTP proxy answers (forwarded responses and the CONNECT 200) carry
+     * `X-Hopgate-Exit: <exit id>; replacement=<0|1>`; the username's hdr-0/hdr-1 overrides it per request.
+     */
+    exitHeader: z.boolean().default(false),
   })
   .strict()
   .refine((u) => u.passwordHash !== undefined || (u.sourceAuth && u.sources.length > 0), {

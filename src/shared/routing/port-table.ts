@@ -3,10 +3,19 @@
  * who serves it right now when that exit is down. Built from the same
  * functions the connection path uses, so the table cannot disagree with routing.
  */
-import type { Snapshot } from '../config/snapshot.js';
-import { describePlace, type Exit } from '../../shared/exits/exit-index.js';
+import { describePlace, type Exit } from '../exits/exit-index.js';
+import type { CustomerRoute } from './customer-routes.js';
 import { placeSlotPort } from './port-map.js';
-import { replacementFor } from './select-exit.js';
+import { replacementFor, replacementKey } from './replacement.js';
+
+export interface PortExit {
+  readonly id: string;
+  readonly egressIp: string | null;
+  readonly egressIp6: string | null;
+  readonly country: string | null;
+  /** "country us, city new_york", as routing errors say it. */
+  readonly place: string;
+}
 
 export interface PortRow {
   readonly port: number | null;
@@ -14,13 +23,15 @@ export interface PortRow {
   readonly index: number | null;
   /** "random", "random in us", or the exit's id. */
   readonly meaning: string;
-  readonly exit: { readonly id: string; readonly egressIp: string | null; readonly place: string } | null;
+  readonly exit: PortExit | null;
   /**
    * up | down (no replacement) | replaced (down, served by a replacement) | drained (served by
    * the replacement in servedBy, or by nothing) | (for random rows) how many candidates are up.
    */
   readonly state: string;
-  readonly servedBy: { readonly id: string; readonly egressIp: string | null } | null;
+  readonly servedBy: PortExit | null;
+  /** The port is served by another exit than its own (its exit is down or drained). */
+  readonly replacement: boolean;
   /** false when the port is outside the ingress's listening range. */
   readonly listening: boolean;
 }
@@ -32,13 +43,18 @@ export interface PortTable {
   readonly rows: readonly PortRow[];
 }
 
-export function portTable(snap: Snapshot, login: string, isUp: (e: Exit) => boolean): PortTable | undefined {
+function portExit(e: Exit): PortExit {
+  return { id: e.id, egressIp: e.config.egressIp ?? null, egressIp6: e.config.egressIp6 ?? null, country: e.place.country ?? null, place: describePlace(e.place) };
+}
+
+/**
+ * One customer's table. `listenPorts`: the ingress's listening range; `isUp`: health as the
+ * caller knows it (an ingress: its probes; the control plane: what the ingresses reported).
+ */
+export function portTable(route: CustomerRoute, login: string, listenPorts: readonly [number, number], isUp: (e: Exit) => boolean): PortTable {
   // As routing sees it: a drained exit takes no new connections.
   const ok = (e: Exit): boolean => !e.drained && isUp(e);
-  const user = snap.usersByLogin.get(login);
-  if (!user) return undefined;
-  const route = user.route;
-  const [lo, hi] = snap.config.listen.ports;
+  const [lo, hi] = listenPorts;
   const listening = (p: number | null): boolean => p !== null && p >= lo && p <= hi;
   const base = route.portBase ?? null;
   const rows: PortRow[] = [];
@@ -49,18 +65,20 @@ export function portTable(snap: Snapshot, login: string, isUp: (e: Exit) => bool
     exit: null,
     state: `${candidates.filter(ok).length}/${candidates.length} up`,
     servedBy: null,
+    replacement: false,
     listening: listening(port),
   });
   const exitRow = (port: number | null, index: number | null, e: Exit): PortRow => {
     const up = ok(e);
-    const stand = up ? undefined : replacementFor(e, route, `${login}\0port ${port ?? `index ${index}`}`, ok);
+    const stand = up ? undefined : replacementFor(e, route, replacementKey(login, port === null ? `index ${index}` : `port ${port}`), ok);
     return {
       port,
       index,
       meaning: e.id,
-      exit: { id: e.id, egressIp: e.config.egressIp ?? null, place: describePlace(e.place) },
+      exit: portExit(e),
       state: up ? 'up' : e.drained ? 'drained' : stand ? 'replaced' : 'down',
-      servedBy: up ? { id: e.id, egressIp: e.config.egressIp ?? null } : stand ? { id: stand.id, egressIp: stand.config.egressIp ?? null } : null,
+      servedBy: up ? portExit(e) : stand ? portExit(stand) : null,
+      replacement: stand !== undefined,
       listening: listening(port),
     };
   };

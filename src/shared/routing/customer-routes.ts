@@ -5,8 +5,8 @@
  * Customers with the same exits and pools share one ExitSet, so 100,000
  * customers on a few pools cost little more than the pools.
  */
-import type { IngressConfig, UserConfig } from '../../shared/schema/ingress-config.js';
-import { isEmptyFilter, matchesPlace, normalizePlace, placeKey, type Exit, type ExitIndex, type PlaceFilter } from '../../shared/exits/exit-index.js';
+import type { IngressConfig, UserConfig } from '../schema/ingress-config.js';
+import { isEmptyFilter, matchesPlace, normalizePlace, placeKey, type Exit, type ExitIndex, type PlaceFilter } from '../exits/exit-index.js';
 
 const MAX_CACHED_FILTERS_PER_SET = 32;
 /** Sets up to this size are filtered on the fly; larger ones cache per filter. */
