@@ -310,7 +310,7 @@ export class LinkSession extends EventEmitter implements StreamHost {
     }
     const peerWindow = Number(props.get('window'));
     if (!Number.isInteger(peerWindow) || peerWindow < 1 || peerWindow > 0x7fffffff) return `link: OPEN_OK of stream ${s.id} without a valid window`;
-    s.opened(peerWindow);
+    s.opened(peerWindow, props.get('bind'));
     pending.resolve(s);
     return undefined;
   }
