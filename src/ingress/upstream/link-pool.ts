@@ -89,6 +89,12 @@ export class ExitLinks {
     return this.links.length;
   }
 
+  /** The latest heartbeat (or probe) round trip on any of the links, ms. */
+  get rttMs(): number | undefined {
+    for (const l of this.links) if (l.rttMs !== undefined) return l.rttMs;
+    return undefined;
+  }
+
   /** One stream to `target` through this exit; the exit's answer is the result. */
   async open(target: TargetAddress, timeoutMs: number): Promise<LinkStream> {
     const until = Date.now() + timeoutMs;
