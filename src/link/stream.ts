@@ -31,7 +31,9 @@ export class LinkStream extends Duplex {
   private state: State;
   /** Bytes the peer may still send us. */
   private recvAllowed: number;
-  private readonly recvWindow: number;
+  private recvWindow: number;
+  /** The receive window may grow to this while our reader keeps up (1: fixed). */
+  private readonly maxRecvWindow: number;
   private delivered = 0;
   private credited = 0;
   /** Bytes we may still send the peer. */
@@ -54,11 +56,12 @@ export class LinkStream extends Duplex {
   private idleTimer: NodeJS.Timeout | undefined;
   private lastActive = 0;
 
-  constructor(host: StreamHost, id: number, recvWindow: number, peerWindow?: number) {
+  constructor(host: StreamHost, id: number, recvWindow: number, peerWindow?: number, maxRecvWindow = recvWindow) {
     super({ allowHalfOpen: true, writableHighWaterMark: 64 * 1024 });
     this.host = host;
     this.id = id;
     this.recvWindow = recvWindow;
+    this.maxRecvWindow = Math.max(recvWindow, maxRecvWindow);
     this.recvAllowed = recvWindow;
     this.state = peerWindow === undefined ? 'opening' : 'accepting';
     this.offeredWindow = peerWindow ?? 0;
@@ -93,6 +96,11 @@ export class LinkStream extends Duplex {
     }
     this.credit = peerWindow;
     if (this.wantsTurn()) this.host.ready(this);
+  }
+
+  /** This stream's receive window now (it grows while the reader keeps up). */
+  get receiveWindow(): number {
+    return this.recvWindow;
   }
 
   get isOpen(): boolean {
@@ -263,9 +271,15 @@ export class LinkStream extends Duplex {
     const owed = consumed - this.credited;
     // Batch the updates: one per half window read, not one per DATA frame.
     if (owed >= this.recvWindow / 2 || (owed > 0 && this.recvAllowed === 0)) {
+      // Receive-window autotuning, as TCP does: a reader that has taken everything while the
+      // sender used half the window is limited by the window (its round trip), not by itself,
+      // so the window doubles, up to maxRecvWindow. A reader that falls behind stops the
+      // growth: a stalled stream holds at most the window it had when it stalled.
+      const grow = this.readableLength === 0 ? Math.min(this.recvWindow, this.maxRecvWindow - this.recvWindow) : 0;
+      this.recvWindow += grow;
       this.credited += owed;
-      this.recvAllowed += owed;
-      this.host.sendWindow(this.id, owed);
+      this.recvAllowed += owed + grow;
+      this.host.sendWindow(this.id, owed + grow);
     }
   }
 

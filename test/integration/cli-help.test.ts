@@ -36,6 +36,12 @@ for (const command of ['up', 'ingress', 'exit', 'ports', 'hash-password']) {
   }
 }
 
+test('hopgate exit --help documents links: the flags, and that the fingerprint is printed at start', async () => {
+  const r = await hopgate(['exit', '--help']);
+  assert.match(r.stdout, /--link-listen H:P --link-allow FINGERPRINT/);
+  assert.match(r.stdout, /fingerprint is printed at start/);
+});
+
 test('hash-password on empty stdin: one line, no stack trace, non-zero', async () => {
   const r = await hopgate(['hash-password'], '');
   assert.notEqual(r.code, 0);

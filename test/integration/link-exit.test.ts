@@ -11,10 +11,10 @@ import { startWhoami } from '../../src/cli/demo-target.js';
 import { IngressConfigSchema } from '../../src/shared/schema/ingress-config.js';
 import { curl } from '../helpers/curl.js';
 import { eventually } from '../helpers/eventually.js';
-import { startTestIngress, USER, type TestIngress } from '../helpers/ingress.js';
+import { aliceHashed, startTestIngress, USER, type TestIngress } from '../helpers/ingress.js';
 import { closed, startEchoServer, withTimeout } from '../helpers/net.js';
 import { readExactly, socks5ConnectRaw } from '../helpers/socks5-raw.js';
-import { ingressIdentityDir, linkExitEntry, startLinkExit, type LinkExit } from '../helpers/link-exits.js';
+import { ingressIdentityDir, LINK_EXIT_SECRET, linkExitEntry, startLinkExit, type LinkExit } from '../helpers/link-exits.js';
 import { createLinkIdentity } from '../../src/link/identity.js';
 
 const cleanups: Array<() => unknown> = [];
@@ -151,6 +151,34 @@ test('a client that stops reading does not stall another tunnel on the same link
   assert.equal(exit.links.counters.links, 1, 'both tunnels were on one link');
   stalled.destroy();
   busy.destroy();
+});
+
+test('reload without the link: live tunnels on the link finish, new ones take SOCKS5, and the link closes once drained (not broken)', async () => {
+  const id = ingressIdentityDir();
+  const exit = await startLinkExit('us-1', '127.0.0.2', [id.identity.fingerprint]);
+  cleanups.push(() => exit.stop());
+  const base = { listen: { host: '127.0.0.1', ports: [0, 0] as [number, number] }, targetPolicy: { allow: ['127.0.0.0/8'] }, log: { level: 'silent' as const, access: false }, limits: { exitProbeIntervalMs: 0 } };
+  const linked = { ...linkExitEntry(exit, 'us', undefined, LINK_EXIT_SECRET) };
+  const ingress = await startTestIngress({ ...base, links: { identityDir: id.dir }, exits: [linked] });
+  cleanups.push(() => ingress.stop());
+  const echo = await startEchoServer();
+  cleanups.push(() => echo.close());
+  const live = await socks5ConnectRaw(ingress.port, USER.login, USER.password, '127.0.0.1', echo.port);
+  live.write('one');
+  assert.equal((await readExactly(live, 3)).toString(), 'one');
+  assert.equal(exit.links.counters.streams, 1);
+  const { link: _dropped, ...unlinked } = linked;
+  ingress.ingress.reload(IngressConfigSchema.parse({ ...base, users: [{ login: USER.login, passwordHash: await aliceHashed() }], links: { identityDir: id.dir }, exits: [unlinked] }));
+  const fresh = await socks5ConnectRaw(ingress.port, USER.login, USER.password, '127.0.0.1', echo.port);
+  fresh.write('two');
+  assert.equal((await readExactly(fresh, 3)).toString(), 'two');
+  assert.equal(exit.links.counters.streams, 1, 'the new tunnel went over SOCKS5');
+  live.write('still');
+  assert.equal((await readExactly(live, 5)).toString(), 'still', 'the live tunnel on the draining link still carries');
+  assert.equal(exit.links.linkCount, 1);
+  live.end();
+  await eventually('the drained link to close', () => exit.links.linkCount === 0);
+  fresh.destroy();
 });
 
 test('configuration: a link needs links.identityDir, a hopgate exit, and no via hops', () => {
