@@ -271,11 +271,12 @@ export class LinkStream extends Duplex {
     const owed = consumed - this.credited;
     // Batch the updates: one per half window read, not one per DATA frame.
     if (owed >= this.recvWindow / 2 || (owed > 0 && this.recvAllowed === 0)) {
-      // Receive-window autotuning, as TCP does: a reader that has taken everything while the
-      // sender used half the window is limited by the window (its round trip), not by itself,
-      // so the window doubles, up to maxRecvWindow. A reader that falls behind stops the
-      // growth: a stalled stream holds at most the window it had when it stalled.
-      const grow = this.readableLength === 0 ? Math.min(this.recvWindow, this.maxRecvWindow - this.recvWindow) : 0;
+      // Receive-window autotuning, as TCP does: a reader that keeps up (at most a quarter of the
+      // window waiting; a relay pauses briefly on its client's backpressure all the time) while
+      // the sender used half the window is limited by the window (its round trip), not by
+      // itself, so the window doubles, up to maxRecvWindow. A reader that falls behind stops
+      // the growth: a stalled stream holds at most the window it had when it stalled.
+      const grow = this.readableLength <= this.recvWindow / 4 ? Math.min(this.recvWindow, this.maxRecvWindow - this.recvWindow) : 0;
       this.recvWindow += grow;
       this.credited += owed;
       this.recvAllowed += owed + grow;
