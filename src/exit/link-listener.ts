@@ -45,6 +45,8 @@ export interface ExitLinkOptions {
 /** What an exit's links did, for its metrics and tests. */
 export interface ExitLinkCounters {
   links: number;
+  /** Links that ended broken (connection lost, heartbeat, protocol error), not drained. */
+  brokenLinks: number;
   refusedLinks: number;
   streams: number;
   served: number;
@@ -52,7 +54,7 @@ export interface ExitLinkCounters {
 }
 
 export class ExitLinkListener {
-  readonly counters: ExitLinkCounters = { links: 0, refusedLinks: 0, streams: 0, served: 0, failed: 0 };
+  readonly counters: ExitLinkCounters = { links: 0, brokenLinks: 0, refusedLinks: 0, streams: 0, served: 0, failed: 0 };
   private readonly sessions = new Set<LinkSession>();
 
   private constructor(
@@ -108,7 +110,9 @@ export class ExitLinkListener {
     this.sessions.add(session);
     session.on('close', (err) => {
       this.sessions.delete(session);
-      if (err) this.o.log.info({ reason: err.message }, 'link closed');
+      if (!err) return;
+      this.counters.brokenLinks++;
+      this.o.log.info({ reason: err.message }, 'link broken');
     });
     session.on('stream', (stream, req) => {
       this.serve(stream, req).catch((err: unknown) => {

@@ -181,6 +181,24 @@ test('reload without the link: live tunnels on the link finish, new ones take SO
   fresh.destroy();
 });
 
+test('ingress shutdown drains its links: the exit sees them end cleanly (GOAWAY), not break', async () => {
+  const { exit, ingress } = await network({ perExit: 2 });
+  const echo = await startEchoServer();
+  cleanups.push(() => echo.close());
+  // The second tunnel finds one link up and grows the pool to perExit in the background.
+  for (let i = 0; i < 2; i++) {
+    const s = await socks5ConnectRaw(ingress.port, USER.login, USER.password, '127.0.0.1', echo.port);
+    s.write('x');
+    assert.equal((await readExactly(s, 1)).toString(), 'x');
+    s.end();
+    await closed(s);
+  }
+  await eventually('a second link (the pool grows to perExit)', () => exit.links.linkCount === 2);
+  await ingress.stop();
+  await eventually('the links to close', () => exit.links.linkCount === 0);
+  assert.equal(exit.links.counters.brokenLinks, 0, 'drained, not broken');
+});
+
 test('configuration: a link needs links.identityDir, a hopgate exit, and no via hops', () => {
   const fp = createLinkIdentity('x').fingerprint;
   const base = { id: 'e', host: '127.0.0.2', port: 1080, link: { port: 7002, fingerprint: fp } };

@@ -122,7 +122,8 @@ export class ExitLinks {
   drain(): void {
     this.closed = true;
     clearTimeout(this.retryTimer);
-    for (const l of this.links) l.drain('ingress draining');
+    // A copy: an idle link closes inside drain() and leaves this.links at once.
+    for (const l of [...this.links]) l.drain('ingress draining');
   }
 
   destroy(): void {
