@@ -4,7 +4,10 @@
  * ratios are to direct. Targets, proxies and the load generator are separate
  * processes. Prints a Markdown report (docs/BENCHMARKS.md quotes it).
  *
- *   npm run build && node dist/bench/run.js [--runs 5] [--ms 2000] [--hold 9900] [--quick] [--no-hops]
+ *   npm run build && node dist/bench/run.js [--runs 5] [--ms 2000] [--hold 9900] [--quick] [--no-hops] [--only REGEX]
+ *
+ * `--only`: measure only the subjects whose name matches (direct always), e.g.
+ * --only 'hopgate \(1 worker\)$|1 exit|microsocks' for the link comparison of issue 19.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
@@ -17,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { hashPassword } from '../src/shared/auth/password-hash.js';
 import type { Job, Via } from './load.js';
 import { buildLoadgen, loadgenArgs } from './loadgen.js';
+import { loadOrCreateLinkIdentity } from '../src/link/identity.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, '..', 'src', 'cli', 'main.js');
@@ -27,6 +31,7 @@ const { values: opt } = parseArgs({
     hold: { type: 'string', default: '9900' },
     quick: { type: 'boolean', default: false },
     'no-hops': { type: 'boolean', default: false },
+    only: { type: 'string' },
   },
 });
 const RUNS = opt.quick ? 1 : Number(opt.runs);
@@ -122,9 +127,16 @@ async function startHopgate(port: number, workers: number, sourceAuthPort?: numb
 async function startHopChains(base: number): Promise<Subject[]> {
   const secret = 'bench-relay-secret';
   const exits: Array<{ ip: string; port: number; pid: number }> = [];
+  // The first exit also takes links (issue 19): identities made here, pinned both ways.
+  const ingressLinkDir = join(work, 'ingress-link');
+  const ingressFp = loadOrCreateLinkIdentity(ingressLinkDir, 'bench ingress').fingerprint;
+  const exitLinkDir = join(work, 'exit-link');
+  const exitFp = loadOrCreateLinkIdentity(exitLinkDir, 'bench exit').fingerprint;
+  const linkPort = base + 20;
   for (const [i, ip] of ['127.0.0.2', '127.0.0.3', '127.0.0.4'].entries()) {
     const port = base + 10 + i;
-    const child = spawn(process.execPath, [cli, 'exit', '--listen', `${ip}:${port}`, '--egress', ip, '--allow-from', '127.0.0.0/8', '--allow-target', '127.0.0.0/8'], {
+    const link = i === 0 ? ['--link-listen', `${ip}:${linkPort}`, '--link-allow', ingressFp, '--state-dir', exitLinkDir] : [];
+    const child = spawn(process.execPath, [cli, 'exit', '--listen', `${ip}:${port}`, '--egress', ip, '--allow-from', '127.0.0.0/8', '--allow-target', '127.0.0.0/8', ...link], {
       stdio: ['ignore', 'ignore', 'inherit'],
       env: { ...process.env, HOPGATE_EXIT_SECRET: secret },
     });
@@ -132,6 +144,7 @@ async function startHopChains(base: number): Promise<Subject[]> {
     exits.push({ ip, port, pid: child.pid! });
   }
   for (const e of exits) await waitPort(e.port, 10_000, e.ip);
+  await waitPort(linkPort, 10_000, exits[0]!.ip);
   const hop = (e: { ip: string; port: number }) => `{ kind: hopgate, host: ${e.ip}, port: ${e.port}, username: ingress, password: ${secret} }`;
   const [a, b, c] = exits as [typeof exits[0], typeof exits[0], typeof exits[0]];
   const hash = await hashPassword(PASS, { ln: 14, r: 8, p: 1 });
@@ -144,8 +157,10 @@ async function startHopChains(base: number): Promise<Subject[]> {
       `targetPolicy: { allow: [127.0.0.0/8] }`,
       `log: { level: error, access: false }`,
       `users: [{ login: ${USER}, passwordHash: '${hash}' }]`,
+      `links: { identityDir: '${ingressLinkDir}' }`,
       `exits:`,
       `  - { id: one, kind: hopgate, host: ${a.ip}, port: ${a.port}, username: ingress, password: ${secret}, country: aa }`,
+      `  - { id: one-link, kind: hopgate, host: ${a.ip}, port: ${a.port}, username: ingress, password: ${secret}, country: ll, link: { port: ${linkPort}, fingerprint: '${exitFp}' } }`,
       `  - { id: two, kind: hopgate, host: ${b.ip}, port: ${b.port}, username: ingress, password: ${secret}, country: bb, via: [${hop(a)}] }`,
       `  - { id: three, kind: hopgate, host: ${c.ip}, port: ${c.port}, username: ingress, password: ${secret}, country: cc, via: [${hop(a)}, ${hop(b)}] }`,
     ].join('\n'),
@@ -154,6 +169,7 @@ async function startHopChains(base: number): Promise<Subject[]> {
   await waitPort(base);
   return [
     { name: 'hopgate → 1 exit', via: { port: base, user: `${USER}-cc-aa`, pass: PASS }, pid: child.pid!, pids: [a.pid] },
+    { name: 'hopgate → 1 exit (link)', via: { port: base, user: `${USER}-cc-ll`, pass: PASS }, pid: child.pid!, pids: [a.pid] },
     { name: 'hopgate → 2 hops', via: { port: base, user: `${USER}-cc-bb`, pass: PASS }, pid: child.pid!, pids: [a.pid, b.pid] },
     { name: 'hopgate → 3 hops', via: { port: base, user: `${USER}-cc-cc`, pass: PASS }, pid: child.pid!, pids: [a.pid, b.pid, c.pid] },
   ];
@@ -274,6 +290,10 @@ async function main(): Promise<void> {
   if (dante) subjects.push(dante);
   const chain = opt['no-hops'] ? undefined : await startPeerChain(base + 4 + 4010);
   if (chain) subjects.push(chain);
+  if (opt.only !== undefined) {
+    const only = new RegExp(opt.only);
+    for (let i = subjects.length - 1; i > 0; i--) if (!only.test(subjects[i]!.name)) subjects.splice(i, 1);
+  }
 
   // Memory per idle tunnel first, while the proxies are fresh. The first HOLD_FIRST tunnels pay
   // one-off growth (V8's young generation, malloc arenas); the slope past them is what each

@@ -10,12 +10,13 @@ export const USAGE = `usage: hopgate <command> [options]      (hopgate <command>
 
 commands:
   up [--json] [--ports FIRST-LAST] [--host H] [--workers N] [--state-dir D]   the whole network on this machine, embedded defaults
-       [--demo-port P] [--admin-port P] [--control-port P] [--exit-port P] [--tunnel-port P]
+       [--demo-port P] [--admin-port P] [--control-port P] [--exit-port P] [--exit-link-port P] [--tunnel-port P]
   ingress --config FILE [--workers N]              the ingress node from a YAML file
   ingress --control URL --token-file F [--state-dir D] [--admin [HOST:]PORT] [--admin-url URL]
                                                    the ingress node fed by the control plane's config stream
   exit --listen H:P --egress IP --allow-from CIDR  a SOCKS5 relay for ingresses only (secret: --secret-file or HOPGATE_EXIT_SECRET)
        [--egress6 IPV6] [--egress-ports FIRST-LAST] [--allow-target CIDR] [--admin PORT] [--connect-timeout-ms MS]   (docs/EXITS.md)
+       [--link-listen H:P --link-allow FINGERPRINT [--state-dir DIR]]   also accept links (TLS, many tunnels each; its fingerprint is printed at start)
   exit --connect-to H:7443 --id ID [--ca PEM]      a reverse exit: dials the ingress, opens no port (token: --token-file or HOPGATE_EXIT_TOKEN;
        [--servername N] [--pool N] [--egress IP] [--egress6 IPV6] [--egress-ports FIRST-LAST] [--allow-target CIDR]...
        [--deny-target CIDR]... [--allow-port P]... [--drain-ms MS] [--log-level L]

@@ -5,6 +5,12 @@
  * must not open a proxy to the world, and a spoofed or shared source address
  * alone must not either. Traffic leaves from the egress address; the exit
  * applies its own target policy on resolved addresses. docs/EXITS.md.
+ *
+ * With --link-listen, it also accepts links (issue 19): mutually authenticated
+ * TLS on a port of its own, many tunnels per connection, the ingress pinned by
+ * its certificate's fingerprint (--link-allow) and the exit's own identity made
+ * on first start in --state-dir. The SOCKS5 port stays for one release, so
+ * ingresses move over one by one (docs/EXITS.md, "Links").
  */
 import { readFileSync } from 'node:fs';
 import { hashPassword } from '../shared/auth/password-hash.js';
@@ -15,6 +21,10 @@ import { sourceRangeProblem } from '../shared/source-range.js';
 import { fail, parse, portRange } from './args.js';
 import { onShutdownSignal } from './signals.js';
 import { HOPGATE_EXIT_LOGIN } from '../shared/exits/hopgate-login.js';
+import { FINGERPRINT_PATTERN, loadOrCreateLinkIdentity, type LinkIdentity } from '../link/identity.js';
+import { ExitLinkListener } from '../exit/link-listener.js';
+import { TargetPolicy } from '../shared/net/target-policy.js';
+import type { Logger } from '../shared/log.js';
 
 export const EXIT_LOGIN = HOPGATE_EXIT_LOGIN;
 
@@ -51,11 +61,31 @@ export function exitConfig(o: ExitOptions): IngressConfig {
   });
 }
 
+/** The exit's link port, serving streams exactly as `config` serves SOCKS5 (its policy, egress, timeouts). */
+export function startExitLinks(
+  config: IngressConfig,
+  link: { host: string; port: number; identity: LinkIdentity; allowIngress: readonly string[]; allowFrom: readonly string[]; heartbeatMs?: number },
+  log: Logger,
+): Promise<ExitLinkListener> {
+  return ExitLinkListener.start({
+    ...link,
+    policy: new TargetPolicy(config.targetPolicy),
+    egress: { localAddress: config.egress.localAddress, localAddress6: config.egress.localAddress6, localPorts: config.egress.ports },
+    connectTimeoutMs: config.limits.connectTimeoutMs,
+    idleTimeoutMs: config.limits.idleTimeoutMs,
+    log,
+  });
+}
+
+/** Where the exit keeps its link identity unless --state-dir says otherwise. */
+export const EXIT_STATE_DIR = '.hopgate-exit';
+
 function positiveMs(flag: string, text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n <= 0) fail(`${flag} must be a positive number of milliseconds`);
   return n;
 }
+
 
 export async function exitCommand(argv: string[]): Promise<void> {
   // Reverse-connected: dials the ingress, listens on nothing (cli/exit-reverse.ts).
@@ -70,6 +100,9 @@ export async function exitCommand(argv: string[]): Promise<void> {
     'allow-target': { type: 'string', multiple: true },
     admin: { type: 'string' },
     'connect-timeout-ms': { type: 'string' },
+    'link-listen': { type: 'string' },
+    'link-allow': { type: 'string', multiple: true },
+    'state-dir': { type: 'string', default: EXIT_STATE_DIR },
   });
   const m = /^(.+):(\d+)$/.exec(values.listen);
   if (!m) fail('--listen must be HOST:PORT');
@@ -94,7 +127,33 @@ export async function exitCommand(argv: string[]): Promise<void> {
     adminPort: values.admin ? Number(values.admin) : undefined,
     connectTimeoutMs: values['connect-timeout-ms'] ? positiveMs('--connect-timeout-ms', values['connect-timeout-ms']) : undefined,
   });
-  const exit = await Ingress.start(config, createLogger(config.log.level, { role: 'exit' }));
-  process.stdout.write(JSON.stringify({ ready: true, listen: `${host}:${exit.ports()[0]}`, egress: config.egress.localAddress, egress6: config.egress.localAddress6 ?? null, admin: exit.adminPort }) + '\n');
-  onShutdownSignal(() => exit.shutdown());
+  const linkAt = values['link-listen'] !== undefined ? /^(.+):(\d+)$/.exec(values['link-listen']) : undefined;
+  if (linkAt === null) fail('--link-listen must be HOST:PORT');
+  const linkAllow = values['link-allow'] ?? [];
+  if (linkAt && linkAllow.length === 0) fail('--link-allow FINGERPRINT is required with --link-listen (the link fingerprint each ingress prints at start)');
+  if (!linkAt && linkAllow.length > 0) fail('--link-allow needs --link-listen HOST:PORT');
+  for (const fp of linkAllow) if (!FINGERPRINT_PATTERN.test(fp)) fail(`--link-allow '${fp}' is not a SHA-256 fingerprint (64 hex digits, colons optional)`);
+  const log = createLogger(config.log.level, { role: 'exit' });
+  const exit = await Ingress.start(config, log);
+  let links: ExitLinkListener | undefined;
+  let identity: LinkIdentity | undefined;
+  if (linkAt) {
+    identity = loadOrCreateLinkIdentity(values['state-dir'], 'hopgate exit');
+    links = await startExitLinks(config, { host: linkAt[1]!.replace(/^\[|\]$/g, ''), port: Number(linkAt[2]), identity, allowIngress: linkAllow, allowFrom }, log);
+    // What ingresses pin (exits[].link.fingerprint): said at every start, made on the first.
+    process.stderr.write(`hopgate exit: link fingerprint ${identity.fingerprint} (pin it as link.fingerprint on the ingress)\n`);
+  }
+  process.stdout.write(
+    JSON.stringify({
+      ready: true,
+      listen: `${host}:${exit.ports()[0]}`,
+      egress: config.egress.localAddress,
+      egress6: config.egress.localAddress6 ?? null,
+      admin: exit.adminPort,
+      ...(links && identity ? { link: { listen: `${linkAt![1]}:${links.port}`, fingerprint: identity.fingerprint } } : {}),
+    }) + '\n',
+  );
+  onShutdownSignal(async () => {
+    await Promise.all([exit.shutdown(), links?.close(config.limits.drainTimeoutMs)]);
+  });
 }

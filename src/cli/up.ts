@@ -22,7 +22,8 @@ import { fail, parse } from './args.js';
 import { startWhoami } from './demo-target.js';
 import { onShutdownSignal } from './signals.js';
 import { ensureSelfSignedCert } from './tls-cert.js';
-import { EXIT_LOGIN, exitConfig } from './exit.js';
+import { EXIT_LOGIN, exitConfig, startExitLinks } from './exit.js';
+import { loadOrCreateLinkIdentity } from '../link/identity.js';
 import { Ingress } from '../ingress/ingress.js';
 import { createLogger } from '../shared/log.js';
 import { boundPort } from '../shared/listen.js';
@@ -32,7 +33,8 @@ export interface UpContract {
   ingress: { host: string; ports: [number, number]; tls: boolean; tlsCert?: string };
   users: Array<{ username: string; password: string }>;
   /** `kind`: hopgate (the ingress dials it) or reverse (it dials the ingress's tunnel port). */
-  exits: Array<{ id: string; egressIp: string; egressIp6?: string; country: string; kind: 'hopgate' | 'reverse' }>;
+  /** `link`: the ingress reaches this exit over links (TLS, pinned both ways; docs/EXITS.md) on this port. */
+  exits: Array<{ id: string; egressIp: string; egressIp6?: string; country: string; kind: 'hopgate' | 'reverse'; link?: { port: number; fingerprint: string } }>;
   control: { url: string; adminToken: string } | null;
   demoTarget?: string;
   /** The same demo target on IPv6 loopback (same port), when this host has ::1: IPv6 targets to try. */
@@ -93,9 +95,12 @@ export async function upCommand(argv: string[]): Promise<void> {
     'admin-port': { type: 'string', default: '7790' },
     'control-port': { type: 'string', default: String(DEFAULT_CONTROL_PORT) },
     'exit-port': { type: 'string', default: '7001' },
+    'exit-link-port': { type: 'string' },
     'tunnel-port': { type: 'string', default: '7443' },
   });
   const exitPort = Number(values['exit-port']);
+  // Each demo exit takes links on its own address, next to its SOCKS5 port.
+  const exitLinkPort = values['exit-link-port'] !== undefined ? Number(values['exit-link-port']) : exitPort + 1;
   const m = /^(\d+)-(\d+)$/.exec(values.ports);
   if (!m) fail('--ports must look like 8000-8099');
   const ports: [number, number] = [Number(m[1]), Number(m[2])];
@@ -120,10 +125,21 @@ export async function upCommand(argv: string[]): Promise<void> {
   const exitHash = await hashPassword(secret);
   // Dual stack when this host has IPv6 loopback: every exit also egresses from ::1, so IPv6 targets work.
   const ip6 = (await hasLoopback6()) ? '::1' : undefined;
+  // Links (issue 19): the ingress and each exit have an identity in the state dir (made on the first
+  // start), pinned both ways; the ingress then opens streams on links instead of SOCKS5 connections.
+  const ingressLinkDir = join(stateDir, 'ingress-link');
+  const ingressLink = loadOrCreateLinkIdentity(ingressLinkDir, 'hopgate up ingress');
   const exits = await Promise.all(
     DEMO_EXITS.map(async ([id, ip, country]) => {
       const cfg = exitConfig({ host: ip, port: exitPort, egress: ip, egress6: ip6, allowFrom: ['127.0.0.1/32'], secretHash: exitHash, allowTargets: DEMO_TARGETS });
-      return { id, ip, country, node: await Ingress.start(cfg, createLogger('warn', { role: 'exit', exit: id })) };
+      const log = createLogger('warn', { role: 'exit', exit: id });
+      const node = await Ingress.start(cfg, log);
+      const identity = loadOrCreateLinkIdentity(join(stateDir, 'exits', id), `hopgate up exit ${id}`);
+      const links = await startExitLinks(cfg, { host: ip, port: exitLinkPort, identity, allowIngress: [ingressLink.fingerprint], allowFrom: ['127.0.0.1/32'] }, log).catch(async (err: unknown) => {
+        await node.shutdown(0);
+        throw err;
+      });
+      return { id, ip, country, node, links, link: { port: links.port, fingerprint: identity.fingerprint } };
     }),
   );
   const [revId, revIp, revCountry] = DEMO_REVERSE_EXIT;
@@ -171,7 +187,15 @@ export async function upCommand(argv: string[]): Promise<void> {
   const workers = values.workers ? Number(values.workers) : availableParallelism();
   let ingress: ControlledIngress;
   try {
-    ingress = await startControlledIngress({ controlUrl: cp.url, token, stateDir, workers, log: createLogger('warn', { role: 'ingress' }), bootWaitMs: 10_000 });
+    ingress = await startControlledIngress({
+      controlUrl: cp.url,
+      token,
+      stateDir,
+      workers,
+      log: createLogger('warn', { role: 'ingress' }),
+      bootWaitMs: 10_000,
+      links: { identityDir: ingressLinkDir, exits: Object.fromEntries(exits.map((e) => [e.id, e.link])) },
+    });
   } catch (err) {
     await cp.close();
     whoami?.close();
@@ -185,7 +209,7 @@ export async function upCommand(argv: string[]): Promise<void> {
     ingress: { host: values.host, ports: ingress.ports, tls: tls !== undefined, ...(tls ? { tlsCert: tls.cert } : {}) },
     users: [{ username: demo.username, password: demo.password }],
     exits: [
-      ...exits.map((e) => ({ id: e.id, egressIp: e.ip, ...(ip6 ? { egressIp6: ip6 } : {}), country: e.country, kind: 'hopgate' as const })),
+      ...exits.map((e) => ({ id: e.id, egressIp: e.ip, ...(ip6 ? { egressIp6: ip6 } : {}), country: e.country, kind: 'hopgate' as const, link: e.link })),
       ...(reverse ? [{ id: revId, egressIp: revIp, ...(ip6 ? { egressIp6: ip6 } : {}), country: revCountry, kind: 'reverse' as const }] : []),
     ],
     control: { url: cp.url, adminToken: cp.token.token },
@@ -196,7 +220,7 @@ export async function upCommand(argv: string[]): Promise<void> {
   onShutdownSignal(async () => {
     await reverseExit?.stop(1000);
     await ingress.stop();
-    await Promise.all(exits.map((e) => e.node.shutdown(2000)));
+    await Promise.all(exits.flatMap((e) => [e.links.close(2000), e.node.shutdown(2000)]));
     await cp.close();
     whoami?.close();
     whoami6?.close();
@@ -252,6 +276,7 @@ function humanBanner(c: UpContract, workers: number): string {
   if (c.exits.length > 0) {
     lines.push('', `exits: port ${ports[0]} picks a random one per connection; each has its own port:`);
     c.exits.forEach((e, i) => lines.push(`  ${String(ports[0] + i + 1).padEnd(6)} ${e.id.padEnd(6)} ${e.egressIp.padEnd(11)} ${e.country}${e.kind === 'reverse' ? '   reverse: it dialled in, the ingress never connects to it' : ''}`));
+    if (c.exits.some((e) => e.link)) lines.push(`  (the ingress reaches the hopgate exits over links: TLS, pinned both ways, many tunnels per connection)`);
     if (c.exits.some((e) => e.egressIp6)) lines.push(`  (each also leaves from ${c.exits.find((e) => e.egressIp6)!.egressIp6} for IPv6 targets)`);
     lines.push(
       '',

@@ -72,6 +72,8 @@ export class Ingress {
       for (const stop of ingress.stopObservers) stop(); // a taken port must not leave timers and subscribers behind
       throw err;
     }
+    // What exits pin (hopgate exit --link-allow): said at every start, made on the first.
+    if (runtime.links.fingerprint) log.info({ linkFingerprint: runtime.links.fingerprint }, 'link identity');
     const adminPort = opts.adminPort ?? config.metrics?.port;
     if (adminPort !== undefined) {
       ingress.admin = await startAdminServer(config.metrics?.host ?? '127.0.0.1', adminPort, metrics.registry, () => ({
@@ -135,6 +137,8 @@ export class Ingress {
     }
     const cut = this.runtime.sessions.size;
     for (const s of this.runtime.sessions) s.abort();
+    // Links to exits: GOAWAY (the exit sees a clean end, not a broken link), a moment to close, then gone.
+    await this.runtime.links.drainAndClose(1000);
     if (cut > 0) this.log.warn({ cut }, 'drain deadline reached; cut remaining sessions');
     this.runtime.reverse?.close(true);
     await new Promise<void>((resolve) => (this.admin ? this.admin.close(() => resolve()) : resolve()));

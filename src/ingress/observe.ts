@@ -3,6 +3,7 @@
  * path never formats a log line or touches a metric directly.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
+import { registerLinkMetrics } from './upstream/link-metrics.js';
 import { mirroredCounter } from '../shared/mirrored-counter.js';
 import { channels, subscribeFrom, type AdmissionRejectMessage, type AuthFailMessage, type UserRefuseMessage } from '../shared/events.js';
 import type { SessionCloseMessage } from './session.js';
@@ -10,6 +11,7 @@ import type { Logger } from '../shared/log.js';
 import type { IngressRuntime } from './runtime.js';
 
 export function createIngressMetrics(rt: IngressRuntime, registry = new Registry()) {
+  registerLinkMetrics(registry, rt.links);
   const sessions = new Counter({ name: 'hopgate_ingress_sessions_total', help: 'Closed client connections by protocol and result', labelNames: ['protocol', 'result'], registers: [registry] });
   const bytes = new Counter({ name: 'hopgate_ingress_bytes_total', help: 'Relayed bytes by direction', labelNames: ['direction'], registers: [registry] });
   const authFailures = new Counter({ name: 'hopgate_ingress_auth_failures_total', help: 'Authentication failures by code', labelNames: ['code'], registers: [registry] });

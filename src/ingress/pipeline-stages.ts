@@ -85,7 +85,7 @@ export async function openUpstream(rt: IngressRuntime, session: Session, target:
     session.routeReason = choice.reason;
     tried.add(choice.exit.id);
     try {
-      const socket = await dialRoute(target, choice.exit, opts, rt.reverse);
+      const socket = await dialRoute(target, choice.exit, opts, rt.reverse, rt.links);
       health.succeeded(choice.exit.id);
       return socket;
     } catch (err) {

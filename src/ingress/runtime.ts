@@ -18,6 +18,7 @@ import { QuotaTracker } from './guard/quota.js';
 import type { SessionLimits } from './guard/session-limits.js';
 import type { ReverseNode } from './reverse/reverse-node.js';
 import type { LegitimacyGate } from './guard/legitimacy-gate.js';
+import { LinkPools } from './upstream/link-pool.js';
 
 function throttleSettings(snap: Snapshot): ThrottleSettings {
   const l = snap.config.limits;
@@ -45,6 +46,8 @@ export class IngressRuntime {
   reverse: ReverseNode | undefined;
   /** Source legitimacy (evidence and attack-mode limits); set by the control link, undefined otherwise. */
   legitimacy: LegitimacyGate | undefined;
+  /** Links to hopgate exits that have one (upstream/link-pool.ts). */
+  readonly links = new LinkPools();
   /** The clock routing reads (sticky-session windows); tests may replace it. */
   now: () => number = Date.now;
 
@@ -55,6 +58,7 @@ export class IngressRuntime {
     this.auth = new Authenticator(throttleSettings(current), current.config.limits.authChecksPerSource);
     this.quota = new QuotaTracker((login, message) => this.cutUser(login, 'QUOTA_EXCEEDED', message), () => this.now());
     this.quota.configure(current);
+    this.links.configure(current.config);
   }
 
   /** The limits a new session of `user` carries (undefined when the user has none). */
@@ -89,6 +93,7 @@ export class IngressRuntime {
     this.auth.configure(throttleSettings(next), next.config.limits.authChecksPerSource);
     this.exitHealth.retain(new Set(next.exits.all.map((e) => e.id)));
     this.reverse?.configure(next);
+    this.links.configure(next.config); // exits gone or changed: their links drain
     this.bandwidth.configure(next);
     this.quota.configure(next); // may cut sessions of a user whose quota was lowered below usage
     if (channels.configApplied.hasSubscribers) channels.configApplied.publish({ origin: this, revision: next.revision } satisfies ConfigAppliedMessage);

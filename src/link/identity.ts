@@ -8,6 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createFileAtomic } from '../shared/state-file.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, createServer, type Server, type TLSSocket } from 'node:tls';
@@ -39,6 +40,39 @@ export function createLinkIdentity(commonName: string): LinkIdentity {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** The one file in a state dir holding a node's link key and certificate (PEM, key first). */
+export const LINK_IDENTITY_FILE = 'link-identity.pem';
+
+/**
+ * This node's link identity from `dir`, made on first start. Key and
+ * certificate live in one file created atomically (hard link into place), so
+ * two processes starting together (cluster workers) end up with the same
+ * identity: the loser of the race reads the winner's.
+ */
+export function loadOrCreateLinkIdentity(dir: string, commonName: string): LinkIdentity {
+  const file = join(dir, LINK_IDENTITY_FILE);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    const fresh = createLinkIdentity(commonName);
+    createFileAtomic(file, fresh.key + fresh.cert, 0o600);
+    text = readFileSync(file, 'utf8');
+  }
+  return parseIdentityPem(text, file);
+}
+
+function parseIdentityPem(text: string, file: string): LinkIdentity {
+  const key = /-----BEGIN (?:EC |)PRIVATE KEY-----[\s\S]+?-----END (?:EC |)PRIVATE KEY-----\n?/.exec(text)?.[0];
+  const cert = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/.exec(text)?.[0];
+  if (!key || !cert) throw new Error(`${file}: not a link identity (want a private key and a certificate, PEM)`);
+  return { key, cert, fingerprint: fingerprintOf(cert) };
+}
+
+/** A SHA-256 fingerprint as pinned in configurations: 32 hex bytes, colons optional. */
+export const FINGERPRINT_PATTERN = /^(?:[0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f]{64}$/;
 
 export function fingerprintOf(certPem: string): string {
   return new X509Certificate(certPem).fingerprint256;

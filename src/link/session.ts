@@ -31,6 +31,8 @@ import { LinkError } from './errors.js';
 import { LinkStream, type StreamHost } from './stream.js';
 
 export const DEFAULT_WINDOW = 256 * 1024;
+/** A stream whose reader keeps up may grow its window to this (stream.ts, autotuning): 4 MiB covers ~40 ms of round trip at 100 MB/s. */
+export const DEFAULT_MAX_WINDOW = 4 * 1024 * 1024;
 export const DEFAULT_MAX_STREAMS = 16_384;
 /** Bytes a stream may send per scheduling turn: small enough to interleave, large enough to fill a TLS record or four. */
 const QUANTUM = 64 * 1024;
@@ -49,8 +51,10 @@ export interface OpenRequest {
 export interface LinkOptions {
   /** This side dialled the connection (picks the stream-id parity). */
   readonly dialled: boolean;
-  /** Receive window per stream, bytes. */
+  /** Receive window per stream, bytes (where each stream starts). */
   readonly window?: number;
+  /** The largest a stream's receive window may grow while its reader keeps up (default DEFAULT_MAX_WINDOW, at least `window`). */
+  readonly maxWindow?: number;
   readonly maxStreams?: number;
   /** Send a PING this often and break the link if one goes unanswered for two periods (0: off). */
   readonly heartbeatMs?: number;
@@ -62,6 +66,7 @@ export class LinkSession extends EventEmitter implements StreamHost {
   readonly name: string;
   private readonly socket: Duplex;
   private readonly window: number;
+  private readonly maxWindow: number;
   private readonly maxStreams: number;
   private readonly streams = new Map<number, LinkStream>();
   private readonly opening = new Map<number, { resolve: (s: LinkStream) => void; reject: (e: Error) => void }>();
@@ -98,6 +103,7 @@ export class LinkSession extends EventEmitter implements StreamHost {
     this.socket = socket;
     this.name = opts.name ?? 'link';
     this.window = opts.window ?? DEFAULT_WINDOW;
+    this.maxWindow = Math.max(this.window, opts.maxWindow ?? DEFAULT_MAX_WINDOW);
     this.maxStreams = opts.maxStreams ?? DEFAULT_MAX_STREAMS;
     this.nextId = opts.dialled ? 1 : 2;
     (socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
@@ -140,7 +146,7 @@ export class LinkSession extends EventEmitter implements StreamHost {
     const id = this.nextId;
     this.nextId += 2;
     this.ownHighest = id;
-    const s = new LinkStream(this, id, this.window);
+    const s = new LinkStream(this, id, this.window, undefined, this.maxWindow);
     this.streams.set(id, s);
     this.sendControl(openFrame(id, { ...context, host, port, window: this.window }));
     return new Promise((resolve, reject) => this.opening.set(id, { resolve, reject }));
@@ -288,7 +294,7 @@ export class LinkSession extends EventEmitter implements StreamHost {
     }
     const context = new Map(props);
     for (const k of ['host', 'port', 'window']) context.delete(k);
-    const s = new LinkStream(this, id, this.window, peerWindow);
+    const s = new LinkStream(this, id, this.window, peerWindow, this.maxWindow);
     this.streams.set(id, s);
     if (this.listenerCount('stream') === 0) {
       s.refuse('INTERNAL', 'this side accepts no streams');
@@ -310,7 +316,7 @@ export class LinkSession extends EventEmitter implements StreamHost {
     }
     const peerWindow = Number(props.get('window'));
     if (!Number.isInteger(peerWindow) || peerWindow < 1 || peerWindow > 0x7fffffff) return `link: OPEN_OK of stream ${s.id} without a valid window`;
-    s.opened(peerWindow);
+    s.opened(peerWindow, props.get('bind'));
     pending.resolve(s);
     return undefined;
   }

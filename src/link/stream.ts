@@ -31,7 +31,9 @@ export class LinkStream extends Duplex {
   private state: State;
   /** Bytes the peer may still send us. */
   private recvAllowed: number;
-  private readonly recvWindow: number;
+  private recvWindow: number;
+  /** The receive window may grow to this while our reader keeps up (1: fixed). */
+  private readonly maxRecvWindow: number;
   private delivered = 0;
   private credited = 0;
   /** Bytes we may still send the peer. */
@@ -45,12 +47,21 @@ export class LinkStream extends Duplex {
   private forgotten = false;
   /** For a stream the peer opened: the window it announced, ours to use once we accept. */
   private readonly offeredWindow: number;
+  /** The peer's local address for this tunnel (the exit's connection to the target), as SOCKS reports a bind address. */
+  localAddress: string | undefined;
+  localPort: number | undefined;
+  readonly remoteAddress: string | undefined = undefined;
+  readonly remotePort: number | undefined = undefined;
+  private idleMs = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private lastActive = 0;
 
-  constructor(host: StreamHost, id: number, recvWindow: number, peerWindow?: number) {
+  constructor(host: StreamHost, id: number, recvWindow: number, peerWindow?: number, maxRecvWindow = recvWindow) {
     super({ allowHalfOpen: true, writableHighWaterMark: 64 * 1024 });
     this.host = host;
     this.id = id;
     this.recvWindow = recvWindow;
+    this.maxRecvWindow = Math.max(recvWindow, maxRecvWindow);
     this.recvAllowed = recvWindow;
     this.state = peerWindow === undefined ? 'opening' : 'accepting';
     this.offeredWindow = peerWindow ?? 0;
@@ -73,12 +84,23 @@ export class LinkStream extends Duplex {
     this.destroy();
   }
 
-  /** The peer's window is known: the stream may send. */
-  opened(peerWindow: number): void {
+  /** The peer's window is known: the stream may send. `bind`: the peer's 'HOST:PORT' for the tunnel, when it said. */
+  opened(peerWindow: number, bind?: string): void {
     if (this.state === 'closed') return;
     this.state = 'open';
+    const colon = bind?.lastIndexOf(':') ?? -1;
+    if (bind && colon > 0) {
+      const port = Number(bind.slice(colon + 1));
+      this.localAddress = bind.slice(0, colon).replace(/^\[|\]$/g, '');
+      this.localPort = Number.isInteger(port) && port >= 0 && port <= 65535 ? port : 0;
+    }
     this.credit = peerWindow;
     if (this.wantsTurn()) this.host.ready(this);
+  }
+
+  /** This stream's receive window now (it grows while the reader keeps up). */
+  get receiveWindow(): number {
+    return this.recvWindow;
   }
 
   get isOpen(): boolean {
@@ -99,6 +121,7 @@ export class LinkStream extends Duplex {
     if (data.length > this.recvAllowed) return `link: stream ${this.id} window overflow (${data.length} bytes, ${this.recvAllowed} allowed)`;
     this.recvAllowed -= data.length;
     this.delivered += data.length;
+    if (this.idleMs > 0) this.lastActive = Date.now();
     this.push(data);
     this.returnCredit();
     return undefined;
@@ -137,6 +160,7 @@ export class LinkStream extends Duplex {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (this.idleMs > 0) this.lastActive = Date.now();
     this.queue.push(chunk);
     this.queued += chunk.length;
     this.writeCb = cb;
@@ -155,9 +179,51 @@ export class LinkStream extends Duplex {
     this.state = 'closed';
     this.queue = [];
     this.queued = 0;
+    clearTimeout(this.idleTimer);
     this.forgotten = true;
     this.host.forget(this);
     cb(err);
+  }
+
+  // --- the parts of net.Socket a relay uses (src/ingress/relay), so a stream can stand in for a dialled socket ---
+
+  /** Emit 'timeout' after `ms` without a byte either way (0: off), as net.Socket does. */
+  setTimeout(ms: number, onTimeout?: () => void): this {
+    if (onTimeout) this.once('timeout', onTimeout);
+    this.idleMs = ms;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    if (ms > 0 && !this.destroyed) {
+      this.lastActive = Date.now();
+      this.armIdle(ms);
+    }
+    return this;
+  }
+
+  private armIdle(delay: number): void {
+    // One timer per idle period, not one reset per chunk: it re-arms for what is left.
+    this.idleTimer = setTimeout(() => {
+      if (this.destroyed || this.idleMs === 0) return;
+      const left = this.lastActive + this.idleMs - Date.now();
+      if (left > 0) return this.armIdle(left);
+      this.emit('timeout');
+    }, delay);
+    this.idleTimer.unref();
+  }
+
+  setNoDelay(): this {
+    return this; // the link's socket has it on for all streams
+  }
+
+  setKeepAlive(): this {
+    return this; // the link's heartbeat covers every stream
+  }
+
+  /** An abortive close: the peer gets a reset (RST frame), never a FIN that would say the stream ended complete. */
+  resetAndDestroy(): this {
+    this.finSent = false; // a stream that already sent its FIN still resets: the peer must not take the data as whole
+    this.destroy();
+    return this;
   }
 
   // --- to the peer (called by the session's scheduler) ----------------------
@@ -205,9 +271,16 @@ export class LinkStream extends Duplex {
     const owed = consumed - this.credited;
     // Batch the updates: one per half window read, not one per DATA frame.
     if (owed >= this.recvWindow / 2 || (owed > 0 && this.recvAllowed === 0)) {
+      // Receive-window autotuning, as TCP does: a reader that keeps up (at most a quarter of the
+      // window waiting; a relay pauses briefly on its client's backpressure all the time) while
+      // the sender used half the window is limited by the window (its round trip), not by
+      // itself, so the window doubles, up to maxRecvWindow. A reader that falls behind stops
+      // the growth: a stalled stream holds at most the window it had when it stalled.
+      const grow = this.readableLength <= this.recvWindow / 4 ? Math.min(this.recvWindow, this.maxRecvWindow - this.recvWindow) : 0;
+      this.recvWindow += grow;
       this.credited += owed;
-      this.recvAllowed += owed;
-      this.host.sendWindow(this.id, owed);
+      this.recvAllowed += owed + grow;
+      this.host.sendWindow(this.id, owed + grow);
     }
   }
 

@@ -60,6 +60,8 @@ export interface ControlledIngressOptions {
   readonly now?: () => number;
   /** How a crashed worker is restarted (default: supervisor.ts). */
   readonly restart?: BackoffPolicy;
+  /** Links to exits known on this node (LocalOverrides.links; `hopgate up`). */
+  readonly links?: LocalOverrides['links'];
 }
 
 export type ControlledPhase = 'booting' | 'running' | 'draining' | 'stopped';
@@ -135,7 +137,7 @@ class ControlledIngressNode implements ControlledIngress {
     // Every file here goes through StateDir (src/shared/state-file.ts): atomic, validated, and an
     // unwritable directory only turns persistence off (logged once, hopgate_ingress_state_persisting).
     this.stateDir = new StateDir(resolve(o.stateDir), this.log);
-    this.overrides = o.admin ? { metrics: o.admin } : {};
+    this.overrides = { ...(o.admin ? { metrics: o.admin } : {}), ...(o.links ? { links: o.links } : {}) };
     this.state = new ControlConfigState(this.overrides);
     this.snapshots = new SnapshotKeeper(this.stateDir, this.log, () => this.state.saved(this.nodeId, o.controlUrl));
     this.ledger = new StatsLedger(o.statsGraceMs, o.now);

@@ -135,6 +135,12 @@ test('hash-password: after --, "--help" and "-x" are the password', async () => 
   }
 });
 
+test('hopgate exit --help documents links: the flags, and that the fingerprint is printed at start', async () => {
+  const r = await hopgate(['exit', '--help']);
+  assert.match(r.stdout, /--link-listen H:P --link-allow FINGERPRINT/);
+  assert.match(r.stdout, /fingerprint is printed at start/);
+});
+
 test('hash-password on empty stdin: one line, no stack trace, non-zero', async () => {
   const r = await hopgate(['hash-password'], { stdin: '' });
   assert.notEqual(r.code, 0);

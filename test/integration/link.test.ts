@@ -14,6 +14,7 @@ import { dialLinkTls, linkTlsServer, createLinkIdentity } from '../../src/link/i
 import type { LinkSession } from '../../src/link/session.js';
 import type { LinkStream } from '../../src/link/stream.js';
 import { exitServer, identities, linkPair, rawPeer } from '../helpers/link-pair.js';
+import { eventually } from '../helpers/eventually.js';
 
 function echo(server: LinkSession): void {
   server.on('stream', (s) => {
@@ -115,6 +116,40 @@ test('1,000 streams on one link with one reader stalled: the others all finish, 
     await within(Promise.all(streams.map((s) => (s.end(), once(s, 'close')))), 10_000, 'all streams closing');
     assert.equal(pair.client.streamCount, 0);
     process.stderr.write(`# 999 streams × ${PER_STREAM / 1024} KiB beside a stalled one: ${elapsed.toFixed(0)} ms\n`);
+  } finally {
+    await pair.close();
+  }
+});
+
+test('window autotuning: a reader that keeps up grows its window to the maximum; a stalled one stays at its first window', async () => {
+  const WINDOW = 64 * 1024;
+  const MAX = 1024 * 1024;
+  const TOTAL = 8 * 1024 * 1024;
+  const pair = await linkPair({ window: WINDOW, maxWindow: MAX }, { window: WINDOW, maxWindow: MAX });
+  try {
+    pair.server.on('stream', (s) => {
+      s.on('error', () => undefined);
+      s.accept();
+      const chunk = Buffer.alloc(64 * 1024, 0x55);
+      let sent = 0;
+      const pump = (): void => {
+        while (sent < TOTAL) {
+          sent += chunk.length;
+          if (!s.write(chunk)) return void s.once('drain', pump);
+        }
+        s.end();
+      };
+      pump();
+    });
+    const [fast, stalled] = await Promise.all([pair.client.open('127.0.0.1', 9), pair.client.open('127.0.0.1', 9)]);
+    for (const s of [fast, stalled]) s.on('error', () => undefined); // cut when the pair closes
+    stalled.pause();
+    assert.equal((await within(readAll(fast), 30_000, 'the fast reader')).length, TOTAL);
+    assert.equal(fast.receiveWindow, MAX, 'doubled up to the maximum');
+    await eventually('the stalled stream to fill its window', () => stalled.readableLength === WINDOW);
+    assert.equal(stalled.receiveWindow, WINDOW, 'a reader that never kept up never grew');
+    assert.ok(pair.client.bufferedBytes <= WINDOW, `client side holds ${pair.client.bufferedBytes} bytes`);
+    stalled.destroy();
   } finally {
     await pair.close();
   }

@@ -124,6 +124,13 @@ test('hopgate up --json prints the contract, and every demo exit carries curl fr
   assert.match(JSON.parse(https.stdout).youCameFrom, /^127\.0\.0\.[2-7]$/);
   const socks4a = await curl(['-x', `socks4a://${username}%3A${password}@127.0.0.1:${BASE + 6}`, c.demoTarget]);
   assert.equal(JSON.parse(socks4a.stdout).youCameFrom, '127.0.0.7');
+  // Every hopgate exit was reached over links (issue 19): pinned in the contract, opened in the ingress's /metrics.
+  const metrics = await (await fetch(`http://127.0.0.1:${BASE + 790}/metrics`)).text();
+  for (const e of c.exits.filter((x) => x.kind === 'hopgate')) {
+    assert.match(e.link?.fingerprint ?? '', /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/, `${e.id} has a link identity`);
+    const opened = new RegExp(`^hopgate_ingress_link_connects\\{exit="${e.id}"\\} (\\d+)`, 'm').exec(metrics);
+    assert.ok(opened && Number(opened[1]) >= 1, `${e.id}: the ingress opened a link (${opened?.[0] ?? 'no series'})`);
+  }
 
   // What the state dir holds is the owner's only: credentials, tokens, the database with exit passwords.
   for (const f of ['demo-user.json', 'control-admin-token', 'control.sqlite', 'ingress.yaml']) assert.equal(statSync(join(state, f)).mode & 0o777, 0o600, f);

@@ -16,6 +16,16 @@ import type { ConfigObject, DeltaMessage, SnapshotMessage } from '../../shared/c
 export interface LocalOverrides {
   /** Admin server (/metrics, /healthz, statistics pulls) of this node, whatever the control plane's settings say. */
   readonly metrics?: { host: string; port: number };
+  /**
+   * Links to hopgate exits, known on this node until the control plane's exit inventory carries
+   * them (`hopgate up` pins its demo exits this way): this node's link identity, and per exit id
+   * the exit's link port and pinned fingerprint.
+   */
+  readonly links?: {
+    readonly identityDir: string;
+    readonly perExit?: number;
+    readonly exits: Readonly<Record<string, { readonly port: number; readonly fingerprint: string }>>;
+  };
 }
 
 interface UserEntry {
@@ -99,7 +109,20 @@ export class ControlConfigState {
   config(): IngressConfig {
     if (!this.base) throw new Error('no configuration yet');
     this.usersArray ??= [...this.users.values()].map((u) => u.parsed);
-    return { ...this.base, users: this.usersArray, ...(this.overrides.metrics ? { metrics: this.overrides.metrics } : {}) };
+    return { ...this.base, users: this.usersArray, ...(this.overrides.metrics ? { metrics: this.overrides.metrics } : {}), ...this.linkOverride(this.base) };
+  }
+
+  /** The node-local links laid over the control plane's exits (only forward hopgate exits without hops take one). */
+  private linkOverride(base: IngressConfig): Partial<IngressConfig> {
+    const l = this.overrides.links;
+    if (!l) return {};
+    return {
+      links: { identityDir: l.identityDir, perExit: l.perExit ?? 2, heartbeatMs: base.links?.heartbeatMs ?? 10_000 },
+      exits: base.exits.map((e) => {
+        const link = l.exits[e.id];
+        return link && e.kind === 'hopgate' && e.via.length === 0 ? { ...e, link: { port: link.port, fingerprint: link.fingerprint } } : e;
+      }),
+    };
   }
 
   /** The rendered input as the control plane sent it (for the disk copy and for worker processes). */

@@ -22,7 +22,7 @@ export function startExitProber(rt: IngressRuntime, intervalMs: number, onError:
           if (exit.config.kind === 'reverse') return;
           const started = performance.now();
           try {
-            await probeRoute(exit.config, timeoutMs);
+            await probeRoute(exit.config, timeoutMs, rt.links);
             rt.exitHealth.succeeded(exit.id, performance.now() - started);
           } catch {
             rt.exitHealth.failed(exit.id);

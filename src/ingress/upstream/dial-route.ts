@@ -12,6 +12,7 @@ import { dialDirect, type DialOptions } from './dial-direct.js';
 import { connectTcp } from '../../shared/net/connect-tcp.js';
 import { checkUnresolvedTarget } from '../../shared/net/resolve-allowed.js';
 import { greetHop, handshakeHop, udpInTcpAtHop, type HopCredentials } from './hop-handshake.js';
+import type { LinkPools } from './link-pool.js';
 
 /**
  * Through an exit the ingress waits this much longer than its connect timeout, so that an exit
@@ -28,7 +29,7 @@ export interface ReverseDialer {
   dial(exit: ReverseExitConfig, target: TargetAddress, timeoutMs: number): Promise<Socket>;
 }
 
-export async function dialRoute(target: TargetAddress, exit: ExitConfig | undefined, opts: DialOptions, reverse?: ReverseDialer): Promise<Socket> {
+export async function dialRoute(target: TargetAddress, exit: ExitConfig | undefined, opts: DialOptions, reverse?: ReverseDialer, links?: LinkPools): Promise<Socket> {
   if (!exit) return dialDirect(target, opts);
   // Names are resolved at the exit (which applies its own policy to the resolved address);
   // literal addresses and ports are checked here as well, before anything leaves.
@@ -37,6 +38,10 @@ export async function dialRoute(target: TargetAddress, exit: ExitConfig | undefi
     if (!reverse) throw new ProxyError('EXIT_UNREACHABLE', `exit ${exit.id} is a reverse exit but this ingress has no tunnel port (reverse.listen)`);
     return reverse.dial(exit, target, opts.timeoutMs);
   }
+  // A hopgate exit with a link: one stream on a link (the exit answers with its exact code), no TCP connection of its own.
+  // The stream stands in for a socket: it has what the relay uses of one (src/link/stream.ts).
+  const pool = links?.for(exit);
+  if (pool) return (await pool.open(target, opts.timeoutMs + EXIT_ANSWER_GRACE_MS)) as unknown as Socket;
   return throughHops(exit, opts.timeoutMs, (socket, last, cred) => handshakeHop(socket, last.kind, hopName(last, exit), target, cred), opts.readBuffers);
 }
 
@@ -49,7 +54,10 @@ export function openUdpInTcpRoute(exit: ForwardExitConfig, timeoutMs: number): P
  * Health probe of a whole route: through every hop to the exit, then the exit's
  * greeting and our credentials (docs/EXITS.md). Resolves when all of it works.
  */
-export async function probeRoute(exit: ForwardExitConfig, timeoutMs: number): Promise<void> {
+export async function probeRoute(exit: ForwardExitConfig, timeoutMs: number, links?: LinkPools): Promise<void> {
+  // Over a link: the link is up (dialled if need be, both sides authenticated) and answers a PING.
+  const pool = links?.for(exit);
+  if (pool) return void (await pool.probe(timeoutMs));
   const socket = await throughHops(exit, timeoutMs, (s, last, cred) => greetHop(s, last.kind, hopName(last, exit), cred));
   socket.destroy();
 }

@@ -113,6 +113,18 @@ export const ExitSchema = HopSchema.extend({
   drain: z.boolean().optional(),
   /** Hops crossed before this exit, in order: ingress → via[0] → … → exit → target. */
   via: z.array(HopSchema).default([]),
+  /**
+   * A hopgate exit's link port (`hopgate exit --link-listen`) and the SHA-256 fingerprint of its
+   * link certificate: tunnels then travel as streams in a few long-lived mutually authenticated
+   * TLS connections instead of one SOCKS5 connection each (docs/EXITS.md). Needs `links` at the top.
+   */
+  link: z
+    .object({
+      port: Port,
+      fingerprint: z.string().regex(/^(?:[0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f]{64}$/, 'link.fingerprint must be a SHA-256 fingerprint (64 hex digits, colons optional)'),
+    })
+    .strict()
+    .optional(),
 }).strict();
 
 /**
@@ -347,6 +359,19 @@ export const IngressConfigSchema = z
     /** Tunnel port for reverse-connected exits, and published sites (docs/REVERSE-EXITS.md). */
     reverse: ReverseSchema.optional(),
     /**
+     * This ingress's side of links to hopgate exits (exits[].link): its identity (key and
+     * self-signed certificate, made on first start in `identityDir`; exits pin its fingerprint),
+     * how many links it keeps to each exit, and the heartbeat that finds a dead one.
+     */
+    links: z
+      .object({
+        identityDir: z.string().min(1),
+        perExit: z.number().int().min(1).max(16).default(2),
+        heartbeatMs: z.number().int().min(0).max(600_000).default(10_000),
+      })
+      .strict()
+      .optional(),
+    /**
      * Source legitimacy (docs/LEGITIMACY.md): evidence reports to the control plane and
      * attack-mode limits by source class. Only an ingress fed by the control plane uses it.
      */
@@ -358,6 +383,13 @@ export const IngressConfigSchema = z
   .superRefine((c, ctx) => {
     // A connection without credentials must be one customer, whatever the order of the list.
     for (const o of sourceAuthOverlaps(c.users)) ctx.addIssue({ code: 'custom', path: ['users', o.index, 'sources'], message: o.message });
+    c.exits.forEach((e, i) => {
+      if (e.kind === 'reverse' || !e.link) return;
+      const path = ['exits', i, 'link'];
+      if (e.kind !== 'hopgate') ctx.addIssue({ code: 'custom', path, message: 'only a hopgate exit has a link' });
+      if (e.via.length > 0) ctx.addIssue({ code: 'custom', path, message: 'an exit with a link is dialled directly (no via hops over a link yet)' });
+      if (!c.links) ctx.addIssue({ code: 'custom', path, message: "an exit with a link needs links.identityDir (this ingress's link identity)" });
+    });
   });
 
 export type IngressConfigInput = z.input<typeof IngressConfigSchema>;

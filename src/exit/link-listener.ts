@@ -1,0 +1,201 @@
+/**
+ * The exit's side of links (issue 19, docs/EXITS.md): a TLS port where
+ * ingresses keep long-lived links, each stream one customer tunnel.
+ *
+ * Who may link: a connection from an allow-listed ingress address AND
+ * presenting a pinned certificate (the ingress's link identity). Both, as for
+ * SOCKS5 (address + relay secret): a stolen key alone must not open a proxy to
+ * the world, nor a shared source address alone. The address is checked before
+ * the TLS handshake, so strangers cost no handshake.
+ *
+ * Each stream open is served as a SOCKS5 CONNECT would be: the exit's own
+ * target policy on the resolved addresses, its egress addresses and ports, its
+ * connect timeout; the answer is the exact result code (TARGET_FORBIDDEN,
+ * CONN_REFUSED, DNS_FAILED, TIMEOUT…) where SOCKS5 could only give a REP byte.
+ */
+import type { Socket } from 'node:net';
+import type { Server, TLSSocket } from 'node:tls';
+import { codeFromSystemError, isProxyError, ProxyError } from '../shared/errors.js';
+import { CidrSet } from '../shared/net-addr.js';
+import type { Logger } from '../shared/log.js';
+import type { TargetPolicy } from '../shared/net/target-policy.js';
+import { connectFirst, type ConnectOptions } from '../shared/net/connect-tcp.js';
+import { resolveAllowed } from '../shared/net/resolve-allowed.js';
+import { targetKind } from '../protocol/address.js';
+import { linkTlsServer, type LinkIdentity } from '../link/identity.js';
+import { LinkSession, type OpenRequest } from '../link/session.js';
+import type { LinkStream } from '../link/stream.js';
+
+export interface ExitLinkOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly identity: LinkIdentity;
+  /** Fingerprints of the ingresses' link certificates this exit accepts. */
+  readonly allowIngress: readonly string[];
+  /** Ingress addresses that may connect at all (CIDRs). */
+  readonly allowFrom: readonly string[];
+  readonly policy: TargetPolicy;
+  readonly egress: ConnectOptions;
+  readonly connectTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly heartbeatMs?: number;
+  readonly log: Logger;
+}
+
+/** What an exit's links did, for its metrics and tests. */
+export interface ExitLinkCounters {
+  links: number;
+  /** Links that ended broken (connection lost, heartbeat, protocol error), not drained. */
+  brokenLinks: number;
+  refusedLinks: number;
+  streams: number;
+  served: number;
+  failed: number;
+}
+
+export class ExitLinkListener {
+  readonly counters: ExitLinkCounters = { links: 0, brokenLinks: 0, refusedLinks: 0, streams: 0, served: 0, failed: 0 };
+  private readonly sessions = new Set<LinkSession>();
+
+  private constructor(
+    private readonly server: Server,
+    private readonly o: ExitLinkOptions,
+  ) {}
+
+  static async start(o: ExitLinkOptions): Promise<ExitLinkListener> {
+    const from = new CidrSet(o.allowFrom);
+    let self!: ExitLinkListener;
+    const server = linkTlsServer(
+      {
+        identity: o.identity,
+        pinned: o.allowIngress,
+        onRefused: (why) => {
+          self.counters.refusedLinks++;
+          o.log.warn({ reason: why }, 'link refused');
+        },
+      },
+      (socket) => self.accept(socket),
+    );
+    self = new ExitLinkListener(server, o);
+    // Before the handshake: an address that may not link costs nothing more than an accept.
+    server.on('connection', (sock: Socket) => {
+      if (!from.hasText(sock.remoteAddress ?? '')) {
+        self.counters.refusedLinks++;
+        o.log.warn({ source: sock.remoteAddress }, 'link refused: source not in --allow-from');
+        sock.destroy();
+      }
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(o.port, o.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return self;
+  }
+
+  get port(): number {
+    const a = this.server.address();
+    return typeof a === 'object' && a ? a.port : 0;
+  }
+
+  get linkCount(): number {
+    return this.sessions.size;
+  }
+
+  private accept(socket: TLSSocket): void {
+    const session = new LinkSession(socket, { dialled: false, heartbeatMs: this.o.heartbeatMs ?? 10_000, name: `link from ${socket.remoteAddress}` });
+    this.counters.links++;
+    this.sessions.add(session);
+    session.on('close', (err) => {
+      this.sessions.delete(session);
+      if (!err) return;
+      this.counters.brokenLinks++;
+      this.o.log.info({ reason: err.message }, 'link broken');
+    });
+    session.on('stream', (stream, req) => {
+      this.serve(stream, req).catch((err: unknown) => {
+        this.o.log.error({ err: String(err) }, 'link stream failed');
+        stream.destroy();
+      });
+    });
+  }
+
+  /** One tunnel: check, connect from the egress address, answer with the exact code, relay. */
+  private async serve(stream: LinkStream, req: OpenRequest): Promise<void> {
+    this.counters.streams++;
+    let target: Socket;
+    try {
+      const t = { host: req.host, port: req.port, kind: targetKind(req.host) };
+      const until = Date.now() + this.o.connectTimeoutMs;
+      const addrs = await within(resolveAllowed(t, this.o.policy), this.o.connectTimeoutMs, `resolving ${req.host} timed out`);
+      target = await connectFirst(addrs, t, until - Date.now(), this.o.egress);
+    } catch (err) {
+      this.counters.failed++;
+      const code = isProxyError(err) ? err.code : codeFromSystemError(err);
+      stream.refuse(code, (err as Error).message);
+      return;
+    }
+    // The ingress gave up meanwhile (its client left, or its deadline passed): the target goes too.
+    if (stream.destroyed) return void target.destroy();
+    this.counters.served++;
+    stream.accept(`${target.localAddress ?? ''}:${target.localPort ?? 0}`);
+    relayStream(stream, target, this.o.idleTimeoutMs);
+  }
+
+  /** No new links or streams; live streams finish within `drainMs` (GOAWAY), then the rest are cut. */
+  async close(drainMs = 2000): Promise<void> {
+    this.server.close();
+    for (const s of this.sessions) s.drain('exit shutting down');
+    const until = Date.now() + drainMs;
+    while (this.sessions.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+    for (const s of [...this.sessions]) s.destroy('exit shut down');
+  }
+
+  /** Break every link now (tests: a link dying under live streams). */
+  breakAll(): void {
+    for (const s of [...this.sessions]) s.destroy('broken on purpose');
+  }
+}
+
+function within<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new ProxyError('TIMEOUT', message)), ms)));
+  return Promise.race([p, expired]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Stream ↔ target with backpressure and half-close per direction. A failure on
+ * one side is passed on as a failure: a target reset becomes a stream RST, a
+ * stream reset becomes a TCP reset to the target (never a FIN, which would say
+ * the data was complete).
+ */
+function relayStream(stream: LinkStream, target: Socket, idleMs: number): void {
+  const pipe = (src: LinkStream | Socket, dst: LinkStream | Socket): void => {
+    src.on('data', (chunk: Buffer) => {
+      if (!dst.write(chunk)) src.pause();
+    });
+    dst.on('drain', () => src.resume());
+    src.on('end', () => dst.end());
+  };
+  pipe(stream, target);
+  pipe(target, stream);
+  target.on('error', (err: Error) => stream.destroy(err));
+  stream.on('error', () => {
+    if (!target.destroyed) target.resetAndDestroy();
+  });
+  // Each side closed cleanly: the other has its FIN and must not outlive it idle.
+  stream.once('close', () => {
+    if (!target.destroyed) target.setTimeout(idleMs, () => target.destroy());
+  });
+  target.once('close', () => {
+    if (!stream.destroyed) stream.setTimeout(idleMs, () => stream.destroy());
+  });
+  target.setTimeout(idleMs, () => {
+    target.destroy();
+    stream.destroy();
+  });
+  stream.resume();
+  target.resume();
+}

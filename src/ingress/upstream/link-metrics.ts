@@ -1,0 +1,26 @@
+/** /metrics of the links to exits (upstream/link-pool.ts), per exit: links up, streams open, links opened and broken, heartbeat RTT. */
+import { Gauge, type Registry } from 'prom-client';
+import type { ExitLinks, LinkPools } from './link-pool.js';
+
+export function registerLinkMetrics(registry: Registry, pools: LinkPools): void {
+  const perExit = (name: string, help: string, read: (p: ExitLinks) => number | undefined): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['exit'],
+      registers: [registry],
+      collect() {
+        this.reset(); // exits gone since the last scrape leave no stale series
+        for (const p of pools.all()) {
+          const v = read(p);
+          if (v !== undefined) this.set({ exit: p.exit.id }, v);
+        }
+      },
+    });
+  };
+  perExit('hopgate_ingress_links', 'Links up to each hopgate exit', (p) => p.linkCount);
+  perExit('hopgate_ingress_link_streams', 'Tunnels open on the links to each exit', (p) => p.streamCount);
+  perExit('hopgate_ingress_link_connects', 'Links opened to each exit since this process started (reconnects included)', (p) => p.connects);
+  perExit('hopgate_ingress_link_breaks', 'Links to each exit that broke (not drained) since this process started', (p) => p.breaks);
+  perExit('hopgate_ingress_link_rtt_seconds', 'Last heartbeat round trip on a link to each exit', (p) => (p.rttMs === undefined ? undefined : p.rttMs / 1000));
+}

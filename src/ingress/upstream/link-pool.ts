@@ -1,0 +1,297 @@
+/**
+ * Links to hopgate exits (issue 19, docs/EXITS.md): for each exit with a
+ * `link`, a few long-lived mutually authenticated TLS connections, each
+ * carrying one stream per customer tunnel, instead of a TCP connection and a
+ * SOCKS5 handshake per tunnel.
+ *
+ * A pool opens its links on first use and keeps them: a new stream goes to the
+ * healthy link with the fewest streams; a link that breaks fails its streams
+ * (the relay passes that on as a reset) and is replaced with back-off. While
+ * no link is up, opens fail at once with EXIT_UNREACHABLE, so routing moves on
+ * to another exit instead of queueing customers behind a dead one.
+ */
+import { ProxyError, type ErrorCode } from '../../shared/errors.js';
+import { backoffDelay, type BackoffPolicy } from '../../shared/backoff.js';
+import type { TargetAddress } from '../../protocol/address.js';
+import type { ForwardExitConfig, IngressConfig } from '../../shared/schema/ingress-config.js';
+import { dialLinkTls, loadOrCreateLinkIdentity, type LinkIdentity } from '../../link/identity.js';
+import { LinkSession } from '../../link/session.js';
+import type { LinkStream } from '../../link/stream.js';
+import { LinkError } from '../../link/errors.js';
+
+/** Result codes an exit may answer an open with: what SOCKS5 could tell us, said exactly. Anything else is the exit's failure. */
+const TARGET_CODES: ReadonlySet<string> = new Set<ErrorCode>([
+  'TARGET_FORBIDDEN',
+  'CONN_REFUSED',
+  'HOST_UNREACHABLE',
+  'NET_UNREACHABLE',
+  'DNS_FAILED',
+  'TIMEOUT',
+  'FAMILY_UNSUPPORTED',
+  'ADDRTYPE_UNSUPPORTED',
+]);
+
+const RECONNECT: BackoffPolicy = { baseMs: 100, maxMs: 10_000, jitter: 0.5 };
+
+export interface LinkSettings {
+  readonly identity: LinkIdentity;
+  /** Links kept to each exit. */
+  readonly perExit: number;
+  readonly heartbeatMs: number;
+}
+
+/** Ways an open may fail: the exit's own answer, or no way to reach it. */
+function asProxyError(err: unknown, exitId: string): ProxyError {
+  if (err instanceof ProxyError) return err;
+  if (err instanceof LinkError && err.code === 'OPEN_REFUSED' && err.result && TARGET_CODES.has(err.result)) {
+    return new ProxyError(err.result as ErrorCode, `exit ${exitId}: ${err.message}`);
+  }
+  return new ProxyError('EXIT_UNREACHABLE', `exit ${exitId}: ${(err as Error).message}`, { cause: err });
+}
+
+/** The links to one exit. */
+export class ExitLinks {
+  private readonly links: LinkSession[] = [];
+  private connecting: Promise<LinkSession> | undefined;
+  private failures = 0;
+  private retryAt = 0;
+  private lastError = '';
+  private retryTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  /** Links opened since the pool started (the first included) and broken ones: for /metrics and tests. */
+  connects = 0;
+  breaks = 0;
+
+  constructor(
+    readonly exit: ForwardExitConfig & { link: NonNullable<ForwardExitConfig['link']> },
+    private readonly settings: LinkSettings,
+  ) {}
+
+  /** Same exit, same link settings: a reload keeps the pool. */
+  sameAs(exit: ForwardExitConfig, settings: LinkSettings): boolean {
+    const a = this.exit;
+    return (
+      exit.link !== undefined &&
+      a.host === exit.host &&
+      a.link.port === exit.link.port &&
+      a.link.fingerprint === exit.link.fingerprint &&
+      settings.identity.fingerprint === this.settings.identity.fingerprint &&
+      settings.perExit === this.settings.perExit &&
+      settings.heartbeatMs === this.settings.heartbeatMs
+    );
+  }
+
+  get streamCount(): number {
+    return this.links.reduce((n, l) => n + l.streamCount, 0);
+  }
+
+  get linkCount(): number {
+    return this.links.length;
+  }
+
+  /** The latest heartbeat (or probe) round trip on any of the links, ms. */
+  get rttMs(): number | undefined {
+    for (const l of this.links) if (l.rttMs !== undefined) return l.rttMs;
+    return undefined;
+  }
+
+  /** One stream to `target` through this exit; the exit's answer is the result. */
+  async open(target: TargetAddress, timeoutMs: number): Promise<LinkStream> {
+    const until = Date.now() + timeoutMs;
+    // A GOAWAY racing our open refuses it untouched: one more try on another link.
+    for (let attempt = 0; ; attempt++) {
+      const link = await this.pick(timeoutMs);
+      try {
+        return await withDeadline(link.open(target.host, target.port), Math.max(0, until - Date.now()), `exit ${this.exit.id}: no answer over the link for ${target.host}:${target.port}`);
+      } catch (err) {
+        if (attempt === 0 && err instanceof LinkError && (err.code === 'LINK_DRAINING' || err.code === 'STREAM_LIMIT')) continue;
+        throw asProxyError(err, this.exit.id);
+      }
+    }
+  }
+
+  /** Health probe: a link is up (dialled if need be) and answers a PING in time. */
+  async probe(timeoutMs: number): Promise<number> {
+    const link = await this.pick(timeoutMs);
+    return withDeadline(link.ping(), timeoutMs, `exit ${this.exit.id}: link PING unanswered`).catch((err: unknown) => {
+      throw asProxyError(err, this.exit.id);
+    });
+  }
+
+  /** No new streams; live ones finish, then the links close. */
+  drain(): void {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    // A copy: an idle link closes inside drain() and leaves this.links at once.
+    for (const l of [...this.links]) l.drain('ingress draining');
+  }
+
+  destroy(): void {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    for (const l of [...this.links]) l.destroy('ingress closed the link');
+  }
+
+  private healthy(): LinkSession | undefined {
+    let best: LinkSession | undefined;
+    for (const l of this.links) {
+      if (l.broken || l.draining) continue;
+      if (!best || l.streamCount < best.streamCount) best = l;
+    }
+    return best;
+  }
+
+  private async pick(timeoutMs: number): Promise<LinkSession> {
+    if (this.closed) throw new ProxyError('EXIT_UNREACHABLE', `exit ${this.exit.id}: links closed (ingress draining)`);
+    const best = this.healthy();
+    if (best) {
+      if (this.links.length < this.settings.perExit) this.grow();
+      return best;
+    }
+    if (this.connecting) return this.connecting;
+    const wait = this.retryAt - Date.now();
+    if (wait > 0) throw new ProxyError('EXIT_UNREACHABLE', `exit ${this.exit.id}: link down (${this.lastError}); next attempt in ${Math.ceil(wait)} ms`);
+    return this.connect(timeoutMs);
+  }
+
+  /** One more link in the background (a failure only moves the back-off). */
+  private grow(): void {
+    if (this.connecting || this.closed || Date.now() < this.retryAt) return;
+    this.connect(10_000).catch(() => undefined);
+  }
+
+  private connect(timeoutMs: number): Promise<LinkSession> {
+    const { host, link } = this.exit;
+    const p = dialLinkTls({ host, port: link.port, identity: this.settings.identity, pinned: [link.fingerprint], timeoutMs: Math.max(1, timeoutMs) }).then(
+      (socket) => {
+        const session = new LinkSession(socket, { dialled: true, heartbeatMs: this.settings.heartbeatMs, name: `link to exit ${this.exit.id}` });
+        this.connects++;
+        this.failures = 0;
+        this.retryAt = 0;
+        if (this.closed) {
+          session.destroy('pool closed while connecting');
+          throw new ProxyError('EXIT_UNREACHABLE', `exit ${this.exit.id}: links closed (ingress draining)`);
+        }
+        this.links.push(session);
+        session.on('close', (err) => this.onClose(session, err));
+        return session;
+      },
+      (err: unknown) => {
+        this.failures++;
+        this.lastError = (err as Error).message;
+        this.retryAt = Date.now() + backoffDelay(this.failures - 1, RECONNECT);
+        throw new ProxyError('EXIT_UNREACHABLE', `exit ${this.exit.id}: link ${host}:${link.port}: ${this.lastError}`, { cause: err });
+      },
+    );
+    this.connecting = p;
+    const clear = (): void => {
+      if (this.connecting === p) this.connecting = undefined;
+    };
+    p.then(clear, clear);
+    return p;
+  }
+
+  private onClose(session: LinkSession, err: LinkError | undefined): void {
+    const i = this.links.indexOf(session);
+    if (i >= 0) this.links.splice(i, 1);
+    if (!err || this.closed) return;
+    this.breaks++;
+    this.lastError = err.message;
+    // Replace it with back-off: the next open finds a link ready instead of paying the handshake.
+    this.failures++;
+    this.retryAt = Date.now() + backoffDelay(this.failures - 1, RECONNECT);
+    this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    if (this.closed || this.retryTimer || this.links.length >= this.settings.perExit) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.closed || this.connecting || this.links.length >= this.settings.perExit) return;
+      this.connect(10_000).catch(() => this.scheduleRetry());
+    }, Math.max(0, this.retryAt - Date.now()));
+    this.retryTimer.unref();
+  }
+}
+
+function withDeadline<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  let late = false;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      late = true;
+      reject(new ProxyError('TIMEOUT', message));
+    }, ms);
+  });
+  // A stream that opens after we gave up is reset at once, not left open at the exit.
+  void p.then((v) => {
+    if (late) (v as { destroy?: () => void }).destroy?.();
+  }, () => undefined);
+  return Promise.race([p, expired]).finally(() => clearTimeout(timer));
+}
+
+/** Every exit's links, for one ingress process; follows reloads. */
+export class LinkPools {
+  private readonly pools = new Map<string, ExitLinks>();
+  private settings: LinkSettings | undefined;
+  private settingsKey = '';
+
+  /** Take a configuration: pools of exits gone or changed drain (their live streams finish). */
+  configure(config: IngressConfig): void {
+    const want = new Map<string, ForwardExitConfig>();
+    for (const e of config.exits) if (e.kind !== 'reverse' && e.link) want.set(e.id, e);
+    if (config.links && want.size > 0) {
+      const key = `${config.links.identityDir}|${config.links.perExit}|${config.links.heartbeatMs}`;
+      if (key !== this.settingsKey || !this.settings) {
+        const identity = loadOrCreateLinkIdentity(config.links.identityDir, 'hopgate ingress');
+        this.settings = { identity, perExit: config.links.perExit, heartbeatMs: config.links.heartbeatMs };
+        this.settingsKey = key;
+      }
+    }
+    for (const [id, pool] of this.pools) {
+      const next = want.get(id);
+      if (!next || !this.settings || !pool.sameAs(next, this.settings)) {
+        pool.drain();
+        this.pools.delete(id);
+      }
+    }
+  }
+
+  /** This ingress's link fingerprint (what exits pin), once a configuration with links was taken. */
+  get fingerprint(): string | undefined {
+    return this.settings?.identity.fingerprint;
+  }
+
+  /** The pool for `exit` (made on first use), or undefined when it has no link. */
+  for(exit: ForwardExitConfig): ExitLinks | undefined {
+    if (!exit.link || !this.settings) return undefined;
+    const pool = this.pools.get(exit.id);
+    // A reload hands us a new but equal config object: the links stay.
+    if (pool && pool.sameAs(exit, this.settings)) return pool;
+    pool?.drain();
+    const fresh = new ExitLinks({ ...exit, link: exit.link }, this.settings);
+    this.pools.set(exit.id, fresh);
+    return fresh;
+  }
+
+  all(): ExitLinks[] {
+    return [...this.pools.values()];
+  }
+
+  drain(): void {
+    for (const p of this.pools.values()) p.drain();
+  }
+
+  destroy(): void {
+    for (const p of this.pools.values()) p.destroy();
+    this.pools.clear();
+  }
+
+  /** Drain every link, wait up to `ms` for them to close cleanly, then cut what is left. */
+  async drainAndClose(ms: number): Promise<void> {
+    this.drain();
+    const until = Date.now() + ms;
+    while (this.all().some((p) => p.linkCount > 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    this.destroy();
+  }
+}
