@@ -154,6 +154,12 @@ export class ReverseExitClient {
       resumed = socket.isSessionReused();
       socket.write(registrationPacket({ exit: o.id, token: o.token }));
     });
+    // The ingress ended a work connection that carries no tunnel (it released it for another
+    // ingress worker, the exit was reconfigured, a missed heartbeat): it is gone, and half-open
+    // (allowHalfOpen) it would linger until the idle timeout instead of being replaced now.
+    socket.once('end', () => {
+      if (conn.state === 'idle' || conn.state === 'dialing') socket.destroy();
+    });
     socket.once('close', () => {
       this.conns.delete(conn);
       if (!registered) return this.backoff();

@@ -17,7 +17,7 @@ import type { QuotaTotalsMsg, QuotaUsageMsg } from '../ingress/guard/quota.js';
 import type { ExitHealthMsg } from '../ingress/control-link/exit-health-report.js';
 import type { MeterBatchMsg } from '../ingress/control-link/stats.js';
 import type { LegitimacyEvidenceMsg, LegitimacyRulesMsg } from '../ingress/control-link/legitimacy-link.js';
-import type { TunnelConnMsg, TunnelHelloMsg, TunnelKeysMsg, TunnelLoadMsg } from '../ingress/reverse/tunnel-dispatch.js';
+import type { TunnelConnMsg, TunnelHelloMsg, TunnelKeysMsg, TunnelLoadMsg, TunnelReleaseMsg } from '../ingress/reverse/tunnel-dispatch.js';
 import type { AuthEventMsg } from '../ingress/auth/throttle-sync.js';
 
 /** A nested payload the receiver validates itself: an object, typed as what the sender meant. */
@@ -43,7 +43,14 @@ const QuotaUsage = z.object({ type: z.literal('hopgate:quota:usage'), usage: z.a
 const ThrottleEvent = z.object({ kind: z.enum(['fail', 'ok']), source: z.string().max(256), login: z.string().max(256) });
 const AuthEvent = z.object({ type: z.literal('hopgate:auth:event'), scope: z.enum(['proxy', 'tunnel']), event: ThrottleEvent });
 const LegitEvidence = z.object({ type: z.literal('hopgate:legit:evidence'), counts: z.array(z.tuple([z.string(), z.number()])), attack: z.boolean(), limited: z.number() });
-const ReverseLoad = z.object({ type: z.literal('hopgate:reverse:load'), load: count, received: count, open: z.boolean() });
+const exitId = z.string().max(1024);
+const ReverseLoad = z.object({
+  type: z.literal('hopgate:reverse:load'),
+  load: z.number().int(), // less the requests waiting: may go below zero
+  received: count,
+  open: z.boolean(),
+  exits: z.array(z.tuple([exitId, count, count])).max(4096),
+});
 
 const WorkerMessageSchema = z.discriminatedUnion('type', [
   WorkerBooting,
@@ -103,6 +110,7 @@ const QuotaOthers = z.object({ type: z.literal('hopgate:quota:others'), others: 
 const ReverseConn = z.object({ type: z.literal('hopgate:reverse:conn') });
 const ReverseKeys = z.object({ type: z.literal('hopgate:reverse:keys'), ticketKeys: z.string().max(128) });
 const ReverseHello = z.object({ type: z.literal('hopgate:reverse:hello') });
+const ReverseRelease = z.object({ type: z.literal('hopgate:reverse:release'), exit: exitId, min: z.number().int().min(1) });
 
 const PrimaryMessageSchema = z.discriminatedUnion('type', [
   ConfigReload,
@@ -115,6 +123,7 @@ const PrimaryMessageSchema = z.discriminatedUnion('type', [
   ReverseConn,
   ReverseKeys,
   ReverseHello,
+  ReverseRelease,
 ]);
 
 /** Primary → worker. */
@@ -131,7 +140,8 @@ export type PrimaryMessage =
   | AuthEventMsg
   | TunnelConnMsg
   | TunnelKeysMsg
-  | TunnelHelloMsg;
+  | TunnelHelloMsg
+  | TunnelReleaseMsg;
 
 export type WorkerMessageType = WorkerMessage['type'];
 export type PrimaryMessageType = PrimaryMessage['type'];

@@ -299,6 +299,67 @@ test('two workers (YAML): a worker that does not answer when the tunnel port ope
   }
 });
 
+test('two workers (YAML): a worker holding none of an exit\'s pool gets a work connection moved to it, with no request to bring a refill', { timeout: 30_000 }, async () => {
+  const file = join(dir, 'imbalance.yaml');
+  const start = await base();
+  writeFileSync(file, JSON.stringify(start));
+  let ing: RunningIngress | undefined;
+  let exit: ReverseExitClient | undefined;
+  let stopped: number | undefined;
+  const loads = new Map<number, number>();
+  const onLoad = (w: Worker, m: { type?: unknown; load?: unknown } | undefined): void => {
+    if (m?.type === 'hopgate:reverse:load' && typeof m.load === 'number') loads.set(w.id, m.load);
+  };
+  cluster.on('message', onLoad);
+  try {
+    ing = await startIngressProcesses(file, { workers: 2, log: createLogger('silent') });
+    const [busy, empty] = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+    // Stopped while the tunnel port opens and the exit dials in: after the 1 s hold the whole pool is seated in `busy`.
+    stopped = empty!.process.pid!;
+    process.kill(stopped, 'SIGSTOP');
+    writeFileSync(file, JSON.stringify({ ...start, exits: [await reverseEntry('lopsided', '127.0.0.27', 'de')], reverse: REVERSE }));
+    process.kill(process.pid, 'SIGHUP');
+    await eventually('the tunnel port opened', () => ing!.tunnelPort !== undefined);
+    exit = startReverseExit(ing.tunnelPort!, 'lopsided', '127.0.0.27', { pool: 2 });
+    await eventually('both work connections registered in the running worker', () => exit!.idle === 2 && loads.get(busy!.id) === 2, { timeoutMs: 5000 });
+    process.kill(stopped, 'SIGCONT');
+    stopped = undefined;
+    // Nobody uses a work connection, so no refill comes by itself: without the rebalance the resumed
+    // worker stays at 0 for good, and every pinned request the kernel gives it fails at once (REP 1).
+    await eventually('the resumed worker seated with a work connection moved to it', () => loads.get(busy!.id) === 1 && loads.get(empty!.id) === 1, { timeoutMs: 5000 }).catch((err: Error) => {
+      throw new Error(`${err.message}; loads by worker: ${JSON.stringify([...loads])}`);
+    });
+    // Counted by the worker from the registration on; the exit counts it once accepted.
+    await eventually('the exit refilled the one it was asked back', () => exit!.idle === 2);
+    assert.deepEqual(await run(ing.ports[0], '127.0.0.27', 20, 'after a lopsided start, two workers, pool 2'), []);
+  } finally {
+    cluster.off('message', onLoad);
+    if (stopped) process.kill(stopped, 'SIGCONT');
+    await exit?.stop(200);
+    await ing?.stop();
+  }
+});
+
+test('two workers (YAML): a pool of 1 serves every request — a request reaching the worker without it waits while the connection is moved there', { timeout: 30_000 }, async () => {
+  const file = join(dir, 'pool-1.yaml');
+  const cfg = await base();
+  writeFileSync(file, JSON.stringify({ ...cfg, exits: [await reverseEntry('single', '127.0.0.28', 'de')], reverse: { ...REVERSE, waitMs: 2000 } }));
+  let ing: RunningIngress | undefined;
+  let exit: ReverseExitClient | undefined;
+  try {
+    ing = await startIngressProcesses(file, { workers: 2, log: createLogger('silent') });
+    exit = startReverseExit(ing.tunnelPort!, 'single', '127.0.0.28', { pool: 1 });
+    await withTimeout(exit.ready, 5000, 'exit registered');
+    const failures = await run(ing.ports[0], '127.0.0.28', 30, 'two workers, pool 1');
+    // Each request takes the connection (one registration) and moving it costs one more.
+    process.stderr.write(`# pool 1: ${exit.counters.registered} registrations for 30 requests\n`);
+    assert.deepEqual(failures, []);
+  } finally {
+    await exit?.stop(200);
+    await ing?.stop();
+  }
+});
+
 test('two workers (YAML): a flood of silent connections to the tunnel port stays bounded in the primary, and an exit from elsewhere still registers at once', { timeout: 100_000 }, async () => {
   const file = join(dir, 'flood.yaml');
   const cfg = await base();

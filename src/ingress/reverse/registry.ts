@@ -90,6 +90,12 @@ export class ReverseRegistry {
   refused = 0;
   /** Called when `load()` may have changed (a worker reports it to the primary). */
   onChange: (() => void) | undefined;
+  /**
+   * A cluster worker: the exit's pool may sit in other workers, and the primary moves a
+   * connection here when this one is short (tunnel-dispatch.ts), so a request for an exit
+   * with nothing here waits (`waitMs`) for it instead of failing at once.
+   */
+  shared = false;
 
   constructor(
     snapshot: Snapshot,
@@ -162,6 +168,29 @@ export class ReverseRegistry {
 
   idleCount(id: string): number {
     return this.states.get(id)?.idle.size ?? 0;
+  }
+
+  /** Each reverse exit of the configuration: [id, idle here, requests waiting here] (the primary rebalances on it). */
+  exitCounts(): Array<[string, number, number]> {
+    return [...this.states].map(([id, st]) => [id, st.idle.size, st.waiters.length]);
+  }
+
+  /**
+   * The primary asks for one idle work connection of `exitId` back (another worker is short
+   * of it): closed if at least `min` are idle here now — this worker's own count, not the
+   * primary's possibly stale view. The exit dials a refill at once, which the primary hands
+   * to the worker short of it. True if one was closed.
+   */
+  releaseIdle(exitId: string, min: number): boolean {
+    const st = this.states.get(exitId);
+    if (!st || st.idle.size < Math.max(1, min) || st.waiters.length > 0) return false;
+    const c = st.idle.values().next().value!;
+    st.idle.delete(c);
+    st.live.delete(c);
+    c.state = 'busy'; // taken by nobody: out of the pool before its close arrives
+    this.changed();
+    c.fail('released for another ingress worker');
+    return true;
   }
 
   /** A new TLS connection on the tunnel port: it must register within `timeoutMs`. */
@@ -323,7 +352,8 @@ export class ReverseRegistry {
 
   /**
    * An idle work connection of `exitId`, waiting up to `waitMs` when the pool is
-   * exhausted. Fails at once when the exit is not connected at all.
+   * exhausted. Fails at once when the exit is not connected at all — in a cluster worker
+   * only when it is not connected anywhere by the end of the wait (`shared`).
    */
   take(exitId: string, waitMs: number): Promise<WorkConn> {
     const st = this.states.get(exitId);
@@ -335,7 +365,7 @@ export class ReverseRegistry {
       this.changed();
       return Promise.resolve(c);
     }
-    if (st.live.size === 0) return Promise.reject(new ProxyError('EXIT_UNREACHABLE', `reverse exit ${exitId} is not connected (no work connections registered)`));
+    if (st.live.size === 0 && !this.shared) return Promise.reject(new ProxyError('EXIT_UNREACHABLE', `reverse exit ${exitId} is not connected (no work connections registered)`));
     if (waitMs <= 0 || st.waiters.length >= MAX_WAITERS) {
       return Promise.reject(new ProxyError('EXIT_UNREACHABLE', `no idle work connection from exit ${exitId} (${st.waiters.length} requests already waiting)`));
     }
@@ -347,7 +377,8 @@ export class ReverseRegistry {
           const i = st.waiters.indexOf(w);
           if (i >= 0) st.waiters.splice(i, 1);
           this.changed();
-          reject(new ProxyError('EXIT_UNREACHABLE', `no idle work connection from exit ${exitId} within ${waitMs} ms`));
+          if (st.live.size === 0) reject(new ProxyError('EXIT_UNREACHABLE', `reverse exit ${exitId} is not connected (no work connection reached this ingress worker within ${waitMs} ms)`));
+          else reject(new ProxyError('EXIT_UNREACHABLE', `no idle work connection from exit ${exitId} within ${waitMs} ms`));
         }, waitMs),
       };
       st.waiters.push(w);

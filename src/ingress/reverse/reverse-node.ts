@@ -85,9 +85,10 @@ export class ReverseNode implements ReverseDialer {
       tlsFiles(this.snap.config),
       () => this.snap.config.limits.handshakeTimeoutMs,
       (socket, source) => this.accept(socket, source),
-      () => this.registry.load(),
+      this.registry,
     );
     this.registry.onChange = () => intake.changed();
+    this.registry.shared = true;
     this.intake = intake;
   }
 

@@ -38,13 +38,26 @@ export interface TunnelKeysMsg {
 
 /**
  * Worker → primary: its load (tunnel-intake.ts), how many sockets it has received
- * so far, and whether it takes more (false once its reverse side closed).
+ * so far, whether it takes more (false once its reverse side closed), and for each
+ * reverse exit its idle work connections and the requests waiting for one.
  */
 export interface TunnelLoadMsg {
   readonly type: 'hopgate:reverse:load';
   readonly load: number;
   readonly received: number;
   readonly open: boolean;
+  readonly exits: ReadonlyArray<readonly [id: string, idle: number, waiting: number]>;
+}
+
+/**
+ * Primary → worker: close one idle work connection of `exit` if you hold at least `min`
+ * (another worker has none). The exit refills at once, and the refill goes to the worker
+ * with the lowest load: the one short of it.
+ */
+export interface TunnelReleaseMsg {
+  readonly type: 'hopgate:reverse:release';
+  readonly exit: string;
+  readonly min: number;
 }
 
 /**
@@ -62,6 +75,24 @@ interface Seat {
   sent: number;
   /** Sockets handed over whose transfer has not completed, with their source: destroyed if the worker goes. */
   readonly inFlight: Map<Socket, string>;
+  /** Its last report per exit: idle work connections and requests waiting. */
+  exits: Map<string, { idle: number; waiting: number }>;
+}
+
+/** One release per exit this often at most: the refill it brings must reach the short worker and be reported first. */
+const RELEASE_EVERY_MS = 200;
+/** Exits per worker report looked at (a bound on what a broken worker can make the primary keep). */
+const MAX_REPORTED_EXITS = 4096;
+
+/** A report's per-exit counts, checked: a worker is another process. */
+function exitsOf(raw: unknown): Map<string, { idle: number; waiting: number }> {
+  const out = new Map<string, { idle: number; waiting: number }>();
+  if (!Array.isArray(raw)) return out;
+  for (const e of raw.slice(0, MAX_REPORTED_EXITS)) {
+    if (!Array.isArray(e) || typeof e[0] !== 'string' || !Number.isInteger(e[1]) || !Number.isInteger(e[2])) continue;
+    out.set(e[0], { idle: Math.max(0, e[1] as number), waiting: Math.max(0, e[2] as number) });
+  }
+  return out;
 }
 
 /**
@@ -90,6 +121,9 @@ export class TunnelDispatcher {
   private answerTimer: NodeJS.Timeout | undefined;
   /** Connections that came while `unanswered` was not empty, with their source, in arrival order. */
   private readonly held = new Map<Socket, string>();
+  /** When a release was last asked for, by exit. */
+  private readonly released = new Map<string, number>();
+  private recheck: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -135,13 +169,60 @@ export class TunnelDispatcher {
     let seat = this.seats.get(worker.id);
     // A new seat counts from what the worker has received: nothing is in flight to it yet.
     if (!seat) {
-      this.seats.set(worker.id, (seat = { worker, load: 0, received: r.received, sent: r.received, inFlight: new Map() }));
+      this.seats.set(worker.id, (seat = { worker, load: 0, received: r.received, sent: r.received, inFlight: new Map(), exits: new Map() }));
       worker.send({ type: 'hopgate:reverse:keys', ticketKeys: this.ticketKeys } satisfies TunnelKeysMsg); // IPC keeps order: before any socket
     }
     seat.load = r.load;
     seat.received = r.received;
+    seat.exits = exitsOf(r.exits);
     this.answered(worker.id);
+    this.rebalance();
   };
+
+  /**
+   * Balancing on the reports is not enough: they can be stale when a refill arrives (a
+   * worker's "I used one" still on its way), and a tie then sent the refill elsewhere — a
+   * worker left with no work connection of an exit gets none back until another worker
+   * uses one, and its requests for it failed meanwhile. So when a worker has no idle
+   * connection of an exit, a worker with a spare one (two or more idle, or any when the
+   * short worker has requests waiting) is asked to close one: the exit refills at once,
+   * and the refill goes to the lowest load, the short worker (its waiting requests count
+   * against its load). The holder checks its own count before closing (registry.ts).
+   */
+  private rebalance(): void {
+    const now = Date.now();
+    if (this.released.size > MAX_REPORTED_EXITS) this.released.clear();
+    const ids = new Set<string>();
+    for (const s of this.seats.values()) for (const id of s.exits.keys()) ids.add(id);
+    for (const id of ids) {
+      let waiting = false;
+      let short = false;
+      let donor: { seat: Seat; idle: number } | undefined;
+      for (const s of this.seats.values()) {
+        if (!s.worker.isConnected()) continue;
+        const e = s.exits.get(id);
+        if (!e) continue;
+        if (e.idle === 0) {
+          short = true;
+          waiting ||= e.waiting > 0;
+        } else if (!donor || e.idle > donor.idle) donor = { seat: s, idle: e.idle };
+      }
+      if (!short || !donor) continue;
+      const min = waiting ? 1 : 2;
+      if (donor.idle < min) continue;
+      const since = now - (this.released.get(id) ?? 0);
+      if (since < RELEASE_EVERY_MS) {
+        // Too soon after the last one: look again then (no report may come meanwhile).
+        this.recheck ??= setTimeout(() => {
+          this.recheck = undefined;
+          this.rebalance();
+        }, RELEASE_EVERY_MS - since).unref();
+        continue;
+      }
+      this.released.set(id, now);
+      donor.seat.worker.send({ type: 'hopgate:reverse:release', exit: id, min } satisfies TunnelReleaseMsg, undefined, {}, () => undefined);
+    }
+  }
 
   private readonly onGone = (worker: Worker): void => {
     const seat = this.seats.get(worker.id);
@@ -243,6 +324,7 @@ export class TunnelDispatcher {
     cluster.off('exit', this.onGone);
     cluster.off('disconnect', this.onGone);
     clearTimeout(this.answerTimer);
+    clearTimeout(this.recheck);
     for (const seat of this.seats.values()) for (const socket of seat.inFlight.keys()) socket.destroy();
     for (const socket of this.held.keys()) socket.destroy();
     this.held.clear();

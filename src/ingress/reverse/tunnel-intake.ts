@@ -7,7 +7,17 @@
 import type { Socket } from 'node:net';
 import { createSecureContext, TLSSocket, type SecureContext, type SecureContextOptions } from 'node:tls';
 import { unmapIPv4 } from '../../shared/net-addr.js';
-import type { TunnelConnMsg, TunnelHelloMsg, TunnelKeysMsg, TunnelLoadMsg } from './tunnel-dispatch.js';
+import type { TunnelConnMsg, TunnelHelloMsg, TunnelKeysMsg, TunnelLoadMsg, TunnelReleaseMsg } from './tunnel-dispatch.js';
+
+/** What the registry tells the intake and does for it (registry.ts). */
+export interface IntakePool {
+  /** Work connections registering or idle, less requests waiting for one. */
+  load(): number;
+  /** Per reverse exit: [id, idle, waiting]. */
+  exitCounts(): Array<[string, number, number]>;
+  /** Close one idle work connection of the exit if at least `min` are idle. */
+  releaseIdle(exitId: string, min: number): boolean;
+}
 
 const REPORT_EVERY_MS = 500;
 const MAX_HANDSHAKES = 1024;
@@ -29,13 +39,13 @@ export class TunnelIntake {
 
   /**
    * `onSecure`: a connection whose TLS handshake completed, with its source address.
-   * `load`: the registry's load (registry.ts): registering (handshake done) or idle work connections.
+   * `pool`: the registry (registry.ts): its load, and each exit's idle and waiting counts.
    */
   constructor(
     tls: SecureContextOptions,
     private readonly handshakeTimeoutMs: () => number,
     private readonly onSecure: (socket: TLSSocket, source: string) => void,
-    private readonly load: () => number,
+    private readonly pool: IntakePool,
   ) {
     this.tls = tls;
     this.ctx = this.context();
@@ -76,19 +86,25 @@ export class TunnelIntake {
    * full while it had no work connection left (its requests then failed).
    */
   private currentLoad(): number {
-    return this.closed ? 0 : this.load();
+    return this.closed ? 0 : this.pool.load();
   }
 
   private report(): void {
-    const msg: TunnelLoadMsg = { type: 'hopgate:reverse:load', load: this.currentLoad(), received: this.received, open: !this.closed };
-    const text = `${msg.load}/${msg.received}/${msg.open}`;
+    const exits = this.closed ? [] : this.pool.exitCounts();
+    const msg: TunnelLoadMsg = { type: 'hopgate:reverse:load', load: this.currentLoad(), received: this.received, open: !this.closed, exits };
+    const text = `${msg.load}/${msg.received}/${msg.open}/${JSON.stringify(exits)}`;
     if (text === this.last || !process.connected) return;
     this.last = text;
     this.lastLoad = msg.load;
     process.send?.(msg, undefined, {}, () => undefined); // a closed channel: the primary is gone
   }
 
-  private readonly onMessage = (m: TunnelConnMsg | TunnelKeysMsg | TunnelHelloMsg | { type?: unknown } | undefined, handle: unknown): void => {
+  private readonly onMessage = (m: TunnelConnMsg | TunnelKeysMsg | TunnelHelloMsg | TunnelReleaseMsg | { type?: unknown } | undefined, handle: unknown): void => {
+    if (m?.type === 'hopgate:reverse:release') {
+      const r = m as TunnelReleaseMsg;
+      if (!this.closed) this.pool.releaseIdle(r.exit, r.min);
+      return;
+    }
     if (m?.type === 'hopgate:reverse:hello') {
       this.last = ''; // the tunnel port (re)opened: be seated even if nothing changed here
       return this.report();
