@@ -256,7 +256,7 @@ function startDemoReverseExit(id: string, token: string, egress: string, egress6
   }).start();
 }
 
-function humanBanner(c: UpContract, workers: number): string {
+export function humanBanner(c: UpContract, workers: number): string {
   const { host, ports } = c.ingress;
   const u = c.users[0]!;
   const cred = `${u.username}:${u.password}`;
@@ -292,6 +292,7 @@ function humanBanner(c: UpContract, workers: number): string {
     lines.push(
       '',
       `control plane: ${c.control.url} (operator token in .hopgate/control-admin-token; the ingress follows it live)`,
+      `  dashboard: ${c.control.url}/dashboard   (log in with the operator token, or as a customer: ${u.username} and its password)`,
       '  npx hopgate user add alice --exit de-1     # a customer, in force at the ingress at once',
       '  npx hopgate usage demo --by minute          # usage per minute and exit (pulled every 5 s)',
     );

@@ -82,6 +82,10 @@ describe('control dashboard', () => {
     assert.equal(slash.status, 308);
     assert.equal(slash.headers.get('location'), '/dashboard');
     assert.equal((await fetch(cp.url + '/dashboard/nope.js')).status, 404);
+    // The control plane's root is where a new operator looks first: it leads to the dashboard.
+    const root = await fetch(cp.url + '/', { redirect: 'manual' });
+    assert.equal(root.status, 302);
+    assert.equal(root.headers.get('location'), '/dashboard');
     // The API itself is unchanged: still needs credentials.
     assert.equal((await fetch(cp.url + '/v1/customers')).status, 401);
   });

@@ -55,7 +55,7 @@ function secure(reply: FastifyReply): FastifyReply {
     .header('cache-control', 'no-cache');
 }
 
-/** Adds GET /dashboard and its files under /dashboard/ (public: the files hold no data). */
+/** Adds GET /dashboard, its files under /dashboard/ and GET / leading there (public: the files hold no data). */
 export function registerDashboard(app: FastifyInstance): void {
   const dir = assetDir();
   const body = new Map<string, Buffer>();
@@ -70,4 +70,6 @@ export function registerDashboard(app: FastifyInstance): void {
     });
   }
   app.get('/dashboard/', async (_req, reply) => secure(reply).redirect('/dashboard', 308));
+  // The root is where a new operator looks first (a JSON 404 there said nothing); 302: / may mean more one day.
+  app.get('/', async (_req, reply) => secure(reply).redirect('/dashboard', 302));
 }
