@@ -124,3 +124,19 @@ export function codeFromSystemError(err: unknown): ErrorCode {
       return 'HOST_UNREACHABLE';
   }
 }
+
+/**
+ * What an exit may answer for a target, passed on to the client as said (a hopgate exit over a
+ * link, a reverse exit over its work connection). Any other code from an exit counts as the
+ * exit's own failure (EXIT_UNREACHABLE): a hostile exit cannot make the ingress answer, say, AUTH_FAILED.
+ */
+export const EXIT_TARGET_CODES: ReadonlySet<string> = new Set<ErrorCode>([
+  'TARGET_FORBIDDEN',
+  'CONN_REFUSED',
+  'HOST_UNREACHABLE',
+  'NET_UNREACHABLE',
+  'DNS_FAILED',
+  'TIMEOUT',
+  'FAMILY_UNSUPPORTED',
+  'ADDRTYPE_UNSUPPORTED',
+]);

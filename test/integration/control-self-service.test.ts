@@ -11,7 +11,6 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer as createNetServer } from 'node:net';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { dialects, tempDir, type TestDb } from '../helpers/control-fixtures.js';
 import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl, type Api } from '../helpers/control-link-fixtures.js';
@@ -21,6 +20,7 @@ import { curl } from '../helpers/curl.js';
 import { startWhoami } from '../../src/cli/demo-target.js';
 import type { ControlledIngress } from '../../src/processes/controlled-ingress.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';
+import { freePortRange } from '../helpers/ports.js';
 
 const EXITS = [
   ['us-1', '127.0.0.2', 'us'],
@@ -29,22 +29,6 @@ const EXITS = [
   ['gb-1', '127.0.0.5', 'gb'],
 ] as const;
 const PORTS = 6;
-
-async function freeRange(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    let ok = true;
-    for (let p = base; p < base + count && ok; p++) {
-      ok = await new Promise<boolean>((resolve) => {
-        const s = createNetServer();
-        s.once('error', () => resolve(false));
-        s.listen(p, '127.0.0.1', () => s.close(() => resolve(true)));
-      });
-    }
-    if (ok) return base;
-  }
-  throw new Error('no free port range');
-}
 
 for (const d of await dialects()) {
   describe(`self-service (${d.name})`, { skip: d.skip }, () => {
@@ -80,7 +64,7 @@ for (const d of await dialects()) {
       for (const [id, ip] of EXITS) exits.set(id, await startTestExit(id, ip));
       cp = await startTestControl(tdb.spec, cpState.path, { statsIntervalMs: 200 });
       call = cp.api;
-      base = await freeRange(PORTS);
+      base = await freePortRange(PORTS);
       const settings = { ...TEST_SETTINGS, listen: { host: '127.0.0.1', ports: [base, base + PORTS - 1] }, limits: { exitProbeIntervalMs: 200 } };
       assert.equal((await call('PATCH', '/v1/settings', settings)).status, 200);
       for (const [id, , country] of EXITS) assert.equal((await call('POST', '/v1/exits', exitEntry(exits.get(id)!, country))).status, 201);

@@ -8,7 +8,6 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer as createNetServer } from 'node:net';
 import type { Server } from 'node:http';
 import { sqliteDb, tempDir, type TestDb } from '../helpers/control-fixtures.js';
 import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl, type Api } from '../helpers/control-link-fixtures.js';
@@ -21,6 +20,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { ControlledIngress } from '../../src/processes/controlled-ingress.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';
+import { freePortRange } from '../helpers/ports.js';
 
 const EXITS = [
   ['us-1', '127.0.0.2', 'us'],
@@ -32,23 +32,6 @@ const EXITS = [
 const ipOf = (id: string): string => EXITS.find((e) => e[0] === id)![1];
 const PORTS = 8;
 const INGRESS_ADMIN_TOKEN = 'stable-ports-ingress-admin-token';
-
-/** A free run of ports on 127.0.0.1 (checked by binding each; the ingress binds them right after). */
-async function freeRange(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    let ok = true;
-    for (let p = base; p < base + count && ok; p++) {
-      ok = await new Promise<boolean>((resolve) => {
-        const s = createNetServer();
-        s.once('error', () => resolve(false));
-        s.listen(p, '127.0.0.1', () => s.close(() => resolve(true)));
-      });
-    }
-    if (ok) return base;
-  }
-  throw new Error('no free port range');
-}
 
 describe('stable ports across a drain (control plane → ingress)', () => {
   let tdb: TestDb;
@@ -72,7 +55,7 @@ describe('stable ports across a drain (control plane → ingress)', () => {
     exits = await Promise.all(EXITS.map(([id, ip]) => startTestExit(id, ip)));
     cp = await startTestControl(tdb.spec, cpState.path);
     call = cp.api;
-    base = await freeRange(PORTS);
+    base = await freePortRange(PORTS);
     const settings = { ...TEST_SETTINGS, listen: { host: '127.0.0.1', ports: [base, base + PORTS - 1] }, metrics: { host: '127.0.0.1', port: 0, token: INGRESS_ADMIN_TOKEN } };
     assert.equal((await call('PATCH', '/v1/settings', settings)).status, 200);
     for (const [i, e] of exits.entries()) {

@@ -10,7 +10,7 @@
  * no link is up, opens fail at once with EXIT_UNREACHABLE, so routing moves on
  * to another exit instead of queueing customers behind a dead one.
  */
-import { ProxyError, type ErrorCode } from '../../shared/errors.js';
+import { EXIT_TARGET_CODES, ProxyError, type ErrorCode } from '../../shared/errors.js';
 import { backoffDelay, type BackoffPolicy } from '../../shared/backoff.js';
 import type { TargetAddress } from '../../protocol/address.js';
 import type { ForwardExitConfig, IngressConfig } from '../../shared/schema/ingress-config.js';
@@ -18,18 +18,6 @@ import { dialLinkTls, loadOrCreateLinkIdentity, type LinkIdentity } from '../../
 import { LinkSession } from '../../link/session.js';
 import type { LinkStream } from '../../link/stream.js';
 import { LinkError } from '../../link/errors.js';
-
-/** Result codes an exit may answer an open with: what SOCKS5 could tell us, said exactly. Anything else is the exit's failure. */
-const TARGET_CODES: ReadonlySet<string> = new Set<ErrorCode>([
-  'TARGET_FORBIDDEN',
-  'CONN_REFUSED',
-  'HOST_UNREACHABLE',
-  'NET_UNREACHABLE',
-  'DNS_FAILED',
-  'TIMEOUT',
-  'FAMILY_UNSUPPORTED',
-  'ADDRTYPE_UNSUPPORTED',
-]);
 
 const RECONNECT: BackoffPolicy = { baseMs: 100, maxMs: 10_000, jitter: 0.5 };
 
@@ -43,7 +31,7 @@ export interface LinkSettings {
 /** Ways an open may fail: the exit's own answer, or no way to reach it. */
 function asProxyError(err: unknown, exitId: string): ProxyError {
   if (err instanceof ProxyError) return err;
-  if (err instanceof LinkError && err.code === 'OPEN_REFUSED' && err.result && TARGET_CODES.has(err.result)) {
+  if (err instanceof LinkError && err.code === 'OPEN_REFUSED' && err.result && EXIT_TARGET_CODES.has(err.result)) {
     return new ProxyError(err.result as ErrorCode, `exit ${exitId}: ${err.message}`);
   }
   return new ProxyError('EXIT_UNREACHABLE', `exit ${exitId}: ${(err as Error).message}`, { cause: err });

@@ -5,7 +5,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { isValidDomain, targetKind, type TargetAddress } from '../address.js';
-import type { ErrorCode } from '../../shared/errors.js';
+import { EXIT_TARGET_CODES, type ErrorCode } from '../../shared/errors.js';
 import { encodePacket, type WorkPacket } from './codec.js';
 
 /** What the ingress asks: a tunnel for a proxy customer, or a published site's request. */
@@ -120,17 +120,7 @@ export function parseResponse(p: WorkPacket): WorkResult {
   return { ok: false, code: status || 'EXIT_UNREACHABLE', message: p.props.get('message') ?? '' };
 }
 
-const RESULT_CODES: ReadonlySet<string> = new Set<ErrorCode>([
-  'TARGET_FORBIDDEN',
-  'CONN_REFUSED',
-  'HOST_UNREACHABLE',
-  'NET_UNREACHABLE',
-  'DNS_FAILED',
-  'TIMEOUT',
-  'FAMILY_UNSUPPORTED',
-]);
-
 /** An exit's connect result as one of our codes; anything else (its own failure, garbage) is an unusable exit. */
 export function resultCode(status: string): ErrorCode {
-  return RESULT_CODES.has(status) ? (status as ErrorCode) : 'EXIT_UNREACHABLE';
+  return EXIT_TARGET_CODES.has(status) ? (status as ErrorCode) : 'EXIT_UNREACHABLE';
 }
