@@ -19,6 +19,12 @@ test('the banner names the dashboard and a curl line for every proxy mode', () =
   }
 });
 
+test('the banner runs the CLI as ./hopgate from the clone, never through npx', () => {
+  const text = humanBanner(contract, 2);
+  assert.match(text, /^ {2}\.\/hopgate user add alice /m);
+  assert.doesNotMatch(text, /npx/);
+});
+
 test('without a control plane there is no dashboard line', () => {
   assert.doesNotMatch(humanBanner({ ...contract, control: null }, 1), /dashboard/);
 });

@@ -285,7 +285,7 @@ export function humanBanner(c: UpContract, workers: number): string {
       `  curl -x http://${u.username}-country-de:${u.password}@${host}:${ports[0]} ${target}`,
       `  curl -x socks5h://${u.username}-exitip-${c.exits[0]!.egressIp}:${u.password}@${host}:${ports[0]} ${target}`,
       `  curl -x socks5h://${u.username}-session-a1b2-sesstime-10:${u.password}@${host}:${ports[0]} ${target}`,
-      `  hopgate ports ${u.username}        # the port table with live health (npx hopgate … from this folder)`,
+      `  ./hopgate ports ${u.username}      # the port table with live health (./hopgate: the CLI, from this folder)`,
     );
   }
   if (c.control) {
@@ -293,8 +293,8 @@ export function humanBanner(c: UpContract, workers: number): string {
       '',
       `control plane: ${c.control.url} (operator token in .hopgate/control-admin-token; the ingress follows it live)`,
       `  dashboard: ${c.control.url}/dashboard   (log in with the operator token, or as a customer: ${u.username} and its password)`,
-      '  npx hopgate user add alice --exit de-1     # a customer, in force at the ingress at once',
-      '  npx hopgate usage demo --by minute          # usage per minute and exit (pulled every 5 s)',
+      '  ./hopgate user add alice --exit de-1       # a customer, in force at the ingress at once',
+      '  ./hopgate usage demo --by minute            # usage per minute and exit (pulled every 5 s)',
     );
   }
   lines.push('', 'Ctrl-C stops it. `hopgate up --json` prints this as JSON for scripts.', '');

@@ -39,6 +39,24 @@ function hopgate(args: string[], opts: { stdin?: string; cwd?: string; env?: Rec
   });
 }
 
+test('./hopgate in the clone runs the CLI at once (no npx: it copies the project into its cache and rebuilds first)', async () => {
+  const wrapper = fileURLToPath(new URL('../../../hopgate', import.meta.url));
+  const t0 = performance.now();
+  const r = await new Promise<Run>((resolve, reject) => {
+    const p = spawn(wrapper, ['user', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.once('error', reject);
+    p.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^usage: hopgate user /);
+  // A bound on a pathology (a rebuild takes ~30 s), not a benchmark.
+  assert.ok(performance.now() - t0 < 10_000, `took ${(performance.now() - t0).toFixed(0)} ms`);
+});
+
 test('the command table and the top-level usage name the same commands', () => {
   const listed = new Set([...USAGE.matchAll(/^ {2}([a-z][a-z-]*)\b/gm)].map((m) => m[1]!));
   listed.delete('help');
