@@ -23,7 +23,12 @@ export function portRange(flag: string, text: string | undefined): [number, numb
   return [lo, hi];
 }
 
+/** The user's mistake on the command line: main.ts prints `hopgate: MESSAGE` as one line and exits 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** Refuse the command line. A throw, not process.exit, so that the CLI can be run in-process (tests) and its output is flushed. */
 export function fail(message: string): never {
-  process.stderr.write(`hopgate: ${message}\n`);
-  process.exit(2);
+  throw new UsageError(message);
 }

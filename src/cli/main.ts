@@ -1,25 +1,6 @@
 #!/usr/bin/env node
 /** `hopgate <command>`: one CLI for every process of the network. */
-import { COMMANDS, USAGE, asksForHelp } from './commands.js';
-import { fail } from './args.js';
-
-async function main(argv: string[]): Promise<void> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h') return void process.stdout.write(USAGE);
-  if (name === 'help') {
-    const about = rest[0] === undefined ? undefined : COMMANDS.find((c) => c.name === rest[0]);
-    if (rest[0] !== undefined && !about) fail(`help: unknown command '${rest[0]}' (commands: ${COMMANDS.map((c) => c.name).join(', ')})`);
-    return void process.stdout.write(about ? await about.usage() : USAGE);
-  }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) {
-    process.stderr.write(`hopgate: unknown command '${name}'\n${USAGE}`);
-    process.exit(2);
-  }
-  // Before the command parses its options: `--help` is not an unknown option, nor a password to hash.
-  if (asksForHelp(rest)) return void process.stdout.write(await command.usage());
-  return command.run(rest);
-}
+import { dispatch } from './dispatch.js';
 
 /** A port another process holds is the operator's to resolve, not a crash: one line naming it. */
 function portTaken(err: unknown): string | undefined {
@@ -32,7 +13,11 @@ function portTaken(err: unknown): string | undefined {
   return `hopgate: ${where} is already in use (EADDRINUSE): another hopgate or another program holds it; stop it or choose other ports\n`;
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => {
+dispatch(process.argv.slice(2)).then((code) => {
+  // 0 is set, not forced: a help text on a pipe is written out before the process ends.
+  if (code === 0) process.exitCode = 0;
+  else if (code !== undefined) process.exit(code);
+}, (err: unknown) => {
   process.stderr.write(portTaken(err) ?? `hopgate: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 });

@@ -4,7 +4,9 @@
  * the control plane. The list comes from the CLI's own command table (src/cli/commands.ts),
  * so a command added there without a usage fails here. An unknown option is one line and
  * exit 2; `hash-password --help` does not hash "--help"; an empty password on stdin is one
- * line, not a stack trace. The real CLI, as processes.
+ * line, not a stack trace. The whole matrix runs in-process through the CLI's own dispatch
+ * (src/cli/dispatch.ts: what main.ts runs); each command's help, an unknown option and the
+ * other cases below also run as real processes, for the exit status and streams a shell sees.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +15,7 @@ import { readdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { COMMANDS, USAGE } from '../../src/cli/commands.js';
+import { dispatch } from '../../src/cli/dispatch.js';
 import { tempDir } from '../helpers/control-fixtures.js';
 import { listen0 } from '../helpers/ports.js';
 
@@ -37,6 +40,37 @@ function hopgate(args: string[], opts: { stdin?: string; cwd?: string; env?: Rec
     p.once('close', (code) => (clearTimeout(timer), resolve({ code, stdout, stderr })));
     p.stdin.end(opts.stdin ?? '');
   });
+}
+
+/** The CLI in this process: what main.ts would print and exit with, for the help and usage-error paths. */
+async function inProcess(args: string[]): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const code = await dispatch(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+  return { code: code ?? null, stdout, stderr };
+}
+
+/** Run `fn` with these variables set, in `cwd`; both restored after. The matrices below run in-process, one case at a time. */
+function withEnvAndCwd(env: Record<string, string>, cwd: () => string): { before: () => void; after: () => void } {
+  const saved: Record<string, string | undefined> = {};
+  let savedCwd = '';
+  return {
+    before: () => {
+      for (const [k, v] of Object.entries(env)) {
+        saved[k] = process.env[k];
+        process.env[k] = v;
+      }
+      savedCwd = process.cwd();
+      process.chdir(cwd());
+    },
+    after: () => {
+      process.chdir(savedCwd);
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    },
+  };
 }
 
 test('./hopgate in the clone runs the CLI at once (no npx: it copies the project into its cache and rebuilds first)', async () => {
@@ -64,18 +98,21 @@ test('the command table and the top-level usage name the same commands', () => {
   assert.ok(COMMANDS.length >= 10, `${COMMANDS.length} commands`);
 });
 
-describe('every command and subcommand answers --help and -h, and does nothing else', { concurrency: 4 }, () => {
+describe('every command and subcommand answers --help and -h, and does nothing else', () => {
   // Where a command that acted anyway would leave traces: its working directory (state dirs,
   // written configs) and the control plane the admin commands would call.
   const cwd = tempDir('hopgate-cli-help-');
   let control: Server;
-  let controlUrl = '';
   let calls = 0;
+  let scope: ReturnType<typeof withEnvAndCwd> | undefined;
   before(async () => {
     control = createServer((s) => (calls++, s.destroy()));
-    controlUrl = `http://127.0.0.1:${await listen0(control)}`;
+    const controlUrl = `http://127.0.0.1:${await listen0(control)}`;
+    scope = withEnvAndCwd({ HOPGATE_CONTROL_URL: controlUrl, HOPGATE_ADMIN_TOKEN: 'not-used-by-help' }, () => cwd.path);
+    scope.before();
   });
   after(() => {
+    scope?.after();
     control.close();
     cwd.remove();
   });
@@ -88,51 +125,67 @@ describe('every command and subcommand answers --help and -h, and does nothing e
   }
   cases.push(['exit', '--connect-to', '127.0.0.1:7443', '--id', 'x'], ['hash-password', 'secret'], ['up', '--json']);
 
+  const check = async (command: (typeof COMMANDS)[number], r: Run): Promise<void> => {
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.equal(r.stdout, await command.usage(), 'its usage, and nothing else on stdout');
+    assert.match(r.stdout, new RegExp(`^usage: hopgate ${command.name}\\b`));
+    for (const sub of command.subcommands) assert.match(r.stdout, new RegExp(`\\b${sub}\\b`), `the usage names ${sub}`);
+    assert.deepEqual(readdirSync(cwd.path), [], 'nothing written');
+    assert.equal(calls, 0, 'no call to the control plane');
+  };
+
   for (const args of cases) {
     const command = COMMANDS.find((c) => c.name === args[0])!;
     for (const flag of ['--help', '-h']) {
-      test(`hopgate ${[...args, flag].join(' ')}`, async () => {
-        const env = { HOPGATE_CONTROL_URL: controlUrl, HOPGATE_ADMIN_TOKEN: 'not-used-by-help' };
-        const r = await hopgate([...args, flag], { cwd: cwd.path, env });
-        assert.equal(r.code, 0, r.stderr);
-        assert.equal(r.stderr, '');
-        assert.equal(r.stdout, await command.usage(), 'its usage, and nothing else on stdout');
-        assert.match(r.stdout, new RegExp(`^usage: hopgate ${command.name}\\b`));
-        for (const sub of command.subcommands) assert.match(r.stdout, new RegExp(`\\b${sub}\\b`), `the usage names ${sub}`);
-        assert.deepEqual(readdirSync(cwd.path), [], 'nothing written');
-        assert.equal(calls, 0, 'no call to the control plane');
-      });
+      test(`hopgate ${[...args, flag].join(' ')}`, async () => check(command, await inProcess([...args, flag])));
     }
+  }
+
+  // The same as processes, once per command: exit status 0 and the usage on the real stdout.
+  for (const c of COMMANDS) {
+    test(`process: hopgate ${c.name} --help`, async () => {
+      const env = { HOPGATE_CONTROL_URL: process.env.HOPGATE_CONTROL_URL!, HOPGATE_ADMIN_TOKEN: 'not-used-by-help' };
+      await check(c, await hopgate([c.name, ...c.subcommands.slice(0, 1), '--help'], { cwd: cwd.path, env }));
+    });
   }
 
   for (const c of COMMANDS) {
     test(`hopgate help ${c.name} prints its usage`, async () => {
-      const r = await hopgate(['help', c.name], { cwd: cwd.path });
+      const r = await inProcess(['help', c.name]);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout, await c.usage());
     });
   }
 });
 
-describe('an unknown option is one line and exit 2, never a stack trace; every option it knows is in its usage', { concurrency: 4 }, () => {
+describe('an unknown option is one line and exit 2, never a stack trace; every option it knows is in its usage', () => {
+  const env = { HOPGATE_CONTROL_URL: 'http://127.0.0.1:9', HOPGATE_ADMIN_TOKEN: 'x' };
+  const cwd = tempDir('hopgate-cli-unknown-');
+  const scope = withEnvAndCwd(env, () => cwd.path);
+  before(() => scope.before());
+  after(() => (scope.after(), cwd.remove()));
+
   const cases: string[][] = [['exit', '--connect-to', '127.0.0.1:7443', '--no-such-option']];
   for (const c of COMMANDS) {
     cases.push([c.name, '--no-such-option']);
     for (const sub of c.subcommands) cases.push([c.name, sub, '--no-such-option']);
   }
-  for (const args of cases) {
-    test(`hopgate ${args.join(' ')}`, async () => {
-      const r = await hopgate(args, { env: { HOPGATE_CONTROL_URL: 'http://127.0.0.1:9', HOPGATE_ADMIN_TOKEN: 'x' } });
-      assert.equal(r.code, 2, r.stderr);
-      assert.equal(r.stdout, '');
-      assert.match(r.stderr, /^hopgate: Unknown option '--no-such-option' \(/);
-      assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
-      // The parser's own option table, as the error lists it: an option the help does not name is undocumented.
-      const known = /\(known: ([^)]*)\)/.exec(r.stderr)?.[1]?.split(' ') ?? [];
-      const usage = await COMMANDS.find((c) => c.name === args[0])!.usage();
-      const unnamed = known.filter((o) => o !== '--help' && !new RegExp(`${o}(?![\\w-])`).test(usage));
-      assert.deepEqual(unnamed, [], `options of hopgate ${args[0]} its usage does not name`);
-    });
+  const check = async (args: string[], r: Run): Promise<void> => {
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^hopgate: Unknown option '--no-such-option' \(/);
+    assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+    // The parser's own option table, as the error lists it: an option the help does not name is undocumented.
+    const known = /\(known: ([^)]*)\)/.exec(r.stderr)?.[1]?.split(' ') ?? [];
+    const usage = await COMMANDS.find((c) => c.name === args[0])!.usage();
+    const unnamed = known.filter((o) => o !== '--help' && !new RegExp(`${o}(?![\\w-])`).test(usage));
+    assert.deepEqual(unnamed, [], `options of hopgate ${args[0]} its usage does not name`);
+    assert.deepEqual(readdirSync(cwd.path), [], 'nothing written');
+  };
+  for (const args of cases) test(`hopgate ${args.join(' ')}`, async () => check(args, await inProcess(args)));
+  for (const args of [['user', 'add', '--no-such-option'], ['up', '--no-such-option']]) {
+    test(`process: hopgate ${args.join(' ')}`, async () => check(args, await hopgate(args, { env, cwd: cwd.path })));
   }
 });
 
