@@ -328,7 +328,7 @@ export const UsageQuerySchema = z
     exit: z.string().max(64).optional().describe("exit id ('' or 'direct' for direct egress)"),
     node: z.string().max(64).optional().describe('ingress node id'),
     by: Granularity.default('hour').describe('period length of each row'),
-    from: When.optional().describe('first minute (UTC); default: 60 minutes, 48 hours, 31 days or 12 months back'),
+    from: When.optional().describe('first minute (UTC); default: 60 minutes, 48 hours, 31 days or 12 months back; at most 10,000 periods from `from` to `to` (or now), else 400'),
     to: When.optional().describe('end (exclusive, UTC); default: now'),
     live: z.enum(['true', 'false']).default('true').describe('include the minutes still open on the ingresses'),
   })

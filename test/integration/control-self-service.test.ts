@@ -205,6 +205,16 @@ for (const d of await dialects()) {
       const notices = (await me('GET', '/v1/me/notices')).body.notices as any[];
       assert.equal(notices.filter((x) => x.exitId === 'de-1').length, 2, 'one notice per transition');
       await eventually('port back to de-1', async () => (await exitHeader(base + 2, 'alice-hdr-1')).header === 'de-1; replacement=0');
+
+      // Outbox: exactly one exit.down then one exit.up for de-1, however often the health is checked again.
+      const exitEvents = async (): Promise<any[]> => ((await call('GET', '/v1/events?limit=1000')).body.events as any[]).filter((e) => (e.kind === 'exit.down' || e.kind === 'exit.up') && e.data.exit.id === 'de-1');
+      const evs = await eventually('exit.up for de-1', async () => {
+        const e = await exitEvents();
+        return e.some((x) => x.kind === 'exit.up') ? e : undefined;
+      });
+      assert.deepEqual(evs.map((e) => e.kind), ['exit.down', 'exit.up'], JSON.stringify(evs));
+      await Promise.all([cp.store.syncFailovers(), cp.store.syncFailovers()]);
+      assert.equal((await exitEvents()).length, 2, 'a repeated check writes no event');
     });
 
     it('a flapping exit cannot fill the notices: past a failover and its end, transitions fold into the last notice', async () => {

@@ -32,6 +32,7 @@ for (const dc of cases) {
     let ing: ControlledIngress | undefined;
     let token: string;
     let password: string;
+    let aliceId: string;
     let offset = 0;
     const clock = (): number => Date.now() + offset;
     /** What went through so far: the truth the stored usage must match. */
@@ -81,6 +82,7 @@ for (const dc of cases) {
       await call('PATCH', '/v1/settings', TEST_SETTINGS);
       const r = await call('POST', '/v1/customers', { login: 'alice' });
       password = r.body.password;
+      aliceId = r.body.customer.id;
       token = await makeNode(call, 'edge-1');
       ing = await startLinkedIngress(cp.url, token, ingState.path, { now: clock });
     });
@@ -216,6 +218,15 @@ for (const dc of cases) {
       const direct = (await call('GET', '/v1/usage?by=hour&exit=direct&live=false')).body;
       assert.equal(direct.totals.bytesDown, sent.down);
       assert.equal((await call('GET', '/v1/usage?by=week')).status, 400);
+      // A long range by a short step is refused before any usage is read, with the reason.
+      for (const q of ['by=minute&from=2000-01-01', 'by=minute&from=2026-01-01T00:00&to=9999-12-31', 'by=hour&from=2026-02-01&to=2026-01-01']) {
+        const r = await call('GET', `/v1/usage?${q}`);
+        assert.equal(r.status, 400, q);
+        assert.match(r.body.error.message, /^query\.(from|to): /, q);
+      }
+      const mine = await call('GET', `/v1/customers/${aliceId}/usage?by=minute&from=2000-01-01`);
+      assert.equal(mine.status, 400);
+      assert.equal((await call('GET', '/v1/usage?by=month&from=2000-01&live=false')).body.totals.bytesDown, sent.down, 'years by month stay allowed');
 
       const cli = await run(process.execPath, ['dist/src/cli/main.js', 'usage', 'alice', '--by', 'month', '--final', '--json', '--control', cp.url, '--token', cp.token.token]);
       assert.equal(JSON.parse(cli.stdout).totals.bytesDown, sent.down);

@@ -1,27 +1,13 @@
 /**
- * Self-service pieces that are pure: the usage window from `range`, the usage series
- * with empty steps filled in, and the exits a customer may order onto their ports.
+ * Self-service pieces that are pure: the usage series with empty steps filled in
+ * (its window is bounded first, in usage-window.ts), and the exits a customer may order onto their ports.
  */
 import { ApiError } from '../errors.js';
 import { grantedExitIds } from '../customer-ports.js';
 import type { CustomerRecord, ExitRecord, UsageRow } from '../store/index.js';
+import { KEY_WIDTH, MAX_POINTS, type Step } from './usage-window.js';
 
-type Step = 'minute' | 'hour' | 'day' | 'month';
-const WIDTH: Record<Step, number> = { minute: 16, hour: 13, day: 10, month: 7 };
-const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-/** Longest range and most points one answer holds (a series is built in memory). */
-const MAX_RANGE_MS = 400 * 86_400_000;
-const MAX_POINTS = 10_000;
-
-/** The window: `range` back from now (or from/to as the operator's query takes them); `seriesEnd` is where the series stops. */
-export function windowOf(step: Step, range: string | undefined, from: string | undefined, to: string | undefined, nowMs: number): { from: string | undefined; to: string | undefined; seriesEnd: string } {
-  const nowKey = new Date(nowMs).toISOString().slice(0, WIDTH[step]);
-  if (range === undefined) return { from, to, seriesEnd: to !== undefined ? to.replace(/Z$/, '').slice(0, 16) : nowKey };
-  if (from !== undefined || to !== undefined) throw new ApiError(400, 'invalid_request', 'query.range: give range or from/to, not both', 'query.range');
-  const ms = Number(range.slice(0, -1)) * UNIT_MS[range.at(-1) as keyof typeof UNIT_MS];
-  if (ms <= 0 || ms > MAX_RANGE_MS) throw new ApiError(400, 'invalid_request', 'query.range: from 1 minute to 400 days', 'query.range');
-  return { from: new Date(nowMs - ms).toISOString().slice(0, WIDTH[step]), to: undefined, seriesEnd: nowKey };
-}
+const WIDTH = KEY_WIDTH;
 
 /** Period keys from `from` to `end` (inclusive, by key), one per step. */
 function periods(step: Step, from: string, end: string): string[] {

@@ -12,7 +12,7 @@ import { customerPorts, portContext } from '../customer-ports.js';
 import { connectSnippets } from '../connect-snippets.js';
 import { parseBasicCredentials } from '../../protocol/http/proxy-authorization.js';
 import { IngressConfigSchema } from '../../shared/schema/ingress-config.js';
-import { grantedExits, usageSeries, windowOf } from './me-helpers.js';
+import { grantedExits, usageSeries } from './me-helpers.js';
 
 export function selfServiceRoutes(o: ControlServerOptions): Route[] {
   const store = o.store;
@@ -39,8 +39,7 @@ export function selfServiceRoutes(o: ControlServerOptions): Route[] {
         const c = await mustCustomer(store, customerIdOf(principal));
         const step = query.step ?? query.by;
         const nowMs = Date.now();
-        const w = windowOf(step, query.range, query.from, query.to, nowMs);
-        const list = await usageList(store, { by: step, from: w.from, to: w.to, customerId: c.id, live: 'true' });
+        const list = await usageList(store, { by: step, range: query.range, from: query.from, to: query.to, customerId: c.id, live: 'true' }, nowMs);
         let quotaPeriod = null;
         if (c.quota) {
           const q = (await store.quotaStatus(nowMs)).find((x) => x.id === c.id);
@@ -63,7 +62,7 @@ export function selfServiceRoutes(o: ControlServerOptions): Route[] {
           from: list.from,
           to: list.to,
           usage: list.rows.map((r) => ({ period: r.period, exitId: r.exitId, bytesUp: r.bytesUp, bytesDown: r.bytesDown, connections: r.connections, failures: r.failures })),
-          series: usageSeries(step, list.from, w.seriesEnd, list.rows),
+          series: usageSeries(step, list.from, list.seriesEnd, list.rows),
           note: `by ${step} from ${list.from} to ${list.to} (UTC); bytes counted on the ingresses, pulled every few seconds`,
         };
       },

@@ -145,7 +145,9 @@ export class ControlStore {
         // Not a valid ingress configuration (an egress address twice…): the change's own check refuses it with its 400 next.
         return 0;
       }
-      return this.failovers.sync(t, ctx, customers, (id) => down.has(id), now());
+      const at = now();
+      await this.outbox.exitTransitions(t, exits.map((e) => e.id), (id) => down.has(id), 'reported by the ingresses', at);
+      return this.failovers.sync(t, ctx, customers, (id) => down.has(id), at);
     };
     return trx ? run(trx) : this.failovers.healthTx(run);
   }

@@ -115,17 +115,45 @@ export class OutboxRepo {
   };
 
   /**
-   * The hook for exit health (exit.down / exit.up). The control plane does not
-   * observe exits itself today (each ingress probes its own); whatever learns
-   * of a transition — a future health report from the ingresses — calls this,
-   * with `trx` when it stores the transition in the same transaction. Keyed by
-   * exit, observer and transition time, so a repeated report is one event.
+   * Exit health as one observer saw it (exit.down / exit.up), for per-observer reports;
+   * the cluster's view is written by exitTransitions below. Keyed by exit, observer
+   * and transition time, so a repeated report is one event.
    */
   async exitHealth(t: { exitId: string; up: boolean; observer?: string; reason: string; at: string }, trx?: Tx): Promise<number> {
     const kind = t.up ? 'exit.up' : 'exit.down';
     const ev = newEvent(kind, `${kind}:${t.exitId}:${t.observer ?? ''}:${t.at}`, { exit: { id: t.exitId }, reason: t.reason, ...(t.observer !== undefined ? { observer: t.observer } : {}) });
     const n = trx ? await writeEvents(trx, [ev], t.at) : await this.db.transaction().execute((x) => writeEvents(x, [ev], t.at));
     if (n > 0 && !trx) this.notifyWritten();
+    return n;
+  }
+
+  /**
+   * exit.down / exit.up for the cluster's view of each exit (down when any fresh ingress
+   * report says so), one event per real transition. The outbox is the state: the last
+   * exit.* event of an exit says what was announced; a differing state writes the other
+   * kind keyed by that last event's id, so replicas (or ingress reports) racing on the same
+   * transition compute the same key and the unique key keeps one. Starts from "up": an
+   * exit never announced writes nothing until it goes down. Returns events written.
+   */
+  async exitTransitions(trx: Tx, exitIds: readonly string[], isDown: (exitId: string) => boolean, reason: string, at: string): Promise<number> {
+    let n = 0;
+    for (const exitId of exitIds) {
+      const last = await trx
+        .selectFrom('outbox')
+        .select(['id', 'kind'])
+        .where('kind', 'in', ['exit.down', 'exit.up'])
+        // Exact prefixes (ids have no ':'); substr, not LIKE, because '_' is a legal id character.
+        .where((eb) => eb.or(['exit.down', 'exit.up'].map((k) => eb(sql<string>`substr(idempotency_key, 1, ${`${k}:${exitId}:after:`.length})`, '=', `${k}:${exitId}:after:`))))
+        .orderBy('id', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      const announcedDown = last?.kind === 'exit.down';
+      const down = isDown(exitId);
+      if (down === announcedDown) continue;
+      const kind = down ? 'exit.down' : 'exit.up';
+      n += await writeEvents(trx, [newEvent(kind, `${kind}:${exitId}:after:${last?.id ?? 0}`, { exit: { id: exitId }, reason })], at);
+    }
+    if (n > 0) this.notifyWritten();
     return n;
   }
 
