@@ -283,8 +283,9 @@ export class ReverseRegistry {
     // The sources may have changed while the token check waited its turn: judge by those in force now.
     if (st.from.size > 0 && !st.from.hasText(conn.source)) return this.refuse(conn, reg.exit, 'SOURCE_NOT_ALLOWED', `exit '${reg.exit}' may not register from ${conn.source}`);
     if (this.closing) return this.refuse(conn, reg.exit, 'SHUTTING_DOWN', 'ingress is shutting down');
-    if (st.live.size >= st.config.maxConnections) {
-      return this.refuse(conn, reg.exit, 'CONN_LIMIT', `exit '${reg.exit}' already has ${st.live.size} work connections (maxConnections)`);
+    // Links count as connections too: a valid token must not buy unbounded TLS sessions here.
+    if (st.live.size + st.links.size >= st.config.maxConnections) {
+      return this.refuse(conn, reg.exit, 'CONN_LIMIT', `exit '${reg.exit}' already has ${st.live.size + st.links.size} work connections and links (maxConnections)`);
     }
     conn.exitId = reg.exit;
     this.registered++;

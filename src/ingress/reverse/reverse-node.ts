@@ -145,6 +145,19 @@ export class ReverseNode implements ReverseDialer {
         }
       },
     });
+    new Gauge({
+      name: 'hopgate_reverse_links',
+      help: 'Links of reverse exits taking new streams, and the streams (tunnels) open on them, by exit',
+      labelNames: ['exit', 'what'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [exit, s] of Object.entries(reg.stats().exits)) {
+          this.set({ exit, what: 'links' }, s.links);
+          this.set({ exit, what: 'streams' }, s.streams);
+        }
+      },
+    });
   }
 
   /**
