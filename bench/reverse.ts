@@ -2,9 +2,10 @@
  * Reverse-connected exit beside a forward hopgate exit, a direct connection
  * and a peer proxy (microsocks, one hop, when installed): tunnel setup rate
  * at concurrency 64 and single-stream bulk throughput, medians of --runs runs.
- * Target, ingress, both exits and the load generator are separate processes
+ * Target, ingress, the exits and the load generator are separate processes
  * on loopback; the customer speaks SOCKS5 to one ingress, which routes by
- * country tag to the forward (aa) exit, the reverse exit over links (bb, issue
+ * country tag to the forward exit over SOCKS5 (aa) or over a link (ll, the same
+ * exit process, mutually pinned TLS), the reverse exit over links (bb, issue
  * 19) or the reverse exit of the older work-connection protocol (cc). With
  * --workers 2 the ingress primary hands the reverse exits' connections to its
  * workers. CPU per setup: the ingress's and that subject's exit's CPU time
@@ -22,6 +23,7 @@ import { parseArgs } from 'node:util';
 import { connect } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { hashPassword } from '../src/shared/auth/password-hash.js';
+import { loadOrCreateLinkIdentity } from '../src/link/identity.js';
 import type { Job, Via } from './load.js';
 import { buildLoadgen, loadgenArgs } from './loadgen.js';
 
@@ -92,7 +94,14 @@ async function main(): Promise<void> {
   const cert = join(work, 'cert.pem');
   const key = join(work, 'key.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=bench', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-  await start([cli, 'exit', '--listen', `127.0.0.2:${fwdPort}`, '--egress', '127.0.0.2', '--allow-from', '127.0.0.1/32', '--allow-target', '127.0.0.0/8'], { HOPGATE_EXIT_SECRET: SECRET });
+  // The forward exit also takes links: identities made here, pinned both ways (as bench/run.ts).
+  const ingressLinkDir = join(work, 'ingress-link');
+  const ingressFp = loadOrCreateLinkIdentity(ingressLinkDir, 'bench ingress').fingerprint;
+  const exitLinkDir = join(work, 'exit-link');
+  const exitFp = loadOrCreateLinkIdentity(exitLinkDir, 'bench exit').fingerprint;
+  const linkPort = base + 20;
+  const linkArgs = ['--link-listen', `127.0.0.2:${linkPort}`, '--link-allow', ingressFp, '--state-dir', exitLinkDir];
+  await start([cli, 'exit', '--listen', `127.0.0.2:${fwdPort}`, '--egress', '127.0.0.2', '--allow-from', '127.0.0.1/32', '--allow-target', '127.0.0.0/8', ...linkArgs], { HOPGATE_EXIT_SECRET: SECRET });
   const fwdPid = lastPid();
   const cfg = join(work, 'ingress.yaml');
   writeFileSync(
@@ -102,10 +111,12 @@ async function main(): Promise<void> {
       `workers: ${opt.workers}`,
       `targetPolicy: { allow: ['127.0.0.0/8'] }`,
       `log: { level: warn, access: false }`,
+      `links: { identityDir: '${ingressLinkDir}' }`,
       `limits: { perUserMaxConnections: 100000 }`,
       `users: [{ login: ${USER}, passwordHash: '${await hashPassword(PASS, { ln: 12, r: 8, p: 1 })}' }]`,
       `exits:`,
       `  - { id: fwd, kind: hopgate, host: 127.0.0.2, port: ${fwdPort}, username: ingress, password: ${SECRET}, country: aa }`,
+      `  - { id: fwdlink, kind: hopgate, host: 127.0.0.2, port: ${fwdPort}, username: ingress, password: ${SECRET}, country: ll, link: { port: ${linkPort}, fingerprint: '${exitFp}' } }`,
       `  - { id: rev, kind: reverse, tokenHash: '${await hashPassword(TOKEN, { ln: 12, r: 8, p: 1 })}', country: bb }`,
       `  - { id: revwork, kind: reverse, tokenHash: '${await hashPassword(TOKEN, { ln: 12, r: 8, p: 1 })}', country: cc }`,
       `reverse: { listen: { host: 127.0.0.1, port: ${tunnelPort} }, tls: { cert: ${cert}, key: ${key} }, waitMs: 10000 }`,
@@ -130,7 +141,8 @@ async function main(): Promise<void> {
   const subjects: Array<{ name: string; via?: Via; pids?: number[] }> = [
     { name: 'direct' },
     ...(peer ? [{ name: 'microsocks (peer, one hop)', via: { port: peerPort, user: USER, pass: PASS } }] : []),
-    { name: 'hopgate → forward exit', via: { port: ingPort, user: `${USER}-cc-aa`, pass: PASS }, pids: [ingPid, fwdPid] },
+    { name: 'hopgate → forward exit (SOCKS5)', via: { port: ingPort, user: `${USER}-cc-aa`, pass: PASS }, pids: [ingPid, fwdPid] },
+    { name: 'hopgate → forward exit (link)', via: { port: ingPort, user: `${USER}-cc-ll`, pass: PASS }, pids: [ingPid, fwdPid] },
     { name: `hopgate → reverse exit, ${opt.links} links`, via: { port: ingPort, user: `${USER}-cc-bb`, pass: PASS }, pids: [ingPid, revPid] },
     { name: `hopgate → reverse exit, work connections (pool ${opt.pool})`, via: { port: ingPort, user: `${USER}-cc-cc`, pass: PASS }, pids: [ingPid, revWorkPid] },
   ];
