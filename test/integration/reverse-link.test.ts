@@ -5,15 +5,17 @@
  * tunnels on one link, the exit's exact result codes, an exit of the older
  * work-connection protocol beside it, token rotation under a live tunnel,
  * an exit process killed under a live tunnel, an ingress restart (the exit
- * reconnects with backoff), and an ingress with two workers.
+ * reconnects with backoff), an ingress with two workers, a new exit against
+ * an ingress older than links, and a hostile exit on its own link.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Server } from 'node:http';
+import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { SocksClient } from 'socks';
 import { curl } from '../helpers/curl.js';
 import { startEchoServer, withTimeout, closed } from '../helpers/net.js';
@@ -28,6 +30,9 @@ import { IngressConfigSchema, type IngressConfigInput } from '../../src/shared/s
 import type { ReverseExitClient } from '../../src/exit/reverse-client.js';
 import { TargetPolicy } from '../../src/shared/net/target-policy.js';
 import { createLogger } from '../../src/shared/log.js';
+import { acceptedPacket, parseRegistration, parseResponse, registrationPacket, requestPacket } from '../../src/protocol/work-packet/messages.js';
+import { parsePacket, type WorkPacket } from '../../src/protocol/work-packet/codec.js';
+import { PREFACE, openFrame } from '../../src/protocol/link/codec.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const pw = encodeURIComponent(USER.password);
@@ -260,5 +265,91 @@ test('two ingress workers: the exit\'s two links serve both workers, and every r
   } finally {
     await exit?.stop(200);
     await ing?.stop();
+  }
+});
+
+/** Work packets read from `socket` one at a time (the next whole one). */
+function packetReader(socket: TLSSocket): () => Promise<WorkPacket> {
+  let buf = Buffer.alloc(0);
+  const waiting: Array<() => void> = [];
+  socket.on('data', (d: Buffer) => {
+    buf = Buffer.concat([buf, d]);
+    for (const w of waiting.splice(0)) w();
+  });
+  return async () => {
+    for (;;) {
+      const r = parsePacket(buf);
+      if (r.kind === 'ok') {
+        buf = buf.subarray(r.consumed);
+        return r.value;
+      }
+      assert.notEqual(r.kind, 'error');
+      await withTimeout(new Promise<void>((res) => waiting.push(res)), 5000, 'a work packet');
+    }
+  };
+}
+
+test('a new exit and an ingress older than links (it answers without link): the connection stays a work connection and serves', { timeout: 20_000 }, async () => {
+  const cert = tunnelCert();
+  let registration: ReturnType<typeof parseRegistration> | undefined;
+  let exit: ReverseExitClient | undefined;
+  let server: ReturnType<typeof createTlsServer> | undefined;
+  const served = new Promise<{ status: string; echoed: string }>((resolve, reject) => {
+    const old = createTlsServer({ cert: cert.pem, key: readFileSync(cert.key) }, (s) => {
+      const next = packetReader(s);
+      void (async () => {
+        registration = parseRegistration(await next());
+        s.write(acceptedPacket(1000)); // an older ingress: no `link` in its answer
+        s.write(requestPacket(7, { target: { host: '127.0.0.1', port: echo.port, kind: 'ipv4' }, purpose: 'connect' }));
+        const res = parseResponse(await next());
+        s.removeAllListeners('data');
+        s.on('data', (d: Buffer) => resolve({ status: res.ok ? 'ok' : res.code, echoed: d.toString() }));
+        s.write('raw after the answer');
+      })().catch(reject);
+    });
+    server = old;
+    old.listen(0, '127.0.0.1', () => (exit = startReverseExit((old.address() as { port: number }).port, 'e1', '127.0.0.47', { mode: 'link', links: 1 })));
+  });
+  try {
+    const r = await withTimeout(served, 10_000, 'the old ingress served');
+    assert.deepEqual(registration, { exit: 'e1', token: TOKEN, link: true }, 'the exit asked for a link');
+    assert.deepEqual(r, { status: 'ok', echoed: 'raw after the answer' });
+  } finally {
+    await exit?.stop(0);
+    server?.close();
+  }
+});
+
+test('a hostile exit on its link: a stream it opens is refused, garbage breaks only its own link', { timeout: 20_000 }, async () => {
+  const ing = await Ingress.start(IngressConfigSchema.parse(await config([await reverseEntry('bad', '127.0.0.48', 'de')])), createLogger('silent'));
+  const reg = ing.runtime.reverse!.registry;
+  const good = startReverseExit(ing.runtime.reverse!.tunnelPort!, 'bad', '127.0.0.48', { mode: 'link', links: 1 });
+  const raw = tlsConnect({ host: '127.0.0.1', port: ing.runtime.reverse!.tunnelPort!, ca: tunnelCert().pem });
+  raw.on('error', () => undefined);
+  const secure = new Promise((r) => raw.once('secureConnect', r));
+  try {
+    await withTimeout(good.ready, 5000, 'the real exit registered');
+    await withTimeout(secure, 5000, 'TLS');
+    const next = packetReader(raw);
+    raw.write(registrationPacket({ exit: 'bad', token: TOKEN, link: true }));
+    const accepted = await next();
+    assert.equal(accepted.props.get('link'), '1');
+    raw.removeAllListeners('data');
+    let answer = Buffer.alloc(0);
+    raw.on('data', (d: Buffer) => (answer = Buffer.concat([answer, d])));
+    // A stream opened by the exit, towards the ingress's network: refused.
+    raw.write(Buffer.concat([PREFACE, openFrame(1, { host: '127.0.0.1', port: echo.port, window: 65536 })]));
+    await eventually('OPEN_OK with a refusal', () => answer.includes(Buffer.from('BAD_REQUEST')));
+    assert.equal(reg.stats().exits.bad!.links, 2);
+    // Garbage: this link breaks (GOAWAY, close); the real exit's link keeps serving.
+    raw.write(Buffer.from([0xff, 0, 0, 0, 0, 0, 0, 0, 0]));
+    await withTimeout(closed(raw), 5000, 'the hostile link closed');
+    await eventually('one link left', () => reg.stats().exits.bad!.links === 1);
+    const port = ing.ports()[0]!;
+    assert.equal(await echoVia(port, '127.0.0.48', 0), '127.0.0.48');
+  } finally {
+    raw.destroy();
+    await good.stop(100);
+    await ing.shutdown(0);
   }
 });
