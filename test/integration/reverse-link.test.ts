@@ -116,12 +116,14 @@ async function seen(proxy: string, url = web): Promise<string> {
   return /"youCameFrom":"([^"]+)"/.exec(r.stdout)?.[1] ?? `curl exit ${r.code}: ${r.stderr.trim()}`;
 }
 
-test('one link carries 200 concurrent tunnels; exact result codes; an exit of the older protocol beside it', { timeout: 60_000 }, async () => {
+test('one link carries 200 concurrent tunnels and a published site; exact result codes; an exit of the older protocol beside it', { timeout: 60_000 }, async () => {
   const exits = [
     await reverseEntry('lnk', '127.0.0.41', 'de', { targets: { deny: ['127.0.0.99/32'] } }),
     await reverseEntry('old', '127.0.0.42', 'gb'),
   ];
-  const ing = await Ingress.start(IngressConfigSchema.parse(await config(exits)), createLogger('silent'));
+  const site = { host: 'wiki.internal', exit: 'lnk', target: `127.0.0.1:${(whoami.address() as { port: number }).port}` };
+  const publishing = { publishListen: { host: '127.0.0.1', port: 0 }, publish: [site] };
+  const ing = await Ingress.start(IngressConfigSchema.parse(await config(exits, publishing)), createLogger('silent'));
   const tunnelPort = ing.runtime.reverse!.tunnelPort!;
   const port = ing.ports()[0]!;
   // The exit's own rule: never 127.0.0.66.
@@ -152,6 +154,12 @@ test('one link carries 200 concurrent tunnels; exact result codes; an exit of th
     assert.equal(await seen(http, 'http://127.0.0.66:80/'), 'TARGET_FORBIDDEN');
     assert.equal(await seen(http, 'http://127.0.0.1:1/'), 'CONN_REFUSED');
     assert.equal(lnk.counters.refusedTargets, 1, 'the exit refused 127.0.0.66 itself');
+
+    // A published site rides the link too: the request's first bytes go with the open, a large body after.
+    const pub = ing.runtime.reverse!.publishPort!;
+    const post = await curl(['-sS', '-H', 'Host: wiki.internal', '--data-binary', 'x'.repeat(100_000), `http://127.0.0.1:${pub}/upload`]);
+    assert.match(post.stdout, /"method":"POST","path":"\/upload"/);
+    assert.match(post.stdout, /"youCameFrom":"127\.0\.0\.41"/);
 
     // The older protocol still serves, on its work connections.
     assert.equal(await seen(`http://${USER.login}-exitip-127.0.0.42:${pw}@127.0.0.1:${port}`), '127.0.0.42');
