@@ -14,6 +14,7 @@ import { onShutdownSignal } from './signals.js';
 import { startAdminServer } from '../shared/admin-server.js';
 import { boundPort } from '../shared/listen.js';
 import { reverseExitHealth, reverseExitMetrics } from '../exit/reverse-metrics.js';
+import { loadOrCreateLinkIdentity } from '../link/identity.js';
 
 export async function reverseExitCommand(argv: string[]): Promise<void> {
   const { values } = parse(argv, {
@@ -25,6 +26,7 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
     pool: { type: 'string', default: '8' },
     links: { type: 'string', default: String(DEFAULT_LINKS) },
     'work-connections': { type: 'boolean', default: false },
+    'state-dir': { type: 'string' },
     egress: { type: 'string' },
     egress6: { type: 'string' },
     'egress-ports': { type: 'string' },
@@ -55,6 +57,9 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
     fail(`--allow-target/--deny-target: ${(err as Error).message}`);
   }
   const log = createLogger(values['log-level'], { role: 'exit', mode: 'reverse', exit: values.id });
+  // Its link identity (made on first start): presented as a client certificate, for ingresses that pin it.
+  const identity = values['state-dir'] ? loadOrCreateLinkIdentity(values['state-dir'], `hopgate reverse exit ${values.id}`) : undefined;
+  if (identity) process.stderr.write(`hopgate exit: link fingerprint ${identity.fingerprint} (pin it as linkFingerprint of exit ${values.id} on the ingress)\n`);
   const client = new ReverseExitClient({
     host: m[1]!.replace(/^\[|\]$/g, ''),
     port: Number(m[2]),
@@ -65,6 +70,7 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
     pool,
     mode,
     links,
+    identity,
     egress: values.egress,
     egress6: values.egress6,
     egressPorts: portRange('--egress-ports', values['egress-ports']),
@@ -83,7 +89,7 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
   });
   await client.ready;
   const adminPort = boundPort(admin);
-  process.stdout.write(JSON.stringify({ ready: true, connectTo: values['connect-to'], exit: values.id, mode, links: mode === 'link' ? links : null, pool, egress: values.egress ?? null, egress6: values.egress6 ?? null, admin: adminPort ?? null }) + '\n');
+  process.stdout.write(JSON.stringify({ ready: true, connectTo: values['connect-to'], exit: values.id, mode, links: mode === 'link' ? links : null, linkFingerprint: identity?.fingerprint ?? null, pool, egress: values.egress ?? null, egress6: values.egress6 ?? null, admin: adminPort ?? null }) + '\n');
 }
 
 /** `--admin PORT` (on 127.0.0.1) or `--admin HOST:PORT`. */

@@ -30,6 +30,7 @@ import { resolveAllowed } from '../shared/net/resolve-allowed.js';
 import { LinkSession, type OpenRequest } from '../link/session.js';
 import type { LinkStream } from '../link/stream.js';
 import { relayStream } from './relay-stream.js';
+import type { LinkIdentity } from '../link/identity.js';
 
 export interface ReverseExitOptions {
   readonly host: string;
@@ -46,6 +47,8 @@ export interface ReverseExitOptions {
   readonly mode?: 'link' | 'work';
   /** Links to keep in link mode (default 2; at least the ingress's workers, so that each holds one). */
   readonly links?: number;
+  /** This exit's link identity, presented as its TLS client certificate (the ingress may pin it: `linkFingerprint`). */
+  readonly identity?: LinkIdentity;
   /** Source address of connections to targets (what they see). */
   readonly egress?: string;
   /** IPv6 source address beside an IPv4 `egress` (dual stack); with only one of them, the other family is refused. */
@@ -165,7 +168,9 @@ export class ReverseExitClient {
       servername: o.servername ?? (isIP(o.host) ? undefined : o.host),
       // An IP in --connect-to is checked against the certificate's IP SANs (SNI carries names only).
       minVersion: 'TLSv1.2',
-      session: this.session,
+      // With an identity, no resumption: a resumed session may not carry the client certificate the ingress checks.
+      session: o.identity ? undefined : this.session,
+      ...(o.identity ? { key: o.identity.key, cert: o.identity.cert } : {}),
       // Half-close passes through a tunnel (TLSSocket honours it; the typings omit it).
       ...({ allowHalfOpen: true } as object),
     });

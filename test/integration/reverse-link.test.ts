@@ -33,6 +33,7 @@ import { createLogger } from '../../src/shared/log.js';
 import { acceptedPacket, parseRegistration, parseResponse, registrationPacket, requestPacket } from '../../src/protocol/work-packet/messages.js';
 import { parsePacket, type WorkPacket } from '../../src/protocol/work-packet/codec.js';
 import { PREFACE, openFrame } from '../../src/protocol/link/codec.js';
+import { createLinkIdentity } from '../../src/link/identity.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const pw = encodeURIComponent(USER.password);
@@ -358,6 +359,31 @@ test('a hostile exit on its link: a stream it opens is refused, garbage breaks o
   } finally {
     raw.destroy();
     await good.stop(100);
+    await ing.shutdown(0);
+  }
+});
+
+test('a pinned link identity: the exit presenting it registers; the right token without it, or with another key, is refused', { timeout: 20_000 }, async () => {
+  const mine = createLinkIdentity('reverse exit pin');
+  const other = createLinkIdentity('a thief');
+  const ing = await Ingress.start(IngressConfigSchema.parse(await config([await reverseEntry('pin', '127.0.0.49', 'de', { linkFingerprint: mine.fingerprint })])), createLogger('silent'));
+  const tunnelPort = ing.runtime.reverse!.tunnelPort!;
+  const opts = { mode: 'link' as const, links: 1, backoffMs: 5000, maxBackoffMs: 5000 };
+  const exits = [
+    startReverseExit(tunnelPort, 'pin', '127.0.0.49', { ...opts, identity: mine }),
+    startReverseExit(tunnelPort, 'pin', '127.0.0.49', opts),
+    startReverseExit(tunnelPort, 'pin', '127.0.0.49', { ...opts, identity: other }),
+  ];
+  const [good, bare, thief] = exits;
+  try {
+    await withTimeout(good!.ready, 5000, 'the pinned exit registered');
+    assert.equal(await echoVia(ing.ports()[0]!, '127.0.0.49', 0), '127.0.0.49');
+    await eventually('both impostors refused', () => bare!.lastRefusal !== undefined && thief!.lastRefusal !== undefined);
+    assert.match(bare!.lastRefusal!, /AUTH_FAILED: exit 'pin': the peer presented no certificate/);
+    assert.match(thief!.lastRefusal!, /AUTH_FAILED: exit 'pin': the peer's certificate .* is not pinned/);
+    assert.equal(ing.runtime.reverse!.registry.stats().exits.pin!.links, 1);
+  } finally {
+    await Promise.all(exits.map((e) => e.stop(0)));
     await ing.shutdown(0);
   }
 });

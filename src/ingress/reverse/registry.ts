@@ -23,6 +23,7 @@ import { acceptedPacket, heartbeatPacket, parseRegistration, responsePacket } fr
 import { encodePacket } from '../../protocol/work-packet/codec.js';
 import { WorkConn } from './work-conn.js';
 import { LinkSession } from '../../link/session.js';
+import { peerPinError } from '../../link/identity.js';
 
 /** Requests that may wait for one exit's pool at once; past this they fail at once. */
 const MAX_WAITERS = 10_000;
@@ -280,6 +281,10 @@ export class ReverseRegistry {
     if (st.from.size > 0 && !st.from.hasText(conn.source)) return this.refuse(conn, reg.exit, 'SOURCE_NOT_ALLOWED', `exit '${reg.exit}' may not register from ${conn.source}`);
     if (!(await this.tokenMatches(st, reg.token, key))) return this.refuse(conn, reg.exit, 'AUTH_FAILED', `exit '${reg.exit}': ${WRONG}`);
     if (this.states.get(reg.exit) !== st || conn.state === 'closed') return false; // reconfigured or gone meanwhile
+    // A pinned identity: the token alone is not enough (a leaked token without the exit's key registers nothing).
+    const pin = st.config.linkFingerprint;
+    const pinError = pin === undefined ? undefined : peerPinError(conn.socket, [pin]);
+    if (pinError) return this.refuse(conn, reg.exit, 'AUTH_FAILED', `exit '${reg.exit}': ${pinError}`);
     // The sources may have changed while the token check waited its turn: judge by those in force now.
     if (st.from.size > 0 && !st.from.hasText(conn.source)) return this.refuse(conn, reg.exit, 'SOURCE_NOT_ALLOWED', `exit '${reg.exit}' may not register from ${conn.source}`);
     if (this.closing) return this.refuse(conn, reg.exit, 'SHUTTING_DOWN', 'ingress is shutting down');

@@ -72,7 +72,9 @@ export class ReverseNode implements ReverseDialer {
   private async listenTunnel(): Promise<void> {
     const cfg = this.snap.config;
     const listen = tunnelListen(cfg);
-    const server = createTlsServer({ ...tlsFiles(cfg), minVersion: 'TLSv1.2', allowHalfOpen: true, handshakeTimeout: cfg.limits.handshakeTimeoutMs }, (socket: TLSSocket) => {
+    // A client certificate is asked for, never required: exits with a pinned link identity present one (registry.ts checks it).
+    const tlsOpts = { ...tlsFiles(cfg), minVersion: 'TLSv1.2' as const, allowHalfOpen: true, handshakeTimeout: cfg.limits.handshakeTimeoutMs, requestCert: true, rejectUnauthorized: false };
+    const server = createTlsServer(tlsOpts, (socket: TLSSocket) => {
       this.accept(socket, unmapIPv4(socket.remoteAddress ?? ''));
     });
     server.on('tlsClientError', () => undefined); // a scanner or a wrong CA: nothing to do
