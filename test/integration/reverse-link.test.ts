@@ -208,12 +208,13 @@ test('an exit process killed under a live tunnel: the tunnel ends, new requests 
   const ing = await Ingress.start(IngressConfigSchema.parse(await config([await reverseEntry('kil', '127.0.0.45', 'de')], { waitMs: 300 })), createLogger('silent'));
   const tunnelPort = ing.runtime.reverse!.tunnelPort!;
   const port = ing.ports()[0]!;
-  const argv = [process.execPath, cli, 'exit', '--connect-to', `127.0.0.1:${tunnelPort}`, '--id', 'kil', '--ca', tunnelCert().cert, '--links', '1', '--egress', '127.0.0.45', '--allow-target', '127.0.0.0/8', '--log-level', 'warn'];
+  const argv = [process.execPath, cli, 'exit', '--connect-to', `127.0.0.1:${tunnelPort}`, '--id', 'kil', '--ca', tunnelCert().cert, '--links', '1', '--state-dir', join(dir, 'kil-identity'), '--egress', '127.0.0.45', '--allow-target', '127.0.0.0/8', '--log-level', 'warn'];
   const proc = await startProc('reverse exit', argv, { ready: /^\{/, env: { HOPGATE_EXIT_TOKEN: TOKEN }, timeoutMs: 20_000 });
   let ing2: Ingress | undefined;
   let exit: ReverseExitClient | undefined;
   try {
     assert.match(proc.readyLine, /"mode":"link"/);
+    assert.match(proc.readyLine, /"linkFingerprint":"([0-9A-F]{2}:){31}[0-9A-F]{2}"/, 'its link identity, to pin on the ingress');
     const live = await tunnel(port, '127.0.0.45');
     assert.equal(await echoOn(live, 'ping'), 'ping');
     let failure: NodeJS.ErrnoException | undefined;
