@@ -13,7 +13,7 @@
  * memory per idle stream with --idle streams open (RSS and heap deltas after
  * a GC, each process). Medians over --runs runs; the mode order rotates.
  *
- *   npm run build && node --expose-gc dist/bench/link.js [--runs 3] [--ms 2000] [--idle 10000] [--idle-conns 1000] [--bulk-mib 128]
+ *   npm run build && node --expose-gc dist/bench/link.js [--runs 3] [--ms 2000] [--idle 10000] [--idle-conns 1000] [--bulk-mib 128] [--modes tcp,tls,link] [--phases rate,bulk,echo,idle]
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { connect as netConnect, createServer as netServer, type Server, type Socket, type AddressInfo } from 'node:net';
@@ -219,9 +219,12 @@ async function setupRate(mode: Mode, ms: number): Promise<{ perS: number; client
   return { perS: (done * 1000) / elapsed, clientUs: (c1.cpuUs - c0.cpuUs) / done, serverUs: (s1.cpuUs - s0.cpuUs) / done, errors };
 }
 
-async function bulk(mode: Mode, streams: number, totalMiB: number): Promise<number> {
+/** MiB/s client → server, and CPU µs per MiB of both processes together (load-independent, unlike the rate). */
+async function bulk(mode: Mode, streams: number, totalMiB: number): Promise<{ mibS: number; usPerMiB: number }> {
   const chunk = Buffer.alloc(64 * 1024, 0x61);
   const perStream = Math.ceil((totalMiB * 1024 * 1024) / streams / chunk.length);
+  const c0 = stats();
+  const s0 = await childStats();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: streams }, async () => {
@@ -238,7 +241,11 @@ async function bulk(mode: Mode, streams: number, totalMiB: number): Promise<numb
       s.destroy();
     }),
   );
-  return (perStream * streams * chunk.length) / 1024 / 1024 / ((performance.now() - t0) / 1000);
+  const elapsed = performance.now() - t0;
+  const mib = (perStream * streams * chunk.length) / 1024 / 1024;
+  const c1 = stats();
+  const s1 = await childStats();
+  return { mibS: mib / (elapsed / 1000), usPerMiB: (c1.cpuUs - c0.cpuUs + s1.cpuUs - s0.cpuUs) / mib };
 }
 
 async function echoLatency(mode: Mode, ms: number): Promise<{ p50: number; p99: number }> {
@@ -299,7 +306,7 @@ function median(xs: number[]): number {
 
 async function main(): Promise<void> {
   const { values: opt } = parseArgs({
-    options: { runs: { type: 'string', default: '3' }, ms: { type: 'string', default: '2000' }, idle: { type: 'string', default: '10000' }, 'idle-conns': { type: 'string', default: '1000' }, 'bulk-mib': { type: 'string', default: '128' }, server: { type: 'boolean', default: false } },
+    options: { runs: { type: 'string', default: '3' }, ms: { type: 'string', default: '2000' }, idle: { type: 'string', default: '10000' }, 'idle-conns': { type: 'string', default: '1000' }, 'bulk-mib': { type: 'string', default: '128' }, modes: { type: 'string', default: MODES.join(',') }, phases: { type: 'string', default: 'rate,bulk,echo,idle' }, server: { type: 'boolean', default: false } },
   });
   if (opt.server) {
     const ids = JSON.parse(process.env.HOPGATE_BENCH_IDS!) as { server: LinkIdentity; clientFp: string };
@@ -312,10 +319,12 @@ async function main(): Promise<void> {
   // One connection per tunnel: a TLS handshake each makes 10,000 take minutes on a loaded machine; per-connection cost is linear.
   const idleConns = Math.min(Number(opt['idle-conns']), 15_000);
   const bulkMiB = Math.min(Number(opt['bulk-mib']), 1024);
+  const modes = opt.modes.split(',').filter((m): m is ModeName => (MODES as readonly string[]).includes(m));
+  const phases = new Set(opt.phases.split(','));
   const clientId = createLinkIdentity('bench ingress');
   const serverId = createLinkIdentity('bench exit');
   child = fork(fileURLToPath(import.meta.url), ['--server'], {
-    execArgv: ['--expose-gc'],
+    execArgv: [...new Set(['--expose-gc', ...process.execArgv])], // --cpu-prof given to the bench profiles the server too
     env: { ...process.env, HOPGATE_BENCH_IDS: JSON.stringify({ server: serverId, clientFp: clientId.fingerprint }) },
   });
   process.on('exit', () => child.exitCode === null && child.kill('SIGTERM')); // only the child we started
@@ -326,17 +335,20 @@ async function main(): Promise<void> {
   const loads: number[][] = [];
   for (let r = 0; r < runs; r++) {
     loads.push(loadavg());
-    const order = MODES.map((_, i) => MODES[(i + r) % MODES.length]!);
+    const order = modes.map((_, i) => modes[(i + r) % modes.length]!);
     for (const name of order) {
       const mode = makeMode(name, ports, clientId, serverId.fingerprint);
       await mode.setup();
-      const rate = await setupRate(mode, ms);
-      const b1 = await bulk(mode, 1, bulkMiB);
-      const b8 = await bulk(mode, 8, bulkMiB);
-      const lat = await echoLatency(mode, ms);
-      const mem = await idleMemory(mode, name === 'tcp' || name === 'tls' ? idleConns : idle);
+      const row: Row = {};
+      if (phases.has('rate')) Object.assign(row, await setupRate(mode, ms));
+      if (phases.has('bulk')) {
+        const b1 = await bulk(mode, 1, bulkMiB);
+        const b8 = await bulk(mode, 8, bulkMiB);
+        Object.assign(row, { bulk1: b1.mibS, bulk1UsMiB: b1.usPerMiB, bulk8: b8.mibS, bulk8UsMiB: b8.usPerMiB });
+      }
+      if (phases.has('echo')) Object.assign(row, await echoLatency(mode, ms));
+      if (phases.has('idle')) Object.assign(row, await idleMemory(mode, name === 'tcp' || name === 'tls' ? idleConns : idle));
       mode.teardown();
-      const row = { perS: rate.perS, clientUs: rate.clientUs, serverUs: rate.serverUs, errors: rate.errors, bulk1: b1, bulk8: b8, p50: lat.p50, p99: lat.p99, ...mem };
       rows[name].push(row);
       process.stderr.write(`run ${r + 1} ${name}: ${JSON.stringify(Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Math.round(v)])))}\n`);
       await new Promise((res) => setTimeout(res, 500));
@@ -348,14 +360,20 @@ async function main(): Promise<void> {
   console.log(`medians of ${runs} runs; ${ms} ms per rate phase; ${bulkMiB} MiB per bulk phase; ${idle} idle streams on one link (${idleConns} idle connections for tcp and tls); CPU = process.cpuUsage() user+system per process`);
   console.log('| mode | tunnels/s c=64 | CPU µs/tunnel client | server | both | bulk 1 stream MiB/s | bulk 8 streams MiB/s | 64 B echo p50 µs | p99 µs | idle RSS B/stream client | server | idle heap B/stream client | server |');
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
-  for (const name of MODES) {
-    const m = (k: string): number => median(rows[name].map((r) => r[k]!));
+  for (const name of modes) {
+    const m = (k: string): number => median(rows[name].map((r) => r[k] ?? NaN));
     console.log(
       `| ${name} | ${f(m('perS'))} | ${f(m('clientUs'))} | ${f(m('serverUs'))} | ${f(m('clientUs') + m('serverUs'))} | ${f(m('bulk1'))} | ${f(m('bulk8'))} | ${f(m('p50'))} | ${f(m('p99'))} | ${f(m('clientRss'))} | ${f(m('serverRss'))} | ${f(m('clientHeap'))} | ${f(m('serverHeap'))} |`,
     );
   }
-  const errs = MODES.map((n) => rows[n].reduce((a, r) => a + r.errors!, 0));
-  console.log(`tunnel errors: ${MODES.map((n, i) => `${n} ${errs[i]}`).join(', ')}`);
+  console.log('| mode | bulk 1 stream CPU µs/MiB (both processes) | bulk 8 streams CPU µs/MiB |');
+  console.log('|---|---|---|');
+  for (const name of modes) {
+    const m = (k: string): number => median(rows[name].map((r) => r[k] ?? NaN));
+    console.log(`| ${name} | ${f(m('bulk1UsMiB'))} | ${f(m('bulk8UsMiB'))} |`);
+  }
+  const errs = modes.map((n) => rows[n].reduce((a, r) => a + (r.errors ?? 0), 0));
+  console.log(`tunnel errors: ${modes.map((n, i) => `${n} ${errs[i]}`).join(', ')}`);
 }
 
 main().catch((err: unknown) => {

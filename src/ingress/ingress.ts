@@ -7,7 +7,7 @@ import type { Server } from 'node:http';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { IngressConfig } from '../shared/schema/ingress-config.js';
 import type { Logger } from '../shared/log.js';
-import { startAdminServer, type AdminRawHandler } from '../shared/admin-server.js';
+import { startAdminServer, type AdminRawHandler, type MetricsSource } from '../shared/admin-server.js';
 import type { Registry } from 'prom-client';
 import { exitReport } from './route/exit-report.js';
 import { portTable } from '../shared/routing/port-table.js';
@@ -50,11 +50,12 @@ export class Ingress {
    * `adminHandler`: more admin routes, tried first (the control link's statistics).
    * `metrics`: called with the metrics registry, to add more.
    * `reverseFromPrimary`: a cluster worker; the primary holds the reverse tunnel port.
+   * `scrape`: what /metrics answers from, given this process's registry (a cluster worker: every worker's figures).
    */
   static async start(
     config: IngressConfig,
     log: Logger,
-    opts: { adminPort?: number; revision?: number; adminHandler?: AdminRawHandler; metrics?: (registry: Registry) => void; reverseFromPrimary?: boolean } = {},
+    opts: { adminPort?: number; revision?: number; adminHandler?: AdminRawHandler; metrics?: (registry: Registry) => void; reverseFromPrimary?: boolean; scrape?: (registry: Registry) => MetricsSource } = {},
   ): Promise<Ingress> {
     const runtime = new IngressRuntime(compileSnapshot(config, opts.revision ?? 1), loadTls(config));
     const metrics = createIngressMetrics(runtime);
@@ -76,7 +77,7 @@ export class Ingress {
     if (runtime.links.fingerprint) log.info({ linkFingerprint: runtime.links.fingerprint }, 'link identity');
     const adminPort = opts.adminPort ?? config.metrics?.port;
     if (adminPort !== undefined) {
-      ingress.admin = await startAdminServer(config.metrics?.host ?? '127.0.0.1', adminPort, metrics.registry, () => ({
+      ingress.admin = await startAdminServer(config.metrics?.host ?? '127.0.0.1', adminPort, opts.scrape?.(metrics.registry) ?? metrics.registry, () => ({
         ok: !runtime.draining,
         revision: runtime.snapshot.revision,
         sessions: runtime.sessions.size,

@@ -30,11 +30,13 @@ export function createIngressMetrics(rt: IngressRuntime, registry = new Registry
   mirroredCounter(registry, 'hopgate_ingress_quota_cutoffs_total', 'Open connections cut because the customer\'s data quota ran out', undefined, () => ({ '': rt.quota.stats.sessionsCut }));
   legitimacyMetrics(rt, registry);
   new Gauge({ name: 'hopgate_ingress_active_sessions', help: 'Open client connections', registers: [registry], collect() { this.set(rt.limiter.active); } });
-  new Gauge({ name: 'hopgate_config_revision', help: 'Revision of the configuration in force', registers: [registry], collect() { this.set(rt.snapshot.revision); } });
+  // Across worker processes (processes/cluster-metrics.ts): the revision every worker has, not a sum.
+  new Gauge({ name: 'hopgate_config_revision', help: 'Revision of the configuration in force', aggregator: 'min', registers: [registry], collect() { this.set(rt.snapshot.revision); } });
   new Gauge({
     name: 'hopgate_ingress_exit_quality_score',
     help: 'Exit quality score 0-100 from probes and connection outcomes (docs/ROUTING.md); exits not yet measured are absent',
     labelNames: ['exit'],
+    aggregator: 'average', // each worker scores from what it saw
     registers: [registry],
     collect() {
       this.reset(); // exits removed by a reload must not linger
@@ -100,10 +102,12 @@ function legitimacyMetrics(rt: IngressRuntime, registry: Registry): void {
       }
     },
   });
-  const gauge = (name: string, help: string, read: (g: NonNullable<IngressRuntime['legitimacy']>) => number): void => {
+  // Across worker processes: the state of the most affected one ('max'), the rule set every one has ('min').
+  const gauge = (name: string, help: string, read: (g: NonNullable<IngressRuntime['legitimacy']>) => number, aggregator: 'max' | 'min' = 'max'): void => {
     new Gauge({
       name,
       help,
+      aggregator,
       registers: [registry],
       collect() {
         const gate = rt.legitimacy;
@@ -113,10 +117,10 @@ function legitimacyMetrics(rt: IngressRuntime, registry: Registry): void {
       },
     });
   };
-  gauge('hopgate_legitimacy_attack_mode', 'This ingress process is in attack mode (1) or not (0)', (g) => (g.enforcer.attackMode ? 1 : 0));
-  gauge('hopgate_legitimacy_rules_active', 'Rules in force (received, not expired, not suspended): 1, else 0 (fail open)', (g) => (g.enforcer.rulesActive() ? 1 : 0));
+  gauge('hopgate_legitimacy_attack_mode', 'An ingress process is in attack mode (1) or none is (0)', (g) => (g.enforcer.attackMode ? 1 : 0));
+  gauge('hopgate_legitimacy_rules_active', 'Rules in force (received, not expired, not suspended): 1, else 0 (fail open)', (g) => (g.enforcer.rulesActive() ? 1 : 0), 'min');
   gauge('hopgate_legitimacy_rules_suspended', 'The rule set in force is a suspension (a network event): 1, else 0', (g) => (g.enforcer.state().suspended ? 1 : 0));
-  gauge('hopgate_legitimacy_rules_revision', 'Revision of the rule set in force (0: none)', (g) => g.enforcer.state().revision);
+  gauge('hopgate_legitimacy_rules_revision', 'Revision of the rule set in force (0: none)', (g) => g.enforcer.state().revision, 'min');
   gauge('hopgate_legitimacy_rules_entries', 'CIDR entries of the rule set in force', (g) => g.enforcer.state().entries);
   mirroredCounter(registry, 'hopgate_legitimacy_attack_entries_total', 'Times this process entered attack mode', undefined, () => (rt.legitimacy ? { '': rt.legitimacy.enforcer.detector.entries } : NONE));
   mirroredCounter(registry, 'hopgate_legitimacy_evidence_flows_total', 'Accepted (authenticated) flows recorded as evidence by this process', undefined, () => (rt.legitimacy ? { '': rt.legitimacy.recorded } : NONE));

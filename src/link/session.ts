@@ -89,6 +89,11 @@ export class LinkSession extends EventEmitter implements StreamHost {
   private heartbeat: NodeJS.Timeout | undefined;
   /** The last PING round trip, ms (heartbeats and ping()). */
   rttMs: number | undefined;
+  /** DATA payload bytes sent and received over this link's life (observability, issue 19 item 5). */
+  bytesSent = 0;
+  bytesReceived = 0;
+  /** Times a stream had data to send and no credit left: the peer's window, not the network, held it (a reader behind, or a window too small). */
+  windowStalls = 0;
 
   /** 'stream': the peer opened one (accept or refuse it); 'close': the link is gone (an error unless drained); 'goaway': the peer drains. */
   override on(event: 'stream', listener: (s: LinkStream, req: OpenRequest) => void): this;
@@ -258,6 +263,7 @@ export class LinkSession extends EventEmitter implements StreamHost {
         return this.onOpenOk(s, f.props);
       case 'data':
         if (!s.isOpen) return `link: DATA on stream ${f.stream} before it opened`;
+        this.bytesReceived += f.data.length;
         return s.onData(f.data);
       case 'window':
         return s.onWindow(f.increment);
@@ -350,7 +356,10 @@ export class LinkSession extends EventEmitter implements StreamHost {
 
   private readonly sink = (header: Buffer, payload?: Buffer): void => {
     this.socket.write(header);
-    if (payload) this.socket.write(payload);
+    if (payload) {
+      this.socket.write(payload);
+      this.bytesSent += payload.length;
+    }
   };
 
   private flush(): void {
@@ -363,7 +372,10 @@ export class LinkSession extends EventEmitter implements StreamHost {
       while (this.turns.length > 0 && sock.writableLength < SOCKET_BUFFER) {
         const s = this.turns.shift()!;
         if (s.sendSome(QUANTUM, MAX_FRAME_PAYLOAD, this.sink, dataHeader, finFrame)) this.turns.push(s);
-        else this.inTurns.delete(s);
+        else {
+          this.inTurns.delete(s);
+          if (s.waitsForCredit) this.windowStalls++;
+        }
       }
       // 'drain' comes only after a write was refused (writableNeedDrain), which is the case past the socket's own mark.
       if (sock.writableLength >= SOCKET_BUFFER && sock.writableNeedDrain) this.blocked = true;

@@ -228,6 +228,11 @@ export class LinkStream extends Duplex {
 
   // --- to the peer (called by the session's scheduler) ----------------------
 
+  /** Data queued and no credit to send it: waiting for the peer's WINDOW. */
+  get waitsForCredit(): boolean {
+    return this.state === 'open' && this.queued > 0 && this.credit === 0;
+  }
+
   wantsTurn(): boolean {
     if (this.state !== 'open') return false;
     return (this.queued > 0 && this.credit > 0) || (this.queued === 0 && this.finalCb !== undefined && !this.finSent);

@@ -6,6 +6,7 @@
  * reach its admin port to the primary. Drains on SIGTERM; SIGINT is the
  * primary's to decide.
  */
+import { workerMetrics } from './cluster-metrics.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Ingress } from '../ingress/ingress.js';
 import { createLogger } from '../shared/log.js';
@@ -58,7 +59,7 @@ class ControlledWorker {
       this.state = new ControlConfigState(m.overrides);
       const config = this.state.applySnapshot({ revision: m.revision, config: m.config });
       const log = createLogger(config.log.level, { role: 'ingress' });
-      const ingress = await Ingress.start(config, log, { revision: m.revision, adminPort: m.adminPort, adminHandler: this.adminHandler, reverseFromPrimary: true });
+      const ingress = await Ingress.start(config, log, { revision: m.revision, adminPort: m.adminPort, adminHandler: this.adminHandler, reverseFromPrimary: true, scrape: workerMetrics });
       this.ingress = ingress;
       ingress.runtime.quota.attach(workerQuotaSync());
       shareThrottle(ingress.runtime.auth.throttle, 'proxy'); // auth failures count across workers

@@ -3,7 +3,8 @@
  * primary around the supervisor: sum quota usage across workers (each hears
  * what the others used, every SYNC_INTERVAL_MS), relay auth-throttle events
  * so N workers do not give a guesser N allowances, and hold the reverse
- * tunnel port, handing its connections to the workers (tunnel-dispatch.ts).
+ * tunnel port, handing its connections to the workers (tunnel-dispatch.ts);
+ * answer a scrape of the shared admin port with every worker's metrics (cluster-metrics.ts).
  */
 import type { Worker } from 'node:cluster';
 import type { IngressConfig } from '../shared/schema/ingress-config.js';
@@ -11,6 +12,7 @@ import { QuotaAggregator, SYNC_INTERVAL_MS } from '../ingress/guard/quota.js';
 import { primaryTunnel } from '../ingress/reverse/tunnel-dispatch.js';
 import { relayAuthEvent } from '../ingress/auth/throttle-sync.js';
 import { WorkerSupervisor, type SupervisorOptions } from './supervisor.js';
+import { MetricsGatherer } from './cluster-metrics.js';
 import type { WorkerMessage } from './ipc-messages.js';
 
 export interface IngressClusterOptions extends Omit<SupervisorOptions, 'onMessage'> {
@@ -26,6 +28,7 @@ export class IngressCluster {
   /** Workers that have not heard the current figures yet (a restarted worker starts at zero). */
   private readonly fresh = new Set<number>();
   private quotaTimer: NodeJS.Timeout | undefined;
+  private readonly metrics: MetricsGatherer;
 
   constructor(o: IngressClusterOptions) {
     this.tunnel = primaryTunnel(o.log);
@@ -34,10 +37,13 @@ export class IngressCluster {
       onMessage: (w, m) => {
         if (m.type === 'hopgate:quota:usage') return this.quota.add(w.id, m);
         if (m.type === 'hopgate:auth:event') return relayAuthEvent(w, m, this.supervisor.workers());
+        if (m.type === 'hopgate:metrics:pull') return this.metrics.pull(w, m.id);
+        if (m.type === 'hopgate:metrics:part') return this.metrics.part(w, m.id, m.metrics);
         if (m.type === 'hopgate:worker:ready') this.fresh.add(w.id); // it hears every current figure at the next flush
         o.onMessage?.(w, m);
       },
     });
+    this.metrics = new MetricsGatherer(this.supervisor);
   }
 
   /** Open the tunnel port if `config` has reverse exits, then start every worker. */

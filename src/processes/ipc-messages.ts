@@ -43,6 +43,9 @@ const QuotaUsage = z.object({ type: z.literal('hopgate:quota:usage'), usage: z.a
 const ThrottleEvent = z.object({ kind: z.enum(['fail', 'ok']), source: z.string().max(256), login: z.string().max(256) });
 const AuthEvent = z.object({ type: z.literal('hopgate:auth:event'), scope: z.enum(['proxy', 'tunnel']), event: ThrottleEvent });
 const LegitEvidence = z.object({ type: z.literal('hopgate:legit:evidence'), counts: z.array(z.tuple([z.string(), z.number()])), attack: z.boolean(), limited: z.number() });
+const MetricsPull = z.object({ type: z.literal('hopgate:metrics:pull'), id: count });
+// prom-client's getMetricsAsJSON(): one object per metric; aggregated by prom-client in the primary.
+const MetricsPart = z.object({ type: z.literal('hopgate:metrics:part'), id: count, metrics: z.array(z.record(z.string(), z.unknown())).max(10_000) });
 const exitId = z.string().max(1024);
 const ReverseLoad = z.object({
   type: z.literal('hopgate:reverse:load'),
@@ -65,6 +68,8 @@ const WorkerMessageSchema = z.discriminatedUnion('type', [
   AuthEvent,
   LegitEvidence,
   ReverseLoad,
+  MetricsPull,
+  MetricsPart,
 ]);
 
 /** Worker → primary. */
@@ -84,7 +89,11 @@ export type WorkerMessage =
   | QuotaUsageMsg
   | AuthEventMsg
   | LegitimacyEvidenceMsg
-  | TunnelLoadMsg;
+  | TunnelLoadMsg
+  /** A scrape of the shared admin port reached this worker: the primary gathers every worker's metrics (cluster-metrics.ts). */
+  | z.infer<typeof MetricsPull>
+  /** This worker's metrics, for a gathering. */
+  | z.infer<typeof MetricsPart>;
 
 // ---- primary → worker ----
 
@@ -108,6 +117,8 @@ const StatsAnswer = z.object({ type: z.literal('hopgate:stats:answer'), id: coun
 const LegitRules = z.object({ type: z.literal('hopgate:legit:rules'), msg: obj<RuleMessage>() });
 const QuotaOthers = z.object({ type: z.literal('hopgate:quota:others'), others: z.array(z.tuple([z.string(), z.string(), z.number()])) });
 const ReverseConn = z.object({ type: z.literal('hopgate:reverse:conn') });
+const MetricsCollect = z.object({ type: z.literal('hopgate:metrics:collect'), id: count });
+const MetricsAnswer = z.object({ type: z.literal('hopgate:metrics:answer'), id: count, body: z.string().max(64 * 1024 * 1024) });
 const ReverseKeys = z.object({ type: z.literal('hopgate:reverse:keys'), ticketKeys: z.string().max(128) });
 const ReverseHello = z.object({ type: z.literal('hopgate:reverse:hello') });
 const ReverseRelease = z.object({ type: z.literal('hopgate:reverse:release'), exit: exitId, min: z.number().int().min(1) });
@@ -124,6 +135,8 @@ const PrimaryMessageSchema = z.discriminatedUnion('type', [
   ReverseKeys,
   ReverseHello,
   ReverseRelease,
+  MetricsCollect,
+  MetricsAnswer,
 ]);
 
 /** Primary → worker. */
@@ -141,7 +154,11 @@ export type PrimaryMessage =
   | TunnelConnMsg
   | TunnelKeysMsg
   | TunnelHelloMsg
-  | TunnelReleaseMsg;
+  | TunnelReleaseMsg
+  /** Send your metrics (a part) for gathering `id`. */
+  | z.infer<typeof MetricsCollect>
+  /** The whole ingress's metrics, for the scrape this worker asked about. */
+  | z.infer<typeof MetricsAnswer>;
 
 export type WorkerMessageType = WorkerMessage['type'];
 export type PrimaryMessageType = PrimaryMessage['type'];

@@ -4,6 +4,7 @@
  * A reload reads the file again; a bad file is refused and the last good
  * configuration stays in force.
  */
+import { workerMetrics } from './cluster-metrics.js';
 import { watch } from 'node:fs';
 import { Ingress } from '../ingress/ingress.js';
 import { loadIngressYaml } from '../ingress/config/from-yaml.js';
@@ -19,7 +20,7 @@ export interface YamlIngress {
 
 /** `asWorker`: a worker of a primary (quota and auth failures are shared with the other workers; the primary holds the tunnel port). */
 export async function startYamlIngress(configPath: string, log: Logger, asWorker: boolean): Promise<YamlIngress> {
-  const ingress = await Ingress.start(loadIngressYaml(configPath), log, { reverseFromPrimary: asWorker });
+  const ingress = await Ingress.start(loadIngressYaml(configPath), log, { reverseFromPrimary: asWorker, ...(asWorker ? { scrape: workerMetrics } : {}) });
   if (asWorker) {
     ingress.runtime.quota.attach(workerQuotaSync()); // quota usage is summed across workers by the primary
     shareThrottle(ingress.runtime.auth.throttle, 'proxy'); // auth failures count across workers

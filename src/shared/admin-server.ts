@@ -6,7 +6,6 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Registry } from 'prom-client';
 import { listenOn } from './listen.js';
 
 /** Extra read-only JSON routes: path → body, or undefined for 404. */
@@ -24,10 +23,16 @@ function refusal(req: IncomingMessage, token: string | undefined): { status: num
   return undefined;
 }
 
+/** What /metrics answers from: a prom-client Registry, or the whole cluster's figures (processes/cluster-metrics.ts). */
+export interface MetricsSource {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
+
 export async function startAdminServer(
   host: string,
   port: number,
-  registry: Registry,
+  registry: MetricsSource,
   health: () => object,
   routes?: AdminRoutes,
   raw?: AdminRawHandler,

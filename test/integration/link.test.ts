@@ -108,6 +108,11 @@ test('1,000 streams on one link with one reader stalled: the others all finish, 
     const stalledAtExit = serverStreams[0]!;
     assert.ok(stalledAtExit.bufferedBytes <= PER_STREAM - WINDOW, `exit side holds ${stalledAtExit.bufferedBytes}`);
     assert.ok(stalledAtExit.writableNeedDrain, 'the exit-side writer saw backpressure');
+    // Observability (issue 19 item 5): the payload bytes each way, and the sender's window stalls.
+    assert.equal(pair.server.bytesSent, 999 * PER_STREAM + WINDOW);
+    assert.equal(pair.client.bytesReceived, pair.server.bytesSent);
+    assert.ok(pair.server.windowStalls >= 1, `exit side counted ${pair.server.windowStalls} window stalls`);
+    assert.equal(pair.client.windowStalls, 0, 'the side that sent nothing never waited for credit');
     // And it resumes: reading it now drains the rest.
     const rest = readAll(stalled!);
     stalled!.resume();

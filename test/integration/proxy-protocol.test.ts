@@ -103,12 +103,15 @@ describe('PROXY protocol behind HAProxy', { skip: !HAPROXY && 'haproxy not insta
 
     // Health checks speak a SOCKS5 greeting and want "no auth" back: on the v2 backend they
     // arrive as LOCAL, on the v1 backend as a PROXY line with HAProxy's own addresses.
+    // `timeout check` and `fall 3`: without them a check answered later than `inter` (200 ms,
+    // a loaded test machine) marked the ingress DOWN at once, and the next client through
+    // HAProxy got an empty reply (curl 52) — a red test that said nothing about the ingress.
     const backend = (name: string, port: number, send: string): string[] => [
       `backend ${name}`,
       '  option tcp-check',
       '  tcp-check send-binary 050100',
       '  tcp-check expect binary 0500',
-      `  server ing 127.0.0.1:${port} ${send} source ${LB} check inter 200ms rise 1 fall 1`,
+      `  server ing 127.0.0.1:${port} ${send} source ${LB} check inter 200ms rise 1 fall 3`,
     ];
     writeFileSync(
       join(dir, 'haproxy.cfg'),
@@ -118,6 +121,7 @@ describe('PROXY protocol behind HAProxy', { skip: !HAPROXY && 'haproxy not insta
         'defaults',
         '  mode tcp',
         '  timeout connect 2s',
+        '  timeout check 5s',
         '  timeout client 10s',
         '  timeout server 10s',
         'frontend f1',

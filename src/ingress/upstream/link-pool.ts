@@ -49,6 +49,8 @@ export class ExitLinks {
   /** Links opened since the pool started (the first included) and broken ones: for /metrics and tests. */
   connects = 0;
   breaks = 0;
+  /** Totals of links already closed, so the counters below never go back when a link ends. */
+  private readonly retired = { bytesSent: 0, bytesReceived: 0, windowStalls: 0 };
 
   constructor(
     readonly exit: ForwardExitConfig & { link: NonNullable<ForwardExitConfig['link']> },
@@ -75,6 +77,17 @@ export class ExitLinks {
 
   get linkCount(): number {
     return this.links.length;
+  }
+
+  /** DATA payload bytes to and from the exit, and window stalls (waits for the exit's credit), over every link since the pool started. */
+  get totals(): { bytesSent: number; bytesReceived: number; windowStalls: number } {
+    const t = { ...this.retired };
+    for (const l of this.links) {
+      t.bytesSent += l.bytesSent;
+      t.bytesReceived += l.bytesReceived;
+      t.windowStalls += l.windowStalls;
+    }
+    return t;
   }
 
   /** The latest heartbeat (or probe) round trip on any of the links, ms. */
@@ -181,7 +194,12 @@ export class ExitLinks {
 
   private onClose(session: LinkSession, err: LinkError | undefined): void {
     const i = this.links.indexOf(session);
-    if (i >= 0) this.links.splice(i, 1);
+    if (i >= 0) {
+      this.links.splice(i, 1);
+      this.retired.bytesSent += session.bytesSent;
+      this.retired.bytesReceived += session.bytesReceived;
+      this.retired.windowStalls += session.windowStalls;
+    }
     if (!err || this.closed) return;
     this.breaks++;
     this.lastError = err.message;

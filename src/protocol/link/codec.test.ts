@@ -62,15 +62,26 @@ test('every proper prefix of a frame is incomplete, never an error or a frame', 
   }
 });
 
+/** DATA may arrive in pieces (the reader passes a payload on as it comes): adjacent pieces of one stream joined. */
+function joinData(frames: readonly Frame[]): Frame[] {
+  const out: Frame[] = [];
+  for (const f of frames) {
+    const last = out[out.length - 1];
+    if (f.type === 'data' && last?.type === 'data' && last.stream === f.stream) out[out.length - 1] = { ...last, data: Buffer.concat([last.data, f.data]) };
+    else out.push(f.type === 'data' ? { ...f, data: Buffer.from(f.data) } : f);
+  }
+  return out.filter((f) => f.type !== 'data' || f.data.length > 0);
+}
+
 test('reader: the preface and all frames, split at every offset and fed byte by byte, give the same frames', () => {
   const stream = Buffer.concat([PREFACE, ...SAMPLES.map(([b]) => b)]);
-  const want = SAMPLES.map(([, f]) => f);
+  const want = joinData(SAMPLES.map(([, f]) => f));
   for (let cut = 0; cut <= stream.length; cut++) {
     const r = new FrameReader();
     const a = r.push(stream.subarray(0, cut));
     const b = r.push(stream.subarray(cut));
     assert.ok(Array.isArray(a) && Array.isArray(b), `cut at ${cut}`);
-    assert.deepEqual([...a, ...b], want, `cut at ${cut}`);
+    assert.deepEqual(joinData([...a, ...b]), want, `cut at ${cut}`);
   }
   const r = new FrameReader();
   const got: Frame[] = [];
@@ -79,20 +90,33 @@ test('reader: the preface and all frames, split at every offset and fed byte by 
     assert.ok(Array.isArray(f));
     got.push(...f);
   }
-  assert.deepEqual(got, want);
+  assert.deepEqual(joinData(got), want);
 });
 
-test('reader: a largest DATA frame in TLS-record-sized pieces arrives whole', () => {
-  const data = Buffer.alloc(MAX_FRAME_PAYLOAD, 0x5a);
-  const bytes = Buffer.concat([PREFACE, dataHeader(1, data.length), data, finFrame(1)]);
+test('reader: a largest DATA frame in TLS-record-sized pieces is passed on piece by piece, as views of the chunks (no join, no copy)', () => {
+  const data = Buffer.alloc(MAX_FRAME_PAYLOAD);
+  for (let i = 0; i < data.length; i++) data[i] = i % 251;
+  const bytes = Buffer.concat([PREFACE, dataHeader(1, data.length), data, finFrame(1), dataHeader(3, 5), Buffer.from('hello')]);
   const r = new FrameReader();
   const got: Frame[] = [];
+  // Each chunk in its own memory, as TLS records arrive.
   for (let i = 0; i < bytes.length; i += 16_384) {
-    const f = r.push(bytes.subarray(i, i + 16_384));
+    const chunk = Buffer.from(bytes.subarray(i, i + 16_384));
+    const f = r.push(chunk);
     assert.ok(Array.isArray(f));
+    for (const fr of f) if (fr.type === 'data') assert.equal(fr.data.buffer, chunk.buffer, 'a DATA piece is a view of the chunk it came in');
     got.push(...f);
   }
-  assert.deepEqual(got, [{ type: 'data', stream: 1, data }, { type: 'fin', stream: 1 }]);
+  assert.ok(got.filter((f) => f.type === 'data' && f.stream === 1).length >= 4, 'the 64 KiB payload came in pieces');
+  assert.deepEqual(joinData(got), [{ type: 'data', stream: 1, data }, { type: 'fin', stream: 1 }, { type: 'data', stream: 3, data: Buffer.from('hello') }]);
+});
+
+test('reader: a DATA header split from its payload still has its length checked first, and a hostile length is refused before any piece', () => {
+  const h = dataHeader(1, 0);
+  h.writeUInt32BE(MAX_FRAME_PAYLOAD + 1, 5);
+  const r = new FrameReader();
+  assert.ok(Array.isArray(r.push(PREFACE)));
+  assert.match((r.push(Buffer.concat([h, Buffer.alloc(100)])) as { error: string }).error, /too large/);
 });
 
 test('reader: a wrong preface or version is refused, and the reader stays failed', () => {

@@ -160,21 +160,37 @@ export function parseFrame(b: Buffer): Parse<Frame> {
  * Frames from a byte stream in chunks: keeps the unparsed tail, parses
  * the preface first. `push` returns the frames now whole, or the first
  * error (after which the reader is done: the link must close).
+ *
+ * A DATA payload is passed on piece by piece as its chunks arrive (each
+ * piece a DATA frame of the same stream, a view of the chunk): a 64 KiB
+ * frame comes in four 16 KiB TLS records, and joining them cost a 64 KiB
+ * allocation and copy per frame on the receiving side (docs/BENCHMARKS.md,
+ * "Link bulk"). Other frames are small and are joined whole.
  */
 export class FrameReader {
-  /** Unparsed chunks, joined only once a whole frame is there (a 64 KiB frame arrives in several TLS records). */
+  /** Unparsed chunks, joined only once a whole frame is there. */
   private pending: Buffer[] = [];
   private pendingLen = 0;
   /** Bytes the next frame needs in total, once its header is known. */
   private needed = 0;
+  /** Payload bytes of the current DATA frame still to come, and its stream. */
+  private dataLeft = 0;
+  private dataStream = 0;
   private prefaceSeen = false;
   private failed = false;
 
   push(chunk: Buffer): Frame[] | { readonly error: string } {
     if (this.failed) return { error: 'link reader already failed' };
+    const out: Frame[] = [];
+    if (this.dataLeft > 0) {
+      const n = Math.min(this.dataLeft, chunk.length);
+      out.push({ type: 'data', stream: this.dataStream, data: chunk.subarray(0, n) });
+      this.dataLeft -= n;
+      if (n === chunk.length) return out;
+      chunk = chunk.subarray(n);
+    }
     this.pending.push(chunk);
     this.pendingLen += chunk.length;
-    const out: Frame[] = [];
     if (this.pendingLen < this.needed) return out;
     let b = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingLen);
     this.needed = 0;
@@ -188,7 +204,16 @@ export class FrameReader {
     for (;;) {
       const r = parseFrame(b);
       if (r.kind === 'error') return this.fail(r.message);
-      if (r.kind === 'more') break;
+      if (r.kind === 'more') {
+        // parseFrame checks a header before it waits for the payload: a DATA header here is valid.
+        if (b.length >= HEADER_BYTES && b[0] === TYPE.data) {
+          this.dataStream = b.readUInt32BE(1);
+          this.dataLeft = b.readUInt32BE(5) - (b.length - HEADER_BYTES);
+          if (b.length > HEADER_BYTES) out.push({ type: 'data', stream: this.dataStream, data: b.subarray(HEADER_BYTES) });
+          b = b.subarray(b.length);
+        }
+        break;
+      }
       out.push(r.value);
       b = b.subarray(r.consumed);
     }
