@@ -1,11 +1,12 @@
 /**
  * `hopgate exit --connect-to HOST:7443`: a reverse-connected exit. It opens no
- * port at all: it dials the ingress's tunnel port and keeps a pool of idle
- * work connections there (docs/REVERSE-EXITS.md).
+ * port at all: it dials the ingress's tunnel port and keeps a few links there,
+ * one stream per tunnel — or, with --work-connections (ingresses older than
+ * links), a pool of idle work connections (docs/REVERSE-EXITS.md).
  */
 import { readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
-import { ReverseExitClient } from '../exit/reverse-client.js';
+import { DEFAULT_LINKS, ReverseExitClient } from '../exit/reverse-client.js';
 import { TargetPolicy } from '../shared/net/target-policy.js';
 import { createLogger } from '../shared/log.js';
 import { fail, parse, portRange } from './args.js';
@@ -13,6 +14,7 @@ import { onShutdownSignal } from './signals.js';
 import { startAdminServer } from '../shared/admin-server.js';
 import { boundPort } from '../shared/listen.js';
 import { reverseExitHealth, reverseExitMetrics } from '../exit/reverse-metrics.js';
+import { loadOrCreateLinkIdentity } from '../link/identity.js';
 
 export async function reverseExitCommand(argv: string[]): Promise<void> {
   const { values } = parse(argv, {
@@ -22,6 +24,9 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
     ca: { type: 'string' },
     servername: { type: 'string' },
     pool: { type: 'string', default: '8' },
+    links: { type: 'string', default: String(DEFAULT_LINKS) },
+    'work-connections': { type: 'boolean', default: false },
+    'state-dir': { type: 'string' },
     egress: { type: 'string' },
     egress6: { type: 'string' },
     'egress-ports': { type: 'string' },
@@ -40,6 +45,9 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
   if (values.egress6 !== undefined && !isIPv6(values.egress6)) fail('--egress6 must be an IPv6 address (the IPv6 egress beside --egress)');
   const pool = Number(values.pool);
   if (!Number.isInteger(pool) || pool < 1 || pool > 100_000) fail('--pool must be 1-100000');
+  const links = Number(values.links);
+  if (!Number.isInteger(links) || links < 1 || links > 64) fail('--links must be 1-64');
+  const mode = values['work-connections'] ? 'work' : 'link';
   const ports = (values['allow-port'] ?? []).map(Number);
   if (ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) fail('--allow-port must be a port number');
   let policy: TargetPolicy;
@@ -49,6 +57,9 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
     fail(`--allow-target/--deny-target: ${(err as Error).message}`);
   }
   const log = createLogger(values['log-level'], { role: 'exit', mode: 'reverse', exit: values.id });
+  // Its link identity (made on first start): presented as a client certificate, for ingresses that pin it.
+  const identity = values['state-dir'] ? loadOrCreateLinkIdentity(values['state-dir'], `hopgate reverse exit ${values.id}`) : undefined;
+  if (identity) process.stderr.write(`hopgate exit: link fingerprint ${identity.fingerprint} (pin it as linkFingerprint of exit ${values.id} on the ingress)\n`);
   const client = new ReverseExitClient({
     host: m[1]!.replace(/^\[|\]$/g, ''),
     port: Number(m[2]),
@@ -57,6 +68,9 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
     ca: values.ca ? readFileSync(values.ca) : undefined,
     servername: values.servername,
     pool,
+    mode,
+    links,
+    identity,
     egress: values.egress,
     egress6: values.egress6,
     egressPorts: portRange('--egress-ports', values['egress-ports']),
@@ -75,7 +89,7 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
   });
   await client.ready;
   const adminPort = boundPort(admin);
-  process.stdout.write(JSON.stringify({ ready: true, connectTo: values['connect-to'], exit: values.id, pool, egress: values.egress ?? null, egress6: values.egress6 ?? null, admin: adminPort ?? null }) + '\n');
+  process.stdout.write(JSON.stringify({ ready: true, connectTo: values['connect-to'], exit: values.id, mode, links: mode === 'link' ? links : null, linkFingerprint: identity?.fingerprint ?? null, pool, egress: values.egress ?? null, egress6: values.egress6 ?? null, admin: adminPort ?? null }) + '\n');
 }
 
 /** `--admin PORT` (on 127.0.0.1) or `--admin HOST:PORT`. */

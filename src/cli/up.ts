@@ -203,7 +203,7 @@ export async function upCommand(argv: string[]): Promise<void> {
     throw err;
   }
   // The reverse exit dials in once the tunnel port listens; ready when its first work connection is accepted.
-  const reverseExit = reverse && startDemoReverseExit(reverse.id, reverse.token, revIp, ip6, Number(values['tunnel-port']), readFileSync(tls!.cert));
+  const reverseExit = reverse && startDemoReverseExit(reverse.id, reverse.token, revIp, ip6, Number(values['tunnel-port']), readFileSync(tls!.cert), workers);
   if (reverseExit) await Promise.race([reverseExit.ready, new Promise((r) => setTimeout(r, 5000).unref())]);
   const contract: UpContract = {
     ingress: { host: values.host, ports: ingress.ports, tls: tls !== undefined, ...(tls ? { tlsCert: tls.cert } : {}) },
@@ -239,7 +239,8 @@ function hasLoopback6(): Promise<boolean> {
   });
 }
 
-function startDemoReverseExit(id: string, token: string, egress: string, egress6: string | undefined, tunnelPort: number, ca: Buffer): ReverseExitClient {
+/** Over links (issue 19): one per ingress worker (at least 2), each carrying many tunnels. */
+function startDemoReverseExit(id: string, token: string, egress: string, egress6: string | undefined, tunnelPort: number, ca: Buffer, workers: number): ReverseExitClient {
   return new ReverseExitClient({
     host: '127.0.0.1',
     port: tunnelPort,
@@ -247,6 +248,8 @@ function startDemoReverseExit(id: string, token: string, egress: string, egress6
     token,
     ca,
     pool: 8,
+    mode: 'link',
+    links: Math.max(2, workers),
     egress,
     egress6,
     policy: new TargetPolicy({ allow: DEMO_TARGETS, deny: [], ports: [] }),

@@ -25,6 +25,7 @@ import { targetKind } from '../protocol/address.js';
 import { linkTlsServer, type LinkIdentity } from '../link/identity.js';
 import { LinkSession, type OpenRequest } from '../link/session.js';
 import type { LinkStream } from '../link/stream.js';
+import { relayStream } from './relay-stream.js';
 
 export interface ExitLinkOptions {
   readonly host: string;
@@ -163,39 +164,4 @@ function within<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new ProxyError('TIMEOUT', message)), ms)));
   return Promise.race([p, expired]).finally(() => clearTimeout(timer));
-}
-
-/**
- * Stream ↔ target with backpressure and half-close per direction. A failure on
- * one side is passed on as a failure: a target reset becomes a stream RST, a
- * stream reset becomes a TCP reset to the target (never a FIN, which would say
- * the data was complete).
- */
-function relayStream(stream: LinkStream, target: Socket, idleMs: number): void {
-  const pipe = (src: LinkStream | Socket, dst: LinkStream | Socket): void => {
-    src.on('data', (chunk: Buffer) => {
-      if (!dst.write(chunk)) src.pause();
-    });
-    dst.on('drain', () => src.resume());
-    src.on('end', () => dst.end());
-  };
-  pipe(stream, target);
-  pipe(target, stream);
-  target.on('error', (err: Error) => stream.destroy(err));
-  stream.on('error', () => {
-    if (!target.destroyed) target.resetAndDestroy();
-  });
-  // Each side closed cleanly: the other has its FIN and must not outlive it idle.
-  stream.once('close', () => {
-    if (!target.destroyed) target.setTimeout(idleMs, () => target.destroy());
-  });
-  target.once('close', () => {
-    if (!stream.destroyed) stream.setTimeout(idleMs, () => stream.destroy());
-  });
-  target.setTimeout(idleMs, () => {
-    target.destroy();
-    stream.destroy();
-  });
-  stream.resume();
-  target.resume();
 }

@@ -7,6 +7,12 @@
  * address), connected from the egress address, answered with `response`, and
  * then relayed raw. Reconnects with exponential backoff and jitter; drains on
  * stop. docs/REVERSE-EXITS.md.
+ *
+ * Links (issue 19, the default): the registration asks for a link, and an
+ * ingress that answers `link` turns the connection into one (src/link/): the
+ * exit keeps `links` of them, and each tunnel is one stream inside, checked and
+ * answered as a request is. An older ingress answers without `link`: the
+ * connection stays a work connection, as before.
  */
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
@@ -17,10 +23,14 @@ import { LIMITS } from '../shared/limits.js';
 import { backoffDelay } from '../shared/backoff.js';
 import { formatTarget } from '../protocol/address.js';
 import { MAX_PACKET_BYTES, parsePacket, type WorkPacket } from '../protocol/work-packet/codec.js';
-import { heartbeatPacket, parseRequest, parseResponse, registrationPacket, responsePacket, withdrawPacket, type WorkRequest } from '../protocol/work-packet/messages.js';
+import { heartbeatPacket, parseLinkOpen, parseRequest, parseResponse, registrationPacket, responsePacket, withdrawPacket, type WorkRequest } from '../protocol/work-packet/messages.js';
 import type { TargetPolicy } from '../shared/net/target-policy.js';
 import { connectFirst } from '../shared/net/connect-tcp.js';
 import { resolveAllowed } from '../shared/net/resolve-allowed.js';
+import { LinkSession, type OpenRequest } from '../link/session.js';
+import type { LinkStream } from '../link/stream.js';
+import { relayStream } from './relay-stream.js';
+import type { LinkIdentity } from '../link/identity.js';
 
 export interface ReverseExitOptions {
   readonly host: string;
@@ -31,8 +41,14 @@ export interface ReverseExitOptions {
   readonly ca?: string | Buffer;
   /** Name checked in the ingress's certificate; default: `host`. */
   readonly servername?: string;
-  /** Idle work connections to keep at the ingress. */
+  /** Idle work connections to keep at the ingress (the older protocol, `mode: 'work'`). */
   readonly pool: number;
+  /** `link` (default): ask for links, one stream per tunnel; `work`: one work connection per tunnel (ingresses before links). */
+  readonly mode?: 'link' | 'work';
+  /** Links to keep in link mode (default 2; at least the ingress's workers, so that each holds one). */
+  readonly links?: number;
+  /** This exit's link identity, presented as its TLS client certificate (the ingress may pin it: `linkFingerprint`). */
+  readonly identity?: LinkIdentity;
   /** Source address of connections to targets (what they see). */
   readonly egress?: string;
   /** IPv6 source address beside an IPv4 `egress` (dual stack); with only one of them, the other family is refused. */
@@ -55,7 +71,11 @@ interface Conn {
   readonly socket: TLSSocket;
   state: State;
   buf: Buffer;
+  /** Set once the ingress accepted this connection as a link: it is 'idle' (open for streams) until it drains. */
+  link?: LinkSession;
 }
+
+export const DEFAULT_LINKS = 2;
 
 const EMPTY = Buffer.alloc(0);
 const silent = { warn() {}, info() {}, error() {} };
@@ -63,6 +83,7 @@ const silent = { warn() {}, info() {}, error() {} };
 export class ReverseExitClient {
   private readonly conns = new Set<Conn>();
   private readonly tunnels = new Set<Socket>();
+  private readonly streams = new Set<LinkStream>();
   private failures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -94,12 +115,23 @@ export class ReverseExitClient {
   }
 
   get activeTunnels(): number {
-    return this.tunnels.size;
+    return this.tunnels.size + this.streams.size;
   }
 
-  /** Work connections by state, and tunnels carrying traffic (metrics, health). */
-  stats(): { idle: number; dialing: number; withdrawing: number; tunnels: number } {
-    return { idle: this.count('idle'), dialing: this.count('dialing'), withdrawing: this.count('withdrawing'), tunnels: this.tunnels.size };
+  /** Links the ingress accepted and that take new streams. */
+  get links(): number {
+    let n = 0;
+    for (const c of this.conns) if (c.link && c.state === 'idle') n++;
+    return n;
+  }
+
+  /** Work connections (or links) by state, and tunnels carrying traffic (metrics, health). */
+  stats(): { idle: number; dialing: number; withdrawing: number; tunnels: number; links: number } {
+    return { idle: this.count('idle'), dialing: this.count('dialing'), withdrawing: this.count('withdrawing'), tunnels: this.activeTunnels, links: this.links };
+  }
+
+  private get linkMode(): boolean {
+    return (this.o.mode ?? 'link') === 'link';
   }
 
   private count(state: State): number {
@@ -111,7 +143,7 @@ export class ReverseExitClient {
   /** Open work connections until `pool` are idle or on their way; one at a time while the ingress keeps failing. */
   private refill(): void {
     if (this.stopped || this.retryTimer) return;
-    let want = this.o.pool - this.count('idle') - this.count('dialing');
+    let want = (this.linkMode ? (this.o.links ?? DEFAULT_LINKS) : this.o.pool) - this.count('idle') - this.count('dialing');
     if (this.failures > 0) want = Math.min(want, 1 - this.count('dialing'));
     for (let i = 0; i < want; i++) this.dial();
   }
@@ -136,7 +168,9 @@ export class ReverseExitClient {
       servername: o.servername ?? (isIP(o.host) ? undefined : o.host),
       // An IP in --connect-to is checked against the certificate's IP SANs (SNI carries names only).
       minVersion: 'TLSv1.2',
-      session: this.session,
+      // With an identity, no resumption: a resumed session may not carry the client certificate the ingress checks.
+      session: o.identity ? undefined : this.session,
+      ...(o.identity ? { key: o.identity.key, cert: o.identity.cert } : {}),
       // Half-close passes through a tunnel (TLSSocket honours it; the typings omit it).
       ...({ allowHalfOpen: true } as object),
     });
@@ -152,13 +186,13 @@ export class ReverseExitClient {
     let resumed = false;
     socket.once('secureConnect', () => {
       resumed = socket.isSessionReused();
-      socket.write(registrationPacket({ exit: o.id, token: o.token }));
+      socket.write(registrationPacket({ exit: o.id, token: o.token, link: this.linkMode }));
     });
     // The ingress ended a work connection that carries no tunnel (it released it for another
     // ingress worker, the exit was reconfigured, a missed heartbeat): it is gone, and half-open
     // (allowHalfOpen) it would linger until the idle timeout instead of being replaced now.
     socket.once('end', () => {
-      if (conn.state === 'idle' || conn.state === 'dialing') socket.destroy();
+      if (!conn.link && (conn.state === 'idle' || conn.state === 'dialing')) socket.destroy();
     });
     socket.once('close', () => {
       this.conns.delete(conn);
@@ -188,6 +222,7 @@ export class ReverseExitClient {
             if (resumed) this.counters.resumed++; // counted with the acceptance, so resumed ≤ registered
             const hb = Number(p.props.get('heartbeat-ms'));
             if (hb > 0) this.heartbeatMs = hb;
+            if (p.props.get('link') === '1') return this.becomeLink(conn, onData);
             conn.state = 'idle';
             // Silence longer than 2.5 heartbeat intervals: the ingress (or the path to it) is gone.
             socket.setTimeout(Math.ceil(this.heartbeatMs * 2.5), () => socket.destroy());
@@ -226,6 +261,66 @@ export class ReverseExitClient {
       }
     };
     socket.on('data', onData);
+  }
+
+  /**
+   * The ingress accepted this connection as a link: link frames from here on. Its heartbeat
+   * replaces the socket timeout; a GOAWAY (token rotated, moved to another worker, ingress
+   * draining) takes it out of the count at once, so a new link is dialled while its streams finish.
+   */
+  private becomeLink(conn: Conn, onData: (chunk: Buffer) => void): void {
+    const socket = conn.socket;
+    socket.off('data', onData);
+    socket.pause();
+    socket.setTimeout(0);
+    if (conn.buf.length > 0) socket.unshift(conn.buf);
+    conn.buf = EMPTY;
+    const link = new LinkSession(socket, { dialled: true, heartbeatMs: this.heartbeatMs, name: `link to ${this.o.host}:${this.o.port}` });
+    conn.link = link;
+    conn.state = 'idle';
+    socket.resume();
+    link.on('stream', (stream, req) => {
+      if (conn.state !== 'idle') return stream.refuse('SHUTTING_DOWN', 'this link is draining');
+      this.serveStream(stream, req).catch((err: unknown) => {
+        this.log.warn({ err: String(err) }, 'link stream failed');
+        stream.destroy();
+      });
+    });
+    link.on('goaway', () => {
+      if (conn.state !== 'idle') return;
+      conn.state = 'withdrawing';
+      this.refill();
+    });
+    link.on('close', (err) => {
+      if (err && !this.stopped) this.log.warn({ ingress: `${this.o.host}:${this.o.port}`, reason: err.message }, 'link broken');
+    });
+    this.readyResolve();
+    if (this.stopped) this.withdraw(conn);
+    else this.refill();
+  }
+
+  /** One stream: the same checks and answers as a request on a work connection, then relayed. */
+  private async serveStream(stream: LinkStream, open: OpenRequest): Promise<void> {
+    this.streams.add(stream);
+    stream.once('close', () => this.streams.delete(stream));
+    const req = parseLinkOpen(open.host, open.port, open.context);
+    let target: Socket;
+    try {
+      if (typeof req === 'string') throw new ProxyError('BAD_REQUEST', req);
+      target = await this.connect(req);
+    } catch (err) {
+      const code = isProxyError(err) ? err.code : codeFromSystemError(err);
+      if (code === 'TARGET_FORBIDDEN') this.counters.refusedTargets++;
+      else this.counters.dialFailures++;
+      this.log.info({ target: `${open.host}:${open.port}`, code, reason: (err as Error).message }, 'request refused or failed');
+      stream.refuse(code, (err as Error).message);
+      return;
+    }
+    // The ingress gave up meanwhile (its client left, or its deadline passed): the target goes too.
+    if (stream.destroyed) return void target.destroy();
+    this.counters.served++;
+    stream.accept(`${target.localAddress ?? ''}:${target.localPort ?? 0}`);
+    relayStream(stream, target, this.o.idleTimeoutMs ?? LIMITS.idleTimeoutMs);
   }
 
   /** One request: check it, connect from the egress address, answer, relay. */
@@ -271,6 +366,7 @@ export class ReverseExitClient {
 
   private withdraw(conn: Conn): void {
     conn.state = 'withdrawing';
+    if (conn.link) return conn.link.drain('exit draining'); // live streams finish; the link closes after them
     conn.socket.write(withdrawPacket());
     setTimeout(() => conn.socket.destroy(), 2000).unref();
   }
@@ -290,7 +386,10 @@ export class ReverseExitClient {
     const deadline = Date.now() + drainMs;
     while ((this.tunnels.size > 0 || this.conns.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
     for (const t of this.tunnels) t.destroy();
-    for (const c of this.conns) c.socket.destroy();
+    for (const c of this.conns) {
+      if (c.link) c.link.destroy('exit stopped');
+      else c.socket.destroy();
+    }
   }
 }
 

@@ -1,6 +1,6 @@
 /**
  * A reverse exit's own /metrics and /healthz (`hopgate exit --connect-to … --admin
- * HOST:PORT`): its work connections by state, its tunnels, and what it has done —
+ * HOST:PORT`): its work connections (and links) by state, its links, its tunnels, and what it has done —
  * read from the client at scrape time.
  */
 import { Gauge, Registry } from 'prom-client';
@@ -18,7 +18,8 @@ export function reverseExitMetrics(client: ReverseExitClient, registry = new Reg
       for (const state of ['idle', 'dialing', 'withdrawing'] as const) this.set({ state }, s[state]);
     },
   });
-  new Gauge({ name: 'hopgate_exit_tunnels', help: 'Work connections carrying a tunnel now', registers: [registry], collect() { this.set(client.stats().tunnels); } });
+  new Gauge({ name: 'hopgate_exit_tunnels', help: 'Tunnels carried now: work connections carrying one, and streams on links', registers: [registry], collect() { this.set(client.stats().tunnels); } });
+  new Gauge({ name: 'hopgate_exit_links', help: 'Links to the ingress taking new streams (also counted as idle work connections)', registers: [registry], collect() { this.set(client.stats().links); } });
   new Gauge({ name: 'hopgate_exit_refused_by_ingress', help: 'The ingress refused the last registration (wrong token, source not allowed…): 1, else 0', registers: [registry], collect() { this.set(client.lastRefusal === undefined ? 0 : 1); } });
   const c = client.counters;
   mirroredCounter(registry, 'hopgate_exit_registrations_total', 'Work connections the ingress accepted, and how many of them resumed the TLS session', 'session', () => ({ full: c.registered - c.resumed, resumed: c.resumed }));

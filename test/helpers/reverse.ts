@@ -49,7 +49,11 @@ export function tunnelPortOf(ing: Ingress): number {
   return p;
 }
 
-/** An in-process reverse exit dialing `ing`, leaving from `egress`, allowed to reach loopback. */
+/**
+ * An in-process reverse exit dialing `ing`, leaving from `egress`, allowed to reach loopback.
+ * It speaks the work-connection protocol unless `mode: 'link'` is passed: the tests written for
+ * that protocol keep checking it for exits older than links (reverse-link.test.ts covers links).
+ */
 export function startReverseExit(ing: Ingress | number, id: string, egress: string, extra: Partial<ReverseExitOptions> = {}): ReverseExitClient {
   return new ReverseExitClient({
     host: '127.0.0.1',
@@ -58,6 +62,7 @@ export function startReverseExit(ing: Ingress | number, id: string, egress: stri
     token: TOKEN,
     ca: tunnelCert().pem,
     pool: 4,
+    mode: 'work',
     egress,
     policy: new TargetPolicy({ allow: ['127.0.0.0/8'], deny: [], ports: [] }),
     backoffMs: 50,

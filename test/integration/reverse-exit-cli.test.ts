@@ -52,7 +52,7 @@ test('a reverse exit process reports its state on its own admin port', async () 
   const tunnel = tunnelPortOf(ing.ingress);
   exit = spawn(
     process.execPath,
-    [cli, 'exit', '--connect-to', `127.0.0.1:${tunnel}`, '--id', 'cli-1', '--ca', tunnelCert().cert, '--pool', '3', '--egress', '127.0.0.31', '--allow-target', '127.0.0.0/8', '--admin', '127.0.0.1:0', '--log-level', 'warn'],
+    [cli, 'exit', '--connect-to', `127.0.0.1:${tunnel}`, '--id', 'cli-1', '--ca', tunnelCert().cert, '--work-connections', '--pool', '3', '--egress', '127.0.0.31', '--allow-target', '127.0.0.0/8', '--admin', '127.0.0.1:0', '--log-level', 'warn'],
     { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, HOPGATE_EXIT_TOKEN: TOKEN } },
   );
   const ready = JSON.parse(await withTimeout(new Promise<string>((r) => createInterface({ input: exit!.stdout! }).once('line', r)), 10_000, 'ready line')) as { ready: boolean; admin: number };

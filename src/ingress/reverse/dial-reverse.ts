@@ -6,11 +6,13 @@
 import type { Socket } from 'node:net';
 import { ProxyError } from '../../shared/errors.js';
 import { formatTarget, type TargetAddress } from '../../protocol/address.js';
-import { parseResponse, requestPacket, resultCode, type Purpose } from '../../protocol/work-packet/messages.js';
+import { linkOpenContext, parseResponse, requestPacket, resultCode, type Purpose } from '../../protocol/work-packet/messages.js';
 import type { ReverseExitConfig } from '../../shared/schema/ingress-config.js';
 import { CidrSet } from '../../shared/net-addr.js';
 import type { ReverseRegistry } from './registry.js';
 import type { WorkConn } from './work-conn.js';
+import { LinkSession } from '../../link/session.js';
+import { LinkError } from '../../link/errors.js';
 
 /** A work connection that closes before answering was stale (its exit died): try another. */
 const STALE_RETRIES = 2;
@@ -57,6 +59,7 @@ export async function dialReverse(registry: ReverseRegistry, exit: ReverseExitCo
     const conn = await registry.take(exit.id, Math.max(0, opts.waitMs - (Date.now() - started)));
     const id = nextRequestId++ >>> 0;
     try {
+      if (conn instanceof LinkSession) return await openOnLink(conn, exit.id, target, opts);
       return await exchange(conn, id, exit.id, target, opts);
     } catch (err) {
       if (err instanceof StaleConnection && attempt < STALE_RETRIES) continue;
@@ -67,6 +70,38 @@ export async function dialReverse(registry: ReverseRegistry, exit: ReverseExitCo
 }
 
 class StaleConnection extends Error {}
+
+/**
+ * One stream on the exit's link: the OPEN carries the target, purpose and the ingress's rule;
+ * the exit answers with its exact result code. A link that started draining or broke before
+ * the exit saw the open is stale: another link (or work connection) is tried.
+ */
+async function openOnLink(link: LinkSession, exitId: string, target: TargetAddress, opts: ReverseDialOptions): Promise<Socket> {
+  const opening = link.open(target.host, target.port, linkOpenContext({ ...opts, purpose: opts.purpose ?? 'connect' }));
+  let late = false;
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      late = true;
+      reject(new ProxyError('TIMEOUT', `exit ${exitId} did not answer for ${formatTarget(target)} within ${opts.timeoutMs} ms`));
+    }, opts.timeoutMs);
+  });
+  // A stream that opens after we gave up is reset at once, not left open at the exit.
+  void opening.then((s) => late && s.destroy(), () => undefined);
+  try {
+    const stream = await Promise.race([opening, expired]);
+    if (opts.early && opts.early.length > 0) stream.write(opts.early);
+    return stream as unknown as Socket; // a stream stands in for a socket (src/link/stream.ts)
+  } catch (err) {
+    if (!(err instanceof LinkError)) throw err;
+    if (err.code === 'OPEN_REFUSED') throw new ProxyError(resultCode(err.result ?? ''), `exit ${exitId}: ${err.message} (${formatTarget(target)})`);
+    // Draining, full, or broken before the exit answered: another link (the exit's replacement) may take it.
+    if (err.code === 'LINK_DRAINING' || err.code === 'STREAM_LIMIT' || err.code === 'LINK_BROKEN') throw new StaleConnection(err.message);
+    throw new ProxyError('EXIT_UNREACHABLE', `exit ${exitId}: ${err.message}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 function exchange(conn: WorkConn, id: number, exitId: string, target: TargetAddress, opts: ReverseDialOptions): Promise<Socket> {
   return new Promise<Socket>((resolve, reject) => {

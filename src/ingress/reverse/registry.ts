@@ -22,6 +22,8 @@ import type { Snapshot } from '../config/snapshot.js';
 import { acceptedPacket, heartbeatPacket, parseRegistration, responsePacket } from '../../protocol/work-packet/messages.js';
 import { encodePacket } from '../../protocol/work-packet/codec.js';
 import { WorkConn } from './work-conn.js';
+import { LinkSession } from '../../link/session.js';
+import { peerPinError } from '../../link/identity.js';
 
 /** Requests that may wait for one exit's pool at once; past this they fail at once. */
 const MAX_WAITERS = 10_000;
@@ -40,8 +42,11 @@ export interface RegistryLog {
   info(obj: object, msg: string): void;
 }
 
+/** What a request for a reverse exit gets: a link to open a stream on, or an idle work connection (older exits). */
+export type ReverseCarrier = WorkConn | LinkSession;
+
 interface Waiter {
-  resolve(c: WorkConn): void;
+  resolve(c: ReverseCarrier): void;
   reject(err: Error): void;
   timer: NodeJS.Timeout;
 }
@@ -60,6 +65,8 @@ class ExitState {
   /** Every registered connection of this exit, idle or carrying a tunnel. */
   readonly live = new Set<WorkConn>();
   readonly waiters: Waiter[] = [];
+  /** Links of this exit (exits that registered with `link`): each carries many tunnels; draining ones are out. */
+  readonly links = new Set<LinkSession>();
   /** HMAC of the last token that verified against `config.tokenHash` (scrypt paid once). */
   verifiedMac: Buffer | undefined;
   from: CidrSet;
@@ -69,7 +76,7 @@ class ExitState {
 }
 
 export interface ReverseStats {
-  readonly exits: Record<string, { idle: number; busy: number; waiting: number }>;
+  readonly exits: Record<string, { idle: number; busy: number; waiting: number; links: number; streams: number }>;
   readonly registered: number;
   readonly refused: number;
 }
@@ -128,6 +135,7 @@ export class ReverseRegistry {
         if (tokenChanged) {
           st.verifiedMac = undefined;
           for (const c of [...st.idle]) c.fail('exit token or sources changed');
+          this.drainLinks(st, 'exit token or sources changed');
         }
       }
     }
@@ -135,12 +143,23 @@ export class ReverseRegistry {
       if (seen.has(id)) continue;
       this.states.delete(id);
       for (const c of [...st.idle]) c.fail('exit removed from the configuration');
+      this.drainLinks(st, 'exit removed from the configuration');
       if (dropWaiters(st, `exit ${id} was removed from the configuration`)) this.changed();
     }
   }
 
   private changed(): void {
     this.onChange?.();
+  }
+
+  /** GOAWAY on every link of `st`: its live streams finish, new ones go elsewhere (the exit dials anew). */
+  private drainLinks(st: ExitState, why: string): void {
+    if (st.links.size === 0) return;
+    for (const l of [...st.links]) {
+      st.links.delete(l);
+      l.drain(why);
+    }
+    this.changed();
   }
 
   /**
@@ -150,29 +169,35 @@ export class ReverseRegistry {
    */
   load(): number {
     let n = this.pending.size;
-    for (const st of this.states.values()) n += st.idle.size - st.waiters.length;
+    // A link counts as one idle work connection: the exit's links spread over the workers as its pool did.
+    for (const st of this.states.values()) n += st.idle.size + st.links.size - st.waiters.length;
     return n;
   }
 
   /** Connected (has registered work connections) for a reverse exit; undefined for any other exit. */
   presence(id: string): boolean | undefined {
     const st = this.states.get(id);
-    return st === undefined ? undefined : st.live.size > 0;
+    return st === undefined ? undefined : st.live.size > 0 || st.links.size > 0;
   }
 
   stats(): ReverseStats {
     const exits: ReverseStats['exits'] = {};
-    for (const [id, st] of this.states) exits[id] = { idle: st.idle.size, busy: st.live.size - st.idle.size, waiting: st.waiters.length };
+    for (const [id, st] of this.states) {
+      let streams = 0;
+      for (const l of st.links) streams += l.streamCount;
+      exits[id] = { idle: st.idle.size, busy: st.live.size - st.idle.size, waiting: st.waiters.length, links: st.links.size, streams };
+    }
     return { exits, registered: this.registered, refused: this.refused };
   }
 
   idleCount(id: string): number {
-    return this.states.get(id)?.idle.size ?? 0;
+    const st = this.states.get(id);
+    return st ? st.idle.size + st.links.size : 0;
   }
 
   /** Each reverse exit of the configuration: [id, idle here, requests waiting here] (the primary rebalances on it). */
   exitCounts(): Array<[string, number, number]> {
-    return [...this.states].map(([id, st]) => [id, st.idle.size, st.waiters.length]);
+    return [...this.states].map(([id, st]) => [id, st.idle.size + st.links.size, st.waiters.length]);
   }
 
   /**
@@ -183,7 +208,15 @@ export class ReverseRegistry {
    */
   releaseIdle(exitId: string, min: number): boolean {
     const st = this.states.get(exitId);
-    if (!st || st.idle.size < Math.max(1, min) || st.waiters.length > 0) return false;
+    if (!st || st.idle.size + st.links.size < Math.max(1, min) || st.waiters.length > 0) return false;
+    // A link is drained, not cut: its streams finish here while the exit's new link goes to the short worker.
+    const link = st.links.values().next().value;
+    if (link && st.idle.size === 0) {
+      st.links.delete(link);
+      this.changed();
+      link.drain('released for another ingress worker');
+      return true;
+    }
     const c = st.idle.values().next().value!;
     st.idle.delete(c);
     st.live.delete(c);
@@ -248,15 +281,25 @@ export class ReverseRegistry {
     if (st.from.size > 0 && !st.from.hasText(conn.source)) return this.refuse(conn, reg.exit, 'SOURCE_NOT_ALLOWED', `exit '${reg.exit}' may not register from ${conn.source}`);
     if (!(await this.tokenMatches(st, reg.token, key))) return this.refuse(conn, reg.exit, 'AUTH_FAILED', `exit '${reg.exit}': ${WRONG}`);
     if (this.states.get(reg.exit) !== st || conn.state === 'closed') return false; // reconfigured or gone meanwhile
+    // A pinned identity: the token alone is not enough (a leaked token without the exit's key registers nothing).
+    const pin = st.config.linkFingerprint;
+    const pinError = pin === undefined ? undefined : peerPinError(conn.socket, [pin]);
+    if (pinError) return this.refuse(conn, reg.exit, 'AUTH_FAILED', `exit '${reg.exit}': ${pinError}`);
     // The sources may have changed while the token check waited its turn: judge by those in force now.
     if (st.from.size > 0 && !st.from.hasText(conn.source)) return this.refuse(conn, reg.exit, 'SOURCE_NOT_ALLOWED', `exit '${reg.exit}' may not register from ${conn.source}`);
     if (this.closing) return this.refuse(conn, reg.exit, 'SHUTTING_DOWN', 'ingress is shutting down');
-    if (st.live.size >= st.config.maxConnections) {
-      return this.refuse(conn, reg.exit, 'CONN_LIMIT', `exit '${reg.exit}' already has ${st.live.size} work connections (maxConnections)`);
+    // Links count as connections too: a valid token must not buy unbounded TLS sessions here.
+    if (st.live.size + st.links.size >= st.config.maxConnections) {
+      return this.refuse(conn, reg.exit, 'CONN_LIMIT', `exit '${reg.exit}' already has ${st.live.size + st.links.size} work connections and links (maxConnections)`);
     }
     conn.exitId = reg.exit;
-    st.live.add(conn);
     this.registered++;
+    if (reg.link) {
+      conn.write(acceptedPacket(this.heartbeatMs, true));
+      this.addLink(st, conn);
+      return true;
+    }
+    st.live.add(conn);
     conn.onClose = () => {
       st.live.delete(conn);
       if (st.idle.delete(conn)) this.changed();
@@ -264,6 +307,29 @@ export class ReverseRegistry {
     conn.write(acceptedPacket(this.heartbeatMs));
     this.makeIdle(st, conn);
     return true;
+  }
+
+  /** The registered connection becomes a link: link frames from here on, one stream per tunnel. */
+  private addLink(st: ExitState, conn: WorkConn): void {
+    conn.state = 'busy';
+    conn.onClose = () => undefined; // the session's 'close' says it
+    const rest = conn.detach();
+    if (rest.length > 0) conn.socket.unshift(rest);
+    const link = new LinkSession(conn.socket, { dialled: false, heartbeatMs: this.heartbeatMs, name: `reverse exit ${conn.exitId} (link from ${conn.source})` });
+    conn.socket.resume();
+    st.links.add(link);
+    link.on('stream', (s) => s.refuse('BAD_REQUEST', 'an ingress takes no streams from a reverse exit'));
+    link.on('goaway', () => st.links.delete(link) && this.changed());
+    link.on('close', (err) => {
+      if (st.links.delete(link)) this.changed();
+      if (err) this.log.info({ exit: conn.exitId, source: conn.source, reason: err.message }, 'reverse exit link broken');
+    });
+    this.changed();
+    // Every request waiting for this exit can go over the new link.
+    for (const w of st.waiters.splice(0)) {
+      clearTimeout(w.timer);
+      w.resolve(link);
+    }
   }
 
   private refuse(conn: WorkConn, exit: string | undefined, code: string, message: string): false {
@@ -355,9 +421,12 @@ export class ReverseRegistry {
    * exhausted. Fails at once when the exit is not connected at all — in a cluster worker
    * only when it is not connected anywhere by the end of the wait (`shared`).
    */
-  take(exitId: string, waitMs: number): Promise<WorkConn> {
+  take(exitId: string, waitMs: number): Promise<ReverseCarrier> {
     const st = this.states.get(exitId);
     if (!st) return Promise.reject(new ProxyError('EXIT_UNREACHABLE', `exit ${exitId} is not a reverse exit of this ingress`));
+    let best: LinkSession | undefined;
+    for (const l of st.links) if (!l.draining && !l.broken && (!best || l.streamCount < best.streamCount)) best = l;
+    if (best) return Promise.resolve(best);
     for (const c of st.idle) {
       st.idle.delete(c);
       c.state = 'busy';
@@ -365,11 +434,11 @@ export class ReverseRegistry {
       this.changed();
       return Promise.resolve(c);
     }
-    if (st.live.size === 0 && !this.shared) return Promise.reject(new ProxyError('EXIT_UNREACHABLE', `reverse exit ${exitId} is not connected (no work connections registered)`));
+    if (st.live.size === 0 && st.links.size === 0 && !this.shared) return Promise.reject(new ProxyError('EXIT_UNREACHABLE', `reverse exit ${exitId} is not connected (no work connections registered)`));
     if (waitMs <= 0 || st.waiters.length >= MAX_WAITERS) {
       return Promise.reject(new ProxyError('EXIT_UNREACHABLE', `no idle work connection from exit ${exitId} (${st.waiters.length} requests already waiting)`));
     }
-    return new Promise<WorkConn>((resolve, reject) => {
+    return new Promise<ReverseCarrier>((resolve, reject) => {
       const w: Waiter = {
         resolve,
         reject,
@@ -377,7 +446,7 @@ export class ReverseRegistry {
           const i = st.waiters.indexOf(w);
           if (i >= 0) st.waiters.splice(i, 1);
           this.changed();
-          if (st.live.size === 0) reject(new ProxyError('EXIT_UNREACHABLE', `reverse exit ${exitId} is not connected (no work connection reached this ingress worker within ${waitMs} ms)`));
+          if (st.live.size === 0 && st.links.size === 0) reject(new ProxyError('EXIT_UNREACHABLE', `reverse exit ${exitId} is not connected (no work connection reached this ingress worker within ${waitMs} ms)`));
           else reject(new ProxyError('EXIT_UNREACHABLE', `no idle work connection from exit ${exitId} within ${waitMs} ms`));
         }, waitMs),
       };
@@ -393,6 +462,7 @@ export class ReverseRegistry {
     for (const c of this.pending) c.fail('ingress shutting down');
     for (const st of this.states.values()) {
       for (const c of [...st.idle]) c.fail('ingress shutting down');
+      this.drainLinks(st, 'ingress shutting down');
       dropWaiters(st, 'ingress shutting down');
     }
   }

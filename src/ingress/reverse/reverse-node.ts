@@ -72,7 +72,9 @@ export class ReverseNode implements ReverseDialer {
   private async listenTunnel(): Promise<void> {
     const cfg = this.snap.config;
     const listen = tunnelListen(cfg);
-    const server = createTlsServer({ ...tlsFiles(cfg), minVersion: 'TLSv1.2', allowHalfOpen: true, handshakeTimeout: cfg.limits.handshakeTimeoutMs }, (socket: TLSSocket) => {
+    // A client certificate is asked for, never required: exits with a pinned link identity present one (registry.ts checks it).
+    const tlsOpts = { ...tlsFiles(cfg), minVersion: 'TLSv1.2' as const, allowHalfOpen: true, handshakeTimeout: cfg.limits.handshakeTimeoutMs, requestCert: true, rejectUnauthorized: false };
+    const server = createTlsServer(tlsOpts, (socket: TLSSocket) => {
       this.accept(socket, unmapIPv4(socket.remoteAddress ?? ''));
     });
     server.on('tlsClientError', () => undefined); // a scanner or a wrong CA: nothing to do
@@ -142,6 +144,19 @@ export class ReverseNode implements ReverseDialer {
           this.set({ exit, state: 'idle' }, s.idle);
           this.set({ exit, state: 'busy' }, s.busy);
           this.set({ exit, state: 'waiting' }, s.waiting);
+        }
+      },
+    });
+    new Gauge({
+      name: 'hopgate_reverse_links',
+      help: 'Links of reverse exits taking new streams, and the streams (tunnels) open on them, by exit',
+      labelNames: ['exit', 'what'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [exit, s] of Object.entries(reg.stats().exits)) {
+          this.set({ exit, what: 'links' }, s.links);
+          this.set({ exit, what: 'streams' }, s.streams);
         }
       },
     });

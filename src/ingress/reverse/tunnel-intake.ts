@@ -62,7 +62,8 @@ export class TunnelIntake {
   }
 
   private context(): SecureContext {
-    return createSecureContext({ ...this.tls, minVersion: 'TLSv1.2', ...(this.ticketKeys ? { ticketKeys: this.ticketKeys } : {}) });
+    // The session id context: OpenSSL refuses to resume a session of a server that asks for client certificates without one (tls.Server sets its own).
+    return createSecureContext({ ...this.tls, minVersion: 'TLSv1.2', sessionIdContext: 'hopgate-reverse-tunnel', ...(this.ticketKeys ? { ticketKeys: this.ticketKeys } : {}) });
   }
 
   /**
@@ -134,7 +135,8 @@ export class TunnelIntake {
     this.bySource.set(source, fromSource + 1);
     raw.setNoDelay(true);
     raw.allowHalfOpen = true; // half-close passes through a tunnel (the TLS socket takes it from here)
-    const socket = new TLSSocket(raw, { isServer: true, secureContext: this.ctx });
+    // A client certificate is asked for, never required: exits with a pinned link identity present one (registry.ts checks it).
+    const socket = new TLSSocket(raw, { isServer: true, secureContext: this.ctx, requestCert: true, rejectUnauthorized: false });
     this.handshaking++;
     this.changed();
     let done = false;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodePacket, HEADER_BYTES, MAX_BODY_BYTES, MAX_PACKET_BYTES, MODES, parsePacket, type WorkPacket } from './codec.js';
-import { parseRegistration, parseRequest, parseResponse, registrationPacket, requestPacket, responsePacket, resultCode } from './messages.js';
+import { acceptedPacket, linkOpenContext, parseLinkOpen, parseRegistration, parseRequest, parseResponse, registrationPacket, requestPacket, responsePacket, resultCode } from './messages.js';
 
 /** The refusal text a parser returned (fails the test when it parsed instead). */
 function refusal(r: unknown): string {
@@ -68,7 +68,7 @@ test('malformed: magic, version, mode, bounds, property framing', () => {
 
 test('messages: registration, request, direct-data, response', () => {
   const reg = parseRegistration(parsed(registrationPacket({ exit: 'office-1', token: 't0k' })).value);
-  assert.deepEqual(reg, { exit: 'office-1', token: 't0k' });
+  assert.deepEqual(reg, { exit: 'office-1', token: 't0k', link: false });
   assert.match(refusal(parseRegistration(parsed(encodePacket({ mode: 'empty', props: { exit: 'a b', token: 'x' } })).value)), /exit id/);
   const req = parseRequest(parsed(requestPacket(3, { target: { host: '10.1.2.3', port: 80, kind: 'ipv4' }, purpose: 'publish', early: Buffer.from('GET / HTTP/1.1\r\n\r\n'), allowNets: ['10.0.0.0/8', '::1'] })).value);
   assert.ok(typeof req !== 'string');
@@ -135,4 +135,26 @@ test('fuzz: 20k random and mutated inputs never throw, stay bounded, and never c
     }
   }
   assert.ok(oks > 1000, `the fuzz reached valid packets too (${oks})`);
+});
+
+test('links (issue 19): the registration asks with link=1, the acceptance agrees with link=1; both absent by default', () => {
+  assert.deepEqual(parseRegistration(parsed(registrationPacket({ exit: 'e1', token: 't', link: true })).value), { exit: 'e1', token: 't', link: true });
+  assert.deepEqual(parseRegistration(parsed(registrationPacket({ exit: 'e1', token: 't' })).value), { exit: 'e1', token: 't', link: false });
+  assert.equal(parsed(acceptedPacket(1000, true)).value.props.get('link'), '1');
+  assert.equal(parsed(acceptedPacket(1000)).value.props.has('link'), false);
+});
+
+test('links: a stream OPEN is judged as a request packet is (host, port, purpose, networks)', () => {
+  const ctx = new Map(Object.entries(linkOpenContext({ purpose: 'publish', allowNets: ['10.0.0.0/8'], denyNets: ['10.9.0.0/16'] })));
+  const r = parseLinkOpen('example.com', 443, ctx);
+  assert.ok(typeof r !== 'string');
+  assert.deepEqual([r.target.host, r.target.port, r.purpose, r.allowNets, r.denyNets], ['example.com', 443, 'publish', ['10.0.0.0/8'], ['10.9.0.0/16']]);
+  assert.match(refusal(parseLinkOpen('bad host!', 80, new Map())), /bad host/);
+  assert.match(refusal(parseLinkOpen('a.example', 0, new Map())), /bad port/);
+  assert.match(refusal(parseLinkOpen('a.example', 80, new Map([['purpose', 'shell']]))), /unknown purpose/);
+  assert.match(refusal(parseLinkOpen('a.example', 80, new Map([['allow-nets', '10.0.0.0/8;rm']]))), /bad network/);
+  // The OPEN's own props cannot override the target the frame names.
+  const spoof = parseLinkOpen('a.example', 80, new Map([['host', 'evil.example'], ['port', '22']]));
+  assert.ok(typeof spoof !== 'string');
+  assert.deepEqual([spoof.target.host, spoof.target.port], ['a.example', 80]);
 });

@@ -6,7 +6,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { isValidDomain, targetKind, type TargetAddress } from '../address.js';
 import { EXIT_TARGET_CODES, type ErrorCode } from '../../shared/errors.js';
-import { encodePacket, type WorkPacket } from './codec.js';
+import { VERSION, encodePacket, type WorkPacket } from './codec.js';
 
 /** What the ingress asks: a tunnel for a proxy customer, or a published site's request. */
 export type Purpose = 'connect' | 'publish';
@@ -14,6 +14,12 @@ export type Purpose = 'connect' | 'publish';
 export interface Registration {
   readonly exit: string;
   readonly token: string;
+  /**
+   * The exit speaks links (issue 19): once accepted, this connection carries link frames
+   * (src/protocol/link/codec.ts), one stream per tunnel. An ingress that does not answer
+   * `link` in its acceptance (an older one) keeps it a work connection.
+   */
+  readonly link?: boolean;
 }
 
 export interface WorkRequest {
@@ -39,7 +45,7 @@ export type WorkResult = { readonly ok: true; readonly bind: string } | { readon
 
 /** exit → ingress: this connection offers itself as an idle work connection. */
 export function registrationPacket(r: Registration, id = 0): Buffer {
-  return encodePacket({ mode: 'empty', id, props: { exit: r.exit, token: r.token } });
+  return encodePacket({ mode: 'empty', id, props: { exit: r.exit, token: r.token, link: r.link ? 1 : undefined } });
 }
 
 export function parseRegistration(p: WorkPacket): Registration | string {
@@ -48,7 +54,7 @@ export function parseRegistration(p: WorkPacket): Registration | string {
   const token = p.props.get('token');
   if (!exit || !/^[A-Za-z0-9_.-]{1,64}$/.test(exit)) return 'registration without a valid exit id';
   if (token === undefined || token.length === 0) return 'registration without a token';
-  return { exit, token };
+  return { exit, token, link: p.props.get('link') === '1' };
 }
 
 /** exit → ingress on an idle work connection: take this connection out of the pool (exit draining). */
@@ -56,9 +62,26 @@ export function withdrawPacket(): Buffer {
   return encodePacket({ mode: 'empty', props: { drain: 1 } });
 }
 
-/** ingress → exit: registered; stay idle. Heartbeats come every `heartbeatMs`. */
-export function acceptedPacket(heartbeatMs: number): Buffer {
-  return encodePacket({ mode: 'keepalive', props: { 'heartbeat-ms': heartbeatMs } });
+/**
+ * ingress → exit: registered; stay idle. Heartbeats come every `heartbeatMs`. With `link`
+ * (the exit asked for one): link frames follow this packet both ways, starting with the preface.
+ */
+export function acceptedPacket(heartbeatMs: number, link = false): Buffer {
+  return encodePacket({ mode: 'keepalive', props: { 'heartbeat-ms': heartbeatMs, link: link ? 1 : undefined } });
+}
+
+/** The props a link stream's OPEN carries for a reverse exit besides host and port: the request's purpose and the ingress's rule. */
+export function linkOpenContext(r: Omit<RequestInput, 'target' | 'early'>): Record<string, string> {
+  const out: Record<string, string> = { purpose: r.purpose };
+  if (r.allowNets?.length) out['allow-nets'] = r.allowNets.join(',');
+  if (r.denyNets?.length) out['deny-nets'] = r.denyNets.join(',');
+  return out;
+}
+
+/** The exit's reading of a link OPEN: the same checks as a request packet's (bad host, port, networks, purpose). */
+export function parseLinkOpen(host: string, port: number, context: ReadonlyMap<string, string>): WorkRequest | string {
+  const props = new Map([...context, ['host', host], ['port', String(port)]]);
+  return parseRequest({ version: VERSION, mode: 'request', id: 0, props, body: Buffer.alloc(0) });
 }
 
 export function heartbeatPacket(id: number, ack: boolean): Buffer {

@@ -140,8 +140,13 @@ export const ReverseExitSchema = z
     tokenHash: z.string().startsWith('$scrypt$'),
     /** Source addresses it may register from; empty: any (the token still decides). */
     from: z.array(Cidr).default([]),
-    /** Work connections it may keep registered here at once (a bound on a misbehaving exit). */
+    /** Work connections and links it may keep registered here at once (a bound on a misbehaving exit). */
     maxConnections: z.number().int().min(1).max(100_000).default(4096),
+    /**
+     * SHA-256 fingerprint of the exit's link identity (`hopgate exit --connect-to … --state-dir`
+     * prints it): when set, a registration must also present that TLS client certificate.
+     */
+    linkFingerprint: z.string().regex(/^(?:[0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f]{64}$/, 'linkFingerprint must be a SHA-256 fingerprint (64 hex digits, colons optional)').optional(),
     /** Which requests the ingress hands it (checked on the ingress; the exit applies its own rules too). */
     targets: z
       .object({ allow: z.array(Cidr).default([]), deny: z.array(Cidr).default([]), ports: z.array(Port).default([]) })
