@@ -16,6 +16,13 @@ import { grouped } from './usage-panel.js';
 const RANGE_QUERY = { '1h': 'range=60m&step=minute', '24h': 'range=24h&step=hour', '7d': 'range=7d&step=hour', '30d': 'range=30d&step=day' } as const;
 const HEALTH_BADGE = { up: 'good', down: 'bad', draining: 'warn' } as const;
 let order: string[] | null = null; // my exits as being reordered (null: as the API says)
+let lastMine: MyExits | null = null;
+
+/** Redraws the exits editor at once (not after a refresh's round trip: a quick Save must see the order shown). */
+function setOrder(next: string[] | null): void {
+  order = next;
+  if (lastMine) render('me-exits', [lastMine, order], () => exitsEditor(lastMine!));
+}
 
 function copyButton(text: string, what: string): HTMLButtonElement {
   return button('Copy', () => {
@@ -61,8 +68,7 @@ function exitsEditor(mine: MyExits): HTMLElement {
     const [x] = next.splice(i, 1);
     if (x === undefined) return;
     next.splice(Math.max(0, Math.min(next.length, i + d)), 0, x);
-    order = next;
-    kick();
+    setOrder(next);
   };
   const addable = mine.granted.filter((g) => !current.includes(g));
   const select = el('select', { 'aria-label': 'exit to add', id: 'me-exit-add' }, addable.map((g) => el('option', { value: g }, g)));
@@ -77,27 +83,22 @@ function exitsEditor(mine: MyExits): HTMLElement {
           button('↑', () => move(i, -1), { disabled: i === 0, 'aria-label': `move ${x} up`, 'data-action': 'up' }),
           button('↓', () => move(i, 1), { disabled: i === current.length - 1, 'aria-label': `move ${x} down`, 'data-action': 'down' }),
           button('Remove', () => {
-            order = current.filter((y) => y !== x);
-            kick();
+            setOrder(current.filter((y) => y !== x));
           }, { disabled: current.length === 1, 'data-action': 'remove' }),
         ),
       ),
     ),
     addable.length
       ? el('p', {}, select, ' ', button('Add', () => {
-          order = [...current, select.value];
-          kick();
+          setOrder([...current, select.value]);
         }, { 'data-action': 'add' }))
       : null,
     el('p', {},
       button('Save order', () => act(async () => {
         await api<MyExits>('PUT', '/v1/me/exits', { exits: current });
-        order = null;
+        setOrder(null);
       }, 'Your exits are saved: port base+1 is the first'), { 'data-action': 'save-exits', disabled: order === null }),
-      order ? button('Undo', () => {
-        order = null;
-        kick();
-      }) : null,
+      order ? button('Undo', () => setOrder(null)) : null,
     ),
     el('p', { class: 'hint' }, `You may use: ${list(mine.granted)}`),
   );
@@ -118,6 +119,7 @@ export function initMe(): void {
 
 export function forgetMe(): void {
   order = null;
+  lastMine = null;
 }
 
 export async function mePage(): Promise<void> {
@@ -188,5 +190,6 @@ export async function mePage(): Promise<void> {
     ),
   );
   $('me-notices-read').hidden = notices.unread === 0;
+  lastMine = mine;
   render('me-exits', [mine, order], () => exitsEditor(mine));
 }
