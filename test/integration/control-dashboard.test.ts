@@ -93,6 +93,55 @@ describe('control dashboard', () => {
     assert.equal((await fetch(cp.url + '/v1/customers')).status, 401);
   });
 
+  it('GET /v1/exit-health: up, down as an ingress last reported, draining; operator only', async () => {
+    for (const [id, drain] of [['eh-up', false], ['eh-down', false], ['eh-drained', true]] as const) {
+      assert.equal((await api('POST', '/v1/exits', op(), { id, kind: 'socks5', host: '127.0.0.1', port: 1080, drain })).status, 201);
+    }
+    assert.equal((await api('POST', '/v1/ingress-nodes', op(), { id: 'eh-node', name: 'eh' })).status, 201);
+    await cp.store.recordExitHealth('eh-node', ['eh-down'], new Date().toISOString());
+    const h = await api('GET', '/v1/exit-health', op());
+    assert.equal(h.status, 200);
+    const by = new Map((h.body.exits as { id: string; health: string }[]).map((e) => [e.id, e.health]));
+    assert.deepEqual([by.get('eh-up'), by.get('eh-down'), by.get('eh-drained')], ['up', 'down', 'draining']);
+    // A stale report (the node went silent) no longer counts the exit down.
+    await cp.store.recordExitHealth('eh-node', ['eh-down'], new Date(Date.now() - 3_600_000).toISOString());
+    const later = await api('GET', '/v1/exit-health', op());
+    assert.equal((later.body.exits as { id: string; health: string }[]).find((e) => e.id === 'eh-down')?.health, 'up');
+    const c = await api('POST', '/v1/customers', op(), { login: 'eh_customer' });
+    assert.equal((await api('GET', '/v1/exit-health', basic('eh_customer', c.body.password))).status, 403);
+    assert.equal((await api('GET', '/v1/exit-health', '')).status, 401);
+    for (const id of ['eh-up', 'eh-down', 'eh-drained']) assert.equal((await api('DELETE', `/v1/exits/${id}`, op())).status, 204);
+    assert.equal((await api('DELETE', `/v1/customers/${c.body.customer.id}`, op())).status, 204);
+    assert.equal((await api('DELETE', '/v1/ingress-nodes/eh-node', op())).status, 204);
+  });
+
+  it('GET /v1/customers pages (limit, offset), searches (any case, _ and % literal) and filters by status, with the total', async () => {
+    const made: string[] = [];
+    for (const login of ['pg_b1', 'pg_a1', 'pgxa1', 'PG_c1']) {
+      const c = await api('POST', '/v1/customers', op(), { login, status: login === 'pg_b1' ? 'suspended' : 'active' });
+      assert.equal(c.status, 201, JSON.stringify(c.body));
+      made.push(c.body.customer.id);
+    }
+    const logins = (b: any): string[] => b.customers.map((c: any) => c.login);
+    const all = await api('GET', '/v1/customers?search=pg_', op());
+    assert.deepEqual([logins(all.body), all.body.total], [['PG_c1', 'pg_a1', 'pg_b1'], 3], '_ is not a wildcard; case does not matter');
+    const second = await api('GET', '/v1/customers?search=pg_&limit=1&offset=1', op());
+    assert.deepEqual([logins(second.body), second.body.total], [['pg_a1'], 3]);
+    const past = await api('GET', '/v1/customers?search=pg_&limit=2&offset=3', op());
+    assert.deepEqual([logins(past.body), past.body.total], [[], 3]);
+    assert.deepEqual(logins((await api('GET', '/v1/customers?search=PG_A', op())).body), ['pg_a1']);
+    assert.deepEqual(logins((await api('GET', '/v1/customers?search=%25', op())).body), []);
+    assert.deepEqual(logins((await api('GET', `/v1/customers?search=${made[2]}`, op())).body), ['pgxa1'], 'an exact id');
+    const suspended = await api('GET', '/v1/customers?search=pg&status=suspended&limit=10', op());
+    assert.deepEqual([logins(suspended.body), suspended.body.total], [['pg_b1'], 1]);
+    for (const bad of ['limit=0', 'limit=1001', 'offset=-1', 'limit=x', 'status=gone', 'search=' + 'x'.repeat(129)]) {
+      const r = await api('GET', `/v1/customers?${bad}`, op());
+      assert.equal(r.status, 400, bad);
+      assert.equal(r.body.error.code, 'invalid_request', bad);
+    }
+    for (const id of made) assert.equal((await api('DELETE', `/v1/customers/${id}`, op())).status, 204);
+  });
+
   it('has no inline script, style or HTML sinks', async () => {
     const html = await (await fetch(cp.url + '/dashboard')).text();
     for (const m of html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/gi)) {

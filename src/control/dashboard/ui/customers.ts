@@ -120,13 +120,19 @@ export function initCustomers(): void {
 }
 
 export async function customersPage(): Promise<void> {
-  const data = await api<CustomerList>('GET', '/v1/customers');
-  const q = $<HTMLInputElement>('customer-search').value.trim().toLowerCase();
-  const match = q ? data.customers.filter((c) => c.login.toLowerCase().includes(q) || c.id.includes(q)) : data.customers;
-  if (offset >= match.length) offset = Math.max(0, Math.floor((match.length - 1) / PAGE) * PAGE);
-  const shown = match.slice(offset, offset + PAGE);
+  // One page from the API (limit/offset/search): 10,000 customers are never all fetched or drawn.
+  const q = $<HTMLInputElement>('customer-search').value.trim();
+  const page = (at: number): Promise<CustomerList> =>
+    api<CustomerList>('GET', `/v1/customers?${new URLSearchParams({ limit: String(PAGE), offset: String(at), ...(q ? { search: q } : {}) }).toString()}`);
+  let data = await page(offset);
+  if (offset > 0 && offset >= data.total) {
+    offset = Math.max(0, Math.floor((data.total - 1) / PAGE) * PAGE); // the last page shrank away
+    data = await page(offset);
+  }
+  const shown = data.customers;
+  const match = { length: data.total };
   render('customers-table', shown, (cs) => table(['Login', 'Status', 'Sources', 'Exits / pools', 'Limits', ''], cs.map(row), q ? 'No customer matches.' : 'No customers yet.'));
-  render('customers-pager', [offset, match.length, data.customers.length], () =>
+  render('customers-pager', [offset, match.length, shown.length, q], () =>
     el(
       'p',
       { class: 'pager' },
@@ -134,7 +140,7 @@ export async function customersPage(): Promise<void> {
         offset = Math.max(0, offset - PAGE);
         kick();
       }, { disabled: offset === 0, 'data-action': 'prev' }),
-      el('span', { class: 'count' }, match.length ? `${offset + 1}–${offset + shown.length} of ${match.length}${q ? ` (of ${data.customers.length})` : ''}` : ''),
+      el('span', { class: 'count' }, match.length ? `${offset + 1}–${offset + shown.length} of ${match.length}${q ? ' found' : ''}` : ''),
       button('Next ›', () => {
         offset += PAGE;
         kick();

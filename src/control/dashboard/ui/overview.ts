@@ -5,20 +5,21 @@ import { badge, render, stats, table } from './dom.js';
 import { ago, bytes } from './format.js';
 
 export async function overviewPage(): Promise<void> {
-  const [rev, nodes, customers, exits, usage] = await Promise.all([
+  const [rev, nodes, customers, suspendedList, exits, usage] = await Promise.all([
     api<Revision>('GET', '/v1/revision'),
     api<NodeList>('GET', '/v1/ingress-nodes'),
-    api<CustomerList>('GET', '/v1/customers'),
+    api<CustomerList>('GET', '/v1/customers?limit=1'), // counts only: total
+    api<CustomerList>('GET', '/v1/customers?limit=1&status=suspended'),
     api<ExitList>('GET', '/v1/exits'),
     api<UsageList>('GET', '/v1/usage?by=minute'),
   ]);
-  const suspended = customers.customers.filter((c) => c.status === 'suspended').length;
+  const suspended = suspendedList.total;
   const drained = exits.exits.filter((e) => e.drain).length;
   const t = usage.totals;
-  render('overview-stats', [rev, customers.customers.length, suspended, exits.exits.length, drained, t], () =>
+  render('overview-stats', [rev, customers.total, suspended, exits.exits.length, drained, t], () =>
     stats([
       ['Revision', String(rev.revision)],
-      ['Customers', `${customers.customers.length}${suspended ? ` (${suspended} suspended)` : ''}`],
+      ['Customers', `${customers.total}${suspended ? ` (${suspended} suspended)` : ''}`],
       ['Exits', `${exits.exits.length}${drained ? ` (${drained} drained)` : ''}`],
       ['Usage, last hour', `${bytes(t.bytesDown)} down, ${bytes(t.bytesUp)} up, ${t.connections} connections, ${t.failures} failed`],
     ]),
