@@ -128,14 +128,26 @@ export const CustomerView = z.object({
 });
 export type CustomerViewT = z.infer<typeof CustomerView>;
 
-export const CustomerList = z.object({ customers: z.array(CustomerView) });
+export const CustomerList = z.object({
+  customers: z.array(CustomerView),
+  /** How many match the filters (login, search, status) without limit and offset. */
+  total: z.number(),
+});
 export const CustomerCreated = z.object({
   customer: CustomerView,
   /** Shown once: only its scrypt hash is stored. */
   password: z.string(),
 });
 export const PasswordIssued = z.object({ password: z.string() });
-export const CustomerListQuery = z.object({ login: Login.optional() }).strict();
+export const CustomerListQuery = z
+  .object({
+    login: Login.optional(),
+    search: z.string().max(128).optional().describe('part of the login (any case), or the exact id'),
+    status: Status.optional(),
+    limit: z.coerce.number().int().min(1).max(1000).optional().describe('at most this many, in login order (default: all)'),
+    offset: z.coerce.number().int().min(0).max(10_000_000).default(0).describe('skip this many first (with limit)'),
+  })
+  .strict();
 export const IdParam = z.object({ id: z.string().min(1).max(128) }).strict();
 /** Syntax only: the route applies the self-service bound (tighter than the floor), so a customer reads its own limit. */
 export const SourcesBody = z.object({ sources: z.array(Cidr) }).strict();

@@ -19,6 +19,7 @@ import type { ControlServerOptions, Route } from './routes/route.js';
 import { systemRoutes } from './routes/system.js';
 import { customerRoutes } from './routes/customers.js';
 import { exitRoutes } from './routes/exits.js';
+import { exitHealthRoutes } from './routes/exit-health.js';
 import { ingressNodeRoutes } from './routes/ingress-nodes.js';
 import { streamRoutes } from './routes/stream.js';
 import { legitimacyRoutes } from './routes/legitimacy.js';
@@ -37,6 +38,7 @@ function buildRoutes(o: ControlServerOptions): Route[] {
     ...systemRoutes(o),
     ...customerRoutes(o),
     ...exitRoutes(o),
+    ...exitHealthRoutes(o),
     ...ingressNodeRoutes(o),
     ...streamRoutes(o),
     ...legitimacyRoutes(o),

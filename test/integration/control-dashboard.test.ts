@@ -63,7 +63,7 @@ describe('control dashboard', () => {
   });
 
   it('serves the page and its files with a strict CSP, no framing, right types', async () => {
-    const want = { '/dashboard': /^text\/html/, '/dashboard/app.js': /^text\/javascript/, '/dashboard/app.css': /^text\/css/, '/dashboard/favicon.svg': /^image\/svg\+xml/ };
+    const want = { '/dashboard': /^text\/html/, '/dashboard/ui/app.js': /^text\/javascript/, '/dashboard/ui/chart.js': /^text\/javascript/, '/dashboard/app.css': /^text\/css/, '/dashboard/favicon.svg': /^image\/svg\+xml/ };
     for (const [path, type] of Object.entries(want)) {
       const res = await fetch(cp.url + path);
       assert.equal(res.status, 200, path);
@@ -82,6 +82,9 @@ describe('control dashboard', () => {
     assert.equal(slash.status, 308);
     assert.equal(slash.headers.get('location'), '/dashboard');
     assert.equal((await fetch(cp.url + '/dashboard/nope.js')).status, 404);
+    assert.equal((await fetch(cp.url + '/dashboard/ui/nope.js')).status, 404);
+    assert.equal((await fetch(cp.url + '/dashboard/ui/..%2F..%2Fapi-schemas.js')).status, 404);
+    assert.equal((await fetch(cp.url + '/dashboard/ui/api-schemas.js')).status, 404);
     // The control plane's root is where a new operator looks first: it leads to the dashboard.
     const root = await fetch(cp.url + '/', { redirect: 'manual' });
     assert.equal(root.status, 302);
@@ -90,14 +93,77 @@ describe('control dashboard', () => {
     assert.equal((await fetch(cp.url + '/v1/customers')).status, 401);
   });
 
+  it('GET /v1/exit-health: up, down as an ingress last reported, draining; operator only', async () => {
+    for (const [id, drain] of [['eh-up', false], ['eh-down', false], ['eh-drained', true]] as const) {
+      assert.equal((await api('POST', '/v1/exits', op(), { id, kind: 'socks5', host: '127.0.0.1', port: 1080, drain })).status, 201);
+    }
+    assert.equal((await api('POST', '/v1/ingress-nodes', op(), { id: 'eh-node', name: 'eh' })).status, 201);
+    await cp.store.recordExitHealth('eh-node', ['eh-down'], new Date().toISOString());
+    const h = await api('GET', '/v1/exit-health', op());
+    assert.equal(h.status, 200);
+    const by = new Map((h.body.exits as { id: string; health: string }[]).map((e) => [e.id, e.health]));
+    assert.deepEqual([by.get('eh-up'), by.get('eh-down'), by.get('eh-drained')], ['up', 'down', 'draining']);
+    // A stale report (the node went silent) no longer counts the exit down.
+    await cp.store.recordExitHealth('eh-node', ['eh-down'], new Date(Date.now() - 3_600_000).toISOString());
+    const later = await api('GET', '/v1/exit-health', op());
+    assert.equal((later.body.exits as { id: string; health: string }[]).find((e) => e.id === 'eh-down')?.health, 'up');
+    const c = await api('POST', '/v1/customers', op(), { login: 'eh_customer' });
+    assert.equal((await api('GET', '/v1/exit-health', basic('eh_customer', c.body.password))).status, 403);
+    assert.equal((await api('GET', '/v1/exit-health', '')).status, 401);
+    for (const id of ['eh-up', 'eh-down', 'eh-drained']) assert.equal((await api('DELETE', `/v1/exits/${id}`, op())).status, 204);
+    assert.equal((await api('DELETE', `/v1/customers/${c.body.customer.id}`, op())).status, 204);
+    assert.equal((await api('DELETE', '/v1/ingress-nodes/eh-node', op())).status, 204);
+  });
+
+  it('GET /v1/customers pages (limit, offset), searches (any case, _ and % literal) and filters by status, with the total', async () => {
+    const made: string[] = [];
+    for (const login of ['pg_b1', 'pg_a1', 'pgxa1', 'PG_c1']) {
+      const c = await api('POST', '/v1/customers', op(), { login, status: login === 'pg_b1' ? 'suspended' : 'active' });
+      assert.equal(c.status, 201, JSON.stringify(c.body));
+      made.push(c.body.customer.id);
+    }
+    const logins = (b: any): string[] => b.customers.map((c: any) => c.login);
+    const all = await api('GET', '/v1/customers?search=pg_', op());
+    assert.deepEqual([logins(all.body), all.body.total], [['PG_c1', 'pg_a1', 'pg_b1'], 3], '_ is not a wildcard; case does not matter');
+    const second = await api('GET', '/v1/customers?search=pg_&limit=1&offset=1', op());
+    assert.deepEqual([logins(second.body), second.body.total], [['pg_a1'], 3]);
+    const past = await api('GET', '/v1/customers?search=pg_&limit=2&offset=3', op());
+    assert.deepEqual([logins(past.body), past.body.total], [[], 3]);
+    assert.deepEqual(logins((await api('GET', '/v1/customers?search=PG_A', op())).body), ['pg_a1']);
+    assert.deepEqual(logins((await api('GET', '/v1/customers?search=%25', op())).body), []);
+    assert.deepEqual(logins((await api('GET', `/v1/customers?search=${made[2]}`, op())).body), ['pgxa1'], 'an exact id');
+    const suspended = await api('GET', '/v1/customers?search=pg&status=suspended&limit=10', op());
+    assert.deepEqual([logins(suspended.body), suspended.body.total], [['pg_b1'], 1]);
+    for (const bad of ['limit=0', 'limit=1001', 'offset=-1', 'limit=x', 'status=gone', 'search=' + 'x'.repeat(129)]) {
+      const r = await api('GET', `/v1/customers?${bad}`, op());
+      assert.equal(r.status, 400, bad);
+      assert.equal(r.body.error.code, 'invalid_request', bad);
+    }
+    for (const id of made) assert.equal((await api('DELETE', `/v1/customers/${id}`, op())).status, 204);
+  });
+
   it('has no inline script, style or HTML sinks', async () => {
     const html = await (await fetch(cp.url + '/dashboard')).text();
     for (const m of html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/gi)) {
-      assert.match(m[1]!, /\bsrc="\/dashboard\/app\.js"/);
+      assert.match(m[1]!, /\btype="module" src="\/dashboard\/ui\/app\.js"/);
       assert.equal(m[2]!.trim(), '', 'no inline script');
     }
     assert.doesNotMatch(html, /<style|\sstyle=|\son[a-z]+=|javascript:/i);
-    const js = await (await fetch(cp.url + '/dashboard/app.js')).text();
+    // Every module the page loads, found by following its imports from app.js.
+    const seen = new Map<string, string>();
+    const queue = ['app.js'];
+    while (queue.length) {
+      const name = queue.shift()!;
+      if (seen.has(name)) continue;
+      const res = await fetch(cp.url + '/dashboard/ui/' + name);
+      assert.equal(res.status, 200, name);
+      const text = await res.text();
+      seen.set(name, text);
+      for (const m of text.matchAll(/from '\.\/([a-z-]+\.js)'/g)) queue.push(m[1]!);
+    }
+    assert.ok(seen.size >= 10, [...seen.keys()].join(' '));
+    const js = [...seen.values()].join('\n');
+    assert.doesNotMatch(js, /api-schemas|zod/, 'type-only imports leave nothing behind');
     assert.doesNotMatch(js, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function|setAttribute\(\s*['"](on|style|href|src)/);
     assert.doesNotMatch(js, /localStorage|document\.cookie/, 'credentials stay in sessionStorage');
   });
@@ -123,7 +189,7 @@ describe('control dashboard', () => {
       });
       page.on('request', (r) => requests.push({ url: r.url(), auth: r.headers().authorization }));
       page.on('response', (r) => {
-        if (r.status() === 404) pageErrors.push(`404 ${r.url()}`);
+        if (r.status() === 404 || r.status() === 429) pageErrors.push(`${r.status()} ${r.url()}`);
       });
       page.on('dialog', (d) => {
         dialogs.push(d.message());
@@ -232,14 +298,14 @@ describe('control dashboard', () => {
       await page.locator('#nav button[data-view=usage]').click();
       await expectText('#usage-table', /alice/);
       await expectText('#usage-table', /bob/);
-      await expectText('#usage-table', /Total52\.0 KB1\.5 KB41/);
-      assert.ok((await page.locator('#usage-chart svg g.bar').count()) >= 48, 'a bar per hour of the window');
+      await expectText('#usage-chart .totals', /^52\.0 KB down · 1\.5 KB up · 4 connections · 1 failed$/);
+      assert.equal(await page.locator('#usage-chart [data-chart=bytes] svg g.bar').count(), 24, 'a bar per hour of the default 24 h');
       await page.locator('#usage-group').selectOption('exitId');
       await expectText('#usage-table', /de-1/);
       await expectText('#usage-table', /\(none\)/); // no exit carried them: not an exit called "direct"
-      await page.locator('#usage-by').selectOption('minute');
-      await page.waitForFunction(() => (globalThis as any).document.querySelectorAll('#usage-chart svg g.bar').length >= 60);
-      const tall = await page.locator('#usage-chart svg g.bar rect.down').evaluateAll((rs) => rs.filter((r) => Number(r.getAttribute('height')) > 0).length);
+      await page.locator('#usage-range button[data-range="1h"]').click();
+      await page.waitForFunction(() => (globalThis as any).document.querySelectorAll('#usage-chart [data-chart=bytes] svg g.bar').length === 60);
+      const tall = await page.locator('#usage-chart [data-chart=bytes] svg g.bar rect.down').evaluateAll((rs) => rs.filter((r) => Number(r.getAttribute('height')) > 0).length);
       assert.equal(tall, 1, 'one minute with traffic');
       await page.locator('#nav button[data-view=overview]').click();
       await expectText('#overview-stats', /52\.0 KB down, 1\.5 KB up, 4 connections, 1 failed/);

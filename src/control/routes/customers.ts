@@ -10,8 +10,17 @@ export function customerRoutes(o: ControlServerOptions): Route[] {
   const view = ControlStore.view;
   return [
     route(
-      { method: 'GET', path: '/v1/customers', auth: 'operator', operationId: 'listCustomers', summary: 'List customers (optionally by login)', tag: 'customers', query: S.CustomerListQuery, status: 200, response: { description: 'customers by login', schema: S.CustomerList } },
-      async ({ query }) => ({ customers: (await store.listCustomers(query.login !== undefined ? { login: query.login } : {})).map(view) }),
+      { method: 'GET', path: '/v1/customers', auth: 'operator', operationId: 'listCustomers', summary: 'List customers (by login, a search, a status; a page with limit and offset)', tag: 'customers', query: S.CustomerListQuery, status: 200, response: { description: 'customers by login', schema: S.CustomerList } },
+      async ({ query }) => {
+        const filter = {
+          ...(query.login !== undefined ? { login: query.login } : {}),
+          ...(query.search !== undefined ? { search: query.search } : {}),
+          ...(query.status !== undefined ? { status: query.status } : {}),
+        };
+        const customers = await store.listCustomers(query.limit !== undefined ? { ...filter, limit: query.limit, offset: query.offset } : filter);
+        const total = query.limit === undefined ? customers.length : await store.countCustomers(filter);
+        return { customers: customers.map(view), total };
+      },
     ),
     route(
       { method: 'POST', path: '/v1/customers', auth: 'operator', operationId: 'createCustomer', summary: 'Create a customer; the generated password is in this answer only', tag: 'customers', body: S.CustomerCreate, status: 201, response: { description: 'created', schema: S.CustomerCreated }, errors: [409] },

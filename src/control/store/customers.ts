@@ -3,6 +3,7 @@
  * password hash and their assignment (exits and pools). Every write is one
  * change (revision.ts).
  */
+import { sql } from 'kysely';
 import { checkSourceClaim } from '../source-claims.js';
 import { ApiError, notFound } from '../errors.js';
 import { json, parseJson } from './json-columns.js';
@@ -14,6 +15,16 @@ import type { CustomerRecord } from './records.js';
 import { newId, now, type Db, type RunChange, type Tx } from './tx.js';
 
 /** Who an event is about: no secrets. */
+/** What GET /v1/customers filters on; limit/offset page through the login order. */
+export interface CustomerFilter {
+  login?: string;
+  ids?: readonly string[];
+  status?: 'active' | 'suspended';
+  search?: string;
+  limit?: number;
+  offset?: number;
+}
+
 export const customerRef = (r: Pick<CustomersTable, 'id' | 'login' | 'status'>): { id: string; login: string; status: CustomersTable['status'] } => ({ id: r.id, login: r.login, status: r.status });
 
 export class CustomerRepo {
@@ -60,14 +71,33 @@ export class CustomerRepo {
     return view;
   }
 
-  async list(filter: { login?: string; ids?: readonly string[] } = {}, db: Db = this.db): Promise<CustomerRecord[]> {
+  async list(filter: CustomerFilter = {}, db: Db = this.db): Promise<CustomerRecord[]> {
     if (filter.ids !== undefined && filter.ids.length === 0) return [];
-    let q = db.selectFrom('customers').selectAll().orderBy('login');
+    let q = this.filtered(filter, db).selectAll().orderBy('login');
+    if (filter.limit !== undefined) q = q.limit(filter.limit).offset(filter.offset ?? 0);
+    const rows = await q.execute();
+    const partial = filter.login !== undefined || filter.ids !== undefined || filter.search !== undefined || filter.status !== undefined || filter.limit !== undefined;
+    const exits = await customerExits(db, partial ? rows.map((r) => r.id) : undefined);
+    return rows.map((r) => this.toRecord(r, exits.get(r.id) ?? []));
+  }
+
+  /** How many customers `list(filter)` finds without its limit and offset (a page's "of N"). */
+  async count(filter: CustomerFilter = {}, db: Db = this.db): Promise<number> {
+    const r = await this.filtered(filter, db).select((eb) => eb.fn.countAll<number | string | bigint>().as('n')).executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  private filtered(filter: CustomerFilter, db: Db) {
+    let q = db.selectFrom('customers');
     if (filter.login !== undefined) q = q.where('login', '=', filter.login);
     if (filter.ids !== undefined) q = q.where('id', 'in', [...filter.ids]);
-    const rows = await q.execute();
-    const exits = await customerExits(db, filter.login !== undefined || filter.ids !== undefined ? rows.map((r) => r.id) : undefined);
-    return rows.map((r) => this.toRecord(r, exits.get(r.id) ?? []));
+    if (filter.status !== undefined) q = q.where('status', '=', filter.status);
+    if (filter.search !== undefined && filter.search !== '') {
+      // A part of the login (any case; LIKE's wildcards in it taken literally) or the exact id.
+      const pattern = `%${filter.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      q = q.where((eb) => eb.or([eb(sql<string>`lower(login)`, 'like', sql<string>`${pattern} escape '\\'`), eb('id', '=', filter.search!)]));
+    }
+    return q;
   }
 
   async get(id: string, db: Db = this.db): Promise<CustomerRecord | undefined> {

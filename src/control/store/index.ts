@@ -213,6 +213,7 @@ export class ControlStore {
   readonly changes = (...a: Parameters<Revisions['changes']>) => this.revisions.changes(...a);
 
   readonly listCustomers = (...a: Parameters<CustomerRepo['list']>) => this.customers.list(...a);
+  readonly countCustomers = (...a: Parameters<CustomerRepo['count']>) => this.customers.count(...a);
   readonly getCustomer = (...a: Parameters<CustomerRepo['get']>) => this.customers.get(...a);
   readonly getCustomerByLogin = (...a: Parameters<CustomerRepo['getByLogin']>) => this.customers.getByLogin(...a);
   readonly createCustomer = (...a: Parameters<CustomerRepo['create']>) => this.customers.create(...a);

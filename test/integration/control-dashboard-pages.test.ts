@@ -1,0 +1,311 @@
+/**
+ * The dashboard's pages in real Chromium at a desktop (1280×800) and a phone (390×844) size:
+ * operator and customer, layout (the page never scrolls sideways at 390 px; key elements
+ * visible) and data (numbers in the page equal what the API answers for seeded usage minutes),
+ * the range picker changing a chart's data, creating and editing exits (a reverse exit's token
+ * shown once), a customer's exits and pools, self-service (ports, snippets, quota %, ordering
+ * exits). Screenshots go to $HOPGATE_ARTIFACTS (default: a new temp dir, printed); never committed.
+ * Control plane on SQLite. Skipped, saying why, without Chromium.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startControlPlane, type ControlPlane } from '../../src/control/control-plane.js';
+import { minuteOf } from '../../src/shared/control-protocol.js';
+import { sqliteDb, tempDir, TEST_COST, type TestDb } from '../helpers/control-fixtures.js';
+import { tunnelCert } from '../helpers/reverse.js';
+
+const CHROMIUM = process.env.HOPGATE_TEST_CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+type Playwright = typeof import('playwright-core');
+type Page = import('playwright-core').Page;
+async function loadPlaywright(): Promise<Playwright | string> {
+  if (!existsSync(CHROMIUM)) return `Chromium not found at ${CHROMIUM} (apt-get install -y chromium, or set HOPGATE_TEST_CHROMIUM): browser checks skipped`;
+  try {
+    return await import('playwright-core');
+  } catch (err) {
+    return `playwright-core is not installed (npm install): browser checks skipped (${(err as Error).message})`;
+  }
+}
+const pw = await loadPlaywright();
+if (typeof pw === 'string') console.log(`# control-dashboard-pages: ${pw}`);
+
+const ARTIFACTS = process.env.HOPGATE_ARTIFACTS ?? mkdtempSync(join(tmpdir(), 'hopgate-dashboard-'));
+mkdirSync(ARTIFACTS, { recursive: true });
+console.log(`# control-dashboard-pages: screenshots in ${ARTIFACTS}`);
+
+const SIZES = [
+  { name: 'desktop', width: 1280, height: 800 },
+  { name: 'phone', width: 390, height: 844 },
+] as const;
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const DAY = 24 * HOUR;
+/** Seeded minutes of carol's traffic: how long ago, bytes up and down, connections, failures. */
+const SEED: [number, number, number, number, number][] = [
+  [2 * MIN, 1_000, 10_000, 2, 0],
+  [3 * HOUR, 2_000, 20_000, 3, 1],
+  [3 * DAY, 4_000, 40_000, 5, 0],
+  [20 * DAY, 8_000, 80_000, 7, 2],
+];
+
+describe('dashboard pages at desktop and phone sizes', { skip: typeof pw === 'string' ? pw : false }, () => {
+  let tdb: TestDb;
+  let state: ReturnType<typeof tempDir>;
+  let cp: ControlPlane;
+  let token: string;
+  let browser: import('playwright-core').Browser;
+  const now = Date.now();
+
+  async function api(method: string, path: string, auth: string, body?: unknown): Promise<{ status: number; body: any }> {
+    const res = await fetch(cp.url + path, {
+      method,
+      headers: { authorization: auth, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  }
+  const op = (): string => `Bearer ${token}`;
+  const basic = (login: string, password: string): string => `Basic ${Buffer.from(`${login}:${password}`).toString('base64')}`;
+
+  before(async () => {
+    tdb = await sqliteDb();
+    state = tempDir();
+    cp = await startControlPlane({ db: tdb.spec, stateDir: state.path, port: 0, passwordCost: TEST_COST });
+    token = cp.token.token;
+    assert.equal((await api('POST', '/v1/ingress-nodes', op(), { id: 'edge-1', name: 'edge 1' })).status, 201);
+    // Reverse exits need the ingress's tunnel listener and a certificate for it.
+    const cert = tunnelCert();
+    assert.equal((await api('PATCH', '/v1/settings', op(), { tls: { cert: cert.cert, key: cert.key }, reverse: { listen: { host: '127.0.0.1', port: 0 } } })).status, 200);
+    browser = await (pw as Playwright).chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+  });
+  after(async () => {
+    await browser?.close();
+    await cp?.close();
+    await tdb?.cleanup();
+    state?.remove();
+  });
+
+  /** A customer with exits, a daily quota, a granted exit and seeded minutes; returns the password. */
+  async function seedCustomer(login: string, exits: string[], grant: string[]): Promise<{ id: string; password: string }> {
+    const c = await api('POST', '/v1/customers', op(), { login, exits, quota: { bytes: 1_000_000, period: 'day' } });
+    assert.equal(c.status, 201, JSON.stringify(c.body));
+    assert.equal((await api('PUT', `/v1/customers/${c.body.customer.id}/assignment`, op(), { exits, pools: [], grant })).status, 200);
+    await cp.store.ingestStats('edge-1', {
+      epoch: `e-${login}`,
+      records: SEED.map(([ago, up, down, conns, fails], i) => [i + 1, minuteOf(now - ago), login, exits[0]!, up, down, conns, fails]),
+      next: `e-${login}:${SEED.length}`,
+      more: false,
+      live: [],
+    });
+    return { id: c.body.customer.id, password: c.body.password };
+  }
+
+  async function newPage(size: (typeof SIZES)[number]): Promise<{ page: Page; errors: string[] }> {
+    const context = await browser.newContext({ viewport: { width: size.width, height: size.height } });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: cp.url });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/status of 40[13]/.test(m.text())) errors.push(m.text());
+    });
+    page.on('response', (r) => {
+      if (r.status() >= 404 && r.status() !== 409) errors.push(`${r.status()} ${r.url()}`);
+    });
+    page.on('dialog', (d) => void d.accept().catch((err: unknown) => errors.push(`dialog: ${String(err)}`)));
+    return { page, errors };
+  }
+
+  /** The page never scrolls sideways, the view is shown, and a screenshot is kept. */
+  async function layout(page: Page, size: (typeof SIZES)[number], name: string, visible: string[]): Promise<void> {
+    const w = await page.evaluate(() => {
+      const g = globalThis as any;
+      return { scroll: g.document.scrollingElement.scrollWidth as number, inner: g.innerWidth as number };
+    });
+    assert.ok(w.scroll <= w.inner, `${size.name} ${name}: page ${w.scroll} px wide in a ${w.inner} px window`);
+    for (const s of visible) assert.ok(await page.locator(s).first().isVisible(), `${size.name} ${name}: ${s} visible`);
+    await page.screenshot({ path: join(ARTIFACTS, `${size.name}-${name}.png`), fullPage: true });
+  }
+
+  const loaded = (page: Page, view: string): Promise<unknown> =>
+    page.waitForFunction((v) => (globalThis as any).document.body.dataset.loaded === v, view, { timeout: 10_000 });
+  const totalsOf = (page: Page, sel: string): Promise<Record<string, number>> =>
+    page.locator(`${sel} .totals`).evaluate((e) => Object.fromEntries(Object.entries((e as any).dataset as Record<string, string>).map(([k, v]) => [k, Number(v)])));
+  /** Waits for a chart's totals to show `points` periods (the range picker's choice loaded). */
+  const chartPoints = (page: Page, sel: string, points: number): Promise<unknown> =>
+    page.waitForFunction(([s, n]) => (globalThis as any).document.querySelector(`${s} .totals`)?.dataset.points === String(n), [sel, points] as const, { timeout: 10_000 });
+  const expected = (maxAgo: number): Record<string, number> => {
+    const rows = SEED.filter(([ago]) => ago < maxAgo);
+    return {
+      bytesUp: rows.reduce((s, r) => s + r[1], 0),
+      bytesDown: rows.reduce((s, r) => s + r[2], 0),
+      connections: rows.reduce((s, r) => s + r[3], 0),
+      failures: rows.reduce((s, r) => s + r[4], 0),
+    };
+  };
+
+  for (const size of SIZES) {
+    it(`operator at ${size.width}×${size.height}: customers, a customer's charts and exits, exits by country, create and edit exits`, async () => {
+      const s = size.name;
+      assert.equal((await api('POST', '/v1/exits', op(), { id: `de-${s}`, kind: 'socks5', host: '127.0.0.1', port: 1080, country: 'de' })).status, 201);
+      assert.equal((await api('POST', '/v1/exits', op(), { id: `us-${s}`, kind: 'http', host: '127.0.0.1', port: 3128, country: 'us' })).status, 201);
+      const carol = await seedCustomer(`carol_${s}`, [`de-${s}`], [`us-${s}`]);
+      const { page, errors } = await newPage(size);
+
+      await page.goto(cp.url + '/');
+      await page.locator('#login-token').fill(token);
+      await page.locator('#login-form button[type=submit]').click();
+      await loaded(page, 'overview');
+      await layout(page, size, 'overview', ['#overview-stats', '#nav']);
+
+      // ---- customers: search narrows the list; the login opens the customer's page
+      await page.locator('#nav button[data-view=customers]').click();
+      await loaded(page, 'customers');
+      await page.locator('#customer-search').fill(`carol_${s}`);
+      const row = page.locator(`#customers-table tr[data-login="carol_${s}"]`);
+      await row.waitFor();
+      assert.equal(await page.locator('#customers-table tbody tr').count(), 1);
+      await layout(page, size, 'customers', ['#create-form', `#customers-table tr[data-login="carol_${s}"]`]);
+      await row.locator('td.login a').click();
+      await loaded(page, 'customer');
+      assert.equal(new URL(page.url()).hash, `#customer/${carol.id}`);
+
+      // ---- quota %: the page's figure is the API's (the customer's own view computes it server-side)
+      const me = (await api('GET', '/v1/me/usage?by=hour', basic(`carol_${s}`, carol.password))).body;
+      assert.ok(me.quotaPeriod.used > 0);
+      await page.locator('#customer-quota .pct').waitFor();
+      assert.equal(await page.locator('#customer-quota .pct').textContent(), `${me.quotaPeriod.percentUsed.toFixed(1)} %`);
+      assert.match((await page.locator('#customer-quota').textContent()) ?? '', new RegExp(`resets ${me.quotaPeriod.resetsAt.replace('.000Z', 'Z')}`));
+
+      // ---- the range picker changes the chart's data; each range's totals are the seeded minutes in it and the API's
+      for (const [range, ago, points] of [['24h', DAY, 24], ['1h', HOUR, 60], ['7d', 7 * DAY, 168], ['30d', 30 * DAY, 30]] as const) {
+        await page.locator(`#customer-range button[data-range="${range}"]`).click();
+        await chartPoints(page, '#customer-chart', points);
+        const shown = await totalsOf(page, '#customer-chart');
+        assert.deepEqual({ bytesUp: shown.bytesUp, bytesDown: shown.bytesDown, connections: shown.connections, failures: shown.failures }, expected(ago), `${s} ${range}`);
+        const by = { '1h': 'minute', '24h': 'hour', '7d': 'hour', '30d': 'day' }[range];
+        const from = new Date(now - ago + { minute: MIN, hour: HOUR, day: DAY }[by]!).toISOString().slice(0, { minute: 16, hour: 13, day: 10 }[by]);
+        const fromApi = (await api('GET', `/v1/usage?customer=${carol.id}&by=${by}&from=${from}`, op())).body.totals;
+        assert.deepEqual(fromApi, expected(ago), `API ${range}`);
+        assert.equal(await page.locator('#customer-chart [data-chart=bytes] g.bar').count(), points);
+      }
+      await layout(page, size, 'customer', ['#customer-profile', '#customer-chart svg', '#assign-form']);
+
+      // ---- the customer's exits and pools
+      await page.locator('#assign-form input[name=exits]').fill(`us-${s}, de-${s}`);
+      await page.locator('#assign-form textarea[name=pools]').fill('fr\nus/ny/new york');
+      await page.locator('#assign-form button[type=submit]').click();
+      await page.locator('#notice', { hasText: 'Exits and pools saved' }).waitFor();
+      const assignment = (await api('GET', `/v1/customers/${carol.id}/assignment`, op())).body;
+      assert.deepEqual(assignment.exits, [`us-${s}`, `de-${s}`]);
+      assert.deepEqual(assignment.pools, [{ country: 'fr' }, { country: 'us', state: 'ny', city: 'new york' }]);
+
+      // ---- exits by country with health; create a forward and a reverse exit; edit one
+      await page.locator('#nav button[data-view=exits]').click();
+      await loaded(page, 'exits');
+      const health = new Map<string, string>(((await api('GET', '/v1/exit-health', op())).body.exits as { id: string; health: string }[]).map((e) => [e.id, e.health]));
+      assert.equal(await page.locator(`#exits-table section[data-country=de] tr[data-exit="de-${s}"] td.health`).textContent(), health.get(`de-${s}`));
+      assert.equal(await page.locator(`#exits-table section[data-country=us] tr[data-exit="us-${s}"]`).count(), 1);
+      const f = page.locator('#exit-create-form');
+      await f.locator('input[name=id]').fill(`fr-${s}`);
+      await f.locator('input[name=host]').fill('127.0.0.1');
+      await f.locator('input[name=port]').fill('1081');
+      await f.locator('input[name=country]').fill('FR');
+      await f.locator('input[name=tags]').fill('dc, fast');
+      await f.locator('button[type=submit]').click();
+      await page.locator(`#exits-table section[data-country=fr] tr[data-exit="fr-${s}"]`).waitFor();
+      const fr = (await api('GET', `/v1/exits/fr-${s}`, op())).body;
+      assert.deepEqual([fr.kind, fr.host, fr.port, fr.country, fr.tags], ['socks5', '127.0.0.1', 1081, 'fr', ['dc', 'fast']]);
+      await f.locator('select[name=kind]').selectOption('reverse');
+      assert.equal(await f.locator('input[name=host]').isHidden(), true, 'a reverse exit has no address');
+      await f.locator('input[name=id]').fill(`rv-${s}`);
+      await f.locator('button[type=submit]').click();
+      await page.locator('#secret-label', { hasText: `reverse exit rv-${s}` }).waitFor();
+      const revToken = (await page.locator('#secret-value').textContent()) ?? '';
+      assert.ok(revToken.length >= 20, revToken);
+      assert.equal((await api('GET', `/v1/exits/rv-${s}`, op())).body.reverse.tokenSet, true);
+      await page.locator('#secret-dismiss').click();
+      await layout(page, size, 'exits', ['#exit-create-form', `tr[data-exit="rv-${s}"]`]);
+
+      // ---- exit page: edit, rotate a reverse exit's token, charts of the exit's usage
+      await page.locator(`tr[data-exit="fr-${s}"] td.id a`).click();
+      await loaded(page, 'exit');
+      const ef = page.locator('#exit-edit-form');
+      assert.equal(await ef.locator('input[name=port]').inputValue(), '1081');
+      await ef.locator('input[name=city]').fill('Paris');
+      await ef.locator('input[name=port]').fill('1082');
+      await ef.locator('button[type=submit]').click();
+      await page.locator('#notice', { hasText: 'Exit saved' }).waitFor();
+      const edited = (await api('GET', `/v1/exits/fr-${s}`, op())).body;
+      assert.deepEqual([edited.city, edited.port, edited.host], ['Paris', 1082, '127.0.0.1']);
+      await page.goto(`${cp.url}/dashboard#exit/de-${s}`);
+      await loaded(page, 'exit');
+      await page.locator('#exit-range button[data-range="30d"]').click();
+      await chartPoints(page, '#exit-chart', 30);
+      assert.equal((await totalsOf(page, '#exit-chart')).bytesDown, expected(30 * DAY).bytesDown);
+      await layout(page, size, 'exit', ['#exit-profile', '#exit-chart svg', '#exit-edit-form']);
+      await page.goto(`${cp.url}/dashboard#exit/rv-${s}`);
+      await loaded(page, 'exit');
+      await page.locator('#exit-actions button[data-action=token]').click();
+      await page.locator('#secret-label', { hasText: `rv-${s}` }).waitFor();
+      assert.notEqual(await page.locator('#secret-value').textContent(), revToken, 'a new token');
+      assert.deepEqual(errors, []);
+      await page.context().close();
+    });
+
+    it(`customer at ${size.width}×${size.height}: ports, snippets, quota %, usage ranges, ordering exits`, async () => {
+      const s = `${size.name}_me`;
+      for (const id of [`a-${s}`, `b-${s}`]) {
+        const x = await api('POST', '/v1/exits', op(), { id, kind: 'socks5', host: '127.0.0.1', port: 1080, country: 'nl' });
+        assert.equal(x.status, 201, JSON.stringify(x.body));
+      }
+      const dave = await seedCustomer(`dave_${s}`, [`a-${s}`], [`b-${s}`]);
+      const { page, errors } = await newPage(size);
+      await page.goto(cp.url + '/dashboard');
+      await page.locator('#login-form input[value=customer]').check();
+      await page.locator('#login-login').fill(`dave_${s}`);
+      await page.locator('#login-password').fill(dave.password);
+      await page.locator('#login-form button[type=submit]').click();
+      await loaded(page, 'me');
+
+      const auth = basic(`dave_${s}`, dave.password);
+      const ports = (await api('GET', '/v1/me/ports', auth)).body;
+      for (const r of ports.rows.filter((x: any) => x.port !== null)) {
+        const tr = page.locator(`#me-ports tr[data-port="${r.port}"]`);
+        assert.equal(await tr.count(), 1, `port ${r.port}`);
+        if (r.exit) assert.match((await tr.locator('td.exit').textContent()) ?? '', new RegExp(r.exit.id));
+      }
+      const connect = (await api('GET', '/v1/me/connect', auth)).body;
+      assert.equal(await page.locator('#me-connect [data-snippet="curl (SOCKS5)"] code').textContent(), connect.snippets.curlSocks5h);
+      await page.locator('#me-connect button[data-copy="HTTP proxy URL"]').click();
+      await page.locator('#notice', { hasText: 'HTTP proxy URL copied' }).waitFor();
+      assert.equal(await page.evaluate(() => (globalThis as any).navigator.clipboard.readText()), connect.proxies.http);
+
+      const usage = (await api('GET', '/v1/me/usage?range=30d&step=day', auth)).body;
+      assert.equal(await page.locator('#me-quota .pct').textContent(), `${usage.quotaPeriod.percentUsed.toFixed(1)} %`);
+      await page.locator('#me-range button[data-range="30d"]').click();
+      await chartPoints(page, '#me-chart', usage.series.length);
+      const shown = await totalsOf(page, '#me-chart');
+      assert.deepEqual({ bytesUp: shown.bytesUp, bytesDown: shown.bytesDown, connections: shown.connections, failures: shown.failures }, expected(30 * DAY));
+      await page.locator('#me-range button[data-range="1h"]').click();
+      await chartPoints(page, '#me-chart', (await api('GET', '/v1/me/usage?range=60m&step=minute', auth)).body.series.length);
+      assert.equal((await totalsOf(page, '#me-chart')).bytesDown, expected(HOUR).bytesDown);
+
+      // ---- order my exits: add the granted one, move it first, save
+      await page.locator('#me-exit-add').selectOption(`b-${s}`);
+      await page.locator('#me-exits button[data-action=add]').click();
+      await page.locator(`#me-exits li[data-exit="b-${s}"] button[data-action=up]`).click();
+      await page.locator('#me-exits button[data-action=save-exits]').click();
+      await page.locator('#notice', { hasText: 'Your exits are saved' }).waitFor();
+      assert.deepEqual((await api('GET', '/v1/me/exits', auth)).body.exits, [`b-${s}`, `a-${s}`]);
+      await layout(page, size, 'self-service', ['#me-profile', '#me-ports', '#me-connect', '#me-chart svg', '#me-exits']);
+      assert.equal(await page.locator('#nav').isHidden(), true);
+      assert.deepEqual(errors, []);
+      await page.context().close();
+    });
+  }
+});
