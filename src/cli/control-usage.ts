@@ -19,5 +19,9 @@ export const CONTROL_USAGE = `usage: hopgate control [--db sqlite:PATH | postgre
   --self-service-prefix V4,V6   broadest source range a customer may set itself (default 24,48; at most 8,16)
   --public-host HOST            the host customers reach the ingresses at, in GET /v1/me/connect snippets
                                 (default: the ingress listen host unless it is a wildcard)
+  --nats-url nats://HOST:PORT   also publish every event to NATS JetStream (docs/EVENTS.md; off by default)
+  --nats-creds FILE             NATS credentials file; or --nats-user NAME with HOPGATE_NATS_PASSWORD
+  --nats-stream NAME            stream ensured on start (default HOPGATE_EVENTS, file storage)
+  --nats-subject-prefix P       events go to P.<kind> (default hopgate.events)
 The operator token is HOPGATE_ADMIN_TOKEN, or made once in <state-dir>/control-admin-token (mode 0600).
 `;

@@ -26,6 +26,11 @@ export async function controlCommand(argv: string[]): Promise<void> {
     'no-legitimacy': { type: 'boolean', default: false },
     'self-service-prefix': { type: 'string' },
     'public-host': { type: 'string' },
+    'nats-url': { type: 'string' },
+    'nats-creds': { type: 'string' },
+    'nats-user': { type: 'string' },
+    'nats-stream': { type: 'string' },
+    'nats-subject-prefix': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) {
@@ -69,6 +74,17 @@ export async function controlCommand(argv: string[]): Promise<void> {
     ...(dbWaitMs ? { dbWaitMs } : {}),
     ...(selfServiceSourcePrefix ? { selfServiceSourcePrefix } : {}),
     ...(values['public-host'] ? { publicHost: publicHostOf(values['public-host']) } : {}),
+    ...(values['nats-url']
+      ? {
+          jetstream: {
+            url: values['nats-url'],
+            ...(values['nats-creds'] ? { credsFile: values['nats-creds'] } : {}),
+            ...(values['nats-user'] ? { user: values['nats-user'], pass: process.env.HOPGATE_NATS_PASSWORD ?? '' } : {}),
+            ...(values['nats-stream'] ? { stream: values['nats-stream'] } : {}),
+            ...(values['nats-subject-prefix'] ? { subjectPrefix: values['nats-subject-prefix'] } : {}),
+          },
+        }
+      : {}),
   });
   const revision = await cp.store.revision();
   const mig = cp.store.migration;

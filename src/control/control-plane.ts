@@ -12,6 +12,7 @@ import { createControlMetrics, type ControlMetrics } from './metrics.js';
 import { StateDir } from '../shared/state-file.js';
 import { LegitimacyService, type LegitimacyControlOptions } from './legitimacy.js';
 import { WebhookDeliverer, type DelivererOptions } from './events/deliverer.js';
+import { JetStreamPublisher, type JetStreamSinkOptions } from './events/jetstream.js';
 
 import { DEFAULT_CONTROL_HOST, DEFAULT_CONTROL_PORT, DEFAULT_DB_FILE } from './defaults.js';
 
@@ -41,6 +42,8 @@ export interface ControlPlaneOptions {
   readonly selfServiceSourcePrefix?: PrefixBound;
   /** Webhook delivery: poll period, attempts, back-off, bounds (docs/CONTROL.md "Events and webhooks"). */
   readonly webhooks?: Omit<DelivererOptions, 'log'>;
+  /** Events to NATS JetStream too (docs/EVENTS.md); off when absent. */
+  readonly jetstream?: JetStreamSinkOptions;
   /** The host customers reach the ingresses at, for GET /v1/me/connect (default: the listen host, unless a wildcard). */
   readonly publicHost?: string;
 }
@@ -57,6 +60,7 @@ export interface ControlPlane {
   readonly metrics: ControlMetrics;
   readonly legitimacy: LegitimacyService;
   readonly deliverer: WebhookDeliverer;
+  readonly jetstream: JetStreamPublisher | undefined;
   close(): Promise<void>;
 }
 
@@ -97,9 +101,15 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     throw err;
   }
   const deliverer = new WebhookDeliverer(store.outbox, { ...o.webhooks, ...(o.logger ? { log: o.logger.child({ component: 'webhooks' }) } : {}) });
+  let jetstream: JetStreamPublisher | undefined;
+  if (o.jetstream) {
+    store.outbox.keepUntilPublished = true;
+    jetstream = new JetStreamPublisher(store.jetstream, store.outbox, o.jetstream, metrics, o.logger?.child({ component: 'jetstream' }));
+  }
   collector.start();
   legitimacy.start();
   deliverer.start();
+  jetstream?.start();
   return {
     url: server.url,
     store,
@@ -112,7 +122,9 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     metrics,
     legitimacy,
     deliverer,
+    jetstream,
     async close() {
+      await jetstream?.close();
       await deliverer.close();
       await legitimacy.close();
       await collector.close();

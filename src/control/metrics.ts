@@ -17,6 +17,10 @@ export function createControlMetrics(registry = new Registry()) {
     records: new Counter({ name: 'hopgate_control_stats_records_total', help: 'Statistics records pulled, by outcome (stored, skipped as already stored)', labelNames: ['outcome'], registers: [registry] }),
     quotaExceeded: new Gauge({ name: 'hopgate_control_quota_exceeded_customers', help: 'Customers flagged over quota at the last check', registers: [registry] }),
     quotaChanges: new Counter({ name: 'hopgate_control_quota_flag_changes_total', help: 'Over-quota flags set or cleared by this process', registers: [registry] }),
+    jsPublished: new Counter({ name: 'hopgate_control_jetstream_published_total', help: 'Outbox events acked by JetStream (a duplicate the stream dropped counts too)', registers: [registry] }),
+    jsFailures: new Counter({ name: 'hopgate_control_jetstream_publish_failures_total', help: 'Outbox events whose publish was not acked (retried with back-off)', registers: [registry] }),
+    jsSeconds: new Histogram({ name: 'hopgate_control_jetstream_delivery_seconds', help: 'From the event written to the outbox to its JetStream ack', buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60], registers: [registry] }),
+    jsBacklog: new Gauge({ name: 'hopgate_control_jetstream_backlog_events', help: 'Outbox events not yet acked by JetStream (at the last round)', registers: [registry] }),
   };
 }
 

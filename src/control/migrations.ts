@@ -362,6 +362,24 @@ const selfServiceNotices: Migration = {
   },
 };
 
+/**
+ * Events to NATS JetStream (issue 16, docs/EVENTS.md): each outbox event is
+ * published once acked (js_published = 1); js_next_at is the claiming
+ * replica's lease, as next_at is for webhook deliveries.
+ */
+const jetstream: Migration = {
+  async up(db: AnyDb) {
+    await db.schema.alterTable('outbox').addColumn('js_published', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    await db.schema.alterTable('outbox').addColumn('js_next_at', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+    await db.schema.createIndex('outbox_js_unpublished').on('outbox').columns(['js_published', 'id']).execute();
+  },
+  async down(db: AnyDb) {
+    await db.schema.dropIndex('outbox_js_unpublished').execute();
+    await db.schema.alterTable('outbox').dropColumn('js_next_at').execute();
+    await db.schema.alterTable('outbox').dropColumn('js_published').execute();
+  },
+};
+
 /** Append only. Names sort in application order. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001_foundation': foundation,
@@ -370,6 +388,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0004_exit_egress_ip6': exitEgress6,
   '0005_outbox_webhooks': outboxWebhooks,
   '0006_self_service_notices': selfServiceNotices,
+  '0007_jetstream': jetstream,
 });
 
 export interface MigrationReport {

@@ -155,6 +155,10 @@ export interface OutboxTable {
   payload: string;
   /** 1 once a delivery row exists for every webhook that wanted it. */
   dispatched: number;
+  /** 1 once JetStream acked it (0007_jetstream; stays 0 while no JetStream sink is configured). */
+  js_published: Generated<number>;
+  /** The publishing replica's lease (epoch ms): not claimed again before. */
+  js_next_at: Generated<number>;
 }
 
 export interface WebhooksTable {

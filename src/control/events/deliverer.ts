@@ -51,6 +51,8 @@ export class WebhookDeliverer {
   private again = false;
   private closed = false;
   private lastPrune = 0;
+  /** Rounds failed in a row (the database down): logged once when it starts and once when it ends, not every round. */
+  private failing = 0;
   private readonly unsubscribe: () => void;
   private readonly o: Required<Omit<DelivererOptions, 'log'>> & { log?: Logger };
   private readonly agents = { http: new http.Agent({ keepAlive: true, maxSockets: 8 }), https: new https.Agent({ keepAlive: true, maxSockets: 8 }) };
@@ -87,8 +89,12 @@ export class WebhookDeliverer {
       try {
         busy = await this.round();
       } catch (err) {
-        this.o.log?.warn({ err: (err as Error).message }, 'webhook round failed; retried at the next poll');
+        if (this.failing++ === 0) this.o.log?.warn({ err: (err as Error).message }, 'webhook rounds failing (database unavailable?); retried every poll, logged again once they succeed');
         return;
+      }
+      if (this.failing > 0) {
+        this.o.log?.info({ failedRounds: this.failing }, 'webhook rounds succeed again');
+        this.failing = 0;
       }
       if (!busy && !this.again) return;
     }
@@ -129,6 +135,11 @@ export class WebhookDeliverer {
       // Not recorded: the lease runs out and the delivery is sent again (at least once).
       this.o.log?.warn({ webhook: d.webhookId, event: d.event.id, err: (err as Error).message }, 'webhook attempt not recorded');
     }
+  }
+
+  /** Rounds failed in a row so far (0 while healthy). */
+  get failedRounds(): number {
+    return this.failing;
   }
 
   async close(): Promise<void> {

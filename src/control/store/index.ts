@@ -24,6 +24,7 @@ import type { CustomerRecord } from './records.js';
 import { readSettings } from './settings.js';
 import { UsageRepo } from './usage.js';
 import { OutboxRepo } from './outbox.js';
+import { JetStreamOutbox } from './jetstream-outbox.js';
 import { WebhookRepo } from './webhooks.js';
 
 export type { ChangeRecord, CustomerRecord, ExitRecord, QuotaStatus, StoreSnapshot, UsageQuery, UsageRow } from './records.js';
@@ -39,6 +40,8 @@ export class ControlStore {
   /** Events for outside systems and their webhook deliveries. */
   readonly outbox: OutboxRepo;
   readonly webhooks: WebhookRepo;
+  /** The outbox's JetStream side (events/jetstream.ts). */
+  readonly jetstream: JetStreamOutbox;
   readonly failovers: FailoverRepo;
   /** An ingress's exit health report counts this long (then the node is taken as gone). */
   healthFreshMs = 60_000;
@@ -62,6 +65,7 @@ export class ControlStore {
     this.stats = new UsageRepo(db, cdb.target.dialect, this.outbox.notifyWritten);
     this.quotas = new QuotaRepo(db, change, this.outbox.notifyWritten);
     this.webhooks = new WebhookRepo(db);
+    this.jetstream = new JetStreamOutbox(db, cdb.target.dialect);
   }
 
   /** Open the database and apply pending migrations. */

@@ -91,6 +91,8 @@ export function wants(kindsJson: string, kind: string): boolean {
 
 export class OutboxRepo {
   private readonly written = new Set<() => void>();
+  /** Set while a JetStream sink is configured: prune keeps events it has not acked yet. */
+  keepUntilPublished = false;
 
   constructor(
     private readonly db: Db,
@@ -332,6 +334,7 @@ export class OutboxRepo {
       .select('o.id')
       .where('o.occurred_at', '<', beforeIso)
       .where('o.dispatched', '=', 1)
+      .where('o.js_published', '>=', this.keepUntilPublished ? 1 : 0)
       .where((eb) => eb.not(eb.exists(eb.selectFrom('webhook_deliveries as d').select('d.id').whereRef('d.event_id', '=', 'o.id').where('d.state', '=', 'pending'))))
       .orderBy('o.id')
       .limit(limit)

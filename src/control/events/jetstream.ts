@@ -1,0 +1,176 @@
+/**
+ * Outbox events to NATS JetStream (docs/EVENTS.md): each event is published
+ * on `<prefix>.<kind>` with the header Nats-Msg-Id = its idempotency key, so
+ * the stream's duplicate window drops a replay (a replica that died after the
+ * ack but before marking it published). At least once: an event is marked
+ * published only once acked; a failed publish is due again after a back-off
+ * (shared/backoff.ts) while NATS is down. Claims are the outbox's
+ * (store/jetstream-outbox.ts), safe beside other replicas.
+ */
+import { readFileSync } from 'node:fs';
+import { connect, credsAuthenticator, headers, nanos, RetentionPolicy, StorageType, type JetStreamClient, type NatsConnection } from 'nats';
+import { backoffDelay, type BackoffPolicy } from '../../shared/backoff.js';
+import type { Logger } from '../../shared/log.js';
+import type { ControlMetrics } from '../metrics.js';
+import type { OutboxRepo } from '../store/outbox.js';
+import type { JetStreamOutbox } from '../store/jetstream-outbox.js';
+
+export interface JetStreamSinkOptions {
+  /** nats://host:port (comma-separated for a cluster). */
+  readonly url: string;
+  /** A NATS credentials file (JWT + nkey seed), or user/password below. */
+  readonly credsFile?: string;
+  readonly user?: string;
+  readonly pass?: string;
+  /** Subject prefix (default hopgate.events): events go to `<prefix>.<kind>`. */
+  readonly subjectPrefix?: string;
+  /** Stream ensured on start (default HOPGATE_EVENTS, file storage). */
+  readonly stream?: string;
+  /** The stream's duplicate window (default 2 min). */
+  readonly duplicateWindowMs?: number;
+  readonly pollMs?: number;
+  readonly batch?: number;
+  readonly publishTimeoutMs?: number;
+  readonly backoff?: BackoffPolicy;
+}
+
+export const JETSTREAM_DEFAULTS = Object.freeze({
+  subjectPrefix: 'hopgate.events',
+  stream: 'HOPGATE_EVENTS',
+  duplicateWindowMs: 120_000,
+  pollMs: 500,
+  batch: 100,
+  publishTimeoutMs: 5000,
+  backoff: { baseMs: 500, maxMs: 30_000, jitter: 0.5 },
+});
+
+export class JetStreamPublisher {
+  private nc: NatsConnection | undefined;
+  private js: JetStreamClient | undefined;
+  private streamReady = false;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private closed = false;
+  private failing = 0;
+  private readonly unsubscribe: () => void;
+  private readonly o: Required<Omit<JetStreamSinkOptions, 'credsFile' | 'user' | 'pass'>> & JetStreamSinkOptions;
+
+  constructor(
+    private readonly repo: JetStreamOutbox,
+    outbox: OutboxRepo,
+    o: JetStreamSinkOptions,
+    private readonly metrics?: ControlMetrics,
+    private readonly log?: Logger,
+  ) {
+    this.o = { ...JETSTREAM_DEFAULTS, ...o };
+    this.unsubscribe = outbox.onWritten(() => this.kick());
+  }
+
+  /** Connects in the background (NATS down at start is an outage like any other). */
+  start(): void {
+    this.timer = setInterval(() => this.kick(), this.o.pollMs);
+    this.timer.unref();
+    void connect({
+      servers: this.o.url.split(','),
+      waitOnFirstConnect: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      name: 'hopgate-control',
+      ...(this.o.user !== undefined ? { user: this.o.user, pass: this.o.pass ?? '' } : {}),
+      ...(this.o.credsFile !== undefined ? { authenticator: credsAuthenticator(readFileSync(this.o.credsFile)) } : {}),
+    }).then(
+      (nc) => {
+        if (this.closed) return void nc.close();
+        this.nc = nc;
+        this.js = nc.jetstream({ timeout: this.o.publishTimeoutMs });
+        this.kick();
+      },
+      (err: Error) => this.log?.error({ err: err.message }, 'NATS connection refused for good; events stay in the outbox'),
+    );
+  }
+
+  kick(): void {
+    if (this.closed || !this.js) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.loop().finally(() => (this.running = undefined));
+  }
+
+  private async loop(): Promise<void> {
+    for (let i = 0; i < 100 && !this.closed; i++) {
+      this.again = false;
+      let busy: boolean;
+      try {
+        busy = await this.round();
+      } catch (err) {
+        if (this.failing++ === 0) this.log?.warn({ err: (err as Error).message }, 'JetStream rounds failing; events stay in the outbox and are retried');
+        return;
+      }
+      if (this.failing > 0) {
+        this.log?.info({ failedRounds: this.failing }, 'JetStream rounds succeed again');
+        this.failing = 0;
+      }
+      if (!busy && !this.again) return;
+    }
+  }
+
+  private async ensureStream(): Promise<void> {
+    if (this.streamReady || !this.nc) return;
+    const jsm = await this.nc.jetstreamManager({ timeout: this.o.publishTimeoutMs });
+    const config = { name: this.o.stream, subjects: [`${this.o.subjectPrefix}.>`], storage: StorageType.File, retention: RetentionPolicy.Limits, duplicate_window: nanos(this.o.duplicateWindowMs) };
+    try {
+      await jsm.streams.info(this.o.stream);
+    } catch (err) {
+      if (!/stream not found/i.test((err as Error).message)) throw err;
+      await jsm.streams.add(config);
+    }
+    this.streamReady = true;
+  }
+
+  /** One batch: publish claimed events in id order, mark the acked ones, back off the rest. True when there may be more. */
+  async round(): Promise<boolean> {
+    const js = this.js;
+    if (!js) return false;
+    await this.ensureStream();
+    const events = await this.repo.claim(this.o.batch, this.o.publishTimeoutMs * 3);
+    const acked: number[] = [];
+    let failedFrom = events.length;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      const h = headers();
+      h.set('Nats-Msg-Id', e.idempotencyKey);
+      h.set('Hopgate-Event-Kind', e.kind);
+      try {
+        await js.publish(`${this.o.subjectPrefix}.${e.kind}`, JSON.stringify(e), { msgID: e.idempotencyKey, headers: h, timeout: this.o.publishTimeoutMs });
+      } catch (err) {
+        // Stop at the first failure: later events wait with it, keeping the order.
+        failedFrom = i;
+        this.log?.info({ event: e.id, err: (err as Error).message }, 'JetStream publish failed');
+        break;
+      }
+      acked.push(e.id);
+      this.metrics?.jsPublished.inc();
+      this.metrics?.jsSeconds.observe(Math.max(0, Date.now() - Date.parse(e.occurredAt)) / 1000);
+    }
+    await this.repo.published(acked);
+    if (failedFrom < events.length) {
+      this.metrics?.jsFailures.inc(events.length - failedFrom);
+      const attempt = Math.min(this.failing, 20);
+      await this.repo.retryAt(events.slice(failedFrom).map((e) => e.id), Date.now() + backoffDelay(attempt, this.o.backoff));
+      throw new Error('JetStream publish not acked');
+    }
+    if (this.metrics) this.metrics.jsBacklog.set(await this.repo.backlog());
+    return events.length === this.o.batch;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    this.unsubscribe();
+    await this.running;
+    await this.nc?.drain().catch(() => undefined);
+  }
+}
