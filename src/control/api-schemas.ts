@@ -3,6 +3,11 @@
  * schemas validate requests and generate the OpenAPI document (openapi.ts).
  * Field rules come from the ingress config schema, so what the API accepts is
  * what the rendered ingress configuration can carry.
+ *
+ * Over 500 lines on purpose: this file is the API's whole contract, read top to
+ * bottom by openapi.ts and imported as types by the dashboard's browser build
+ * (dashboard/ui/api-types.ts), so that API drift fails that build. Routes keep
+ * their behaviour in routes/, never here.
  */
 import { z } from 'zod';
 import { Cidr, ExitSchema, IngressConfigSchema, ReverseExitSchema, UserSchema } from '../shared/schema/ingress-config.js';
