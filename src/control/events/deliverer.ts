@@ -14,6 +14,7 @@ import type { Logger } from '../../shared/log.js';
 import type { ClaimedDelivery, OutboxRepo } from '../store/outbox.js';
 import { postJson } from './http-post.js';
 import { signatureOf } from './signature.js';
+import { RoundLoop } from './round-loop.js';
 
 export interface DelivererOptions {
   /** How often the outbox is looked at besides this process's own writes (default 500 ms). */
@@ -47,12 +48,11 @@ export const DELIVERY_DEFAULTS = Object.freeze({
 
 export class WebhookDeliverer {
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private closed = false;
   private lastPrune = 0;
-  /** Rounds failed in a row (the database down): logged once when it starts and once when it ends, not every round. */
-  private failing = 0;
+  private readonly rounds = new RoundLoop(() => this.round(), {
+    failing: (err) => this.o.log?.warn({ err: err.message }, 'webhook rounds failing (database unavailable?); retried every poll, logged again once they succeed'),
+    recovered: (failedRounds) => this.o.log?.info({ failedRounds }, 'webhook rounds succeed again'),
+  });
   private readonly unsubscribe: () => void;
   private readonly o: Required<Omit<DelivererOptions, 'log'>> & { log?: Logger };
   private readonly agents = { http: new http.Agent({ keepAlive: true, maxSockets: 8 }), https: new https.Agent({ keepAlive: true, maxSockets: 8 }) };
@@ -73,31 +73,7 @@ export class WebhookDeliverer {
 
   /** Run a round now (or right after the one running). */
   kick(): void {
-    if (this.closed) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.loop().finally(() => (this.running = undefined));
-  }
-
-  /** Rounds until one finds nothing to do (bounded), then wait for the next kick. */
-  private async loop(): Promise<void> {
-    for (let i = 0; i < 100 && !this.closed; i++) {
-      this.again = false;
-      let busy: boolean;
-      try {
-        busy = await this.round();
-      } catch (err) {
-        if (this.failing++ === 0) this.o.log?.warn({ err: (err as Error).message }, 'webhook rounds failing (database unavailable?); retried every poll, logged again once they succeed');
-        return;
-      }
-      if (this.failing > 0) {
-        this.o.log?.info({ failedRounds: this.failing }, 'webhook rounds succeed again');
-        this.failing = 0;
-      }
-      if (!busy && !this.again) return;
-    }
+    this.rounds.kick();
   }
 
   /** One round: fan out new events, send due deliveries, now and then prune. True when there may be more. */
@@ -139,14 +115,13 @@ export class WebhookDeliverer {
 
   /** Rounds failed in a row so far (0 while healthy). */
   get failedRounds(): number {
-    return this.failing;
+    return this.rounds.failedRounds;
   }
 
   async close(): Promise<void> {
-    this.closed = true;
     clearInterval(this.timer);
     this.unsubscribe();
-    await this.running;
+    await this.rounds.close();
     this.agents.http.destroy();
     this.agents.https.destroy();
   }

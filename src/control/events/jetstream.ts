@@ -14,6 +14,7 @@ import type { Logger } from '../../shared/log.js';
 import type { ControlMetrics } from '../metrics.js';
 import type { OutboxRepo } from '../store/outbox.js';
 import type { JetStreamOutbox } from '../store/jetstream-outbox.js';
+import { RoundLoop } from './round-loop.js';
 
 export interface JetStreamSinkOptions {
   /** nats://host:port (comma-separated for a cluster). */
@@ -49,10 +50,11 @@ export class JetStreamPublisher {
   private js: JetStreamClient | undefined;
   private streamReady = false;
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
   private closed = false;
-  private failing = 0;
+  private readonly rounds = new RoundLoop(() => this.round(), {
+    failing: (err) => this.log?.warn({ err: err.message }, 'JetStream rounds failing; events stay in the outbox and are retried'),
+    recovered: (failedRounds) => this.log?.info({ failedRounds }, 'JetStream rounds succeed again'),
+  });
   private readonly unsubscribe: () => void;
   private readonly o: Required<Omit<JetStreamSinkOptions, 'credsFile' | 'user' | 'pass'>> & JetStreamSinkOptions;
 
@@ -91,30 +93,7 @@ export class JetStreamPublisher {
   }
 
   kick(): void {
-    if (this.closed || !this.js) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.loop().finally(() => (this.running = undefined));
-  }
-
-  private async loop(): Promise<void> {
-    for (let i = 0; i < 100 && !this.closed; i++) {
-      this.again = false;
-      let busy: boolean;
-      try {
-        busy = await this.round();
-      } catch (err) {
-        if (this.failing++ === 0) this.log?.warn({ err: (err as Error).message }, 'JetStream rounds failing; events stay in the outbox and are retried');
-        return;
-      }
-      if (this.failing > 0) {
-        this.log?.info({ failedRounds: this.failing }, 'JetStream rounds succeed again');
-        this.failing = 0;
-      }
-      if (!busy && !this.again) return;
-    }
+    if (this.js) this.rounds.kick();
   }
 
   private async ensureStream(): Promise<void> {
@@ -158,7 +137,7 @@ export class JetStreamPublisher {
     await this.repo.published(acked);
     if (failedFrom < events.length) {
       this.metrics?.jsFailures.inc(events.length - failedFrom);
-      const attempt = Math.min(this.failing, 20);
+      const attempt = Math.min(this.rounds.failedRounds, 20);
       await this.repo.retryAt(events.slice(failedFrom).map((e) => e.id), Date.now() + backoffDelay(attempt, this.o.backoff));
       throw new Error('JetStream publish not acked');
     }
@@ -170,7 +149,7 @@ export class JetStreamPublisher {
     this.closed = true;
     clearInterval(this.timer);
     this.unsubscribe();
-    await this.running;
+    await this.rounds.close();
     await this.nc?.drain().catch(() => undefined);
   }
 }
