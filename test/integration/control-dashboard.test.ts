@@ -9,26 +9,14 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startControlPlane, type ControlPlane } from '../../src/control/control-plane.js';
 import { minuteOf } from '../../src/shared/control-protocol.js';
 import { sqliteDb, tempDir, TEST_COST, type TestDb } from '../helpers/control-fixtures.js';
+import { CHROMIUM, CHROMIUM_ARGS, loadPlaywright, type Playwright } from '../helpers/chromium.js';
 
-const CHROMIUM = process.env.HOPGATE_TEST_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const XSS = '<img src=x onerror=alert(1)>';
-
-type Playwright = typeof import('playwright-core');
-async function loadPlaywright(): Promise<Playwright | string> {
-  if (!existsSync(CHROMIUM)) return `Chromium not found at ${CHROMIUM} (apt-get install -y chromium, or set HOPGATE_TEST_CHROMIUM): browser checks skipped`;
-  try {
-    return await import('playwright-core');
-  } catch (err) {
-    return `playwright-core is not installed (npm install): browser checks skipped (${(err as Error).message})`;
-  }
-}
 const pw = await loadPlaywright();
 if (typeof pw === 'string') console.log(`# control-dashboard: ${pw}`);
 
