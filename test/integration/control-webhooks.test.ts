@@ -7,6 +7,7 @@
  * replicas on one database every event arrives, none twice, none invented.
  * Delivery latency (outbox insert → receipt) is measured and printed.
  */
+import { EVENT_KINDS } from '../../src/control/events/kinds.js';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
@@ -115,6 +116,22 @@ for (const dc of cases) {
         cursor = r.body.events.at(-1).id;
       }
     };
+
+    it('GET /v1/events/schemas: one JSON Schema per kind, operator only; the events this test makes carry what their schema requires', async () => {
+      assert.equal((await call('GET', '/v1/events/schemas', undefined)).status, 401);
+      const r = await call('GET', '/v1/events/schemas', op);
+      assert.equal(r.status, 200);
+      assert.deepEqual(Object.keys(r.body.kinds).sort(), [...EVENT_KINDS].sort());
+      const made = await call('POST', '/v1/customers', op, { login: 'schemacheck' });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      const events = (await call('GET', '/v1/events?kind=customer.created', op)).body.events as Array<{ kind: string; data: Record<string, unknown> }>;
+      const e = events.at(-1)!;
+      const schema = r.body.kinds[e.kind];
+      assert.equal(schema.properties.kind.const, e.kind);
+      for (const key of schema.required) assert.ok(key in e, `envelope has ${key}`);
+      for (const key of schema.properties.data.required) assert.ok(key in e.data, `data has ${key}`);
+      for (const key of Object.keys(e.data)) assert.ok(key in schema.properties.data.properties, `the schema names data.${key}`);
+    });
 
     it('webhooks: operator only, http(s) URLs only, the secret shown once', async () => {
       assert.equal((await call('GET', '/v1/webhooks', undefined)).status, 401);

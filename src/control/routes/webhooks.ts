@@ -3,6 +3,7 @@
  * sent to, each webhook's delivery log, and redelivery (docs/CONTROL.md
  * "Events and webhooks").
  */
+import { eventJsonSchemas } from '../events/json-schema.js';
 import { z } from 'zod';
 import { EventEnvelope } from '../events/kinds.js';
 import * as W from '../events/webhook-schemas.js';
@@ -52,6 +53,10 @@ export function webhookRoutes(o: ControlServerOptions): Route[] {
     route(
       { method: 'GET', path: '/v1/events', auth: 'operator', operationId: 'listEvents', summary: 'Events in the outbox, oldest first (after: an event id; kind: one kind)', tag: 'events', query: W.EventsQuery, status: 200, response: { description: 'events', schema: z.object({ events: z.array(EventEnvelope) }) } },
       async ({ query }) => ({ events: await store.outbox.list(query) }),
+    ),
+    route(
+      { method: 'GET', path: '/v1/events/schemas', auth: 'operator', operationId: 'eventSchemas', summary: 'The JSON Schema of each event kind: the body a webhook receives, the message JetStream carries (docs/event-schemas.json)', tag: 'events', status: 200, response: { description: 'a schema per kind', schema: z.object({ kinds: z.record(z.string(), z.record(z.string(), z.unknown())) }) } },
+      async () => ({ kinds: eventJsonSchemas() }),
     ),
     route(
       { method: 'GET', path: '/v1/events/:id', auth: 'operator', operationId: 'getEvent', summary: 'One event', tag: 'events', params: W.EventIdParam, status: 200, response: { description: 'the event', schema: EventEnvelope }, errors: [404] },
