@@ -12,6 +12,8 @@
  * on first start in --state-dir. The SOCKS5 port stays for one release, so
  * ingresses move over one by one (docs/EXITS.md, "Links").
  */
+import type { Registry } from 'prom-client';
+import { registerExitLinkMetrics } from '../exit/link-metrics.js';
 import { readFileSync } from 'node:fs';
 import { hashPassword } from '../shared/auth/password-hash.js';
 import { Ingress } from '../ingress/ingress.js';
@@ -134,12 +136,14 @@ export async function exitCommand(argv: string[]): Promise<void> {
   if (!linkAt && linkAllow.length > 0) fail('--link-allow needs --link-listen HOST:PORT');
   for (const fp of linkAllow) if (!FINGERPRINT_PATTERN.test(fp)) fail(`--link-allow '${fp}' is not a SHA-256 fingerprint (64 hex digits, colons optional)`);
   const log = createLogger(config.log.level, { role: 'exit' });
-  const exit = await Ingress.start(config, log);
+  let registry: Registry | undefined;
+  const exit = await Ingress.start(config, log, { metrics: (r) => (registry = r) });
   let links: ExitLinkListener | undefined;
   let identity: LinkIdentity | undefined;
   if (linkAt) {
     identity = loadOrCreateLinkIdentity(values['state-dir'], 'hopgate exit');
     links = await startExitLinks(config, { host: linkAt[1]!.replace(/^\[|\]$/g, ''), port: Number(linkAt[2]), identity, allowIngress: linkAllow, allowFrom }, log);
+    if (registry) registerExitLinkMetrics(registry, links); // its /metrics (--admin) shows the links too
     // What ingresses pin (exits[].link.fingerprint): said at every start, made on the first.
     process.stderr.write(`hopgate exit: link fingerprint ${identity.fingerprint} (pin it as link.fingerprint on the ingress)\n`);
   }

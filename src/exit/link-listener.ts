@@ -54,9 +54,18 @@ export interface ExitLinkCounters {
   failed: number;
 }
 
+/** Payload bytes and window stalls over every link, closed ones included (totals never go down). */
+export interface ExitLinkTraffic {
+  sent: number;
+  received: number;
+  windowStalls: number;
+}
+
 export class ExitLinkListener {
   readonly counters: ExitLinkCounters = { links: 0, brokenLinks: 0, refusedLinks: 0, streams: 0, served: 0, failed: 0 };
   private readonly sessions = new Set<LinkSession>();
+  /** What links that have closed carried: live ones are read at the time (traffic()). */
+  private readonly closed: ExitLinkTraffic = { sent: 0, received: 0, windowStalls: 0 };
 
   private constructor(
     private readonly server: Server,
@@ -105,12 +114,32 @@ export class ExitLinkListener {
     return this.sessions.size;
   }
 
+  /** Streams open now over every link. */
+  get streamCount(): number {
+    let n = 0;
+    for (const s of this.sessions) n += s.streamCount;
+    return n;
+  }
+
+  traffic(): ExitLinkTraffic {
+    const t = { ...this.closed };
+    for (const s of this.sessions) {
+      t.sent += s.bytesSent;
+      t.received += s.bytesReceived;
+      t.windowStalls += s.windowStalls;
+    }
+    return t;
+  }
+
   private accept(socket: TLSSocket): void {
     const session = new LinkSession(socket, { dialled: false, heartbeatMs: this.o.heartbeatMs ?? 10_000, name: `link from ${socket.remoteAddress}` });
     this.counters.links++;
     this.sessions.add(session);
     session.on('close', (err) => {
       this.sessions.delete(session);
+      this.closed.sent += session.bytesSent;
+      this.closed.received += session.bytesReceived;
+      this.closed.windowStalls += session.windowStalls;
       if (!err) return;
       this.counters.brokenLinks++;
       this.o.log.info({ reason: err.message }, 'link broken');
