@@ -2,7 +2,7 @@
 import type { ExitViewT } from '../control/api-schemas.js';
 import { AdminError, COMMON_HELP, COMMON_OPTIONS, adminClient, printJson, runAdmin, table, type AdminClient } from './admin-client.js';
 import { parse } from './args.js';
-import { ingressQuality, qualityText, type IngressQuality } from './ingress-quality.js';
+import { ingressQuality, linkText, qualityText, type IngressQuality } from './ingress-quality.js';
 
 export const EXITS_USAGE = `usage: hopgate exits <add|list|show|drain|undrain|token|delete> [ID] [options]
 
@@ -34,7 +34,7 @@ function address(e: ExitViewT): string {
 function rows(list: ExitViewT[], quality?: IngressQuality): string {
   const withQuality = quality?.ok === true;
   const text = table(
-    ['ID', 'KIND', 'ADDRESS', 'EGRESS', 'PLACE', 'TAGS', 'CUSTOMERS', 'STATE', ...(withQuality ? ['QUALITY'] : [])],
+    ['ID', 'KIND', 'ADDRESS', 'EGRESS', 'PLACE', 'TAGS', 'CUSTOMERS', 'STATE', ...(withQuality ? ['QUALITY', 'LINKS'] : [])],
     list.map((e) => [
       e.id,
       e.kind,
@@ -44,7 +44,7 @@ function rows(list: ExitViewT[], quality?: IngressQuality): string {
       e.tags.join(',') || '-',
       String(e.customers),
       e.drain ? 'draining' : 'active',
-      ...(quality?.ok === true ? [qualityText(quality.byId.get(e.id))] : []),
+      ...(quality?.ok === true ? [qualityText(quality.byId.get(e.id)), linkText(quality.byId.get(e.id))] : []),
     ]),
   );
   if (quality?.ok === true) return `${text}(quality as measured by the ingress at ${quality.from})\n`;
@@ -163,7 +163,7 @@ export async function exitsCommand(argv: string[]): Promise<void> {
       case 'list': {
         const { exits } = await client.request<{ exits: ExitViewT[] }>('GET', '/v1/exits');
         const quality = await ingressQuality(values.ingress, values['state-dir']);
-        if (values.json) return printJson(quality?.ok ? exits.map((e) => ({ ...e, quality: quality.byId.get(e.id)?.quality ?? null })) : exits);
+        if (values.json) return printJson(quality?.ok ? exits.map((e) => ({ ...e, quality: quality.byId.get(e.id)?.quality ?? null, link: quality.byId.get(e.id)?.link ?? null })) : exits);
         process.stdout.write(exits.length > 0 ? rows(exits, quality) : 'no exits\n');
         return;
       }

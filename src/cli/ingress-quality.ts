@@ -49,3 +49,14 @@ export function qualityText(row: ExitReportRow | undefined): string {
   const parts = [`${Math.round((q.successRate ?? 0) * 100)}%`, ...(q.latencyMs !== null ? [`${Math.round(q.latencyMs)}ms`] : [])];
   return `${q.score} (${parts.join(', ')})`;
 }
+
+/** `2 links, 5 streams, 1ms, 1.2 MB↓` for an exit reached over links by that ingress process; '-' otherwise. */
+export function linkText(row: ExitReportRow | undefined): string {
+  const l = row?.link;
+  if (!l) return '-';
+  const parts = [`${l.links} link${l.links === 1 ? '' : 's'}`, `${l.streams} stream${l.streams === 1 ? '' : 's'}`];
+  if (l.rttMs !== null) parts.push(`${Math.round(l.rttMs)}ms`);
+  if (l.breaks > 0) parts.push(`${l.breaks} broken`);
+  if (l.windowStalls > 0) parts.push(`${l.windowStalls} stalls`);
+  return parts.join(', ');
+}

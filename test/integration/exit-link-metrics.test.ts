@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { startWhoami } from '../../src/cli/demo-target.js';
 import { registerExitLinkMetrics } from '../../src/exit/link-metrics.js';
+import { linkText } from '../../src/cli/ingress-quality.js';
 import { curl } from '../helpers/curl.js';
 import { eventually } from '../helpers/eventually.js';
 import { startTestIngress, USER } from '../helpers/ingress.js';
@@ -36,7 +37,8 @@ test("the exit's link figures: open links and streams, served and failed streams
   cleanups.push(() => exit.stop());
   const registry = new Registry();
   registerExitLinkMetrics(registry, exit.links);
-  const ingress = await startTestIngress({ links: { identityDir: id.dir, perExit: 1 }, exits: [linkExitEntry(exit, 'us')], limits: { exitProbeIntervalMs: 0 } });
+  const TOKEN = 'admin-token-for-link-figures';
+  const ingress = await startTestIngress({ links: { identityDir: id.dir, perExit: 1 }, exits: [linkExitEntry(exit, 'us')], limits: { exitProbeIntervalMs: 0 }, metrics: { host: '127.0.0.1', port: 0, token: TOKEN } });
   cleanups.push(() => ingress.stop());
   const whoami = await startWhoami('127.0.0.1', 0);
   cleanups.push(() => whoami.close());
@@ -61,6 +63,16 @@ test("the exit's link figures: open links and streams, served and failed streams
   assert.ok(sent > 3 * 40, `sent ${sent}`);
   assert.ok(received > 3 * 30, `received ${received}`);
   assert.equal(sent, exit.links.traffic().sent);
+
+  // The ingress's side, as `hopgate exits list --ingress URL` reads it (admin /v1/exits).
+  const report = (await (await fetch(`http://127.0.0.1:${ingress.ingress.adminPort}/v1/exits`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { exits: Array<{ id: string; link: Record<string, number | null> | null }> };
+  const row = report.exits.find((e) => e.id === 'us-1')!;
+  assert.equal(row.link?.links, 1);
+  assert.equal(row.link?.streams, 0, 'every tunnel has ended');
+  assert.equal(row.link?.connects, 1);
+  assert.equal(row.link?.bytesReceived, sent, 'what the exit sent is what the ingress received');
+  assert.equal(linkText(row as never), '1 link, 0 streams' + (row.link?.rttMs === null ? '' : `, ${Math.round(Number(row.link?.rttMs))}ms`));
+  assert.equal(linkText(undefined), '-');
 });
 
 test('hopgate exit --link-listen … --admin PORT serves the link figures in its /metrics', async () => {

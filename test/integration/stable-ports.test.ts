@@ -140,9 +140,9 @@ describe('stable ports across a drain (control plane → ingress)', () => {
     const cli = await promisify(execFile)(process.execPath, ['dist/src/cli/main.js', 'exits', 'list', '--control', cp.url, '--token', cp.token.token, '--ingress', ing.adminUrl!], {
       env: { ...process.env, HOPGATE_INGRESS_ADMIN_TOKEN: INGRESS_ADMIN_TOKEN },
     });
-    assert.match(cli.stdout, /QUALITY\n/);
-    assert.match(cli.stdout, /\nde-1 .* active\s+100 \(100%\)\n/);
-    assert.match(cli.stdout, /\nus-1 .* draining\s+100 \(100%\)\n/);
+    assert.match(cli.stdout, /QUALITY\s+LINKS\n/);
+    assert.match(cli.stdout, /\nde-1 .* active\s+100 \(100%\)\s+-\n/);
+    assert.match(cli.stdout, /\nus-1 .* draining\s+100 \(100%\)\s+-\n/);
     assert.match(cli.stdout, /quality as measured by the ingress at http:\/\/127\.0\.0\.1:\d+/);
 
     for (const id of ['us-1', 'us-2']) assert.equal((await call('PATCH', `/v1/exits/${id}`, { drain: false })).status, 200);

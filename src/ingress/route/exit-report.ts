@@ -8,6 +8,19 @@ import type { Snapshot } from '../config/snapshot.js';
 import type { ExitHealth } from './exit-health.js';
 import { describePlace } from '../../shared/exits/exit-index.js';
 import type { QualityView } from './exit-quality.js';
+import type { LinkPools } from '../upstream/link-pool.js';
+
+/** This process's links to a hopgate exit (upstream/link-pool.ts), as `hopgate exits` shows them. */
+export interface ExitLinkFigures {
+  readonly links: number;
+  readonly streams: number;
+  readonly rttMs: number | null;
+  readonly connects: number;
+  readonly breaks: number;
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+  readonly windowStalls: number;
+}
 
 export interface ExitReportRow {
   readonly id: string;
@@ -17,9 +30,12 @@ export interface ExitReportRow {
   readonly drained: boolean;
   readonly up: boolean;
   readonly quality: QualityView;
+  /** null: no link to it in this process (not a link exit, or not used yet). */
+  readonly link: ExitLinkFigures | null;
 }
 
-export function exitReport(snap: Snapshot, health: ExitHealth): { readonly exits: readonly ExitReportRow[] } {
+export function exitReport(snap: Snapshot, health: ExitHealth, pools?: LinkPools): { readonly exits: readonly ExitReportRow[] } {
+  const byExit = new Map((pools?.all() ?? []).map((p) => [p.exit.id, p]));
   return {
     exits: snap.exits.all.map((e) => ({
       id: e.id,
@@ -29,6 +45,13 @@ export function exitReport(snap: Snapshot, health: ExitHealth): { readonly exits
       drained: e.drained,
       up: !e.drained && health.isUp(e.id),
       quality: health.quality.view(e.id),
+      link: linkFigures(byExit.get(e.id)),
     })),
   };
+}
+
+function linkFigures(p: ReturnType<LinkPools['all']>[number] | undefined): ExitLinkFigures | null {
+  if (!p) return null;
+  const t = p.totals;
+  return { links: p.linkCount, streams: p.streamCount, rttMs: p.rttMs ?? null, connects: p.connects, breaks: p.breaks, bytesSent: t.bytesSent, bytesReceived: t.bytesReceived, windowStalls: t.windowStalls };
 }
