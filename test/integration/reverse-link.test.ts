@@ -219,8 +219,10 @@ test('an exit process killed under a live tunnel: the tunnel ends, new requests 
     assert.equal(await echoOn(live, 'ping'), 'ping');
     let failure: NodeJS.ErrnoException | undefined;
     live.on('error', (err: NodeJS.ErrnoException) => (failure = err));
+    // Listened for before the kill: the ingress may cut the tunnel before killHard sees the process exit.
+    const ended = closed(live);
     await killHard(proc);
-    await withTimeout(closed(live), 5000, 'the live tunnel ends with its exit');
+    await withTimeout(ended, 5000, 'the live tunnel ends with its exit');
     // A reset, never a FIN: the client must not take a cut tunnel for a complete one.
     assert.equal(failure?.code, 'ECONNRESET');
     await eventually('the link gone at the ingress', () => ing.runtime.reverse!.registry.stats().exits.kil!.links === 0);
