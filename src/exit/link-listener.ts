@@ -13,6 +13,7 @@
  * connect timeout; the answer is the exact result code (TARGET_FORBIDDEN,
  * CONN_REFUSED, DNS_FAILED, TIMEOUT…) where SOCKS5 could only give a REP byte.
  */
+import { LinkTraffic, type LinkTrafficFigures } from '../link/traffic.js';
 import type { Socket } from 'node:net';
 import type { Server, TLSSocket } from 'node:tls';
 import { codeFromSystemError, isProxyError, ProxyError } from '../shared/errors.js';
@@ -54,18 +55,12 @@ export interface ExitLinkCounters {
   failed: number;
 }
 
-/** Payload bytes and window stalls over every link, closed ones included (totals never go down). */
-export interface ExitLinkTraffic {
-  sent: number;
-  received: number;
-  windowStalls: number;
-}
 
 export class ExitLinkListener {
   readonly counters: ExitLinkCounters = { links: 0, brokenLinks: 0, refusedLinks: 0, streams: 0, served: 0, failed: 0 };
   private readonly sessions = new Set<LinkSession>();
-  /** What links that have closed carried: live ones are read at the time (traffic()). */
-  private readonly closed: ExitLinkTraffic = { sent: 0, received: 0, windowStalls: 0 };
+  /** Payload bytes and window stalls over every link, closed ones kept. */
+  private readonly carried = new LinkTraffic();
 
   private constructor(
     private readonly server: Server,
@@ -121,14 +116,8 @@ export class ExitLinkListener {
     return n;
   }
 
-  traffic(): ExitLinkTraffic {
-    const t = { ...this.closed };
-    for (const s of this.sessions) {
-      t.sent += s.bytesSent;
-      t.received += s.bytesReceived;
-      t.windowStalls += s.windowStalls;
-    }
-    return t;
+  traffic(): LinkTrafficFigures {
+    return this.carried.totals(this.sessions);
   }
 
   private accept(socket: TLSSocket): void {
@@ -137,9 +126,7 @@ export class ExitLinkListener {
     this.sessions.add(session);
     session.on('close', (err) => {
       this.sessions.delete(session);
-      this.closed.sent += session.bytesSent;
-      this.closed.received += session.bytesReceived;
-      this.closed.windowStalls += session.windowStalls;
+      this.carried.retire(session);
       if (!err) return;
       this.counters.brokenLinks++;
       this.o.log.info({ reason: err.message }, 'link broken');

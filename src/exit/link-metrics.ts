@@ -15,7 +15,7 @@ export function registerExitLinkMetrics(registry: Registry, links: ExitLinkListe
   mirroredCounter(registry, 'hopgate_exit_link_streams_total', 'Streams the ingresses opened, by outcome: served (connected to the target) or failed (refused or unreachable)', 'outcome', () => ({ served: c.served, failed: c.failed }));
   mirroredCounter(registry, 'hopgate_exit_link_bytes_total', 'Payload bytes over links by direction: sent to the ingresses, received from them', 'direction', () => {
     const t = links.traffic();
-    return { sent: t.sent, received: t.received };
+    return { sent: t.bytesSent, received: t.bytesReceived };
   });
   mirroredCounter(registry, 'hopgate_exit_link_window_stalls_total', 'Times a stream had data to send and no credit from the ingress (its client reads slower than the target sends)', undefined, () => ({ '': links.traffic().windowStalls }));
 }

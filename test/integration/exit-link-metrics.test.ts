@@ -62,7 +62,7 @@ test("the exit's link figures: open links and streams, served and failed streams
   // Three whoami answers came back through the exit, three requests went to it.
   assert.ok(sent > 3 * 40, `sent ${sent}`);
   assert.ok(received > 3 * 30, `received ${received}`);
-  assert.equal(sent, exit.links.traffic().sent);
+  assert.equal(sent, exit.links.traffic().bytesSent);
 
   // The ingress's side, as `hopgate exits list --ingress URL` reads it (admin /v1/exits).
   const report = (await (await fetch(`http://127.0.0.1:${ingress.ingress.adminPort}/v1/exits`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { exits: Array<{ id: string; link: Record<string, number | null> | null }> };
@@ -73,6 +73,18 @@ test("the exit's link figures: open links and streams, served and failed streams
   assert.equal(row.link?.bytesReceived, sent, 'what the exit sent is what the ingress received');
   assert.equal(linkText(row as never), '1 link, 0 streams' + (row.link?.rttMs === null ? '' : `, ${Math.round(Number(row.link?.rttMs))}ms`));
   assert.equal(linkText(undefined), '-');
+
+  // A link that ends keeps what it carried in the totals of both sides.
+  exit.links.breakAll();
+  await eventually('the link gone on both sides', async () => exit.links.linkCount === 0 && (await report2()).link?.links === 0, { timeoutMs: 5000 });
+  assert.equal(exit.links.traffic().bytesSent, sent, 'the exit keeps a closed link\'s bytes');
+  assert.equal((await report2()).link?.bytesReceived, sent, 'the ingress keeps a closed link\'s bytes');
+  assert.equal(sample(await registry.metrics(), 'hopgate_exit_link_bytes_total{direction="sent"}'), sent, 'the counter never goes back');
+
+  async function report2(): Promise<{ link: Record<string, number | null> | null }> {
+    const r = (await (await fetch(`http://127.0.0.1:${ingress.ingress.adminPort}/v1/exits`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { exits: Array<{ id: string; link: Record<string, number | null> | null }> };
+    return r.exits.find((e) => e.id === 'us-1')!;
+  }
 });
 
 test('hopgate exit --link-listen … --admin PORT serves the link figures in its /metrics', async () => {

@@ -10,6 +10,7 @@
  * no link is up, opens fail at once with EXIT_UNREACHABLE, so routing moves on
  * to another exit instead of queueing customers behind a dead one.
  */
+import { LinkTraffic, type LinkTrafficFigures } from '../../link/traffic.js';
 import { EXIT_TARGET_CODES, ProxyError, type ErrorCode } from '../../shared/errors.js';
 import { backoffDelay, type BackoffPolicy } from '../../shared/backoff.js';
 import type { TargetAddress } from '../../protocol/address.js';
@@ -49,8 +50,8 @@ export class ExitLinks {
   /** Links opened since the pool started (the first included) and broken ones: for /metrics and tests. */
   connects = 0;
   breaks = 0;
-  /** Totals of links already closed, so the counters below never go back when a link ends. */
-  private readonly retired = { bytesSent: 0, bytesReceived: 0, windowStalls: 0 };
+  /** Payload bytes and window stalls, closed links' kept: the counters never go back when a link ends. */
+  private readonly traffic = new LinkTraffic();
 
   constructor(
     readonly exit: ForwardExitConfig & { link: NonNullable<ForwardExitConfig['link']> },
@@ -80,14 +81,8 @@ export class ExitLinks {
   }
 
   /** DATA payload bytes to and from the exit, and window stalls (waits for the exit's credit), over every link since the pool started. */
-  get totals(): { bytesSent: number; bytesReceived: number; windowStalls: number } {
-    const t = { ...this.retired };
-    for (const l of this.links) {
-      t.bytesSent += l.bytesSent;
-      t.bytesReceived += l.bytesReceived;
-      t.windowStalls += l.windowStalls;
-    }
-    return t;
+  get totals(): LinkTrafficFigures {
+    return this.traffic.totals(this.links);
   }
 
   /** The latest heartbeat (or probe) round trip on any of the links, ms. */
@@ -196,9 +191,7 @@ export class ExitLinks {
     const i = this.links.indexOf(session);
     if (i >= 0) {
       this.links.splice(i, 1);
-      this.retired.bytesSent += session.bytesSent;
-      this.retired.bytesReceived += session.bytesReceived;
-      this.retired.windowStalls += session.windowStalls;
+      this.traffic.retire(session);
     }
     if (!err || this.closed) return;
     this.breaks++;
