@@ -55,51 +55,72 @@ export function workerMetrics(registry: Registry): MetricsSource {
 }
 
 interface Gathering {
+  readonly id: number;
   readonly parts: Record<string, unknown>[][];
   readonly missing: Set<number>;
-  readonly finish: () => void;
+  readonly live: number;
+  /** The workers whose scrapes this gathering answers, with their pull ids. */
+  readonly askers: Array<{ readonly worker: Worker; readonly pullId: number }>;
+  readonly timer: NodeJS.Timeout;
 }
 
-/** Primary side: gathers the workers' parts for each pull and answers the asking worker. */
+/**
+ * Primary side: gathers the workers' parts and answers the asking workers. One gathering
+ * at a time: scrapes that come while one runs wait for it, so a flood of scrapes costs
+ * the workers one collection per GATHER_MS at most, not one each.
+ */
 export class MetricsGatherer {
   private nextId = 0;
-  private readonly gatherings = new Map<number, Gathering>();
+  private current: Gathering | undefined;
+  /** Gatherings done since start: scrapes that waited for one share it. */
+  private done = 0;
 
   constructor(private readonly supervisor: WorkerSupervisor) {}
 
   pull(from: Worker, pullId: number): void {
-    const id = this.nextId++;
+    if (this.current) return void this.current.askers.push({ worker: from, pullId });
     const live = this.supervisor.workers();
-    const parts: Record<string, unknown>[][] = [];
-    const missing = new Set(live.map((w) => w.id));
-    const timer = setTimeout(() => finish(), GATHER_MS);
-    const finish = (): void => {
-      clearTimeout(timer);
-      if (!this.gatherings.delete(id)) return;
-      answer(parts, live.length - missing.size).then(
-        (body) => this.supervisor.send(from, { type: 'hopgate:metrics:answer', id: pullId, body }),
-        (err: unknown) => this.supervisor.send(from, { type: 'hopgate:metrics:answer', id: pullId, body: `# metrics could not be aggregated: ${String(err)}\n` }),
-      );
+    const g: Gathering = {
+      id: this.nextId++,
+      parts: [],
+      missing: new Set(live.map((w) => w.id)),
+      live: live.length,
+      askers: [{ worker: from, pullId }],
+      timer: setTimeout(() => this.finish(g), GATHER_MS),
     };
-    this.gatherings.set(id, { parts, missing, finish });
-    for (const w of live) this.supervisor.send(w, { type: 'hopgate:metrics:collect', id });
-    if (live.length === 0) finish();
+    this.current = g;
+    for (const w of live) this.supervisor.send(w, { type: 'hopgate:metrics:collect', id: g.id });
+    if (live.length === 0) this.finish(g);
   }
 
   part(from: Worker, id: number, metrics: Record<string, unknown>[]): void {
-    const g = this.gatherings.get(id);
-    if (!g || !g.missing.delete(from.id)) return; // late, or twice
+    const g = this.current;
+    if (!g || g.id !== id || !g.missing.delete(from.id)) return; // late, or twice
     g.parts.push(metrics);
-    if (g.missing.size === 0) g.finish();
+    if (g.missing.size === 0) this.finish(g);
+  }
+
+  private finish(g: Gathering): void {
+    clearTimeout(g.timer);
+    if (this.current !== g) return;
+    this.current = undefined;
+    this.done++;
+    const send = (body: string): void => {
+      for (const a of g.askers) this.supervisor.send(a.worker, { type: 'hopgate:metrics:answer', id: a.pullId, body });
+    };
+    answer(g.parts, g.live - g.missing.size, this.done).then(send, (err: unknown) => send(`# metrics could not be aggregated: ${String(err)}\n`));
   }
 }
 
-async function answer(parts: Record<string, unknown>[][], reporting: number): Promise<string> {
+async function answer(parts: Record<string, unknown>[][], reporting: number, gatherings: number): Promise<string> {
   const text = parts.length > 0 ? await AggregatorRegistry.aggregate(parts).metrics() : '';
   return (
     text +
     '# HELP hopgate_ingress_metrics_workers_reporting Worker processes whose figures are in this scrape\n' +
     '# TYPE hopgate_ingress_metrics_workers_reporting gauge\n' +
-    `hopgate_ingress_metrics_workers_reporting ${reporting}\n`
+    `hopgate_ingress_metrics_workers_reporting ${reporting}\n` +
+    '# HELP hopgate_ingress_metrics_gatherings_total Times the primary gathered the workers\' metrics (concurrent scrapes share one)\n' +
+    '# TYPE hopgate_ingress_metrics_gatherings_total counter\n' +
+    `hopgate_ingress_metrics_gatherings_total ${gatherings}\n`
   );
 }

@@ -50,3 +50,15 @@ test('every scrape of a 2-worker ingress counts the sessions of both workers, an
     assert.equal(sample(text, 'hopgate_ingress_metrics_workers_reporting'), 2, `scrape ${i}: both workers answered`);
   }
 });
+
+test('a burst of 40 concurrent scrapes: each answers for the whole ingress, and they share a few gatherings instead of 40', async () => {
+  const gatherings = async (): Promise<number> => sample(await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text(), 'hopgate_ingress_metrics_gatherings_total') ?? NaN;
+  const before = await gatherings();
+  const texts = await Promise.all(Array.from({ length: 40 }, async () => (await fetch(`http://127.0.0.1:${adminPort}/metrics`, { headers: { connection: 'close' } })).text()));
+  for (const text of texts) {
+    assert.equal(sample(text, 'hopgate_ingress_sessions_total{protocol="http",result="ok"}'), REQUESTS);
+    assert.equal(sample(text, 'hopgate_ingress_metrics_workers_reporting'), 2);
+  }
+  const used = (await gatherings()) - before - 1;
+  assert.ok(used >= 1 && used <= 10, `40 scrapes took ${used} gatherings`);
+});
