@@ -33,16 +33,26 @@ export async function dispatch(argv: readonly string[], out: CliOutput = process
 
 async function dispatchOrThrow(argv: readonly string[], out: CliOutput): Promise<number | undefined> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h') return (out.stdout(USAGE), 0);
+  if (name === undefined || name === '--help' || name === '-h') {
+    out.stdout(USAGE);
+    return 0;
+  }
   if (name === 'help') {
     const about = rest[0] === undefined ? undefined : COMMANDS.find((c) => c.name === rest[0]);
     if (rest[0] !== undefined && !about) throw new UsageError(`help: unknown command '${rest[0]}' (commands: ${COMMANDS.map((c) => c.name).join(', ')})`);
-    return (out.stdout(about ? await about.usage() : USAGE), 0);
+    out.stdout(about ? await about.usage() : USAGE);
+    return 0;
   }
   const command = COMMANDS.find((c) => c.name === name);
-  if (!command) return (out.stderr(`hopgate: unknown command '${name}'\n${USAGE}`), 2);
+  if (!command) {
+    out.stderr(`hopgate: unknown command '${name}'\n${USAGE}`);
+    return 2;
+  }
   // Before the command parses its options: `--help` is not an unknown option, nor a password to hash.
-  if (asksForHelp(rest)) return (out.stdout(await command.usage()), 0);
+  if (asksForHelp(rest)) {
+    out.stdout(await command.usage());
+    return 0;
+  }
   await command.run(rest);
   return undefined;
 }
