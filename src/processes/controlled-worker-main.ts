@@ -6,7 +6,6 @@
  * reach its admin port to the primary. Drains on SIGTERM; SIGINT is the
  * primary's to decide.
  */
-import { workerMetrics } from './cluster-metrics.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Ingress } from '../ingress/ingress.js';
 import { createLogger } from '../shared/log.js';
@@ -20,6 +19,7 @@ import { syncLegitimacy } from './legitimacy-sync.js';
 import { onPrimary, toPrimary, workerQuotaSync } from './worker-channel.js';
 import { exitsDownOf } from '../ingress/control-link/exit-health-report.js';
 import type { PrimaryMessage } from './ipc-messages.js';
+import { workerMetrics } from './cluster-metrics.js';
 
 type Msg<T extends PrimaryMessage['type']> = Extract<PrimaryMessage, { type: T }>;
 

@@ -4,13 +4,13 @@
  * A reload reads the file again; a bad file is refused and the last good
  * configuration stays in force.
  */
-import { workerMetrics } from './cluster-metrics.js';
 import { watch } from 'node:fs';
 import { Ingress } from '../ingress/ingress.js';
 import { loadIngressYaml } from '../ingress/config/from-yaml.js';
 import type { Logger } from '../shared/log.js';
 import { shareThrottle } from '../ingress/auth/throttle-sync.js';
 import { workerQuotaSync } from './worker-channel.js';
+import { workerMetrics } from './cluster-metrics.js';
 
 export interface YamlIngress {
   readonly ingress: Ingress;
