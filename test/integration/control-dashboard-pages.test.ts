@@ -170,6 +170,10 @@ describe('dashboard pages at desktop and phone sizes', { skip: typeof pw === 'st
         assert.deepEqual(fromApi, expected(ago), `API ${range}`);
         assert.equal(await page.locator('#customer-chart [data-chart=bytes] g.bar').count(), points);
       }
+      // The table under the chart (30 days now): the one exit that carried them, column by column.
+      const month = expected(30 * DAY);
+      const kb = (n: number): string => `${(n / 1000).toFixed(1)} KB`;
+      assert.deepEqual(await page.locator('#customer-table tbody td').allTextContents(), [`de-${s}`, kb(month.bytesDown!), kb(month.bytesUp!), String(month.connections), String(month.failures)]);
       await layout(page, size, 'customer', ['#customer-profile', '#customer-chart svg', '#assign-form']);
 
       // ---- the customer's exits and pools
