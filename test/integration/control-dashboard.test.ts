@@ -289,6 +289,7 @@ describe('control dashboard', () => {
       await page.locator('#logout').click();
       await page.locator('#login').waitFor();
       assert.equal(await page.locator('#overview-stats').textContent(), '', 'operator data cleared');
+      for (const id of ['overview-nodes', 'customers-table', 'exits-table', 'usage-chart', 'usage-table']) assert.equal(await page.locator(`#${id}`).innerHTML(), '', `#${id} cleared`);
       assert.equal(await page.evaluate(() => (globalThis as any).sessionStorage.length), 0);
       await page.locator('#login-form input[value=customer]').check();
       await page.locator('#login-login').fill('alice');
