@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 import { startControlPlane, type ControlPlane } from '../src/control/control-plane.js';
 import { minuteOf } from '../src/shared/control-protocol.js';
+import { CHROMIUM, CHROMIUM_ARGS } from '../test/helpers/chromium.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -29,7 +30,6 @@ const N = Number(opt.customers);
 const WITH_USAGE = Math.min(N, Number(opt['with-usage']));
 const DAYS = Number(opt.days);
 const RUNS = Number(opt.runs);
-const CHROMIUM = process.env.HOPGATE_TEST_CHROMIUM ?? '/usr/bin/chromium';
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const ms = (x: number): string => `${x.toFixed(0)} ms`;
 
@@ -86,7 +86,7 @@ async function seed(cp: ControlPlane): Promise<string[]> {
 
 const dir = mkdtempSync(join(tmpdir(), 'hopgate-bench-dashboard-'));
 const cp = await startControlPlane({ db: `sqlite:${join(dir, 'control.db')}`, stateDir: dir, port: 0 });
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'], headless: true });
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
 try {
   const ids = await seed(cp);
   const target = ids[0]!;

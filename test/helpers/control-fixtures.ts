@@ -115,3 +115,20 @@ export function tempDir(prefix = 'hopgate-control-state-'): { path: string; remo
   const path = mkdtempSync(join(tmpdir(), prefix));
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
+
+export type AuthApi = (method: string, path: string, authorization: string, body?: unknown) => Promise<{ status: number; body: any }>;
+
+/** One JSON API call with the given Authorization header; the body parsed when there is one. */
+export function authApi(base: string): AuthApi {
+  return async (method, path, authorization, body) => {
+    const res = await fetch(base + path, {
+      method,
+      headers: { authorization, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  };
+}
+
+export const basicAuth = (login: string, password: string): string => `Basic ${Buffer.from(`${login}:${password}`).toString('base64')}`;

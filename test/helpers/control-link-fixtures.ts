@@ -9,22 +9,15 @@ import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '
 import { startControlledIngress, type ControlledIngress, type ControlledIngressOptions } from '../../src/processes/controlled-ingress.js';
 import { createLogger } from '../../src/shared/log.js';
 import { listen0 } from './net.js';
-import { TEST_COST } from './control-fixtures.js';
+import { authApi, TEST_COST } from './control-fixtures.js';
 
 export interface Api {
   <T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
 }
 
 export function api(base: string, token: string): Api {
-  return async (method, path, body) => {
-    const res = await fetch(base + path, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  };
+  const call = authApi(base);
+  return (method, path, body) => call(method, path, `Bearer ${token}`, body);
 }
 
 /** Settings every test network uses: ephemeral ports, loopback targets allowed, quiet logs, no exit probes. */

@@ -12,9 +12,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startControlPlane, type ControlPlane } from '../../src/control/control-plane.js';
+import type { ControlPlane } from '../../src/control/control-plane.js';
 import { minuteOf } from '../../src/shared/control-protocol.js';
-import { sqliteDb, tempDir, TEST_COST, type TestDb } from '../helpers/control-fixtures.js';
+import { basicAuth, type AuthApi } from '../helpers/control-fixtures.js';
+import { startDashboardControl, type DashboardControl } from '../helpers/dashboard-fixtures.js';
 import { CHROMIUM, CHROMIUM_ARGS, loadPlaywright, type Playwright } from '../helpers/chromium.js';
 import { tunnelCert } from '../helpers/reverse.js';
 
@@ -42,30 +43,18 @@ const SEED: [number, number, number, number, number][] = [
 ];
 
 describe('dashboard pages at desktop and phone sizes', { skip: typeof pw === 'string' ? pw : false }, () => {
-  let tdb: TestDb;
-  let state: ReturnType<typeof tempDir>;
+  let dc: DashboardControl;
   let cp: ControlPlane;
   let token: string;
   let browser: import('playwright-core').Browser;
   const now = Date.now();
-
-  async function api(method: string, path: string, auth: string, body?: unknown): Promise<{ status: number; body: any }> {
-    const res = await fetch(cp.url + path, {
-      method,
-      headers: { authorization: auth, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  }
-  const op = (): string => `Bearer ${token}`;
-  const basic = (login: string, password: string): string => `Basic ${Buffer.from(`${login}:${password}`).toString('base64')}`;
+  const api: AuthApi = (method, path, auth, body) => dc.api(method, path, auth, body);
+  const op = (): string => dc.op;
+  const basic = basicAuth;
 
   before(async () => {
-    tdb = await sqliteDb();
-    state = tempDir();
-    cp = await startControlPlane({ db: tdb.spec, stateDir: state.path, port: 0, passwordCost: TEST_COST });
-    token = cp.token.token;
+    dc = await startDashboardControl();
+    ({ cp, token } = dc);
     assert.equal((await api('POST', '/v1/ingress-nodes', op(), { id: 'edge-1', name: 'edge 1' })).status, 201);
     // Reverse exits need the ingress's tunnel listener and a certificate for it.
     const cert = tunnelCert();
@@ -74,9 +63,7 @@ describe('dashboard pages at desktop and phone sizes', { skip: typeof pw === 'st
   });
   after(async () => {
     await browser?.close();
-    await cp?.close();
-    await tdb?.cleanup();
-    state?.remove();
+    await dc?.close();
   });
 
   /** A customer with exits, a daily quota, a granted exit and seeded minutes; returns the password. */
@@ -183,6 +170,10 @@ describe('dashboard pages at desktop and phone sizes', { skip: typeof pw === 'st
         assert.deepEqual(fromApi, expected(ago), `API ${range}`);
         assert.equal(await page.locator('#customer-chart [data-chart=bytes] g.bar').count(), points);
       }
+      // The table under the chart (30 days now): the one exit that carried them, column by column.
+      const month = expected(30 * DAY);
+      const kb = (n: number): string => `${(n / 1000).toFixed(1)} KB`;
+      assert.deepEqual(await page.locator('#customer-table tbody td').allTextContents(), [`de-${s}`, kb(month.bytesDown!), kb(month.bytesUp!), String(month.connections), String(month.failures)]);
       await layout(page, size, 'customer', ['#customer-profile', '#customer-chart svg', '#assign-form']);
 
       // ---- the customer's exits and pools

@@ -11,9 +11,10 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startControlPlane, type ControlPlane } from '../../src/control/control-plane.js';
+import type { ControlPlane } from '../../src/control/control-plane.js';
 import { minuteOf } from '../../src/shared/control-protocol.js';
-import { sqliteDb, tempDir, TEST_COST, type TestDb } from '../helpers/control-fixtures.js';
+import { basicAuth, type AuthApi } from '../helpers/control-fixtures.js';
+import { startDashboardControl, type DashboardControl } from '../helpers/dashboard-fixtures.js';
 import { CHROMIUM, CHROMIUM_ARGS, loadPlaywright, type Playwright } from '../helpers/chromium.js';
 
 const XSS = '<img src=x onerror=alert(1)>';
@@ -21,33 +22,19 @@ const pw = await loadPlaywright();
 if (typeof pw === 'string') console.log(`# control-dashboard: ${pw}`);
 
 describe('control dashboard', () => {
-  let tdb: TestDb;
-  let state: ReturnType<typeof tempDir>;
+  let dc: DashboardControl;
   let cp: ControlPlane;
   let token: string;
-
-  async function api(method: string, path: string, auth: string, body?: unknown): Promise<{ status: number; body: any }> {
-    const res = await fetch(cp.url + path, {
-      method,
-      headers: { authorization: auth, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  }
-  const op = (): string => `Bearer ${token}`;
-  const basic = (login: string, password: string): string => `Basic ${Buffer.from(`${login}:${password}`).toString('base64')}`;
+  const api: AuthApi = (method, path, auth, body) => dc.api(method, path, auth, body);
+  const op = (): string => dc.op;
+  const basic = basicAuth;
 
   before(async () => {
-    tdb = await sqliteDb();
-    state = tempDir();
-    cp = await startControlPlane({ db: tdb.spec, stateDir: state.path, port: 0, passwordCost: TEST_COST });
-    token = cp.token.token;
+    dc = await startDashboardControl();
+    ({ cp, token } = dc);
   });
   after(async () => {
-    await cp?.close();
-    await tdb?.cleanup();
-    state?.remove();
+    await dc?.close();
   });
 
   it('serves the page and its files with a strict CSP, no framing, right types', async () => {
@@ -302,6 +289,7 @@ describe('control dashboard', () => {
       await page.locator('#logout').click();
       await page.locator('#login').waitFor();
       assert.equal(await page.locator('#overview-stats').textContent(), '', 'operator data cleared');
+      for (const id of ['overview-nodes', 'customers-table', 'exits-table', 'usage-chart', 'usage-table']) assert.equal(await page.locator(`#${id}`).innerHTML(), '', `#${id} cleared`);
       assert.equal(await page.evaluate(() => (globalThis as any).sessionStorage.length), 0);
       await page.locator('#login-form input[value=customer]').check();
       await page.locator('#login-login').fill('alice');

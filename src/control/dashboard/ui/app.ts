@@ -4,7 +4,7 @@
  * every few seconds; each page lives in its own module.
  */
 import { api, ApiError, currentAuth, setAuth, type Auth } from './api.js';
-import { $, button, field, forgetRenders, radio } from './dom.js';
+import { $, button, field, clearRenders, radio } from './dom.js';
 import { customerDetailPage, initCustomerDetail } from './customer-detail.js';
 import { closeEdit, customersPage, initCustomers } from './customers.js';
 import { exitDetailPage, initExitDetail } from './exit-detail.js';
@@ -16,9 +16,6 @@ import { failed, hideSecret, kick, notice, onShell } from './shell.js';
 import { usagePage } from './usage.js';
 
 const REFRESH_MS = 5000;
-const CONTAINERS = ['overview-stats', 'overview-nodes', 'customers-table', 'customers-pager', 'customer-profile', 'customer-quota', 'customer-chart', 'customer-table',
-  'exits-table', 'exit-profile', 'exit-actions', 'exit-chart', 'exit-table', 'usage-chart', 'usage-table', 'me-profile', 'me-quota', 'me-ports', 'me-connect', 'me-chart',
-  'me-usage', 'me-notices', 'me-exits'];
 let timer: ReturnType<typeof setTimeout> | undefined;
 let running: Promise<void> | null = null;
 
@@ -89,8 +86,7 @@ function logout(msg?: string): void {
   setAuth(null);
   closeEdit();
   forgetMe();
-  forgetRenders();
-  for (const id of CONTAINERS) $(id).replaceChildren();
+  clearRenders();
   hideSecret();
   $('refreshed').textContent = '';
   notice(msg ?? '', Boolean(msg));

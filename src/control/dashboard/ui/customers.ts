@@ -130,9 +130,8 @@ export async function customersPage(): Promise<void> {
     data = await page(offset);
   }
   const shown = data.customers;
-  const match = { length: data.total };
   render('customers-table', shown, (cs) => table(['Login', 'Status', 'Sources', 'Exits / pools', 'Limits', ''], cs.map(row), q ? 'No customer matches.' : 'No customers yet.'));
-  render('customers-pager', [offset, match.length, shown.length, q], () =>
+  render('customers-pager', [offset, data.total, shown.length, q], () =>
     el(
       'p',
       { class: 'pager' },
@@ -140,11 +139,11 @@ export async function customersPage(): Promise<void> {
         offset = Math.max(0, offset - PAGE);
         kick();
       }, { disabled: offset === 0, 'data-action': 'prev' }),
-      el('span', { class: 'count' }, match.length ? `${offset + 1}–${offset + shown.length} of ${match.length}${q ? ' found' : ''}` : ''),
+      el('span', { class: 'count' }, data.total ? `${offset + 1}–${offset + shown.length} of ${data.total}${q ? ' found' : ''}` : ''),
       button('Next ›', () => {
         offset += PAGE;
         kick();
-      }, { disabled: offset + PAGE >= match.length, 'data-action': 'next' }),
+      }, { disabled: offset + PAGE >= data.total, 'data-action': 'next' }),
     ),
   );
 }

@@ -80,7 +80,9 @@ export function render<T>(id: string, data: T, build: (d: T) => Node, always = f
   lastRender.set(id, key);
   $(id).replaceChildren(build(data));
 }
-export function forgetRenders(): void {
+/** Empties every container render() filled and forgets what they showed (log out: nothing of the last session stays in the page). */
+export function clearRenders(): void {
+  for (const id of lastRender.keys()) $(id).replaceChildren();
   lastRender.clear();
 }
 

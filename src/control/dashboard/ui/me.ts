@@ -11,7 +11,7 @@ import { ago, bytes, list } from './format.js';
 import { exitList, limits } from './customers.js';
 import { rangeOf, rangePicker } from './range-picker.js';
 import { act, kick, showSecret } from './shell.js';
-import { grouped } from './usage-panel.js';
+import { usageTable } from './usage-panel.js';
 
 const RANGE_QUERY = { '1h': 'range=60m&step=minute', '24h': 'range=24h&step=hour', '7d': 'range=7d&step=hour', '30d': 'range=30d&step=day' } as const;
 const HEALTH_BADGE = { up: 'good', down: 'bad', draining: 'warn' } as const;
@@ -174,10 +174,7 @@ export async function mePage(): Promise<void> {
     ),
   );
   render('me-chart', [range, u.series], () => usageCharts(u.series));
-  render('me-usage', u.usage, (rows) => {
-    const g = grouped(rows.map((r) => ({ ...r, customerId: '', login: '' })), 'exitId');
-    return table(['Exit', 'Down', 'Up', 'Connections', 'Failed'], g.map((s) => [s.key, bytes(s.down), bytes(s.up), String(s.conns), String(s.fails)]), 'No traffic in this range.');
-  });
+  render('me-usage', u.usage, (rows) => usageTable(rows, 'exitId'));
   render('me-notices', notices, (n) =>
     table(
       ['When', 'Port', 'Notice'],

@@ -4,12 +4,24 @@
  */
 import type { Granularity } from './api-types.js';
 
-export interface Point {
-  period: string;
+/** What a usage row counts: summed per period (series), per exit or customer (tables) and overall (totals). */
+export interface Counts {
   bytesUp: number;
   bytesDown: number;
   connections: number;
   failures: number;
+}
+export interface Point extends Counts {
+  period: string;
+}
+const zero = (): Counts => ({ bytesUp: 0, bytesDown: 0, connections: 0, failures: 0 });
+/** Adds a row's counts into `into` (returned). */
+export function addCounts<T extends Counts>(into: T, r: Counts): T {
+  into.bytesUp += r.bytesUp;
+  into.bytesDown += r.bytesDown;
+  into.connections += r.connections;
+  into.failures += r.failures;
+  return into;
 }
 export type RangeId = '1h' | '24h' | '7d' | '30d';
 export const RANGES: Record<RangeId, { label: string; by: Granularity; ms: number }> = {
@@ -40,21 +52,14 @@ export function rangeQuery(id: RangeId, now = Date.now()): { by: Granularity; fr
 /** Sums rows per period (every exit or customer in them) and fills the range's empty periods with zeros. */
 export function fillSeries(by: Granularity, from: string, rows: readonly Point[], now = Date.now()): Point[] {
   const sum = new Map<string, Point>();
-  for (const r of rows) {
-    const s = sum.get(r.period) ?? { period: r.period, bytesUp: 0, bytesDown: 0, connections: 0, failures: 0 };
-    s.bytesUp += r.bytesUp;
-    s.bytesDown += r.bytesDown;
-    s.connections += r.connections;
-    s.failures += r.failures;
-    sum.set(r.period, s);
-  }
+  for (const r of rows) sum.set(r.period, addCounts(sum.get(r.period) ?? { period: r.period, ...zero() }, r));
   const out: Point[] = [];
   const step = STEP[by];
   const start = Date.parse(from.slice(0, WIDTH[by]) + PAD[by]);
   if (step && Number.isFinite(start)) {
     for (let t = start; t <= now && out.length < 1000; t += step) {
       const p = periodOf(by, t);
-      out.push(sum.get(p) ?? { period: p, bytesUp: 0, bytesDown: 0, connections: 0, failures: 0 });
+      out.push(sum.get(p) ?? { period: p, ...zero() });
       sum.delete(p);
     }
   }
@@ -62,15 +67,8 @@ export function fillSeries(by: Granularity, from: string, rows: readonly Point[]
   return out.sort((a, b) => (a.period < b.period ? -1 : a.period > b.period ? 1 : 0));
 }
 
-export function totals(points: readonly Point[]): Omit<Point, 'period'> {
-  const t = { bytesUp: 0, bytesDown: 0, connections: 0, failures: 0 };
-  for (const p of points) {
-    t.bytesUp += p.bytesUp;
-    t.bytesDown += p.bytesDown;
-    t.connections += p.connections;
-    t.failures += p.failures;
-  }
-  return t;
+export function totals(points: readonly Counts[]): Counts {
+  return points.reduce<Counts>((t, p) => addCounts(t, p), zero());
 }
 
 /** Start of the quota period holding `now` and of the next one (the reset), UTC as the control plane counts. */

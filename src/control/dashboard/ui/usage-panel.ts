@@ -3,26 +3,31 @@
  * GET /v1/usage (a customer, an exit, or everything). Reused by the customer and exit pages.
  */
 import { api } from './api.js';
-import type { UsageList, UsageRow } from './api-types.js';
+import type { UsageList } from './api-types.js';
 import { usageCharts } from './chart.js';
 import { $, render, table } from './dom.js';
 import { bytes } from './format.js';
 import { rangeOf, rangePicker } from './range-picker.js';
-import { fillSeries, rangeQuery } from './series.js';
+import { addCounts, fillSeries, rangeQuery, type Counts } from './series.js';
 import { kick } from './shell.js';
 
-export function grouped(rows: readonly UsageRow[], key: 'login' | 'exitId'): { key: string; up: number; down: number; conns: number; fails: number }[] {
-  const m = new Map<string, { key: string; up: number; down: number; conns: number; fails: number }>();
+/** Sums rows per exit or customer, busiest first. */
+function grouped<K extends 'login' | 'exitId'>(rows: readonly (Counts & Record<K, string>)[], key: K): (Counts & { key: string })[] {
+  const m = new Map<string, Counts & { key: string }>();
   for (const r of rows) {
     const k = r[key] === '' ? '(none)' : r[key]; // no exit carried them (refused before routing)
-    const s = m.get(k) ?? { key: k, up: 0, down: 0, conns: 0, fails: 0 };
-    s.up += r.bytesUp;
-    s.down += r.bytesDown;
-    s.conns += r.connections;
-    s.fails += r.failures;
-    m.set(k, s);
+    m.set(k, addCounts(m.get(k) ?? { key: k, bytesUp: 0, bytesDown: 0, connections: 0, failures: 0 }, r));
   }
-  return [...m.values()].sort((a, b) => b.up + b.down - (a.up + a.down));
+  return [...m.values()].sort((a, b) => b.bytesUp + b.bytesDown - (a.bytesUp + a.bytesDown));
+}
+
+/** The table under a usage chart: one row per exit or customer. */
+export function usageTable<K extends 'login' | 'exitId'>(rows: readonly (Counts & Record<K, string>)[], groupBy: K): HTMLElement {
+  return table(
+    [groupBy === 'login' ? 'Customer' : 'Exit', 'Down', 'Up', 'Connections', 'Failed'],
+    grouped(rows, groupBy).map((s) => [s.key, bytes(s.bytesDown), bytes(s.bytesUp), String(s.connections), String(s.failures)]),
+    'No traffic in this range.',
+  );
 }
 
 /** Puts the range picker into `#<prefix>-range` once; charts into `#<prefix>-chart`, the table into `#<prefix>-table`. */
@@ -34,12 +39,5 @@ export async function usagePanel(prefix: string, filter: Record<string, string>,
   const params = new URLSearchParams({ ...filter, by: q.by, from: q.from });
   const u = await api<UsageList>('GET', `/v1/usage?${params.toString()}`);
   render(`${prefix}-chart`, { range, rows: u.rows }, () => usageCharts(fillSeries(q.by, q.from, u.rows)), true);
-  render(`${prefix}-table`, { groupBy, rows: u.rows }, () => {
-    const g = grouped(u.rows, groupBy);
-    return table(
-      [groupBy === 'login' ? 'Customer' : 'Exit', 'Down', 'Up', 'Connections', 'Failed'],
-      g.map((s) => [s.key, bytes(s.down), bytes(s.up), String(s.conns), String(s.fails)]),
-      'No traffic in this range.',
-    );
-  });
+  render(`${prefix}-table`, { groupBy, rows: u.rows }, () => usageTable(u.rows, groupBy));
 }
