@@ -10,7 +10,9 @@ import assert from 'node:assert/strict';
 import { AckPolicy, connect, type Consumer, type NatsConnection } from 'nats';
 import { startControlPlane, type ControlPlane } from '../../src/control/control-plane.js';
 import { CustomerCreate } from '../../src/control/api-schemas.js';
-import { dialects, tempDir, TEST_COST, type TestDb } from '../helpers/control-fixtures.js';
+import { createServer, type Socket } from 'node:net';
+import { dialects, sqliteDb, tempDir, TEST_COST, type TestDb } from '../helpers/control-fixtures.js';
+import { freePort } from '../helpers/ports.js';
 import { natsServerUnavailable, startNatsServer, type NatsServer } from '../helpers/nats-server.js';
 import { eventually } from '../helpers/eventually.js';
 
@@ -116,3 +118,28 @@ for (const dc of cases) {
     });
   });
 }
+
+describe('a control plane closed while NATS is unreachable', () => {
+  it('stops dialing NATS', { timeout: 30_000 }, async () => {
+    const tdb = await sqliteDb();
+    const state = tempDir();
+    const port = await freePort();
+    const cp = await startControlPlane({ db: tdb.spec, stateDir: state.path, port: 0, passwordCost: TEST_COST, jetstream: { url: `nats://127.0.0.1:${port}`, publishTimeoutMs: 1000 } });
+    try {
+      // Let it dial a few times (every 250 ms while NATS is down), then close it.
+      await new Promise((r) => setTimeout(r, 600));
+      await cp.close();
+      const dials: Socket[] = [];
+      const listener = createServer((c) => dials.push(c.on('error', () => undefined)));
+      await new Promise<void>((r) => listener.listen(port, '127.0.0.1', r));
+      // A live dial loop retries every 250 ms: 1.5 s is six chances to show up.
+      await new Promise((r) => setTimeout(r, 1500));
+      for (const d of dials) d.destroy();
+      await new Promise((r) => listener.close(r));
+      assert.equal(dials.length, 0, 'no connection to NATS after close');
+    } finally {
+      await tdb.cleanup();
+      state.remove();
+    }
+  });
+});
