@@ -47,6 +47,8 @@ export const JETSTREAM_DEFAULTS = Object.freeze({
 
 /** Between dials while NATS is down (the client's own reconnects once connected). */
 const RECONNECT_WAIT_MS = 250;
+/** A claim's lease, in publish timeouts. */
+const LEASE_TIMEOUTS = 3;
 
 export class JetStreamPublisher {
   private nc: NatsConnection | undefined;
@@ -137,11 +139,19 @@ export class JetStreamPublisher {
     const js = this.js;
     if (!js) return false;
     await this.ensureStream();
-    const events = await this.repo.claim(this.o.batch, this.o.publishTimeoutMs * 3);
+    const claimedAt = Date.now();
+    const events = await this.repo.claim(this.o.batch, this.o.publishTimeoutMs * LEASE_TIMEOUTS, claimedAt);
     const acked: number[] = [];
     let failedFrom = events.length;
+    let givenBack: number[] = [];
     for (let i = 0; i < events.length; i++) {
       const e = events[i]!;
+      // A slow NATS must not outlast the lease (another replica would publish the same events):
+      // publish for one timeout, finish within two, mark within three; give the rest back.
+      if (Date.now() - claimedAt > this.o.publishTimeoutMs) {
+        givenBack = events.slice(i).map((x) => x.id);
+        break;
+      }
       const h = headers();
       h.set('Nats-Msg-Id', e.idempotencyKey);
       h.set('Hopgate-Event-Kind', e.kind);
@@ -158,6 +168,10 @@ export class JetStreamPublisher {
       this.metrics?.jsSeconds.observe(Math.max(0, Date.now() - Date.parse(e.occurredAt)) / 1000);
     }
     await this.repo.published(acked);
+    if (givenBack.length > 0) {
+      await this.repo.retryAt(givenBack, Date.now());
+      return true;
+    }
     if (failedFrom < events.length) {
       this.metrics?.jsFailures.inc(events.length - failedFrom);
       const attempt = Math.min(this.rounds.failedRounds, 20);
