@@ -10,7 +10,9 @@ import assert from 'node:assert/strict';
 import { AckPolicy, connect, type Consumer, type NatsConnection } from 'nats';
 import { startControlPlane, type ControlPlane } from '../../src/control/control-plane.js';
 import { CustomerCreate } from '../../src/control/api-schemas.js';
-import { dialects, tempDir, TEST_COST, type TestDb } from '../helpers/control-fixtures.js';
+import { connect as tcpConnect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { dialects, sqliteDb, tempDir, TEST_COST, type TestDb } from '../helpers/control-fixtures.js';
+import { freePort } from '../helpers/ports.js';
 import { natsServerUnavailable, startNatsServer, type NatsServer } from '../helpers/nats-server.js';
 import { eventually } from '../helpers/eventually.js';
 
@@ -116,3 +118,80 @@ for (const dc of cases) {
     });
   });
 }
+
+describe('a control plane closed while NATS is unreachable', () => {
+  it('stops dialing NATS', { timeout: 30_000 }, async () => {
+    const tdb = await sqliteDb();
+    const state = tempDir();
+    const port = await freePort();
+    const cp = await startControlPlane({ db: tdb.spec, stateDir: state.path, port: 0, passwordCost: TEST_COST, jetstream: { url: `nats://127.0.0.1:${port}`, publishTimeoutMs: 1000 } });
+    try {
+      // Let it dial a few times (every 250 ms while NATS is down), then close it.
+      await new Promise((r) => setTimeout(r, 600));
+      await cp.close();
+      const dials: Socket[] = [];
+      const listener = createServer((c) => dials.push(c.on('error', () => undefined)));
+      await new Promise<void>((r) => listener.listen(port, '127.0.0.1', r));
+      // A live dial loop retries every 250 ms: 1.5 s is six chances to show up.
+      await new Promise((r) => setTimeout(r, 1500));
+      for (const d of dials) d.destroy();
+      await new Promise((r) => listener.close(r));
+      assert.equal(dials.length, 0, 'no connection to NATS after close');
+    } finally {
+      await tdb.cleanup();
+      state.remove();
+    }
+  });
+});
+
+/** A NATS that answers slowly: every chunk from the server reaches the client `delayMs` late (order kept). */
+async function slowProxy(targetPort: number, delayMs: number): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = tcpConnect(targetPort, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => undefined).on('close', () => (sockets.delete(s), client.destroy(), upstream.destroy()));
+    }
+    client.pipe(upstream);
+    upstream.on('data', (d: Buffer) => setTimeout(() => client.write(d), delayMs));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `nats://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+const pg = cases.find((c) => c.name === 'postgres')!;
+describe('two replicas and a slow NATS (each ack 200 ms late)', { skip: pg.skip || natsSkip }, () => {
+  it('no replica publishes what the other still holds: each event is published once', { timeout: 90_000 }, async () => {
+    const tdb = await pg.make();
+    const states = [tempDir(), tempDir()];
+    const nats = await startNatsServer();
+    const slow = await slowProxy(nats.port, 200);
+    // A round of 30 takes 6 s at 200 ms an ack; its lease is 3 s (3 publish timeouts).
+    const js = { url: slow.url, pollMs: 100, batch: 30, publishTimeoutMs: 1000, backoff: { baseMs: 100, maxMs: 500, jitter: 0.5 } };
+    const cps: ControlPlane[] = [];
+    try {
+      for (const st of states) cps.push(await startControlPlane({ db: tdb.spec, stateDir: st.path, port: 0, passwordCost: TEST_COST, jetstream: js }));
+      const c = await cps[0]!.store.createCustomer(CustomerCreate.parse({ login: 'js_slow' }), 'h', 'operator');
+      for (let i = 0; i < 39; i++) await cps[0]!.store.updateCustomer(c.id, { maxConnections: i + 1 }, 'operator');
+      const events = (await cps[0]!.store.outbox.list({ limit: 1000 })).length;
+      await eventually('every event acked', async () => (await cps[0]!.store.jetstream.backlog()) === 0, { timeoutMs: 60_000, everyMs: 100 });
+      const published = async (cp: ControlPlane) => (await cp.metrics.jsPublished.get()).values[0]?.value ?? 0;
+      const failures = async (cp: ControlPlane) => (await cp.metrics.jsFailures.get()).values[0]?.value ?? 0;
+      assert.equal((await failures(cps[0]!)) + (await failures(cps[1]!)), 0, 'no publish failed (a timeout would explain a resend)');
+      assert.equal((await published(cps[0]!)) + (await published(cps[1]!)), events, `${events} events, each published once by one replica`);
+    } finally {
+      for (const cp of cps) await cp.close();
+      await slow.close();
+      await nats.destroy();
+      await tdb.cleanup();
+      for (const st of states) st.remove();
+    }
+  });
+});

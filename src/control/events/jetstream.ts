@@ -8,7 +8,7 @@
  * (store/jetstream-outbox.ts), safe beside other replicas.
  */
 import { readFileSync } from 'node:fs';
-import { connect, credsAuthenticator, headers, nanos, RetentionPolicy, StorageType, type JetStreamClient, type NatsConnection } from 'nats';
+import { connect, credsAuthenticator, headers, nanos, RetentionPolicy, StorageType, type Authenticator, type JetStreamClient, type NatsConnection } from 'nats';
 import { backoffDelay, type BackoffPolicy } from '../../shared/backoff.js';
 import type { Logger } from '../../shared/log.js';
 import type { ControlMetrics } from '../metrics.js';
@@ -45,12 +45,18 @@ export const JETSTREAM_DEFAULTS = Object.freeze({
   backoff: { baseMs: 500, maxMs: 30_000, jitter: 0.5 },
 });
 
+/** Between dials while NATS is down (the client's own reconnects once connected). */
+const RECONNECT_WAIT_MS = 250;
+/** A claim's lease, in publish timeouts. */
+const LEASE_TIMEOUTS = 3;
+
 export class JetStreamPublisher {
   private nc: NatsConnection | undefined;
   private js: JetStreamClient | undefined;
   private streamReady = false;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  private connecting: Promise<void> | undefined;
   private readonly rounds = new RoundLoop(() => this.round(), {
     failing: (err) => this.log?.warn({ err: err.message }, 'JetStream rounds failing; events stay in the outbox and are retried'),
     recovered: (failedRounds) => this.log?.info({ failedRounds }, 'JetStream rounds succeed again'),
@@ -71,25 +77,44 @@ export class JetStreamPublisher {
 
   /** Connects in the background (NATS down at start is an outage like any other). */
   start(): void {
+    // Read once, first: a missing file fails the start, as a bad flag does.
+    const authenticator = this.o.credsFile !== undefined ? credsAuthenticator(readFileSync(this.o.credsFile)) : undefined;
     this.timer = setInterval(() => this.kick(), this.o.pollMs);
     this.timer.unref();
-    void connect({
-      servers: this.o.url.split(','),
-      waitOnFirstConnect: true,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 250,
-      name: 'hopgate-control',
-      ...(this.o.user !== undefined ? { user: this.o.user, pass: this.o.pass ?? '' } : {}),
-      ...(this.o.credsFile !== undefined ? { authenticator: credsAuthenticator(readFileSync(this.o.credsFile)) } : {}),
-    }).then(
-      (nc) => {
-        if (this.closed) return void nc.close();
-        this.nc = nc;
-        this.js = nc.jetstream({ timeout: this.o.publishTimeoutMs });
-        this.kick();
-      },
-      (err: Error) => this.log?.error({ err: err.message }, 'NATS connection refused for good; events stay in the outbox'),
-    );
+    this.connecting = this.connectUntilClosed(authenticator);
+  }
+
+  /**
+   * Dial until connected or closed (after that the client reconnects by itself, and
+   * drain() stops it). Our loop, not the client's waitOnFirstConnect: that one cannot
+   * be stopped, so a control plane closed while NATS was unreachable kept dialing it.
+   * One dial is bounded by publishTimeoutMs, so close() waits at most that long.
+   */
+  private async connectUntilClosed(authenticator: Authenticator | undefined): Promise<void> {
+    for (let failed = 0; !this.closed; failed++) {
+      if (failed > 0) await new Promise((r) => setTimeout(r, RECONNECT_WAIT_MS));
+      if (this.closed) return;
+      let nc: NatsConnection;
+      try {
+        nc = await connect({
+          servers: this.o.url.split(','),
+          timeout: this.o.publishTimeoutMs,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: RECONNECT_WAIT_MS,
+          name: 'hopgate-control',
+          ...(this.o.user !== undefined ? { user: this.o.user, pass: this.o.pass ?? '' } : {}),
+          ...(authenticator ? { authenticator } : {}),
+        });
+      } catch (err) {
+        if (failed === 0) this.log?.warn({ err: (err as Error).message }, 'NATS not reachable; events stay in the outbox, dialing again');
+        continue;
+      }
+      if (this.closed) return void (await nc.close());
+      this.nc = nc;
+      this.js = nc.jetstream({ timeout: this.o.publishTimeoutMs });
+      this.kick();
+      return;
+    }
   }
 
   kick(): void {
@@ -114,11 +139,19 @@ export class JetStreamPublisher {
     const js = this.js;
     if (!js) return false;
     await this.ensureStream();
-    const events = await this.repo.claim(this.o.batch, this.o.publishTimeoutMs * 3);
+    const claimedAt = Date.now();
+    const events = await this.repo.claim(this.o.batch, this.o.publishTimeoutMs * LEASE_TIMEOUTS, claimedAt);
     const acked: number[] = [];
     let failedFrom = events.length;
+    let givenBack: number[] = [];
     for (let i = 0; i < events.length; i++) {
       const e = events[i]!;
+      // A slow NATS must not outlast the lease (another replica would publish the same events):
+      // publish for one timeout, finish within two, mark within three; give the rest back.
+      if (Date.now() - claimedAt > this.o.publishTimeoutMs) {
+        givenBack = events.slice(i).map((x) => x.id);
+        break;
+      }
       const h = headers();
       h.set('Nats-Msg-Id', e.idempotencyKey);
       h.set('Hopgate-Event-Kind', e.kind);
@@ -135,6 +168,10 @@ export class JetStreamPublisher {
       this.metrics?.jsSeconds.observe(Math.max(0, Date.now() - Date.parse(e.occurredAt)) / 1000);
     }
     await this.repo.published(acked);
+    if (givenBack.length > 0) {
+      await this.repo.retryAt(givenBack, Date.now());
+      return true;
+    }
     if (failedFrom < events.length) {
       this.metrics?.jsFailures.inc(events.length - failedFrom);
       const attempt = Math.min(this.rounds.failedRounds, 20);
@@ -149,6 +186,7 @@ export class JetStreamPublisher {
     this.closed = true;
     clearInterval(this.timer);
     this.unsubscribe();
+    await this.connecting;
     await this.rounds.close();
     await this.nc?.drain().catch(() => undefined);
   }

@@ -7,18 +7,16 @@ import { grantedExitIds } from '../customer-ports.js';
 import type { CustomerRecord, ExitRecord, UsageRow } from '../store/index.js';
 import { KEY_WIDTH, MAX_POINTS, type Step } from './usage-window.js';
 
-const WIDTH = KEY_WIDTH;
-
 /** Period keys from `from` to `end` (inclusive, by key), one per step. */
 function periods(step: Step, from: string, end: string): string[] {
   const out: string[] = [];
   const pad = (k: string): string => (k.length >= 16 ? k : `${k}${'0000-01-01T00:00'.slice(k.length)}`.replace(/^(\d{4})-(\d{2})-00/, '$1-$2-01'));
-  const first = from.slice(0, WIDTH[step]);
-  const last = end.slice(0, WIDTH[step]);
+  const first = from.slice(0, KEY_WIDTH[step]);
+  const last = end.slice(0, KEY_WIDTH[step]);
   let t = Date.parse(`${pad(first.length === 7 ? `${first}-01` : first)}Z`);
   if (!Number.isFinite(t)) return out;
   for (;;) {
-    const key = new Date(t).toISOString().slice(0, WIDTH[step]);
+    const key = new Date(t).toISOString().slice(0, KEY_WIDTH[step]);
     if (key > last) break;
     out.push(key);
     if (out.length > MAX_POINTS) throw new ApiError(400, 'invalid_request', `query.step: more than ${MAX_POINTS} points; use a longer step or a shorter range`, 'query.step');

@@ -14,7 +14,6 @@ import { checkExitsExist, customerExits, writeAssignment } from './assignments.j
 import type { CustomerRecord } from './records.js';
 import { newId, now, type Db, type RunChange, type Tx } from './tx.js';
 
-/** Who an event is about: no secrets. */
 /** What GET /v1/customers filters on; limit/offset page through the login order. */
 export interface CustomerFilter {
   login?: string;
@@ -25,6 +24,7 @@ export interface CustomerFilter {
   offset?: number;
 }
 
+/** Who an event is about: no secrets. */
 export const customerRef = (r: Pick<CustomersTable, 'id' | 'login' | 'status'>): { id: string; login: string; status: CustomersTable['status'] } => ({ id: r.id, login: r.login, status: r.status });
 
 export class CustomerRepo {

@@ -38,6 +38,23 @@ export function storedKey(kind: string, key: string): string {
   return key.length <= 255 ? key : `${kind}:sha256:${createHash('sha256').update(key).digest('hex')}`;
 }
 
+/** The cluster-view key exitTransitions writes: `exit.down:<exit>:after:<event id>` (ids have no ':'). */
+const TRANSITION_KEY = /^exit\.(?:down|up):([^:]+):after:\d+$/;
+
+/**
+ * The last exit.down / exit.up of the cluster's view, by exit: one read of the exit events
+ * (newest first), not one scan of the outbox per exit, since this runs in every change.
+ */
+async function lastExitTransitions(trx: Tx): Promise<Map<string, { id: number; kind: string }>> {
+  const rows = await trx.selectFrom('outbox').select(['id', 'kind', 'idempotency_key']).where('kind', 'in', ['exit.down', 'exit.up']).orderBy('id', 'desc').execute();
+  const last = new Map<string, { id: number; kind: string }>();
+  for (const r of rows) {
+    const exitId = TRANSITION_KEY.exec(r.idempotency_key)?.[1];
+    if (exitId !== undefined && !last.has(exitId)) last.set(exitId, { id: Number(r.id), kind: r.kind });
+  }
+  return last;
+}
+
 /** A delivery a replica has claimed: what it needs to send it. */
 export interface ClaimedDelivery {
   readonly id: number;
@@ -138,22 +155,15 @@ export class OutboxRepo {
    * exit never announced writes nothing until it goes down. Returns events written.
    */
   async exitTransitions(trx: Tx, exitIds: readonly string[], isDown: (exitId: string) => boolean, reason: string, at: string): Promise<number> {
+    const last = await lastExitTransitions(trx);
     let n = 0;
     for (const exitId of exitIds) {
-      const last = await trx
-        .selectFrom('outbox')
-        .select(['id', 'kind'])
-        .where('kind', 'in', ['exit.down', 'exit.up'])
-        // Exact prefixes (ids have no ':'); substr, not LIKE, because '_' is a legal id character.
-        .where((eb) => eb.or(['exit.down', 'exit.up'].map((k) => eb(sql<string>`substr(idempotency_key, 1, ${`${k}:${exitId}:after:`.length})`, '=', `${k}:${exitId}:after:`))))
-        .orderBy('id', 'desc')
-        .limit(1)
-        .executeTakeFirst();
-      const announcedDown = last?.kind === 'exit.down';
+      const prev = last.get(exitId);
+      const announcedDown = prev?.kind === 'exit.down';
       const down = isDown(exitId);
       if (down === announcedDown) continue;
       const kind = down ? 'exit.down' : 'exit.up';
-      n += await writeEvents(trx, [newEvent(kind, `${kind}:${exitId}:after:${last?.id ?? 0}`, { exit: { id: exitId }, reason })], at);
+      n += await writeEvents(trx, [newEvent(kind, `${kind}:${exitId}:after:${prev?.id ?? 0}`, { exit: { id: exitId }, reason })], at);
     }
     if (n > 0) this.notifyWritten();
     return n;
