@@ -13,6 +13,7 @@ import type { ReverseRegistry } from './registry.js';
 import type { WorkConn } from './work-conn.js';
 import { LinkSession } from '../../link/session.js';
 import { LinkError } from '../../link/errors.js';
+import { within } from '../../shared/deadline.js';
 
 /** A work connection that closes before answering was stale (its exit died): try another. */
 const STALE_RETRIES = 2;
@@ -78,18 +79,9 @@ class StaleConnection extends Error {}
  */
 async function openOnLink(link: LinkSession, exitId: string, target: TargetAddress, opts: ReverseDialOptions): Promise<Socket> {
   const opening = link.open(target.host, target.port, linkOpenContext({ ...opts, purpose: opts.purpose ?? 'connect' }));
-  let late = false;
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      late = true;
-      reject(new ProxyError('TIMEOUT', `exit ${exitId} did not answer for ${formatTarget(target)} within ${opts.timeoutMs} ms`));
-    }, opts.timeoutMs);
-  });
-  // A stream that opens after we gave up is reset at once, not left open at the exit.
-  void opening.then((s) => late && s.destroy(), () => undefined);
   try {
-    const stream = await Promise.race([opening, expired]);
+    // A stream that opens after we gave up is reset at once, not left open at the exit.
+    const stream = await within(opening, opts.timeoutMs, `exit ${exitId} did not answer for ${formatTarget(target)} within ${opts.timeoutMs} ms`, (s) => s.destroy());
     if (opts.early && opts.early.length > 0) stream.write(opts.early);
     return stream as unknown as Socket; // a stream stands in for a socket (src/link/stream.ts)
   } catch (err) {
@@ -98,8 +90,6 @@ async function openOnLink(link: LinkSession, exitId: string, target: TargetAddre
     // Draining, full, or broken before the exit answered: another link (the exit's replacement) may take it.
     if (err.code === 'LINK_DRAINING' || err.code === 'STREAM_LIMIT' || err.code === 'LINK_BROKEN') throw new StaleConnection(err.message);
     throw new ProxyError('EXIT_UNREACHABLE', `exit ${exitId}: ${err.message}`);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
