@@ -366,6 +366,32 @@ test('a hostile exit on its link: a stream it opens is refused, garbage breaks o
   }
 });
 
+test('a hostile exit that never answers an open: the customer gets TIMEOUT, the stream is reset at the exit and leaves the ingress', { timeout: 20_000 }, async () => {
+  const cfg = await config([await reverseEntry('mute', '127.0.0.49', 'de')], { heartbeatMs: 60_000 });
+  const ing = await Ingress.start(IngressConfigSchema.parse({ ...cfg, limits: { ...cfg.limits, connectTimeoutMs: 300 } }), createLogger('silent'));
+  const reg = ing.runtime.reverse!.registry;
+  const raw = tlsConnect({ host: '127.0.0.1', port: ing.runtime.reverse!.tunnelPort!, ca: tunnelCert().pem });
+  raw.on('error', () => undefined);
+  try {
+    await withTimeout(new Promise((r) => raw.once('secureConnect', r)), 5000, 'TLS');
+    const next = packetReader(raw);
+    raw.write(registrationPacket({ exit: 'mute', token: TOKEN, link: true }));
+    assert.equal((await next()).props.get('link'), '1');
+    raw.removeAllListeners('data');
+    let heard = Buffer.alloc(0);
+    raw.on('data', (d: Buffer) => (heard = Buffer.concat([heard, d])));
+    raw.write(PREFACE); // a link from here on, and then silence: no answer to any open
+    // SOCKS5 says TIMEOUT as 'TTL expired'.
+    await assert.rejects(tunnel(ing.ports()[0]!, '127.0.0.49'), /TTLExpired/);
+    // Gone from the ingress at once, not when the link dies: a drained link must be able to close.
+    await eventually('the unanswered stream left the ingress', () => reg.stats().exits.mute!.streams === 0, { timeoutMs: 2000 });
+    await eventually('the exit was told to drop it (RST)', () => heard.includes(Buffer.from('CANCEL')), { timeoutMs: 2000 });
+  } finally {
+    raw.destroy();
+    await ing.shutdown(0);
+  }
+});
+
 test('a pinned link identity: the exit presenting it registers; the right token without it, or with another key, is refused', { timeout: 20_000 }, async () => {
   const mine = createLinkIdentity('reverse exit pin');
   const other = createLinkIdentity('a thief');

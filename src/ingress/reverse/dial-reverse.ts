@@ -78,13 +78,16 @@ class StaleConnection extends Error {}
  * the exit saw the open is stale: another link (or work connection) is tried.
  */
 async function openOnLink(link: LinkSession, exitId: string, target: TargetAddress, opts: ReverseDialOptions): Promise<Socket> {
-  const opening = link.open(target.host, target.port, linkOpenContext({ ...opts, purpose: opts.purpose ?? 'connect' }));
+  const giveUp = new AbortController();
+  const opening = link.open(target.host, target.port, linkOpenContext({ ...opts, purpose: opts.purpose ?? 'connect' }), giveUp.signal);
   try {
     // A stream that opens after we gave up is reset at once, not left open at the exit.
     const stream = await within(opening, opts.timeoutMs, `exit ${exitId} did not answer for ${formatTarget(target)} within ${opts.timeoutMs} ms`, (s) => s.destroy());
     if (opts.early && opts.early.length > 0) stream.write(opts.early);
     return stream as unknown as Socket; // a stream stands in for a socket (src/link/stream.ts)
   } catch (err) {
+    // Past the deadline and still unanswered: reset at the exit and forgotten here (an exit that never answers keeps nothing).
+    giveUp.abort();
     if (!(err instanceof LinkError)) throw err;
     if (err.code === 'OPEN_REFUSED') throw new ProxyError(resultCode(err.result ?? ''), `exit ${exitId}: ${err.message} (${formatTarget(target)})`);
     // Draining, full, or broken before the exit answered: another link (the exit's replacement) may take it.
