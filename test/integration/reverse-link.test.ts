@@ -19,8 +19,8 @@ import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket 
 import { SocksClient } from 'socks';
 import { curl } from '../helpers/curl.js';
 import { startEchoServer, withTimeout, closed } from '../helpers/net.js';
-import { aliceHashed, USER } from '../helpers/ingress.js';
-import { reverseEntry, startReverseExit, tunnelCert, tokenHash, TOKEN } from '../helpers/reverse.js';
+import { USER } from '../helpers/ingress.js';
+import { reverseEntry, reverseIngressBase, startReverseExit, tunnelCert, tokenHash, TOKEN } from '../helpers/reverse.js';
 import { startProc, killHard, stopGracefully } from '../helpers/procs.js';
 import { eventually } from '../helpers/eventually.js';
 import { startWhoami } from '../../src/cli/demo-target.js';
@@ -57,17 +57,7 @@ after(async () => {
 });
 
 async function config(exits: object[], reverse: object = {}): Promise<IngressConfigInput> {
-  const cert = tunnelCert();
-  return {
-    listen: { host: '127.0.0.1', ports: [0, 0] },
-    targetPolicy: { allow: ['127.0.0.0/8'] },
-    log: { level: 'silent', access: false },
-    limits: { exitProbeIntervalMs: 0 },
-    tls: { cert: cert.cert, key: cert.key },
-    users: [{ login: USER.login, passwordHash: await aliceHashed() }],
-    exits,
-    reverse: { listen: { host: '127.0.0.1', port: 0 }, waitMs: 1000, heartbeatMs: 2000, ...reverse },
-  } as IngressConfigInput;
+  return { ...(await reverseIngressBase()), exits, reverse: { listen: { host: '127.0.0.1', port: 0 }, waitMs: 1000, heartbeatMs: 2000, ...reverse } } as IngressConfigInput;
 }
 
 /** A SOCKS5 tunnel to the echo server pinned to the exit with `egress`; the socket, once connected. */
