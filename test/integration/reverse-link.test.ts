@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Server } from 'node:http';
+import type { Registry } from 'prom-client';
 import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { SocksClient } from 'socks';
 import { curl } from '../helpers/curl.js';
@@ -358,7 +359,8 @@ test('a hostile exit on its link: a stream it opens is refused, garbage breaks o
 
 test('a hostile exit that never answers an open: the customer gets TIMEOUT, the stream is reset at the exit and leaves the ingress', { timeout: 20_000 }, async () => {
   const cfg = await config([await reverseEntry('mute', '127.0.0.49', 'de')], { heartbeatMs: 60_000 });
-  const ing = await Ingress.start(IngressConfigSchema.parse({ ...cfg, limits: { ...cfg.limits, connectTimeoutMs: 300 } }), createLogger('silent'));
+  let metrics: Registry | undefined;
+  const ing = await Ingress.start(IngressConfigSchema.parse({ ...cfg, limits: { ...cfg.limits, connectTimeoutMs: 300 } }), createLogger('silent'), { metrics: (r) => (metrics = r) });
   const reg = ing.runtime.reverse!.registry;
   const raw = tlsConnect({ host: '127.0.0.1', port: ing.runtime.reverse!.tunnelPort!, ca: tunnelCert().pem });
   raw.on('error', () => undefined);
@@ -376,6 +378,10 @@ test('a hostile exit that never answers an open: the customer gets TIMEOUT, the 
     // Gone from the ingress at once, not when the link dies: a drained link must be able to close.
     await eventually('the unanswered stream left the ingress', () => reg.stats().exits.mute!.streams === 0, { timeoutMs: 2000 });
     await eventually('the exit was told to drop it (RST)', () => heard.includes(Buffer.from('CANCEL')), { timeoutMs: 2000 });
+    const scraped = await metrics!.metrics();
+    assert.match(scraped, /hopgate_reverse_links\{exit="mute",what="links"\} 1\n/);
+    assert.match(scraped, /hopgate_reverse_links\{exit="mute",what="streams"\} 0\n/);
+    assert.match(scraped, /hopgate_reverse_work_connections\{exit="mute",state="idle"\} 0\n/);
   } finally {
     raw.destroy();
     await ing.shutdown(0);
