@@ -103,10 +103,13 @@ export class ExitLinks {
     // A GOAWAY racing our open refuses it untouched: one more try on another link.
     for (let attempt = 0; ; attempt++) {
       const link = await this.pick(timeoutMs);
+      const giveUp = new AbortController();
       try {
         // A stream that opens after we gave up is reset at once, not left open at the exit.
-        return await within(link.open(target.host, target.port), Math.max(0, until - Date.now()), `exit ${this.exit.id}: no answer over the link for ${target.host}:${target.port}`, (s) => s.destroy());
+        return await within(link.open(target.host, target.port, {}, giveUp.signal), Math.max(0, until - Date.now()), `exit ${this.exit.id}: no answer over the link for ${target.host}:${target.port}`, (s) => s.destroy());
       } catch (err) {
+        // Still unanswered: reset at the exit and forgotten here (an exit that never answers keeps nothing).
+        giveUp.abort();
         if (attempt === 0 && err instanceof LinkError && (err.code === 'LINK_DRAINING' || err.code === 'STREAM_LIMIT')) continue;
         throw asProxyError(err, this.exit.id);
       }
