@@ -12,7 +12,7 @@
  *   node dist/bench/compare-builds.js --base /tmp/base [--rounds 7] [--ms 2000]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir, loadavg } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { buildLoadgen } from './loadgen.js';
+import { cpuUs } from './proc-cpu.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values: opt } = parseArgs({
@@ -62,19 +63,6 @@ function waitPort(port: number, host = '127.0.0.1', ms = 15_000): Promise<void> 
     };
     attempt();
   });
-}
-
-function cpuUs(pids: number[]): number {
-  let total = 0;
-  for (const p of pids) {
-    try {
-      const f = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      total += (Number(f[11]) + Number(f[12])) * 1e4; // USER_HZ 100
-    } catch {
-      // gone
-    }
-  }
-  return total;
 }
 
 interface Subject {

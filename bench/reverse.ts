@@ -21,11 +21,11 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { connect } from 'node:net';
-import { readFileSync } from 'node:fs';
 import { hashPassword } from '../src/shared/auth/password-hash.js';
 import { loadOrCreateLinkIdentity } from '../src/link/identity.js';
 import type { Job, Via } from './load.js';
 import { buildLoadgen, loadgenArgs } from './loadgen.js';
+import { cpuUs } from './proc-cpu.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, '..', 'src', 'cli', 'main.js');
@@ -75,12 +75,6 @@ const loadgen = buildLoadgen(work);
 async function load(job: Job): Promise<Record<string, number>> {
   if (job.kind === 'setup' && loadgen) return JSON.parse(await startBinary(loadgen, loadgenArgs(job)));
   return JSON.parse(await start([join(here, 'load.js'), JSON.stringify(job)]));
-}
-
-/** CPU seconds (user + system) of a process so far, from /proc (Linux). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
 }
 
 const lastPid = (): number => children.at(-1)!.pid!;
@@ -150,13 +144,13 @@ async function main(): Promise<void> {
   const rows = new Map<string, Array<Record<string, number>>>();
   for (let run = 0; run < RUNS; run++) {
     for (const s of subjects) {
-      const cpu0 = (s.pids ?? []).reduce((a, p) => a + cpuSeconds(p), 0);
+      const cpu0 = cpuUs(s.pids ?? []);
       const setup = await load({ kind: 'setup', via: s.via, echo: t.echo, concurrency: 64, ms: MS });
-      const cpu = (s.pids ?? []).reduce((a, p) => a + cpuSeconds(p), 0) - cpu0;
+      const cpu = cpuUs(s.pids ?? []) - cpu0;
       const setups = setup.count ?? setup.perSec! * (MS / 1000);
       const bulk = await load({ kind: 'bulk', via: s.via, source: t.source, streams: 1, ms: MS });
       const lat = await load({ kind: 'latency', via: s.via, echo: t.echo, rounds: 2000 });
-      const row = { setup64: setup.perSec!, cpuUs: s.pids && setups > 0 ? (cpu / setups) * 1e6 : 0, p50: setup.p50us!, p99: setup.p99us!, errors: setup.errors!, bulk1: bulk.mbPerSec!, echoP50: lat.p50us! };
+      const row = { setup64: setup.perSec!, cpuUs: s.pids && setups > 0 ? cpu / setups : 0, p50: setup.p50us!, p99: setup.p99us!, errors: setup.errors!, bulk1: bulk.mbPerSec!, echoP50: lat.p50us! };
       rows.set(s.name, [...(rows.get(s.name) ?? []), row]);
       process.stderr.write(`run ${run + 1}/${RUNS} ${s.name}: ${JSON.stringify(row)}\n`);
     }

@@ -21,6 +21,7 @@ import { hashPassword } from '../src/shared/auth/password-hash.js';
 import type { Job, Via } from './load.js';
 import { buildLoadgen, loadgenArgs } from './loadgen.js';
 import { loadOrCreateLinkIdentity } from '../src/link/identity.js';
+import { cpuUs } from './proc-cpu.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, '..', 'src', 'cli', 'main.js');
@@ -237,19 +238,8 @@ function tree(pid: number): number[] {
 }
 
 /** CPU time (user + system) of the subject's processes, in µs. */
-function cpuUs(s: Subject): number {
-  const tick = 1e6 / 100; // USER_HZ: 100 on Linux
-  let total = 0;
-  for (const p of [...(s.pid ? tree(s.pid) : []), ...(s.pids ?? [])]) {
-    try {
-      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-      const f = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      total += (Number(f[11]) + Number(f[12])) * tick;
-    } catch {
-      // gone
-    }
-  }
-  return total;
+function subjectCpuUs(s: Subject): number {
+  return cpuUs([...(s.pid ? tree(s.pid) : []), ...(s.pids ?? [])]);
 }
 
 /** Open `count` idle tunnels through `s` in a load process; they stay open until release(). */
@@ -322,13 +312,13 @@ async function main(): Promise<void> {
     for (const s of subjects) {
       const row: Row = {};
       for (const c of [1, 64, 256]) {
-        const cpu0 = cpuUs(s);
+        const cpu0 = subjectCpuUs(s);
         const r = await load({ kind: 'setup', via: s.via, echo: t.echo, concurrency: c, ms: MS });
         row[`setup${c}`] = r.perSec!;
         if (c === 64) {
           row.setup64p50 = r.p50us!;
           row.setup64p99 = r.p99us!;
-          row.proxyCpuUs = s.pid ? (cpuUs(s) - cpu0) / Math.max(1, r.count!) : NaN;
+          row.proxyCpuUs = s.pid ? (subjectCpuUs(s) - cpu0) / Math.max(1, r.count!) : NaN;
           row.genCpuUs = r.genCpuUs!;
         }
         row.errors = (row.errors ?? 0) + r.errors!;

@@ -16,12 +16,13 @@
 import { LinkTraffic, type LinkTrafficFigures } from '../link/traffic.js';
 import type { Socket } from 'node:net';
 import type { Server, TLSSocket } from 'node:tls';
-import { codeFromSystemError, isProxyError, ProxyError } from '../shared/errors.js';
+import { codeFromSystemError, isProxyError } from '../shared/errors.js';
 import { CidrSet } from '../shared/net-addr.js';
 import type { Logger } from '../shared/log.js';
 import type { TargetPolicy } from '../shared/net/target-policy.js';
 import { connectFirst, type ConnectOptions } from '../shared/net/connect-tcp.js';
 import { resolveAllowed } from '../shared/net/resolve-allowed.js';
+import { within } from '../shared/deadline.js';
 import { targetKind } from '../protocol/address.js';
 import { linkTlsServer, type LinkIdentity } from '../link/identity.js';
 import { LinkSession, type OpenRequest } from '../link/session.js';
@@ -174,10 +175,4 @@ export class ExitLinkListener {
   breakAll(): void {
     for (const s of [...this.sessions]) s.destroy('broken on purpose');
   }
-}
-
-function within<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new ProxyError('TIMEOUT', message)), ms)));
-  return Promise.race([p, expired]).finally(() => clearTimeout(timer));
 }

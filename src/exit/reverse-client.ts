@@ -17,7 +17,7 @@
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import { isIP } from 'node:net';
-import { codeFromSystemError, isProxyError, ProxyError } from '../shared/errors.js';
+import { codeFromSystemError, isProxyError, ProxyError, type ErrorCode } from '../shared/errors.js';
 import { CidrSet } from '../shared/net-addr.js';
 import { LIMITS } from '../shared/limits.js';
 import { backoffDelay } from '../shared/backoff.js';
@@ -309,12 +309,8 @@ export class ReverseExitClient {
       if (typeof req === 'string') throw new ProxyError('BAD_REQUEST', req);
       target = await this.connect(req);
     } catch (err) {
-      const code = isProxyError(err) ? err.code : codeFromSystemError(err);
-      if (code === 'TARGET_FORBIDDEN') this.counters.refusedTargets++;
-      else this.counters.dialFailures++;
-      this.log.info({ target: `${open.host}:${open.port}`, code, reason: (err as Error).message }, 'request refused or failed');
-      stream.refuse(code, (err as Error).message);
-      return;
+      const { code, message } = this.refusal(err, `${open.host}:${open.port}`);
+      return stream.refuse(code, message);
     }
     // The ingress gave up meanwhile (its client left, or its deadline passed): the target goes too.
     if (stream.destroyed) return void target.destroy();
@@ -334,11 +330,8 @@ export class ReverseExitClient {
       if (typeof req === 'string') throw new ProxyError('BAD_REQUEST', req);
       target = await this.connect(req);
     } catch (err) {
-      const code = isProxyError(err) ? err.code : codeFromSystemError(err);
-      if (code === 'TARGET_FORBIDDEN') this.counters.refusedTargets++;
-      else this.counters.dialFailures++;
-      this.log.info({ target: typeof req === 'string' ? undefined : formatTarget(req.target), code, reason: (err as Error).message }, 'request refused or failed');
-      work.end(responsePacket(p.id, { ok: false, code, message: (err as Error).message }));
+      const { code, message } = this.refusal(err, typeof req === 'string' ? undefined : formatTarget(req.target));
+      work.end(responsePacket(p.id, { ok: false, code, message }));
       setTimeout(() => work.destroy(), 1000).unref();
       return;
     }
@@ -348,6 +341,16 @@ export class ReverseExitClient {
     if (req.early.length > 0) target.write(req.early);
     if (rawAfter.length > 0) target.write(rawAfter);
     pipeBoth(work, target, this.o.idleTimeoutMs ?? LIMITS.idleTimeoutMs);
+  }
+
+  /** Why a request gets no target (its code and message for the ingress), counted and logged. */
+  private refusal(err: unknown, target: string | undefined): { code: ErrorCode; message: string } {
+    const code = isProxyError(err) ? err.code : codeFromSystemError(err);
+    if (code === 'TARGET_FORBIDDEN') this.counters.refusedTargets++;
+    else this.counters.dialFailures++;
+    const message = (err as Error).message;
+    this.log.info({ target, code, reason: message }, 'request refused or failed');
+    return { code, message };
   }
 
   private async connect(req: WorkRequest): Promise<Socket> {

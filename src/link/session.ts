@@ -143,8 +143,12 @@ export class LinkSession extends EventEmitter implements StreamHost {
     return this.closed;
   }
 
-  /** Open a stream to `host:port`; resolves once the peer accepted it, rejects with its exact result code. */
-  open(host: string, port: number, context: Readonly<Record<string, string>> = {}): Promise<LinkStream> {
+  /**
+   * Open a stream to `host:port`; resolves once the peer accepted it, rejects with its exact result code.
+   * `signal` gives up on an open still unanswered: the stream is reset at the peer and forgotten here
+   * (a peer that never answers must not keep it, nor hold a draining link open).
+   */
+  open(host: string, port: number, context: Readonly<Record<string, string>> = {}, signal?: AbortSignal): Promise<LinkStream> {
     if (this.closed) return Promise.reject(this.closed);
     if (this.draining) return Promise.reject(new LinkError('LINK_DRAINING', `${this.name}: draining, no new streams`));
     if (this.streams.size >= this.maxStreams) return Promise.reject(new LinkError('STREAM_LIMIT', `${this.name}: at its limit of ${this.maxStreams} streams`));
@@ -154,6 +158,7 @@ export class LinkSession extends EventEmitter implements StreamHost {
     const s = new LinkStream(this, id, this.window, undefined, this.maxWindow);
     this.streams.set(id, s);
     this.sendControl(openFrame(id, { ...context, host, port, window: this.window }));
+    signal?.addEventListener('abort', () => this.opening.has(id) && s.destroy(), { once: true });
     return new Promise((resolve, reject) => this.opening.set(id, { resolve, reject }));
   }
 

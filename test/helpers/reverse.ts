@@ -8,6 +8,8 @@ import { ensureSelfSignedCert } from '../../src/cli/tls-cert.js';
 import { ReverseExitClient, type ReverseExitOptions } from '../../src/exit/reverse-client.js';
 import { TargetPolicy } from '../../src/shared/net/target-policy.js';
 import type { Ingress } from '../../src/ingress/ingress.js';
+import type { IngressConfigInput } from '../../src/shared/schema/ingress-config.js';
+import { aliceHashed, USER } from './ingress.js';
 
 export const TOKEN = 'reverse-exit-token-for-tests';
 const hashes = new Map<string, Promise<string>>();
@@ -36,6 +38,19 @@ export function siteCert(name: string): { cert: string; key: string } {
   const files = { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', files.key, '-out', files.cert, '-days', '2', '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name}`], { stdio: 'ignore' });
   return files;
+}
+
+/** What every ingress of the reverse tests starts from: ephemeral ports, loopback targets, quiet, alice, the tunnel certificate, no exit probes. */
+export async function reverseIngressBase(): Promise<IngressConfigInput & { users: object[] }> {
+  const cert = tunnelCert();
+  return {
+    listen: { host: '127.0.0.1', ports: [0, 0] },
+    targetPolicy: { allow: ['127.0.0.0/8'] },
+    log: { level: 'silent', access: false },
+    limits: { exitProbeIntervalMs: 0 },
+    tls: { cert: cert.cert, key: cert.key },
+    users: [{ login: USER.login, passwordHash: await aliceHashed() }],
+  };
 }
 
 /** The ingress-side entry of a reverse exit. */

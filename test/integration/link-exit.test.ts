@@ -15,7 +15,9 @@ import { aliceHashed, startTestIngress, USER, type TestIngress } from '../helper
 import { closed, startEchoServer, withTimeout } from '../helpers/net.js';
 import { readExactly, socks5ConnectRaw } from '../helpers/socks5-raw.js';
 import { ingressIdentityDir, LINK_EXIT_SECRET, linkExitEntry, startLinkExit, type LinkExit } from '../helpers/link-exits.js';
-import { createLinkIdentity } from '../../src/link/identity.js';
+import { createLinkIdentity, linkTlsServer } from '../../src/link/identity.js';
+import { LinkSession } from '../../src/link/session.js';
+import type { LinkStream } from '../../src/link/stream.js';
 
 const cleanups: Array<() => unknown> = [];
 after(async () => {
@@ -212,4 +214,24 @@ test('configuration: a link needs links.identityDir, a hopgate exit, and no via 
   assert.match(err({ links: { identityDir: '/tmp/x' }, exits: [{ ...base, kind: 'hopgate', via: [{ host: '127.0.0.3', port: 1 }] }] }), /no via hops/);
   assert.match(err({ links: { identityDir: '/tmp/x' }, exits: [{ ...base, kind: 'hopgate', link: { port: 7002, fingerprint: 'AB:CD' } }] }), /SHA-256 fingerprint/);
   assert.ok(IngressConfigSchema.safeParse({ links: { identityDir: '/tmp/x' }, exits: [{ ...base, kind: 'hopgate' }] }).success);
+});
+
+test('a hostile exit that never answers an open: the client gets TIMEOUT (REP 6), and the stream is reset at the exit, not left opening', async () => {
+  const id = ingressIdentityDir();
+  const exitId = createLinkIdentity('mute exit');
+  const held: LinkStream[] = [];
+  const server = linkTlsServer({ identity: exitId, pinned: [id.identity.fingerprint] }, (socket) => {
+    // A link that answers PINGs (the session does) and no OPEN.
+    new LinkSession(socket, { dialled: false, name: 'mute exit' }).on('stream', (s) => held.push(s.on('error', () => undefined)));
+  });
+  const port = await listen(server);
+  const ingress = await startTestIngress({
+    links: { identityDir: id.dir, perExit: 1 },
+    exits: [{ id: 'mute', kind: 'hopgate', host: '127.0.0.1', port: 9, username: 'x', password: 'y', country: 'us', link: { port, fingerprint: exitId.fingerprint } }],
+    limits: { exitProbeIntervalMs: 0, connectTimeoutMs: 200 },
+  });
+  cleanups.push(() => ingress.stop());
+  await assert.rejects(socks5ConnectRaw(ingress.port, USER.login, USER.password, '127.0.0.1', 80, { timeoutMs: 10_000 }), /REP 6/);
+  assert.equal(held.length, 1, 'the exit saw the open');
+  await eventually('the exit was told to drop the open (RST)', () => held[0]!.destroyed, { timeoutMs: 2000 });
 });

@@ -15,12 +15,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Server } from 'node:http';
+import type { Registry } from 'prom-client';
 import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { SocksClient } from 'socks';
 import { curl } from '../helpers/curl.js';
 import { startEchoServer, withTimeout, closed } from '../helpers/net.js';
-import { aliceHashed, USER } from '../helpers/ingress.js';
-import { reverseEntry, startReverseExit, tunnelCert, tokenHash, TOKEN } from '../helpers/reverse.js';
+import { USER } from '../helpers/ingress.js';
+import { reverseEntry, reverseIngressBase, startReverseExit, tunnelCert, tokenHash, TOKEN } from '../helpers/reverse.js';
 import { startProc, killHard, stopGracefully } from '../helpers/procs.js';
 import { eventually } from '../helpers/eventually.js';
 import { startWhoami } from '../../src/cli/demo-target.js';
@@ -57,17 +58,7 @@ after(async () => {
 });
 
 async function config(exits: object[], reverse: object = {}): Promise<IngressConfigInput> {
-  const cert = tunnelCert();
-  return {
-    listen: { host: '127.0.0.1', ports: [0, 0] },
-    targetPolicy: { allow: ['127.0.0.0/8'] },
-    log: { level: 'silent', access: false },
-    limits: { exitProbeIntervalMs: 0 },
-    tls: { cert: cert.cert, key: cert.key },
-    users: [{ login: USER.login, passwordHash: await aliceHashed() }],
-    exits,
-    reverse: { listen: { host: '127.0.0.1', port: 0 }, waitMs: 1000, heartbeatMs: 2000, ...reverse },
-  } as IngressConfigInput;
+  return { ...(await reverseIngressBase()), exits, reverse: { listen: { host: '127.0.0.1', port: 0 }, waitMs: 1000, heartbeatMs: 2000, ...reverse } } as IngressConfigInput;
 }
 
 /** A SOCKS5 tunnel to the echo server pinned to the exit with `egress`; the socket, once connected. */
@@ -362,6 +353,37 @@ test('a hostile exit on its link: a stream it opens is refused, garbage breaks o
   } finally {
     raw.destroy();
     await good.stop(100);
+    await ing.shutdown(0);
+  }
+});
+
+test('a hostile exit that never answers an open: the customer gets TIMEOUT, the stream is reset at the exit and leaves the ingress', { timeout: 20_000 }, async () => {
+  const cfg = await config([await reverseEntry('mute', '127.0.0.49', 'de')], { heartbeatMs: 60_000 });
+  let metrics: Registry | undefined;
+  const ing = await Ingress.start(IngressConfigSchema.parse({ ...cfg, limits: { ...cfg.limits, connectTimeoutMs: 300 } }), createLogger('silent'), { metrics: (r) => (metrics = r) });
+  const reg = ing.runtime.reverse!.registry;
+  const raw = tlsConnect({ host: '127.0.0.1', port: ing.runtime.reverse!.tunnelPort!, ca: tunnelCert().pem });
+  raw.on('error', () => undefined);
+  try {
+    await withTimeout(new Promise((r) => raw.once('secureConnect', r)), 5000, 'TLS');
+    const next = packetReader(raw);
+    raw.write(registrationPacket({ exit: 'mute', token: TOKEN, link: true }));
+    assert.equal((await next()).props.get('link'), '1');
+    raw.removeAllListeners('data');
+    let heard = Buffer.alloc(0);
+    raw.on('data', (d: Buffer) => (heard = Buffer.concat([heard, d])));
+    raw.write(PREFACE); // a link from here on, and then silence: no answer to any open
+    // SOCKS5 says TIMEOUT as 'TTL expired'.
+    await assert.rejects(tunnel(ing.ports()[0]!, '127.0.0.49'), /TTLExpired/);
+    // Gone from the ingress at once, not when the link dies: a drained link must be able to close.
+    await eventually('the unanswered stream left the ingress', () => reg.stats().exits.mute!.streams === 0, { timeoutMs: 2000 });
+    await eventually('the exit was told to drop it (RST)', () => heard.includes(Buffer.from('CANCEL')), { timeoutMs: 2000 });
+    const scraped = await metrics!.metrics();
+    assert.match(scraped, /hopgate_reverse_links\{exit="mute",what="links"\} 1\n/);
+    assert.match(scraped, /hopgate_reverse_links\{exit="mute",what="streams"\} 0\n/);
+    assert.match(scraped, /hopgate_reverse_work_connections\{exit="mute",state="idle"\} 0\n/);
+  } finally {
+    raw.destroy();
     await ing.shutdown(0);
   }
 });

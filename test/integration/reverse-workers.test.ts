@@ -19,14 +19,14 @@ import { pino } from 'pino';
 import { SocksClient } from 'socks';
 import { startEchoServer, listen0, rawExchange, withTimeout } from '../helpers/net.js';
 import { acceptQueue } from '../helpers/ports.js';
-import { aliceHashed, USER } from '../helpers/ingress.js';
-import { reverseEntry, startReverseExit, tunnelCert, tokenHash } from '../helpers/reverse.js';
+import { USER } from '../helpers/ingress.js';
+import { reverseEntry, reverseIngressBase, startReverseExit, tunnelCert, tokenHash } from '../helpers/reverse.js';
 import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl } from '../helpers/control-link-fixtures.js';
 import { startIngressProcesses, type RunningIngress } from '../../src/processes/ingress-workers.js';
 import type { ControlledIngress } from '../../src/processes/controlled-ingress.js';
 import { Ingress } from '../../src/ingress/ingress.js';
 import { HELD_MESSAGE } from '../../src/ingress/reverse/tunnel-dispatch.js';
-import { IngressConfigSchema, type IngressConfigInput } from '../../src/shared/schema/ingress-config.js';
+import { IngressConfigSchema } from '../../src/shared/schema/ingress-config.js';
 import type { ReverseExitClient } from '../../src/exit/reverse-client.js';
 import { ensureSelfSignedCert } from '../../src/cli/tls-cert.js';
 import { createLogger } from '../../src/shared/log.js';
@@ -45,19 +45,6 @@ after(async () => {
   await echo.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** Settings of every ingress here: ephemeral ports, loopback targets, quiet, alice. */
-async function base(): Promise<IngressConfigInput & { users: object[] }> {
-  const cert = tunnelCert();
-  return {
-    listen: { host: '127.0.0.1', ports: [0, 0] },
-    targetPolicy: { allow: ['127.0.0.0/8'] },
-    log: { level: 'silent', access: false },
-    limits: { exitProbeIntervalMs: 0 },
-    tls: { cert: cert.cert, key: cert.key },
-    users: [{ login: USER.login, passwordHash: await aliceHashed() }],
-  };
-}
 
 /** A small pool and a short wait: a request fails unless its worker holds an idle work connection. */
 const REVERSE = { listen: { host: '127.0.0.1', port: 0 }, waitMs: 300, heartbeatMs: 5000 };
@@ -104,7 +91,7 @@ async function run(proxyPort: number, egress: string, count: number, what: strin
 test('two workers (YAML): every sequential request through a reverse exit with a pool of 2 succeeds', { timeout: 30_000 }, async () => {
   const file = join(dir, 'two-workers.yaml');
   const handshakeTimeoutMs = 500;
-  const cfg = await base();
+  const cfg = await reverseIngressBase();
   writeFileSync(file, JSON.stringify({ ...cfg, limits: { ...cfg.limits, handshakeTimeoutMs }, exits: [await reverseEntry('office', '127.0.0.21', 'de')], reverse: REVERSE }));
   let ing: RunningIngress | undefined;
   let exit: ReverseExitClient | undefined;
@@ -132,7 +119,7 @@ test('two workers (YAML): every sequential request through a reverse exit with a
 test('one process: a reload that brings the first reverse exit starts the tunnel port; a taken port is logged, not fatal', { timeout: 20_000 }, async () => {
   const logged: string[] = [];
   const log = pino({ level: 'info' }, new Writable({ write: (chunk, _enc, cb) => (logged.push(String(chunk)), cb()) }));
-  const start = await base();
+  const start = await reverseIngressBase();
   const ing = await Ingress.start(IngressConfigSchema.parse(start), log);
   const taken = createServer();
   const takenPort = await listen0(taken);
@@ -215,7 +202,7 @@ test('two workers fed by the control plane: the first reverse exit, added throug
 
 test('two workers (YAML): a tunnel port taken at the first reload opens at a later one, and both workers get work connections', { timeout: 30_000 }, async () => {
   const file = join(dir, 'late-taken.yaml');
-  const start = await base();
+  const start = await reverseIngressBase();
   writeFileSync(file, JSON.stringify(start));
   const blocker = createServer();
   const taken = await listen0(blocker);
@@ -270,7 +257,7 @@ test('two workers (YAML): a tunnel port taken at the first reload opens at a lat
 
 test('two workers (YAML): a worker that does not answer when the tunnel port opens holds exits back for a bounded time only', { timeout: 30_000 }, async () => {
   const file = join(dir, 'silent-worker.yaml');
-  const start = await base();
+  const start = await reverseIngressBase();
   writeFileSync(file, JSON.stringify(start));
   let ing: RunningIngress | undefined;
   let exit: ReverseExitClient | undefined;
@@ -301,7 +288,7 @@ test('two workers (YAML): a worker that does not answer when the tunnel port ope
 
 test('two workers (YAML): a worker holding none of an exit\'s pool gets a work connection moved to it, with no request to bring a refill', { timeout: 30_000 }, async () => {
   const file = join(dir, 'imbalance.yaml');
-  const start = await base();
+  const start = await reverseIngressBase();
   writeFileSync(file, JSON.stringify(start));
   let ing: RunningIngress | undefined;
   let exit: ReverseExitClient | undefined;
@@ -342,7 +329,7 @@ test('two workers (YAML): a worker holding none of an exit\'s pool gets a work c
 
 test('two workers (YAML): a pool of 1 serves every request — a request reaching the worker without it waits while the connection is moved there', { timeout: 30_000 }, async () => {
   const file = join(dir, 'pool-1.yaml');
-  const cfg = await base();
+  const cfg = await reverseIngressBase();
   writeFileSync(file, JSON.stringify({ ...cfg, exits: [await reverseEntry('single', '127.0.0.28', 'de')], reverse: { ...REVERSE, waitMs: 2000 } }));
   let ing: RunningIngress | undefined;
   let exit: ReverseExitClient | undefined;
@@ -362,7 +349,7 @@ test('two workers (YAML): a pool of 1 serves every request — a request reachin
 
 test('two workers (YAML): a flood of silent connections to the tunnel port stays bounded in the primary, and an exit from elsewhere still registers at once', { timeout: 100_000 }, async () => {
   const file = join(dir, 'flood.yaml');
-  const cfg = await base();
+  const cfg = await reverseIngressBase();
   writeFileSync(file, JSON.stringify({ ...cfg, exits: [await reverseEntry('steady', '127.0.0.25', 'de')], reverse: REVERSE }));
   let ing: RunningIngress | undefined;
   let flood: ChildProcess | undefined;

@@ -13,6 +13,7 @@ import type { ReverseRegistry } from './registry.js';
 import type { WorkConn } from './work-conn.js';
 import { LinkSession } from '../../link/session.js';
 import { LinkError } from '../../link/errors.js';
+import { within } from '../../shared/deadline.js';
 
 /** A work connection that closes before answering was stale (its exit died): try another. */
 const STALE_RETRIES = 2;
@@ -77,29 +78,21 @@ class StaleConnection extends Error {}
  * the exit saw the open is stale: another link (or work connection) is tried.
  */
 async function openOnLink(link: LinkSession, exitId: string, target: TargetAddress, opts: ReverseDialOptions): Promise<Socket> {
-  const opening = link.open(target.host, target.port, linkOpenContext({ ...opts, purpose: opts.purpose ?? 'connect' }));
-  let late = false;
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      late = true;
-      reject(new ProxyError('TIMEOUT', `exit ${exitId} did not answer for ${formatTarget(target)} within ${opts.timeoutMs} ms`));
-    }, opts.timeoutMs);
-  });
-  // A stream that opens after we gave up is reset at once, not left open at the exit.
-  void opening.then((s) => late && s.destroy(), () => undefined);
+  const giveUp = new AbortController();
+  const opening = link.open(target.host, target.port, linkOpenContext({ ...opts, purpose: opts.purpose ?? 'connect' }), giveUp.signal);
   try {
-    const stream = await Promise.race([opening, expired]);
+    // A stream that opens after we gave up is reset at once, not left open at the exit.
+    const stream = await within(opening, opts.timeoutMs, `exit ${exitId} did not answer for ${formatTarget(target)} within ${opts.timeoutMs} ms`, (s) => s.destroy());
     if (opts.early && opts.early.length > 0) stream.write(opts.early);
     return stream as unknown as Socket; // a stream stands in for a socket (src/link/stream.ts)
   } catch (err) {
+    // Past the deadline and still unanswered: reset at the exit and forgotten here (an exit that never answers keeps nothing).
+    giveUp.abort();
     if (!(err instanceof LinkError)) throw err;
     if (err.code === 'OPEN_REFUSED') throw new ProxyError(resultCode(err.result ?? ''), `exit ${exitId}: ${err.message} (${formatTarget(target)})`);
     // Draining, full, or broken before the exit answered: another link (the exit's replacement) may take it.
     if (err.code === 'LINK_DRAINING' || err.code === 'STREAM_LIMIT' || err.code === 'LINK_BROKEN') throw new StaleConnection(err.message);
     throw new ProxyError('EXIT_UNREACHABLE', `exit ${exitId}: ${err.message}`);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -16,7 +16,7 @@ import type { Snapshot } from '../config/snapshot.js';
 import type { ReverseDialer } from '../upstream/dial-route.js';
 import { dialReverse, type ReverseDialOptions } from './dial-reverse.js';
 import { PublishServer } from './publish.js';
-import { ReverseRegistry, type RegistryLog } from './registry.js';
+import { ReverseRegistry, type RegistryLog, type ReverseStats } from './registry.js';
 import { checkReverseConfig, tunnelListen } from '../../shared/schema/check-reverse-config.js';
 import { TunnelIntake } from './tunnel-intake.js';
 import { boundPort, listenOn } from '../../shared/listen.js';
@@ -130,36 +130,15 @@ export class ReverseNode implements ReverseDialer {
     return dialReverse(this.registry, exit, target, { waitMs, timeoutMs, ...extra });
   }
 
-  /** Exported figures: work connections per exit and state. */
+  /** Exported figures: work connections per exit and state; links and their streams per exit. */
   registerMetrics(registry: Registry): void {
     const reg = this.registry;
-    new Gauge({
-      name: 'hopgate_reverse_work_connections',
-      help: 'Work connections of reverse exits, by exit and state (idle, busy), and requests waiting for one',
-      labelNames: ['exit', 'state'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const [exit, s] of Object.entries(reg.stats().exits)) {
-          this.set({ exit, state: 'idle' }, s.idle);
-          this.set({ exit, state: 'busy' }, s.busy);
-          this.set({ exit, state: 'waiting' }, s.waiting);
-        }
-      },
-    });
-    new Gauge({
-      name: 'hopgate_reverse_links',
-      help: 'Links of reverse exits taking new streams, and the streams (tunnels) open on them, by exit',
-      labelNames: ['exit', 'what'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const [exit, s] of Object.entries(reg.stats().exits)) {
-          this.set({ exit, what: 'links' }, s.links);
-          this.set({ exit, what: 'streams' }, s.streams);
-        }
-      },
-    });
+    perExitGauge(registry, reg, 'hopgate_reverse_work_connections', 'Work connections of reverse exits, by exit and state (idle, busy), and requests waiting for one', 'state', (s) => ({
+      idle: s.idle,
+      busy: s.busy,
+      waiting: s.waiting,
+    }));
+    perExitGauge(registry, reg, 'hopgate_reverse_links', 'Links of reverse exits taking new streams, and the streams (tunnels) open on them, by exit', 'what', (s) => ({ links: s.links, streams: s.streams }));
   }
 
   /**
@@ -172,4 +151,20 @@ export class ReverseNode implements ReverseDialer {
     if (this.tunnel?.listening) this.tunnel.close();
     this.publish?.close(cut);
   }
+}
+
+/** A gauge read from the registry at each scrape: one series per exit and figure, the figure's name under `label`. */
+function perExitGauge(registry: Registry, reg: ReverseRegistry, name: string, help: string, label: string, figures: (s: ReverseStats['exits'][string]) => Record<string, number>): void {
+  new Gauge({
+    name,
+    help,
+    labelNames: ['exit', label],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [exit, s] of Object.entries(reg.stats().exits)) {
+        for (const [figure, value] of Object.entries(figures(s))) this.set({ exit, [label]: figure }, value);
+      }
+    },
+  });
 }

@@ -13,6 +13,7 @@
 import { LinkTraffic, type LinkTrafficFigures } from '../../link/traffic.js';
 import { EXIT_TARGET_CODES, ProxyError, type ErrorCode } from '../../shared/errors.js';
 import { backoffDelay, type BackoffPolicy } from '../../shared/backoff.js';
+import { within } from '../../shared/deadline.js';
 import type { TargetAddress } from '../../protocol/address.js';
 import type { ForwardExitConfig, IngressConfig } from '../../shared/schema/ingress-config.js';
 import { dialLinkTls, loadOrCreateLinkIdentity, type LinkIdentity } from '../../link/identity.js';
@@ -97,9 +98,13 @@ export class ExitLinks {
     // A GOAWAY racing our open refuses it untouched: one more try on another link.
     for (let attempt = 0; ; attempt++) {
       const link = await this.pick(timeoutMs);
+      const giveUp = new AbortController();
       try {
-        return await withDeadline(link.open(target.host, target.port), Math.max(0, until - Date.now()), `exit ${this.exit.id}: no answer over the link for ${target.host}:${target.port}`);
+        // A stream that opens after we gave up is reset at once, not left open at the exit.
+        return await within(link.open(target.host, target.port, {}, giveUp.signal), Math.max(0, until - Date.now()), `exit ${this.exit.id}: no answer over the link for ${target.host}:${target.port}`, (s) => s.destroy());
       } catch (err) {
+        // Still unanswered: reset at the exit and forgotten here (an exit that never answers keeps nothing).
+        giveUp.abort();
         if (attempt === 0 && err instanceof LinkError && (err.code === 'LINK_DRAINING' || err.code === 'STREAM_LIMIT')) continue;
         throw asProxyError(err, this.exit.id);
       }
@@ -109,7 +114,7 @@ export class ExitLinks {
   /** Health probe: a link is up (dialled if need be) and answers a PING in time. */
   async probe(timeoutMs: number): Promise<number> {
     const link = await this.pick(timeoutMs);
-    return withDeadline(link.ping(), timeoutMs, `exit ${this.exit.id}: link PING unanswered`).catch((err: unknown) => {
+    return within(link.ping(), timeoutMs, `exit ${this.exit.id}: link PING unanswered`).catch((err: unknown) => {
       throw asProxyError(err, this.exit.id);
     });
   }
@@ -211,22 +216,6 @@ export class ExitLinks {
     }, Math.max(0, this.retryAt - Date.now()));
     this.retryTimer.unref();
   }
-}
-
-function withDeadline<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  let late = false;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      late = true;
-      reject(new ProxyError('TIMEOUT', message));
-    }, ms);
-  });
-  // A stream that opens after we gave up is reset at once, not left open at the exit.
-  void p.then((v) => {
-    if (late) (v as { destroy?: () => void }).destroy?.();
-  }, () => undefined);
-  return Promise.race([p, expired]).finally(() => clearTimeout(timer));
 }
 
 /** Every exit's links, for one ingress process; follows reloads. */
