@@ -3,22 +3,15 @@
  * connect from the configured local address (shared/net/connect-tcp.ts).
  */
 import type { Socket } from 'node:net';
-import { ProxyError } from '../../shared/errors.js';
 import type { TargetAddress } from '../../protocol/address.js';
 import type { TargetPolicy } from '../../shared/net/target-policy.js';
 import { connectFirst, type ConnectOptions } from '../../shared/net/connect-tcp.js';
 import { resolveAllowed } from '../../shared/net/resolve-allowed.js';
+import { within } from '../../shared/deadline.js';
 
 export interface DialOptions extends ConnectOptions {
   readonly policy: TargetPolicy;
   readonly timeoutMs: number;
-}
-
-/** Reject with TIMEOUT when `p` takes longer than `ms` (its late result is dropped). */
-function within<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new ProxyError('TIMEOUT', message)), ms)));
-  return Promise.race([p, expired]).finally(() => clearTimeout(timer));
 }
 
 /**
