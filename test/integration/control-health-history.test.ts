@@ -4,6 +4,8 @@
  * both transitions with their times and reasons, the probes per minute (ok, failed, latency)
  * and the node's latest probe in GET /v1/exits/{id}/health-history and `hopgate exits health`;
  * a hostile pull report is refused or bounded; bad windows are 400; old history is pruned.
+ * On SQLite the ingress runs two workers (each probes; the primary sums their minutes), on
+ * PostgreSQL one process: both paths of the report.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -41,7 +43,8 @@ interface History {
 }
 
 for (const d of await dialects()) {
-  describe(`exit health history (${d.name})`, { skip: d.skip }, () => {
+  const workers = d.name === 'sqlite' ? 2 : 1;
+  describe(`exit health history (${d.name}, ${workers} ingress worker(s))`, { skip: d.skip }, () => {
     let tdb: TestDb;
     let cpState: ReturnType<typeof tempDir>;
     let ingState: ReturnType<typeof tempDir>;
@@ -66,9 +69,10 @@ for (const d of await dialects()) {
       call = cp.api;
       assert.equal((await call('PATCH', '/v1/settings', { ...TEST_SETTINGS, limits: { exitProbeIntervalMs: 200 } })).status, 200);
       for (const [id, x] of exits) assert.equal((await call('POST', '/v1/exits', exitEntry(x, id.slice(0, 2)))).status, 201);
-      ing = await startLinkedIngress(cp.url, await makeNode(call, 'edge-1'), ingState.path);
+      ing = await startLinkedIngress(cp.url, await makeNode(call, 'edge-1'), ingState.path, { workers });
       const rev = (await call('GET', '/v1/revision')).body.revision;
-      await eventually(`revision ${rev} in force`, () => ing.ingress!.runtime.snapshot.revision === rev);
+      await eventually(`revision ${rev} in force`, () => ing.revision === rev);
+      assert.equal(ing.workers, workers);
     });
     after(async () => {
       await ing?.stop();
@@ -208,6 +212,18 @@ for (const d of await dialects()) {
       } finally {
         fake.close();
         await cp.store.recordExitHealth('edge-bad', [], new Date().toISOString());
+      }
+    });
+
+    it('a down exit that is drained leaves the report: its transition says why, not "probe ok"', async () => {
+      await cp.store.recordExitHealth('edge-drain', ['us-1'], new Date().toISOString());
+      assert.equal((await call('PATCH', '/v1/exits/us-1', { drain: true })).status, 200);
+      try {
+        await cp.store.recordExitHealth('edge-drain', [], new Date().toISOString());
+        const t = (await history('us-1')).transitions.filter((x) => x.node === 'edge-drain');
+        assert.deepEqual(t.map((x) => [x.from, x.to, x.reason]), [['up', 'down', 'reported down (no probe: a reverse exit not connected, or real connections failing)'], ['down', 'up', 'drained: no longer watched by the ingress']]);
+      } finally {
+        assert.equal((await call('PATCH', '/v1/exits/us-1', { drain: false })).status, 200);
       }
     });
 

@@ -53,7 +53,9 @@ export interface HealthHistory {
   readonly nodes: NodeHealth[];
 }
 
-function reasonOf(to: 'up' | 'down', last: LastProbe | undefined): string {
+function reasonOf(to: 'up' | 'down', last: LastProbe | undefined, drained: boolean): string {
+  // A drained exit leaves the ingress's configuration, so it leaves the down set without being seen up.
+  if (to === 'up' && drained) return 'drained: no longer watched by the ingress';
   if (to === 'down') return last && !last.ok ? `probe failed: ${last.error ?? 'ERROR'}` : 'reported down (no probe: a reverse exit not connected, or real connections failing)';
   return last?.ok ? `probe ok${last.latencyMs !== null ? ` (${last.latencyMs} ms)` : ''}` : 'reported up';
 }
@@ -75,7 +77,9 @@ export class HealthHistoryRepo {
     const atMs = Date.parse(at);
     const pending: Array<[string, string]> = [];
     const n = await this.db.transaction().execute(async (trx) => {
-      const known = new Set((await trx.selectFrom('exits').select('id').execute()).map((r) => r.id));
+      const exits = await trx.selectFrom('exits').select(['id', 'drain']).execute();
+      const known = new Set(exits.map((r) => r.id));
+      const drained = new Set(exits.filter((r) => Number(r.drain) === 1).map((r) => r.id));
       // PostgreSQL: the node's row locked, so two replicas pulling it during a hand-over cannot both see the same previous report.
       let q = trx.selectFrom('node_exit_health').select(['down', 'last_probes']).where('node_id', '=', nodeId);
       if (this.dialect === 'postgres') q = q.forUpdate();
@@ -96,7 +100,7 @@ export class HealthHistoryRepo {
       for (const id of new Set([...was, ...now])) {
         if (!known.has(id) || was.has(id) === now.has(id)) continue;
         const to = now.has(id) ? 'down' : 'up';
-        transitions.push({ id: newId('eht'), exit_id: id, node_id: nodeId, from_state: to === 'down' ? 'up' : 'down', to_state: to, at, reason: reasonOf(to, lastById.get(id)) });
+        transitions.push({ id: newId('eht'), exit_id: id, node_id: nodeId, from_state: to === 'down' ? 'up' : 'down', to_state: to, at, reason: reasonOf(to, lastById.get(id), drained.has(id)) });
       }
       // Batches: a node reporting many exits at once stays within the databases' parameter limits.
       for (let i = 0; i < transitions.length; i += 500) await trx.insertInto('exit_health_transitions').values(transitions.slice(i, i + 500)).execute();
