@@ -12,7 +12,7 @@
  * only minutes near now, and everything older than the retention is pruned.
  */
 import type { ExitProbeReport, LastProbe } from '../../shared/control-protocol.js';
-import type { ExitHealthTransitionsTable } from '../tables.js';
+import type { ExitHealthTransitionsTable, ExitProbeMinutesTable } from '../tables.js';
 import { json, parseJson } from './json-columns.js';
 import { newId, type Db } from './tx.js';
 
@@ -104,6 +104,7 @@ export class HealthHistoryRepo {
       }
       // Batches: a node reporting many exits at once stays within the databases' parameter limits.
       for (let i = 0; i < transitions.length; i += 500) await trx.insertInto('exit_health_transitions').values(transitions.slice(i, i + 500)).execute();
+      const rows: ExitProbeMinutesTable[] = [];
       for (const p of probes ?? []) {
         if (!known.has(p.id)) continue;
         for (const m of p.minutes) {
@@ -112,14 +113,23 @@ export class HealthHistoryRepo {
           const key = `${nodeId}\0${p.id}\0${m.minute}`;
           const value = `${m.ok}/${m.failed}/${m.latencyMsSum}`;
           if (this.written.get(key) === value) continue;
-          const v = { probes_ok: m.ok, probes_failed: m.failed, latency_ms_sum: m.latencyMsSum };
-          await trx
-            .insertInto('exit_probe_minutes')
-            .values({ exit_id: p.id, node_id: nodeId, minute: m.minute, ...v })
-            .onConflict((oc) => oc.columns(['exit_id', 'minute', 'node_id']).doUpdateSet(v))
-            .execute();
+          rows.push({ exit_id: p.id, node_id: nodeId, minute: m.minute, probes_ok: m.ok, probes_failed: m.failed, latency_ms_sum: m.latencyMsSum });
           pending.push([key, value]);
         }
+      }
+      // Upserts in batches (one statement each, not one per row: a pull of 1,000 exits is one or two statements).
+      for (let i = 0; i < rows.length; i += 500) {
+        await trx
+          .insertInto('exit_probe_minutes')
+          .values(rows.slice(i, i + 500))
+          .onConflict((oc) =>
+            oc.columns(['exit_id', 'minute', 'node_id']).doUpdateSet((eb) => ({
+              probes_ok: eb.ref('excluded.probes_ok'),
+              probes_failed: eb.ref('excluded.probes_failed'),
+              latency_ms_sum: eb.ref('excluded.latency_ms_sum'),
+            })),
+          )
+          .execute();
       }
       return transitions.length;
     });
