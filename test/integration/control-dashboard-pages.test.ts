@@ -259,13 +259,13 @@ describe('dashboard pages at desktop and phone sizes', { skip: typeof pw === 'st
         'newest first, the times the API gives',
       );
       assert.match((await page.locator('#exit-health-transitions tr[data-to=down]').textContent()) ?? '', /probe failed: TIMEOUT/);
-      assert.deepEqual(await page.locator('#exit-health-timeline g[data-node=edge-1] rect').evaluateAll((xs) => xs.map((x) => (x as any).dataset.state)), ['up', 'down', 'up']);
+      assert.deepEqual(await page.locator('#exit-health-timeline [data-node=edge-1] .seg').evaluateAll((xs) => xs.map((x) => (x as any).dataset.state)), ['up', 'down', 'up']);
       const probeTotals = async (): Promise<Record<string, number>> => totalsOf(page, '#exit-health-chart');
       const apiOk = hist.series.reduce((n: number, p: any) => n + p.ok, 0);
       const apiFailed = hist.series.reduce((n: number, p: any) => n + p.failed, 0);
       assert.deepEqual([apiOk, apiFailed], [11, 3]);
       assert.deepEqual([(await probeTotals()).ok, (await probeTotals()).failed], [apiOk, apiFailed]);
-      await layout(page, size, 'exit-health', ['#exit-health-now', '#exit-health-timeline svg', '#exit-health-chart svg', '#exit-health-transitions table']);
+      await layout(page, size, 'exit-health', ['#exit-health-now', '#exit-health-timeline .seg.down', '#exit-health-chart svg', '#exit-health-transitions table']);
       // The last hour: no transition, only the fresh report's probes.
       await page.locator('#exit-health-range button[data-range="1h"]').click();
       await page.locator('#exit-health-transitions', { hasText: 'No up/down transition in this range.' }).waitFor();

@@ -12,7 +12,6 @@ import { HEALTH_RANGES, isHealthRange, probeBars, timeline, type HealthRangeId, 
 import { kick } from './shell.js';
 
 const W = 720;
-const ROW = 18;
 const H = 120;
 const STATE_BADGE = { up: 'good', down: 'bad', draining: 'warn' } as const;
 
@@ -35,28 +34,27 @@ function picker(): HTMLElement {
   return box;
 }
 
-function timelineSvg(h: HealthHistory, startMs: number, endMs: number): HTMLElement {
+/** One track per node, segments placed in % of the window (CSSOM, allowed under the page's CSP): crisp at any width. */
+function timelineTracks(h: HealthHistory, startMs: number, endMs: number): HTMLElement {
   const lines = timeline(h, startMs, endMs);
   if (lines.size === 0) return el('p', { class: 'empty' }, 'No ingress has reported this exit yet.');
   const span = Math.max(1, endMs - startMs);
-  const x = (ms: number): number => ((ms - startMs) / span) * W;
-  const height = lines.size * (ROW + 6) + 16;
-  const g = svg('svg', { viewBox: `0 0 ${W} ${height}`, role: 'img', class: 'timeline', 'aria-label': 'up/down timeline per ingress node', preserveAspectRatio: 'none' });
-  let y = 0;
+  const pct = (ms: number): string => `${(((ms - startMs) / span) * 100).toFixed(3)}%`;
+  const box = el('div', { class: 'timeline', role: 'img', 'aria-label': 'up/down timeline per ingress node' });
   for (const [node, segs] of lines) {
-    const row = svg('g', { class: 'node', 'data-node': node });
+    const track = el('div', { class: 'track' });
     for (const s of segs) {
-      const rect = svg('rect', { class: s.state, x: x(s.fromMs).toFixed(2), y, width: Math.max(0.5, x(s.toMs) - x(s.fromMs)).toFixed(2), height: ROW, 'data-state': s.state, 'data-from': new Date(s.fromMs).toISOString(), 'data-to': new Date(s.toMs).toISOString() });
-      rect.appendChild(svg('title', {}, `${node}: ${s.state} from ${new Date(s.fromMs).toISOString()} to ${new Date(s.toMs).toISOString()}`));
-      row.appendChild(rect);
+      const from = new Date(s.fromMs).toISOString();
+      const to = new Date(s.toMs).toISOString();
+      const seg = el('span', { class: `seg ${s.state}`, title: `${node}: ${s.state} from ${from} to ${to}`, 'data-state': s.state, 'data-from': from, 'data-to': to });
+      seg.style.left = pct(s.fromMs);
+      seg.style.width = `${(((s.toMs - s.fromMs) / span) * 100).toFixed(3)}%`;
+      track.appendChild(seg);
     }
-    row.appendChild(svg('text', { x: 3, y: y + ROW - 5, class: 'label' }, node));
-    g.appendChild(row);
-    y += ROW + 6;
+    box.appendChild(el('div', { class: 'node', 'data-node': node }, el('span', { class: 'name' }, node), track));
   }
-  g.appendChild(svg('text', { x: 2, y: height - 3, class: 'label' }, new Date(startMs).toISOString().slice(0, 16)));
-  g.appendChild(svg('text', { x: W - 2, y: height - 3, class: 'label end' }, 'now'));
-  return el('div', { class: 'chart' }, g);
+  box.appendChild(el('div', { class: 'axis' }, el('span', {}, `${new Date(startMs).toISOString().slice(0, 16).replace('T', ' ')} UTC`), el('span', {}, 'now')));
+  return box;
 }
 
 function probesSvg(bars: readonly ProbeBar[]): HTMLElement {
@@ -118,7 +116,7 @@ export async function healthPanel(exitId: string): Promise<void> {
     ),
   );
   // Drawn again on every refresh: the window's end is now.
-  render('exit-health-timeline', null, () => timelineSvg(h, startMs, endMs), true);
+  render('exit-health-timeline', null, () => timelineTracks(h, startMs, endMs), true);
   render('exit-health-chart', null, () => probesSvg(probeBars(h.series, startMs, endMs)), true);
   render('exit-health-transitions', [range, h.transitions, h.truncated], () =>
     el(
