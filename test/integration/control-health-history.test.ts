@@ -17,6 +17,8 @@ import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl, type Api
 import { eventually } from '../helpers/eventually.js';
 import { exitEntry, startTestExit, type TestExit } from '../helpers/exits.js';
 import { listen0 } from '../helpers/net.js';
+import { startReverseExit, tunnelCert } from '../helpers/reverse.js';
+import type { ReverseExitClient } from '../../src/exit/reverse-client.js';
 import type { ControlledIngress } from '../../src/processes/controlled-ingress.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';
 
@@ -224,6 +226,33 @@ for (const d of await dialects()) {
         assert.deepEqual(t.map((x) => [x.from, x.to, x.reason]), [['up', 'down', 'reported down (no probe: a reverse exit not connected, or real connections failing)'], ['down', 'up', 'drained: no longer watched by the ingress']]);
       } finally {
         assert.equal((await call('PATCH', '/v1/exits/us-1', { drain: false })).status, 200);
+      }
+    });
+
+    it('a reverse exit (never probed: connected or not): down until it dials in, then up; no probe series', async () => {
+      const cert = tunnelCert();
+      assert.equal((await call('PATCH', '/v1/settings', { tls: { cert: cert.cert, key: cert.key }, reverse: { listen: { host: '127.0.0.1', port: 0 } } })).status, 200);
+      const r = await call('POST', '/v1/exits', { id: 'rv-1', kind: 'reverse', egressIp: '127.0.0.7', country: 'nl', from: ['127.0.0.0/8'] });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const down = await eventually('rv-1 down (not connected)', async () => {
+        const x = await history('rv-1');
+        return x.transitions.length >= 1 ? x : undefined;
+      }, { timeoutMs: 15_000 });
+      assert.deepEqual(down.transitions.map((t) => [t.node, t.from, t.to, t.reason]), [['edge-1', 'up', 'down', 'reported down (no probe: a reverse exit not connected, or real connections failing)']]);
+      const tunnelPort = await eventually('the tunnel port', () => ing.tunnelPort);
+      let client: ReverseExitClient | undefined;
+      try {
+        client = startReverseExit(tunnelPort, 'rv-1', '127.0.0.7', { pool: 1, token: r.body.token });
+        const up = await eventually('rv-1 up once it dialled in', async () => {
+          const x = await history('rv-1');
+          return x.transitions.length >= 2 ? x : undefined;
+        }, { timeoutMs: 15_000 });
+        assert.deepEqual(up.transitions.map((t) => [t.from, t.to, t.reason]).slice(1), [['down', 'up', 'reported up']]);
+        assert.deepEqual(up.series, [], 'a reverse exit is not probed');
+        assert.equal(up.nodes.find((n) => n.node === 'edge-1')?.lastProbe, null);
+      } finally {
+        await client?.stop(0);
+        assert.equal((await call('DELETE', '/v1/exits/rv-1')).status, 204);
       }
     });
 
