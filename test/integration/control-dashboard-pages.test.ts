@@ -145,6 +145,9 @@ describe('dashboard pages at desktop and phone sizes', { skip: typeof pw === 'st
       await page.locator('#customer-search').fill(`carol_${s}`);
       const row = page.locator(`#customers-table tr[data-login="carol_${s}"]`);
       await row.waitFor();
+      // The row may already be in the unfiltered list (the phone run comes after the desktop's customers):
+      // wait for the search's answer, not the row.
+      await page.waitForFunction(() => (globalThis as any).document.querySelectorAll('#customers-table tbody tr').length === 1, undefined, { timeout: 10_000 });
       assert.equal(await page.locator('#customers-table tbody tr').count(), 1);
       await layout(page, size, 'customers', ['#create-form', `#customers-table tr[data-login="carol_${s}"]`]);
       await row.locator('td.login a').click();
