@@ -14,6 +14,7 @@ import { periodEnd } from '../shared/quota-period.js';
 import type { ControlMetrics } from './metrics.js';
 import type { ControlStore } from './store/index.js';
 import type { ConfigHub, Subscriber } from './stream.js';
+import { checkedLoginDomain } from './store/login-domain-stats.js';
 
 export interface CollectorOptions {
   /** Pull and quota check period (default 5 s). */
@@ -25,7 +26,12 @@ export interface CollectorOptions {
   readonly metrics?: ControlMetrics;
   /** Wall clock; tests move it. */
   readonly now?: () => number;
+  /** Login records and per-domain usage older than this are deleted (default 30 days). */
+  readonly retentionDays?: number;
 }
+
+/** Retention pruning runs at most this often (the first round prunes at once). */
+const PRUNE_EVERY_MS = 10 * 60_000;
 
 export interface PullResult {
   readonly node: string;
@@ -46,6 +52,7 @@ export class StatsCollector {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly now: () => number;
+  private lastPrune = -Infinity;
   /** Tests: fail the next N pulls after fetching (as if the write failed). */
   failNextWrites = 0;
   lastPulls: PullResult[] = [];
@@ -79,6 +86,7 @@ export class StatsCollector {
         this.lastPulls = await Promise.all(subs.map((s) => this.pull(s)));
         await this.enforceQuotas();
         await this.checkFailovers();
+        await this.pruneStats();
       } catch (err) {
         this.o.log?.error({ err: (err as Error).message }, 'statistics round failed');
       }
@@ -112,7 +120,10 @@ export class StatsCollector {
           m?.pullFailures.inc({ stage: 'status' });
           throw new Error(`${url.origin} answered ${res.status}: ${text.slice(0, 200)}`);
         }
-        const pull = JSON.parse(text) as StatsPull;
+        const raw = JSON.parse(text) as StatsPull;
+        const extra = checkedLoginDomain(raw);
+        if (extra.dropped > 0) this.o.log?.warn({ node: sub.nodeId, dropped: extra.dropped }, 'statistics pull: malformed login or domain records dropped');
+        const pull: StatsPull = { ...raw, logins: extra.logins, domains: extra.domains };
         const down = ExitsDownReport.safeParse(pull.exitsDown);
         if (!down.success) {
           m?.pullFailures.inc({ stage: 'status' });
@@ -180,6 +191,20 @@ export class StatsCollector {
     const n = await this.store.syncFailovers();
     this.lastDown = down;
     if (n > 0) this.o.log?.info({ notices: n }, 'failover notices written');
+    return n;
+  }
+
+  /**
+   * Delete login and domain minutes past the retention (one indexed range delete per
+   * table), at most every PRUNE_EVERY_MS unless `force`. Returns the rows deleted.
+   */
+  async pruneStats(force = false): Promise<number> {
+    const t = this.now();
+    if (!force && t - this.lastPrune < PRUNE_EVERY_MS) return 0;
+    this.lastPrune = t;
+    const cutoff = new Date(t - (this.o.retentionDays ?? 30) * 86_400_000).toISOString().slice(0, 16);
+    const n = await this.store.loginDomains.prune(cutoff);
+    if (n > 0) this.o.log?.info({ deleted: n, before: cutoff }, 'login and domain statistics past the retention deleted');
     return n;
   }
 
