@@ -208,3 +208,43 @@ for (const dc of cases) {
     });
   });
 }
+
+describe('login records and domains from ingress worker processes (IPC to the primary ledger)', () => {
+  it('counts in the workers reach the control plane', async () => {
+    const { sqliteDb } = await import('../helpers/control-fixtures.js');
+    const tdb = await sqliteDb();
+    const cpState = tempDir();
+    const ingState = tempDir('hopgate-ingress-state-');
+    const cp = await startTestControl(tdb.spec, cpState.path);
+    const web = createServer((_req, res) => res.end('hello'));
+    const webPort = await listen0(web, '127.0.0.1');
+    let offset = 0;
+    let ing: ControlledIngress | undefined;
+    try {
+      await cp.api('PATCH', '/v1/settings', TEST_SETTINGS);
+      const pw = (await cp.api('POST', '/v1/customers', { login: 'carol' })).body.password;
+      ing = await startLinkedIngress(cp.url, await makeNode(cp.api, 'edge-w'), ingState.path, { workers: 2, now: () => Date.now() + offset });
+      const ok = await curl(['-o', '/dev/null', '-w', '%{http_code}', '-x', `socks5h://carol:${pw}@127.0.0.1:${ing.ports[0]}`, `http://localhost:${webPort}/`]);
+      assert.equal(ok.stdout, '200', ok.stderr);
+      const bad = await curl(['-o', '/dev/null', '-w', '%{http_code}', '--interface', '127.0.3.1', '-x', `http://carol:nope@127.0.0.1:${ing.ports[0]}`, `http://localhost:${webPort}/`]);
+      assert.equal(bad.stdout, '407');
+      offset = 60_000; // the primary's ledger: the workers' minute has ended
+      await eventually('the ingress subscribed with its admin address', () => [...cp.hub.subscribers].some((s) => s.adminUrl));
+      const seen = await eventually('domains and logins stored', async () => {
+        await cp.collector.round();
+        const d = (await cp.api('GET', '/v1/customers/carol/domains')).body;
+        const l = (await cp.api('GET', '/v1/customers/carol/logins?range=10m&by=minute')).body;
+        return d.domains.length > 0 && l.totals.ok === 1 && l.totals.failed === 1 ? { d, l } : undefined;
+      });
+      assert.deepEqual(seen.d.domains.map((x: { domain: string; connections: number }) => [x.domain, x.connections]), [['localhost', 1]]);
+      assert.deepEqual(seen.l.prefixes.find((p: { prefix: string }) => p.prefix === '127.0.3.0/24').outcomes, { bad_password: 1 });
+    } finally {
+      await ing?.stop();
+      await cp.close();
+      await new Promise((r) => web.close(r));
+      await tdb.cleanup();
+      cpState.remove();
+      ingState.remove();
+    }
+  });
+});
