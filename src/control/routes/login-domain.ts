@@ -13,6 +13,8 @@ import { customerIdOf, mustCustomer, route, type ControlServerOptions, type Rout
 import type { z } from 'zod';
 
 const OPEN_END = '9999-12-31T23:59';
+/** The longest domains window back from now, as for usage. */
+const MAX_RANGE_MS = 400 * 86_400_000;
 const minuteKey = (ms: number): string => new Date(ms).toISOString().slice(0, 16);
 
 /** The customer by id or login (404 otherwise). */
@@ -46,8 +48,8 @@ export function domainsWindow(q: { period?: string | undefined; from?: string | 
   const period = q.period ?? '24h';
   const range = /^(\d{1,4})([mhd])$/.exec(period);
   if (range) {
-    usageWindow('hour', { range: period }, nowMs); // bounds it (400 days) with the usage API's message
     const ms = Number(range[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[range[2] as 'm' | 'h' | 'd'];
+    if (!(ms > 0 && ms <= MAX_RANGE_MS)) throw new ApiError(400, 'invalid_request', 'query.period: a range from 1 minute to 400 days (like 24h, 7d, 30d)', 'query.period');
     return { from: minuteKey(nowMs - ms), to: OPEN_END };
   }
   const [y, mo, d, h] = [period.slice(0, 4), period.slice(5, 7), period.slice(8, 10), period.slice(11, 13)].map(Number) as [number, number, number, number];

@@ -157,7 +157,8 @@ export class LoginDomainRepo {
 const MINUTE = /^\d{4}-\d\d-\d\dT\d\d:\d\d$/;
 const OUTCOMES: ReadonlySet<unknown> = new Set(LOGIN_OUTCOMES);
 const count = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-const text = (v: unknown, max: number): boolean => typeof v === 'string' && v.length <= max;
+/** Printable ASCII only: a NUL or control byte would fail a PostgreSQL text write, and with it every pull after. */
+const text = (v: unknown, max: number): boolean => typeof v === 'string' && v.length <= max && /^[\x20-\x7e]*$/.test(v);
 
 /**
  * The login and domain records of a pull that fit the columns (an ingress is not

@@ -41,7 +41,8 @@ const GENERIC_SLD = new Set(['co', 'com', 'net', 'org', 'gov', 'edu', 'ac', 'ne'
 export function domainOf(target: Pick<TargetAddress, 'host' | 'kind'>): string {
   if (target.kind !== 'domain' || isIP(target.host) !== 0) return 'ip';
   const h = target.host.toLowerCase().replace(/\.+$/, '');
-  if (h.length === 0 || h.length > 253) return OTHER_BUCKET;
+  // Every front checks name syntax already; this keeps the counted string plain whatever the path.
+  if (h.length === 0 || h.length > 253 || !/^[a-z0-9_.-]+$/.test(h)) return OTHER_BUCKET;
   const labels = h.split('.');
   if (labels.length <= 2) return h;
   const tld = labels.at(-1)!;
@@ -145,7 +146,7 @@ export class ExtraMinutes {
   addDomains(rows: readonly DomainMeterRow[]): void {
     for (const [minute, login, domain, up, down, conns] of rows) {
       let byLogin = this.domains.get(minute);
-      if (!byLogin) this.domains.set(minute, (byLogin = new Map()));
+      if (!byLogin) this.domains.set(minute, (byLogin = new Map<string, DomainTally>()));
       let t = byLogin.get(login);
       if (!t) byLogin.set(login, (t = new DomainTally()));
       t.add(domain, up, down, conns);
