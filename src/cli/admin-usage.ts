@@ -7,6 +7,7 @@ const NO_EXIT_NOTE = 'no exit carried these connections: refused before an exit 
 
 export const USAGE_USAGE = `usage: hopgate usage [LOGIN] [--by minute|hour|day|month] [--exit ID] [--node ID]
                      [--from YYYY-MM-DDTHH:MM] [--to …] [--final] [--json]
+       hopgate usage domains CUSTOMER [--period 24h|7d|YYYY-MM…] [--limit N]   top target domains
 
   LOGIN     one customer (default: every customer)
   --by      period of each row (default hour; minute: the last 60, hour: 48, day: 31, month: 12)
@@ -29,6 +30,8 @@ interface Row {
 }
 
 export async function usageCommand(argv: string[]): Promise<void> {
+  // A customer whose login is "domains" is reached by id, or as `hopgate usage -- domains`.
+  if (argv[0] === 'domains') return (await import('./admin-login-domain.js')).domainsCommand(argv.slice(1));
   const { values, positionals } = parse(argv, {
     ...COMMON_OPTIONS,
     by: { type: 'string', default: 'hour' },

@@ -29,6 +29,8 @@ commands:
   exits add|list|show|health|drain|undrain|token|delete
                                                    the exit inventory (add --reverse: an exit that dials in), through the control plane API
   usage [LOGIN] [--by minute|hour|day|month]       usage per period and exit, through the control plane API
+  usage domains CUSTOMER [--period 24h] [--limit N]  the customer's top target domains by bytes
+  logins CUSTOMER [--by hour] [--range 48h]        the customer's logins, ok/failed by source prefix and period
   nodes add|list|token|delete [ID]                 ingress nodes and their stream tokens, through the control plane API
   webhooks add|list|delete|deliveries|redeliver    events to outside systems (signed webhooks), through the control plane API
   help [COMMAND]                                   this text, or one command's usage
@@ -76,7 +78,8 @@ export const COMMANDS: readonly Command[] = [
     usage: async () => (await import('./admin-exits.js')).EXITS_USAGE,
     run: async (argv) => (await import('./admin-exits.js')).exitsCommand(argv),
   },
-  { name: 'usage', subcommands: [], usage: async () => (await import('./admin-usage.js')).USAGE_USAGE, run: async (argv) => (await import('./admin-usage.js')).usageCommand(argv) },
+  { name: 'usage', subcommands: ['domains'], usage: async () => (await import('./admin-usage.js')).USAGE_USAGE, run: async (argv) => (await import('./admin-usage.js')).usageCommand(argv) },
+  { name: 'logins', subcommands: [], usage: async () => (await import('./admin-login-domain.js')).LOGINS_USAGE, run: async (argv) => (await import('./admin-login-domain.js')).loginsCommand(argv) },
   {
     name: 'nodes',
     subcommands: ['add', 'list', 'token', 'delete'],

@@ -20,6 +20,7 @@ export async function controlCommand(argv: string[]): Promise<void> {
     'stats-interval-ms': { type: 'string' },
     'health-history-days': { type: 'string' },
     'db-wait-ms': { type: 'string' },
+    'stats-retention-days': { type: 'string' },
     'legitimacy-group': { type: 'string' },
     'legitimacy-interval-ms': { type: 'string' },
     'legitimacy-half-life-h': { type: 'string' },
@@ -50,6 +51,7 @@ export async function controlCommand(argv: string[]): Promise<void> {
   };
   const dbWaitMs = num('db-wait-ms', values['db-wait-ms'], 1);
   const healthHistoryDays = num('health-history-days', values['health-history-days'], 1);
+  const statsRetentionDays = num('stats-retention-days', values['stats-retention-days'], 1);
   const intervalMs = num('legitimacy-interval-ms', values['legitimacy-interval-ms'], 1);
   const halfLifeMs = num('legitimacy-half-life-h', values['legitimacy-half-life-h'], 3_600_000);
   const warmupMs = num('legitimacy-warmup-min', values['legitimacy-warmup-min'], 60_000);
@@ -75,6 +77,7 @@ export async function controlCommand(argv: string[]): Promise<void> {
     legitimacy,
     ...(dbWaitMs ? { dbWaitMs } : {}),
     ...(healthHistoryDays ? { healthHistoryDays } : {}),
+    ...(statsRetentionDays ? { statsRetentionDays } : {}),
     ...(selfServiceSourcePrefix ? { selfServiceSourcePrefix } : {}),
     ...(values['public-host'] ? { publicHost: publicHostOf(values['public-host']) } : {}),
     ...(values['nats-url']

@@ -14,6 +14,7 @@ import { periodEnd } from '../shared/quota-period.js';
 import type { ControlMetrics } from './metrics.js';
 import type { ControlStore } from './store/index.js';
 import type { ConfigHub, Subscriber } from './stream.js';
+import { checkedLoginDomain } from './store/login-domain-stats.js';
 
 export interface CollectorOptions {
   /** Pull and quota check period (default 5 s). */
@@ -27,9 +28,11 @@ export interface CollectorOptions {
   readonly now?: () => number;
   /** Exit health history older than this many days is pruned (default 30). */
   readonly healthHistoryDays?: number;
+  /** Login records and per-domain usage older than this are deleted (default 30 days). */
+  readonly retentionDays?: number;
 }
 
-/** Health history is pruned at most this often. */
+/** Retention pruning (health history, login and domain minutes) runs at most this often. */
 const PRUNE_EVERY_MS = 10 * 60_000;
 
 export interface PullResult {
@@ -66,7 +69,8 @@ export class StatsCollector {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly now: () => number;
-  private lastPrune = 0;
+  private lastHealthPrune = 0;
+  private lastPrune = -Infinity;
   /** Tests: fail the next N pulls after fetching (as if the write failed). */
   failNextWrites = 0;
   lastPulls: PullResult[] = [];
@@ -101,6 +105,7 @@ export class StatsCollector {
         await this.enforceQuotas();
         await this.checkFailovers();
         await this.pruneHealthHistory();
+        await this.pruneStats();
       } catch (err) {
         this.o.log?.error({ err: (err as Error).message }, 'statistics round failed');
       }
@@ -134,7 +139,10 @@ export class StatsCollector {
           m?.pullFailures.inc({ stage: 'status' });
           throw new Error(`${url.origin} answered ${res.status}: ${text.slice(0, 200)}`);
         }
-        const pull = JSON.parse(text) as StatsPull;
+        const raw = JSON.parse(text) as StatsPull;
+        const extra = checkedLoginDomain(raw);
+        if (extra.dropped > 0) this.o.log?.warn({ node: sub.nodeId, dropped: extra.dropped }, 'statistics pull: malformed login or domain records dropped');
+        const pull: StatsPull = { ...raw, logins: extra.logins, domains: extra.domains };
         const down = ExitsDownReport.safeParse(pull.exitsDown);
         if (!down.success) {
           m?.pullFailures.inc({ stage: 'status' });
@@ -214,10 +222,24 @@ export class StatsCollector {
   /** Health history past the retention goes, at most every PRUNE_EVERY_MS (wall clock: the history's times are). */
   async pruneHealthHistory(force = false): Promise<number> {
     const now = Date.now();
-    if (!force && now - this.lastPrune < PRUNE_EVERY_MS) return 0;
-    this.lastPrune = now;
+    if (!force && now - this.lastHealthPrune < PRUNE_EVERY_MS) return 0;
+    this.lastHealthPrune = now;
     const n = await this.store.pruneHealthHistory(new Date(now - (this.o.healthHistoryDays ?? 30) * 86_400_000).toISOString());
     if (n > 0) this.o.log?.info({ rows: n }, 'exit health history pruned');
+    return n;
+  }
+
+  /**
+   * Delete login and domain minutes past the retention (one indexed range delete per
+   * table), at most every PRUNE_EVERY_MS unless `force`. Returns the rows deleted.
+   */
+  async pruneStats(force = false): Promise<number> {
+    const t = this.now();
+    if (!force && t - this.lastPrune < PRUNE_EVERY_MS) return 0;
+    this.lastPrune = t;
+    const cutoff = new Date(t - (this.o.retentionDays ?? 30) * 86_400_000).toISOString().slice(0, 16);
+    const n = await this.store.loginDomains.prune(cutoff);
+    if (n > 0) this.o.log?.info({ deleted: n, before: cutoff }, 'login and domain statistics past the retention deleted');
     return n;
   }
 

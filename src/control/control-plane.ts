@@ -32,6 +32,8 @@ export interface ControlPlaneOptions {
   readonly statsIntervalMs?: number;
   /** Exit health history (transitions, probes per minute) is kept this many days (default 30). */
   readonly healthHistoryDays?: number;
+  /** Login records and per-domain usage are deleted after this many days (default 30). */
+  readonly statsRetentionDays?: number;
   /** Config stream heartbeat (default 15000 ms). */
   readonly heartbeatMs?: number;
   /** Safety poll of the revision, besides this process's own changes and PostgreSQL NOTIFY (default 1000 ms). */
@@ -78,7 +80,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   const metrics = createControlMetrics();
   const log = o.logger?.child({ component: 'stream' });
   const hub = new ConfigHub(store, { metrics, ...(log ? { log } : {}), ...(o.heartbeatMs ? { heartbeatMs: o.heartbeatMs } : {}), ...(o.revisionPollMs ? { pollMs: o.revisionPollMs } : {}) });
-  const collector = new StatsCollector(store, hub, { metrics, ...(o.logger ? { log: o.logger.child({ component: 'stats' }) } : {}), ...(o.statsIntervalMs ? { intervalMs: o.statsIntervalMs } : {}), ...(o.healthHistoryDays ? { healthHistoryDays: o.healthHistoryDays } : {}) });
+  const collector = new StatsCollector(store, hub, { metrics, ...(o.logger ? { log: o.logger.child({ component: 'stats' }) } : {}), ...(o.statsIntervalMs ? { intervalMs: o.statsIntervalMs } : {}), ...(o.healthHistoryDays ? { healthHistoryDays: o.healthHistoryDays } : {}), ...(o.statsRetentionDays ? { retentionDays: o.statsRetentionDays } : {}) });
   const legitimacy = new LegitimacyService(hub, o.legitimacy, o.logger?.child({ component: 'legitimacy' }), metrics, new StateDir(stateDir, o.logger));
   let server: ControlServer;
   try {

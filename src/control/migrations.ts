@@ -7,6 +7,7 @@
 import { inspect } from 'node:util';
 import { Migrator, PostgresAdapter, type ColumnDefinitionBuilder, type CreateTableBuilder, type Kysely, type Migration } from 'kysely';
 import type { ControlDb } from './db.js';
+import { loginDomainStats } from './login-domain-migration.js';
 
 export const MIGRATION_TABLE = 'hopgate_migration';
 export const MIGRATION_LOCK_TABLE = 'hopgate_migration_lock';
@@ -428,6 +429,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0006_self_service_notices': selfServiceNotices,
   '0007_jetstream': jetstream,
   '0008_exit_health_history': exitHealthHistory,
+  '0009_login_domain_stats': loginDomainStats,
 });
 
 export interface MigrationReport {

@@ -24,6 +24,7 @@ import { ingressNodeRoutes } from './routes/ingress-nodes.js';
 import { streamRoutes } from './routes/stream.js';
 import { legitimacyRoutes } from './routes/legitimacy.js';
 import { usageRoutes } from './routes/usage.js';
+import { loginDomainRoutes } from './routes/login-domain.js';
 import { settingsRoutes } from './routes/settings.js';
 import { selfServiceRoutes } from './routes/me.js';
 import { webhookRoutes } from './routes/webhooks.js';
@@ -43,6 +44,7 @@ function buildRoutes(o: ControlServerOptions): Route[] {
     ...streamRoutes(o),
     ...legitimacyRoutes(o),
     ...usageRoutes(o),
+    ...loginDomainRoutes(o),
     ...settingsRoutes(o),
     ...webhookRoutes(o),
     ...selfServiceRoutes(o),

@@ -144,6 +144,27 @@ export interface UsageLiveTable extends UsageCounters {
   minute: string;
 }
 
+/** Login outcomes of one minute, summed over the ingresses (login-domain-migration.ts). */
+export interface LoginMinuteTable {
+  minute: string;
+  customer_id: string;
+  login: string;
+  prefix: string;
+  outcome: string;
+  count: number;
+}
+
+/** Traffic of one minute per customer and target domain, summed over the ingresses. */
+export interface DomainMinuteTable {
+  minute: string;
+  customer_id: string;
+  login: string;
+  domain: string;
+  bytes_up: number;
+  bytes_down: number;
+  connections: number;
+}
+
 /** An event for outside systems, written in the transaction of the change it tells of (src/control/events/). */
 export interface OutboxTable {
   id: Generated<number>;
@@ -284,6 +305,8 @@ export interface DB {
   usage_minute: UsageMinuteTable;
   usage_period: UsagePeriodTable;
   usage_live: UsageLiveTable;
+  login_minute: LoginMinuteTable;
+  domain_minute: DomainMinuteTable;
   outbox: OutboxTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;

@@ -63,7 +63,7 @@ export async function startCluster(o: ClusterOptions): Promise<Applier> {
       case 'hopgate:legit:evidence':
         return node.legitimacy()?.fromWorker(w.id, m);
       case 'hopgate:stats:batch':
-        return ledger.add(m.rows);
+        return ledger.addBatch(m);
       case 'hopgate:exits:down':
         return exitHealth.report(w.id, m.down, m.probes);
       case 'hopgate:stats:pull': {

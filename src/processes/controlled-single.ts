@@ -37,7 +37,7 @@ export async function startSingle(o: SingleOptions): Promise<Applier> {
   };
   const started = await Ingress.start(o.config, o.log, { revision: o.revision, adminPort: o.adminPort, adminHandler, metrics: o.addMetrics });
   ingress = started;
-  meter = new SessionMeter(started.runtime, (rows) => o.ledger.add(rows), 1000, o.now);
+  meter = new SessionMeter(started.runtime, (b) => o.ledger.addBatch(b), 1000, o.now);
   const bound = started.ports();
   return {
     ports: [bound[0] ?? o.config.listen.ports[0], bound.at(-1) ?? o.config.listen.ports[1]],

@@ -65,7 +65,7 @@ class ControlledWorker {
       shareThrottle(ingress.runtime.auth.throttle, 'proxy'); // auth failures count across workers
       this.nodeId = m.nodeId;
       this.legitimacyFollows(config);
-      this.meter = new SessionMeter(ingress.runtime, (rows) => toPrimary({ type: 'hopgate:stats:batch', rows }));
+      this.meter = new SessionMeter(ingress.runtime, (b) => toPrimary({ type: 'hopgate:stats:batch', ...b }));
       this.healthTimer = setInterval(() => this.reportExitHealth(false), 1000);
       this.healthTimer.unref();
       toPrimary({ type: 'hopgate:worker:ready', ports: ingress.ports(), ...(ingress.adminPort !== undefined ? { adminPort: ingress.adminPort } : {}) });

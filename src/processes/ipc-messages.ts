@@ -10,7 +10,7 @@
  * are checked only for being objects here.
  */
 import { z } from 'zod';
-import type { DeltaMessage, SnapshotMessage } from '../shared/control-protocol.js';
+import { LOGIN_OUTCOMES, type DeltaMessage, type SnapshotMessage } from '../shared/control-protocol.js';
 import type { RuleMessage } from '../legitimacy/messages.js';
 import type { LocalOverrides } from '../ingress/control-link/config-state.js';
 import type { QuotaTotalsMsg, QuotaUsageMsg } from '../ingress/guard/quota.js';
@@ -37,6 +37,8 @@ const StatsPull = z.object({ type: z.literal('hopgate:stats:pull'), id: count, a
 const StatsBatch = z.object({
   type: z.literal('hopgate:stats:batch'),
   rows: z.array(z.tuple([z.string(), z.string(), z.string(), z.number(), z.number(), z.number(), z.number()])),
+  domains: z.array(z.tuple([z.string(), z.string(), z.string().max(256), z.number(), z.number(), z.number()])).optional(),
+  logins: z.array(z.tuple([z.string(), z.string(), z.string().max(64), z.enum(LOGIN_OUTCOMES), z.number()])).optional(),
 });
 const ProbeReport = z.object({
   id: z.string().max(256),

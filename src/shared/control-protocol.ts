@@ -119,11 +119,40 @@ export type StatsRecord = [
 /** The open minute per customer (provisional: replaced by the final record once the minute closes). */
 export type LiveRecord = [minute: string, login: string, exit: string, bytesUp: number, bytesDown: number, connections: number, failures: number];
 
+/**
+ * Login outcomes per minute: `login` is the customer the attempt named ('' when
+ * no such customer exists: attacker-chosen names are never kept), `prefix` the
+ * source /24 or /48 ('(other)' past the ingress's per-minute bound), `outcome`
+ * one of LOGIN_OUTCOMES. Shares the sequence numbers of StatsRecord.
+ */
+export type LoginRecord = [seq: number, kind: 'login', minute: string, login: string, prefix: string, outcome: LoginOutcome, count: number];
+
+/**
+ * Traffic per customer per target domain per minute: `domain` is the lower-cased
+ * registrable-ish name, 'ip' for address targets, '(other)' for what fell out of
+ * the per-minute top K. Shares the sequence numbers of StatsRecord.
+ */
+export type DomainRecord = [seq: number, kind: 'domain', minute: string, login: string, domain: string, bytesUp: number, bytesDown: number, connections: number];
+
+/** Every record a ledger keeps: usage (StatsRecord, `minute` second), logins and domains (a kind second). */
+export type LedgerRecord = StatsRecord | LoginRecord | DomainRecord;
+
+/** A fixed set: an outcome is never a string a client chose. */
+export const LOGIN_OUTCOMES = ['ok', 'bad_password', 'unknown_user', 'no_password', 'bad_username', 'source_not_allowed', 'suspended', 'rate_limited', 'other'] as const;
+export type LoginOutcome = (typeof LOGIN_OUTCOMES)[number];
+
+/** The domain and prefix buckets that hold what a per-minute bound folded away. */
+export const OTHER_BUCKET = '(other)';
+
 export interface StatsPull {
   /** The ledger's identity: sequence numbers count within one epoch. */
   readonly epoch: string;
   /** Closed records after the cursor, in sequence order. */
   readonly records: StatsRecord[];
+  /** Closed login records in the same sequence range (absent: an older ingress). */
+  readonly logins?: LoginRecord[];
+  /** Closed domain records in the same sequence range (absent: an older ingress). */
+  readonly domains?: DomainRecord[];
   /** Cursor after these records (`EPOCH:SEQ`); passing it acknowledges them. */
   readonly next: string;
   /** More records wait beyond `limit`. */

@@ -13,7 +13,7 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ControlPlane } from '../../src/control/control-plane.js';
-import { minuteOf } from '../../src/shared/control-protocol.js';
+import { minuteOf, type LoginOutcome } from '../../src/shared/control-protocol.js';
 import { basicAuth, type AuthApi } from '../helpers/control-fixtures.js';
 import { startDashboardControl, type DashboardControl } from '../helpers/dashboard-fixtures.js';
 import { CHROMIUM, CHROMIUM_ARGS, loadPlaywright, type Playwright } from '../helpers/chromium.js';
@@ -40,6 +40,21 @@ const SEED: [number, number, number, number, number][] = [
   [3 * HOUR, 2_000, 20_000, 3, 1],
   [3 * DAY, 4_000, 40_000, 5, 0],
   [20 * DAY, 8_000, 80_000, 7, 2],
+];
+
+/** Seeded login outcomes and target domains of the last minutes: the panels must show these. */
+const LOGINS: [string, LoginOutcome, number][] = [
+  ['203.0.113.0/24', 'bad_password', 3],
+  ['203.0.113.0/24', 'rate_limited', 1],
+  ['127.0.0.0/24', 'ok', 2],
+  ['2001:db8:1::/48', 'ok', 1],
+];
+/** One name far wider than a phone: it must wrap, not widen the page. */
+const LONG = `${'very-long-label-'.repeat(8)}x.example`;
+const DOMAINS: [string, number, number, number][] = [
+  ['example.com', 500, 50_000, 4],
+  [LONG, 100, 7_000, 1],
+  ['ip', 10, 900, 2],
 ];
 
 describe('dashboard pages at desktop and phone sizes', { skip: typeof pw === 'string' ? pw : false }, () => {
@@ -74,7 +89,9 @@ describe('dashboard pages at desktop and phone sizes', { skip: typeof pw === 'st
     await cp.store.ingestStats('edge-1', {
       epoch: `e-${login}`,
       records: SEED.map(([ago, up, down, conns, fails], i) => [i + 1, minuteOf(now - ago), login, exits[0]!, up, down, conns, fails]),
-      next: `e-${login}:${SEED.length}`,
+      logins: LOGINS.map(([prefix, outcome, n], i) => [SEED.length + 1 + i, 'login', minuteOf(now - 2 * MIN), login, prefix, outcome, n]),
+      domains: DOMAINS.map(([domain, up, down, conns], i) => [SEED.length + LOGINS.length + 1 + i, 'domain', minuteOf(now - 2 * MIN), login, domain, up, down, conns]),
+      next: `e-${login}:${SEED.length + LOGINS.length + DOMAINS.length}`,
       more: false,
       live: [],
     });
@@ -177,7 +194,18 @@ describe('dashboard pages at desktop and phone sizes', { skip: typeof pw === 'st
       const month = expected(30 * DAY);
       const kb = (n: number): string => `${(n / 1000).toFixed(1)} KB`;
       assert.deepEqual(await page.locator('#customer-table tbody td').allTextContents(), [`de-${s}`, kb(month.bytesDown!), kb(month.bytesUp!), String(month.connections), String(month.failures)]);
-      await layout(page, size, 'customer', ['#customer-profile', '#customer-chart svg', '#assign-form']);
+      // ---- top domains and logins by prefix: the seeded minutes, as the API answers them
+      const apiDomains = (await api('GET', `/v1/customers/${carol.id}/domains?period=24h&limit=10`, op())).body;
+      await page.locator('#customer-domains tr[data-domain="example.com"]').waitFor();
+      assert.deepEqual(await page.locator('#customer-domains tbody tr').evaluateAll((rows) => rows.map((r) => (r as any).dataset.domain)), apiDomains.domains.map((d: { domain: string }) => d.domain));
+      assert.deepEqual(apiDomains.domains.map((d: { domain: string }) => d.domain), ['example.com', LONG, 'ip'], 'by bytes');
+      assert.deepEqual(await page.locator('#customer-domains tr[data-domain="example.com"] td').allTextContents(), ['example.com', '50.0 KB', '500 B', '4']);
+      const logins = page.locator('#customer-logins .logins');
+      assert.deepEqual([await logins.getAttribute('data-ok'), await logins.getAttribute('data-failed')], ['3', '4']);
+      assert.deepEqual(await page.locator('#customer-logins tr[data-prefix="203.0.113.0/24"] td').allTextContents(), ['203.0.113.0/24', '0', '4', 'bad password 3, rate limited 1']);
+      assert.equal(await page.locator('#customer-logins tbody tr').first().getAttribute('data-prefix'), '203.0.113.0/24', 'most failures first');
+      assert.equal(await page.locator('#customer-logins tr[data-prefix="2001:db8:1::/48"] td.ok').textContent(), '1');
+      await layout(page, size, 'customer', ['#customer-profile', '#customer-chart svg', '#assign-form', '#customer-domains table', '#customer-logins table']);
 
       // ---- the customer's exits and pools
       await page.locator('#assign-form input[name=exits]').fill(`us-${s}, de-${s}`);
@@ -332,7 +360,10 @@ describe('dashboard pages at desktop and phone sizes', { skip: typeof pw === 'st
       await page.locator('#me-exits button[data-action=save-exits]').click();
       await page.locator('#notice', { hasText: 'Your exits are saved' }).waitFor();
       assert.deepEqual((await api('GET', '/v1/me/exits', auth)).body.exits, [`b-${s}`, `a-${s}`]);
-      await layout(page, size, 'self-service', ['#me-profile', '#me-ports', '#me-connect', '#me-chart svg', '#me-exits']);
+      await page.locator('#me-domains tr[data-domain="example.com"]').waitFor();
+      assert.deepEqual(await page.locator('#me-domains tbody tr').evaluateAll((rows) => rows.map((r) => (r as any).dataset.domain)), ['example.com', LONG, 'ip']);
+      assert.equal(await page.locator('#me-domains .domains').getAttribute('data-domains'), '3');
+      await layout(page, size, 'self-service', ['#me-profile', '#me-ports', '#me-connect', '#me-chart svg', '#me-exits', '#me-domains table']);
       assert.equal(await page.locator('#nav').isHidden(), true);
       assert.deepEqual(errors, []);
       await page.context().close();

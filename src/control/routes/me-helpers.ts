@@ -8,7 +8,7 @@ import type { CustomerRecord, ExitRecord, UsageRow } from '../store/index.js';
 import { KEY_WIDTH, MAX_POINTS, type Step } from './usage-window.js';
 
 /** Period keys from `from` to `end` (inclusive, by key), one per step. */
-function periods(step: Step, from: string, end: string): string[] {
+export function periods(step: Step, from: string, end: string): string[] {
   const out: string[] = [];
   const pad = (k: string): string => (k.length >= 16 ? k : `${k}${'0000-01-01T00:00'.slice(k.length)}`.replace(/^(\d{4})-(\d{2})-00/, '$1-$2-01'));
   const first = from.slice(0, KEY_WIDTH[step]);

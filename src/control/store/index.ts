@@ -23,6 +23,7 @@ import { ApiError, notFound } from '../errors.js';
 import type { CustomerRecord } from './records.js';
 import { readSettings } from './settings.js';
 import { UsageRepo } from './usage.js';
+import { LoginDomainRepo } from './login-domain-stats.js';
 import { OutboxRepo } from './outbox.js';
 import { JetStreamOutbox } from './jetstream-outbox.js';
 import { WebhookRepo } from './webhooks.js';
@@ -38,6 +39,8 @@ export class ControlStore {
   readonly nodes: NodeRepo;
   readonly settings: SettingsRepo;
   readonly stats: UsageRepo;
+  /** Login outcomes and target domains per minute. */
+  readonly loginDomains: LoginDomainRepo;
   readonly quotas: QuotaRepo;
   /** Events for outside systems and their webhook deliveries. */
   readonly outbox: OutboxRepo;
@@ -67,6 +70,7 @@ export class ControlStore {
     this.nodes = new NodeRepo(db, change);
     this.settings = new SettingsRepo(db, change);
     this.stats = new UsageRepo(db, cdb.target.dialect, this.outbox.notifyWritten);
+    this.loginDomains = new LoginDomainRepo(db);
     this.quotas = new QuotaRepo(db, change, this.outbox.notifyWritten);
     this.webhooks = new WebhookRepo(db);
     this.jetstream = new JetStreamOutbox(db, cdb.target.dialect);

@@ -12,6 +12,7 @@ import type { UsageQuery, UsageRow } from './records.js';
 import { newEvent, type NewEvent } from '../events/kinds.js';
 import { writeEvents } from './outbox.js';
 import { now, type Db, type Tx } from './tx.js';
+import { ingestLoginDomain } from './login-domain-stats.js';
 
 export class UsageRepo {
   constructor(
@@ -43,7 +44,10 @@ export class UsageRepo {
       if (!node) throw notFound('ingress node', id);
       const after = node.stats_epoch === pull.epoch ? Number(node.stats_seq ?? 0) : 0;
       const fresh = pull.records.filter((r) => r[0] > after);
-      const ids = await customerIdsByLogin(trx, new Set([...fresh.map((r) => r[2]), ...pull.live.map((r) => r[1])]));
+      // Logins and domains (an older ingress sends none): same sequence, same cursor, same transaction.
+      const freshLogins = (pull.logins ?? []).filter((r) => r[0] > after);
+      const freshDomains = (pull.domains ?? []).filter((r) => r[0] > after);
+      const ids = await customerIdsByLogin(trx, new Set([...fresh.map((r) => r[2]), ...pull.live.map((r) => r[1]), ...freshLogins.map((r) => r[3]), ...freshDomains.map((r) => r[3])]));
       const cid = (login: string): string => ids.get(login) ?? `login:${login}`;
 
       type Row = { bytes_up: number; bytes_down: number; connections: number; failures: number };
@@ -70,6 +74,9 @@ export class UsageRepo {
           add(p, up, down, conns, fails);
         }
       }
+      for (const r of freshLogins) lastSeq = Math.max(lastSeq, r[0]);
+      for (const r of freshDomains) lastSeq = Math.max(lastSeq, r[0]);
+      await ingestLoginDomain(trx, freshLogins, freshDomains, cid);
       await upsertCounters(trx, 'usage_minute', ['minute', 'node_id', 'customer_id', 'exit_id'], [...minutes.values()]);
       await upsertCounters(trx, 'usage_period', ['customer_id', 'period'], [...periods.values()]);
 

@@ -15,7 +15,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { open as openFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import type { StatsRecord } from '../../shared/control-protocol.js';
+import { LOGIN_OUTCOMES, type LedgerRecord } from '../../shared/control-protocol.js';
 import type { Logger } from '../../shared/log.js';
 import { moveAside, writeFileAtomicAsync, type StateDir } from '../../shared/state-file.js';
 
@@ -32,8 +32,14 @@ const LegacySchema = z.object({ format: z.literal(1), epoch: Epoch, nextSeq: Seq
 const MINUTE = /^\d{4}-\d\d-\d\dT\d\d:\d\d$/;
 const isCount = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
+const OUTCOMES: ReadonlySet<unknown> = new Set(LOGIN_OUTCOMES);
+const isName = (v: unknown, max: number): boolean => typeof v === 'string' && v.length <= max;
+
 /** One record's shape (hand-written: a journal can hold a million of them, and this is ~50× cheaper than a zod tuple). */
-export function isRecord(r: unknown): r is StatsRecord {
+export function isRecord(r: unknown): r is LedgerRecord {
+  if (!Array.isArray(r) || !isCount(r[0]) || (r[0] as number) <= 0) return false;
+  if (r[1] === 'login') return r.length === 7 && typeof r[2] === 'string' && MINUTE.test(r[2]) && isName(r[3], 1024) && isName(r[4], 64) && OUTCOMES.has(r[5]) && isCount(r[6]);
+  if (r[1] === 'domain') return r.length === 8 && typeof r[2] === 'string' && MINUTE.test(r[2]) && isName(r[3], 1024) && isName(r[4], 256) && isCount(r[5]) && isCount(r[6]) && isCount(r[7]);
   return (
     Array.isArray(r) &&
     r.length === 8 &&
@@ -55,13 +61,13 @@ export function isRecord(r: unknown): r is StatsRecord {
 /** Records per journal line when the journal is rewritten. */
 const LINE_RECORDS = 5_000;
 
-export function journalLines(records: readonly StatsRecord[]): string {
+export function journalLines(records: readonly LedgerRecord[]): string {
   let out = '';
   for (let i = 0; i < records.length; i += LINE_RECORDS) out += JSON.stringify(records.slice(i, i + LINE_RECORDS)) + '\n';
   return out;
 }
 
-export type JournalRead = { ok: true; epoch: string; nextSeq: number; records: StatsRecord[]; skipped: number } | { ok: false; reason: string };
+export type JournalRead = { ok: true; epoch: string; nextSeq: number; records: LedgerRecord[]; skipped: number } | { ok: false; reason: string };
 
 /** Parse a journal (or an earlier version's whole-file ledger). Pure. */
 export function parseJournal(text: string): JournalRead {
@@ -83,7 +89,7 @@ export function parseJournal(text: string): JournalRead {
   }
   const header = HeaderSchema.safeParse(first);
   if (!header.success) return { ok: false, reason: `header: ${header.error.issues[0]?.message ?? 'invalid'}` };
-  const bySeq = new Map<number, StatsRecord>();
+  const bySeq = new Map<number, LedgerRecord>();
   for (const line of lines.slice(1)) {
     let batch: unknown;
     try {
@@ -101,7 +107,7 @@ export function parseJournal(text: string): JournalRead {
   return { ok: true, epoch: header.data.epoch, nextSeq: Math.max(header.data.nextSeq, maxSeq(records) + 1), records, skipped };
 }
 
-function maxSeq(records: readonly StatsRecord[]): number {
+function maxSeq(records: readonly LedgerRecord[]): number {
   let m = 0;
   for (const r of records) if (r[0] > m) m = r[0];
   return m;
@@ -135,7 +141,7 @@ export interface LedgerView {
   /** The next sequence number to be given. */
   readonly nextSeq: number;
   /** Closed, unacknowledged records, by sequence. */
-  readonly pending: readonly StatsRecord[];
+  readonly pending: readonly LedgerRecord[];
 }
 
 export class StatsJournal {
@@ -148,7 +154,7 @@ export class StatsJournal {
   private rewrite = true;
   /** A rewrite is asked for now (compaction, a dropped record), not only at the next append. */
   private wanted = true;
-  private queue: StatsRecord[] = [];
+  private queue: LedgerRecord[] = [];
   private running: Promise<void> | undefined;
   private closed = false;
 
@@ -164,7 +170,7 @@ export class StatsJournal {
   }
 
   /** Closed records: appended and fsynced in the background; durableSeq moves once they are on disk. */
-  append(records: readonly StatsRecord[]): void {
+  append(records: readonly LedgerRecord[]): void {
     for (const r of records) this.queue.push(r);
     this.kick();
   }

@@ -28,9 +28,11 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../shared/log.js';
 import type { StateDir } from '../../shared/state-file.js';
 import { readJournal, StatsJournal } from './stats-journal.js';
-import { channels, subscribeFrom } from '../../shared/events.js';
+import { channels, subscribeFrom, type AuthFailMessage } from '../../shared/events.js';
 import type { SessionCloseMessage } from '../session.js';
-import { minuteOf, parseCursor, type LiveRecord, type StatsPull, type StatsRecord } from '../../shared/control-protocol.js';
+import { minuteOf, parseCursor, type DomainRecord, type LedgerRecord, type LiveRecord, type LoginRecord, type StatsPull, type StatsRecord } from '../../shared/control-protocol.js';
+import { parseUsername } from '../../protocol/username/grammar.js';
+import { domainOf, DomainTally, ExtraMinutes, loginOutcome, LoginTally, sourcePrefix, type DomainMeterRow, type LoginMeterRow } from './stats-extra.js';
 import type { IngressRuntime } from '../runtime.js';
 import type { Session } from '../session.js';
 
@@ -40,6 +42,15 @@ export type MeterRow = [string, string, string, number, number, number, number];
 export interface MeterBatchMsg {
   readonly type: 'hopgate:stats:batch';
   readonly rows: MeterRow[];
+  readonly domains?: DomainMeterRow[];
+  readonly logins?: LoginMeterRow[];
+}
+
+/** What a meter hands on each second. */
+export interface MeterBatch {
+  readonly rows: MeterRow[];
+  readonly domains: DomainMeterRow[];
+  readonly logins: LoginMeterRow[];
 }
 
 interface Bucket {
@@ -57,6 +68,8 @@ interface Bucket {
 export interface LedgerStats {
   pending: number;
   open: number;
+  /** Open domain names and login keys (bounded: stats-extra.ts). */
+  openExtra: number;
   dropped: number;
 }
 
@@ -79,7 +92,8 @@ export class StatsLedger {
   epoch: string;
   private nextSeq = 1;
   private readonly open = new Map<string, Bucket>();
-  private pending: StatsRecord[] = [];
+  private readonly extra = new ExtraMinutes();
+  private pending: LedgerRecord[] = [];
   dropped = 0;
   /** The journal in the state dir (undefined: in memory only). */
   private journal: StatsJournal | undefined;
@@ -92,6 +106,13 @@ export class StatsLedger {
     private readonly checkpointMs = 2000,
   ) {
     this.epoch = `e${randomBytes(6).toString('hex')}`;
+  }
+
+  /** A meter's batch: usage rows, and domains and logins when it has them. */
+  addBatch(b: { rows: readonly MeterRow[]; domains?: readonly DomainMeterRow[] | undefined; logins?: readonly LoginMeterRow[] | undefined }): void {
+    this.add(b.rows);
+    if (b.domains) this.extra.addDomains(b.domains);
+    if (b.logins) this.extra.addLogins(b.logins);
   }
 
   add(rows: readonly MeterRow[]): void {
@@ -115,12 +136,13 @@ export class StatsLedger {
     const now = this.now();
     const cutoff = minuteOf(now - this.graceMs);
     const checkpoint = this.checkpointMs > 0 ? now - this.checkpointMs : -Infinity;
-    const closed: StatsRecord[] = [];
+    const closed: LedgerRecord[] = [];
     for (const [key, b] of this.open) {
       if (!all && b.minute >= cutoff && b.since > checkpoint) continue;
       this.open.delete(key);
       closed.push([this.nextSeq++, b.minute, b.login, b.exit, b.up, b.down, b.connections, b.failures]);
     }
+    for (const x of this.extra.close(cutoff, all)) closed.push([this.nextSeq++, ...x] as DomainRecord | LoginRecord);
     if (closed.length === 0) return;
     for (const r of closed) this.pending.push(r);
     this.journal?.append(closed);
@@ -161,18 +183,26 @@ export class StatsLedger {
     const upTo = this.offerable();
     let n = 0;
     while (n < this.pending.length && this.pending[n]![0] <= upTo) n++;
-    const records = this.pending.slice(0, Math.min(n, Math.max(1, limit)));
-    const last = records.at(-1)?.[0] ?? (c && c.epoch === this.epoch ? c.seq : from);
+    const offered = this.pending.slice(0, Math.min(n, Math.max(1, limit)));
+    const last = offered.at(-1)?.[0] ?? (c && c.epoch === this.epoch ? c.seq : from);
+    const records: StatsRecord[] = [];
+    const logins: LoginRecord[] = [];
+    const domains: DomainRecord[] = [];
+    for (const r of offered) {
+      if (r[1] === 'login') logins.push(r as LoginRecord);
+      else if (r[1] === 'domain') domains.push(r as DomainRecord);
+      else records.push(r as StatsRecord);
+    }
     const live: LiveRecord[] = [...this.open.values()].map((b) => [b.minute, b.login, b.exit, b.up, b.down, b.connections, b.failures]);
     for (let i = n; i < this.pending.length; i++) {
       const r = this.pending[i]!;
-      live.push([r[1], r[2], r[3], r[4], r[5], r[6], r[7]]);
+      if (r[1] !== 'login' && r[1] !== 'domain') live.push([r[1], r[2], r[3], r[4], r[5], r[6], r[7]] as LiveRecord);
     }
-    return { epoch: this.epoch, records, next: `${this.epoch}:${last}`, more: n > records.length, live };
+    return { epoch: this.epoch, records, logins, domains, next: `${this.epoch}:${last}`, more: n > offered.length, live };
   }
 
   stats(): LedgerStats {
-    return { pending: this.pending.length, open: this.open.size, dropped: this.dropped };
+    return { pending: this.pending.length, open: this.open.size, openExtra: this.extra.size, dropped: this.dropped };
   }
 
   /**
@@ -208,21 +238,34 @@ export class StatsLedger {
   }
 }
 
-/** Counts usage of this process's sessions and hands it on in batches. */
+/** Most domains one meter batch keeps per customer-minute (the ledger then keeps DOMAIN_TOP_K). */
+const BATCH_DOMAINS = 256;
+
+/**
+ * Counts usage of this process's sessions, their target domains and login
+ * outcomes, and hands them on in batches (every part bounded: stats-extra.ts).
+ */
 export class SessionMeter {
   private readonly seen = new WeakMap<Session, { up: number; down: number }>();
+  /** Sessions whose successful login is counted. */
+  private readonly loggedIn = new WeakSet<Session>();
   private batch = new Map<string, MeterRow>();
+  private domains = new Map<string, DomainTally>();
+  private logins = new LoginTally();
   private readonly timer: NodeJS.Timeout;
-  private readonly unsubscribe: () => void;
+  private readonly unsubscribe: Array<() => void>;
 
   constructor(
     private readonly rt: IngressRuntime,
-    private readonly sink: (rows: MeterRow[]) => void,
+    private readonly sink: (batch: MeterBatch) => void,
     intervalMs = 1000,
     private readonly now: () => number = Date.now,
   ) {
     // This ingress's sessions only: another ingress in the process counts its own.
-    this.unsubscribe = subscribeFrom<SessionCloseMessage>(channels.sessionClose, rt, (m) => this.closed(m.session));
+    this.unsubscribe = [
+      subscribeFrom<SessionCloseMessage>(channels.sessionClose, rt, (m) => this.closed(m.session)),
+      subscribeFrom<AuthFailMessage>(channels.authFail, rt, (m) => this.authFailed(m)),
+    ];
     this.timer = setInterval(() => this.flush(), intervalMs);
     this.timer.unref();
   }
@@ -230,12 +273,16 @@ export class SessionMeter {
   private count(s: Session, conns: number, fails: number): void {
     const login = s.principal?.user.login;
     if (login === undefined) return;
+    const minute = minuteOf(this.now());
+    if (!this.loggedIn.has(s)) {
+      this.loggedIn.add(s);
+      this.logins.add(minute, login, sourcePrefix(s.source), 'ok', 1);
+    }
     const last = this.seen.get(s) ?? { up: 0, down: 0 };
     const up = s.counters.up - last.up;
     const down = s.counters.down - last.down;
     if (up === 0 && down === 0 && conns === 0 && fails === 0) return;
     this.seen.set(s, { up: s.counters.up, down: s.counters.down });
-    const minute = minuteOf(this.now());
     const exit = s.exitId ?? '';
     const key = `${minute}\0${login}\0${exit}`;
     const row = this.batch.get(key);
@@ -245,6 +292,12 @@ export class SessionMeter {
       row[5] += conns;
       row[6] += fails;
     } else this.batch.set(key, [minute, login, exit, up, down, conns, fails]);
+    if (s.target) {
+      const dk = `${minute}\0${login}`;
+      let t = this.domains.get(dk);
+      if (!t) this.domains.set(dk, (t = new DomainTally(BATCH_DOMAINS)));
+      t.add(domainOf(s.target), up, down, conns);
+    }
   }
 
   private closed(s: Session): void {
@@ -253,18 +306,38 @@ export class SessionMeter {
     this.seen.delete(s);
   }
 
+  /**
+   * A refused login. Only the customer the attempt named is kept, when it exists
+   * (else ''); an attempt without a username (an HTTP client asking for the challenge) is not one.
+   */
+  private authFailed(m: AuthFailMessage): void {
+    if (!m.username) return;
+    const parsed = parseUsername(m.username);
+    const named = parsed.ok ? parsed.value.login : '';
+    const known = named !== '' && this.rt.snapshot.usersByLogin.has(named);
+    this.logins.add(minuteOf(this.now()), known ? named : '', sourcePrefix(m.source), loginOutcome(m.code, known), 1);
+  }
+
   /** Bytes of open sessions so far, then the batch to the sink. */
   flush(): void {
     for (const s of this.rt.sessions) if (s.principal) this.count(s, 0, 0);
-    if (this.batch.size === 0) return;
+    if (this.batch.size === 0 && this.logins.counts.size === 0) return;
     const rows = [...this.batch.values()];
+    const domains: DomainMeterRow[] = [];
+    for (const [k, t] of this.domains) {
+      const [minute = '', login = ''] = k.split('\0');
+      for (const [d, up, down, conns] of t.entries()) domains.push([minute, login, d, up, down, conns]);
+    }
+    const logins = [...this.logins.counts.values()];
     this.batch = new Map();
-    this.sink(rows);
+    this.domains = new Map();
+    this.logins = new LoginTally();
+    this.sink({ rows, domains, logins });
   }
 
   stop(): void {
     clearInterval(this.timer);
-    this.unsubscribe();
+    for (const u of this.unsubscribe) u();
     this.flush();
   }
 }

@@ -10,6 +10,7 @@ import { exitList, limits } from './customers.js';
 import { periodOf, quotaWindow } from './series.js';
 import { onSubmit } from './shell.js';
 import { usagePanel } from './usage-panel.js';
+import { customerLoginDomainPanels } from './login-domain-panels.js';
 
 let shownId: string | null = null;
 
@@ -64,6 +65,7 @@ export async function customerDetailPage(id: string): Promise<void> {
   );
   render('customer-quota', [c.quota, quota], () => quotaBlock(c.quota, quota));
   await usagePanel('customer', { customer: id }, 'exitId');
+  await customerLoginDomainPanels(id);
 }
 
 export function quotaBlock(q: Customer['quota'], use: { used: number; resetsAt: string } | null): HTMLElement {

@@ -12,6 +12,7 @@ import { exitList, limits } from './customers.js';
 import { rangeOf, rangePicker } from './range-picker.js';
 import { act, kick, showSecret } from './shell.js';
 import { usageTable } from './usage-panel.js';
+import { meDomainsPanel } from './login-domain-panels.js';
 
 const RANGE_QUERY = { '1h': 'range=60m&step=minute', '24h': 'range=24h&step=hour', '7d': 'range=7d&step=hour', '30d': 'range=30d&step=day' } as const;
 const HEALTH_BADGE = { up: 'good', down: 'bad', draining: 'warn' } as const;
@@ -189,4 +190,5 @@ export async function mePage(): Promise<void> {
   $('me-notices-read').hidden = notices.unread === 0;
   lastMine = mine;
   render('me-exits', [mine, order], () => exitsEditor(mine));
+  await meDomainsPanel(); // after the others: the page's requests stay within the per-source share
 }
