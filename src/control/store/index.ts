@@ -26,6 +26,7 @@ import { UsageRepo } from './usage.js';
 import { OutboxRepo } from './outbox.js';
 import { JetStreamOutbox } from './jetstream-outbox.js';
 import { WebhookRepo } from './webhooks.js';
+import { JetStreamRequestKeys } from './jetstream-requests.js';
 
 export type { ChangeRecord, CustomerRecord, ExitRecord, QuotaStatus, StoreSnapshot, UsageQuery, UsageRow } from './records.js';
 
@@ -42,6 +43,8 @@ export class ControlStore {
   readonly webhooks: WebhookRepo;
   /** The outbox's JetStream side (events/jetstream.ts). */
   readonly jetstream: JetStreamOutbox;
+  /** Keys and answers of change messages taken in over JetStream (nats-requests/). */
+  readonly requestKeys: JetStreamRequestKeys;
   readonly failovers: FailoverRepo;
   /** An ingress's exit health report counts this long (then the node is taken as gone). */
   healthFreshMs = 60_000;
@@ -66,6 +69,7 @@ export class ControlStore {
     this.quotas = new QuotaRepo(db, change, this.outbox.notifyWritten);
     this.webhooks = new WebhookRepo(db);
     this.jetstream = new JetStreamOutbox(db, cdb.target.dialect);
+    this.requestKeys = new JetStreamRequestKeys(db);
   }
 
   /** Open the database and apply pending migrations. */
