@@ -37,6 +37,8 @@ export interface NatsRequestOptions {
   readonly keepMs?: number;
   /** NATS API calls and dials (default 5 s). */
   readonly timeoutMs?: number;
+  /** The stream's duplicate window, set when it is created (default 2 min): a request published twice within it is stored once. */
+  readonly duplicateWindowMs?: number;
 }
 
 export const NATS_REQUEST_DEFAULTS = Object.freeze({
@@ -50,10 +52,9 @@ export const NATS_REQUEST_DEFAULTS = Object.freeze({
   retryDelayMs: 1000,
   keepMs: 24 * 3600_000,
   timeoutMs: 5000,
+  duplicateWindowMs: 120_000,
 });
 
-/** The stream's duplicate window: a request published twice within it is stored once. */
-const DUPLICATE_WINDOW_MS = 120_000;
 const PRUNE_EVERY_MS = 600_000;
 const FETCH_BATCH = 16;
 const FETCH_EXPIRES_MS = 1000;
@@ -137,7 +138,7 @@ export class NatsRequestConsumer {
         subjects: [`${this.o.subjectPrefix}.>`],
         storage: StorageType.File,
         retention: RetentionPolicy.Workqueue,
-        duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+        duplicate_window: nanos(this.o.duplicateWindowMs),
       });
     }
     try {
@@ -149,7 +150,9 @@ export class NatsRequestConsumer {
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.All,
         ack_wait: nanos(this.o.ackWaitMs),
-        max_ack_pending: 256,
+        // One unacked message at a time across all replicas: requests apply in the order sent, and a
+        // message given back (a restart, a nak) comes again before any later one.
+        max_ack_pending: 1,
       });
     }
   }
@@ -179,12 +182,12 @@ export class NatsRequestConsumer {
     if (replyTo !== undefined && !this.replyAllowed(replyTo)) {
       // Answering there could write into our own streams (or $JS.API): not run, not answered.
       this.log?.warn({ seq: m.seq, operationId: operationId.slice(0, 64) }, 'change message refused: Hopgate-Reply-To outside the allowed reply subjects');
-      m.term('reply subject not allowed');
+      m.term();
       return 'rejected';
     }
     const reject = (err: ApiError): RequestOutcome => {
       this.answer(replyTo, { requestId: key, operationId, status: err.status, body: err.body() });
-      m.term(err.code);
+      m.term();
       return 'rejected';
     };
     if (m.data.length > this.o.maxBytes) return reject(new ApiError(413, 'payload_too_large', `the message is ${m.data.length} bytes; at most ${this.o.maxBytes}`, 'body'));
