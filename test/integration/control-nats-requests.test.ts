@@ -185,8 +185,28 @@ for (const dc of cases) {
       assert.deepEqual(replay.redacted, ['body.password']);
       assert.equal((await rest()('GET', '/v1/customers?login=nats_dup', op)).body.customers.length, 1);
       assert.equal((await rest()('GET', '/v1/customers?login=nats_dup_other', op)).body.customers.length, 0, 'a replay runs nothing, whatever it carries');
-      const events = (await cp.store.outbox.list({ limit: 1000 })).filter((e) => e.kind === 'customer.created' && (e.data as { customer?: { login?: string } }).customer?.login === 'nats_dup');
-      assert.ok(events.length <= 1);
+      // A refused request (here 409, the login taken) changed nothing and keeps no key: sent again, it runs again.
+      const conflict = await rq.send('createCustomer', { body: { login: 'nats_dup' } }, { authorization: op });
+      assert.equal(conflict.status, 409);
+      assert.deepEqual(await cp.store.requestKeys.claim(conflict.requestId, 'createCustomer'), { state: 'new' }, 'no key kept for a refused request');
+      await cp.store.requestKeys.release(conflict.requestId);
+      const unauth = await rq.send('createCustomer', { body: { login: 'nats_dup' } });
+      assert.equal(unauth.status, 401);
+      assert.deepEqual(await cp.store.requestKeys.claim(unauth.requestId, 'createCustomer'), { state: 'new' }, 'unauthenticated messages fill no table');
+      await cp.store.requestKeys.release(unauth.requestId);
+    });
+
+    it('a key left claimed by a run that never finished: held back while fresh, then answered in doubt, never run', { timeout: 60_000 }, async () => {
+      // As a replica killed between claiming and answering leaves it.
+      const fresh = `fresh-${dc.name}`;
+      assert.deepEqual(await cp.store.requestKeys.claim(fresh, 'createCustomer'), { state: 'new' });
+      const held = await rq.publish('createCustomer', { body: { login: 'nats_fresh' } }, { id: fresh, authorization: op });
+      await eventually('the held request given back', async () => ((await outcomes(cp)).retried ?? 0) >= 2);
+      assert.equal(rq.answersTo(held.id).length, 0, 'no answer while the claim is fresh');
+      const doubt = await eventually('the in-doubt answer once the claim is stale', () => rq.answersTo(held.id)[0], { timeoutMs: 20_000 });
+      assert.equal(doubt.status, 409);
+      assert.equal(doubt.body.error.code, 'request_in_doubt');
+      assert.equal((await rest()('GET', '/v1/customers?login=nats_fresh', op)).body.customers.length, 0, 'not run');
     });
 
     it('a control plane restarted mid-stream continues from the durable consumer: every request answered, each applied once, in order', { timeout: 90_000 }, async () => {

@@ -62,7 +62,8 @@ const FETCH_EXPIRES_MS = 1000;
 const MAX_KEY = 256;
 const SUBJECT_TOKEN = /^[A-Za-z0-9_\-]+$/;
 
-export type RequestOutcome = 'applied' | 'replayed' | 'rejected' | 'retried' | 'in_doubt';
+/** applied: a change made and its answer kept; read: a GET; refused: a 4xx from the API; rejected: a bad message, not run. */
+export type RequestOutcome = 'applied' | 'read' | 'refused' | 'replayed' | 'rejected' | 'retried' | 'in_doubt';
 
 export class NatsRequestConsumer {
   private readonly o: Required<NatsRequestOptions>;
@@ -240,6 +241,14 @@ export class NatsRequestConsumer {
       return 'retried';
     }
     const answer: AnswerT = { requestId: key, operationId, ...rest };
+    if (route.method === 'GET' || rest.status < 200 || (rest.status >= 400 && rest.status < 500)) {
+      // Nothing changed (a read, or refused by the API: auth, validation, not found, conflict): keep
+      // no key, so sending it again runs it again, and unauthenticated messages fill no table.
+      await this.keys.release(key).catch(() => undefined);
+      this.answer(replyTo, answer);
+      m.ack();
+      return rest.status >= 400 ? 'refused' : 'read';
+    }
     const { stored, redacted } = storedAnswer(answer);
     try {
       await this.keys.finish(key, JSON.stringify(redacted.length > 0 ? { ...stored, redacted } : stored));
