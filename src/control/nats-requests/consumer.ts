@@ -60,7 +60,7 @@ const FETCH_BATCH = 16;
 const FETCH_EXPIRES_MS = 1000;
 /** Header values and keys this long at most (NATS subjects are short; a key is a UUID or such). */
 const MAX_KEY = 256;
-const SUBJECT_TOKEN = /^[A-Za-z0-9_\-]+$/;
+const SUBJECT_TOKEN = /^[A-Za-z0-9_-]+$/;
 
 /** applied: a change made and its answer kept; read: a GET; refused: a 4xx from the API; rejected: a bad message, not run. */
 export type RequestOutcome = 'applied' | 'read' | 'refused' | 'replayed' | 'rejected' | 'retried' | 'in_doubt';
