@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { headers, type NatsConnection, type PubAck } from 'nats';
-import { eventually } from './eventually.js';
+import { eventually, sleep } from './eventually.js';
 
 export interface Answer {
   requestId: string;
@@ -59,6 +59,19 @@ export class Requester {
     const data = o.raw ?? JSON.stringify(message);
     const ack = await this.nc.jetstream().publish(`hopgate.requests.${operationId}`, data, { headers: h, ...(id !== '' ? { msgID: id } : {}) });
     return { id, ack };
+  }
+
+  /**
+   * Publish request `id` again until JetStream stores it (past the stream's duplicate window,
+   * which drops a key it has seen: PubAck duplicate). Paced every 50 ms, at most `timeoutMs`.
+   */
+  async resendPastWindow(operationId: string, message: unknown, o: SendOptions & { id: string }, timeoutMs = 10_000): Promise<PubAck> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const { ack } = await this.publish(operationId, message, o);
+      if (!ack.duplicate || Date.now() > deadline) return ack;
+      await sleep(50);
+    }
   }
 
   /** The answers to request `id` so far. */
