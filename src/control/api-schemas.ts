@@ -340,7 +340,7 @@ export const RevisionView = z.object({ revision: z.number() });
 // ---------- self-service
 
 export const Granularity = z.enum(['minute', 'hour', 'day', 'month']);
-const When = z.string().regex(/^\d{4}-\d{2}(-\d{2}(T\d{2}(:\d{2}(:\d{2}(\.\d+)?)?Z?)?)?)?$/, 'a UTC time: YYYY-MM[-DD[THH[:MM]]]');
+export const When = z.string().regex(/^\d{4}-\d{2}(-\d{2}(T\d{2}(:\d{2}(:\d{2}(\.\d+)?)?Z?)?)?)?$/, 'a UTC time: YYYY-MM[-DD[THH[:MM]]]');
 export const UsageQuerySchema = z
   .object({
     customer: z.string().min(1).max(128).optional().describe('customer id or login'),

@@ -27,6 +27,8 @@ import { OutboxRepo } from './outbox.js';
 import { JetStreamOutbox } from './jetstream-outbox.js';
 import { WebhookRepo } from './webhooks.js';
 import { JetStreamRequestKeys } from './jetstream-requests.js';
+import { HealthHistoryRepo } from './health-history.js';
+import type { ExitProbeReport } from '../../shared/control-protocol.js';
 
 export type { ChangeRecord, CustomerRecord, ExitRecord, QuotaStatus, StoreSnapshot, UsageQuery, UsageRow } from './records.js';
 
@@ -46,6 +48,7 @@ export class ControlStore {
   /** Keys and answers of change messages taken in over JetStream (nats-requests/). */
   readonly requestKeys: JetStreamRequestKeys;
   readonly failovers: FailoverRepo;
+  readonly health: HealthHistoryRepo;
   /** An ingress's exit health report counts this long (then the node is taken as gone). */
   healthFreshMs = 60_000;
 
@@ -59,6 +62,7 @@ export class ControlStore {
     const change = this.revisions.change;
     this.customers = new CustomerRepo(db, change);
     this.failovers = new FailoverRepo(db, cdb.target.dialect);
+    this.health = new HealthHistoryRepo(db, cdb.target.dialect);
     this.exits = new ExitRepo(db, change, {
       changed: (trx) => this.syncFailovers(trx),
       removing: (trx, exitId, customerIds) => this.exitRemoving(trx, exitId, customerIds),
@@ -209,7 +213,17 @@ export class ControlStore {
 
   readonly listNotices = (...a: Parameters<FailoverRepo['list']>) => this.failovers.list(...a);
   readonly markNoticesRead = (...a: Parameters<FailoverRepo['markRead']>) => this.failovers.markRead(...a);
-  readonly recordExitHealth = (...a: Parameters<FailoverRepo['recordExitHealth']>) => this.failovers.recordExitHealth(...a);
+  /** What one ingress node reports of its exits now (replaces its previous report; transitions and probe minutes into the history). */
+  recordExitHealth(nodeId: string, down: readonly string[], at: string, probes?: readonly ExitProbeReport[]): Promise<number> {
+    return this.health.record(nodeId, down, probes, at);
+  }
+
+  /** One exit's health history (`to` exclusive) and each node's latest report of it. */
+  exitHealthHistory(exitId: string, from: string, to: string): ReturnType<HealthHistoryRepo['history']> {
+    return this.health.history(exitId, from, to, new Date(Date.now() - this.healthFreshMs).toISOString());
+  }
+
+  readonly pruneHealthHistory = (...a: Parameters<HealthHistoryRepo['prune']>) => this.health.prune(...a);
 
   // The flat API: each is one repository's method.
 
