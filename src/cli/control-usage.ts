@@ -25,5 +25,7 @@ export const CONTROL_USAGE = `usage: hopgate control [--db sqlite:PATH | postgre
   --nats-creds FILE             NATS credentials file; or --nats-user NAME with HOPGATE_NATS_PASSWORD
   --nats-stream NAME            stream ensured on start (default HOPGATE_EVENTS, file storage)
   --nats-subject-prefix P       events go to P.<kind> (default hopgate.events)
+  --nats-requests               also take change messages in: the REST operations from JetStream subjects
+                                hopgate.requests.<operationId>, answered on Hopgate-Reply-To (docs/EVENTS.md)
 The operator token is HOPGATE_ADMIN_TOKEN, or made once in <state-dir>/control-admin-token (mode 0600).
 `;

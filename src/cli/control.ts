@@ -33,6 +33,7 @@ export async function controlCommand(argv: string[]): Promise<void> {
     'nats-user': { type: 'string' },
     'nats-stream': { type: 'string' },
     'nats-subject-prefix': { type: 'string' },
+    'nats-requests': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) {
@@ -66,6 +67,7 @@ export async function controlCommand(argv: string[]): Promise<void> {
     if (!p) fail('--self-service-prefix must be V4,V6 prefix lengths, e.g. 24,48');
     selfServiceSourcePrefix = { ipv4: Number(p[1]), ipv6: Number(p[2]) };
   }
+  if (values['nats-requests'] && !values['nats-url']) fail('--nats-requests needs --nats-url');
   const cp = await startControlPlane({
     db: values.db,
     stateDir: values['state-dir'],
@@ -91,6 +93,7 @@ export async function controlCommand(argv: string[]): Promise<void> {
           },
         }
       : {}),
+    ...(values['nats-requests'] ? { natsRequests: {} } : {}),
   });
   const revision = await cp.store.revision();
   const mig = cp.store.migration;

@@ -13,6 +13,8 @@ import { StateDir } from '../shared/state-file.js';
 import { LegitimacyService, type LegitimacyControlOptions } from './legitimacy.js';
 import { WebhookDeliverer, type DelivererOptions } from './events/deliverer.js';
 import { JetStreamPublisher, type JetStreamSinkOptions } from './events/jetstream.js';
+import { NatsRequestConsumer, type NatsRequestOptions } from './nats-requests/consumer.js';
+import { OperationTable } from './nats-requests/dispatch.js';
 
 import { DEFAULT_CONTROL_HOST, DEFAULT_CONTROL_PORT, DEFAULT_DB_FILE } from './defaults.js';
 
@@ -48,6 +50,8 @@ export interface ControlPlaneOptions {
   readonly webhooks?: Omit<DelivererOptions, 'log'>;
   /** Events to NATS JetStream too (docs/EVENTS.md); off when absent. */
   readonly jetstream?: JetStreamSinkOptions;
+  /** Change messages in over JetStream (docs/EVENTS.md), on the `jetstream` connection; off when absent. */
+  readonly natsRequests?: NatsRequestOptions;
   /** The host customers reach the ingresses at, for GET /v1/me/connect (default: the listen host, unless a wildcard). */
   readonly publicHost?: string;
 }
@@ -65,10 +69,12 @@ export interface ControlPlane {
   readonly legitimacy: LegitimacyService;
   readonly deliverer: WebhookDeliverer;
   readonly jetstream: JetStreamPublisher | undefined;
+  readonly natsRequests: NatsRequestConsumer | undefined;
   close(): Promise<void>;
 }
 
 export async function startControlPlane(o: ControlPlaneOptions): Promise<ControlPlane> {
+  if (o.natsRequests && !o.jetstream) throw new Error('change messages in (natsRequests) need a NATS connection (jetstream: --nats-url)');
   const stateDir = resolve(o.stateDir);
   const target = parseDbTarget(o.db ?? `sqlite:${join(stateDir, DEFAULT_DB_FILE)}`);
   const token = loadOrCreateAdminToken(stateDir, o.adminToken);
@@ -110,10 +116,15 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     store.outbox.keepUntilPublished = true;
     jetstream = new JetStreamPublisher(store.jetstream, store.outbox, o.jetstream, metrics, o.logger?.child({ component: 'jetstream' }));
   }
+  const natsRequests =
+    o.natsRequests && o.jetstream
+      ? new NatsRequestConsumer(new OperationTable(server), store.requestKeys, o.jetstream, o.natsRequests, metrics, o.logger?.child({ component: 'nats-requests' }))
+      : undefined;
   collector.start();
   legitimacy.start();
   deliverer.start();
   jetstream?.start();
+  natsRequests?.start();
   return {
     url: server.url,
     store,
@@ -127,7 +138,10 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     legitimacy,
     deliverer,
     jetstream,
+    natsRequests,
     async close() {
+      // Requests first: the one being run finishes against a live API and database.
+      await natsRequests?.close();
       await jetstream?.close();
       await deliverer.close();
       await legitimacy.close();

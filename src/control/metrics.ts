@@ -20,6 +20,7 @@ export function createControlMetrics(registry = new Registry()) {
     jsPublished: new Counter({ name: 'hopgate_control_jetstream_published_total', help: 'Outbox events acked by JetStream (a duplicate the stream dropped counts too)', registers: [registry] }),
     jsFailures: new Counter({ name: 'hopgate_control_jetstream_publish_failures_total', help: 'Outbox events whose publish was not acked (retried with back-off)', registers: [registry] }),
     jsSeconds: new Histogram({ name: 'hopgate_control_jetstream_delivery_seconds', help: 'From the event written to the outbox to its JetStream ack', buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60], registers: [registry] }),
+    natsRequests: new Counter({ name: 'hopgate_control_nats_requests_total', help: 'Change messages taken from JetStream, by outcome (applied, read, refused, replayed, rejected, retried, in_doubt)', labelNames: ['outcome'], registers: [registry] }),
     jsBacklog: new Gauge({ name: 'hopgate_control_jetstream_backlog_events', help: 'Outbox events not yet acked by JetStream (at the last round)', registers: [registry] }),
   };
 }

@@ -419,6 +419,30 @@ const exitHealthHistory: Migration = {
   },
 };
 
+/**
+ * Change messages in over JetStream (docs/EVENTS.md "Change messages in"): one
+ * row per request key (its Nats-Msg-Id), claimed before the operation runs and
+ * holding the answer after, so a redelivered or duplicated request is answered
+ * from here instead of applied again — on every replica (the key is the primary key).
+ */
+const jetstreamRequests: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable('jetstream_requests')
+      .addColumn('msg_id', 'varchar(256)', (c) => c.primaryKey())
+      .addColumn('operation', 'varchar(64)', (c) => c.notNull())
+      .addColumn('state', 'varchar(8)', (c) => c.notNull())
+      .addColumn('answer', 'text')
+      .addColumn('claimed_at', 'bigint', (c) => c.notNull())
+      .addColumn('done_at', 'bigint')
+      .execute();
+    await db.schema.createIndex('jetstream_requests_done').on('jetstream_requests').columns(['done_at']).execute();
+  },
+  async down(db: AnyDb) {
+    await db.schema.dropTable('jetstream_requests').execute();
+  },
+};
+
 /** Append only. Names sort in application order. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001_foundation': foundation,
@@ -430,6 +454,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0007_jetstream': jetstream,
   '0008_exit_health_history': exitHealthHistory,
   '0009_login_domain_stats': loginDomainStats,
+  '0010_jetstream_requests': jetstreamRequests,
 });
 
 export interface MigrationReport {

@@ -51,6 +51,11 @@ function buildRoutes(o: ControlServerOptions): Route[] {
   ];
 }
 
+/** The route table alone, for its schemas and docs (docs/request-schemas.json): handlers need a server's options. */
+export function controlRoutes(): Route[] {
+  return buildRoutes({} as ControlServerOptions);
+}
+
 function describeZodError(where: string, err: z.ZodError): ApiError {
   const parts = err.issues.map((i) => {
     const path = [where, ...i.path.map(String)];

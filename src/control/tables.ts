@@ -182,6 +182,20 @@ export interface OutboxTable {
   js_next_at: Generated<number>;
 }
 
+/** A change message's key and answer (0010_jetstream_requests; src/control/nats-requests/). */
+export interface JetStreamRequestsTable {
+  /** The request's Nats-Msg-Id. */
+  msg_id: string;
+  operation: string;
+  /** 'pending' while a replica runs it, then 'done'. */
+  state: string;
+  /** JSON of the answer sent (secrets left out), once done. */
+  answer: string | null;
+  /** Epoch ms the claim was taken. */
+  claimed_at: number;
+  done_at: number | null;
+}
+
 export interface WebhooksTable {
   id: string;
   url: string;
@@ -308,6 +322,7 @@ export interface DB {
   login_minute: LoginMinuteTable;
   domain_minute: DomainMinuteTable;
   outbox: OutboxTable;
+  jetstream_requests: JetStreamRequestsTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;

@@ -7,22 +7,16 @@
  * (shared/backoff.ts) while NATS is down. Claims are the outbox's
  * (store/jetstream-outbox.ts), safe beside other replicas.
  */
-import { readFileSync } from 'node:fs';
-import { connect, credsAuthenticator, headers, nanos, RetentionPolicy, StorageType, type Authenticator, type JetStreamClient, type NatsConnection } from 'nats';
+import { headers, nanos, RetentionPolicy, StorageType, type Authenticator, type JetStreamClient, type NatsConnection } from 'nats';
 import { backoffDelay, type BackoffPolicy } from '../../shared/backoff.js';
 import type { Logger } from '../../shared/log.js';
 import type { ControlMetrics } from '../metrics.js';
 import type { OutboxRepo } from '../store/outbox.js';
 import type { JetStreamOutbox } from '../store/jetstream-outbox.js';
 import { RoundLoop } from './round-loop.js';
+import { dialUntilClosed, natsAuthenticator, type NatsDialOptions } from './nats-dial.js';
 
-export interface JetStreamSinkOptions {
-  /** nats://host:port (comma-separated for a cluster). */
-  readonly url: string;
-  /** A NATS credentials file (JWT + nkey seed), or user/password below. */
-  readonly credsFile?: string;
-  readonly user?: string;
-  readonly pass?: string;
+export interface JetStreamSinkOptions extends NatsDialOptions {
   /** Subject prefix (default hopgate.events): events go to `<prefix>.<kind>`. */
   readonly subjectPrefix?: string;
   /** Stream ensured on start (default HOPGATE_EVENTS, file storage). */
@@ -45,8 +39,6 @@ export const JETSTREAM_DEFAULTS = Object.freeze({
   backoff: { baseMs: 500, maxMs: 30_000, jitter: 0.5 },
 });
 
-/** Between dials while NATS is down (the client's own reconnects once connected). */
-const RECONNECT_WAIT_MS = 250;
 /** A claim's lease, in publish timeouts. */
 const LEASE_TIMEOUTS = 3;
 
@@ -77,44 +69,24 @@ export class JetStreamPublisher {
 
   /** Connects in the background (NATS down at start is an outage like any other). */
   start(): void {
-    // Read once, first: a missing file fails the start, as a bad flag does.
-    const authenticator = this.o.credsFile !== undefined ? credsAuthenticator(readFileSync(this.o.credsFile)) : undefined;
+    const authenticator = natsAuthenticator(this.o);
     this.timer = setInterval(() => this.kick(), this.o.pollMs);
     this.timer.unref();
     this.connecting = this.connectUntilClosed(authenticator);
   }
 
-  /**
-   * Dial until connected or closed (after that the client reconnects by itself, and
-   * drain() stops it). Our loop, not the client's waitOnFirstConnect: that one cannot
-   * be stopped, so a control plane closed while NATS was unreachable kept dialing it.
-   * One dial is bounded by publishTimeoutMs, so close() waits at most that long.
-   */
   private async connectUntilClosed(authenticator: Authenticator | undefined): Promise<void> {
-    for (let failed = 0; !this.closed; failed++) {
-      if (failed > 0) await new Promise((r) => setTimeout(r, RECONNECT_WAIT_MS));
-      if (this.closed) return;
-      let nc: NatsConnection;
-      try {
-        nc = await connect({
-          servers: this.o.url.split(','),
-          timeout: this.o.publishTimeoutMs,
-          maxReconnectAttempts: -1,
-          reconnectTimeWait: RECONNECT_WAIT_MS,
-          name: 'hopgate-control',
-          ...(this.o.user !== undefined ? { user: this.o.user, pass: this.o.pass ?? '' } : {}),
-          ...(authenticator ? { authenticator } : {}),
-        });
-      } catch (err) {
-        if (failed === 0) this.log?.warn({ err: (err as Error).message }, 'NATS not reachable; events stay in the outbox, dialing again');
-        continue;
-      }
-      if (this.closed) return void (await nc.close());
-      this.nc = nc;
-      this.js = nc.jetstream({ timeout: this.o.publishTimeoutMs });
-      this.kick();
-      return;
-    }
+    const nc = await dialUntilClosed(this.o, authenticator, {
+      name: 'hopgate-control',
+      timeoutMs: this.o.publishTimeoutMs,
+      closed: () => this.closed,
+      log: this.log,
+      downMessage: 'NATS not reachable; events stay in the outbox, dialing again',
+    });
+    if (!nc) return;
+    this.nc = nc;
+    this.js = nc.jetstream({ timeout: this.o.publishTimeoutMs });
+    this.kick();
   }
 
   kick(): void {

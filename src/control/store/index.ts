@@ -27,6 +27,7 @@ import { LoginDomainRepo } from './login-domain-stats.js';
 import { OutboxRepo } from './outbox.js';
 import { JetStreamOutbox } from './jetstream-outbox.js';
 import { WebhookRepo } from './webhooks.js';
+import { JetStreamRequestKeys } from './jetstream-requests.js';
 import { HealthHistoryRepo } from './health-history.js';
 import type { ExitProbeReport } from '../../shared/control-protocol.js';
 
@@ -47,6 +48,8 @@ export class ControlStore {
   readonly webhooks: WebhookRepo;
   /** The outbox's JetStream side (events/jetstream.ts). */
   readonly jetstream: JetStreamOutbox;
+  /** Keys and answers of change messages taken in over JetStream (nats-requests/). */
+  readonly requestKeys: JetStreamRequestKeys;
   readonly failovers: FailoverRepo;
   readonly health: HealthHistoryRepo;
   /** An ingress's exit health report counts this long (then the node is taken as gone). */
@@ -74,6 +77,7 @@ export class ControlStore {
     this.quotas = new QuotaRepo(db, change, this.outbox.notifyWritten);
     this.webhooks = new WebhookRepo(db);
     this.jetstream = new JetStreamOutbox(db, cdb.target.dialect);
+    this.requestKeys = new JetStreamRequestKeys(db);
   }
 
   /** Open the database and apply pending migrations. */
