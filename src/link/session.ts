@@ -14,8 +14,8 @@ import type { Duplex } from 'node:stream';
 import { isIP } from 'node:net';
 import {
   FrameReader,
-  HEADER_BYTES,
   PREFACE,
+  RECORD_DATA_PAYLOAD,
   dataHeader,
   finFrame,
   goawayFrame,
@@ -41,7 +41,7 @@ export const DEFAULT_MAX_STREAMS = 16_384;
  * the reader hands each payload on as one piece. 64 KiB frames arrived as four pieces plus slivers
  * of a few bytes where records cut them, each a write of its own to the client at the other end.
  */
-const SEND_FRAME_PAYLOAD = 16 * 1024 - HEADER_BYTES;
+const SEND_FRAME_PAYLOAD = RECORD_DATA_PAYLOAD;
 /** Bytes a stream may send per scheduling turn: small enough to interleave, large enough to fill four TLS records (whole frames: they stay aligned to records). */
 const QUANTUM = 4 * SEND_FRAME_PAYLOAD;
 /** Bytes we let the socket buffer before waiting for 'drain': a few TLS records' worth keeps the pipe full without hiding backpressure. */
