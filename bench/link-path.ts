@@ -9,7 +9,8 @@
  *
  * Per subject and round: bulk MB/s with 1 and 8 streams and CPU µs per MB
  * (user + system of the ingress and the exit from /proc over the whole load
- * process, divided by every byte it received), 64 B echo p50/p99 and CPU µs
+ * process, divided by every byte it received), read and write system calls
+ * per MB (/proc/PID/io, which load does not change), 64 B echo p50/p99 and CPU µs
  * per echo. CPU per MB and the echo distributions are what a loaded machine
  * does not spoil much; MB/s swings with the neighbours. Rounds alternate the
  * subjects; medians over rounds.
@@ -21,7 +22,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -81,6 +82,20 @@ function waitPort(port: number, host = '127.0.0.1', ms = 15_000): Promise<void> 
     };
     attempt();
   });
+}
+
+/** read and write system calls of `pids` so far (/proc/PID/io syscr + syscw): per MB, a measure the neighbours' load does not change. */
+function ioCalls(pids: readonly number[]): number {
+  let n = 0;
+  for (const p of pids) {
+    try {
+      const io = readFileSync(`/proc/${p}/io`, 'utf8');
+      n += Number(/syscr: (\d+)/.exec(io)?.[1] ?? 0) + Number(/syscw: (\d+)/.exec(io)?.[1] ?? 0);
+    } catch {
+      // gone
+    }
+  }
+  return n;
 }
 
 async function load(job: Job): Promise<Record<string, number>> {
@@ -163,9 +178,11 @@ async function main(): Promise<void> {
       const row: Row = {};
       for (const streams of [1, 8]) {
         const c0 = cpuUs(s.pids);
+        const k0 = ioCalls(s.pids);
         const r = await load({ kind: 'bulk', via: s.via, source: t.source, streams, ms: MS });
         row[`bulk${streams}`] = r.mbPerSec!;
         row[`cpuMb${streams}`] = (cpuUs(s.pids) - c0) / Math.max(1e-9, r.mb!);
+        row[`callsMb${streams}`] = (ioCalls(s.pids) - k0) / Math.max(1e-9, r.mb!);
       }
       const c0 = cpuUs(s.pids);
       const l = await load({ kind: 'latency', via: s.via, echo: t.echo, rounds: ECHOES });
@@ -188,15 +205,15 @@ async function main(): Promise<void> {
   const out = [
     `Medians of ${ROUNDS} rounds (load average at each round's start: ${loads.join(', ')}); ${MS} ms of bulk, ${ECHOES} echoes; CPU = ingress + exit from /proc (the exit alone for its own row).`,
     '',
-    '| subject | bulk 1 stream MB/s | CPU µs/MB | bulk 8 streams MB/s | CPU µs/MB | 64 B echo p50 / p99 µs | CPU µs/echo |',
-    '|---|---|---|---|---|---|---|',
+    '| subject | bulk 1 stream MB/s | CPU µs/MB | reads+writes /MB | bulk 8 streams MB/s | CPU µs/MB | reads+writes /MB | 64 B echo p50 / p99 µs | CPU µs/echo |',
+    '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const s of subjects) {
     const n = s.name;
     const cpu = (k: string): string => (s.pids.length ? `${fmt(med(n, k))} (${each(n, k)})` : '–');
     out.push(
-      `| ${n} | ${fmt(med(n, 'bulk1'))} (${ratio(med(n, 'bulk1'), med('direct', 'bulk1'))}) | ${cpu('cpuMb1')} | ` +
-        `${fmt(med(n, 'bulk8'))} (${ratio(med(n, 'bulk8'), med('direct', 'bulk8'))}) | ${cpu('cpuMb8')} | ` +
+      `| ${n} | ${fmt(med(n, 'bulk1'))} (${ratio(med(n, 'bulk1'), med('direct', 'bulk1'))}) | ${cpu('cpuMb1')} | ${s.pids.length ? fmt(med(n, 'callsMb1')) : '–'} | ` +
+        `${fmt(med(n, 'bulk8'))} (${ratio(med(n, 'bulk8'), med('direct', 'bulk8'))}) | ${cpu('cpuMb8')} | ${s.pids.length ? fmt(med(n, 'callsMb8')) : '–'} | ` +
         `${fmt(med(n, 'echoP50'))} (+${fmt(med(n, 'echoP50') - med('direct', 'echoP50'))}; ${each(n, 'echoP50')}) / ${fmt(med(n, 'echoP99'))} | ${s.pids.length ? fmt(med(n, 'cpuEcho')) : '–'} |`,
     );
   }

@@ -12,7 +12,7 @@
  */
 import type { Socket } from 'node:net';
 
-/** Bytes gathered before the writer is asked to wait (what one socket read holds; the socket's own mark is 16 KiB). */
+/** Bytes gathered before they go in one writev, and unsent bytes past which the writer is asked to wait (the socket's own mark is 16 KiB). */
 export const COALESCE_LIMIT = 64 * 1024;
 
 const kCorked = Symbol('hopgate.coalesce.corked');
@@ -39,6 +39,8 @@ export function writeCoalesced(dst: Socket, chunk: Buffer, full: number): boolea
     setImmediate(uncork, s);
   }
   s.write(chunk);
-  // While corked, the socket says "wait" past its 16 KiB mark; ours is a read's worth, then 'drain' as usual.
+  // A read's worth gathered: it goes now, one writev (the burst may go on: a fresh one starts with the next piece).
+  if (s.writableLength >= COALESCE_LIMIT) uncork(s);
+  // While corked, the socket says "wait" past its 16 KiB mark: ours is what it could not send, past a read's worth.
   return s.writableLength < COALESCE_LIMIT;
 }
