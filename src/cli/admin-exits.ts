@@ -1,10 +1,11 @@
-/** `hopgate exits add|list|show|drain|undrain|token|delete`: the exit inventory over the control-plane API. */
+/** `hopgate exits add|list|show|health|drain|undrain|token|delete`: the exit inventory over the control-plane API. */
 import type { ExitViewT } from '../control/api-schemas.js';
 import { AdminError, COMMON_HELP, COMMON_OPTIONS, adminClient, printJson, runAdmin, table, type AdminClient } from './admin-client.js';
 import { parse } from './args.js';
+import { fetchHealthHistory, healthText } from './admin-exit-health.js';
 import { ingressQuality, linkText, qualityText, type IngressQuality } from './ingress-quality.js';
 
-export const EXITS_USAGE = `usage: hopgate exits <add|list|show|drain|undrain|token|delete> [ID] [options]
+export const EXITS_USAGE = `usage: hopgate exits <add|list|show|health|drain|undrain|token|delete> [ID] [options]
 
   add ID --host H --port P [--kind hopgate|socks5|http] [--username U] [--password P]
          [--egress-ip IP] [--egress-ip6 IPV6] [--country cc] [--state S] [--city C] [--asn N] [--tag T]...
@@ -18,6 +19,9 @@ export const EXITS_USAGE = `usage: hopgate exits <add|list|show|drain|undrain|to
                          the state dir's ingress.yaml from \`hopgate up\`) also its QUALITY score:
                          0-100 (success rate, probe latency), as that ingress measured it
   show ID
+  health ID [--since 24h]  up/down transitions per ingress, probes (ok, failed, mean latency) per
+                         minute or hour, each ingress's latest probe; --since 60m, 24h, 6d (at most
+                         10,000 minutes), default 24h
   drain ID | undrain ID  stop / resume new connections through the exit
   token ID               a new token for a reverse exit (shown once; the old one stops working)
   delete ID [--force]    --force also takes it out of the customer lists that name it
@@ -100,6 +104,7 @@ export async function exitsCommand(argv: string[]): Promise<void> {
     'allow-port': { type: 'string', multiple: true },
     force: { type: 'boolean', default: false },
     ingress: { type: 'string' },
+    since: { type: 'string', default: '24h' },
   });
   const [sub, id] = positionals;
   if (values.help || sub === undefined || sub === 'help') {
@@ -172,6 +177,12 @@ export async function exitsCommand(argv: string[]): Promise<void> {
         const quality = await ingressQuality(values.ingress, values['state-dir']);
         if (values.json) return printJson(quality?.ok ? { ...e, quality: quality.byId.get(e.id)?.quality ?? null } : e);
         process.stdout.write(rows([e], quality));
+        return;
+      }
+      case 'health': {
+        const h = await fetchHealthHistory(client, needId(), values.since);
+        if (values.json) return printJson(h);
+        process.stdout.write(healthText(h));
         return;
       }
       case 'drain':

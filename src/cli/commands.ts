@@ -26,7 +26,8 @@ commands:
                                                    a password that starts with '-' goes after --: hash-password -- -secret)
   control [--db URL] [--listen H:P] [--state-dir D] the control plane: asset store and REST API (docs/CONTROL.md)
   user add|list|show|suspend|resume|rotate|delete  customers, through the control plane API (--control URL --token T)
-  exits add|list|show|drain|undrain|token|delete   the exit inventory (add --reverse: an exit that dials in), through the control plane API
+  exits add|list|show|health|drain|undrain|token|delete
+                                                   the exit inventory (add --reverse: an exit that dials in), through the control plane API
   usage [LOGIN] [--by minute|hour|day|month]       usage per period and exit, through the control plane API
   nodes add|list|token|delete [ID]                 ingress nodes and their stream tokens, through the control plane API
   webhooks add|list|delete|deliveries|redeliver    events to outside systems (signed webhooks), through the control plane API

@@ -11,6 +11,7 @@ export const CONTROL_USAGE = `usage: hopgate control [--db sqlite:PATH | postgre
   --db-wait-ms N  how long a request waits for a locked SQLite file or an unreachable PostgreSQL
                before answering 503 database_unavailable with Retry-After (default 2000)
   --stats-interval-ms  how often subscribed ingresses are pulled for statistics and quotas checked (default 5000)
+  --health-history-days N       keep exit health history (up/down transitions, probes per minute) N days (default 30)
   --legitimacy-group NAME       anycast group of this control plane's ingresses (default 'default'; docs/LEGITIMACY.md)
   --legitimacy-interval-ms N    analysis round and expected report interval (default 10000)
   --legitimacy-half-life-h H    half-life of the learned history (default 6)

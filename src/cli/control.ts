@@ -18,6 +18,7 @@ export async function controlCommand(argv: string[]): Promise<void> {
     json: { type: 'boolean', default: false },
     'log-level': { type: 'string', default: 'info' },
     'stats-interval-ms': { type: 'string' },
+    'health-history-days': { type: 'string' },
     'db-wait-ms': { type: 'string' },
     'legitimacy-group': { type: 'string' },
     'legitimacy-interval-ms': { type: 'string' },
@@ -48,6 +49,7 @@ export async function controlCommand(argv: string[]): Promise<void> {
     return Math.round(n * scale);
   };
   const dbWaitMs = num('db-wait-ms', values['db-wait-ms'], 1);
+  const healthHistoryDays = num('health-history-days', values['health-history-days'], 1);
   const intervalMs = num('legitimacy-interval-ms', values['legitimacy-interval-ms'], 1);
   const halfLifeMs = num('legitimacy-half-life-h', values['legitimacy-half-life-h'], 3_600_000);
   const warmupMs = num('legitimacy-warmup-min', values['legitimacy-warmup-min'], 60_000);
@@ -72,6 +74,7 @@ export async function controlCommand(argv: string[]): Promise<void> {
     ...(values['stats-interval-ms'] ? { statsIntervalMs: Number(values['stats-interval-ms']) } : {}),
     legitimacy,
     ...(dbWaitMs ? { dbWaitMs } : {}),
+    ...(healthHistoryDays ? { healthHistoryDays } : {}),
     ...(selfServiceSourcePrefix ? { selfServiceSourcePrefix } : {}),
     ...(values['public-host'] ? { publicHost: publicHostOf(values['public-host']) } : {}),
     ...(values['nats-url']

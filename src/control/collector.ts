@@ -25,7 +25,12 @@ export interface CollectorOptions {
   readonly metrics?: ControlMetrics;
   /** Wall clock; tests move it. */
   readonly now?: () => number;
+  /** Exit health history older than this many days is pruned (default 30). */
+  readonly healthHistoryDays?: number;
 }
+
+/** Health history is pruned at most this often. */
+const PRUNE_EVERY_MS = 10 * 60_000;
 
 export interface PullResult {
   readonly node: string;
@@ -38,7 +43,22 @@ export interface PullResult {
 }
 
 /** What the collector reads of a pull beyond the records: the node's exit health, validated (an ingress is not trusted blindly). */
-const ExitsDownReport = z.array(z.string().min(1).max(128)).max(100_000).optional();
+const ExitId = z.string().min(1).max(128);
+const ExitsDownReport = z.array(ExitId).max(100_000).optional();
+const Count = z.number().int().min(0).max(1_000_000);
+/** The probes per exit (probe-log.ts): two minutes each, bounded counts, a code-shaped error. Exits and minutes the control plane does not know are dropped by the store. */
+const ExitProbesReport = z
+  .array(
+    z
+      .object({
+        id: ExitId,
+        minutes: z.array(z.object({ minute: z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/), ok: Count, failed: Count, latencyMsSum: z.number().min(0).max(1e12) }).strict()).max(2),
+        last: z.object({ at: z.iso.datetime(), ok: z.boolean(), latencyMs: z.number().min(0).max(1e9).nullable(), error: z.string().regex(/^[A-Z][A-Z0-9_]{0,39}$/).nullable() }).strict().nullable(),
+      })
+      .strict(),
+  )
+  .max(100_000)
+  .optional();
 
 export class StatsCollector {
   /** The down set the last failover check ran on ('' = none yet): a check runs when it changes. */
@@ -46,6 +66,7 @@ export class StatsCollector {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly now: () => number;
+  private lastPrune = 0;
   /** Tests: fail the next N pulls after fetching (as if the write failed). */
   failNextWrites = 0;
   lastPulls: PullResult[] = [];
@@ -79,6 +100,7 @@ export class StatsCollector {
         this.lastPulls = await Promise.all(subs.map((s) => this.pull(s)));
         await this.enforceQuotas();
         await this.checkFailovers();
+        await this.pruneHealthHistory();
       } catch (err) {
         this.o.log?.error({ err: (err as Error).message }, 'statistics round failed');
       }
@@ -118,6 +140,12 @@ export class StatsCollector {
           m?.pullFailures.inc({ stage: 'status' });
           throw new Error(`${url.origin} sent a malformed exitsDown: ${down.error.issues[0]?.message ?? 'invalid'}`);
         }
+        const probes = ExitProbesReport.safeParse(pull.exitProbes);
+        if (!probes.success) {
+          m?.pullFailures.inc({ stage: 'status' });
+          const issue = probes.error.issues[0];
+          throw new Error(`${url.origin} sent a malformed exitProbes: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid'}`);
+        }
         if (this.failNextWrites > 0) {
           this.failNextWrites--;
           m?.pullFailures.inc({ stage: 'write' });
@@ -132,7 +160,7 @@ export class StatsCollector {
         }
         stored += r.stored;
         skipped += r.skipped;
-        if (down.data !== undefined && page === 0) await this.store.recordExitHealth(sub.nodeId, down.data, new Date().toISOString()); // wall clock: freshness is judged on it
+        if (down.data !== undefined && page === 0) await this.store.recordExitHealth(sub.nodeId, down.data, new Date().toISOString(), probes.data); // wall clock: freshness is judged on it
         if (!pull.more) break;
       }
       m?.records.inc({ outcome: 'stored' }, stored);
@@ -180,6 +208,16 @@ export class StatsCollector {
     const n = await this.store.syncFailovers();
     this.lastDown = down;
     if (n > 0) this.o.log?.info({ notices: n }, 'failover notices written');
+    return n;
+  }
+
+  /** Health history past the retention goes, at most every PRUNE_EVERY_MS (wall clock: the history's times are). */
+  async pruneHealthHistory(force = false): Promise<number> {
+    const now = Date.now();
+    if (!force && now - this.lastPrune < PRUNE_EVERY_MS) return 0;
+    this.lastPrune = now;
+    const n = await this.store.pruneHealthHistory(new Date(now - (this.o.healthHistoryDays ?? 30) * 86_400_000).toISOString());
+    if (n > 0) this.o.log?.info({ rows: n }, 'exit health history pruned');
     return n;
   }
 

@@ -30,6 +30,8 @@ export interface ControlPlaneOptions {
   readonly passwordCost?: { ln: number; r: number; p: number };
   /** How often ingresses are pulled for statistics and quotas checked (default 5000 ms). */
   readonly statsIntervalMs?: number;
+  /** Exit health history (transitions, probes per minute) is kept this many days (default 30). */
+  readonly healthHistoryDays?: number;
   /** Config stream heartbeat (default 15000 ms). */
   readonly heartbeatMs?: number;
   /** Safety poll of the revision, besides this process's own changes and PostgreSQL NOTIFY (default 1000 ms). */
@@ -76,7 +78,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   const metrics = createControlMetrics();
   const log = o.logger?.child({ component: 'stream' });
   const hub = new ConfigHub(store, { metrics, ...(log ? { log } : {}), ...(o.heartbeatMs ? { heartbeatMs: o.heartbeatMs } : {}), ...(o.revisionPollMs ? { pollMs: o.revisionPollMs } : {}) });
-  const collector = new StatsCollector(store, hub, { metrics, ...(o.logger ? { log: o.logger.child({ component: 'stats' }) } : {}), ...(o.statsIntervalMs ? { intervalMs: o.statsIntervalMs } : {}) });
+  const collector = new StatsCollector(store, hub, { metrics, ...(o.logger ? { log: o.logger.child({ component: 'stats' }) } : {}), ...(o.statsIntervalMs ? { intervalMs: o.statsIntervalMs } : {}), ...(o.healthHistoryDays ? { healthHistoryDays: o.healthHistoryDays } : {}) });
   const legitimacy = new LegitimacyService(hub, o.legitimacy, o.logger?.child({ component: 'legitimacy' }), metrics, new StateDir(stateDir, o.logger));
   let server: ControlServer;
   try {

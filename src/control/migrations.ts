@@ -380,6 +380,44 @@ const jetstream: Migration = {
   },
 };
 
+/**
+ * Exit health history (issue 16, docs/CONTROL.md "Exit health history"): each node's up/down
+ * transitions per exit, its probes per exit and minute, and its latest probe per exit.
+ */
+const exitHealthHistory: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable('exit_health_transitions')
+      .addColumn('id', 'varchar(40)', (c) => c.primaryKey())
+      .addColumn('exit_id', 'varchar(128)', (c) => c.notNull())
+      .addColumn('node_id', 'varchar(128)', (c) => c.notNull())
+      .addColumn('from_state', 'varchar(8)', (c) => c.notNull())
+      .addColumn('to_state', 'varchar(8)', (c) => c.notNull())
+      .addColumn('at', 'varchar(40)', (c) => c.notNull())
+      .addColumn('reason', 'varchar(200)', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('exit_health_transitions_exit_at').on('exit_health_transitions').columns(['exit_id', 'at']).execute();
+    await db.schema.createIndex('exit_health_transitions_at').on('exit_health_transitions').column('at').execute();
+    await db.schema
+      .createTable('exit_probe_minutes')
+      .addColumn('exit_id', 'varchar(128)', (c) => c.notNull())
+      .addColumn('node_id', 'varchar(128)', (c) => c.notNull())
+      .addColumn('minute', 'varchar(16)', (c) => c.notNull())
+      .addColumn('probes_ok', 'integer', (c) => c.notNull())
+      .addColumn('probes_failed', 'integer', (c) => c.notNull())
+      .addColumn('latency_ms_sum', 'double precision', (c) => c.notNull())
+      .addPrimaryKeyConstraint('exit_probe_minutes_pk', ['exit_id', 'minute', 'node_id'])
+      .execute();
+    await db.schema.createIndex('exit_probe_minutes_minute').on('exit_probe_minutes').column('minute').execute();
+    await db.schema.alterTable('node_exit_health').addColumn('last_probes', 'text').execute();
+  },
+  async down(db: AnyDb) {
+    await db.schema.alterTable('node_exit_health').dropColumn('last_probes').execute();
+    await db.schema.dropTable('exit_probe_minutes').execute();
+    await db.schema.dropTable('exit_health_transitions').execute();
+  },
+};
+
 /** Append only. Names sort in application order. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001_foundation': foundation,
@@ -389,6 +427,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0005_outbox_webhooks': outboxWebhooks,
   '0006_self_service_notices': selfServiceNotices,
   '0007_jetstream': jetstream,
+  '0008_exit_health_history': exitHealthHistory,
 });
 
 export interface MigrationReport {

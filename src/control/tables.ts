@@ -248,6 +248,29 @@ export interface NodeExitHealthTable {
   node_id: string;
   down: string;
   reported_at: string;
+  /** JSON { exitId: LastProbe } of the node's latest probe per exit (null: an older ingress, or none). */
+  last_probes: string | null;
+}
+
+/** One exit's up/down transition as one ingress node reported it (health history). */
+export interface ExitHealthTransitionsTable {
+  id: string;
+  exit_id: string;
+  node_id: string;
+  from_state: 'up' | 'down';
+  to_state: 'up' | 'down';
+  at: string;
+  reason: string;
+}
+
+/** One UTC minute of one node's probes of one exit: the latest totals it reported for that minute. */
+export interface ExitProbeMinutesTable {
+  exit_id: string;
+  node_id: string;
+  minute: string;
+  probes_ok: number;
+  probes_failed: number;
+  latency_ms_sum: number;
 }
 
 export interface DB {
@@ -269,4 +292,6 @@ export interface DB {
   notices: NoticesTable;
   port_failover: PortFailoverTable;
   node_exit_health: NodeExitHealthTable;
+  exit_health_transitions: ExitHealthTransitionsTable;
+  exit_probe_minutes: ExitProbeMinutesTable;
 }

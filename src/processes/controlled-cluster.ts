@@ -65,10 +65,10 @@ export async function startCluster(o: ClusterOptions): Promise<Applier> {
       case 'hopgate:stats:batch':
         return ledger.add(m.rows);
       case 'hopgate:exits:down':
-        return exitHealth.report(w.id, m.down);
+        return exitHealth.report(w.id, m.down, m.probes);
       case 'hopgate:stats:pull': {
         const answer = (a: StatsAnswer): void => pool.supervisor.send(w, { type: 'hopgate:stats:answer', id: m.id, status: a.status, body: a.body });
-        void answerStatsPull(m.url, m.auth, node.pullToken(), ledger, () => exitHealth.down()).then(answer, (err: unknown) => answer(internalError(err)));
+        void answerStatsPull(m.url, m.auth, node.pullToken(), ledger, () => exitHealth.node()).then(answer, (err: unknown) => answer(internalError(err)));
         return;
       }
       case 'hopgate:control:applied':

@@ -6,7 +6,7 @@ import type { Logger } from '../shared/log.js';
 import type { IngressConfig } from '../shared/schema/ingress-config.js';
 import { SessionMeter, type StatsLedger } from '../ingress/control-link/stats.js';
 import { answerStatsPull, internalError, sendStatsAnswer } from '../ingress/control-link/stats-pull.js';
-import { exitsDownOf } from '../ingress/control-link/exit-health-report.js';
+import { nodeHealthOf } from '../ingress/control-link/exit-health-report.js';
 import type { Applier, NodeContext } from './controlled-applier.js';
 
 export interface SingleOptions {
@@ -29,7 +29,7 @@ export async function startSingle(o: SingleOptions): Promise<Applier> {
     if (req.method !== 'GET' || !req.url?.startsWith('/v1/stats')) return false;
     meter?.flush();
     const rt = ingress?.runtime;
-    void answerStatsPull(req.url, req.headers.authorization ?? '', o.node.pullToken(), o.ledger, rt ? () => exitsDownOf(rt) : undefined).then(
+    void answerStatsPull(req.url, req.headers.authorization ?? '', o.node.pullToken(), o.ledger, rt ? () => nodeHealthOf(rt) : undefined).then(
       (a) => sendStatsAnswer(res, a),
       (err: unknown) => sendStatsAnswer(res, internalError(err)),
     );

@@ -17,7 +17,7 @@ import { shareThrottle } from '../ingress/auth/throttle-sync.js';
 import type { IngressConfig } from '../shared/schema/ingress-config.js';
 import { syncLegitimacy } from './legitimacy-sync.js';
 import { onPrimary, toPrimary, workerQuotaSync } from './worker-channel.js';
-import { exitsDownOf } from '../ingress/control-link/exit-health-report.js';
+import { exitsDownOf, exitProbesOf } from '../ingress/control-link/exit-health-report.js';
 import type { PrimaryMessage } from './ipc-messages.js';
 import { workerMetrics } from './cluster-metrics.js';
 
@@ -125,10 +125,12 @@ class ControlledWorker {
   private reportExitHealth(always: boolean): void {
     if (!this.ingress) return;
     const down = exitsDownOf(this.ingress.runtime);
-    const key = down.join('\0');
+    const probes = exitProbesOf(this.ingress.runtime);
+    // The probe counts change with every probe round: sent when they did (at most once a second).
+    const key = JSON.stringify([down, probes]);
     if (!always && key === this.lastDown) return;
     this.lastDown = key;
-    toPrimary({ type: 'hopgate:exits:down', down });
+    toPrimary({ type: 'hopgate:exits:down', down, probes });
   }
 
   private readonly adminHandler = (req: IncomingMessage, res: ServerResponse): boolean => {

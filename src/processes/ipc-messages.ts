@@ -38,7 +38,12 @@ const StatsBatch = z.object({
   type: z.literal('hopgate:stats:batch'),
   rows: z.array(z.tuple([z.string(), z.string(), z.string(), z.number(), z.number(), z.number(), z.number()])),
 });
-const ExitsDown = z.object({ type: z.literal('hopgate:exits:down'), down: z.array(z.string().max(256)).max(100_000) });
+const ProbeReport = z.object({
+  id: z.string().max(256),
+  minutes: z.array(z.object({ minute: z.string().max(16), ok: z.number().int().nonnegative(), failed: z.number().int().nonnegative(), latencyMsSum: z.number().nonnegative() })).max(2),
+  last: z.object({ at: z.string().max(40), ok: z.boolean(), latencyMs: z.number().nullable(), error: z.string().max(64).nullable() }).nullable(),
+});
+const ExitsDown = z.object({ type: z.literal('hopgate:exits:down'), down: z.array(z.string().max(256)).max(100_000), probes: z.array(ProbeReport).max(100_000).optional() });
 const QuotaUsage = z.object({ type: z.literal('hopgate:quota:usage'), usage: z.array(z.tuple([z.string(), z.string(), z.number(), z.number()])) });
 const ThrottleEvent = z.object({ kind: z.enum(['fail', 'ok']), source: z.string().max(256), login: z.string().max(256) });
 const AuthEvent = z.object({ type: z.literal('hopgate:auth:event'), scope: z.enum(['proxy', 'tunnel']), event: ThrottleEvent });

@@ -135,6 +135,38 @@ export interface StatsPull {
    * health-driven failover from it (docs/CONTROL.md, "Failover notices"). Absent: an older ingress.
    */
   readonly exitsDown?: string[];
+  /**
+   * What this node's active probes found per exit (docs/CONTROL.md, "Exit health history"):
+   * the counts of the current and the previous UTC minute, summed over its workers, and the
+   * latest probe. Absent: an older ingress. The control plane validates and bounds it.
+   */
+  readonly exitProbes?: ExitProbeReport[];
+}
+
+/** One UTC minute of probes of one exit on one node: totals so far (a later report of the same minute replaces it). */
+export interface ProbeMinute {
+  /** `YYYY-MM-DDTHH:MM` (UTC). */
+  readonly minute: string;
+  readonly ok: number;
+  readonly failed: number;
+  /** Sum of the successful probes' round trips, ms (mean = latencyMsSum / ok). */
+  readonly latencyMsSum: number;
+}
+
+export interface LastProbe {
+  /** ISO time of the probe's end. */
+  readonly at: string;
+  readonly ok: boolean;
+  /** Round trip of a successful probe, ms. */
+  readonly latencyMs: number | null;
+  /** The failure's code (EXIT_UNREACHABLE, TIMEOUT…), null on success. */
+  readonly error: string | null;
+}
+
+export interface ExitProbeReport {
+  readonly id: string;
+  readonly minutes: ProbeMinute[];
+  readonly last: LastProbe | null;
 }
 
 /** `YYYY-MM-DDTHH:MM` of the UTC minute containing `ms`. */

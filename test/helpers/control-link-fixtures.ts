@@ -31,7 +31,7 @@ export const TEST_SETTINGS = {
 export async function startTestControl(
   db: string,
   stateDir: string,
-  extra: { port?: number; statsIntervalMs?: number; heartbeatMs?: number; revisionPollMs?: number; dbWaitMs?: number; legitimacy?: ControlPlaneOptions['legitimacy'] } = {},
+  extra: { port?: number; statsIntervalMs?: number; heartbeatMs?: number; revisionPollMs?: number; dbWaitMs?: number; legitimacy?: ControlPlaneOptions['legitimacy']; healthHistoryDays?: number } = {},
 ): Promise<ControlPlane & { api: Api }> {
   const cp = await startControlPlane({
     db,
@@ -44,6 +44,7 @@ export async function startTestControl(
     ...(extra.revisionPollMs ? { revisionPollMs: extra.revisionPollMs } : {}),
     ...(extra.legitimacy ? { legitimacy: extra.legitimacy } : {}),
     ...(extra.dbWaitMs !== undefined ? { dbWaitMs: extra.dbWaitMs } : {}),
+    ...(extra.healthHistoryDays !== undefined ? { healthHistoryDays: extra.healthHistoryDays } : {}),
   });
   return Object.assign(cp, { api: api(cp.url, cp.token.token) });
 }

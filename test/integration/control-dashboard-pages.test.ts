@@ -145,6 +145,9 @@ describe('dashboard pages at desktop and phone sizes', { skip: typeof pw === 'st
       await page.locator('#customer-search').fill(`carol_${s}`);
       const row = page.locator(`#customers-table tr[data-login="carol_${s}"]`);
       await row.waitFor();
+      // The row may already be in the unfiltered list (the phone run comes after the desktop's customers):
+      // wait for the search's answer, not the row.
+      await page.waitForFunction(() => (globalThis as any).document.querySelectorAll('#customers-table tbody tr').length === 1, undefined, { timeout: 10_000 });
       assert.equal(await page.locator('#customers-table tbody tr').count(), 1);
       await layout(page, size, 'customers', ['#create-form', `#customers-table tr[data-login="carol_${s}"]`]);
       await row.locator('td.login a').click();
@@ -191,6 +194,19 @@ describe('dashboard pages at desktop and phone sizes', { skip: typeof pw === 'st
       const health = new Map<string, string>(((await api('GET', '/v1/exit-health', op())).body.exits as { id: string; health: string }[]).map((e) => [e.id, e.health]));
       assert.equal(await page.locator(`#exits-table section[data-country=de] tr[data-exit="de-${s}"] td.health`).textContent(), health.get(`de-${s}`));
       assert.equal(await page.locator(`#exits-table section[data-country=us] tr[data-exit="us-${s}"]`).count(), 1);
+      // Filters: a country shows only its section; a health shows only exits in it (live, as the API says).
+      await page.locator('#exit-country').selectOption('de');
+      await page.locator('#exits-table section[data-country=us]').waitFor({ state: 'detached' });
+      assert.deepEqual(await page.locator('#exits-table section').evaluateAll((xs) => xs.map((x) => (x as any).dataset.country)), ['de']);
+      const deUp = [...health].filter(([id, hh]) => id.startsWith('de-') && hh === 'up').length;
+      assert.match((await page.locator('#exit-country option[value=de]').textContent()) ?? '', new RegExp(`^DE \\(${deUp}/\\d+ up\\)$`));
+      await page.locator('#exit-country').selectOption('');
+      await page.locator('#exit-health').selectOption('up');
+      await page.locator('#exits-table section[data-country=us]').waitFor();
+      const shownHealth = await page.locator('#exits-table tr[data-exit]').evaluateAll((xs) => xs.map((x) => (x as any).dataset.health as string));
+      assert.ok(shownHealth.length > 0 && shownHealth.every((x) => x === 'up'), JSON.stringify(shownHealth));
+      await layout(page, size, 'exits-filtered', ['#exit-country', '#exit-health']);
+      await page.locator('#exit-health').selectOption('');
       const f = page.locator('#exit-create-form');
       await f.locator('input[name=id]').fill(`fr-${s}`);
       await f.locator('input[name=host]').fill('127.0.0.1');
@@ -223,8 +239,41 @@ describe('dashboard pages at desktop and phone sizes', { skip: typeof pw === 'st
       await page.locator('#notice', { hasText: 'Exit saved' }).waitFor();
       const edited = (await api('GET', `/v1/exits/fr-${s}`, op())).body;
       assert.deepEqual([edited.city, edited.port, edited.host], ['Paris', 1082, '127.0.0.1']);
+      // ---- exit page: health history (seeded reports of edge-1: up, down at -3 h, up at -2 h, fresh now)
+      const seedReport = async (agoMs: number, down: string[], ok: number, failed: number, latencyMsSum: number, last: unknown): Promise<void> => {
+        const at = new Date(Date.now() - agoMs).toISOString();
+        await cp.store.recordExitHealth('edge-1', down, at, [{ id: `de-${s}`, minutes: [{ minute: at.slice(0, 16), ok, failed, latencyMsSum }], last: last as never }]);
+      };
+      await seedReport(3 * HOUR + 10 * MIN, [], 5, 0, 50, null);
+      await seedReport(3 * HOUR, [`de-${s}`], 0, 3, 0, { at: new Date(Date.now() - 3 * HOUR).toISOString(), ok: false, latencyMs: null, error: 'TIMEOUT' });
+      await seedReport(2 * HOUR, [], 4, 0, 40, { at: new Date(Date.now() - 2 * HOUR).toISOString(), ok: true, latencyMs: 10, error: null });
+      await seedReport(0, [], 2, 0, 30, { at: new Date().toISOString(), ok: true, latencyMs: 15, error: null });
+      const hist = (await api('GET', `/v1/exits/de-${s}/health-history?range=24h`, op())).body;
+      assert.deepEqual(hist.transitions.map((t: any) => t.to), ['down', 'up']);
       await page.goto(`${cp.url}/dashboard#exit/de-${s}`);
       await loaded(page, 'exit');
+      await page.locator('#exit-health-transitions tr[data-to]').first().waitFor();
+      assert.equal(await page.locator('#exit-health-now [data-health]').getAttribute('data-health'), hist.health);
+      assert.equal(await page.locator('#exit-health-now tr[data-node=edge-1]').getAttribute('data-state'), 'up');
+      assert.match((await page.locator('#exit-health-now tr[data-node=edge-1] td.probe').textContent()) ?? '', /^ok, 15 ms/);
+      assert.deepEqual(
+        await page.locator('#exit-health-transitions tr[data-to]').evaluateAll((xs) => xs.map((x) => [(x as any).dataset.to, (x as any).dataset.at])),
+        hist.transitions.map((t: any) => [t.to, t.at]).reverse(),
+        'newest first, the times the API gives',
+      );
+      assert.match((await page.locator('#exit-health-transitions tr[data-to=down]').textContent()) ?? '', /probe failed: TIMEOUT/);
+      assert.deepEqual(await page.locator('#exit-health-timeline [data-node=edge-1] .seg').evaluateAll((xs) => xs.map((x) => (x as any).dataset.state)), ['up', 'down', 'up']);
+      const probeTotals = async (): Promise<Record<string, number>> => totalsOf(page, '#exit-health-chart');
+      const apiOk = hist.series.reduce((n: number, p: any) => n + p.ok, 0);
+      const apiFailed = hist.series.reduce((n: number, p: any) => n + p.failed, 0);
+      assert.deepEqual([apiOk, apiFailed], [11, 3]);
+      assert.deepEqual([(await probeTotals()).ok, (await probeTotals()).failed], [apiOk, apiFailed]);
+      await layout(page, size, 'exit-health', ['#exit-health-now', '#exit-health-timeline .seg.down', '#exit-health-chart svg', '#exit-health-transitions table']);
+      // The last hour: no transition, only the fresh report's probes.
+      await page.locator('#exit-health-range button[data-range="1h"]').click();
+      await page.locator('#exit-health-transitions', { hasText: 'No up/down transition in this range.' }).waitFor();
+      await page.waitForFunction(() => (globalThis as any).document.querySelector('#exit-health-chart .totals')?.dataset.ok === '2', undefined, { timeout: 10_000 });
+      assert.equal(await page.locator('#exit-health-chart [data-chart=probes] g.bar').count(), 61);
       await page.locator('#exit-range button[data-range="30d"]').click();
       await chartPoints(page, '#exit-chart', 30);
       assert.equal((await totalsOf(page, '#exit-chart')).bytesDown, expected(30 * DAY).bytesDown);

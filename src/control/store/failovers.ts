@@ -12,7 +12,7 @@
 import { customerPorts, portLabel, type PortContext } from '../customer-ports.js';
 import type { PortRow } from '../../shared/routing/port-table.js';
 import type { NoticesTable, PortFailoverTable } from '../tables.js';
-import { json, parseJson } from './json-columns.js';
+import { parseJson } from './json-columns.js';
 import type { CustomerRecord } from './records.js';
 import { newId, type Db, type Tx } from './tx.js';
 
@@ -87,16 +87,6 @@ export class FailoverRepo {
       if (this.dialect === 'postgres') await trx.selectFrom('config_state').select('revision').where('id', '=', 1).forUpdate().execute();
       return fn(trx);
     });
-  }
-
-  /** What one ingress node reports down now (replaces its previous report). */
-  async recordExitHealth(nodeId: string, down: readonly string[], at: string): Promise<void> {
-    const row = { node_id: nodeId, down: json([...new Set(down)].sort()), reported_at: at };
-    await this.db
-      .insertInto('node_exit_health')
-      .values(row)
-      .onConflict((oc) => oc.column('node_id').doUpdateSet({ down: row.down, reported_at: at }))
-      .execute();
   }
 
   /** Exits some node reported down at or after `since` (older reports are stale: that node is gone or silent). */

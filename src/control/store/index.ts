@@ -26,6 +26,8 @@ import { UsageRepo } from './usage.js';
 import { OutboxRepo } from './outbox.js';
 import { JetStreamOutbox } from './jetstream-outbox.js';
 import { WebhookRepo } from './webhooks.js';
+import { HealthHistoryRepo } from './health-history.js';
+import type { ExitProbeReport } from '../../shared/control-protocol.js';
 
 export type { ChangeRecord, CustomerRecord, ExitRecord, QuotaStatus, StoreSnapshot, UsageQuery, UsageRow } from './records.js';
 
@@ -43,6 +45,7 @@ export class ControlStore {
   /** The outbox's JetStream side (events/jetstream.ts). */
   readonly jetstream: JetStreamOutbox;
   readonly failovers: FailoverRepo;
+  readonly health: HealthHistoryRepo;
   /** An ingress's exit health report counts this long (then the node is taken as gone). */
   healthFreshMs = 60_000;
 
@@ -56,6 +59,7 @@ export class ControlStore {
     const change = this.revisions.change;
     this.customers = new CustomerRepo(db, change);
     this.failovers = new FailoverRepo(db, cdb.target.dialect);
+    this.health = new HealthHistoryRepo(db, cdb.target.dialect);
     this.exits = new ExitRepo(db, change, {
       changed: (trx) => this.syncFailovers(trx),
       removing: (trx, exitId, customerIds) => this.exitRemoving(trx, exitId, customerIds),
@@ -205,7 +209,17 @@ export class ControlStore {
 
   readonly listNotices = (...a: Parameters<FailoverRepo['list']>) => this.failovers.list(...a);
   readonly markNoticesRead = (...a: Parameters<FailoverRepo['markRead']>) => this.failovers.markRead(...a);
-  readonly recordExitHealth = (...a: Parameters<FailoverRepo['recordExitHealth']>) => this.failovers.recordExitHealth(...a);
+  /** What one ingress node reports of its exits now (replaces its previous report; transitions and probe minutes into the history). */
+  recordExitHealth(nodeId: string, down: readonly string[], at: string, probes?: readonly ExitProbeReport[]): Promise<number> {
+    return this.health.record(nodeId, down, probes, at);
+  }
+
+  /** One exit's health history (`to` exclusive) and each node's latest report of it. */
+  exitHealthHistory(exitId: string, from: string, to: string): ReturnType<HealthHistoryRepo['history']> {
+    return this.health.history(exitId, from, to, new Date(Date.now() - this.healthFreshMs).toISOString());
+  }
+
+  readonly pruneHealthHistory = (...a: Parameters<HealthHistoryRepo['prune']>) => this.health.prune(...a);
 
   // The flat API: each is one repository's method.
 

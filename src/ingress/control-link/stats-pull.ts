@@ -6,6 +6,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { StatsLedger } from './stats.js';
+import type { NodeExitHealth } from './exit-health-report.js';
 
 export interface StatsAnswer {
   readonly status: number;
@@ -18,15 +19,16 @@ function sameSecret(given: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-/** `exitsDown`: the exits this node takes as down now (reported with every pull). */
-export async function answerStatsPull(url: string, auth: string, pullToken: string | undefined, ledger: StatsLedger, exitsDown?: () => string[]): Promise<StatsAnswer> {
+/** `health`: the exits this node takes as down now and its probe results (reported with every pull). */
+export async function answerStatsPull(url: string, auth: string, pullToken: string | undefined, ledger: StatsLedger, health?: () => NodeExitHealth): Promise<StatsAnswer> {
   if (!pullToken || !sameSecret(auth, `Bearer ${pullToken}`)) return { status: 401, body: JSON.stringify({ error: { code: 'unauthorized', message: 'pull token required' } }) };
   const u = new URL(url, 'http://admin');
   const limit = Number(u.searchParams.get('limit') ?? 20_000);
   ledger.closeMinutes();
   await ledger.flushed();
   const pull = ledger.pull(u.searchParams.get('after') ?? undefined, Number.isFinite(limit) && limit > 0 ? Math.min(limit, 100_000) : 20_000);
-  return { status: 200, body: JSON.stringify(exitsDown ? { ...pull, exitsDown: exitsDown() } : pull) };
+  const h = health?.();
+  return { status: 200, body: JSON.stringify(h ? { ...pull, exitsDown: h.down, exitProbes: h.probes } : pull) };
 }
 
 /** The answer to a pull that failed in this process (not the client's fault). */

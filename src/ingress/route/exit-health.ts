@@ -7,6 +7,7 @@
  * also feeds the exit's quality score (exit-quality.ts).
  */
 import { ExitQuality } from './exit-quality.js';
+import { ProbeLog } from './probe-log.js';
 import { backoffDelay, type BackoffPolicy } from '../../shared/backoff.js';
 
 const DOWN: BackoffPolicy = { baseMs: 2_000, maxMs: 60_000, jitter: 0 };
@@ -19,6 +20,8 @@ interface State {
 export class ExitHealth {
   private readonly state = new Map<string, State>();
   readonly quality = new ExitQuality();
+  /** The probes' per-minute counts and latest result, for the control plane's health history. */
+  readonly probes = new ProbeLog();
   /**
    * Exact liveness where an exit reports it (a reverse exit: connected or not) decides alone;
    * undefined: no opinion, the back-off below decides.
@@ -52,5 +55,6 @@ export class ExitHealth {
   retain(ids: ReadonlySet<string>): void {
     for (const id of this.state.keys()) if (!ids.has(id)) this.state.delete(id);
     this.quality.retain(ids);
+    this.probes.retain(ids);
   }
 }

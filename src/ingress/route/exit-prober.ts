@@ -8,6 +8,7 @@
  */
 import { probeRoute } from '../upstream/dial-route.js';
 import type { IngressRuntime } from '../runtime.js';
+import { codeFromSystemError } from '../../shared/errors.js';
 
 /** `onError`: a failure outside the probes themselves (each probe's failure is the exit's health). */
 export function startExitProber(rt: IngressRuntime, intervalMs: number, onError: (err: unknown) => void, timeoutMs = Math.min(2000, intervalMs)): () => void {
@@ -23,9 +24,12 @@ export function startExitProber(rt: IngressRuntime, intervalMs: number, onError:
           const started = performance.now();
           try {
             await probeRoute(exit.config, timeoutMs, rt.links);
-            rt.exitHealth.succeeded(exit.id, performance.now() - started);
-          } catch {
+            const ms = performance.now() - started;
+            rt.exitHealth.succeeded(exit.id, ms);
+            rt.exitHealth.probes.record(exit.id, true, ms, undefined);
+          } catch (err) {
             rt.exitHealth.failed(exit.id);
+            rt.exitHealth.probes.record(exit.id, false, undefined, codeFromSystemError(err));
           }
         }),
       );

@@ -5,7 +5,7 @@
  */
 import type { z } from 'zod';
 import type * as S from '../../api-schemas.js';
-import type { ExitHealthView } from '../../exit-health-schema.js';
+import type { ExitHealthView, HealthHistoryView } from '../../exit-health-schema.js';
 
 export type Customer = z.infer<typeof S.CustomerView>;
 export type CustomerList = z.infer<typeof S.CustomerList>;
@@ -31,3 +31,4 @@ export type MyConnect = z.infer<typeof S.MyConnectView>;
 export type Notices = z.infer<typeof S.NoticesView>;
 export type MyExits = z.infer<typeof S.MyExitsView>;
 export type ExitHealth = z.infer<typeof ExitHealthView>;
+export type HealthHistory = z.infer<typeof HealthHistoryView>;

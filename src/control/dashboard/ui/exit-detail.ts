@@ -1,6 +1,7 @@
 /**
  * One exit (operator, #exit/<id>): what it is, edit its address, credentials, place, tags and
- * drain flag; a reverse exit's token (issued anew, shown once); its usage over a chosen range.
+ * drain flag; a reverse exit's token (issued anew, shown once); its health history (health-panel.ts)
+ * and its usage over a chosen range.
  */
 import { api, enc } from './api.js';
 import type { Exit, ExitPatch, ExitToken } from './api-types.js';
@@ -9,6 +10,7 @@ import { ago, list, placeText, splitList } from './format.js';
 import { address, deleteExit } from './exits.js';
 import { act, onSubmit, showSecret } from './shell.js';
 import { usagePanel } from './usage-panel.js';
+import { healthPanel } from './health-panel.js';
 
 let shown: Exit | null = null;
 
@@ -91,5 +93,5 @@ export async function exitDetailPage(id: string): Promise<void> {
     box.append(button('Delete', () => deleteExit(x), { 'data-action': 'delete', class: 'danger' }));
     return box;
   });
-  await usagePanel('exit', { exit: id }, 'login');
+  await Promise.all([healthPanel(id), usagePanel('exit', { exit: id }, 'login')]);
 }

@@ -1,12 +1,12 @@
 /**
- * Exits (operator): live health grouped by country, create (a reverse exit's token is shown
+ * Exits (operator): live health grouped by country, filtered by country and health, create (a reverse exit's token is shown
  * once), drain/undrain, delete. An id opens the exit's own page (exit-detail.ts).
  */
 import { api, ApiError, enc } from './api.js';
 import type { Exit, ExitCreate, ExitCreated, ExitHealth, ExitList } from './api-types.js';
 import { $, badge, button, el, field, link, render, table } from './dom.js';
 import { placeText, splitList } from './format.js';
-import { act, onSubmit, showSecret } from './shell.js';
+import { act, kick, onSubmit, showSecret } from './shell.js';
 
 type Health = ExitHealth['exits'][number]['health'];
 const HEALTH_BADGE: Record<Health, string> = { up: 'good', down: 'bad', draining: 'warn' };
@@ -73,12 +73,26 @@ export function initExits(): void {
   };
   f.addEventListener('change', syncKind);
   syncKind();
+  for (const id of ['exit-country', 'exit-health']) $(id).addEventListener('change', kick);
   onSubmit(f, async () => {
     const x = await api<ExitCreated>('POST', '/v1/exits', createBody(f));
     f.reset();
     syncKind();
     if (x.token) showSecret(`Token for reverse exit ${x.id} (hopgate exit --connect-to … --token-file):`, x.token);
   }, () => 'Exit created');
+}
+
+/** The country filter's options: every country with its live count, the chosen one kept. */
+function countryOptions(countries: readonly string[], byCountry: ReadonlyMap<string, Exit[]>, h: ReadonlyMap<string, Health>): void {
+  const sel = $<HTMLSelectElement>('exit-country');
+  const keep = sel.value;
+  const opts = countries.map((c) => {
+    const xs = byCountry.get(c) ?? [];
+    const up = xs.filter((x) => h.get(x.id) === 'up').length;
+    return el('option', { value: c || 'none' }, `${c ? c.toUpperCase() : 'no country'} (${up}/${xs.length} up)`);
+  });
+  sel.replaceChildren(el('option', { value: '' }, 'all countries'), ...opts);
+  sel.value = [...sel.options].some((o) => o.value === keep) ? keep : '';
 }
 
 export async function exitsPage(): Promise<void> {
@@ -90,19 +104,26 @@ export async function exitsPage(): Promise<void> {
     byCountry.set(k, [...(byCountry.get(k) ?? []), x]);
   }
   const countries = [...byCountry.keys()].sort((a, b) => (a === '' ? 1 : b === '' ? -1 : a.localeCompare(b)));
-  render('exits-table', [data.exits, health.exits], () => {
+  countryOptions(countries, byCountry, h);
+  const country = $<HTMLSelectElement>('exit-country').value;
+  const want = $<HTMLSelectElement>('exit-health').value;
+  render('exits-table', [data.exits, health.exits, country, want], () => {
     if (!data.exits.length) return el('p', { class: 'empty' }, 'No exits yet (the form above, or hopgate exits add).');
     const box = el('div', {});
     for (const c of countries) {
-      const xs = byCountry.get(c) ?? [];
-      const up = xs.filter((x) => h.get(x.id) === 'up').length;
+      if (country !== '' && country !== (c || 'none')) continue;
+      const all = byCountry.get(c) ?? [];
+      const up = all.filter((x) => h.get(x.id) === 'up').length;
+      const xs = want === '' ? all : all.filter((x) => h.get(x.id) === want);
+      if (xs.length === 0) continue;
       box.appendChild(
-        el('section', { class: 'country', 'data-country': c || 'none' },
-          el('h3', {}, c ? c.toUpperCase() : 'No country', ' ', badge(`${up}/${xs.length} up`, up === xs.length ? 'good' : up ? 'warn' : 'bad')),
+        el('section', { class: 'country', 'data-country': c || 'none', 'data-up': up, 'data-total': all.length },
+          el('h3', {}, c ? c.toUpperCase() : 'No country', ' ', badge(`${up}/${all.length} up`, up === all.length ? 'good' : up ? 'warn' : 'bad')),
           table(['Id', 'Health', 'Kind', 'Address', 'Egress IP', 'Place', 'Tags', 'Customers', 'State', ''], xs.map((x) => row(x, h.get(x.id))), ''),
         ),
       );
     }
+    if (!box.firstChild) box.appendChild(el('p', { class: 'empty' }, 'No exit matches the filter.'));
     return box;
   });
 }
