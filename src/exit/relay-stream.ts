@@ -1,6 +1,8 @@
 /** Relaying one link stream to its target (forward exits' links and reverse exits' links alike). */
 import type { Socket } from 'node:net';
 import type { LinkStream } from '../link/stream.js';
+import { RECORD_DATA_PAYLOAD } from '../protocol/link/codec.js';
+import { writeCoalesced } from '../shared/net/coalesce.js';
 
 /**
  * Stream ↔ target with backpressure and half-close per direction. A failure on
@@ -11,7 +13,8 @@ import type { LinkStream } from '../link/stream.js';
 export function relayStream(stream: LinkStream, target: Socket, idleMs: number): void {
   const pipe = (src: LinkStream | Socket, dst: LinkStream | Socket): void => {
     src.on('data', (chunk: Buffer) => {
-      if (!dst.write(chunk)) src.pause();
+      // To the target, the stream's record-sized pieces go out together (shared/net/coalesce.ts).
+      if (!(dst === target ? writeCoalesced(target, chunk, RECORD_DATA_PAYLOAD) : dst.write(chunk))) src.pause();
     });
     dst.on('drain', () => src.resume());
     src.on('end', () => dst.end());

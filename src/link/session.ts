@@ -14,8 +14,8 @@ import type { Duplex } from 'node:stream';
 import { isIP } from 'node:net';
 import {
   FrameReader,
-  MAX_FRAME_PAYLOAD,
   PREFACE,
+  RECORD_DATA_PAYLOAD,
   dataHeader,
   finFrame,
   goawayFrame,
@@ -34,8 +34,16 @@ export const DEFAULT_WINDOW = 256 * 1024;
 /** A stream whose reader keeps up may grow its window to this (stream.ts, autotuning): 4 MiB covers ~40 ms of round trip at 100 MB/s. */
 export const DEFAULT_MAX_WINDOW = 4 * 1024 * 1024;
 export const DEFAULT_MAX_STREAMS = 16_384;
-/** Bytes a stream may send per scheduling turn: small enough to interleave, large enough to fill a TLS record or four. */
-const QUANTUM = 64 * 1024;
+/**
+ * DATA payload per frame we send: a header and this fill one 16 KiB TLS record exactly. TLS cuts a
+ * write into 16 KiB records from its start, so a TLS write of whole DATA frames (a bulk transfer's
+ * usual flush; a control frame ahead of them shifts that one write) arrives one frame per record, and
+ * the reader hands each payload on as one piece. 64 KiB frames arrived as four pieces plus slivers
+ * of a few bytes where records cut them, each a write of its own to the client at the other end.
+ */
+const SEND_FRAME_PAYLOAD = RECORD_DATA_PAYLOAD;
+/** Bytes a stream may send per scheduling turn: small enough to interleave, large enough to fill four TLS records (whole frames: they stay aligned to records). */
+const QUANTUM = 4 * SEND_FRAME_PAYLOAD;
 /** Bytes we let the socket buffer before waiting for 'drain': a few TLS records' worth keeps the pipe full without hiding backpressure. */
 const SOCKET_BUFFER = 256 * 1024;
 /** A peer that does not read our control frames (PING answers, window updates) past this many is not a peer. */
@@ -56,6 +64,8 @@ export interface LinkOptions {
   /** The largest a stream's receive window may grow while its reader keeps up (default DEFAULT_MAX_WINDOW, at least `window`). */
   readonly maxWindow?: number;
   readonly maxStreams?: number;
+  /** Bytes a writer may queue per stream before write() returns false (default DEFAULT_SEND_BUFFER). */
+  readonly sendBuffer?: number;
   /** Send a PING this often and break the link if one goes unanswered for two periods (0: off). */
   readonly heartbeatMs?: number;
   /** Names the link in error messages (the peer's address or exit id). */
@@ -68,6 +78,7 @@ export class LinkSession extends EventEmitter implements StreamHost {
   private readonly window: number;
   private readonly maxWindow: number;
   private readonly maxStreams: number;
+  private readonly sendBuffer: number | undefined;
   private readonly streams = new Map<number, LinkStream>();
   private readonly opening = new Map<number, { resolve: (s: LinkStream) => void; reject: (e: Error) => void }>();
   private readonly reader = new FrameReader();
@@ -110,6 +121,7 @@ export class LinkSession extends EventEmitter implements StreamHost {
     this.window = opts.window ?? DEFAULT_WINDOW;
     this.maxWindow = Math.max(this.window, opts.maxWindow ?? DEFAULT_MAX_WINDOW);
     this.maxStreams = opts.maxStreams ?? DEFAULT_MAX_STREAMS;
+    this.sendBuffer = opts.sendBuffer;
     this.nextId = opts.dialled ? 1 : 2;
     (socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
     socket.write(PREFACE);
@@ -155,7 +167,7 @@ export class LinkSession extends EventEmitter implements StreamHost {
     const id = this.nextId;
     this.nextId += 2;
     this.ownHighest = id;
-    const s = new LinkStream(this, id, this.window, undefined, this.maxWindow);
+    const s = new LinkStream(this, id, this.window, undefined, this.maxWindow, this.sendBuffer);
     this.streams.set(id, s);
     this.sendControl(openFrame(id, { ...context, host, port, window: this.window }));
     signal?.addEventListener('abort', () => this.opening.has(id) && s.destroy(), { once: true });
@@ -305,7 +317,7 @@ export class LinkSession extends EventEmitter implements StreamHost {
     }
     const context = new Map(props);
     for (const k of ['host', 'port', 'window']) context.delete(k);
-    const s = new LinkStream(this, id, this.window, peerWindow, this.maxWindow);
+    const s = new LinkStream(this, id, this.window, peerWindow, this.maxWindow, this.sendBuffer);
     this.streams.set(id, s);
     if (this.listenerCount('stream') === 0) {
       s.refuse('INTERNAL', 'this side accepts no streams');
@@ -359,12 +371,9 @@ export class LinkSession extends EventEmitter implements StreamHost {
     });
   }
 
-  private readonly sink = (header: Buffer, payload?: Buffer): void => {
-    this.socket.write(header);
-    if (payload) {
-      this.socket.write(payload);
-      this.bytesSent += payload.length;
-    }
+  private readonly sink = (bytes: Buffer, payload?: boolean): void => {
+    this.socket.write(bytes);
+    if (payload) this.bytesSent += bytes.length;
   };
 
   private flush(): void {
@@ -376,7 +385,7 @@ export class LinkSession extends EventEmitter implements StreamHost {
       this.control = [];
       while (this.turns.length > 0 && sock.writableLength < SOCKET_BUFFER) {
         const s = this.turns.shift()!;
-        if (s.sendSome(QUANTUM, MAX_FRAME_PAYLOAD, this.sink, dataHeader, finFrame)) this.turns.push(s);
+        if (s.sendSome(QUANTUM, SEND_FRAME_PAYLOAD, this.sink, dataHeader, finFrame)) this.turns.push(s);
         else {
           this.inTurns.delete(s);
           if (s.waitsForCredit) this.windowStalls++;

@@ -20,10 +20,18 @@ export interface StreamHost {
   forget(s: LinkStream): void;
 }
 
-/** Bytes written to the socket for one frame: a header and its payload, or a whole control frame. */
-export type FrameSink = (header: Buffer, payload?: Buffer) => void;
+/** Bytes for the socket, in order: a frame header or a whole control frame, or (`payload`) DATA payload after its header. */
+export type FrameSink = (bytes: Buffer, payload?: boolean) => void;
 
 type State = 'opening' | 'accepting' | 'open' | 'closed';
+
+/**
+ * Bytes a writer may queue on a stream before write() returns false. Larger than one 64 KiB socket
+ * read, so a relay reads its target several times per turn of the event loop instead of pausing and
+ * resuming it (two epoll_ctl calls and a loop turn) for every chunk; the peer's window still decides
+ * what crosses the link.
+ */
+export const DEFAULT_SEND_BUFFER = 256 * 1024;
 
 export class LinkStream extends Duplex {
   readonly id: number;
@@ -41,6 +49,8 @@ export class LinkStream extends Duplex {
   private queue: Buffer[] = [];
   private queued = 0;
   private writeCb: ((err?: Error | null) => void) | undefined;
+  /** Bytes of the chunks handed to _writev whose callback is pending: writableLength still counts them, sent or not. */
+  private batchBytes = 0;
   private finalCb: ((err?: Error | null) => void) | undefined;
   private finSent = false;
   private finReceived = false;
@@ -56,8 +66,8 @@ export class LinkStream extends Duplex {
   private idleTimer: NodeJS.Timeout | undefined;
   private lastActive = 0;
 
-  constructor(host: StreamHost, id: number, recvWindow: number, peerWindow?: number, maxRecvWindow = recvWindow) {
-    super({ allowHalfOpen: true, writableHighWaterMark: 64 * 1024 });
+  constructor(host: StreamHost, id: number, recvWindow: number, peerWindow?: number, maxRecvWindow = recvWindow, sendBuffer = DEFAULT_SEND_BUFFER) {
+    super({ allowHalfOpen: true, writableHighWaterMark: sendBuffer });
     this.host = host;
     this.id = id;
     this.recvWindow = recvWindow;
@@ -109,8 +119,8 @@ export class LinkStream extends Duplex {
 
   /** Bytes buffered in this stream right now, both directions (for the memory bound). */
   get bufferedBytes(): number {
-    // writableLength counts the chunk in _write (our queue) until its callback: not added twice.
-    return this.readableLength + this.writableLength;
+    // writableLength counts the chunks handed to _writev until their callback, the sent ones too: ours are `queued`.
+    return this.readableLength + this.writableLength - this.batchBytes + this.queued;
   }
 
   // --- from the peer -------------------------------------------------------
@@ -160,9 +170,19 @@ export class LinkStream extends Duplex {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this._writev([{ chunk }], cb);
+  }
+
+  // All the chunks written meanwhile at once: a DATA frame may then span them (full-size frames, see sendSome).
+  override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
     if (this.idleMs > 0) this.lastActive = Date.now();
-    this.queue.push(chunk);
-    this.queued += chunk.length;
+    let n = 0;
+    for (const { chunk } of chunks) {
+      this.queue.push(chunk);
+      n += chunk.length;
+    }
+    this.queued += n;
+    this.batchBytes = n;
     this.writeCb = cb;
     if (this.wantsTurn()) this.host.ready(this);
   }
@@ -179,6 +199,7 @@ export class LinkStream extends Duplex {
     this.state = 'closed';
     this.queue = [];
     this.queued = 0;
+    this.batchBytes = 0;
     clearTimeout(this.idleTimer);
     this.forgotten = true;
     this.host.forget(this);
@@ -245,20 +266,33 @@ export class LinkStream extends Duplex {
   sendSome(quantum: number, maxFrame: number, sink: FrameSink, dataHeader: (id: number, len: number) => Buffer, fin: (id: number) => Buffer): boolean {
     let budget = Math.min(quantum, this.credit);
     while (this.queued > 0 && budget > 0) {
-      const head = this.queue[0]!;
-      const n = Math.min(head.length, budget, maxFrame);
-      sink(dataHeader(this.id, n), n === head.length ? head : head.subarray(0, n));
-      if (n === head.length) this.queue.shift();
-      else this.queue[0] = head.subarray(n);
+      // Less than a frame left: take what the writer has written meanwhile first (the callback hands it
+      // to _writev at once), so that frames stay full and line up with TLS records. Nothing more written:
+      // the rest goes now, never held back for more.
+      if (this.queued < maxFrame && this.writeCb) {
+        this.release();
+        continue;
+      }
+      // A frame as large as allowed, across the queued chunks.
+      let n = Math.min(this.queued, budget, maxFrame);
+      sink(dataHeader(this.id, n));
       this.queued -= n;
       this.credit -= n;
       budget -= n;
+      while (n > 0) {
+        const head = this.queue[0]!;
+        if (head.length <= n) {
+          sink(head, true);
+          this.queue.shift();
+          n -= head.length;
+        } else {
+          sink(head.subarray(0, n), true);
+          this.queue[0] = head.subarray(n);
+          n = 0;
+        }
+      }
     }
-    if (this.queued === 0 && this.writeCb) {
-      const cb = this.writeCb;
-      this.writeCb = undefined;
-      cb();
-    }
+    if (this.queued === 0 && this.writeCb) this.release();
     if (this.queued === 0 && this.finalCb && !this.finSent) {
       this.finSent = true;
       sink(fin(this.id));
@@ -268,6 +302,14 @@ export class LinkStream extends Duplex {
       this.maybeForget();
     }
     return this.wantsTurn();
+  }
+
+  /** The writer's chunks are ours now (queued, or handed to the socket): it may write more. */
+  private release(): void {
+    const cb = this.writeCb!;
+    this.writeCb = undefined;
+    this.batchBytes = 0;
+    cb();
   }
 
   private returnCredit(): void {

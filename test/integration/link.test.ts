@@ -75,7 +75,8 @@ test('a stream carries the target and context to the exit, echoes, and a refusal
 test('1,000 streams on one link with one reader stalled: the others all finish, and the stalled one holds at most its window', async () => {
   const WINDOW = 64 * 1024;
   const PER_STREAM = 128 * 1024;
-  const pair = await linkPair({ window: WINDOW }, { window: WINDOW });
+  // A send buffer below what the stalled stream's writer has left (PER_STREAM - WINDOW), so that writer must see backpressure.
+  const pair = await linkPair({ window: WINDOW, sendBuffer: 32 * 1024 }, { window: WINDOW, sendBuffer: 32 * 1024 });
   try {
     const serverStreams: LinkStream[] = [];
     pair.server.on('stream', (s) => {

@@ -14,6 +14,9 @@ import { throttledPump } from '../guard/bandwidth.js';
 import { meters, type SessionLimits } from '../guard/session-limits.js';
 import { hasReadBuffers, pipeReads, releaseReads } from '../../shared/net/read-buffers.js';
 import { resetSocket } from './reset.js';
+import { writeCoalesced } from '../../shared/net/coalesce.js';
+import { RECORD_DATA_PAYLOAD } from '../../protocol/link/codec.js';
+import { LinkStream } from '../../link/stream.js';
 import type { RelayCounters } from './counters.js';
 
 export type RelayEnd = 'closed' | 'idle' | 'client-error' | 'upstream-error' | 'aborted';
@@ -29,6 +32,8 @@ type RelayedSocket = Socket & { [kRelay]: Relay };
 class Relay implements RelayHandle {
   private how: RelayEnd | undefined;
   private open = 2;
+  /** The upstream is a link stream: its record-sized pieces are gathered into one write to the client (shared/net/coalesce.ts). */
+  readonly gather: boolean;
 
   constructor(
     readonly client: Socket,
@@ -38,7 +43,9 @@ class Relay implements RelayHandle {
     private readonly onEnd: (how: RelayEnd) => void,
     /** The client's TCP socket when `client` is a TLS socket over it (the HTTPS proxy). */
     private readonly clientTransport: Socket,
-  ) {}
+  ) {
+    this.gather = upstream instanceof LinkStream;
+  }
 
   finish(reason: RelayEnd): void {
     this.how ??= reason;
@@ -70,7 +77,7 @@ function onData(this: RelayedSocket, chunk: Buffer): void {
     if (!r.upstream.write(chunk)) this.pause();
   } else {
     r.counters.down += chunk.length;
-    if (!r.client.write(chunk)) this.pause();
+    if (!(r.gather ? writeCoalesced(r.client, chunk, RECORD_DATA_PAYLOAD) : r.client.write(chunk))) this.pause();
   }
 }
 function onDrain(this: RelayedSocket): void {

@@ -23,6 +23,8 @@ export const PREFACE = Buffer.from([0x48, 0x4c, 1, 0]); // 'HL', version 1
 export const HEADER_BYTES = 9;
 /** Largest payload a peer may send in one frame; DATA is cut to this. */
 export const MAX_FRAME_PAYLOAD = 64 * 1024;
+/** DATA payload that, with its header, fills one 16 KiB TLS record: what a link sends per frame, and a full piece at the other end. */
+export const RECORD_DATA_PAYLOAD = 16 * 1024 - HEADER_BYTES;
 /** A window may never grow past this (RFC 9113's bound, for the same reason: a 31-bit counter). */
 export const MAX_WINDOW = 0x7fffffff;
 

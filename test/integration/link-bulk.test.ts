@@ -1,0 +1,85 @@
+/**
+ * How a link sends bulk and small writes (issue 19, docs/BENCHMARKS.md "Link bulk and echo"):
+ * full DATA frames that fill one TLS record each, writes taken without pausing the writer per
+ * chunk, and a small write on the wire before the event loop turns. Asserted by what the
+ * session does (frames a raw peer sees, write() results, counters after one tick), not by timing.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { HEADER_BYTES, openFrame, PREFACE } from '../../src/protocol/link/codec.js';
+import type { LinkSession } from '../../src/link/session.js';
+import type { LinkStream } from '../../src/link/stream.js';
+import { exitServer, linkPair, rawPeer } from '../helpers/link-pair.js';
+import { eventually } from '../helpers/eventually.js';
+
+const RECORD = 16 * 1024;
+
+test('bulk: 64 KiB writes are taken without backpressure and leave as DATA frames of exactly one TLS record each', async () => {
+  const CHUNK = 64 * 1024;
+  const CHUNKS = 4;
+  let session!: LinkSession;
+  const results: boolean[] = [];
+  const { server, port } = await exitServer({}, (s) => {
+    session = s;
+    s.on('stream', (st: LinkStream) => {
+      st.on('error', () => undefined);
+      st.accept();
+      // As a relay does with its target's reads: several 64 KiB chunks in one go.
+      for (let i = 0; i < CHUNKS; i++) results.push(st.write(Buffer.alloc(CHUNK, i + 1)));
+    });
+  });
+  const peer = await rawPeer(port);
+  // The raw bytes too: the reader hands DATA on in pieces as TLS records arrive, the headers say the frame sizes.
+  const raw: Buffer[] = [];
+  peer.socket.on('data', (d: Buffer) => raw.push(d));
+  try {
+    peer.socket.write(Buffer.concat([PREFACE, openFrame(1, { host: '127.0.0.1', port: 9, window: 4 * 1024 * 1024 })]));
+    const data = (): Buffer[] => peer.frames.flatMap((f) => (f.type === 'data' ? [f.data] : []));
+    await eventually('all the bytes at the peer', () => data().reduce((n, d) => n + d.length, 0) === CHUNK * CHUNKS);
+    // Below the stream's send buffer (256 KiB): the writer was never told to wait, so a relay keeps reading its target.
+    assert.deepEqual(results, [true, true, true, false], 'write() is false only once 256 KiB wait');
+    const bytes = Buffer.concat(raw);
+    const sizes: number[] = [];
+    for (let at = PREFACE.length; at + HEADER_BYTES <= bytes.length; at += HEADER_BYTES + bytes.readUInt32BE(at + 5)) {
+      if (bytes[at] === 3) sizes.push(bytes.readUInt32BE(at + 5));
+    }
+    // Frames span the writer's chunks: every one but the last fills a TLS record (header + payload = 16 KiB), no 64 KiB
+    // frames cut by records into pieces and 9-byte slivers, no short frame at each chunk's end.
+    for (const n of sizes.slice(0, -1)) assert.equal(n + HEADER_BYTES, RECORD, `frame sizes ${sizes.join(',')}`);
+    assert.equal(sizes.length, Math.ceil((CHUNK * CHUNKS) / (RECORD - HEADER_BYTES)));
+    // And the bytes are the writer's, in order.
+    const all = Buffer.concat(data());
+    for (let i = 0; i < CHUNKS; i++) assert.ok(all.subarray(i * CHUNK, (i + 1) * CHUNK).every((b) => b === i + 1), `chunk ${i} intact`);
+    assert.equal(session.bytesSent, CHUNK * CHUNKS);
+  } finally {
+    peer.socket.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
+test('echo: a small write is handed to TLS within the same tick, before any timer or immediate runs', async () => {
+  const pair = await linkPair();
+  try {
+    pair.server.on('stream', (s) => {
+      s.on('error', () => undefined);
+      s.accept();
+      s.pipe(s);
+    });
+    const s = await pair.client.open('127.0.0.1', 7);
+    s.on('error', () => undefined);
+    const before = pair.client.bytesSent;
+    let immediateRan = false;
+    setImmediate(() => (immediateRan = true));
+    s.write(Buffer.alloc(64, 0x61));
+    // The session flushes on process.nextTick, queued by the write: this tick callback runs after it.
+    await new Promise<void>((r) => process.nextTick(r));
+    assert.equal(immediateRan, false, 'still the same turn of the event loop');
+    assert.equal(pair.client.bytesSent - before, 64, 'the 64 bytes went to the TLS socket without waiting for a batch');
+    // And the echo comes back whole.
+    const back = await new Promise<Buffer>((r) => s.once('data', r));
+    assert.equal(back.length, 64);
+    s.destroy();
+  } finally {
+    await pair.close();
+  }
+});
