@@ -102,3 +102,31 @@ test('parseJournal rejects login records with an outcome outside the fixed set',
   const bad = parseJournal(`${header}\n${JSON.stringify([[1, 'login', '2026-01-01T00:00', 'a', '1.2.3.0/24', 'pwned', 1]])}\n`);
   assert.ok(bad.ok && bad.records.length === 0 && bad.skipped === 1);
 });
+
+test('over its waiting limit the ledger drops the oldest logins and domains first: usage records (billing data) outlast a credential flood', () => {
+  let t = Date.parse('2026-01-01T00:00:10Z');
+  const a = new StatsLedger(100, () => t, 0, 50);
+  const minute = (): string => new Date(t).toISOString().slice(0, 16);
+  // The control plane is away: 5 minutes of usage, then an hour of failed logins from 20 prefixes a minute.
+  for (let i = 0; i < 5; i++, t += 60_000) a.addBatch({ rows: [[minute(), 'alice', '', 10, 100, 1, 0]] });
+  let lastFlood = '';
+  for (let i = 0; i < 60; i++, t += 60_000) {
+    lastFlood = minute();
+    const logins: LoginMeterRow[] = [];
+    for (let k = 0; k < 20; k++) logins.push([minute(), '', `10.0.${k}.0/24`, 'unknown_user', 1]);
+    a.addBatch({ rows: [], logins });
+    a.closeMinutes();
+  }
+  a.closeMinutes(true);
+  assert.ok(a.stats().pending <= 50, `pending ${a.stats().pending}`);
+  assert.ok(a.dropped >= 60 * 20 - 50, `dropped ${a.dropped}`);
+  const p = a.pull(undefined, 1000);
+  assert.equal(p.records.length, 5, 'every usage record is still there');
+  assert.equal(p.records.reduce((s, r) => s + r[5], 0), 500);
+  assert.equal(p.logins!.at(-1)?.[2], lastFlood, 'the newest logins are kept');
+  // Usage alone over the limit: then the oldest usage goes, as before.
+  const b = new StatsLedger(100, () => t, 0, 3);
+  for (let i = 0; i < 5; i++, t += 60_000) b.addBatch({ rows: [[minute(), 'alice', '', 1, 1, 1, 0]] });
+  b.closeMinutes(true);
+  assert.deepEqual([b.stats().pending, b.dropped], [3, 2]);
+});

@@ -104,6 +104,8 @@ export class StatsLedger {
     private readonly now: () => number = Date.now,
     /** An open minute's counts so far are closed into a record this often (crash safety; 0: only ended minutes). */
     private readonly checkpointMs = 2000,
+    /** Most records kept waiting for the control plane. */
+    private readonly maxPending = MAX_PENDING,
   ) {
     this.epoch = `e${randomBytes(6).toString('hex')}`;
   }
@@ -146,12 +148,24 @@ export class StatsLedger {
     if (closed.length === 0) return;
     for (const r of closed) this.pending.push(r);
     this.journal?.append(closed);
-    if (this.pending.length > MAX_PENDING) {
-      const drop = this.pending.length - MAX_PENDING;
-      this.pending.splice(0, drop);
-      this.dropped += drop;
-      this.journal?.invalidate();
-    }
+    if (this.pending.length > this.maxPending) this.dropOldest(this.pending.length - this.maxPending);
+  }
+
+  /**
+   * Over the waiting limit: the oldest login and domain records go first, usage records
+   * (what customers are billed and limited by) only when they alone exceed it, so a
+   * credential flood while the control plane is away cannot push usage out.
+   */
+  private dropOldest(excess: number): void {
+    let extras = 0;
+    const kept = this.pending.filter((r) => {
+      if (extras < excess && (r[1] === 'login' || r[1] === 'domain')) return void extras++;
+      return true;
+    });
+    const usageDrop = excess - extras;
+    this.pending = usageDrop > 0 ? kept.slice(usageDrop) : kept;
+    this.dropped += excess;
+    this.journal?.invalidate();
   }
 
   /** Records up to this sequence number may be offered (on disk, or no disk to wait for). */
