@@ -150,9 +150,11 @@ export const CustomerListQuery = z
     search: z.string().max(128).optional().describe('part of the login (any case), or the exact id'),
     status: Status.optional(),
     limit: z.coerce.number().int().min(1).max(1000).optional().describe('at most this many, in login order (default: all)'),
-    offset: z.coerce.number().int().min(0).max(10_000_000).default(0).describe('skip this many first (with limit)'),
+    offset: z.coerce.number().int().min(0).max(10_000_000).default(0).describe('skip this many first (needs limit)'),
   })
-  .strict();
+  .strict()
+  // Without a page size an offset would be dropped silently and the client would take page 1 for page N.
+  .refine((q) => q.limit !== undefined || q.offset === 0, { message: 'offset needs limit', path: ['offset'] });
 export const IdParam = z.object({ id: z.string().min(1).max(128) }).strict();
 /** Syntax only: the route applies the self-service bound (tighter than the floor), so a customer reads its own limit. */
 export const SourcesBody = z.object({ sources: z.array(Cidr) }).strict();

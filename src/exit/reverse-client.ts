@@ -31,6 +31,7 @@ import { LinkSession, type OpenRequest } from '../link/session.js';
 import type { LinkStream } from '../link/stream.js';
 import { relayStream } from './relay-stream.js';
 import type { LinkIdentity } from '../link/identity.js';
+import { REVERSE_HEARTBEAT_MS } from '../shared/schema/ingress-config.js';
 
 export interface ReverseExitOptions {
   readonly host: string;
@@ -221,7 +222,8 @@ export class ReverseExitClient {
             this.counters.registered++;
             if (resumed) this.counters.resumed++; // counted with the acceptance, so resumed ≤ registered
             const hb = Number(p.props.get('heartbeat-ms'));
-            if (hb > 0) this.heartbeatMs = hb;
+            // Within what an ingress can be configured with: 1 ms or an overflowing timer would drop healthy connections in a loop.
+            if (hb > 0) this.heartbeatMs = Math.min(Math.max(hb, REVERSE_HEARTBEAT_MS.min), REVERSE_HEARTBEAT_MS.max);
             if (p.props.get('link') === '1') return this.becomeLink(conn, onData);
             conn.state = 'idle';
             // Silence longer than 2.5 heartbeat intervals: the ingress (or the path to it) is gone.

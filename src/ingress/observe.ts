@@ -16,7 +16,7 @@ export function createIngressMetrics(rt: IngressRuntime, registry = new Registry
   const bytes = new Counter({ name: 'hopgate_ingress_bytes_total', help: 'Relayed bytes by direction', labelNames: ['direction'], registers: [registry] });
   const authFailures = new Counter({ name: 'hopgate_ingress_auth_failures_total', help: 'Authentication failures by code', labelNames: ['code'], registers: [registry] });
   const rejected = new Counter({ name: 'hopgate_ingress_admission_rejected_total', help: 'Connections dropped before the first byte', labelNames: ['reason'], registers: [registry] });
-  const routes = new Counter({ name: 'hopgate_ingress_route_decisions_total', help: 'Connections of authenticated customers by how their exit was chosen (exitip, port, index, replacement, sticky, random; direct: no exit)', labelNames: ['reason'], registers: [registry] });
+  const routes = new Counter({ name: 'hopgate_ingress_route_decisions_total', help: 'Connections of authenticated customers by how their exit was chosen (exitip, port, index, replacement, sticky, random; direct: routing chose no exit; refused: no exit could be chosen, e.g. NO_EXIT_MATCH)', labelNames: ['reason'], registers: [registry] });
   const refused = new Counter({ name: 'hopgate_ingress_refused_total', help: 'Authenticated customers refused by a limit, by code (USER_SUSPENDED, QUOTA_EXCEEDED, CONN_LIMIT)', labelNames: ['code'], registers: [registry] });
   // Figures the guards keep as plain numbers (the byte path never touches a metric), read at scrape time.
   mirroredCounter(registry, 'hopgate_ingress_bandwidth_waits_total', 'Times a connection paused for its customer\'s bandwidth tokens, by direction', 'direction', () => {
@@ -50,7 +50,7 @@ export function createIngressMetrics(rt: IngressRuntime, registry = new Registry
 
   const onClose = ({ session }: SessionCloseMessage): void => {
     sessions.inc({ protocol: session.protocol ?? 'none', result: session.result ?? 'CLIENT_CLOSED' });
-    if (session.principal && session.target) routes.inc({ reason: session.exitId === undefined ? 'direct' : (session.routeReason ?? 'unknown') });
+    if (session.principal && session.target) routes.inc({ reason: session.routeReason ?? 'refused' });
     if (session.counters.up) bytes.inc({ direction: 'up' }, session.counters.up);
     if (session.counters.down) bytes.inc({ direction: 'down' }, session.counters.down);
   };

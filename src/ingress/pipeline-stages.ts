@@ -80,7 +80,10 @@ export async function openUpstream(rt: IngressRuntime, session: Session, target:
   const tried = new Set<string>();
   for (let attempt = 0; ; attempt++) {
     const choice = chooseExit(rt, session, (e) => !tried.has(e.id) && health.isUp(e.id), { target });
-    if (!choice) return dialRoute(target, undefined, opts);
+    if (!choice) {
+      session.routeReason = 'direct';
+      return dialRoute(target, undefined, opts);
+    }
     session.exitId = choice.exit.id;
     session.routeReason = choice.reason;
     tried.add(choice.exit.id);

@@ -25,8 +25,8 @@ export class Session {
   command: 'connect' | 'udp' | 'http' = 'connect';
   /** Route choices for this request when they differ from the username's (HTTP X-Hopgate-* headers). */
   routeTags: UsernameTags | undefined;
-  /** Why this exit: exitip, port, index, replacement, sticky or random. */
-  routeReason: ChoiceReason | undefined;
+  /** Why this exit: exitip, port, index, replacement, sticky or random; 'direct': routing chose no exit; undefined: routing did not decide (refused, or not reached). */
+  routeReason: ChoiceReason | 'direct' | undefined;
   readonly counters: RelayCounters = { up: 0, down: 0 };
   /** 'ok' once relayed, else the code that ended it. */
   result: ErrorCode | 'ok' | undefined;

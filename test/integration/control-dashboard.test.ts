@@ -109,7 +109,7 @@ describe('control dashboard', () => {
     assert.deepEqual(logins((await api('GET', `/v1/customers?search=${made[2]}`, op())).body), ['pgxa1'], 'an exact id');
     const suspended = await api('GET', '/v1/customers?search=pg&status=suspended&limit=10', op());
     assert.deepEqual([logins(suspended.body), suspended.body.total], [['pg_b1'], 1]);
-    for (const bad of ['limit=0', 'limit=1001', 'offset=-1', 'limit=x', 'status=gone', 'search=' + 'x'.repeat(129)]) {
+    for (const bad of ['limit=0', 'limit=1001', 'offset=-1', 'offset=1', 'limit=x', 'status=gone', 'search=' + 'x'.repeat(129)]) {
       const r = await api('GET', `/v1/customers?${bad}`, op());
       assert.equal(r.status, 400, bad);
       assert.equal(r.body.error.code, 'invalid_request', bad);

@@ -89,10 +89,23 @@ test('username tags: exitip > port/index > connection port > country; conflicts 
   // a country tag on a numbered port counts within that country's exits
   assert.equal(await seen(via('http', `${USER.login}-country-de`, ing.base + 1)), '127.0.0.4', 'the 1st DE exit');
   assert.equal(await seen(via('socks5h', `${USER.login}-cc-de`, ing.base + 2)), '127.0.0.5', 'the 2nd DE exit');
+  const before = await routeDecisions();
   assert.equal(await seen(via('http', `${USER.login}-country-de`, ing.base + 3)), 'NO_EXIT_MATCH', 'two DE exits only');
   assert.equal(await seen(via('http', `${USER.login}-country-fr`, ing.base)), 'NO_EXIT_MATCH');
   assert.equal(await seen(via('http', USER.login, ing.base + 6)), 'NO_EXIT_MATCH', 'past the last exit');
+  // Refused before any exit was chosen: counted as such, not as direct egress.
+  const after = await eventually('three refusals counted', async () => {
+    const d = await routeDecisions();
+    return (d.get('refused') ?? 0) - (before.get('refused') ?? 0) === 3 && d;
+  });
+  assert.equal(after.get('direct') ?? 0, before.get('direct') ?? 0);
 });
+
+/** hopgate_ingress_route_decisions_total by reason, from the admin /metrics. */
+async function routeDecisions(): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${ing.ingress.adminPort}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
+  return new Map([...text.matchAll(/^hopgate_ingress_route_decisions_total\{reason="([^"]+)"\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
+}
 
 test('exitnode-random, cc-UK, alternatives with "," and ";", quality-N; the admin /v1/exits shows the scores', async () => {
   // exitnode-random: random whatever the port; cc-UK is GB

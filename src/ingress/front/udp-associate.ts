@@ -104,6 +104,7 @@ export async function serveUdpAssociate(rt: IngressRuntime, session: Session, re
   try {
     const choice = chooseExit(rt, session, (e) => rt.exitHealth.isUp(e.id), { udp: true });
     session.exitId = choice?.exit.id;
+    session.routeReason = choice?.reason ?? 'direct';
     wayOut = choice
       ? await openExitWayOut(choice.exit, snap.targetPolicy, snap.config.limits.connectTimeoutMs)
       : await openDirectWayOut(snap.config.egress, snap.targetPolicy);

@@ -8,6 +8,9 @@ import { isCidrOrIp } from '../net-addr.js';
 import { LIMITS } from '../limits.js';
 import { sourceAuthOverlaps, sourceRangeProblem } from '../source-range.js';
 
+/** Heartbeat intervals of the reverse tunnel port; a reverse exit clamps what an ingress announces to the same range. */
+export const REVERSE_HEARTBEAT_MS = { min: 50, max: 600_000 } as const;
+
 export const Cidr = z.string().refine(isCidrOrIp, { message: 'not an IP address or CIDR' });
 /** A customer's source range: no broader than the floor, never unspecified/multicast/broadcast (source-range.ts). */
 const SourceRange = z.string().superRefine((text, ctx) => {
@@ -180,7 +183,7 @@ const ReverseSchema = z
     /** Certificate for the tunnel port; default: the top-level `tls`. */
     tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
     /** Idle work connections are checked this often; a peer silent for 2 intervals is dropped. */
-    heartbeatMs: z.number().int().min(50).max(600_000).default(10_000),
+    heartbeatMs: z.number().int().min(REVERSE_HEARTBEAT_MS.min).max(REVERSE_HEARTBEAT_MS.max).default(10_000),
     /** How long a request waits for an idle work connection when the exit's pool is exhausted. */
     waitMs: z.number().int().min(0).max(120_000).default(5_000),
     /** Plain HTTP port for published sites (reverse proxy by Host header). */
