@@ -6,6 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { DEFAULT_CONTROL_HOST, DEFAULT_CONTROL_PORT } from '../control/defaults.js';
 import { TOKEN_FILE } from '../control/token.js';
+import { CommandFailed } from './args.js';
+import type { CliOutput } from './output.js';
 
 export class AdminClient {
   constructor(
@@ -39,7 +41,8 @@ export class AdminClient {
   }
 }
 
-export class AdminError extends Error {
+/** The control plane refused or could not be asked: one line and exit status 1 (src/cli/dispatch.ts). */
+export class AdminError extends CommandFailed {
   override readonly name = 'AdminError';
 }
 
@@ -90,21 +93,8 @@ export function table(headers: readonly string[], rows: ReadonlyArray<readonly s
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n') + '\n';
 }
 
-export function printJson(value: unknown): void {
-  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
-}
-
-/** Run an admin command, turning AdminError into one line on stderr and exit status 1. */
-export async function runAdmin(fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (err) {
-    if (err instanceof AdminError) {
-      process.stderr.write(`hopgate: ${err.message}\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
+export function printJson(out: CliOutput, value: unknown): void {
+  out.stdout(JSON.stringify(value, null, 2) + '\n');
 }
 
 export function bytes(n: number): string {

@@ -1,8 +1,9 @@
 /** `hopgate exits add|list|show|health|drain|undrain|token|delete`: the exit inventory over the control-plane API. */
 import type { ExitViewT } from '../control/api-schemas.js';
-import { AdminError, COMMON_HELP, COMMON_OPTIONS, adminClient, printJson, runAdmin, table, type AdminClient } from './admin-client.js';
+import { AdminError, COMMON_HELP, COMMON_OPTIONS, adminClient, printJson, table, type AdminClient } from './admin-client.js';
 import { parse } from './args.js';
 import { fetchHealthHistory, healthText } from './admin-exit-health.js';
+import { processOutput, type CliOutput } from './output.js';
 import { ingressQuality, linkText, qualityText, type IngressQuality } from './ingress-quality.js';
 
 export const EXITS_USAGE = `usage: hopgate exits <add|list|show|health|drain|undrain|token|delete> [ID] [options]
@@ -69,10 +70,10 @@ async function tunnelAddress(client: AdminClient): Promise<string> {
 }
 
 /** The token first (it is shown once: nothing that can fail comes before it), then how to run the exit. */
-async function printToken(client: AdminClient, id: string, token: string): Promise<void> {
-  process.stdout.write(`token: ${token}\n(shown once: only its hash is stored; 'hopgate exits token ${id}' makes a new one)\n`);
+async function printToken(out: CliOutput, client: AdminClient, id: string, token: string): Promise<void> {
+  out.stdout(`token: ${token}\n(shown once: only its hash is stored; 'hopgate exits token ${id}' makes a new one)\n`);
   const connectTo = await tunnelAddress(client);
-  process.stdout.write(
+  out.stdout(
     [
       'run it inside the exit\'s network (it opens no port; --ca: the certificate the ingress tunnel port presents):',
       `  HOPGATE_EXIT_TOKEN='${token}' hopgate exit --connect-to ${connectTo} --id ${id} --ca CERT.pem`,
@@ -81,7 +82,7 @@ async function printToken(client: AdminClient, id: string, token: string): Promi
   );
 }
 
-export async function exitsCommand(argv: string[]): Promise<void> {
+export async function exitsCommand(argv: string[], out: CliOutput = processOutput): Promise<void> {
   const { values, positionals } = parse(argv, {
     ...COMMON_OPTIONS,
     host: { type: 'string' },
@@ -108,98 +109,96 @@ export async function exitsCommand(argv: string[]): Promise<void> {
   });
   const [sub, id] = positionals;
   if (values.help || sub === undefined || sub === 'help') {
-    process.stdout.write(EXITS_USAGE);
+    out.stdout(EXITS_USAGE);
     return;
   }
   const needId = (): string => {
     if (!id) throw new AdminError(`exits ${sub}: ID is required`);
     return id;
   };
-  await runAdmin(async () => {
-    const client = adminClient(values.control, values.token, values['state-dir']);
-    const path = (): string => `/v1/exits/${encodeURIComponent(needId())}`;
-    switch (sub) {
-      case 'add': {
-        const reverse = values.reverse || values.kind === 'reverse';
-        if (!reverse && (!values.host || !values.port)) throw new AdminError('exits add: --host and --port are required (or --reverse for an exit that dials in)');
-        const place = {
-          ...(values['egress-ip'] ? { egressIp: values['egress-ip'] } : {}),
-          ...(values['egress-ip6'] ? { egressIp6: values['egress-ip6'] } : {}),
-          ...(values.country ? { country: values.country } : {}),
-          ...(values.state ? { state: values.state } : {}),
-          ...(values.city ? { city: values.city } : {}),
-          ...(values.asn ? { asn: Number(values.asn) } : {}),
-          ...(values.tag ? { tags: values.tag } : {}),
-        };
-        const targets = values['allow-target'] || values['deny-target'] || values['allow-port']
-          ? { targets: { allow: values['allow-target'] ?? [], deny: values['deny-target'] ?? [], ports: (values['allow-port'] ?? []).map(Number) } }
-          : {};
-        const body = reverse
-          ? {
-              id: needId(),
-              kind: 'reverse',
-              ...(values.from ? { from: values.from } : {}),
-              ...(values['max-connections'] ? { maxConnections: Number(values['max-connections']) } : {}),
-              ...targets,
-              ...place,
-            }
-          : {
-              id: needId(),
-              host: values.host,
-              port: Number(values.port),
-              ...(values.kind ? { kind: values.kind } : {}),
-              ...(values.username ? { username: values.username } : {}),
-              ...(values.password ? { password: values.password } : {}),
-              ...place,
-            };
-        const e = await client.request<ExitViewT & { token?: string }>('POST', '/v1/exits', body);
-        if (values.json) return printJson(e);
-        process.stdout.write(`exit ${e.id} added${e.reverse ? ' (reverse: it dials the ingress tunnel port)' : ''}\n`);
-        if (e.token) await printToken(client, e.id, e.token);
-        return;
-      }
-      case 'token': {
-        const r = await client.request<{ token: string }>('POST', `${path()}/token`);
-        if (values.json) return printJson({ id, token: r.token });
-        process.stdout.write(`new token for exit ${id}\n`);
-        await printToken(client, id!, r.token);
-        return;
-      }
-      case 'list': {
-        const { exits } = await client.request<{ exits: ExitViewT[] }>('GET', '/v1/exits');
-        const quality = await ingressQuality(values.ingress, values['state-dir']);
-        if (values.json) return printJson(quality?.ok ? exits.map((e) => ({ ...e, quality: quality.byId.get(e.id)?.quality ?? null, link: quality.byId.get(e.id)?.link ?? null })) : exits);
-        process.stdout.write(exits.length > 0 ? rows(exits, quality) : 'no exits\n');
-        return;
-      }
-      case 'show': {
-        const e = await client.request<ExitViewT>('GET', path());
-        const quality = await ingressQuality(values.ingress, values['state-dir']);
-        if (values.json) return printJson(quality?.ok ? { ...e, quality: quality.byId.get(e.id)?.quality ?? null } : e);
-        process.stdout.write(rows([e], quality));
-        return;
-      }
-      case 'health': {
-        const h = await fetchHealthHistory(client, needId(), values.since);
-        if (values.json) return printJson(h);
-        process.stdout.write(healthText(h));
-        return;
-      }
-      case 'drain':
-      case 'undrain': {
-        const e = await client.request<ExitViewT>('PATCH', path(), { drain: sub === 'drain' });
-        if (values.json) return printJson(e);
-        process.stdout.write(`exit ${e.id} ${e.drain ? 'is draining: no new connections' : 'takes connections again'}\n`);
-        return;
-      }
-      case 'delete': {
-        await client.request('DELETE', `${path()}${values.force ? '?force=true' : ''}`);
-        if (values.json) return printJson({ deleted: id });
-        process.stdout.write(`exit ${id} deleted\n`);
-        return;
-      }
-      default:
-        throw new AdminError(`exits: unknown subcommand '${sub}'\n${EXITS_USAGE}`);
+  const client = adminClient(values.control, values.token, values['state-dir']);
+  const path = (): string => `/v1/exits/${encodeURIComponent(needId())}`;
+  switch (sub) {
+    case 'add': {
+      const reverse = values.reverse || values.kind === 'reverse';
+      if (!reverse && (!values.host || !values.port)) throw new AdminError('exits add: --host and --port are required (or --reverse for an exit that dials in)');
+      const place = {
+        ...(values['egress-ip'] ? { egressIp: values['egress-ip'] } : {}),
+        ...(values['egress-ip6'] ? { egressIp6: values['egress-ip6'] } : {}),
+        ...(values.country ? { country: values.country } : {}),
+        ...(values.state ? { state: values.state } : {}),
+        ...(values.city ? { city: values.city } : {}),
+        ...(values.asn ? { asn: Number(values.asn) } : {}),
+        ...(values.tag ? { tags: values.tag } : {}),
+      };
+      const targets = values['allow-target'] || values['deny-target'] || values['allow-port']
+        ? { targets: { allow: values['allow-target'] ?? [], deny: values['deny-target'] ?? [], ports: (values['allow-port'] ?? []).map(Number) } }
+        : {};
+      const body = reverse
+        ? {
+            id: needId(),
+            kind: 'reverse',
+            ...(values.from ? { from: values.from } : {}),
+            ...(values['max-connections'] ? { maxConnections: Number(values['max-connections']) } : {}),
+            ...targets,
+            ...place,
+          }
+        : {
+            id: needId(),
+            host: values.host,
+            port: Number(values.port),
+            ...(values.kind ? { kind: values.kind } : {}),
+            ...(values.username ? { username: values.username } : {}),
+            ...(values.password ? { password: values.password } : {}),
+            ...place,
+          };
+      const e = await client.request<ExitViewT & { token?: string }>('POST', '/v1/exits', body);
+      if (values.json) return printJson(out, e);
+      out.stdout(`exit ${e.id} added${e.reverse ? ' (reverse: it dials the ingress tunnel port)' : ''}\n`);
+      if (e.token) await printToken(out, client, e.id, e.token);
+      return;
     }
-  });
+    case 'token': {
+      const r = await client.request<{ token: string }>('POST', `${path()}/token`);
+      if (values.json) return printJson(out, { id, token: r.token });
+      out.stdout(`new token for exit ${id}\n`);
+      await printToken(out, client, id!, r.token);
+      return;
+    }
+    case 'list': {
+      const { exits } = await client.request<{ exits: ExitViewT[] }>('GET', '/v1/exits');
+      const quality = await ingressQuality(values.ingress, values['state-dir']);
+      if (values.json) return printJson(out, quality?.ok ? exits.map((e) => ({ ...e, quality: quality.byId.get(e.id)?.quality ?? null, link: quality.byId.get(e.id)?.link ?? null })) : exits);
+      out.stdout(exits.length > 0 ? rows(exits, quality) : 'no exits\n');
+      return;
+    }
+    case 'show': {
+      const e = await client.request<ExitViewT>('GET', path());
+      const quality = await ingressQuality(values.ingress, values['state-dir']);
+      if (values.json) return printJson(out, quality?.ok ? { ...e, quality: quality.byId.get(e.id)?.quality ?? null } : e);
+      out.stdout(rows([e], quality));
+      return;
+    }
+    case 'health': {
+      const h = await fetchHealthHistory(client, needId(), values.since);
+      if (values.json) return printJson(out, h);
+      out.stdout(healthText(h));
+      return;
+    }
+    case 'drain':
+    case 'undrain': {
+      const e = await client.request<ExitViewT>('PATCH', path(), { drain: sub === 'drain' });
+      if (values.json) return printJson(out, e);
+      out.stdout(`exit ${e.id} ${e.drain ? 'is draining: no new connections' : 'takes connections again'}\n`);
+      return;
+    }
+    case 'delete': {
+      await client.request('DELETE', `${path()}${values.force ? '?force=true' : ''}`);
+      if (values.json) return printJson(out, { deleted: id });
+      out.stdout(`exit ${id} deleted\n`);
+      return;
+    }
+    default:
+      throw new AdminError(`exits: unknown subcommand '${sub}'\n${EXITS_USAGE}`);
+  }
 }

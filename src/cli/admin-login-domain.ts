@@ -1,5 +1,6 @@
 /** `hopgate usage domains CUSTOMER` and `hopgate logins CUSTOMER`: top target domains and login records over the control-plane API. */
-import { AdminError, COMMON_HELP, COMMON_OPTIONS, adminClient, bytes, printJson, runAdmin, table } from './admin-client.js';
+import { AdminError, COMMON_HELP, COMMON_OPTIONS, adminClient, bytes, printJson, table } from './admin-client.js';
+import { processOutput, type CliOutput } from './output.js';
 import { parse } from './args.js';
 
 export const DOMAINS_USAGE = `usage: hopgate usage domains CUSTOMER [--period 24h|7d|30d|YYYY-MM|YYYY-MM-DD|YYYY-MM-DDTHH] [--limit N] [--json]
@@ -40,55 +41,51 @@ interface LoginsAnswer {
 
 const window = (from: string, to: string): string => `${from}${to.startsWith('9999') ? ' to now' : ` to ${to}`} (UTC)`;
 
-export async function domainsCommand(argv: string[]): Promise<void> {
+export async function domainsCommand(argv: string[], out: CliOutput = processOutput): Promise<void> {
   const { values, positionals } = parse(argv, { ...COMMON_OPTIONS, period: { type: 'string' }, limit: { type: 'string' } });
   if (values.help) {
-    process.stdout.write(DOMAINS_USAGE);
+    out.stdout(DOMAINS_USAGE);
     return;
   }
-  await runAdmin(async () => {
-    const who = positionals[0];
-    if (!who) throw new AdminError('usage domains: CUSTOMER (id or login) is required');
-    const q = new URLSearchParams();
-    if (values.period !== undefined) q.set('period', values.period);
-    if (values.limit !== undefined) q.set('limit', values.limit);
-    const r = await adminClient(values.control, values.token, values['state-dir']).request<DomainsAnswer>('GET', `/v1/customers/${encodeURIComponent(who)}/domains?${q.toString()}`);
-    if (values.json) return printJson(r);
-    process.stdout.write(`top domains of ${r.login} from ${window(r.from, r.to)}\n`);
-    if (r.domains.length === 0) return void process.stdout.write('no traffic recorded\n');
-    process.stdout.write(
-      table(
-        ['DOMAIN', 'UP', 'DOWN', 'CONNS'],
-        [...r.domains.map((d) => [d.domain, bytes(d.bytesUp), bytes(d.bytesDown), String(d.connections)]), [`total (${r.totals.domains} domains)`, bytes(r.totals.bytesUp), bytes(r.totals.bytesDown), String(r.totals.connections)]],
-      ),
-    );
-  });
+  const who = positionals[0];
+  if (!who) throw new AdminError('usage domains: CUSTOMER (id or login) is required');
+  const q = new URLSearchParams();
+  if (values.period !== undefined) q.set('period', values.period);
+  if (values.limit !== undefined) q.set('limit', values.limit);
+  const r = await adminClient(values.control, values.token, values['state-dir']).request<DomainsAnswer>('GET', `/v1/customers/${encodeURIComponent(who)}/domains?${q.toString()}`);
+  if (values.json) return printJson(out, r);
+  out.stdout(`top domains of ${r.login} from ${window(r.from, r.to)}\n`);
+  if (r.domains.length === 0) return void out.stdout('no traffic recorded\n');
+  out.stdout(
+    table(
+      ['DOMAIN', 'UP', 'DOWN', 'CONNS'],
+      [...r.domains.map((d) => [d.domain, bytes(d.bytesUp), bytes(d.bytesDown), String(d.connections)]), [`total (${r.totals.domains} domains)`, bytes(r.totals.bytesUp), bytes(r.totals.bytesDown), String(r.totals.connections)]],
+    ),
+  );
 }
 
-export async function loginsCommand(argv: string[]): Promise<void> {
+export async function loginsCommand(argv: string[], out: CliOutput = processOutput): Promise<void> {
   const { values, positionals } = parse(argv, { ...COMMON_OPTIONS, by: { type: 'string', default: 'hour' }, range: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' } });
   if (values.help) {
-    process.stdout.write(LOGINS_USAGE);
+    out.stdout(LOGINS_USAGE);
     return;
   }
-  await runAdmin(async () => {
-    const who = positionals[0];
-    if (!who) throw new AdminError('logins: CUSTOMER (id or login) is required');
-    if (!['minute', 'hour', 'day'].includes(values.by)) throw new AdminError('--by must be minute, hour or day');
-    const q = new URLSearchParams({ by: values.by });
-    for (const k of ['range', 'from', 'to'] as const) if (values[k] !== undefined) q.set(k, values[k]);
-    const r = await adminClient(values.control, values.token, values['state-dir']).request<LoginsAnswer>('GET', `/v1/customers/${encodeURIComponent(who)}/logins?${q.toString()}`);
-    if (values.json) return printJson(r);
-    process.stdout.write(`logins of ${r.login} from ${window(r.from, r.to)}: ${r.totals.ok} ok, ${r.totals.failed} failed\n`);
-    if (r.prefixes.length === 0) return;
-    const failures = (o: Record<string, number>): string =>
-      Object.entries(o)
-        .filter(([k]) => k !== 'ok')
-        .map(([k, n]) => `${k} ${n}`)
-        .join(', ');
-    process.stdout.write(table(['SOURCE PREFIX', 'OK', 'FAILED', 'OUTCOMES'], r.prefixes.map((p) => [p.prefix, String(p.ok), String(p.failed), failures(p.outcomes)])));
-    if (r.prefixesOmitted > 0) process.stdout.write(`(${r.prefixesOmitted} more prefixes)\n`);
-    const busy = r.series.filter((p) => p.ok + p.failed > 0);
-    if (busy.length > 0) process.stdout.write(table(['PERIOD (UTC)', 'OK', 'FAILED'], busy.map((p) => [p.period, String(p.ok), String(p.failed)])));
-  });
+  const who = positionals[0];
+  if (!who) throw new AdminError('logins: CUSTOMER (id or login) is required');
+  if (!['minute', 'hour', 'day'].includes(values.by)) throw new AdminError('--by must be minute, hour or day');
+  const q = new URLSearchParams({ by: values.by });
+  for (const k of ['range', 'from', 'to'] as const) if (values[k] !== undefined) q.set(k, values[k]);
+  const r = await adminClient(values.control, values.token, values['state-dir']).request<LoginsAnswer>('GET', `/v1/customers/${encodeURIComponent(who)}/logins?${q.toString()}`);
+  if (values.json) return printJson(out, r);
+  out.stdout(`logins of ${r.login} from ${window(r.from, r.to)}: ${r.totals.ok} ok, ${r.totals.failed} failed\n`);
+  if (r.prefixes.length === 0) return;
+  const failures = (o: Record<string, number>): string =>
+    Object.entries(o)
+      .filter(([k]) => k !== 'ok')
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ');
+  out.stdout(table(['SOURCE PREFIX', 'OK', 'FAILED', 'OUTCOMES'], r.prefixes.map((p) => [p.prefix, String(p.ok), String(p.failed), failures(p.outcomes)])));
+  if (r.prefixesOmitted > 0) out.stdout(`(${r.prefixesOmitted} more prefixes)\n`);
+  const busy = r.series.filter((p) => p.ok + p.failed > 0);
+  if (busy.length > 0) out.stdout(table(['PERIOD (UTC)', 'OK', 'FAILED'], busy.map((p) => [p.period, String(p.ok), String(p.failed)])));
 }

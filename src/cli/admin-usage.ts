@@ -1,6 +1,7 @@
 /** `hopgate usage [LOGIN]`: usage per period, customer and exit over the control-plane API. */
-import { AdminError, COMMON_HELP, COMMON_OPTIONS, adminClient, bytes, printJson, runAdmin, table } from './admin-client.js';
+import { AdminError, COMMON_HELP, COMMON_OPTIONS, adminClient, bytes, printJson, table } from './admin-client.js';
 import { parse } from './args.js';
+import { processOutput, type CliOutput } from './output.js';
 
 /** What the rows without an exit are: never an exit called "direct". */
 const NO_EXIT_NOTE = 'no exit carried these connections: refused before an exit was chosen (counted in FAILED), or sent straight to the target by an ingress that has no exits';
@@ -29,9 +30,9 @@ interface Row {
   failures: number;
 }
 
-export async function usageCommand(argv: string[]): Promise<void> {
+export async function usageCommand(argv: string[], out: CliOutput = processOutput): Promise<void> {
   // A customer whose login is "domains" is reached by id, or as `hopgate usage -- domains`.
-  if (argv[0] === 'domains') return (await import('./admin-login-domain.js')).domainsCommand(argv.slice(1));
+  if (argv[0] === 'domains') return (await import('./admin-login-domain.js')).domainsCommand(argv.slice(1), out);
   const { values, positionals } = parse(argv, {
     ...COMMON_OPTIONS,
     by: { type: 'string', default: 'hour' },
@@ -42,42 +43,40 @@ export async function usageCommand(argv: string[]): Promise<void> {
     final: { type: 'boolean', default: false },
   });
   if (values.help || positionals[0] === 'help') {
-    process.stdout.write(USAGE_USAGE);
+    out.stdout(USAGE_USAGE);
     return;
   }
-  await runAdmin(async () => {
-    if (!['minute', 'hour', 'day', 'month'].includes(values.by)) throw new AdminError('--by must be minute, hour, day or month');
-    const q = new URLSearchParams({ by: values.by });
-    if (positionals[0]) q.set('customer', positionals[0]);
-    // The API's name for "no exit" is 'direct' (or ''); the CLI's is '(none)', as its table prints it
-    // (parentheses: no exit id can have them, so no exit is taken for it).
-    if (values.exit !== undefined) q.set('exit', values.exit === '(none)' ? '' : values.exit);
-    if (values.node !== undefined) q.set('node', values.node);
-    if (values.from !== undefined) q.set('from', values.from);
-    if (values.to !== undefined) q.set('to', values.to);
-    if (values.final) q.set('live', 'false');
-    const client = adminClient(values.control, values.token, values['state-dir']);
-    const r = await client.request<{ by: string; from: string; to: string; rows: Row[]; totals: Omit<Row, 'period' | 'customerId' | 'login' | 'exitId'> }>('GET', `/v1/usage?${q.toString()}`);
-    if (values.json) return printJson(r);
-    if (r.rows.length === 0) {
-      // The API answers for any login (a deleted customer's usage stays); nothing at all under a name nobody has is a typo.
-      const login = positionals[0];
-      if (login !== undefined) {
-        const found = await client.request<{ customers: unknown[] }>('GET', `/v1/customers?${new URLSearchParams({ login }).toString()}`);
-        if (found.customers.length === 0) throw new AdminError(`no such customer '${login}' (and no usage recorded under that login)`);
-      }
-      process.stdout.write(`no usage by ${r.by} from ${r.from}${r.to.startsWith('9999') ? '' : ` to ${r.to}`} (UTC)\n`);
-      return;
+  if (!['minute', 'hour', 'day', 'month'].includes(values.by)) throw new AdminError('--by must be minute, hour, day or month');
+  const q = new URLSearchParams({ by: values.by });
+  if (positionals[0]) q.set('customer', positionals[0]);
+  // The API's name for "no exit" is 'direct' (or ''); the CLI's is '(none)', as its table prints it
+  // (parentheses: no exit id can have them, so no exit is taken for it).
+  if (values.exit !== undefined) q.set('exit', values.exit === '(none)' ? '' : values.exit);
+  if (values.node !== undefined) q.set('node', values.node);
+  if (values.from !== undefined) q.set('from', values.from);
+  if (values.to !== undefined) q.set('to', values.to);
+  if (values.final) q.set('live', 'false');
+  const client = adminClient(values.control, values.token, values['state-dir']);
+  const r = await client.request<{ by: string; from: string; to: string; rows: Row[]; totals: Omit<Row, 'period' | 'customerId' | 'login' | 'exitId'> }>('GET', `/v1/usage?${q.toString()}`);
+  if (values.json) return printJson(out, r);
+  if (r.rows.length === 0) {
+    // The API answers for any login (a deleted customer's usage stays); nothing at all under a name nobody has is a typo.
+    const login = positionals[0];
+    if (login !== undefined) {
+      const found = await client.request<{ customers: unknown[] }>('GET', `/v1/customers?${new URLSearchParams({ login }).toString()}`);
+      if (found.customers.length === 0) throw new AdminError(`no such customer '${login}' (and no usage recorded under that login)`);
     }
-    process.stdout.write(
-      table(
-        ['PERIOD (UTC)', 'LOGIN', 'EXIT', 'UP', 'DOWN', 'CONNS', 'FAILED'],
-        [
-          ...r.rows.map((x) => [x.period, x.login, x.exitId || '(none)', bytes(x.bytesUp), bytes(x.bytesDown), String(x.connections), String(x.failures)]),
-          ['total', '', '', bytes(r.totals.bytesUp), bytes(r.totals.bytesDown), String(r.totals.connections), String(r.totals.failures)],
-        ],
-      ),
-    );
-    if (r.rows.some((x) => x.exitId === '')) process.stdout.write(`(none): ${NO_EXIT_NOTE}\n`);
-  });
+    out.stdout(`no usage by ${r.by} from ${r.from}${r.to.startsWith('9999') ? '' : ` to ${r.to}`} (UTC)\n`);
+    return;
+  }
+  out.stdout(
+    table(
+      ['PERIOD (UTC)', 'LOGIN', 'EXIT', 'UP', 'DOWN', 'CONNS', 'FAILED'],
+      [
+        ...r.rows.map((x) => [x.period, x.login, x.exitId || '(none)', bytes(x.bytesUp), bytes(x.bytesDown), String(x.connections), String(x.failures)]),
+        ['total', '', '', bytes(r.totals.bytesUp), bytes(r.totals.bytesDown), String(r.totals.connections), String(r.totals.failures)],
+      ],
+    ),
+  );
+  if (r.rows.some((x) => x.exitId === '')) out.stdout(`(none): ${NO_EXIT_NOTE}\n`);
 }

@@ -1,7 +1,8 @@
 /** `hopgate user add|list|show|suspend|resume|rotate|delete`: customers over the control-plane API. */
 import type { CustomerViewT } from '../control/api-schemas.js';
-import { AdminError, COMMON_HELP, COMMON_OPTIONS, adminClient, bytes, printJson, runAdmin, table, type AdminClient } from './admin-client.js';
+import { AdminError, COMMON_HELP, COMMON_OPTIONS, adminClient, bytes, printJson, table, type AdminClient } from './admin-client.js';
 import { parse } from './args.js';
+import { processOutput, type CliOutput } from './output.js';
 
 export const USER_USAGE = `usage: hopgate user <add|list|show|suspend|resume|rotate|delete> [LOGIN] [options]
 
@@ -46,7 +47,7 @@ function customerRows(list: CustomerViewT[]): string {
   );
 }
 
-export async function userCommand(argv: string[]): Promise<void> {
+export async function userCommand(argv: string[], out: CliOutput = processOutput): Promise<void> {
   const { values, positionals } = parse(argv, {
     ...COMMON_OPTIONS,
     source: { type: 'string', multiple: true },
@@ -60,7 +61,7 @@ export async function userCommand(argv: string[]): Promise<void> {
   });
   const [sub, login] = positionals;
   if (values.help || sub === undefined || sub === 'help') {
-    process.stdout.write(USER_USAGE);
+    out.stdout(USER_USAGE);
     return;
   }
   const needLogin = (): string => {
@@ -81,64 +82,62 @@ export async function userCommand(argv: string[]): Promise<void> {
     if (!Number.isSafeInteger(n) || n <= 0) throw new AdminError(`--${name} must be a positive number of bytes, e.g. 10000000000 or 10GB (1 GB = 1000 MB)`);
     return n;
   };
-  await runAdmin(async () => {
-    const client = adminClient(values.control, values.token, values['state-dir']);
-    switch (sub) {
-      case 'add': {
-        const up = int('up', values.up);
-        const down = int('down', values.down);
-        const quotaBytes = byteCount('quota-bytes', values['quota-bytes']);
-        const body = {
-          login: needLogin(),
-          sources: values.source ?? [],
-          sourceAuth: values['source-auth'],
-          exits: values.exit ?? [],
-          ...(values['max-connections'] !== undefined ? { maxConnections: int('max-connections', values['max-connections']) } : {}),
-          ...(up !== undefined || down !== undefined ? { bandwidth: { ...(up ? { upBytesPerSec: up } : {}), ...(down ? { downBytesPerSec: down } : {}) } } : {}),
-          ...(quotaBytes !== undefined ? { quota: { bytes: quotaBytes, ...(values['quota-period'] ? { period: values['quota-period'] } : {}) } } : {}),
-        };
-        const created = await client.request<{ customer: CustomerViewT; password: string }>('POST', '/v1/customers', body);
-        if (values.json) return printJson(created);
-        process.stdout.write(`customer ${created.customer.login} created (id ${created.customer.id})\npassword: ${created.password}\n(shown once: only its hash is stored; 'hopgate user rotate ${created.customer.login}' makes a new one)\n`);
-        return;
-      }
-      case 'list': {
-        const { customers } = await client.request<{ customers: CustomerViewT[] }>('GET', '/v1/customers');
-        if (values.json) return printJson(customers);
-        process.stdout.write(customers.length > 0 ? customerRows(customers) : 'no customers\n');
-        return;
-      }
-      case 'show': {
-        const c = await byLogin(client, needLogin());
-        if (values.json) return printJson(c);
-        process.stdout.write(customerRows([c]));
-        process.stdout.write(`created ${c.createdAt}, updated ${c.updatedAt}, password ${c.passwordSet ? `set ${c.passwordChangedAt}` : 'none'}\n`);
-        return;
-      }
-      case 'suspend':
-      case 'resume': {
-        const c = await byLogin(client, needLogin());
-        const updated = await client.request<CustomerViewT>('PATCH', `/v1/customers/${encodeURIComponent(c.id)}`, { status: sub === 'suspend' ? 'suspended' : 'active' });
-        if (values.json) return printJson(updated);
-        process.stdout.write(`customer ${updated.login} is ${updated.status}\n`);
-        return;
-      }
-      case 'rotate': {
-        const c = await byLogin(client, needLogin());
-        const r = await client.request<{ password: string }>('POST', `/v1/customers/${encodeURIComponent(c.id)}/credentials/rotate`);
-        if (values.json) return printJson({ login: c.login, id: c.id, password: r.password });
-        process.stdout.write(`new password for ${c.login}: ${r.password}\n(shown once)\n`);
-        return;
-      }
-      case 'delete': {
-        const c = await byLogin(client, needLogin());
-        await client.request('DELETE', `/v1/customers/${encodeURIComponent(c.id)}`);
-        if (values.json) return printJson({ deleted: c.login, id: c.id });
-        process.stdout.write(`customer ${c.login} deleted\n`);
-        return;
-      }
-      default:
-        throw new AdminError(`user: unknown subcommand '${sub}'\n${USER_USAGE}`);
+  const client = adminClient(values.control, values.token, values['state-dir']);
+  switch (sub) {
+    case 'add': {
+      const up = int('up', values.up);
+      const down = int('down', values.down);
+      const quotaBytes = byteCount('quota-bytes', values['quota-bytes']);
+      const body = {
+        login: needLogin(),
+        sources: values.source ?? [],
+        sourceAuth: values['source-auth'],
+        exits: values.exit ?? [],
+        ...(values['max-connections'] !== undefined ? { maxConnections: int('max-connections', values['max-connections']) } : {}),
+        ...(up !== undefined || down !== undefined ? { bandwidth: { ...(up ? { upBytesPerSec: up } : {}), ...(down ? { downBytesPerSec: down } : {}) } } : {}),
+        ...(quotaBytes !== undefined ? { quota: { bytes: quotaBytes, ...(values['quota-period'] ? { period: values['quota-period'] } : {}) } } : {}),
+      };
+      const created = await client.request<{ customer: CustomerViewT; password: string }>('POST', '/v1/customers', body);
+      if (values.json) return printJson(out, created);
+      out.stdout(`customer ${created.customer.login} created (id ${created.customer.id})\npassword: ${created.password}\n(shown once: only its hash is stored; 'hopgate user rotate ${created.customer.login}' makes a new one)\n`);
+      return;
     }
-  });
+    case 'list': {
+      const { customers } = await client.request<{ customers: CustomerViewT[] }>('GET', '/v1/customers');
+      if (values.json) return printJson(out, customers);
+      out.stdout(customers.length > 0 ? customerRows(customers) : 'no customers\n');
+      return;
+    }
+    case 'show': {
+      const c = await byLogin(client, needLogin());
+      if (values.json) return printJson(out, c);
+      out.stdout(customerRows([c]));
+      out.stdout(`created ${c.createdAt}, updated ${c.updatedAt}, password ${c.passwordSet ? `set ${c.passwordChangedAt}` : 'none'}\n`);
+      return;
+    }
+    case 'suspend':
+    case 'resume': {
+      const c = await byLogin(client, needLogin());
+      const updated = await client.request<CustomerViewT>('PATCH', `/v1/customers/${encodeURIComponent(c.id)}`, { status: sub === 'suspend' ? 'suspended' : 'active' });
+      if (values.json) return printJson(out, updated);
+      out.stdout(`customer ${updated.login} is ${updated.status}\n`);
+      return;
+    }
+    case 'rotate': {
+      const c = await byLogin(client, needLogin());
+      const r = await client.request<{ password: string }>('POST', `/v1/customers/${encodeURIComponent(c.id)}/credentials/rotate`);
+      if (values.json) return printJson(out, { login: c.login, id: c.id, password: r.password });
+      out.stdout(`new password for ${c.login}: ${r.password}\n(shown once)\n`);
+      return;
+    }
+    case 'delete': {
+      const c = await byLogin(client, needLogin());
+      await client.request('DELETE', `/v1/customers/${encodeURIComponent(c.id)}`);
+      if (values.json) return printJson(out, { deleted: c.login, id: c.id });
+      out.stdout(`customer ${c.login} deleted\n`);
+      return;
+    }
+    default:
+      throw new AdminError(`user: unknown subcommand '${sub}'\n${USER_USAGE}`);
+  }
 }

@@ -28,6 +28,14 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+/**
+ * A command that cannot do what was asked, for a reason the user reads as one line (the control plane
+ * answered 409, is unreachable, …): dispatch prints `hopgate: MESSAGE` and the exit status is 1.
+ */
+export class CommandFailed extends Error {
+  override readonly name: string = 'CommandFailed';
+}
+
 /** Refuse the command line. A throw, not process.exit, so that the CLI can be run in-process (tests) and its output is flushed. */
 export function fail(message: string): never {
   throw new UsageError(message);

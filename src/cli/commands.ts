@@ -5,6 +5,7 @@
  * an unknown option). test/integration/cli-help.test.ts walks this table.
  * Commands load their modules when run, so `hopgate user list` does not start the ingress code.
  */
+import type { CliOutput } from './output.js';
 
 export const USAGE = `usage: hopgate <command> [options]      (hopgate <command> --help, or hopgate help <command>: its usage)
 
@@ -42,7 +43,8 @@ export interface Command {
   readonly subcommands: readonly string[];
   /** The usage text `hopgate NAME --help` prints (starts with `usage: hopgate NAME`). */
   usage(): Promise<string>;
-  run(argv: string[]): Promise<void>;
+  /** Admin commands write through `out` (tests capture it); servers log on their own. */
+  run(argv: string[], out: CliOutput): Promise<void>;
 }
 
 /** `command`'s lines of USAGE (with their continuation lines), as its own usage text. */
@@ -70,27 +72,27 @@ export const COMMANDS: readonly Command[] = [
     name: 'user',
     subcommands: ['add', 'list', 'show', 'suspend', 'resume', 'rotate', 'delete'],
     usage: async () => (await import('./admin-user.js')).USER_USAGE,
-    run: async (argv) => (await import('./admin-user.js')).userCommand(argv),
+    run: async (argv, out) => (await import('./admin-user.js')).userCommand(argv, out),
   },
   {
     name: 'exits',
-    subcommands: ['add', 'list', 'show', 'drain', 'undrain', 'token', 'delete'],
+    subcommands: ['add', 'list', 'show', 'health', 'drain', 'undrain', 'token', 'delete'],
     usage: async () => (await import('./admin-exits.js')).EXITS_USAGE,
-    run: async (argv) => (await import('./admin-exits.js')).exitsCommand(argv),
+    run: async (argv, out) => (await import('./admin-exits.js')).exitsCommand(argv, out),
   },
-  { name: 'usage', subcommands: ['domains'], usage: async () => (await import('./admin-usage.js')).USAGE_USAGE, run: async (argv) => (await import('./admin-usage.js')).usageCommand(argv) },
-  { name: 'logins', subcommands: [], usage: async () => (await import('./admin-login-domain.js')).LOGINS_USAGE, run: async (argv) => (await import('./admin-login-domain.js')).loginsCommand(argv) },
+  { name: 'usage', subcommands: ['domains'], usage: async () => (await import('./admin-usage.js')).USAGE_USAGE, run: async (argv, out) => (await import('./admin-usage.js')).usageCommand(argv, out) },
+  { name: 'logins', subcommands: [], usage: async () => (await import('./admin-login-domain.js')).LOGINS_USAGE, run: async (argv, out) => (await import('./admin-login-domain.js')).loginsCommand(argv, out) },
   {
     name: 'nodes',
     subcommands: ['add', 'list', 'token', 'delete'],
     usage: async () => (await import('./admin-nodes.js')).NODES_USAGE,
-    run: async (argv) => (await import('./admin-nodes.js')).nodesCommand(argv),
+    run: async (argv, out) => (await import('./admin-nodes.js')).nodesCommand(argv, out),
   },
   {
     name: 'webhooks',
     subcommands: ['add', 'list', 'delete', 'deliveries', 'redeliver'],
     usage: async () => (await import('./admin-webhooks.js')).WEBHOOKS_USAGE,
-    run: async (argv) => (await import('./admin-webhooks.js')).webhooksCommand(argv),
+    run: async (argv, out) => (await import('./admin-webhooks.js')).webhooksCommand(argv, out),
   },
 ];
 

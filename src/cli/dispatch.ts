@@ -4,30 +4,24 @@
  * errors); cli-help.test.ts runs every command's help through this in-process.
  */
 import { COMMANDS, USAGE, asksForHelp } from './commands.js';
-import { UsageError } from './args.js';
+import { CommandFailed, UsageError } from './args.js';
+import { processOutput, type CliOutput } from './output.js';
 
-export interface CliOutput {
-  stdout(text: string): void;
-  stderr(text: string): void;
-}
-
-export const processOutput: CliOutput = {
-  stdout: (text) => void process.stdout.write(text),
-  stderr: (text) => void process.stderr.write(text),
-};
+export type { CliOutput } from './output.js';
 
 /**
  * Run argv. Resolves with an exit status for what ends here (help: 0, a usage
- * error: 2), or with undefined once a command's run resolved (a server keeps
+ * error: 2, a command's refusal such as an admin request the API answered with
+ * an error: 1), or with undefined once a command's run resolved (a server keeps
  * the process alive by its own handles). Any other error rejects.
  */
 export async function dispatch(argv: readonly string[], out: CliOutput = processOutput): Promise<number | undefined> {
   try {
     return await dispatchOrThrow(argv, out);
   } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
+    if (!(err instanceof UsageError) && !(err instanceof CommandFailed)) throw err;
     out.stderr(`hopgate: ${err.message}\n`);
-    return 2;
+    return err instanceof UsageError ? 2 : 1;
   }
 }
 
@@ -53,6 +47,6 @@ async function dispatchOrThrow(argv: readonly string[], out: CliOutput): Promise
     out.stdout(await command.usage());
     return 0;
   }
-  await command.run(rest);
+  await command.run(rest, out);
   return undefined;
 }

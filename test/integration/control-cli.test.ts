@@ -1,4 +1,9 @@
-/** `hopgate control` and the admin CLI (`hopgate user …`, `hopgate exits …`) as processes, against a running control plane. */
+/**
+ * `hopgate control` as a process, and the admin CLI (`hopgate user …`, `hopgate exits …`) against it. The admin
+ * commands run in-process through the CLI's dispatch (test/helpers/cli-in-process.ts: same parsing, requests,
+ * output and exit status, no Node start each); a few run as the real binary (`spawned`), for the entry point,
+ * the environment variables, stdout/stderr and the exit status a shell sees.
+ */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -9,6 +14,7 @@ import { MIGRATIONS } from '../../src/control/migrations.js';
 import { dialects, tempDir, type TestDb } from '../helpers/control-fixtures.js';
 import { tunnelCert } from '../helpers/reverse.js';
 import { freePort } from '../helpers/ports.js';
+import { hopgateInProcess as hopgate } from '../helpers/cli-in-process.js';
 import { readyJson, startProc, stopGracefully, type Proc } from '../helpers/procs.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -27,7 +33,7 @@ async function startControl(db: string, stateDir: string): Promise<Started> {
 
 const stop = (p: Proc): Promise<string> => stopGracefully(p);
 
-function hopgate(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+function spawned(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     // A bound on the run, not an assertion: the CLI's start alone took 10-17 s of wall time on the loaded test machine.
     execFile(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
@@ -67,7 +73,7 @@ for (const dc of cases) {
     });
 
     it('user add prints the password once; user list --json lists the customer', async () => {
-      const add = await hopgate(['user', 'add', 'carol', '--source', '10.0.0.0/8', '--max-connections', '4', '--json'], env);
+      const add = await spawned(['user', 'add', 'carol', '--source', '10.0.0.0/8', '--max-connections', '4', '--json'], env);
       assert.equal(add.code, 0, add.stderr);
       const created = JSON.parse(add.stdout);
       assert.equal(created.customer.login, 'carol');
@@ -147,7 +153,7 @@ for (const dc of cases) {
       assert.notEqual(rotated.token, tok);
       assert.equal((await hopgate(['exits', 'delete', 'office-1'], env)).code, 0);
 
-      const missing = await hopgate(['user', 'show', 'nobody'], env);
+      const missing = await spawned(['user', 'show', 'nobody'], env);
       assert.equal(missing.code, 1);
       assert.match(missing.stderr, /no customer with login 'nobody'/);
       const wrong = await hopgate(['user', 'list', '--token', 'hgop_not-the-token-at-all'], env);
@@ -164,7 +170,7 @@ for (const dc of cases) {
       assert.deepEqual(cp.info.migrations.applied, []);
       assert.equal(cp.info.tokenFrom, 'file');
       assert.ok(cp.info.revision > 0);
-      const list = await hopgate(['user', 'list', '--json', '--control', cp.info.url], env);
+      const list = await spawned(['user', 'list', '--json', '--control', cp.info.url], env);
       assert.equal(list.code, 0, list.stderr);
       assert.deepEqual(JSON.parse(list.stdout).map((u: any) => u.login), ['carol', 'dave']);
     });

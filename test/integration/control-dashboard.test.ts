@@ -144,17 +144,26 @@ describe('control dashboard', () => {
   });
 
   describe('in headless Chromium', { skip: typeof pw === 'string' ? pw : false }, () => {
+    // One browser for the cases below (a start costs ~1 s of CPU); each case has its own context: no cookie or storage crosses.
+    let shared: Awaited<ReturnType<Playwright['chromium']['launch']>> | undefined;
+    const freshContext = async () => {
+      shared ??= await (pw as Playwright).chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+      return shared.newContext();
+    };
+    after(async () => {
+      await shared?.close();
+    });
+
     it('operator: log in, create, suspend, edit, drain, usage; customer: own view only; markup stays text', async (t) => {
-      const { chromium } = pw as Playwright;
       // API data holding markup: an exit's city and an ingress node's name are free text.
       assert.equal((await api('POST', '/v1/exits', op(), { id: 'de-1', kind: 'socks5', host: '127.0.0.1', port: 1080, country: 'de', city: XSS, tags: ['dc'] })).status, 201);
       assert.equal((await api('POST', '/v1/ingress-nodes', op(), { id: 'edge-1', name: XSS })).status, 201);
       const bob = await api('POST', '/v1/customers', op(), { login: 'bob' });
       assert.equal(bob.status, 201);
 
-      const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
-      t.after(() => browser.close());
-      const page = await browser.newPage();
+      const context = await freshContext();
+      t.after(() => context.close());
+      const page = await context.newPage();
       const pageErrors: string[] = [];
       const requests: { url: string; auth: string | undefined }[] = [];
       const dialogs: string[] = [];
@@ -332,10 +341,9 @@ describe('control dashboard', () => {
     });
 
     it('cannot be framed and runs no injected inline script', async (t) => {
-      const { chromium } = pw as Playwright;
-      const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
-      t.after(() => browser.close());
-      const page = await browser.newPage();
+      const context = await freshContext();
+      t.after(() => context.close());
+      const page = await context.newPage();
       await page.goto(cp.url + '/dashboard');
       // Inline script is refused by the page's CSP even when something manages to insert it.
       const ran = await page.evaluate(async () => {

@@ -11,13 +11,13 @@ import { EVENT_KINDS } from '../../src/control/events/kinds.js';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { startControlPlane, type ControlPlane } from '../../src/control/control-plane.js';
 import { minuteOf } from '../../src/shared/control-protocol.js';
 import { dialects, tempDir, TEST_COST, type TestDb } from '../helpers/control-fixtures.js';
 import { eventually } from '../helpers/eventually.js';
 import { WebhookReceiver, type Received } from '../helpers/webhook-receiver.js';
+// The CLI's dispatch in this process (its spawned binary is tested in control-cli.test.ts).
+import { hopgateInProcess as hopgate } from '../helpers/cli-in-process.js';
 
 const cases = await dialects();
 
@@ -61,17 +61,6 @@ function latencies(accepted: Received[], ids: ReadonlySet<number>): number[] {
     first.set(e.id, r.at - Date.parse(e.occurredAt));
   }
   return [...first.values()];
-}
-
-const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-
-function hopgate(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    // A bound on the run, not an assertion (the CLI's start is slow on a loaded machine).
-    execFile(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
 }
 
 const FAST = { pollMs: 200, backoff: { baseMs: 100, maxMs: 1000, jitter: 0.5 }, maxAttempts: 1000, timeoutMs: 2000 };
