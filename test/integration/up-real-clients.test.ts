@@ -59,7 +59,8 @@ async function startUp(): Promise<{ proc: ChildProcess; contract: UpContract }> 
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const line = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no contract line within 30 s; stderr: ${stderr}`)), 30_000);
+    // Given up on: stopped, so that a slow start does not outlive the test holding its ports.
+    const timer = setTimeout(() => (child.kill('SIGTERM'), reject(new Error(`no contract line within 30 s; stderr: ${stderr}`))), 30_000);
     createInterface({ input: child.stdout }).once('line', (l) => (clearTimeout(timer), resolve(l)));
     child.once('exit', (code) => (clearTimeout(timer), reject(new Error(`hopgate up exited (${code}): ${stderr}`))));
   });
