@@ -13,14 +13,13 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir, loadavg } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { buildLoadgen } from './loadgen.js';
 import { cpuUs } from './proc-cpu.js';
+import { firstLine, waitPort } from './child-procs.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values: opt } = parseArgs({
@@ -44,25 +43,6 @@ function start(cmd: string, args: string[], env: Record<string, string> = {}, qu
   const child = spawn(cmd, args, { stdio: ['ignore', quiet ? 'ignore' : 'pipe', 'inherit'], env: { ...process.env, ...env } });
   children.push(child);
   return child;
-}
-
-function firstLine(child: ChildProcess): Promise<string> {
-  return new Promise((res, rej) => {
-    createInterface({ input: child.stdout! }).once('line', res);
-    child.once('exit', (code) => rej(new Error(`exited ${code} before reporting`)));
-  });
-}
-
-function waitPort(port: number, host = '127.0.0.1', ms = 15_000): Promise<void> {
-  const until = Date.now() + ms;
-  return new Promise((res, rej) => {
-    const attempt = (): void => {
-      const s = connect(port, host);
-      s.once('connect', () => (s.destroy(), res()));
-      s.once('error', () => (Date.now() > until ? rej(new Error(`port ${port} never opened`)) : setTimeout(attempt, 50)));
-    };
-    attempt();
-  });
 }
 
 interface Subject {

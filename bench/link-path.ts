@@ -21,17 +21,16 @@
  * `node --expose-gc dist/bench/link.js --phases bulk,echo`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { connect } from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { hashPassword } from '../src/shared/auth/password-hash.js';
 import { loadOrCreateLinkIdentity } from '../src/link/identity.js';
 import type { Job, Via } from './load.js';
 import { cpuUs } from './proc-cpu.js';
+import { firstLine, waitPort } from './child-procs.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, '..', 'src', 'cli', 'main.js');
@@ -63,25 +62,6 @@ function start(cmd: string, args: string[], env: Record<string, string> = {}): C
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   children.push(child);
   return child;
-}
-
-function firstLine(child: ChildProcess): Promise<string> {
-  return new Promise((res, rej) => {
-    createInterface({ input: child.stdout! }).once('line', res);
-    child.once('exit', (code) => rej(new Error(`exited ${code} before reporting`)));
-  });
-}
-
-function waitPort(port: number, host = '127.0.0.1', ms = 15_000): Promise<void> {
-  const until = Date.now() + ms;
-  return new Promise((res, rej) => {
-    const attempt = (): void => {
-      const s = connect(port, host);
-      s.once('connect', () => (s.destroy(), res()));
-      s.once('error', () => (Date.now() > until ? rej(new Error(`port ${port} never opened`)) : setTimeout(attempt, 50)));
-    };
-    attempt();
-  });
 }
 
 /** read and write system calls of `pids` so far (/proc/PID/io syscr + syscw): per MB, a measure the neighbours' load does not change. */

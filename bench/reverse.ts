@@ -20,12 +20,12 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { connect } from 'node:net';
 import { hashPassword } from '../src/shared/auth/password-hash.js';
 import { loadOrCreateLinkIdentity } from '../src/link/identity.js';
 import type { Job, Via } from './load.js';
 import { buildLoadgen, loadgenArgs } from './loadgen.js';
 import { cpuUs } from './proc-cpu.js';
+import { waitPort } from './child-procs.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, '..', 'src', 'cli', 'main.js');
@@ -55,19 +55,6 @@ async function startBinary(cmd: string, args: string[], env: Record<string, stri
     createInterface({ input: child.stdout }).once('line', resolve);
     child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}`)));
   });
-}
-
-async function waitPort(port: number, host = '127.0.0.1'): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((r) => {
-      const s = connect(port, host);
-      s.once('connect', () => (s.destroy(), r(true)));
-      s.once('error', () => r(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`port ${port} did not open`);
 }
 
 const loadgen = buildLoadgen(work);

@@ -10,18 +10,17 @@
  * --only 'hopgate \(1 worker\)$|1 exit|microsocks' for the link comparison of issue 19.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { connect } from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { hashPassword } from '../src/shared/auth/password-hash.js';
 import type { Job, Via } from './load.js';
 import { buildLoadgen, loadgenArgs } from './loadgen.js';
 import { loadOrCreateLinkIdentity } from '../src/link/identity.js';
 import { cpuUs } from './proc-cpu.js';
+import { firstLine, waitPort } from './child-procs.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, '..', 'src', 'cli', 'main.js');
@@ -47,14 +46,6 @@ const PASS = 'bench-pass-123';
 const work = mkdtempSync(join(tmpdir(), 'hopgate-bench-'));
 const children: ChildProcess[] = [];
 
-function firstLine(child: ChildProcess): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const rl = createInterface({ input: child.stdout! });
-    rl.once('line', (l) => resolve(l));
-    child.once('exit', (code) => reject(new Error(`exited ${code} before reporting`)));
-  });
-}
-
 async function startChild(cmd: string, args: string[]): Promise<{ child: ChildProcess; line: string }> {
   const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   children.push(child);
@@ -76,18 +67,6 @@ async function load(job: Job): Promise<Record<string, number>> {
       ? await startChild(loadgen, loadgenArgs(job))
       : await startChild(process.execPath, [join(here, 'load.js'), JSON.stringify(job)]);
   return JSON.parse(line);
-}
-
-function waitPort(port: number, ms = 5000, host = '127.0.0.1'): Promise<void> {
-  const until = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const attempt = (): void => {
-      const s = connect(port, host);
-      s.once('connect', () => (s.destroy(), resolve()));
-      s.once('error', () => (Date.now() > until ? reject(new Error(`port ${port} never opened`)) : setTimeout(attempt, 50)));
-    };
-    attempt();
-  });
 }
 
 interface Subject {
@@ -144,8 +123,8 @@ async function startHopChains(base: number): Promise<Subject[]> {
     children.push(child);
     exits.push({ ip, port, pid: child.pid! });
   }
-  for (const e of exits) await waitPort(e.port, 10_000, e.ip);
-  await waitPort(linkPort, 10_000, exits[0]!.ip);
+  for (const e of exits) await waitPort(e.port, e.ip, 10_000);
+  await waitPort(linkPort, exits[0]!.ip, 10_000);
   const hop = (e: { ip: string; port: number }) => `{ kind: hopgate, host: ${e.ip}, port: ${e.port}, username: ingress, password: ${secret} }`;
   const [a, b, c] = exits as [typeof exits[0], typeof exits[0], typeof exits[0]];
   const hash = await hashPassword(PASS, { ln: 14, r: 8, p: 1 });
