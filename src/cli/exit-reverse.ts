@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
-import { DEFAULT_LINKS, ReverseExitClient } from '../exit/reverse-client.js';
+import { DEFAULT_LINKS, DEFAULT_POOL, ReverseExitClient } from '../exit/reverse-client.js';
 import { TargetPolicy } from '../shared/net/target-policy.js';
 import { createLogger } from '../shared/log.js';
 import { fail, parse, portRange } from './args.js';
@@ -23,7 +23,7 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
     'token-file': { type: 'string' },
     ca: { type: 'string' },
     servername: { type: 'string' },
-    pool: { type: 'string', default: '8' },
+    pool: { type: 'string', default: String(DEFAULT_POOL) },
     links: { type: 'string', default: String(DEFAULT_LINKS) },
     'work-connections': { type: 'boolean', default: false },
     'state-dir': { type: 'string' },

@@ -247,7 +247,6 @@ function startDemoReverseExit(id: string, token: string, egress: string, egress6
     id,
     token,
     ca,
-    pool: 8,
     mode: 'link',
     links: Math.max(2, workers),
     egress,

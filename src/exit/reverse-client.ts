@@ -42,8 +42,8 @@ export interface ReverseExitOptions {
   readonly ca?: string | Buffer;
   /** Name checked in the ingress's certificate; default: `host`. */
   readonly servername?: string;
-  /** Idle work connections to keep at the ingress (the older protocol, `mode: 'work'`). */
-  readonly pool: number;
+  /** Idle work connections to keep at the ingress (the older protocol, `mode: 'work'`; default 8). Unused in link mode. */
+  readonly pool?: number;
   /** `link` (default): ask for links, one stream per tunnel; `work`: one work connection per tunnel (ingresses before links). */
   readonly mode?: 'link' | 'work';
   /** Links to keep in link mode (default 2; at least the ingress's workers, so that each holds one). */
@@ -77,6 +77,8 @@ interface Conn {
 }
 
 export const DEFAULT_LINKS = 2;
+/** Idle work connections kept in work mode. */
+export const DEFAULT_POOL = 8;
 
 const EMPTY = Buffer.alloc(0);
 const silent = { warn() {}, info() {}, error() {} };
@@ -144,7 +146,7 @@ export class ReverseExitClient {
   /** Open work connections until `pool` are idle or on their way; one at a time while the ingress keeps failing. */
   private refill(): void {
     if (this.stopped || this.retryTimer) return;
-    let want = (this.linkMode ? (this.o.links ?? DEFAULT_LINKS) : this.o.pool) - this.count('idle') - this.count('dialing');
+    let want = (this.linkMode ? (this.o.links ?? DEFAULT_LINKS) : (this.o.pool ?? DEFAULT_POOL)) - this.count('idle') - this.count('dialing');
     if (this.failures > 0) want = Math.min(want, 1 - this.count('dialing'));
     for (let i = 0; i < want; i++) this.dial();
   }
