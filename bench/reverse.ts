@@ -18,13 +18,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { hashPassword } from '../src/shared/auth/password-hash.js';
 import type { Job, Via } from './load.js';
 import { buildLoadgen, loadgenArgs } from './loadgen.js';
 import { cpuUs } from './proc-cpu.js';
-import { waitPort } from './child-procs.js';
+import { firstLine, waitPort } from './child-procs.js';
 import { pinnedLink } from './linked-exit.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -51,10 +50,7 @@ async function start(args: string[], env: Record<string, string> = {}): Promise<
 async function startBinary(cmd: string, args: string[], env: Record<string, string> = {}): Promise<string> {
   const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   children.push(child);
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}`)));
-  });
+  return firstLine(child);
 }
 
 const loadgen = buildLoadgen(work);
