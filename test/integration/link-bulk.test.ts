@@ -150,3 +150,28 @@ test('relays: a link stream\'s burst of record-sized pieces goes to the client (
     await pair.close();
   }
 });
+
+test('the memory bound counts what a stream holds exactly once, also while the link has carried part of a batch', async () => {
+  // A window that ends inside the writer's second chunk: that batch is half sent when credit runs out.
+  const WINDOW = 20_000;
+  const CHUNK = 16 * 1024;
+  const pair = await linkPair({ window: WINDOW, maxWindow: WINDOW }, { window: WINDOW, maxWindow: WINDOW });
+  try {
+    let exitSide!: LinkStream;
+    pair.server.on('stream', (s: LinkStream) => {
+      s.on('error', () => undefined);
+      s.accept();
+      exitSide = s;
+      for (let i = 0; i < 3; i++) s.write(Buffer.alloc(CHUNK, i + 1));
+    });
+    const s = await pair.client.open('127.0.0.1', 9);
+    s.on('error', () => undefined);
+    s.pause(); // never read: exactly one window crosses
+    await eventually('one window at the reader', () => s.readableLength === WINDOW);
+    assert.equal(pair.server.bytesSent, WINDOW);
+    assert.equal(exitSide.bufferedBytes, 3 * CHUNK - WINDOW, 'written, less what the link carried');
+    assert.equal(pair.client.bufferedBytes, WINDOW);
+  } finally {
+    await pair.close();
+  }
+});
