@@ -238,3 +238,12 @@ test('hopgate usage domains --help (and help usage domains) prints the domains u
   const { USAGE_USAGE } = await import('../../src/cli/admin-usage.js');
   assert.equal((await inProcess(['usage', '--help'])).stdout, USAGE_USAGE);
 });
+
+test('hopgate control: a retention under a day or past any date is one line and exit 2, not a silent 30 days or a prune that throws', async () => {
+  // --nats-requests without --nats-url is refused too, after these: no control plane starts whatever happens.
+  for (const [flag, v] of [['--health-history-days', '0.4'], ['--stats-retention-days', '0.2'], ['--health-history-days', '1e9'], ['--stats-retention-days', '1e9']] as const) {
+    const r = await inProcess(['control', flag, v, '--nats-requests']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr, `hopgate: ${flag} must be a number of days from 1 to 36500\n`, `${flag} ${v}`);
+  }
+});
