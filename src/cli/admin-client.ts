@@ -13,6 +13,8 @@ export class AdminClient {
   constructor(
     readonly baseUrl: string,
     private readonly token: string,
+    /** For the whole exchange, the answer's body included. */
+    private readonly timeoutMs = 15_000,
   ) {}
 
   async request<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
@@ -26,12 +28,17 @@ export class AdminClient {
           ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
         },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(15_000),
+        signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
       throw new AdminError(`cannot reach the control plane at ${this.baseUrl}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`);
     }
-    const text = await res.text();
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      throw new AdminError(`the control plane at ${this.baseUrl} stopped answering: ${(err as Error).message}`);
+    }
     const parsed = text ? safeJson(text) : undefined;
     if (!res.ok) {
       const e = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
