@@ -97,10 +97,14 @@ test('the ledger: logins and domains close with their minute, share the sequence
   }
 });
 
-test('parseJournal rejects login records with an outcome outside the fixed set', () => {
+test('parseJournal rejects login and domain records that do not fit their columns (an outcome outside the fixed set, a control byte)', () => {
   const header = JSON.stringify({ format: 2, epoch: 'e01', nextSeq: 1 });
   const bad = parseJournal(`${header}\n${JSON.stringify([[1, 'login', '2026-01-01T00:00', 'a', '1.2.3.0/24', 'pwned', 1]])}\n`);
   assert.ok(bad.ok && bad.records.length === 0 && bad.skipped === 1);
+  // What the control plane would drop from a pull (a control byte) is not read back either: one check on both sides.
+  const nul = parseJournal(`${header}\n${JSON.stringify([[1, 'domain', '2026-01-01T00:00', 'a\u0000b', 'example.com', 1, 1, 1]])}\n${JSON.stringify([[2, 'login', '2026-01-01T00:00', 'a', '1.2.3.0/24', 'ok', 1]])}\n`);
+  assert.ok(nul.ok && nul.skipped === 1);
+  assert.deepEqual(nul.records.map((r) => r[0]), [2]);
 });
 
 test('over its waiting limit the ledger drops the oldest logins and domains first: usage records (billing data) outlast a credential flood', () => {
