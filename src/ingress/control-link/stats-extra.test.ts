@@ -134,3 +134,25 @@ test('over its waiting limit the ledger drops the oldest logins and domains firs
   b.closeMinutes(true);
   assert.deepEqual([b.stats().pending, b.dropped], [3, 2]);
 });
+
+test('closed logins and domains not yet on disk are held back, and never shown as live usage', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hopgate-ledger-live-'));
+  try {
+    let t = Date.parse('2026-01-01T00:00:10Z');
+    const a = new StatsLedger(100, () => t);
+    a.attach(new StateDir(dir));
+    const m = '2026-01-01T00:00';
+    a.addBatch({ rows: [[m, 'alice', '', 1, 2, 1, 0]], domains: [[m, 'alice', 'example.com', 1, 2, 1]], logins: [[m, 'alice', '127.0.0.0/24', 'ok', 1]] });
+    t += 61_000;
+    a.closeMinutes();
+    // The journal's write is under way: nothing is offered yet, the usage shows as live, logins and domains not at all.
+    const p = a.pull(undefined);
+    assert.deepEqual([p.records.length, p.logins!.length, p.domains!.length], [0, 0, 0]);
+    assert.deepEqual(p.live, [[m, 'alice', '', 1, 2, 1, 0]]);
+    await a.flushed();
+    const q = a.pull(undefined);
+    assert.deepEqual([q.records.length, q.logins!.length, q.domains!.length, q.live.length], [1, 1, 1, 0]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
