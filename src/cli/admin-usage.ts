@@ -30,9 +30,16 @@ interface Row {
   failures: number;
 }
 
+// A customer whose login is "domains" is reached by id, or as `hopgate usage -- domains`.
+const asksForDomains = (argv: readonly string[]): boolean => argv[0] === 'domains';
+
+/** What `hopgate usage [domains] --help` prints: the subcommand has its own usage. */
+export async function usageHelp(argv: readonly string[]): Promise<string> {
+  return asksForDomains(argv) ? (await import('./admin-login-domain.js')).DOMAINS_USAGE : USAGE_USAGE;
+}
+
 export async function usageCommand(argv: string[], out: CliOutput = processOutput): Promise<void> {
-  // A customer whose login is "domains" is reached by id, or as `hopgate usage -- domains`.
-  if (argv[0] === 'domains') return (await import('./admin-login-domain.js')).domainsCommand(argv.slice(1), out);
+  if (asksForDomains(argv)) return (await import('./admin-login-domain.js')).domainsCommand(argv.slice(1), out);
   const { values, positionals } = parse(argv, {
     ...COMMON_OPTIONS,
     by: { type: 'string', default: 'hour' },

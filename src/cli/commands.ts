@@ -41,8 +41,8 @@ export interface Command {
   readonly name: string;
   /** Subcommands (`user add`…): each answers `--help` too. */
   readonly subcommands: readonly string[];
-  /** The usage text `hopgate NAME --help` prints (starts with `usage: hopgate NAME`). */
-  usage(): Promise<string>;
+  /** The usage text `hopgate NAME [ARGS] --help` prints (starts with `usage: hopgate NAME`); ARGS name a subcommand with its own usage. */
+  usage(argv?: readonly string[]): Promise<string>;
   /** Admin commands write through `out` (tests capture it); servers log on their own. */
   run(argv: string[], out: CliOutput): Promise<void>;
 }
@@ -80,7 +80,7 @@ export const COMMANDS: readonly Command[] = [
     usage: async () => (await import('./admin-exits.js')).EXITS_USAGE,
     run: async (argv, out) => (await import('./admin-exits.js')).exitsCommand(argv, out),
   },
-  { name: 'usage', subcommands: ['domains'], usage: async () => (await import('./admin-usage.js')).USAGE_USAGE, run: async (argv, out) => (await import('./admin-usage.js')).usageCommand(argv, out) },
+  { name: 'usage', subcommands: ['domains'], usage: async (argv) => (await import('./admin-usage.js')).usageHelp(argv ?? []), run: async (argv, out) => (await import('./admin-usage.js')).usageCommand(argv, out) },
   { name: 'logins', subcommands: [], usage: async () => (await import('./admin-login-domain.js')).LOGINS_USAGE, run: async (argv, out) => (await import('./admin-login-domain.js')).loginsCommand(argv, out) },
   {
     name: 'nodes',

@@ -51,8 +51,14 @@ export async function controlCommand(argv: string[]): Promise<void> {
     return Math.round(n * scale);
   };
   const dbWaitMs = num('db-wait-ms', values['db-wait-ms'], 1);
-  const healthHistoryDays = num('health-history-days', values['health-history-days'], 1);
-  const statsRetentionDays = num('stats-retention-days', values['stats-retention-days'], 1);
+  // Whole days, rounded: under half a day would be 0 (the default, 30, silently) and past ~24 million a cutoff before any date.
+  const days = (flag: string, v: string | undefined): number | undefined => {
+    const n = num(flag, v, 1);
+    if (n !== undefined && !(n >= 1 && n <= 36_500)) fail(`--${flag} must be a number of days from 1 to 36500`);
+    return n;
+  };
+  const healthHistoryDays = days('health-history-days', values['health-history-days']);
+  const statsRetentionDays = days('stats-retention-days', values['stats-retention-days']);
   const intervalMs = num('legitimacy-interval-ms', values['legitimacy-interval-ms'], 1);
   const halfLifeMs = num('legitimacy-half-life-h', values['legitimacy-half-life-h'], 3_600_000);
   const warmupMs = num('legitimacy-warmup-min', values['legitimacy-warmup-min'], 60_000);

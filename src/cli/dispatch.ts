@@ -34,7 +34,7 @@ async function dispatchOrThrow(argv: readonly string[], out: CliOutput): Promise
   if (name === 'help') {
     const about = rest[0] === undefined ? undefined : COMMANDS.find((c) => c.name === rest[0]);
     if (rest[0] !== undefined && !about) throw new UsageError(`help: unknown command '${rest[0]}' (commands: ${COMMANDS.map((c) => c.name).join(', ')})`);
-    out.stdout(about ? await about.usage() : USAGE);
+    out.stdout(about ? await about.usage(rest.slice(1)) : USAGE);
     return 0;
   }
   const command = COMMANDS.find((c) => c.name === name);
@@ -44,7 +44,7 @@ async function dispatchOrThrow(argv: readonly string[], out: CliOutput): Promise
   }
   // Before the command parses its options: `--help` is not an unknown option, nor a password to hash.
   if (asksForHelp(rest)) {
-    out.stdout(await command.usage());
+    out.stdout(await command.usage(rest));
     return 0;
   }
   await command.run(rest, out);

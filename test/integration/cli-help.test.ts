@@ -125,10 +125,10 @@ describe('every command and subcommand answers --help and -h, and does nothing e
   }
   cases.push(['exit', '--connect-to', '127.0.0.1:7443', '--id', 'x'], ['hash-password', 'secret'], ['up', '--json']);
 
-  const check = async (command: (typeof COMMANDS)[number], r: Run): Promise<void> => {
+  const check = async (command: (typeof COMMANDS)[number], r: Run, args: readonly string[] = []): Promise<void> => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, '');
-    assert.equal(r.stdout, await command.usage(), 'its usage, and nothing else on stdout');
+    assert.equal(r.stdout, await command.usage(args), 'its usage (its subcommand\'s, if that has its own), and nothing else on stdout');
     assert.match(r.stdout, new RegExp(`^usage: hopgate ${command.name}\\b`));
     for (const sub of command.subcommands) assert.match(r.stdout, new RegExp(`\\b${sub}\\b`), `the usage names ${sub}`);
     assert.deepEqual(readdirSync(cwd.path), [], 'nothing written');
@@ -138,7 +138,7 @@ describe('every command and subcommand answers --help and -h, and does nothing e
   for (const args of cases) {
     const command = COMMANDS.find((c) => c.name === args[0])!;
     for (const flag of ['--help', '-h']) {
-      test(`hopgate ${[...args, flag].join(' ')}`, async () => check(command, await inProcess([...args, flag])));
+      test(`hopgate ${[...args, flag].join(' ')}`, async () => check(command, await inProcess([...args, flag]), args.slice(1)));
     }
   }
 
@@ -146,7 +146,7 @@ describe('every command and subcommand answers --help and -h, and does nothing e
   for (const c of COMMANDS) {
     test(`process: hopgate ${c.name} --help`, async () => {
       const env = { HOPGATE_CONTROL_URL: process.env.HOPGATE_CONTROL_URL!, HOPGATE_ADMIN_TOKEN: 'not-used-by-help' };
-      await check(c, await hopgate([c.name, ...c.subcommands.slice(0, 1), '--help'], { cwd: cwd.path, env }));
+      await check(c, await hopgate([c.name, ...c.subcommands.slice(0, 1), '--help'], { cwd: cwd.path, env }), c.subcommands.slice(0, 1));
     });
   }
 
@@ -178,7 +178,7 @@ describe('an unknown option is one line and exit 2, never a stack trace; every o
     assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
     // The parser's own option table, as the error lists it: an option the help does not name is undocumented.
     const known = /\(known: ([^)]*)\)/.exec(r.stderr)?.[1]?.split(' ') ?? [];
-    const usage = await COMMANDS.find((c) => c.name === args[0])!.usage();
+    const usage = await COMMANDS.find((c) => c.name === args[0])!.usage(args.slice(1));
     const unnamed = known.filter((o) => o !== '--help' && !new RegExp(`${o}(?![\\w-])`).test(usage));
     assert.deepEqual(unnamed, [], `options of hopgate ${args[0]} its usage does not name`);
     assert.deepEqual(readdirSync(cwd.path), [], 'nothing written');
@@ -225,4 +225,25 @@ test('ingress --config on a missing file: one line naming it, no stack trace, no
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /^hopgate: cannot read \/nonexistent\/hopgate\.yaml: no such file/);
   assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+});
+
+test('hopgate usage domains --help (and help usage domains) prints the domains usage: its periods, its limit', async () => {
+  const { DOMAINS_USAGE } = await import('../../src/cli/admin-login-domain.js');
+  for (const args of [['usage', 'domains', '--help'], ['usage', 'domains', 'carol', '-h'], ['help', 'usage', 'domains']]) {
+    const r = await inProcess(args);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, DOMAINS_USAGE, args.join(' '));
+  }
+  // A customer called "domains" is reached after --, as the usage says: that is the usage command's help.
+  const { USAGE_USAGE } = await import('../../src/cli/admin-usage.js');
+  assert.equal((await inProcess(['usage', '--help'])).stdout, USAGE_USAGE);
+});
+
+test('hopgate control: a retention under a day or past any date is one line and exit 2, not a silent 30 days or a prune that throws', async () => {
+  // --nats-requests without --nats-url is refused too, after these: no control plane starts whatever happens.
+  for (const [flag, v] of [['--health-history-days', '0.4'], ['--stats-retention-days', '0.2'], ['--health-history-days', '1e9'], ['--stats-retention-days', '1e9']] as const) {
+    const r = await inProcess(['control', flag, v, '--nats-requests']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr, `hopgate: ${flag} must be a number of days from 1 to 36500\n`, `${flag} ${v}`);
+  }
 });

@@ -266,6 +266,7 @@ describe('control dashboard', () => {
       await exitRow.locator('button[data-action=drain]').click();
       await expectText('#exits-table tr[data-exit=de-1] td.state', /^drained$/);
       assert.equal((await api('GET', '/v1/exits/de-1', op())).body.drain, true);
+      assert.deepEqual(await page.locator('#exit-country option').allTextContents(), ['all countries', 'DE (0/1 up)'], 'the country filter lists the exits\' countries');
 
       // ---- usage: seed a minute of traffic for alice (via de-1) and bob (refused before an exit was chosen)
       const minute = minuteOf(Date.now());
@@ -299,6 +300,8 @@ describe('control dashboard', () => {
       await page.locator('#login').waitFor();
       assert.equal(await page.locator('#overview-stats').textContent(), '', 'operator data cleared');
       for (const id of ['overview-nodes', 'customers-table', 'exits-table', 'usage-chart', 'usage-table']) assert.equal(await page.locator(`#${id}`).innerHTML(), '', `#${id} cleared`);
+      // The exits filter named the countries and their up counts: operator data too.
+      assert.deepEqual(await page.locator('#exit-country option').allTextContents(), [], 'the country filter cleared');
       assert.equal(await page.evaluate(() => (globalThis as any).sessionStorage.length), 0);
       await page.locator('#login-form input[value=customer]').check();
       await page.locator('#login-login').fill('alice');

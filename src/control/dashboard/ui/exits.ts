@@ -82,16 +82,23 @@ export function initExits(): void {
   }, () => 'Exit created');
 }
 
-/** The country filter's options: every country with its live count, the chosen one kept. */
+/**
+ * The country filter's options: every country with its live count, the chosen one kept. Through render():
+ * rebuilt only when they change (not under an open list every refresh), and emptied on log out (operator data).
+ */
 function countryOptions(countries: readonly string[], byCountry: ReadonlyMap<string, Exit[]>, h: ReadonlyMap<string, Health>): void {
   const sel = $<HTMLSelectElement>('exit-country');
   const keep = sel.value;
   const opts = countries.map((c) => {
     const xs = byCountry.get(c) ?? [];
     const up = xs.filter((x) => h.get(x.id) === 'up').length;
-    return el('option', { value: c || 'none' }, `${c ? c.toUpperCase() : 'no country'} (${up}/${xs.length} up)`);
+    return [c || 'none', `${c ? c.toUpperCase() : 'no country'} (${up}/${xs.length} up)`] as const;
   });
-  sel.replaceChildren(el('option', { value: '' }, 'all countries'), ...opts);
+  render('exit-country', opts, (os) => {
+    const f = document.createDocumentFragment();
+    f.append(el('option', { value: '' }, 'all countries'), ...os.map(([value, label]) => el('option', { value }, label)));
+    return f;
+  });
   sel.value = [...sel.options].some((o) => o.value === keep) ? keep : '';
 }
 
