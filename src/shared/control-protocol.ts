@@ -144,6 +144,26 @@ export type LoginOutcome = (typeof LOGIN_OUTCOMES)[number];
 /** The domain and prefix buckets that hold what a per-minute bound folded away. */
 export const OTHER_BUCKET = '(other)';
 
+const MINUTE_KEY = /^\d{4}-\d\d-\d\dT\d\d:\d\d$/;
+const OUTCOMES: ReadonlySet<unknown> = new Set(LOGIN_OUTCOMES);
+const isCount = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isSeq = (v: unknown): boolean => isCount(v) && (v as number) > 0;
+/** Printable ASCII only: a NUL or control byte would fail a PostgreSQL text write, and with it every pull after. */
+const isText = (v: unknown, max: number): boolean => typeof v === 'string' && v.length <= max && /^[\x20-\x7e]*$/.test(v);
+
+/**
+ * A login record that fits its columns (login_minute). Hand-written, not zod: the ingress's
+ * journal checks up to a million records with it on start, the control plane every pull's.
+ */
+export function isLoginRecord(r: unknown): r is LoginRecord {
+  return Array.isArray(r) && r.length === 7 && isSeq(r[0]) && r[1] === 'login' && typeof r[2] === 'string' && MINUTE_KEY.test(r[2]) && isText(r[3], 64) && isText(r[4], 64) && OUTCOMES.has(r[5]) && isCount(r[6]);
+}
+
+/** A domain record that fits its columns (domain_minute); as isLoginRecord. */
+export function isDomainRecord(r: unknown): r is DomainRecord {
+  return Array.isArray(r) && r.length === 8 && isSeq(r[0]) && r[1] === 'domain' && typeof r[2] === 'string' && MINUTE_KEY.test(r[2]) && isText(r[3], 64) && isText(r[4], 256) && isCount(r[5]) && isCount(r[6]) && isCount(r[7]);
+}
+
 export interface StatsPull {
   /** The ledger's identity: sequence numbers count within one epoch. */
   readonly epoch: string;

@@ -211,6 +211,11 @@ for (const d of await dialects()) {
         assert.deepEqual(rows.map((r) => [r.exit_id, r.minute, Number(r.probes_ok)]), [['us-1', minute, 3]], 'no row for an unknown exit or a minute hours away');
         const t = await tdb.query<{ exit_id: string; reason: string }>("select exit_id, reason from exit_health_transitions where node_id = 'edge-bad'");
         assert.deepEqual(t.map((r) => [r.exit_id, r.reason]), [['us-1', 'probe failed: TIMEOUT']]);
+        // A later report of the same minute carries the node's running totals: it replaces the row, and the same report again changes nothing.
+        answer = { ...base, exitsDown: ['ghost', 'us-1'], exitProbes: [probe({ minutes: [{ minute, ok: 5, failed: 2, latencyMsSum: 50 }] })] };
+        for (let i = 0; i < 2; i++) assert.equal((await cp.collector.pull(sub)).ok, true);
+        const again = await tdb.query<{ probes_ok: number; probes_failed: number; latency_ms_sum: number }>("select probes_ok, probes_failed, latency_ms_sum from exit_probe_minutes where node_id = 'edge-bad'");
+        assert.deepEqual(again.map((r) => [Number(r.probes_ok), Number(r.probes_failed), Number(r.latency_ms_sum)]), [[5, 2, 50]], 'replaced, not added up');
       } finally {
         fake.close();
         await cp.store.recordExitHealth('edge-bad', [], new Date().toISOString());

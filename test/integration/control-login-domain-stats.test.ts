@@ -96,6 +96,9 @@ for (const dc of cases) {
       }
       const guess = await curl(['-o', '/dev/null', '-w', '%{http_code}', '--interface', '127.0.2.1', '-x', `http://mallory-country-us:guess@127.0.0.1:${proxy()}`, `http://127.0.0.1:${webPort}/`]);
       assert.equal(guess.stdout, '407');
+      // A client asking without credentials (the 407 challenge every HTTP client starts with) is no login attempt.
+      const anon = await curl(['-o', '/dev/null', '-w', '%{http_code}', '--interface', '127.0.4.1', '-x', `http://127.0.0.1:${proxy()}`, `http://127.0.0.1:${webPort}/`]);
+      assert.equal(anon.stdout, '407');
       // bob: one request, so customers are kept apart.
       const b = await curl(['-o', '/dev/null', '-w', '%{http_code}', '-x', `socks5h://bob:${bobPassword}@127.0.0.1:${proxy()}`, `http://localhost:${webPort}/`]);
       assert.equal(b.stdout, '200');
@@ -130,6 +133,7 @@ for (const dc of cases) {
       const stored = await tdb.query<{ customer_id: string; login: string; prefix: string; outcome: string; count: number }>('SELECT customer_id, login, prefix, outcome, count FROM login_minute WHERE prefix = $1', ['127.0.2.0/24']);
       assert.deepEqual(stored.map((r) => [r.customer_id, r.login, r.outcome, Number(r.count)]), [['', '', 'unknown_user', 1]]);
       assert.equal((await tdb.query("SELECT 1 FROM login_minute WHERE login LIKE '%mallory%'")).length, 0);
+      assert.deepEqual(await tdb.query('SELECT prefix FROM login_minute WHERE prefix = $1', ['127.0.4.0/24']), [], 'a request without credentials counts as no login');
 
       // bob sees only his own; alice's own view matches the operator's.
       const api = authApi(cp.url);

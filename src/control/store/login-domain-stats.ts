@@ -5,7 +5,7 @@
  * routes, pruned after the retention (the collector). Not configuration.
  */
 import { sql } from 'kysely';
-import { LOGIN_OUTCOMES, type DomainRecord, type LoginRecord } from '../../shared/control-protocol.js';
+import { isDomainRecord, isLoginRecord, type DomainRecord, type LoginRecord } from '../../shared/control-protocol.js';
 import type { Db, Tx } from './tx.js';
 
 export interface LoginPoint {
@@ -154,12 +154,6 @@ export class LoginDomainRepo {
   }
 }
 
-const MINUTE = /^\d{4}-\d\d-\d\dT\d\d:\d\d$/;
-const OUTCOMES: ReadonlySet<unknown> = new Set(LOGIN_OUTCOMES);
-const count = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-/** Printable ASCII only: a NUL or control byte would fail a PostgreSQL text write, and with it every pull after. */
-const text = (v: unknown, max: number): boolean => typeof v === 'string' && v.length <= max && /^[\x20-\x7e]*$/.test(v);
-
 /**
  * The login and domain records of a pull that fit the columns (an ingress is not
  * trusted blindly: one bad record must neither fail the pull forever nor be stored).
@@ -167,11 +161,7 @@ const text = (v: unknown, max: number): boolean => typeof v === 'string' && v.le
 export function checkedLoginDomain(pull: { logins?: unknown; domains?: unknown }): { logins: LoginRecord[]; domains: DomainRecord[]; dropped: number } {
   const ls = Array.isArray(pull.logins) ? (pull.logins as unknown[]) : [];
   const ds = Array.isArray(pull.domains) ? (pull.domains as unknown[]) : [];
-  const logins = ls.filter(
-    (r): r is LoginRecord => Array.isArray(r) && r.length === 7 && count(r[0]) && r[1] === 'login' && typeof r[2] === 'string' && MINUTE.test(r[2]) && text(r[3], 64) && text(r[4], 64) && OUTCOMES.has(r[5]) && count(r[6]),
-  );
-  const domains = ds.filter(
-    (r): r is DomainRecord => Array.isArray(r) && r.length === 8 && count(r[0]) && r[1] === 'domain' && typeof r[2] === 'string' && MINUTE.test(r[2]) && text(r[3], 64) && text(r[4], 256) && count(r[5]) && count(r[6]) && count(r[7]),
-  );
+  const logins = ls.filter(isLoginRecord);
+  const domains = ds.filter(isDomainRecord);
   return { logins, domains, dropped: ls.length - logins.length + ds.length - domains.length };
 }

@@ -97,10 +97,14 @@ test('the ledger: logins and domains close with their minute, share the sequence
   }
 });
 
-test('parseJournal rejects login records with an outcome outside the fixed set', () => {
+test('parseJournal rejects login and domain records that do not fit their columns (an outcome outside the fixed set, a control byte)', () => {
   const header = JSON.stringify({ format: 2, epoch: 'e01', nextSeq: 1 });
   const bad = parseJournal(`${header}\n${JSON.stringify([[1, 'login', '2026-01-01T00:00', 'a', '1.2.3.0/24', 'pwned', 1]])}\n`);
   assert.ok(bad.ok && bad.records.length === 0 && bad.skipped === 1);
+  // What the control plane would drop from a pull (a control byte) is not read back either: one check on both sides.
+  const nul = parseJournal(`${header}\n${JSON.stringify([[1, 'domain', '2026-01-01T00:00', 'a\u0000b', 'example.com', 1, 1, 1]])}\n${JSON.stringify([[2, 'login', '2026-01-01T00:00', 'a', '1.2.3.0/24', 'ok', 1]])}\n`);
+  assert.ok(nul.ok && nul.skipped === 1);
+  assert.deepEqual(nul.records.map((r) => r[0]), [2]);
 });
 
 test('over its waiting limit the ledger drops the oldest logins and domains first: usage records (billing data) outlast a credential flood', () => {
@@ -129,4 +133,26 @@ test('over its waiting limit the ledger drops the oldest logins and domains firs
   for (let i = 0; i < 5; i++, t += 60_000) b.addBatch({ rows: [[minute(), 'alice', '', 1, 1, 1, 0]] });
   b.closeMinutes(true);
   assert.deepEqual([b.stats().pending, b.dropped], [3, 2]);
+});
+
+test('closed logins and domains not yet on disk are held back, and never shown as live usage', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hopgate-ledger-live-'));
+  try {
+    let t = Date.parse('2026-01-01T00:00:10Z');
+    const a = new StatsLedger(100, () => t);
+    a.attach(new StateDir(dir));
+    const m = '2026-01-01T00:00';
+    a.addBatch({ rows: [[m, 'alice', '', 1, 2, 1, 0]], domains: [[m, 'alice', 'example.com', 1, 2, 1]], logins: [[m, 'alice', '127.0.0.0/24', 'ok', 1]] });
+    t += 61_000;
+    a.closeMinutes();
+    // The journal's write is under way: nothing is offered yet, the usage shows as live, logins and domains not at all.
+    const p = a.pull(undefined);
+    assert.deepEqual([p.records.length, p.logins!.length, p.domains!.length], [0, 0, 0]);
+    assert.deepEqual(p.live, [[m, 'alice', '', 1, 2, 1, 0]]);
+    await a.flushed();
+    const q = a.pull(undefined);
+    assert.deepEqual([q.records.length, q.logins!.length, q.domains!.length, q.live.length], [1, 1, 1, 0]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -15,7 +15,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { open as openFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { LOGIN_OUTCOMES, type LedgerRecord } from '../../shared/control-protocol.js';
+import { isDomainRecord, isLoginRecord, type LedgerRecord } from '../../shared/control-protocol.js';
 import type { Logger } from '../../shared/log.js';
 import { moveAside, writeFileAtomicAsync, type StateDir } from '../../shared/state-file.js';
 
@@ -32,14 +32,11 @@ const LegacySchema = z.object({ format: z.literal(1), epoch: Epoch, nextSeq: Seq
 const MINUTE = /^\d{4}-\d\d-\d\dT\d\d:\d\d$/;
 const isCount = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
-const OUTCOMES: ReadonlySet<unknown> = new Set(LOGIN_OUTCOMES);
-const isName = (v: unknown, max: number): boolean => typeof v === 'string' && v.length <= max;
-
-/** One record's shape (hand-written: a journal can hold a million of them, and this is ~50× cheaper than a zod tuple). */
+/** One record's shape (hand-written: a journal can hold a million of them, and this is ~50× cheaper than a zod tuple). Logins and domains are checked as the control plane checks a pull's. */
 export function isRecord(r: unknown): r is LedgerRecord {
-  if (!Array.isArray(r) || !isCount(r[0]) || (r[0] as number) <= 0) return false;
-  if (r[1] === 'login') return r.length === 7 && typeof r[2] === 'string' && MINUTE.test(r[2]) && isName(r[3], 1024) && isName(r[4], 64) && OUTCOMES.has(r[5]) && isCount(r[6]);
-  if (r[1] === 'domain') return r.length === 8 && typeof r[2] === 'string' && MINUTE.test(r[2]) && isName(r[3], 1024) && isName(r[4], 256) && isCount(r[5]) && isCount(r[6]) && isCount(r[7]);
+  if (!Array.isArray(r)) return false;
+  if (r[1] === 'login') return isLoginRecord(r);
+  if (r[1] === 'domain') return isDomainRecord(r);
   return (
     Array.isArray(r) &&
     r.length === 8 &&
