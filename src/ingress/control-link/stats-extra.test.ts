@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StateDir } from '../../shared/state-file.js';
-import { DOMAIN_TOP_K, domainOf, DomainTally, LoginTally, MAX_LOGIN_KEYS, sourcePrefix, type DomainMeterRow, type LoginMeterRow } from './stats-extra.js';
+import { DOMAIN_TOP_K, domainOf, DomainTally, LoginTally, MAX_FAILED_LOGIN_KEYS, MAX_LOGIN_KEYS, sourcePrefix, type DomainMeterRow, type LoginMeterRow } from './stats-extra.js';
 import { LEDGER_FILE, parseJournal, StatsLedger } from './stats.js';
 
 const d = (host: string): string => domainOf({ host, kind: /^[\d.]+$/.test(host) || host.includes(':') ? 'ipv4' : 'domain' });
@@ -50,6 +50,18 @@ test('LoginTally: a guessing flood from a million sources stays within its key b
   assert.ok(t.counts.size <= MAX_LOGIN_KEYS + 2, `${t.counts.size} keys`);
   assert.equal([...t.counts.values()].reduce((s, r) => s + r[4], 0), 1_000_000);
   assert.ok([...t.counts.values()].some((r) => r[2] === '(other)'));
+});
+
+test('LoginTally: failures from an anonymous flood get far fewer prefixes than logins that succeed (the database keeps them 30 days)', () => {
+  const t = new LoginTally();
+  for (let i = 0; i < 100_000; i++) t.add('2026-01-01T00:00', '', `2001:db8:${(i >> 8).toString(16)}:${(i & 255).toString(16)}::/48`, 'unknown_user', 1);
+  // Customers' successful logins from new prefixes still get their own keys after the flood.
+  for (let i = 0; i < 500; i++) t.add('2026-01-01T00:00', 'alice', `10.0.${i & 255}.${i >> 8}/24`, 'ok', 1);
+  const rows = [...t.counts.values()];
+  const failed = rows.filter((r) => r[3] !== 'ok');
+  assert.ok(failed.length <= MAX_FAILED_LOGIN_KEYS + 1, `${failed.length} failure keys`);
+  assert.equal(failed.reduce((s, r) => s + r[4], 0), 100_000, 'every failure counted, named or (other)');
+  assert.equal(rows.filter((r) => r[3] === 'ok' && r[2] !== '(other)').length, 500);
 });
 
 test('the ledger: logins and domains close with their minute, share the sequence, are journaled, pulled once, and bounded under a flood', async () => {

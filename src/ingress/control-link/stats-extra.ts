@@ -6,8 +6,9 @@
  *
  * - Logins: per (customer, source prefix, outcome). The customer is the one the
  *   attempt named when it exists, else '' (never the attacker's string); the
- *   prefix is the /24 or /48. Past MAX_LOGIN_KEYS distinct keys in one minute,
- *   new prefixes count under '(other)' (keys then grow only with customers × outcomes).
+ *   prefix is the /24 or /48. Past MAX_LOGIN_KEYS distinct keys in one minute (or
+ *   MAX_FAILED_LOGIN_KEYS of failures), new prefixes count under '(other)' (keys then
+ *   grow only with customers × outcomes).
  * - Domains: per (customer, registrable-ish domain). Each customer-minute keeps
  *   at most DOMAIN_TOP_K names; a new one past that evicts the one with the
  *   fewest bytes into '(other)' (space-saving: the heavy names stay).
@@ -25,6 +26,11 @@ import type { TargetAddress } from '../../protocol/address.js';
 export const DOMAIN_TOP_K = 100;
 /** Most (customer, prefix, outcome) keys per minute before prefixes fold into '(other)'. */
 export const MAX_LOGIN_KEYS = 4096;
+/**
+ * Of those, most keys of failed attempts: anyone can fail from any source (an IPv6 /32 holds
+ * 65,536 /48s), and every key is a database row kept for the retention period.
+ */
+export const MAX_FAILED_LOGIN_KEYS = 256;
 
 /** [minute, login, domain, up, down, connections] */
 export type DomainMeterRow = [string, string, string, number, number, number];
@@ -120,19 +126,27 @@ export class DomainTally {
 /** Login counts of one window (a minute, or a meter batch), bounded in keys. */
 export class LoginTally {
   readonly counts = new Map<string, LoginMeterRow>();
+  private failedKeys = 0;
 
-  constructor(private readonly maxKeys = MAX_LOGIN_KEYS) {}
+  constructor(
+    private readonly maxKeys = MAX_LOGIN_KEYS,
+    private readonly maxFailedKeys = MAX_FAILED_LOGIN_KEYS,
+  ) {}
 
   add(minute: string, login: string, prefix: string, outcome: LoginOutcome, n: number): void {
     let key = `${minute}\0${login}\0${prefix}\0${outcome}`;
     let row = this.counts.get(key);
-    if (!row && this.counts.size >= this.maxKeys && prefix !== OTHER_BUCKET) {
+    const failed = outcome !== 'ok';
+    if (!row && prefix !== OTHER_BUCKET && (this.counts.size >= this.maxKeys || (failed && this.failedKeys >= this.maxFailedKeys))) {
       prefix = OTHER_BUCKET;
       key = `${minute}\0${login}\0${prefix}\0${outcome}`;
       row = this.counts.get(key);
     }
     if (row) row[4] += n;
-    else this.counts.set(key, [minute, login, prefix, outcome, n]);
+    else {
+      this.counts.set(key, [minute, login, prefix, outcome, n]);
+      if (failed) this.failedKeys++;
+    }
   }
 }
 
