@@ -4,6 +4,7 @@ import type { DomainsView, LoginsView } from '../control/login-domain-schemas.js
 import { AdminError, COMMON_HELP, COMMON_OPTIONS, adminClient, bytes, printJson, table } from './admin-client.js';
 import { processOutput, type CliOutput } from './output.js';
 import { parse } from './args.js';
+import { OPEN_END } from '../control/routes/usage-window.js';
 
 export const DOMAINS_USAGE = `usage: hopgate usage domains CUSTOMER [--period 24h|7d|30d|YYYY-MM|YYYY-MM-DD|YYYY-MM-DDTHH] [--limit N] [--json]
 
@@ -27,7 +28,7 @@ ${COMMON_HELP}`;
 type DomainsAnswer = z.infer<typeof DomainsView>;
 type LoginsAnswer = z.infer<typeof LoginsView>;
 
-const window = (from: string, to: string): string => `${from}${to.startsWith('9999') ? ' to now' : ` to ${to}`} (UTC)`;
+const window = (from: string, to: string): string => `${from}${to === OPEN_END ? ' to now' : ` to ${to}`} (UTC)`;
 
 export async function domainsCommand(argv: string[], out: CliOutput = processOutput): Promise<void> {
   const { values, positionals } = parse(argv, { ...COMMON_OPTIONS, period: { type: 'string' }, limit: { type: 'string' } });

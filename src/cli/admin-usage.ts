@@ -2,6 +2,7 @@
 import { AdminError, COMMON_HELP, COMMON_OPTIONS, adminClient, bytes, printJson, table } from './admin-client.js';
 import { parse } from './args.js';
 import { processOutput, type CliOutput } from './output.js';
+import { OPEN_END } from '../control/routes/usage-window.js';
 
 /** What the rows without an exit are: never an exit called "direct". */
 const NO_EXIT_NOTE = 'no exit carried these connections: refused before an exit was chosen (counted in FAILED), or sent straight to the target by an ingress that has no exits';
@@ -73,7 +74,7 @@ export async function usageCommand(argv: string[], out: CliOutput = processOutpu
       const found = await client.request<{ customers: unknown[] }>('GET', `/v1/customers?${new URLSearchParams({ login }).toString()}`);
       if (found.customers.length === 0) throw new AdminError(`no such customer '${login}' (and no usage recorded under that login)`);
     }
-    out.stdout(`no usage by ${r.by} from ${r.from}${r.to.startsWith('9999') ? '' : ` to ${r.to}`} (UTC)\n`);
+    out.stdout(`no usage by ${r.by} from ${r.from}${r.to === OPEN_END ? '' : ` to ${r.to}`} (UTC)\n`);
     return;
   }
   out.stdout(

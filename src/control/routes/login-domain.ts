@@ -8,13 +8,10 @@ import * as L from '../login-domain-schemas.js';
 import { ApiError, notFound } from '../errors.js';
 import type { ControlStore, CustomerRecord } from '../store/index.js';
 import { periods } from './me-helpers.js';
-import { KEY_WIDTH, usageWindow } from './usage-window.js';
+import { KEY_WIDTH, MAX_RANGE_MS, OPEN_END, usageWindow } from './usage-window.js';
 import { customerIdOf, mustCustomer, route, type ControlServerOptions, type Route } from './route.js';
 import type { z } from 'zod';
 
-const OPEN_END = '9999-12-31T23:59';
-/** The longest domains window back from now, as for usage. */
-const MAX_RANGE_MS = 400 * 86_400_000;
 const minuteKey = (ms: number): string => new Date(ms).toISOString().slice(0, 16);
 
 /** The customer by id or login (404 otherwise). */

@@ -12,12 +12,14 @@ export const KEY_WIDTH: Record<Step, number> = { minute: 16, hour: 13, day: 10, 
 /** Most periods one answer spans: 10,000 minutes (~7 days), hours (~416 days), days, months. */
 export const MAX_POINTS = 10_000;
 /** Longest `range` (back from now). */
-const MAX_RANGE_MS = 400 * 86_400_000;
+/** The longest window back from now. */
+export const MAX_RANGE_MS = 400 * 86_400_000;
 const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const STEP_MS = { minute: 60_000, hour: 3_600_000, day: 86_400_000 } as const;
 /** Default span when neither range nor from is given. */
 const DEFAULT_BACK_MS: Record<Step, number> = { minute: 60 * 60_000, hour: 48 * 3_600_000, day: 31 * 86_400_000, month: 366 * 86_400_000 };
-const OPEN_END = '9999-12-31T23:59';
+/** The end of a window without one ("to now"), as answers carry it. */
+export const OPEN_END = '9999-12-31T23:59';
 
 export interface UsageWindow {
   /** First period key (inclusive). */
