@@ -120,6 +120,12 @@ for (const dc of cases) {
       assert.equal(bodyOnGet.status, 400);
       const missing = await rq.send('getCustomer', { params: { id: '../customers' } }, { authorization: op });
       assert.equal(missing.status, 404, 'a parameter is one path segment: it cannot reach another route');
+      // Nor a dot segment, which the router resolves (/v1/customers/../usage is GET /v1/usage).
+      for (const id of ['..', '.']) {
+        const dots = await rq.send('getCustomerUsage', { params: { id } }, { authorization: op });
+        assert.equal(dots.status, 400, `${id}: ${JSON.stringify(dots.body)}`);
+        assert.equal(dots.body.error.field, 'params.id');
+      }
       // No Nats-Msg-Id: answered by subject and reply (the key is what makes a request safe to send again).
       const before = rq.answers.length;
       await rq.publish('getRevision', {}, { id: '', authorization: op });
