@@ -10,22 +10,23 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type NatsConnection } from 'nats';
 import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../../src/control/control-plane.js';
-import { authApi, basicAuth, dialects, tempDir, TEST_COST, type TestDb } from '../helpers/control-fixtures.js';
-import { natsServerUnavailable, startNatsServer, type NatsServer } from '../helpers/nats-server.js';
+import { authApi, basicAuth, dialects, tempDir, TEST_COST } from '../helpers/control-fixtures.js';
+import { natsServerUnavailable, startNatsServer } from '../helpers/nats-server.js';
+import { NatsControl } from '../helpers/nats-control.js';
 import { eventually } from '../helpers/eventually.js';
 import { Requester } from '../helpers/nats-requests.js';
 
 const cases = await dialects();
 const natsSkip = natsServerUnavailable();
 
-/** A request window of 300 ms, so a test can send a key again past it and reach the database's key check. */
 /** One operator token for every replica (each has its own state dir). */
 const ADMIN = 'hgop_' + 'n'.repeat(40);
 
+/** A request window of 300 ms, so a test can send a key again past it and reach the database's key check. */
 const REQUESTS = { duplicateWindowMs: 300, retryDelayMs: 200, ackWaitMs: 5000, staleMs: 3000 };
 
-function options(tdb: TestDb, state: string, nats: NatsServer): ControlPlaneOptions {
-  return { db: tdb.spec, stateDir: state, adminToken: ADMIN, port: 0, passwordCost: TEST_COST, jetstream: { url: nats.url, pollMs: 100, publishTimeoutMs: 1000 }, natsRequests: REQUESTS };
+function options(db: string, stateDir: string, natsUrl: string): ControlPlaneOptions {
+  return { db, stateDir, adminToken: ADMIN, port: 0, passwordCost: TEST_COST, jetstream: { url: natsUrl, pollMs: 100, publishTimeoutMs: 1000 }, natsRequests: REQUESTS };
 }
 
 /** The outcome counts of hopgate_control_nats_requests_total on `cp`. */
@@ -37,9 +38,7 @@ async function outcomes(cp: ControlPlane): Promise<Record<string, number>> {
 
 for (const dc of cases) {
   describe(`change messages in over JetStream on ${dc.name}`, { skip: dc.skip || natsSkip }, () => {
-    let tdb: TestDb;
-    let state: ReturnType<typeof tempDir>;
-    let nats: NatsServer;
+    let w: NatsControl;
     let cp: ControlPlane;
     let nc: NatsConnection;
     let rq: Requester;
@@ -47,22 +46,17 @@ for (const dc of cases) {
     const rest = () => authApi(cp.url);
 
     before(async () => {
-      tdb = await dc.make();
-      state = tempDir();
-      nats = await startNatsServer();
-      cp = await startControlPlane(options(tdb, state.path, nats));
+      w = await NatsControl.start(dc, options);
+      cp = w.cp;
       op = `Bearer ${cp.token.token}`;
-      nc = await connect({ servers: nats.url });
+      nc = await connect({ servers: w.nats.url });
       const jsm = await nc.jetstreamManager();
       await eventually('stream HOPGATE_REQUESTS and its consumer', () => jsm.consumers.info('HOPGATE_REQUESTS', 'hopgate-control'), { timeoutMs: 20_000 });
       rq = await Requester.open(nc);
     });
     after(async () => {
       await nc?.close();
-      await cp?.close();
-      await nats?.destroy();
-      await tdb?.cleanup();
-      state?.remove();
+      await w?.close();
     });
 
     it('creates a customer and an exit by message; the REST API shows them; answers are what REST answers', { timeout: 60_000 }, async () => {
@@ -219,7 +213,7 @@ for (const dc of cases) {
       const closing = new Promise<void>((resolve) => (rq.onAnswer = (a) => ids.includes(a.requestId) && ((rq.onAnswer = undefined), resolve(cp.close()))));
       await closing;
       const left = await (await nc.jetstreamManager()).consumers.info('HOPGATE_REQUESTS', 'hopgate-control');
-      cp = await startControlPlane(options(tdb, state.path, nats));
+      cp = await w.restart();
       await eventually(`all ${N} answered`, () => ids.every((id) => rq.answersTo(id).length > 0), { timeoutMs: 60_000, everyMs: 50 });
       assert.ok(left.num_pending + left.num_ack_pending > 0, `the restart came mid-stream (${left.num_pending} left)`);
       for (const id of ids) {
@@ -244,7 +238,7 @@ describe('two replicas on one PostgreSQL share the durable consumer', { skip: pg
     const cps: ControlPlane[] = [];
     let nc: NatsConnection | undefined;
     try {
-      for (const st of states) cps.push(await startControlPlane(options(tdb, st.path, nats)));
+      for (const st of states) cps.push(await startControlPlane(options(tdb.spec, st.path, nats.url)));
       const op = `Bearer ${cps[0]!.token.token}`;
       nc = await connect({ servers: nats.url });
       const jsm = await nc.jetstreamManager();
