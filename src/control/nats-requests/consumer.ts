@@ -10,7 +10,7 @@ import { AckPolicy, DeliverPolicy, headers, nanos, RetentionPolicy, StorageType,
 import type { Logger } from '../../shared/log.js';
 import { ApiError } from '../errors.js';
 import type { ControlMetrics } from '../metrics.js';
-import { dialUntilClosed, natsAuthenticator, type NatsDialOptions } from '../events/nats-dial.js';
+import { dialUntilClosed, ensureStream, natsAuthenticator, type NatsDialOptions } from '../events/nats-dial.js';
 import type { JetStreamRequestKeys } from '../store/jetstream-requests.js';
 import type { OperationTable, RestAnswer } from './dispatch.js';
 import { storedAnswer } from './redact.js';
@@ -130,18 +130,13 @@ export class NatsRequestConsumer {
 
   private async ensure(nc: NatsConnection): Promise<void> {
     const jsm = await nc.jetstreamManager({ timeout: this.o.timeoutMs });
-    try {
-      await jsm.streams.info(this.o.stream);
-    } catch (err) {
-      if (!/stream not found/i.test((err as Error).message)) throw err;
-      await jsm.streams.add({
-        name: this.o.stream,
-        subjects: [`${this.o.subjectPrefix}.>`],
-        storage: StorageType.File,
-        retention: RetentionPolicy.Workqueue,
-        duplicate_window: nanos(this.o.duplicateWindowMs),
-      });
-    }
+    await ensureStream(jsm, {
+      name: this.o.stream,
+      subjects: [`${this.o.subjectPrefix}.>`],
+      storage: StorageType.File,
+      retention: RetentionPolicy.Workqueue,
+      duplicate_window: nanos(this.o.duplicateWindowMs),
+    });
     try {
       await jsm.consumers.info(this.o.stream, this.o.durable);
     } catch (err) {
