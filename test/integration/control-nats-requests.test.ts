@@ -194,11 +194,14 @@ for (const dc of cases) {
     it('a key left claimed by a run that never finished: held back while fresh, then answered in doubt, never run', { timeout: 60_000 }, async () => {
       // As a replica killed between claiming and answering leaves it.
       const fresh = `fresh-${dc.name}`;
+      const claimedAt = Date.now();
       assert.deepEqual(await cp.store.requestKeys.claim(fresh, 'createCustomer'), { state: 'new' });
+      const retried = (await outcomes(cp)).retried ?? 0;
       const held = await rq.publish('createCustomer', { body: { login: 'nats_fresh' } }, { id: fresh, authorization: op });
-      await eventually('the held request given back', async () => ((await outcomes(cp)).retried ?? 0) >= 2);
+      await eventually('the held request given back', async () => ((await outcomes(cp)).retried ?? 0) >= retried + 2);
       assert.equal(rq.answersTo(held.id).length, 0, 'no answer while the claim is fresh');
       const doubt = await eventually('the in-doubt answer once the claim is stale', () => rq.answersTo(held.id)[0], { timeoutMs: 20_000 });
+      assert.ok(Date.now() - claimedAt >= REQUESTS.staleMs, 'not before the claim is stale');
       assert.equal(doubt.status, 409);
       assert.equal(doubt.body.error.code, 'request_in_doubt');
       assert.equal((await rest()('GET', '/v1/customers?login=nats_fresh', op)).body.customers.length, 0, 'not run');
