@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 export function firstLine(child: ChildProcess): Promise<string> {
   return new Promise((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`exited ${code} before reporting`)));
+    child.once('exit', (code) => reject(new Error(`${child.spawnargs.join(' ')} exited ${code} before reporting`)));
   });
 }
 

@@ -27,10 +27,10 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { hashPassword } from '../src/shared/auth/password-hash.js';
-import { loadOrCreateLinkIdentity } from '../src/link/identity.js';
 import type { Job, Via } from './load.js';
 import { cpuUs } from './proc-cpu.js';
 import { firstLine, waitPort } from './child-procs.js';
+import { linkedIngressYaml, pinnedLink } from './linked-exit.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, '..', 'src', 'cli', 'main.js');
@@ -92,17 +92,14 @@ interface Subject {
 
 /** One exit and one ingress of the build whose CLI is `cliPath`; `label` names its rows. */
 async function startPair(cliPath: string, label: string, base: number): Promise<Subject[]> {
-  const ingressLinkDir = join(work, `ingress-link-${base}`);
-  const ingressFp = loadOrCreateLinkIdentity(ingressLinkDir, 'bench ingress').fingerprint;
-  const exitLinkDir = join(work, `exit-link-${base}`);
-  const exitFp = loadOrCreateLinkIdentity(exitLinkDir, 'bench exit').fingerprint;
   // The exit listens where the load generator connects (127.0.0.1) and sends from 127.0.0.2.
   const ip = '127.0.0.1';
   const exitPort = base + 1;
   const linkPort = base + 2;
+  const link = pinnedLink(work, `-${base}`, `${ip}:${linkPort}`);
   const exit = start(
     process.execPath,
-    [...PROF, cliPath, 'exit', '--listen', `${ip}:${exitPort}`, '--egress', '127.0.0.2', '--allow-from', '127.0.0.0/8', '--allow-target', '127.0.0.0/8', '--link-listen', `${ip}:${linkPort}`, '--link-allow', ingressFp, '--state-dir', exitLinkDir],
+    [...PROF, cliPath, 'exit', '--listen', `${ip}:${exitPort}`, '--egress', '127.0.0.2', '--allow-from', '127.0.0.0/8', '--allow-target', '127.0.0.0/8', ...link.exitArgs],
     { HOPGATE_EXIT_SECRET: SECRET },
   );
   exit.stdout!.resume();
@@ -110,20 +107,7 @@ async function startPair(cliPath: string, label: string, base: number): Promise<
   await waitPort(linkPort, ip);
   const hash = await hashPassword(PASS, { ln: 14, r: 8, p: 1 });
   const cfg = join(work, `ingress-${base}.yaml`);
-  writeFileSync(
-    cfg,
-    [
-      `listen: { host: 127.0.0.1, ports: [${base}, ${base}] }`,
-      `workers: 1`,
-      `targetPolicy: { allow: [127.0.0.0/8] }`,
-      `log: { level: error, access: false }`,
-      `users: [{ login: ${USER}, passwordHash: '${hash}' }]`,
-      `links: { identityDir: '${ingressLinkDir}' }`,
-      `exits:`,
-      `  - { id: one, kind: hopgate, host: ${ip}, port: ${exitPort}, username: ingress, password: ${SECRET}, country: aa }`,
-      `  - { id: one-link, kind: hopgate, host: ${ip}, port: ${exitPort}, username: ingress, password: ${SECRET}, country: ll, link: { port: ${linkPort}, fingerprint: '${exitFp}' } }`,
-    ].join('\n'),
-  );
+  writeFileSync(cfg, linkedIngressYaml({ port: base, user: USER, passwordHash: hash, exit: { host: ip, port: exitPort, secret: SECRET }, linkPort, link }));
   const ingress = start(process.execPath, [...PROF, cliPath, 'ingress', '--config', cfg, '--workers', '1']);
   ingress.stdout!.resume();
   await waitPort(base);

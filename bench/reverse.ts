@@ -18,14 +18,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { hashPassword } from '../src/shared/auth/password-hash.js';
-import { loadOrCreateLinkIdentity } from '../src/link/identity.js';
 import type { Job, Via } from './load.js';
 import { buildLoadgen, loadgenArgs } from './loadgen.js';
 import { cpuUs } from './proc-cpu.js';
-import { waitPort } from './child-procs.js';
+import { firstLine, waitPort } from './child-procs.js';
+import { pinnedLink } from './linked-exit.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, '..', 'src', 'cli', 'main.js');
@@ -51,10 +50,7 @@ async function start(args: string[], env: Record<string, string> = {}): Promise<
 async function startBinary(cmd: string, args: string[], env: Record<string, string> = {}): Promise<string> {
   const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   children.push(child);
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}`)));
-  });
+  return firstLine(child);
 }
 
 const loadgen = buildLoadgen(work);
@@ -76,13 +72,9 @@ async function main(): Promise<void> {
   const key = join(work, 'key.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=bench', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
   // The forward exit also takes links: identities made here, pinned both ways (as bench/run.ts).
-  const ingressLinkDir = join(work, 'ingress-link');
-  const ingressFp = loadOrCreateLinkIdentity(ingressLinkDir, 'bench ingress').fingerprint;
-  const exitLinkDir = join(work, 'exit-link');
-  const exitFp = loadOrCreateLinkIdentity(exitLinkDir, 'bench exit').fingerprint;
   const linkPort = base + 20;
-  const linkArgs = ['--link-listen', `127.0.0.2:${linkPort}`, '--link-allow', ingressFp, '--state-dir', exitLinkDir];
-  await start([cli, 'exit', '--listen', `127.0.0.2:${fwdPort}`, '--egress', '127.0.0.2', '--allow-from', '127.0.0.1/32', '--allow-target', '127.0.0.0/8', ...linkArgs], { HOPGATE_EXIT_SECRET: SECRET });
+  const link = pinnedLink(work, '', `127.0.0.2:${linkPort}`);
+  await start([cli, 'exit', '--listen', `127.0.0.2:${fwdPort}`, '--egress', '127.0.0.2', '--allow-from', '127.0.0.1/32', '--allow-target', '127.0.0.0/8', ...link.exitArgs], { HOPGATE_EXIT_SECRET: SECRET });
   const fwdPid = lastPid();
   const cfg = join(work, 'ingress.yaml');
   writeFileSync(
@@ -92,12 +84,12 @@ async function main(): Promise<void> {
       `workers: ${opt.workers}`,
       `targetPolicy: { allow: ['127.0.0.0/8'] }`,
       `log: { level: warn, access: false }`,
-      `links: { identityDir: '${ingressLinkDir}' }`,
+      `links: { identityDir: '${link.ingressDir}' }`,
       `limits: { perUserMaxConnections: 100000 }`,
       `users: [{ login: ${USER}, passwordHash: '${await hashPassword(PASS, { ln: 12, r: 8, p: 1 })}' }]`,
       `exits:`,
       `  - { id: fwd, kind: hopgate, host: 127.0.0.2, port: ${fwdPort}, username: ingress, password: ${SECRET}, country: aa }`,
-      `  - { id: fwdlink, kind: hopgate, host: 127.0.0.2, port: ${fwdPort}, username: ingress, password: ${SECRET}, country: ll, link: { port: ${linkPort}, fingerprint: '${exitFp}' } }`,
+      `  - { id: fwdlink, kind: hopgate, host: 127.0.0.2, port: ${fwdPort}, username: ingress, password: ${SECRET}, country: ll, link: { port: ${linkPort}, fingerprint: '${link.exitFp}' } }`,
       `  - { id: rev, kind: reverse, tokenHash: '${await hashPassword(TOKEN, { ln: 12, r: 8, p: 1 })}', country: bb }`,
       `  - { id: revwork, kind: reverse, tokenHash: '${await hashPassword(TOKEN, { ln: 12, r: 8, p: 1 })}', country: cc }`,
       `reverse: { listen: { host: 127.0.0.1, port: ${tunnelPort} }, tls: { cert: ${cert}, key: ${key} }, waitMs: 10000 }`,

@@ -18,9 +18,9 @@ import { parseArgs } from 'node:util';
 import { hashPassword } from '../src/shared/auth/password-hash.js';
 import type { Job, Via } from './load.js';
 import { buildLoadgen, loadgenArgs } from './loadgen.js';
-import { loadOrCreateLinkIdentity } from '../src/link/identity.js';
 import { cpuUs } from './proc-cpu.js';
 import { firstLine, waitPort } from './child-procs.js';
+import { linkedIngressYaml, pinnedLink } from './linked-exit.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, '..', 'src', 'cli', 'main.js');
@@ -108,15 +108,13 @@ async function startHopChains(base: number): Promise<Subject[]> {
   const secret = 'bench-relay-secret';
   const exits: Array<{ ip: string; port: number; pid: number }> = [];
   // The first exit also takes links (issue 19): identities made here, pinned both ways.
-  const ingressLinkDir = join(work, 'ingress-link');
-  const ingressFp = loadOrCreateLinkIdentity(ingressLinkDir, 'bench ingress').fingerprint;
-  const exitLinkDir = join(work, 'exit-link');
-  const exitFp = loadOrCreateLinkIdentity(exitLinkDir, 'bench exit').fingerprint;
   const linkPort = base + 20;
-  for (const [i, ip] of ['127.0.0.2', '127.0.0.3', '127.0.0.4'].entries()) {
+  const ips = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
+  const link = pinnedLink(work, '', `${ips[0]}:${linkPort}`);
+  for (const [i, ip] of ips.entries()) {
     const port = base + 10 + i;
-    const link = i === 0 ? ['--link-listen', `${ip}:${linkPort}`, '--link-allow', ingressFp, '--state-dir', exitLinkDir] : [];
-    const child = spawn(process.execPath, [cli, 'exit', '--listen', `${ip}:${port}`, '--egress', ip, '--allow-from', '127.0.0.0/8', '--allow-target', '127.0.0.0/8', ...link], {
+    const linkArgs = i === 0 ? link.exitArgs : [];
+    const child = spawn(process.execPath, [cli, 'exit', '--listen', `${ip}:${port}`, '--egress', ip, '--allow-from', '127.0.0.0/8', '--allow-target', '127.0.0.0/8', ...linkArgs], {
       stdio: ['ignore', 'ignore', 'inherit'],
       env: { ...process.env, HOPGATE_EXIT_SECRET: secret },
     });
@@ -131,19 +129,18 @@ async function startHopChains(base: number): Promise<Subject[]> {
   const cfg = join(work, 'hopgate-hops.yaml');
   writeFileSync(
     cfg,
-    [
-      `listen: { host: 127.0.0.1, ports: [${base}, ${base}] }`,
-      `workers: 1`,
-      `targetPolicy: { allow: [127.0.0.0/8] }`,
-      `log: { level: error, access: false }`,
-      `users: [{ login: ${USER}, passwordHash: '${hash}' }]`,
-      `links: { identityDir: '${ingressLinkDir}' }`,
-      `exits:`,
-      `  - { id: one, kind: hopgate, host: ${a.ip}, port: ${a.port}, username: ingress, password: ${secret}, country: aa }`,
-      `  - { id: one-link, kind: hopgate, host: ${a.ip}, port: ${a.port}, username: ingress, password: ${secret}, country: ll, link: { port: ${linkPort}, fingerprint: '${exitFp}' } }`,
-      `  - { id: two, kind: hopgate, host: ${b.ip}, port: ${b.port}, username: ingress, password: ${secret}, country: bb, via: [${hop(a)}] }`,
-      `  - { id: three, kind: hopgate, host: ${c.ip}, port: ${c.port}, username: ingress, password: ${secret}, country: cc, via: [${hop(a)}, ${hop(b)}] }`,
-    ].join('\n'),
+    linkedIngressYaml({
+      port: base,
+      user: USER,
+      passwordHash: hash,
+      exit: { host: a.ip, port: a.port, secret },
+      linkPort,
+      link,
+      moreExits: [
+        `{ id: two, kind: hopgate, host: ${b.ip}, port: ${b.port}, username: ingress, password: ${secret}, country: bb, via: [${hop(a)}] }`,
+        `{ id: three, kind: hopgate, host: ${c.ip}, port: ${c.port}, username: ingress, password: ${secret}, country: cc, via: [${hop(a)}, ${hop(b)}] }`,
+      ],
+    }),
   );
   const { child } = await startChild(process.execPath, [cli, 'ingress', '--config', cfg, '--workers', '1']);
   await waitPort(base);

@@ -6,11 +6,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HEADER_BYTES, openFrame, PREFACE } from '../../src/protocol/link/codec.js';
+import { once } from 'node:events';
+import { createServer, connect, type Socket } from 'node:net';
+import { HEADER_BYTES, openFrame, PREFACE, RECORD_DATA_PAYLOAD } from '../../src/protocol/link/codec.js';
+import { relay } from '../../src/ingress/relay/relay.js';
+import { relayStream } from '../../src/exit/relay-stream.js';
 import type { LinkSession } from '../../src/link/session.js';
 import type { LinkStream } from '../../src/link/stream.js';
 import { exitServer, linkPair, rawPeer } from '../helpers/link-pair.js';
 import { eventually } from '../helpers/eventually.js';
+import { listen0 } from '../helpers/ports.js';
 
 const RECORD = 16 * 1024;
 
@@ -79,6 +84,93 @@ test('echo: a small write is handed to TLS within the same tick, before any time
     const back = await new Promise<Buffer>((r) => s.once('data', r));
     assert.equal(back.length, 64);
     s.destroy();
+  } finally {
+    await pair.close();
+  }
+});
+
+/** A connected loopback TCP pair: `near` is written by the relay, `far` reads what arrives. */
+async function tcpPair(): Promise<{ near: Socket; far: Socket; close: () => void }> {
+  const server = createServer();
+  const port = await listen0(server);
+  const accepted = once(server, 'connection') as Promise<[Socket]>;
+  const near = connect(port, '127.0.0.1');
+  await once(near, 'connect');
+  const [far] = await accepted;
+  return { near, far, close: () => (near.destroy(), far.destroy(), server.close()) };
+}
+
+/** Calls of the socket's own write paths: one per send to the kernel when it keeps up. */
+function countWrites(s: Socket): () => number {
+  let n = 0;
+  const own = s as unknown as { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void };
+  for (const k of ['_write', '_writev'] as const) {
+    const orig = own[k].bind(s);
+    own[k] = (...a: unknown[]) => (n++, orig(...a));
+  }
+  return () => n;
+}
+
+/**
+ * The wiring of shared/net/coalesce.ts: a burst of record-sized pieces from a link stream (what the
+ * session hands on as TLS records arrive) reaches the ingress's client and the exit's target in one
+ * write, not one write each. Driven through the stream's own entry for DATA, so the burst is exact.
+ */
+test('relays: a link stream\'s burst of record-sized pieces goes to the client (ingress) and the target (exit) in one write', async () => {
+  const PIECES = 3;
+  const piece = (i: number): Buffer => Buffer.alloc(RECORD_DATA_PAYLOAD, i + 1);
+  const pair = await linkPair();
+  const exitSide: LinkStream[] = [];
+  pair.server.on('stream', (s: LinkStream) => {
+    s.on('error', () => undefined);
+    s.accept();
+    exitSide.push(s);
+  });
+  const tcp = [await tcpPair(), await tcpPair()];
+  try {
+    // The ingress: a stream as the upstream of a customer's relay.
+    const up = await pair.client.open('127.0.0.1', 9);
+    up.on('error', () => undefined);
+    const [client, target] = tcp as [Awaited<ReturnType<typeof tcpPair>>, Awaited<ReturnType<typeof tcpPair>>];
+    relay(client.near, up as unknown as Socket, { up: 0, down: 0 }, 60_000, () => undefined);
+    // The exit: the stream relayed to its target.
+    await eventually('the exit side took the stream', () => exitSide.length === 1);
+    relayStream(exitSide[0]!, target.near, 60_000);
+    for (const [stream, dst] of [[up, client], [exitSide[0]!, target]] as const) {
+      const writes = countWrites(dst.near);
+      const got: Buffer[] = [];
+      dst.far.on('data', (d: Buffer) => got.push(d));
+      for (let i = 0; i < PIECES; i++) assert.equal(stream.onData(piece(i)), undefined);
+      await eventually('every piece arrived', () => got.reduce((n, d) => n + d.length, 0) === PIECES * RECORD_DATA_PAYLOAD);
+      assert.equal(writes(), 1, `${PIECES} pieces in one burst: one write, not one each`);
+      assert.deepEqual(Buffer.concat(got), Buffer.concat(Array.from({ length: PIECES }, (_, i) => piece(i))));
+    }
+  } finally {
+    for (const t of tcp) t.close();
+    await pair.close();
+  }
+});
+
+test('the memory bound counts what a stream holds exactly once, also while the link has carried part of a batch', async () => {
+  // A window that ends inside the writer's second chunk: that batch is half sent when credit runs out.
+  const WINDOW = 20_000;
+  const CHUNK = 16 * 1024;
+  const pair = await linkPair({ window: WINDOW, maxWindow: WINDOW }, { window: WINDOW, maxWindow: WINDOW });
+  try {
+    let exitSide!: LinkStream;
+    pair.server.on('stream', (s: LinkStream) => {
+      s.on('error', () => undefined);
+      s.accept();
+      exitSide = s;
+      for (let i = 0; i < 3; i++) s.write(Buffer.alloc(CHUNK, i + 1));
+    });
+    const s = await pair.client.open('127.0.0.1', 9);
+    s.on('error', () => undefined);
+    s.pause(); // never read: exactly one window crosses
+    await eventually('one window at the reader', () => s.readableLength === WINDOW);
+    assert.equal(pair.server.bytesSent, WINDOW);
+    assert.equal(exitSide.bufferedBytes, 3 * CHUNK - WINDOW, 'written, less what the link carried');
+    assert.equal(pair.client.bufferedBytes, WINDOW);
   } finally {
     await pair.close();
   }

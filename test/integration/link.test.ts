@@ -79,6 +79,8 @@ test('1,000 streams on one link with one reader stalled: the others all finish, 
   const pair = await linkPair({ window: WINDOW, sendBuffer: 32 * 1024 }, { window: WINDOW, sendBuffer: 32 * 1024 });
   try {
     const serverStreams: LinkStream[] = [];
+    /** Bytes each exit-side writer has handed to its stream so far. */
+    const written = new Map<LinkStream, number>();
     pair.server.on('stream', (s) => {
       s.on('error', () => undefined);
       s.accept();
@@ -89,6 +91,7 @@ test('1,000 streams on one link with one reader stalled: the others all finish, 
       const pump = (): void => {
         while (sent < PER_STREAM) {
           sent += chunk.length;
+          written.set(s, sent);
           if (!s.write(chunk)) return void s.once('drain', pump);
         }
         s.end();
@@ -108,6 +111,8 @@ test('1,000 streams on one link with one reader stalled: the others all finish, 
     assert.ok(pair.client.bufferedBytes <= WINDOW, `client side buffers ${pair.client.bufferedBytes} bytes, window ${WINDOW}`);
     const stalledAtExit = serverStreams[0]!;
     assert.ok(stalledAtExit.bufferedBytes <= PER_STREAM - WINDOW, `exit side holds ${stalledAtExit.bufferedBytes}`);
+    // Exactly what its writer handed over and the link has not carried (one window crossed): none counted twice, none missed.
+    assert.equal(stalledAtExit.bufferedBytes, written.get(stalledAtExit)! - WINDOW);
     assert.ok(stalledAtExit.writableNeedDrain, 'the exit-side writer saw backpressure');
     // Observability (issue 19 item 5): the payload bytes each way, and the sender's window stalls.
     assert.equal(pair.server.bytesSent, 999 * PER_STREAM + WINDOW);
