@@ -180,6 +180,14 @@ for (const dc of cases) {
       assert.deepEqual(replay.redacted, ['body.password']);
       assert.equal((await rest()('GET', '/v1/customers?login=nats_dup', op)).body.customers.length, 1);
       assert.equal((await rest()('GET', '/v1/customers?login=nats_dup_other', op)).body.customers.length, 0, 'a replay runs nothing, whatever it carries');
+      // The key sent again for another operation: not run, and not answered as if that one had applied.
+      const other = await rq.resendPastWindow('createExit', { body: { id: 'nats-dup-exit', kind: 'socks5', host: '127.0.0.1', port: 1080, egressIp: '127.0.0.3', country: 'us' } }, { id, authorization: op });
+      assert.equal(other.duplicate, false);
+      const reused = await eventually('the answer to the reused key', () => rq.answersTo(id)[2]);
+      assert.equal(reused.operationId, 'createExit');
+      assert.equal(reused.status, 409, JSON.stringify(reused));
+      assert.equal(reused.body.error.code, 'key_reused');
+      assert.equal((await rest()('GET', '/v1/exits/nats-dup-exit', op)).status, 404);
       // A refused request (here 409, the login taken) changed nothing and keeps no key: sent again, it runs again.
       const conflict = await rq.send('createCustomer', { body: { login: 'nats_dup' } }, { authorization: op });
       assert.equal(conflict.status, 409);

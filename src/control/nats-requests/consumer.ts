@@ -201,7 +201,10 @@ export class NatsRequestConsumer {
 
     const claim = await this.keys.claim(key, operationId);
     if (claim.state === 'done') {
-      this.answer(replyTo, { ...(JSON.parse(claim.answer) as AnswerT), replayed: true });
+      const stored = JSON.parse(claim.answer) as AnswerT;
+      // The key applied another operation: this one was not run, and that one's answer is not its.
+      if (stored.operationId !== operationId) return reject(new ApiError(409, 'key_reused', 'this Nats-Msg-Id was used for another operation; send this one with a new key', 'Nats-Msg-Id'));
+      this.answer(replyTo, { ...stored, replayed: true });
       m.ack();
       return 'replayed';
     }
