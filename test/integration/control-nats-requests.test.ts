@@ -162,6 +162,16 @@ for (const dc of cases) {
       assert.equal(opOnMe.status, 403);
       const badPass = await rq.send('getMe', {}, { authorization: basicAuth('nats_bob', 'wrong') });
       assert.equal(badPass.status, 401);
+      // Another customer sending bob's key gets neither bob's stored answer nor its own change applied silently.
+      const carolPass = (await rq.send('createCustomer', { body: { login: 'nats_carol' } }, { authorization: op })).body.password as string;
+      const key = `bob-key-${dc.name}`;
+      const bobs = await rq.send('patchMe', { body: { exitHeader: true } }, { id: key, authorization: bob });
+      assert.equal(bobs.status, 200, JSON.stringify(bobs.body));
+      await rq.resendPastWindow('patchMe', { body: { exitHeader: true } }, { id: key, authorization: basicAuth('nats_carol', carolPass) });
+      const carols = await eventually("carol's answer on bob's key", () => rq.answersTo(key)[1]);
+      assert.equal(carols.status, 409, JSON.stringify(carols));
+      assert.equal(carols.body.error.code, 'key_reused');
+      assert.equal((await rq.send('getMe', {}, { authorization: basicAuth('nats_carol', carolPass) })).body.exitHeader, false, 'not applied for carol');
     });
 
     it('a duplicated Nats-Msg-Id is applied once: a replay gets the stored answer, without the password', { timeout: 60_000 }, async () => {
@@ -188,6 +198,14 @@ for (const dc of cases) {
       assert.equal(reused.status, 409, JSON.stringify(reused));
       assert.equal(reused.body.error.code, 'key_reused');
       assert.equal((await rest()('GET', '/v1/exits/nats-dup-exit', op)).status, 404);
+      // A known key is no credential: the stored answer goes only to its caller, authenticated again.
+      for (const [n, authorization] of [[3, undefined], [4, 'Bearer hgop_wrong']] as const) {
+        assert.equal((await rq.resendPastWindow('createCustomer', { body: { login: 'nats_dup' } }, { id, ...(authorization ? { authorization } : {}) })).duplicate, false);
+        const stranger = await eventually(`answer ${n} to the key`, () => rq.answersTo(id)[n]);
+        assert.equal(stranger.status, 401, JSON.stringify(stranger));
+        assert.equal(stranger.replayed, undefined);
+        assert.equal(stranger.body.customer, undefined, 'no stored answer without the credentials');
+      }
       // A refused request (here 409, the login taken) changed nothing and keeps no key: sent again, it runs again.
       const conflict = await rq.send('createCustomer', { body: { login: 'nats_dup' } }, { authorization: op });
       assert.equal(conflict.status, 409);

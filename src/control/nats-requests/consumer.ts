@@ -199,11 +199,23 @@ export class NatsRequestConsumer {
     const env = RequestEnvelope.safeParse(json);
     if (!env.success) return reject(new ApiError(400, 'invalid_request', `the message must be {params?, query?, body?}: ${env.error.issues[0]?.message ?? 'invalid'}`, 'message'));
 
+    const authorization = m.headers?.get('Authorization') || undefined;
     const claim = await this.keys.claim(key, operationId);
     if (claim.state === 'done') {
-      const stored = JSON.parse(claim.answer) as AnswerT;
+      const { caller, ...stored } = JSON.parse(claim.answer) as AnswerT & { caller?: string };
       // The key applied another operation: this one was not run, and that one's answer is not its.
       if (stored.operationId !== operationId) return reject(new ApiError(409, 'key_reused', 'this Nats-Msg-Id was used for another operation; send this one with a new key', 'Nats-Msg-Id'));
+      // A stored answer goes only to the caller that applied it, authenticated again (a known key is no credential).
+      if (caller !== undefined) {
+        const probe = this.ops.get(caller === 'operator' ? 'getRevision' : 'getMe');
+        const auth = probe ? await this.ops.call(probe, {}, authorization) : { status: 500, body: null };
+        if (auth.status !== 200) {
+          this.answer(replyTo, { requestId: key, operationId, ...auth });
+          m.ack();
+          return 'refused';
+        }
+        if (callerOf(authorization) !== caller) return reject(new ApiError(409, 'key_reused', 'this Nats-Msg-Id was used by another caller; send this one with a new key', 'Nats-Msg-Id'));
+      }
       this.answer(replyTo, { ...stored, replayed: true });
       m.ack();
       return 'replayed';
@@ -227,7 +239,7 @@ export class NatsRequestConsumer {
 
     let rest: RestAnswer;
     try {
-      rest = await this.ops.call(route, env.data, m.headers?.get('Authorization') || undefined);
+      rest = await this.ops.call(route, env.data, authorization);
     } catch (err) {
       await this.keys.release(key).catch(() => undefined);
       throw err;
@@ -249,7 +261,7 @@ export class NatsRequestConsumer {
     }
     const { stored, redacted } = storedAnswer(answer);
     try {
-      await this.keys.finish(key, JSON.stringify(redacted.length > 0 ? { ...stored, redacted } : stored));
+      await this.keys.finish(key, JSON.stringify({ ...stored, ...(redacted.length > 0 ? { redacted } : {}), caller: callerOf(authorization) }));
     } catch (err) {
       // Applied, but the answer could not be kept: the caller still gets it; a replay finds the claim stale.
       this.log?.warn({ key, err: (err as Error).message }, 'change message applied but its answer not stored');
@@ -286,4 +298,18 @@ export class NatsRequestConsumer {
     await this.running;
     await this.nc?.drain().catch(() => undefined);
   }
+}
+
+/**
+ * Who a request's Authorization header names, kept with its stored answer: 'operator' for a bearer
+ * token, 'customer:<login>' for Basic. Never a credential; a replay also authenticates the header.
+ */
+function callerOf(authorization: string | undefined): string {
+  if (authorization === undefined) return 'none';
+  if (/^bearer /i.test(authorization)) return 'operator';
+  if (/^basic /i.test(authorization)) {
+    const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
+    return `customer:${decoded.slice(0, Math.max(0, decoded.indexOf(':')))}`;
+  }
+  return 'other';
 }
