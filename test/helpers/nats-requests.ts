@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { headers, type NatsConnection, type PubAck } from 'nats';
-import { eventually, sleep } from './eventually.js';
+import { sleep } from './eventually.js';
 
 export interface Answer {
   requestId: string;
@@ -33,6 +33,9 @@ export class Requester {
   /** Called on each answer as it arrives (a test that must act at once, e.g. stop a control plane mid-stream). */
   onAnswer: ((a: Answer) => void) | undefined;
 
+  /** send()s waiting for an answer, told of each as it arrives (no polling: the bench times them). */
+  private readonly waiting = new Set<(a: Answer) => void>();
+
   private constructor(private readonly nc: NatsConnection) {}
 
   static async open(nc: NatsConnection): Promise<Requester> {
@@ -43,6 +46,7 @@ export class Requester {
         const a = m.json<Answer>();
         r.answers.push(a);
         r.onAnswer?.(a);
+        for (const w of r.waiting) w(a);
       }
     })().catch(() => undefined); // the connection closed under it: the test's own wait says what is missing
     await nc.flush();
@@ -79,10 +83,21 @@ export class Requester {
     return this.answers.filter((a) => a.requestId === id);
   }
 
-  /** Publish and wait for the (first new) answer. */
-  async send(operationId: string, message: unknown, o: SendOptions = {}): Promise<Answer> {
+  /** Publish and wait for the (first new) answer, at most `timeoutMs`. */
+  async send(operationId: string, message: unknown, o: SendOptions = {}, timeoutMs = 20_000): Promise<Answer> {
     const before = o.id !== undefined ? this.answersTo(o.id).length : 0;
     const { id } = await this.publish(operationId, message, o);
-    return eventually(`an answer to ${operationId} ${id}`, () => this.answersTo(id)[before], { timeoutMs: 20_000, everyMs: 20 });
+    const got = this.answersTo(id)[before];
+    if (got) return got;
+    return new Promise((resolve, reject) => {
+      const done = (): void => (this.waiting.delete(check), clearTimeout(timer));
+      const check = (a: Answer): void => {
+        if (a.requestId !== id || this.answersTo(id).length <= before) return;
+        done();
+        resolve(this.answersTo(id)[before]!);
+      };
+      const timer = setTimeout(() => (done(), reject(new Error(`no answer to ${operationId} ${id} within ${timeoutMs} ms`))), timeoutMs);
+      this.waiting.add(check);
+    });
   }
 }

@@ -11,9 +11,10 @@ import { AckPolicy, connect, type Consumer, type NatsConnection } from 'nats';
 import { startControlPlane, type ControlPlane } from '../../src/control/control-plane.js';
 import { CustomerCreate } from '../../src/control/api-schemas.js';
 import { connect as tcpConnect, createServer, type AddressInfo, type Socket } from 'node:net';
-import { dialects, sqliteDb, tempDir, TEST_COST, type TestDb } from '../helpers/control-fixtures.js';
+import { dialects, sqliteDb, tempDir, TEST_COST } from '../helpers/control-fixtures.js';
 import { freePort } from '../helpers/ports.js';
 import { natsServerUnavailable, startNatsServer, type NatsServer } from '../helpers/nats-server.js';
+import { NatsControl } from '../helpers/nats-control.js';
 import { eventually } from '../helpers/eventually.js';
 
 const cases = await dialects();
@@ -26,9 +27,8 @@ interface Seen {
 }
 
 for (const dc of cases) {
-  describe(`events to JetStream on ${dc.name}`, { skip: dc.skip ?? natsSkip }, () => {
-    let tdb: TestDb;
-    let state: ReturnType<typeof tempDir>;
+  describe(`events to JetStream on ${dc.name}`, { skip: dc.skip || natsSkip }, () => {
+    let w: NatsControl;
     let nats: NatsServer;
     let cp: ControlPlane;
     let nc: NatsConnection | undefined;
@@ -36,23 +36,18 @@ for (const dc of cases) {
     const seen: Seen[] = [];
 
     before(async () => {
-      tdb = await dc.make();
-      state = tempDir();
-      nats = await startNatsServer();
-      cp = await startControlPlane({
-        db: tdb.spec,
-        stateDir: state.path,
+      w = await NatsControl.start(dc, (db, stateDir, url) => ({
+        db,
+        stateDir,
         port: 0,
         passwordCost: TEST_COST,
-        jetstream: { url: nats.url, pollMs: 100, publishTimeoutMs: 1000, backoff: { baseMs: 100, maxMs: 500, jitter: 0.5 } },
-      });
+        jetstream: { url, pollMs: 100, publishTimeoutMs: 1000, backoff: { baseMs: 100, maxMs: 500, jitter: 0.5 } },
+      }));
+      ({ nats, cp } = w);
     });
     after(async () => {
       await nc?.close();
-      await cp?.close();
-      await nats?.destroy();
-      await tdb?.cleanup();
-      state?.remove();
+      await w?.close();
     });
 
     const outboxKeys = async () => (await cp.store.outbox.list({ limit: 1000 })).map((e) => e.idempotencyKey);

@@ -10,22 +10,23 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type NatsConnection } from 'nats';
 import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../../src/control/control-plane.js';
-import { authApi, basicAuth, dialects, tempDir, TEST_COST, type TestDb } from '../helpers/control-fixtures.js';
-import { natsServerUnavailable, startNatsServer, type NatsServer } from '../helpers/nats-server.js';
+import { authApi, basicAuth, dialects, tempDir, TEST_COST } from '../helpers/control-fixtures.js';
+import { natsServerUnavailable, startNatsServer } from '../helpers/nats-server.js';
+import { NatsControl } from '../helpers/nats-control.js';
 import { eventually } from '../helpers/eventually.js';
 import { Requester } from '../helpers/nats-requests.js';
 
 const cases = await dialects();
 const natsSkip = natsServerUnavailable();
 
-/** A request window of 300 ms, so a test can send a key again past it and reach the database's key check. */
 /** One operator token for every replica (each has its own state dir). */
 const ADMIN = 'hgop_' + 'n'.repeat(40);
 
+/** A request window of 300 ms, so a test can send a key again past it and reach the database's key check. */
 const REQUESTS = { duplicateWindowMs: 300, retryDelayMs: 200, ackWaitMs: 5000, staleMs: 3000 };
 
-function options(tdb: TestDb, state: string, nats: NatsServer): ControlPlaneOptions {
-  return { db: tdb.spec, stateDir: state, adminToken: ADMIN, port: 0, passwordCost: TEST_COST, jetstream: { url: nats.url, pollMs: 100, publishTimeoutMs: 1000 }, natsRequests: REQUESTS };
+function options(db: string, stateDir: string, natsUrl: string): ControlPlaneOptions {
+  return { db, stateDir, adminToken: ADMIN, port: 0, passwordCost: TEST_COST, jetstream: { url: natsUrl, pollMs: 100, publishTimeoutMs: 1000 }, natsRequests: REQUESTS };
 }
 
 /** The outcome counts of hopgate_control_nats_requests_total on `cp`. */
@@ -37,9 +38,7 @@ async function outcomes(cp: ControlPlane): Promise<Record<string, number>> {
 
 for (const dc of cases) {
   describe(`change messages in over JetStream on ${dc.name}`, { skip: dc.skip || natsSkip }, () => {
-    let tdb: TestDb;
-    let state: ReturnType<typeof tempDir>;
-    let nats: NatsServer;
+    let w: NatsControl;
     let cp: ControlPlane;
     let nc: NatsConnection;
     let rq: Requester;
@@ -47,22 +46,17 @@ for (const dc of cases) {
     const rest = () => authApi(cp.url);
 
     before(async () => {
-      tdb = await dc.make();
-      state = tempDir();
-      nats = await startNatsServer();
-      cp = await startControlPlane(options(tdb, state.path, nats));
+      w = await NatsControl.start(dc, options);
+      cp = w.cp;
       op = `Bearer ${cp.token.token}`;
-      nc = await connect({ servers: nats.url });
+      nc = await connect({ servers: w.nats.url });
       const jsm = await nc.jetstreamManager();
       await eventually('stream HOPGATE_REQUESTS and its consumer', () => jsm.consumers.info('HOPGATE_REQUESTS', 'hopgate-control'), { timeoutMs: 20_000 });
       rq = await Requester.open(nc);
     });
     after(async () => {
       await nc?.close();
-      await cp?.close();
-      await nats?.destroy();
-      await tdb?.cleanup();
-      state?.remove();
+      await w?.close();
     });
 
     it('creates a customer and an exit by message; the REST API shows them; answers are what REST answers', { timeout: 60_000 }, async () => {
@@ -120,6 +114,12 @@ for (const dc of cases) {
       assert.equal(bodyOnGet.status, 400);
       const missing = await rq.send('getCustomer', { params: { id: '../customers' } }, { authorization: op });
       assert.equal(missing.status, 404, 'a parameter is one path segment: it cannot reach another route');
+      // Nor a dot segment, which the router resolves (/v1/customers/../usage is GET /v1/usage).
+      for (const id of ['..', '.']) {
+        const dots = await rq.send('getCustomerUsage', { params: { id } }, { authorization: op });
+        assert.equal(dots.status, 400, `${id}: ${JSON.stringify(dots.body)}`);
+        assert.equal(dots.body.error.field, 'params.id');
+      }
       // No Nats-Msg-Id: answered by subject and reply (the key is what makes a request safe to send again).
       const before = rq.answers.length;
       await rq.publish('getRevision', {}, { id: '', authorization: op });
@@ -162,6 +162,16 @@ for (const dc of cases) {
       assert.equal(opOnMe.status, 403);
       const badPass = await rq.send('getMe', {}, { authorization: basicAuth('nats_bob', 'wrong') });
       assert.equal(badPass.status, 401);
+      // Another customer sending bob's key gets neither bob's stored answer nor its own change applied silently.
+      const carolPass = (await rq.send('createCustomer', { body: { login: 'nats_carol' } }, { authorization: op })).body.password as string;
+      const key = `bob-key-${dc.name}`;
+      const bobs = await rq.send('patchMe', { body: { exitHeader: true } }, { id: key, authorization: bob });
+      assert.equal(bobs.status, 200, JSON.stringify(bobs.body));
+      await rq.resendPastWindow('patchMe', { body: { exitHeader: true } }, { id: key, authorization: basicAuth('nats_carol', carolPass) });
+      const carols = await eventually("carol's answer on bob's key", () => rq.answersTo(key)[1]);
+      assert.equal(carols.status, 409, JSON.stringify(carols));
+      assert.equal(carols.body.error.code, 'key_reused');
+      assert.equal((await rq.send('getMe', {}, { authorization: basicAuth('nats_carol', carolPass) })).body.exitHeader, false, 'not applied for carol');
     });
 
     it('a duplicated Nats-Msg-Id is applied once: a replay gets the stored answer, without the password', { timeout: 60_000 }, async () => {
@@ -180,6 +190,22 @@ for (const dc of cases) {
       assert.deepEqual(replay.redacted, ['body.password']);
       assert.equal((await rest()('GET', '/v1/customers?login=nats_dup', op)).body.customers.length, 1);
       assert.equal((await rest()('GET', '/v1/customers?login=nats_dup_other', op)).body.customers.length, 0, 'a replay runs nothing, whatever it carries');
+      // The key sent again for another operation: not run, and not answered as if that one had applied.
+      const other = await rq.resendPastWindow('createExit', { body: { id: 'nats-dup-exit', kind: 'socks5', host: '127.0.0.1', port: 1080, egressIp: '127.0.0.3', country: 'us' } }, { id, authorization: op });
+      assert.equal(other.duplicate, false);
+      const reused = await eventually('the answer to the reused key', () => rq.answersTo(id)[2]);
+      assert.equal(reused.operationId, 'createExit');
+      assert.equal(reused.status, 409, JSON.stringify(reused));
+      assert.equal(reused.body.error.code, 'key_reused');
+      assert.equal((await rest()('GET', '/v1/exits/nats-dup-exit', op)).status, 404);
+      // A known key is no credential: the stored answer goes only to its caller, authenticated again.
+      for (const [n, authorization] of [[3, undefined], [4, 'Bearer hgop_wrong']] as const) {
+        assert.equal((await rq.resendPastWindow('createCustomer', { body: { login: 'nats_dup' } }, { id, ...(authorization ? { authorization } : {}) })).duplicate, false);
+        const stranger = await eventually(`answer ${n} to the key`, () => rq.answersTo(id)[n]);
+        assert.equal(stranger.status, 401, JSON.stringify(stranger));
+        assert.equal(stranger.replayed, undefined);
+        assert.equal(stranger.body.customer, undefined, 'no stored answer without the credentials');
+      }
       // A refused request (here 409, the login taken) changed nothing and keeps no key: sent again, it runs again.
       const conflict = await rq.send('createCustomer', { body: { login: 'nats_dup' } }, { authorization: op });
       assert.equal(conflict.status, 409);
@@ -194,11 +220,14 @@ for (const dc of cases) {
     it('a key left claimed by a run that never finished: held back while fresh, then answered in doubt, never run', { timeout: 60_000 }, async () => {
       // As a replica killed between claiming and answering leaves it.
       const fresh = `fresh-${dc.name}`;
+      const claimedAt = Date.now();
       assert.deepEqual(await cp.store.requestKeys.claim(fresh, 'createCustomer'), { state: 'new' });
+      const retried = (await outcomes(cp)).retried ?? 0;
       const held = await rq.publish('createCustomer', { body: { login: 'nats_fresh' } }, { id: fresh, authorization: op });
-      await eventually('the held request given back', async () => ((await outcomes(cp)).retried ?? 0) >= 2);
+      await eventually('the held request given back', async () => ((await outcomes(cp)).retried ?? 0) >= retried + 2);
       assert.equal(rq.answersTo(held.id).length, 0, 'no answer while the claim is fresh');
       const doubt = await eventually('the in-doubt answer once the claim is stale', () => rq.answersTo(held.id)[0], { timeoutMs: 20_000 });
+      assert.ok(Date.now() - claimedAt >= REQUESTS.staleMs, 'not before the claim is stale');
       assert.equal(doubt.status, 409);
       assert.equal(doubt.body.error.code, 'request_in_doubt');
       assert.equal((await rest()('GET', '/v1/customers?login=nats_fresh', op)).body.customers.length, 0, 'not run');
@@ -213,7 +242,7 @@ for (const dc of cases) {
       const closing = new Promise<void>((resolve) => (rq.onAnswer = (a) => ids.includes(a.requestId) && ((rq.onAnswer = undefined), resolve(cp.close()))));
       await closing;
       const left = await (await nc.jetstreamManager()).consumers.info('HOPGATE_REQUESTS', 'hopgate-control');
-      cp = await startControlPlane(options(tdb, state.path, nats));
+      cp = await w.restart();
       await eventually(`all ${N} answered`, () => ids.every((id) => rq.answersTo(id).length > 0), { timeoutMs: 60_000, everyMs: 50 });
       assert.ok(left.num_pending + left.num_ack_pending > 0, `the restart came mid-stream (${left.num_pending} left)`);
       for (const id of ids) {
@@ -238,7 +267,7 @@ describe('two replicas on one PostgreSQL share the durable consumer', { skip: pg
     const cps: ControlPlane[] = [];
     let nc: NatsConnection | undefined;
     try {
-      for (const st of states) cps.push(await startControlPlane(options(tdb, st.path, nats)));
+      for (const st of states) cps.push(await startControlPlane(options(tdb.spec, st.path, nats.url)));
       const op = `Bearer ${cps[0]!.token.token}`;
       nc = await connect({ servers: nats.url });
       const jsm = await nc.jetstreamManager();

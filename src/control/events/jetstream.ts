@@ -14,7 +14,7 @@ import type { ControlMetrics } from '../metrics.js';
 import type { OutboxRepo } from '../store/outbox.js';
 import type { JetStreamOutbox } from '../store/jetstream-outbox.js';
 import { RoundLoop } from './round-loop.js';
-import { dialUntilClosed, natsAuthenticator, type NatsDialOptions } from './nats-dial.js';
+import { dialUntilClosed, ensureStream, natsAuthenticator, type NatsDialOptions } from './nats-dial.js';
 
 export interface JetStreamSinkOptions extends NatsDialOptions {
   /** Subject prefix (default hopgate.events): events go to `<prefix>.<kind>`. */
@@ -96,13 +96,7 @@ export class JetStreamPublisher {
   private async ensureStream(): Promise<void> {
     if (this.streamReady || !this.nc) return;
     const jsm = await this.nc.jetstreamManager({ timeout: this.o.publishTimeoutMs });
-    const config = { name: this.o.stream, subjects: [`${this.o.subjectPrefix}.>`], storage: StorageType.File, retention: RetentionPolicy.Limits, duplicate_window: nanos(this.o.duplicateWindowMs) };
-    try {
-      await jsm.streams.info(this.o.stream);
-    } catch (err) {
-      if (!/stream not found/i.test((err as Error).message)) throw err;
-      await jsm.streams.add(config);
-    }
+    await ensureStream(jsm, { name: this.o.stream, subjects: [`${this.o.subjectPrefix}.>`], storage: StorageType.File, retention: RetentionPolicy.Limits, duplicate_window: nanos(this.o.duplicateWindowMs) });
     this.streamReady = true;
   }
 

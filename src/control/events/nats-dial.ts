@@ -1,10 +1,10 @@
 /**
  * Dialing NATS for the control plane (events out, events/jetstream.ts; change
  * messages in, nats-requests/consumer.ts): the connection options both take,
- * and one dial loop that a close can stop.
+ * one dial loop that a close can stop, and the stream each ensures.
  */
 import { readFileSync } from 'node:fs';
-import { connect, credsAuthenticator, type Authenticator, type NatsConnection } from 'nats';
+import { connect, credsAuthenticator, type Authenticator, type JetStreamManager, type NatsConnection, type StreamConfig } from 'nats';
 import type { Logger } from '../../shared/log.js';
 
 export interface NatsDialOptions {
@@ -58,4 +58,14 @@ export async function dialUntilClosed(
     return nc;
   }
   return undefined;
+}
+
+/** Create the stream unless it exists (an existing one is left as its operator configured it). */
+export async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
+  try {
+    await jsm.streams.info(config.name);
+  } catch (err) {
+    if (!/stream not found/i.test((err as Error).message)) throw err;
+    await jsm.streams.add(config);
+  }
 }

@@ -10,7 +10,7 @@ import { AckPolicy, DeliverPolicy, headers, nanos, RetentionPolicy, StorageType,
 import type { Logger } from '../../shared/log.js';
 import { ApiError } from '../errors.js';
 import type { ControlMetrics } from '../metrics.js';
-import { dialUntilClosed, natsAuthenticator, type NatsDialOptions } from '../events/nats-dial.js';
+import { dialUntilClosed, ensureStream, natsAuthenticator, type NatsDialOptions } from '../events/nats-dial.js';
 import type { JetStreamRequestKeys } from '../store/jetstream-requests.js';
 import type { OperationTable, RestAnswer } from './dispatch.js';
 import { storedAnswer } from './redact.js';
@@ -130,18 +130,13 @@ export class NatsRequestConsumer {
 
   private async ensure(nc: NatsConnection): Promise<void> {
     const jsm = await nc.jetstreamManager({ timeout: this.o.timeoutMs });
-    try {
-      await jsm.streams.info(this.o.stream);
-    } catch (err) {
-      if (!/stream not found/i.test((err as Error).message)) throw err;
-      await jsm.streams.add({
-        name: this.o.stream,
-        subjects: [`${this.o.subjectPrefix}.>`],
-        storage: StorageType.File,
-        retention: RetentionPolicy.Workqueue,
-        duplicate_window: nanos(this.o.duplicateWindowMs),
-      });
-    }
+    await ensureStream(jsm, {
+      name: this.o.stream,
+      subjects: [`${this.o.subjectPrefix}.>`],
+      storage: StorageType.File,
+      retention: RetentionPolicy.Workqueue,
+      duplicate_window: nanos(this.o.duplicateWindowMs),
+    });
     try {
       await jsm.consumers.info(this.o.stream, this.o.durable);
     } catch (err) {
@@ -204,9 +199,24 @@ export class NatsRequestConsumer {
     const env = RequestEnvelope.safeParse(json);
     if (!env.success) return reject(new ApiError(400, 'invalid_request', `the message must be {params?, query?, body?}: ${env.error.issues[0]?.message ?? 'invalid'}`, 'message'));
 
+    const authorization = m.headers?.get('Authorization') || undefined;
     const claim = await this.keys.claim(key, operationId);
     if (claim.state === 'done') {
-      this.answer(replyTo, { ...(JSON.parse(claim.answer) as AnswerT), replayed: true });
+      const { caller, ...stored } = JSON.parse(claim.answer) as AnswerT & { caller?: string };
+      // The key applied another operation: this one was not run, and that one's answer is not its.
+      if (stored.operationId !== operationId) return reject(new ApiError(409, 'key_reused', 'this Nats-Msg-Id was used for another operation; send this one with a new key', 'Nats-Msg-Id'));
+      // A stored answer goes only to the caller that applied it, authenticated again (a known key is no credential).
+      if (caller !== undefined) {
+        const probe = this.ops.get(caller === 'operator' ? 'getRevision' : 'getMe');
+        const auth = probe ? await this.ops.call(probe, {}, authorization) : { status: 500, body: null };
+        if (auth.status !== 200) {
+          this.answer(replyTo, { requestId: key, operationId, ...auth });
+          m.ack();
+          return 'refused';
+        }
+        if (callerOf(authorization) !== caller) return reject(new ApiError(409, 'key_reused', 'this Nats-Msg-Id was used by another caller; send this one with a new key', 'Nats-Msg-Id'));
+      }
+      this.answer(replyTo, { ...stored, replayed: true });
       m.ack();
       return 'replayed';
     }
@@ -229,7 +239,7 @@ export class NatsRequestConsumer {
 
     let rest: RestAnswer;
     try {
-      rest = await this.ops.call(route, env.data, m.headers?.get('Authorization') || undefined);
+      rest = await this.ops.call(route, env.data, authorization);
     } catch (err) {
       await this.keys.release(key).catch(() => undefined);
       throw err;
@@ -251,7 +261,7 @@ export class NatsRequestConsumer {
     }
     const { stored, redacted } = storedAnswer(answer);
     try {
-      await this.keys.finish(key, JSON.stringify(redacted.length > 0 ? { ...stored, redacted } : stored));
+      await this.keys.finish(key, JSON.stringify({ ...stored, ...(redacted.length > 0 ? { redacted } : {}), caller: callerOf(authorization) }));
     } catch (err) {
       // Applied, but the answer could not be kept: the caller still gets it; a replay finds the claim stale.
       this.log?.warn({ key, err: (err as Error).message }, 'change message applied but its answer not stored');
@@ -288,4 +298,18 @@ export class NatsRequestConsumer {
     await this.running;
     await this.nc?.drain().catch(() => undefined);
   }
+}
+
+/**
+ * Who a request's Authorization header names, kept with its stored answer: 'operator' for a bearer
+ * token, 'customer:<login>' for Basic. Never a credential; a replay also authenticates the header.
+ */
+function callerOf(authorization: string | undefined): string {
+  if (authorization === undefined) return 'none';
+  if (/^bearer /i.test(authorization)) return 'operator';
+  if (/^basic /i.test(authorization)) {
+    const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
+    return `customer:${decoded.slice(0, Math.max(0, decoded.indexOf(':')))}`;
+  }
+  return 'other';
 }

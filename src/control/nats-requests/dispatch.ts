@@ -69,6 +69,8 @@ function urlOf(r: RouteDoc, env: RequestEnvelopeT): string {
   const path = r.path.replace(/:([A-Za-z_]+)/g, (_, name: string) => {
     const v = given[name];
     if (v === undefined || String(v) === '') throw new ApiError(400, 'invalid_request', `params.${name}: required`, `params.${name}`);
+    // Encoding keeps a '/' inside the segment, but the router still resolves a dot segment (/v1/customers/../usage is GET /v1/usage).
+    if (String(v) === '.' || String(v) === '..') throw new ApiError(400, 'invalid_request', `params.${name}: '.' and '..' are not identifiers`, `params.${name}`);
     return encodeURIComponent(String(v));
   });
   if (env.body !== undefined && !r.body) throw new ApiError(400, 'invalid_request', `body: ${r.operationId} takes no body`, 'body');
