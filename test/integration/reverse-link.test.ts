@@ -62,13 +62,18 @@ async function config(exits: object[], reverse: object = {}): Promise<IngressCon
   return { ...(await reverseIngressBase()), exits, reverse: { listen: { host: '127.0.0.1', port: 0 }, waitMs: 1000, heartbeatMs: 2000, ...reverse } } as IngressConfigInput;
 }
 
-/** A SOCKS5 tunnel to the echo server pinned to the exit with `egress`; the socket, once connected. */
+/**
+ * A SOCKS5 tunnel to the echo server pinned to the exit with `egress`; the socket, once connected.
+ * The deadline is per tunnel and generous: 200 opened at once share this process's one thread with
+ * the ingress and the exit's side, and on a loaded machine (4 such runs at load 10) the last ones
+ * waited more than socks' usual 5 s before their turn.
+ */
 async function tunnel(port: number, egress: string) {
   const { socket } = await SocksClient.createConnection({
     proxy: { host: '127.0.0.1', port, type: 5, userId: `${USER.login}-exitip-${egress}`, password: USER.password },
     command: 'connect',
     destination: { host: '127.0.0.1', port: echo.port },
-    timeout: 5000,
+    timeout: 30_000,
   });
   return socket;
 }
