@@ -12,7 +12,10 @@ import { SocksClient } from 'socks';
 import { aliceHashed, startTestIngress, USER, type TestIngress } from '../helpers/ingress.js';
 import { eventually } from '../helpers/eventually.js';
 import { socksAssociate, type SocksEstablished } from '../helpers/socks-client.js';
-import { ingressIdentityDir, linkExitEntry, startLinkExit, type LinkExit } from '../helpers/link-exits.js';
+import { ingressIdentityDir, LINK_EXIT_SECRET, linkExitEntry, startLinkExit, type LinkExit } from '../helpers/link-exits.js';
+import type { AddressInfo } from 'node:net';
+import { linkTlsServer } from '../../src/link/identity.js';
+import { LinkSession } from '../../src/link/session.js';
 
 const cleanups: Array<() => unknown> = [];
 after(async () => {
@@ -129,4 +132,31 @@ test("two customers' associations over one link never see each other's replies, 
   assert.equal(bob.replies.length, 5);
   const k = exit.links.counters;
   assert.deepEqual([k.links, k.udpStreams], [1, 2], 'both associations on the one link');
+});
+
+test('an exit from before UDP over links (it refuses the UDP open as a bad target): the association goes through its SOCKS5 port, as it did', async () => {
+  const id = ingressIdentityDir();
+  const exit = await startLinkExit('us-1', '127.0.0.2', [id.identity.fingerprint]);
+  cleanups.push(() => exit.stop());
+  // Its link port, as an older exit answers a UDP open: no host, so a bad target.
+  let opens = 0;
+  const old = linkTlsServer({ identity: exit.identity, pinned: [id.identity.fingerprint] }, (socket) => {
+    new LinkSession(socket, { dialled: false }).on('stream', (s) => {
+      opens++;
+      s.refuse('BAD_REQUEST', "bad target ':undefined'");
+    });
+  });
+  await new Promise<void>((r) => old.listen(0, '127.0.0.2', r));
+  cleanups.push(() => new Promise((r) => old.close(r)));
+  const entry = { ...linkExitEntry(exit, 'us', exit.identity.fingerprint, LINK_EXIT_SECRET), link: { port: (old.address() as AddressInfo).port, fingerprint: exit.identity.fingerprint } };
+  const ingress = await startTestIngress({ links: { identityDir: id.dir, perExit: 1 }, exits: [entry], limits: { exitProbeIntervalMs: 0 } });
+  cleanups.push(() => ingress.stop());
+  const target = await udpTarget('127.0.0.1');
+  const c = await customer(ingress.port, USER);
+  c.send('127.0.0.1', target.port, 'old');
+  await eventually('the echo through the SOCKS5 port', () => c.replies.length === 1);
+  assert.deepEqual(c.replies, [`127.0.0.1:${target.port} echo:old`]);
+  assert.equal(opens, 1, 'the link was asked first');
+  assert.equal(exit.links.counters.udpStreams, 0);
+  assert.equal(target.seen[0]?.address, '127.0.0.2');
 });
