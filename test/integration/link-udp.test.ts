@@ -16,6 +16,8 @@ import { ingressIdentityDir, LINK_EXIT_SECRET, linkExitEntry, startLinkExit, typ
 import type { AddressInfo } from 'node:net';
 import { linkTlsServer } from '../../src/link/identity.js';
 import { LinkSession } from '../../src/link/session.js';
+import { Registry } from 'prom-client';
+import { registerExitLinkMetrics } from '../../src/exit/link-metrics.js';
 
 const cleanups: Array<() => unknown> = [];
 after(async () => {
@@ -105,6 +107,13 @@ test("a datagram to a target the exit forbids is dropped there and counted; the 
   assert.deepEqual(c.replies, [`127.0.0.1:${allowed.port} echo:yes`]);
   assert.equal(forbidden.seen.length, 0, 'nothing reached the forbidden target');
   assert.equal(exit.links.counters.datagramsOut, 2);
+  // The exit's /metrics says so.
+  const registry = new Registry();
+  registerExitLinkMetrics(registry, exit.links);
+  const text = await registry.metrics();
+  const series = (name: string): string | undefined => text.split('\n').find((l) => l.startsWith(`${name} `))?.split(' ')[1];
+  assert.deepEqual(['out', 'back', 'refused'].map((o) => series(`hopgate_exit_link_datagrams_total{outcome="${o}"}`)), ['2', '1', '1']);
+  assert.equal(series('hopgate_exit_link_udp_streams_total'), '1');
 });
 
 test("two customers' associations over one link never see each other's replies, nor datagrams from targets they did not send to", async () => {
