@@ -24,14 +24,36 @@ import { encodeFrame, FrameScanner } from '../../protocol/socks5/udp-in-tcp.js';
 import type { LinkStream } from '../../link/stream.js';
 import type { LinkPools } from '../upstream/link-pool.js';
 
-class ExitWayOut extends WayOutBase {
+/**
+ * A way out through an exit: the exit resolves and judges names; literal addresses and ports are
+ * judged here first, as for a CONNECT, and a refused datagram is dropped (UDP has no error channel).
+ */
+abstract class ThroughExit extends WayOutBase {
+  constructor(private readonly policy: TargetPolicy) {
+    super();
+  }
+
+  send(target: TargetAddress, data: Buffer): void {
+    if (this.closed) return;
+    try {
+      checkUnresolvedTarget(target, this.policy);
+    } catch {
+      return;
+    }
+    this.forward(target, data);
+  }
+
+  protected abstract forward(target: TargetAddress, data: Buffer): void;
+}
+
+class ExitWayOut extends ThroughExit {
   constructor(
     private readonly control: Socket,
     private readonly socket: UdpSocket,
     private readonly relay: { host: string; port: number },
-    private readonly policy: TargetPolicy,
+    policy: TargetPolicy,
   ) {
-    super();
+    super(policy);
     socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
       if (this.closed || unmap(rinfo.address) !== relay.host || rinfo.port !== relay.port) return;
       const d = parseUdpDatagram(msg);
@@ -44,13 +66,7 @@ class ExitWayOut extends WayOutBase {
     control.resume();
   }
 
-  send(target: TargetAddress, data: Buffer): void {
-    if (this.closed) return;
-    try {
-      checkUnresolvedTarget(target, this.policy);
-    } catch {
-      return; // refused datagrams are dropped, as on the direct path
-    }
+  protected forward(target: TargetAddress, data: Buffer): void {
     this.socket.send(encodeUdpDatagram(target, data), this.relay.port, this.relay.host);
   }
 
@@ -61,14 +77,14 @@ class ExitWayOut extends WayOutBase {
 }
 
 /** Framed datagrams over a TCP route (UDP_IN_TCP). */
-class StreamWayOut extends WayOutBase {
+class StreamWayOut extends ThroughExit {
   private readonly scanner = new FrameScanner();
 
   constructor(
     private readonly tunnel: Socket,
-    private readonly policy: TargetPolicy,
+    policy: TargetPolicy,
   ) {
-    super();
+    super(policy);
     tunnel.on('data', (chunk: Buffer) => {
       for (const frame of this.scanner.feed(chunk)) {
         const d = parseUdpDatagram(frame);
@@ -79,13 +95,7 @@ class StreamWayOut extends WayOutBase {
     tunnel.resume();
   }
 
-  send(target: TargetAddress, data: Buffer): void {
-    if (this.closed) return;
-    try {
-      checkUnresolvedTarget(target, this.policy);
-    } catch {
-      return;
-    }
+  protected forward(target: TargetAddress, data: Buffer): void {
     if (this.tunnel.writableLength > LIMITS.udpInTcpBacklogBytes) return; // datagrams may be lost; memory may not grow
     this.tunnel.write(encodeFrame(encodeUdpDatagram(target, data)));
   }
@@ -100,12 +110,12 @@ class StreamWayOut extends WayOutBase {
  * naming their source. The exit resolves, judges and sends from its egress address; a link that
  * is behind drops datagrams at a bounded queue (counted per link), never holds them.
  */
-class LinkWayOut extends WayOutBase {
+class LinkWayOut extends ThroughExit {
   constructor(
     private readonly stream: LinkStream,
-    private readonly policy: TargetPolicy,
+    policy: TargetPolicy,
   ) {
-    super();
+    super(policy);
     stream.on('datagram', (from: TargetAddress, data: Buffer) => {
       if (!this.closed) this.onReply?.(from, data);
     });
@@ -115,13 +125,7 @@ class LinkWayOut extends WayOutBase {
     stream.resume();
   }
 
-  send(target: TargetAddress, data: Buffer): void {
-    if (this.closed) return;
-    try {
-      checkUnresolvedTarget(target, this.policy);
-    } catch {
-      return; // refused datagrams are dropped, as on the other ways out
-    }
+  protected forward(target: TargetAddress, data: Buffer): void {
     this.stream.sendDatagram(target, data);
   }
 
