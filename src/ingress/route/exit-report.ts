@@ -20,6 +20,8 @@ export interface ExitLinkFigures {
   readonly bytesSent: number;
   readonly bytesReceived: number;
   readonly windowStalls: number;
+  /** UDP datagrams dropped on the way to the exit at a full queue (the link behind). */
+  readonly datagramsDropped: number;
 }
 
 export interface ExitReportRow {
@@ -53,5 +55,5 @@ export function exitReport(snap: Snapshot, health: ExitHealth, pools?: LinkPools
 function linkFigures(p: ReturnType<LinkPools['all']>[number] | undefined): ExitLinkFigures | null {
   if (!p) return null;
   const t = p.totals;
-  return { links: p.linkCount, streams: p.streamCount, rttMs: p.rttMs ?? null, connects: p.connects, breaks: p.breaks, bytesSent: t.bytesSent, bytesReceived: t.bytesReceived, windowStalls: t.windowStalls };
+  return { links: p.linkCount, streams: p.streamCount, rttMs: p.rttMs ?? null, connects: p.connects, breaks: p.breaks, bytesSent: t.bytesSent, bytesReceived: t.bytesReceived, windowStalls: t.windowStalls, datagramsDropped: t.datagramsDropped };
 }
