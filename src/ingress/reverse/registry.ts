@@ -23,7 +23,13 @@ import { acceptedPacket, heartbeatPacket, parseRegistration, responsePacket } fr
 import { encodePacket } from '../../protocol/work-packet/codec.js';
 import { WorkConn } from './work-conn.js';
 import { LinkSession } from '../../link/session.js';
-import { peerPinError } from '../../link/identity.js';
+import { isPinned, peerFingerprint, peerPinError } from '../../link/identity.js';
+
+/** The link certificates a reverse exit may present: current, and next during a rotation; undefined: not pinned. */
+function linkPins(c: ReverseExitConfig): string[] | undefined {
+  if (c.linkFingerprint === undefined) return undefined;
+  return c.nextLinkFingerprint !== undefined ? [c.linkFingerprint, c.nextLinkFingerprint] : [c.linkFingerprint];
+}
 
 /** Requests that may wait for one exit's pool at once; past this they fail at once. */
 const MAX_WAITERS = 10_000;
@@ -67,6 +73,8 @@ class ExitState {
   readonly waiters: Waiter[] = [];
   /** Links of this exit (exits that registered with `link`): each carries many tunnels; draining ones are out. */
   readonly links = new Set<LinkSession>();
+  /** The certificate each link and registered connection came with: a retired key's are let go. */
+  readonly peers = new Map<LinkSession | WorkConn, string>();
   /** HMAC of the last token that verified against `config.tokenHash` (scrypt paid once). */
   verifiedMac: Buffer | undefined;
   from: CidrSet;
@@ -136,7 +144,7 @@ export class ReverseRegistry {
           st.verifiedMac = undefined;
           for (const c of [...st.idle]) c.fail('exit token or sources changed');
           this.drainLinks(st, 'exit token or sources changed');
-        }
+        } else this.dropUnpinned(st);
       }
     }
     for (const [id, st] of this.states) {
@@ -150,6 +158,20 @@ export class ReverseRegistry {
 
   private changed(): void {
     this.onChange?.();
+  }
+
+  /** A key rotation retired a key: its idle connections close, its links drain (live streams finish). */
+  private dropUnpinned(st: ExitState): void {
+    const pins = linkPins(st.config);
+    if (!pins) return;
+    for (const [peer, fp] of st.peers) {
+      if (isPinned(fp, pins)) continue;
+      st.peers.delete(peer);
+      if (peer instanceof LinkSession) {
+        if (st.links.delete(peer)) peer.drain('exit key retired');
+      } else if (st.idle.has(peer)) peer.fail('exit key retired');
+    }
+    this.changed();
   }
 
   /** GOAWAY on every link of `st`: its live streams finish, new ones go elsewhere (the exit dials anew). */
@@ -282,8 +304,8 @@ export class ReverseRegistry {
     if (!(await this.tokenMatches(st, reg.token, key))) return this.refuse(conn, reg.exit, 'AUTH_FAILED', `exit '${reg.exit}': ${WRONG}`);
     if (this.states.get(reg.exit) !== st || conn.state === 'closed') return false; // reconfigured or gone meanwhile
     // A pinned identity: the token alone is not enough (a leaked token without the exit's key registers nothing).
-    const pin = st.config.linkFingerprint;
-    const pinError = pin === undefined ? undefined : peerPinError(conn.socket, [pin]);
+    const pins = linkPins(st.config);
+    const pinError = pins === undefined ? undefined : peerPinError(conn.socket, pins);
     if (pinError) return this.refuse(conn, reg.exit, 'AUTH_FAILED', `exit '${reg.exit}': ${pinError}`);
     // The sources may have changed while the token check waited its turn: judge by those in force now.
     if (st.from.size > 0 && !st.from.hasText(conn.source)) return this.refuse(conn, reg.exit, 'SOURCE_NOT_ALLOWED', `exit '${reg.exit}' may not register from ${conn.source}`);
@@ -300,7 +322,9 @@ export class ReverseRegistry {
       return true;
     }
     st.live.add(conn);
+    if (pins !== undefined) st.peers.set(conn, peerFingerprint(conn.socket) ?? '');
     conn.onClose = () => {
+      st.peers.delete(conn);
       st.live.delete(conn);
       if (st.idle.delete(conn)) this.changed();
     };
@@ -318,9 +342,12 @@ export class ReverseRegistry {
     const link = new LinkSession(conn.socket, { dialled: false, heartbeatMs: this.heartbeatMs, name: `reverse exit ${conn.exitId} (link from ${conn.source})` });
     conn.socket.resume();
     st.links.add(link);
+    st.peers.delete(conn);
+    st.peers.set(link, peerFingerprint(conn.socket) ?? '');
     link.on('stream', (s) => s.refuse('BAD_REQUEST', 'an ingress takes no streams from a reverse exit'));
     link.on('goaway', () => st.links.delete(link) && this.changed());
     link.on('close', (err) => {
+      st.peers.delete(link);
       if (st.links.delete(link)) this.changed();
       if (err) this.log.info({ exit: conn.exitId, source: conn.source, reason: err.message }, 'reverse exit link broken');
     });
