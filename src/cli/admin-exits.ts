@@ -12,9 +12,10 @@ export const EXITS_USAGE = `usage: hopgate exits <add|list|show|health|drain|und
          [--egress-ip IP] [--egress-ip6 IPV6] [--country cc] [--state S] [--city C] [--asn N] [--tag T]...
                          --egress-ip6: its IPv6 egress (dual stack); IPv6 targets go only to exits with one
                          --username defaults to ingress for --kind hopgate (the login \`hopgate exit\` accepts)
+         [--link-port P --link-fingerprint FP]   a hopgate exit's links (its --link-listen port and certificate)
   add ID --reverse [--from CIDR]... [--max-connections N]
          [--allow-target CIDR]... [--deny-target CIDR]... [--allow-port P]...
-         [--egress-ip IP] [--country cc] …   an exit that dials the ingresses (behind NAT or a
+         [--egress-ip IP] [--country cc] [--link-fingerprint FP] …   an exit that dials the ingresses (behind NAT or a
                          firewall); prints its token (shown once) and the command to run it
   list                   every exit; with an ingress (--ingress URL, HOPGATE_INGRESS_ADMIN, or
                          the state dir's ingress.yaml from \`hopgate up\`) also its QUALITY score:

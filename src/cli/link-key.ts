@@ -19,6 +19,7 @@ export const LINK_KEY_USAGE = `usage: hopgate link-key <show|next|promote> --dir
   promote   the staged key becomes the one new links present
   --dir     the identity dir: an exit's --state-dir, an ingress's <state-dir>/link
             (hopgate up: .hopgate/ingress-link, .hopgate/exits/ID)
+  --json    the fingerprints as JSON
 `;
 
 export function linkKeyCommand(argv: string[]): void {

@@ -185,7 +185,9 @@ export async function upCommand(argv: string[]): Promise<void> {
     }
     // A copy of the rendered configuration, for `hopgate ports` and for reading (the control plane is the source).
     const rendered = renderIngressConfig(await cp.store.snapshot());
-    writeFileAtomic(join(stateDir, 'ingress.yaml'), `# written by hopgate up from the control plane (${cp.url}); not read back: change things through the API or the CLI\n${renderYaml(rendered)}`);
+    // With this node's link identity, as the ingress runs it (the control plane renders what every node shares).
+    const local = { ...rendered, config: { ...rendered.config, links: { identityDir: ingressLinkDir } } };
+    writeFileAtomic(join(stateDir, 'ingress.yaml'), `# written by hopgate up from the control plane (${cp.url}); not read back: change things through the API or the CLI\n${renderYaml(local)}`);
   } catch (err) {
     await cp.close();
     throw err;

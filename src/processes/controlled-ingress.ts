@@ -120,7 +120,7 @@ class ControlledIngressNode implements ControlledIngress {
   private applier: Applier | undefined;
   /** The revision in force, and who waits for a later one. */
   private applied = -1;
-  private readonly linkIdentity: LinkIdentitySource;
+  private readonly linkIdentity: LinkIdentitySource | undefined;
   /** The link fingerprints last sent with an ack (JSON). */
   private reportedLink = '';
   private readonly waiters = new Set<{ revision: number; resolve: () => void }>();
@@ -148,8 +148,13 @@ class ControlledIngressNode implements ControlledIngress {
     this.stateDir = new StateDir(resolve(o.stateDir), this.log);
     // Every node has a link identity: the control plane records its fingerprint (acks) and exits pin it.
     const links = o.links ?? { identityDir: join(resolve(o.stateDir), 'link') };
-    this.linkIdentity = new LinkIdentitySource(links.identityDir, 'hopgate ingress');
-    this.overrides = { ...(o.admin ? { metrics: o.admin } : {}), links };
+    try {
+      this.linkIdentity = new LinkIdentitySource(links.identityDir, 'hopgate ingress');
+    } catch (err) {
+      // An unwritable state dir never stops the node (as for its other files): no links, exits are dialled over SOCKS5.
+      this.log.warn({ dir: links.identityDir, err: String(err) }, 'link identity unavailable: links to exits off');
+    }
+    this.overrides = { ...(o.admin ? { metrics: o.admin } : {}), ...(this.linkIdentity ? { links } : {}) };
     this.state = new ControlConfigState(this.overrides);
     this.snapshots = new SnapshotKeeper(this.stateDir, this.log, () => this.state.saved(this.nodeId, o.controlUrl));
     this.ledger = new StatsLedger(o.statsGraceMs, o.now);
@@ -399,7 +404,7 @@ class ControlledIngressNode implements ControlledIngress {
 
   private linkFingerprints(): string[] | undefined {
     try {
-      return this.linkIdentity.fingerprints();
+      return this.linkIdentity?.fingerprints();
     } catch (err) {
       this.log.warn({ err: String(err) }, 'link identity unreadable; fingerprints not reported');
       return undefined;
