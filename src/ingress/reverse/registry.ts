@@ -322,7 +322,7 @@ export class ReverseRegistry {
       return true;
     }
     st.live.add(conn);
-    if (pins !== undefined) st.peers.set(conn, peerFingerprint(conn.socket) ?? '');
+    st.peers.set(conn, peerFingerprint(conn.socket) ?? '');
     conn.onClose = () => {
       st.peers.delete(conn);
       st.live.delete(conn);
