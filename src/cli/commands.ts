@@ -68,7 +68,7 @@ export const COMMANDS: readonly Command[] = [
   { name: 'ingress', subcommands: [], usage: fromUsage('ingress'), run: async (argv) => (await import('./ingress.js')).ingressCommand(argv) },
   { name: 'exit', subcommands: [], usage: fromUsage('exit'), run: async (argv) => (await import('./exit.js')).exitCommand(argv) },
   { name: 'ports', subcommands: [], usage: fromUsage('ports'), run: async (argv) => (await import('./ports.js')).portsCommand(argv) },
-  { name: 'link-key', subcommands: ['show', 'next', 'promote'], usage: async () => (await import('./link-key.js')).LINK_KEY_USAGE, run: async (argv) => (await import('./link-key.js')).linkKeyCommand(argv) },
+  { name: 'link-key', subcommands: ['show', 'next', 'promote'], usage: async () => (await import('./link-key.js')).LINK_KEY_USAGE, run: async (argv, out) => (await import('./link-key.js')).linkKeyCommand(argv, out) },
   { name: 'hash-password', subcommands: [], usage: fromUsage('hash-password'), run: async (argv) => (await import('./hash-password.js')).hashPasswordCommand(argv) },
   { name: 'control', subcommands: [], usage: async () => (await import('./control-usage.js')).CONTROL_USAGE, run: async (argv) => (await import('./control.js')).controlCommand(argv) },
   {

@@ -139,6 +139,17 @@ export async function exitCommand(argv: string[]): Promise<void> {
   const linkAllow = values['link-allow'] ?? [];
   const control = values.control !== undefined ? { url: values.control, token: values['link-token-file'] ? readFileSync(values['link-token-file'], 'utf8').trim() : (process.env.HOPGATE_EXIT_LINK_TOKEN ?? '') } : undefined;
   if (control && !control.token) fail('--control needs the exit\'s link token: --link-token-file FILE or HOPGATE_EXIT_LINK_TOKEN (hopgate exits link-token ID)');
+  if (control) {
+    // The pins decide who may link: read over the network, they must come authenticated and untampered.
+    let u: URL;
+    try {
+      u = new URL(control.url);
+    } catch {
+      fail(`--control '${control.url}' is not a URL`);
+    }
+    const loopback = /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/.test(u.hostname);
+    if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) fail('--control must be https:// (http:// only on loopback): the ingress pins read from it decide who may link');
+  }
   if (control && !linkAt) fail('--control needs --link-listen HOST:PORT (it reads the ingresses\' link pins)');
   if (linkAt && linkAllow.length === 0 && !control) fail('--link-allow FINGERPRINT or --control URL is required with --link-listen (the ingresses\' link fingerprints, given or read from the control plane)');
   if (!linkAt && linkAllow.length > 0) fail('--link-allow needs --link-listen HOST:PORT');

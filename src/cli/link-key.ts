@@ -10,6 +10,7 @@
  * ingress's old key leaves the pins when it reports only the new one).
  */
 import { fail, parse } from './args.js';
+import type { CliOutput } from './output.js';
 import { LinkIdentitySource, promoteNextLinkIdentity, readNextLinkIdentity, stageNextLinkIdentity } from '../link/identity.js';
 
 export const LINK_KEY_USAGE = `usage: hopgate link-key <show|next|promote> --dir DIR
@@ -22,12 +23,12 @@ export const LINK_KEY_USAGE = `usage: hopgate link-key <show|next|promote> --dir
   --json    the fingerprints as JSON
 `;
 
-export function linkKeyCommand(argv: string[]): void {
+export function linkKeyCommand(argv: string[], out: CliOutput): void {
   const { values, positionals } = parse(argv, { dir: { type: 'string' }, json: { type: 'boolean', default: false } });
   const [sub] = positionals;
   if (!values.dir) fail('link-key: --dir DIR is required');
   const dir = values.dir;
-  const print = (o: Record<string, unknown>, text: string): void => void process.stdout.write(values.json ? JSON.stringify(o) + '\n' : text + '\n');
+  const print = (o: Record<string, unknown>, text: string): void => out.stdout(values.json ? JSON.stringify(o) + '\n' : text + '\n');
   switch (sub) {
     case 'show': {
       const current = new LinkIdentitySource(dir, 'hopgate node').current().fingerprint;
