@@ -228,7 +228,12 @@ export async function exitsCommand(argv: string[], out: CliOutput = processOutpu
     case 'list': {
       const { exits } = await client.request<{ exits: ExitViewT[] }>('GET', '/v1/exits');
       const quality = await ingressQuality(values.ingress, values['state-dir']);
-      if (values.json) return printJson(out, quality?.ok ? exits.map((e) => ({ ...e, quality: quality.byId.get(e.id)?.quality ?? null, link: quality.byId.get(e.id)?.link ?? null })) : exits);
+      // `link`: the pins (control plane) and, measured by the ingress, the live links' figures (docs/ROUTING.md).
+      const merged = (e: ExitViewT) => {
+        const live = quality?.ok ? quality.byId.get(e.id)?.link : undefined;
+        return { ...e, quality: quality?.ok ? (quality.byId.get(e.id)?.quality ?? null) : null, link: live ? { ...(e.link ?? {}), ...live } : e.link };
+      };
+      if (values.json) return printJson(out, quality?.ok ? exits.map(merged) : exits);
       out.stdout(exits.length > 0 ? rows(exits, quality) : 'no exits\n');
       return;
     }
