@@ -8,6 +8,7 @@ import { inspect } from 'node:util';
 import { Migrator, PostgresAdapter, type ColumnDefinitionBuilder, type CreateTableBuilder, type Kysely, type Migration } from 'kysely';
 import type { ControlDb } from './db.js';
 import { loginDomainStats } from './login-domain-migration.js';
+import { linkKeys } from './link-keys-migration.js';
 
 export const MIGRATION_TABLE = 'hopgate_migration';
 export const MIGRATION_LOCK_TABLE = 'hopgate_migration_lock';
@@ -440,30 +441,6 @@ const jetstreamRequests: Migration = {
   },
   async down(db: AnyDb) {
     await db.schema.dropTable('jetstream_requests').execute();
-  },
-};
-
-/**
- * Link keys (issue 19, docs/EXITS.md "Link keys"): a hopgate exit's link port and pinned
- * certificate fingerprints (current, and the next one during a rotation), a reverse exit's
- * pins, the token a hopgate exit reads the ingresses' pins with (sha256), and each ingress
- * node's link fingerprints as it reported them.
- */
-const linkKeys: Migration = {
-  async up(db: AnyDb) {
-    await db.schema.alterTable('exits').addColumn('link_port', 'integer').execute();
-    await db.schema.alterTable('exits').addColumn('link_fingerprint', 'varchar(100)').execute();
-    await db.schema.alterTable('exits').addColumn('link_next_fingerprint', 'varchar(100)').execute();
-    await db.schema.alterTable('exits').addColumn('link_token_hash', 'varchar(64)').execute();
-    await db.schema.createIndex('exits_link_token').on('exits').column('link_token_hash').execute();
-    await db.schema.alterTable('ingress_nodes').addColumn('link_fingerprint', 'varchar(100)').execute();
-    await db.schema.alterTable('ingress_nodes').addColumn('link_next_fingerprint', 'varchar(100)').execute();
-    await db.schema.alterTable('ingress_nodes').addColumn('link_reported_at', 'varchar(40)').execute();
-  },
-  async down(db: AnyDb) {
-    for (const c of ['link_reported_at', 'link_next_fingerprint', 'link_fingerprint']) await db.schema.alterTable('ingress_nodes').dropColumn(c).execute();
-    await db.schema.dropIndex('exits_link_token').execute();
-    for (const c of ['link_token_hash', 'link_next_fingerprint', 'link_fingerprint', 'link_port']) await db.schema.alterTable('exits').dropColumn(c).execute();
   },
 };
 

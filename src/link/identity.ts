@@ -174,6 +174,12 @@ export function peerFingerprint(socket: TLSSocket): string | undefined {
   return cert && cert.fingerprint256 ? cert.fingerprint256 : undefined;
 }
 
+/** The pins of a peer: its current fingerprint, and the next one during a key rotation; undefined: not pinned. */
+export function pinsOf(current: string | undefined, next: string | undefined): string[] | undefined {
+  if (current === undefined) return undefined;
+  return next !== undefined ? [current, next] : [current];
+}
+
 /** Whether `fp` is one of `pinned` (case and colons aside). */
 export function isPinned(fp: string, pinned: readonly string[]): boolean {
   const n = normalize(fp);

@@ -23,13 +23,10 @@ import { acceptedPacket, heartbeatPacket, parseRegistration, responsePacket } fr
 import { encodePacket } from '../../protocol/work-packet/codec.js';
 import { WorkConn } from './work-conn.js';
 import { LinkSession } from '../../link/session.js';
-import { isPinned, peerFingerprint, peerPinError } from '../../link/identity.js';
+import { isPinned, peerFingerprint, peerPinError, pinsOf } from '../../link/identity.js';
 
-/** The link certificates a reverse exit may present: current, and next during a rotation; undefined: not pinned. */
-function linkPins(c: ReverseExitConfig): string[] | undefined {
-  if (c.linkFingerprint === undefined) return undefined;
-  return c.nextLinkFingerprint !== undefined ? [c.linkFingerprint, c.nextLinkFingerprint] : [c.linkFingerprint];
-}
+/** The link certificates a reverse exit may present. */
+const linkPins = (c: ReverseExitConfig): string[] | undefined => pinsOf(c.linkFingerprint, c.nextLinkFingerprint);
 
 /** Requests that may wait for one exit's pool at once; past this they fail at once. */
 const MAX_WAITERS = 10_000;

@@ -16,7 +16,7 @@ import { backoffDelay, type BackoffPolicy } from '../../shared/backoff.js';
 import { within } from '../../shared/deadline.js';
 import type { TargetAddress } from '../../protocol/address.js';
 import type { ForwardExitConfig, IngressConfig } from '../../shared/schema/ingress-config.js';
-import { dialLinkTls, isPinned, LinkIdentitySource, peerFingerprint } from '../../link/identity.js';
+import { dialLinkTls, isPinned, LinkIdentitySource, peerFingerprint, pinsOf } from '../../link/identity.js';
 import { LinkSession } from '../../link/session.js';
 import type { LinkStream } from '../../link/stream.js';
 import { LinkError } from '../../link/errors.js';
@@ -70,8 +70,7 @@ export class ExitLinks {
 
   /** The exit certificates accepted: the current one, and the next during a key rotation. */
   get pins(): string[] {
-    const l = this.exit.link;
-    return l.nextFingerprint !== undefined ? [l.fingerprint, l.nextFingerprint] : [l.fingerprint];
+    return pinsOf(this.exit.link.fingerprint, this.exit.link.nextFingerprint)!;
   }
 
   /** The exit certificates of the links taking new streams (not draining): after a rotation, only the new key's. */
