@@ -1,4 +1,4 @@
-/** `hopgate exits add|list|show|health|drain|undrain|token|delete`: the exit inventory over the control-plane API. */
+/** `hopgate exits add|list|show|health|drain|undrain|token|link|link-key|link-token|link-pins|delete`: the exit inventory over the control-plane API. */
 import type { ExitViewT } from '../control/api-schemas.js';
 import { AdminError, COMMON_HELP, COMMON_OPTIONS, adminClient, printJson, table, type AdminClient } from './admin-client.js';
 import { parse } from './args.js';
@@ -6,15 +6,16 @@ import { fetchHealthHistory, healthText } from './admin-exit-health.js';
 import { processOutput, type CliOutput } from './output.js';
 import { ingressQuality, linkText, qualityText, type IngressQuality } from './ingress-quality.js';
 
-export const EXITS_USAGE = `usage: hopgate exits <add|list|show|health|drain|undrain|token|delete> [ID] [options]
+export const EXITS_USAGE = `usage: hopgate exits <add|list|show|health|drain|undrain|token|link|link-key|link-token|link-pins|delete> [ID] [options]
 
   add ID --host H --port P [--kind hopgate|socks5|http] [--username U] [--password P]
          [--egress-ip IP] [--egress-ip6 IPV6] [--country cc] [--state S] [--city C] [--asn N] [--tag T]...
                          --egress-ip6: its IPv6 egress (dual stack); IPv6 targets go only to exits with one
                          --username defaults to ingress for --kind hopgate (the login \`hopgate exit\` accepts)
+         [--link-port P --link-fingerprint FP]   a hopgate exit's links (its --link-listen port and certificate)
   add ID --reverse [--from CIDR]... [--max-connections N]
          [--allow-target CIDR]... [--deny-target CIDR]... [--allow-port P]...
-         [--egress-ip IP] [--country cc] …   an exit that dials the ingresses (behind NAT or a
+         [--egress-ip IP] [--country cc] [--link-fingerprint FP] …   an exit that dials the ingresses (behind NAT or a
                          firewall); prints its token (shown once) and the command to run it
   list                   every exit; with an ingress (--ingress URL, HOPGATE_INGRESS_ADMIN, or
                          the state dir's ingress.yaml from \`hopgate up\`) also its QUALITY score:
@@ -25,10 +26,26 @@ export const EXITS_USAGE = `usage: hopgate exits <add|list|show|health|drain|und
                          10,000 minutes), default 24h
   drain ID | undrain ID  stop / resume new connections through the exit
   token ID               a new token for a reverse exit (shown once; the old one stops working)
+  link ID --fingerprint FP [--port P] | --off
+                         pin the exit's link certificate (hopgate exit prints it); a hopgate exit
+                         also needs its --link-listen port: ingresses then reach it over links
+  link-key ID --next FP | --retire
+                         rotate its link key: --next pins the new certificate beside the current
+                         one; --retire, once the exit presents the new one, refuses the old
+  link-token ID          a hopgate exit's token for reading the ingresses' pins (shown once):
+                         hopgate exit … --control URL --link-token-file F
+  link-pins              the ingresses' link fingerprints the exits pin (current and next)
   delete ID [--force]    --force also takes it out of the customer lists that name it
                          (refused if it is a customer's only exit: an empty list means every exit)
 
 ${COMMON_HELP}`;
+
+/** The pinned link key(s) of an exit, one line. */
+export function linkLine(e: ExitViewT): string {
+  if (!e.link) return 'none (the ingress uses its SOCKS5 port)';
+  const at = e.link.port !== null ? `port ${e.link.port}, ` : '';
+  return `${at}pinned ${e.link.fingerprint}${e.link.nextFingerprint ? `, next ${e.link.nextFingerprint} (rotating)` : ''}${e.link.tokenSet ? ', link token issued' : ''}`;
+}
 
 function address(e: ExitViewT): string {
   if (e.reverse) return `dials in${e.reverse.from.length > 0 ? ` from ${e.reverse.from.join(',')}` : ''}`;
@@ -106,6 +123,12 @@ export async function exitsCommand(argv: string[], out: CliOutput = processOutpu
     force: { type: 'boolean', default: false },
     ingress: { type: 'string' },
     since: { type: 'string', default: '24h' },
+    'link-port': { type: 'string' },
+    'link-fingerprint': { type: 'string' },
+    fingerprint: { type: 'string' },
+    off: { type: 'boolean', default: false },
+    next: { type: 'string' },
+    retire: { type: 'boolean', default: false },
   });
   const [sub, id] = positionals;
   if (values.help || sub === undefined || sub === 'help') {
@@ -141,6 +164,7 @@ export async function exitsCommand(argv: string[], out: CliOutput = processOutpu
             ...(values.from ? { from: values.from } : {}),
             ...(values['max-connections'] ? { maxConnections: Number(values['max-connections']) } : {}),
             ...targets,
+            ...(values['link-fingerprint'] ? { linkFingerprint: values['link-fingerprint'] } : {}),
             ...place,
           }
         : {
@@ -150,6 +174,7 @@ export async function exitsCommand(argv: string[], out: CliOutput = processOutpu
             ...(values.kind ? { kind: values.kind } : {}),
             ...(values.username ? { username: values.username } : {}),
             ...(values.password ? { password: values.password } : {}),
+            ...(values['link-port'] || values['link-fingerprint'] ? { link: { port: Number(values['link-port']), fingerprint: values['link-fingerprint'] } } : {}),
             ...place,
           };
       const e = await client.request<ExitViewT & { token?: string }>('POST', '/v1/exits', body);
@@ -165,10 +190,50 @@ export async function exitsCommand(argv: string[], out: CliOutput = processOutpu
       await printToken(out, client, id!, r.token);
       return;
     }
+    case 'link': {
+      const cur = await client.request<ExitViewT>('GET', path());
+      if (!values.off && !values.fingerprint) throw new AdminError('exits link: --fingerprint FP (and --port P for a hopgate exit), or --off');
+      const port = values.port ?? cur.link?.port ?? undefined;
+      const body = cur.reverse
+        ? { linkFingerprint: values.off ? null : values.fingerprint, nextLinkFingerprint: null }
+        : { link: values.off ? null : { port: Number(port), fingerprint: values.fingerprint } };
+      if (!cur.reverse && !values.off && port === undefined) throw new AdminError('exits link: --port P (the exit\'s --link-listen port)');
+      const e = await client.request<ExitViewT>('PATCH', path(), body);
+      if (values.json) return printJson(out, e);
+      out.stdout(`exit ${e.id}: ${linkLine(e)}\n`);
+      return;
+    }
+    case 'link-key': {
+      if (Boolean(values.next) === values.retire) throw new AdminError('exits link-key: --next FINGERPRINT or --retire');
+      const e = values.retire
+        ? await client.request<ExitViewT>('POST', `${path()}/link-key/retire`)
+        : await client.request<ExitViewT>('POST', `${path()}/link-key`, { fingerprint: values.next });
+      if (values.json) return printJson(out, e);
+      out.stdout(`exit ${e.id}: ${linkLine(e)}\n`);
+      return;
+    }
+    case 'link-token': {
+      const r = await client.request<{ token: string }>('POST', `${path()}/link-token`);
+      if (values.json) return printJson(out, { id, token: r.token });
+      out.stdout(`link token for exit ${id} (shown once; the previous one stops working):\n${r.token}\n`);
+      out.stdout(`run the exit with: hopgate exit … --link-listen H:P --control ${client.baseUrl} --link-token-file FILE\n`);
+      return;
+    }
+    case 'link-pins': {
+      const r = await client.request<{ fingerprints: string[] }>('GET', '/v1/link-pins');
+      if (values.json) return printJson(out, r);
+      out.stdout(r.fingerprints.length > 0 ? r.fingerprints.join('\n') + '\n' : 'no ingress has reported a link fingerprint yet\n');
+      return;
+    }
     case 'list': {
       const { exits } = await client.request<{ exits: ExitViewT[] }>('GET', '/v1/exits');
       const quality = await ingressQuality(values.ingress, values['state-dir']);
-      if (values.json) return printJson(out, quality?.ok ? exits.map((e) => ({ ...e, quality: quality.byId.get(e.id)?.quality ?? null, link: quality.byId.get(e.id)?.link ?? null })) : exits);
+      // `link`: the pins (control plane) and, measured by the ingress, the live links' figures (docs/ROUTING.md).
+      const merged = (e: ExitViewT) => {
+        const live = quality?.ok ? quality.byId.get(e.id)?.link : undefined;
+        return { ...e, quality: quality?.ok ? (quality.byId.get(e.id)?.quality ?? null) : null, link: live ? { ...(e.link ?? {}), ...live } : e.link };
+      };
+      if (values.json) return printJson(out, quality?.ok ? exits.map(merged) : exits);
       out.stdout(exits.length > 0 ? rows(exits, quality) : 'no exits\n');
       return;
     }
@@ -176,7 +241,7 @@ export async function exitsCommand(argv: string[], out: CliOutput = processOutpu
       const e = await client.request<ExitViewT>('GET', path());
       const quality = await ingressQuality(values.ingress, values['state-dir']);
       if (values.json) return printJson(out, quality?.ok ? { ...e, quality: quality.byId.get(e.id)?.quality ?? null } : e);
-      out.stdout(rows([e], quality));
+      out.stdout(rows([e], quality) + `link: ${linkLine(e)}\n`);
       return;
     }
     case 'health': {

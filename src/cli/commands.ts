@@ -18,16 +18,18 @@ commands:
   exit --listen H:P --egress IP --allow-from CIDR  a SOCKS5 relay for ingresses only (secret: --secret-file or HOPGATE_EXIT_SECRET)
        [--egress6 IPV6] [--egress-ports FIRST-LAST] [--allow-target CIDR] [--admin PORT] [--connect-timeout-ms MS]   (docs/EXITS.md)
        [--link-listen H:P --link-allow FINGERPRINT [--state-dir DIR]]   also accept links (TLS, many tunnels each; its fingerprint is printed at start)
+       [--control URL --link-token-file F [--link-keys-every-ms MS]]   read the ingresses' link pins from the control plane instead
   exit --connect-to H:7443 --id ID [--ca PEM]      a reverse exit: dials the ingress, opens no port (token: --token-file or HOPGATE_EXIT_TOKEN;
        [--servername N] [--links N | --work-connections [--pool N]] [--state-dir DIR] [--egress IP] [--egress6 IPV6] [--egress-ports FIRST-LAST] [--allow-target CIDR]...
        [--deny-target CIDR]... [--allow-port P]... [--drain-ms MS] [--log-level L]
                                                    --admin [HOST:]PORT for its /metrics and /healthz; docs/REVERSE-EXITS.md)
   ports LOGIN [--config FILE] [--admin URL] [--json]  the customer's port → exit table, with live health
+  link-key show|next|promote --dir DIR             this node's link key: stage a next one, promote it (a rotation without a gap; docs/EXITS.md)
   hash-password [PASSWORD]                         print a password hash for a config file (reads stdin if no argument;
                                                    a password that starts with '-' goes after --: hash-password -- -secret)
   control [--db URL] [--listen H:P] [--state-dir D] the control plane: asset store and REST API (docs/CONTROL.md)
   user add|list|show|suspend|resume|rotate|delete  customers, through the control plane API (--control URL --token T)
-  exits add|list|show|health|drain|undrain|token|delete
+  exits add|list|show|health|drain|undrain|token|link|link-key|link-token|link-pins|delete
                                                    the exit inventory (add --reverse: an exit that dials in), through the control plane API
   usage [LOGIN] [--by minute|hour|day|month]       usage per period and exit, through the control plane API
   usage domains CUSTOMER [--period 24h] [--limit N]  the customer's top target domains by bytes
@@ -66,6 +68,7 @@ export const COMMANDS: readonly Command[] = [
   { name: 'ingress', subcommands: [], usage: fromUsage('ingress'), run: async (argv) => (await import('./ingress.js')).ingressCommand(argv) },
   { name: 'exit', subcommands: [], usage: fromUsage('exit'), run: async (argv) => (await import('./exit.js')).exitCommand(argv) },
   { name: 'ports', subcommands: [], usage: fromUsage('ports'), run: async (argv) => (await import('./ports.js')).portsCommand(argv) },
+  { name: 'link-key', subcommands: ['show', 'next', 'promote'], usage: async () => (await import('./link-key.js')).LINK_KEY_USAGE, run: async (argv, out) => (await import('./link-key.js')).linkKeyCommand(argv, out) },
   { name: 'hash-password', subcommands: [], usage: fromUsage('hash-password'), run: async (argv) => (await import('./hash-password.js')).hashPasswordCommand(argv) },
   { name: 'control', subcommands: [], usage: async () => (await import('./control-usage.js')).CONTROL_USAGE, run: async (argv) => (await import('./control.js')).controlCommand(argv) },
   {
@@ -76,7 +79,7 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: 'exits',
-    subcommands: ['add', 'list', 'show', 'health', 'drain', 'undrain', 'token', 'delete'],
+    subcommands: ['add', 'list', 'show', 'health', 'drain', 'undrain', 'token', 'link', 'link-key', 'link-token', 'link-pins', 'delete'],
     usage: async () => (await import('./admin-exits.js')).EXITS_USAGE,
     run: async (argv, out) => (await import('./admin-exits.js')).exitsCommand(argv, out),
   },

@@ -8,8 +8,9 @@
  *
  * With --link-listen, it also accepts links (issue 19): mutually authenticated
  * TLS on a port of its own, many tunnels per connection, the ingress pinned by
- * its certificate's fingerprint (--link-allow) and the exit's own identity made
- * on first start in --state-dir. The SOCKS5 port stays for one release, so
+ * its certificate's fingerprint (--link-allow, or read from the control plane with
+ * --control and the exit's link token) and the exit's own identity made on first
+ * start in --state-dir (a promoted key, `hopgate link-key promote`, is taken live). The SOCKS5 port stays for one release, so
  * ingresses move over one by one (docs/EXITS.md, "Links").
  */
 import type { Registry } from 'prom-client';
@@ -23,7 +24,8 @@ import { sourceRangeProblem } from '../shared/source-range.js';
 import { fail, parse, portRange } from './args.js';
 import { onShutdownSignal } from './signals.js';
 import { HOPGATE_EXIT_LOGIN } from '../shared/exits/hopgate-login.js';
-import { FINGERPRINT_PATTERN, loadOrCreateLinkIdentity, type LinkIdentity } from '../link/identity.js';
+import { FINGERPRINT_PATTERN, LinkIdentitySource, type LinkIdentity } from '../link/identity.js';
+import { ExitLinkKeys } from '../exit/link-keys.js';
 import { ExitLinkListener } from '../exit/link-listener.js';
 import { TargetPolicy } from '../shared/net/target-policy.js';
 import type { Logger } from '../shared/log.js';
@@ -104,6 +106,9 @@ export async function exitCommand(argv: string[]): Promise<void> {
     'connect-timeout-ms': { type: 'string' },
     'link-listen': { type: 'string' },
     'link-allow': { type: 'string', multiple: true },
+    control: { type: 'string' },
+    'link-token-file': { type: 'string' },
+    'link-keys-every-ms': { type: 'string', default: '10000' },
     'state-dir': { type: 'string', default: EXIT_STATE_DIR },
   });
   const m = /^(.+):(\d+)$/.exec(values.listen);
@@ -132,7 +137,21 @@ export async function exitCommand(argv: string[]): Promise<void> {
   const linkAt = values['link-listen'] !== undefined ? /^(.+):(\d+)$/.exec(values['link-listen']) : undefined;
   if (linkAt === null) fail('--link-listen must be HOST:PORT');
   const linkAllow = values['link-allow'] ?? [];
-  if (linkAt && linkAllow.length === 0) fail('--link-allow FINGERPRINT is required with --link-listen (the link fingerprint each ingress prints at start)');
+  const control = values.control !== undefined ? { url: values.control, token: values['link-token-file'] ? readFileSync(values['link-token-file'], 'utf8').trim() : (process.env.HOPGATE_EXIT_LINK_TOKEN ?? '') } : undefined;
+  if (control && !control.token) fail('--control needs the exit\'s link token: --link-token-file FILE or HOPGATE_EXIT_LINK_TOKEN (hopgate exits link-token ID)');
+  if (control) {
+    // The pins decide who may link: read over the network, they must come authenticated and untampered.
+    let u: URL;
+    try {
+      u = new URL(control.url);
+    } catch {
+      fail(`--control '${control.url}' is not a URL`);
+    }
+    const loopback = /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/.test(u.hostname);
+    if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) fail('--control must be https:// (http:// only on loopback): the ingress pins read from it decide who may link');
+  }
+  if (control && !linkAt) fail('--control needs --link-listen HOST:PORT (it reads the ingresses\' link pins)');
+  if (linkAt && linkAllow.length === 0 && !control) fail('--link-allow FINGERPRINT or --control URL is required with --link-listen (the ingresses\' link fingerprints, given or read from the control plane)');
   if (!linkAt && linkAllow.length > 0) fail('--link-allow needs --link-listen HOST:PORT');
   for (const fp of linkAllow) if (!FINGERPRINT_PATTERN.test(fp)) fail(`--link-allow '${fp}' is not a SHA-256 fingerprint (64 hex digits, colons optional)`);
   const log = createLogger(config.log.level, { role: 'exit' });
@@ -140,9 +159,15 @@ export async function exitCommand(argv: string[]): Promise<void> {
   const exit = await Ingress.start(config, log, { metrics: (r) => (registry = r) });
   let links: ExitLinkListener | undefined;
   let identity: LinkIdentity | undefined;
+  let keys: ExitLinkKeys | undefined;
   if (linkAt) {
-    identity = loadOrCreateLinkIdentity(values['state-dir'], 'hopgate exit');
+    const source = new LinkIdentitySource(values['state-dir'], 'hopgate exit');
+    identity = source.current();
     links = await startExitLinks(config, { host: linkAt[1]!.replace(/^\[|\]$/g, ''), port: Number(linkAt[2]), identity, allowIngress: linkAllow, allowFrom }, log);
+    // Pins from the control plane (when given) and a promoted key of its own, followed live.
+    keys = new ExitLinkKeys({ listener: links, identity: source, ...(control ? { control } : {}), everyMs: positiveMs('--link-keys-every-ms', values['link-keys-every-ms']), log });
+    await keys.refresh();
+    keys.start();
     if (registry) registerExitLinkMetrics(registry, links); // its /metrics (--admin) shows the links too
     // What ingresses pin (exits[].link.fingerprint): said at every start, made on the first.
     process.stderr.write(`hopgate exit: link fingerprint ${identity.fingerprint} (pin it as link.fingerprint on the ingress)\n`);
@@ -158,6 +183,7 @@ export async function exitCommand(argv: string[]): Promise<void> {
     }) + '\n',
   );
   onShutdownSignal(async () => {
+    keys?.stop();
     await Promise.all([exit.shutdown(), links?.close(config.limits.drainTimeoutMs)]);
   });
 }

@@ -23,7 +23,8 @@ import { startWhoami } from './demo-target.js';
 import { onShutdownSignal } from './signals.js';
 import { ensureSelfSignedCert } from './tls-cert.js';
 import { EXIT_LOGIN, exitConfig, startExitLinks } from './exit.js';
-import { loadOrCreateLinkIdentity } from '../link/identity.js';
+import { LinkIdentitySource } from '../link/identity.js';
+import { ExitLinkKeys } from '../exit/link-keys.js';
 import { Ingress } from '../ingress/ingress.js';
 import { createLogger } from '../shared/log.js';
 import { boundPort } from '../shared/listen.js';
@@ -126,20 +127,22 @@ export async function upCommand(argv: string[]): Promise<void> {
   // Dual stack when this host has IPv6 loopback: every exit also egresses from ::1, so IPv6 targets work.
   const ip6 = (await hasLoopback6()) ? '::1' : undefined;
   // Links (issue 19): the ingress and each exit have an identity in the state dir (made on the first
-  // start), pinned both ways; the ingress then opens streams on links instead of SOCKS5 connections.
+  // start), pinned both ways through the control plane: the exits' pins are in its exit inventory
+  // (rendered to the ingress), the ingress's are what it reports, read by each exit with its link token.
   const ingressLinkDir = join(stateDir, 'ingress-link');
-  const ingressLink = loadOrCreateLinkIdentity(ingressLinkDir, 'hopgate up ingress');
+  const ingressLink = new LinkIdentitySource(ingressLinkDir, 'hopgate up ingress');
   const exits = await Promise.all(
     DEMO_EXITS.map(async ([id, ip, country]) => {
       const cfg = exitConfig({ host: ip, port: exitPort, egress: ip, egress6: ip6, allowFrom: ['127.0.0.1/32'], secretHash: exitHash, allowTargets: DEMO_TARGETS });
       const log = createLogger('warn', { role: 'exit', exit: id });
       const node = await Ingress.start(cfg, log);
-      const identity = loadOrCreateLinkIdentity(join(stateDir, 'exits', id), `hopgate up exit ${id}`);
-      const links = await startExitLinks(cfg, { host: ip, port: exitLinkPort, identity, allowIngress: [ingressLink.fingerprint], allowFrom: ['127.0.0.1/32'] }, log).catch(async (err: unknown) => {
+      const identity = new LinkIdentitySource(join(stateDir, 'exits', id), `hopgate up exit ${id}`);
+      // No ingress pinned yet: the pins come from the control plane below, before the ingress starts.
+      const links = await startExitLinks(cfg, { host: ip, port: exitLinkPort, identity: identity.current(), allowIngress: [], allowFrom: ['127.0.0.1/32'] }, log).catch(async (err: unknown) => {
         await node.shutdown(0);
         throw err;
       });
-      return { id, ip, country, node, links, link: { port: links.port, fingerprint: identity.fingerprint } };
+      return { id, ip, country, node, links, identity, log, keys: undefined as ExitLinkKeys | undefined, link: { port: links.port, fingerprint: identity.current().fingerprint } };
     }),
   );
   const [revId, revIp, revCountry] = DEMO_REVERSE_EXIT;
@@ -168,13 +171,23 @@ export async function upCommand(argv: string[]): Promise<void> {
         // The tunnel port reverse exits dial (TLS with the same certificate).
         ...(reverse ? { reverse: { listen: { host: '127.0.0.1', port: Number(values['tunnel-port']) } } } : {}),
       },
-      exits: exits.map((e) => ({ id: e.id, kind: 'hopgate' as const, host: e.ip, port: exitPort, username: EXIT_LOGIN, password: secret, egressIp: e.ip, ...(ip6 ? { egressIp6: ip6 } : {}), country: e.country, via: [], tags: ['demo'], drain: false })),
+      exits: exits.map((e) => ({ id: e.id, kind: 'hopgate' as const, host: e.ip, port: exitPort, username: EXIT_LOGIN, password: secret, egressIp: e.ip, ...(ip6 ? { egressIp6: ip6 } : {}), country: e.country, via: [], tags: ['demo'], drain: false, link: e.link })),
       reverse: reverse && { id: reverse.id, kind: 'reverse', tokenHash: reverse.tokenHash, from: ['127.0.0.0/8'], maxConnections: 4096, egressIp: revIp, ...(ip6 ? { egressIp6: ip6 } : {}), country: revCountry, via: [], tags: ['demo'], drain: false },
       user: { login: demo.username, passwordHash: demo.hash },
+      ingressLink: ingressLink.fingerprints(),
     });
+    // Each exit reads the ingresses' pins with its own link token, now (before the ingress dials) and then every few seconds.
+    for (const e of exits) {
+      const t = await cp.store.issueExitLinkToken(e.id);
+      e.keys = new ExitLinkKeys({ listener: e.links, identity: e.identity, control: { url: cp.url, token: t }, everyMs: 5000, log: e.log });
+      await e.keys.refresh();
+      e.keys.start();
+    }
     // A copy of the rendered configuration, for `hopgate ports` and for reading (the control plane is the source).
     const rendered = renderIngressConfig(await cp.store.snapshot());
-    writeFileAtomic(join(stateDir, 'ingress.yaml'), `# written by hopgate up from the control plane (${cp.url}); not read back: change things through the API or the CLI\n${renderYaml(rendered)}`);
+    // With this node's link identity, as the ingress runs it (the control plane renders what every node shares).
+    const local = { ...rendered, config: { ...rendered.config, links: { identityDir: ingressLinkDir } } };
+    writeFileAtomic(join(stateDir, 'ingress.yaml'), `# written by hopgate up from the control plane (${cp.url}); not read back: change things through the API or the CLI\n${renderYaml(local)}`);
   } catch (err) {
     await cp.close();
     throw err;
@@ -194,7 +207,7 @@ export async function upCommand(argv: string[]): Promise<void> {
       workers,
       log: createLogger('warn', { role: 'ingress' }),
       bootWaitMs: 10_000,
-      links: { identityDir: ingressLinkDir, exits: Object.fromEntries(exits.map((e) => [e.id, e.link])) },
+      links: { identityDir: ingressLinkDir },
     });
   } catch (err) {
     await cp.close();
@@ -218,6 +231,7 @@ export async function upCommand(argv: string[]): Promise<void> {
   };
   process.stdout.write(values.json ? JSON.stringify(contract) + '\n' : humanBanner(contract, workers));
   onShutdownSignal(async () => {
+    for (const e of exits) e.keys?.stop();
     await reverseExit?.stop(1000);
     await ingress.stop();
     await Promise.all(exits.flatMap((e) => [e.links.close(2000), e.node.shutdown(2000)]));
@@ -315,6 +329,8 @@ async function seedDemo(
     exits: ForwardExitCreateInput[];
     reverse: (ExitCreateInput & { kind: 'reverse'; tokenHash: string }) | undefined;
     user: { login: string; passwordHash: string };
+    /** The ingress's link fingerprints: recorded for node 'local' now, so the exits pin it before its first dial (it reports them itself when it connects). */
+    ingressLink: string[];
   },
 ): Promise<string> {
   const actor = 'operator';
@@ -327,8 +343,8 @@ async function seedDemo(
   for (const e of want.exits) {
     const cur = await store.getExit(e.id);
     if (!cur) await store.createExit(e, actor);
-    else if (cur.host !== e.host || cur.port !== e.port || cur.password !== e.password || cur.egressIp !== e.egressIp || cur.egressIp6 !== (e.egressIp6 ?? null) || cur.kind !== e.kind) {
-      await store.updateExit(e.id, { host: e.host, port: e.port, password: e.password ?? null, egressIp: e.egressIp ?? null, egressIp6: e.egressIp6 ?? null, kind: e.kind, username: e.username ?? null }, actor);
+    else if (cur.host !== e.host || cur.port !== e.port || cur.password !== e.password || cur.egressIp !== e.egressIp || cur.egressIp6 !== (e.egressIp6 ?? null) || cur.kind !== e.kind || cur.link?.port !== e.link?.port || cur.link?.fingerprint !== e.link?.fingerprint) {
+      await store.updateExit(e.id, { host: e.host, port: e.port, password: e.password ?? null, egressIp: e.egressIp ?? null, egressIp6: e.egressIp6 ?? null, kind: e.kind, username: e.username ?? null, link: e.link ?? null }, actor);
     }
   }
   if (want.reverse) {
@@ -354,5 +370,6 @@ async function seedDemo(
     if (untouched && user.pools.length === 0 && user.exits.join() !== order.join()) await store.setAssignment(user.id, { exits: order, pools: [] }, actor);
   }
   if (!(await store.getNode('local'))) await store.createNode({ id: 'local', name: 'hopgate up' }, actor);
+  await store.recordNodeAck('local', undefined, undefined, want.ingressLink);
   return (await store.issueNodeToken('local'))!;
 }

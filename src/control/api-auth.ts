@@ -59,7 +59,8 @@ export type Principal =
   | { readonly kind: 'anonymous' }
   | { readonly kind: 'operator' }
   | { readonly kind: 'customer'; readonly id: string; readonly login: string }
-  | { readonly kind: 'ingress'; readonly nodeId: string };
+  | { readonly kind: 'ingress'; readonly nodeId: string }
+  | { readonly kind: 'exit'; readonly exitId: string };
 
 export type ApiAuthenticate = (req: FastifyRequest, reply: FastifyReply) => Promise<Principal>;
 
@@ -80,6 +81,11 @@ export function apiAuthorizer(o: ApiAuthOptions): ApiAuthorize {
     if (auth === 'ingress' && principal.kind !== 'ingress') {
       throw new ApiError(403, 'forbidden', 'this endpoint takes an ingress token (POST /v1/ingress-nodes/{id}/token)');
     }
+    if (auth === 'exit' && principal.kind !== 'exit' && principal.kind !== 'operator') {
+      throw new ApiError(403, 'forbidden', "this endpoint takes an exit's link token (POST /v1/exits/{id}/link-token) or the operator token");
+    }
+    // A link token reads link pins, nothing else.
+    if (principal.kind === 'exit' && auth !== 'exit') throw new ApiError(403, 'forbidden', "an exit's link token only reads link pins (GET /v1/link-pins)");
     return principal;
   };
 }
@@ -124,6 +130,12 @@ export function apiAuthenticator(o: ApiAuthOptions): ApiAuthenticate {
         if (node) return { kind: 'ingress', nodeId: node.id };
         throttle.fail(key, '');
         throw new ApiError(401, 'unauthorized', 'unknown ingress token');
+      }
+      if (value.startsWith('hgel_')) {
+        const exitId = await o.store.exitByLinkToken(value);
+        if (exitId !== undefined) return { kind: 'exit', exitId };
+        throttle.fail(key, '');
+        throw new ApiError(401, 'unauthorized', 'unknown exit link token');
       }
       throttle.fail(key, '');
       throw new ApiError(401, 'unauthorized', 'wrong operator token');

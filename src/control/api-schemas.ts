@@ -198,6 +198,11 @@ export const ExitPatch = z
     maxConnections: R.maxConnections.unwrap().optional(),
     /** Reverse exits only: what the ingress may hand it; null: what the target policy allows. */
     targets: ReverseTargets.nullable().optional(),
+    /** Hopgate exits only: its link port and pinned fingerprint(s), replaced whole; null: SOCKS5 only. */
+    link: E.link.unwrap().nullable().optional(),
+    /** Reverse exits only: the pinned fingerprint(s) of its link certificate; null: the token alone. */
+    linkFingerprint: R.linkFingerprint.unwrap().nullable().optional(),
+    nextLinkFingerprint: R.nextLinkFingerprint.unwrap().nullable().optional(),
   })
   .strict();
 export type ExitPatchInput = z.output<typeof ExitPatch>;
@@ -240,6 +245,12 @@ export const ExitView = z.object({
       tokenChangedAt: z.string().nullable(),
     })
     .nullable(),
+  /**
+   * Links (docs/EXITS.md "Link keys"): the pinned SHA-256 fingerprint of its link certificate and,
+   * during a rotation, the next one (accepted beside it until retired); `port` for a hopgate exit
+   * (null for a reverse exit, whose links come in on the tunnel port). Null: no pin.
+   */
+  link: z.object({ port: z.number().nullable(), fingerprint: z.string(), nextFingerprint: z.string().nullable(), tokenSet: z.boolean() }).nullable(),
   /** Customers listing this exit explicitly. */
   customers: z.number(),
   createdAt: z.string(),
@@ -255,6 +266,14 @@ export const ExitToken = z.object({
   token: z.string(),
 });
 export const ExitList = z.object({ exits: z.array(ExitView) });
+/** A key rotation's first step: the exit's next certificate, pinned beside the current one. */
+export const LinkKeyNext = z.object({ fingerprint: R.linkFingerprint.unwrap() }).strict();
+export const ExitLinkToken = z.object({
+  /** Shown once (only its sha256 is stored): `hopgate exit --link-listen … --control URL --link-token-file F`. */
+  token: z.string(),
+});
+/** What an exit pins of the ingresses: every registered node's link fingerprints (current and next). */
+export const LinkPins = z.object({ fingerprints: z.array(z.string()) });
 export const ExitDeleteQuery = z
   .object({ force: z.enum(['true', 'false']).optional().describe('remove the exit from every customer list that names it') })
   .strict();
@@ -274,6 +293,10 @@ export const NodeView = z.object({
   adminUrl: z.string().nullable(),
   /** When its statistics were last stored. */
   statsPulledAt: z.string().nullable(),
+  /** Its link identity as it reported it (exits pin these), a staged next one, and when. */
+  linkFingerprint: z.string().nullable(),
+  nextLinkFingerprint: z.string().nullable(),
+  linkReportedAt: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -284,7 +307,12 @@ export const NodeToken = z.object({
   token: z.string(),
 });
 export const AckBody = z
-  .object({ revision: z.number().int().nonnegative(), adminUrl: z.string().url().max(255).optional() })
+  .object({
+    revision: z.number().int().nonnegative(),
+    adminUrl: z.string().url().max(255).optional(),
+    /** This node's link fingerprints: the one it presents, then a staged next one (exits pin both). */
+    linkFingerprints: z.array(R.linkFingerprint.unwrap()).min(1).max(2).optional(),
+  })
   .strict();
 export const StreamQuery = z.object({ revision: z.coerce.number().int().nonnegative().optional().describe('the revision the ingress holds') }).strict();
 

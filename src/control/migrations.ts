@@ -8,6 +8,7 @@ import { inspect } from 'node:util';
 import { Migrator, PostgresAdapter, type ColumnDefinitionBuilder, type CreateTableBuilder, type Kysely, type Migration } from 'kysely';
 import type { ControlDb } from './db.js';
 import { loginDomainStats } from './login-domain-migration.js';
+import { linkKeys } from './link-keys-migration.js';
 
 export const MIGRATION_TABLE = 'hopgate_migration';
 export const MIGRATION_LOCK_TABLE = 'hopgate_migration_lock';
@@ -455,6 +456,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0008_exit_health_history': exitHealthHistory,
   '0009_login_domain_stats': loginDomainStats,
   '0010_jetstream_requests': jetstreamRequests,
+  '0011_link_keys': linkKeys,
 });
 
 export interface MigrationReport {

@@ -5,7 +5,8 @@
 import { z } from 'zod';
 import { ErrorBody } from './api-schemas.js';
 
-export type Auth = 'operator' | 'customer' | 'ingress' | 'public';
+/** `exit`: a hopgate exit's link token, or the operator token. */
+export type Auth = 'operator' | 'customer' | 'ingress' | 'exit' | 'public';
 
 export interface ResponseSpec {
   readonly description: string;
@@ -87,7 +88,7 @@ export function openApiDocument(routes: readonly RouteDoc[], version: string): R
       operationId: r.operationId,
       summary: r.summary,
       tags: [r.tag],
-      security: r.auth === 'operator' ? [{ operatorToken: [] }] : r.auth === 'customer' ? [{ customerPassword: [] }] : r.auth === 'ingress' ? [{ ingressToken: [] }] : [],
+      security: r.auth === 'operator' ? [{ operatorToken: [] }] : r.auth === 'customer' ? [{ customerPassword: [] }] : r.auth === 'ingress' ? [{ ingressToken: [] }] : r.auth === 'exit' ? [{ exitLinkToken: [] }, { operatorToken: [] }] : [],
       ...(parameters.length > 0 ? { parameters } : {}),
       ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(r.body, 'input') } } } } : {}),
       responses,
@@ -107,6 +108,7 @@ export function openApiDocument(routes: readonly RouteDoc[], version: string): R
         operatorToken: { type: 'http', scheme: 'bearer', description: 'the operator token (state dir file control-admin-token, or HOPGATE_ADMIN_TOKEN)' },
         customerPassword: { type: 'http', scheme: 'basic', description: "a customer's own login and password" },
         ingressToken: { type: 'http', scheme: 'bearer', description: 'an ingress node token (POST /v1/ingress-nodes/{id}/token)' },
+        exitLinkToken: { type: 'http', scheme: 'bearer', description: "a hopgate exit's link token (POST /v1/exits/{id}/link-token)" },
       },
       schemas: { Error: jsonSchema(ErrorBody, 'output') },
     },

@@ -46,6 +46,7 @@ export function renderExit(e: ExitRecord): Record<string, unknown> {
       ...(e.reverse.from.length > 0 ? { from: e.reverse.from } : {}),
       maxConnections: e.reverse.maxConnections,
       ...(e.reverse.targets ? { targets: e.reverse.targets } : {}),
+      ...(e.link ? { linkFingerprint: e.link.fingerprint, ...(e.link.nextFingerprint !== null ? { nextLinkFingerprint: e.link.nextFingerprint } : {}) } : {}),
       ...place,
     };
   }
@@ -58,6 +59,8 @@ export function renderExit(e: ExitRecord): Record<string, unknown> {
     ...(e.password !== null ? { password: e.password } : {}),
     ...place,
     ...(e.viaFull.length > 0 ? { via: e.viaFull } : {}),
+    // The pins the ingress dials the exit's link port with (the SOCKS5 port stays beside it).
+    ...(e.link && e.link.port !== null ? { link: { port: e.link.port, fingerprint: e.link.fingerprint, ...(e.link.nextFingerprint !== null ? { nextFingerprint: e.link.nextFingerprint } : {}) } } : {}),
   };
 }
 

@@ -78,6 +78,13 @@ export interface ExitsTable {
   max_work_connections: number | null;
   /** Reverse exits: JSON {allow, deny, ports} of what the ingress hands it (null: anything the target policy allows). */
   reverse_targets: string | null;
+  /** Hopgate exits: the port it takes links on (null: the ingress uses its SOCKS5 port). */
+  link_port: number | null;
+  /** SHA-256 of the exit's link certificate that ingresses pin, and the next one during a rotation. */
+  link_fingerprint: string | null;
+  link_next_fingerprint: string | null;
+  /** Hopgate exits: sha256 (hex) of the token it reads the ingresses' link pins with. */
+  link_token_hash: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -102,6 +109,10 @@ export interface IngressNodesTable {
   stats_epoch: string | null;
   stats_seq: number | null;
   stats_pulled_at: string | null;
+  /** The node's link fingerprints as it last reported them (current, and a staged next one). */
+  link_fingerprint: string | null;
+  link_next_fingerprint: string | null;
+  link_reported_at: string | null;
   created_at: string;
   updated_at: string;
 }

@@ -58,3 +58,8 @@ export function hashIngressToken(token: string): string {
 export function generateExitToken(): string {
   return `hgex_${randomBytes(24).toString('base64url')}`;
 }
+
+/** A hopgate exit's link token: reads the ingresses' link pins (GET /v1/link-pins); stored as its sha256, like an ingress token. */
+export function generateExitLinkToken(): string {
+  return `hgel_${randomBytes(32).toString('base64url')}`;
+}

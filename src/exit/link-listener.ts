@@ -26,7 +26,7 @@ import { connectFirst, type ConnectOptions } from '../shared/net/connect-tcp.js'
 import { resolveAllowed } from '../shared/net/resolve-allowed.js';
 import { within } from '../shared/deadline.js';
 import { targetKind } from '../protocol/address.js';
-import { linkTlsServer, type LinkIdentity } from '../link/identity.js';
+import { isPinned, linkTlsContext, linkTlsServer, peerFingerprint, type LinkIdentity } from '../link/identity.js';
 import { LinkSession, type OpenRequest } from '../link/session.js';
 import type { LinkStream } from '../link/stream.js';
 import { relayStream } from './relay-stream.js';
@@ -66,13 +66,55 @@ export interface ExitLinkCounters extends UdpRelayCounters {
 export class ExitLinkListener {
   readonly counters: ExitLinkCounters = { links: 0, brokenLinks: 0, refusedLinks: 0, streams: 0, served: 0, failed: 0, ...newUdpRelayCounters() };
   private readonly sessions = new Set<LinkSession>();
+  /** Each link's ingress certificate: a link whose key is no longer pinned is drained. */
+  private readonly peers = new Map<LinkSession, string>();
+  private allowIngress: readonly string[];
+  private identity: LinkIdentity;
   /** Payload bytes and window stalls over every link, closed ones kept. */
   private readonly carried = new LinkTraffic();
 
   private constructor(
     private readonly server: Server,
     private readonly o: ExitLinkOptions,
-  ) {}
+  ) {
+    this.allowIngress = o.allowIngress;
+    this.identity = o.identity;
+  }
+
+  /** The ingress fingerprints accepted from now on (from the control plane, GET /v1/link-pins). */
+  get pins(): readonly string[] {
+    return this.allowIngress;
+  }
+
+  /** The ingress certificates of the links taking new streams (not draining). */
+  get liveIngressKeys(): string[] {
+    return [...this.peers].filter(([l]) => !l.draining && !l.broken).map(([, fp]) => fp);
+  }
+
+  /** This exit's certificate on new links. */
+  get fingerprint(): string {
+    return this.identity.fingerprint;
+  }
+
+  /**
+   * New pins: new links are checked against them; a live link whose ingress key is no longer
+   * pinned (retired) is drained — its streams finish, and it opens no new ones.
+   */
+  setPins(pins: readonly string[]): void {
+    this.allowIngress = [...pins];
+    for (const [session, fp] of this.peers) {
+      if (isPinned(fp, pins)) continue;
+      this.o.log.warn({ fingerprint: fp }, 'link drained: its ingress key is no longer pinned');
+      session.drain('ingress key retired');
+    }
+  }
+
+  /** Present `identity` on new links (a rotated key); live links keep theirs. */
+  setIdentity(identity: LinkIdentity): void {
+    if (identity.fingerprint === this.identity.fingerprint) return;
+    this.identity = identity;
+    this.server.setSecureContext({ ...linkTlsContext(identity) });
+  }
 
   static async start(o: ExitLinkOptions): Promise<ExitLinkListener> {
     const from = new CidrSet(o.allowFrom);
@@ -80,7 +122,7 @@ export class ExitLinkListener {
     const server = linkTlsServer(
       {
         identity: o.identity,
-        pinned: o.allowIngress,
+        pinned: () => self.allowIngress,
         onRefused: (why) => {
           self.counters.refusedLinks++;
           o.log.warn({ reason: why }, 'link refused');
@@ -131,8 +173,10 @@ export class ExitLinkListener {
     const session = new LinkSession(socket, { dialled: false, heartbeatMs: this.o.heartbeatMs ?? 10_000, name: `link from ${socket.remoteAddress}` });
     this.counters.links++;
     this.sessions.add(session);
+    this.peers.set(session, peerFingerprint(socket) ?? '');
     session.on('close', (err) => {
       this.sessions.delete(session);
+      this.peers.delete(session);
       this.carried.retire(session);
       if (!err) return;
       this.counters.brokenLinks++;

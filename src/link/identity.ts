@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createFileAtomic } from '../shared/state-file.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,6 +64,84 @@ export function loadOrCreateLinkIdentity(dir: string, commonName: string): LinkI
   return parseIdentityPem(text, file);
 }
 
+/** A staged next identity (a key rotation, docs/EXITS.md "Link keys"): made by `hopgate link-key next`. */
+export const NEXT_LINK_IDENTITY_FILE = 'link-identity.next.pem';
+
+/** The next identity staged in `dir`, or undefined. */
+export function readNextLinkIdentity(dir: string): LinkIdentity | undefined {
+  const file = join(dir, NEXT_LINK_IDENTITY_FILE);
+  try {
+    return parseIdentityPem(readFileSync(file, 'utf8'), file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** Stage a next identity in `dir` (kept when one is staged already): peers pin it beside the current one. */
+export function stageNextLinkIdentity(dir: string, commonName: string): LinkIdentity {
+  const have = readNextLinkIdentity(dir);
+  if (have) return have;
+  const fresh = createLinkIdentity(commonName);
+  createFileAtomic(join(dir, NEXT_LINK_IDENTITY_FILE), fresh.key + fresh.cert, 0o600);
+  return readNextLinkIdentity(dir)!;
+}
+
+/**
+ * The staged next identity becomes the current one (one rename: a process reading the
+ * file sees the old or the new identity, never half of one). Undefined: none staged.
+ */
+export function promoteNextLinkIdentity(dir: string): LinkIdentity | undefined {
+  const next = readNextLinkIdentity(dir);
+  if (!next) return undefined;
+  renameSync(join(dir, NEXT_LINK_IDENTITY_FILE), join(dir, LINK_IDENTITY_FILE));
+  return next;
+}
+
+/**
+ * A node's identity file, read again when it changed (a promoted key is a new
+ * file): what a process dials or serves with after `hopgate link-key promote`,
+ * without a restart. A stat per call; callers call it per new link, not per byte.
+ */
+export class LinkIdentitySource {
+  private cached: LinkIdentity;
+  private stamp: string;
+
+  constructor(
+    readonly dir: string,
+    private readonly commonName: string,
+  ) {
+    this.cached = loadOrCreateLinkIdentity(dir, commonName);
+    this.stamp = this.statStamp();
+  }
+
+  /** The identity in force now. */
+  current(): LinkIdentity {
+    const stamp = this.statStamp();
+    if (stamp !== this.stamp) {
+      this.cached = loadOrCreateLinkIdentity(this.dir, this.commonName);
+      this.stamp = stamp;
+    }
+    return this.cached;
+  }
+
+  /** The one to report: the current fingerprint, then a staged next one. */
+  fingerprints(): string[] {
+    const next = readNextLinkIdentity(this.dir);
+    const cur = this.current().fingerprint;
+    return next && next.fingerprint !== cur ? [cur, next.fingerprint] : [cur];
+  }
+
+  private statStamp(): string {
+    try {
+      const st = statSync(join(this.dir, LINK_IDENTITY_FILE));
+      return `${st.ino}:${st.mtimeMs}:${st.size}`;
+    } catch {
+      return 'absent';
+    }
+  }
+}
+
 function parseIdentityPem(text: string, file: string): LinkIdentity {
   const key = /-----BEGIN (?:EC |)PRIVATE KEY-----[\s\S]+?-----END (?:EC |)PRIVATE KEY-----\n?/.exec(text)?.[0];
   const cert = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/.exec(text)?.[0];
@@ -84,11 +162,28 @@ function normalize(fp: string): string {
 
 /** Why the peer of `socket` is not one of `pinned`, or undefined when it is. */
 export function peerPinError(socket: TLSSocket, pinned: readonly string[]): string | undefined {
-  const cert = socket.getPeerCertificate();
-  if (!cert || !cert.fingerprint256) return 'the peer presented no certificate';
-  const fp = normalize(cert.fingerprint256);
-  if (!pinned.some((p) => normalize(p) === fp)) return `the peer's certificate ${cert.fingerprint256} is not pinned`;
+  const fp = peerFingerprint(socket);
+  if (fp === undefined) return 'the peer presented no certificate';
+  if (!isPinned(fp, pinned)) return `the peer's certificate ${fp} is not pinned`;
   return undefined;
+}
+
+/** The SHA-256 fingerprint of the certificate the peer presented. */
+export function peerFingerprint(socket: TLSSocket): string | undefined {
+  const cert = socket.getPeerCertificate();
+  return cert && cert.fingerprint256 ? cert.fingerprint256 : undefined;
+}
+
+/** The pins of a peer: its current fingerprint, and the next one during a key rotation; undefined: not pinned. */
+export function pinsOf(current: string | undefined, next: string | undefined): string[] | undefined {
+  if (current === undefined) return undefined;
+  return next !== undefined ? [current, next] : [current];
+}
+
+/** Whether `fp` is one of `pinned` (case and colons aside). */
+export function isPinned(fp: string, pinned: readonly string[]): boolean {
+  const n = normalize(fp);
+  return pinned.some((p) => normalize(p) === n);
 }
 
 export interface DialOptions {
@@ -133,26 +228,30 @@ export function dialLinkTls(o: DialOptions): Promise<TLSSocket> {
 
 export interface ListenOptions {
   readonly identity: LinkIdentity;
-  /** Fingerprints of the client certificates this side accepts. */
-  readonly pinned: readonly string[];
+  /** Fingerprints of the client certificates this side accepts; a function is asked per connection (pins that change live). */
+  readonly pinned: readonly string[] | (() => readonly string[]);
   readonly alpn?: string;
   /** A refused connection (wrong or missing certificate): for the log. */
   readonly onRefused?: (why: string) => void;
+}
+
+/** What a link server presents: its key and certificate (server.setSecureContext takes it on a rotation). */
+export function linkTlsContext(identity: LinkIdentity): { key: string; cert: string; minVersion: 'TLSv1.3'; requestCert: true; rejectUnauthorized: false } {
+  return { key: identity.key, cert: identity.cert, minVersion: 'TLSv1.3', requestCert: true, rejectUnauthorized: false };
 }
 
 /** A TLS server whose 'secureConnection' sockets are already checked against the pins (others are closed). */
 export function linkTlsServer(o: ListenOptions, onSocket: (s: TLSSocket) => void): Server {
   const server = createServer(
     {
-      key: o.identity.key,
-      cert: o.identity.cert,
+      ...linkTlsContext(o.identity),
       ALPNProtocols: [o.alpn ?? LINK_ALPN],
       minVersion: 'TLSv1.3',
       requestCert: true,
       rejectUnauthorized: false, // self-signed clients: the pin check below decides
     },
     (socket) => {
-      const why = peerPinError(socket, o.pinned);
+      const why = peerPinError(socket, typeof o.pinned === 'function' ? o.pinned() : o.pinned);
       if (why) {
         o.onRefused?.(why);
         socket.destroy();

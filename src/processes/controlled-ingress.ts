@@ -18,7 +18,8 @@
  * - stopped.
  */
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { LinkIdentitySource } from '../link/identity.js';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Ingress } from '../ingress/ingress.js';
 import { createLogger, type Logger } from '../shared/log.js';
@@ -60,7 +61,9 @@ export interface ControlledIngressOptions {
   readonly now?: () => number;
   /** How a crashed worker is restarted (default: supervisor.ts). */
   readonly restart?: BackoffPolicy;
-  /** Links to exits known on this node (LocalOverrides.links; `hopgate up`). */
+  /** How often a staged or promoted link key is looked for (default 5000 ms; tests shorten it). */
+  readonly linkReportMs?: number;
+  /** This node's side of links (LocalOverrides.links); default: its identity in `<stateDir>/link`. */
   readonly links?: LocalOverrides['links'];
 }
 
@@ -92,6 +95,9 @@ export function startControlledIngress(o: ControlledIngressOptions): Promise<Con
   return ControlledIngressNode.start(o);
 }
 
+/** How often a staged or promoted link key is looked for (a stat of one file). */
+const LINK_REPORT_MS = 5000;
+
 /** A promise with its resolve at hand. */
 function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
   let resolve!: (v: T) => void;
@@ -114,6 +120,9 @@ class ControlledIngressNode implements ControlledIngress {
   private applier: Applier | undefined;
   /** The revision in force, and who waits for a later one. */
   private applied = -1;
+  private readonly linkIdentity: LinkIdentitySource | undefined;
+  /** The link fingerprints last sent with an ack (JSON). */
+  private reportedLink = '';
   private readonly waiters = new Set<{ revision: number; resolve: () => void }>();
   /** From the control plane's hello (or the saved snapshot). */
   private pullToken: string | undefined;
@@ -137,7 +146,15 @@ class ControlledIngressNode implements ControlledIngress {
     // Every file here goes through StateDir (src/shared/state-file.ts): atomic, validated, and an
     // unwritable directory only turns persistence off (logged once, hopgate_ingress_state_persisting).
     this.stateDir = new StateDir(resolve(o.stateDir), this.log);
-    this.overrides = { ...(o.admin ? { metrics: o.admin } : {}), ...(o.links ? { links: o.links } : {}) };
+    // Every node has a link identity: the control plane records its fingerprint (acks) and exits pin it.
+    const links = o.links ?? { identityDir: join(resolve(o.stateDir), 'link') };
+    try {
+      this.linkIdentity = new LinkIdentitySource(links.identityDir, 'hopgate ingress');
+    } catch (err) {
+      // An unwritable state dir never stops the node (as for its other files): no links, exits are dialled over SOCKS5.
+      this.log.warn({ dir: links.identityDir, err: String(err) }, 'link identity unavailable: links to exits off');
+    }
+    this.overrides = { ...(o.admin ? { metrics: o.admin } : {}), ...(this.linkIdentity ? { links } : {}) };
     this.state = new ControlConfigState(this.overrides);
     this.snapshots = new SnapshotKeeper(this.stateDir, this.log, () => this.state.saved(this.nodeId, o.controlUrl));
     this.ledger = new StatsLedger(o.statsGraceMs, o.now);
@@ -214,6 +231,7 @@ class ControlledIngressNode implements ControlledIngress {
     }
     this.legitimacyFollows(config);
     this.every(1000, () => this.metrics.connected?.set(this.client.connected ? 1 : 0));
+    this.every(this.o.linkReportMs ?? LINK_REPORT_MS, () => this.reportLinkChanges());
     this.phase_ = 'running';
     this.ingressUp.resolve();
     await this.inForce(this.state.revision);
@@ -315,7 +333,7 @@ class ControlledIngressNode implements ControlledIngress {
         w.resolve();
       }
     }
-    await this.client.ack({ revision, ...(this.adminUrl ? { adminUrl: this.adminUrl } : {}) });
+    await this.ackNow(revision);
     this.snapshots.schedule();
   }
 
@@ -375,6 +393,29 @@ class ControlledIngressNode implements ControlledIngress {
     await this.snapshots.settle();
     await this.ledger.close();
     this.phase_ = 'stopped';
+  }
+
+  /** Acknowledge `revision`, with where this node answers pulls and its link fingerprints (a staged next key too). */
+  private async ackNow(revision: number): Promise<void> {
+    const linkFingerprints = this.linkFingerprints();
+    await this.client.ack({ revision, ...(this.adminUrl ? { adminUrl: this.adminUrl } : {}), ...(linkFingerprints ? { linkFingerprints } : {}) });
+    if (linkFingerprints) this.reportedLink = JSON.stringify(linkFingerprints);
+  }
+
+  private linkFingerprints(): string[] | undefined {
+    try {
+      return this.linkIdentity?.fingerprints();
+    } catch (err) {
+      this.log.warn({ err: String(err) }, 'link identity unreadable; fingerprints not reported');
+      return undefined;
+    }
+  }
+
+  /** A key staged or promoted (`hopgate link-key`) is reported within seconds, not at the next revision. */
+  private reportLinkChanges(): void {
+    if (this.applied < 0) return;
+    const now = this.linkFingerprints();
+    if (now && JSON.stringify(now) !== this.reportedLink) void this.ackNow(this.applied).catch(() => undefined);
   }
 
   private every(ms: number, fn: () => void): void {

@@ -100,6 +100,8 @@ export interface AckBody {
   readonly revision: number;
   /** Where this ingress answers statistics pulls, e.g. http://10.0.0.5:7790. */
   readonly adminUrl?: string;
+  /** This node's link fingerprints: the one it presents, then a staged next one (exits pin both). */
+  readonly linkFingerprints?: readonly string[];
 }
 
 /** One closed minute of one customer through one exit on one ingress: final once reported. */

@@ -20,6 +20,8 @@ export interface LinkExit {
   ip: string;
   socksPort: number;
   identity: LinkIdentity;
+  /** Its state dir (link identity; `hopgate link-key --dir`). */
+  dir: string;
   node: Ingress;
   links: ExitLinkListener;
   stop(): Promise<void>;
@@ -40,13 +42,15 @@ export async function startLinkExit(
   secretHash ??= hashPassword(LINK_EXIT_SECRET, { ln: 10, r: 8, p: 1 });
   const cfg = exitConfig({ host: ip, port: 0, egress: ip, allowFrom: ['127.0.0.1/32'], secretHash: await secretHash, allowTargets: o.allowTargets ?? ['127.0.0.0/8'], logLevel: 'silent', connectTimeoutMs: o.connectTimeoutMs });
   const node = await Ingress.start(cfg, createLogger('silent'));
-  const identity = loadOrCreateLinkIdentity(mkdtempSync(join(tmpdir(), 'hopgate-exit-link-')), 'test exit');
+  const dir = mkdtempSync(join(tmpdir(), 'hopgate-exit-link-'));
+  const identity = loadOrCreateLinkIdentity(dir, 'test exit');
   const links = await startExitLinks(cfg, { host: ip, port: 0, identity, allowIngress, allowFrom: ['127.0.0.1/32'], heartbeatMs: o.heartbeatMs }, createLogger('silent'));
   return {
     id,
     ip,
     socksPort: node.ports()[0]!,
     identity,
+    dir,
     node,
     links,
     stop: async () => {

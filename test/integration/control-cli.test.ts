@@ -72,6 +72,33 @@ for (const dc of cases) {
       assert.match(cp.info.db, new RegExp(`^${dc.name} `));
     });
 
+    it('link keys: exits add with a link, link-key --next then --retire, link-token, link-pins; hopgate link-key on the node', async () => {
+      const dir = join(state.path, `exit-identity`);
+      const show = await hopgate(['link-key', 'show', '--dir', dir, '--json'], env);
+      assert.equal(show.code, 0, show.stderr);
+      const current = JSON.parse(show.stdout).fingerprint as string;
+      const next = (await hopgate(['link-key', 'next', '--dir', dir], env)).stdout.trim();
+      assert.notEqual(next, current);
+      const add = await hopgate(['exits', 'add', 'lk-1', '--host', '127.0.0.2', '--port', '7001', '--kind', 'hopgate', '--password', 's', '--link-port', '7002', '--link-fingerprint', current, '--json'], env);
+      assert.equal(add.code, 0, add.stderr);
+      assert.deepEqual(JSON.parse(add.stdout).link, { port: 7002, fingerprint: current, nextFingerprint: null, tokenSet: false });
+      const staged = await hopgate(['exits', 'link-key', 'lk-1', '--next', next], env);
+      assert.equal(staged.code, 0, staged.stderr);
+      assert.match(staged.stdout, /next .* \(rotating\)/);
+      assert.match((await hopgate(['link-key', 'promote', '--dir', dir], env)).stdout, new RegExp(`promoted: new links present ${next}`));
+      const retired = await hopgate(['exits', 'link-key', 'lk-1', '--retire', '--json'], env);
+      assert.equal(JSON.parse(retired.stdout).link.fingerprint, next);
+      const again = await hopgate(['exits', 'link-key', 'lk-1', '--retire'], env);
+      assert.notEqual(again.code, 0, 'nothing staged to retire to');
+      assert.match(again.stderr, /no next link key/);
+      const token = await hopgate(['exits', 'link-token', 'lk-1', '--json'], env);
+      assert.match(JSON.parse(token.stdout).token, /^hgel_/);
+      assert.deepEqual(JSON.parse((await hopgate(['exits', 'link-pins', '--json'], env)).stdout), { fingerprints: [] });
+      const off = await hopgate(['exits', 'link', 'lk-1', '--off'], env);
+      assert.match(off.stdout, /none \(the ingress uses its SOCKS5 port\)/);
+      assert.equal((await hopgate(['exits', 'delete', 'lk-1'], env)).code, 0);
+    });
+
     it('user add prints the password once; user list --json lists the customer', async () => {
       const add = await spawned(['user', 'add', 'carol', '--source', '10.0.0.0/8', '--max-connections', '4', '--json'], env);
       assert.equal(add.code, 0, add.stderr);

@@ -18,6 +18,7 @@ import { TEST_SETTINGS, api, connectTunnel, echoThrough, makeNode, startLinkedIn
 import { startEchoServer } from '../helpers/net.js';
 import { startReverseExit, tunnelCert } from '../helpers/reverse.js';
 import { eventually } from '../helpers/eventually.js';
+import { createLinkIdentity } from '../../src/link/identity.js';
 
 const cases = await dialects();
 
@@ -182,6 +183,24 @@ for (const dc of cases) {
       clients.push(fresh);
       await fresh.ready;
       await carried('with the new token');
+    });
+
+    it("pins a reverse exit's link key and rotates it: next beside the current, then retired; a link token is only for hopgate exits", async () => {
+      const [cur, next] = [createLinkIdentity('rev cur').fingerprint, createLinkIdentity('rev next').fingerprint];
+      const rendered = async (): Promise<Record<string, unknown>> => (await call('GET', '/v1/ingress-config?format=json')).body.exits.find((x: { id: string }) => x.id === 'office-1');
+      assert.equal((await call('PATCH', '/v1/exits/office-1', { link: { port: 7002, fingerprint: cur } })).status, 400, 'a reverse exit has no link port');
+      const p = await call('PATCH', '/v1/exits/office-1', { linkFingerprint: cur });
+      assert.equal(p.status, 200, JSON.stringify(p.body));
+      assert.deepEqual(p.body.link, { port: null, fingerprint: cur, nextFingerprint: null, tokenSet: false });
+      assert.equal((await call('POST', '/v1/exits/office-1/link-key', { fingerprint: next })).status, 200);
+      const during = await rendered();
+      assert.equal(during.linkFingerprint, cur);
+      assert.equal(during.nextLinkFingerprint, next);
+      assert.equal((await call('POST', '/v1/exits/office-1/link-key/retire')).status, 200);
+      const done = await rendered();
+      assert.equal(done.linkFingerprint, next);
+      assert.equal(done.nextLinkFingerprint, undefined);
+      assert.equal((await call('POST', '/v1/exits/office-1/link-token')).status, 400);
     });
   });
 }

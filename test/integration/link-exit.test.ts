@@ -9,6 +9,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { startWhoami } from '../../src/cli/demo-target.js';
 import { IngressConfigSchema } from '../../src/shared/schema/ingress-config.js';
+import { parseIngressYaml } from '../../src/ingress/config/from-yaml.js';
+import { stringify } from 'yaml';
 import { curl } from '../helpers/curl.js';
 import { eventually } from '../helpers/eventually.js';
 import { aliceHashed, startTestIngress, USER, type TestIngress } from '../helpers/ingress.js';
@@ -209,7 +211,10 @@ test('configuration: a link needs links.identityDir, a hopgate exit, and no via 
     assert.equal(r.success, false);
     return r.error.issues.map((i) => i.message).join('; ');
   };
-  assert.match(err({ exits: [{ ...base, kind: 'hopgate' }] }), /needs links\.identityDir/);
+  // The standalone YAML needs this node's identity dir; an ingress fed by the control plane uses its state dir.
+  assert.throws(() => parseIngressYaml(stringify({ exits: [{ ...base, kind: 'hopgate' }] })), /exits\.0\.link: an exit with a link needs links\.identityDir/);
+  assert.ok(IngressConfigSchema.safeParse({ exits: [{ ...base, kind: 'hopgate' }] }).success);
+  assert.match(err({ links: { identityDir: '/tmp/x' }, exits: [{ ...base, kind: 'hopgate', link: { port: 7002, fingerprint: fp, nextFingerprint: 'AB' } }] }), /link\.nextFingerprint must be a SHA-256/);
   assert.match(err({ links: { identityDir: '/tmp/x' }, exits: [{ ...base, kind: 'socks5' }] }), /only a hopgate exit has a link/);
   assert.match(err({ links: { identityDir: '/tmp/x' }, exits: [{ ...base, kind: 'hopgate', via: [{ host: '127.0.0.3', port: 1 }] }] }), /no via hops/);
   assert.match(err({ links: { identityDir: '/tmp/x' }, exits: [{ ...base, kind: 'hopgate', link: { port: 7002, fingerprint: 'AB:CD' } }] }), /SHA-256 fingerprint/);

@@ -428,3 +428,35 @@ test('a pinned link identity: the exit presenting it registers; the right token 
     await ing.shutdown(0);
   }
 });
+
+test('a link key rotation of a reverse exit: the next key registers beside the current one; once retired, the old key\'s link drains (its live tunnel finishes) and is refused', { timeout: 30_000 }, async () => {
+  const old = createLinkIdentity('reverse exit old key');
+  const next = createLinkIdentity('reverse exit next key');
+  const entry = (pins: Record<string, unknown>) => reverseEntry('rot', '127.0.0.50', 'de', pins);
+  const ing = await Ingress.start(IngressConfigSchema.parse(await config([await entry({ linkFingerprint: old.fingerprint })])), createLogger('silent'));
+  const tunnelPort = ing.runtime.reverse!.tunnelPort!;
+  const opts = { mode: 'link' as const, links: 1, backoffMs: 100, maxBackoffMs: 200 };
+  const before = startReverseExit(tunnelPort, 'rot', '127.0.0.50', { ...opts, identity: old });
+  let after: ReturnType<typeof startReverseExit> | undefined;
+  const links = (): number => ing.runtime.reverse!.registry.stats().exits.rot?.links ?? 0;
+  try {
+    await withTimeout(before.ready, 5000, 'the exit on its current key registered');
+    const live = await tunnel(ing.ports()[0]!, '127.0.0.50');
+    assert.equal(await echoOn(live, 'current'), 'current');
+    // Step 1: the next key pinned beside the current one; the exit on its new key registers too.
+    ing.reload(IngressConfigSchema.parse(await config([await entry({ linkFingerprint: old.fingerprint, nextLinkFingerprint: next.fingerprint })])));
+    after = startReverseExit(tunnelPort, 'rot', '127.0.0.50', { ...opts, identity: next });
+    await withTimeout(after.ready, 5000, 'the exit on its next key registered');
+    assert.equal(links(), 2, 'both keys take streams during the rollover');
+    // Step 2: the old key retired: its link drains, the live tunnel on it finishes, new tunnels take the new key's link.
+    ing.reload(IngressConfigSchema.parse(await config([await entry({ linkFingerprint: next.fingerprint })])));
+    assert.equal(links(), 1, "the retired key's link takes no new streams");
+    assert.equal(await echoOn(live, 'still here'), 'still here');
+    assert.equal(await echoVia(ing.ports()[0]!, '127.0.0.50', 1), '127.0.0.50');
+    live.destroy();
+    await eventually('the old key refused when it dials again', () => /is not pinned/.test(before.lastRefusal ?? ''));
+  } finally {
+    await Promise.all([before.stop(0), after?.stop(0)]);
+    await ing.shutdown(0);
+  }
+});

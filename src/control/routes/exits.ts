@@ -31,6 +31,22 @@ export function exitRoutes(o: ControlServerOptions): Route[] {
       },
     ),
     route(
+      { method: 'POST', path: '/v1/exits/:id/link-key', auth: 'operator', operationId: 'stageExitLinkKey', summary: "A link key rotation's first step: pin the exit's next certificate beside the current one (docs/EXITS.md, Link keys)", tag: 'exits', params: S.IdParam, body: S.LinkKeyNext, status: 200, response: { description: 'the exit', schema: S.ExitView }, errors: [404, 409] },
+      async ({ params, body, principal }) => exitView(await store.rotateExitLinkKey(params.id, { next: body.fingerprint }, actorOf(principal))),
+    ),
+    route(
+      { method: 'POST', path: '/v1/exits/:id/link-key/retire', auth: 'operator', operationId: 'retireExitLinkKey', summary: 'The last step: the next link key becomes the only one; the old one is refused from then on', tag: 'exits', params: S.IdParam, status: 200, response: { description: 'the exit', schema: S.ExitView }, errors: [404, 409] },
+      async ({ params, principal }) => exitView(await store.rotateExitLinkKey(params.id, 'retire', actorOf(principal))),
+    ),
+    route(
+      { method: 'POST', path: '/v1/exits/:id/link-token', auth: 'operator', operationId: 'issueExitLinkToken', summary: "Issue a hopgate exit's link token: it reads the ingresses' link pins with it (shown once; replaces the previous one)", tag: 'exits', params: S.IdParam, status: 200, response: { description: 'the token', schema: S.ExitLinkToken }, errors: [404] },
+      async ({ params }) => ({ token: await store.issueExitLinkToken(params.id) }),
+    ),
+    route(
+      { method: 'GET', path: '/v1/link-pins', auth: 'exit', operationId: 'linkPins', summary: "The ingresses' link fingerprints (current and next of every node) a hopgate exit pins", tag: 'exits', status: 200, response: { description: 'fingerprints', schema: S.LinkPins } },
+      async () => ({ fingerprints: await store.ingressLinkPins() }),
+    ),
+    route(
       { method: 'GET', path: '/v1/exits/:id', auth: 'operator', operationId: 'getExit', summary: 'One exit', tag: 'exits', params: S.IdParam, status: 200, response: { description: 'the exit', schema: S.ExitView }, errors: [404] },
       async ({ params }) => {
         const e = await store.getExit(params.id);
@@ -39,7 +55,7 @@ export function exitRoutes(o: ControlServerOptions): Route[] {
       },
     ),
     route(
-      { method: 'PATCH', path: '/v1/exits/:id', auth: 'operator', operationId: 'updateExit', summary: 'Change an exit: address, credentials, place, tags, drain', tag: 'exits', params: S.IdParam, body: S.ExitPatch, status: 200, response: { description: 'the exit', schema: S.ExitView }, errors: [404] },
+      { method: 'PATCH', path: '/v1/exits/:id', auth: 'operator', operationId: 'updateExit', summary: 'Change an exit: address, credentials, place, tags, drain, link', tag: 'exits', params: S.IdParam, body: S.ExitPatch, status: 200, response: { description: 'the exit', schema: S.ExitView }, errors: [404] },
       async ({ params, body, principal }) => exitView(await store.updateExit(params.id, body, actorOf(principal))),
     ),
     route(

@@ -69,7 +69,7 @@ export function generatePassword(): string {
 }
 
 /** Who the change log names for a change made by `p`. */
-export const actorOf = (p: Principal): string => (p.kind === 'customer' ? `customer:${p.id}` : p.kind);
+export const actorOf = (p: Principal): string => (p.kind === 'customer' ? `customer:${p.id}` : p.kind === 'exit' ? `exit:${p.exitId}` : p.kind);
 
 /** The calling customer's id (routes declared auth: 'customer'). */
 export function customerIdOf(p: Principal): string {

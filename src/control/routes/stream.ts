@@ -40,7 +40,7 @@ export function streamRoutes(o: ControlServerOptions): Route[] {
       { method: 'POST', path: '/v1/stream/ack', auth: 'ingress', operationId: 'ackRevision', summary: 'The ingress applied a revision (and where it answers statistics pulls)', tag: 'config stream', body: S.AckBody, status: 204, response: { description: 'recorded' } },
       async ({ principal, body }) => {
         const nodeId = nodeIdOf(principal);
-        await store.recordNodeAck(nodeId, body.revision, body.adminUrl);
+        await store.recordNodeAck(nodeId, body.revision, body.adminUrl, body.linkFingerprints);
         o.hub?.noteAck(nodeId, body.revision, body.adminUrl);
       },
     ),

@@ -3,7 +3,8 @@
  * hash, and how many customers list each. Every write is one change (revision.ts).
  */
 import { ApiError, notFound } from '../errors.js';
-import { exitPatchSet, exitRecord, exitView, newExitRow } from './exit-rows.js';
+import { exitPatchSet, exitRecord, exitView, linkColumns, newExitRow } from './exit-rows.js';
+import { generateExitLinkToken, hashIngressToken } from '../token.js';
 import type { ExitCreateInput, ExitPatchInput } from '../api-schemas.js';
 import { customerExits, exitUse, writeAssignment } from './assignments.js';
 import type { ExitRecord } from './records.js';
@@ -18,6 +19,7 @@ function names(users: ReadonlyArray<{ login: string }>): string {
 }
 
 const EXIT_REF_COLUMNS = ['id', 'kind', 'country', 'egress_ip', 'drain'] as const;
+const LINK_COLUMNS = ['link_port', 'link_fingerprint', 'link_next_fingerprint'] as const;
 
 /** What an event says of an exit: no address, credentials or token. */
 function exitRef(r: Pick<ExitsTable, (typeof EXIT_REF_COLUMNS)[number]>): { id: string; kind: ExitsTable['kind']; country: string | null; egressIp: string | null; drain: boolean } {
@@ -68,9 +70,9 @@ export class ExitRepo {
 
   async update(id: string, patch: ExitPatchInput, actor: string): Promise<ExitRecord> {
     await this.change(actor, async (trx, record, emit) => {
-      const found = await trx.selectFrom('exits').select('kind').where('id', '=', id).executeTakeFirst();
+      const found = await trx.selectFrom('exits').select(['kind', 'via', ...LINK_COLUMNS]).where('id', '=', id).executeTakeFirst();
       if (!found) throw notFound('exit', id);
-      await trx.updateTable('exits').set(exitPatchSet(found.kind, patch, now())).where('id', '=', id).execute();
+      await trx.updateTable('exits').set(exitPatchSet(found, patch, now())).where('id', '=', id).execute();
       record('exit', id, 'update');
       const after = await trx.selectFrom('exits').select(EXIT_REF_COLUMNS).where('id', '=', id).executeTakeFirstOrThrow();
       emit('exit.updated', id, { exit: exitRef(after), changed: Object.keys(patch).filter((k) => patch[k as keyof ExitPatchInput] !== undefined) });
@@ -91,6 +93,47 @@ export class ExitRepo {
       record('exit', id, 'update');
       emit('exit.updated', id, { exit: exitRef(found), changed: ['token'] });
     });
+  }
+
+  /**
+   * A link key rotation (docs/EXITS.md "Link keys"). `next`: pin the exit's next certificate
+   * beside the current one (both accepted at every ingress); `retire`: the next becomes the
+   * only pin and the old one is refused from then on. One change each, streamed to the ingresses.
+   */
+  async rotateLinkKey(id: string, step: { next: string } | 'retire', actor: string): Promise<ExitRecord> {
+    await this.change(actor, async (trx, record, emit) => {
+      const found = await trx.selectFrom('exits').select([...EXIT_REF_COLUMNS, 'via', ...LINK_COLUMNS]).where('id', '=', id).executeTakeFirst();
+      if (!found) throw notFound('exit', id);
+      if (found.link_fingerprint === null) throw new ApiError(409, 'no_link_key', `exit '${id}' has no pinned link key to rotate: set one first (PATCH link${found.kind === 'reverse' ? 'Fingerprint' : ''})`);
+      let cols;
+      if (step === 'retire') {
+        if (found.link_next_fingerprint === null) throw new ApiError(409, 'no_next_link_key', `exit '${id}' has no next link key: stage one first (POST /v1/exits/${id}/link-key)`);
+        cols = linkColumns(found.kind, [], { port: found.link_port ?? undefined, fingerprint: found.link_next_fingerprint, next: null });
+      } else {
+        cols = linkColumns(found.kind, [], { port: found.link_port ?? undefined, fingerprint: found.link_fingerprint, next: step.next });
+      }
+      await trx.updateTable('exits').set({ ...cols, updated_at: now() }).where('id', '=', id).execute();
+      record('exit', id, 'update');
+      emit('exit.updated', id, { exit: exitRef(found), changed: ['link'] });
+    });
+    return (await this.get(id))!;
+  }
+
+  /** A new token for hopgate exit `id` to read the ingresses' link pins with (shown once; the previous one stops working). */
+  async issueLinkToken(id: string): Promise<string> {
+    const found = await this.db.selectFrom('exits').select('kind').where('id', '=', id).executeTakeFirst();
+    if (!found) throw notFound('exit', id);
+    if (found.kind !== 'hopgate') throw new ApiError(400, 'invalid_request', `exit '${id}' is a ${found.kind} exit: only hopgate exits read link pins with a token${found.kind === 'reverse' ? ' (a reverse exit dials the ingress)' : ''}`);
+    const token = generateExitLinkToken();
+    await this.db.updateTable('exits').set({ link_token_hash: hashIngressToken(token), updated_at: now() }).where('id', '=', id).execute();
+    return token;
+  }
+
+  /** The exit a link token belongs to. */
+  async byLinkToken(token: string): Promise<string | undefined> {
+    if (!token.startsWith('hgel_')) return undefined;
+    const r = await this.db.selectFrom('exits').select('id').where('link_token_hash', '=', hashIngressToken(token)).executeTakeFirst();
+    return r?.id;
   }
 
   /**

@@ -254,6 +254,10 @@ export class ControlStore {
   readonly updateExit = (...a: Parameters<ExitRepo['update']>) => this.exits.update(...a);
   readonly setExitTokenHash = (...a: Parameters<ExitRepo['setTokenHash']>) => this.exits.setTokenHash(...a);
   readonly deleteExit = (...a: Parameters<ExitRepo['delete']>) => this.exits.delete(...a);
+  readonly rotateExitLinkKey = (...a: Parameters<ExitRepo['rotateLinkKey']>) => this.exits.rotateLinkKey(...a);
+  readonly issueExitLinkToken = (...a: Parameters<ExitRepo['issueLinkToken']>) => this.exits.issueLinkToken(...a);
+  readonly exitByLinkToken = (...a: Parameters<ExitRepo['byLinkToken']>) => this.exits.byLinkToken(...a);
+  readonly ingressLinkPins = (...a: Parameters<NodeRepo['linkPins']>) => this.nodes.linkPins(...a);
 
   readonly listNodes = (...a: Parameters<NodeRepo['list']>) => this.nodes.list(...a);
   readonly getNode = (...a: Parameters<NodeRepo['get']>) => this.nodes.get(...a);

@@ -18,6 +18,9 @@ function nodeView(r: IngressNodesTable): NodeViewT {
     tokenSet: r.token_hash !== null && r.token_hash !== undefined,
     adminUrl: r.admin_url ?? null,
     statsPulledAt: r.stats_pulled_at ?? null,
+    linkFingerprint: r.link_fingerprint ?? null,
+    nextLinkFingerprint: r.link_next_fingerprint ?? null,
+    linkReportedAt: r.link_reported_at ?? null,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -46,7 +49,7 @@ export class NodeRepo {
       const t = now();
       await trx
         .insertInto('ingress_nodes')
-        .values({ id, name: input.name, last_seen_at: null, acked_revision: null, token_hash: null, token_created_at: null, admin_url: null, stats_epoch: null, stats_seq: null, stats_pulled_at: null, created_at: t, updated_at: t })
+        .values({ id, name: input.name, last_seen_at: null, acked_revision: null, token_hash: null, token_created_at: null, admin_url: null, stats_epoch: null, stats_seq: null, stats_pulled_at: null, link_fingerprint: null, link_next_fingerprint: null, link_reported_at: null, created_at: t, updated_at: t })
         .execute();
       record('ingress_node', id, 'create');
     });
@@ -74,12 +77,24 @@ export class NodeRepo {
    * What an ingress reports (seen now, applied `revision`). Not a configuration
    * change: no revision bump, no change-log entry (else every ack would need an ack).
    */
-  async recordAck(id: string, revision: number | undefined, adminUrl?: string): Promise<boolean> {
+  async recordAck(id: string, revision: number | undefined, adminUrl?: string, linkFingerprints?: readonly string[]): Promise<boolean> {
     const set: Partial<IngressNodesTable> = { last_seen_at: now() };
     if (revision !== undefined) set.acked_revision = revision;
     if (adminUrl !== undefined) set.admin_url = adminUrl;
+    if (linkFingerprints !== undefined) {
+      // Replaced whole: a key the node no longer reports (rotated out) is no longer pinned by the exits.
+      set.link_fingerprint = linkFingerprints[0] ?? null;
+      set.link_next_fingerprint = linkFingerprints[1] ?? null;
+      set.link_reported_at = set.last_seen_at!;
+    }
     const r = await this.db.updateTable('ingress_nodes').set(set).where('id', '=', id).executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
+  }
+
+  /** Every node's reported link fingerprints, current and next, once each: what hopgate exits pin. */
+  async linkPins(): Promise<string[]> {
+    const rows = await this.db.selectFrom('ingress_nodes').select(['link_fingerprint', 'link_next_fingerprint']).orderBy('id').execute();
+    return [...new Set(rows.flatMap((r) => [r.link_fingerprint, r.link_next_fingerprint]).filter((f): f is string => f !== null && f !== undefined))];
   }
 
   /** A new ingress token for node `id` (shown once; the previous one stops working). Undefined: no such node. */

@@ -24,7 +24,12 @@ export function parseIngressYaml(text: string, fileName = 'config'): IngressConf
     throw new ConfigError(`${fileName}: ${(err as Error).message}`);
   }
   const result = IngressConfigSchema.safeParse(raw);
-  if (result.success) return result.data;
+  if (result.success) {
+    // Here, not in the schema: an ingress fed by the control plane keeps its identity in its state dir.
+    const i = result.data.links ? -1 : result.data.exits.findIndex((e) => e.kind !== 'reverse' && e.link);
+    if (i >= 0) throw new ConfigError(`${fileName}: exits.${i}.link: an exit with a link needs links.identityDir (this ingress's link identity)`);
+    return result.data;
+  }
   throw new ConfigError(result.error.issues.flatMap((i) => issueLines(i, doc, lines, fileName, IngressConfigSchema, raw)).join('\n'));
 }
 

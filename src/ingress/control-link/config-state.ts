@@ -17,14 +17,13 @@ export interface LocalOverrides {
   /** Admin server (/metrics, /healthz, statistics pulls) of this node, whatever the control plane's settings say. */
   readonly metrics?: { host: string; port: number };
   /**
-   * Links to hopgate exits, known on this node until the control plane's exit inventory carries
-   * them (`hopgate up` pins its demo exits this way): this node's link identity, and per exit id
-   * the exit's link port and pinned fingerprint.
+   * This node's side of links (issue 19): its identity dir (a controlled ingress keeps it in its
+   * state dir) and links per exit. Which exits have a link, and their pinned certificates, come
+   * from the control plane's exit inventory (exits[].link).
    */
   readonly links?: {
     readonly identityDir: string;
     readonly perExit?: number;
-    readonly exits: Readonly<Record<string, { readonly port: number; readonly fingerprint: string }>>;
   };
 }
 
@@ -112,17 +111,11 @@ export class ControlConfigState {
     return { ...this.base, users: this.usersArray, ...(this.overrides.metrics ? { metrics: this.overrides.metrics } : {}), ...this.linkOverride(this.base) };
   }
 
-  /** The node-local links laid over the control plane's exits (only forward hopgate exits without hops take one). */
+  /** The node-local side of links laid over the control plane's settings (its heartbeat and perExit stand unless given here). */
   private linkOverride(base: IngressConfig): Partial<IngressConfig> {
     const l = this.overrides.links;
     if (!l) return {};
-    return {
-      links: { identityDir: l.identityDir, perExit: l.perExit ?? 2, heartbeatMs: base.links?.heartbeatMs ?? 10_000 },
-      exits: base.exits.map((e) => {
-        const link = l.exits[e.id];
-        return link && e.kind === 'hopgate' && e.via.length === 0 ? { ...e, link: { port: link.port, fingerprint: link.fingerprint } } : e;
-      }),
-    };
+    return { links: { identityDir: l.identityDir, perExit: l.perExit ?? base.links?.perExit ?? 2, heartbeatMs: base.links?.heartbeatMs ?? 10_000 } };
   }
 
   /** The rendered input as the control plane sent it (for the disk copy and for worker processes). */

@@ -23,9 +23,12 @@ import { acceptedPacket, heartbeatPacket, parseRegistration, responsePacket } fr
 import { encodePacket } from '../../protocol/work-packet/codec.js';
 import { WorkConn } from './work-conn.js';
 import { LinkSession } from '../../link/session.js';
-import { peerPinError } from '../../link/identity.js';
+import { isPinned, peerFingerprint, peerPinError, pinsOf } from '../../link/identity.js';
 import { LinkTraffic } from '../../link/traffic.js';
 import type { ExitLinkFigures } from '../route/exit-report.js';
+
+/** The link certificates a reverse exit may present. */
+const linkPins = (c: ReverseExitConfig): string[] | undefined => pinsOf(c.linkFingerprint, c.nextLinkFingerprint);
 
 /** Requests that may wait for one exit's pool at once; past this they fail at once. */
 const MAX_WAITERS = 10_000;
@@ -74,6 +77,8 @@ class ExitState {
   readonly linkTraffic = new LinkTraffic();
   linkConnects = 0;
   linkBreaks = 0;
+  /** The certificate each link and registered connection came with: a retired key's are let go. */
+  readonly peers = new Map<LinkSession | WorkConn, string>();
   /** HMAC of the last token that verified against `config.tokenHash` (scrypt paid once). */
   verifiedMac: Buffer | undefined;
   from: CidrSet;
@@ -143,7 +148,7 @@ export class ReverseRegistry {
           st.verifiedMac = undefined;
           for (const c of [...st.idle]) c.fail('exit token or sources changed');
           this.drainLinks(st, 'exit token or sources changed');
-        }
+        } else this.dropUnpinned(st);
       }
     }
     for (const [id, st] of this.states) {
@@ -157,6 +162,20 @@ export class ReverseRegistry {
 
   private changed(): void {
     this.onChange?.();
+  }
+
+  /** A key rotation retired a key: its idle connections close, its links drain (live streams finish). */
+  private dropUnpinned(st: ExitState): void {
+    const pins = linkPins(st.config);
+    if (!pins) return;
+    for (const [peer, fp] of st.peers) {
+      if (isPinned(fp, pins)) continue;
+      st.peers.delete(peer);
+      if (peer instanceof LinkSession) {
+        if (st.links.delete(peer)) peer.drain('exit key retired');
+      } else if (st.idle.has(peer)) peer.fail('exit key retired');
+    }
+    this.changed();
   }
 
   /** GOAWAY on every link of `st`: its live streams finish, new ones go elsewhere (the exit dials anew). */
@@ -302,8 +321,8 @@ export class ReverseRegistry {
     if (!(await this.tokenMatches(st, reg.token, key))) return this.refuse(conn, reg.exit, 'AUTH_FAILED', `exit '${reg.exit}': ${WRONG}`);
     if (this.states.get(reg.exit) !== st || conn.state === 'closed') return false; // reconfigured or gone meanwhile
     // A pinned identity: the token alone is not enough (a leaked token without the exit's key registers nothing).
-    const pin = st.config.linkFingerprint;
-    const pinError = pin === undefined ? undefined : peerPinError(conn.socket, [pin]);
+    const pins = linkPins(st.config);
+    const pinError = pins === undefined ? undefined : peerPinError(conn.socket, pins);
     if (pinError) return this.refuse(conn, reg.exit, 'AUTH_FAILED', `exit '${reg.exit}': ${pinError}`);
     // The sources may have changed while the token check waited its turn: judge by those in force now.
     if (st.from.size > 0 && !st.from.hasText(conn.source)) return this.refuse(conn, reg.exit, 'SOURCE_NOT_ALLOWED', `exit '${reg.exit}' may not register from ${conn.source}`);
@@ -320,7 +339,9 @@ export class ReverseRegistry {
       return true;
     }
     st.live.add(conn);
+    st.peers.set(conn, peerFingerprint(conn.socket) ?? '');
     conn.onClose = () => {
+      st.peers.delete(conn);
       st.live.delete(conn);
       if (st.idle.delete(conn)) this.changed();
     };
@@ -340,12 +361,15 @@ export class ReverseRegistry {
     st.links.add(link);
     st.openLinks.add(link);
     st.linkConnects++;
+    st.peers.delete(conn);
+    st.peers.set(link, peerFingerprint(conn.socket) ?? '');
     link.on('stream', (s) => s.refuse('BAD_REQUEST', 'an ingress takes no streams from a reverse exit'));
     link.on('goaway', () => st.links.delete(link) && this.changed());
     link.on('close', (err) => {
       st.openLinks.delete(link);
       st.linkTraffic.retire(link);
       if (err) st.linkBreaks++;
+      st.peers.delete(link);
       if (st.links.delete(link)) this.changed();
       if (err) this.log.info({ exit: conn.exitId, source: conn.source, reason: err.message }, 'reverse exit link broken');
     });

@@ -16,7 +16,7 @@ import { backoffDelay, type BackoffPolicy } from '../../shared/backoff.js';
 import { within } from '../../shared/deadline.js';
 import type { TargetAddress } from '../../protocol/address.js';
 import type { ForwardExitConfig, IngressConfig } from '../../shared/schema/ingress-config.js';
-import { dialLinkTls, loadOrCreateLinkIdentity, type LinkIdentity } from '../../link/identity.js';
+import { dialLinkTls, isPinned, LinkIdentitySource, peerFingerprint, pinsOf } from '../../link/identity.js';
 import { LinkSession } from '../../link/session.js';
 import type { LinkStream } from '../../link/stream.js';
 import { LinkError } from '../../link/errors.js';
@@ -24,7 +24,8 @@ import { LinkError } from '../../link/errors.js';
 const RECONNECT: BackoffPolicy = { baseMs: 100, maxMs: 10_000, jitter: 0.5 };
 
 export interface LinkSettings {
-  readonly identity: LinkIdentity;
+  /** This node's identity, read again after a key rotation (`hopgate link-key promote`): new links present the new key. */
+  readonly identity: LinkIdentitySource;
   /** Links kept to each exit. */
   readonly perExit: number;
   readonly heartbeatMs: number;
@@ -42,6 +43,8 @@ function asProxyError(err: unknown, exitId: string): ProxyError {
 /** The links to one exit. */
 export class ExitLinks {
   private readonly links: LinkSession[] = [];
+  /** The exit certificate each link was made with: a link whose key is no longer pinned is drained. */
+  private readonly peers = new Map<LinkSession, string>();
   private connecting: Promise<LinkSession> | undefined;
   private failures = 0;
   private retryAt = 0;
@@ -55,22 +58,35 @@ export class ExitLinks {
   private readonly traffic = new LinkTraffic();
 
   constructor(
-    readonly exit: ForwardExitConfig & { link: NonNullable<ForwardExitConfig['link']> },
+    public exit: ForwardExitConfig & { link: NonNullable<ForwardExitConfig['link']> },
     private readonly settings: LinkSettings,
   ) {}
 
-  /** Same exit, same link settings: a reload keeps the pool. */
+  /** Same address, same link settings: a reload keeps the pool (new pins are taken by repin). */
   sameAs(exit: ForwardExitConfig, settings: LinkSettings): boolean {
     const a = this.exit;
-    return (
-      exit.link !== undefined &&
-      a.host === exit.host &&
-      a.link.port === exit.link.port &&
-      a.link.fingerprint === exit.link.fingerprint &&
-      settings.identity.fingerprint === this.settings.identity.fingerprint &&
-      settings.perExit === this.settings.perExit &&
-      settings.heartbeatMs === this.settings.heartbeatMs
-    );
+    return exit.link !== undefined && a.host === exit.host && a.link.port === exit.link.port && settings === this.settings;
+  }
+
+  /** The exit certificates accepted: the current one, and the next during a key rotation. */
+  get pins(): string[] {
+    return pinsOf(this.exit.link.fingerprint, this.exit.link.nextFingerprint)!;
+  }
+
+  /** The exit certificates of the links taking new streams (not draining): after a rotation, only the new key's. */
+  get liveKeys(): string[] {
+    return [...this.peers].filter(([l]) => !l.draining && !l.broken).map(([, fp]) => fp);
+  }
+
+  /**
+   * New pins for the same exit (a key rotation step): links whose exit key is still pinned go
+   * on; one whose key was retired is drained (live streams finish, new ones go to fresh links).
+   */
+  repin(exit: ForwardExitConfig): void {
+    if (!exit.link) return;
+    this.exit = exit as ExitLinks['exit'];
+    const pins = this.pins;
+    for (const [session, fp] of this.peers) if (!isPinned(fp, pins)) session.drain('exit key retired');
   }
 
   get streamCount(): number {
@@ -184,7 +200,7 @@ export class ExitLinks {
 
   private connect(timeoutMs: number): Promise<LinkSession> {
     const { host, link } = this.exit;
-    const p = dialLinkTls({ host, port: link.port, identity: this.settings.identity, pinned: [link.fingerprint], timeoutMs: Math.max(1, timeoutMs) }).then(
+    const p = dialLinkTls({ host, port: link.port, identity: this.settings.identity.current(), pinned: this.pins, timeoutMs: Math.max(1, timeoutMs) }).then(
       (socket) => {
         const session = new LinkSession(socket, { dialled: true, heartbeatMs: this.settings.heartbeatMs, name: `link to exit ${this.exit.id}` });
         this.connects++;
@@ -195,6 +211,7 @@ export class ExitLinks {
           throw new ProxyError('EXIT_UNREACHABLE', `exit ${this.exit.id}: links closed (ingress draining)`);
         }
         this.links.push(session);
+        this.peers.set(session, peerFingerprint(socket) ?? '');
         session.on('close', (err) => this.onClose(session, err));
         return session;
       },
@@ -215,6 +232,7 @@ export class ExitLinks {
 
   private onClose(session: LinkSession, err: LinkError | undefined): void {
     const i = this.links.indexOf(session);
+    this.peers.delete(session);
     if (i >= 0) {
       this.links.splice(i, 1);
       this.traffic.retire(session);
@@ -252,7 +270,7 @@ export class LinkPools {
     if (config.links && want.size > 0) {
       const key = `${config.links.identityDir}|${config.links.perExit}|${config.links.heartbeatMs}`;
       if (key !== this.settingsKey || !this.settings) {
-        const identity = loadOrCreateLinkIdentity(config.links.identityDir, 'hopgate ingress');
+        const identity = new LinkIdentitySource(config.links.identityDir, 'hopgate ingress');
         this.settings = { identity, perExit: config.links.perExit, heartbeatMs: config.links.heartbeatMs };
         this.settingsKey = key;
       }
@@ -262,13 +280,13 @@ export class LinkPools {
       if (!next || !this.settings || !pool.sameAs(next, this.settings)) {
         pool.drain();
         this.pools.delete(id);
-      }
+      } else pool.repin(next);
     }
   }
 
   /** This ingress's link fingerprint (what exits pin), once a configuration with links was taken. */
   get fingerprint(): string | undefined {
-    return this.settings?.identity.fingerprint;
+    return this.settings?.identity.current().fingerprint;
   }
 
   /** The pool for `exit` (made on first use), or undefined when it has no link. */
@@ -276,7 +294,10 @@ export class LinkPools {
     if (!exit.link || !this.settings) return undefined;
     const pool = this.pools.get(exit.id);
     // A reload hands us a new but equal config object: the links stay.
-    if (pool && pool.sameAs(exit, this.settings)) return pool;
+    if (pool && pool.sameAs(exit, this.settings)) {
+      if (pool.exit !== exit) pool.repin(exit); // the same object from then on: once per reload
+      return pool;
+    }
     pool?.drain();
     const fresh = new ExitLinks({ ...exit, link: exit.link }, this.settings);
     this.pools.set(exit.id, fresh);

@@ -18,6 +18,8 @@ const SourceRange = z.string().superRefine((text, ctx) => {
   if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
 });
 const Port = z.number().int().min(1).max(65535);
+/** A certificate's SHA-256 fingerprint, as links pin them (src/link/identity.ts FINGERPRINT_PATTERN). */
+const Fingerprint = (field: string) => z.string().regex(/^(?:[0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f]{64}$/, `${field} must be a SHA-256 fingerprint (64 hex digits, colons optional)`);
 /** An exit's IPv6 egress address (dual-stack exits, docs/EXITS.md): what IPv6 targets see. */
 const EgressIp6 = z.string().refine((t) => isIPv6(t), { message: 'egressIp6 must be an IPv6 address' });
 const CountryCode = z.string().regex(/^[a-z]{2}$/, 'country must be a lower-case ISO 3166-1 alpha-2 code');
@@ -124,7 +126,9 @@ export const ExitSchema = HopSchema.extend({
   link: z
     .object({
       port: Port,
-      fingerprint: z.string().regex(/^(?:[0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f]{64}$/, 'link.fingerprint must be a SHA-256 fingerprint (64 hex digits, colons optional)'),
+      fingerprint: Fingerprint('link.fingerprint'),
+      /** During a key rotation: the exit's next certificate, accepted beside `fingerprint` until the old one is retired. */
+      nextFingerprint: Fingerprint('link.nextFingerprint').optional(),
     })
     .strict()
     .optional(),
@@ -149,7 +153,9 @@ export const ReverseExitSchema = z
      * SHA-256 fingerprint of the exit's link identity (`hopgate exit --connect-to … --state-dir`
      * prints it): when set, a registration must also present that TLS client certificate.
      */
-    linkFingerprint: z.string().regex(/^(?:[0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f]{64}$/, 'linkFingerprint must be a SHA-256 fingerprint (64 hex digits, colons optional)').optional(),
+    linkFingerprint: Fingerprint('linkFingerprint').optional(),
+    /** During a key rotation: the exit's next certificate, accepted beside `linkFingerprint` until the old one is retired. */
+    nextLinkFingerprint: Fingerprint('nextLinkFingerprint').optional(),
     /** Which requests the ingress hands it (checked on the ingress; the exit applies its own rules too). */
     targets: z
       .object({ allow: z.array(Cidr).default([]), deny: z.array(Cidr).default([]), ports: z.array(Port).default([]) })
@@ -396,7 +402,6 @@ export const IngressConfigSchema = z
       const path = ['exits', i, 'link'];
       if (e.kind !== 'hopgate') ctx.addIssue({ code: 'custom', path, message: 'only a hopgate exit has a link' });
       if (e.via.length > 0) ctx.addIssue({ code: 'custom', path, message: 'an exit with a link is dialled directly (no via hops over a link yet)' });
-      if (!c.links) ctx.addIssue({ code: 'custom', path, message: "an exit with a link needs links.identityDir (this ingress's link identity)" });
     });
   });
 
