@@ -1,7 +1,6 @@
 /** Relaying one link stream to its target (forward exits' links and reverse exits' links alike). */
 import type { Socket } from 'node:net';
 import type { LinkStream } from '../link/stream.js';
-import { RECORD_DATA_PAYLOAD } from '../protocol/link/codec.js';
 import { writeCoalesced } from '../shared/net/coalesce.js';
 
 /**
@@ -13,8 +12,8 @@ import { writeCoalesced } from '../shared/net/coalesce.js';
 export function relayStream(stream: LinkStream, target: Socket, idleMs: number): void {
   const pipe = (src: LinkStream | Socket, dst: LinkStream | Socket): void => {
     src.on('data', (chunk: Buffer) => {
-      // To the target, the stream's record-sized pieces go out together (shared/net/coalesce.ts).
-      if (!(dst === target ? writeCoalesced(target, chunk, RECORD_DATA_PAYLOAD) : dst.write(chunk))) src.pause();
+      // To the target, the stream's pieces of one turn go out together (shared/net/coalesce.ts).
+      if (!(dst === target ? writeCoalesced(target, chunk) : dst.write(chunk))) src.pause();
     });
     dst.on('drain', () => src.resume());
     src.on('end', () => dst.end());

@@ -151,6 +151,47 @@ test('relays: a link stream\'s burst of record-sized pieces goes to the client (
   }
 });
 
+/**
+ * A control frame or a short write ahead of the DATA in one TLS write shifts every frame off the record
+ * boundaries: the pieces then arrive as a record's worth cut in two (a frame's tail, the next one's head).
+ * Seen in a trace of a link download: two sends to the client per 16 KiB record. The burst must still be
+ * one write: what ends it is the turn of the event loop, not the size of a piece.
+ */
+test('relays: a burst of pieces cut off the record boundaries still goes to the client (ingress) and the target (exit) in one write', async () => {
+  const SHIFT = 45;
+  const sizes = [RECORD_DATA_PAYLOAD - SHIFT, SHIFT, RECORD_DATA_PAYLOAD - SHIFT, SHIFT, RECORD_DATA_PAYLOAD - SHIFT];
+  const pair = await linkPair();
+  const exitSide: LinkStream[] = [];
+  pair.server.on('stream', (s: LinkStream) => {
+    s.on('error', () => undefined);
+    s.accept();
+    exitSide.push(s);
+  });
+  const tcp = [await tcpPair(), await tcpPair()];
+  try {
+    const up = await pair.client.open('127.0.0.1', 9);
+    up.on('error', () => undefined);
+    const [client, target] = tcp as [Awaited<ReturnType<typeof tcpPair>>, Awaited<ReturnType<typeof tcpPair>>];
+    relay(client.near, up as unknown as Socket, { up: 0, down: 0 }, 60_000, () => undefined);
+    await eventually('the exit side took the stream', () => exitSide.length === 1);
+    relayStream(exitSide[0]!, target.near, 60_000);
+    const total = sizes.reduce((a, b) => a + b, 0);
+    for (const [stream, dst] of [[up, client], [exitSide[0]!, target]] as const) {
+      const writes = countWrites(dst.near);
+      const got: Buffer[] = [];
+      dst.far.on('data', (d: Buffer) => got.push(d));
+      const pieces = sizes.map((n, i) => Buffer.alloc(n, i + 1));
+      for (const p of pieces) assert.equal(stream.onData(p), undefined);
+      await eventually('every piece arrived', () => got.reduce((n, d) => n + d.length, 0) === total);
+      assert.equal(writes(), 1, `pieces of ${sizes.join(', ')} bytes in one burst: one write, not one per piece`);
+      assert.deepEqual(Buffer.concat(got), Buffer.concat(pieces));
+    }
+  } finally {
+    for (const t of tcp) t.close();
+    await pair.close();
+  }
+});
+
 test('the memory bound counts what a stream holds exactly once, also while the link has carried part of a batch', async () => {
   // A window that ends inside the writer's second chunk: that batch is half sent when credit runs out.
   const WINDOW = 20_000;
