@@ -67,7 +67,7 @@ async function throughHops(
   exit: ForwardExitConfig,
   timeoutMs: number,
   last: (socket: Socket, exit: HopConfig, cred: HopCredentials | undefined) => Promise<void>,
-  readBuffers = false,
+  readBuffers: boolean | 'slabs' = false,
 ): Promise<Socket> {
   const hops: HopConfig[] = [...exit.via, exit];
   const until = Date.now() + timeoutMs + EXIT_ANSWER_GRACE_MS;
