@@ -311,7 +311,7 @@ export class ReverseExitClient {
     let target: Socket;
     try {
       if (typeof req === 'string') throw new ProxyError('BAD_REQUEST', req);
-      target = await this.connect(req);
+      target = await this.connect(req, 'slabs'); // relayed into a link stream, as a forward exit's (link-listener.ts)
     } catch (err) {
       const { code, message } = this.refusal(err, `${open.host}:${open.port}`);
       return stream.refuse(code, message);
@@ -332,7 +332,7 @@ export class ReverseExitClient {
     let target: Socket;
     try {
       if (typeof req === 'string') throw new ProxyError('BAD_REQUEST', req);
-      target = await this.connect(req);
+      target = await this.connect(req, 'slabs'); // relayed into a link stream, as a forward exit's (link-listener.ts)
     } catch (err) {
       const { code, message } = this.refusal(err, typeof req === 'string' ? undefined : formatTarget(req.target));
       work.end(responsePacket(p.id, { ok: false, code, message }));
@@ -357,7 +357,7 @@ export class ReverseExitClient {
     return { code, message };
   }
 
-  private async connect(req: WorkRequest): Promise<Socket> {
+  private async connect(req: WorkRequest, readBuffers?: 'slabs'): Promise<Socket> {
     const timeoutMs = this.o.connectTimeoutMs ?? LIMITS.connectTimeoutMs;
     let addrs = await resolveAllowed(req.target, this.o.policy);
     // The ingress's rule for this exit travels with the request; it applies to the resolved address too.
@@ -368,7 +368,7 @@ export class ReverseExitClient {
       if (addrs.length === 0) throw new ProxyError('TARGET_FORBIDDEN', `${req.target.host} is outside the networks the ingress allows this exit`);
     }
     // Each family leaves from its own egress address, both raced (happy eyeballs).
-    return connectFirst(addrs, req.target, timeoutMs, { localAddress: this.o.egress, localAddress6: this.o.egress6, localPorts: this.o.egressPorts });
+    return connectFirst(addrs, req.target, timeoutMs, { localAddress: this.o.egress, localAddress6: this.o.egress6, localPorts: this.o.egressPorts, readBuffers });
   }
 
   private withdraw(conn: Conn): void {
