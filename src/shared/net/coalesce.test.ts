@@ -66,9 +66,10 @@ test('a lone small write (an echo) waits for no more input: it is out by the end
 test('a read’s worth gathered goes at once; a reader that does not keep up makes the writer wait, and drain follows', async () => {
   const { a, b, close } = await socketPair();
   try {
-    for (let i = 0; i < 4; i++) writeCoalesced(a, Buffer.alloc(FULL));
-    assert.equal(a.writableLength, 4 * FULL, 'four pieces are below the limit: held');
-    assert.equal(writeCoalesced(a, Buffer.alloc(FULL)), true, 'the fifth passes the limit: all five go, the writer goes on');
+    const below = Math.ceil(COALESCE_LIMIT / FULL) - 1;
+    for (let i = 0; i < below; i++) writeCoalesced(a, Buffer.alloc(FULL));
+    assert.equal(a.writableLength, below * FULL, 'pieces below the limit: held');
+    assert.equal(writeCoalesced(a, Buffer.alloc(FULL)), true, 'the next passes the limit: all go, the writer goes on');
     assert.equal(a.writableLength, 0);
     // The other end stops reading: once the kernel's buffers are full, the writer is told to wait.
     b.pause();

@@ -14,8 +14,14 @@
  */
 import type { Socket } from 'node:net';
 
-/** Bytes gathered before they go in one writev, and unsent bytes past which the writer is asked to wait (the socket's own mark is 16 KiB). */
-export const COALESCE_LIMIT = 64 * 1024;
+/**
+ * Bytes gathered before they go in one writev, and unsent bytes past which the writer is asked to
+ * wait (the socket's own mark is 16 KiB). 256 KiB, as a link stream's send buffer: a turn of a link
+ * download brings that much and more, and at 64 KiB the ingress made 13 writes to its client per MB
+ * instead of 4 (docs/BENCHMARKS.md, "Link path: system calls"). A client that stops reading holds
+ * at most this beyond its stream's window.
+ */
+export const COALESCE_LIMIT = 256 * 1024;
 
 const kCorked = Symbol('hopgate.coalesce.corked');
 type Coalescing = Socket & { [kCorked]?: boolean };
