@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, connect, type Socket } from 'node:net';
-import { HEADER_BYTES, openFrame, PREFACE, RECORD_DATA_PAYLOAD } from '../../src/protocol/link/codec.js';
+import { dataHeader, HEADER_BYTES, openFrame, PREFACE, RECORD_DATA_PAYLOAD } from '../../src/protocol/link/codec.js';
 import { relay } from '../../src/ingress/relay/relay.js';
 import { relayStream } from '../../src/exit/relay-stream.js';
 import type { LinkSession } from '../../src/link/session.js';
@@ -56,6 +56,55 @@ test('bulk: 64 KiB writes are taken without backpressure and leave as DATA frame
     const all = Buffer.concat(data());
     for (let i = 0; i < CHUNKS; i++) assert.ok(all.subarray(i * CHUNK, (i + 1) * CHUNK).every((b) => b === i + 1), `chunk ${i} intact`);
     assert.equal(session.bytesSent, CHUNK * CHUNKS);
+  } finally {
+    peer.socket.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
+test('window updates are batched: a reader that keeps up returns credit once per half window, not once per DATA frame', async () => {
+  const TOTAL = 1024 * 1024;
+  let received = 0;
+  const { server, port } = await exitServer({}, (s) => {
+    s.on('stream', (st: LinkStream) => {
+      st.on('error', () => undefined);
+      st.accept();
+      st.on('data', (d: Buffer) => (received += d.length)); // keeps up: reads every byte as it comes
+    });
+  });
+  const peer = await rawPeer(port);
+  try {
+    peer.socket.write(Buffer.concat([PREFACE, openFrame(1, { host: '127.0.0.1', port: 9, window: 65536 })]));
+    await eventually('the open answered', () => peer.frames.some((f) => f.type === 'open-ok'));
+    const ok = peer.frames.find((f) => f.type === 'open-ok');
+    let credit = Number(ok?.type === 'open-ok' ? ok.props.get('window') : 0);
+    const window0 = credit;
+    let sent = 0;
+    let frames = 0;
+    let seen = 0;
+    // Send within the credit the session gives, as a well-behaved peer does, until a MiB has crossed.
+    for (let turns = 0; sent < TOTAL; turns++) {
+      assert.ok(turns < 10_000, 'bounded');
+      for (; seen < peer.frames.length; seen++) {
+        const f = peer.frames[seen]!;
+        if (f.type === 'window') credit += f.increment;
+      }
+      const n = Math.min(RECORD_DATA_PAYLOAD, credit, TOTAL - sent);
+      if (n === 0) {
+        await eventually('more credit', () => peer.frames.length > seen);
+        continue;
+      }
+      peer.socket.write(Buffer.concat([dataHeader(1, n), Buffer.alloc(n, 7)]));
+      credit -= n;
+      sent += n;
+      frames++;
+    }
+    await eventually('every byte read', () => received === TOTAL);
+    const updates = peer.frames.filter((f) => f.type === 'window').length;
+    // An update returns half a window (windows only grow), or follows the peer spending all its credit, which takes
+    // at least that much since the previous one: at most 2 × 1 MiB / 128 KiB = 16, against 65 DATA frames.
+    assert.ok(updates >= 1 && updates <= (2 * TOTAL) / (window0 / 2), `${updates} WINDOW frames for ${frames} DATA frames (window ${window0})`);
+    assert.ok(frames > 4 * updates);
   } finally {
     peer.socket.destroy();
     await new Promise<void>((r) => server.close(() => r()));
