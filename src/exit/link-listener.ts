@@ -27,7 +27,7 @@ import { targetKind } from '../protocol/address.js';
 import { linkTlsServer, type LinkIdentity } from '../link/identity.js';
 import { LinkSession, type OpenRequest } from '../link/session.js';
 import type { LinkStream } from '../link/stream.js';
-import { relayStream } from './relay-stream.js';
+import { LINK_TARGET_READS, relayStream } from './relay-stream.js';
 
 export interface ExitLinkOptions {
   readonly host: string;
@@ -148,8 +148,7 @@ export class ExitLinkListener {
       const t = { host: req.host, port: req.port, kind: targetKind(req.host) };
       const until = Date.now() + this.o.connectTimeoutMs;
       const addrs = await within(resolveAllowed(t, this.o.policy), this.o.connectTimeoutMs, `resolving ${req.host} timed out`);
-      // Read in slabs: a link stream keeps its chunks queued, and large reads mean fewer calls per byte.
-      target = await connectFirst(addrs, t, until - Date.now(), { ...this.o.egress, readBuffers: 'slabs' });
+      target = await connectFirst(addrs, t, until - Date.now(), { ...this.o.egress, readBuffers: LINK_TARGET_READS });
     } catch (err) {
       this.counters.failed++;
       const code = isProxyError(err) ? err.code : codeFromSystemError(err);

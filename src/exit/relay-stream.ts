@@ -2,6 +2,16 @@
 import type { Socket } from 'node:net';
 import type { LinkStream } from '../link/stream.js';
 import { writeCoalesced } from '../shared/net/coalesce.js';
+import { RECORD_DATA_PAYLOAD } from '../protocol/link/codec.js';
+
+/**
+ * How an exit reads a target relayed into a link stream: in slabs never reused (the stream keeps its
+ * chunks until the link takes them), 16 DATA frames' payload each, so that a full read leaves as one
+ * TLS write of 16 whole records. At 256 KiB the last 144 bytes made a short frame in a record of its
+ * own: per read one more send at the exit, one more read and send at the ingress (docs/BENCHMARKS.md,
+ * "Link path: system calls").
+ */
+export const LINK_TARGET_READS = { slabBytes: 16 * RECORD_DATA_PAYLOAD } as const;
 
 /**
  * Stream ↔ target with backpressure and half-close per direction. A failure on

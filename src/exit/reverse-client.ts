@@ -25,11 +25,11 @@ import { formatTarget } from '../protocol/address.js';
 import { MAX_PACKET_BYTES, parsePacket, type WorkPacket } from '../protocol/work-packet/codec.js';
 import { heartbeatPacket, parseLinkOpen, parseRequest, parseResponse, registrationPacket, responsePacket, withdrawPacket, type WorkRequest } from '../protocol/work-packet/messages.js';
 import type { TargetPolicy } from '../shared/net/target-policy.js';
-import { connectFirst } from '../shared/net/connect-tcp.js';
+import { connectFirst, type ReadBuffers } from '../shared/net/connect-tcp.js';
 import { resolveAllowed } from '../shared/net/resolve-allowed.js';
 import { LinkSession, type OpenRequest } from '../link/session.js';
 import type { LinkStream } from '../link/stream.js';
-import { relayStream } from './relay-stream.js';
+import { LINK_TARGET_READS, relayStream } from './relay-stream.js';
 import type { LinkIdentity } from '../link/identity.js';
 import { REVERSE_HEARTBEAT_MS } from '../shared/schema/ingress-config.js';
 
@@ -311,7 +311,7 @@ export class ReverseExitClient {
     let target: Socket;
     try {
       if (typeof req === 'string') throw new ProxyError('BAD_REQUEST', req);
-      target = await this.connect(req, 'slabs'); // relayed into a link stream, as a forward exit's (link-listener.ts)
+      target = await this.connect(req, LINK_TARGET_READS); // relayed into a link stream, as a forward exit's (link-listener.ts)
     } catch (err) {
       const { code, message } = this.refusal(err, `${open.host}:${open.port}`);
       return stream.refuse(code, message);
@@ -332,7 +332,7 @@ export class ReverseExitClient {
     let target: Socket;
     try {
       if (typeof req === 'string') throw new ProxyError('BAD_REQUEST', req);
-      target = await this.connect(req, 'slabs'); // relayed into a link stream, as a forward exit's (link-listener.ts)
+      target = await this.connect(req, LINK_TARGET_READS); // relayed into a link stream, as a forward exit's (link-listener.ts)
     } catch (err) {
       const { code, message } = this.refusal(err, typeof req === 'string' ? undefined : formatTarget(req.target));
       work.end(responsePacket(p.id, { ok: false, code, message }));
@@ -357,7 +357,7 @@ export class ReverseExitClient {
     return { code, message };
   }
 
-  private async connect(req: WorkRequest, readBuffers?: 'slabs'): Promise<Socket> {
+  private async connect(req: WorkRequest, readBuffers?: ReadBuffers): Promise<Socket> {
     const timeoutMs = this.o.connectTimeoutMs ?? LIMITS.connectTimeoutMs;
     let addrs = await resolveAllowed(req.target, this.o.policy);
     // The ingress's rule for this exit travels with the request; it applies to the resolved address too.

@@ -2,7 +2,7 @@
  * Reads into slabs (connectSlabReading, src/shared/net/read-buffers.ts): what an exit uses for
  * a target relayed to a link stream, which keeps every chunk it is written until the link takes
  * it. Memory is never reused, so bytes kept to the end must still be intact; large reads land in
- * 256 KiB slabs; a quiet socket holds no slab.
+ * slabs of the size asked; a quiet socket holds no slab.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +13,8 @@ import { listen0 } from '../helpers/ports.js';
 import { eventually } from '../helpers/eventually.js';
 
 const MiB = 1024 * 1024;
-const SLAB = 256 * 1024;
+/** Not a power of two, as an exit's link reads are (16 DATA frames' payload): slabs are what was asked. */
+const SLAB = 16 * (16 * 1024 - 9);
 const byteAt = (i: number): number => (i * 7 + (i >> 12)) & 0xff;
 
 function pattern(from: number, n: number): Buffer {
@@ -48,7 +49,7 @@ test('a download read into slabs arrives intact with every chunk kept to the end
     };
     pump();
   });
-  const sock = connectSlabReading({ host: '127.0.0.1', port: src.port });
+  const sock = connectSlabReading({ host: '127.0.0.1', port: src.port }, SLAB);
   sock.pause();
   await once(sock, 'connect');
   try {
@@ -61,7 +62,8 @@ test('a download read into slabs arrives intact with every chunk kept to the end
     const all = Buffer.concat(chunks);
     assert.equal(all.length, SIZE);
     assert.ok(all.equals(pattern(0, SIZE)), 'every byte as sent, though each chunk was kept until the end');
-    assert.ok(chunks.some((c) => c.buffer.byteLength === SLAB), 'large reads are views of a slab');
+    assert.ok(chunks.some((c) => c.buffer.byteLength === SLAB), 'large reads are views of a slab of the size asked');
+    assert.ok(chunks.every((c) => c.length <= SLAB));
   } finally {
     sock.destroy();
     src.close();
@@ -72,7 +74,7 @@ test('a download read into slabs arrives intact with every chunk kept to the end
 test('a socket that goes quiet holds no slab: a small read drops it', async () => {
   let sender!: Socket;
   const src = await serverSending((s) => (sender = s));
-  const sock = connectSlabReading({ host: '127.0.0.1', port: src.port });
+  const sock = connectSlabReading({ host: '127.0.0.1', port: src.port }, SLAB);
   await once(sock, 'connect');
   let got = 0;
   sock.on('data', (d: Buffer) => (got += d.length));

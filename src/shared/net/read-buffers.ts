@@ -89,7 +89,7 @@ function onRead(socket: ReadingSocket, st: ReadState, n: number, buf: Buffer): b
 const SLAB_MIN_ROOM = 64 * 1024;
 
 /**
- * `net.connect` whose large reads land in slabs of OWN_BYTES that are never reused: each read
+ * `net.connect` whose large reads land in slabs of `slabBytes` that are never reused: each read
  * takes the next part of the socket's slab, and the chunk handed on is a view of it. For a
  * socket relayed to a link stream (issue 19), which keeps what it is written until the peer's
  * window and the TLS socket take it, so reusing a buffer (connectReading) is not safe there.
@@ -98,13 +98,13 @@ const SLAB_MIN_ROOM = 64 * 1024;
  * scratch (copied out) and hold no slab; a read below BULK_READ drops the slab, and slabs
  * count against `readBufferLimits.ownBuffersMax` like own buffers.
  */
-export function connectSlabReading(options: NetConnectOpts): Socket {
+export function connectSlabReading(options: NetConnectOpts, slabBytes = OWN_BYTES): Socket {
   let slab: Buffer | undefined;
   let used = 0;
   const cut = (): void => {
     if (slab === undefined && ownBuffers >= readBufferLimits.ownBuffersMax) return;
     if (slab === undefined) ownBuffers++;
-    slab = Buffer.allocUnsafe(OWN_BYTES);
+    slab = Buffer.allocUnsafe(slabBytes);
     used = 0;
   };
   const drop = (): void => {
@@ -124,7 +124,7 @@ export function connectSlabReading(options: NetConnectOpts): Socket {
         }
         used += n;
         if (n < BULK_READ) drop();
-        else if (OWN_BYTES - used < SLAB_MIN_ROOM) cut();
+        else if (slabBytes - used < SLAB_MIN_ROOM) cut();
         return socket.push(buf.subarray(0, n));
       },
     },
