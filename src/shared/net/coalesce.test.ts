@@ -50,14 +50,21 @@ test('pieces of any size wait for the end of the turn and go in one write, in or
   }
 });
 
-test('a lone small write (an echo) waits for no more input: it is out by the end of the turn', async () => {
+test('a lone small write (an echo) is not held: it is out before writeCoalesced returns', async () => {
   const { a, b, close } = await socketPair();
   try {
     const got = received(b, 64);
     assert.equal(writeCoalesced(a, Buffer.alloc(64, 1)), true);
+    assert.equal(a.writableLength, 0, 'handed to the kernel at once');
+    assert.equal((await got).length, 64);
+    // Behind gathered pieces, a small one waits with them (order is kept) and the turn's end sends all.
+    const more = received(b, FULL + 10);
+    writeCoalesced(a, Buffer.alloc(FULL, 2));
+    writeCoalesced(a, Buffer.alloc(10, 3));
+    assert.equal(a.writableLength, FULL + 10);
     await new Promise((r) => setImmediate(r));
     assert.equal(a.writableLength, 0);
-    assert.equal((await got).length, 64);
+    assert.equal((await more).length, FULL + 10);
   } finally {
     close();
   }

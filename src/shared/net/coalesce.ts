@@ -10,7 +10,7 @@
  * worth is gathered. The size of a piece says nothing about where a burst ends: a control frame
  * ahead of the DATA in one TLS write shifts every frame off the record boundaries, and the
  * pieces then come as a record cut in two (docs/BENCHMARKS.md, "Link path: system calls").
- * A small write (an echo) waits only for the turn's other callbacks, never for more input.
+ * A small piece with nothing gathered before it (an echo) is not held at all.
  */
 import type { Socket } from 'node:net';
 
@@ -32,9 +32,17 @@ function uncork(s: Coalescing): void {
   s.uncork();
 }
 
+/**
+ * A piece this small with nothing gathered before it goes at once: an echo or a request, whose
+ * latency counts. In a burst cut off the record boundaries only the first piece of a turn can be
+ * such a sliver: at most one write more per turn.
+ */
+export const SMALL_PIECE = 1024;
+
 /** Write `chunk` to `dst` as part of this turn's burst. Returns false when the writer should wait for 'drain'. */
 export function writeCoalesced(dst: Socket, chunk: Buffer): boolean {
   const s = dst as Coalescing;
+  if (!s[kCorked] && chunk.length < SMALL_PIECE) return s.write(chunk) || s.writableLength < COALESCE_LIMIT;
   if (!s[kCorked]) {
     s[kCorked] = true;
     s.cork();
