@@ -58,5 +58,6 @@ export function linkText(row: ExitReportRow | undefined): string {
   if (l.rttMs !== null) parts.push(`${Math.round(l.rttMs)}ms`);
   if (l.breaks > 0) parts.push(`${l.breaks} broken`);
   if (l.windowStalls > 0) parts.push(`${l.windowStalls} stalls`);
+  if (l.datagramsDropped > 0) parts.push(`${l.datagramsDropped} datagrams dropped`);
   return parts.join(', ');
 }

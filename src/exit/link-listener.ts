@@ -12,6 +12,8 @@
  * target policy on the resolved addresses, its egress addresses and ports, its
  * connect timeout; the answer is the exact result code (TARGET_FORBIDDEN,
  * CONN_REFUSED, DNS_FAILED, TIMEOUT…) where SOCKS5 could only give a REP byte.
+ * A UDP stream (kind=udp) is a UDP association served as the SOCKS5 port serves
+ * one: same policy and egress, datagrams as DATAGRAM frames (relay-udp.ts).
  */
 import { LinkTraffic, type LinkTrafficFigures } from '../link/traffic.js';
 import type { Socket } from 'node:net';
@@ -28,6 +30,8 @@ import { linkTlsServer, type LinkIdentity } from '../link/identity.js';
 import { LinkSession, type OpenRequest } from '../link/session.js';
 import type { LinkStream } from '../link/stream.js';
 import { LINK_TARGET_READS, relayStream } from './relay-stream.js';
+import { newUdpRelayCounters, relayUdpStream, type UdpRelayCounters } from './relay-udp.js';
+import { LIMITS } from '../shared/limits.js';
 
 export interface ExitLinkOptions {
   readonly host: string;
@@ -41,12 +45,14 @@ export interface ExitLinkOptions {
   readonly egress: ConnectOptions;
   readonly connectTimeoutMs: number;
   readonly idleTimeoutMs: number;
+  /** A UDP stream ends after this long without a datagram (default LIMITS.udpIdleTimeoutMs, as the SOCKS5 port's associations). */
+  readonly udpIdleTimeoutMs?: number;
   readonly heartbeatMs?: number;
   readonly log: Logger;
 }
 
-/** What an exit's links did, for its metrics and tests. */
-export interface ExitLinkCounters {
+/** What an exit's links did, for its metrics and tests (UDP streams: relay-udp.ts). */
+export interface ExitLinkCounters extends UdpRelayCounters {
   links: number;
   /** Links that ended broken (connection lost, heartbeat, protocol error), not drained. */
   brokenLinks: number;
@@ -58,7 +64,7 @@ export interface ExitLinkCounters {
 
 
 export class ExitLinkListener {
-  readonly counters: ExitLinkCounters = { links: 0, brokenLinks: 0, refusedLinks: 0, streams: 0, served: 0, failed: 0 };
+  readonly counters: ExitLinkCounters = { links: 0, brokenLinks: 0, refusedLinks: 0, streams: 0, served: 0, failed: 0, ...newUdpRelayCounters() };
   private readonly sessions = new Set<LinkSession>();
   /** Payload bytes and window stalls over every link, closed ones kept. */
   private readonly carried = new LinkTraffic();
@@ -143,6 +149,10 @@ export class ExitLinkListener {
   /** One tunnel: check, connect from the egress address, answer with the exact code, relay. */
   private async serve(stream: LinkStream, req: OpenRequest): Promise<void> {
     this.counters.streams++;
+    if (req.kind === 'udp') {
+      const udp = { egress: this.o.egress, policy: this.o.policy, idleMs: this.o.udpIdleTimeoutMs ?? LIMITS.udpIdleTimeoutMs };
+      return relayUdpStream(stream, udp, this.counters);
+    }
     let target: Socket;
     try {
       const t = { host: req.host, port: req.port, kind: targetKind(req.host) };

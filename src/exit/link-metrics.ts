@@ -1,7 +1,7 @@
 /**
  * A forward exit's links in its own /metrics (`hopgate exit --link-listen … --admin PORT`):
  * links and streams open now, what the links did (opened, broken, refused; streams served
- * or failed), payload bytes each way and window stalls — read from the listener at scrape time.
+ * or failed), payload bytes each way, window stalls and UDP datagrams — read from the listener at scrape time.
  */
 import { Gauge, type Registry } from 'prom-client';
 import { mirroredCounter } from '../shared/mirrored-counter.js';
@@ -17,5 +17,12 @@ export function registerExitLinkMetrics(registry: Registry, links: ExitLinkListe
     const t = links.traffic();
     return { sent: t.bytesSent, received: t.bytesReceived };
   });
+  mirroredCounter(registry, 'hopgate_exit_link_udp_streams_total', 'UDP associations the ingresses opened over links (one stream each)', undefined, () => ({ '': c.udpStreams }));
+  mirroredCounter(registry, 'hopgate_exit_link_datagrams_total', "UDP datagrams of links' associations: out (sent to targets), back (replies to the ingresses), refused (target forbidden or unresolvable: dropped), dropped (a full queue to the ingress)", 'outcome', () => ({
+    out: c.datagramsOut,
+    back: c.datagramsBack,
+    refused: c.datagramsRefused,
+    dropped: links.traffic().datagramsDropped,
+  }));
   mirroredCounter(registry, 'hopgate_exit_link_window_stalls_total', 'Times a stream had data to send and no credit from the ingress (its client reads slower than the target sends)', undefined, () => ({ '': links.traffic().windowStalls }));
 }

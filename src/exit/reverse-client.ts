@@ -23,13 +23,14 @@ import { LIMITS } from '../shared/limits.js';
 import { backoffDelay } from '../shared/backoff.js';
 import { formatTarget } from '../protocol/address.js';
 import { MAX_PACKET_BYTES, parsePacket, type WorkPacket } from '../protocol/work-packet/codec.js';
-import { heartbeatPacket, parseLinkOpen, parseRequest, parseResponse, registrationPacket, responsePacket, withdrawPacket, type WorkRequest } from '../protocol/work-packet/messages.js';
+import { heartbeatPacket, parseLinkNets, parseLinkOpen, parseRequest, parseResponse, registrationPacket, responsePacket, withdrawPacket, type WorkRequest } from '../protocol/work-packet/messages.js';
 import type { TargetPolicy } from '../shared/net/target-policy.js';
 import { connectFirst, type ReadBuffers } from '../shared/net/connect-tcp.js';
 import { resolveAllowed } from '../shared/net/resolve-allowed.js';
 import { LinkSession, type OpenRequest } from '../link/session.js';
 import type { LinkStream } from '../link/stream.js';
 import { LINK_TARGET_READS, relayStream } from './relay-stream.js';
+import { newUdpRelayCounters, relayUdpStream } from './relay-udp.js';
 import type { LinkIdentity } from '../link/identity.js';
 import { REVERSE_HEARTBEAT_MS } from '../shared/schema/ingress-config.js';
 
@@ -99,7 +100,7 @@ export class ReverseExitClient {
   /** Why the ingress last refused a registration (wrong token, not allowed…). */
   lastRefusal: string | undefined;
   /** `registered`: work connections the ingress accepted; `resumed`: those of them whose TLS session was resumed (cheaper handshakes on both sides). */
-  readonly counters = { registered: 0, resumed: 0, served: 0, refusedTargets: 0, dialFailures: 0 };
+  readonly counters = { registered: 0, resumed: 0, served: 0, refusedTargets: 0, dialFailures: 0, ...newUdpRelayCounters() };
   private readonly log: NonNullable<ReverseExitOptions['log']>;
 
   constructor(private readonly o: ReverseExitOptions) {
@@ -307,6 +308,7 @@ export class ReverseExitClient {
   private async serveStream(stream: LinkStream, open: OpenRequest): Promise<void> {
     this.streams.add(stream);
     stream.once('close', () => this.streams.delete(stream));
+    if (open.kind === 'udp') return this.serveUdpStream(stream, open);
     const req = parseLinkOpen(open.host, open.port, open.context);
     let target: Socket;
     try {
@@ -323,6 +325,14 @@ export class ReverseExitClient {
     relayStream(stream, target, this.o.idleTimeoutMs ?? LIMITS.idleTimeoutMs);
   }
 
+  /** A UDP association: the exit's policy and the ingress's networks on every datagram's resolved target (relay-udp.ts). */
+  private serveUdpStream(stream: LinkStream, open: OpenRequest): Promise<void> {
+    const nets = parseLinkNets(open.context);
+    if (typeof nets === 'string') return Promise.resolve(stream.refuse('BAD_REQUEST', nets));
+    const egress = { localAddress: this.o.egress, localAddress6: this.o.egress6 };
+    return relayUdpStream(stream, { egress, policy: this.o.policy, ...nets, idleMs: LIMITS.udpIdleTimeoutMs }, this.counters);
+  }
+
   /** One request: check it, connect from the egress address, answer, relay. */
   private async serve(work: TLSSocket, p: WorkPacket, rawAfter: Buffer): Promise<void> {
     work.setTimeout(0);
@@ -332,7 +342,7 @@ export class ReverseExitClient {
     let target: Socket;
     try {
       if (typeof req === 'string') throw new ProxyError('BAD_REQUEST', req);
-      target = await this.connect(req, LINK_TARGET_READS); // relayed into a link stream, as a forward exit's (link-listener.ts)
+      target = await this.connect(req);
     } catch (err) {
       const { code, message } = this.refusal(err, typeof req === 'string' ? undefined : formatTarget(req.target));
       work.end(responsePacket(p.id, { ok: false, code, message }));

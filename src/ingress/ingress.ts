@@ -83,7 +83,7 @@ export class Ingress {
         sessions: runtime.sessions.size,
       }), (path) => {
         // The port table with live health, for `hopgate ports`; exits with health and quality, for `hopgate exits --ingress`.
-        if (path === '/v1/exits') return exitReport(runtime.snapshot, runtime.exitHealth, runtime.links);
+        if (path === '/v1/exits') return exitReport(runtime.snapshot, runtime.exitHealth, runtime.links, (id) => runtime.reverse?.registry.linkFigures(id) ?? null);
         const m = /^\/v1\/ports\/([^/]+)$/.exec(path);
         if (!m) return undefined;
         const snap = runtime.snapshot;

@@ -28,7 +28,7 @@ import {
 } from '../protocol/link/codec.js';
 import { isValidDomain } from '../protocol/address.js';
 import { LinkError } from './errors.js';
-import { LinkStream, type StreamHost } from './stream.js';
+import { LinkStream, type DatagramCounts, type StreamHost } from './stream.js';
 
 export const DEFAULT_WINDOW = 256 * 1024;
 /** A stream whose reader keeps up may grow its window to this (stream.ts, autotuning): 4 MiB covers ~40 ms of round trip at 100 MB/s. */
@@ -50,6 +50,8 @@ const SOCKET_BUFFER = 256 * 1024;
 const MAX_CONTROL_BACKLOG = 100_000;
 
 export interface OpenRequest {
+  /** `udp`: a UDP association whose datagrams travel as DATAGRAM frames (no host or port: each datagram names its target). */
+  readonly kind: 'tcp' | 'udp';
   readonly host: string;
   readonly port: number;
   /** What the exit needs besides the target (policy context, egress choice): the OPEN frame's other props. */
@@ -105,6 +107,8 @@ export class LinkSession extends EventEmitter implements StreamHost {
   bytesReceived = 0;
   /** Times a stream had data to send and no credit left: the peer's window, not the network, held it (a reader behind, or a window too small). */
   windowStalls = 0;
+  /** Datagrams of UDP streams over this link's life: sent, received, dropped (queue full: the connection is behind). */
+  readonly datagrams: DatagramCounts = { sent: 0, received: 0, dropped: 0 };
 
   /** 'stream': the peer opened one (accept or refuse it); 'close': the link is gone (an error unless drained); 'goaway': the peer drains. */
   override on(event: 'stream', listener: (s: LinkStream, req: OpenRequest) => void): this;
@@ -161,6 +165,18 @@ export class LinkSession extends EventEmitter implements StreamHost {
    * (a peer that never answers must not keep it, nor hold a draining link open).
    */
   open(host: string, port: number, context: Readonly<Record<string, string>> = {}, signal?: AbortSignal): Promise<LinkStream> {
+    return this.openStream({ ...context, host, port }, signal);
+  }
+
+  /**
+   * Open a UDP stream: datagrams go both ways as DATAGRAM frames (LinkStream.sendDatagram, its
+   * 'datagram' event), each naming its target or source; the exit answers as for open().
+   */
+  openDatagrams(context: Readonly<Record<string, string>> = {}, signal?: AbortSignal): Promise<LinkStream> {
+    return this.openStream({ ...context, kind: 'udp' }, signal);
+  }
+
+  private openStream(props: Readonly<Record<string, string | number>>, signal: AbortSignal | undefined): Promise<LinkStream> {
     if (this.closed) return Promise.reject(this.closed);
     if (this.draining) return Promise.reject(new LinkError('LINK_DRAINING', `${this.name}: draining, no new streams`));
     if (this.streams.size >= this.maxStreams) return Promise.reject(new LinkError('STREAM_LIMIT', `${this.name}: at its limit of ${this.maxStreams} streams`));
@@ -168,8 +184,9 @@ export class LinkSession extends EventEmitter implements StreamHost {
     this.nextId += 2;
     this.ownHighest = id;
     const s = new LinkStream(this, id, this.window, undefined, this.maxWindow, this.sendBuffer);
+    s.datagramsAllowed = props.kind === 'udp';
     this.streams.set(id, s);
-    this.sendControl(openFrame(id, { ...context, host, port, window: this.window }));
+    this.sendControl(openFrame(id, { ...props, window: this.window }));
     signal?.addEventListener('abort', () => this.opening.has(id) && s.destroy(), { once: true });
     return new Promise((resolve, reject) => this.opening.set(id, { resolve, reject }));
   }
@@ -282,6 +299,9 @@ export class LinkSession extends EventEmitter implements StreamHost {
         if (!s.isOpen) return `link: DATA on stream ${f.stream} before it opened`;
         this.bytesReceived += f.data.length;
         return s.onData(f.data);
+      case 'datagram':
+        if (!s.isOpen || !s.datagramsAllowed) return `link: DATAGRAM on stream ${f.stream}, which is not an open UDP stream`;
+        return s.onDatagram(f.address, f.data);
       case 'window':
         return s.onWindow(f.increment);
       case 'fin':
@@ -308,22 +328,25 @@ export class LinkSession extends EventEmitter implements StreamHost {
     this.peerHighest = id;
     if (this.goawaySent) return void this.sendReset(id, 'SHUTTING_DOWN', 'link draining');
     if (this.streams.size >= this.maxStreams) return void this.sendReset(id, 'CONN_LIMIT', `link at its limit of ${this.maxStreams} streams`);
-    const host = props.get('host') ?? '';
-    const port = Number(props.get('port'));
+    const kind = props.get('kind') ?? 'tcp';
+    const host = kind === 'udp' ? '' : (props.get('host') ?? '');
+    const port = kind === 'udp' ? 0 : Number(props.get('port'));
     const peerWindow = Number(props.get('window'));
     if (!Number.isInteger(peerWindow) || peerWindow < 1 || peerWindow > 0x7fffffff) return `link: OPEN of stream ${id} without a valid window`;
-    if (!(Number.isInteger(port) && port >= 1 && port <= 65535) || (isIP(host) === 0 && !isValidDomain(host))) {
+    if (kind !== 'tcp' && kind !== 'udp') return void this.sendReset(id, 'COMMAND_UNSUPPORTED', `stream kind '${kind.slice(0, 20)}' not supported`);
+    if (kind === 'tcp' && (!(Number.isInteger(port) && port >= 1 && port <= 65535) || (isIP(host) === 0 && !isValidDomain(host)))) {
       return void this.sendReset(id, 'BAD_REQUEST', `bad target '${host.slice(0, 80)}:${props.get('port')?.slice(0, 8)}'`);
     }
     const context = new Map(props);
-    for (const k of ['host', 'port', 'window']) context.delete(k);
+    for (const k of ['host', 'port', 'window', 'kind']) context.delete(k);
     const s = new LinkStream(this, id, this.window, peerWindow, this.maxWindow, this.sendBuffer);
+    s.datagramsAllowed = kind === 'udp';
     this.streams.set(id, s);
     if (this.listenerCount('stream') === 0) {
       s.refuse('INTERNAL', 'this side accepts no streams');
       return undefined;
     }
-    this.emit('stream', s, { host, port, context });
+    this.emit('stream', s, { kind, host, port, context });
     return undefined;
   }
 

@@ -6,7 +6,17 @@
  * unacknowledged, and we acknowledge only what our consumer has read.
  */
 import { Duplex } from 'node:stream';
+import { datagramFrame } from '../protocol/link/codec.js';
+import type { TargetAddress } from '../protocol/address.js';
 import { LinkError } from './errors.js';
+
+/** Datagrams a link carried, dropped on a full queue, or refused (src/link/session.ts keeps one per link). */
+export interface DatagramCounts {
+  sent: number;
+  received: number;
+  /** Queued beyond DATAGRAM_QUEUE_BYTES (the link's connection is behind), too large, or after the stream ended: lost, as UDP may be. */
+  dropped: number;
+}
 
 /** What a stream needs from its session (kept narrow so the two files do not know each other's insides). */
 export interface StreamHost {
@@ -18,6 +28,7 @@ export interface StreamHost {
   answer(id: number, props: Readonly<Record<string, string | number>>): void;
   /** The stream is finished (both FINs, a reset or destroyed): forget it. */
   forget(s: LinkStream): void;
+  readonly datagrams: DatagramCounts;
 }
 
 /** Bytes for the socket, in order: a frame header or a whole control frame, or (`payload`) DATA payload after its header. */
@@ -32,6 +43,13 @@ type State = 'opening' | 'accepting' | 'open' | 'closed';
  * what crosses the link.
  */
 export const DEFAULT_SEND_BUFFER = 256 * 1024;
+
+/**
+ * Datagram bytes (frames) a UDP stream may have waiting for the link's connection: enough for one
+ * largest datagram and a burst of small ones. Past it datagrams are dropped and counted, never
+ * buffered further nor waited for: UDP must not hold up the link, nor grow memory.
+ */
+export const DATAGRAM_QUEUE_BYTES = 128 * 1024;
 
 export class LinkStream extends Duplex {
   readonly id: number;
@@ -65,6 +83,11 @@ export class LinkStream extends Duplex {
   private idleMs = 0;
   private idleTimer: NodeJS.Timeout | undefined;
   private lastActive = 0;
+  /** A UDP stream (opened with kind=udp): DATAGRAM frames may come on it. */
+  datagramsAllowed = false;
+  /** DATAGRAM frames waiting for a turn (a UDP stream), outside the window: bounded by DATAGRAM_QUEUE_BYTES. */
+  private datagrams: Buffer[] = [];
+  private datagramBytes = 0;
 
   constructor(host: StreamHost, id: number, recvWindow: number, peerWindow?: number, maxRecvWindow = recvWindow, sendBuffer = DEFAULT_SEND_BUFFER) {
     super({ allowHalfOpen: true, writableHighWaterMark: sendBuffer });
@@ -120,7 +143,31 @@ export class LinkStream extends Duplex {
   /** Bytes buffered in this stream right now, both directions (for the memory bound). */
   get bufferedBytes(): number {
     // writableLength counts the chunks handed to _writev until their callback, the sent ones too: ours are `queued`.
-    return this.readableLength + this.writableLength - this.batchBytes + this.queued;
+    return this.readableLength + this.writableLength - this.batchBytes + this.queued + this.datagramBytes;
+  }
+
+  /**
+   * Send one datagram (a UDP stream: its target, or the source of a reply). Never waits: false
+   * when it was dropped (the queue is full, it is too large, or the stream is not an open UDP stream).
+   */
+  sendDatagram(address: { host: string; port: number }, data: Buffer): boolean {
+    let frame: Buffer | undefined;
+    if (this.datagramsAllowed && this.state === 'open' && !this.finSent && this.finalCb === undefined && !this.writableEnded) {
+      try {
+        frame = datagramFrame(this.id, address, data);
+      } catch {
+        frame = undefined; // too large for a frame: lost like any datagram that cannot be sent
+      }
+    }
+    if (!frame || this.datagramBytes + frame.length > DATAGRAM_QUEUE_BYTES) {
+      this.host.datagrams.dropped++;
+      return false;
+    }
+    if (this.idleMs > 0) this.lastActive = Date.now();
+    this.datagrams.push(frame);
+    this.datagramBytes += frame.length;
+    if (this.datagrams.length === 1) this.host.ready(this);
+    return true;
   }
 
   // --- from the peer -------------------------------------------------------
@@ -134,6 +181,15 @@ export class LinkStream extends Duplex {
     if (this.idleMs > 0) this.lastActive = Date.now();
     this.push(data);
     this.returnCredit();
+    return undefined;
+  }
+
+  /** A DATAGRAM arrived: handed on at once as a 'datagram' event (address, data), nothing buffered. */
+  onDatagram(address: TargetAddress, data: Buffer): string | undefined {
+    if (this.finReceived) return `link: DATAGRAM on stream ${this.id} after its FIN`;
+    this.host.datagrams.received++;
+    if (this.idleMs > 0) this.lastActive = Date.now();
+    this.emit('datagram', address, data);
     return undefined;
   }
 
@@ -200,6 +256,8 @@ export class LinkStream extends Duplex {
     this.queue = [];
     this.queued = 0;
     this.batchBytes = 0;
+    this.datagrams = [];
+    this.datagramBytes = 0;
     clearTimeout(this.idleTimer);
     this.forgotten = true;
     this.host.forget(this);
@@ -256,14 +314,21 @@ export class LinkStream extends Duplex {
 
   wantsTurn(): boolean {
     if (this.state !== 'open') return false;
-    return (this.queued > 0 && this.credit > 0) || (this.queued === 0 && this.finalCb !== undefined && !this.finSent);
+    return this.datagrams.length > 0 || (this.queued > 0 && this.credit > 0) || (this.queued === 0 && this.finalCb !== undefined && !this.finSent);
   }
 
   /**
-   * Send up to `quantum` bytes (within the credit) and, once the data is
-   * out, the FIN. Returns whether the stream wants another turn.
+   * Send up to `quantum` bytes of datagrams (outside the window), up to `quantum` bytes of data
+   * (within the credit) and, once the data is out, the FIN. Returns whether the stream wants another turn.
    */
   sendSome(quantum: number, maxFrame: number, sink: FrameSink, dataHeader: (id: number, len: number) => Buffer, fin: (id: number) => Buffer): boolean {
+    for (let sent = 0; this.datagrams.length > 0 && sent < quantum; ) {
+      const f = this.datagrams.shift()!;
+      this.datagramBytes -= f.length;
+      sent += f.length;
+      this.host.datagrams.sent++;
+      sink(f);
+    }
     let budget = Math.min(quantum, this.credit);
     while (this.queued > 0 && budget > 0) {
       // Less than a frame left: take what the writer has written meanwhile first (the callback hands it

@@ -9,28 +9,35 @@ export interface LinkTrafficFigures {
   readonly bytesSent: number;
   readonly bytesReceived: number;
   readonly windowStalls: number;
+  /** Datagrams of UDP streams: sent, received, and dropped at a full queue (the link's connection behind). */
+  readonly datagramsSent: number;
+  readonly datagramsReceived: number;
+  readonly datagramsDropped: number;
+}
+
+type Figures = { -readonly [K in keyof LinkTrafficFigures]: number };
+
+function add(to: Figures, s: LinkSession): void {
+  to.bytesSent += s.bytesSent;
+  to.bytesReceived += s.bytesReceived;
+  to.windowStalls += s.windowStalls;
+  to.datagramsSent += s.datagrams.sent;
+  to.datagramsReceived += s.datagrams.received;
+  to.datagramsDropped += s.datagrams.dropped;
 }
 
 export class LinkTraffic {
-  private bytesSent = 0;
-  private bytesReceived = 0;
-  private windowStalls = 0;
+  private readonly retired: Figures = { bytesSent: 0, bytesReceived: 0, windowStalls: 0, datagramsSent: 0, datagramsReceived: 0, datagramsDropped: 0 };
 
   /** A link has closed: keep what it carried. */
   retire(s: LinkSession): void {
-    this.bytesSent += s.bytesSent;
-    this.bytesReceived += s.bytesReceived;
-    this.windowStalls += s.windowStalls;
+    add(this.retired, s);
   }
 
   /** The retired links' figures plus those of `live`. */
   totals(live: Iterable<LinkSession>): LinkTrafficFigures {
-    let { bytesSent, bytesReceived, windowStalls } = this;
-    for (const s of live) {
-      bytesSent += s.bytesSent;
-      bytesReceived += s.bytesReceived;
-      windowStalls += s.windowStalls;
-    }
-    return { bytesSent, bytesReceived, windowStalls };
+    const out = { ...this.retired };
+    for (const s of live) add(out, s);
+    return out;
   }
 }

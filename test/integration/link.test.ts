@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { dataHeader, finFrame, openFrame, PREFACE, windowFrame, type Frame } from '../../src/protocol/link/codec.js';
+import { dataHeader, datagramFrame, finFrame, openFrame, PREFACE, windowFrame, type Frame } from '../../src/protocol/link/codec.js';
 import { LinkError } from '../../src/link/errors.js';
 import { dialLinkTls, linkTlsServer, createLinkIdentity } from '../../src/link/identity.js';
 import type { LinkSession } from '../../src/link/session.js';
@@ -355,6 +355,8 @@ test('hostile peer: an oversized frame, a frame for an unknown stream, a window 
     ['credit overflow', () => [open, windowFrame(1, 0x7fffffff)], /stream 1 window overflow \(credit past 2\^31-1\)/],
     ['data after fin', () => [open, finFrame(1), Buffer.concat([dataHeader(1, 1), Buffer.from('x')])], /DATA on stream 1 after its FIN/],
     ['stream id reused', () => [open, open], /stream id 1 reused/],
+    ['datagram on a TCP stream', () => [open, datagramFrame(1, { host: '127.0.0.1', port: 7 }, Buffer.from('x'))], /DATAGRAM on stream 1, which is not an open UDP stream/],
+    ['datagram after fin', () => [openFrame(1, { kind: 'udp', window: 65536 }), finFrame(1), datagramFrame(1, { host: '127.0.0.1', port: 7 }, Buffer.from('x'))], /DATAGRAM on stream 1 after its FIN/],
   ];
   for (const [name, bytes, reason] of cases) {
     const { err, goaway } = await hostile(bytes);

@@ -281,4 +281,10 @@ test(`${ASSOCIATIONS} UDP associations on the random port: each succeeds and ech
     for (const t of targets) t.server.close();
   }
   process.stdout.write(`# UDP left from ${[...carriers].sort().join(', ')}\n`);
+  // The demo exits are reached over links: every datagram crossed one (DATAGRAM frames), none went by the exits' SOCKS5 ports.
+  const metrics = await (await fetch(`http://127.0.0.1:${BASE + 790}/metrics`)).text();
+  const total = (name: string): number => [...metrics.matchAll(new RegExp(`^${name}\\{exit="[^"]+"\\} (\\d+)`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
+  const datagrams = ASSOCIATIONS * targets.length;
+  assert.equal(total('hopgate_ingress_link_datagrams_sent'), datagrams, 'each datagram went over a link');
+  assert.equal(total('hopgate_ingress_link_datagrams_received'), datagrams, 'each reply came back over a link');
 });

@@ -19,7 +19,8 @@ import type { IngressRuntime } from '../runtime.js';
 import type { Session } from '../session.js';
 import { chooseExit } from '../pipeline-stages.js';
 import { unmapIPv4 as unmap } from '../../shared/net-addr.js';
-import { bindUdp, openDirectWayOut, openExitWayOut, type UdpWayOut } from './udp-way-out.js';
+import { openExitWayOut } from './udp-way-out.js';
+import { bindUdp, openDirectWayOut, type UdpWayOut } from '../../shared/net/udp-direct.js';
 import { endClient } from './end-client.js';
 
 
@@ -106,7 +107,7 @@ export async function serveUdpAssociate(rt: IngressRuntime, session: Session, re
     session.exitId = choice?.exit.id;
     session.routeReason = choice?.reason ?? 'direct';
     wayOut = choice
-      ? await openExitWayOut(choice.exit, snap.targetPolicy, snap.config.limits.connectTimeoutMs)
+      ? await openExitWayOut(choice.exit, snap.targetPolicy, snap.config.limits.connectTimeoutMs, rt.links)
       : await openDirectWayOut(snap.config.egress, snap.targetPolicy);
     if (inTcp) client = new StreamClientSide(control);
     else {

@@ -24,6 +24,8 @@ import { encodePacket } from '../../protocol/work-packet/codec.js';
 import { WorkConn } from './work-conn.js';
 import { LinkSession } from '../../link/session.js';
 import { peerPinError } from '../../link/identity.js';
+import { LinkTraffic } from '../../link/traffic.js';
+import type { ExitLinkFigures } from '../route/exit-report.js';
 
 /** Requests that may wait for one exit's pool at once; past this they fail at once. */
 const MAX_WAITERS = 10_000;
@@ -67,6 +69,11 @@ class ExitState {
   readonly waiters: Waiter[] = [];
   /** Links of this exit (exits that registered with `link`): each carries many tunnels; draining ones are out. */
   readonly links = new Set<LinkSession>();
+  /** Every link of this exit until it closes (draining ones too), and what closed ones carried: `hopgate exits` figures. */
+  readonly openLinks = new Set<LinkSession>();
+  readonly linkTraffic = new LinkTraffic();
+  linkConnects = 0;
+  linkBreaks = 0;
   /** HMAC of the last token that verified against `config.tokenHash` (scrypt paid once). */
   verifiedMac: Buffer | undefined;
   from: CidrSet;
@@ -178,6 +185,19 @@ export class ReverseRegistry {
   presence(id: string): boolean | undefined {
     const st = this.states.get(id);
     return st === undefined ? undefined : st.live.size > 0 || st.links.size > 0;
+  }
+
+  /** The links of reverse exit `id` as `hopgate exits` shows them; null before its first link. */
+  linkFigures(id: string): ExitLinkFigures | null {
+    const st = this.states.get(id);
+    if (!st || st.linkConnects === 0) return null;
+    let streams = 0;
+    let rttMs: number | null = null;
+    for (const l of st.links) {
+      streams += l.streamCount;
+      rttMs ??= l.rttMs ?? null;
+    }
+    return { links: st.links.size, streams, rttMs, connects: st.linkConnects, breaks: st.linkBreaks, ...st.linkTraffic.totals(st.openLinks) };
   }
 
   stats(): ReverseStats {
@@ -318,9 +338,14 @@ export class ReverseRegistry {
     const link = new LinkSession(conn.socket, { dialled: false, heartbeatMs: this.heartbeatMs, name: `reverse exit ${conn.exitId} (link from ${conn.source})` });
     conn.socket.resume();
     st.links.add(link);
+    st.openLinks.add(link);
+    st.linkConnects++;
     link.on('stream', (s) => s.refuse('BAD_REQUEST', 'an ingress takes no streams from a reverse exit'));
     link.on('goaway', () => st.links.delete(link) && this.changed());
     link.on('close', (err) => {
+      st.openLinks.delete(link);
+      st.linkTraffic.retire(link);
+      if (err) st.linkBreaks++;
       if (st.links.delete(link)) this.changed();
       if (err) this.log.info({ exit: conn.exitId, source: conn.source, reason: err.message }, 'reverse exit link broken');
     });

@@ -10,7 +10,7 @@ import { describePlace } from '../../shared/exits/exit-index.js';
 import type { QualityView } from './exit-quality.js';
 import type { LinkPools } from '../upstream/link-pool.js';
 
-/** This process's links to a hopgate exit (upstream/link-pool.ts), as `hopgate exits` shows them. */
+/** This process's links to a hopgate exit (upstream/link-pool.ts) or from a reverse exit (reverse/registry.ts), as `hopgate exits` shows them. */
 export interface ExitLinkFigures {
   readonly links: number;
   readonly streams: number;
@@ -20,6 +20,8 @@ export interface ExitLinkFigures {
   readonly bytesSent: number;
   readonly bytesReceived: number;
   readonly windowStalls: number;
+  /** UDP datagrams dropped on the way to the exit at a full queue (the link behind). */
+  readonly datagramsDropped: number;
 }
 
 export interface ExitReportRow {
@@ -30,11 +32,11 @@ export interface ExitReportRow {
   readonly drained: boolean;
   readonly up: boolean;
   readonly quality: QualityView;
-  /** null: no link to it in this process (not a link exit, or not used yet). */
+  /** null: no link to or from it in this process (not a link exit, or not used yet). */
   readonly link: ExitLinkFigures | null;
 }
 
-export function exitReport(snap: Snapshot, health: ExitHealth, pools?: LinkPools): { readonly exits: readonly ExitReportRow[] } {
+export function exitReport(snap: Snapshot, health: ExitHealth, pools?: LinkPools, reverseLinks?: (id: string) => ExitLinkFigures | null): { readonly exits: readonly ExitReportRow[] } {
   const byExit = new Map((pools?.all() ?? []).map((p) => [p.exit.id, p]));
   return {
     exits: snap.exits.all.map((e) => ({
@@ -45,7 +47,7 @@ export function exitReport(snap: Snapshot, health: ExitHealth, pools?: LinkPools
       drained: e.drained,
       up: !e.drained && health.isUp(e.id),
       quality: health.quality.view(e.id),
-      link: linkFigures(byExit.get(e.id)),
+      link: e.config.kind === 'reverse' ? (reverseLinks?.(e.id) ?? null) : linkFigures(byExit.get(e.id)),
     })),
   };
 }
@@ -53,5 +55,5 @@ export function exitReport(snap: Snapshot, health: ExitHealth, pools?: LinkPools
 function linkFigures(p: ReturnType<LinkPools['all']>[number] | undefined): ExitLinkFigures | null {
   if (!p) return null;
   const t = p.totals;
-  return { links: p.linkCount, streams: p.streamCount, rttMs: p.rttMs ?? null, connects: p.connects, breaks: p.breaks, bytesSent: t.bytesSent, bytesReceived: t.bytesReceived, windowStalls: t.windowStalls };
+  return { links: p.linkCount, streams: p.streamCount, rttMs: p.rttMs ?? null, connects: p.connects, breaks: p.breaks, bytesSent: t.bytesSent, bytesReceived: t.bytesReceived, windowStalls: t.windowStalls, datagramsDropped: t.datagramsDropped };
 }

@@ -1,4 +1,4 @@
-/** /metrics of the links to exits (upstream/link-pool.ts), per exit: links up, streams open, links opened and broken, heartbeat RTT, payload bytes each way, window stalls. */
+/** /metrics of the links to exits (upstream/link-pool.ts), per exit: links up, streams open, links opened and broken, heartbeat RTT, payload bytes each way, window stalls, UDP datagrams. */
 import { Gauge, type Registry } from 'prom-client';
 import type { ExitLinks, LinkPools } from './link-pool.js';
 
@@ -27,5 +27,8 @@ export function registerLinkMetrics(registry: Registry, pools: LinkPools): void 
   perExit('hopgate_ingress_link_sent_bytes', 'Tunnel payload bytes sent to each exit over its links since this process started', (p) => p.totals.bytesSent);
   perExit('hopgate_ingress_link_received_bytes', 'Tunnel payload bytes received from each exit over its links since this process started', (p) => p.totals.bytesReceived);
   perExit('hopgate_ingress_link_window_stalls', "Times a tunnel to each exit had bytes to send and no credit left (the exit's side read slower than we sent)", (p) => p.totals.windowStalls);
+  perExit('hopgate_ingress_link_datagrams_sent', 'UDP datagrams sent to each exit over its links (UDP associations) since this process started', (p) => p.totals.datagramsSent);
+  perExit('hopgate_ingress_link_datagrams_received', 'UDP datagrams (replies) received from each exit over its links since this process started', (p) => p.totals.datagramsReceived);
+  perExit('hopgate_ingress_link_datagrams_dropped', 'UDP datagrams to each exit dropped at a full queue (the link was behind) since this process started', (p) => p.totals.datagramsDropped);
   perExit('hopgate_ingress_link_rtt_seconds', 'Last heartbeat round trip on a link to each exit', (p) => (p.rttMs === undefined ? undefined : p.rttMs / 1000), 'average');
 }

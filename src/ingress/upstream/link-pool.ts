@@ -93,7 +93,28 @@ export class ExitLinks {
   }
 
   /** One stream to `target` through this exit; the exit's answer is the result. */
-  async open(target: TargetAddress, timeoutMs: number): Promise<LinkStream> {
+  open(target: TargetAddress, timeoutMs: number): Promise<LinkStream> {
+    return this.openOn((link, signal) => link.open(target.host, target.port, {}, signal), timeoutMs, `${target.host}:${target.port}`);
+  }
+
+  /**
+   * A UDP stream through this exit (one per association): datagrams go as DATAGRAM frames, the
+   * exit sends them from its egress address. An exit from before UDP over links refuses the open
+   * (it sees no target): COMMAND_UNSUPPORTED, so the caller may use the exit's SOCKS5 port instead.
+   */
+  async openDatagrams(timeoutMs: number): Promise<LinkStream> {
+    try {
+      return await this.openOn((link, signal) => link.openDatagrams({}, signal), timeoutMs, 'a UDP association');
+    } catch (err) {
+      const cause = (err as ProxyError).cause;
+      if (cause instanceof LinkError && cause.code === 'OPEN_REFUSED' && cause.result === 'BAD_REQUEST') {
+        throw new ProxyError('COMMAND_UNSUPPORTED', `exit ${this.exit.id} carries no UDP over its link (an older hopgate exit): ${cause.message}`, { cause });
+      }
+      throw err;
+    }
+  }
+
+  private async openOn(opener: (link: LinkSession, signal: AbortSignal) => Promise<LinkStream>, timeoutMs: number, what: string): Promise<LinkStream> {
     const until = Date.now() + timeoutMs;
     // A GOAWAY racing our open refuses it untouched: one more try on another link.
     for (let attempt = 0; ; attempt++) {
@@ -101,7 +122,7 @@ export class ExitLinks {
       const giveUp = new AbortController();
       try {
         // A stream that opens after we gave up is reset at once, not left open at the exit.
-        return await within(link.open(target.host, target.port, {}, giveUp.signal), Math.max(0, until - Date.now()), `exit ${this.exit.id}: no answer over the link for ${target.host}:${target.port}`, (s) => s.destroy());
+        return await within(opener(link, giveUp.signal), Math.max(0, until - Date.now()), `exit ${this.exit.id}: no answer over the link for ${what}`, (s) => s.destroy());
       } catch (err) {
         // Still unanswered: reset at the exit and forgotten here (an exit that never answers keeps nothing).
         giveUp.abort();

@@ -3,9 +3,11 @@ import assert from 'node:assert/strict';
 import {
   FrameReader,
   HEADER_BYTES,
+  MAX_DATAGRAM_PAYLOAD,
   MAX_FRAME_PAYLOAD,
   PREFACE,
   dataHeader,
+  datagramFrame,
   finFrame,
   goawayFrame,
   openFrame,
@@ -32,6 +34,9 @@ const SAMPLES: ReadonlyArray<readonly [Buffer, Frame]> = [
   [pingFrame(false, opaque), { type: 'ping', stream: 0, ack: false, opaque }],
   [pingFrame(true, opaque), { type: 'ping', stream: 0, ack: true, opaque }],
   [goawayFrame(9, { code: 'SHUTTING_DOWN', message: 'reload' }), { type: 'goaway', stream: 0, lastStream: 9, props: new Map([['code', 'SHUTTING_DOWN'], ['message', 'reload']]) }],
+  [datagramFrame(11, { host: '127.0.0.9', port: 53 }, payload), { type: 'datagram', stream: 11, address: { host: '127.0.0.9', port: 53, kind: 'ipv4' }, data: payload }],
+  [datagramFrame(11, { host: '::1', port: 5353 }, Buffer.alloc(0)), { type: 'datagram', stream: 11, address: { host: '::1', port: 5353, kind: 'ipv6' }, data: Buffer.alloc(0) }],
+  [datagramFrame(13, { host: 'dns.example', port: 853 }, payload), { type: 'datagram', stream: 13, address: { host: 'dns.example', port: 853, kind: 'domain' }, data: payload }],
 ];
 
 function error(b: Buffer): string {
@@ -155,4 +160,39 @@ test('malformed frames are refused with the reason', () => {
   assert.match(error(Buffer.from([8, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0])), /GOAWAY frame truncated/);
   // A props block that lies about its own lengths.
   assert.match(error(Buffer.from([1, 0, 0, 0, 1, 0, 0, 0, 3, 4, 0x68, 0x6f])), /property truncated/);
+});
+
+test('DATAGRAM: the largest UDP payload with the longest name fits one frame; more is refused on both sides', () => {
+  const name = `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}`;
+  const full = datagramFrame(1, { host: name, port: 1 }, Buffer.alloc(65_507));
+  assert.equal(full.length, HEADER_BYTES + MAX_DATAGRAM_PAYLOAD - 2); // a 253-byte name: two short of the 255 the format allows
+  const r = parseFrame(full);
+  assert.equal(r.kind === 'ok' && r.value.type === 'datagram' && r.value.data.length, 65_507);
+  assert.throws(() => datagramFrame(1, { host: name, port: 1 }, Buffer.alloc(65_510)), RangeError);
+  const h = Buffer.from(full.subarray(0, HEADER_BYTES));
+  h.writeUInt32BE(MAX_DATAGRAM_PAYLOAD + 1, 5);
+  assert.match(error(h), /too large \(65767 bytes, limit 65766\)/);
+  // The DATA limit stays where it was.
+  const d = dataHeader(1, 0);
+  d.writeUInt32BE(MAX_FRAME_PAYLOAD + 1, 5);
+  assert.match(error(d), /limit 65536/);
+});
+
+test('DATAGRAM: a bad or truncated address is refused with the reason, never thrown', () => {
+  const frameOf = (payload: Buffer, stream = 1): Buffer => {
+    const b = Buffer.alloc(HEADER_BYTES + payload.length);
+    b[0] = 9;
+    b.writeUInt32BE(stream, 1);
+    b.writeUInt32BE(payload.length, 5);
+    payload.copy(b, HEADER_BYTES);
+    return b;
+  };
+  assert.match(error(frameOf(Buffer.alloc(0))), /DATAGRAM with a truncated address/);
+  assert.match(error(frameOf(Buffer.from([1, 127, 0, 0, 1, 0]))), /truncated address/);
+  assert.match(error(frameOf(Buffer.from([3, 10, 0x61]))), /truncated address/);
+  assert.match(error(frameOf(Buffer.from([7, 0, 0, 0, 0, 0, 0]))), /DATAGRAM: address type 7 not supported/);
+  assert.match(error(frameOf(Buffer.from([3, 0, 0, 53]))), /DATAGRAM: empty domain name/);
+  assert.match(error(frameOf(Buffer.from([3, 3, 0x61, 0x20, 0x62, 0, 53]))), /DATAGRAM: invalid domain name/);
+  assert.match(error(frameOf(Buffer.from([1, 127, 0, 0, 1, 0, 53]), 0)), /type 9 on stream 0/);
+  assert.match(error(Buffer.from([10])), /unknown link frame type 10/);
 });

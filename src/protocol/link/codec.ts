@@ -13,10 +13,16 @@
  *
  * OPEN, OPEN_OK, RST and GOAWAY carry the work packets' props block
  * (src/protocol/work-packet/codec.ts) so both protocols share one
- * key/value encoding. Pure: bytes in, frames out; never reads past what it
- * was given, never throws on input.
+ * key/value encoding. DATAGRAM (one UDP datagram of a `kind=udp` stream)
+ * carries a SOCKS5 address (ATYP, address, port: the target going out, the
+ * source coming back) and the datagram: one frame per datagram keeps its
+ * boundaries, and it is outside the stream's window (UDP may be lost, never
+ * waited for: a full queue drops it, src/link/stream.ts). Pure: bytes in,
+ * frames out; never reads past what it was given, never throws on input.
  */
 import { MORE, fail, ok, type Parse } from '../parse.js';
+import type { TargetAddress } from '../address.js';
+import { encodeAddress, parseAddress } from '../socks5/codec.js';
 import { encodeProps, parseProps } from '../work-packet/codec.js';
 
 export const PREFACE = Buffer.from([0x48, 0x4c, 1, 0]); // 'HL', version 1
@@ -25,6 +31,8 @@ export const HEADER_BYTES = 9;
 export const MAX_FRAME_PAYLOAD = 64 * 1024;
 /** DATA payload that, with its header, fills one 16 KiB TLS record: what a link sends per frame, and a full piece at the other end. */
 export const RECORD_DATA_PAYLOAD = 16 * 1024 - HEADER_BYTES;
+/** A DATAGRAM's payload may be larger than MAX_FRAME_PAYLOAD: the largest UDP payload (65,535 − 28) and the longest address (1 + 1 + 255 + 2). */
+export const MAX_DATAGRAM_PAYLOAD = 65_507 + 259;
 /** A window may never grow past this (RFC 9113's bound, for the same reason: a 31-bit counter). */
 export const MAX_WINDOW = 0x7fffffff;
 
@@ -37,6 +45,7 @@ export const TYPE = Object.freeze({
   rst: 6,
   ping: 7,
   goaway: 8,
+  datagram: 9,
 } as const);
 
 type Props = ReadonlyMap<string, string>;
@@ -48,7 +57,8 @@ export type Frame =
   | { readonly type: 'fin'; readonly stream: number }
   | { readonly type: 'rst'; readonly stream: number; readonly props: Props }
   | { readonly type: 'ping'; readonly stream: 0; readonly ack: boolean; readonly opaque: Buffer }
-  | { readonly type: 'goaway'; readonly stream: 0; readonly lastStream: number; readonly props: Props };
+  | { readonly type: 'goaway'; readonly stream: 0; readonly lastStream: number; readonly props: Props }
+  | { readonly type: 'datagram'; readonly stream: number; readonly address: TargetAddress; readonly data: Buffer };
 
 type PropsInput = Readonly<Record<string, string | number | undefined>>;
 
@@ -95,6 +105,19 @@ export function goawayFrame(lastStream: number, props: PropsInput): Buffer {
   return frame(TYPE.goaway, 0, Buffer.concat([u32(lastStream), encodeProps(props)]));
 }
 
+/** One datagram of a UDP stream: `address` is its target (to the exit) or its source (back from it). */
+export function datagramFrame(stream: number, address: { host: string; port: number }, data: Buffer): Buffer {
+  const addr = encodeAddress(address.host, address.port);
+  if (addr.length + data.length > MAX_DATAGRAM_PAYLOAD) throw new RangeError('link: DATAGRAM too large');
+  const out = Buffer.allocUnsafe(HEADER_BYTES + addr.length + data.length);
+  out[0] = TYPE.datagram;
+  out.writeUInt32BE(stream, 1);
+  out.writeUInt32BE(addr.length + data.length, 5);
+  addr.copy(out, HEADER_BYTES);
+  data.copy(out, HEADER_BYTES + addr.length);
+  return out;
+}
+
 function u32(n: number): Buffer {
   const b = Buffer.allocUnsafe(4);
   b.writeUInt32BE(n, 0);
@@ -117,11 +140,12 @@ export function parsePreface(b: Buffer): Parse<true> {
 export function parseFrame(b: Buffer): Parse<Frame> {
   if (b.length < 1) return MORE;
   const type = b[0]!;
-  if (type < TYPE.open || type > TYPE.goaway) return fail('BAD_REQUEST', `unknown link frame type ${type}`);
+  if (type < TYPE.open || type > TYPE.datagram) return fail('BAD_REQUEST', `unknown link frame type ${type}`);
   if (b.length < HEADER_BYTES) return MORE;
   const stream = b.readUInt32BE(1);
   const len = b.readUInt32BE(5);
-  if (len > MAX_FRAME_PAYLOAD) return fail('BAD_REQUEST', `link frame too large (${len} bytes, limit ${MAX_FRAME_PAYLOAD})`);
+  const limit = type === TYPE.datagram ? MAX_DATAGRAM_PAYLOAD : MAX_FRAME_PAYLOAD;
+  if (len > limit) return fail('BAD_REQUEST', `link frame too large (${len} bytes, limit ${limit})`);
   const connectionLevel = type === TYPE.ping || type === TYPE.goaway;
   if (connectionLevel && stream !== 0) return fail('BAD_REQUEST', `link frame type ${type} on stream ${stream} (must be 0)`);
   if (!connectionLevel && stream === 0) return fail('BAD_REQUEST', `link frame type ${type} on stream 0`);
@@ -136,6 +160,12 @@ export function parseFrame(b: Buffer): Parse<Frame> {
       const increment = b.readUInt32BE(start);
       if (increment === 0 || increment > MAX_WINDOW) return fail('BAD_REQUEST', `link WINDOW increment ${increment} out of range`);
       return ok({ type: 'window', stream, increment }, end);
+    }
+    case TYPE.datagram: {
+      const addr = parseAddress(b.subarray(start, end), 0);
+      if (addr.kind === 'more') return fail('BAD_REQUEST', 'link DATAGRAM with a truncated address');
+      if (addr.kind === 'error') return fail('BAD_REQUEST', `link DATAGRAM: ${addr.message}`);
+      return ok({ type: 'datagram', stream, address: addr.value, data: b.subarray(start + addr.consumed, end) }, end);
     }
     case TYPE.fin:
       if (len !== 0) return fail('BAD_REQUEST', 'link FIN frame with a payload');

@@ -105,6 +105,15 @@ export function requestPacket(id: number, r: RequestInput): Buffer {
   });
 }
 
+/** The ingress's rule in a UDP stream's OPEN (a reverse exit's; none for a forward exit): checked as a request's. */
+export function parseLinkNets(context: ReadonlyMap<string, string>): { readonly allowNets: readonly string[]; readonly denyNets: readonly string[] } | string {
+  const allowNets = netList(context.get('allow-nets'));
+  if (typeof allowNets === 'string') return allowNets;
+  const denyNets = netList(context.get('deny-nets'));
+  if (typeof denyNets === 'string') return denyNets;
+  return { allowNets, denyNets };
+}
+
 function netList(text: string | undefined): string[] | string {
   if (text === undefined || text === '') return [];
   const list = text.split(',');
@@ -121,11 +130,9 @@ export function parseRequest(p: WorkPacket): WorkRequest | string {
   if (!isIPv4(host) && !isIPv6(host) && !isValidDomain(host)) return `request with a bad host '${host.slice(0, 80)}'`;
   const purpose = p.props.get('purpose') ?? 'connect';
   if (purpose !== 'connect' && purpose !== 'publish') return `request with unknown purpose '${purpose.slice(0, 20)}'`;
-  const allowNets = netList(p.props.get('allow-nets'));
-  if (typeof allowNets === 'string') return allowNets;
-  const denyNets = netList(p.props.get('deny-nets'));
-  if (typeof denyNets === 'string') return denyNets;
-  return { target: { host, port, kind: targetKind(host) }, purpose, early: p.body, allowNets, denyNets };
+  const nets = parseLinkNets(p.props);
+  if (typeof nets === 'string') return nets;
+  return { target: { host, port, kind: targetKind(host) }, purpose, early: p.body, ...nets };
 }
 
 /** exit → ingress: the connect result (or, ingress → exit, a refused registration). */

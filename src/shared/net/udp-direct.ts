@@ -1,0 +1,148 @@
+/**
+ * A UDP association's datagrams leaving from this node itself: one socket per
+ * egress family, each target resolved and judged by the target policy (and,
+ * at an exit, the customer's networks), replies accepted only from the peers
+ * the association sent to (no open relay). The ingress uses it for direct
+ * egress, an exit for the UDP streams of its links (src/exit/relay-udp.ts).
+ */
+import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import { unmapIPv4 as unmap } from '../net-addr.js';
+import type { TargetPolicy } from './target-policy.js';
+import { resolveAllowed, type JudgedTarget } from './resolve-allowed.js';
+import { sourceFor, type EgressAddresses } from './happy-eyeballs.js';
+
+const MAX_PEERS = 1024;
+
+export interface UdpWayOut {
+  send(target: JudgedTarget, data: Buffer): void;
+  /** Replies, with the address they came from. */
+  onReply: ((from: { host: string; port: number }, data: Buffer) => void) | undefined;
+  /** Called once if the way out fails or its exit ends the association. */
+  onClose: (() => void) | undefined;
+  close(): void;
+}
+
+/**
+ * A UDP socket of this association alone. `exclusive`: in a cluster worker, a
+ * plain bind goes through the primary, which hands every worker's n-th port-0
+ * bind the same shared handle: two associations (two customers) would get one
+ * relay port and read each other's datagrams.
+ */
+export function bindUdp(address: string): Promise<UdpSocket> {
+  return new Promise((resolve, reject) => {
+    // An IPv6 socket carries IPv6 only: IPv4 has its own (dual stack, one socket per family).
+    const s = isIPv6(address) ? createSocket({ type: 'udp6', ipv6Only: true }) : createSocket('udp4');
+    s.once('error', reject);
+    s.bind({ port: 0, address, exclusive: true }, () => {
+      s.off('error', reject);
+      resolve(s);
+    });
+  });
+}
+
+export abstract class WayOutBase implements UdpWayOut {
+  onReply: UdpWayOut['onReply'];
+  onClose: UdpWayOut['onClose'];
+  protected closed = false;
+  abstract send(target: JudgedTarget, data: Buffer): void;
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.release();
+    this.onClose?.();
+  }
+  protected abstract release(): void;
+}
+
+/** One UDP socket per egress family this node has (dual stack: an IPv4 and an IPv6 source address). */
+type FamilySockets = { readonly 4?: UdpSocket | undefined; readonly 6?: UdpSocket | undefined };
+
+export interface DirectUdpOptions {
+  /** Beyond the target policy: may a resolved address be sent to (an exit applies the customer's networks here)? */
+  readonly allowed?: (address: string) => boolean;
+  /** A datagram was dropped: its target is forbidden or does not resolve, or the association has too many peers. */
+  readonly onRefused?: (target: JudgedTarget, reason: string) => void;
+}
+
+export class DirectWayOut extends WayOutBase {
+  private readonly peers = new Set<string>();
+  private readonly resolved = new Map<string, string>();
+
+  constructor(
+    private readonly sockets: FamilySockets,
+    private readonly policy: TargetPolicy,
+    private readonly o: DirectUdpOptions = {},
+  ) {
+    super();
+    for (const socket of [sockets[4], sockets[6]]) {
+      if (!socket) continue;
+      socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
+        const from = unmap(rinfo.address);
+        if (this.closed || !this.peers.has(`${from}|${rinfo.port}`)) return; // no open relay: only answers
+        this.onReply?.({ host: from, port: rinfo.port }, msg);
+      });
+      socket.on('error', () => this.close());
+    }
+  }
+
+  /** The address and port datagrams leave from (the IPv4 socket's when there is one), as SOCKS reports a bind address. */
+  get bound(): { host: string; port: number } {
+    const a = (this.sockets[4] ?? this.sockets[6])!.address();
+    return { host: a.address, port: a.port };
+  }
+
+  private socketFor(addr: string): UdpSocket | undefined {
+    return isIPv6(addr) ? this.sockets[6] : this.sockets[4];
+  }
+
+  send(target: JudgedTarget, data: Buffer): void {
+    const out = (addr: string): void => {
+      if (this.closed) return;
+      const key = `${addr}|${target.port}`;
+      if (!this.peers.has(key)) {
+        if (this.peers.size >= MAX_PEERS) return this.o.onRefused?.(target, `more than ${MAX_PEERS} peers in one association`);
+        this.peers.add(key);
+      }
+      this.socketFor(addr)?.send(data, target.port, addr);
+    };
+    const known = this.resolved.get(target.host);
+    if (known) return out(known);
+    resolveAllowed(target, this.policy)
+      .then((addrs) => {
+        const allowed = this.o.allowed;
+        // The first address of a family this node sends from (a name resolving to both: the resolver's order).
+        const addr = addrs.find((a) => this.socketFor(a) !== undefined && (!allowed || allowed(a)));
+        if (addr === undefined) return this.o.onRefused?.(target, `no address of ${target.host} may be sent to from here`);
+        if (this.resolved.size < MAX_PEERS) this.resolved.set(target.host, addr);
+        out(addr);
+      })
+      // A refused datagram is dropped (UDP has no error channel in SOCKS5).
+      .catch((err: unknown) => this.o.onRefused?.(target, (err as Error).message));
+  }
+
+  protected release(): void {
+    this.sockets[4]?.close();
+    this.sockets[6]?.close();
+  }
+}
+
+/**
+ * Datagrams leave from the egress address of their target's family. With no egress address
+ * configured, both wildcards: IPv6 is skipped when this host has none (its bind fails).
+ */
+export async function openDirectWayOut(egress: EgressAddresses, policy: TargetPolicy, o: DirectUdpOptions = {}): Promise<DirectWayOut> {
+  const v4 = sourceFor(4, egress);
+  const v6 = sourceFor(6, egress);
+  const s4 = v4 === null ? undefined : await bindUdp(v4 ?? '0.0.0.0');
+  let s6: UdpSocket | undefined;
+  try {
+    s6 = v6 === null ? undefined : await bindUdp(v6 ?? '::');
+  } catch (err) {
+    if (v6 !== undefined || !s4) {
+      s4?.close();
+      throw err;
+    }
+  }
+  return new DirectWayOut({ 4: s4, 6: s6 }, policy, o);
+}

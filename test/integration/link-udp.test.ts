@@ -1,0 +1,171 @@
+/**
+ * UDP over links (issue 19): a SOCKS5 UDP ASSOCIATE client (the npm `socks`
+ * client) → ingress → one UDP stream on the link → hopgate exit → UDP targets
+ * on loopback. The exit's SOCKS5 password on the ingress is wrong on purpose:
+ * only the link can carry the association.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
+import { once } from 'node:events';
+import { SocksClient } from 'socks';
+import { aliceHashed, startTestIngress, USER, type TestIngress } from '../helpers/ingress.js';
+import { eventually } from '../helpers/eventually.js';
+import { socksAssociate, type SocksEstablished } from '../helpers/socks-client.js';
+import { ingressIdentityDir, LINK_EXIT_SECRET, linkExitEntry, startLinkExit, type LinkExit } from '../helpers/link-exits.js';
+import type { AddressInfo } from 'node:net';
+import { linkTlsServer } from '../../src/link/identity.js';
+import { LinkSession } from '../../src/link/session.js';
+import { Registry } from 'prom-client';
+import { registerExitLinkMetrics } from '../../src/exit/link-metrics.js';
+
+const cleanups: Array<() => unknown> = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+const BOB = { login: 'bob', password: USER.password };
+
+async function network(exitAllowTargets?: string[]): Promise<{ exit: LinkExit; ingress: TestIngress }> {
+  const id = ingressIdentityDir();
+  const exit = await startLinkExit('us-1', '127.0.0.2', [id.identity.fingerprint], { allowTargets: exitAllowTargets });
+  cleanups.push(() => exit.stop());
+  const ingress = await startTestIngress({
+    links: { identityDir: id.dir, perExit: 1 },
+    exits: [linkExitEntry(exit, 'us')],
+    limits: { exitProbeIntervalMs: 0 },
+    users: [
+      { login: USER.login, passwordHash: await aliceHashed() },
+      { login: BOB.login, passwordHash: await aliceHashed() },
+    ],
+  });
+  cleanups.push(() => ingress.stop());
+  return { exit, ingress };
+}
+
+/** A UDP target on loopback that answers `echo:` + the datagram and notes who sent it. */
+async function udpTarget(host: string): Promise<{ socket: UdpSocket; port: number; seen: RemoteInfo[] }> {
+  const socket = createSocket('udp4');
+  const seen: RemoteInfo[] = [];
+  socket.on('message', (msg, rinfo) => {
+    seen.push(rinfo);
+    socket.send(Buffer.concat([Buffer.from('echo:'), msg]), rinfo.port, rinfo.address);
+  });
+  socket.bind(0, host);
+  await once(socket, 'listening');
+  cleanups.push(() => socket.close());
+  return { socket, port: socket.address().port, seen };
+}
+
+/** A SOCKS5 client's UDP side: its association and the replies it got (source and payload). */
+async function customer(port: number, who: { login: string; password: string }): Promise<{ assoc: SocksEstablished; send(host: string, p: number, text: string): void; replies: string[] }> {
+  const assoc = await socksAssociate(port, `${who.login}-country-us`, who.password);
+  cleanups.push(() => assoc.socket.destroy());
+  const udp = createSocket('udp4');
+  udp.bind(0, '127.0.0.1');
+  await once(udp, 'listening');
+  cleanups.push(() => udp.close());
+  const replies: string[] = [];
+  udp.on('message', (m) => {
+    const f = SocksClient.parseUDPFrame(m);
+    replies.push(`${f.remoteHost.host}:${f.remoteHost.port} ${f.data.toString()}`);
+  });
+  const relay = assoc.remoteHost!;
+  return {
+    assoc,
+    replies,
+    send: (host, p, text) => udp.send(SocksClient.createUDPFrame({ remoteHost: { host, port: p }, data: Buffer.from(text) }), relay.port, '127.0.0.1'),
+  };
+}
+
+test('a SOCKS5 UDP association travels over the link: the echo comes back, the target sees the exit, and the stream closes with the association', async () => {
+  const { exit, ingress } = await network();
+  const target = await udpTarget('127.0.0.1');
+  const c = await customer(ingress.port, USER);
+  for (let i = 0; i < 3; i++) c.send('127.0.0.1', target.port, `ping${i}`);
+  await eventually('three echoes', () => c.replies.length === 3);
+  assert.deepEqual(c.replies.sort(), [0, 1, 2].map((i) => `127.0.0.1:${target.port} echo:ping${i}`));
+  assert.deepEqual(new Set(target.seen.map((r) => r.address)), new Set(['127.0.0.2']), "the target saw the exit's egress address");
+  const k = exit.links.counters;
+  assert.deepEqual([k.links, k.udpStreams, k.datagramsOut, k.datagramsBack, k.datagramsRefused], [1, 1, 3, 3, 0]);
+  assert.equal(exit.links.streamCount, 1);
+  // The client closes its control connection: the association ends, and with it the stream and the exit's socket.
+  c.assoc.socket.destroy();
+  await eventually('the UDP stream closed at the exit', () => exit.links.streamCount === 0);
+});
+
+test("a datagram to a target the exit forbids is dropped there and counted; the association carries on", async () => {
+  // The ingress allows all of loopback; the exit only 127.0.0.1.
+  const { exit, ingress } = await network(['127.0.0.1/32']);
+  const allowed = await udpTarget('127.0.0.1');
+  const forbidden = await udpTarget('127.0.0.9');
+  const c = await customer(ingress.port, USER);
+  c.send('127.0.0.9', forbidden.port, 'nope');
+  await eventually('the forbidden datagram refused at the exit', () => exit.links.counters.datagramsRefused === 1);
+  c.send('127.0.0.1', allowed.port, 'yes');
+  await eventually('the allowed echo', () => c.replies.length === 1);
+  assert.deepEqual(c.replies, [`127.0.0.1:${allowed.port} echo:yes`]);
+  assert.equal(forbidden.seen.length, 0, 'nothing reached the forbidden target');
+  assert.equal(exit.links.counters.datagramsOut, 2);
+  // The exit's /metrics says so.
+  const registry = new Registry();
+  registerExitLinkMetrics(registry, exit.links);
+  const text = await registry.metrics();
+  const series = (name: string): string | undefined => text.split('\n').find((l) => l.startsWith(`${name} `))?.split(' ')[1];
+  assert.deepEqual(['out', 'back', 'refused'].map((o) => series(`hopgate_exit_link_datagrams_total{outcome="${o}"}`)), ['2', '1', '1']);
+  assert.equal(series('hopgate_exit_link_udp_streams_total'), '1');
+});
+
+test("two customers' associations over one link never see each other's replies, nor datagrams from targets they did not send to", async () => {
+  const { exit, ingress } = await network();
+  const t1 = await udpTarget('127.0.0.1');
+  const t2 = await udpTarget('127.0.0.1');
+  const alice = await customer(ingress.port, USER);
+  const bob = await customer(ingress.port, BOB);
+  for (let i = 0; i < 5; i++) {
+    alice.send('127.0.0.1', t1.port, `a${i}`);
+    bob.send('127.0.0.1', t2.port, `b${i}`);
+  }
+  await eventually('five echoes each', () => alice.replies.length === 5 && bob.replies.length === 5);
+  assert.ok(alice.replies.every((r) => r.startsWith(`127.0.0.1:${t1.port} echo:a`)), alice.replies.join());
+  assert.ok(bob.replies.every((r) => r.startsWith(`127.0.0.1:${t2.port} echo:b`)), bob.replies.join());
+  const aliceAtExit = t1.seen[0]!;
+  const bobAtExit = t2.seen[0]!;
+  assert.notEqual(aliceAtExit.port, bobAtExit.port, 'one socket per association at the exit');
+  // t2 (bob's target) learns alice's exit socket and sends to it: alice never sent to t2, so it is not let through.
+  t2.socket.send(Buffer.from('unsolicited'), aliceAtExit.port, aliceAtExit.address);
+  // A marker after it on alice's own path: once its echo arrived, the unsolicited one would have too.
+  alice.send('127.0.0.1', t1.port, 'marker');
+  await eventually('the marker echo', () => alice.replies.length === 6);
+  assert.ok(!alice.replies.some((r) => r.includes('unsolicited')));
+  assert.equal(bob.replies.length, 5);
+  const k = exit.links.counters;
+  assert.deepEqual([k.links, k.udpStreams], [1, 2], 'both associations on the one link');
+});
+
+test('an exit from before UDP over links (it refuses the UDP open as a bad target): the association goes through its SOCKS5 port, as it did', async () => {
+  const id = ingressIdentityDir();
+  const exit = await startLinkExit('us-1', '127.0.0.2', [id.identity.fingerprint]);
+  cleanups.push(() => exit.stop());
+  // Its link port, as an older exit answers a UDP open: no host, so a bad target.
+  let opens = 0;
+  const old = linkTlsServer({ identity: exit.identity, pinned: [id.identity.fingerprint] }, (socket) => {
+    new LinkSession(socket, { dialled: false }).on('stream', (s) => {
+      opens++;
+      s.refuse('BAD_REQUEST', "bad target ':undefined'");
+    });
+  });
+  await new Promise<void>((r) => old.listen(0, '127.0.0.2', r));
+  cleanups.push(() => new Promise((r) => old.close(r)));
+  const entry = { ...linkExitEntry(exit, 'us', exit.identity.fingerprint, LINK_EXIT_SECRET), link: { port: (old.address() as AddressInfo).port, fingerprint: exit.identity.fingerprint } };
+  const ingress = await startTestIngress({ links: { identityDir: id.dir, perExit: 1 }, exits: [entry], limits: { exitProbeIntervalMs: 0 } });
+  cleanups.push(() => ingress.stop());
+  const target = await udpTarget('127.0.0.1');
+  const c = await customer(ingress.port, USER);
+  c.send('127.0.0.1', target.port, 'old');
+  await eventually('the echo through the SOCKS5 port', () => c.replies.length === 1);
+  assert.deepEqual(c.replies, [`127.0.0.1:${target.port} echo:old`]);
+  assert.equal(opens, 1, 'the link was asked first');
+  assert.equal(exit.links.counters.udpStreams, 0);
+  assert.equal(target.seen[0]?.address, '127.0.0.2');
+});

@@ -1,0 +1,80 @@
+/**
+ * A reverse exit serves UDP streams on its links as a forward exit does (the
+ * exit side is shared: src/exit/relay-udp.ts), with the ingress's networks from
+ * the OPEN applied to every datagram's resolved target. The ingress side does
+ * not route UDP to reverse exits yet (docs/EXITS.md), so the ingress here is a
+ * stand-in that accepts the exit's link and opens the UDP stream itself.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSocket, type RemoteInfo } from 'node:dgram';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { acceptedPacket, linkOpenContext, parseRegistration } from '../../src/protocol/work-packet/messages.js';
+import { parsePacket } from '../../src/protocol/work-packet/codec.js';
+import { LinkSession } from '../../src/link/session.js';
+import type { TargetAddress } from '../../src/protocol/address.js';
+import type { ReverseExitClient } from '../../src/exit/reverse-client.js';
+import { startReverseExit, tunnelCert } from '../helpers/reverse.js';
+import { eventually } from '../helpers/eventually.js';
+import { withTimeout } from '../helpers/net.js';
+
+/** The exit's registration, then the link the stand-in ingress accepts it as. */
+function acceptAsLink(socket: TLSSocket): Promise<LinkSession> {
+  return new Promise((resolve, reject) => {
+    let buf = Buffer.alloc(0);
+    const onData = (d: Buffer): void => {
+      buf = Buffer.concat([buf, d]);
+      const r = parsePacket(buf);
+      if (r.kind === 'more') return;
+      socket.off('data', onData);
+      if (r.kind === 'error' || typeof parseRegistration(r.value) === 'string') return reject(new Error('no registration'));
+      socket.write(acceptedPacket(1000, true));
+      resolve(new LinkSession(socket, { dialled: false, name: 'stand-in ingress' }));
+    };
+    socket.on('data', onData);
+  });
+}
+
+test("a reverse exit's UDP stream: datagrams leave from its egress, targets outside the ingress's networks are refused and counted", { timeout: 20_000 }, async () => {
+  const cert = tunnelCert();
+  const target = createSocket('udp4');
+  const seen: RemoteInfo[] = [];
+  target.on('message', (m, r) => {
+    seen.push(r);
+    target.send(Buffer.concat([Buffer.from('echo:'), m]), r.port, r.address);
+  });
+  target.bind(0, '127.0.0.1');
+  await once(target, 'listening');
+  let exit: ReverseExitClient | undefined;
+  let link!: Promise<LinkSession>;
+  const server = createTlsServer({ cert: cert.pem, key: readFileSync(cert.key) }, (s) => {
+    link = acceptAsLink(s);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    exit = startReverseExit((server.address() as { port: number }).port, 'e1', '127.0.0.48', { mode: 'link', links: 1 });
+    await eventually('the exit connected', () => link !== undefined);
+    const session = await withTimeout(link, 5000, 'the link');
+    // The ingress's rule for this exit (its `targets:`): never 127.0.0.9; the exit's own policy allows all of loopback.
+    const stream = await session.openDatagrams(linkOpenContext({ purpose: 'connect', denyNets: ['127.0.0.9/32'] }));
+    stream.on('error', () => undefined);
+    const replies: string[] = [];
+    stream.on('datagram', (from: TargetAddress, d: Buffer) => replies.push(`${from.host}:${from.port} ${d.toString()}`));
+    const port = target.address().port;
+    stream.sendDatagram({ host: '127.0.0.9', port }, Buffer.from('denied'));
+    await eventually('the denied datagram refused', () => exit!.counters.datagramsRefused === 1);
+    stream.sendDatagram({ host: '127.0.0.1', port }, Buffer.from('hi'));
+    await eventually('the echo', () => replies.length === 1);
+    assert.deepEqual(replies, [`127.0.0.1:${port} echo:hi`]);
+    assert.deepEqual(seen.map((r) => r.address), ['127.0.0.48'], "the target saw the exit's egress");
+    assert.deepEqual([exit.counters.udpStreams, exit.counters.datagramsOut, exit.counters.datagramsBack], [1, 2, 1]);
+    // A bad network in the OPEN is refused with the reason, as a TCP stream's is.
+    await assert.rejects(session.openDatagrams({ 'deny-nets': 'not a net' }), /BAD_REQUEST.*bad network/);
+  } finally {
+    await exit?.stop(0);
+    server.close();
+    target.close();
+  }
+});
