@@ -10,7 +10,8 @@
  * Per subject and round: bulk MB/s with 1 and 8 streams and CPU µs per MB
  * (user + system of the ingress and the exit from /proc over the whole load
  * process, divided by every byte it received), read and write system calls
- * per MB (/proc/PID/io, which load does not change), 64 B echo p50/p99 and CPU µs
+ * per MB (/proc/PID/io, which load does not change), minor page faults per MB (per round,
+ * on stderr), 64 B echo p50/p99 and CPU µs
  * per echo. CPU per MB and the echo distributions are what a loaded machine
  * does not spoil much; MB/s swings with the neighbours. Rounds alternate the
  * subjects; medians over rounds.
@@ -28,7 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { hashPassword } from '../src/shared/auth/password-hash.js';
 import type { Job, Via } from './load.js';
-import { cpuUs } from './proc-cpu.js';
+import { cpuUs, minorFaults } from './proc-cpu.js';
 import { firstLine, waitPort } from './child-procs.js';
 import { linkedIngressYaml, pinnedLink } from './linked-exit.js';
 
@@ -143,10 +144,13 @@ async function main(): Promise<void> {
       for (const streams of [1, 8]) {
         const c0 = cpuUs(s.pids);
         const k0 = ioCalls(s.pids);
+        const f0 = minorFaults(s.pids);
         const r = await load({ kind: 'bulk', via: s.via, source: t.source, streams, ms: MS });
         row[`bulk${streams}`] = r.mbPerSec!;
         row[`cpuMb${streams}`] = (cpuUs(s.pids) - c0) / Math.max(1e-9, r.mb!);
         row[`callsMb${streams}`] = (ioCalls(s.pids) - k0) / Math.max(1e-9, r.mb!);
+        // Per round only (stderr): fresh memory touched per MB, which copies into new buffers cost.
+        row[`faultsMb${streams}`] = (minorFaults(s.pids) - f0) / Math.max(1e-9, r.mb!);
       }
       const c0 = cpuUs(s.pids);
       const l = await load({ kind: 'latency', via: s.via, echo: t.echo, rounds: ECHOES });

@@ -29,7 +29,7 @@ import { targetKind } from '../protocol/address.js';
 import { isPinned, linkTlsContext, linkTlsServer, peerFingerprint, type LinkIdentity } from '../link/identity.js';
 import { LinkSession, type OpenRequest } from '../link/session.js';
 import type { LinkStream } from '../link/stream.js';
-import { relayStream } from './relay-stream.js';
+import { LINK_TARGET_READS, relayStream } from './relay-stream.js';
 import { newUdpRelayCounters, relayUdpStream, type UdpRelayCounters } from './relay-udp.js';
 import { LIMITS } from '../shared/limits.js';
 
@@ -202,7 +202,7 @@ export class ExitLinkListener {
       const t = { host: req.host, port: req.port, kind: targetKind(req.host) };
       const until = Date.now() + this.o.connectTimeoutMs;
       const addrs = await within(resolveAllowed(t, this.o.policy), this.o.connectTimeoutMs, `resolving ${req.host} timed out`);
-      target = await connectFirst(addrs, t, until - Date.now(), this.o.egress);
+      target = await connectFirst(addrs, t, until - Date.now(), { ...this.o.egress, readBuffers: LINK_TARGET_READS });
     } catch (err) {
       this.counters.failed++;
       const code = isProxyError(err) ? err.code : codeFromSystemError(err);

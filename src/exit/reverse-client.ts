@@ -25,11 +25,11 @@ import { formatTarget } from '../protocol/address.js';
 import { MAX_PACKET_BYTES, parsePacket, type WorkPacket } from '../protocol/work-packet/codec.js';
 import { heartbeatPacket, parseLinkNets, parseLinkOpen, parseRequest, parseResponse, registrationPacket, responsePacket, withdrawPacket, type WorkRequest } from '../protocol/work-packet/messages.js';
 import type { TargetPolicy } from '../shared/net/target-policy.js';
-import { connectFirst } from '../shared/net/connect-tcp.js';
+import { connectFirst, type ReadBuffers } from '../shared/net/connect-tcp.js';
 import { resolveAllowed } from '../shared/net/resolve-allowed.js';
 import { LinkSession, type OpenRequest } from '../link/session.js';
 import type { LinkStream } from '../link/stream.js';
-import { relayStream } from './relay-stream.js';
+import { LINK_TARGET_READS, relayStream } from './relay-stream.js';
 import { newUdpRelayCounters, relayUdpStream } from './relay-udp.js';
 import type { LinkIdentity } from '../link/identity.js';
 import { REVERSE_HEARTBEAT_MS } from '../shared/schema/ingress-config.js';
@@ -313,7 +313,7 @@ export class ReverseExitClient {
     let target: Socket;
     try {
       if (typeof req === 'string') throw new ProxyError('BAD_REQUEST', req);
-      target = await this.connect(req);
+      target = await this.connect(req, LINK_TARGET_READS); // relayed into a link stream, as a forward exit's (link-listener.ts)
     } catch (err) {
       const { code, message } = this.refusal(err, `${open.host}:${open.port}`);
       return stream.refuse(code, message);
@@ -367,7 +367,7 @@ export class ReverseExitClient {
     return { code, message };
   }
 
-  private async connect(req: WorkRequest): Promise<Socket> {
+  private async connect(req: WorkRequest, readBuffers?: ReadBuffers): Promise<Socket> {
     const timeoutMs = this.o.connectTimeoutMs ?? LIMITS.connectTimeoutMs;
     let addrs = await resolveAllowed(req.target, this.o.policy);
     // The ingress's rule for this exit travels with the request; it applies to the resolved address too.
@@ -378,7 +378,7 @@ export class ReverseExitClient {
       if (addrs.length === 0) throw new ProxyError('TARGET_FORBIDDEN', `${req.target.host} is outside the networks the ingress allows this exit`);
     }
     // Each family leaves from its own egress address, both raced (happy eyeballs).
-    return connectFirst(addrs, req.target, timeoutMs, { localAddress: this.o.egress, localAddress6: this.o.egress6, localPorts: this.o.egressPorts });
+    return connectFirst(addrs, req.target, timeoutMs, { localAddress: this.o.egress, localAddress6: this.o.egress6, localPorts: this.o.egressPorts, readBuffers });
   }
 
   private withdraw(conn: Conn): void {

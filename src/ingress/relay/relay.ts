@@ -15,7 +15,6 @@ import { meters, type SessionLimits } from '../guard/session-limits.js';
 import { hasReadBuffers, pipeReads, releaseReads } from '../../shared/net/read-buffers.js';
 import { resetSocket } from './reset.js';
 import { writeCoalesced } from '../../shared/net/coalesce.js';
-import { RECORD_DATA_PAYLOAD } from '../../protocol/link/codec.js';
 import { LinkStream } from '../../link/stream.js';
 import type { RelayCounters } from './counters.js';
 
@@ -32,7 +31,7 @@ type RelayedSocket = Socket & { [kRelay]: Relay };
 class Relay implements RelayHandle {
   private how: RelayEnd | undefined;
   private open = 2;
-  /** The upstream is a link stream: its record-sized pieces are gathered into one write to the client (shared/net/coalesce.ts). */
+  /** The upstream is a link stream: its pieces of one turn are gathered into one write to the client (shared/net/coalesce.ts). */
   readonly gather: boolean;
 
   constructor(
@@ -77,7 +76,7 @@ function onData(this: RelayedSocket, chunk: Buffer): void {
     if (!r.upstream.write(chunk)) this.pause();
   } else {
     r.counters.down += chunk.length;
-    if (!(r.gather ? writeCoalesced(r.client, chunk, RECORD_DATA_PAYLOAD) : r.client.write(chunk))) this.pause();
+    if (!(r.gather ? writeCoalesced(r.client, chunk) : r.client.write(chunk))) this.pause();
   }
 }
 function onDrain(this: RelayedSocket): void {

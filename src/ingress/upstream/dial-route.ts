@@ -9,7 +9,7 @@ import type { TargetAddress } from '../../protocol/address.js';
 import { targetKind } from '../../protocol/address.js';
 import type { ExitConfig, ForwardExitConfig, HopConfig, ReverseExitConfig } from '../../shared/schema/ingress-config.js';
 import { dialDirect, type DialOptions } from './dial-direct.js';
-import { connectTcp } from '../../shared/net/connect-tcp.js';
+import { connectTcp, type ReadBuffers } from '../../shared/net/connect-tcp.js';
 import { checkUnresolvedTarget } from '../../shared/net/resolve-allowed.js';
 import { greetHop, handshakeHop, udpInTcpAtHop, type HopCredentials } from './hop-handshake.js';
 import type { LinkPools } from './link-pool.js';
@@ -67,7 +67,7 @@ async function throughHops(
   exit: ForwardExitConfig,
   timeoutMs: number,
   last: (socket: Socket, exit: HopConfig, cred: HopCredentials | undefined) => Promise<void>,
-  readBuffers = false,
+  readBuffers: ReadBuffers = false,
 ): Promise<Socket> {
   const hops: HopConfig[] = [...exit.via, exit];
   const until = Date.now() + timeoutMs + EXIT_ANSWER_GRACE_MS;

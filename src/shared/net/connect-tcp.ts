@@ -5,17 +5,23 @@
  */
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { connectReading } from './read-buffers.js';
+import { connectReading, connectSlabReading } from './read-buffers.js';
 import { codeFromSystemError, ProxyError } from '../errors.js';
 import { familyName, familyOf, interleaveFamilies, raceAttempts, reachableAddresses, sourceFor, type EgressAddresses } from './happy-eyeballs.js';
 import type { JudgedTarget } from './resolve-allowed.js';
+
+/** Reused read buffers (true), or slabs of this size never reused (read-buffers.ts, connectSlabReading). */
+export type ReadBuffers = boolean | { readonly slabBytes: number };
 
 /** How a connection leaves this host, and how it will be read. */
 export interface ConnectOptions extends EgressAddresses {
   /** Source ports to pick from when localAddress is set (default: the kernel's ephemeral range). */
   readonly localPorts?: readonly [number, number] | undefined;
-  /** The socket will be relayed without limits: read through reused buffers (read-buffers.ts). */
-  readonly readBuffers?: boolean | undefined;
+  /**
+   * The socket will be relayed without limits: read through reused buffers (read-buffers.ts), or
+   * in slabs for a relay into a link stream, which keeps the chunks it is written (connectSlabReading).
+   */
+  readonly readBuffers?: ReadBuffers | undefined;
   /** Abandons the attempt (the socket is destroyed): a happy-eyeballs race was won by another. */
   readonly signal?: AbortSignal | undefined;
 }
@@ -72,11 +78,11 @@ export async function connectTcp(host: string, port: number, timeoutMs: number, 
   }
 }
 
-function connectOnce(host: string, port: number, timeoutMs: number, readBuffers: boolean, signal?: AbortSignal, localAddress?: string, localPort?: number): Promise<Socket> {
+function connectOnce(host: string, port: number, timeoutMs: number, readBuffers: ReadBuffers, signal?: AbortSignal, localAddress?: string, localPort?: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new ProxyError('TIMEOUT', `connect to ${host}:${port} abandoned`));
     const options = { host, port, localAddress, localPort, allowHalfOpen: true, noDelay: true };
-    const socket = readBuffers ? connectReading(options) : connect(options);
+    const socket = typeof readBuffers === 'object' ? connectSlabReading(options, readBuffers.slabBytes) : readBuffers ? connectReading(options) : connect(options);
     const onAbort = (): void => {
       clearTimeout(timer);
       socket.destroy();
