@@ -1,7 +1,7 @@
 /** What `npm start` prints: the ways to try the proxy, and where the dashboard is (a new operator's first look). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { humanBanner, type UpContract } from './up.js';
+import { humanBanner, type UpContract } from './up-banner.js';
 
 const contract: UpContract = {
   ingress: { host: '127.0.0.1', ports: [8000, 8099], tls: true, tlsCert: '/s/tls/cert.pem' },

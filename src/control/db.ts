@@ -6,7 +6,6 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import pg from 'pg';
 import { CompiledQuery, Kysely, PostgresDialect, sql, type DatabaseIntrospector, type DatabaseMetadata, type PostgresDialectConfig, type SchemaMetadata, type TableMetadata } from 'kysely';
 import type { DB } from './tables.js';
 import { WaitingSqliteDialect } from './sqlite-driver.js';
@@ -84,6 +83,8 @@ export async function openDb(target: DbTarget, o: OpenDbOptions = {}): Promise<C
     const db = new Kysely<DB>({ dialect: new WaitingSqliteDialect(sqlite, waitMs) });
     return { db, target, waitMs, close: () => db.destroy() };
   }
+  // Loaded here, not at the top: the SQLite control plane (most starts, every `hopgate up`) never needs pg (~0.1 s of CPU to load).
+  const { default: pg } = await import('pg');
   const schema = target.schema ?? 'public';
   // Make the schema before the pool sets search_path to it.
   const boot = new pg.Client({ connectionString: target.location, connectionTimeoutMillis: Math.max(waitMs, 5000) });

@@ -13,7 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import pg from 'pg';
+import type pg from 'pg';
 import { UserSchema } from '../shared/schema/ingress-config.js';
 import type { Logger } from '../shared/log.js';
 import type { DeltaMessage, HelloMessage, PingMessage, SnapshotMessage } from '../shared/control-protocol.js';
@@ -113,8 +113,10 @@ export class ConfigHub {
 
   /** LISTEN on the revision channel; reconnect after a second when the connection drops. */
   private async listen(): Promise<void> {
+    // pg is loaded only on PostgreSQL (a SQLite control plane never needs it).
+    const { default: pgClient } = await import('pg');
     if (this.closed) return;
-    const c = new pg.Client({ connectionString: this.store.target.location });
+    const c = new pgClient.Client({ connectionString: this.store.target.location });
     const retry = (): void => {
       if (this.closed || this.listener !== c) return;
       this.listener = undefined;

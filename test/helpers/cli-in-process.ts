@@ -23,6 +23,13 @@ export function hopgateInProcess(args: string[], env: Record<string, string> = {
   return run;
 }
 
+/** `hopgateInProcess` for a command that must succeed: a non-zero exit fails with its stderr, as execFile would reject. */
+export async function hopgateOk(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  const r = await hopgateInProcess(args, env);
+  if (r.code !== 0) throw new Error(`hopgate ${args.join(' ')} exited with ${r.code}: ${r.stderr}`);
+  return r;
+}
+
 async function runWithEnv(args: string[], env: Record<string, string>): Promise<CliRun> {
   const saved = Object.keys(env).map((k) => [k, process.env[k]] as const);
   for (const [k, v] of Object.entries(env)) process.env[k] = v;

@@ -9,9 +9,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { promisify } from 'node:util';
 import { SocksClient } from 'socks';
 import { authApi, basicAuth, dialects, tempDir, type TestDb } from '../helpers/control-fixtures.js';
 import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl, type Api } from '../helpers/control-link-fixtures.js';
@@ -20,10 +18,10 @@ import type { ControlPlane } from '../../src/control/control-plane.js';
 import type { StatsPull } from '../../src/shared/control-protocol.js';
 import { DOMAIN_TOP_K } from '../../src/ingress/control-link/stats-extra.js';
 import { curl } from '../helpers/curl.js';
+import { hopgateOk } from '../helpers/cli-in-process.js';
 import { eventually } from '../helpers/eventually.js';
 import { listen0 } from '../helpers/net.js';
 
-const run = promisify(execFile);
 const cases = await dialects();
 const BODY = 20_000;
 
@@ -191,12 +189,12 @@ for (const dc of cases) {
     });
 
     it('the CLI prints both; bad queries are 400s; retention deletes old minutes', async () => {
-      const cli = await run(process.execPath, ['dist/src/cli/main.js', 'usage', 'domains', 'alice', '--limit', '3', '--control', cp.url, '--token', cp.token.token]);
+      const cli = await hopgateOk(['usage', 'domains', 'alice', '--limit', '3', '--control', cp.url, '--token', cp.token.token]);
       assert.match(cli.stdout, /^top domains of alice/);
       assert.match(cli.stdout, /\nlocalhost\s.*\s3\n/);
-      const json = JSON.parse((await run(process.execPath, ['dist/src/cli/main.js', 'usage', 'domains', 'alice', '--json', '--control', cp.url, '--token', cp.token.token])).stdout);
+      const json = JSON.parse((await hopgateOk(['usage', 'domains', 'alice', '--json', '--control', cp.url, '--token', cp.token.token])).stdout);
       assert.equal(json.domains[0].domain, 'localhost');
-      const logins = await run(process.execPath, ['dist/src/cli/main.js', 'logins', 'alice', '--control', cp.url, '--token', cp.token.token]);
+      const logins = await hopgateOk(['logins', 'alice', '--control', cp.url, '--token', cp.token.token]);
       assert.match(logins.stdout, /5 ok, 2 failed/);
       assert.match(logins.stdout, /127\.0\.1\.0\/24\s+0\s+2\s+bad_password 2/);
 

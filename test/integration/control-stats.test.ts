@@ -7,17 +7,15 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { dialects, tempDir, type TestDb } from '../helpers/control-fixtures.js';
 import { TEST_SETTINGS, connectTunnel, drain, makeNode, startBlobServer, startLinkedIngress, startTestControl, type Api } from '../helpers/control-link-fixtures.js';
 import type { ControlledIngress } from '../../src/processes/controlled-ingress.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';
 import type { StatsPull } from '../../src/shared/control-protocol.js';
+import { hopgateOk } from '../helpers/cli-in-process.js';
 import { eventually, sleep } from '../helpers/eventually.js';
 import { killHard, readyJson, startProc, type Proc } from '../helpers/procs.js';
 
-const run = promisify(execFile);
 const cases = await dialects();
 const BLOB = 10_000;
 
@@ -228,15 +226,15 @@ for (const dc of cases) {
       assert.equal(mine.status, 400);
       assert.equal((await call('GET', '/v1/usage?by=month&from=2000-01&live=false')).body.totals.bytesDown, sent.down, 'years by month stay allowed');
 
-      const cli = await run(process.execPath, ['dist/src/cli/main.js', 'usage', 'alice', '--by', 'month', '--final', '--json', '--control', cp.url, '--token', cp.token.token]);
+      const cli = await hopgateOk(['usage', 'alice', '--by', 'month', '--final', '--json', '--control', cp.url, '--token', cp.token.token]);
       assert.equal(JSON.parse(cli.stdout).totals.bytesDown, sent.down);
-      const table = await run(process.execPath, ['dist/src/cli/main.js', 'usage', '--by', 'day', '--control', cp.url, '--token', cp.token.token]);
+      const table = await hopgateOk(['usage', '--by', 'day', '--control', cp.url, '--token', cp.token.token]);
       assert.match(table.stdout, /PERIOD \(UTC\)\s+LOGIN\s+EXIT/);
       // No exit carried these (this ingress has none): not an exit called "direct", and the table says what it means.
       assert.match(table.stdout, /alice\s+\(none\)\s/);
       assert.doesNotMatch(table.stdout, /\bdirect\b(?! egress)/);
       assert.match(table.stdout, /^\(none\): no exit carried these connections: refused before an exit was chosen \(counted in FAILED\), or sent straight to the target by an ingress that has no exits$/m);
-      const noExit = await run(process.execPath, ['dist/src/cli/main.js', 'usage', '--exit', '(none)', '--by', 'day', '--json', '--control', cp.url, '--token', cp.token.token]);
+      const noExit = await hopgateOk(['usage', '--exit', '(none)', '--by', 'day', '--json', '--control', cp.url, '--token', cp.token.token]);
       assert.equal(JSON.parse(noExit.stdout).totals.bytesDown, sent.down, '--exit (none): the rows no exit carried');
     });
   });
