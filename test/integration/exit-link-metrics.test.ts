@@ -100,7 +100,8 @@ test('hopgate exit --link-listen … --admin PORT serves the link figures in its
   cleanups.push(() => proc.kill('SIGKILL'));
   let out = '';
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  await eventually('exit ready', () => out.includes('"ready":true'), { timeoutMs: 15_000 });
+  // A bound on a process start (as startProc's), not an assertion: at load 20 this start took over 15 s.
+  await eventually('exit ready', () => out.includes('"ready":true'), { timeoutMs: 60_000 });
   const text = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
   assert.equal(sample(text, 'hopgate_exit_link_open'), 0);
   assert.equal(sample(text, 'hopgate_exit_link_streams'), 0);
