@@ -16,19 +16,15 @@ import { FairSemaphore } from '../../shared/fair-semaphore.js';
 import { isProxyError } from '../../shared/errors.js';
 import { sourceKey } from '../../shared/source-key.js';
 import { AuthThrottle, THROTTLE_DEFAULTS } from '../../shared/auth/auth-throttle.js';
-import type { ReverseExitConfig } from '../../shared/schema/ingress-config.js';
 import { parseHash, verifyPassword } from '../../shared/auth/password-hash.js';
 import type { Snapshot } from '../config/snapshot.js';
 import { acceptedPacket, heartbeatPacket, parseRegistration, responsePacket } from '../../protocol/work-packet/messages.js';
 import { encodePacket } from '../../protocol/work-packet/codec.js';
 import { WorkConn } from './work-conn.js';
+import { ExitState, dropWaiters, linkPins, type ReverseCarrier, type Waiter } from './exit-state.js';
 import { LinkSession } from '../../link/session.js';
-import { isPinned, peerFingerprint, peerPinError, pinsOf } from '../../link/identity.js';
-import { LinkTraffic } from '../../link/traffic.js';
+import { isPinned, peerFingerprint, peerPinError } from '../../link/identity.js';
 import type { ExitLinkFigures } from '../route/exit-report.js';
-
-/** The link certificates a reverse exit may present. */
-const linkPins = (c: ReverseExitConfig): string[] | undefined => pinsOf(c.linkFingerprint, c.nextLinkFingerprint);
 
 /** Requests that may wait for one exit's pool at once; past this they fail at once. */
 const MAX_WAITERS = 10_000;
@@ -45,46 +41,6 @@ const WRONG = 'unknown exit or wrong token';
 export interface RegistryLog {
   warn(obj: object, msg: string): void;
   info(obj: object, msg: string): void;
-}
-
-/** What a request for a reverse exit gets: a link to open a stream on, or an idle work connection (older exits). */
-export type ReverseCarrier = WorkConn | LinkSession;
-
-interface Waiter {
-  resolve(c: ReverseCarrier): void;
-  reject(err: Error): void;
-  timer: NodeJS.Timeout;
-}
-
-function dropWaiters(st: { waiters: Waiter[] }, why: string): boolean {
-  const had = st.waiters.length > 0;
-  for (const w of st.waiters.splice(0)) {
-    clearTimeout(w.timer);
-    w.reject(new ProxyError('EXIT_UNREACHABLE', why));
-  }
-  return had;
-}
-
-class ExitState {
-  readonly idle = new Set<WorkConn>();
-  /** Every registered connection of this exit, idle or carrying a tunnel. */
-  readonly live = new Set<WorkConn>();
-  readonly waiters: Waiter[] = [];
-  /** Links of this exit (exits that registered with `link`): each carries many tunnels; draining ones are out. */
-  readonly links = new Set<LinkSession>();
-  /** Every link of this exit until it closes (draining ones too), and what closed ones carried: `hopgate exits` figures. */
-  readonly openLinks = new Set<LinkSession>();
-  readonly linkTraffic = new LinkTraffic();
-  linkConnects = 0;
-  linkBreaks = 0;
-  /** The certificate each link and registered connection came with: a retired key's are let go. */
-  readonly peers = new Map<LinkSession | WorkConn, string>();
-  /** HMAC of the last token that verified against `config.tokenHash` (scrypt paid once). */
-  verifiedMac: Buffer | undefined;
-  from: CidrSet;
-  constructor(public config: ReverseExitConfig) {
-    this.from = new CidrSet(config.from);
-  }
 }
 
 export interface ReverseStats {
@@ -208,15 +164,7 @@ export class ReverseRegistry {
 
   /** The links of reverse exit `id` as `hopgate exits` shows them; null before its first link. */
   linkFigures(id: string): ExitLinkFigures | null {
-    const st = this.states.get(id);
-    if (!st || st.linkConnects === 0) return null;
-    let streams = 0;
-    let rttMs: number | null = null;
-    for (const l of st.links) {
-      streams += l.streamCount;
-      rttMs ??= l.rttMs ?? null;
-    }
-    return { links: st.links.size, streams, rttMs, connects: st.linkConnects, breaks: st.linkBreaks, ...st.linkTraffic.totals(st.openLinks) };
+    return this.states.get(id)?.linkFigures() ?? null;
   }
 
   stats(): ReverseStats {

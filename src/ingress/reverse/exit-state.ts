@@ -1,0 +1,67 @@
+/**
+ * One reverse exit's state at this ingress process (registry.ts): its work connections,
+ * links, waiting requests, the certificates they came with and its link figures.
+ */
+import { ProxyError } from '../../shared/errors.js';
+import { CidrSet } from '../../shared/net-addr.js';
+import type { ReverseExitConfig } from '../../shared/schema/ingress-config.js';
+import type { LinkSession } from '../../link/session.js';
+import { pinsOf } from '../../link/identity.js';
+import { LinkTraffic } from '../../link/traffic.js';
+import type { ExitLinkFigures } from '../route/exit-report.js';
+import type { WorkConn } from './work-conn.js';
+
+/** The link certificates a reverse exit may present. */
+export const linkPins = (c: ReverseExitConfig): string[] | undefined => pinsOf(c.linkFingerprint, c.nextLinkFingerprint);
+
+/** What a request for a reverse exit gets: a link to open a stream on, or an idle work connection (older exits). */
+export type ReverseCarrier = WorkConn | LinkSession;
+
+export interface Waiter {
+  resolve(c: ReverseCarrier): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+export function dropWaiters(st: { waiters: Waiter[] }, why: string): boolean {
+  const had = st.waiters.length > 0;
+  for (const w of st.waiters.splice(0)) {
+    clearTimeout(w.timer);
+    w.reject(new ProxyError('EXIT_UNREACHABLE', why));
+  }
+  return had;
+}
+
+export class ExitState {
+  readonly idle = new Set<WorkConn>();
+  /** Every registered connection of this exit, idle or carrying a tunnel. */
+  readonly live = new Set<WorkConn>();
+  readonly waiters: Waiter[] = [];
+  /** Links of this exit (exits that registered with `link`): each carries many tunnels; draining ones are out. */
+  readonly links = new Set<LinkSession>();
+  /** Every link of this exit until it closes (draining ones too), and what closed ones carried: `hopgate exits` figures. */
+  readonly openLinks = new Set<LinkSession>();
+  readonly linkTraffic = new LinkTraffic();
+  linkConnects = 0;
+  linkBreaks = 0;
+  /** The certificate each link and registered connection came with: a retired key's are let go. */
+  readonly peers = new Map<LinkSession | WorkConn, string>();
+  /** HMAC of the last token that verified against `config.tokenHash` (scrypt paid once). */
+  verifiedMac: Buffer | undefined;
+  from: CidrSet;
+  constructor(public config: ReverseExitConfig) {
+    this.from = new CidrSet(config.from);
+  }
+
+  /** Its links as `hopgate exits` shows them; null before its first link. */
+  linkFigures(): ExitLinkFigures | null {
+    if (this.linkConnects === 0) return null;
+    let streams = 0;
+    let rttMs: number | null = null;
+    for (const l of this.links) {
+      streams += l.streamCount;
+      rttMs ??= l.rttMs ?? null;
+    }
+    return { links: this.links.size, streams, rttMs, connects: this.linkConnects, breaks: this.linkBreaks, ...this.linkTraffic.totals(this.openLinks) };
+  }
+}
