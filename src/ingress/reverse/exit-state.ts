@@ -8,7 +8,7 @@ import type { ReverseExitConfig } from '../../shared/schema/ingress-config.js';
 import type { LinkSession } from '../../link/session.js';
 import { pinsOf } from '../../link/identity.js';
 import { LinkTraffic } from '../../link/traffic.js';
-import type { ExitLinkFigures } from '../route/exit-report.js';
+import { exitLinkFigures, type ExitLinkFigures } from '../route/exit-report.js';
 import type { WorkConn } from './work-conn.js';
 
 /** The link certificates a reverse exit may present. */
@@ -62,6 +62,6 @@ export class ExitState {
       streams += l.streamCount;
       rttMs ??= l.rttMs ?? null;
     }
-    return { links: this.links.size, streams, rttMs, connects: this.linkConnects, breaks: this.linkBreaks, ...this.linkTraffic.totals(this.openLinks) };
+    return exitLinkFigures({ links: this.links.size, streams, rttMs, connects: this.linkConnects, breaks: this.linkBreaks }, this.linkTraffic.totals(this.openLinks));
   }
 }

@@ -9,6 +9,7 @@ import type { ExitHealth } from './exit-health.js';
 import { describePlace } from '../../shared/exits/exit-index.js';
 import type { QualityView } from './exit-quality.js';
 import type { LinkPools } from '../upstream/link-pool.js';
+import type { LinkTrafficFigures } from '../../link/traffic.js';
 
 /** This process's links to a hopgate exit (upstream/link-pool.ts) or from a reverse exit (reverse/registry.ts), as `hopgate exits` shows them. */
 export interface ExitLinkFigures {
@@ -54,6 +55,10 @@ export function exitReport(snap: Snapshot, health: ExitHealth, pools?: LinkPools
 
 function linkFigures(p: ReturnType<LinkPools['all']>[number] | undefined): ExitLinkFigures | null {
   if (!p) return null;
-  const t = p.totals;
-  return { links: p.linkCount, streams: p.streamCount, rttMs: p.rttMs ?? null, connects: p.connects, breaks: p.breaks, bytesSent: t.bytesSent, bytesReceived: t.bytesReceived, windowStalls: t.windowStalls, datagramsDropped: t.datagramsDropped };
+  return exitLinkFigures({ links: p.linkCount, streams: p.streamCount, rttMs: p.rttMs ?? null, connects: p.connects, breaks: p.breaks }, p.totals);
+}
+
+/** One row's link figures, forward (above) or reverse (reverse/exit-state.ts) alike: the traffic figures `hopgate exits` shows, no more. */
+export function exitLinkFigures(counts: Pick<ExitLinkFigures, 'links' | 'streams' | 'rttMs' | 'connects' | 'breaks'>, t: LinkTrafficFigures): ExitLinkFigures {
+  return { ...counts, bytesSent: t.bytesSent, bytesReceived: t.bytesReceived, windowStalls: t.windowStalls, datagramsDropped: t.datagramsDropped };
 }
