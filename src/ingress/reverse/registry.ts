@@ -124,14 +124,17 @@ export class ReverseRegistry {
   private dropUnpinned(st: ExitState): void {
     const pins = linkPins(st.config);
     if (!pins) return;
+    let dropped = false;
     for (const [peer, fp] of st.peers) {
       if (isPinned(fp, pins)) continue;
       st.peers.delete(peer);
+      dropped = true;
       if (peer instanceof LinkSession) {
         if (st.links.delete(peer)) peer.drain('exit key retired');
       } else if (st.idle.has(peer)) peer.fail('exit key retired');
     }
-    this.changed();
+    // Only a change of carriers is news (any other edit of a pinned exit's configuration also comes here).
+    if (dropped) this.changed();
   }
 
   /** GOAWAY on every link of `st`: its live streams finish, new ones go elsewhere (the exit dials anew). */
