@@ -73,8 +73,7 @@ export class ExitLinkKeys {
 /** GET /v1/link-pins: the fingerprints, checked in shape. */
 export async function readPins(url: string, token: string): Promise<string[]> {
   const res = await fetch(new URL('/v1/link-pins', url), { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(PIN_READ_TIMEOUT_MS) });
-  const text = await res.text();
-  if (text.length > MAX_ANSWER_BYTES) throw new Error(`GET /v1/link-pins: answer over ${MAX_ANSWER_BYTES} bytes`);
+  const text = await boundedText(res, MAX_ANSWER_BYTES);
   if (res.status !== 200) throw new Error(`GET /v1/link-pins: HTTP ${res.status} ${text.slice(0, 200)}`);
   const body = JSON.parse(text) as { fingerprints?: unknown };
   const fps = body.fingerprints;
@@ -82,4 +81,23 @@ export async function readPins(url: string, token: string): Promise<string[]> {
     throw new Error('GET /v1/link-pins: not a list of SHA-256 fingerprints');
   }
   return fps as string[];
+}
+
+/** The body as text, refused (and the read cancelled) once past `max` bytes: res.text() would hold any size. */
+async function boundedText(res: Response, max: number): Promise<string> {
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => undefined);
+      throw new Error(`GET /v1/link-pins: answer over ${max} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }

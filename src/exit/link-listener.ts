@@ -113,7 +113,7 @@ export class ExitLinkListener {
   setIdentity(identity: LinkIdentity): void {
     if (identity.fingerprint === this.identity.fingerprint) return;
     this.identity = identity;
-    this.server.setSecureContext({ ...linkTlsContext(identity) });
+    this.server.setSecureContext(linkTlsContext(identity));
   }
 
   static async start(o: ExitLinkOptions): Promise<ExitLinkListener> {

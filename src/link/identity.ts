@@ -244,11 +244,8 @@ export function linkTlsContext(identity: LinkIdentity): { key: string; cert: str
 export function linkTlsServer(o: ListenOptions, onSocket: (s: TLSSocket) => void): Server {
   const server = createServer(
     {
-      ...linkTlsContext(o.identity),
+      ...linkTlsContext(o.identity), // rejectUnauthorized false there: self-signed clients, the pin check below decides
       ALPNProtocols: [o.alpn ?? LINK_ALPN],
-      minVersion: 'TLSv1.3',
-      requestCert: true,
-      rejectUnauthorized: false, // self-signed clients: the pin check below decides
     },
     (socket) => {
       const why = peerPinError(socket, typeof o.pinned === 'function' ? o.pinned() : o.pinned);
