@@ -152,7 +152,8 @@ export class LinkStream extends Duplex {
    */
   sendDatagram(address: { host: string; port: number }, data: Buffer): boolean {
     let frame: Buffer | undefined;
-    if (this.datagramsAllowed && this.state === 'open' && !this.finSent && this.finalCb === undefined && !this.writableEnded) {
+    // writableEnded covers the FIN too: _final (finalCb) and the FIN (finSent) come only after end().
+    if (this.datagramsAllowed && this.state === 'open' && !this.writableEnded) {
       try {
         frame = datagramFrame(this.id, address, data);
       } catch {

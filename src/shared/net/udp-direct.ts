@@ -13,6 +13,11 @@ import { resolveAllowed, type JudgedTarget } from './resolve-allowed.js';
 import { sourceFor, type EgressAddresses } from './happy-eyeballs.js';
 
 const MAX_PEERS = 1024;
+/**
+ * Datagrams of one association waiting for their target's resolution (each holds a lookup and its
+ * data): a customer flooding names whose resolver stalls must not grow memory without bound.
+ */
+export const MAX_AWAITING_RESOLUTION = 64;
 
 export interface UdpWayOut {
   send(target: JudgedTarget, data: Buffer): void;
@@ -68,6 +73,7 @@ export interface DirectUdpOptions {
 export class DirectWayOut extends WayOutBase {
   private readonly peers = new Set<string>();
   private readonly resolved = new Map<string, string>();
+  private awaiting = 0;
 
   constructor(
     private readonly sockets: FamilySockets,
@@ -108,6 +114,8 @@ export class DirectWayOut extends WayOutBase {
     };
     const known = this.resolved.get(target.host);
     if (known) return out(known);
+    if (this.awaiting >= MAX_AWAITING_RESOLUTION) return this.o.onRefused?.(target, `more than ${MAX_AWAITING_RESOLUTION} datagrams awaiting resolution`);
+    this.awaiting++;
     resolveAllowed(target, this.policy)
       .then((addrs) => {
         const allowed = this.o.allowed;
@@ -118,7 +126,8 @@ export class DirectWayOut extends WayOutBase {
         out(addr);
       })
       // A refused datagram is dropped (UDP has no error channel in SOCKS5).
-      .catch((err: unknown) => this.o.onRefused?.(target, (err as Error).message));
+      .catch((err: unknown) => this.o.onRefused?.(target, (err as Error).message))
+      .finally(() => this.awaiting--);
   }
 
   protected release(): void {

@@ -1,0 +1,40 @@
+/**
+ * DirectWayOut (shared/net/udp-direct.ts): datagrams awaiting their target's
+ * resolution are bounded per association — a customer flooding names whose
+ * resolver stalls must not hold unbounded lookups and buffers (at an exit, too).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
+import { TargetPolicy } from '../../src/shared/net/target-policy.js';
+import { MAX_AWAITING_RESOLUTION, openDirectWayOut } from '../../src/shared/net/udp-direct.js';
+import { eventually } from '../helpers/eventually.js';
+
+test('datagrams awaiting resolution are bounded: past MAX_AWAITING_RESOLUTION they are refused, the rest delivered', async () => {
+  const target = createSocket('udp4');
+  target.bind(0, '127.0.0.1');
+  await once(target, 'listening');
+  let seen = 0;
+  target.on('message', () => seen++);
+  const reasons: string[] = [];
+  const way = await openDirectWayOut({ localAddress: '127.0.0.1' }, new TargetPolicy({ allow: ['127.0.0.0/8'], deny: [], ports: [] }), {
+    onRefused: (_t, reason) => reasons.push(reason),
+  });
+  try {
+    const port = target.address().port;
+    const n = MAX_AWAITING_RESOLUTION + 10;
+    // All sent before any resolution completes (each waits at least a microtask).
+    for (let i = 0; i < n; i++) way.send({ host: '127.0.0.1', port, kind: 'ipv4' }, Buffer.from(`d${i}`));
+    assert.equal(reasons.length, 10);
+    assert.match(reasons[0]!, /awaiting resolution/);
+    await eventually('the admitted datagrams delivered', () => seen === MAX_AWAITING_RESOLUTION);
+    // Resolved meanwhile: the name is known, nothing waits, nothing more is refused.
+    way.send({ host: '127.0.0.1', port, kind: 'ipv4' }, Buffer.from('late'));
+    await eventually('the late one delivered', () => seen === MAX_AWAITING_RESOLUTION + 1);
+    assert.equal(reasons.length, 10);
+  } finally {
+    way.close();
+    target.close();
+  }
+});
