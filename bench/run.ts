@@ -21,6 +21,7 @@ import { buildLoadgen, loadgenArgs } from './loadgen.js';
 import { cpuUs } from './proc-cpu.js';
 import { firstLine, waitPort } from './child-procs.js';
 import { linkedIngressYaml, pinnedLink } from './linked-exit.js';
+import { loadOrCreateLinkIdentity } from '../src/link/identity.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, '..', 'src', 'cli', 'main.js');
@@ -107,13 +108,21 @@ async function startHopgate(port: number, workers: number, sourceAuthPort?: numb
 async function startHopChains(base: number): Promise<Subject[]> {
   const secret = 'bench-relay-secret';
   const exits: Array<{ ip: string; port: number; pid: number }> = [];
-  // The first exit also takes links (issue 19): identities made here, pinned both ways.
+  // Every exit also takes links (issue 19): identities made here, pinned both ways. The first is
+  // reached over a link directly; the chains' last exits over links through the hops before them.
   const linkPort = base + 20;
   const ips = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
   const link = pinnedLink(work, '', `${ips[0]}:${linkPort}`);
+  const ingressFp = loadOrCreateLinkIdentity(link.ingressDir, 'bench ingress').fingerprint;
+  const exitFps = [link.exitFp];
   for (const [i, ip] of ips.entries()) {
     const port = base + 10 + i;
-    const linkArgs = i === 0 ? link.exitArgs : [];
+    let linkArgs = link.exitArgs;
+    if (i > 0) {
+      const dir = join(work, `exit-link-${i}`);
+      exitFps.push(loadOrCreateLinkIdentity(dir, 'bench exit').fingerprint);
+      linkArgs = ['--link-listen', `${ip}:${linkPort + i}`, '--link-allow', ingressFp, '--state-dir', dir];
+    }
     const child = spawn(process.execPath, [cli, 'exit', '--listen', `${ip}:${port}`, '--egress', ip, '--allow-from', '127.0.0.0/8', '--allow-target', '127.0.0.0/8', ...linkArgs], {
       stdio: ['ignore', 'ignore', 'inherit'],
       env: { ...process.env, HOPGATE_EXIT_SECRET: secret },
@@ -122,7 +131,7 @@ async function startHopChains(base: number): Promise<Subject[]> {
     exits.push({ ip, port, pid: child.pid! });
   }
   for (const e of exits) await waitPort(e.port, e.ip, 10_000);
-  await waitPort(linkPort, exits[0]!.ip, 10_000);
+  for (const [i, e] of exits.entries()) await waitPort(linkPort + i, e.ip, 10_000);
   const hop = (e: { ip: string; port: number }) => `{ kind: hopgate, host: ${e.ip}, port: ${e.port}, username: ingress, password: ${secret} }`;
   const [a, b, c] = exits as [typeof exits[0], typeof exits[0], typeof exits[0]];
   const hash = await hashPassword(PASS, { ln: 14, r: 8, p: 1 });
@@ -139,6 +148,8 @@ async function startHopChains(base: number): Promise<Subject[]> {
       moreExits: [
         `{ id: two, kind: hopgate, host: ${b.ip}, port: ${b.port}, username: ingress, password: ${secret}, country: bb, via: [${hop(a)}] }`,
         `{ id: three, kind: hopgate, host: ${c.ip}, port: ${c.port}, username: ingress, password: ${secret}, country: cc, via: [${hop(a)}, ${hop(b)}] }`,
+        `{ id: two-link, kind: hopgate, host: ${b.ip}, port: ${b.port}, username: ingress, password: ${secret}, country: bx, via: [${hop(a)}], link: { port: ${linkPort + 1}, fingerprint: '${exitFps[1]}' } }`,
+        `{ id: three-link, kind: hopgate, host: ${c.ip}, port: ${c.port}, username: ingress, password: ${secret}, country: cx, via: [${hop(a)}, ${hop(b)}], link: { port: ${linkPort + 2}, fingerprint: '${exitFps[2]}' } }`,
       ],
     }),
   );
@@ -149,6 +160,8 @@ async function startHopChains(base: number): Promise<Subject[]> {
     { name: 'hopgate → 1 exit (link)', via: { port: base, user: `${USER}-cc-ll`, pass: PASS }, pid: child.pid!, pids: [a.pid] },
     { name: 'hopgate → 2 hops', via: { port: base, user: `${USER}-cc-bb`, pass: PASS }, pid: child.pid!, pids: [a.pid, b.pid] },
     { name: 'hopgate → 3 hops', via: { port: base, user: `${USER}-cc-cc`, pass: PASS }, pid: child.pid!, pids: [a.pid, b.pid, c.pid] },
+    { name: 'hopgate → 2 hops (link)', via: { port: base, user: `${USER}-cc-bx`, pass: PASS }, pid: child.pid!, pids: [a.pid, b.pid] },
+    { name: 'hopgate → 3 hops (link)', via: { port: base, user: `${USER}-cc-cx`, pass: PASS }, pid: child.pid!, pids: [a.pid, b.pid, c.pid] },
   ];
 }
 

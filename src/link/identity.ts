@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs
 import { createFileAtomic } from '../shared/state-file.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Socket } from 'node:net';
 import { connect as tlsConnect, createServer, type Server, type TLSSocket } from 'node:tls';
 
 export const LINK_ALPN = 'hopgate-link/1';
@@ -194,14 +195,18 @@ export interface DialOptions {
   readonly pinned: readonly string[];
   readonly alpn?: string;
   readonly timeoutMs?: number;
+  /**
+   * A connection already open to the link server (through proxies before it): TLS runs over it
+   * instead of dialling host:port, which then only name the server in errors.
+   */
+  readonly socket?: Socket;
 }
 
 /** A TLS connection to a link server, both sides authenticated; rejects on a wrong pin. */
 export function dialLinkTls(o: DialOptions): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
     const socket = tlsConnect({
-      host: o.host,
-      port: o.port,
+      ...(o.socket ? { socket: o.socket } : { host: o.host, port: o.port }),
       key: o.identity.key,
       cert: o.identity.cert,
       ALPNProtocols: [o.alpn ?? LINK_ALPN],

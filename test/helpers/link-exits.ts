@@ -37,14 +37,14 @@ export async function startLinkExit(
   id: string,
   ip: string,
   allowIngress: readonly string[],
-  o: { allowTargets?: string[]; connectTimeoutMs?: number; heartbeatMs?: number } = {},
+  o: { allowTargets?: string[]; connectTimeoutMs?: number; heartbeatMs?: number; allowFrom?: string[] } = {},
 ): Promise<LinkExit> {
   secretHash ??= hashPassword(LINK_EXIT_SECRET, { ln: 10, r: 8, p: 1 });
-  const cfg = exitConfig({ host: ip, port: 0, egress: ip, allowFrom: ['127.0.0.1/32'], secretHash: await secretHash, allowTargets: o.allowTargets ?? ['127.0.0.0/8'], logLevel: 'silent', connectTimeoutMs: o.connectTimeoutMs });
+  const cfg = exitConfig({ host: ip, port: 0, egress: ip, allowFrom: o.allowFrom ?? ['127.0.0.1/32'], secretHash: await secretHash, allowTargets: o.allowTargets ?? ['127.0.0.0/8'], logLevel: 'silent', connectTimeoutMs: o.connectTimeoutMs });
   const node = await Ingress.start(cfg, createLogger('silent'));
   const dir = mkdtempSync(join(tmpdir(), 'hopgate-exit-link-'));
   const identity = loadOrCreateLinkIdentity(dir, 'test exit');
-  const links = await startExitLinks(cfg, { host: ip, port: 0, identity, allowIngress, allowFrom: ['127.0.0.1/32'], heartbeatMs: o.heartbeatMs }, createLogger('silent'));
+  const links = await startExitLinks(cfg, { host: ip, port: 0, identity, allowIngress, allowFrom: o.allowFrom ?? ['127.0.0.1/32'], heartbeatMs: o.heartbeatMs }, createLogger('silent'));
   return {
     id,
     ip,

@@ -85,10 +85,17 @@ for (const dc of cases) {
       const retire = await call('POST', '/v1/exits/lx-1/link-key/retire');
       assert.equal(retire.status, 409);
       assert.equal(retire.body.error.code, 'no_next_link_key');
-      const hops = await call('PATCH', '/v1/exits/lx-1', { via: [{ kind: 'socks5', host: '127.0.0.9', port: 1 }] });
-      assert.equal(hops.status, 400, 'a link is dialled directly');
-      const rendered = await call('GET', '/v1/ingress-config?format=json');
-      const e = rendered.body.exits.find((x: { id: string }) => x.id === 'lx-1');
+      // Hops carry the link's connection (link-via.test.ts): they are rendered beside it.
+      const hop = { kind: 'socks5', host: '127.0.0.9', port: 1 };
+      const hops = await call('PATCH', '/v1/exits/lx-1', { via: [hop] });
+      assert.equal(hops.status, 200, JSON.stringify(hops.body));
+      let rendered = await call('GET', '/v1/ingress-config?format=json');
+      let e = rendered.body.exits.find((x: { id: string }) => x.id === 'lx-1');
+      assert.deepEqual(e.link, { port: exit.links.port, fingerprint: fp });
+      assert.deepEqual(e.via, [hop]);
+      assert.equal((await call('PATCH', '/v1/exits/lx-1', { via: [] })).status, 200);
+      rendered = await call('GET', '/v1/ingress-config?format=json');
+      e = rendered.body.exits.find((x: { id: string }) => x.id === 'lx-1');
       assert.deepEqual(e.link, { port: exit.links.port, fingerprint: fp });
       const [row] = await tdb.query<{ link_port: number; link_fingerprint: string }>('select link_port, link_fingerprint from exits where id = $1', ['lx-1']);
       assert.equal(Number(row!.link_port), exit.links.port);

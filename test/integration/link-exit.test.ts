@@ -203,7 +203,7 @@ test('ingress shutdown drains its links: the exit sees them end cleanly (GOAWAY)
   assert.equal(exit.links.counters.brokenLinks, 0, 'drained, not broken');
 });
 
-test('configuration: a link needs links.identityDir, a hopgate exit, and no via hops', () => {
+test('configuration: a link needs links.identityDir and a hopgate exit; its via hops carry the link (link-via.test.ts)', () => {
   const fp = createLinkIdentity('x').fingerprint;
   const base = { id: 'e', host: '127.0.0.2', port: 1080, link: { port: 7002, fingerprint: fp } };
   const err = (c: unknown): string => {
@@ -216,7 +216,7 @@ test('configuration: a link needs links.identityDir, a hopgate exit, and no via 
   assert.ok(IngressConfigSchema.safeParse({ exits: [{ ...base, kind: 'hopgate' }] }).success);
   assert.match(err({ links: { identityDir: '/tmp/x' }, exits: [{ ...base, kind: 'hopgate', link: { port: 7002, fingerprint: fp, nextFingerprint: 'AB' } }] }), /link\.nextFingerprint must be a SHA-256/);
   assert.match(err({ links: { identityDir: '/tmp/x' }, exits: [{ ...base, kind: 'socks5' }] }), /only a hopgate exit has a link/);
-  assert.match(err({ links: { identityDir: '/tmp/x' }, exits: [{ ...base, kind: 'hopgate', via: [{ host: '127.0.0.3', port: 1 }] }] }), /no via hops/);
+  assert.ok(IngressConfigSchema.safeParse({ links: { identityDir: '/tmp/x' }, exits: [{ ...base, kind: 'hopgate', via: [{ host: '127.0.0.3', port: 1 }] }] }).success);
   assert.match(err({ links: { identityDir: '/tmp/x' }, exits: [{ ...base, kind: 'hopgate', link: { port: 7002, fingerprint: 'AB:CD' } }] }), /SHA-256 fingerprint/);
   assert.ok(IngressConfigSchema.safeParse({ links: { identityDir: '/tmp/x' }, exits: [{ ...base, kind: 'hopgate' }] }).success);
 });

@@ -91,7 +91,7 @@ export function newExitRow(input: ExitCreateInput, tokenHash: string | undefined
       reverse_from: json(input.from),
       max_work_connections: input.maxConnections,
       reverse_targets: input.targets ? json(input.targets) : null,
-      ...linkColumns('reverse', [], { fingerprint: input.linkFingerprint ?? null, next: input.nextLinkFingerprint ?? null }),
+      ...linkColumns('reverse', { fingerprint: input.linkFingerprint ?? null, next: input.nextLinkFingerprint ?? null }),
       link_token_hash: null,
     };
   }
@@ -109,7 +109,7 @@ export function newExitRow(input: ExitCreateInput, tokenHash: string | undefined
     reverse_from: null,
     max_work_connections: null,
     reverse_targets: null,
-    ...linkColumns(input.kind, input.via, input.link ? { port: input.link.port, fingerprint: input.link.fingerprint, next: input.link.nextFingerprint ?? null } : null),
+    ...linkColumns(input.kind, input.link ? { port: input.link.port, fingerprint: input.link.fingerprint, next: input.link.nextFingerprint ?? null } : null),
     link_token_hash: null,
   };
 }
@@ -119,16 +119,16 @@ type LinkCols = Pick<ExitsTable, 'link_port' | 'link_fingerprint' | 'link_next_f
 const sameFp = (a: string, b: string): boolean => a.replace(/:/g, '').toUpperCase() === b.replace(/:/g, '').toUpperCase();
 
 /**
- * The link columns of an exit of `kind` with hops `via`; 400 where the ingress could not use
- * them (a link is dialled directly, to a hopgate exit) or where a "next" key equals the current.
+ * The link columns of an exit of `kind`; 400 where the ingress could not use them (only a
+ * hopgate exit is dialled over a link, through its `via` hops if it has any) or where a "next"
+ * key equals the current.
  */
-export function linkColumns(kind: ExitsTable['kind'], via: readonly unknown[], link: { port?: number; fingerprint: string | null; next: string | null } | null): LinkCols {
+export function linkColumns(kind: ExitsTable['kind'], link: { port?: number; fingerprint: string | null; next: string | null } | null): LinkCols {
   if (!link || link.fingerprint === null) {
     if (link?.next) throw new ApiError(400, 'invalid_request', 'a next link fingerprint needs a current one', 'body.nextLinkFingerprint');
     return { link_port: null, link_fingerprint: null, link_next_fingerprint: null };
   }
   if (kind !== 'hopgate' && kind !== 'reverse') throw new ApiError(400, 'invalid_request', 'body.link: only a hopgate exit has a link', 'body.link');
-  if (via.length > 0) throw new ApiError(400, 'invalid_request', 'body.link: an exit with a link is dialled directly (no via hops over a link)', 'body.link');
   if (link.next !== null && sameFp(link.next, link.fingerprint)) throw new ApiError(400, 'invalid_request', 'the next link fingerprint is the current one', 'body.link');
   return { link_port: kind === 'reverse' ? null : (link.port ?? null), link_fingerprint: link.fingerprint, link_next_fingerprint: link.next };
 }
@@ -136,8 +136,8 @@ export function linkColumns(kind: ExitsTable['kind'], via: readonly unknown[], l
 const FORWARD_ONLY = ['kind', 'host', 'port', 'username', 'password', 'via', 'link'] as const;
 const REVERSE_ONLY = ['from', 'maxConnections', 'targets', 'linkFingerprint', 'nextLinkFingerprint'] as const;
 
-/** What a patch is checked against: the exit's kind, hops and link columns as stored. */
-export type PatchBase = Pick<ExitsTable, 'kind' | 'via'> & LinkCols;
+/** What a patch is checked against: the exit's kind and link columns as stored. */
+export type PatchBase = Pick<ExitsTable, 'kind'> & LinkCols;
 
 /** The columns a patch sets on `row`; 400 for a field the kind does not have. */
 export function exitPatchSet(row: PatchBase, patch: ExitPatchInput, at: string): Partial<ExitsTable> {
@@ -170,12 +170,11 @@ export function exitPatchSet(row: PatchBase, patch: ExitPatchInput, at: string):
   if (patch.from !== undefined) set.reverse_from = json(patch.from);
   if (patch.maxConnections !== undefined) set.max_work_connections = patch.maxConnections;
   if (patch.targets !== undefined) set.reverse_targets = patch.targets === null ? null : json(patch.targets);
-  // The link as it would stand after the patch, checked against the kind and hops after it too.
-  const viaAfter = patch.via ?? parseJson<unknown[]>(row.via, []);
+  // The link as it would stand after the patch, checked against the kind after it too.
   const link =
     patch.link !== undefined
       ? patch.link && { port: patch.link.port, fingerprint: patch.link.fingerprint, next: patch.link.nextFingerprint ?? null }
       : { port: row.link_port ?? undefined, fingerprint: patch.linkFingerprint !== undefined ? patch.linkFingerprint : row.link_fingerprint, next: patch.nextLinkFingerprint !== undefined ? patch.nextLinkFingerprint : row.link_next_fingerprint };
-  Object.assign(set, linkColumns(patch.kind ?? kind, viaAfter, link));
+  Object.assign(set, linkColumns(patch.kind ?? kind, link));
   return set;
 }

@@ -108,9 +108,9 @@ export class ExitRepo {
       let cols;
       if (step === 'retire') {
         if (found.link_next_fingerprint === null) throw new ApiError(409, 'no_next_link_key', `exit '${id}' has no next link key: stage one first (POST /v1/exits/${id}/link-key)`);
-        cols = linkColumns(found.kind, [], { port: found.link_port ?? undefined, fingerprint: found.link_next_fingerprint, next: null });
+        cols = linkColumns(found.kind, { port: found.link_port ?? undefined, fingerprint: found.link_next_fingerprint, next: null });
       } else {
-        cols = linkColumns(found.kind, [], { port: found.link_port ?? undefined, fingerprint: found.link_fingerprint, next: step.next });
+        cols = linkColumns(found.kind, { port: found.link_port ?? undefined, fingerprint: found.link_fingerprint, next: step.next });
       }
       await trx.updateTable('exits').set({ ...cols, updated_at: now() }).where('id', '=', id).execute();
       record('exit', id, 'update');

@@ -6,22 +6,20 @@
 import type { Socket } from 'node:net';
 import { ProxyError } from '../../shared/errors.js';
 import type { TargetAddress } from '../../protocol/address.js';
-import { targetKind } from '../../protocol/address.js';
 import type { ExitConfig, ForwardExitConfig, HopConfig, ReverseExitConfig } from '../../shared/schema/ingress-config.js';
 import { dialDirect, type DialOptions } from './dial-direct.js';
-import { connectTcp, type ReadBuffers } from '../../shared/net/connect-tcp.js';
 import { checkUnresolvedTarget } from '../../shared/net/resolve-allowed.js';
-import { greetHop, handshakeHop, udpInTcpAtHop, type HopCredentials } from './hop-handshake.js';
+import { greetHop, handshakeHop, udpInTcpAtHop } from './hop-handshake.js';
+import { EXIT_ANSWER_GRACE_MS, throughHops, type HopChain } from './hop-chain.js';
 import type { LinkPools } from './link-pool.js';
-
-/**
- * Through an exit the ingress waits this much longer than its connect timeout, so that an exit
- * with the same timeout answers first, with its own code (REP 6 for its timeout, 4, 5…).
- */
-export const EXIT_ANSWER_GRACE_MS = 2000;
 
 function hopName(h: HopConfig, exit: ForwardExitConfig): string {
   return h === exit ? `exit ${exit.id}` : `hop ${h.host}:${h.port} (before exit ${exit.id})`;
+}
+
+/** ingress → via… → exit, per tunnel. */
+function routeTo(exit: ForwardExitConfig): HopChain {
+  return { hops: [...exit.via, exit], name: (h) => hopName(h, exit), what: `route through exit ${exit.id}` };
 }
 
 /** How the ingress reaches reverse-connected exits (src/ingress/reverse/): over their idle work connections. */
@@ -42,12 +40,12 @@ export async function dialRoute(target: TargetAddress, exit: ExitConfig | undefi
   // The stream stands in for a socket: it has what the relay uses of one (src/link/stream.ts).
   const pool = links?.for(exit);
   if (pool) return (await pool.open(target, opts.timeoutMs + EXIT_ANSWER_GRACE_MS)) as unknown as Socket;
-  return throughHops(exit, opts.timeoutMs, (socket, last, cred) => handshakeHop(socket, last.kind, hopName(last, exit), target, cred), opts.readBuffers);
+  return throughHops(routeTo(exit), opts.timeoutMs, (socket, last, cred) => handshakeHop(socket, last.kind, hopName(last, exit), target, cred), opts.readBuffers);
 }
 
 /** A chained route to a hopgate exit carrying UDP in its TCP stream (UDP_IN_TCP). */
 export function openUdpInTcpRoute(exit: ForwardExitConfig, timeoutMs: number): Promise<Socket> {
-  return throughHops(exit, timeoutMs, (s, last, cred) => udpInTcpAtHop(s, last.kind, hopName(last, exit), cred));
+  return throughHops(routeTo(exit), timeoutMs, (s, last, cred) => udpInTcpAtHop(s, last.kind, hopName(last, exit), cred));
 }
 
 /**
@@ -58,42 +56,6 @@ export async function probeRoute(exit: ForwardExitConfig, timeoutMs: number, lin
   // Over a link: the link is up (dialled if need be, both sides authenticated) and answers a PING.
   const pool = links?.for(exit);
   if (pool) return void (await pool.probe(timeoutMs));
-  const socket = await throughHops(exit, timeoutMs, (s, last, cred) => greetHop(s, last.kind, hopName(last, exit), cred));
+  const socket = await throughHops(routeTo(exit), timeoutMs, (s, last, cred) => greetHop(s, last.kind, hopName(last, exit), cred));
   socket.destroy();
-}
-
-/** Connect to the first hop, ask each hop for the next, then run `last` with the exit. */
-async function throughHops(
-  exit: ForwardExitConfig,
-  timeoutMs: number,
-  last: (socket: Socket, exit: HopConfig, cred: HopCredentials | undefined) => Promise<void>,
-  readBuffers: ReadBuffers = false,
-): Promise<Socket> {
-  const hops: HopConfig[] = [...exit.via, exit];
-  const until = Date.now() + timeoutMs + EXIT_ANSWER_GRACE_MS;
-  let socket: Socket;
-  try {
-    socket = await connectTcp(hops[0]!.host, hops[0]!.port, timeoutMs, { readBuffers });
-  } catch (err) {
-    throw new ProxyError((err as ProxyError).code === 'TIMEOUT' ? 'TIMEOUT' : 'EXIT_UNREACHABLE', `${hopName(hops[0]!, exit)}: ${(err as Error).message}`, { cause: err });
-  }
-  socket.on('error', () => undefined); // surfaced through the handshake, then the relay
-  // One deadline for the whole route, the first connect included.
-  const timer = setTimeout(() => socket.destroy(new ProxyError('TIMEOUT', `route through exit ${exit.id} timed out`)), Math.max(0, until - Date.now()));
-  try {
-    for (let i = 0; i < hops.length; i++) {
-      const h = hops[i]!;
-      const cred = h.username !== undefined ? { username: h.username, password: h.password ?? '' } : undefined;
-      const next = hops[i + 1];
-      if (!next) await last(socket, h, cred);
-      else await handshakeHop(socket, h.kind, hopName(h, exit), { host: next.host, port: next.port, kind: targetKind(next.host) }, cred);
-    }
-  } catch (err) {
-    socket.destroy();
-    if (socket.errored instanceof ProxyError && socket.errored.code === 'TIMEOUT') throw socket.errored;
-    throw err;
-  } finally {
-    clearTimeout(timer);
-  }
-  return socket;
 }

@@ -14,8 +14,11 @@ import { LinkTraffic, type LinkTrafficFigures } from '../../link/traffic.js';
 import { EXIT_TARGET_CODES, ProxyError, type ErrorCode } from '../../shared/errors.js';
 import { backoffDelay, type BackoffPolicy } from '../../shared/backoff.js';
 import { within } from '../../shared/deadline.js';
-import type { TargetAddress } from '../../protocol/address.js';
-import type { ForwardExitConfig, IngressConfig } from '../../shared/schema/ingress-config.js';
+import type { ForwardExitConfig, HopConfig, IngressConfig } from '../../shared/schema/ingress-config.js';
+import type { TLSSocket } from 'node:tls';
+import { targetKind, type TargetAddress } from '../../protocol/address.js';
+import { throughHops } from './hop-chain.js';
+import { handshakeHop } from './hop-handshake.js';
 import { dialLinkTls, isPinned, LinkIdentitySource, peerFingerprint, pinsOf } from '../../link/identity.js';
 import { LinkSession } from '../../link/session.js';
 import type { LinkStream } from '../../link/stream.js';
@@ -38,6 +41,11 @@ function asProxyError(err: unknown, exitId: string): ProxyError {
     return new ProxyError(err.result as ErrorCode, `exit ${exitId}: ${err.message}`);
   }
   return new ProxyError('EXIT_UNREACHABLE', `exit ${exitId}: ${(err as Error).message}`, { cause: err });
+}
+
+/** The same route to the exit's link port: a reload that changes its hops replaces the links. */
+function sameHops(a: readonly HopConfig[], b: readonly HopConfig[]): boolean {
+  return a.length === b.length && a.every((h, i) => JSON.stringify(h) === JSON.stringify(b[i]));
 }
 
 /** The links to one exit. */
@@ -65,7 +73,7 @@ export class ExitLinks {
   /** Same address, same link settings: a reload keeps the pool (new pins are taken by repin). */
   sameAs(exit: ForwardExitConfig, settings: LinkSettings): boolean {
     const a = this.exit;
-    return exit.link !== undefined && a.host === exit.host && a.link.port === exit.link.port && settings === this.settings;
+    return exit.link !== undefined && a.host === exit.host && a.link.port === exit.link.port && sameHops(a.via, exit.via) && settings === this.settings;
   }
 
   /** The exit certificates accepted: the current one, and the next during a key rotation. */
@@ -200,7 +208,7 @@ export class ExitLinks {
 
   private connect(timeoutMs: number): Promise<LinkSession> {
     const { host, link } = this.exit;
-    const p = dialLinkTls({ host, port: link.port, identity: this.settings.identity.current(), pinned: this.pins, timeoutMs: Math.max(1, timeoutMs) }).then(
+    const p = this.dial(Math.max(1, timeoutMs)).then(
       (socket) => {
         const session = new LinkSession(socket, { dialled: true, heartbeatMs: this.settings.heartbeatMs, name: `link to exit ${this.exit.id}` });
         this.connects++;
@@ -228,6 +236,22 @@ export class ExitLinks {
     };
     p.then(clear, clear);
     return p;
+  }
+
+  /** The link's TLS connection: to the exit's link port, or through its `via` hops to it (one hop handshake per link, not per tunnel). */
+  private async dial(timeoutMs: number): Promise<TLSSocket> {
+    const { host, link, via } = this.exit;
+    const tls = { host, port: link.port, identity: this.settings.identity.current(), pinned: this.pins };
+    if (via.length === 0) return dialLinkTls({ ...tls, timeoutMs });
+    const until = Date.now() + timeoutMs;
+    const exitId = this.exit.id;
+    const chain = { hops: via, name: (h: HopConfig) => `hop ${h.host}:${h.port} (before exit ${exitId}'s link)`, what: `link route to exit ${exitId}` };
+    const linkPort = { host, port: link.port, kind: targetKind(host) };
+    const socket = await throughHops(chain, timeoutMs, (s, last, cred) => handshakeHop(s, last.kind, chain.name(last), linkPort, cred));
+    return dialLinkTls({ ...tls, socket, timeoutMs: Math.max(1, until - Date.now()) }).catch((err: unknown) => {
+      socket.destroy();
+      throw err;
+    });
   }
 
   private onClose(session: LinkSession, err: LinkError | undefined): void {

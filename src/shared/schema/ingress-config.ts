@@ -401,7 +401,6 @@ export const IngressConfigSchema = z
       if (e.kind === 'reverse' || !e.link) return;
       const path = ['exits', i, 'link'];
       if (e.kind !== 'hopgate') ctx.addIssue({ code: 'custom', path, message: 'only a hopgate exit has a link' });
-      if (e.via.length > 0) ctx.addIssue({ code: 'custom', path, message: 'an exit with a link is dialled directly (no via hops over a link yet)' });
     });
   });
 

@@ -1,0 +1,84 @@
+/**
+ * An exit whose link crosses hops (ingress → via… → exit, issue 19): the link's
+ * TLS connection goes through the hops once, and every tunnel is a stream in it —
+ * no hop handshake per tunnel. Real pieces: Debian's microsocks as the hop
+ * (egressing from 127.0.0.7), a real hopgate exit that accepts links only from
+ * 127.0.0.7 (so only the hop can carry them), curl through a real ingress.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
+import { startWhoami } from '../../src/cli/demo-target.js';
+import { curl } from '../helpers/curl.js';
+import { eventually } from '../helpers/eventually.js';
+import { accepts, freePort } from '../helpers/ports.js';
+import { startTestIngress, USER } from '../helpers/ingress.js';
+import { ingressIdentityDir, linkExitEntry, startLinkExit } from '../helpers/link-exits.js';
+
+const haveMicrosocks = spawnSync('which', ['microsocks']).status === 0;
+const cleanups: Array<() => unknown> = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+async function startMicrosocks(port: number): Promise<ChildProcess> {
+  const ms = spawn('microsocks', ['-i', '127.0.0.1', '-p', String(port), '-u', 'hop', '-P', 'hop-pass', '-b', '127.0.0.7'], { stdio: 'ignore' });
+  cleanups.push(() => void ms.kill());
+  await eventually('microsocks listening', () => accepts(port), { timeoutMs: 5000, everyMs: 50 });
+  return ms;
+}
+
+test('a link through a SOCKS5 hop: one hop connection carries every tunnel; the hop going away breaks the link, and it comes back with the hop', { skip: !haveMicrosocks && 'microsocks not installed', timeout: 90_000 }, async () => {
+  const port = await freePort();
+  const ms = await startMicrosocks(port);
+  const id = ingressIdentityDir();
+  // Reachable only from the hop's egress address: a link that works crossed the hop.
+  const far = await startLinkExit('far', '127.0.0.5', [id.identity.fingerprint], { allowFrom: ['127.0.0.7/32'] });
+  cleanups.push(() => far.stop());
+  const hop = { kind: 'socks5' as const, host: '127.0.0.1', port, username: 'hop', password: 'hop-pass' };
+  const ingress = await startTestIngress({
+    links: { identityDir: id.dir, perExit: 1 },
+    exits: [{ ...linkExitEntry(far, 'de'), via: [hop] }],
+    limits: { exitProbeIntervalMs: 0 },
+  });
+  cleanups.push(() => ingress.stop());
+  const whoami = await startWhoami('127.0.0.1', 0);
+  cleanups.push(() => whoami.close());
+  const url = `http://127.0.0.1:${(whoami.address() as AddressInfo).port}/`;
+  const through = async (scheme: 'socks5h' | 'http') => curl(['-f', '-m', '10', '-x', `${scheme}://${USER.login}:${USER.password}@127.0.0.1:${ingress.port}`, url]);
+
+  for (let i = 0; i < 6; i++) {
+    const r = await through(i % 2 ? 'http' : 'socks5h');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).youCameFrom, '127.0.0.5', 'the target saw the exit');
+  }
+  assert.equal(far.links.counters.served, 6, 'every tunnel was a stream on the link');
+  assert.equal(far.links.counters.links, 1, 'one link, dialled once through the hop');
+  assert.equal(far.links.counters.refusedLinks, 0);
+
+  // The hop dies: the link breaks with it; a tunnel now fails with the proxy's own error, not a hang.
+  ms.kill();
+  await eventually('the link to break', () => far.links.linkCount === 0, { timeoutMs: 20_000 });
+  const down = await through('http');
+  assert.notEqual(down.code, 0);
+  assert.match(down.stderr, /\b502\b/, 'HTTP 502 from the ingress');
+  // The hop is back: the link is dialled again through it (back-off), and tunnels flow again.
+  await startMicrosocks(port);
+  await eventually('a tunnel through the re-dialled link', async () => (await through('socks5h')).code === 0, { timeoutMs: 30_000, everyMs: 250 });
+  assert.equal(far.links.counters.links, 2, 'a second link, again through the hop');
+  assert.equal(far.links.counters.refusedLinks, 0);
+});
+
+test('the same exit without its hop: the link is refused by the exit (wrong source), the client hears 502', { skip: !haveMicrosocks && 'microsocks not installed', timeout: 60_000 }, async () => {
+  const id = ingressIdentityDir();
+  const far = await startLinkExit('far2', '127.0.0.6', [id.identity.fingerprint], { allowFrom: ['127.0.0.7/32'] });
+  cleanups.push(() => far.stop());
+  const ingress = await startTestIngress({ links: { identityDir: id.dir, perExit: 1 }, exits: [linkExitEntry(far, 'de')], limits: { exitProbeIntervalMs: 0 } });
+  cleanups.push(() => ingress.stop());
+  const r = await curl(['-f', '-m', '10', '-x', `http://${USER.login}:${USER.password}@127.0.0.1:${ingress.port}`, 'http://127.0.0.1:9/']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /\b502\b/);
+  await eventually('the exit refused the link', () => far.links.counters.refusedLinks >= 1, { timeoutMs: 10_000 });
+  assert.equal(far.links.counters.served, 0);
+});
