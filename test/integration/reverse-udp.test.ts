@@ -7,11 +7,16 @@
  * The exit's `targets:` is enforced at the ingress on literal addresses and
  * ports, at the exit on the addresses names resolve to. A hostile exit's
  * floods and DATAGRAM frames on streams it was never given stay on its link.
+ * With two ingress workers, an association waits for the exit's link as a
+ * TCP tunnel does.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { SocksClient } from 'socks';
 import { USER, aliceHashed } from '../helpers/ingress.js';
@@ -20,6 +25,7 @@ import { socksAssociate, type SocksEstablished } from '../helpers/socks-client.j
 import { eventually } from '../helpers/eventually.js';
 import { withTimeout } from '../helpers/net.js';
 import { Ingress } from '../../src/ingress/ingress.js';
+import { startIngressProcesses } from '../../src/processes/ingress-workers.js';
 import { IngressConfigSchema, type IngressConfigInput } from '../../src/shared/schema/ingress-config.js';
 import { TargetPolicy } from '../../src/shared/net/target-policy.js';
 import { createLogger } from '../../src/shared/log.js';
@@ -171,6 +177,10 @@ test(`a UDP association through a reverse exit over its link: IPv4${has6 ? ' and
   // The client closes its control connection: the association ends, its stream on both sides, the exit's socket.
   c.assoc.socket.destroy();
   await eventually('the stream closed at the ingress and at the exit', () => reg.stats().exits.lnk!.streams === 0 && exit.activeTunnels === 0);
+  // The exit gone: a pinned association is refused as a TCP tunnel would be (EXIT_UNREACHABLE, REP 1), not as a lack of UDP.
+  await exit.stop(0);
+  await eventually('the exit gone at the ingress', () => reg.presence('lnk') === false);
+  await assert.rejects(socksAssociate(ing.ports()[0]!, `${USER.login}-exitip-127.0.0.51`, USER.password), /rejected connection - Failure/);
 });
 
 test("an exit connected with the older work-connection protocol carries no UDP: pinned, REP 7; random choices skip it; TCP still goes through it", { timeout: 30_000 }, async () => {
@@ -277,4 +287,28 @@ test('a reverse exit whose links predate UDP streams (it refuses the UDP open as
   await assert.rejects(socksAssociate(ing.ports()[0]!, `${USER.login}-exitip-127.0.0.56`, USER.password), REJECTED_7);
   assert.equal(opens, 1);
   assert.equal(reg.stats().exits.older!.links, 1, 'the link is not broken by it');
+});
+
+test('two ingress workers and one link: an association reaching the worker without it waits for the link to be moved there, as a TCP tunnel does', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hopgate-revudp-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'workers.yaml');
+  const cfg = { ...(await reverseIngressBase()), exits: [await reverseEntry('two', '127.0.0.57', 'de')], reverse: { listen: { host: '127.0.0.1', port: 0 }, waitMs: 5000, heartbeatMs: 2000 } };
+  writeFileSync(file, JSON.stringify(cfg));
+  const ing = await startIngressProcesses(file, { workers: 2, log: createLogger('silent') });
+  cleanups.push(() => ing.stop());
+  const exit = startReverseExit(ing.tunnelPort!, 'two', '127.0.0.57', { mode: 'link', links: 1 });
+  cleanups.push(() => exit.stop(0));
+  await withTimeout(exit.ready, 10_000, 'the exit registered');
+  const target = await udpTarget('127.0.0.1');
+  // Sequential associations land on either worker (the kernel spreads accepts, so which one is not ours to
+  // choose): every one echoes. Each move of the link to the other worker is a new registration.
+  for (let i = 0; i < 6; i++) {
+    const c = await customer(ing.ports[0], `${USER.login}-exitip-127.0.0.57`);
+    c.send('127.0.0.1', target.port, `w${i}`);
+    await eventually(`echo w${i}`, () => c.replies.length === 1, { timeoutMs: 10_000 });
+    c.assoc.socket.destroy();
+  }
+  assert.deepEqual(new Set(target.seen.map((r) => r.address)), new Set(['127.0.0.57']));
+  process.stdout.write(`the link registered ${exit.counters.registered} times for 6 associations\n`);
 });
