@@ -3,16 +3,18 @@
  * and the old way (the ingress's own UDP association at the exit's SOCKS5 port),
  * in one run (issue 19). One `hopgate exit` (SOCKS5 port and --link-listen), one
  * ingress with 1 worker routing `-cc-aa` to it over SOCKS5 and `-cc-ll` over a
- * link (bench/linked-exit.ts); a UDP echo and the client in this process.
+ * link (bench/linked-exit.ts), and `-cc-rr` to a reverse exit (`hopgate exit
+ * --connect-to`) over the link it dialled; a UDP echo and the client in this process.
  *
  * Per subject and round: one association, `--window` datagrams in flight (each
  * echo sends the next) for `--ms`; datagrams/s (round trips), CPU µs per round
- * trip of the ingress and the exit together (/proc), datagrams lost. Rounds
+ * trip of the ingress and both exits together (/proc; the idle one adds only
+ * its heartbeats), datagrams lost. Rounds
  * alternate the subjects; medians over rounds.
  *
  *   npm run build && node dist/bench/link-udp.js [--rounds 3] [--ms 2000] [--window 32] [--size 64]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -43,6 +45,7 @@ const SIZE = Number(opt.size);
 const USER = 'bench';
 const PASS = 'bench-pass-123';
 const SECRET = 'bench-relay-secret';
+const TOKEN = 'bench-reverse-exit-token';
 const work = mkdtempSync(join(tmpdir(), 'hopgate-linkudp-'));
 const children: ChildProcess[] = [];
 process.on('exit', () => children.forEach((c) => c.exitCode === null && c.kill('SIGTERM'))); // ours, by PID
@@ -105,13 +108,23 @@ async function main(): Promise<void> {
   await waitPort(base + 1, ip);
   await waitPort(base + 2, ip);
   const cfg = join(work, 'ingress.yaml');
-  writeFileSync(cfg, linkedIngressYaml({ port: base, user: USER, passwordHash: await hashPassword(PASS, { ln: 14, r: 8, p: 1 }), exit: { host: ip, port: base + 1, secret: SECRET }, linkPort: base + 2, link }));
+  // The reverse exit's tunnel port (TLS): a certificate for 127.0.0.1 made here.
+  const cert = join(work, 'cert.pem');
+  const key = join(work, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=bench', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  const tunnelPort = base + 3;
+  const reverseExit = `{ id: rev, kind: reverse, tokenHash: '${await hashPassword(TOKEN, { ln: 12, r: 8, p: 1 })}', country: rr }`;
+  const yaml = linkedIngressYaml({ port: base, user: USER, passwordHash: await hashPassword(PASS, { ln: 14, r: 8, p: 1 }), exit: { host: ip, port: base + 1, secret: SECRET }, linkPort: base + 2, link, moreExits: [reverseExit] });
+  writeFileSync(cfg, `${yaml}\nreverse: { listen: { host: 127.0.0.1, port: ${tunnelPort} }, tls: { cert: ${cert}, key: ${key} }, waitMs: 10000 }\n`);
   const ingress = start([cli, 'ingress', '--config', cfg, '--workers', '1']);
   await waitPort(base);
-  const pids = [ingress.pid!, exit.pid!];
+  await waitPort(tunnelPort);
+  const rev = start([cli, 'exit', '--connect-to', `127.0.0.1:${tunnelPort}`, '--id', 'rev', '--ca', cert, '--links', '1', '--egress', '127.0.0.3', '--allow-target', '127.0.0.0/8', '--log-level', 'warn'], { HOPGATE_EXIT_TOKEN: TOKEN });
+  const pids = [ingress.pid!, exit.pid!, rev.pid!];
   const subjects = [
     { name: 'ingress → exit, UDP ASSOCIATE at its SOCKS5 port (old path)', user: `${USER}-cc-aa` },
     { name: 'ingress → exit over a link (DATAGRAM frames)', user: `${USER}-cc-ll` },
+    { name: 'ingress → reverse exit over the link it dialled', user: `${USER}-cc-rr` },
   ];
   for (const s of subjects) await run(base, s.user, echo.address().port); // warm-up: JIT, scrypt once, the link up
   const rows = new Map<string, Array<{ rate: number; cpu: number; lost: number }>>();
@@ -129,7 +142,7 @@ async function main(): Promise<void> {
   const median = (xs: number[]): number => xs.sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
   const fmt = (x: number): string => Math.round(x).toLocaleString('en-US');
   const out = [
-    `Medians of ${ROUNDS} rounds (load average at each round's start: ${loads.join(', ')}); ${MS} ms per round, ${WINDOW} datagrams of ${SIZE} B in flight; CPU = ingress + exit from /proc, per round trip (each round's figure in brackets).`,
+    `Medians of ${ROUNDS} rounds (load average at each round's start: ${loads.join(', ')}); ${MS} ms per round, ${WINDOW} datagrams of ${SIZE} B in flight; CPU = ingress + both exits from /proc, per round trip (each round's figure in brackets).`,
     '',
     '| subject | round trips/s | CPU µs per round trip | lost |',
     '|---|---|---|---|',

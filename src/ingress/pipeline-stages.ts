@@ -63,7 +63,8 @@ export function chooseExit(rt: IngressRuntime, session: Session, usable: (e: Exi
     port: session.port,
     nowMs: rt.now(),
     defaultSessionMinutes: snap.config.routing.defaultSessionMinutes,
-    need,
+    // Whether a reverse exit carries UDP is runtime state (links or not), kept by its registry alone.
+    need: need?.udp ? { ...need, reverseUdp: (id) => rt.reverse?.registry.carriesUdp(id) ?? false } : need,
     qualityOf: (e) => rt.exitHealth.quality.score(e.id),
   }, usable);
 }

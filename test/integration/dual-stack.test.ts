@@ -3,8 +3,8 @@
  * curl in every proxy mode and the npm `socks` client reach IPv4 (127.0.0.1)
  * and IPv6 ([::1]) targets through the random port, every time; the targets
  * see the exit's egress address of their family; UDP associations on the
- * random port never fall on the reverse exit; pinned exits that cannot serve
- * a request are refused precisely (REP 7 for UDP, REP 8 / HTTP 502
+ * random port never fall on the reverse exit (work connections only: no UDP);
+ * pinned exits that cannot serve a request are refused precisely (REP 7 for UDP, REP 8 / HTTP 502
  * FAMILY_UNSUPPORTED for a family the exit lacks).
  */
 import { test, before, after } from 'node:test';
@@ -64,7 +64,7 @@ before(async () => {
   web6 = whoami();
   port6 = await listen0(web6, '::1');
   proxyCert = ensureSelfSignedCert(join(mkdtempSync(join(tmpdir(), 'hopgate-ds-')), 'tls'))!;
-  // us-1 and de-1: dual stack; gb-1: IPv4 only; nl-1: reverse, dual stack (no UDP).
+  // us-1 and de-1: dual stack; gb-1: IPv4 only; nl-1: reverse, dual stack, work connections only (so no UDP).
   exits = [await forwardExit('127.0.0.2', '::1'), await forwardExit('127.0.0.4', '::1'), await forwardExit('127.0.0.6', undefined)];
   const entry = (id: string, n: Node, country: string, egressIp6?: string) => ({
     id, kind: 'hopgate' as const, host: n.ip, port: n.node.ports()[0]!, username: EXIT_LOGIN, password: EXIT_SECRET, egressIp: n.ip, country, ...(egressIp6 ? { egressIp6 } : {}),

@@ -1,9 +1,9 @@
 /**
  * A reverse exit serves UDP streams on its links as a forward exit does (the
  * exit side is shared: src/exit/relay-udp.ts), with the ingress's networks from
- * the OPEN applied to every datagram's resolved target. The ingress side does
- * not route UDP to reverse exits yet (docs/EXITS.md), so the ingress here is a
- * stand-in that accepts the exit's link and opens the UDP stream itself.
+ * the OPEN applied to every datagram's resolved target. The ingress here is a
+ * stand-in that accepts the exit's link and opens the UDP stream itself, to
+ * check the exit's side alone; the real ingress's is reverse-udp.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -2,8 +2,8 @@
  * Issue 17's "done when", as an outside user runs it: real clients on `hopgate up`'s random port
  * (the base port, 8000 in the default layout) with the demo user, for IPv4 and IPv6 targets and
  * UDP. Every curl proxy mode, the npm `socks` client's CONNECT and UDP ASSOCIATE; each repeated so
- * that the random choice falls on every demo exit — the reverse exit nl-1 too, which carries no UDP
- * and so must never be chosen for it. The demo target answers with the address the request came
+ * that the random choice falls on every demo exit — the reverse exit nl-1 too, which carries UDP
+ * over the links it dials (and is pinned once for it, on its port). The demo target answers with the address the request came
  * from: each answer must be a demo exit's egress address of the target's family.
  */
 import { test, before, after } from 'node:test';
@@ -249,8 +249,8 @@ async function startUdpWhoami(host: string): Promise<{ port: number; close(): vo
   return { port: s.address().port, close: () => s.close() };
 }
 
-test(`${ASSOCIATIONS} UDP associations on the random port: each succeeds and echoes IPv4${has6 ? ' and IPv6' : ''} datagrams, never through the reverse exit`, async () => {
-  const reverse = new Set(c.exits.filter((e) => e.kind === 'reverse').map((e) => e.egressIp));
+test(`${ASSOCIATIONS} UDP associations on the random port and one on the reverse exit's: each succeeds and echoes IPv4${has6 ? ' and IPv6' : ''} datagrams`, async () => {
+  const nl = c.exits.find((e) => e.kind === 'reverse')!;
   const targets: Array<{ host: string; family: 4 | 6; server: { port: number; close(): void } }> = [{ host: '127.0.0.1', family: 4, server: await startUdpWhoami('127.0.0.1') }];
   if (has6) targets.push({ host: '::1', family: 6, server: await startUdpWhoami('::1') });
   const udp: UdpSocket = createSocket('udp4');
@@ -258,8 +258,10 @@ test(`${ASSOCIATIONS} UDP associations on the random port: each succeeds and ech
   await once(udp, 'listening');
   const carriers = new Set<string>();
   try {
-    for (let i = 0; i < ASSOCIATIONS; i++) {
-      const assoc = await socksAssociate(BASE, user, pw);
+    // The last one pinned to the reverse exit (base+6, nl-1): over one of the links it dialled.
+    for (let i = 0; i <= ASSOCIATIONS; i++) {
+      const pinned = i === ASSOCIATIONS;
+      const assoc = await socksAssociate(pinned ? BASE + 6 : BASE, user, pw);
       try {
         const relay = { host: assoc.remoteHost!.host === '0.0.0.0' ? '127.0.0.1' : assoc.remoteHost!.host, port: assoc.remoteHost!.port };
         for (const t of targets) {
@@ -269,7 +271,7 @@ test(`${ASSOCIATIONS} UDP associations on the random port: each succeeds and ech
           assert.equal(frame.remoteHost.port, t.server.port, `#${i}: the reply names its sender`);
           const from = frame.data.toString();
           assert.ok(egressOf(t.family).has(from), `UDP #${i} to ${t.host} left from ${from}, not a demo exit's IPv${t.family} egress`);
-          assert.ok(!reverse.has(from), `UDP #${i} went through the reverse exit`);
+          if (pinned) assert.equal(from, t.family === 4 ? nl.egressIp : nl.egressIp6, `UDP to ${t.host} on nl-1's port left from ${from}`);
           if (t.family === 4) carriers.add(from);
         }
       } finally {
@@ -281,10 +283,14 @@ test(`${ASSOCIATIONS} UDP associations on the random port: each succeeds and ech
     for (const t of targets) t.server.close();
   }
   process.stdout.write(`# UDP left from ${[...carriers].sort().join(', ')}\n`);
-  // The demo exits are reached over links: every datagram crossed one (DATAGRAM frames), none went by the exits' SOCKS5 ports.
+  // The demo exits are reached over links: every datagram crossed one (DATAGRAM frames), none went by the exits' SOCKS5 ports;
+  // those through nl-1 over the links it dialled.
   const metrics = await (await fetch(`http://127.0.0.1:${BASE + 790}/metrics`)).text();
-  const total = (name: string): number => [...metrics.matchAll(new RegExp(`^${name}\\{exit="[^"]+"\\} (\\d+)`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
-  const datagrams = ASSOCIATIONS * targets.length;
-  assert.equal(total('hopgate_ingress_link_datagrams_sent'), datagrams, 'each datagram went over a link');
-  assert.equal(total('hopgate_ingress_link_datagrams_received'), datagrams, 'each reply came back over a link');
+  const total = (series: string): number => [...metrics.matchAll(new RegExp(`^${series} (\\d+)`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
+  const datagrams = (ASSOCIATIONS + 1) * targets.length;
+  const forward = (dir: string): number => total(`hopgate_ingress_link_datagrams_${dir}\\{exit="[^"]+"\\}`);
+  const reverse = (outcome: string): number => total(`hopgate_reverse_link_datagrams\\{exit="[^"]+",outcome="${outcome}"\\}`);
+  assert.ok(reverse('sent') >= targets.length, `nl-1's link carried its pinned association (${reverse('sent')} datagrams)`);
+  assert.equal(forward('sent') + reverse('sent'), datagrams, 'each datagram went over a link');
+  assert.equal(forward('received') + reverse('received'), datagrams, 'each reply came back over a link');
 });

@@ -22,7 +22,7 @@ export interface LoadTarget {
   readonly udpPort: number;
   /** Egress IPs to pin requests to. */
   readonly exitIps: readonly string[];
-  /** Exits that relay UDP ASSOCIATE (reverse exits answer CommandNotSupported: docs/REVERSE-EXITS.md). */
+  /** Exits UDP ASSOCIATE is pinned to (a reverse exit carries it only over links, else CommandNotSupported: docs/REVERSE-EXITS.md). */
   readonly udpExitIps: readonly string[];
   readonly users: () => readonly { login: string; password: string }[];
 }

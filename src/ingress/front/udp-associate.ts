@@ -107,7 +107,7 @@ export async function serveUdpAssociate(rt: IngressRuntime, session: Session, re
     session.exitId = choice?.exit.id;
     session.routeReason = choice?.reason ?? 'direct';
     wayOut = choice
-      ? await openExitWayOut(choice.exit, snap.targetPolicy, snap.config.limits.connectTimeoutMs, rt.links)
+      ? await openExitWayOut(choice.exit, snap.targetPolicy, snap.config.limits.connectTimeoutMs, rt.links, rt.reverse)
       : await openDirectWayOut(snap.config.egress, snap.targetPolicy);
     if (inTcp) client = new StreamClientSide(control);
     else {

@@ -4,7 +4,8 @@
  * (the exit resolves, checks its policy and sends from its egress address), or,
  * across a chained route to a hopgate exit, framed inside the route's TCP
  * stream (UDP_IN_TCP), since no datagram of ours could reach that exit; to a
- * hopgate exit with a link, as DATAGRAM frames of one UDP stream on the link.
+ * hopgate exit with a link, as DATAGRAM frames of one UDP stream on the link;
+ * to a reverse exit the same, on one of the links it dialled (reverse/dial-reverse.ts).
  */
 import type { RemoteInfo, Socket as UdpSocket } from 'node:dgram';
 import type { Socket } from 'node:net';
@@ -13,7 +14,7 @@ import { LIMITS } from '../../shared/limits.js';
 import { unmapIPv4 as unmap } from '../../shared/net-addr.js';
 import type { TargetAddress } from '../../protocol/address.js';
 import { encodeUdpDatagram, parseUdpDatagram } from '../../protocol/socks5/udp-header.js';
-import type { ExitConfig } from '../../shared/schema/ingress-config.js';
+import type { ExitConfig, ReverseExitConfig } from '../../shared/schema/ingress-config.js';
 import type { TargetPolicy } from '../../shared/net/target-policy.js';
 import { connectTcp } from '../../shared/net/connect-tcp.js';
 import { checkUnresolvedTarget } from '../../shared/net/resolve-allowed.js';
@@ -41,7 +42,12 @@ abstract class ThroughExit extends WayOutBase {
     } catch {
       return;
     }
-    this.forward(target, data);
+    if (this.admit(target)) this.forward(target, data);
+  }
+
+  /** The exit's own rule at the ingress, past the policy (a reverse exit's `targets:`). */
+  protected admit(_target: TargetAddress): boolean {
+    return true;
   }
 
   protected abstract forward(target: TargetAddress, data: Buffer): void;
@@ -115,6 +121,7 @@ class LinkWayOut extends ThroughExit {
   constructor(
     private readonly stream: LinkStream,
     policy: TargetPolicy,
+    private readonly exitRule?: (t: TargetAddress) => boolean,
   ) {
     super(policy);
     stream.on('datagram', (from: TargetAddress, data: Buffer) => {
@@ -126,6 +133,10 @@ class LinkWayOut extends ThroughExit {
     stream.resume();
   }
 
+  protected override admit(target: TargetAddress): boolean {
+    return this.exitRule?.(target) ?? true;
+  }
+
   protected forward(target: TargetAddress, data: Buffer): void {
     this.stream.sendDatagram(target, data);
   }
@@ -135,8 +146,17 @@ class LinkWayOut extends ThroughExit {
   }
 }
 
-export async function openExitWayOut(exit: ExitConfig, policy: TargetPolicy, timeoutMs: number, links?: LinkPools): Promise<UdpWayOut> {
-  if (exit.kind === 'reverse') throw new ProxyError('COMMAND_UNSUPPORTED', `UDP is not carried through reverse exit ${exit.id}`);
+/** How a UDP association reaches a reverse exit (reverse/reverse-node.ts): a UDP stream on one of its links, and its `targets:` rule. */
+export interface ReverseUdpOpener {
+  openDatagrams(exit: ReverseExitConfig, timeoutMs: number): Promise<{ stream: LinkStream; admit: (t: TargetAddress) => boolean }>;
+}
+
+export async function openExitWayOut(exit: ExitConfig, policy: TargetPolicy, timeoutMs: number, links?: LinkPools, reverse?: ReverseUdpOpener): Promise<UdpWayOut> {
+  if (exit.kind === 'reverse') {
+    if (!reverse) throw new ProxyError('EXIT_UNREACHABLE', `exit ${exit.id} is a reverse exit but this ingress has no tunnel port (reverse.listen)`);
+    const { stream, admit } = await reverse.openDatagrams(exit, timeoutMs);
+    return new LinkWayOut(stream, policy, admit);
+  }
   if (exit.kind === 'http') throw new ProxyError('COMMAND_UNSUPPORTED', `UDP is not carried through exit ${exit.id} (an HTTP proxy)`);
   const pool = links?.for(exit);
   if (pool) {

@@ -2,6 +2,8 @@
  * Open a tunnel through a reverse exit: take one of its idle work connections,
  * write the request as a work packet, read the exit's `response`. On success
  * the work connection itself is the upstream socket (bytes are raw from here).
+ * Over links: one stream on one of its links; a UDP association is one UDP
+ * stream on a link (openReverseDatagrams), which only links can carry.
  */
 import type { Socket } from 'node:net';
 import { ProxyError } from '../../shared/errors.js';
@@ -12,6 +14,7 @@ import { CidrSet } from '../../shared/net-addr.js';
 import type { ReverseRegistry } from './registry.js';
 import type { WorkConn } from './work-conn.js';
 import { LinkSession } from '../../link/session.js';
+import type { LinkStream } from '../../link/stream.js';
 import { LinkError } from '../../link/errors.js';
 import { within } from '../../shared/deadline.js';
 
@@ -74,25 +77,65 @@ class StaleConnection extends Error {}
 
 /**
  * One stream on the exit's link: the OPEN carries the target, purpose and the ingress's rule;
- * the exit answers with its exact result code. A link that started draining or broke before
- * the exit saw the open is stale: another link (or work connection) is tried.
+ * the exit answers with its exact result code.
  */
 async function openOnLink(link: LinkSession, exitId: string, target: TargetAddress, opts: ReverseDialOptions): Promise<Socket> {
+  const context = linkOpenContext({ ...opts, purpose: opts.purpose ?? 'connect' });
+  const what = formatTarget(target);
+  const stream = await openStream(link, exitId, what, opts.timeoutMs, (signal) => link.open(target.host, target.port, context, signal));
+  if (opts.early && opts.early.length > 0) stream.write(opts.early);
+  return stream as unknown as Socket; // a stream stands in for a socket (src/link/stream.ts)
+}
+
+/**
+ * The exit's answer to one OPEN within `timeoutMs`. A link that started draining or broke
+ * before the exit saw the open is stale: another link (or work connection) is tried.
+ */
+async function openStream(link: LinkSession, exitId: string, what: string, timeoutMs: number, opener: (signal: AbortSignal) => Promise<LinkStream>): Promise<LinkStream> {
   const giveUp = new AbortController();
-  const opening = link.open(target.host, target.port, linkOpenContext({ ...opts, purpose: opts.purpose ?? 'connect' }), giveUp.signal);
   try {
     // A stream that opens after we gave up is reset at once, not left open at the exit.
-    const stream = await within(opening, opts.timeoutMs, `exit ${exitId} did not answer for ${formatTarget(target)} within ${opts.timeoutMs} ms`, (s) => s.destroy());
-    if (opts.early && opts.early.length > 0) stream.write(opts.early);
-    return stream as unknown as Socket; // a stream stands in for a socket (src/link/stream.ts)
+    return await within(opener(giveUp.signal), timeoutMs, `exit ${exitId} did not answer for ${what} within ${timeoutMs} ms`, (s) => s.destroy());
   } catch (err) {
     // Past the deadline and still unanswered: reset at the exit and forgotten here (an exit that never answers keeps nothing).
     giveUp.abort();
     if (!(err instanceof LinkError)) throw err;
-    if (err.code === 'OPEN_REFUSED') throw new ProxyError(resultCode(err.result ?? ''), `exit ${exitId}: ${err.message} (${formatTarget(target)})`);
+    if (err.code === 'OPEN_REFUSED') throw new ProxyError(resultCode(err.result ?? ''), `exit ${exitId}: ${err.message} (${what})`, { cause: err });
     // Draining, full, or broken before the exit answered: another link (the exit's replacement) may take it.
     if (err.code === 'LINK_DRAINING' || err.code === 'STREAM_LIMIT' || err.code === 'LINK_BROKEN') throw new StaleConnection(err.message);
     throw new ProxyError('EXIT_UNREACHABLE', `exit ${exitId}: ${err.message}`);
+  }
+}
+
+/**
+ * A UDP association through a reverse exit: one UDP stream on one of its links, each datagram a
+ * DATAGRAM frame. The OPEN carries the exit's networks (`targets:`), which the exit applies to
+ * every datagram's resolved target; ports and literal addresses are the caller's to check per
+ * datagram before it leaves (checkReverseTargets, udp-way-out.ts). Only links carry UDP: a work
+ * connection taken here (the exit registered without links) goes back to the pool and the
+ * association is refused (COMMAND_UNSUPPORTED, SOCKS5 REP 7), as is an exit whose link predates
+ * UDP streams (it refuses the open as a bad request).
+ */
+export async function openReverseDatagrams(registry: ReverseRegistry, exit: ReverseExitConfig, opts: { readonly waitMs: number; readonly timeoutMs: number }): Promise<LinkStream> {
+  const context = linkOpenContext({ purpose: 'connect', allowNets: exit.targets?.allow, denyNets: exit.targets?.deny });
+  const started = Date.now();
+  for (let attempt = 0; ; attempt++) {
+    const carrier = await registry.take(exit.id, Math.max(0, opts.waitMs - (Date.now() - started)));
+    if (!(carrier instanceof LinkSession)) {
+      registry.putBack(carrier);
+      throw new ProxyError('COMMAND_UNSUPPORTED', `exit ${exit.id} carries no UDP: it is connected without links (the older work-connection protocol)`);
+    }
+    try {
+      return await openStream(carrier, exit.id, 'a UDP association', opts.timeoutMs, (signal) => carrier.openDatagrams(context, signal));
+    } catch (err) {
+      if (err instanceof StaleConnection && attempt < STALE_RETRIES) continue;
+      if (err instanceof StaleConnection) throw new ProxyError('EXIT_UNREACHABLE', `exit ${exit.id}: ${err.message}`);
+      const cause = (err as ProxyError).cause;
+      if (cause instanceof LinkError && cause.result === 'BAD_REQUEST') {
+        throw new ProxyError('COMMAND_UNSUPPORTED', `exit ${exit.id} carries no UDP over its link (an older reverse exit): ${cause.message}`, { cause });
+      }
+      throw err;
+    }
   }
 }
 

@@ -32,6 +32,16 @@ export function dropWaiters(st: { waiters: Waiter[] }, why: string): boolean {
   return had;
 }
 
+export interface ReverseExitStats {
+  readonly idle: number;
+  readonly busy: number;
+  readonly waiting: number;
+  readonly links: number;
+  readonly streams: number;
+  /** Datagrams of UDP associations over its links (closed links' included), and those dropped here before leaving. */
+  readonly datagrams: { readonly sent: number; readonly received: number; readonly dropped: number; readonly refused: number };
+}
+
 export class ExitState {
   readonly idle = new Set<WorkConn>();
   /** Every registered connection of this exit, idle or carrying a tunnel. */
@@ -44,6 +54,8 @@ export class ExitState {
   readonly linkTraffic = new LinkTraffic();
   linkConnects = 0;
   linkBreaks = 0;
+  /** Datagrams of its UDP associations dropped here: a port or literal address outside its `targets:`, or the ingress's policy. */
+  udpRefused = 0;
   /** The certificate each link and registered connection came with: a retired key's are let go. */
   readonly peers = new Map<LinkSession | WorkConn, string>();
   /** HMAC of the last token that verified against `config.tokenHash` (scrypt paid once). */
@@ -51,6 +63,26 @@ export class ExitState {
   from: CidrSet;
   constructor(public config: ReverseExitConfig) {
     this.from = new CidrSet(config.from);
+  }
+
+  /**
+   * Whether a UDP association may be routed to it now (capabilities.ts asks through the registry):
+   * only links carry UDP. Connected here by work connections alone (the older protocol): no.
+   * Nothing here: not refused for UDP — it is down (the dial says EXIT_UNREACHABLE), or, in a
+   * cluster worker, its links are elsewhere and one is moved here (openReverseDatagrams decides).
+   */
+  carriesUdp(): boolean {
+    for (const l of this.links) if (!l.draining && !l.broken) return true;
+    return this.live.size === 0;
+  }
+
+  /** Its figures for /metrics (registry.stats). */
+  stats(): ReverseExitStats {
+    let streams = 0;
+    for (const l of this.links) streams += l.streamCount;
+    const t = this.linkTraffic.totals(this.openLinks);
+    const datagrams = { sent: t.datagramsSent, received: t.datagramsReceived, dropped: t.datagramsDropped, refused: this.udpRefused };
+    return { idle: this.idle.size, busy: this.live.size - this.idle.size, waiting: this.waiters.length, links: this.links.size, streams, datagrams };
   }
 
   /** Its links as `hopgate exits` shows them; null before its first link. */

@@ -21,7 +21,7 @@ import type { Snapshot } from '../config/snapshot.js';
 import { acceptedPacket, heartbeatPacket, parseRegistration, responsePacket } from '../../protocol/work-packet/messages.js';
 import { encodePacket } from '../../protocol/work-packet/codec.js';
 import { WorkConn } from './work-conn.js';
-import { ExitState, dropWaiters, linkPins, type ReverseCarrier, type Waiter } from './exit-state.js';
+import { ExitState, dropWaiters, linkPins, type ReverseCarrier, type ReverseExitStats, type Waiter } from './exit-state.js';
 import { LinkSession } from '../../link/session.js';
 import { isPinned, peerFingerprint, peerPinError } from '../../link/identity.js';
 import type { ExitLinkFigures } from '../route/exit-report.js';
@@ -44,7 +44,7 @@ export interface RegistryLog {
 }
 
 export interface ReverseStats {
-  readonly exits: Record<string, { idle: number; busy: number; waiting: number; links: number; streams: number }>;
+  readonly exits: Record<string, ReverseExitStats>;
   readonly registered: number;
   readonly refused: number;
 }
@@ -165,6 +165,23 @@ export class ReverseRegistry {
     return st === undefined ? undefined : st.live.size > 0 || st.links.size > 0;
   }
 
+  /** Whether reverse exit `id` may be given a UDP association now (capabilities.ts): ExitState.carriesUdp. */
+  carriesUdp(id: string): boolean {
+    return this.states.get(id)?.carriesUdp() ?? false;
+  }
+
+  /** A datagram to reverse exit `id` dropped here (its `targets:`, the policy): counted for /metrics. */
+  countUdpRefused(id: string): void {
+    const st = this.states.get(id);
+    if (st) st.udpRefused++;
+  }
+
+  /** A work connection taken for what it cannot carry (UDP): idle again, or the next waiter's. */
+  putBack(conn: WorkConn): void {
+    const st = this.states.get(conn.exitId);
+    if (st?.live.has(conn) && conn.state === 'busy') this.makeIdle(st, conn);
+  }
+
   /** The links of reverse exit `id` as `hopgate exits` shows them; null before its first link. */
   linkFigures(id: string): ExitLinkFigures | null {
     return this.states.get(id)?.linkFigures() ?? null;
@@ -172,11 +189,7 @@ export class ReverseRegistry {
 
   stats(): ReverseStats {
     const exits: ReverseStats['exits'] = {};
-    for (const [id, st] of this.states) {
-      let streams = 0;
-      for (const l of st.links) streams += l.streamCount;
-      exits[id] = { idle: st.idle.size, busy: st.live.size - st.idle.size, waiting: st.waiters.length, links: st.links.size, streams };
-    }
+    for (const [id, st] of this.states) exits[id] = st.stats();
     return { exits, registered: this.registered, refused: this.refused };
   }
 

@@ -14,7 +14,8 @@ import { unmapIPv4 } from '../../shared/net-addr.js';
 import type { IngressConfig, ReverseExitConfig } from '../../shared/schema/ingress-config.js';
 import type { Snapshot } from '../config/snapshot.js';
 import type { ReverseDialer } from '../upstream/dial-route.js';
-import { dialReverse, type ReverseDialOptions } from './dial-reverse.js';
+import { checkReverseTargets, dialReverse, openReverseDatagrams, type ReverseDialOptions } from './dial-reverse.js';
+import type { LinkStream } from '../../link/stream.js';
 import { PublishServer } from './publish.js';
 import { ReverseRegistry, type RegistryLog, type ReverseStats } from './registry.js';
 import { checkReverseConfig, tunnelListen } from '../../shared/schema/check-reverse-config.js';
@@ -130,7 +131,27 @@ export class ReverseNode implements ReverseDialer {
     return dialReverse(this.registry, exit, target, { waitMs, timeoutMs, ...extra });
   }
 
-  /** Exported figures: work connections per exit and state; links and their streams per exit. */
+  /**
+   * A UDP association through reverse exit `exit`: a UDP stream on one of its links, and the
+   * ingress's own rule for each datagram's target (its `targets:` ports and literal addresses;
+   * names are for the exit to judge once resolved). A refused datagram is counted, then dropped.
+   */
+  async openDatagrams(exit: ReverseExitConfig, timeoutMs: number): Promise<{ stream: LinkStream; admit: (t: TargetAddress) => boolean }> {
+    const waitMs = this.snap.config.reverse?.waitMs ?? 5000;
+    const stream = await openReverseDatagrams(this.registry, exit, { waitMs, timeoutMs });
+    const admit = (t: TargetAddress): boolean => {
+      try {
+        checkReverseTargets(exit, t);
+        return true;
+      } catch {
+        this.registry.countUdpRefused(exit.id);
+        return false;
+      }
+    };
+    return { stream, admit };
+  }
+
+  /** Exported figures: work connections per exit and state; links, their streams and UDP datagrams per exit. */
   registerMetrics(registry: Registry): void {
     const reg = this.registry;
     perExitGauge(registry, reg, 'hopgate_reverse_work_connections', 'Work connections of reverse exits, by exit and state (idle, busy), and requests waiting for one', 'state', (s) => ({
@@ -139,6 +160,8 @@ export class ReverseNode implements ReverseDialer {
       waiting: s.waiting,
     }));
     perExitGauge(registry, reg, 'hopgate_reverse_links', 'Links of reverse exits taking new streams, and the streams (tunnels) open on them, by exit', 'what', (s) => ({ links: s.links, streams: s.streams }));
+    // Figures that only grow, as gauges read at scrape time (the byte path touches no metric).
+    perExitGauge(registry, reg, 'hopgate_reverse_link_datagrams', "UDP datagrams of associations through reverse exits since this process started, by exit: sent over its links, received (replies), dropped at a full queue (the link behind), refused here (outside the exit's targets, or the ingress's policy)", 'outcome', (s) => ({ ...s.datagrams }));
   }
 
   /**

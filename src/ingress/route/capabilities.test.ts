@@ -50,9 +50,14 @@ function everyDraw(f: (random: () => number) => string | undefined): Set<string>
   return seen;
 }
 
-test('random choice for UDP never falls on an exit without UDP (reverse, HTTP)', () => {
+test('random choice for UDP never falls on an exit without UDP (HTTP, a reverse exit without links)', () => {
   const ids = everyDraw((r) => pick('all', {}, { udp: true }, 8000, () => true, r)?.exit.id);
-  assert.deepEqual([...ids].sort(), ['dual', 'v4', 'v6']);
+  assert.deepEqual([...ids].sort(), ['dual', 'v4', 'v6'], 'no runtime answer: a reverse exit carries no UDP');
+  const noLinks = everyDraw((r) => pick('all', {}, { udp: true, reverseUdp: () => false }, 8000, () => true, r)?.exit.id);
+  assert.deepEqual([...noLinks].sort(), ['dual', 'v4', 'v6']);
+  // Connected over links: the reverse exit carries UDP and is drawn like the others.
+  const links = everyDraw((r) => pick('all', {}, { udp: true, reverseUdp: (id) => id === 'rev' }, 8000, () => true, r)?.exit.id);
+  assert.deepEqual([...links].sort(), ['dual', 'rev', 'v4', 'v6']);
 });
 
 test('random choice for a literal target only falls on exits with that family; names go anywhere', () => {
@@ -66,7 +71,7 @@ test('random choice for a literal target only falls on exits with that family; n
 
 test('sticky sessions and failover stay within the capable exits', () => {
   for (let s = 0; s < 50; s++) {
-    const c = pick('all', { session: `s${s}` }, { udp: true });
+    const c = pick('all', { session: `s${s}` }, { udp: true, reverseUdp: () => false });
     assert.ok(c && ['v4', 'dual', 'v6'].includes(c.exit.id), `session s${s} got ${c?.exit.id}`);
     const strict = pick('all', { session: `s${s}`, sessionMode: 'strict' }, { target: t('2001:db8::1') });
     assert.ok(strict && ['dual', 'v6', 'web'].includes(strict.exit.id));
@@ -77,7 +82,8 @@ test('sticky sessions and failover stay within the capable exits', () => {
 
 test('a pinned exit that cannot serve the request is refused with a precise code', () => {
   // ports: 8001 v4, 8002 dual, 8003 v6, 8004 rev, 8005 web
-  assert.throws(() => pick('all', {}, { udp: true }, 8004), code('COMMAND_UNSUPPORTED', /port 8004: exit rev carries no UDP \(a reverse exit\)/));
+  assert.throws(() => pick('all', {}, { udp: true, reverseUdp: () => false }, 8004), code('COMMAND_UNSUPPORTED', /port 8004: exit rev carries no UDP \(a reverse exit connected without links/));
+  assert.equal(pick('all', {}, { udp: true, reverseUdp: () => true }, 8004)?.exit.id, 'rev', 'over links it does');
   assert.throws(() => pick('all', {}, { udp: true }, 8005), code('COMMAND_UNSUPPORTED', /exit web carries no UDP \(an HTTP proxy\)/));
   assert.throws(() => pick('all', {}, { target: t('::1') }, 8001), code('FAMILY_UNSUPPORTED', /port 8001: exit v4 has no IPv6 egress, and ::1 is IPv6/));
   assert.throws(() => pick('all', {}, { target: t('127.0.0.1') }, 8003), code('FAMILY_UNSUPPORTED', /exit v6 has no IPv4 egress/));
@@ -89,7 +95,8 @@ test('a pinned exit that cannot serve the request is refused with a precise code
 });
 
 test('when no exit of the customer can serve the request, the refusal names why', () => {
-  assert.throws(() => pick('revonly', {}, { udp: true }), code('COMMAND_UNSUPPORTED', /none of your 1 exit in any place carries UDP/));
+  assert.throws(() => pick('revonly', {}, { udp: true, reverseUdp: () => false }), code('COMMAND_UNSUPPORTED', /none of your 1 exit in any place carries UDP/));
+  assert.equal(pick('revonly', {}, { udp: true, reverseUdp: () => true })?.exit.id, 'rev');
   assert.throws(() => pick('all', { country: 'us' }, { target: t('2001:db8::1') }, 8000, (e) => e.id !== 'dual'), code('EXIT_UNREACHABLE', /down or failed/));
   assert.throws(() => pick('all', { country: 'de' }, { target: t('192.0.2.1') }), code('FAMILY_UNSUPPORTED', /none of your 1 exit in country de has IPv4 egress \(target 192\.0\.2\.1\)/));
 });

@@ -3,7 +3,8 @@
  * sticky and failover choices consider only exits that can; an exit the
  * customer pinned (exit IP, port, index) and that cannot is refused with a
  * precise code instead of being swapped silently:
- *   - UDP: only socks5 and hopgate exits carry it (reverse and HTTP exits don't) → COMMAND_UNSUPPORTED (SOCKS5 REP 7);
+ *   - UDP: socks5 and hopgate exits carry it, reverse exits only over links (runtime state: `reverseUdp`),
+ *     HTTP exits never → COMMAND_UNSUPPORTED (SOCKS5 REP 7);
  *   - address family: a literal IPv4/IPv6 target needs an exit with an egress of that family;
  *     names are resolved at the exit, which picks among its own families → FAMILY_UNSUPPORTED (REP 8, HTTP 502);
  *   - a reverse exit's `targets:` (the networks and ports it serves, e.g. the site behind it) → TARGET_FORBIDDEN;
@@ -22,6 +23,12 @@ export interface RouteNeed {
   readonly udp?: boolean | undefined;
   /** The target as the client named it (an associate has none: its datagrams name their own). */
   readonly target?: TargetAddress | undefined;
+  /**
+   * Whether reverse exit `id` can carry UDP now: only over links, which an exit of the older
+   * work-connection protocol has none of (its registry knows: ReverseRegistry.carriesUdp). Given
+   * with `udp` by chooseExit (pipeline-stages.ts); without it a reverse exit carries no UDP.
+   */
+  readonly reverseUdp?: ((id: string) => boolean) | undefined;
 }
 
 export interface Refusal {
@@ -48,7 +55,8 @@ function capsOf(c: ExitConfig): Caps {
   if (c.egressIp6 !== undefined) families.add(6);
   // No (or no literal) egress address declared: nothing to go by, so it is asked for either family.
   if (v === 0 && c.egressIp6 === undefined) families.add(4).add(6);
-  caps = { udp: c.kind === 'socks5' || c.kind === 'hopgate', families };
+  // A reverse exit's UDP depends on how it is connected now, not on its configuration: whyCannot asks.
+  caps = { udp: c.kind !== 'http', families };
   capsCache.set(c, caps);
   return caps;
 }
@@ -68,9 +76,9 @@ const familyName = (f: Family): string => (f === 4 ? 'IPv4' : 'IPv6');
 export function whyCannot(e: Exit, need: RouteNeed): Refusal | undefined {
   const c = e.config;
   const caps = capsOf(c);
-  if (need.udp && !caps.udp) {
-    const what = c.kind === 'reverse' ? 'a reverse exit' : 'an HTTP proxy';
-    return { code: 'COMMAND_UNSUPPORTED', reason: `exit ${e.id} carries no UDP (${what})` };
+  if (need.udp && !caps.udp) return { code: 'COMMAND_UNSUPPORTED', reason: `exit ${e.id} carries no UDP (an HTTP proxy)` };
+  if (need.udp && c.kind === 'reverse' && need.reverseUdp?.(e.id) !== true) {
+    return { code: 'COMMAND_UNSUPPORTED', reason: `exit ${e.id} carries no UDP (a reverse exit connected without links: the older work-connection protocol)` };
   }
   const f = familyOfTarget(need.target);
   if (f !== undefined && !caps.families.has(f)) {
