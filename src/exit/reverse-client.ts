@@ -199,6 +199,11 @@ export class ReverseExitClient {
     return { idle: this.count('idle'), dialing: this.count('dialing'), withdrawing: this.count('withdrawing'), tunnels: this.activeTunnels, links: this.links };
   }
 
+  /** The key each connection was dialled with, and its state ('idle': takes streams): a key rotation's progress here. */
+  connectionKeys(): Array<{ fingerprint: string | undefined; state: State }> {
+    return [...this.conns].map((c) => ({ fingerprint: c.fingerprint, state: c.state }));
+  }
+
   private get linkMode(): boolean {
     return (this.o.mode ?? 'link') === 'link';
   }

@@ -25,6 +25,7 @@ import { IngressConfigSchema } from '../../src/shared/schema/ingress-config.js';
 import { createLogger } from '../../src/shared/log.js';
 import { LINK_IDENTITY_FILE, LinkIdentitySource, createLinkIdentity, loadOrCreateLinkIdentity, promoteNextLinkIdentity, stageNextLinkIdentity, type LinkIdentity } from '../../src/link/identity.js';
 import type { ReverseExitClient } from '../../src/exit/reverse-client.js';
+import { startIngressProcesses, type RunningIngress } from '../../src/processes/ingress-workers.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 let echo: Awaited<ReturnType<typeof startEchoServer>>;
@@ -287,5 +288,50 @@ test('a corrupt key file keeps the working key (logged once, no crash); two prom
     await steady?.stop();
     await exit.stop(0);
     await ing.shutdown(0);
+  }
+});
+
+test('two ingress workers: a promotion under a steady run of new tunnels — none fails, the old links drain once the new ones are up', { timeout: 90_000 }, async () => {
+  const keys = join(dir, 'workers');
+  const source = new LinkIdentitySource(keys, 'reverse exit on two workers');
+  const a = source.current();
+  const file = join(dir, 'two-workers.yaml');
+  const write = async (pins: { linkFingerprint: string; nextLinkFingerprint?: string }): Promise<void> => {
+    const input = { ...(await reverseIngressBase()), exits: [await reverseEntry('w2', '127.0.0.53', 'de', pins)], reverse: { listen: { host: '127.0.0.1', port: 0 }, waitMs: 1000, heartbeatMs: 2000 } };
+    put(file, JSON.stringify(input));
+  };
+  await write({ linkFingerprint: a.fingerprint });
+  let ing: RunningIngress | undefined;
+  let exit: ReverseExitClient | undefined;
+  let steady: ReturnType<typeof steadyTunnels> | undefined;
+  const byKey = (fp: string): number => exit!.connectionKeys().filter((k) => k.state === 'idle' && k.fingerprint === fp).length;
+  try {
+    ing = await startIngressProcesses(file, { workers: 2, log: createLogger('silent') });
+    exit = startReverseExit(ing.tunnelPort!, 'w2', '127.0.0.53', { mode: 'link', links: 2, identity: source, keyCheckMs: 100, backoffMs: 100, maxBackoffMs: 300 });
+    await withTimeout(exit.ready, 10_000, 'the exit registered');
+    await eventually('two links', () => exit!.stats().links === 2, { timeoutMs: 10_000 });
+    steady = steadyTunnels(ing.ports[0], '127.0.0.53');
+    await new Promise((r) => setTimeout(r, 300));
+
+    const b = stageNextLinkIdentity(keys, 'reverse exit on two workers').fingerprint;
+    await write({ linkFingerprint: a.fingerprint, nextLinkFingerprint: b });
+    steady.phase('staged');
+    await new Promise((r) => setTimeout(r, 1500)); // the file watch reloads the workers
+    promoteNextLinkIdentity(keys);
+    steady.phase('promoted');
+    await eventually('two links on the new key, none on the old one taking streams', () => byKey(b) === 2 && byKey(a.fingerprint) === 0, { timeoutMs: 20_000 });
+    await new Promise((r) => setTimeout(r, 500));
+    await write({ linkFingerprint: b });
+    steady.phase('retired');
+    await new Promise((r) => setTimeout(r, 1500));
+    await eventually('the old links closed', () => exit!.connectionKeys().every((k) => k.fingerprint === b), { timeoutMs: 10_000 });
+    await steady.stop();
+    assert.deepEqual(steady.failures, [], 'no new tunnel failed');
+    for (const p of ['before', 'staged', 'promoted', 'retired']) assert.ok((steady.done[p] ?? 0) > 0, `new tunnels ran while ${p}: ${JSON.stringify(steady.done)}`);
+    assert.equal(exit.stats().links, 2);
+  } finally {
+    await steady?.stop();
+    await exit?.stop(200);
+    await ing?.stop();
   }
 });
