@@ -204,6 +204,11 @@ export class ReverseExitClient {
     return [...this.conns].map((c) => ({ fingerprint: c.fingerprint, state: c.state }));
   }
 
+  /** The fingerprint new connections present (undefined: no identity). */
+  get linkKey(): string | undefined {
+    return this.keyInForce;
+  }
+
   private get linkMode(): boolean {
     return (this.o.mode ?? 'link') === 'link';
   }

@@ -141,13 +141,16 @@ test('a running reverse exit takes its promoted key without a restart: a live tu
   const ing = await Ingress.start(await config('rk', '127.0.0.51', { linkFingerprint: old.fingerprint }), createLogger('silent'));
   const tunnelPort = ing.runtime.reverse!.tunnelPort!;
   const port = ing.ports()[0]!;
-  const argv = [process.execPath, cli, 'exit', '--connect-to', `127.0.0.1:${tunnelPort}`, '--id', 'rk', '--ca', tunnelCert().cert, '--links', '2', '--state-dir', keys, '--link-keys-every-ms', '200', '--egress', '127.0.0.51', '--allow-target', '127.0.0.0/8', '--log-level', 'info'];
+  const argv = [process.execPath, cli, 'exit', '--connect-to', `127.0.0.1:${tunnelPort}`, '--id', 'rk', '--ca', tunnelCert().cert, '--links', '2', '--state-dir', keys, '--link-keys-every-ms', '200', '--egress', '127.0.0.51', '--allow-target', '127.0.0.0/8', '--admin', '127.0.0.1:0', '--log-level', 'info'];
   const proc = await startProc('reverse exit', argv, { ready: /^\{/, env: { HOPGATE_EXIT_TOKEN: TOKEN }, timeoutMs: 60_000 });
   const steady = steadyTunnels(port, '127.0.0.51');
   let thief: ReverseExitClient | undefined;
   let live: Awaited<ReturnType<typeof tunnel>> | undefined;
   try {
     assert.ok(proc.readyLine.includes(old.fingerprint), proc.readyLine);
+    const admin = (JSON.parse(proc.readyLine) as { admin: number }).admin;
+    const health = async (): Promise<{ linkKey: string; previousKeyConnections: number; links: number }> => (await fetch(`http://127.0.0.1:${admin}/healthz`)).json() as never;
+    assert.equal((await health()).linkKey, old.fingerprint);
     await eventually('two links on the current key', () => ingressLinks(ing, 'rk').filter((l) => l.open).length === 2, { timeoutMs: 20_000 });
     live = await tunnel(port, '127.0.0.51');
     live.on('error', () => undefined); // a cut shows as a short echo below
@@ -175,6 +178,9 @@ test('a running reverse exit takes its promoted key without a restart: a live tu
       'the old-key link carrying the live tunnel is still open, draining',
     );
     assert.equal(await echoText(live, 'promoted'), 'promoted');
+    assert.equal((await health()).linkKey, next);
+    // The other old-key link closes once a steady tunnel that was on it ends; the live tunnel's stays, draining.
+    await eventually('one old-key connection left: the live tunnel\'s, draining', async () => (await health()).previousKeyConnections === 1, { timeoutMs: 10_000 });
     await new Promise((r) => setTimeout(r, 500)); // a few more new tunnels on the new key alone
 
     // 3. retire: only the new key is pinned.
@@ -193,6 +199,10 @@ test('a running reverse exit takes its promoted key without a restart: a live tu
       },
       { timeoutMs: 20_000 },
     );
+    await eventually('no old-key connection at the exit', async () => (await health()).previousKeyConnections === 0);
+    const scraped = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+    assert.match(scraped, /hopgate_exit_link_key_connections\{key="current"\} 2\n/);
+    assert.match(scraped, /hopgate_exit_link_key_connections\{key="previous"\} 0\n/);
     await new Promise((r) => setTimeout(r, 500));
     await steady.stop();
     assert.deepEqual(steady.failures, [], 'no new tunnel failed during the rotation');
