@@ -4,7 +4,8 @@
  * promote` on the running exit's key dir, the old key retired. A live tunnel on an
  * old-key link finishes intact; a steady run of new SOCKS5 tunnels never fails; at the
  * end only new-key links are open and the retired key is refused. Then what an operator
- * can get wrong: a corrupt key file, two promotions in a row.
+ * can get wrong: a corrupt key file, two promotions in a row. Also on two ingress
+ * workers, and for an exit on work connections (the protocol before links).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -343,5 +344,37 @@ test('two ingress workers: a promotion under a steady run of new tunnels — non
     await steady?.stop();
     await exit?.stop(200);
     await ing?.stop();
+  }
+});
+
+test('an exit on work connections (ingresses before links) rotates the same way: its pool on the new key comes up, the old one is withdrawn, no new tunnel fails', { timeout: 60_000 }, async () => {
+  const keys = join(dir, 'work');
+  const source = new LinkIdentitySource(keys, 'reverse exit on work connections');
+  const a = source.current();
+  const ing = await Ingress.start(await config('wk', '127.0.0.54', { linkFingerprint: a.fingerprint }), createLogger('silent'));
+  const exit = startReverseExit(ing, 'wk', '127.0.0.54', { mode: 'work', pool: 4, identity: source, keyCheckMs: 100, backoffMs: 100, maxBackoffMs: 300 });
+  let steady: ReturnType<typeof steadyTunnels> | undefined;
+  const idleOn = (fp: string): number => exit.connectionKeys().filter((k) => k.state === 'idle' && k.fingerprint === fp).length;
+  try {
+    await withTimeout(exit.ready, 10_000, 'the exit registered');
+    await eventually('a pool of 4', () => idleOn(a.fingerprint) === 4);
+    steady = steadyTunnels(ing.ports()[0]!, '127.0.0.54');
+    await new Promise((r) => setTimeout(r, 300));
+    const b = stageNextLinkIdentity(keys, 'reverse exit on work connections').fingerprint;
+    ing.reload(await config('wk', '127.0.0.54', { linkFingerprint: a.fingerprint, nextLinkFingerprint: b }));
+    promoteNextLinkIdentity(keys);
+    steady.phase('promoted');
+    await eventually('the pool on the new key, none left on the old one', () => exit.connectionKeys().every((k) => k.fingerprint === b) && idleOn(b) === 4, { timeoutMs: 20_000 });
+    await new Promise((r) => setTimeout(r, 300));
+    ing.reload(await config('wk', '127.0.0.54', { linkFingerprint: b }));
+    steady.phase('retired');
+    await new Promise((r) => setTimeout(r, 500));
+    await steady.stop();
+    assert.deepEqual(steady.failures, [], 'no new tunnel failed');
+    for (const p of ['before', 'promoted', 'retired']) assert.ok((steady.done[p] ?? 0) > 0, `new tunnels ran while ${p}: ${JSON.stringify(steady.done)}`);
+  } finally {
+    await steady?.stop();
+    await exit.stop(0);
+    await ing.shutdown(0);
   }
 });
