@@ -473,7 +473,8 @@ export class ReverseExitClient {
     conn.state = 'withdrawing';
     if (conn.link) return conn.link.drain('exit draining'); // live streams finish; the link closes after them
     conn.socket.write(withdrawPacket());
-    setTimeout(() => conn.socket.destroy(), 2000).unref();
+    // Unanswered after 2 s: gone. Not once a request that crossed the withdrawal made it a tunnel (state busy).
+    setTimeout(() => conn.state === 'withdrawing' && conn.socket.destroy(), 2000).unref();
   }
 
   /**

@@ -15,6 +15,7 @@ import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { SocksClient } from 'socks';
 import { startEchoServer, withTimeout, closed } from '../helpers/net.js';
 import { USER } from '../helpers/ingress.js';
@@ -27,6 +28,8 @@ import { createLogger } from '../../src/shared/log.js';
 import { LINK_IDENTITY_FILE, LinkIdentitySource, createLinkIdentity, loadOrCreateLinkIdentity, promoteNextLinkIdentity, stageNextLinkIdentity, type LinkIdentity } from '../../src/link/identity.js';
 import type { ReverseExitClient } from '../../src/exit/reverse-client.js';
 import { startIngressProcesses, type RunningIngress } from '../../src/processes/ingress-workers.js';
+import { acceptedPacket, parseRegistration, parseResponse, requestPacket } from '../../src/protocol/work-packet/messages.js';
+import { parsePacket, type WorkPacket } from '../../src/protocol/work-packet/codec.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 let echo: Awaited<ReturnType<typeof startEchoServer>>;
@@ -378,3 +381,61 @@ test('an exit on work connections (ingresses before links) rotates the same way:
     await ing.shutdown(0);
   }
 });
+
+test('a request that crossed the exit\'s withdrawal of a work connection (a rotation, a drain) is served, and its tunnel is not cut 2 s later', { timeout: 30_000 }, async () => {
+  const cert = tunnelCert();
+  let exit: ReverseExitClient | undefined;
+  let server: ReturnType<typeof createTlsServer> | undefined;
+  const lateEcho = new Promise<string>((resolve, reject) => {
+    server = createTlsServer({ cert: cert.pem, key: readFileSync(cert.key) }, (s) => {
+      s.on('error', () => undefined);
+      const next = packetReader(s);
+      void (async () => {
+        parseRegistration(await next());
+        s.write(acceptedPacket(1000)); // an ingress before links: a work connection
+        const withdrawal = await next();
+        assert.equal(withdrawal.props.get('drain'), '1');
+        // The ingress had handed this connection a request before the withdrawal reached it.
+        s.write(requestPacket(9, { target: { host: '127.0.0.1', port: echo.port, kind: 'ipv4' }, purpose: 'connect' }));
+        const res = parseResponse(await next());
+        if (!res.ok) throw new Error(`refused: ${res.code}`);
+        s.removeAllListeners('data');
+        s.once('close', () => reject(new Error('the tunnel was cut')));
+        s.on('data', (d: Buffer) => resolve(d.toString()));
+        await new Promise((r) => setTimeout(r, 2500));
+        s.write('still here after 2.5 s');
+      })().catch(reject);
+    });
+    server.listen(0, '127.0.0.1', () => {
+      exit = startReverseExit((server!.address() as { port: number }).port, 'x1', '127.0.0.55', { mode: 'work', pool: 1 });
+      exit.ready.then(() => exit!.stop(10_000)).catch(() => undefined); // withdraws its idle work connection; tunnels get 10 s
+    });
+  });
+  try {
+    assert.equal(await withTimeout(lateEcho, 15_000, 'the crossed request\'s tunnel'), 'still here after 2.5 s');
+  } finally {
+    server?.close();
+    await exit?.stop(0);
+  }
+});
+
+/** Work packets read from `socket` one at a time (the next whole one). */
+function packetReader(socket: TLSSocket): () => Promise<WorkPacket> {
+  let buf = Buffer.alloc(0);
+  const waiting: Array<() => void> = [];
+  socket.on('data', (d: Buffer) => {
+    buf = Buffer.concat([buf, d]);
+    for (const w of waiting.splice(0)) w();
+  });
+  return async () => {
+    for (;;) {
+      const r = parsePacket(buf);
+      if (r.kind === 'ok') {
+        buf = buf.subarray(r.consumed);
+        return r.value;
+      }
+      assert.notEqual(r.kind, 'error');
+      await withTimeout(new Promise<void>((res) => waiting.push(res)), 5000, 'a work packet');
+    }
+  };
+}
