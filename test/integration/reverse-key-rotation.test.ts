@@ -258,6 +258,11 @@ test('a corrupt key file keeps the working key (logged once, no crash); two prom
     assert.match(warnings[1]!, /does not match/);
     assert.equal(source.current().fingerprint, a.fingerprint, 'the working key stays in force');
     assert.ok(ingressLinks(ing, 'tw').filter((l) => l.open).every((l) => l.fingerprint === a.fingerprint));
+    // The file removed: no new key is made behind the operator's back (it would not be pinned).
+    rmSync(file);
+    await eventually('the removal reported', () => warnings.length >= 3);
+    assert.match(warnings[2]!, /gone; the key in force .* stays/);
+    assert.equal(source.current().fingerprint, a.fingerprint);
     put(file, good); // the same key again: nothing to rotate
 
     // Two promotions in a row: B staged and pinned, then B promoted, C staged and C promoted in one go
