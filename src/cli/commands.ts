@@ -20,7 +20,7 @@ commands:
        [--link-listen H:P --link-allow FINGERPRINT [--state-dir DIR]]   also accept links (TLS, many tunnels each; its fingerprint is printed at start)
        [--control URL --link-token-file F [--link-keys-every-ms MS]]   read the ingresses' link pins from the control plane instead
   exit --connect-to H:7443 --id ID [--ca PEM]      a reverse exit: dials the ingress, opens no port (token: --token-file or HOPGATE_EXIT_TOKEN;
-       [--servername N] [--links N | --work-connections [--pool N]] [--state-dir DIR] [--egress IP] [--egress6 IPV6] [--egress-ports FIRST-LAST] [--allow-target CIDR]...
+       [--servername N] [--links N | --work-connections [--pool N]] [--state-dir DIR [--link-keys-every-ms MS]] [--egress IP] [--egress6 IPV6] [--egress-ports FIRST-LAST] [--allow-target CIDR]...
        [--deny-target CIDR]... [--allow-port P]... [--drain-ms MS] [--log-level L]
                                                    --admin [HOST:]PORT for its /metrics and /healthz; docs/REVERSE-EXITS.md)
   ports LOGIN [--config FILE] [--admin URL] [--json]  the customer's port → exit table, with live health

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
-import { DEFAULT_LINKS, DEFAULT_POOL, ReverseExitClient } from '../exit/reverse-client.js';
+import { DEFAULT_KEY_CHECK_MS, DEFAULT_LINKS, DEFAULT_POOL, ReverseExitClient } from '../exit/reverse-client.js';
 import { TargetPolicy } from '../shared/net/target-policy.js';
 import { createLogger } from '../shared/log.js';
 import { fail, parse, portRange } from './args.js';
@@ -14,7 +14,7 @@ import { onShutdownSignal } from './signals.js';
 import { startAdminServer } from '../shared/admin-server.js';
 import { boundPort } from '../shared/listen.js';
 import { reverseExitHealth, reverseExitMetrics } from '../exit/reverse-metrics.js';
-import { loadOrCreateLinkIdentity } from '../link/identity.js';
+import { LinkIdentitySource } from '../link/identity.js';
 
 export async function reverseExitCommand(argv: string[]): Promise<void> {
   const { values } = parse(argv, {
@@ -27,6 +27,7 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
     links: { type: 'string', default: String(DEFAULT_LINKS) },
     'work-connections': { type: 'boolean', default: false },
     'state-dir': { type: 'string' },
+    'link-keys-every-ms': { type: 'string', default: String(DEFAULT_KEY_CHECK_MS) },
     egress: { type: 'string' },
     egress6: { type: 'string' },
     'egress-ports': { type: 'string' },
@@ -57,8 +58,14 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
     fail(`--allow-target/--deny-target: ${(err as Error).message}`);
   }
   const log = createLogger(values['log-level'], { role: 'exit', mode: 'reverse', exit: values.id });
+  const keyCheckMs = Number(values['link-keys-every-ms']);
+  if (!Number.isInteger(keyCheckMs) || keyCheckMs < 100 || keyCheckMs > 3_600_000) fail('--link-keys-every-ms must be 100-3600000 (how often the key dir is looked at for a promoted key)');
   // Its link identity (made on first start): presented as a client certificate, for ingresses that pin it.
-  const identity = values['state-dir'] ? loadOrCreateLinkIdentity(values['state-dir'], `hopgate reverse exit ${values.id}`) : undefined;
+  // Followed: after `hopgate link-key promote --dir` new links present the new key, without a restart.
+  const source = values['state-dir']
+    ? new LinkIdentitySource(values['state-dir'], `hopgate reverse exit ${values.id}`, (err) => log.warn({ err: err.message }, 'link identity unreadable; the key in force stays'))
+    : undefined;
+  const identity = source?.current();
   if (identity) process.stderr.write(`hopgate exit: link fingerprint ${identity.fingerprint} (pin it as linkFingerprint of exit ${values.id} on the ingress)\n`);
   const client = new ReverseExitClient({
     host: m[1]!.replace(/^\[|\]$/g, ''),
@@ -70,7 +77,8 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
     pool,
     mode,
     links,
-    identity,
+    identity: source,
+    keyCheckMs,
     egress: values.egress,
     egress6: values.egress6,
     egressPorts: portRange('--egress-ports', values['egress-ports']),

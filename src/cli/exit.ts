@@ -161,7 +161,7 @@ export async function exitCommand(argv: string[]): Promise<void> {
   let identity: LinkIdentity | undefined;
   let keys: ExitLinkKeys | undefined;
   if (linkAt) {
-    const source = new LinkIdentitySource(values['state-dir'], 'hopgate exit');
+    const source = new LinkIdentitySource(values['state-dir'], 'hopgate exit', (err) => log.warn({ err: err.message }, 'link identity unreadable; the key in force stays'));
     identity = source.current();
     links = await startExitLinks(config, { host: linkAt[1]!.replace(/^\[|\]$/g, ''), port: Number(linkAt[2]), identity, allowIngress: linkAllow, allowFrom }, log);
     // Pins from the control plane (when given) and a promoted key of its own, followed live.

@@ -127,7 +127,7 @@ export async function upCommand(argv: string[]): Promise<void> {
       const cfg = exitConfig({ host: ip, port: exitPort, egress: ip, egress6: ip6, allowFrom: ['127.0.0.1/32'], secretHash: exitHash, allowTargets: DEMO_TARGETS });
       const log = createLogger('warn', { role: 'exit', exit: id });
       const node = await Ingress.start(cfg, log);
-      const identity = new LinkIdentitySource(join(stateDir, 'exits', id), `hopgate up exit ${id}`);
+      const identity = new LinkIdentitySource(join(stateDir, 'exits', id), `hopgate up exit ${id}`, (err) => log.warn({ err: err.message }, 'link identity unreadable; the key in force stays'));
       // No ingress pinned yet: the pins come from the control plane below, before the ingress starts.
       const links = await startExitLinks(cfg, { host: ip, port: exitLinkPort, identity: identity.current(), allowIngress: [], allowFrom: ['127.0.0.1/32'] }, log).catch(async (err: unknown) => {
         await node.shutdown(0);

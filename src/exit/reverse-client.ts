@@ -13,6 +13,12 @@
  * exit keeps `links` of them, and each tunnel is one stream inside, checked and
  * answered as a request is. An older ingress answers without `link`: the
  * connection stays a work connection, as before.
+ *
+ * Key rotation (docs/EXITS.md "Link keys"): given its key dir (a LinkIdentitySource),
+ * the exit looks at it every `keyCheckMs` and at each dial. After `hopgate link-key
+ * promote` new connections present the new key; those on the previous key stay in
+ * use until as many on the new key are up, then drain (no new streams; live tunnels
+ * finish). A new key the ingress refuses (not pinned yet) leaves the old ones serving.
  */
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
@@ -31,7 +37,8 @@ import { LinkSession, type OpenRequest } from '../link/session.js';
 import type { LinkStream } from '../link/stream.js';
 import { LINK_TARGET_READS, relayStream } from './relay-stream.js';
 import { newUdpRelayCounters, relayUdpStream } from './relay-udp.js';
-import type { LinkIdentity } from '../link/identity.js';
+import { pipeBoth } from './pipe-both.js';
+import type { LinkIdentity, LinkIdentitySource } from '../link/identity.js';
 import { REVERSE_HEARTBEAT_MS } from '../shared/schema/ingress-config.js';
 
 export interface ReverseExitOptions {
@@ -49,8 +56,13 @@ export interface ReverseExitOptions {
   readonly mode?: 'link' | 'work';
   /** Links to keep in link mode (default 2; at least the ingress's workers, so that each holds one). */
   readonly links?: number;
-  /** This exit's link identity, presented as its TLS client certificate (the ingress may pin it: `linkFingerprint`). */
-  readonly identity?: LinkIdentity;
+  /**
+   * This exit's link identity, presented as its TLS client certificate (the ingress may pin it: `linkFingerprint`).
+   * A LinkIdentitySource (its key dir) is followed: a promoted key is taken without a restart.
+   */
+  readonly identity?: LinkIdentity | Pick<LinkIdentitySource, 'current'>;
+  /** How often a followed key dir is looked at (default 10 s; every dial looks too). */
+  readonly keyCheckMs?: number;
   /** Source address of connections to targets (what they see). */
   readonly egress?: string;
   /** IPv6 source address beside an IPv4 `egress` (dual stack); with only one of them, the other family is refused. */
@@ -75,11 +87,15 @@ interface Conn {
   buf: Buffer;
   /** Set once the ingress accepted this connection as a link: it is 'idle' (open for streams) until it drains. */
   link?: LinkSession;
+  /** The key it was dialled with: once another is in force, it is replaced. */
+  readonly fingerprint: string | undefined;
 }
 
 export const DEFAULT_LINKS = 2;
 /** Idle work connections kept in work mode. */
 export const DEFAULT_POOL = 8;
+/** How often a followed key dir is looked at, as a forward exit's `--link-keys-every-ms`. */
+export const DEFAULT_KEY_CHECK_MS = 10_000;
 
 const EMPTY = Buffer.alloc(0);
 const silent = { warn() {}, info() {}, error() {} };
@@ -90,6 +106,9 @@ export class ReverseExitClient {
   private readonly streams = new Set<LinkStream>();
   private failures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
+  private keyTimer: NodeJS.Timeout | undefined;
+  /** The key new connections present (last looked at). */
+  private keyInForce: string | undefined;
   private stopped = false;
   private heartbeatMs = 10_000;
   /** The ingress's latest TLS session ticket: the next work connections resume it (no certificate signature or check). */
@@ -108,8 +127,54 @@ export class ReverseExitClient {
   }
 
   start(): this {
+    this.keyInForce = this.identity()?.fingerprint;
+    const id = this.o.identity;
+    if (id && 'current' in id) {
+      this.keyTimer = setInterval(() => this.checkKey(), this.o.keyCheckMs ?? DEFAULT_KEY_CHECK_MS);
+      this.keyTimer.unref();
+    }
     this.refill();
     return this;
+  }
+
+  /** The identity in force (a followed key dir is read again when its file changed; a bad file keeps the one in force). */
+  private identity(): LinkIdentity | undefined {
+    const id = this.o.identity;
+    const now = id && 'current' in id ? id.current() : id;
+    if (now && now.fingerprint !== this.keyInForce && this.keyInForce !== undefined) {
+      this.log.info({ from: this.keyInForce, to: now.fingerprint }, 'link key promoted: new links present the new key; links on the old one drain once as many are up');
+      // A full pool on the new key, whoever noticed (this timer or a dial): those on the old key no longer count.
+      queueMicrotask(() => this.refill());
+    }
+    this.keyInForce = now?.fingerprint;
+    return now;
+  }
+
+  /** A promoted key is noticed here even when nothing dials. */
+  private checkKey(): void {
+    this.identity();
+  }
+
+  /** Dialled with a key that is no longer in force: replaced once enough on the current key are up. */
+  private stale(c: Conn): boolean {
+    return c.fingerprint !== this.keyInForce;
+  }
+
+  /**
+   * Connections on a previous key are withdrawn (links drain: their live tunnels finish) once the
+   * current key has a full pool: never before, so a new key the ingress refuses leaves them serving.
+   */
+  private retireStale(): void {
+    if (this.stopped) return;
+    const want = this.linkMode ? (this.o.links ?? DEFAULT_LINKS) : (this.o.pool ?? DEFAULT_POOL);
+    let fresh = 0;
+    for (const c of this.conns) if (c.state === 'idle' && !this.stale(c)) fresh++;
+    if (fresh < want) return;
+    for (const c of [...this.conns]) {
+      if (c.state !== 'idle' || !this.stale(c)) continue;
+      this.log.info({ key: c.fingerprint }, 'a connection on the previous link key withdrawn (its live tunnels finish)');
+      this.withdraw(c);
+    }
   }
 
   get idle(): number {
@@ -134,20 +199,33 @@ export class ReverseExitClient {
     return { idle: this.count('idle'), dialing: this.count('dialing'), withdrawing: this.count('withdrawing'), tunnels: this.activeTunnels, links: this.links };
   }
 
+  /** The key each connection was dialled with, and its state ('idle': takes streams): a key rotation's progress here. */
+  connectionKeys(): Array<{ fingerprint: string | undefined; state: State }> {
+    return [...this.conns].map((c) => ({ fingerprint: c.fingerprint, state: c.state }));
+  }
+
+  /** The fingerprint new connections present (undefined: no identity). */
+  get linkKey(): string | undefined {
+    return this.keyInForce;
+  }
+
   private get linkMode(): boolean {
     return (this.o.mode ?? 'link') === 'link';
   }
 
-  private count(state: State): number {
+  private count(state: State, currentKeyOnly = false): number {
     let n = 0;
-    for (const c of this.conns) if (c.state === state) n++;
+    for (const c of this.conns) if (c.state === state && !(currentKeyOnly && this.stale(c))) n++;
     return n;
   }
 
-  /** Open work connections until `pool` are idle or on their way; one at a time while the ingress keeps failing. */
+  /**
+   * Open work connections until `pool` are idle or on their way; one at a time while the ingress keeps failing.
+   * Only those on the key in force count: after a promotion, a full pool on the new key is dialled.
+   */
   private refill(): void {
     if (this.stopped || this.retryTimer) return;
-    let want = (this.linkMode ? (this.o.links ?? DEFAULT_LINKS) : (this.o.pool ?? DEFAULT_POOL)) - this.count('idle') - this.count('dialing');
+    let want = (this.linkMode ? (this.o.links ?? DEFAULT_LINKS) : (this.o.pool ?? DEFAULT_POOL)) - this.count('idle', true) - this.count('dialing', true);
     if (this.failures > 0) want = Math.min(want, 1 - this.count('dialing'));
     for (let i = 0; i < want; i++) this.dial();
   }
@@ -165,6 +243,7 @@ export class ReverseExitClient {
 
   private dial(): void {
     const o = this.o;
+    const identity = this.identity();
     const socket = tlsConnect({
       host: o.host,
       port: o.port,
@@ -173,13 +252,13 @@ export class ReverseExitClient {
       // An IP in --connect-to is checked against the certificate's IP SANs (SNI carries names only).
       minVersion: 'TLSv1.2',
       // With an identity, no resumption: a resumed session may not carry the client certificate the ingress checks.
-      session: o.identity ? undefined : this.session,
-      ...(o.identity ? { key: o.identity.key, cert: o.identity.cert } : {}),
+      session: identity ? undefined : this.session,
+      ...(identity ? { key: identity.key, cert: identity.cert } : {}),
       // Half-close passes through a tunnel (TLSSocket honours it; the typings omit it).
       ...({ allowHalfOpen: true } as object),
     });
     socket.on('session', (ticket: Buffer) => (this.session = ticket));
-    const conn: Conn = { socket, state: 'dialing', buf: EMPTY };
+    const conn: Conn = { socket, state: 'dialing', buf: EMPTY, fingerprint: identity?.fingerprint };
     this.conns.add(conn);
     socket.setNoDelay(true);
     let registered = false;
@@ -233,12 +312,18 @@ export class ReverseExitClient {
             socket.setTimeout(Math.ceil(this.heartbeatMs * 2.5), () => socket.destroy());
             this.readyResolve();
             if (this.stopped) this.withdraw(conn);
-            else this.refill();
+            else {
+              this.refill();
+              this.retireStale();
+            }
             continue;
           }
           const res = p.mode === 'response' ? parseResponse(p) : undefined;
           this.lastRefusal = res && !res.ok ? `${res.code}: ${res.message}` : `unexpected ${p.mode} packet`;
-          this.log.error({ ingress: `${o.host}:${o.port}`, reason: this.lastRefusal }, 'ingress refused this exit');
+          // Refused on a promoted key while the previous key's connections still serve: the usual mistake is a key not pinned yet.
+          const oldServe = [...this.conns].some((c) => c.state === 'idle' && c.fingerprint !== conn.fingerprint);
+          const what = oldServe ? 'ingress refused this exit on its new link key; connections on the previous key keep serving (pin the new key: nextLinkFingerprint)' : 'ingress refused this exit';
+          this.log.error({ ingress: `${o.host}:${o.port}`, reason: this.lastRefusal, key: conn.fingerprint }, what);
           return void socket.destroy();
         }
         if (p.mode === 'heartbeat') {
@@ -301,7 +386,10 @@ export class ReverseExitClient {
     });
     this.readyResolve();
     if (this.stopped) this.withdraw(conn);
-    else this.refill();
+    else {
+      this.refill();
+      this.retireStale();
+    }
   }
 
   /** One stream: the same checks and answers as a request on a work connection, then relayed. */
@@ -385,7 +473,8 @@ export class ReverseExitClient {
     conn.state = 'withdrawing';
     if (conn.link) return conn.link.drain('exit draining'); // live streams finish; the link closes after them
     conn.socket.write(withdrawPacket());
-    setTimeout(() => conn.socket.destroy(), 2000).unref();
+    // Unanswered after 2 s: gone. Not once a request that crossed the withdrawal made it a tunnel (state busy).
+    setTimeout(() => conn.state === 'withdrawing' && conn.socket.destroy(), 2000).unref();
   }
 
   /**
@@ -396,6 +485,7 @@ export class ReverseExitClient {
   async stop(drainMs: number = LIMITS.drainTimeoutMs): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    clearInterval(this.keyTimer);
     for (const c of [...this.conns]) {
       if (c.state === 'idle') this.withdraw(c);
       else if (c.state === 'dialing') c.socket.destroy();
@@ -408,28 +498,4 @@ export class ReverseExitClient {
       else c.socket.destroy();
     }
   }
-}
-
-/** Relay both ways with backpressure and half-close; an idle timer; a reset on one side resets the other. */
-function pipeBoth(a: Socket, b: Socket, idleMs: number): void {
-  const done = (): void => {
-    a.destroy();
-    b.destroy();
-  };
-  for (const [src, dst] of [[a, b], [b, a]] as const) {
-    src.on('data', (chunk: Buffer) => {
-      if (!dst.write(chunk)) src.pause();
-    });
-    dst.on('drain', () => src.resume());
-    src.on('end', () => dst.end());
-    src.on('error', done);
-    src.once('close', (hadError: boolean) => {
-      if (hadError) return done();
-      // Closed cleanly: the other side has our FIN; it must not outlive us idle.
-      if (!dst.destroyed) dst.setTimeout(idleMs, done);
-    });
-  }
-  a.setTimeout(idleMs, done);
-  a.resume();
-  b.resume();
 }

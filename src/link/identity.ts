@@ -6,7 +6,7 @@
  * the pin check, which runs before a single link byte is written or read.
  */
 import { execFileSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createFileAtomic } from '../shared/state-file.js';
 import { tmpdir } from 'node:os';
@@ -103,6 +103,11 @@ export function promoteNextLinkIdentity(dir: string): LinkIdentity | undefined {
  * A node's identity file, read again when it changed (a promoted key is a new
  * file): what a process dials or serves with after `hopgate link-key promote`,
  * without a restart. A stat per call; callers call it per new link, not per byte.
+ *
+ * Once running, a file that changed into something unusable (garbage, a key that
+ * does not match its certificate, the file gone) does not replace the identity in
+ * force: links keep working on it, `onUnreadable` hears of each bad version once,
+ * and the next good version is taken. Only the first read may make a new key.
  */
 export class LinkIdentitySource {
   private cached: LinkIdentity;
@@ -110,7 +115,8 @@ export class LinkIdentitySource {
 
   constructor(
     readonly dir: string,
-    private readonly commonName: string,
+    commonName: string,
+    private readonly onUnreadable?: (err: Error) => void,
   ) {
     this.cached = loadOrCreateLinkIdentity(dir, commonName);
     this.stamp = this.statStamp();
@@ -120,8 +126,15 @@ export class LinkIdentitySource {
   current(): LinkIdentity {
     const stamp = this.statStamp();
     if (stamp !== this.stamp) {
-      this.cached = loadOrCreateLinkIdentity(this.dir, this.commonName);
+      // Remembered either way: a bad version is read (and reported) once, not at every dial.
       this.stamp = stamp;
+      const file = join(this.dir, LINK_IDENTITY_FILE);
+      try {
+        this.cached = parseIdentityPem(readFileSync(file, 'utf8'), file);
+      } catch (err) {
+        const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? new Error(`${file}: gone`) : (err as Error);
+        this.onUnreadable?.(new Error(`${why.message}; the key in force (${this.cached.fingerprint}) stays`));
+      }
     }
     return this.cached;
   }
@@ -147,7 +160,17 @@ function parseIdentityPem(text: string, file: string): LinkIdentity {
   const key = /-----BEGIN (?:EC |)PRIVATE KEY-----[\s\S]+?-----END (?:EC |)PRIVATE KEY-----\n?/.exec(text)?.[0];
   const cert = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/.exec(text)?.[0];
   if (!key || !cert) throw new Error(`${file}: not a link identity (want a private key and a certificate, PEM)`);
-  return { key, cert, fingerprint: fingerprintOf(cert) };
+  let x509: X509Certificate;
+  let matches: boolean;
+  try {
+    x509 = new X509Certificate(cert);
+    matches = x509.checkPrivateKey(createPrivateKey(key));
+  } catch (err) {
+    throw new Error(`${file}: not a link identity (${(err as Error).message})`, { cause: err });
+  }
+  // Checked here, not at the first TLS handshake: a mismatched pair would make every dial throw.
+  if (!matches) throw new Error(`${file}: the private key does not match the certificate`);
+  return { key, cert, fingerprint: x509.fingerprint256 };
 }
 
 /** A SHA-256 fingerprint as pinned in configurations: 32 hex bytes, colons optional. */

@@ -149,7 +149,7 @@ class ControlledIngressNode implements ControlledIngress {
     // Every node has a link identity: the control plane records its fingerprint (acks) and exits pin it.
     const links = o.links ?? { identityDir: join(resolve(o.stateDir), 'link') };
     try {
-      this.linkIdentity = new LinkIdentitySource(links.identityDir, 'hopgate ingress');
+      this.linkIdentity = new LinkIdentitySource(links.identityDir, 'hopgate ingress', (err) => this.log.warn({ err: err.message }, 'link identity unreadable; the key in force stays'));
     } catch (err) {
       // An unwritable state dir never stops the node (as for its other files): no links, exits are dialled over SOCKS5.
       this.log.warn({ dir: links.identityDir, err: String(err) }, 'link identity unavailable: links to exits off');

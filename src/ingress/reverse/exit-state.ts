@@ -58,6 +58,8 @@ export class ExitState {
   udpRefused = 0;
   /** The certificate each link and registered connection came with: a retired key's are let go. */
   readonly peers = new Map<LinkSession | WorkConn, string>();
+  /** The certificate each open link came with, kept while it drains (peers lets a retired key's go): which keys still carry tunnels. */
+  readonly linkKeys = new WeakMap<LinkSession, string>();
   /** HMAC of the last token that verified against `config.tokenHash` (scrypt paid once). */
   verifiedMac: Buffer | undefined;
   from: CidrSet;

@@ -193,6 +193,12 @@ export class ReverseRegistry {
     return { exits, registered: this.registered, refused: this.refused };
   }
 
+  /** The key each open link of exit `id` came with; `open`: it takes new streams (false: draining). A rotation's progress. */
+  linkKeys(id: string): Array<{ fingerprint: string; open: boolean }> {
+    const st = this.states.get(id);
+    return st ? [...st.openLinks].map((l) => ({ fingerprint: st.linkKeys.get(l) ?? '', open: st.links.has(l) })) : [];
+  }
+
   idleCount(id: string): number {
     const st = this.states.get(id);
     return st ? st.idle.size + st.links.size : 0;
@@ -327,6 +333,7 @@ export class ReverseRegistry {
     st.linkConnects++;
     st.peers.delete(conn);
     st.peers.set(link, peerFingerprint(conn.socket) ?? '');
+    st.linkKeys.set(link, st.peers.get(link)!);
     link.on('stream', (s) => s.refuse('BAD_REQUEST', 'an ingress takes no streams from a reverse exit'));
     link.on('goaway', () => st.links.delete(link) && this.changed());
     link.on('close', (err) => {
