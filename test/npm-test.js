@@ -7,8 +7,10 @@
  * instead of after the whole type check. Then one TypeScript program per tsconfig (the server's and the
  * dashboard's) is type-checked here with the compiler API, and ESLint's typed rules use those programs
  * (parserOptions.programs) instead of building both again (~30 s of CPU); ESLint lints exactly what
- * `npm run lint` lints, with the same config. Both run in this process while the test files run in
- * theirs: those leave part of the two cores idle while they wait on sockets and timers. The tests'
+ * `npm run lint` lints, with the same config. Both are incremental (test/npm-test-check.js): what the
+ * last `tsc -p` or npm test found in files nothing changed is reused from dist/cache/, which is why
+ * that folder survives the emptying of dist/ below. Both run in this process while the test files run
+ * in theirs: those leave part of the two cores idle while they wait on sockets and timers. The tests'
  * output streams as it comes; the checkers' output is printed after it.
  *
  * The test files are named one by one (every *.test.js under dist/src and dist/test): given a folder,
@@ -16,21 +18,15 @@
  * names it is given and starts them in that order (so a list ordered longest-first changes nothing).
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import process from 'node:process';
 import { URL, fileURLToPath } from 'node:url';
 import ts from 'typescript';
-import { ESLint } from 'eslint';
+import { CONFIGS, checkAndLint, parseConfig, report } from './npm-test-check.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 process.chdir(root);
-
-/** A tsconfig parsed, or undefined after printing why not. */
-function parseConfig(config) {
-  const host = { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => report([d]) };
-  return ts.getParsedCommandLineOfConfigFile(config, {}, host);
-}
 
 /**
  * Emit one tsconfig's files file by file, without type information (ts.transpileModule): ~10 s of CPU
@@ -57,23 +53,6 @@ function transpile(parsed) {
   return false;
 }
 
-/** Type-check one tsconfig's program, as `tsc -p CONFIG --noEmit` would: the program when it passes, and its errors. */
-function check(parsed) {
-  const program = ts.createProgram({ rootNames: parsed.fileNames, options: parsed.options, projectReferences: parsed.projectReferences, configFileParsingDiagnostics: parsed.errors });
-  const diagnostics = ts.getPreEmitDiagnostics(program);
-  return diagnostics.length === 0 ? { program, output: '' } : { program: undefined, output: formatted(diagnostics) };
-}
-
-function formatted(diagnostics) {
-  const host = { getCanonicalFileName: (f) => f, getCurrentDirectory: () => root, getNewLine: () => '\n' };
-  const format = process.stdout.isTTY ? ts.formatDiagnosticsWithColorAndContext : ts.formatDiagnostics;
-  return format(diagnostics, host);
-}
-
-function report(diagnostics) {
-  process.stdout.write(formatted(diagnostics));
-}
-
 /** A checker's result: its label, exit status and output. */
 function run(label, command, args, stream) {
   return new Promise((resolve) => {
@@ -86,18 +65,6 @@ function run(label, command, args, stream) {
   });
 }
 
-async function lint(programs) {
-  try {
-    const eslint = new ESLint({ overrideConfig: [{ files: ['**/*.ts'], languageOptions: { parserOptions: { projectService: false, programs } } }] });
-    const results = await eslint.lintFiles(['.']);
-    const output = await (await eslint.loadFormatter('stylish')).format(results);
-    const errors = results.reduce((n, r) => n + r.errorCount + r.fatalErrorCount, 0);
-    return { label: 'eslint', code: errors > 0 ? 1 : 0, output };
-  } catch (err) {
-    return { label: 'eslint', code: 2, output: `${err.stack ?? String(err)}\n` };
-  }
-}
-
 function testFiles(dir) {
   return readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' })
     .filter((f) => f.endsWith('.test.js'))
@@ -105,8 +72,11 @@ function testFiles(dir) {
     .sort();
 }
 
-rmSync(join(root, 'dist'), { recursive: true, force: true });
-const configs = ['tsconfig.json', 'src/control/dashboard/ui/tsconfig.json'].map(parseConfig);
+// Nothing stale from an earlier build (a deleted source's test file would run): everything but the checkers' records.
+if (existsSync(join(root, 'dist'))) {
+  for (const e of readdirSync(join(root, 'dist'))) if (e !== 'cache') rmSync(join(root, 'dist', e), { recursive: true, force: true });
+}
+const configs = CONFIGS.map(parseConfig);
 if (!configs.every((c) => c !== undefined && transpile(c))) {
   process.stdout.write('\n# npm test failed: tsc\n');
   process.exit(1);
@@ -116,10 +86,7 @@ const concurrency = process.env.HOPGATE_TEST_CONCURRENCY ?? '4';
 const tests = run('tests', process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-force-exit', ...testFiles('dist/src'), ...testFiles('dist/test')], true);
 const deps = run('dependency rules', join(root, 'node_modules/.bin/depcruise'), ['src', 'test', 'bench', '--config', '.dependency-cruiser.cjs', '--output-type', 'err'], false);
 // The type check, then ESLint with its programs, here while the test files run in theirs.
-const checked = configs.map(check);
-const programs = checked.map((c) => c.program).filter((p) => p !== undefined);
-const typed = { label: 'tsc', code: programs.length === configs.length ? 0 : 1, output: checked.map((c) => c.output).join('') };
-const linted = typed.code === 0 ? await lint(programs) : { label: 'eslint', code: 1, output: 'not run: the type check failed\n' };
+const [typed, linted] = await checkAndLint(configs);
 
 const results = [await tests, typed, linted, await deps];
 for (const r of results.slice(1)) process.stdout.write(`\n# ${r.label}: ${r.code === 0 ? 'ok' : `FAILED (exit ${r.code})`}\n${r.output}`);

@@ -30,6 +30,7 @@ import { createLogger } from '../shared/log.js';
 import { boundPort } from '../shared/listen.js';
 import { createServer } from 'node:net';
 import { humanBanner, type UpContract } from './up-banner.js';
+import { TEST_HASH_COST_ENV, testHashCost } from './test-hash-cost.js';
 
 export type { UpContract } from './up-banner.js';
 
@@ -99,8 +100,16 @@ export async function upCommand(argv: string[]): Promise<void> {
   const stateDir = resolve(values['state-dir']);
   mkdirSync(stateDir, { recursive: true, mode: 0o700 }); // credentials, tokens and the database live here
 
+  let cost: ReturnType<typeof testHashCost>;
+  try {
+    cost = testHashCost(process.env[TEST_HASH_COST_ENV]);
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  if (cost) process.stderr.write(`hopgate up: ${TEST_HASH_COST_ENV}=${cost.ln}: the demo's password, exit secret and reverse token are hashed at a test cost (production: 15); for tests only\n`);
+
   const demo = demoCredentials(stateDir);
-  demo.hash ??= await hashPassword(demo.password);
+  demo.hash ??= await hashPassword(demo.password, cost);
   saveDemo(stateDir, demo);
   const tls = ensureSelfSignedCert(join(stateDir, 'tls'));
 
@@ -111,10 +120,10 @@ export async function upCommand(argv: string[]): Promise<void> {
   saveDemo(stateDir, demo);
   if (!demo.reverseToken || !demo.reverseTokenHash) {
     demo.reverseToken = generateExitToken();
-    demo.reverseTokenHash = await hashPassword(demo.reverseToken);
+    demo.reverseTokenHash = await hashPassword(demo.reverseToken, cost);
   }
   saveDemo(stateDir, demo);
-  const exitHash = await hashPassword(secret);
+  const exitHash = await hashPassword(secret, cost);
   // Dual stack when this host has IPv6 loopback: every exit also egresses from ::1, so IPv6 targets work.
   const ip6 = (await hasLoopback6()) ? '::1' : undefined;
   // Links (issue 19): the ingress and each exit have an identity in the state dir (made on the first

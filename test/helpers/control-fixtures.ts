@@ -71,7 +71,7 @@ export async function postgresDb(): Promise<TestDb> {
   const url = new URL(PG_URL);
   url.searchParams.set('schema', schema);
   const run = async <T>(text: string, params: unknown[] = [], searchPath = true): Promise<T[]> => {
-    const c = new pg.Client({ connectionString: PG_URL });
+    const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 10_000 });
     await c.connect();
     try {
       if (searchPath) await c.query(`SET search_path TO "${schema}"`);
@@ -85,10 +85,39 @@ export async function postgresDb(): Promise<TestDb> {
     dialect: 'postgres',
     query: (text, params) => run(text, params),
     write: async (text, params) => void (await run(text, params)),
-    async cleanup() {
-      await run(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`, [], false);
-    },
+    cleanup: () => dropSchema(schema),
   };
+}
+
+/**
+ * DROP SCHEMA … CASCADE waits for every lock on the schema's tables, by default without end: a session
+ * a test left behind inside a transaction (a replica killed mid-query, a forwarder cut) holds one, and
+ * an `after` hook sat there for minutes (control-pg-outage, 398 s). The schema's name is this run's own,
+ * so every session holding a lock in it is too: ended first; the wait is bounded (lock_timeout), and a
+ * session that took a lock meanwhile is ended on the next of three tries, after which the error stands.
+ */
+async function dropSchema(schema: string): Promise<void> {
+  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 10_000 });
+  c.on('error', () => undefined); // a dropped connection fails the query in flight
+  await c.connect();
+  try {
+    await c.query(`SET lock_timeout = '10s'`);
+    for (let attempt = 1; ; attempt++) {
+      await c.query(
+        `SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_class r ON r.oid = l.relation JOIN pg_namespace n ON n.oid = r.relnamespace
+         WHERE n.nspname = $1 AND l.pid <> pg_backend_pid()`,
+        [schema],
+      );
+      try {
+        await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        return;
+      } catch (err) {
+        if ((err as { code?: string }).code !== '55P03' || attempt >= 3) throw err; // 55P03: lock_not_available
+      }
+    }
+  } finally {
+    await c.end().catch(() => undefined);
+  }
 }
 
 export interface DialectCase {

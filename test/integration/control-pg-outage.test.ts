@@ -18,6 +18,7 @@ import { startTcpForwarder, type TcpForwarder } from '../helpers/tcp-forwarder.j
 import type { ControlledIngress } from '../../src/processes/controlled-ingress.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';
 import { eventually } from '../helpers/eventually.js';
+import { teardown } from '../helpers/teardown.js';
 
 const pgCase = (await dialects()).find((d) => d.name === 'postgres')!;
 const WAIT_MS = 1000;
@@ -50,14 +51,17 @@ describe('control-plane replicas through a PostgreSQL outage', { skip: pgCase.sk
     ings.push(await startLinkedIngress(b.url, await makeNode(a.api, 'edge-1'), dirs[2]!.path));
     ings.push(await startLinkedIngress(a.url, await makeNode(b.api, 'edge-2'), dirs[3]!.path));
   });
-  after(async () => {
-    for (const i of ings) await i.stop();
-    await a?.stop();
-    await b?.close();
-    await fwd?.close();
-    await tdb?.cleanup();
-    for (const d of dirs) d.remove();
-  });
+  // Each step bounded and named (it once sat 398 s here with nothing to wait for).
+  after(() =>
+    teardown([
+      ...ings.map((i, n) => [`ingress ${n + 1} stop`, () => i.stop()] as const),
+      ['replica A (process) stop', () => a?.stop()],
+      ['replica B close', () => b?.close()],
+      ['forwarder close', () => fwd?.close()],
+      ['test schema cleanup', () => tdb?.cleanup()],
+      ['temp dirs', () => dirs.forEach((d) => d.remove())],
+    ]),
+  );
 
   it('before: a change through one replica reaches an ingress on the other', async () => {
     await changeReaches(a, ings[0]!, bobId, 11);

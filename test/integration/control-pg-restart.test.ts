@@ -17,6 +17,7 @@ import { privatePostgresUnavailable, startPrivatePostgres, type PrivatePostgres 
 import type { ControlledIngress } from '../../src/processes/controlled-ingress.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';
 import { eventually } from '../helpers/eventually.js';
+import { teardown } from '../helpers/teardown.js';
 
 const WAIT_MS = 1000;
 
@@ -41,13 +42,16 @@ describe('control-plane replicas through a real PostgreSQL restart', { skip: pri
     ings.push(await startLinkedIngress(a.url, await makeNode(b.api, 'edge-2'), dirs[3]!.path));
     await changeReaches(a, ings[0]!, bobId, 5);
   });
-  after(async () => {
-    for (const i of ings) await i.stop();
-    await a?.stop();
-    await b?.close();
-    await pg?.destroy();
-    for (const d of dirs) d.remove();
-  });
+  // Each step bounded and named: a close() behind a query that never returns would otherwise wait without end.
+  after(() =>
+    teardown([
+      ...ings.map((i, n) => [`ingress ${n + 1} stop`, () => i.stop()] as const),
+      ['replica A (process) stop', () => a?.stop()],
+      ['replica B close', () => b?.close()],
+      ['private PostgreSQL destroy', () => pg?.destroy()],
+      ['temp dirs', () => dirs.forEach((d) => d.remove())],
+    ]),
+  );
 
   for (const [n, mode] of [[1, 'fast'], [2, 'immediate']] as const) {
     it(`stop (${mode}) and start: no crash, 503 while down, everything resumes`, async () => {

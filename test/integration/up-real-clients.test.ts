@@ -55,7 +55,7 @@ async function startUp(): Promise<{ proc: ChildProcess; contract: UpContract }> 
     cli, 'up', '--json', '--state-dir', state, '--ports', `${BASE}-${BASE + 9}`, '--workers', '2',
     '--control-port', String(BASE + 700), '--admin-port', String(BASE + 790), '--demo-port', String(BASE + 780),
     '--exit-port', String(BASE + 11), '--tunnel-port', String(BASE + 443),
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOPGATE_TEST_SCRYPT_LN: '10' } }); // the demo's hashes at a test cost (src/cli/test-hash-cost.ts)
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const line = await new Promise<string>((resolve, reject) => {

@@ -6,7 +6,15 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 
 const KEYLEN = 32;
-const DEFAULT = { ln: 15, r: 8, p: 1 };
+
+/** N = 2^ln, block size r, parallelism p. */
+export interface ScryptCost {
+  readonly ln: number;
+  readonly r: number;
+  readonly p: number;
+}
+
+const DEFAULT: ScryptCost = { ln: 15, r: 8, p: 1 };
 
 function scryptAsync(password: string, salt: Buffer, ln: number, r: number, p: number): Promise<Buffer> {
   const N = 1 << ln;
@@ -15,7 +23,7 @@ function scryptAsync(password: string, salt: Buffer, ln: number, r: number, p: n
   );
 }
 
-export async function hashPassword(password: string, cost = DEFAULT): Promise<string> {
+export async function hashPassword(password: string, cost: ScryptCost = DEFAULT): Promise<string> {
   const salt = randomBytes(16);
   const key = await scryptAsync(password, salt, cost.ln, cost.r, cost.p);
   return `$scrypt$ln=${cost.ln},r=${cost.r},p=${cost.p}$${salt.toString('base64')}$${key.toString('base64')}`;
