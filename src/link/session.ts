@@ -28,7 +28,6 @@ import {
 } from '../protocol/link/codec.js';
 import { isValidDomain } from '../protocol/address.js';
 import { isSlabPiece, slabSent } from '../shared/net/read-buffers.js';
-import { keepYoungGenerationSmall } from '../shared/runtime/young-generation.js';
 import { LinkError } from './errors.js';
 import { LinkStream, type DatagramCounts, type StreamHost } from './stream.js';
 
@@ -122,8 +121,6 @@ export class LinkSession extends EventEmitter implements StreamHost {
 
   constructor(socket: Duplex, opts: LinkOptions) {
     super();
-    // A process moving link traffic must not let V8 grow its young generation (the reason is there).
-    keepYoungGenerationSmall();
     this.socket = socket;
     this.name = opts.name ?? 'link';
     this.window = opts.window ?? DEFAULT_WINDOW;

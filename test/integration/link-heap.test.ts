@@ -1,26 +1,40 @@
 /**
- * A process carrying a link keeps V8's young generation at its initial size (src/shared/runtime/
- * young-generation.ts): grown to its maximum it kept V8 collecting the whole heap every ~80 ms on a
- * link download (docs/BENCHMARKS.md, "Link bulk: garbage"). Its own file: the setting is per process.
+ * A hopgate process keeps V8's young generation at its initial size (src/shared/runtime/
+ * young-generation.ts, set by src/cli/main.ts before any traffic): grown to its maximum it kept V8
+ * collecting the whole heap every ~80 ms on a link download (docs/BENCHMARKS.md, "Link bulk:
+ * garbage"). Checked in a child process that loads the CLI entry, as `hopgate` does.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { getHeapSpaceStatistics } from 'node:v8';
-import { linkPair } from '../helpers/link-pair.js';
+import { execFile } from 'node:child_process';
+import { join, dirname } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const newSpaceMiB = (): number => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')!.space_size / 1024 / 1024;
+const main = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js')).href;
 
-test('once a link session exists, allocation that grows the young generation by default leaves it at its initial size', async () => {
-  const pair = await linkPair();
-  try {
-    // Objects that live a little while, as in-flight chunks do: without the setting this grows new space to 32 MiB.
-    const keep: object[] = [];
-    for (let i = 0; i < 3_000_000; i++) {
-      keep.push({ a: i, b: [i] });
-      if (keep.length > 200_000) keep.splice(0, 100_000);
-    }
-    assert.ok(newSpaceMiB() <= 4, `new space ${newSpaceMiB().toFixed(1)} MiB`);
-  } finally {
-    await pair.close();
-  }
+/** Objects that live a little while, as in-flight chunks do, then the size of new space in MiB. */
+const CHILD = `
+const { getHeapSpaceStatistics } = await import('node:v8');
+if (process.env.LOAD_MAIN) await import(process.env.LOAD_MAIN);
+const keep = [];
+for (let i = 0; i < 3000000; i++) { keep.push({ a: i, b: [i] }); if (keep.length > 200000) keep.splice(0, 100000); }
+process.stderr.write('NEWSPACE ' + getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size / 1048576 + '\\n');
+`;
+
+function newSpaceMiB(loadMain: boolean): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env, ...(loadMain ? { LOAD_MAIN: main } : {}) };
+    // The CLI with no command prints its usage and returns; the allocation runs after it.
+    execFile(process.execPath, ['--input-type=module', '-e', CHILD], { env, timeout: 60_000 }, (err, _out, stderr) => {
+      const m = /NEWSPACE ([\d.]+)/.exec(stderr);
+      if (!m) return reject(err ?? new Error(`no figure: ${stderr}`));
+      resolve(Number(m[1]));
+    });
+  });
+}
+
+test('a process started through the CLI keeps its young generation at its initial size under allocation that grows it otherwise', async () => {
+  const [plain, cli] = await Promise.all([newSpaceMiB(false), newSpaceMiB(true)]);
+  assert.ok(plain >= 16, `without the CLI the same allocation grows new space (${plain} MiB): the check can fail`);
+  assert.ok(cli <= 4, `new space ${cli} MiB in a process that loaded the CLI`);
 });

@@ -1,5 +1,7 @@
 /**
- * V8's young generation, kept at its initial size in processes that carry links (issue 19).
+ * V8's young generation, kept at its initial size in every hopgate process (issue 19): set by the
+ * CLI (src/cli/main.ts) before any traffic, because V8 never shrinks a young generation once grown
+ * (set at the first link session instead, an ingress that had grown it on other traffic kept it).
  *
  * V8 starts an old-generation collection (marking the whole heap) whenever the room left under
  * the old generation's limit is smaller than the young generation. A hopgate process has a small
@@ -16,7 +18,7 @@ import { setFlagsFromString } from 'node:v8';
 
 let applied = false;
 
-/** Keep the young generation from growing, once per process (idempotent). */
+/** Keep the young generation from growing, once per process (idempotent); call before any traffic. */
 export function keepYoungGenerationSmall(): void {
   if (applied) return;
   applied = true;
