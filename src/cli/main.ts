@@ -1,10 +1,6 @@
 #!/usr/bin/env node
 /** `hopgate <command>`: one CLI for every process of the network. */
 import { dispatch } from './dispatch.js';
-import { keepYoungGenerationSmall } from '../shared/runtime/young-generation.js';
-
-// Before any traffic: V8 never shrinks a young generation once grown (src/shared/runtime/young-generation.ts).
-keepYoungGenerationSmall();
 
 /** A port another process holds is the operator's to resolve, not a crash: one line naming it. */
 function portTaken(err: unknown): string | undefined {
