@@ -9,7 +9,7 @@
  *
  * Per subject and round: bulk MB/s with 1 and 8 streams and CPU µs per MB
  * (user + system of the ingress and the exit from /proc over the whole load
- * process, divided by every byte it received), read and write system calls
+ * process, divided by every byte it received; a second table splits it per process), read and write system calls
  * per MB (/proc/PID/io, which load does not change), minor page faults per MB (per round,
  * on stderr), 64 B echo p50/p99 and CPU µs
  * per echo. CPU per MB and the echo distributions are what a loaded machine
@@ -143,11 +143,14 @@ async function main(): Promise<void> {
       const row: Row = {};
       for (const streams of [1, 8]) {
         const c0 = cpuUs(s.pids);
+        const each0 = s.pids.map((p) => cpuUs([p]));
         const k0 = ioCalls(s.pids);
         const f0 = minorFaults(s.pids);
         const r = await load({ kind: 'bulk', via: s.via, source: t.source, streams, ms: MS });
         row[`bulk${streams}`] = r.mbPerSec!;
         row[`cpuMb${streams}`] = (cpuUs(s.pids) - c0) / Math.max(1e-9, r.mb!);
+        // Per process too (ingress, exit): one side's change is not lost in the other's noise.
+        s.pids.forEach((p, i) => (row[`cpuMb${streams}_${i}`] = (cpuUs([p]) - each0[i]!) / Math.max(1e-9, r.mb!)));
         row[`callsMb${streams}`] = (ioCalls(s.pids) - k0) / Math.max(1e-9, r.mb!);
         // Per round only (stderr): fresh memory touched per MB, which copies into new buffers cost.
         row[`faultsMb${streams}`] = (minorFaults(s.pids) - f0) / Math.max(1e-9, r.mb!);
@@ -184,6 +187,11 @@ async function main(): Promise<void> {
         `${fmt(med(n, 'bulk8'))} (${ratio(med(n, 'bulk8'), med('direct', 'bulk8'))}) | ${cpu('cpuMb8')} | ${s.pids.length ? fmt(med(n, 'callsMb8')) : '–'} | ` +
         `${fmt(med(n, 'echoP50'))} (+${fmt(med(n, 'echoP50') - med('direct', 'echoP50'))}; ${each(n, 'echoP50')}) / ${fmt(med(n, 'echoP99'))} | ${s.pids.length ? fmt(med(n, 'cpuEcho')) : '–'} |`,
     );
+  }
+  out.push('', 'CPU µs per MB by process (medians; each round in brackets):', '', '| subject | 1 stream: ingress | exit | 8 streams: ingress | exit |', '|---|---|---|---|---|');
+  for (const s of subjects.filter((x) => x.pids.length === 2)) {
+    const c = (k: string): string => `${fmt(med(s.name, k))} (${each(s.name, k)})`;
+    out.push(`| ${s.name} | ${c('cpuMb1_0')} | ${c('cpuMb1_1')} | ${c('cpuMb8_0')} | ${c('cpuMb8_1')} |`);
   }
   process.stdout.write(out.join('\n') + '\n');
 }

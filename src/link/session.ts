@@ -27,6 +27,7 @@ import {
   type Frame,
 } from '../protocol/link/codec.js';
 import { isValidDomain } from '../protocol/address.js';
+import { isSlabPiece, slabSent } from '../shared/net/read-buffers.js';
 import { LinkError } from './errors.js';
 import { LinkStream, type DatagramCounts, type StreamHost } from './stream.js';
 
@@ -395,8 +396,13 @@ export class LinkSession extends EventEmitter implements StreamHost {
   }
 
   private readonly sink = (bytes: Buffer, payload?: boolean): void => {
-    this.socket.write(bytes);
     if (payload) this.bytesSent += bytes.length;
+    // An exit's target read into a slab: once the TLS socket has taken these bytes (its write
+    // callback), the slab may be reused for later reads instead of a fresh one (read-buffers.ts).
+    if (payload && isSlabPiece(bytes)) this.socket.write(bytes, (err?: Error | null) => {
+        if (!err) slabSent(bytes);
+      });
+    else this.socket.write(bytes);
   };
 
   private flush(): void {

@@ -85,43 +85,117 @@ function onRead(socket: ReadingSocket, st: ReadState, n: number, buf: Buffer): b
   return false;
 }
 
+/** Slabs cut for reads (connectSlabReading) over the process's life: fresh ones, and ones reused. */
+export const slabCounts = { cut: 0, reused: 0 };
+
 /** Reads into slabs: the room a slab must have left to take the next read, else a fresh one is cut. */
 const SLAB_MIN_ROOM = 64 * 1024;
 
 /**
- * `net.connect` whose large reads land in slabs of `slabBytes` that are never reused: each read
- * takes the next part of the socket's slab, and the chunk handed on is a view of it. For a
- * socket relayed to a link stream (issue 19), which keeps what it is written until the peer's
- * window and the TLS socket take it, so reusing a buffer (connectReading) is not safe there.
- * A download then reads up to 256 KiB per call instead of libuv's 64 KiB: a quarter of the
+ * Sent slabs kept for reuse, per size: at most this many (4 MiB of 256 KiB slabs) wait idle; more
+ * are left to the GC. A download needs about as many as its window and send buffers hold in flight.
+ */
+const FREE_SLABS_MAX = 16;
+
+/**
+ * A slab's bytes still out: read into it and not yet written onward whole (`slabSent`). A slab
+ * returns to the free list once the socket reads into it no more and none are out. Bytes that are
+ * dropped instead of sent (a stream reset, a concatenating read()) never come back: their slab is
+ * simply left to the GC, never reused while anything may still point into it.
+ */
+interface SlabState {
+  readonly slab: Buffer;
+  out: number;
+  reading: boolean;
+  /** A piece came back twice or from nowhere: never reuse this one. */
+  spoiled: boolean;
+}
+
+const slabStates = new WeakMap<ArrayBufferLike, SlabState>();
+const freeSlabs = new Map<number, Buffer[]>();
+
+function takeSlab(bytes: number): SlabState {
+  const reuse = freeSlabs.get(bytes)?.pop();
+  const slab = reuse ?? Buffer.allocUnsafeSlow(bytes);
+  if (reuse) slabCounts.reused++;
+  else slabCounts.cut++;
+  const st: SlabState = { slab, out: 0, reading: true, spoiled: false };
+  slabStates.set(slab.buffer, st);
+  return st;
+}
+
+function freeIfDone(st: SlabState): void {
+  if (st.reading || st.out !== 0 || st.spoiled) return;
+  slabStates.delete(st.slab.buffer);
+  let list = freeSlabs.get(st.slab.length);
+  if (list === undefined) freeSlabs.set(st.slab.length, (list = []));
+  if (list.length < FREE_SLABS_MAX) list.push(st.slab);
+}
+
+/** Is `piece` a view of a read slab (connectSlabReading)? Then tell `slabSent` once it is written onward. */
+export function isSlabPiece(piece: Buffer): boolean {
+  return slabStates.has(piece.buffer);
+}
+
+/**
+ * `piece` (a view of a read slab) has been written onward and its write has completed (the socket's
+ * write callback without an error): nothing points into those bytes any more. Only the link session
+ * calls this, for DATA it wrote to its TLS socket, which copies what it encrypts.
+ */
+export function slabSent(piece: Buffer): void {
+  const st = slabStates.get(piece.buffer);
+  if (st === undefined) return;
+  st.out -= piece.length;
+  if (st.out < 0) st.spoiled = true;
+  freeIfDone(st);
+}
+
+/**
+ * `net.connect` whose large reads land in slabs of `slabBytes`: each read takes the next part of the
+ * socket's slab, and the chunk handed on is a view of it. For a socket relayed to a link stream
+ * (issue 19), which keeps what it is written until the peer's window and the TLS socket take it, so
+ * a buffer cannot be reused at the next read (connectReading): a slab is reused only once every byte
+ * read into it was reported sent (`slabSent`, by the link session on its TLS write's callback). A
+ * fresh 256 KiB slab per read made V8 collect the whole heap every ~80 ms on a link download
+ * (docs/BENCHMARKS.md, "Link bulk: garbage").
+ * A download reads up to 256 KiB per call instead of libuv's 64 KiB: a quarter of the
  * read system calls and of the 'data' turns per byte. Quiet sockets read into the shared
  * scratch (copied out) and hold no slab; a read below BULK_READ drops the slab, and slabs
  * count against `readBufferLimits.ownBuffersMax` like own buffers.
  */
 export function connectSlabReading(options: NetConnectOpts, slabBytes = OWN_BYTES): Socket {
-  let slab: Buffer | undefined;
+  let st: SlabState | undefined;
   let used = 0;
+  const retire = (): void => {
+    if (st === undefined) return;
+    st.reading = false;
+    freeIfDone(st);
+    st = undefined;
+  };
   const cut = (): void => {
-    if (slab === undefined && ownBuffers >= readBufferLimits.ownBuffersMax) return;
-    if (slab === undefined) ownBuffers++;
-    slab = Buffer.allocUnsafe(slabBytes);
+    if (st === undefined && ownBuffers >= readBufferLimits.ownBuffersMax) return;
+    if (st === undefined) ownBuffers++;
+    retire();
+    st = takeSlab(slabBytes);
     used = 0;
   };
   const drop = (): void => {
-    if (slab === undefined) return;
+    if (st === undefined) return;
     ownBuffers--;
-    slab = undefined;
+    retire();
   };
   const socket: Socket = connect({
     ...options,
     onread: {
-      buffer: () => (slab === undefined ? scratch : slab.subarray(used)),
+      buffer: () => (st === undefined ? scratch : st.slab.subarray(used)),
       callback: (n: number, buf: Buffer): boolean => {
         if (buf === scratch) {
           const copy = Buffer.from(scratch.subarray(0, n));
           if (n >= BULK_READ) cut();
           return socket.push(copy);
         }
+        // buf is a view of the slab given for this read (st may be another by the time it is pushed).
+        slabStates.get(buf.buffer)!.out += n;
         used += n;
         if (n < BULK_READ) drop();
         else if (slabBytes - used < SLAB_MIN_ROOM) cut();
