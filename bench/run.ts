@@ -156,8 +156,8 @@ async function startHopChains(base: number): Promise<Subject[]> {
   const { child } = await startChild(process.execPath, [cli, 'ingress', '--config', cfg, '--workers', '1']);
   await waitPort(base);
   return [
-    { name: 'hopgate → 1 exit', via: { port: base, user: `${USER}-cc-aa`, pass: PASS }, pid: child.pid!, pids: [a.pid] },
-    { name: 'hopgate → 1 exit (link)', via: { port: base, user: `${USER}-cc-ll`, pass: PASS }, pid: child.pid!, pids: [a.pid] },
+    { name: 'hopgate → 1 exit', via: { port: base, user: `${USER}-cc-aa`, pass: PASS }, pid: child.pid!, pids: [a.pid], hold: HOLD },
+    { name: 'hopgate → 1 exit (link)', via: { port: base, user: `${USER}-cc-ll`, pass: PASS }, pid: child.pid!, pids: [a.pid], hold: HOLD },
     { name: 'hopgate → 2 hops', via: { port: base, user: `${USER}-cc-bb`, pass: PASS }, pid: child.pid!, pids: [a.pid, b.pid] },
     { name: 'hopgate → 3 hops', via: { port: base, user: `${USER}-cc-cc`, pass: PASS }, pid: child.pid!, pids: [a.pid, b.pid, c.pid] },
     { name: 'hopgate → 2 hops (link)', via: { port: base, user: `${USER}-cc-bx`, pass: PASS }, pid: child.pid!, pids: [a.pid, b.pid] },
@@ -278,15 +278,17 @@ async function main(): Promise<void> {
   // one-off growth (V8's young generation, malloc arenas); the slope past them is what each
   // further idle tunnel costs.
   const idle: string[] = [];
-  idle.push('', `Idle tunnels: RSS of the proxy process(es) with ${HOLD_FIRST} open idle tunnels, then with more; per tunnel = the slope between the two (client and target sockets live in other processes).`, '');
+  idle.push('', `Idle tunnels: RSS of the proxy process(es), an exit's included, with ${HOLD_FIRST} open idle tunnels, then with more; per tunnel = the slope between the two (client and target sockets live in other processes).`, '');
   idle.push('| subject | RSS before KiB | with first tunnels KiB | with all tunnels KiB | tunnels | per tunnel |', '|---|---|---|---|---|---|');
   for (const s of subjects.filter((x) => x.hold !== undefined)) {
     const total = s.hold!;
-    const before = rssKiB(s.pid!);
+    // Every process of the path: an exit's tunnels cost memory there too (its target sockets, its link streams).
+    const rss = (): number => [s.pid!, ...(s.pids ?? [])].reduce((sum, pid) => sum + rssKiB(pid), 0);
+    const before = rss();
     const first = await holdTunnels(s, t.echo, HOLD_FIRST);
-    const mid = rssKiB(s.pid!);
+    const mid = rss();
     const rest = await holdTunnels(s, t.echo, total - HOLD_FIRST);
-    const after = rssKiB(s.pid!);
+    const after = rss();
     for (const h of [first, rest]) await h.release();
     idle.push(`| ${s.name} | ${before} | ${mid} | ${after} | ${first.open + rest.open} | ${((after - mid) / rest.open).toFixed(2)} KiB |`);
     await new Promise((r) => setTimeout(r, 1000));
