@@ -10,7 +10,7 @@
  * for the stalled stream on each side (ingress: its receive window; exit: what its writer handed
  * over and the window did not let across) and RSS. Medians over --rounds.
  *
- *   npm run build && node --expose-gc dist/bench/link-stall.js [--rounds 3] [--streams 1000] [--kib 512]
+ *   npm run build && node --expose-gc dist/bench/link-stall.js [--rounds 3] [--streams 1000] [--kib 2048]
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
@@ -140,7 +140,7 @@ function median(xs: number[]): number {
 
 async function main(): Promise<void> {
   const { values: opt } = parseArgs({
-    options: { rounds: { type: 'string', default: '3' }, streams: { type: 'string', default: '1000' }, kib: { type: 'string', default: '512' }, server: { type: 'boolean', default: false } },
+    options: { rounds: { type: 'string', default: '3' }, streams: { type: 'string', default: '1000' }, kib: { type: 'string', default: '2048' }, server: { type: 'boolean', default: false } },
   });
   if (opt.server) {
     const ids = JSON.parse(process.env.HOPGATE_BENCH_IDS!) as { exit: LinkIdentity; ingressFp: string };
