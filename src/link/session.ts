@@ -210,6 +210,15 @@ export class LinkSession extends EventEmitter implements StreamHost {
     this.closeIfIdle();
   }
 
+  /**
+   * Reset its UDP streams now. A UDP stream is no running tunnel: each datagram may go to a new
+   * target for as long as the association lives, so a drain that must stop new traffic to the
+   * peer (its key retired, its token changed) ends them, while TCP streams finish.
+   */
+  endDatagramStreams(reason: string): void {
+    for (const s of [...this.streams.values()]) if (s.datagramsAllowed) s.destroy(new LinkError('STREAM_RESET', `${this.name}: ${reason}`));
+  }
+
   /** Break the link now: every stream fails. */
   destroy(reason = 'closed by its side'): void {
     this.fail(reason);

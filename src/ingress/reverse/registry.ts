@@ -103,7 +103,7 @@ export class ReverseRegistry {
         if (tokenChanged) {
           st.verifiedMac = undefined;
           for (const c of [...st.idle]) c.fail('exit token or sources changed');
-          this.drainLinks(st, 'exit token or sources changed');
+          this.drainLinks(st, 'exit token or sources changed', true);
         } else this.dropUnpinned(st);
       }
     }
@@ -111,7 +111,7 @@ export class ReverseRegistry {
       if (seen.has(id)) continue;
       this.states.delete(id);
       for (const c of [...st.idle]) c.fail('exit removed from the configuration');
-      this.drainLinks(st, 'exit removed from the configuration');
+      this.drainLinks(st, 'exit removed from the configuration', true);
       if (dropWaiters(st, `exit ${id} was removed from the configuration`)) this.changed();
     }
   }
@@ -130,15 +130,22 @@ export class ReverseRegistry {
       st.peers.delete(peer);
       dropped = true;
       if (peer instanceof LinkSession) {
-        if (st.links.delete(peer)) peer.drain('exit key retired');
+        // Draining already (the exit withdrew it) or not: its UDP associations end either way.
+        st.links.delete(peer);
+        peer.drain('exit key retired');
+        peer.endDatagramStreams('exit key retired');
       } else if (st.idle.has(peer)) peer.fail('exit key retired');
     }
     // Only a change of carriers is news (any other edit of a pinned exit's configuration also comes here).
     if (dropped) this.changed();
   }
 
-  /** GOAWAY on every link of `st`: its live streams finish, new ones go elsewhere (the exit dials anew). */
-  private drainLinks(st: ExitState, why: string): void {
+  /**
+   * GOAWAY on every link of `st`: its live streams finish, new ones go elsewhere (the exit dials anew).
+   * `cut`: the exit's credentials changed or it left the configuration — UDP associations end too.
+   */
+  private drainLinks(st: ExitState, why: string, cut = false): void {
+    if (cut) for (const l of st.openLinks) l.endDatagramStreams(why);
     if (st.links.size === 0) return;
     for (const l of [...st.links]) {
       st.links.delete(l);
