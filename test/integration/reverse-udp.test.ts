@@ -357,3 +357,29 @@ test("a retired link key or a changed token ends the UDP associations on the old
   ing2.reload(await ingressConfig([{ ...tk, tokenHash: await tokenHash('a-new-token-after-a-leak') }]));
   await eventually('the association on the old token ended', () => d.assoc.socket.destroyed, { timeoutMs: 10_000 });
 });
+
+test("a reverse exit's targets: narrowed by a reload: its live UDP associations (judged, and their networks sent, under the old rule) end; new ones follow the new rule", { timeout: 30_000 }, async () => {
+  const kept = await udpTarget('127.0.0.2');
+  const dropped = await udpTarget('127.0.0.3');
+  const entry = await reverseEntry('nar', '127.0.0.60', 'de', { targets: { allow: ['127.0.0.2/32', '127.0.0.3/32'], deny: [] } });
+  const ing = await startIngress([entry]);
+  const exit = exitFor(ing, 'nar', '127.0.0.60');
+  await withTimeout(exit.ready, 10_000, 'the exit registered');
+  const reg = ing.runtime.reverse!.registry;
+  await eventually('its link', () => reg.stats().exits.nar!.links === 1);
+  const c = await customer(ing.ports()[0]!, `${USER.login}-exitip-127.0.0.60`);
+  c.send('127.0.0.3', dropped.port, 'before');
+  await eventually('the echo under the old rule', () => c.replies.length === 1);
+  ing.reload(await ingressConfig([{ ...entry, targets: { allow: ['127.0.0.2/32'], deny: [] } }]));
+  await new Promise((r) => setTimeout(r, 200));
+  c.send('127.0.0.3', dropped.port, 'after');
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(dropped.seen.length, 1, 'nothing reached the network taken out of its targets');
+  await eventually('the old association ended', () => c.assoc.socket.destroyed, { timeoutMs: 10_000 });
+  const d = await customer(ing.ports()[0]!, `${USER.login}-exitip-127.0.0.60`);
+  d.send('127.0.0.3', dropped.port, 'new');
+  d.send('127.0.0.2', kept.port, 'kept');
+  await eventually('the echo within the new rule', () => d.replies.length === 1);
+  assert.deepEqual(d.replies, [`127.0.0.2:${kept.port} echo:kept`]);
+  assert.equal(dropped.seen.length, 1);
+});

@@ -98,6 +98,8 @@ export class ReverseRegistry {
         this.states.set(e.id, new ExitState(e.config));
       } else if (st.config !== e.config) {
         const tokenChanged = st.config.tokenHash !== e.config.tokenHash || JSON.stringify(st.config.from) !== JSON.stringify(e.config.from);
+        // Live UDP associations were judged by the old `targets:` (its networks went in their OPEN): they end.
+        if (JSON.stringify(st.config.targets) !== JSON.stringify(e.config.targets)) for (const l of st.openLinks) l.endDatagramStreams('exit targets changed');
         st.config = e.config;
         st.from = new CidrSet(e.config.from);
         if (tokenChanged) {
