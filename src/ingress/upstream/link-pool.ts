@@ -94,7 +94,12 @@ export class ExitLinks {
     if (!exit.link) return;
     this.exit = exit as ExitLinks['exit'];
     const pins = this.pins;
-    for (const [session, fp] of this.peers) if (!isPinned(fp, pins)) session.drain('exit key retired');
+    for (const [session, fp] of this.peers) {
+      if (isPinned(fp, pins)) continue;
+      session.drain('exit key retired');
+      // A UDP association is no running tunnel (each datagram may go to a new target): it ends.
+      session.endDatagramStreams('exit key retired');
+    }
   }
 
   get streamCount(): number {
