@@ -14,7 +14,7 @@ import { eventually } from '../helpers/eventually.js';
 import { socksAssociate, type SocksEstablished } from '../helpers/socks-client.js';
 import { ingressIdentityDir, LINK_EXIT_SECRET, linkExitEntry, startLinkExit, type LinkExit } from '../helpers/link-exits.js';
 import type { AddressInfo } from 'node:net';
-import { createLinkIdentity, linkTlsServer } from '../../src/link/identity.js';
+import { createLinkIdentity, dialLinkTls, linkTlsServer } from '../../src/link/identity.js';
 import { IngressConfigSchema } from '../../src/shared/schema/ingress-config.js';
 import { LinkSession } from '../../src/link/session.js';
 import { Registry } from 'prom-client';
@@ -187,6 +187,29 @@ test("the exit's link key retired at the ingress: a UDP association on a link ma
   await eventually('the association on the retired key ended', () => c.assoc.socket.destroyed, { timeoutMs: 10_000 });
   const seen = target.seen.length;
   c.send('127.0.0.1', target.port, 'after');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(target.seen.length, seen);
+});
+
+test("an ingress key retired at the exit (setPins): a UDP stream its holder opened ends, so the exit relays nothing more for it", { timeout: 30_000 }, async () => {
+  const id = ingressIdentityDir();
+  const exit = await startLinkExit('us-3', '127.0.0.4', [id.identity.fingerprint]);
+  cleanups.push(() => exit.stop());
+  const target = await udpTarget('127.0.0.1');
+  // The holder of the ingress key, speaking the link protocol itself.
+  const socket = await dialLinkTls({ host: '127.0.0.4', port: exit.links.port, identity: id.identity, pinned: [exit.identity.fingerprint], timeoutMs: 10_000 });
+  const link = new LinkSession(socket, { dialled: true, name: 'holder of the ingress key' });
+  cleanups.push(() => link.destroy());
+  const stream = await link.openDatagrams();
+  stream.on('error', () => undefined);
+  let replies = 0;
+  stream.on('datagram', () => replies++);
+  stream.sendDatagram({ host: '127.0.0.1', port: target.port }, Buffer.from('before'));
+  await eventually('the echo before', () => replies === 1);
+  exit.links.setPins([createLinkIdentity('test ingress next').fingerprint]);
+  await eventually('the UDP stream ended at the retirement', () => stream.destroyed, { timeoutMs: 10_000 });
+  const seen = target.seen.length;
+  stream.sendDatagram({ host: '127.0.0.1', port: target.port }, Buffer.from('after'));
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(target.seen.length, seen);
 });
