@@ -22,7 +22,7 @@ import { handshakeHop } from './hop-handshake.js';
 import { dialLinkTls, isPinned, LinkIdentitySource, peerFingerprint, pinsOf } from '../../link/identity.js';
 import { LinkSession } from '../../link/session.js';
 import type { LinkStream } from '../../link/stream.js';
-import { LinkError } from '../../link/errors.js';
+import { LinkError, olderPeerUdpRefusal } from '../../link/errors.js';
 
 const RECONNECT: BackoffPolicy = { baseMs: 100, maxMs: 10_000, jitter: 0.5 };
 
@@ -135,8 +135,8 @@ export class ExitLinks {
     try {
       return await this.openOn((link, signal) => link.openDatagrams({}, signal), timeoutMs, 'a UDP association');
     } catch (err) {
-      const cause = (err as ProxyError).cause;
-      if (cause instanceof LinkError && cause.code === 'OPEN_REFUSED' && cause.result === 'BAD_REQUEST') {
+      const cause = olderPeerUdpRefusal(err);
+      if (cause) {
         throw new ProxyError('COMMAND_UNSUPPORTED', `exit ${this.exit.id} carries no UDP over its link (an older hopgate exit): ${cause.message}`, { cause });
       }
       throw err;
