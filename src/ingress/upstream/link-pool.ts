@@ -291,6 +291,8 @@ export class LinkPools {
   private readonly pools = new Map<string, ExitLinks>();
   private settings: LinkSettings | undefined;
   private settingsKey = '';
+  /** Told when its key file turned unusable (the key in force stays): the ingress logs it. */
+  onUnreadable: ((err: Error) => void) | undefined;
 
   /** Take a configuration: pools of exits gone or changed drain (their live streams finish). */
   configure(config: IngressConfig): void {
@@ -299,7 +301,7 @@ export class LinkPools {
     if (config.links && want.size > 0) {
       const key = `${config.links.identityDir}|${config.links.perExit}|${config.links.heartbeatMs}`;
       if (key !== this.settingsKey || !this.settings) {
-        const identity = new LinkIdentitySource(config.links.identityDir, 'hopgate ingress');
+        const identity = new LinkIdentitySource(config.links.identityDir, 'hopgate ingress', (err) => this.onUnreadable?.(err));
         this.settings = { identity, perExit: config.links.perExit, heartbeatMs: config.links.heartbeatMs };
         this.settingsKey = key;
       }
