@@ -383,3 +383,20 @@ test("a reverse exit's targets: narrowed by a reload: its live UDP associations 
   assert.deepEqual(d.replies, [`127.0.0.2:${kept.port} echo:kept`]);
   assert.equal(dropped.seen.length, 1);
 });
+
+test('a token change while a UDP open is still unanswered by the exit: the client is refused (REP 1), nothing is thrown unheard', { timeout: 30_000 }, async () => {
+  const entry = await reverseEntry('slow', '127.0.0.61', 'de');
+  const ing = await startIngress([entry]);
+  const reg = ing.runtime.reverse!.registry;
+  const link = new LinkSession(await rawLinkExit(ing, 'slow'), { dialled: true, name: 'an exit slow to answer' });
+  let opens = 0;
+  link.on('stream', (s) => {
+    s.on('error', () => undefined);
+    opens++; // never answered
+  });
+  await eventually('its link at the ingress', () => reg.stats().exits.slow!.links === 1);
+  const refused = assert.rejects(socksAssociate(ing.ports()[0]!, `${USER.login}-exitip-127.0.0.61`, USER.password), /rejected connection - Failure/);
+  await eventually('the UDP open reached the exit', () => opens === 1);
+  ing.reload(await ingressConfig([{ ...entry, tokenHash: await tokenHash('another-token') }]));
+  await refused;
+});
