@@ -213,3 +213,33 @@ test("an ingress key retired at the exit (setPins): a UDP stream its holder open
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(target.seen.length, seen);
 });
+
+test('an ingress that opens streams and resets them at once (while the exit still connects or binds): the exit carries on', { timeout: 30_000 }, async () => {
+  const id = ingressIdentityDir();
+  const exit = await startLinkExit('us-4', '127.0.0.10', [id.identity.fingerprint]);
+  cleanups.push(() => exit.stop());
+  const target = await udpTarget('127.0.0.1');
+  const dial = async (): Promise<LinkSession> => {
+    const socket = await dialLinkTls({ host: '127.0.0.10', port: exit.links.port, identity: id.identity, pinned: [exit.identity.fingerprint], timeoutMs: 10_000 });
+    const link = new LinkSession(socket, { dialled: true, name: 'an impatient ingress' });
+    cleanups.push(() => link.destroy());
+    return link;
+  };
+  const link = await dial();
+  // Each open given up at once: its RST follows the OPEN in the same write.
+  for (let i = 0; i < 20; i++) {
+    const giveUp = new AbortController();
+    const tcp = link.open('127.0.0.1', exit.socksPort, {}, giveUp.signal).catch(() => undefined);
+    const udp = link.openDatagrams({}, giveUp.signal).catch(() => undefined);
+    giveUp.abort();
+    await Promise.all([tcp, udp]);
+  }
+  // The exit is still there: a new link, a UDP stream, an echo.
+  const again = await dial();
+  const stream = await again.openDatagrams();
+  stream.on('error', () => undefined);
+  let replies = 0;
+  stream.on('datagram', () => replies++);
+  stream.sendDatagram({ host: '127.0.0.1', port: target.port }, Buffer.from('still here'));
+  await eventually('the echo', () => replies === 1);
+});
