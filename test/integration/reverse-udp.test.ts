@@ -400,3 +400,23 @@ test('a token change while a UDP open is still unanswered by the exit: the clien
   ing.reload(await ingressConfig([{ ...entry, tokenHash: await tokenHash('another-token') }]));
   await refused;
 });
+
+test('a hostile reverse exit that accepts a UDP open and resets it in the same write: the client hears the association end, the ingress carries on', { timeout: 30_000 }, async () => {
+  const ing = await startIngress([await reverseEntry('flip', '127.0.0.62', 'de')]);
+  const reg = ing.runtime.reverse!.registry;
+  const link = new LinkSession(await rawLinkExit(ing, 'flip'), { dialled: true, name: 'hostile exit' });
+  let opens = 0;
+  link.on('stream', (s) => {
+    opens++;
+    s.on('error', () => undefined);
+    s.accept('127.0.0.62:9');
+    s.destroy(); // its RST follows the OPEN_OK in the same flush
+  });
+  await eventually('its link at the ingress', () => reg.stats().exits.flip!.links === 1);
+  for (let i = 0; i < 5; i++) {
+    const a = await socksAssociate(ing.ports()[0]!, `${USER.login}-exitip-127.0.0.62`, USER.password).catch((err: Error) => err);
+    if (!(a instanceof Error)) await eventually('the association ended with its stream', () => a.socket.destroyed || a.socket.readableEnded, { timeoutMs: 10_000 });
+  }
+  assert.equal(opens, 5);
+  assert.equal(reg.stats().exits.flip!.streams, 0);
+});
