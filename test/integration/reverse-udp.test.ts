@@ -420,3 +420,26 @@ test('a hostile reverse exit that accepts a UDP open and resets it in the same w
   assert.equal(opens, 5);
   assert.equal(reg.stats().exits.flip!.streams, 0);
 });
+
+test('the same hostile exit for a TCP CONNECT (OPEN_OK and RST in one write): the client connection ends at once', { timeout: 30_000 }, async () => {
+  const ing = await startIngress([await reverseEntry('flipt', '127.0.0.63', 'de')]);
+  const reg = ing.runtime.reverse!.registry;
+  const link = new LinkSession(await rawLinkExit(ing, 'flipt'), { dialled: true, name: 'hostile exit' });
+  link.on('stream', (s) => {
+    s.on('error', () => undefined);
+    s.accept('127.0.0.63:9');
+    s.destroy();
+  });
+  await eventually('its link at the ingress', () => reg.stats().exits.flipt!.links === 1);
+  const r = await SocksClient.createConnection({
+    proxy: { host: '127.0.0.1', port: ing.ports()[0]!, type: 5, userId: `${USER.login}-exitip-127.0.0.63`, password: USER.password },
+    command: 'connect',
+    destination: { host: '127.0.0.1', port: 9 },
+    timeout: 10_000,
+  }).catch((err: Error) => err);
+  if (!(r instanceof Error)) {
+    r.socket.on('error', () => undefined);
+    await eventually('the client connection ended', () => r.socket.destroyed || r.socket.readableEnded, { timeoutMs: 10_000 });
+  }
+  assert.equal(reg.stats().exits.flipt!.streams, 0);
+});
