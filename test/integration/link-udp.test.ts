@@ -191,15 +191,20 @@ test("the exit's link key retired at the ingress: a UDP association on a link ma
   assert.equal(target.seen.length, seen);
 });
 
+/** A link to `exit` made by hand with the ingress identity `identity` (its holder speaks the link protocol itself). */
+async function rawIngressLink(exit: LinkExit, identity: ReturnType<typeof ingressIdentityDir>['identity'], name: string): Promise<LinkSession> {
+  const socket = await dialLinkTls({ host: exit.ip, port: exit.links.port, identity, pinned: [exit.identity.fingerprint], timeoutMs: 10_000 });
+  const link = new LinkSession(socket, { dialled: true, name });
+  cleanups.push(() => link.destroy());
+  return link;
+}
+
 test("an ingress key retired at the exit (setPins): a UDP stream its holder opened ends, so the exit relays nothing more for it", { timeout: 30_000 }, async () => {
   const id = ingressIdentityDir();
   const exit = await startLinkExit('us-3', '127.0.0.4', [id.identity.fingerprint]);
   cleanups.push(() => exit.stop());
   const target = await udpTarget('127.0.0.1');
-  // The holder of the ingress key, speaking the link protocol itself.
-  const socket = await dialLinkTls({ host: '127.0.0.4', port: exit.links.port, identity: id.identity, pinned: [exit.identity.fingerprint], timeoutMs: 10_000 });
-  const link = new LinkSession(socket, { dialled: true, name: 'holder of the ingress key' });
-  cleanups.push(() => link.destroy());
+  const link = await rawIngressLink(exit, id.identity, 'holder of the ingress key');
   const stream = await link.openDatagrams();
   stream.on('error', () => undefined);
   let replies = 0;
@@ -219,13 +224,7 @@ test('an ingress that opens streams and resets them at once (while the exit stil
   const exit = await startLinkExit('us-4', '127.0.0.10', [id.identity.fingerprint]);
   cleanups.push(() => exit.stop());
   const target = await udpTarget('127.0.0.1');
-  const dial = async (): Promise<LinkSession> => {
-    const socket = await dialLinkTls({ host: '127.0.0.10', port: exit.links.port, identity: id.identity, pinned: [exit.identity.fingerprint], timeoutMs: 10_000 });
-    const link = new LinkSession(socket, { dialled: true, name: 'an impatient ingress' });
-    cleanups.push(() => link.destroy());
-    return link;
-  };
-  const link = await dial();
+  const link = await rawIngressLink(exit, id.identity, 'an impatient ingress');
   // Each open given up at once: its RST follows the OPEN in the same write.
   for (let i = 0; i < 20; i++) {
     const giveUp = new AbortController();
@@ -235,7 +234,7 @@ test('an ingress that opens streams and resets them at once (while the exit stil
     await Promise.all([tcp, udp]);
   }
   // The exit is still there: a new link, a UDP stream, an echo.
-  const again = await dial();
+  const again = await rawIngressLink(exit, id.identity, 'a later ingress link');
   const stream = await again.openDatagrams();
   stream.on('error', () => undefined);
   let replies = 0;
