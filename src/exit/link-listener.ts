@@ -98,7 +98,7 @@ export class ExitLinkListener {
 
   /**
    * New pins: new links are checked against them; a live link whose ingress key is no longer
-   * pinned (retired) is drained — its streams finish, and it opens no new ones.
+   * pinned (retired) is drained — its TCP streams finish, its UDP streams end, and it opens no new ones.
    */
   setPins(pins: readonly string[]): void {
     this.allowIngress = [...pins];
@@ -106,6 +106,8 @@ export class ExitLinkListener {
       if (isPinned(fp, pins)) continue;
       this.o.log.warn({ fingerprint: fp }, 'link drained: its ingress key is no longer pinned');
       session.drain('ingress key retired');
+      // A UDP stream is no running tunnel: each datagram may go to a new target, so it ends.
+      session.endDatagramStreams('ingress key retired');
     }
   }
 

@@ -58,6 +58,7 @@ export class Ingress {
     opts: { adminPort?: number; revision?: number; adminHandler?: AdminRawHandler; metrics?: (registry: Registry) => void; reverseFromPrimary?: boolean; scrape?: (registry: Registry) => MetricsSource } = {},
   ): Promise<Ingress> {
     const runtime = new IngressRuntime(compileSnapshot(config, opts.revision ?? 1), loadTls(config));
+    runtime.links.onUnreadable = (err) => log.warn({ err: err.message }, 'link identity unreadable; the key in force stays');
     const metrics = createIngressMetrics(runtime);
     const ingress = new Ingress(runtime, new ListenerSet(runtime), log, metrics.registry, opts.reverseFromPrimary ?? false);
     ingress.revision = opts.revision ?? 1;

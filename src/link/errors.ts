@@ -26,3 +26,13 @@ export class LinkError extends Error {
     this.result = result;
   }
 }
+
+/**
+ * A peer from before UDP streams refuses a UDP open as a bad request (it finds no target in the
+ * OPEN): that refusal when it is the cause of `err` (the opener wrapped it), else undefined.
+ * Forward and reverse exits alike: the caller answers COMMAND_UNSUPPORTED (SOCKS5 REP 7).
+ */
+export function olderPeerUdpRefusal(err: unknown): LinkError | undefined {
+  const cause = (err as { cause?: unknown } | null | undefined)?.cause;
+  return cause instanceof LinkError && cause.code === 'OPEN_REFUSED' && cause.result === 'BAD_REQUEST' ? cause : undefined;
+}

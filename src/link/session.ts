@@ -211,6 +211,19 @@ export class LinkSession extends EventEmitter implements StreamHost {
     this.closeIfIdle();
   }
 
+  /**
+   * Reset its UDP streams now: a UDP stream is no running tunnel (each datagram may go to a new
+   * target), so a drain that must stop traffic to the peer (key retired, token changed) ends them.
+   */
+  endDatagramStreams(reason: string): void {
+    for (const s of [...this.streams.values()]) {
+      if (!s.datagramsAllowed) continue;
+      // Still opening (its open promise says it) or no error listener yet (an exit binding): 'close' only.
+      const heard = !this.opening.has(s.id) && s.listenerCount('error') > 0;
+      s.destroy(heard ? new LinkError('STREAM_RESET', `${this.name}: ${reason}`) : undefined);
+    }
+  }
+
   /** Break the link now: every stream fails. */
   destroy(reason = 'closed by its side'): void {
     this.fail(reason);

@@ -211,13 +211,22 @@ export class LinkStream extends Duplex {
 
   onReset(result: string, message: string): void {
     this.finSent = this.finReceived = true; // nothing more to say to the peer
-    this.destroy(new LinkError('STREAM_RESET', `stream ${this.id} reset by the peer: ${result}${message ? ` (${message})` : ''}`, result));
+    this.destroyHeard(new LinkError('STREAM_RESET', `stream ${this.id} reset by the peer: ${result}${message ? ` (${message})` : ''}`, result));
   }
 
   /** The link failed under the stream (no error: a stream the app never got, whose open promise carries the error). */
   fail(err: LinkError | undefined): void {
     this.finSent = this.finReceived = true;
-    this.destroy(err ?? undefined);
+    this.destroyHeard(err);
+  }
+
+  /**
+   * Destroyed with `err` only when someone listens for it: a stream handed out and not yet relayed
+   * (an exit still connecting its target) would otherwise throw it unheard and end the process.
+   * Its user finds it destroyed ('close') when it comes back.
+   */
+  private destroyHeard(err: LinkError | undefined): void {
+    this.destroy(err && this.listenerCount('error') > 0 ? err : undefined);
   }
 
   // --- Duplex --------------------------------------------------------------

@@ -14,7 +14,8 @@ import { eventually } from '../helpers/eventually.js';
 import { socksAssociate, type SocksEstablished } from '../helpers/socks-client.js';
 import { ingressIdentityDir, LINK_EXIT_SECRET, linkExitEntry, startLinkExit, type LinkExit } from '../helpers/link-exits.js';
 import type { AddressInfo } from 'node:net';
-import { linkTlsServer } from '../../src/link/identity.js';
+import { createLinkIdentity, dialLinkTls, linkTlsServer } from '../../src/link/identity.js';
+import { IngressConfigSchema } from '../../src/shared/schema/ingress-config.js';
 import { LinkSession } from '../../src/link/session.js';
 import { Registry } from 'prom-client';
 import { registerExitLinkMetrics } from '../../src/exit/link-metrics.js';
@@ -168,4 +169,76 @@ test('an exit from before UDP over links (it refuses the UDP open as a bad targe
   assert.equal(opens, 1, 'the link was asked first');
   assert.equal(exit.links.counters.udpStreams, 0);
   assert.equal(target.seen[0]?.address, '127.0.0.2');
+});
+
+test("the exit's link key retired at the ingress: a UDP association on a link made with it ends: a hop or a thief holding that key gets no new datagrams", { timeout: 30_000 }, async () => {
+  const id = ingressIdentityDir();
+  const exit = await startLinkExit('us-2', '127.0.0.3', [id.identity.fingerprint]);
+  cleanups.push(() => exit.stop());
+  const base = { listen: { host: '127.0.0.1', ports: [0, 0] as [number, number] }, targetPolicy: { allow: ['127.0.0.0/8'] }, log: { level: 'silent' as const, access: false }, links: { identityDir: id.dir, perExit: 1 }, limits: { exitProbeIntervalMs: 0 }, users: [{ login: USER.login, passwordHash: await aliceHashed() }] };
+  const ingress = await startTestIngress({ ...base, exits: [linkExitEntry(exit, 'us')] });
+  cleanups.push(() => ingress.stop());
+  const target = await udpTarget('127.0.0.1');
+  const c = await customer(ingress.port, USER);
+  c.send('127.0.0.1', target.port, 'before');
+  await eventually('the echo before', () => c.replies.length === 1);
+  // The retirement: another key is the exit's only pin.
+  ingress.ingress.reload(IngressConfigSchema.parse({ ...base, exits: [linkExitEntry(exit, 'us', createLinkIdentity('test exit next').fingerprint)] }));
+  await eventually('the association on the retired key ended', () => c.assoc.socket.destroyed, { timeoutMs: 10_000 });
+  const seen = target.seen.length;
+  c.send('127.0.0.1', target.port, 'after');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(target.seen.length, seen);
+});
+
+/** A link to `exit` made by hand with the ingress identity `identity` (its holder speaks the link protocol itself). */
+async function rawIngressLink(exit: LinkExit, identity: ReturnType<typeof ingressIdentityDir>['identity'], name: string): Promise<LinkSession> {
+  const socket = await dialLinkTls({ host: exit.ip, port: exit.links.port, identity, pinned: [exit.identity.fingerprint], timeoutMs: 10_000 });
+  const link = new LinkSession(socket, { dialled: true, name });
+  cleanups.push(() => link.destroy());
+  return link;
+}
+
+test("an ingress key retired at the exit (setPins): a UDP stream its holder opened ends, so the exit relays nothing more for it", { timeout: 30_000 }, async () => {
+  const id = ingressIdentityDir();
+  const exit = await startLinkExit('us-3', '127.0.0.4', [id.identity.fingerprint]);
+  cleanups.push(() => exit.stop());
+  const target = await udpTarget('127.0.0.1');
+  const link = await rawIngressLink(exit, id.identity, 'holder of the ingress key');
+  const stream = await link.openDatagrams();
+  stream.on('error', () => undefined);
+  let replies = 0;
+  stream.on('datagram', () => replies++);
+  stream.sendDatagram({ host: '127.0.0.1', port: target.port }, Buffer.from('before'));
+  await eventually('the echo before', () => replies === 1);
+  exit.links.setPins([createLinkIdentity('test ingress next').fingerprint]);
+  await eventually('the UDP stream ended at the retirement', () => stream.destroyed, { timeoutMs: 10_000 });
+  const seen = target.seen.length;
+  stream.sendDatagram({ host: '127.0.0.1', port: target.port }, Buffer.from('after'));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(target.seen.length, seen);
+});
+
+test('an ingress that opens streams and resets them at once (while the exit still connects or binds): the exit carries on', { timeout: 30_000 }, async () => {
+  const id = ingressIdentityDir();
+  const exit = await startLinkExit('us-4', '127.0.0.10', [id.identity.fingerprint]);
+  cleanups.push(() => exit.stop());
+  const target = await udpTarget('127.0.0.1');
+  const link = await rawIngressLink(exit, id.identity, 'an impatient ingress');
+  // Each open given up at once: its RST follows the OPEN in the same write.
+  for (let i = 0; i < 20; i++) {
+    const giveUp = new AbortController();
+    const tcp = link.open('127.0.0.1', exit.socksPort, {}, giveUp.signal).catch(() => undefined);
+    const udp = link.openDatagrams({}, giveUp.signal).catch(() => undefined);
+    giveUp.abort();
+    await Promise.all([tcp, udp]);
+  }
+  // The exit is still there: a new link, a UDP stream, an echo.
+  const again = await rawIngressLink(exit, id.identity, 'a later ingress link');
+  const stream = await again.openDatagrams();
+  stream.on('error', () => undefined);
+  let replies = 0;
+  stream.on('datagram', () => replies++);
+  stream.sendDatagram({ host: '127.0.0.1', port: target.port }, Buffer.from('still here'));
+  await eventually('the echo', () => replies === 1);
 });

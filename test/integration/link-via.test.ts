@@ -8,7 +8,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { startWhoami } from '../../src/cli/demo-target.js';
 import { curl } from '../helpers/curl.js';
 import { eventually } from '../helpers/eventually.js';
@@ -81,4 +81,46 @@ test('the same exit without its hop: the link is refused by the exit (wrong sour
   assert.match(r.stderr, /\b502\b/);
   await eventually('the exit refused the link', () => far.links.counters.refusedLinks >= 1, { timeoutMs: 10_000 });
   assert.equal(far.links.counters.served, 0);
+});
+
+test('a hostile hop that answers SOCKS5 and then stalls the link: the tunnel fails (REP 1) within the connect timeout and its grace, not a hang; the next one fails at once while the link backs off', { timeout: 60_000 }, async () => {
+  let connections = 0;
+  const held: Socket[] = [];
+  const hop = createServer((s) => {
+    connections++;
+    held.push(s);
+    s.on('error', () => undefined);
+    // The ingress waits for each answer before the next message: the greeting (no auth), the
+    // CONNECT to the exit's link port ("succeeded"), then the TLS hello, swallowed.
+    let stage = 0;
+    s.on('data', () => {
+      if (stage === 0) s.write(Buffer.from([5, 0]));
+      else if (stage === 1) s.write(Buffer.from([5, 0, 0, 1, 0, 0, 0, 0, 0, 0]));
+      stage++;
+    });
+  });
+  await new Promise<void>((r) => hop.listen(0, '127.0.0.1', r));
+  cleanups.push(() => {
+    for (const s of held) s.destroy();
+    hop.close();
+  });
+  const id = ingressIdentityDir();
+  const far = await startLinkExit('far3', '127.0.0.8', [id.identity.fingerprint]);
+  cleanups.push(() => far.stop());
+  const via = [{ kind: 'socks5' as const, host: '127.0.0.1', port: (hop.address() as AddressInfo).port }];
+  const ingress = await startTestIngress({ links: { identityDir: id.dir, perExit: 1 }, exits: [{ ...linkExitEntry(far, 'de'), via }], limits: { exitProbeIntervalMs: 0, connectTimeoutMs: 2000 } });
+  cleanups.push(() => ingress.stop());
+  const proxy = `socks5h://${USER.login}:${USER.password}@127.0.0.1:${ingress.port}`;
+  const started = Date.now();
+  const r = await curl(['-sS', '-m', '30', '-x', proxy, 'http://127.0.0.1:9/'], 40_000);
+  const tookMs = Date.now() - started;
+  assert.equal(r.code, 97, r.stderr);
+  assert.match(r.stderr, /\(1\)/, 'SOCKS5 REP 1: the exit could not be reached');
+  // 2 s connect timeout + 2 s grace for the route, generous for a loaded machine; far from curl's 30 s.
+  assert.ok(tookMs < 20_000, `failed after ${tookMs} ms`);
+  const again = await curl(['-sS', '-m', '30', '-x', proxy, 'http://127.0.0.1:9/'], 40_000);
+  assert.equal(again.code, 97, again.stderr);
+  assert.equal(connections, 1, 'the link backs off: no new hop connection per tunnel');
+  await eventually('the ingress let go of the stalled hop connection', () => held.every((s) => s.destroyed), { timeoutMs: 10_000 });
+  assert.equal(far.links.counters.links, 0, 'no link reached the exit');
 });

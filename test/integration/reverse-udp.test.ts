@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { SocksClient } from 'socks';
 import { USER, aliceHashed } from '../helpers/ingress.js';
-import { reverseEntry, reverseIngressBase, startReverseExit, tunnelCert, TOKEN } from '../helpers/reverse.js';
+import { reverseEntry, reverseIngressBase, startReverseExit, tokenHash, tunnelCert, TOKEN } from '../helpers/reverse.js';
 import { socksAssociate, type SocksEstablished } from '../helpers/socks-client.js';
 import { eventually } from '../helpers/eventually.js';
 import { withTimeout } from '../helpers/net.js';
@@ -32,6 +32,7 @@ import { createLogger } from '../../src/shared/log.js';
 import { parsePacket } from '../../src/protocol/work-packet/codec.js';
 import { registrationPacket } from '../../src/protocol/work-packet/messages.js';
 import { datagramFrame } from '../../src/protocol/link/codec.js';
+import { createLinkIdentity } from '../../src/link/identity.js';
 import { LinkSession } from '../../src/link/session.js';
 import type { LinkStream } from '../../src/link/stream.js';
 import type { ReverseExitClient } from '../../src/exit/reverse-client.js';
@@ -52,7 +53,10 @@ const has6 = await new Promise<boolean>((resolve) => {
   s.bind(0, '::1', () => s.close(() => resolve(true)));
 });
 
-async function startIngress(exits: object[], users: Array<{ login: string; exits?: string[] }> = [{ login: USER.login }, { login: BOB.login }]): Promise<Ingress> {
+type Users = Array<{ login: string; exits?: string[] }>;
+const BOTH: Users = [{ login: USER.login }, { login: BOB.login }];
+
+async function ingressConfig(exits: object[], users: Users = BOTH): Promise<ReturnType<typeof IngressConfigSchema.parse>> {
   const base = await reverseIngressBase();
   const hash = await aliceHashed();
   const cfg = {
@@ -63,7 +67,11 @@ async function startIngress(exits: object[], users: Array<{ login: string; exits
     metrics: { host: '127.0.0.1', port: 0, token: ADMIN },
     reverse: { listen: { host: '127.0.0.1', port: 0 }, waitMs: 1000, heartbeatMs: 2000 },
   } as IngressConfigInput;
-  const ing = await Ingress.start(IngressConfigSchema.parse(cfg), createLogger('silent'));
+  return IngressConfigSchema.parse(cfg);
+}
+
+async function startIngress(exits: object[], users: Users = BOTH): Promise<Ingress> {
+  const ing = await Ingress.start(await ingressConfig(exits, users), createLogger('silent'));
   cleanups.push(() => ing.shutdown(0));
   return ing;
 }
@@ -311,4 +319,127 @@ test('two ingress workers and one link: an association reaching the worker witho
   }
   assert.deepEqual(new Set(target.seen.map((r) => r.address)), new Set(['127.0.0.57']));
   process.stdout.write(`the link registered ${exit.counters.registered} times for 6 associations\n`);
+});
+
+test("a retired link key or a changed token ends the UDP associations on the old links (each datagram is a new flow, not a running tunnel): the holder of the old key or token gets no more of the customer's traffic", { timeout: 60_000 }, async () => {
+  const target = await udpTarget('127.0.0.1');
+  const old = createLinkIdentity('hopgate reverse exit kt');
+  const entry = await reverseEntry('kt', '127.0.0.58', 'de', { linkFingerprint: old.fingerprint });
+  const ing = await startIngress([entry]);
+  const reg = ing.runtime.reverse!.registry;
+  const port = ing.ports()[0]!;
+  // Whoever holds the old key (and the token): its link carries an association.
+  const keyed = startReverseExit(ing.runtime.reverse!.tunnelPort!, 'kt', '127.0.0.58', { mode: 'link', links: 1, identity: old, policy: new TargetPolicy({ allow: LOOPBACK, deny: [], ports: [] }) });
+  cleanups.push(() => keyed.stop(0));
+  await eventually('its link on the old key', () => reg.stats().exits.kt!.links === 1);
+  const c = await customer(port, `${USER.login}-exitip-127.0.0.58`);
+  c.send('127.0.0.1', target.port, 'before');
+  await eventually('the echo before', () => c.replies.length === 1);
+  // The retirement: another key is the only pin.
+  ing.reload(await ingressConfig([{ ...entry, linkFingerprint: createLinkIdentity('hopgate reverse exit kt next').fingerprint }]));
+  await eventually('the association on the retired key ended', () => c.assoc.socket.destroyed, { timeoutMs: 10_000 });
+  await eventually('no stream left on the old link', () => reg.stats().exits.kt!.streams === 0 && keyed.activeTunnels === 0);
+  const seen = target.seen.length;
+  c.send('127.0.0.1', target.port, 'after');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(target.seen.length, seen, 'nothing sent after the retirement left through the old key');
+
+  // A token rotation (after a leak) ends them the same way.
+  const tk = await reverseEntry('tk', '127.0.0.59', 'de');
+  const ing2 = await startIngress([tk]);
+  const reg2 = ing2.runtime.reverse!.registry;
+  const leaked = exitFor(ing2, 'tk', '127.0.0.59');
+  await withTimeout(leaked.ready, 10_000, 'the exit registered');
+  await eventually('its link', () => reg2.stats().exits.tk!.links === 1);
+  const d = await customer(ing2.ports()[0]!, `${USER.login}-exitip-127.0.0.59`);
+  d.send('127.0.0.1', target.port, 'token-before');
+  await eventually('the echo', () => d.replies.length === 1);
+  ing2.reload(await ingressConfig([{ ...tk, tokenHash: await tokenHash('a-new-token-after-a-leak') }]));
+  await eventually('the association on the old token ended', () => d.assoc.socket.destroyed, { timeoutMs: 10_000 });
+});
+
+test("a reverse exit's targets: narrowed by a reload: its live UDP associations (judged, and their networks sent, under the old rule) end; new ones follow the new rule", { timeout: 30_000 }, async () => {
+  const kept = await udpTarget('127.0.0.2');
+  const dropped = await udpTarget('127.0.0.3');
+  const entry = await reverseEntry('nar', '127.0.0.60', 'de', { targets: { allow: ['127.0.0.2/32', '127.0.0.3/32'], deny: [] } });
+  const ing = await startIngress([entry]);
+  const exit = exitFor(ing, 'nar', '127.0.0.60');
+  await withTimeout(exit.ready, 10_000, 'the exit registered');
+  const reg = ing.runtime.reverse!.registry;
+  await eventually('its link', () => reg.stats().exits.nar!.links === 1);
+  const c = await customer(ing.ports()[0]!, `${USER.login}-exitip-127.0.0.60`);
+  c.send('127.0.0.3', dropped.port, 'before');
+  await eventually('the echo under the old rule', () => c.replies.length === 1);
+  ing.reload(await ingressConfig([{ ...entry, targets: { allow: ['127.0.0.2/32'], deny: [] } }]));
+  await new Promise((r) => setTimeout(r, 200));
+  c.send('127.0.0.3', dropped.port, 'after');
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(dropped.seen.length, 1, 'nothing reached the network taken out of its targets');
+  await eventually('the old association ended', () => c.assoc.socket.destroyed, { timeoutMs: 10_000 });
+  const d = await customer(ing.ports()[0]!, `${USER.login}-exitip-127.0.0.60`);
+  d.send('127.0.0.3', dropped.port, 'new');
+  d.send('127.0.0.2', kept.port, 'kept');
+  await eventually('the echo within the new rule', () => d.replies.length === 1);
+  assert.deepEqual(d.replies, [`127.0.0.2:${kept.port} echo:kept`]);
+  assert.equal(dropped.seen.length, 1);
+});
+
+test('a token change while a UDP open is still unanswered by the exit: the client is refused (REP 1), nothing is thrown unheard', { timeout: 30_000 }, async () => {
+  const entry = await reverseEntry('slow', '127.0.0.61', 'de');
+  const ing = await startIngress([entry]);
+  const reg = ing.runtime.reverse!.registry;
+  const link = new LinkSession(await rawLinkExit(ing, 'slow'), { dialled: true, name: 'an exit slow to answer' });
+  let opens = 0;
+  link.on('stream', (s) => {
+    s.on('error', () => undefined);
+    opens++; // never answered
+  });
+  await eventually('its link at the ingress', () => reg.stats().exits.slow!.links === 1);
+  const refused = assert.rejects(socksAssociate(ing.ports()[0]!, `${USER.login}-exitip-127.0.0.61`, USER.password), /rejected connection - Failure/);
+  await eventually('the UDP open reached the exit', () => opens === 1);
+  ing.reload(await ingressConfig([{ ...entry, tokenHash: await tokenHash('another-token') }]));
+  await refused;
+});
+
+test('a hostile reverse exit that accepts a UDP open and resets it in the same write: the client hears the association end, the ingress carries on', { timeout: 30_000 }, async () => {
+  const ing = await startIngress([await reverseEntry('flip', '127.0.0.62', 'de')]);
+  const reg = ing.runtime.reverse!.registry;
+  const link = new LinkSession(await rawLinkExit(ing, 'flip'), { dialled: true, name: 'hostile exit' });
+  let opens = 0;
+  link.on('stream', (s) => {
+    opens++;
+    s.on('error', () => undefined);
+    s.accept('127.0.0.62:9');
+    s.destroy(); // its RST follows the OPEN_OK in the same flush
+  });
+  await eventually('its link at the ingress', () => reg.stats().exits.flip!.links === 1);
+  for (let i = 0; i < 5; i++) {
+    const a = await socksAssociate(ing.ports()[0]!, `${USER.login}-exitip-127.0.0.62`, USER.password).catch((err: Error) => err);
+    if (!(a instanceof Error)) await eventually('the association ended with its stream', () => a.socket.destroyed || a.socket.readableEnded, { timeoutMs: 10_000 });
+  }
+  assert.equal(opens, 5);
+  assert.equal(reg.stats().exits.flip!.streams, 0);
+});
+
+test('the same hostile exit for a TCP CONNECT (OPEN_OK and RST in one write): the client connection ends at once', { timeout: 30_000 }, async () => {
+  const ing = await startIngress([await reverseEntry('flipt', '127.0.0.63', 'de')]);
+  const reg = ing.runtime.reverse!.registry;
+  const link = new LinkSession(await rawLinkExit(ing, 'flipt'), { dialled: true, name: 'hostile exit' });
+  link.on('stream', (s) => {
+    s.on('error', () => undefined);
+    s.accept('127.0.0.63:9');
+    s.destroy();
+  });
+  await eventually('its link at the ingress', () => reg.stats().exits.flipt!.links === 1);
+  const r = await SocksClient.createConnection({
+    proxy: { host: '127.0.0.1', port: ing.ports()[0]!, type: 5, userId: `${USER.login}-exitip-127.0.0.63`, password: USER.password },
+    command: 'connect',
+    destination: { host: '127.0.0.1', port: 9 },
+    timeout: 10_000,
+  }).catch((err: Error) => err);
+  if (!(r instanceof Error)) {
+    r.socket.on('error', () => undefined);
+    await eventually('the client connection ended', () => r.socket.destroyed || r.socket.readableEnded, { timeoutMs: 10_000 });
+  }
+  assert.equal(reg.stats().exits.flipt!.streams, 0);
 });

@@ -173,6 +173,6 @@ export async function serveUdpAssociate(rt: IngressRuntime, session: Session, re
   control.resume();
   session.stopper = { abort: closeAll };
   // The control connection may have ended or closed while the way out was opened, before the
-  // listeners above: the association ends now, not at its idle timeout.
-  if (control.readableEnded || control.destroyed) closeAll();
+  // listeners above, or the exit already ended it: the association ends now, not at its idle timeout.
+  if (control.readableEnded || control.destroyed || wayOut.isClosed) closeAll();
 }

@@ -15,7 +15,7 @@ import type { ReverseRegistry } from './registry.js';
 import type { WorkConn } from './work-conn.js';
 import { LinkSession } from '../../link/session.js';
 import type { LinkStream } from '../../link/stream.js';
-import { LinkError } from '../../link/errors.js';
+import { LinkError, olderPeerUdpRefusal } from '../../link/errors.js';
 import { within } from '../../shared/deadline.js';
 
 /** A work connection that closes before answering was stale (its exit died): try another. */
@@ -95,7 +95,10 @@ async function openStream(link: LinkSession, exitId: string, what: string, timeo
   const giveUp = new AbortController();
   try {
     // A stream that opens after we gave up is reset at once, not left open at the exit.
-    return await within(opener(giveUp.signal), timeoutMs, `exit ${exitId} did not answer for ${what} within ${timeoutMs} ms`, (s) => s.destroy());
+    const stream = await within(opener(giveUp.signal), timeoutMs, `exit ${exitId} did not answer for ${what} within ${timeoutMs} ms`, (s) => s.destroy());
+    // Reset in the same write as its acceptance: no 'close' would reach whoever listens from here.
+    if (stream.destroyed) throw new ProxyError('EXIT_UNREACHABLE', `exit ${exitId} reset ${what} as it accepted it`);
+    return stream;
   } catch (err) {
     // Past the deadline and still unanswered: reset at the exit and forgotten here (an exit that never answers keeps nothing).
     giveUp.abort();
@@ -130,8 +133,8 @@ export async function openReverseDatagrams(registry: ReverseRegistry, exit: Reve
     } catch (err) {
       if (err instanceof StaleConnection && attempt < STALE_RETRIES) continue;
       if (err instanceof StaleConnection) throw new ProxyError('EXIT_UNREACHABLE', `exit ${exit.id}: ${err.message}`);
-      const cause = (err as ProxyError).cause;
-      if (cause instanceof LinkError && cause.result === 'BAD_REQUEST') {
+      const cause = olderPeerUdpRefusal(err);
+      if (cause) {
         throw new ProxyError('COMMAND_UNSUPPORTED', `exit ${exit.id} carries no UDP over its link (an older reverse exit): ${cause.message}`, { cause });
       }
       throw err;

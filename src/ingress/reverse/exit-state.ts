@@ -5,8 +5,8 @@
 import { ProxyError } from '../../shared/errors.js';
 import { CidrSet } from '../../shared/net-addr.js';
 import type { ReverseExitConfig } from '../../shared/schema/ingress-config.js';
-import type { LinkSession } from '../../link/session.js';
-import { pinsOf } from '../../link/identity.js';
+import { LinkSession } from '../../link/session.js';
+import { isPinned, pinsOf } from '../../link/identity.js';
 import { LinkTraffic } from '../../link/traffic.js';
 import { exitLinkFigures, type ExitLinkFigures } from '../route/exit-report.js';
 import type { WorkConn } from './work-conn.js';
@@ -76,6 +76,47 @@ export class ExitState {
   carriesUdp(): boolean {
     for (const l of this.links) if (!l.draining && !l.broken) return true;
     return this.live.size === 0;
+  }
+
+  /**
+   * A key rotation retired a key: its idle connections close, its links drain (TCP streams finish;
+   * UDP associations end, draining links' too: each datagram may go to a new target). True if any went.
+   */
+  dropUnpinned(): boolean {
+    const pins = linkPins(this.config);
+    if (!pins) return false;
+    let dropped = false;
+    for (const [peer, fp] of this.peers) {
+      if (isPinned(fp, pins)) continue;
+      this.peers.delete(peer);
+      dropped = true;
+      if (peer instanceof LinkSession) {
+        this.links.delete(peer);
+        peer.drain('exit key retired');
+        peer.endDatagramStreams('exit key retired');
+      } else if (this.idle.has(peer)) peer.fail('exit key retired');
+    }
+    return dropped;
+  }
+
+  /**
+   * GOAWAY on every link: its live streams finish, new ones go elsewhere (the exit dials anew).
+   * `cut`: the exit's credentials changed or it left the configuration — UDP associations end too.
+   * True if a link stopped taking streams.
+   */
+  drainLinks(why: string, cut = false): boolean {
+    if (cut) this.endUdp(why);
+    if (this.links.size === 0) return false;
+    for (const l of [...this.links]) {
+      this.links.delete(l);
+      l.drain(why);
+    }
+    return true;
+  }
+
+  /** End the UDP associations on every open link, draining ones too (they were judged by a rule no longer in force). */
+  endUdp(why: string): void {
+    for (const l of this.openLinks) l.endDatagramStreams(why);
   }
 
   /** Its figures for /metrics (registry.stats). */

@@ -23,7 +23,7 @@ import { encodePacket } from '../../protocol/work-packet/codec.js';
 import { WorkConn } from './work-conn.js';
 import { ExitState, dropWaiters, linkPins, type ReverseCarrier, type ReverseExitStats, type Waiter } from './exit-state.js';
 import { LinkSession } from '../../link/session.js';
-import { isPinned, peerFingerprint, peerPinError } from '../../link/identity.js';
+import { peerFingerprint, peerPinError } from '../../link/identity.js';
 import type { ExitLinkFigures } from '../route/exit-report.js';
 
 /** Requests that may wait for one exit's pool at once; past this they fail at once. */
@@ -98,53 +98,28 @@ export class ReverseRegistry {
         this.states.set(e.id, new ExitState(e.config));
       } else if (st.config !== e.config) {
         const tokenChanged = st.config.tokenHash !== e.config.tokenHash || JSON.stringify(st.config.from) !== JSON.stringify(e.config.from);
+        // Live UDP associations were judged by the old `targets:` (its networks went in their OPEN): they end.
+        if (JSON.stringify(st.config.targets) !== JSON.stringify(e.config.targets)) st.endUdp('exit targets changed');
         st.config = e.config;
         st.from = new CidrSet(e.config.from);
         if (tokenChanged) {
           st.verifiedMac = undefined;
           for (const c of [...st.idle]) c.fail('exit token or sources changed');
-          this.drainLinks(st, 'exit token or sources changed');
-        } else this.dropUnpinned(st);
+          if (st.drainLinks('exit token or sources changed', true)) this.changed();
+        } else if (st.dropUnpinned()) this.changed(); // only a change of carriers is news (any edit of a pinned exit comes here)
       }
     }
     for (const [id, st] of this.states) {
       if (seen.has(id)) continue;
       this.states.delete(id);
       for (const c of [...st.idle]) c.fail('exit removed from the configuration');
-      this.drainLinks(st, 'exit removed from the configuration');
+      if (st.drainLinks('exit removed from the configuration', true)) this.changed();
       if (dropWaiters(st, `exit ${id} was removed from the configuration`)) this.changed();
     }
   }
 
   private changed(): void {
     this.onChange?.();
-  }
-
-  /** A key rotation retired a key: its idle connections close, its links drain (live streams finish). */
-  private dropUnpinned(st: ExitState): void {
-    const pins = linkPins(st.config);
-    if (!pins) return;
-    let dropped = false;
-    for (const [peer, fp] of st.peers) {
-      if (isPinned(fp, pins)) continue;
-      st.peers.delete(peer);
-      dropped = true;
-      if (peer instanceof LinkSession) {
-        if (st.links.delete(peer)) peer.drain('exit key retired');
-      } else if (st.idle.has(peer)) peer.fail('exit key retired');
-    }
-    // Only a change of carriers is news (any other edit of a pinned exit's configuration also comes here).
-    if (dropped) this.changed();
-  }
-
-  /** GOAWAY on every link of `st`: its live streams finish, new ones go elsewhere (the exit dials anew). */
-  private drainLinks(st: ExitState, why: string): void {
-    if (st.links.size === 0) return;
-    for (const l of [...st.links]) {
-      st.links.delete(l);
-      l.drain(why);
-    }
-    this.changed();
   }
 
   /**
@@ -482,7 +457,7 @@ export class ReverseRegistry {
     for (const c of this.pending) c.fail('ingress shutting down');
     for (const st of this.states.values()) {
       for (const c of [...st.idle]) c.fail('ingress shutting down');
-      this.drainLinks(st, 'ingress shutting down');
+      if (st.drainLinks('ingress shutting down')) this.changed();
       dropWaiters(st, 'ingress shutting down');
     }
   }

@@ -22,7 +22,7 @@ import { handshakeHop } from './hop-handshake.js';
 import { dialLinkTls, isPinned, LinkIdentitySource, peerFingerprint, pinsOf } from '../../link/identity.js';
 import { LinkSession } from '../../link/session.js';
 import type { LinkStream } from '../../link/stream.js';
-import { LinkError } from '../../link/errors.js';
+import { LinkError, olderPeerUdpRefusal } from '../../link/errors.js';
 
 const RECONNECT: BackoffPolicy = { baseMs: 100, maxMs: 10_000, jitter: 0.5 };
 
@@ -94,7 +94,12 @@ export class ExitLinks {
     if (!exit.link) return;
     this.exit = exit as ExitLinks['exit'];
     const pins = this.pins;
-    for (const [session, fp] of this.peers) if (!isPinned(fp, pins)) session.drain('exit key retired');
+    for (const [session, fp] of this.peers) {
+      if (isPinned(fp, pins)) continue;
+      session.drain('exit key retired');
+      // A UDP association is no running tunnel (each datagram may go to a new target): it ends.
+      session.endDatagramStreams('exit key retired');
+    }
   }
 
   get streamCount(): number {
@@ -130,8 +135,8 @@ export class ExitLinks {
     try {
       return await this.openOn((link, signal) => link.openDatagrams({}, signal), timeoutMs, 'a UDP association');
     } catch (err) {
-      const cause = (err as ProxyError).cause;
-      if (cause instanceof LinkError && cause.code === 'OPEN_REFUSED' && cause.result === 'BAD_REQUEST') {
+      const cause = olderPeerUdpRefusal(err);
+      if (cause) {
         throw new ProxyError('COMMAND_UNSUPPORTED', `exit ${this.exit.id} carries no UDP over its link (an older hopgate exit): ${cause.message}`, { cause });
       }
       throw err;
@@ -146,7 +151,10 @@ export class ExitLinks {
       const giveUp = new AbortController();
       try {
         // A stream that opens after we gave up is reset at once, not left open at the exit.
-        return await within(opener(link, giveUp.signal), Math.max(0, until - Date.now()), `exit ${this.exit.id}: no answer over the link for ${what}`, (s) => s.destroy());
+        const stream = await within(opener(link, giveUp.signal), Math.max(0, until - Date.now()), `exit ${this.exit.id}: no answer over the link for ${what}`, (s) => s.destroy());
+        // Reset in the same write as its acceptance: no 'close' would reach whoever listens from here.
+        if (stream.destroyed) throw new ProxyError('EXIT_UNREACHABLE', `exit ${this.exit.id} reset ${what} as it accepted it`);
+        return stream;
       } catch (err) {
         // Still unanswered: reset at the exit and forgotten here (an exit that never answers keeps nothing).
         giveUp.abort();
@@ -286,6 +294,8 @@ export class LinkPools {
   private readonly pools = new Map<string, ExitLinks>();
   private settings: LinkSettings | undefined;
   private settingsKey = '';
+  /** Told when its key file turned unusable (the key in force stays): the ingress logs it. */
+  onUnreadable: ((err: Error) => void) | undefined;
 
   /** Take a configuration: pools of exits gone or changed drain (their live streams finish). */
   configure(config: IngressConfig): void {
@@ -294,7 +304,7 @@ export class LinkPools {
     if (config.links && want.size > 0) {
       const key = `${config.links.identityDir}|${config.links.perExit}|${config.links.heartbeatMs}`;
       if (key !== this.settingsKey || !this.settings) {
-        const identity = new LinkIdentitySource(config.links.identityDir, 'hopgate ingress');
+        const identity = new LinkIdentitySource(config.links.identityDir, 'hopgate ingress', (err) => this.onUnreadable?.(err));
         this.settings = { identity, perExit: config.links.perExit, heartbeatMs: config.links.heartbeatMs };
         this.settingsKey = key;
       }

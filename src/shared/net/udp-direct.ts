@@ -25,6 +25,8 @@ export interface UdpWayOut {
   onReply: ((from: { host: string; port: number }, data: Buffer) => void) | undefined;
   /** Called once if the way out fails or its exit ends the association. */
   onClose: (() => void) | undefined;
+  /** Closed already: its exit may end the association before onClose is set (read it after). */
+  readonly isClosed: boolean;
   close(): void;
 }
 
@@ -50,6 +52,9 @@ export abstract class WayOutBase implements UdpWayOut {
   onReply: UdpWayOut['onReply'];
   onClose: UdpWayOut['onClose'];
   protected closed = false;
+  get isClosed(): boolean {
+    return this.closed;
+  }
   abstract send(target: JudgedTarget, data: Buffer): void;
   close(): void {
     if (this.closed) return;
