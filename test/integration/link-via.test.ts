@@ -15,6 +15,9 @@ import { eventually } from '../helpers/eventually.js';
 import { accepts, freePort } from '../helpers/ports.js';
 import { startTestIngress, USER } from '../helpers/ingress.js';
 import { ingressIdentityDir, linkExitEntry, startLinkExit } from '../helpers/link-exits.js';
+import { ExitLinks } from '../../src/ingress/upstream/link-pool.js';
+import { ExitSchema } from '../../src/shared/schema/ingress-config.js';
+import { LinkIdentitySource } from '../../src/link/identity.js';
 
 const haveMicrosocks = spawnSync('which', ['microsocks']).status === 0;
 const cleanups: Array<() => unknown> = [];
@@ -123,4 +126,35 @@ test('a hostile hop that answers SOCKS5 and then stalls the link: the tunnel fai
   assert.equal(connections, 1, 'the link backs off: no new hop connection per tunnel');
   await eventually('the ingress let go of the stalled hop connection', () => held.every((s) => s.destroyed), { timeoutMs: 10_000 });
   assert.equal(far.links.counters.links, 0, 'no link reached the exit');
+});
+
+test('hops slower than the connect timeout: the link dial fails as a timeout of the route, within one budget (not a TLS handshake left 1 ms)', { timeout: 30_000 }, async () => {
+  // A hop that answers the greeting at once and the CONNECT to the link port after 1.5 s, then swallows.
+  const held: Socket[] = [];
+  const hop = createServer((s) => {
+    held.push(s);
+    s.on('error', () => undefined);
+    let stage = 0;
+    s.on('data', () => {
+      if (stage === 0) s.write(Buffer.from([5, 0]));
+      else if (stage === 1) setTimeout(() => s.destroyed || s.write(Buffer.from([5, 0, 0, 1, 0, 0, 0, 0, 0, 0])), 1500);
+      stage++;
+    });
+  });
+  await new Promise<void>((r) => hop.listen(0, '127.0.0.1', r));
+  cleanups.push(() => {
+    for (const s of held) s.destroy();
+    hop.close();
+  });
+  const id = ingressIdentityDir();
+  const exit = ExitSchema.parse({ id: 'slow', kind: 'hopgate', host: '127.0.0.9', port: 1, link: { port: 2, fingerprint: id.identity.fingerprint }, via: [{ kind: 'socks5', host: '127.0.0.1', port: (hop.address() as AddressInfo).port }] });
+  const pool = new ExitLinks({ ...exit, link: exit.link! }, { identity: new LinkIdentitySource(id.dir, 'test'), perExit: 1, heartbeatMs: 0 });
+  cleanups.push(() => pool.destroy());
+  const t0 = Date.now();
+  await assert.rejects(pool.open({ host: '127.0.0.1', port: 9, kind: 'ipv4' }, 1000), (err: Error) => {
+    assert.match(err.message, /link route to exit slow timed out/);
+    assert.doesNotMatch(err.message, /no handshake/);
+    return true;
+  });
+  assert.ok(Date.now() - t0 < 10_000);
 });

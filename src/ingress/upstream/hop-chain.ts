@@ -25,6 +25,8 @@ export interface HopChain {
   readonly name: (hop: HopConfig) => string;
   /** Whose route this is, for the timeout's message ("route through exit de-1"). */
   readonly what: string;
+  /** Added to the connect timeout for the whole route (default EXIT_ANSWER_GRACE_MS: the exit answers first, with its own code). */
+  readonly graceMs?: number;
 }
 
 export async function throughHops(
@@ -34,7 +36,7 @@ export async function throughHops(
   readBuffers: ReadBuffers = false,
 ): Promise<Socket> {
   const { hops, name } = chain;
-  const until = Date.now() + timeoutMs + EXIT_ANSWER_GRACE_MS;
+  const until = Date.now() + timeoutMs + (chain.graceMs ?? EXIT_ANSWER_GRACE_MS);
   let socket: Socket;
   try {
     socket = await connectTcp(hops[0]!.host, hops[0]!.port, timeoutMs, { readBuffers });

@@ -251,12 +251,18 @@ export class ExitLinks {
     const { host, link, via } = this.exit;
     const tls = { host, port: link.port, identity: this.settings.identity.current(), pinned: this.pins };
     if (via.length === 0) return dialLinkTls({ ...tls, timeoutMs });
+    // One budget for the hops and the TLS handshake: the caller already added the exit's answer grace.
     const until = Date.now() + timeoutMs;
     const exitId = this.exit.id;
-    const chain = { hops: via, name: (h: HopConfig) => `hop ${h.host}:${h.port} (before exit ${exitId}'s link)`, what: `link route to exit ${exitId}` };
+    const chain = { hops: via, name: (h: HopConfig) => `hop ${h.host}:${h.port} (before exit ${exitId}'s link)`, what: `link route to exit ${exitId}`, graceMs: 0 };
     const linkPort = { host, port: link.port, kind: targetKind(host) };
     const socket = await throughHops(chain, timeoutMs, (s, last, cred) => handshakeHop(s, last.kind, chain.name(last), linkPort, cred));
-    return dialLinkTls({ ...tls, socket, timeoutMs: Math.max(1, until - Date.now()) }).catch((err: unknown) => {
+    const left = until - Date.now();
+    if (left <= 0) {
+      socket.destroy();
+      throw new ProxyError('TIMEOUT', `link route to exit ${exitId}: the hops took the whole ${timeoutMs} ms, none left for TLS`);
+    }
+    return dialLinkTls({ ...tls, socket, timeoutMs: left }).catch((err: unknown) => {
       socket.destroy();
       throw err;
     });
