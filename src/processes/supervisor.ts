@@ -126,6 +126,10 @@ export class WorkerSupervisor {
     const w = cluster.fork();
     slot.worker = w;
     slot.forkedAt = Date.now();
+    // A send racing the worker's death (EPIPE, or the channel already closed) is emitted here, by
+    // every sender (this class, tunnel-dispatch.ts, …): unheard, it would end the primary. The
+    // worker's exit is handled below; the message was for a process that is gone.
+    w.on('error', (err: Error) => this.o.log.warn({ worker: w.process.pid, err: err.message }, 'message to an ingress worker lost: it is going away'));
     return new Promise<void>((resolve, reject) => {
       let settled = false;
       const settle = (err?: Error): void => {

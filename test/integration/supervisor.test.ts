@@ -139,3 +139,31 @@ test('supervisor: a worker that cannot start fails start(); nothing is restarted
     t.cleanup();
   }
 });
+
+test('supervisor: messages to a worker that just died do not take the primary down (its IPC channel closes under a send)', async () => {
+  const t = supervised('ok', { count: 1, restart: { baseMs: 60_000, maxMs: 60_000, jitter: 0 } });
+  const uncaught: Error[] = [];
+  const onUncaught = (err: Error): void => void uncaught.push(err);
+  process.prependListener('uncaughtException', onUncaught);
+  try {
+    await t.s.start();
+    const [w] = t.s.workers();
+    process.kill(w!.process.pid!, 'SIGKILL');
+    // Until the primary hears it is gone, `isConnected()` still says yes: sends race the closing channel.
+    const until = performance.now() + 2000;
+    while (t.exits.length === 0 && performance.now() < until) {
+      t.s.broadcast({ type: 'hopgate:config:reload' });
+      t.s.send(w!, { type: 'hopgate:config:reload' });
+      w!.send({ type: 'hopgate:config:reload' }); // as tunnel-dispatch.ts does, straight to the worker
+      await new Promise((r) => setImmediate(r));
+    }
+    await t.when(() => t.exits.length === 1, 'the worker gone');
+    for (let i = 0; i < 20; i++) w!.send({ type: 'hopgate:config:reload' }); // and after it is gone
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(uncaught.map((e) => e.message), [], 'no error escaped to the process');
+  } finally {
+    process.off('uncaughtException', onUncaught);
+    await t.s.stop();
+    t.cleanup();
+  }
+});
