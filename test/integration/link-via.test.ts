@@ -32,6 +32,27 @@ async function startMicrosocks(port: number): Promise<ChildProcess> {
   return ms;
 }
 
+/** A SOCKS5 hop that answers the greeting, then the CONNECT after `connectAnswerMs`, then swallows everything. */
+async function hostileHop(connectAnswerMs: number): Promise<{ port: number; held: Socket[] }> {
+  const held: Socket[] = [];
+  const server = createServer((s) => {
+    held.push(s);
+    s.on('error', () => undefined);
+    let stage = 0;
+    s.on('data', () => {
+      if (stage === 0) s.write(Buffer.from([5, 0]));
+      else if (stage === 1) setTimeout(() => s.destroyed || s.write(Buffer.from([5, 0, 0, 1, 0, 0, 0, 0, 0, 0])), connectAnswerMs);
+      stage++;
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(() => {
+    for (const s of held) s.destroy();
+    server.close();
+  });
+  return { port: (server.address() as AddressInfo).port, held };
+}
+
 test('a link through a SOCKS5 hop: one hop connection carries every tunnel; the hop going away breaks the link, and it comes back with the hop', { skip: !haveMicrosocks && 'microsocks not installed', timeout: 90_000 }, async () => {
   const port = await freePort();
   const ms = await startMicrosocks(port);
@@ -87,30 +108,13 @@ test('the same exit without its hop: the link is refused by the exit (wrong sour
 });
 
 test('a hostile hop that answers SOCKS5 and then stalls the link: the tunnel fails (REP 1) within the connect timeout and its grace, not a hang; the next one fails at once while the link backs off', { timeout: 60_000 }, async () => {
-  let connections = 0;
-  const held: Socket[] = [];
-  const hop = createServer((s) => {
-    connections++;
-    held.push(s);
-    s.on('error', () => undefined);
-    // The ingress waits for each answer before the next message: the greeting (no auth), the
-    // CONNECT to the exit's link port ("succeeded"), then the TLS hello, swallowed.
-    let stage = 0;
-    s.on('data', () => {
-      if (stage === 0) s.write(Buffer.from([5, 0]));
-      else if (stage === 1) s.write(Buffer.from([5, 0, 0, 1, 0, 0, 0, 0, 0, 0]));
-      stage++;
-    });
-  });
-  await new Promise<void>((r) => hop.listen(0, '127.0.0.1', r));
-  cleanups.push(() => {
-    for (const s of held) s.destroy();
-    hop.close();
-  });
+  // The ingress waits for each answer before the next message: the greeting (no auth), the
+  // CONNECT to the exit's link port ("succeeded"), then the TLS hello, swallowed.
+  const hop = await hostileHop(0);
   const id = ingressIdentityDir();
   const far = await startLinkExit('far3', '127.0.0.8', [id.identity.fingerprint]);
   cleanups.push(() => far.stop());
-  const via = [{ kind: 'socks5' as const, host: '127.0.0.1', port: (hop.address() as AddressInfo).port }];
+  const via = [{ kind: 'socks5' as const, host: '127.0.0.1', port: hop.port }];
   const ingress = await startTestIngress({ links: { identityDir: id.dir, perExit: 1 }, exits: [{ ...linkExitEntry(far, 'de'), via }], limits: { exitProbeIntervalMs: 0, connectTimeoutMs: 2000 } });
   cleanups.push(() => ingress.stop());
   const proxy = `socks5h://${USER.login}:${USER.password}@127.0.0.1:${ingress.port}`;
@@ -123,31 +127,16 @@ test('a hostile hop that answers SOCKS5 and then stalls the link: the tunnel fai
   assert.ok(tookMs < 20_000, `failed after ${tookMs} ms`);
   const again = await curl(['-sS', '-m', '30', '-x', proxy, 'http://127.0.0.1:9/'], 40_000);
   assert.equal(again.code, 97, again.stderr);
-  assert.equal(connections, 1, 'the link backs off: no new hop connection per tunnel');
-  await eventually('the ingress let go of the stalled hop connection', () => held.every((s) => s.destroyed), { timeoutMs: 10_000 });
+  assert.equal(hop.held.length, 1, 'the link backs off: no new hop connection per tunnel');
+  await eventually('the ingress let go of the stalled hop connection', () => hop.held.every((s) => s.destroyed), { timeoutMs: 10_000 });
   assert.equal(far.links.counters.links, 0, 'no link reached the exit');
 });
 
 test('hops slower than the connect timeout: the link dial fails as a timeout of the route, within one budget (not a TLS handshake left 1 ms)', { timeout: 30_000 }, async () => {
   // A hop that answers the greeting at once and the CONNECT to the link port after 1.5 s, then swallows.
-  const held: Socket[] = [];
-  const hop = createServer((s) => {
-    held.push(s);
-    s.on('error', () => undefined);
-    let stage = 0;
-    s.on('data', () => {
-      if (stage === 0) s.write(Buffer.from([5, 0]));
-      else if (stage === 1) setTimeout(() => s.destroyed || s.write(Buffer.from([5, 0, 0, 1, 0, 0, 0, 0, 0, 0])), 1500);
-      stage++;
-    });
-  });
-  await new Promise<void>((r) => hop.listen(0, '127.0.0.1', r));
-  cleanups.push(() => {
-    for (const s of held) s.destroy();
-    hop.close();
-  });
+  const hop = await hostileHop(1500);
   const id = ingressIdentityDir();
-  const exit = ExitSchema.parse({ id: 'slow', kind: 'hopgate', host: '127.0.0.9', port: 1, link: { port: 2, fingerprint: id.identity.fingerprint }, via: [{ kind: 'socks5', host: '127.0.0.1', port: (hop.address() as AddressInfo).port }] });
+  const exit = ExitSchema.parse({ id: 'slow', kind: 'hopgate', host: '127.0.0.9', port: 1, link: { port: 2, fingerprint: id.identity.fingerprint }, via: [{ kind: 'socks5', host: '127.0.0.1', port: hop.port }] });
   const pool = new ExitLinks({ ...exit, link: exit.link! }, { identity: new LinkIdentitySource(id.dir, 'test'), perExit: 1, heartbeatMs: 0 });
   cleanups.push(() => pool.destroy());
   const t0 = Date.now();
