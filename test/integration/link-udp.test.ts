@@ -6,7 +6,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
+import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { SocksClient } from 'socks';
 import { aliceHashed, startTestIngress, USER, type TestIngress } from '../helpers/ingress.js';
@@ -19,6 +19,7 @@ import { IngressConfigSchema } from '../../src/shared/schema/ingress-config.js';
 import { LinkSession } from '../../src/link/session.js';
 import { Registry } from 'prom-client';
 import { registerExitLinkMetrics } from '../../src/exit/link-metrics.js';
+import { udpEchoTarget } from '../helpers/udp-echo.js';
 
 const cleanups: Array<() => unknown> = [];
 after(async () => {
@@ -44,18 +45,11 @@ async function network(exitAllowTargets?: string[]): Promise<{ exit: LinkExit; i
   return { exit, ingress };
 }
 
-/** A UDP target on loopback that answers `echo:` + the datagram and notes who sent it. */
-async function udpTarget(host: string): Promise<{ socket: UdpSocket; port: number; seen: RemoteInfo[] }> {
-  const socket = createSocket('udp4');
-  const seen: RemoteInfo[] = [];
-  socket.on('message', (msg, rinfo) => {
-    seen.push(rinfo);
-    socket.send(Buffer.concat([Buffer.from('echo:'), msg]), rinfo.port, rinfo.address);
-  });
-  socket.bind(0, host);
-  await once(socket, 'listening');
-  cleanups.push(() => socket.close());
-  return { socket, port: socket.address().port, seen };
+/** A UDP echo target on `host`, closed after the file's tests. */
+async function udpTarget(host: string): ReturnType<typeof udpEchoTarget> {
+  const t = await udpEchoTarget(host);
+  cleanups.push(() => t.close());
+  return t;
 }
 
 /** A SOCKS5 client's UDP side: its association and the replies it got (source and payload). */

@@ -15,7 +15,7 @@ import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { createServer as createTlsServer } from 'node:tls';
 import { SocksClient } from 'socks';
 import { startEchoServer, withTimeout, closed } from '../helpers/net.js';
 import { USER } from '../helpers/ingress.js';
@@ -29,7 +29,7 @@ import { LINK_IDENTITY_FILE, LinkIdentitySource, createLinkIdentity, loadOrCreat
 import type { ReverseExitClient } from '../../src/exit/reverse-client.js';
 import { startIngressProcesses, type RunningIngress } from '../../src/processes/ingress-workers.js';
 import { acceptedPacket, parseRegistration, parseResponse, requestPacket } from '../../src/protocol/work-packet/messages.js';
-import { parsePacket, type WorkPacket } from '../../src/protocol/work-packet/codec.js';
+import { packetReader } from '../helpers/work-packets.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 let echo: Awaited<ReturnType<typeof startEchoServer>>;
@@ -423,24 +423,3 @@ test('a request that crossed the exit\'s withdrawal of a work connection (a rota
     await exit?.stop(0);
   }
 });
-
-/** Work packets read from `socket` one at a time (the next whole one). */
-function packetReader(socket: TLSSocket): () => Promise<WorkPacket> {
-  let buf = Buffer.alloc(0);
-  const waiting: Array<() => void> = [];
-  socket.on('data', (d: Buffer) => {
-    buf = Buffer.concat([buf, d]);
-    for (const w of waiting.splice(0)) w();
-  });
-  return async () => {
-    for (;;) {
-      const r = parsePacket(buf);
-      if (r.kind === 'ok') {
-        buf = buf.subarray(r.consumed);
-        return r.value;
-      }
-      assert.notEqual(r.kind, 'error');
-      await withTimeout(new Promise<void>((res) => waiting.push(res)), 5000, 'a work packet');
-    }
-  };
-}

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Server } from 'node:http';
 import type { Registry } from 'prom-client';
-import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
 import { SocksClient } from 'socks';
 import { linkText } from '../../src/cli/ingress-quality.js';
 import { curl } from '../helpers/curl.js';
@@ -33,9 +33,9 @@ import type { ReverseExitClient } from '../../src/exit/reverse-client.js';
 import { TargetPolicy } from '../../src/shared/net/target-policy.js';
 import { createLogger } from '../../src/shared/log.js';
 import { acceptedPacket, parseRegistration, parseResponse, registrationPacket, requestPacket } from '../../src/protocol/work-packet/messages.js';
-import { parsePacket, type WorkPacket } from '../../src/protocol/work-packet/codec.js';
 import { PREFACE, openFrame } from '../../src/protocol/link/codec.js';
 import { createLinkIdentity } from '../../src/link/identity.js';
+import { packetReader } from '../helpers/work-packets.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const pw = encodeURIComponent(USER.password);
@@ -286,27 +286,6 @@ test('two ingress workers: the exit\'s two links serve both workers, and every r
     await ing?.stop();
   }
 });
-
-/** Work packets read from `socket` one at a time (the next whole one). */
-function packetReader(socket: TLSSocket): () => Promise<WorkPacket> {
-  let buf = Buffer.alloc(0);
-  const waiting: Array<() => void> = [];
-  socket.on('data', (d: Buffer) => {
-    buf = Buffer.concat([buf, d]);
-    for (const w of waiting.splice(0)) w();
-  });
-  return async () => {
-    for (;;) {
-      const r = parsePacket(buf);
-      if (r.kind === 'ok') {
-        buf = buf.subarray(r.consumed);
-        return r.value;
-      }
-      assert.notEqual(r.kind, 'error');
-      await withTimeout(new Promise<void>((res) => waiting.push(res)), 5000, 'a work packet');
-    }
-  };
-}
 
 test('a new exit and an ingress older than links (it answers without link): the connection stays a work connection and serves', { timeout: 20_000 }, async () => {
   const cert = tunnelCert();

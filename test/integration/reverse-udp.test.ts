@@ -12,7 +12,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
+import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,6 +36,7 @@ import { createLinkIdentity } from '../../src/link/identity.js';
 import { LinkSession } from '../../src/link/session.js';
 import type { LinkStream } from '../../src/link/stream.js';
 import type { ReverseExitClient } from '../../src/exit/reverse-client.js';
+import { udpEchoTarget } from '../helpers/udp-echo.js';
 
 const cleanups: Array<() => unknown> = [];
 after(async () => {
@@ -84,18 +85,11 @@ function exitFor(ing: Ingress, id: string, egress: string, mode: 'link' | 'work'
   return e;
 }
 
-/** A UDP target that answers `echo:` + the datagram and notes who sent it. */
-async function udpTarget(host: string): Promise<{ socket: UdpSocket; port: number; seen: RemoteInfo[] }> {
-  const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
-  const seen: RemoteInfo[] = [];
-  socket.on('message', (msg, rinfo) => {
-    seen.push(rinfo);
-    socket.send(Buffer.concat([Buffer.from('echo:'), msg]), rinfo.port, rinfo.address);
-  });
-  socket.bind(0, host);
-  await once(socket, 'listening');
-  cleanups.push(() => socket.close());
-  return { socket, port: socket.address().port, seen };
+/** A UDP echo target on `host`, closed after the file's tests. */
+async function udpTarget(host: string): ReturnType<typeof udpEchoTarget> {
+  const t = await udpEchoTarget(host);
+  cleanups.push(() => t.close());
+  return t;
 }
 
 /** A SOCKS5 client's UDP side: its association, a send, and the replies it got (source and payload). */
