@@ -16,7 +16,7 @@
  * does not spoil much; MB/s swings with the neighbours. Rounds alternate the
  * subjects; medians over rounds.
  *
- *   npm run build && node dist/bench/link-path.js [--rounds 3] [--ms 2000] [--echoes 2000] [--only REGEX] [--prof DIR] [--base DIR]
+ *   npm run build && node dist/bench/link-path.js [--rounds 3] [--ms 2000] [--echoes 2000] [--only REGEX] [--prof DIR] [--base DIR] [--ingress-flags='NODE FLAGS']
  *
  * For the link leg alone (no ingress, no exit: a LinkSession each side),
  * `node --expose-gc dist/bench/link.js --phases bulk,echo`.
@@ -45,12 +45,20 @@ const { values: opt } = parseArgs({
     prof: { type: 'string' },
     /** Another build's checkout (built, with node_modules): its ingress and exit run beside this one's, rows marked [base]. */
     base: { type: 'string' },
+    /**
+     * Node/V8 flags for this build's ingress only (not the [base] one's), space-separated: an A/B of a
+     * V8 setting in the same rounds, e.g. `--ingress-flags=--max-semi-space-size=8` (with '=': the value starts with a dash) (docs/BENCHMARKS.md, "the ingress's
+     * full-GC spiral"). Heap sizes must be given at start: NODE_OPTIONS refuses some, and the bench's own
+     * processes would take them too.
+     */
+    'ingress-flags': { type: 'string' },
   },
 });
 const ROUNDS = Number(opt.rounds);
 const MS = Number(opt.ms);
 const ECHOES = Number(opt.echoes);
 const PROF = opt.prof ? ['--cpu-prof', '--cpu-prof-dir', opt.prof] : [];
+const INGRESS_FLAGS = opt['ingress-flags']?.split(' ').filter((f) => f !== '') ?? [];
 const USER = 'bench';
 const PASS = 'bench-pass-123';
 const SECRET = 'bench-relay-secret';
@@ -91,8 +99,8 @@ interface Subject {
   pids: number[];
 }
 
-/** One exit and one ingress of the build whose CLI is `cliPath`; `label` names its rows. */
-async function startPair(cliPath: string, label: string, base: number): Promise<Subject[]> {
+/** One exit and one ingress of the build whose CLI is `cliPath`; `label` names its rows; `ingressFlags` go to its node. */
+async function startPair(cliPath: string, label: string, base: number, ingressFlags: readonly string[] = []): Promise<Subject[]> {
   // The exit listens where the load generator connects (127.0.0.1) and sends from 127.0.0.2.
   const ip = '127.0.0.1';
   const exitPort = base + 1;
@@ -109,7 +117,7 @@ async function startPair(cliPath: string, label: string, base: number): Promise<
   const hash = await hashPassword(PASS, { ln: 14, r: 8, p: 1 });
   const cfg = join(work, `ingress-${base}.yaml`);
   writeFileSync(cfg, linkedIngressYaml({ port: base, user: USER, passwordHash: hash, exit: { host: ip, port: exitPort, secret: SECRET }, linkPort, link }));
-  const ingress = start(process.execPath, [...PROF, cliPath, 'ingress', '--config', cfg, '--workers', '1']);
+  const ingress = start(process.execPath, [...PROF, ...ingressFlags, cliPath, 'ingress', '--config', cfg, '--workers', '1']);
   ingress.stdout!.resume();
   await waitPort(base);
   const both = [ingress.pid!, exit.pid!];
@@ -125,7 +133,7 @@ async function main(): Promise<void> {
   const target = start(process.execPath, [join(here, 'target.js')]);
   const t = JSON.parse(await firstLine(target)) as { echo: number[]; source: number };
   const base = 12000 + Math.floor(Math.random() * 1500) * 4; // below the ephemeral range (32768+)
-  let subjects: Subject[] = [{ name: 'direct', pids: [] }, ...(await startPair(cli, '', base))];
+  let subjects: Subject[] = [{ name: 'direct', pids: [] }, ...(await startPair(cli, '', base, INGRESS_FLAGS))];
   if (opt.base) subjects.push(...(await startPair(join(opt.base, 'dist', 'src', 'cli', 'main.js'), ' [base]', base + 8_000)));
   if (opt.only !== undefined) {
     const only = new RegExp(opt.only);
