@@ -38,3 +38,28 @@ test('datagrams awaiting resolution are bounded: past MAX_AWAITING_RESOLUTION th
     target.close();
   }
 });
+
+test('every datagram is judged by the port policy, also once its host is resolved: a later one to another port is refused, port 0 too (it threw out of send())', async () => {
+  const target = createSocket('udp4');
+  target.bind(0, '127.0.0.1');
+  await once(target, 'listening');
+  const port = target.address().port;
+  let seen = 0;
+  target.on('message', () => seen++);
+  const reasons: string[] = [];
+  const way = await openDirectWayOut({ localAddress: '127.0.0.1' }, new TargetPolicy({ allow: ['127.0.0.0/8'], deny: [], ports: [port] }), {
+    onRefused: (_t, reason) => reasons.push(reason),
+  });
+  try {
+    way.send({ host: '127.0.0.1', port, kind: 'ipv4' }, Buffer.from('first'));
+    await eventually('the allowed one delivered (the host is now resolved)', () => seen === 1);
+    way.send({ host: '127.0.0.1', port: port === 65535 ? port - 1 : port + 1, kind: 'ipv4' }, Buffer.from('other port'));
+    way.send({ host: '127.0.0.1', port: 0, kind: 'ipv4' }, Buffer.from('port 0'));
+    assert.equal(reasons.length, 2, reasons.join('; '));
+    assert.match(reasons[0]!, /not allowed/);
+    assert.match(reasons[1]!, /port 0/);
+  } finally {
+    way.close();
+    target.close();
+  }
+});

@@ -108,6 +108,9 @@ export class DirectWayOut extends WayOutBase {
   }
 
   send(target: JudgedTarget, data: Buffer): void {
+    // Every datagram's port, not only a name's first one (the resolved cache below skips resolveAllowed).
+    const port = this.policy.checkPort(target.port);
+    if (!port.allowed) return this.o.onRefused?.(target, port.reason);
     const out = (addr: string): void => {
       if (this.closed) return;
       const key = `${addr}|${target.port}`;
