@@ -368,7 +368,8 @@ export class LinkStream extends Duplex {
       }
     }
     if (this.queued === 0 && this.writeCb) this.release();
-    if (this.queued === 0 && this.finalCb && !this.finSent) {
+    // The FIN follows every datagram queued before it (a turn sends at most `quantum` of them).
+    if (this.queued === 0 && this.datagrams.length === 0 && this.finalCb && !this.finSent) {
       this.finSent = true;
       sink(fin(this.id));
       const cb = this.finalCb;

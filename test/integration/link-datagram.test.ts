@@ -109,3 +109,31 @@ test('a peer that stops reading: datagrams queue up to DATAGRAM_QUEUE_BYTES, the
     await once(listener, 'close');
   }
 });
+
+test('a UDP stream ended with more datagrams queued than one turn sends: every one goes out before its FIN, and the link stays whole', async () => {
+  const pair = await linkPair();
+  try {
+    const got: string[] = [];
+    let ended = false;
+    pair.server.on('stream', (s) => {
+      s.on('error', () => undefined);
+      s.accept();
+      s.on('datagram', (_a: TargetAddress, d: Buffer) => got.push(d.subarray(0, 4).toString()));
+      s.on('end', () => (ended = true));
+      s.resume();
+    });
+    const s = await pair.client.openDatagrams();
+    s.on('error', () => undefined);
+    // 100 KiB queued at once (under the 128 KiB queue bound, over a turn's 64 KiB), then end() in the same tick.
+    const n = 100;
+    for (let i = 0; i < n; i++) assert.equal(s.sendDatagram({ host: '127.0.0.9', port: 53 }, Buffer.alloc(1024, String(i % 10)).fill(String(i).padStart(4, '0'), 0, 4)), true);
+    s.end();
+    await eventually('every datagram, then the end', () => ended);
+    assert.equal(got.length, n, `got ${got.length} of ${n} before the FIN`);
+    assert.equal(pair.server.broken, undefined);
+    assert.equal(pair.client.broken, undefined);
+    assert.equal(pair.client.datagrams.dropped, 0);
+  } finally {
+    await pair.close();
+  }
+});
