@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { startWhoami } from '../../src/cli/demo-target.js';
-import { IngressConfigSchema } from '../../src/shared/schema/ingress-config.js';
+import { ExitSchema, IngressConfigSchema } from '../../src/shared/schema/ingress-config.js';
+import { ExitLinks } from '../../src/ingress/upstream/link-pool.js';
 import { parseIngressYaml } from '../../src/ingress/config/from-yaml.js';
 import { stringify } from 'yaml';
 import { curl } from '../helpers/curl.js';
@@ -17,7 +18,7 @@ import { aliceHashed, startTestIngress, USER, type TestIngress } from '../helper
 import { closed, startEchoServer, withTimeout } from '../helpers/net.js';
 import { readExactly, socks5ConnectRaw } from '../helpers/socks5-raw.js';
 import { ingressIdentityDir, LINK_EXIT_SECRET, linkExitEntry, startLinkExit, type LinkExit } from '../helpers/link-exits.js';
-import { createLinkIdentity, linkTlsServer } from '../../src/link/identity.js';
+import { createLinkIdentity, LinkIdentitySource, linkTlsServer } from '../../src/link/identity.js';
 import { LinkSession } from '../../src/link/session.js';
 import type { LinkStream } from '../../src/link/stream.js';
 
@@ -239,4 +240,18 @@ test('a hostile exit that never answers an open: the client gets TIMEOUT (REP 6)
   await assert.rejects(socks5ConnectRaw(ingress.port, USER.login, USER.password, '127.0.0.1', 80, { timeoutMs: 10_000 }), /REP 6/);
   assert.equal(held.length, 1, 'the exit saw the open');
   await eventually('the exit was told to drop the open (RST)', () => held[0]!.destroyed, { timeoutMs: 2000 });
+});
+
+test('an exit key retired while a link to it is being dialled: that link does not join the pool on the retired key', async () => {
+  const id = ingressIdentityDir();
+  const exit = await startLinkExit('rk-1', '127.0.0.2', [id.identity.fingerprint]);
+  cleanups.push(() => exit.stop());
+  const entry = ExitSchema.parse(linkExitEntry(exit, 'us'));
+  const pool = new ExitLinks({ ...entry, link: entry.link! }, { identity: new LinkIdentitySource(id.dir, 'test'), perExit: 1, heartbeatMs: 0 });
+  cleanups.push(() => pool.destroy());
+  const opening = pool.open({ host: '127.0.0.1', port: 9, kind: 'ipv4' }, 5000);
+  // The dial is under way (TLS not done yet) when a reload pins only the exit's next key.
+  pool.repin(ExitSchema.parse({ ...linkExitEntry(exit, 'us'), link: { port: exit.links.port, fingerprint: createLinkIdentity('next').fingerprint } }));
+  await assert.rejects(opening, /retired/);
+  assert.equal(exit.links.counters.served, 0, 'no stream on a link made with the retired key');
 });

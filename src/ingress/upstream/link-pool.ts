@@ -226,8 +226,14 @@ export class ExitLinks {
           session.destroy('pool closed while connecting');
           throw new ProxyError('EXIT_UNREACHABLE', `exit ${this.exit.id}: links closed (ingress draining)`);
         }
+        // Pinned at the dial's start; a reload may have retired that key meanwhile (repin saw no session to drain).
+        const fp = peerFingerprint(socket) ?? '';
+        if (!isPinned(fp, this.pins)) {
+          session.destroy('exit key retired while connecting');
+          throw new ProxyError('EXIT_UNREACHABLE', `exit ${this.exit.id}: its key was retired while the link was being made`);
+        }
         this.links.push(session);
-        this.peers.set(session, peerFingerprint(socket) ?? '');
+        this.peers.set(session, fp);
         session.on('close', (err) => this.onClose(session, err));
         return session;
       },
