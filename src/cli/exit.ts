@@ -150,6 +150,7 @@ export async function exitCommand(argv: string[]): Promise<void> {
     const loopback = /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/.test(u.hostname);
     if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) fail('--control must be https:// (http:// only on loopback): the ingress pins read from it decide who may link');
   }
+  if (control && linkAllow.length > 0) fail('--link-allow and --control are alternatives: with --control the ingress pins come from the control plane (hopgate exits link-token ID)');
   if (control && !linkAt) fail('--control needs --link-listen HOST:PORT (it reads the ingresses\' link pins)');
   if (linkAt && linkAllow.length === 0 && !control) fail('--link-allow FINGERPRINT or --control URL is required with --link-listen (the ingresses\' link fingerprints, given or read from the control plane)');
   if (!linkAt && linkAllow.length > 0) fail('--link-allow needs --link-listen HOST:PORT');
