@@ -190,5 +190,13 @@ for (const dc of cases) {
         .catch(() => undefined);
       await eventually('the old ingress key refused', () => exit.links.counters.refusedLinks > refusedBefore);
     });
+
+    it('a link token stops working once its exit is no hopgate exit any more', async () => {
+      const asExit = () => authApi(cp.url)('GET', '/v1/link-pins', `Bearer ${linkToken}`);
+      assert.equal((await asExit()).status, 200);
+      const patched = await call('PATCH', '/v1/exits/lx-1', { kind: 'socks5', link: null });
+      assert.equal(patched.status, 200, JSON.stringify(patched.body));
+      assert.equal((await asExit()).status, 401, 'a socks5 exit has no link pins to read');
+    });
   });
 }

@@ -132,7 +132,8 @@ export class ExitRepo {
   /** The exit a link token belongs to. */
   async byLinkToken(token: string): Promise<string | undefined> {
     if (!token.startsWith('hgel_')) return undefined;
-    const r = await this.db.selectFrom('exits').select('id').where('link_token_hash', '=', hashIngressToken(token)).executeTakeFirst();
+    // Only a hopgate exit has link pins to read: a token issued before a kind change stops working.
+    const r = await this.db.selectFrom('exits').select('id').where('link_token_hash', '=', hashIngressToken(token)).where('kind', '=', 'hopgate').executeTakeFirst();
     return r?.id;
   }
 
