@@ -5,8 +5,8 @@ import { writeCoalesced } from '../shared/net/coalesce.js';
 import { RECORD_DATA_PAYLOAD } from '../protocol/link/codec.js';
 
 /**
- * How an exit reads a target relayed into a link stream: in slabs never reused (the stream keeps its
- * chunks until the link takes them), 16 DATA frames' payload each, so that a full read leaves as one
+ * How an exit reads a target relayed into a link stream: in slabs reused only once the link has written
+ * every byte of one (the stream keeps its chunks until the link takes them), 16 DATA frames' payload each, so that a full read leaves as one
  * TLS write of 16 whole records. At 256 KiB the last 144 bytes made a short frame in a record of its
  * own: per read one more send at the exit, one more read and send at the ingress (docs/BENCHMARKS.md,
  * "Link path: system calls").

@@ -29,7 +29,7 @@ export interface UdpRelayOptions {
 /** What an exit's UDP streams did, for its metrics and tests. */
 export interface UdpRelayCounters {
   udpStreams: number;
-  /** Datagrams sent to targets, and replies sent back. */
+  /** Datagrams the ingress handed over to send (refused ones included), and replies sent back. */
   datagramsOut: number;
   datagramsBack: number;
   /** Datagrams dropped: forbidden target (policy or the customer's networks), no address, too many peers. */

@@ -54,7 +54,7 @@ export class ExitState {
   readonly linkTraffic = new LinkTraffic();
   linkConnects = 0;
   linkBreaks = 0;
-  /** Datagrams of its UDP associations dropped here: a port or literal address outside its `targets:`, or the ingress's policy. */
+  /** Datagrams of its UDP associations dropped here: a port or literal address outside its `targets:` (the ingress's own policy refuses before, uncounted here). */
   udpRefused = 0;
   /** The certificate each link and registered connection came with: a retired key's are let go. */
   readonly peers = new Map<LinkSession | WorkConn, string>();

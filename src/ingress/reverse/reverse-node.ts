@@ -161,7 +161,7 @@ export class ReverseNode implements ReverseDialer {
     }));
     perExitGauge(registry, reg, 'hopgate_reverse_links', 'Links of reverse exits taking new streams, and the streams (tunnels) open on them, by exit', 'what', (s) => ({ links: s.links, streams: s.streams }));
     // Figures that only grow, as gauges read at scrape time (the byte path touches no metric).
-    perExitGauge(registry, reg, 'hopgate_reverse_link_datagrams', "UDP datagrams of associations through reverse exits since this process started, by exit: sent over its links, received (replies), dropped at a full queue (the link behind), refused here (outside the exit's targets, or the ingress's policy)", 'outcome', (s) => ({ ...s.datagrams }));
+    perExitGauge(registry, reg, 'hopgate_reverse_link_datagrams', "UDP datagrams of associations through reverse exits since this process started, by exit: sent over its links, received (replies), dropped at a full queue (the link behind), refused here (outside the exit's targets)", 'outcome', (s) => ({ ...s.datagrams }));
   }
 
   /**

@@ -10,7 +10,7 @@ import { codeFromSystemError, ProxyError } from '../errors.js';
 import { familyName, familyOf, interleaveFamilies, raceAttempts, reachableAddresses, sourceFor, type EgressAddresses } from './happy-eyeballs.js';
 import type { JudgedTarget } from './resolve-allowed.js';
 
-/** Reused read buffers (true), or slabs of this size never reused (read-buffers.ts, connectSlabReading). */
+/** Reused read buffers (true), or slabs of this size, reused only once every byte of one was sent on (read-buffers.ts, connectSlabReading). */
 export type ReadBuffers = boolean | { readonly slabBytes: number };
 
 /** How a connection leaves this host, and how it will be read. */
