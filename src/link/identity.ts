@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createFileAtomic } from '../shared/state-file.js';
+import { FINGERPRINT_PATTERN, normalizeFingerprint } from '../shared/fingerprint.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
@@ -174,14 +175,10 @@ function parseIdentityPem(text: string, file: string): LinkIdentity {
 }
 
 /** A SHA-256 fingerprint as pinned in configurations: 32 hex bytes, colons optional. */
-export const FINGERPRINT_PATTERN = /^(?:[0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f]{64}$/;
+export { FINGERPRINT_PATTERN };
 
 export function fingerprintOf(certPem: string): string {
   return new X509Certificate(certPem).fingerprint256;
-}
-
-function normalize(fp: string): string {
-  return fp.replace(/:/g, '').toUpperCase();
 }
 
 /** Why the peer of `socket` is not one of `pinned`, or undefined when it is. */
@@ -206,8 +203,8 @@ export function pinsOf(current: string | undefined, next: string | undefined): s
 
 /** Whether `fp` is one of `pinned` (case and colons aside). */
 export function isPinned(fp: string, pinned: readonly string[]): boolean {
-  const n = normalize(fp);
-  return pinned.some((p) => normalize(p) === n);
+  const n = normalizeFingerprint(fp);
+  return pinned.some((p) => normalizeFingerprint(p) === n);
 }
 
 export interface DialOptions {

@@ -11,6 +11,7 @@ import type { ExitsTable } from '../tables.js';
 import type { HopConfig } from '../../shared/schema/ingress-config.js';
 import { json, parseJson } from './json-columns.js';
 import type { ExitRecord } from './records.js';
+import { sameFingerprint } from '../../shared/fingerprint.js';
 
 type Targets = { allow: string[]; deny: string[]; ports: number[] };
 
@@ -116,8 +117,6 @@ export function newExitRow(input: ExitCreateInput, tokenHash: string | undefined
 
 type LinkCols = Pick<ExitsTable, 'link_port' | 'link_fingerprint' | 'link_next_fingerprint'>;
 
-const sameFp = (a: string, b: string): boolean => a.replace(/:/g, '').toUpperCase() === b.replace(/:/g, '').toUpperCase();
-
 /**
  * The link columns of an exit of `kind`; 400 where the ingress could not use them (only a
  * hopgate exit is dialled over a link, through its `via` hops if it has any) or where a "next"
@@ -129,7 +128,7 @@ export function linkColumns(kind: ExitsTable['kind'], link: { port?: number; fin
     return { link_port: null, link_fingerprint: null, link_next_fingerprint: null };
   }
   if (kind !== 'hopgate' && kind !== 'reverse') throw new ApiError(400, 'invalid_request', 'body.link: only a hopgate exit has a link', 'body.link');
-  if (link.next !== null && sameFp(link.next, link.fingerprint)) throw new ApiError(400, 'invalid_request', 'the next link fingerprint is the current one', 'body.link');
+  if (link.next !== null && sameFingerprint(link.next, link.fingerprint)) throw new ApiError(400, 'invalid_request', 'the next link fingerprint is the current one', 'body.link');
   return { link_port: kind === 'reverse' ? null : (link.port ?? null), link_fingerprint: link.fingerprint, link_next_fingerprint: link.next };
 }
 

@@ -70,7 +70,7 @@ export class ExitRepo {
 
   async update(id: string, patch: ExitPatchInput, actor: string): Promise<ExitRecord> {
     await this.change(actor, async (trx, record, emit) => {
-      const found = await trx.selectFrom('exits').select(['kind', 'via', ...LINK_COLUMNS]).where('id', '=', id).executeTakeFirst();
+      const found = await trx.selectFrom('exits').select(['kind', ...LINK_COLUMNS]).where('id', '=', id).executeTakeFirst();
       if (!found) throw notFound('exit', id);
       await trx.updateTable('exits').set(exitPatchSet(found, patch, now())).where('id', '=', id).execute();
       record('exit', id, 'update');
@@ -102,7 +102,7 @@ export class ExitRepo {
    */
   async rotateLinkKey(id: string, step: { next: string } | 'retire', actor: string): Promise<ExitRecord> {
     await this.change(actor, async (trx, record, emit) => {
-      const found = await trx.selectFrom('exits').select([...EXIT_REF_COLUMNS, 'via', ...LINK_COLUMNS]).where('id', '=', id).executeTakeFirst();
+      const found = await trx.selectFrom('exits').select([...EXIT_REF_COLUMNS, ...LINK_COLUMNS]).where('id', '=', id).executeTakeFirst();
       if (!found) throw notFound('exit', id);
       if (found.link_fingerprint === null) throw new ApiError(409, 'no_link_key', `exit '${id}' has no pinned link key to rotate: set one first (PATCH link${found.kind === 'reverse' ? 'Fingerprint' : ''})`);
       let cols;

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { isCidrOrIp } from '../net-addr.js';
 import { LIMITS } from '../limits.js';
 import { sourceAuthOverlaps, sourceRangeProblem } from '../source-range.js';
+import { FINGERPRINT_PATTERN } from '../fingerprint.js';
 
 /** Heartbeat intervals of the reverse tunnel port; a reverse exit clamps what an ingress announces to the same range. */
 export const REVERSE_HEARTBEAT_MS = { min: 50, max: 600_000 } as const;
@@ -18,8 +19,8 @@ const SourceRange = z.string().superRefine((text, ctx) => {
   if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
 });
 const Port = z.number().int().min(1).max(65535);
-/** A certificate's SHA-256 fingerprint, as links pin them (src/link/identity.ts FINGERPRINT_PATTERN). */
-const Fingerprint = (field: string) => z.string().regex(/^(?:[0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f]{64}$/, `${field} must be a SHA-256 fingerprint (64 hex digits, colons optional)`);
+/** A certificate's SHA-256 fingerprint, as links pin them. */
+const Fingerprint = (field: string) => z.string().regex(FINGERPRINT_PATTERN, `${field} must be a SHA-256 fingerprint (64 hex digits, colons optional)`);
 /** An exit's IPv6 egress address (dual-stack exits, docs/EXITS.md): what IPv6 targets see. */
 const EgressIp6 = z.string().refine((t) => isIPv6(t), { message: 'egressIp6 must be an IPv6 address' });
 const CountryCode = z.string().regex(/^[a-z]{2}$/, 'country must be a lower-case ISO 3166-1 alpha-2 code');
