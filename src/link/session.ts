@@ -189,7 +189,12 @@ export class LinkSession extends EventEmitter implements StreamHost {
     this.streams.set(id, s);
     this.sendControl(openFrame(id, { ...props, window: this.window }));
     signal?.addEventListener('abort', () => this.opening.has(id) && s.destroy(), { once: true });
-    return new Promise((resolve, reject) => this.opening.set(id, { resolve, reject }));
+    const opened = new Promise<LinkStream>((resolve, reject) => this.opening.set(id, { resolve, reject }));
+    // Reset in the same write as its acceptance (a hostile peer): its 'close' came before anyone could listen.
+    return opened.then((stream) => {
+      if (stream.destroyed) throw new LinkError('STREAM_RESET', `${this.name}: stream ${id} was reset as it was accepted`);
+      return stream;
+    });
   }
 
   /** Round trip of one PING, ms. */

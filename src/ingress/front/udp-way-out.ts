@@ -131,8 +131,6 @@ class LinkWayOut extends ThroughExit {
     stream.on('end', () => this.close()); // the exit ended it (idle, shutting down)
     stream.on('close', () => this.close());
     stream.resume();
-    // Reset in the same write as its OPEN_OK (a hostile exit): its 'close' came before our listener.
-    if (stream.destroyed) this.close();
   }
 
   protected override admit(target: TargetAddress): boolean {

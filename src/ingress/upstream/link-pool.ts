@@ -152,8 +152,6 @@ export class ExitLinks {
       try {
         // A stream that opens after we gave up is reset at once, not left open at the exit.
         const stream = await within(opener(link, giveUp.signal), Math.max(0, until - Date.now()), `exit ${this.exit.id}: no answer over the link for ${what}`, (s) => s.destroy());
-        // Reset in the same write as its acceptance: no 'close' would reach whoever listens from here.
-        if (stream.destroyed) throw new ProxyError('EXIT_UNREACHABLE', `exit ${this.exit.id} reset ${what} as it accepted it`);
         return stream;
       } catch (err) {
         // Still unanswered: reset at the exit and forgotten here (an exit that never answers keeps nothing).
