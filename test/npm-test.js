@@ -14,8 +14,8 @@
  * output streams as it comes; the checkers' output is printed after it.
  *
  * The test files are named one by one (every *.test.js under dist/src and dist/test): given a folder,
- * Node 20 runs every .js inside a `test/` folder as a test file, helpers included. The runner sorts the
- * names it is given and starts them in that order (so a list ordered longest-first changes nothing).
+ * Node 20 runs every .js inside a `test/` folder as a test file, helpers included. They run under
+ * test/run-test-files.js, node:test's runner started on the longest files first.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -83,8 +83,39 @@ if (!configs.every((c) => c !== undefined && transpile(c))) {
   process.exit(1);
 }
 
+/**
+ * The unit tests (every test file under dist/src: pure code, no processes, no fixed ports) run in three
+ * processes, each importing its share of the files one after the other: a file of its own would pay
+ * ~0.45 s of CPU for a Node process and the runner before its first test, ~20 s over the 46 of them.
+ * Three, not one: together they run for longer than the slowest integration file, and would end the
+ * run alone. The shares are balanced by each file's time in test/test-file-ms.json (a file without one
+ * counts as nothing). A file that fails to load fails its share's process, with its stack.
+ */
+function unitTestsInFewProcesses(files, groups = 3) {
+  let times = {};
+  try {
+    times = JSON.parse(readFileSync(join(root, 'test/test-file-ms.json'), 'utf8'));
+  } catch {
+    // no figures: the shares are only less even
+  }
+  const shares = Array.from({ length: groups }, () => ({ ms: 0, files: [] }));
+  for (const f of [...files].sort((a, b) => (times[b] ?? 0) - (times[a] ?? 0) || a.localeCompare(b))) {
+    const lightest = shares.reduce((min, g) => (g.ms < min.ms ? g : min));
+    lightest.files.push(f);
+    lightest.ms += times[f] ?? 0;
+  }
+  return shares.filter((g) => g.files.length > 0).map((g, i) => {
+    const wrapper = join(root, `dist/src-unit-tests-${i + 1}.test.js`);
+    // Static imports: every file's tests are registered before the first one runs. Imported one after
+    // another, a file's tests could finish while the next file loads, and --test-force-exit (the runner's
+    // forceExit) ends the process once the tests it knows of are done.
+    writeFileSync(wrapper, `// Written by test/npm-test.js: unit test files under dist/src, in one process.\n${g.files.sort().map((f) => `import './${relative(join(root, 'dist'), f)}';\n`).join('')}`);
+    return relative(root, wrapper);
+  });
+}
+
 const concurrency = process.env.HOPGATE_TEST_CONCURRENCY ?? '4';
-const tests = run('tests', process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-force-exit', ...testFiles('dist/src'), ...testFiles('dist/test')], true);
+const tests = run('tests', process.execPath, [join(root, 'test/run-test-files.js'), concurrency, ...unitTestsInFewProcesses(testFiles('dist/src')), ...testFiles('dist/test')], true);
 const deps = run('dependency rules', join(root, 'node_modules/.bin/depcruise'), ['src', 'test', 'bench', '--config', '.dependency-cruiser.cjs', '--output-type', 'err'], false);
 // The type check, then ESLint with its programs, here while the test files run in theirs.
 const [typed, linted] = await checkAndLint(configs);
