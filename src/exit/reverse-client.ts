@@ -241,6 +241,12 @@ export class ReverseExitClient {
     this.retryTimer.unref();
   }
 
+  private resetBackoff(): void {
+    this.failures = 0;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+
   private dial(): void {
     const o = this.o;
     const identity = this.identity();
@@ -379,6 +385,9 @@ export class ReverseExitClient {
     link.on('goaway', () => {
       if (conn.state !== 'idle') return;
       conn.state = 'withdrawing';
+      // The ingress answered and let this link go on purpose: it is reachable, so an earlier
+      // refusal's backoff does not hold the replacement back (it is dialled at once).
+      this.resetBackoff();
       this.refill();
     });
     link.on('close', (err) => {
