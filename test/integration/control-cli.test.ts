@@ -74,10 +74,12 @@ for (const dc of cases) {
 
     it('link keys: exits add with a link, link-key --next then --retire, link-token, link-pins; hopgate link-key on the node', async () => {
       const dir = join(state.path, `exit-identity`);
+      // `next` makes the node's key too (show only reads: link-key-cli.test.ts).
+      const next = (await hopgate(['link-key', 'next', '--dir', dir], env)).stdout.trim();
       const show = await hopgate(['link-key', 'show', '--dir', dir, '--json'], env);
       assert.equal(show.code, 0, show.stderr);
       const current = JSON.parse(show.stdout).fingerprint as string;
-      const next = (await hopgate(['link-key', 'next', '--dir', dir], env)).stdout.trim();
+      assert.equal(JSON.parse(show.stdout).next, next);
       assert.notEqual(next, current);
       const add = await hopgate(['exits', 'add', 'lk-1', '--host', '127.0.0.2', '--port', '7001', '--kind', 'hopgate', '--password', 's', '--link-port', '7002', '--link-fingerprint', current, '--json'], env);
       assert.equal(add.code, 0, add.stderr);
