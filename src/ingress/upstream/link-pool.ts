@@ -13,6 +13,7 @@
 import { LinkTraffic, type LinkTrafficFigures } from '../../link/traffic.js';
 import { EXIT_TARGET_CODES, ProxyError, type ErrorCode } from '../../shared/errors.js';
 import { backoffDelay, type BackoffPolicy } from '../../shared/backoff.js';
+import { LIMITS } from '../../shared/limits.js';
 import { within } from '../../shared/deadline.js';
 import type { ForwardExitConfig, HopConfig, IngressConfig } from '../../shared/schema/ingress-config.js';
 import type { TLSSocket } from 'node:tls';
@@ -68,6 +69,8 @@ export class ExitLinks {
   constructor(
     public exit: ForwardExitConfig & { link: NonNullable<ForwardExitConfig['link']> },
     private readonly settings: LinkSettings,
+    /** How long a drained link's UDP associations go on (the configuration's limits.drainTimeoutMs, read per link). */
+    private readonly udpDrainMs: () => number = () => LIMITS.drainTimeoutMs,
   ) {}
 
   /** Same address, same link settings: a reload keeps the pool (new pins are taken by repin). */
@@ -216,7 +219,7 @@ export class ExitLinks {
     const { host, link } = this.exit;
     const p = this.dial(Math.max(1, timeoutMs)).then(
       (socket) => {
-        const session = new LinkSession(socket, { dialled: true, heartbeatMs: this.settings.heartbeatMs, name: `link to exit ${this.exit.id}` });
+        const session = new LinkSession(socket, { dialled: true, heartbeatMs: this.settings.heartbeatMs, name: `link to exit ${this.exit.id}`, udpDrainMs: this.udpDrainMs() });
         this.connects++;
         this.failures = 0;
         this.retryAt = 0;
@@ -304,11 +307,14 @@ export class LinkPools {
   private readonly pools = new Map<string, ExitLinks>();
   private settings: LinkSettings | undefined;
   private settingsKey = '';
+  /** limits.drainTimeoutMs of the configuration in force: a drained link's UDP associations end after it. */
+  private udpDrainMs: number = LIMITS.drainTimeoutMs;
   /** Told when its key file turned unusable (the key in force stays): the ingress logs it. */
   onUnreadable: ((err: Error) => void) | undefined;
 
   /** Take a configuration: pools of exits gone or changed drain (their live streams finish). */
   configure(config: IngressConfig): void {
+    this.udpDrainMs = config.limits.drainTimeoutMs;
     const want = new Map<string, ForwardExitConfig>();
     for (const e of config.exits) if (e.kind !== 'reverse' && e.link) want.set(e.id, e);
     if (config.links && want.size > 0) {
@@ -343,7 +349,7 @@ export class LinkPools {
       return pool;
     }
     pool?.drain();
-    const fresh = new ExitLinks({ ...exit, link: exit.link }, this.settings);
+    const fresh = new ExitLinks({ ...exit, link: exit.link }, this.settings, () => this.udpDrainMs);
     this.pools.set(exit.id, fresh);
     return fresh;
   }
