@@ -55,6 +55,8 @@ export class ExitLinks {
   /** The exit certificate each link was made with: a link whose key is no longer pinned is drained. */
   private readonly peers = new Map<LinkSession, string>();
   private connecting: Promise<LinkSession> | undefined;
+  /** Links whose exit refused a UDP open as an older exit does, and its answer: not asked again (a new link is). */
+  private readonly noUdp = new WeakMap<LinkSession, LinkError>();
   private failures = 0;
   private retryAt = 0;
   private lastError = '';
@@ -135,11 +137,22 @@ export class ExitLinks {
    * (it sees no target): COMMAND_UNSUPPORTED, so the caller may use the exit's SOCKS5 port instead.
    */
   async openDatagrams(timeoutMs: number): Promise<LinkStream> {
+    let asked: LinkSession | undefined;
     try {
-      return await this.openOn((link, signal) => link.openDatagrams({}, signal), timeoutMs, 'a UDP association');
+      return await this.openOn(
+        (link, signal) => {
+          asked = link;
+          // Refused once on this link: its exit is older than UDP over links for as long as the link lives.
+          const known = this.noUdp.get(link);
+          return known ? Promise.reject(known) : link.openDatagrams({}, signal);
+        },
+        timeoutMs,
+        'a UDP association',
+      );
     } catch (err) {
       const cause = olderPeerUdpRefusal(err);
       if (cause) {
+        if (asked) this.noUdp.set(asked, cause);
         throw new ProxyError('COMMAND_UNSUPPORTED', `exit ${this.exit.id} carries no UDP over its link (an older hopgate exit): ${cause.message}`, { cause });
       }
       throw err;
