@@ -136,6 +136,8 @@ export async function openReverseDatagrams(registry: ReverseRegistry, exit: Reve
       registry.putBack(carrier);
       throw new ProxyError('COMMAND_UNSUPPORTED', `exit ${exit.id} carries no UDP: it is connected without links (the older work-connection protocol)`);
     }
+    // Refused on this link before: not asked again (route choice already skips an exit whose links all refused).
+    if (registry.refusedUdp(exit.id, carrier)) throw new ProxyError('COMMAND_UNSUPPORTED', `exit ${exit.id} carries no UDP over its link (an older reverse exit; it refused before)`);
     try {
       return await openStream(carrier, exit.id, 'a UDP association', opts.timeoutMs, (signal) => carrier.openDatagrams(context, signal));
     } catch (err) {
@@ -143,6 +145,7 @@ export async function openReverseDatagrams(registry: ReverseRegistry, exit: Reve
       if (err instanceof StaleConnection) throw new ProxyError('EXIT_UNREACHABLE', `exit ${exit.id}: ${err.message}`);
       const cause = olderPeerUdpRefusal(err);
       if (cause) {
+        registry.noteUdpRefused(exit.id, carrier);
         throw new ProxyError('COMMAND_UNSUPPORTED', `exit ${exit.id} carries no UDP over its link (an older reverse exit): ${cause.message}`, { cause });
       }
       throw err;

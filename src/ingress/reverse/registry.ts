@@ -148,6 +148,16 @@ export class ReverseRegistry {
     return this.states.get(id)?.carriesUdp() ?? false;
   }
 
+  /** Link `link` of reverse exit `id` refused a UDP open as an older exit does: remembered for that link (carriesUdp, openReverseDatagrams). */
+  noteUdpRefused(id: string, link: LinkSession): void {
+    this.states.get(id)?.noUdp.add(link);
+  }
+
+  /** Whether link `link` of reverse exit `id` refused a UDP open before. */
+  refusedUdp(id: string, link: LinkSession): boolean {
+    return this.states.get(id)?.noUdp.has(link) ?? false;
+  }
+
   /** A datagram to reverse exit `id` dropped here (its `targets:`, the policy): counted for /metrics. */
   countUdpRefused(id: string): void {
     const st = this.states.get(id);
