@@ -281,7 +281,10 @@ export class ReverseExitClient {
     // ingress worker, the exit was reconfigured, a missed heartbeat): it is gone, and half-open
     // (allowHalfOpen) it would linger until the idle timeout instead of being replaced now.
     socket.once('end', () => {
-      if (!conn.link && (conn.state === 'idle' || conn.state === 'dialing')) socket.destroy();
+      if (conn.link || (conn.state !== 'idle' && conn.state !== 'dialing')) return;
+      // A registered one ended cleanly: the ingress is reachable, so its replacement does not wait out an earlier refusal's backoff.
+      if (conn.state === 'idle') this.resetBackoff();
+      socket.destroy();
     });
     socket.once('close', () => {
       this.conns.delete(conn);
