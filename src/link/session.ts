@@ -12,6 +12,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { isIP } from 'node:net';
+import { LIMITS } from '../shared/limits.js';
 import {
   FrameReader,
   PREFACE,
@@ -28,7 +29,6 @@ import {
 } from '../protocol/link/codec.js';
 import { isValidDomain } from '../protocol/address.js';
 import { isSlabPiece, slabSent } from '../shared/net/read-buffers.js';
-import { LIMITS } from '../shared/limits.js';
 import { LinkError } from './errors.js';
 import { LinkStream, type DatagramCounts, type StreamHost } from './stream.js';
 
