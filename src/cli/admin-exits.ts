@@ -2,6 +2,7 @@
 import type { ExitViewT } from '../control/api-schemas.js';
 import { AdminError, COMMON_HELP, COMMON_OPTIONS, adminClient, printJson, table, type AdminClient } from './admin-client.js';
 import { parse } from './args.js';
+import { sameFingerprint } from '../shared/fingerprint.js';
 import { fetchHealthHistory, healthText } from './admin-exit-health.js';
 import { processOutput, type CliOutput } from './output.js';
 import { ingressQuality, linkText, qualityText, type IngressQuality } from './ingress-quality.js';
@@ -28,7 +29,8 @@ export const EXITS_USAGE = `usage: hopgate exits <add|list|show|health|drain|und
   token ID               a new token for a reverse exit (shown once; the old one stops working)
   link ID --fingerprint FP [--port P] | --off
                          pin the exit's link certificate (hopgate exit prints it); a hopgate exit
-                         also needs its --link-listen port: ingresses then reach it over links
+                         also needs its --link-listen port: ingresses then reach it over links;
+                         a staged next key (link-key --next) stays pinned, unless FP is that key
   link-key ID --next FP | --retire
                          rotate its link key: --next pins the new certificate beside the current
                          one; --retire, once the exit presents the new one, refuses the old
@@ -194,9 +196,13 @@ export async function exitsCommand(argv: string[], out: CliOutput = processOutpu
       const cur = await client.request<ExitViewT>('GET', path());
       if (!values.off && !values.fingerprint) throw new AdminError('exits link: --fingerprint FP (and --port P for a hopgate exit), or --off');
       const port = values.port ?? cur.link?.port ?? undefined;
+      // A staged next key (a rotation in progress) stays pinned: the API replaces the link whole, and
+      // dropping it would refuse the exit's links once it promotes. Pinned as the current one, it is the only pin.
+      const staged = cur.link?.nextFingerprint ?? null;
+      const next = values.off || staged === null || (values.fingerprint !== undefined && sameFingerprint(staged, values.fingerprint)) ? null : staged;
       const body = cur.reverse
-        ? { linkFingerprint: values.off ? null : values.fingerprint, nextLinkFingerprint: null }
-        : { link: values.off ? null : { port: Number(port), fingerprint: values.fingerprint } };
+        ? { linkFingerprint: values.off ? null : values.fingerprint, nextLinkFingerprint: next }
+        : { link: values.off ? null : { port: Number(port), fingerprint: values.fingerprint, ...(next !== null ? { nextFingerprint: next } : {}) } };
       if (!cur.reverse && !values.off && port === undefined) throw new AdminError('exits link: --port P (the exit\'s --link-listen port)');
       const e = await client.request<ExitViewT>('PATCH', path(), body);
       if (values.json) return printJson(out, e);

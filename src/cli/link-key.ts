@@ -9,13 +9,15 @@
  * then the old one is retired (`hopgate exits link-key ID --retire`; an
  * ingress's old key leaves the pins when it reports only the new one).
  */
-import { fail, parse } from './args.js';
+import { join } from 'node:path';
+import { CommandFailed, fail, parse } from './args.js';
 import type { CliOutput } from './output.js';
-import { LinkIdentitySource, promoteNextLinkIdentity, readNextLinkIdentity, stageNextLinkIdentity } from '../link/identity.js';
+import { LINK_IDENTITY_FILE, LinkIdentitySource, promoteNextLinkIdentity, readLinkIdentity, readNextLinkIdentity, stageNextLinkIdentity, type LinkIdentity } from '../link/identity.js';
 
 export const LINK_KEY_USAGE = `usage: hopgate link-key <show|next|promote> --dir DIR
 
-  show      this node's link fingerprint, and a staged next one
+  show      this node's link fingerprint, and a staged next one (reads only: no key
+            there is an error, exit 1)
   next      stage a next key (kept if one is staged) and print its fingerprint
   promote   the staged key becomes the one new links present
   --dir     the identity dir: an exit's --state-dir, an ingress's <state-dir>/link
@@ -31,9 +33,14 @@ export function linkKeyCommand(argv: string[], out: CliOutput): void {
   const print = (o: Record<string, unknown>, text: string): void => out.stdout(values.json ? JSON.stringify(o) + '\n' : text + '\n');
   switch (sub) {
     case 'show': {
-      const current = new LinkIdentitySource(dir, 'hopgate node').current().fingerprint;
-      const next = readNextLinkIdentity(dir)?.fingerprint ?? null;
-      return print({ fingerprint: current, next }, `current ${current}${next ? `\nnext    ${next}` : ''}`);
+      // A read: a key made here would be one no peer pins, and the node's next start would present it.
+      const { current, next } = readKeys(dir);
+      if (!current) {
+        throw new CommandFailed(
+          `link-key show: no link key in ${join(dir, LINK_IDENTITY_FILE)} (the node makes it at its first start; a node running while it was deleted keeps its key until it restarts, then makes a new one its peers must pin)`,
+        );
+      }
+      return print({ fingerprint: current.fingerprint, next: next?.fingerprint ?? null }, `current ${current.fingerprint}${next ? `\nnext    ${next.fingerprint}` : ''}`);
     }
     case 'next': {
       new LinkIdentitySource(dir, 'hopgate node'); // a current key first: a next one needs something to follow
@@ -47,5 +54,14 @@ export function linkKeyCommand(argv: string[], out: CliOutput): void {
     }
     default:
       fail(`link-key: show, next or promote\n${LINK_KEY_USAGE}`);
+  }
+}
+
+/** The key files as they are (a damaged one is the command's one-line failure, not a stack trace). */
+function readKeys(dir: string): { current: LinkIdentity | undefined; next: LinkIdentity | undefined } {
+  try {
+    return { current: readLinkIdentity(dir), next: readNextLinkIdentity(dir) };
+  } catch (err) {
+    throw new CommandFailed(`link-key show: ${(err as Error).message}`, { cause: err });
   }
 }

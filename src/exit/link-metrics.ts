@@ -18,7 +18,7 @@ export function registerExitLinkMetrics(registry: Registry, links: ExitLinkListe
     return { sent: t.bytesSent, received: t.bytesReceived };
   });
   mirroredCounter(registry, 'hopgate_exit_link_udp_streams_total', 'UDP associations the ingresses opened over links (one stream each)', undefined, () => ({ '': c.udpStreams }));
-  mirroredCounter(registry, 'hopgate_exit_link_datagrams_total', "UDP datagrams of links' associations: out (received from the ingresses, refused ones included), back (replies to the ingresses), refused (target forbidden or unresolvable: dropped), dropped (a full queue to the ingress)", 'outcome', () => ({
+  mirroredCounter(registry, 'hopgate_exit_link_datagrams_total', "UDP datagrams of links' associations: out (received from the ingresses, refused ones included), back (replies to the ingresses), refused (target forbidden or unresolvable, or over the UDP payload limit: dropped), dropped (a full queue to the ingress)", 'outcome', () => ({
     out: c.datagramsOut,
     back: c.datagramsBack,
     refused: c.datagramsRefused,

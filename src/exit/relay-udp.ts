@@ -3,7 +3,8 @@
  * relayed from one socket per egress family of this exit. Each target is
  * judged as a TCP stream's would be — the exit's target policy on the
  * resolved addresses and the customer's networks the ingress sent — and a
- * refused datagram is dropped and counted (UDP has no error to answer with).
+ * refused datagram (or one over the UDP payload limit, 65,507 bytes) is dropped
+ * and counted (UDP has no error to answer with).
  * Replies come only from targets the association sent to. The socket closes
  * when the stream ends, is reset, breaks with its link, or idles.
  * Forward exits' links and reverse exits' links alike.
@@ -11,6 +12,7 @@
 import type { LinkStream } from '../link/stream.js';
 import type { TargetAddress } from '../protocol/address.js';
 import { CidrSet } from '../shared/net-addr.js';
+import { LIMITS } from '../shared/limits.js';
 import type { EgressAddresses } from '../shared/net/happy-eyeballs.js';
 import type { TargetPolicy } from '../shared/net/target-policy.js';
 import { openDirectWayOut } from '../shared/net/udp-direct.js';
@@ -32,7 +34,7 @@ export interface UdpRelayCounters {
   /** Datagrams the ingress handed over to send (refused ones included), and replies sent back. */
   datagramsOut: number;
   datagramsBack: number;
-  /** Datagrams dropped: forbidden target (policy or the customer's networks), no address, too many peers. */
+  /** Datagrams dropped: forbidden target (policy or the customer's networks), no address, too many peers, over the UDP payload limit. */
   datagramsRefused: number;
 }
 
@@ -62,6 +64,9 @@ export async function relayUdpStream(stream: LinkStream, o: UdpRelayOptions, cou
   stream.on('error', () => undefined); // a reset or a broken link: 'close' follows
   stream.on('datagram', (target: TargetAddress, data: Buffer) => {
     counters.datagramsOut++;
+    // A DATAGRAM frame may carry more than UDP over IPv4 can (its limit leaves room for the longest
+    // address): the exit's own limit, as on its SOCKS5 port, whatever the ingress sends.
+    if (data.length > LIMITS.maxUdpPayload) return void counters.datagramsRefused++;
     wayOut.send(target, data);
   });
   wayOut.onReply = (from, data) => {

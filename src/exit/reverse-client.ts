@@ -241,6 +241,12 @@ export class ReverseExitClient {
     this.retryTimer.unref();
   }
 
+  private resetBackoff(): void {
+    this.failures = 0;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+
   private dial(): void {
     const o = this.o;
     const identity = this.identity();
@@ -275,7 +281,10 @@ export class ReverseExitClient {
     // ingress worker, the exit was reconfigured, a missed heartbeat): it is gone, and half-open
     // (allowHalfOpen) it would linger until the idle timeout instead of being replaced now.
     socket.once('end', () => {
-      if (!conn.link && (conn.state === 'idle' || conn.state === 'dialing')) socket.destroy();
+      if (conn.link || (conn.state !== 'idle' && conn.state !== 'dialing')) return;
+      // A registered one ended cleanly: the ingress is reachable, so its replacement does not wait out an earlier refusal's backoff.
+      if (conn.state === 'idle') this.resetBackoff();
+      socket.destroy();
     });
     socket.once('close', () => {
       this.conns.delete(conn);
@@ -379,6 +388,9 @@ export class ReverseExitClient {
     link.on('goaway', () => {
       if (conn.state !== 'idle') return;
       conn.state = 'withdrawing';
+      // The ingress answered and let this link go on purpose: it is reachable, so an earlier
+      // refusal's backoff does not hold the replacement back (it is dialled at once).
+      this.resetBackoff();
       this.refill();
     });
     link.on('close', (err) => {

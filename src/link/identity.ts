@@ -66,12 +66,20 @@ export function loadOrCreateLinkIdentity(dir: string, commonName: string): LinkI
   return parseIdentityPem(text, file);
 }
 
+/** This node's identity in `dir` as it is on disk, or undefined when there is none: a read that never makes one. */
+export function readLinkIdentity(dir: string): LinkIdentity | undefined {
+  return readIdentityFile(join(dir, LINK_IDENTITY_FILE));
+}
+
 /** A staged next identity (a key rotation, docs/EXITS.md "Link keys"): made by `hopgate link-key next`. */
 export const NEXT_LINK_IDENTITY_FILE = 'link-identity.next.pem';
 
 /** The next identity staged in `dir`, or undefined. */
 export function readNextLinkIdentity(dir: string): LinkIdentity | undefined {
-  const file = join(dir, NEXT_LINK_IDENTITY_FILE);
+  return readIdentityFile(join(dir, NEXT_LINK_IDENTITY_FILE));
+}
+
+function readIdentityFile(file: string): LinkIdentity | undefined {
   try {
     return parseIdentityPem(readFileSync(file, 'utf8'), file);
   } catch (err) {

@@ -12,6 +12,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { isIP } from 'node:net';
+import { LIMITS } from '../shared/limits.js';
 import {
   FrameReader,
   PREFACE,
@@ -73,6 +74,12 @@ export interface LinkOptions {
   readonly heartbeatMs?: number;
   /** Names the link in error messages (the peer's address or exit id). */
   readonly name?: string;
+  /**
+   * Once the link drains (GOAWAY either way), its UDP streams still open after this long are ended
+   * (default LIMITS.drainTimeoutMs): an association has no end of its own and would hold a drained
+   * link open for as long as its client sends. TCP streams finish as they do.
+   */
+  readonly udpDrainMs?: number;
 }
 
 export class LinkSession extends EventEmitter implements StreamHost {
@@ -101,6 +108,8 @@ export class LinkSession extends EventEmitter implements StreamHost {
   private readonly pings = new Map<string, { start: bigint; resolve: (ms: number) => void }>();
   private pingSeq = 0;
   private heartbeat: NodeJS.Timeout | undefined;
+  private readonly udpDrainMs: number;
+  private udpDrainTimer: NodeJS.Timeout | undefined;
   /** The last PING round trip, ms (heartbeats and ping()). */
   rttMs: number | undefined;
   /** DATA payload bytes sent and received over this link's life (observability, issue 19 item 5). */
@@ -127,6 +136,7 @@ export class LinkSession extends EventEmitter implements StreamHost {
     this.maxWindow = Math.max(this.window, opts.maxWindow ?? DEFAULT_MAX_WINDOW);
     this.maxStreams = opts.maxStreams ?? DEFAULT_MAX_STREAMS;
     this.sendBuffer = opts.sendBuffer;
+    this.udpDrainMs = opts.udpDrainMs ?? LIMITS.drainTimeoutMs;
     this.nextId = opts.dialled ? 1 : 2;
     (socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
     socket.write(PREFACE);
@@ -213,7 +223,15 @@ export class LinkSession extends EventEmitter implements StreamHost {
     if (this.closed || this.goawaySent) return;
     this.goawaySent = true;
     this.sendControl(goawayFrame(this.peerHighest, { code: 'SHUTTING_DOWN', message }));
+    this.boundUdpDrain();
     this.closeIfIdle();
+  }
+
+  /** A draining link's UDP streams end after udpDrainMs (its TCP streams finish): the drain ends within a bound. */
+  private boundUdpDrain(): void {
+    if (this.udpDrainTimer || this.isClosed) return;
+    this.udpDrainTimer = setTimeout(() => this.endDatagramStreams(`link drained ${this.udpDrainMs} ms ago`), this.udpDrainMs);
+    this.udpDrainTimer.unref();
   }
 
   /**
@@ -288,6 +306,7 @@ export class LinkSession extends EventEmitter implements StreamHost {
         return undefined;
       case 'goaway':
         this.goawayReceived = true;
+        this.boundUdpDrain();
         this.emit('goaway');
         // Our opens above its last stream were never seen: they fail now, ready to be retried elsewhere.
         for (const [id, s] of this.streams) {
@@ -492,6 +511,7 @@ export class LinkSession extends EventEmitter implements StreamHost {
   }
 
   private finish(err: LinkError | undefined): void {
+    clearTimeout(this.udpDrainTimer);
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
     if (!this.closed) this.closed = new LinkError('LINK_DRAINING', `${this.name}: closed after draining`);

@@ -42,6 +42,17 @@ function spawned(args: string[], env: Record<string, string>): Promise<{ code: n
   });
 }
 
+/** A well-formed fingerprint for pins no certificate presents: 32 times `hex`. */
+function fakeFingerprint(hex: string): string {
+  return Array<string>(32).fill(hex).join(':');
+}
+
+/** Run an admin command that must succeed (its stderr in the failure). */
+async function succeeds(args: string[], env: Record<string, string>): Promise<void> {
+  const r = await hopgate(args, env);
+  assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+}
+
 // The two databases run side by side: each has its own process, state dir and database.
 describe('hopgate control + admin CLI', { concurrency: true }, () => {
 for (const dc of cases) {
@@ -74,10 +85,12 @@ for (const dc of cases) {
 
     it('link keys: exits add with a link, link-key --next then --retire, link-token, link-pins; hopgate link-key on the node', async () => {
       const dir = join(state.path, `exit-identity`);
+      // `next` makes the node's key too (show only reads: link-key-cli.test.ts).
+      const next = (await hopgate(['link-key', 'next', '--dir', dir], env)).stdout.trim();
       const show = await hopgate(['link-key', 'show', '--dir', dir, '--json'], env);
       assert.equal(show.code, 0, show.stderr);
       const current = JSON.parse(show.stdout).fingerprint as string;
-      const next = (await hopgate(['link-key', 'next', '--dir', dir], env)).stdout.trim();
+      assert.equal(JSON.parse(show.stdout).next, next);
       assert.notEqual(next, current);
       const add = await hopgate(['exits', 'add', 'lk-1', '--host', '127.0.0.2', '--port', '7001', '--kind', 'hopgate', '--password', 's', '--link-port', '7002', '--link-fingerprint', current, '--json'], env);
       assert.equal(add.code, 0, add.stderr);
@@ -97,6 +110,23 @@ for (const dc of cases) {
       const off = await hopgate(['exits', 'link', 'lk-1', '--off'], env);
       assert.match(off.stdout, /none \(the ingress uses its SOCKS5 port\)/);
       assert.equal((await hopgate(['exits', 'delete', 'lk-1'], env)).code, 0);
+    });
+
+    // The admin CLI only speaks HTTP: its full run is on SQLite; the API suite covers PostgreSQL.
+    const fullRun = dc.name === 'sqlite' ? false : 'dialect-blind; runs on SQLite';
+    it('exits link during a key rotation keeps the staged next fingerprint (a port change, another pin); pinning the next key ends the rotation', { skip: fullRun }, async () => {
+      const [A, B, C] = [fakeFingerprint('AA'), fakeFingerprint('BB'), fakeFingerprint('CC')];
+      const ok = (args: string[]) => succeeds(args, env);
+      await ok(['exits', 'add', 'lk-2', '--host', '127.0.0.2', '--port', '7001', '--kind', 'hopgate', '--password', 's', '--link-port', '7002', '--link-fingerprint', A]);
+      await ok(['exits', 'link-key', 'lk-2', '--next', B]);
+      const moved = await hopgate(['exits', 'link', 'lk-2', '--port', '7003', '--fingerprint', A, '--json'], env);
+      assert.equal(moved.code, 0, moved.stderr);
+      assert.deepEqual(JSON.parse(moved.stdout).link, { port: 7003, fingerprint: A, nextFingerprint: B, tokenSet: false });
+      const text = await hopgate(['exits', 'link', 'lk-2', '--fingerprint', C], env);
+      assert.match(text.stdout, new RegExp(`pinned ${C}, next ${B} \\(rotating\\)`), 'another current pin: the staged key stays');
+      const done = await hopgate(['exits', 'link', 'lk-2', '--fingerprint', B.toLowerCase(), '--json'], env);
+      assert.deepEqual(JSON.parse(done.stdout).link, { port: 7003, fingerprint: B.toLowerCase(), nextFingerprint: null, tokenSet: false }, 'the next key pinned as the current one: the only pin');
+      await ok(['exits', 'delete', 'lk-2']);
     });
 
     it('user add prints the password once; user list --json lists the customer', async () => {
@@ -126,8 +156,6 @@ for (const dc of cases) {
       assert.equal((await hopgate(['user', 'show', 'mallory'], env)).code === 0, false, 'not created');
     });
 
-    // The admin CLI only speaks HTTP: its full run is on SQLite; the API suite covers PostgreSQL.
-    const fullRun = dc.name === 'sqlite' ? false : 'dialect-blind; runs on SQLite';
     it('--quota-bytes takes sizes as the CLI prints them (10GB)', { skip: fullRun }, async () => {
       const r = await hopgate(['user', 'add', 'quinn', '--quota-bytes', '10GB', '--json'], env);
       assert.equal(r.code, 0, r.stderr);
@@ -189,6 +217,19 @@ for (const dc of cases) {
       const down = await hopgate(['user', 'list', '--control', `http://127.0.0.1:${await freePort()}`], env);
       assert.equal(down.code, 1);
       assert.match(down.stderr, /cannot reach the control plane/);
+    });
+
+    it('exits link on a reverse exit during a key rotation keeps its staged next fingerprint; --off drops both (the tunnel certificate set above)', { skip: fullRun }, async () => {
+      const [A, B] = [fakeFingerprint('AA'), fakeFingerprint('BB')];
+      await succeeds(['exits', 'add', 'rv-2', '--reverse', '--country', 'de', '--link-fingerprint', A], env);
+      await succeeds(['exits', 'link-key', 'rv-2', '--next', B], env);
+      const again = await hopgate(['exits', 'link', 'rv-2', '--fingerprint', A, '--json'], env);
+      assert.equal(again.code, 0, again.stderr);
+      assert.deepEqual(JSON.parse(again.stdout).link, { port: null, fingerprint: A, nextFingerprint: B, tokenSet: false });
+      const off = await hopgate(['exits', 'link', 'rv-2', '--off', '--json'], env);
+      assert.equal(off.code, 0, off.stderr);
+      assert.equal(JSON.parse(off.stdout).link, null);
+      await succeeds(['exits', 'delete', 'rv-2'], env);
     });
 
     it('restarts on the same database and state dir: no migration, same token, data kept', async () => {

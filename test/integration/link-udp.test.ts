@@ -163,6 +163,13 @@ test('an exit from before UDP over links (it refuses the UDP open as a bad targe
   assert.equal(opens, 1, 'the link was asked first');
   assert.equal(exit.links.counters.udpStreams, 0);
   assert.equal(target.seen[0]?.address, '127.0.0.2');
+  // The refusal is remembered for that link: the next associations go to the SOCKS5 port without asking again.
+  for (let i = 0; i < 2; i++) {
+    const next = await customer(ingress.port, USER);
+    next.send('127.0.0.1', target.port, `again${i}`);
+    await eventually(`association ${i + 2}'s echo through the SOCKS5 port`, () => next.replies.length === 1);
+  }
+  assert.equal(opens, 1, 'the link was asked once');
 });
 
 test("the exit's link key retired at the ingress: a UDP association on a link made with it ends: a hop or a thief holding that key gets no new datagrams", { timeout: 30_000 }, async () => {

@@ -289,6 +289,11 @@ test('a reverse exit whose links predate UDP streams (it refuses the UDP open as
   await assert.rejects(socksAssociate(ing.ports()[0]!, `${USER.login}-exitip-127.0.0.56`, USER.password), REJECTED_7);
   assert.equal(opens, 1);
   assert.equal(reg.stats().exits.older!.links, 1, 'the link is not broken by it');
+  // Remembered for that link: the next associations get REP 7 without asking it again, and route choice knows.
+  for (let i = 0; i < 2; i++) await assert.rejects(socksAssociate(ing.ports()[0]!, `${USER.login}-exitip-127.0.0.56`, USER.password), REJECTED_7);
+  assert.equal(opens, 1, 'the link was asked once');
+  assert.equal(reg.carriesUdp('older'), false);
+  assert.equal(reg.stats().exits.older!.links, 1);
 });
 
 test('two ingress workers and one link: an association reaching the worker without it waits for the link to be moved there, as a TCP tunnel does', { timeout: 60_000 }, async () => {

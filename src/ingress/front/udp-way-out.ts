@@ -17,7 +17,7 @@ import { encodeUdpDatagram, parseUdpDatagram } from '../../protocol/socks5/udp-h
 import type { ExitConfig, ReverseExitConfig } from '../../shared/schema/ingress-config.js';
 import type { TargetPolicy } from '../../shared/net/target-policy.js';
 import { connectTcp } from '../../shared/net/connect-tcp.js';
-import { checkUnresolvedTarget } from '../../shared/net/resolve-allowed.js';
+import { unresolvedTargetRefusal } from '../../shared/net/resolve-allowed.js';
 import { associateUdpAtHop } from '../upstream/hop-handshake.js';
 import { openUdpInTcpRoute } from '../upstream/dial-route.js';
 import { EXIT_ANSWER_GRACE_MS } from '../upstream/hop-chain.js';
@@ -36,12 +36,7 @@ abstract class ThroughExit extends WayOutBase {
   }
 
   send(target: TargetAddress, data: Buffer): void {
-    if (this.closed) return;
-    try {
-      checkUnresolvedTarget(target, this.policy);
-    } catch {
-      return;
-    }
+    if (this.closed || unresolvedTargetRefusal(target, this.policy) !== undefined) return;
     if (this.admit(target)) this.forward(target, data);
   }
 

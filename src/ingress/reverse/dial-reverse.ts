@@ -35,14 +35,24 @@ const compiled = new WeakMap<object, Compiled>();
  * the address it resolves.
  */
 export function checkReverseTargets(exit: ReverseExitConfig, target: TargetAddress): void {
+  const why = reverseTargetRefusal(exit, target);
+  if (why !== undefined) throw new ProxyError('TARGET_FORBIDDEN', why);
+}
+
+/**
+ * The same rule as a value: why `target` is refused, or undefined. Each UDP datagram is judged by it
+ * (a flood of refused ones must not cost a thrown and caught error, stack trace and all, apiece).
+ */
+export function reverseTargetRefusal(exit: ReverseExitConfig, target: TargetAddress): string | undefined {
   const t = exit.targets;
-  if (!t) return;
+  if (!t) return undefined;
   let c = compiled.get(t);
   if (!c) compiled.set(t, (c = { allow: new CidrSet(t.allow), deny: new CidrSet(t.deny), ports: new Set(t.ports) }));
-  if (c.ports.size > 0 && !c.ports.has(target.port)) throw new ProxyError('TARGET_FORBIDDEN', `exit ${exit.id} takes no requests for port ${target.port}`);
-  if (target.kind === 'domain') return;
-  if (c.deny.hasText(target.host)) throw new ProxyError('TARGET_FORBIDDEN', `exit ${exit.id} takes no requests for ${target.host} (denied network)`);
-  if (c.allow.size > 0 && !c.allow.hasText(target.host)) throw new ProxyError('TARGET_FORBIDDEN', `exit ${exit.id} takes no requests for ${target.host} (not in its networks)`);
+  if (c.ports.size > 0 && !c.ports.has(target.port)) return `exit ${exit.id} takes no requests for port ${target.port}`;
+  if (target.kind === 'domain') return undefined;
+  if (c.deny.hasText(target.host)) return `exit ${exit.id} takes no requests for ${target.host} (denied network)`;
+  if (c.allow.size > 0 && !c.allow.hasText(target.host)) return `exit ${exit.id} takes no requests for ${target.host} (not in its networks)`;
+  return undefined;
 }
 
 export interface ReverseDialOptions {
@@ -126,6 +136,8 @@ export async function openReverseDatagrams(registry: ReverseRegistry, exit: Reve
       registry.putBack(carrier);
       throw new ProxyError('COMMAND_UNSUPPORTED', `exit ${exit.id} carries no UDP: it is connected without links (the older work-connection protocol)`);
     }
+    // Refused on this link before: not asked again (route choice already skips an exit whose links all refused).
+    if (registry.refusedUdp(exit.id, carrier)) throw new ProxyError('COMMAND_UNSUPPORTED', `exit ${exit.id} carries no UDP over its link (an older reverse exit; it refused before)`);
     try {
       return await openStream(carrier, exit.id, 'a UDP association', opts.timeoutMs, (signal) => carrier.openDatagrams(context, signal));
     } catch (err) {
@@ -133,6 +145,7 @@ export async function openReverseDatagrams(registry: ReverseRegistry, exit: Reve
       if (err instanceof StaleConnection) throw new ProxyError('EXIT_UNREACHABLE', `exit ${exit.id}: ${err.message}`);
       const cause = olderPeerUdpRefusal(err);
       if (cause) {
+        registry.noteUdpRefused(exit.id, carrier);
         throw new ProxyError('COMMAND_UNSUPPORTED', `exit ${exit.id} carries no UDP over its link (an older reverse exit): ${cause.message}`, { cause });
       }
       throw err;

@@ -60,6 +60,8 @@ export class ExitState {
   readonly peers = new Map<LinkSession | WorkConn, string>();
   /** The certificate each open link came with, kept while it drains (peers lets a retired key's go): which keys still carry tunnels. */
   readonly linkKeys = new WeakMap<LinkSession, string>();
+  /** Links that refused a UDP open as an exit from before UDP streams does: not asked again (a new link is). */
+  readonly noUdp = new WeakSet<LinkSession>();
   /** HMAC of the last token that verified against `config.tokenHash` (scrypt paid once). */
   verifiedMac: Buffer | undefined;
   from: CidrSet;
@@ -69,13 +71,19 @@ export class ExitState {
 
   /**
    * Whether a UDP association may be routed to it now (capabilities.ts asks through the registry):
-   * only links carry UDP. Connected here by work connections alone (the older protocol): no.
+   * only links carry UDP. Connected here by work connections alone (the older protocol), or only by
+   * links that refused a UDP open (an exit from before UDP streams): no.
    * Nothing here: not refused for UDP — it is down (the dial says EXIT_UNREACHABLE), or, in a
    * cluster worker, its links are elsewhere and one is moved here (openReverseDatagrams decides).
    */
   carriesUdp(): boolean {
-    for (const l of this.links) if (!l.draining && !l.broken) return true;
-    return this.live.size === 0;
+    let older = false;
+    for (const l of this.links) {
+      if (l.draining || l.broken) continue;
+      if (!this.noUdp.has(l)) return true;
+      older = true;
+    }
+    return !older && this.live.size === 0;
   }
 
   /**

@@ -60,6 +60,8 @@ export class ReverseRegistry {
   private dummyHash = '';
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private heartbeatMs = 10_000;
+  /** limits.drainTimeoutMs in force: a drained link's UDP associations end after it. */
+  private udpDrainMs = 10_000;
   private closing = false;
   registered = 0;
   refused = 0;
@@ -81,6 +83,7 @@ export class ReverseRegistry {
 
   /** Take a new snapshot's reverse exits: removed exits and changed tokens lose their idle connections. */
   configure(snap: Snapshot): void {
+    this.udpDrainMs = snap.config.limits.drainTimeoutMs;
     const hb = snap.config.reverse?.heartbeatMs ?? 10_000;
     if (hb !== this.heartbeatMs || !this.heartbeatTimer) {
       this.heartbeatMs = hb;
@@ -143,6 +146,16 @@ export class ReverseRegistry {
   /** Whether reverse exit `id` may be given a UDP association now (capabilities.ts): ExitState.carriesUdp. */
   carriesUdp(id: string): boolean {
     return this.states.get(id)?.carriesUdp() ?? false;
+  }
+
+  /** Link `link` of reverse exit `id` refused a UDP open as an older exit does: remembered for that link (carriesUdp, openReverseDatagrams). */
+  noteUdpRefused(id: string, link: LinkSession): void {
+    this.states.get(id)?.noUdp.add(link);
+  }
+
+  /** Whether link `link` of reverse exit `id` refused a UDP open before. */
+  refusedUdp(id: string, link: LinkSession): boolean {
+    return this.states.get(id)?.noUdp.has(link) ?? false;
   }
 
   /** A datagram to reverse exit `id` dropped here (its `targets:`, the policy): counted for /metrics. */
@@ -301,7 +314,7 @@ export class ReverseRegistry {
     conn.onClose = () => undefined; // the session's 'close' says it
     const rest = conn.detach();
     if (rest.length > 0) conn.socket.unshift(rest);
-    const link = new LinkSession(conn.socket, { dialled: false, heartbeatMs: this.heartbeatMs, name: `reverse exit ${conn.exitId} (link from ${conn.source})` });
+    const link = new LinkSession(conn.socket, { dialled: false, heartbeatMs: this.heartbeatMs, name: `reverse exit ${conn.exitId} (link from ${conn.source})`, udpDrainMs: this.udpDrainMs });
     conn.socket.resume();
     st.links.add(link);
     st.openLinks.add(link);

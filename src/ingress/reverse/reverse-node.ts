@@ -14,7 +14,7 @@ import { unmapIPv4 } from '../../shared/net-addr.js';
 import type { IngressConfig, ReverseExitConfig } from '../../shared/schema/ingress-config.js';
 import type { Snapshot } from '../config/snapshot.js';
 import type { ReverseDialer } from '../upstream/dial-route.js';
-import { checkReverseTargets, dialReverse, openReverseDatagrams, type ReverseDialOptions } from './dial-reverse.js';
+import { dialReverse, openReverseDatagrams, reverseTargetRefusal, type ReverseDialOptions } from './dial-reverse.js';
 import type { LinkStream } from '../../link/stream.js';
 import { PublishServer } from './publish.js';
 import { ReverseRegistry, type RegistryLog, type ReverseStats } from './registry.js';
@@ -140,13 +140,9 @@ export class ReverseNode implements ReverseDialer {
     const waitMs = this.snap.config.reverse?.waitMs ?? 5000;
     const stream = await openReverseDatagrams(this.registry, exit, { waitMs, timeoutMs });
     const admit = (t: TargetAddress): boolean => {
-      try {
-        checkReverseTargets(exit, t);
-        return true;
-      } catch {
-        this.registry.countUdpRefused(exit.id);
-        return false;
-      }
+      if (reverseTargetRefusal(exit, t) === undefined) return true;
+      this.registry.countUdpRefused(exit.id);
+      return false;
     };
     return { stream, admit };
   }

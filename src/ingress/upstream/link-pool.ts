@@ -13,6 +13,7 @@
 import { LinkTraffic, type LinkTrafficFigures } from '../../link/traffic.js';
 import { EXIT_TARGET_CODES, ProxyError, type ErrorCode } from '../../shared/errors.js';
 import { backoffDelay, type BackoffPolicy } from '../../shared/backoff.js';
+import { LIMITS } from '../../shared/limits.js';
 import { within } from '../../shared/deadline.js';
 import type { ForwardExitConfig, HopConfig, IngressConfig } from '../../shared/schema/ingress-config.js';
 import type { TLSSocket } from 'node:tls';
@@ -54,6 +55,8 @@ export class ExitLinks {
   /** The exit certificate each link was made with: a link whose key is no longer pinned is drained. */
   private readonly peers = new Map<LinkSession, string>();
   private connecting: Promise<LinkSession> | undefined;
+  /** Links whose exit refused a UDP open as an older exit does, and its answer: not asked again (a new link is). */
+  private readonly noUdp = new WeakMap<LinkSession, LinkError>();
   private failures = 0;
   private retryAt = 0;
   private lastError = '';
@@ -68,6 +71,8 @@ export class ExitLinks {
   constructor(
     public exit: ForwardExitConfig & { link: NonNullable<ForwardExitConfig['link']> },
     private readonly settings: LinkSettings,
+    /** How long a drained link's UDP associations go on (the configuration's limits.drainTimeoutMs, read per link). */
+    private readonly udpDrainMs: () => number = () => LIMITS.drainTimeoutMs,
   ) {}
 
   /** Same address, same link settings: a reload keeps the pool (new pins are taken by repin). */
@@ -132,11 +137,22 @@ export class ExitLinks {
    * (it sees no target): COMMAND_UNSUPPORTED, so the caller may use the exit's SOCKS5 port instead.
    */
   async openDatagrams(timeoutMs: number): Promise<LinkStream> {
+    let asked: LinkSession | undefined;
     try {
-      return await this.openOn((link, signal) => link.openDatagrams({}, signal), timeoutMs, 'a UDP association');
+      return await this.openOn(
+        (link, signal) => {
+          asked = link;
+          // Refused once on this link: its exit is older than UDP over links for as long as the link lives.
+          const known = this.noUdp.get(link);
+          return known ? Promise.reject(known) : link.openDatagrams({}, signal);
+        },
+        timeoutMs,
+        'a UDP association',
+      );
     } catch (err) {
       const cause = olderPeerUdpRefusal(err);
       if (cause) {
+        if (asked) this.noUdp.set(asked, cause);
         throw new ProxyError('COMMAND_UNSUPPORTED', `exit ${this.exit.id} carries no UDP over its link (an older hopgate exit): ${cause.message}`, { cause });
       }
       throw err;
@@ -216,7 +232,7 @@ export class ExitLinks {
     const { host, link } = this.exit;
     const p = this.dial(Math.max(1, timeoutMs)).then(
       (socket) => {
-        const session = new LinkSession(socket, { dialled: true, heartbeatMs: this.settings.heartbeatMs, name: `link to exit ${this.exit.id}` });
+        const session = new LinkSession(socket, { dialled: true, heartbeatMs: this.settings.heartbeatMs, name: `link to exit ${this.exit.id}`, udpDrainMs: this.udpDrainMs() });
         this.connects++;
         this.failures = 0;
         this.retryAt = 0;
@@ -304,11 +320,14 @@ export class LinkPools {
   private readonly pools = new Map<string, ExitLinks>();
   private settings: LinkSettings | undefined;
   private settingsKey = '';
+  /** limits.drainTimeoutMs of the configuration in force: a drained link's UDP associations end after it. */
+  private udpDrainMs: number = LIMITS.drainTimeoutMs;
   /** Told when its key file turned unusable (the key in force stays): the ingress logs it. */
   onUnreadable: ((err: Error) => void) | undefined;
 
   /** Take a configuration: pools of exits gone or changed drain (their live streams finish). */
   configure(config: IngressConfig): void {
+    this.udpDrainMs = config.limits.drainTimeoutMs;
     const want = new Map<string, ForwardExitConfig>();
     for (const e of config.exits) if (e.kind !== 'reverse' && e.link) want.set(e.id, e);
     if (config.links && want.size > 0) {
@@ -343,7 +362,7 @@ export class LinkPools {
       return pool;
     }
     pool?.drain();
-    const fresh = new ExitLinks({ ...exit, link: exit.link }, this.settings);
+    const fresh = new ExitLinks({ ...exit, link: exit.link }, this.settings, () => this.udpDrainMs);
     this.pools.set(exit.id, fresh);
     return fresh;
   }

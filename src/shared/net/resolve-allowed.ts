@@ -23,12 +23,19 @@ export interface JudgedTarget {
  * whoever resolves them (here, or the exit).
  */
 export function checkUnresolvedTarget(target: JudgedTarget, policy: TargetPolicy): void {
+  const why = unresolvedTargetRefusal(target, policy);
+  if (why !== undefined) throw new ProxyError('TARGET_FORBIDDEN', why);
+}
+
+/** The same check as a value: why the target is refused, or undefined (per UDP datagram: no throw and catch apiece). */
+export function unresolvedTargetRefusal(target: JudgedTarget, policy: TargetPolicy): string | undefined {
   const port = policy.checkPort(target.port);
-  if (!port.allowed) throw new ProxyError('TARGET_FORBIDDEN', port.reason);
+  if (!port.allowed) return port.reason;
   if (target.kind !== 'domain') {
     const v = policy.checkAddress(target.host);
-    if (!v.allowed) throw new ProxyError('TARGET_FORBIDDEN', v.reason);
+    if (!v.allowed) return v.reason;
   }
+  return undefined;
 }
 
 /** Resolve a target to the addresses the policy allows (at least one, or a ProxyError). */

@@ -1,0 +1,88 @@
+/**
+ * A drained link ends within a bound: its UDP associations end limits.drainTimeoutMs after
+ * the drain began (an association has no end of its own: its client may send for ever),
+ * while its TCP tunnels finish as they do; then the link closes. Real SOCKS5 clients (the
+ * npm `socks` client, UDP ASSOCIATE and CONNECT) → ingress → link → a real hopgate exit.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
+import { SocksClient } from 'socks';
+import { aliceHashed, startTestIngress, USER } from '../helpers/ingress.js';
+import { eventually } from '../helpers/eventually.js';
+import { closed, startEchoServer, withTimeout } from '../helpers/net.js';
+import { socksAssociate } from '../helpers/socks-client.js';
+import { ingressIdentityDir, linkExitEntry, startLinkExit } from '../helpers/link-exits.js';
+import { udpEchoTarget } from '../helpers/udp-echo.js';
+import { IngressConfigSchema, type IngressConfigInput } from '../../src/shared/schema/ingress-config.js';
+
+const cleanups: Array<() => unknown> = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+test('a reload drains the link: its UDP association ends after the drain timeout, its TCP tunnel finishes, then the link closes', { timeout: 30_000 }, async () => {
+  const id = ingressIdentityDir();
+  const exit = await startLinkExit('us-1', '127.0.0.2', [id.identity.fingerprint]);
+  cleanups.push(() => exit.stop());
+  const entry = linkExitEntry(exit, 'us');
+  const base: Partial<IngressConfigInput> = {
+    listen: { host: '127.0.0.1', ports: [0, 0] },
+    targetPolicy: { allow: ['127.0.0.0/8'] },
+    log: { level: 'silent', access: false },
+    users: [{ login: USER.login, passwordHash: await aliceHashed() }],
+    links: { identityDir: id.dir, perExit: 1 },
+    limits: { exitProbeIntervalMs: 0, drainTimeoutMs: 500 },
+  };
+  const ingress = await startTestIngress({ ...base, exits: [entry] });
+  cleanups.push(() => ingress.stop());
+  const echo = await startEchoServer();
+  cleanups.push(() => echo.close());
+  const target = await udpEchoTarget('127.0.0.1');
+  cleanups.push(() => target.close());
+
+  // A UDP association and a TCP tunnel, both on the exit's one link.
+  const assoc = await socksAssociate(ingress.port, USER.login, USER.password);
+  cleanups.push(() => assoc.socket.destroy());
+  const assocClosed = closed(assoc.socket);
+  const udp = createSocket('udp4');
+  udp.bind(0, '127.0.0.1');
+  await once(udp, 'listening');
+  cleanups.push(() => udp.close());
+  const replies: string[] = [];
+  udp.on('message', (m) => replies.push(SocksClient.parseUDPFrame(m).data.toString()));
+  const send = (text: string): void => {
+    udp.send(SocksClient.createUDPFrame({ remoteHost: { host: '127.0.0.1', port: target.port }, data: Buffer.from(text) }), assoc.remoteHost!.port, '127.0.0.1');
+  };
+  send('before');
+  await eventually('the UDP echo over the link', () => replies.includes('echo:before'));
+  const { socket: tcp } = await SocksClient.createConnection({
+    proxy: { host: '127.0.0.1', port: ingress.port, type: 5, userId: USER.login, password: USER.password },
+    command: 'connect',
+    destination: { host: '127.0.0.1', port: echo.port },
+    timeout: 10_000,
+  });
+  cleanups.push(() => tcp.destroy());
+  assert.equal(exit.links.linkCount, 1);
+  assert.equal(exit.links.streamCount, 2);
+
+  // The exit's link taken out of the configuration: the ingress drains the link (GOAWAY).
+  const drainedAt = Date.now();
+  ingress.ingress.reload(IngressConfigSchema.parse({ ...base, exits: [{ ...entry, link: undefined }] }));
+  // The client keeps its association busy; it ends all the same, within the bound (plus scheduling).
+  const keepSending = setInterval(() => send('during'), 50);
+  cleanups.push(() => clearInterval(keepSending));
+  await withTimeout(assocClosed, 5000, 'the association ended after the drain timeout');
+  clearInterval(keepSending);
+  assert.ok(Date.now() - drainedAt >= 450, `ended ${Date.now() - drainedAt} ms after the drain, not before the bound`);
+  await eventually('only the TCP stream left on the drained link', () => exit.links.streamCount === 1);
+  assert.equal(exit.links.linkCount, 1);
+
+  // The TCP tunnel still carries bytes both ways; once it ends, the link closes.
+  const got = once(tcp, 'data');
+  tcp.write('still here');
+  assert.equal(String((await withTimeout(got, 5000, 'tcp echo'))[0]), 'still here');
+  tcp.end();
+  await eventually('the drained link closed', () => exit.links.linkCount === 0);
+});
