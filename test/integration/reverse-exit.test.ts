@@ -370,10 +370,12 @@ function gc(): void {
   (runInNewContext('gc') as () => void)();
 }
 
-test('load: 1,000 concurrent tunnels over one reverse exit; fds and memory return to baseline', async () => {
+test('load: 300 concurrent tunnels over one reverse exit (a pool of 64); fds and memory return to baseline', async () => {
   // This asserts resources, not latency (the time is printed): the client, the ingress and the
-  // exit share one process, whose thousand handshakes and ~940 TLS refills took 49 s pinned to
-  // one busy core. Every wait — the SOCKS replies, the echo, the ingress's wait for a work
+  // exit share one process, whose handshakes and TLS refills (a thousand tunnels: ~940 refills,
+  // 49 s pinned to one busy core, ~10 s of CPU in every npm test) all land on one core. 300 is
+  // still four times the pool: most tunnels wait for a refill, which is what leaks if anything does;
+  // bench/reverse.ts measures the rates. Every wait — the SOCKS replies, the echo, the ingress's wait for a work
   // connection — gets the batch's budget; the helper's 10 s per read failed ("timeout after
   // 0 of 2 bytes") while the batch was still progressing.
   const BATCH_MS = 120_000;
@@ -392,7 +394,7 @@ test('load: 1,000 concurrent tunnels over one reverse exit; fds and memory retur
     gc();
     const fd0 = fdCount();
     const heap0 = process.memoryUsage().heapUsed;
-    const N = 1000;
+    const N = 300;
     const t0 = Date.now();
     const tunnels = await Promise.all(
       Array.from({ length: N }, async (_, i) => {
@@ -409,7 +411,7 @@ test('load: 1,000 concurrent tunnels over one reverse exit; fds and memory retur
       }),
     );
     const opened = Date.now() - t0;
-    assert.equal(bulk.activeTunnels, N, 'all 1,000 tunnels open at once');
+    assert.equal(bulk.activeTunnels, N, `all ${N} tunnels open at once`);
     assert.equal(big.ingress.runtime.sessions.size, N);
     for (const s of tunnels) s.destroy();
     await eventually('all tunnels closed', () => big.ingress.runtime.sessions.size === 0 && bulk.activeTunnels === 0 && reg.stats().exits['bulk']!.busy === 0, { timeoutMs: BATCH_MS });
