@@ -26,11 +26,12 @@ test('sourcePrefix: /24 and /48, IPv4-mapped as IPv4, junk under (other)', () =>
   assert.equal(sourcePrefix('not-an-address'), '(other)');
 });
 
-test('DomainTally: a million random names stay within K entries, the heavy name survives, nothing is lost', () => {
+// 200,000 names are 2,000 times K: the bound and the conservation are the same at a million (3 s of CPU in every npm test).
+test('DomainTally: 200,000 random names stay within K entries, the heavy name survives, nothing is lost', () => {
   const t = new DomainTally();
   let bytes = 0;
   let conns = 0;
-  for (let i = 0; i < 1_000_000; i++) {
+  for (let i = 0; i < 200_000; i++) {
     const heavy = i % 1000 === 0;
     const up = heavy ? 5000 : 1;
     t.add(heavy ? 'big.example' : `r${i}.example${i}`, up, 0, 1);
@@ -39,7 +40,7 @@ test('DomainTally: a million random names stay within K entries, the heavy name 
   }
   assert.ok(t.named.size <= DOMAIN_TOP_K, `${t.named.size} names`);
   const all = [...t.entries()];
-  assert.equal(all.find((e) => e[0] === 'big.example')?.[1], 1000 * 5000, 'the heavy hitter keeps every byte under its own name');
+  assert.equal(all.find((e) => e[0] === 'big.example')?.[1], 200 * 5000, 'the heavy hitter keeps every byte under its own name');
   assert.equal(all.reduce((s, e) => s + e[1], 0), bytes);
   assert.equal(all.reduce((s, e) => s + e[3], 0), conns);
 });
