@@ -84,32 +84,55 @@ if (!configs.every((c) => c !== undefined && transpile(c))) {
 }
 
 /**
- * The unit tests (every test file under dist/src: pure code, no processes, no fixed ports) run in three
- * processes, each importing its share of the files one after the other: a file of its own would pay
- * ~0.45 s of CPU for a Node process and the runner before its first test, ~20 s over the 46 of them.
- * Three, not one: together they run for longer than the slowest integration file, and would end the
- * run alone. The shares are balanced by each file's time in test/test-file-ms.json (a file without one
- * counts as nothing). A file that fails to load fails its share's process, with its stack.
+ * The unit tests (every test file under dist/src: pure code, no processes) run in three processes, each
+ * importing its share of the files: a file of its own would pay ~0.45 s of CPU for a Node process and
+ * the runner before its first test, ~20 s over the 46 of them. Three, not one: together they run for
+ * longer than the slowest integration file, and would end the run alone. The shares are balanced by
+ * each file's time in the runner's records (dist/cache/test-file-ms.json, else the committed
+ * test/test-file-ms.json; test/run-test-files.js records a grouped file's tests too); files without a
+ * figure are dealt round, so no share is left empty.
+ *
+ * A share's first test waits until every one of its files is imported (a file that fails to load fails
+ * it, with the file's name and error): the runner's --test-force-exit ends a process once the tests it
+ * knows of are done, so a file still loading (a top-level await) would otherwise be cut off unseen.
  */
 function unitTestsInFewProcesses(files, groups = 3) {
-  let times = {};
-  try {
-    times = JSON.parse(readFileSync(join(root, 'test/test-file-ms.json'), 'utf8'));
-  } catch {
-    // no figures: the shares are only less even
+  const times = {};
+  for (const f of ['test/test-file-ms.json', 'dist/cache/test-file-ms.json']) {
+    try {
+      Object.assign(times, JSON.parse(readFileSync(join(root, f), 'utf8')));
+    } catch {
+      // no figures: the shares are only less even
+    }
   }
   const shares = Array.from({ length: groups }, () => ({ ms: 0, files: [] }));
   for (const f of [...files].sort((a, b) => (times[b] ?? 0) - (times[a] ?? 0) || a.localeCompare(b))) {
-    const lightest = shares.reduce((min, g) => (g.ms < min.ms ? g : min));
+    const lightest = shares.reduce((min, g) => (g.ms < min.ms || (g.ms === min.ms && g.files.length < min.files.length) ? g : min));
     lightest.files.push(f);
     lightest.ms += times[f] ?? 0;
   }
   return shares.filter((g) => g.files.length > 0).map((g, i) => {
     const wrapper = join(root, `dist/src-unit-tests-${i + 1}.test.js`);
-    // Static imports: every file's tests are registered before the first one runs. Imported one after
-    // another, a file's tests could finish while the next file loads, and --test-force-exit (the runner's
-    // forceExit) ends the process once the tests it knows of are done.
-    writeFileSync(wrapper, `// Written by test/npm-test.js: unit test files under dist/src, in one process.\n${g.files.sort().map((f) => `import './${relative(join(root, 'dist'), f)}';\n`).join('')}`);
+    const imports = g.files.sort().map((f) => `./${relative(join(root, 'dist'), f)}`);
+    writeFileSync(wrapper, `// Written by test/npm-test.js: unit test files under dist/src, in one process (see there).
+import { test } from 'node:test';
+const files = ${JSON.stringify(imports, null, 2)};
+let loaded;
+const allLoaded = new Promise((resolve) => (loaded = resolve));
+test(\`\${files.length} unit test files load\`, async () => {
+  const failed = await allLoaded;
+  if (failed.length > 0) throw new AggregateError(failed.map(([, err]) => err), \`failed to load: \${failed.map(([f]) => f).join(', ')}\`);
+});
+const failed = [];
+for (const file of files) {
+  try {
+    await import(file);
+  } catch (err) {
+    failed.push([file, err]);
+  }
+}
+loaded(failed);
+`);
     return relative(root, wrapper);
   });
 }

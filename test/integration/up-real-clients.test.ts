@@ -59,8 +59,10 @@ async function startUp(): Promise<{ proc: ChildProcess; contract: UpContract }> 
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const line = await new Promise<string>((resolve, reject) => {
-    // Given up on: stopped, so that a slow start does not outlive the test holding its ports.
-    const timer = setTimeout(() => (child.kill('SIGTERM'), reject(new Error(`no contract line within 30 s; stderr: ${stderr}`))), 30_000);
+    // Given up on: stopped, so that a slow start does not outlive the test holding its ports. A bound, not
+    // an assertion: npm test starts the slowest files first, beside its type check and ESLint, and at
+    // load 14 the start took over 30 s.
+    const timer = setTimeout(() => (child.kill('SIGTERM'), reject(new Error(`no contract line within 90 s; stderr: ${stderr}`))), 90_000);
     createInterface({ input: child.stdout }).once('line', (l) => (clearTimeout(timer), resolve(l)));
     child.once('exit', (code) => (clearTimeout(timer), reject(new Error(`hopgate up exited (${code}): ${stderr}`))));
   });
