@@ -5,7 +5,9 @@
  * ingress with 1 worker routing `-cc-aa` to the exit over SOCKS5 and `-cc-ll`
  * to the same exit process over a link. Subjects: direct, the exit alone
  * (its SOCKS5 port, for what the exit leg costs by itself), ingress → exit
- * over SOCKS5, ingress → exit over a link.
+ * over SOCKS5, ingress → exit over a link, and over a link through a hop
+ * (`-cc-lv`: the exit's own SOCKS5 port as the hop, so the link's TLS runs
+ * over a socket given to tls.connect, where Node ignores onread).
  *
  * Per subject and round: bulk MB/s with 1 and 8 streams and CPU µs per MB
  * (user + system of the ingress and the exit from /proc over the whole load
@@ -116,7 +118,9 @@ async function startPair(cliPath: string, label: string, base: number, ingressFl
   await waitPort(linkPort, ip);
   const hash = await hashPassword(PASS, { ln: 14, r: 8, p: 1 });
   const cfg = join(work, `ingress-${base}.yaml`);
-  writeFileSync(cfg, linkedIngressYaml({ port: base, user: USER, passwordHash: hash, exit: { host: ip, port: exitPort, secret: SECRET }, linkPort, link }));
+  // The same exit over a link through a hop, the exit's own SOCKS5 port (`-cc-lv`): the link's TLS runs over a given socket.
+  const viaHop = `{ id: one-via, kind: hopgate, host: ${ip}, port: ${exitPort}, username: ingress, password: ${SECRET}, country: lv, via: [{ kind: hopgate, host: ${ip}, port: ${exitPort}, username: ingress, password: ${SECRET} }], link: { port: ${linkPort}, fingerprint: '${link.exitFp}' } }`;
+  writeFileSync(cfg, linkedIngressYaml({ port: base, user: USER, passwordHash: hash, exit: { host: ip, port: exitPort, secret: SECRET }, linkPort, link, moreExits: [viaHop] }));
   const ingress = start(process.execPath, [...PROF, ...ingressFlags, cliPath, 'ingress', '--config', cfg, '--workers', '1']);
   ingress.stdout!.resume();
   await waitPort(base);
@@ -126,6 +130,7 @@ async function startPair(cliPath: string, label: string, base: number, ingressFl
     { name: `exit alone (SOCKS5)${label}`, via: { port: exitPort, user: 'ingress', pass: SECRET }, pids: [exit.pid!] },
     { name: `ingress → exit (SOCKS5)${label}`, via: { port: base, user: `${USER}-cc-aa`, pass: PASS }, pids: both },
     { name: `ingress → exit (link)${label}`, via: { port: base, user: `${USER}-cc-ll`, pass: PASS }, pids: both },
+    { name: `ingress → hop → exit (link via hop)${label}`, via: { port: base, user: `${USER}-cc-lv`, pass: PASS }, pids: both },
   ];
 }
 

@@ -13,7 +13,8 @@ import { FINGERPRINT_PATTERN, normalizeFingerprint } from '../shared/fingerprint
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
-import { connect as tlsConnect, createServer, type Server, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, createServer, type ConnectionOptions, type Server, type TLSSocket } from 'node:tls';
+import { linkSlabReads } from '../shared/net/link-reads.js';
 
 export const LINK_ALPN = 'hopgate-link/1';
 
@@ -228,19 +229,27 @@ export interface DialOptions {
    * instead of dialling host:port, which then only name the server in errors.
    */
   readonly socket?: Socket;
+  /**
+   * Read decrypted records into slabs reused once their DATA was written to the client
+   * (shared/net/link-reads.ts). Only without `socket`: Node ignores `onread` over a given socket.
+   */
+  readonly slabReads?: boolean;
 }
 
 /** A TLS connection to a link server, both sides authenticated; rejects on a wrong pin. */
 export function dialLinkTls(o: DialOptions): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
+    const reads = o.slabReads && !o.socket ? linkSlabReads() : undefined;
     const socket = tlsConnect({
       ...(o.socket ? { socket: o.socket } : { host: o.host, port: o.port }),
+      ...(reads ? ({ onread: reads.onread } as ConnectionOptions) : {}),
       key: o.identity.key,
       cert: o.identity.cert,
       ALPNProtocols: [o.alpn ?? LINK_ALPN],
       minVersion: 'TLSv1.3',
       rejectUnauthorized: false, // self-signed by design: the fingerprint pin below is the check
     });
+    reads?.attach(socket);
     const timer = setTimeout(() => socket.destroy(new Error(`link TLS to ${o.host}:${o.port}: no handshake in ${o.timeoutMs ?? 10_000} ms`)), o.timeoutMs ?? 10_000);
     socket.once('error', (err: Error) => {
       clearTimeout(timer);

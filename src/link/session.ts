@@ -29,6 +29,7 @@ import {
 } from '../protocol/link/codec.js';
 import { isValidDomain } from '../protocol/address.js';
 import { isSlabPiece, slabSent } from '../shared/net/read-buffers.js';
+import { isLinkSlabPiece, releaseLinkPiece } from '../shared/net/link-reads.js';
 import { LinkError } from './errors.js';
 import { LinkStream, type DatagramCounts, type StreamHost } from './stream.js';
 
@@ -92,6 +93,8 @@ export class LinkSession extends EventEmitter implements StreamHost {
   private readonly streams = new Map<number, LinkStream>();
   private readonly opening = new Map<number, { resolve: (s: LinkStream) => void; reject: (e: Error) => void }>();
   private readonly reader = new FrameReader();
+  /** Bytes of the chunk being parsed handed to streams as views of its read slab (onBytes). */
+  private handedOn = 0;
   private nextId: number;
   /** Highest id the peer has opened, and the highest we have: ids at or below are known (closed ones are ignored). */
   private peerHighest = 0;
@@ -287,18 +290,26 @@ export class LinkSession extends EventEmitter implements StreamHost {
   // --- receiving ---------------------------------------------------------------
 
   private onBytes(chunk: Buffer): void {
-    if (this.closed) return;
-    const frames = this.reader.push(chunk);
+    // A link read slab (shared/net/link-reads.ts): what is not a DATA view handed to a stream is done
+    // once parsed. On an early return below nothing is released: the slab is left to the GC.
+    const slab = isLinkSlabPiece(chunk);
+    if (this.closed) {
+      if (slab) releaseLinkPiece(chunk);
+      return;
+    }
+    const frames = this.reader.push(chunk, slab);
     if (!Array.isArray(frames)) return this.protocolError((frames as { error: string }).error);
+    this.handedOn = 0;
     for (const f of frames) {
-      const err = this.onFrame(f);
+      const err = this.onFrame(f, slab ? chunk.buffer : undefined);
       if (err !== undefined) return this.protocolError(err);
       if (this.closed) return;
     }
+    if (slab) releaseLinkPiece(chunk, chunk.length - this.handedOn);
   }
 
-  /** Handle one frame; a string is a protocol error. */
-  private onFrame(f: Frame): string | undefined {
+  /** Handle one frame; a string is a protocol error. `slab`: the memory of a link read slab the frame may point into. */
+  private onFrame(f: Frame, slab: ArrayBufferLike | undefined): string | undefined {
     switch (f.type) {
       case 'ping':
         if (!f.ack) this.sendControl(pingFrame(true, f.opaque));
@@ -333,13 +344,18 @@ export class LinkSession extends EventEmitter implements StreamHost {
     switch (f.type) {
       case 'open-ok':
         return this.onOpenOk(s, f.props);
-      case 'data':
+      case 'data': {
         if (!s.isOpen) return `link: DATA on stream ${f.stream} before it opened`;
         this.bytesReceived += f.data.length;
-        return s.onData(f.data);
+        const err = s.onData(f.data);
+        // A view of the slab now in the stream: released by whoever writes it out (coalesce.ts), or never.
+        if (err === undefined && f.data.buffer === slab) this.handedOn += f.data.length;
+        return err;
+      }
       case 'datagram':
         if (!s.isOpen || !s.datagramsAllowed) return `link: DATAGRAM on stream ${f.stream}, which is not an open UDP stream`;
-        return s.onDatagram(f.address, f.data);
+        // A datagram's sender may keep it past this turn (dgram.send): a copy, never a view of the slab.
+        return s.onDatagram(f.address, f.data.buffer === slab ? Buffer.from(f.data) : f.data);
       case 'window':
         return s.onWindow(f.increment);
       case 'fin':

@@ -270,7 +270,8 @@ export class ExitLinks {
   private async dial(timeoutMs: number): Promise<TLSSocket> {
     const { host, link, via } = this.exit;
     const tls = { host, port: link.port, identity: this.settings.identity.current(), pinned: this.pins };
-    if (via.length === 0) return dialLinkTls({ ...tls, timeoutMs });
+    // Direct: the link's TLS reads into slabs (no fresh buffer per record); through hops Node ignores onread.
+    if (via.length === 0) return dialLinkTls({ ...tls, timeoutMs, slabReads: true });
     // One budget for the hops and the TLS handshake: the caller already added the exit's answer grace.
     const until = Date.now() + timeoutMs;
     const exitId = this.exit.id;

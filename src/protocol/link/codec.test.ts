@@ -116,6 +116,26 @@ test('reader: a largest DATA frame in TLS-record-sized pieces is passed on piece
   assert.deepEqual(joinData(got), [{ type: 'data', stream: 1, data }, { type: 'fin', stream: 1 }, { type: 'data', stream: 3, data: Buffer.from('hello') }]);
 });
 
+test('reader: a chunk whose memory is reused after push (a read slab): what it keeps for later is copied, only DATA views point into the chunk', () => {
+  const big = Buffer.alloc(40_000, 7);
+  const stream = Buffer.concat([PREFACE, ...SAMPLES.map(([b]) => b), datagramFrame(9, { host: 'example.com', port: 53 }, big), openFrame(11, { host: 'a.example', port: 1, window: 1 })]);
+  for (const size of [1, 5, 13, 100, 16_384]) {
+    const slab = Buffer.alloc(16_384);
+    const r = new FrameReader();
+    const got: Frame[] = [];
+    for (let i = 0; i < stream.length; i += size) {
+      const n = stream.subarray(i, i + size).copy(slab);
+      const f = r.push(slab.subarray(0, n), true);
+      assert.ok(Array.isArray(f));
+      // A consumer done with the views before the next read (the link session's writer releases them then).
+      for (const fr of f) got.push(fr.type === 'data' || fr.type === 'datagram' ? { ...fr, data: Buffer.from(fr.data) } : fr);
+      slab.fill(0xee);
+    }
+    const want = joinData([...SAMPLES.map(([, f]) => f), { type: 'datagram', stream: 9, address: { kind: 'domain', host: 'example.com', port: 53 }, data: big }, { type: 'open', stream: 11, props: new Map([['host', 'a.example'], ['port', '1'], ['window', '1']]) }]);
+    assert.deepEqual(joinData(got), want, `chunks of ${size}`);
+  }
+});
+
 test('reader: a DATA header split from its payload still has its length checked first, and a hostile length is refused before any piece', () => {
   const h = dataHeader(1, 0);
   h.writeUInt32BE(MAX_FRAME_PAYLOAD + 1, 5);

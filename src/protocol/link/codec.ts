@@ -211,7 +211,12 @@ export class FrameReader {
   private prefaceSeen = false;
   private failed = false;
 
-  push(chunk: Buffer): Frame[] | { readonly error: string } {
+  /**
+   * The frames completed by `chunk`. `reused`: the chunk's memory is reused once this returns (a
+   * read slab, shared/net/link-reads.ts), so whatever is kept for a later call is copied; only the
+   * DATA payloads returned may point into it.
+   */
+  push(chunk: Buffer, reused = false): Frame[] | { readonly error: string } {
     if (this.failed) return { error: 'link reader already failed' };
     const out: Frame[] = [];
     if (this.dataLeft > 0) {
@@ -223,13 +228,16 @@ export class FrameReader {
     }
     this.pending.push(chunk);
     this.pendingLen += chunk.length;
-    if (this.pendingLen < this.needed) return out;
+    if (this.pendingLen < this.needed) {
+      if (reused) this.pending[this.pending.length - 1] = Buffer.from(chunk);
+      return out;
+    }
     let b = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingLen);
     this.needed = 0;
     if (!this.prefaceSeen) {
       const p = parsePreface(b);
       if (p.kind === 'error') return this.fail(p.message);
-      if (p.kind === 'more') return this.keep(b, out);
+      if (p.kind === 'more') return this.keep(b, out, reused);
       this.prefaceSeen = true;
       b = b.subarray(p.consumed);
     }
@@ -250,12 +258,12 @@ export class FrameReader {
       b = b.subarray(r.consumed);
     }
     if (b.length >= HEADER_BYTES) this.needed = HEADER_BYTES + b.readUInt32BE(5);
-    return this.keep(b, out);
+    return this.keep(b, out, reused);
   }
 
-  private keep(b: Buffer, out: Frame[]): Frame[] {
-    // Copy a small tail so that a view does not pin a whole large chunk.
-    this.pending = b.length === 0 ? [] : [b.length < 1024 ? Buffer.from(b) : b];
+  private keep(b: Buffer, out: Frame[], reused: boolean): Frame[] {
+    // Copy a small tail so that a view does not pin a whole large chunk (any tail of a reused one).
+    this.pending = b.length === 0 ? [] : [b.length < 1024 || reused ? Buffer.from(b) : b];
     this.pendingLen = b.length;
     return out;
   }

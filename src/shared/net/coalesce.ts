@@ -13,6 +13,7 @@
  * A small piece with nothing gathered before it (an echo) is not held at all.
  */
 import type { Socket } from 'node:net';
+import { isLinkSlabPiece, releaseLinkPiece } from './link-reads.js';
 
 /**
  * Bytes gathered before they go in one writev, and unsent bytes past which the writer is asked to
@@ -39,16 +40,28 @@ function uncork(s: Coalescing): void {
  */
 export const SMALL_PIECE = 1024;
 
+/**
+ * Write `chunk`; a view of a link read slab (link-reads.ts) is released once its write completed:
+ * nothing points into it then. A failed write (the socket destroyed first) releases nothing: that
+ * slab is left to the GC.
+ */
+function write(s: Socket, chunk: Buffer): boolean {
+  if (!isLinkSlabPiece(chunk)) return s.write(chunk);
+  return s.write(chunk, (err?: Error | null) => {
+    if (!err) releaseLinkPiece(chunk);
+  });
+}
+
 /** Write `chunk` to `dst` as part of this turn's burst. Returns false when the writer should wait for 'drain'. */
 export function writeCoalesced(dst: Socket, chunk: Buffer): boolean {
   const s = dst as Coalescing;
-  if (!s[kCorked] && chunk.length < SMALL_PIECE) return s.write(chunk) || s.writableLength < COALESCE_LIMIT;
+  if (!s[kCorked] && chunk.length < SMALL_PIECE) return write(s, chunk) || s.writableLength < COALESCE_LIMIT;
   if (!s[kCorked]) {
     s[kCorked] = true;
     s.cork();
     setImmediate(uncork, s);
   }
-  s.write(chunk);
+  write(s, chunk);
   // A read's worth gathered: it goes now, one writev (the burst may go on: a fresh one starts with the next piece).
   if (s.writableLength >= COALESCE_LIMIT) uncork(s);
   // While corked, the socket says "wait" past its 16 KiB mark: ours is what it could not send, past a read's worth.

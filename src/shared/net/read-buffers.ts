@@ -19,6 +19,7 @@
  * the socket's own stream, so handshakes and HTTP parsing use 'data' as usual.
  */
 import { connect, type NetConnectOpts, type Socket } from 'node:net';
+import { SlabPool } from './slabs.js';
 
 const SCRATCH_BYTES = 64 * 1024;
 /** 256 KiB reads moved ~30 % more than 64 KiB ones in bench/run.ts (fewer reads and writes per byte). */
@@ -85,56 +86,22 @@ function onRead(socket: ReadingSocket, st: ReadState, n: number, buf: Buffer): b
   return false;
 }
 
+/**
+ * Target read slabs (connectSlabReading), released by the link session once its TLS socket took
+ * their bytes. At most 16 idle slabs (4 MiB of 256 KiB ones) are kept: a download needs about as
+ * many as its window and send buffers hold in flight.
+ */
+const targetSlabs = new SlabPool(16);
+
 /** Slabs cut for reads (connectSlabReading) over the process's life: fresh ones, and ones reused. */
-export const slabCounts = { cut: 0, reused: 0 };
+export const slabCounts = targetSlabs.counts;
 
 /** Reads into slabs: the room a slab must have left to take the next read, else a fresh one is cut. */
 const SLAB_MIN_ROOM = 64 * 1024;
 
-/**
- * Sent slabs kept for reuse, per size: at most this many (4 MiB of 256 KiB slabs) wait idle; more
- * are left to the GC. A download needs about as many as its window and send buffers hold in flight.
- */
-const FREE_SLABS_MAX = 16;
-
-/**
- * A slab's bytes still out: read into it and not yet written onward whole (`slabSent`). A slab
- * returns to the free list once the socket reads into it no more and none are out. Bytes that are
- * dropped instead of sent (a stream reset, a concatenating read()) never come back: their slab is
- * simply left to the GC, never reused while anything may still point into it.
- */
-interface SlabState {
-  readonly slab: Buffer;
-  out: number;
-  reading: boolean;
-  /** A piece came back twice or from nowhere: never reuse this one. */
-  spoiled: boolean;
-}
-
-const slabStates = new WeakMap<ArrayBufferLike, SlabState>();
-const freeSlabs = new Map<number, Buffer[]>();
-
-function takeSlab(bytes: number): SlabState {
-  const reuse = freeSlabs.get(bytes)?.pop();
-  const slab = reuse ?? Buffer.allocUnsafeSlow(bytes);
-  if (reuse) slabCounts.reused++;
-  else slabCounts.cut++;
-  const st: SlabState = { slab, out: 0, reading: true, spoiled: false };
-  slabStates.set(slab.buffer, st);
-  return st;
-}
-
-function freeIfDone(st: SlabState): void {
-  if (st.reading || st.out !== 0 || st.spoiled) return;
-  slabStates.delete(st.slab.buffer);
-  let list = freeSlabs.get(st.slab.length);
-  if (list === undefined) freeSlabs.set(st.slab.length, (list = []));
-  if (list.length < FREE_SLABS_MAX) list.push(st.slab);
-}
-
 /** Is `piece` a view of a read slab (connectSlabReading)? Then tell `slabSent` once it is written onward. */
 export function isSlabPiece(piece: Buffer): boolean {
-  return slabStates.has(piece.buffer);
+  return targetSlabs.has(piece);
 }
 
 /**
@@ -143,11 +110,7 @@ export function isSlabPiece(piece: Buffer): boolean {
  * calls this, for DATA it wrote to its TLS socket, which copies what it encrypts.
  */
 export function slabSent(piece: Buffer): void {
-  const st = slabStates.get(piece.buffer);
-  if (st === undefined) return;
-  st.out -= piece.length;
-  if (st.out < 0) st.spoiled = true;
-  freeIfDone(st);
+  targetSlabs.release(piece);
 }
 
 /**
@@ -164,38 +127,37 @@ export function slabSent(piece: Buffer): void {
  * count against `readBufferLimits.ownBuffersMax` like own buffers.
  */
 export function connectSlabReading(options: NetConnectOpts, slabBytes = OWN_BYTES): Socket {
-  let st: SlabState | undefined;
+  let slab: Buffer | undefined;
   let used = 0;
   const retire = (): void => {
-    if (st === undefined) return;
-    st.reading = false;
-    freeIfDone(st);
-    st = undefined;
+    if (slab === undefined) return;
+    targetSlabs.retire(slab);
+    slab = undefined;
   };
   const cut = (): void => {
-    if (st === undefined && ownBuffers >= readBufferLimits.ownBuffersMax) return;
-    if (st === undefined) ownBuffers++;
+    if (slab === undefined && ownBuffers >= readBufferLimits.ownBuffersMax) return;
+    if (slab === undefined) ownBuffers++;
     retire();
-    st = takeSlab(slabBytes);
+    slab = targetSlabs.take(slabBytes);
     used = 0;
   };
   const drop = (): void => {
-    if (st === undefined) return;
+    if (slab === undefined) return;
     ownBuffers--;
     retire();
   };
   const socket: Socket = connect({
     ...options,
     onread: {
-      buffer: () => (st === undefined ? scratch : st.slab.subarray(used)),
+      buffer: () => (slab === undefined ? scratch : slab.subarray(used)),
       callback: (n: number, buf: Buffer): boolean => {
         if (buf === scratch) {
           const copy = Buffer.from(scratch.subarray(0, n));
           if (n >= BULK_READ) cut();
           return socket.push(copy);
         }
-        // buf is a view of the slab given for this read (st may be another by the time it is pushed).
-        slabStates.get(buf.buffer)!.out += n;
+        // buf is a view of the slab given for this read (slab may be another by the time it is pushed).
+        targetSlabs.filled(buf, n);
         used += n;
         if (n < BULK_READ) drop();
         else if (slabBytes - used < SLAB_MIN_ROOM) cut();
