@@ -8,6 +8,12 @@
  * A protocol error from the peer (bad frame, unknown stream, window
  * overflow) sends GOAWAY with the reason and breaks the link; every stream
  * on a broken link fails with LINK_BROKEN.
+ *
+ * Over 500 lines on purpose: one class, one state machine — the stream table,
+ * the credit both ways, the write scheduler and the drain all read and change
+ * the same per-link state in the same turn; split, each part would reach into
+ * the others' fields. The frames are src/protocol/link/codec.ts, the stream
+ * src/link/stream.ts.
  */
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
