@@ -14,7 +14,7 @@
  * memory per idle stream with --idle streams open (RSS and heap deltas after
  * a GC, each process). Medians over --runs runs; the mode order rotates.
  *
- *   npm run build && node --expose-gc dist/bench/link.js [--runs 3] [--ms 2000] [--idle 10000] [--idle-conns 1000] [--bulk-mib 128] [--modes tcp,tls,link] [--phases rate,bulk,echo,idle]
+ *   npm run build && node --expose-gc dist/bench/link.js [--runs 3] [--ms 2000] [--idle 10000] [--idle-conns 1000] [--bulk-mib 128] [--modes tcp,tls,link] [--phases rate,bulk,echo,idle] [--echo-gap MS]
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { connect as netConnect, createServer as netServer, type Server, type Socket, type AddressInfo } from 'node:net';
@@ -267,7 +267,7 @@ async function bulk(mode: Mode, streams: number, totalMiB: number): Promise<{ mi
   return { mibS: mib / (elapsed / 1000), usPerMiB: (c1.cpuUs - c0.cpuUs + s1.cpuUs - s0.cpuUs) / mib };
 }
 
-async function echoLatency(mode: Mode, ms: number): Promise<{ p50: number; p99: number; echoClientUs: number; echoServerUs: number }> {
+async function echoLatency(mode: Mode, ms: number, gapMs: number): Promise<{ p50: number; p99: number; echoClientUs: number; echoServerUs: number }> {
   const s = await mode.open(ECHO);
   const msg = Buffer.alloc(64, 0x62);
   const samples: number[] = [];
@@ -289,6 +289,8 @@ async function echoLatency(mode: Mode, ms: number): Promise<{ p50: number; p99: 
       s.write(msg);
     });
     samples.push(Number(process.hrtime.bigint() - start) / 1000);
+    // A pause between echoes: each process sleeps and wakes per message, its caches cooled by others, as on a proxy's path.
+    if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
   }
   // CPU per echo, each side: what a message costs a process, which a loaded machine inflates less than the latency.
   const c1 = cpuNow();
@@ -331,7 +333,7 @@ function median(xs: number[]): number {
 
 async function main(): Promise<void> {
   const { values: opt } = parseArgs({
-    options: { runs: { type: 'string', default: '3' }, ms: { type: 'string', default: '2000' }, idle: { type: 'string', default: '10000' }, 'idle-conns': { type: 'string', default: '1000' }, 'bulk-mib': { type: 'string', default: '128' }, modes: { type: 'string', default: MODES.join(',') }, phases: { type: 'string', default: 'rate,bulk,echo,idle' }, server: { type: 'boolean', default: false } },
+    options: { runs: { type: 'string', default: '3' }, ms: { type: 'string', default: '2000' }, idle: { type: 'string', default: '10000' }, 'idle-conns': { type: 'string', default: '1000' }, 'bulk-mib': { type: 'string', default: '128' }, modes: { type: 'string', default: MODES.join(',') }, phases: { type: 'string', default: 'rate,bulk,echo,idle' }, 'echo-gap': { type: 'string', default: '0' }, server: { type: 'boolean', default: false } },
   });
   if (opt.server) {
     const ids = JSON.parse(process.env.HOPGATE_BENCH_IDS!) as { server: LinkIdentity; clientFp: string };
@@ -371,7 +373,7 @@ async function main(): Promise<void> {
         const b8 = await bulk(mode, 8, bulkMiB);
         Object.assign(row, { bulk1: b1.mibS, bulk1UsMiB: b1.usPerMiB, bulk8: b8.mibS, bulk8UsMiB: b8.usPerMiB });
       }
-      if (phases.has('echo')) Object.assign(row, await echoLatency(mode, ms));
+      if (phases.has('echo')) Object.assign(row, await echoLatency(mode, ms, Number(opt['echo-gap'])));
       if (phases.has('idle')) Object.assign(row, await idleMemory(mode, name === 'tcp' || name === 'tls' ? idleConns : idle));
       mode.teardown();
       rows[name].push(row);
