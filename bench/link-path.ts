@@ -14,7 +14,7 @@
  * process, divided by every byte it received; a second table splits it per process), read and write system calls
  * per MB (/proc/PID/io, which load does not change), minor page faults per MB (per round,
  * on stderr), 64 B echo p50/p99 and CPU µs
- * per echo. CPU per MB and the echo distributions are what a loaded machine
+ * per echo (also split per process). CPU per MB and the echo distributions are what a loaded machine
  * does not spoil much; MB/s swings with the neighbours. Rounds alternate the
  * subjects; medians over rounds.
  *
@@ -169,10 +169,12 @@ async function main(): Promise<void> {
         row[`faultsMb${streams}`] = (minorFaults(s.pids) - f0) / Math.max(1e-9, r.mb!);
       }
       const c0 = cpuUs(s.pids);
+      const echo0 = s.pids.map((p) => cpuUs([p]));
       const l = await load({ kind: 'latency', via: s.via, echo: t.echo, rounds: ECHOES });
       row.echoP50 = l.p50us!;
       row.echoP99 = l.p99us!;
       row.cpuEcho = (cpuUs(s.pids) - c0) / ECHOES;
+      s.pids.forEach((p, i) => (row[`cpuEcho_${i}`] = (cpuUs([p]) - echo0[i]!) / ECHOES));
       rows.set(s.name, [...(rows.get(s.name) ?? []), row]);
       process.stderr.write(`round ${round + 1}/${ROUNDS} ${s.name}: ${JSON.stringify(row, (_k, v: unknown) => (typeof v === 'number' ? Math.round(v) : v))}\n`);
     }
@@ -201,10 +203,10 @@ async function main(): Promise<void> {
         `${fmt(med(n, 'echoP50'))} (+${fmt(med(n, 'echoP50') - med('direct', 'echoP50'))}; ${each(n, 'echoP50')}) / ${fmt(med(n, 'echoP99'))} | ${s.pids.length ? fmt(med(n, 'cpuEcho')) : '–'} |`,
     );
   }
-  out.push('', 'CPU µs per MB by process (medians; each round in brackets):', '', '| subject | 1 stream: ingress | exit | 8 streams: ingress | exit |', '|---|---|---|---|---|');
+  out.push('', 'CPU by process (medians; each round in brackets):', '', '| subject | µs/MB 1 stream: ingress | exit | µs/MB 8 streams: ingress | exit | µs/echo: ingress | exit |', '|---|---|---|---|---|---|---|');
   for (const s of subjects.filter((x) => x.pids.length === 2)) {
     const c = (k: string): string => `${fmt(med(s.name, k))} (${each(s.name, k)})`;
-    out.push(`| ${s.name} | ${c('cpuMb1_0')} | ${c('cpuMb1_1')} | ${c('cpuMb8_0')} | ${c('cpuMb8_1')} |`);
+    out.push(`| ${s.name} | ${c('cpuMb1_0')} | ${c('cpuMb1_1')} | ${c('cpuMb8_0')} | ${c('cpuMb8_1')} | ${c('cpuEcho_0')} | ${c('cpuEcho_1')} |`);
   }
   process.stdout.write(out.join('\n') + '\n');
 }

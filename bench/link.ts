@@ -9,11 +9,12 @@
  *
  * Per mode and run: tunnels/s at concurrency 64 (open + 1-byte echo + close)
  * with CPU µs per tunnel in each process (process.cpuUsage(), user+system),
- * bulk MiB/s with 1 and with 8 streams, 64 B echo latency (median, p99), and
+ * bulk MiB/s with 1 and with 8 streams, 64 B echo latency (median, p99) and
+ * CPU µs per echo in each process, and
  * memory per idle stream with --idle streams open (RSS and heap deltas after
  * a GC, each process). Medians over --runs runs; the mode order rotates.
  *
- *   npm run build && node --expose-gc dist/bench/link.js [--runs 3] [--ms 2000] [--idle 10000] [--idle-conns 1000] [--bulk-mib 128] [--modes tcp,tls,link] [--phases rate,bulk,echo,idle]
+ *   npm run build && node --expose-gc dist/bench/link.js [--runs 3] [--ms 2000] [--idle 10000] [--idle-conns 1000] [--bulk-mib 128] [--modes tcp,tls,link] [--phases rate,bulk,echo,idle] [--echo-gap MS]
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { connect as netConnect, createServer as netServer, type Server, type Socket, type AddressInfo } from 'node:net';
@@ -47,6 +48,11 @@ interface Stats {
 
 function gc(): void {
   (globalThis as { gc?: () => void }).gc?.();
+}
+/** user + system µs so far, without the GC stats() forces (a phase of small messages would pay for it). */
+function cpuNow(): number {
+  const c = process.cpuUsage();
+  return c.user + c.system;
 }
 function stats(): Stats {
   gc();
@@ -96,6 +102,7 @@ async function serve(serverId: LinkIdentity, clientFp: string): Promise<void> {
   };
   process.on('message', (m: { cmd: string }) => {
     if (m.cmd === 'stats') process.send!({ stats: stats() });
+    if (m.cmd === 'cpu') process.send!({ cpu: cpuNow() });
     if (m.cmd === 'exit') process.exit(0);
   });
   process.send!({ ports });
@@ -177,6 +184,18 @@ function childStats(): Promise<Stats> {
   });
 }
 
+function childCpu(): Promise<number> {
+  return new Promise((resolve) => {
+    const on = (m: { cpu?: number }): void => {
+      if (m.cpu === undefined) return;
+      child.off('message', on);
+      resolve(m.cpu);
+    };
+    child.on('message', on);
+    child.send({ cmd: 'cpu' });
+  });
+}
+
 function closed(s: Duplex): Promise<void> {
   return new Promise((resolve) => {
     if (s.destroyed) return resolve();
@@ -248,10 +267,12 @@ async function bulk(mode: Mode, streams: number, totalMiB: number): Promise<{ mi
   return { mibS: mib / (elapsed / 1000), usPerMiB: (c1.cpuUs - c0.cpuUs + s1.cpuUs - s0.cpuUs) / mib };
 }
 
-async function echoLatency(mode: Mode, ms: number): Promise<{ p50: number; p99: number }> {
+async function echoLatency(mode: Mode, ms: number, gapMs: number): Promise<{ p50: number; p99: number; echoClientUs: number; echoServerUs: number }> {
   const s = await mode.open(ECHO);
   const msg = Buffer.alloc(64, 0x62);
   const samples: number[] = [];
+  const s0 = await childCpu();
+  const c0 = cpuNow();
   const t0 = performance.now();
   while (performance.now() - t0 < ms && samples.length < 20_000) {
     const start = process.hrtime.bigint();
@@ -268,10 +289,16 @@ async function echoLatency(mode: Mode, ms: number): Promise<{ p50: number; p99: 
       s.write(msg);
     });
     samples.push(Number(process.hrtime.bigint() - start) / 1000);
+    // A pause between echoes: each process sleeps and wakes per message, its caches cooled by others, as on a proxy's path.
+    if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
   }
+  // CPU per echo, each side: what a message costs a process, which a loaded machine inflates less than the latency.
+  const c1 = cpuNow();
+  const s1 = await childCpu();
   s.destroy();
   samples.sort((a, b) => a - b);
-  return { p50: samples[Math.floor(samples.length / 2)]!, p99: samples[Math.floor(samples.length * 0.99)]! };
+  const n = Math.max(1, samples.length);
+  return { p50: samples[Math.floor(samples.length / 2)]!, p99: samples[Math.floor(samples.length * 0.99)]!, echoClientUs: (c1 - c0) / n, echoServerUs: (s1 - s0) / n };
 }
 
 async function idleMemory(mode: Mode, n: number): Promise<{ clientRss: number; clientHeap: number; serverRss: number; serverHeap: number }> {
@@ -306,7 +333,7 @@ function median(xs: number[]): number {
 
 async function main(): Promise<void> {
   const { values: opt } = parseArgs({
-    options: { runs: { type: 'string', default: '3' }, ms: { type: 'string', default: '2000' }, idle: { type: 'string', default: '10000' }, 'idle-conns': { type: 'string', default: '1000' }, 'bulk-mib': { type: 'string', default: '128' }, modes: { type: 'string', default: MODES.join(',') }, phases: { type: 'string', default: 'rate,bulk,echo,idle' }, server: { type: 'boolean', default: false } },
+    options: { runs: { type: 'string', default: '3' }, ms: { type: 'string', default: '2000' }, idle: { type: 'string', default: '10000' }, 'idle-conns': { type: 'string', default: '1000' }, 'bulk-mib': { type: 'string', default: '128' }, modes: { type: 'string', default: MODES.join(',') }, phases: { type: 'string', default: 'rate,bulk,echo,idle' }, 'echo-gap': { type: 'string', default: '0' }, server: { type: 'boolean', default: false } },
   });
   if (opt.server) {
     const ids = JSON.parse(process.env.HOPGATE_BENCH_IDS!) as { server: LinkIdentity; clientFp: string };
@@ -346,7 +373,7 @@ async function main(): Promise<void> {
         const b8 = await bulk(mode, 8, bulkMiB);
         Object.assign(row, { bulk1: b1.mibS, bulk1UsMiB: b1.usPerMiB, bulk8: b8.mibS, bulk8UsMiB: b8.usPerMiB });
       }
-      if (phases.has('echo')) Object.assign(row, await echoLatency(mode, ms));
+      if (phases.has('echo')) Object.assign(row, await echoLatency(mode, ms, Number(opt['echo-gap'])));
       if (phases.has('idle')) Object.assign(row, await idleMemory(mode, name === 'tcp' || name === 'tls' ? idleConns : idle));
       mode.teardown();
       rows[name].push(row);
@@ -358,12 +385,12 @@ async function main(): Promise<void> {
   const f = (x: number, d = 0): string => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
   console.log(`load average at the start of each run: ${loads.map((l) => l.map((x) => x.toFixed(2)).join(' ')).join(' | ')}`);
   console.log(`medians of ${runs} runs; ${ms} ms per rate phase; ${bulkMiB} MiB per bulk phase; ${idle} idle streams on one link (${idleConns} idle connections for tcp and tls); CPU = process.cpuUsage() user+system per process`);
-  console.log('| mode | tunnels/s c=64 | CPU µs/tunnel client | server | both | bulk 1 stream MiB/s | bulk 8 streams MiB/s | 64 B echo p50 µs | p99 µs | idle RSS B/stream client | server | idle heap B/stream client | server |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('| mode | tunnels/s c=64 | CPU µs/tunnel client | server | both | bulk 1 stream MiB/s | bulk 8 streams MiB/s | 64 B echo p50 µs | p99 µs | CPU µs/echo client | server | idle RSS B/stream client | server | idle heap B/stream client | server |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const name of modes) {
     const m = (k: string): number => median(rows[name].map((r) => r[k] ?? NaN));
     console.log(
-      `| ${name} | ${f(m('perS'))} | ${f(m('clientUs'))} | ${f(m('serverUs'))} | ${f(m('clientUs') + m('serverUs'))} | ${f(m('bulk1'))} | ${f(m('bulk8'))} | ${f(m('p50'))} | ${f(m('p99'))} | ${f(m('clientRss'))} | ${f(m('serverRss'))} | ${f(m('clientHeap'))} | ${f(m('serverHeap'))} |`,
+      `| ${name} | ${f(m('perS'))} | ${f(m('clientUs'))} | ${f(m('serverUs'))} | ${f(m('clientUs') + m('serverUs'))} | ${f(m('bulk1'))} | ${f(m('bulk8'))} | ${f(m('p50'))} | ${f(m('p99'))} | ${f(m('echoClientUs'))} | ${f(m('echoServerUs'))} | ${f(m('clientRss'))} | ${f(m('serverRss'))} | ${f(m('clientHeap'))} | ${f(m('serverHeap'))} |`,
     );
   }
   console.log('| mode | bulk 1 stream CPU µs/MiB (both processes) | bulk 8 streams CPU µs/MiB |');

@@ -11,9 +11,10 @@ import { createServer, connect, type Socket } from 'node:net';
 import { dataHeader, HEADER_BYTES, openFrame, PREFACE, RECORD_DATA_PAYLOAD } from '../../src/protocol/link/codec.js';
 import { relay } from '../../src/ingress/relay/relay.js';
 import { relayStream } from '../../src/exit/relay-stream.js';
-import type { LinkSession } from '../../src/link/session.js';
+import { LinkSession } from '../../src/link/session.js';
+import { dialLinkTls } from '../../src/link/identity.js';
 import type { LinkStream } from '../../src/link/stream.js';
-import { exitServer, linkPair, rawPeer } from '../helpers/link-pair.js';
+import { exitServer, identities, linkPair, rawPeer } from '../helpers/link-pair.js';
 import { eventually } from '../helpers/eventually.js';
 import { listen0 } from '../helpers/ports.js';
 
@@ -213,6 +214,82 @@ test('relays: a link stream\'s burst of record-sized pieces goes to the client (
 test('relays: a burst of pieces cut off the record boundaries still goes to the client (ingress) and the target (exit) in one write', async () => {
   const SHIFT = 45;
   await assertOneWritePerBurst([RECORD_DATA_PAYLOAD - SHIFT, SHIFT, RECORD_DATA_PAYLOAD - SHIFT, SHIFT, RECORD_DATA_PAYLOAD - SHIFT]);
+});
+
+/** A TCP forwarder that counts what crosses it, each way: the link's TLS connection as the wire sees it. */
+async function wireTap(to: number): Promise<{ port: number; up: number[]; down: number[]; close: () => void }> {
+  const up: number[] = [];
+  const down: number[] = [];
+  const socks: Socket[] = [];
+  const server = createServer((a) => {
+    const b = connect(to, '127.0.0.1');
+    for (const s of [a, b]) s.setNoDelay(true).on('error', () => undefined);
+    socks.push(a, b);
+    a.on('data', (d: Buffer) => (up.push(d.length), b.write(d)));
+    b.on('data', (d: Buffer) => (down.push(d.length), a.write(d)));
+  });
+  const port = await listen0(server);
+  return { port, up, down, close: () => (socks.forEach((s) => s.destroy()), server.close()) };
+}
+
+/** A 64 B message in one TLS 1.3 record: record header 5 + DATA header + payload + content type 1 + AEAD tag 16. */
+const ECHO_RECORD = 5 + HEADER_BYTES + 64 + 1 + 16;
+
+/**
+ * The whole per-message path of a link, as an echo crosses it (issue 19's echo target): the ingress's
+ * relay reads its client and writes a link stream, the exit's relay writes the target; and back.
+ * Counted, not timed: per 64 B message one write to the target, one TLS record each way (no header
+ * in a record of its own, no WINDOW frame, no second send), one write to the client.
+ * docs/BENCHMARKS.md, "64 B echo through a link".
+ */
+test('echo through the link path: per message one write to the target, one TLS record each way, one write to the client', async () => {
+  const { ingress, exit } = identities();
+  let exitSession!: LinkSession;
+  const exitSide: LinkStream[] = [];
+  const listening = await exitServer({}, (s) => {
+    exitSession = s;
+    s.on('stream', (st: LinkStream) => {
+      st.on('error', () => undefined);
+      st.accept();
+      exitSide.push(st);
+    });
+  });
+  const tap = await wireTap(listening.port);
+  const sock = await dialLinkTls({ host: '127.0.0.1', port: tap.port, identity: ingress, pinned: [exit.fingerprint] });
+  const session = new LinkSession(sock, { dialled: true, name: 'ingress side' });
+  const [client, target] = [await tcpPair(), await tcpPair()];
+  try {
+    const up = await session.open('127.0.0.1', 9);
+    up.on('error', () => undefined);
+    relay(client.near, up as unknown as Socket, { up: 0, down: 0 }, 60_000, () => undefined);
+    await eventually('the exit side took the stream', () => exitSide.length === 1);
+    relayStream(exitSide[0]!, target.near, 60_000);
+    target.far.on('data', (d: Buffer) => target.far.write(d)); // the target echoes
+    const toClient = countWrites(client.near);
+    const toTarget = countWrites(target.near);
+    const echo = async (i: number): Promise<void> => {
+      const back = new Promise<Buffer>((r) => client.far.once('data', r));
+      client.far.write(Buffer.alloc(64, i));
+      assert.deepEqual(await back, Buffer.alloc(64, i));
+    };
+    await echo(0); // and the TLS handshake's tail (session tickets) is through
+    const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+    const ECHOES = 20;
+    const at = { up: tap.up.length, down: tap.down.length, upB: sum(tap.up), downB: sum(tap.down), client: toClient(), target: toTarget() };
+    for (let i = 1; i <= ECHOES; i++) await echo(i); // the tap counts a record before it passes it on: all counted by now
+    assert.equal(sum(tap.up) - at.upB, ECHOES * ECHO_RECORD, `ingress → exit: ${tap.up.slice(at.up).join(',')} bytes`);
+    assert.equal(sum(tap.down) - at.downB, ECHOES * ECHO_RECORD, `exit → ingress: ${tap.down.slice(at.down).join(',')} bytes`);
+    assert.equal(tap.up.length - at.up, ECHOES, 'one send per message, ingress → exit');
+    assert.equal(tap.down.length - at.down, ECHOES, 'one send per message, exit → ingress');
+    assert.equal(toTarget() - at.target, ECHOES, 'one write to the target per message');
+    assert.equal(toClient() - at.client, ECHOES, 'one write to the client per message');
+    assert.equal(exitSession.bytesSent, session.bytesSent);
+  } finally {
+    for (const t of [client, target]) t.close();
+    session.destroy();
+    tap.close();
+    await new Promise<void>((r) => listening.server.close(() => r()));
+  }
 });
 
 test('the memory bound counts what a stream holds exactly once, also while the link has carried part of a batch', async () => {
