@@ -11,6 +11,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { ProxyError } from '../../shared/errors.js';
+import { LIMITS } from '../../shared/limits.js';
 import { CidrSet } from '../../shared/net-addr.js';
 import { FairSemaphore } from '../../shared/fair-semaphore.js';
 import { isProxyError } from '../../shared/errors.js';
@@ -61,7 +62,7 @@ export class ReverseRegistry {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private heartbeatMs = 10_000;
   /** limits.drainTimeoutMs in force: a drained link's UDP associations end after it. */
-  private udpDrainMs = 10_000;
+  private udpDrainMs: number = LIMITS.drainTimeoutMs;
   private closing = false;
   registered = 0;
   refused = 0;
