@@ -31,9 +31,10 @@ export const EXITS_USAGE = `usage: hopgate exits <add|list|show|health|drain|und
                          pin the exit's link certificate (hopgate exit prints it); a hopgate exit
                          also needs its --link-listen port: ingresses then reach it over links;
                          a staged next key (link-key --next) stays pinned, unless FP is that key
-  link-key ID --next FP | --retire
+  link-key ID --next FP | --retire | --cancel
                          rotate its link key: --next pins the new certificate beside the current
-                         one; --retire, once the exit presents the new one, refuses the old
+                         one; --retire, once the exit presents the new one, refuses the old;
+                         --cancel drops the staged next key (the rotation abandoned)
   link-token ID          a hopgate exit's token for reading the ingresses' pins (shown once):
                          hopgate exit … --control URL --link-token-file F
   link-pins              the ingresses' link fingerprints the exits pin (current and next)
@@ -131,6 +132,7 @@ export async function exitsCommand(argv: string[], out: CliOutput = processOutpu
     off: { type: 'boolean', default: false },
     next: { type: 'string' },
     retire: { type: 'boolean', default: false },
+    cancel: { type: 'boolean', default: false },
   });
   const [sub, id] = positionals;
   if (values.help || sub === undefined || sub === 'help') {
@@ -207,10 +209,24 @@ export async function exitsCommand(argv: string[], out: CliOutput = processOutpu
       const e = await client.request<ExitViewT>('PATCH', path(), body);
       if (values.json) return printJson(out, e);
       out.stdout(`exit ${e.id}: ${linkLine(e)}\n`);
+      // Said plainly: an operator re-pinning may not know a rotation is under way, and the staged key is also accepted.
+      if (next !== null) out.stdout(`the staged next key ${next} kept (a key rotation in progress): hopgate exits link-key ${e.id} --retire once the exit presents it, or --cancel to drop it\n`);
       return;
     }
     case 'link-key': {
-      if (Boolean(values.next) === values.retire) throw new AdminError('exits link-key: --next FINGERPRINT or --retire');
+      if ([Boolean(values.next), values.retire, values.cancel].filter(Boolean).length !== 1) throw new AdminError('exits link-key: --next FINGERPRINT, --retire or --cancel');
+      if (values.cancel) {
+        // The API replaces the link whole: the current pin (and a hopgate exit's port) again, without the next key.
+        const cur = await client.request<ExitViewT>('GET', path());
+        if (!cur.link?.nextFingerprint) throw new AdminError(`exits link-key: exit ${cur.id} has no staged next link key (nothing to cancel)`);
+        const body = cur.reverse
+          ? { nextLinkFingerprint: null }
+          : { link: { port: cur.link.port, fingerprint: cur.link.fingerprint } };
+        const e = await client.request<ExitViewT>('PATCH', path(), body);
+        if (values.json) return printJson(out, e);
+        out.stdout(`exit ${e.id}: rotation cancelled, ${linkLine(e)}\n`);
+        return;
+      }
       const e = values.retire
         ? await client.request<ExitViewT>('POST', `${path()}/link-key/retire`)
         : await client.request<ExitViewT>('POST', `${path()}/link-key`, { fingerprint: values.next });

@@ -49,6 +49,9 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
   const links = Number(values.links);
   if (!Number.isInteger(links) || links < 1 || links > 64) fail('--links must be 1-64');
   const mode = values['work-connections'] ? 'work' : 'link';
+  const drainMs = Number(values['drain-ms']);
+  // setTimeout fires at once past 2^31-1 ms: a larger bound would end a drained link's UDP at once.
+  if (!Number.isInteger(drainMs) || drainMs < 0 || drainMs > 2 ** 31 - 1) fail('--drain-ms must be 0-2147483647 (milliseconds)');
   const ports = (values['allow-port'] ?? []).map(Number);
   if (ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) fail('--allow-port must be a port number');
   let policy: TargetPolicy;
@@ -83,6 +86,7 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
     egress6: values.egress6,
     egressPorts: portRange('--egress-ports', values['egress-ports']),
     policy,
+    drainTimeoutMs: drainMs,
     log,
   }).start();
   // Its own /metrics and /healthz, only when asked for (loopback unless a host is given): the exit opens no other port.
@@ -93,7 +97,7 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
   onShutdownSignal(async () => {
     clearInterval(lifetime);
     admin?.close();
-    await client.stop(Number(values['drain-ms']));
+    await client.stop(drainMs);
   });
   await client.ready;
   const adminPort = boundPort(admin);

@@ -49,6 +49,8 @@ export interface ExitOptions {
   readonly logLevel?: IngressConfig['log']['level'];
   /** DNS + TCP connect to a target; the ingress waits a little longer for the answer (docs/CONFIGURATION.md). */
   readonly connectTimeoutMs?: number | undefined;
+  /** Graceful shutdown's bound, and how long a drained link's UDP streams go on (default LIMITS.drainTimeoutMs). */
+  readonly drainTimeoutMs?: number | undefined;
 }
 
 export function exitConfig(o: ExitOptions): IngressConfig {
@@ -58,7 +60,10 @@ export function exitConfig(o: ExitOptions): IngressConfig {
     targetPolicy: { allow: [...(o.allowTargets ?? [])] },
     egress: { localAddress: o.egress, ...(o.egress6 !== undefined ? { localAddress6: o.egress6 } : {}), ...(o.egressPorts ? { ports: [...o.egressPorts] } : {}) },
     log: { level: o.logLevel ?? 'warn', access: false },
-    ...(o.connectTimeoutMs !== undefined ? { limits: { connectTimeoutMs: o.connectTimeoutMs } } : {}),
+    limits: {
+      ...(o.connectTimeoutMs !== undefined ? { connectTimeoutMs: o.connectTimeoutMs } : {}),
+      ...(o.drainTimeoutMs !== undefined ? { drainTimeoutMs: o.drainTimeoutMs } : {}),
+    },
     // Loopback, as documented: --listen faces the ingresses and may be a public address.
     ...(o.adminPort !== undefined ? { metrics: { host: '127.0.0.1', port: o.adminPort } } : {}),
     users: [{ login: EXIT_LOGIN, passwordHash: o.secretHash, sources: [...o.allowFrom] }],
@@ -77,6 +82,7 @@ export function startExitLinks(
     egress: { localAddress: config.egress.localAddress, localAddress6: config.egress.localAddress6, localPorts: config.egress.ports },
     connectTimeoutMs: config.limits.connectTimeoutMs,
     idleTimeoutMs: config.limits.idleTimeoutMs,
+    drainTimeoutMs: config.limits.drainTimeoutMs,
     log,
   });
 }

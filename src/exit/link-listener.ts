@@ -48,6 +48,8 @@ export interface ExitLinkOptions {
   /** A UDP stream ends after this long without a datagram (default LIMITS.udpIdleTimeoutMs, as the SOCKS5 port's associations). */
   readonly udpIdleTimeoutMs?: number;
   readonly heartbeatMs?: number;
+  /** How long a drained link's UDP streams go on after the GOAWAY (the exit's limits.drainTimeoutMs; default LIMITS.drainTimeoutMs). */
+  readonly drainTimeoutMs?: number;
   readonly log: Logger;
 }
 
@@ -172,7 +174,7 @@ export class ExitLinkListener {
   }
 
   private accept(socket: TLSSocket): void {
-    const session = new LinkSession(socket, { dialled: false, heartbeatMs: this.o.heartbeatMs ?? 10_000, name: `link from ${socket.remoteAddress}` });
+    const session = new LinkSession(socket, { dialled: false, heartbeatMs: this.o.heartbeatMs ?? 10_000, name: `link from ${socket.remoteAddress}`, udpDrainMs: this.o.drainTimeoutMs ?? LIMITS.drainTimeoutMs });
     this.counters.links++;
     this.sessions.add(session);
     this.peers.set(session, peerFingerprint(socket) ?? '');

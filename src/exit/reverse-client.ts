@@ -73,6 +73,8 @@ export interface ReverseExitOptions {
   readonly policy: TargetPolicy;
   readonly connectTimeoutMs?: number;
   readonly idleTimeoutMs?: number;
+  /** How long a drained link's UDP streams go on after the GOAWAY (default LIMITS.drainTimeoutMs; the CLI's --drain-ms). */
+  readonly drainTimeoutMs?: number;
   /** Reconnect backoff: first delay and cap (shared/backoff.ts, jittered down by up to half). */
   readonly backoffMs?: number;
   readonly maxBackoffMs?: number;
@@ -374,7 +376,7 @@ export class ReverseExitClient {
     socket.setTimeout(0);
     if (conn.buf.length > 0) socket.unshift(conn.buf);
     conn.buf = EMPTY;
-    const link = new LinkSession(socket, { dialled: true, heartbeatMs: this.heartbeatMs, name: `link to ${this.o.host}:${this.o.port}` });
+    const link = new LinkSession(socket, { dialled: true, heartbeatMs: this.heartbeatMs, name: `link to ${this.o.host}:${this.o.port}`, udpDrainMs: this.o.drainTimeoutMs ?? LIMITS.drainTimeoutMs });
     conn.link = link;
     conn.state = 'idle';
     socket.resume();

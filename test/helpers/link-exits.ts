@@ -37,10 +37,10 @@ export async function startLinkExit(
   id: string,
   ip: string,
   allowIngress: readonly string[],
-  o: { allowTargets?: string[]; connectTimeoutMs?: number; heartbeatMs?: number; allowFrom?: string[] } = {},
+  o: { allowTargets?: string[]; connectTimeoutMs?: number; heartbeatMs?: number; allowFrom?: string[]; drainTimeoutMs?: number } = {},
 ): Promise<LinkExit> {
   secretHash ??= hashPassword(LINK_EXIT_SECRET, { ln: 10, r: 8, p: 1 });
-  const cfg = exitConfig({ host: ip, port: 0, egress: ip, allowFrom: o.allowFrom ?? ['127.0.0.1/32'], secretHash: await secretHash, allowTargets: o.allowTargets ?? ['127.0.0.0/8'], logLevel: 'silent', connectTimeoutMs: o.connectTimeoutMs });
+  const cfg = exitConfig({ host: ip, port: 0, egress: ip, allowFrom: o.allowFrom ?? ['127.0.0.1/32'], secretHash: await secretHash, allowTargets: o.allowTargets ?? ['127.0.0.0/8'], logLevel: 'silent', connectTimeoutMs: o.connectTimeoutMs, drainTimeoutMs: o.drainTimeoutMs });
   const node = await Ingress.start(cfg, createLogger('silent'));
   const dir = mkdtempSync(join(tmpdir(), 'hopgate-exit-link-'));
   const identity = loadOrCreateLinkIdentity(dir, 'test exit');

@@ -232,6 +232,27 @@ for (const dc of cases) {
       await succeeds(['exits', 'delete', 'rv-2'], env);
     });
 
+    it('exits link says it kept a staged next key; exits link-key --cancel drops it (a hopgate exit and a reverse one), and says when nothing is staged', { skip: fullRun }, async () => {
+      const [A, B, C] = [fakeFingerprint('AA'), fakeFingerprint('BB'), fakeFingerprint('CC')];
+      await succeeds(['exits', 'add', 'lk-3', '--host', '127.0.0.2', '--port', '7001', '--kind', 'hopgate', '--password', 's', '--link-port', '7002', '--link-fingerprint', A], env);
+      await succeeds(['exits', 'add', 'rv-3', '--reverse', '--country', 'de', '--link-fingerprint', A], env);
+      for (const id of ['lk-3', 'rv-3']) {
+        await succeeds(['exits', 'link-key', id, '--next', B], env);
+        const kept = await hopgate(['exits', 'link', id, '--fingerprint', C], env);
+        assert.equal(kept.code, 0, kept.stderr);
+        assert.match(kept.stdout, new RegExp(`staged next key ${B} kept.*link-key ${id} --retire.*--cancel`, 's'), `${id}: the text says the staged key stays and how to drop it`);
+        const cancelled = await hopgate(['exits', 'link-key', id, '--cancel', '--json'], env);
+        assert.equal(cancelled.code, 0, cancelled.stderr);
+        assert.deepEqual(JSON.parse(cancelled.stdout).link, { port: id === 'lk-3' ? 7002 : null, fingerprint: C, nextFingerprint: null, tokenSet: false }, `${id}: only the current pin left`);
+        const none = await hopgate(['exits', 'link-key', id, '--cancel'], env);
+        assert.equal(none.code, 1);
+        assert.match(none.stderr, /no staged next link key/);
+        const plain = await hopgate(['exits', 'link', id, '--fingerprint', A], env);
+        assert.doesNotMatch(plain.stdout, /staged/, `${id}: nothing staged, nothing said`);
+        await succeeds(['exits', 'delete', id], env);
+      }
+    });
+
     it('restarts on the same database and state dir: no migration, same token, data kept', async () => {
       await stop(cp.proc);
       cp = await startControl(tdb.spec, state.path);

@@ -86,3 +86,41 @@ test('a reload drains the link: its UDP association ends after the drain timeout
   tcp.end();
   await eventually('the drained link closed', () => exit.links.linkCount === 0);
 });
+
+test("the exit's own drainTimeoutMs bounds a drained link's UDP too: the smaller of the two sides ends it", { timeout: 30_000 }, async () => {
+  const id = ingressIdentityDir();
+  // The exit's bound is short, the ingress's long: the exit ends the association at its own.
+  const exit = await startLinkExit('us-2', '127.0.0.3', [id.identity.fingerprint], { drainTimeoutMs: 300 });
+  cleanups.push(() => exit.stop());
+  const entry = linkExitEntry(exit, 'us');
+  const base: Partial<IngressConfigInput> = {
+    listen: { host: '127.0.0.1', ports: [0, 0] },
+    targetPolicy: { allow: ['127.0.0.0/8'] },
+    log: { level: 'silent', access: false },
+    users: [{ login: USER.login, passwordHash: await aliceHashed() }],
+    links: { identityDir: id.dir, perExit: 1 },
+    limits: { exitProbeIntervalMs: 0, drainTimeoutMs: 60_000 },
+  };
+  const ingress = await startTestIngress({ ...base, exits: [entry] });
+  cleanups.push(() => ingress.stop());
+  const target = await udpEchoTarget('127.0.0.1');
+  cleanups.push(() => target.close());
+  const assoc = await socksAssociate(ingress.port, USER.login, USER.password);
+  cleanups.push(() => assoc.socket.destroy());
+  const udp = createSocket('udp4');
+  udp.bind(0, '127.0.0.1');
+  await once(udp, 'listening');
+  cleanups.push(() => udp.close());
+  const replies: string[] = [];
+  udp.on('message', (m) => replies.push(SocksClient.parseUDPFrame(m).data.toString()));
+  udp.send(SocksClient.createUDPFrame({ remoteHost: { host: '127.0.0.1', port: target.port }, data: Buffer.from('before') }), assoc.remoteHost!.port, '127.0.0.1');
+  await eventually('the UDP echo over the link', () => replies.includes('echo:before'));
+  assert.equal(exit.links.streamCount, 1);
+
+  const drainedAt = Date.now();
+  ingress.ingress.reload(IngressConfigSchema.parse({ ...base, exits: [{ ...entry, link: undefined }] }));
+  // Without the exit's bound this waits for its default 10 s (or the ingress's 60 s).
+  await eventually("the exit ended the drained link's UDP stream at its own bound", () => exit.links.streamCount === 0, { timeoutMs: 5000 });
+  assert.ok(Date.now() - drainedAt >= 250, `ended ${Date.now() - drainedAt} ms after the drain, not before the exit's bound`);
+  await eventually('the drained link closed', () => exit.links.linkCount === 0);
+});

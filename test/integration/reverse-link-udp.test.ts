@@ -21,7 +21,7 @@ import { eventually } from '../helpers/eventually.js';
 import { withTimeout } from '../helpers/net.js';
 
 /** The exit's registration, then the link the stand-in ingress accepts it as. */
-function acceptAsLink(socket: TLSSocket): Promise<LinkSession> {
+function acceptAsLink(socket: TLSSocket, udpDrainMs?: number): Promise<LinkSession> {
   return new Promise((resolve, reject) => {
     let buf = Buffer.alloc(0);
     const onData = (d: Buffer): void => {
@@ -31,7 +31,7 @@ function acceptAsLink(socket: TLSSocket): Promise<LinkSession> {
       socket.off('data', onData);
       if (r.kind === 'error' || typeof parseRegistration(r.value) === 'string') return reject(new Error('no registration'));
       socket.write(acceptedPacket(1000, true));
-      resolve(new LinkSession(socket, { dialled: false, name: 'stand-in ingress' }));
+      resolve(new LinkSession(socket, { dialled: false, name: 'stand-in ingress', ...(udpDrainMs !== undefined ? { udpDrainMs } : {}) }));
     };
     socket.on('data', onData);
   });
@@ -76,5 +76,31 @@ test("a reverse exit's UDP stream: datagrams leave from its egress, targets outs
     await exit?.stop(0);
     server.close();
     target.close();
+  }
+});
+
+test("a reverse exit ends a drained link's UDP streams at its own drain bound (--drain-ms), not a fixed 10 s", { timeout: 20_000 }, async () => {
+  const cert = tunnelCert();
+  let exit: ReverseExitClient | undefined;
+  let link!: Promise<LinkSession>;
+  // The stand-in ingress's own bound is long: only the exit's can end the stream in time.
+  const server = createTlsServer({ cert: cert.pem, key: readFileSync(cert.key) }, (s) => {
+    link = acceptAsLink(s, 60_000);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    exit = startReverseExit((server.address() as { port: number }).port, 'e2', '127.0.0.49', { mode: 'link', links: 1, drainTimeoutMs: 300 });
+    await eventually('the exit connected', () => link !== undefined);
+    const session = await withTimeout(link, 5000, 'the link');
+    const stream = await session.openDatagrams(linkOpenContext({ purpose: 'connect' }));
+    stream.on('error', () => undefined);
+    const ended = new Promise<void>((r) => stream.once('close', () => r()));
+    const drainedAt = Date.now();
+    session.drain();
+    await withTimeout(ended, 5000, "the exit ended the drained link's UDP stream");
+    assert.ok(Date.now() - drainedAt >= 250, `ended ${Date.now() - drainedAt} ms after the GOAWAY, not before the exit's bound`);
+  } finally {
+    await exit?.stop(0);
+    server.close();
   }
 });

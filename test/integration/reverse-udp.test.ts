@@ -296,6 +296,36 @@ test('a reverse exit whose links predate UDP streams (it refuses the UDP open as
   assert.equal(reg.stats().exits.older!.links, 1);
 });
 
+test('two links to one reverse exit, one of which refused UDP: associations go over the other link (not REP 7), the refusing link is not asked again', { timeout: 30_000 }, async () => {
+  const ing = await startIngress([await reverseEntry('mixed', '127.0.0.64', 'de')]);
+  const reg = ing.runtime.reverse!.registry;
+  // First link: an exit from before UDP streams (refuses the open as a bad request).
+  const older = new LinkSession(await rawLinkExit(ing, 'mixed'), { dialled: true, name: 'older link' });
+  let opens = 0;
+  older.on('stream', (s) => {
+    opens++;
+    s.refuse('BAD_REQUEST', "bad target ':undefined'");
+  });
+  await eventually('its first link at the ingress', () => reg.stats().exits.mixed!.links === 1);
+  await assert.rejects(socksAssociate(ing.ports()[0]!, `${USER.login}-exitip-127.0.0.64`, USER.password), REJECTED_7);
+  assert.equal(opens, 1);
+  // A second link of the same exit, from a real (current) reverse exit: both idle, the older one first.
+  const exit = exitFor(ing, 'mixed', '127.0.0.64');
+  await withTimeout(exit.ready, 10_000, 'the second link registered');
+  await eventually('both links at the ingress', () => reg.stats().exits.mixed!.links === 2);
+  assert.equal(reg.carriesUdp('mixed'), true);
+  const t = await udpTarget('127.0.0.1');
+  for (let i = 0; i < 3; i++) {
+    const c = await customer(ing.ports()[0]!, `${USER.login}-exitip-127.0.0.64`);
+    c.send('127.0.0.1', t.port, `n${i}`);
+    await eventually(`echo ${i} over the link that carries UDP`, () => c.replies.length === 1);
+    assert.deepEqual(c.replies, [`127.0.0.1:${t.port} echo:n${i}`]);
+    c.assoc.socket.destroy();
+  }
+  assert.equal(opens, 1, 'the refusing link was not asked again');
+  assert.equal(exit.counters.udpStreams, 3);
+});
+
 test('two ingress workers and one link: an association reaching the worker without it waits for the link to be moved there, as a TCP tunnel does', { timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hopgate-revudp-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));

@@ -131,12 +131,13 @@ export async function openReverseDatagrams(registry: ReverseRegistry, exit: Reve
   const context = linkOpenContext({ purpose: 'connect', allowNets: exit.targets?.allow, denyNets: exit.targets?.deny });
   const started = Date.now();
   for (let attempt = 0; ; attempt++) {
-    const carrier = await registry.take(exit.id, Math.max(0, opts.waitMs - (Date.now() - started)));
+    const carrier = await registry.take(exit.id, Math.max(0, opts.waitMs - (Date.now() - started)), true);
     if (!(carrier instanceof LinkSession)) {
       registry.putBack(carrier);
       throw new ProxyError('COMMAND_UNSUPPORTED', `exit ${exit.id} carries no UDP: it is connected without links (the older work-connection protocol)`);
     }
-    // Refused on this link before: not asked again (route choice already skips an exit whose links all refused).
+    // Refused on this link before: not asked again. take() gives such a link only when all of the
+    // exit's open links refused (route choice already skips that exit).
     if (registry.refusedUdp(exit.id, carrier)) throw new ProxyError('COMMAND_UNSUPPORTED', `exit ${exit.id} carries no UDP over its link (an older reverse exit; it refused before)`);
     try {
       return await openStream(carrier, exit.id, 'a UDP association', opts.timeoutMs, (signal) => carrier.openDatagrams(context, signal));

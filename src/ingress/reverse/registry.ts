@@ -11,6 +11,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { ProxyError } from '../../shared/errors.js';
+import { LIMITS } from '../../shared/limits.js';
 import { CidrSet } from '../../shared/net-addr.js';
 import { FairSemaphore } from '../../shared/fair-semaphore.js';
 import { isProxyError } from '../../shared/errors.js';
@@ -61,7 +62,7 @@ export class ReverseRegistry {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private heartbeatMs = 10_000;
   /** limits.drainTimeoutMs in force: a drained link's UDP associations end after it. */
-  private udpDrainMs = 10_000;
+  private udpDrainMs: number = LIMITS.drainTimeoutMs;
   private closing = false;
   registered = 0;
   refused = 0;
@@ -428,12 +429,20 @@ export class ReverseRegistry {
    * An idle work connection of `exitId`, waiting up to `waitMs` when the pool is
    * exhausted. Fails at once when the exit is not connected at all — in a cluster worker
    * only when it is not connected anywhere by the end of the wait (`shared`).
+   * `forUdp`: the least-loaded link that has not refused a UDP open; one that has only when
+   * every open link has (the caller answers REP 7 without asking it).
    */
-  take(exitId: string, waitMs: number): Promise<ReverseCarrier> {
+  take(exitId: string, waitMs: number, forUdp = false): Promise<ReverseCarrier> {
     const st = this.states.get(exitId);
     if (!st) return Promise.reject(new ProxyError('EXIT_UNREACHABLE', `exit ${exitId} is not a reverse exit of this ingress`));
     let best: LinkSession | undefined;
-    for (const l of st.links) if (!l.draining && !l.broken && (!best || l.streamCount < best.streamCount)) best = l;
+    let refused: LinkSession | undefined;
+    for (const l of st.links) {
+      if (l.draining || l.broken) continue;
+      if (forUdp && st.noUdp.has(l)) refused ??= l;
+      else if (!best || l.streamCount < best.streamCount) best = l;
+    }
+    best ??= refused;
     if (best) return Promise.resolve(best);
     for (const c of st.idle) {
       st.idle.delete(c);

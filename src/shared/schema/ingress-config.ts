@@ -333,7 +333,8 @@ export const IngressConfigSchema = z
         connectTimeoutMs: z.number().int().positive().default(LIMITS.connectTimeoutMs),
         idleTimeoutMs: z.number().int().positive().default(LIMITS.idleTimeoutMs),
         maxHeadBytes: z.number().int().min(1024).max(1 << 20).default(LIMITS.maxHeadBytes),
-        drainTimeoutMs: z.number().int().nonnegative().default(LIMITS.drainTimeoutMs),
+        /** Node's setTimeout fires at once past 2^31-1 ms: a larger bound would end a drained link's UDP at once. */
+        drainTimeoutMs: z.number().int().nonnegative().max(2 ** 31 - 1).default(LIMITS.drainTimeoutMs),
         /** Active reachability probe of every exit (0: passive health only). */
         exitProbeIntervalMs: z.number().int().nonnegative().default(5000),
         /** Failed logins of one login from one source after which its attempts wait a backoff (docs/CONFIGURATION.md). */
