@@ -19,6 +19,10 @@
  * promote` new connections present the new key; those on the previous key stay in
  * use until as many on the new key are up, then drain (no new streams; live tunnels
  * finish). A new key the ingress refuses (not pinned yet) leaves the old ones serving.
+ *
+ * Over 500 lines for one release: both protocols (work connections and links) share
+ * this pool, its dial, backoff, drain and key rotation; the work-connection half goes
+ * when the older protocol does (docs/REVERSE-EXITS.md, "Migrating").
  */
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
