@@ -1,18 +1,15 @@
 /**
  * npm test's test-file runner: node:test's own runner (`run()`, one process per file, TAP out, as
- * `node --test` does), but starting the files that took longest last time first.
+ * `node --test` does, in the order of the names), which also checks that every file given completed
+ * with some test, and keeps each file's time in dist/cache/test-file-ms.json (npm test balances its
+ * unit-test shares by these; a fresh clone uses the committed test/test-file-ms.json; refresh it with
+ * `cp dist/cache/test-file-ms.json test/` when files come or go). A file that imports others' tests
+ * (npm test's unit shares) records each of them too, by the time of its top-level tests.
  *
- * `node --test` sorts the names it is given and starts them in that order, so the slowest files (the
- * reverse exits, routing, `hopgate up`: late in the alphabet) started last and ran on alone while the
- * rest of the suite had finished: the cores stood half idle for the run's last minute. Longest first
- * keeps all four slots busy to the end (the classic scheduling rule: a long job never starts last).
- *
- * How long each file takes is measured by every run (the runner's per-file `test:complete`) and kept in
- * dist/cache/test-file-ms.json; a fresh clone has none, and uses test/test-file-ms.json, a copy of one
- * run's file committed for that (refresh it with `cp dist/cache/test-file-ms.json test/` when files
- * come or go; a stale or missing entry only changes the order). A file without a figure starts first:
- * new files are more often slow than not. A file that imports others' tests (npm test's unit shares)
- * records each of them too, by the time of its top-level tests.
+ * Not the slowest first: measured on the same tree, warm, quiet (2026-12-07), longest-first took
+ * 326 s wall and 540 s of CPU against 284 s and 477 s by name: the heaviest files (hopgate up, the
+ * control planes, Chromium) all started at once beside the type check and ESLint, and their waits
+ * and polls grew with the load they made together.
  *
  * Usage: node test/run-test-files.js CONCURRENCY FILE...  Exit status 1 if any test failed.
  */
@@ -25,7 +22,6 @@ import { URL, fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const measured = join(root, 'dist/cache/test-file-ms.json');
-const committed = join(root, 'test/test-file-ms.json');
 
 function readTimes(file) {
   try {
@@ -42,9 +38,7 @@ if (!Number.isInteger(concurrency) || concurrency < 1 || args.length === 0) {
   process.exit(2);
 }
 const files = args.map((f) => relative(root, resolve(f)));
-const last = { ...readTimes(committed), ...readTimes(measured) };
-const weight = (f) => last[f] ?? Infinity;
-const ordered = [...files].sort((a, b) => weight(b) - weight(a) || a.localeCompare(b));
+const ordered = [...files].sort((a, b) => a.localeCompare(b));
 
 const took = {};
 const inner = {}; // files imported by a file given (npm test's unit shares): the sum of their top-level tests
