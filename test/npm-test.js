@@ -15,7 +15,7 @@
  *
  * The test files are named one by one (every *.test.js under dist/src and dist/test): given a folder,
  * Node 20 runs every .js inside a `test/` folder as a test file, helpers included. They run under
- * test/run-test-files.js, node:test's runner started on the longest files first.
+ * test/run-test-files.js (node:test's runner, by name, checking that every file completed).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
