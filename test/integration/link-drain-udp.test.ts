@@ -6,13 +6,12 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { SocksClient } from 'socks';
 import { aliceHashed, startTestIngress, USER } from '../helpers/ingress.js';
 import { eventually } from '../helpers/eventually.js';
 import { closed, startEchoServer, withTimeout } from '../helpers/net.js';
-import { socksAssociate } from '../helpers/socks-client.js';
+import { socksUdpCustomer } from '../helpers/socks-client.js';
 import { ingressIdentityDir, linkExitEntry, startLinkExit } from '../helpers/link-exits.js';
 import { udpEchoTarget } from '../helpers/udp-echo.js';
 import { IngressConfigSchema, type IngressConfigInput } from '../../src/shared/schema/ingress-config.js';
@@ -22,19 +21,24 @@ after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
+/** The ingress of both cases: one link per exit, drained links' UDP ended after `drainTimeoutMs`. */
+async function ingressBase(identityDir: string, drainTimeoutMs: number): Promise<Partial<IngressConfigInput>> {
+  return {
+    listen: { host: '127.0.0.1', ports: [0, 0] },
+    targetPolicy: { allow: ['127.0.0.0/8'] },
+    log: { level: 'silent', access: false },
+    users: [{ login: USER.login, passwordHash: await aliceHashed() }],
+    links: { identityDir, perExit: 1 },
+    limits: { exitProbeIntervalMs: 0, drainTimeoutMs },
+  };
+}
+
 test('a reload drains the link: its UDP association ends after the drain timeout, its TCP tunnel finishes, then the link closes', { timeout: 30_000 }, async () => {
   const id = ingressIdentityDir();
   const exit = await startLinkExit('us-1', '127.0.0.2', [id.identity.fingerprint]);
   cleanups.push(() => exit.stop());
   const entry = linkExitEntry(exit, 'us');
-  const base: Partial<IngressConfigInput> = {
-    listen: { host: '127.0.0.1', ports: [0, 0] },
-    targetPolicy: { allow: ['127.0.0.0/8'] },
-    log: { level: 'silent', access: false },
-    users: [{ login: USER.login, passwordHash: await aliceHashed() }],
-    links: { identityDir: id.dir, perExit: 1 },
-    limits: { exitProbeIntervalMs: 0, drainTimeoutMs: 500 },
-  };
+  const base = await ingressBase(id.dir, 500);
   const ingress = await startTestIngress({ ...base, exits: [entry] });
   cleanups.push(() => ingress.stop());
   const echo = await startEchoServer();
@@ -43,20 +47,11 @@ test('a reload drains the link: its UDP association ends after the drain timeout
   cleanups.push(() => target.close());
 
   // A UDP association and a TCP tunnel, both on the exit's one link.
-  const assoc = await socksAssociate(ingress.port, USER.login, USER.password);
-  cleanups.push(() => assoc.socket.destroy());
-  const assocClosed = closed(assoc.socket);
-  const udp = createSocket('udp4');
-  udp.bind(0, '127.0.0.1');
-  await once(udp, 'listening');
-  cleanups.push(() => udp.close());
-  const replies: string[] = [];
-  udp.on('message', (m) => replies.push(SocksClient.parseUDPFrame(m).data.toString()));
-  const send = (text: string): void => {
-    udp.send(SocksClient.createUDPFrame({ remoteHost: { host: '127.0.0.1', port: target.port }, data: Buffer.from(text) }), assoc.remoteHost!.port, '127.0.0.1');
-  };
+  const c = await socksUdpCustomer(ingress.port, USER.login, USER.password, (end) => cleanups.push(end));
+  const assocClosed = closed(c.assoc.socket);
+  const send = (text: string): void => c.send('127.0.0.1', target.port, text);
   send('before');
-  await eventually('the UDP echo over the link', () => replies.includes('echo:before'));
+  await eventually('the UDP echo over the link', () => c.replies.includes(`127.0.0.1:${target.port} echo:before`));
   const { socket: tcp } = await SocksClient.createConnection({
     proxy: { host: '127.0.0.1', port: ingress.port, type: 5, userId: USER.login, password: USER.password },
     command: 'connect',
@@ -93,28 +88,14 @@ test("the exit's own drainTimeoutMs bounds a drained link's UDP too: the smaller
   const exit = await startLinkExit('us-2', '127.0.0.3', [id.identity.fingerprint], { drainTimeoutMs: 300 });
   cleanups.push(() => exit.stop());
   const entry = linkExitEntry(exit, 'us');
-  const base: Partial<IngressConfigInput> = {
-    listen: { host: '127.0.0.1', ports: [0, 0] },
-    targetPolicy: { allow: ['127.0.0.0/8'] },
-    log: { level: 'silent', access: false },
-    users: [{ login: USER.login, passwordHash: await aliceHashed() }],
-    links: { identityDir: id.dir, perExit: 1 },
-    limits: { exitProbeIntervalMs: 0, drainTimeoutMs: 60_000 },
-  };
+  const base = await ingressBase(id.dir, 60_000);
   const ingress = await startTestIngress({ ...base, exits: [entry] });
   cleanups.push(() => ingress.stop());
   const target = await udpEchoTarget('127.0.0.1');
   cleanups.push(() => target.close());
-  const assoc = await socksAssociate(ingress.port, USER.login, USER.password);
-  cleanups.push(() => assoc.socket.destroy());
-  const udp = createSocket('udp4');
-  udp.bind(0, '127.0.0.1');
-  await once(udp, 'listening');
-  cleanups.push(() => udp.close());
-  const replies: string[] = [];
-  udp.on('message', (m) => replies.push(SocksClient.parseUDPFrame(m).data.toString()));
-  udp.send(SocksClient.createUDPFrame({ remoteHost: { host: '127.0.0.1', port: target.port }, data: Buffer.from('before') }), assoc.remoteHost!.port, '127.0.0.1');
-  await eventually('the UDP echo over the link', () => replies.includes('echo:before'));
+  const c = await socksUdpCustomer(ingress.port, USER.login, USER.password, (end) => cleanups.push(end));
+  c.send('127.0.0.1', target.port, 'before');
+  await eventually('the UDP echo over the link', () => c.replies.includes(`127.0.0.1:${target.port} echo:before`));
   assert.equal(exit.links.streamCount, 1);
 
   const drainedAt = Date.now();

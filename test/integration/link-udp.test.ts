@@ -6,12 +6,9 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket } from 'node:dgram';
-import { once } from 'node:events';
-import { SocksClient } from 'socks';
 import { aliceHashed, startTestIngress, USER, type TestIngress } from '../helpers/ingress.js';
 import { eventually } from '../helpers/eventually.js';
-import { socksAssociate, type SocksEstablished } from '../helpers/socks-client.js';
+import { socksUdpCustomer, type SocksUdpCustomer } from '../helpers/socks-client.js';
 import { ingressIdentityDir, LINK_EXIT_SECRET, linkExitEntry, startLinkExit, type LinkExit } from '../helpers/link-exits.js';
 import type { AddressInfo } from 'node:net';
 import { createLinkIdentity, dialLinkTls, linkTlsServer } from '../../src/link/identity.js';
@@ -52,25 +49,9 @@ async function udpTarget(host: string): ReturnType<typeof udpEchoTarget> {
   return t;
 }
 
-/** A SOCKS5 client's UDP side: its association and the replies it got (source and payload). */
-async function customer(port: number, who: { login: string; password: string }): Promise<{ assoc: SocksEstablished; send(host: string, p: number, text: string): void; replies: string[] }> {
-  const assoc = await socksAssociate(port, `${who.login}-country-us`, who.password);
-  cleanups.push(() => assoc.socket.destroy());
-  const udp = createSocket('udp4');
-  udp.bind(0, '127.0.0.1');
-  await once(udp, 'listening');
-  cleanups.push(() => udp.close());
-  const replies: string[] = [];
-  udp.on('message', (m) => {
-    const f = SocksClient.parseUDPFrame(m);
-    replies.push(`${f.remoteHost.host}:${f.remoteHost.port} ${f.data.toString()}`);
-  });
-  const relay = assoc.remoteHost!;
-  return {
-    assoc,
-    replies,
-    send: (host, p, text) => udp.send(SocksClient.createUDPFrame({ remoteHost: { host, port: p }, data: Buffer.from(text) }), relay.port, '127.0.0.1'),
-  };
+/** A SOCKS5 client's UDP side, as a customer routed to the US exit. */
+function customer(port: number, who: { login: string; password: string }): Promise<SocksUdpCustomer> {
+  return socksUdpCustomer(port, `${who.login}-country-us`, who.password, (end) => cleanups.push(end));
 }
 
 test('a SOCKS5 UDP association travels over the link: the echo comes back, the target sees the exit, and the stream closes with the association', async () => {

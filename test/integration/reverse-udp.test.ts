@@ -21,7 +21,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { SocksClient } from 'socks';
 import { USER, aliceHashed } from '../helpers/ingress.js';
 import { reverseEntry, reverseIngressBase, startReverseExit, tokenHash, tunnelCert, TOKEN } from '../helpers/reverse.js';
-import { socksAssociate, type SocksEstablished } from '../helpers/socks-client.js';
+import { socksAssociate, socksUdpCustomer, type SocksUdpCustomer } from '../helpers/socks-client.js';
 import { eventually } from '../helpers/eventually.js';
 import { withTimeout } from '../helpers/net.js';
 import { Ingress } from '../../src/ingress/ingress.js';
@@ -92,27 +92,9 @@ async function udpTarget(host: string): ReturnType<typeof udpEchoTarget> {
   return t;
 }
 
-/** A SOCKS5 client's UDP side: its association, a send, and the replies it got (source and payload). */
-async function customer(port: number, userId: string, password = USER.password): Promise<{ assoc: SocksEstablished; send(host: string, p: number, text: string): void; replies: string[] }> {
-  const assoc = await socksAssociate(port, userId, password);
-  cleanups.push(() => assoc.socket.destroy());
-  const udp = createSocket('udp4');
-  udp.bind(0, '127.0.0.1');
-  await once(udp, 'listening');
-  cleanups.push(() => udp.close());
-  const replies: string[] = [];
-  udp.on('message', (m) => {
-    const f = SocksClient.parseUDPFrame(m);
-    // The `socks` client spells IPv6 in full: compressed (as URLs do) for comparing.
-    const host = f.remoteHost.host.includes(':') ? new URL(`http://[${f.remoteHost.host}]/`).hostname.slice(1, -1) : f.remoteHost.host;
-    replies.push(`${host}:${f.remoteHost.port} ${f.data.toString()}`);
-  });
-  const relay = assoc.remoteHost!;
-  return {
-    assoc,
-    replies,
-    send: (host, p, text) => udp.send(SocksClient.createUDPFrame({ remoteHost: { host, port: p }, data: Buffer.from(text) }), relay.port, '127.0.0.1'),
-  };
+/** A SOCKS5 client's UDP side (test/helpers/socks-client.ts). */
+function customer(port: number, userId: string, password = USER.password): Promise<SocksUdpCustomer> {
+  return socksUdpCustomer(port, userId, password, (end) => cleanups.push(end));
 }
 
 async function scrape(ing: Ingress, exit: string): Promise<Record<string, string>> {
