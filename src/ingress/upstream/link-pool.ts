@@ -167,8 +167,7 @@ export class ExitLinks {
       const giveUp = new AbortController();
       try {
         // A stream that opens after we gave up is reset at once, not left open at the exit.
-        const stream = await within(opener(link, giveUp.signal), Math.max(0, until - Date.now()), `exit ${this.exit.id}: no answer over the link for ${what}`, (s) => s.destroy());
-        return stream;
+        return await within(opener(link, giveUp.signal), Math.max(0, until - Date.now()), `exit ${this.exit.id}: no answer over the link for ${what}`, (s) => s.destroy());
       } catch (err) {
         // Still unanswered: reset at the exit and forgotten here (an exit that never answers keeps nothing).
         giveUp.abort();
