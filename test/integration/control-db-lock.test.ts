@@ -110,8 +110,10 @@ describe('control plane on a locked SQLite file', () => {
     assert.equal(w.body.error.code, 'database_unavailable');
     assert.match(w.retryAfter ?? '', /^[1-9][0-9]*$/);
     assert.ok(w.ms >= WAIT_MS * 0.9 && w.ms < WAIT_MS * 4, `answered after ${w.ms} ms (bound ${WAIT_MS})`);
-    // A blocked loop: 0 answers and at most a tick or two. Unloaded: 20 answers and ~150 ticks.
-    assert.ok(servedWhileWaiting >= 10, `only ${servedWhileWaiting} /healthz and read answers while the write waited`);
+    // A blocked loop: 0 answers and at most a tick or two. Unloaded: 20 answers and ~150 ticks; a
+    // fresh-clone CI run (4 test files at a time on 2 cores) got 6. Two pairs tell a blocked loop from a
+    // slow one; ten measured the machine.
+    assert.ok(servedWhileWaiting >= 4, `only ${servedWhileWaiting} /healthz and read answers while the write waited`);
     assert.ok(ticksWhileWaiting >= 20, `only ${ticksWhileWaiting} timer ticks while the write waited ${w.ms} ms`);
     // Nothing was written: bob is unchanged.
     assert.equal((await cp.api('GET', `/v1/customers/${bobId}`)).body.maxConnections, null);
