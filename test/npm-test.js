@@ -15,7 +15,8 @@
  *
  * The test files are named one by one (every *.test.js under dist/src and dist/test): given a folder,
  * Node 20 runs every .js inside a `test/` folder as a test file, helpers included. They run under
- * test/run-test-files.js (node:test's runner, by name, checking that every file completed).
+ * test/run-test-files.js (node:test's runner, by name, checking that every file completed). The unit test
+ * files under dist/src run in three processes, each importing its share of them (test/unit-shares.js).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,6 +26,7 @@ import { performance } from 'node:perf_hooks';
 import { URL, fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { CONFIGS, checkAndLint, parseConfig, report } from './npm-test-check.js';
+import { recordedTimes, writeUnitShares } from './unit-shares.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 process.chdir(root);
@@ -83,62 +85,8 @@ if (!configs.every((c) => c !== undefined && transpile(c))) {
   process.exit(1);
 }
 
-/**
- * The unit tests (every test file under dist/src: pure code, no processes) run in three processes, each
- * importing its share of the files: a file of its own would pay ~0.45 s of CPU for a Node process and
- * the runner before its first test, ~20 s over the 46 of them. Three, not one: together they run for
- * longer than the slowest integration file, and would end the run alone. The shares are balanced by
- * each file's time in the runner's records (dist/cache/test-file-ms.json, else the committed
- * test/test-file-ms.json; test/run-test-files.js records a grouped file's tests too); files without a
- * figure are dealt round, so no share is left empty.
- *
- * A share's first test waits until every one of its files is imported (a file that fails to load fails
- * it, with the file's name and error): the runner's --test-force-exit ends a process once the tests it
- * knows of are done, so a file still loading (a top-level await) would otherwise be cut off unseen.
- */
-function unitTestsInFewProcesses(files, groups = 3) {
-  const times = {};
-  for (const f of ['test/test-file-ms.json', 'dist/cache/test-file-ms.json']) {
-    try {
-      Object.assign(times, JSON.parse(readFileSync(join(root, f), 'utf8')));
-    } catch {
-      // no figures: the shares are only less even
-    }
-  }
-  const shares = Array.from({ length: groups }, () => ({ ms: 0, files: [] }));
-  for (const f of [...files].sort((a, b) => (times[b] ?? 0) - (times[a] ?? 0) || a.localeCompare(b))) {
-    const lightest = shares.reduce((min, g) => (g.ms < min.ms || (g.ms === min.ms && g.files.length < min.files.length) ? g : min));
-    lightest.files.push(f);
-    lightest.ms += times[f] ?? 0;
-  }
-  return shares.filter((g) => g.files.length > 0).map((g, i) => {
-    const wrapper = join(root, `dist/src-unit-tests-${i + 1}.test.js`);
-    const imports = g.files.sort().map((f) => `./${relative(join(root, 'dist'), f)}`);
-    writeFileSync(wrapper, `// Written by test/npm-test.js: unit test files under dist/src, in one process (see there).
-import { test } from 'node:test';
-const files = ${JSON.stringify(imports, null, 2)};
-let loaded;
-const allLoaded = new Promise((resolve) => (loaded = resolve));
-test(\`\${files.length} unit test files load\`, async () => {
-  const failed = await allLoaded;
-  if (failed.length > 0) throw new AggregateError(failed.map(([, err]) => err), \`failed to load: \${failed.map(([f]) => f).join(', ')}\`);
-});
-const failed = [];
-for (const file of files) {
-  try {
-    await import(file);
-  } catch (err) {
-    failed.push([file, err]);
-  }
-}
-loaded(failed);
-`);
-    return relative(root, wrapper);
-  });
-}
-
 const concurrency = process.env.HOPGATE_TEST_CONCURRENCY ?? '4';
-const tests = run('tests', process.execPath, [join(root, 'test/run-test-files.js'), concurrency, ...unitTestsInFewProcesses(testFiles('dist/src')), ...testFiles('dist/test')], true);
+const tests = run('tests', process.execPath, [join(root, 'test/run-test-files.js'), concurrency, ...writeUnitShares({ root, dir: join(root, 'dist'), files: testFiles('dist/src'), times: recordedTimes(root) }), ...testFiles('dist/test')], true);
 const deps = run('dependency rules', join(root, 'node_modules/.bin/depcruise'), ['src', 'test', 'bench', '--config', '.dependency-cruiser.cjs', '--output-type', 'err'], false);
 // The type check, then ESLint with its programs, here while the test files run in theirs.
 const [typed, linted] = await checkAndLint(configs);
