@@ -1,10 +1,13 @@
 /**
  * npm test's test-file runner: node:test's own runner (`run()`, one process per file, TAP out, as
  * `node --test` does, in the order of the names), which also checks that every file given completed
- * with some test, and keeps each file's time in dist/cache/test-file-ms.json (npm test balances its
- * unit-test shares by these; a fresh clone uses the committed test/test-file-ms.json; refresh it with
- * `cp dist/cache/test-file-ms.json test/` when files come or go). A file that imports others' tests
- * (npm test's unit shares) records each of them too, by the time of its top-level tests.
+ * with some test of its own, and keeps each file's time in dist/cache/test-file-ms.json (or the file
+ * HOPGATE_TEST_FILE_MS names: test/integration/test-runner.test.ts keeps its fixtures' out of the
+ * real record). A file that imports others' tests (npm test's unit shares, test/unit-shares.js)
+ * records each of them too, by the time of its top-level tests.
+ *
+ * npm test balances its unit-test shares by these; a fresh clone uses the committed
+ * test/test-file-ms.json; refresh it with `cp dist/cache/test-file-ms.json test/` when files come or go.
  *
  * Not the slowest first: measured on the same tree, warm, quiet (2026-12-07), longest-first took
  * 326 s wall and 540 s of CPU against 284 s and 477 s by name: the heaviest files (hopgate up, the
@@ -21,7 +24,7 @@ import { tap } from 'node:test/reporters';
 import { URL, fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
-const measured = join(root, 'dist/cache/test-file-ms.json');
+const measured = resolve(process.env.HOPGATE_TEST_FILE_MS ?? join(root, 'dist/cache/test-file-ms.json'));
 
 function readTimes(file) {
   try {
@@ -43,8 +46,7 @@ const ordered = [...files].sort((a, b) => a.localeCompare(b));
 const took = {};
 const inner = {}; // files imported by a file given (npm test's unit shares): the sum of their top-level tests
 let failed = false;
-let filesDone = 0;
-let tests = 0;
+const testsOf = {}; // top-level tests by the file that defines them
 const stream = run({ files: ordered.map((f) => join(root, f)), concurrency, forceExit: true });
 stream.on('test:fail', (data) => {
   if (data.todo === undefined) failed = true; // a failing todo test fails nothing, as in `node --test`
@@ -55,19 +57,20 @@ stream.on('test:complete', (data) => {
   if (data.name === data.file) {
     // The file's own entry: named by its path, at the top level.
     took[file] = Math.round(data.details.duration_ms);
-    filesDone++;
   } else {
-    tests++;
+    testsOf[file] = (testsOf[file] ?? 0) + 1;
     inner[file] = (inner[file] ?? 0) + data.details.duration_ms;
   }
 });
 const report = stream.compose(tap);
 report.pipe(process.stdout);
 report.once('end', () => {
-  // Every file given must have run and some test with it: run() runs nothing at all inside another
-  // test run (NODE_TEST_CONTEXT set), and a run that quietly left files out must not pass.
-  if (filesDone !== files.length || tests === 0) {
-    process.stdout.write(`# run-test-files: ${filesDone} of ${files.length} files completed, ${tests} top-level tests: failed\n`);
+  // Every file given must have run and some test of its own with it: run() runs nothing at all inside
+  // another test run (NODE_TEST_CONTEXT set), and a file that ends before its tests (process.exit(0))
+  // or has none passes in node:test. Neither may pass here, not even beside files that ran.
+  const incomplete = files.filter((f) => took[f] === undefined || !testsOf[f]);
+  if (incomplete.length > 0) {
+    process.stdout.write(`# run-test-files: ${files.length - incomplete.length} of ${files.length} files completed with a test; not: ${incomplete.join(', ')}: failed\n`);
     failed = true;
   }
   process.exitCode = failed ? 1 : 0;

@@ -51,7 +51,8 @@ let loaded;
 const allLoaded = new Promise((resolve) => (loaded = resolve));
 test(\`\${files.length} unit test files load\`, async () => {
   const failed = await allLoaded;
-  if (failed.length > 0) throw new AggregateError(failed.map(([, err]) => err), \`failed to load: \${failed.map(([f]) => f).join(', ')}\`);
+  // Each file's error in the message: the TAP report shows an error's message and stack, not its causes.
+  if (failed.length > 0) throw new AggregateError(failed.map(([, err]) => err), \`failed to load: \${failed.map(([f, err]) => \`\${f} (\${err})\`).join(', ')}\`);
 });
 const failed = [];
 for (const file of files) {
