@@ -6,8 +6,11 @@
  * real record). A file that imports others' tests (npm test's unit shares, test/unit-shares.js)
  * records each of them too, by the time of its top-level tests.
  *
- * npm test balances its unit-test shares by these; a fresh clone uses the committed
- * test/test-file-ms.json; refresh it with `cp dist/cache/test-file-ms.json test/` when files come or go.
+ * Only the unit shares use these times (they are balanced by them). A fresh clone has no record and
+ * uses the committed test/test-file-ms.json: the files under dist/src, refreshed from a recent
+ * npm test's record when unit test files come or go, or their times change much:
+ *
+ *   node -e "const t = require('./dist/cache/test-file-ms.json'); for (const f in t) f.startsWith('dist/src/') || delete t[f]; require('fs').writeFileSync('test/test-file-ms.json', JSON.stringify(t, Object.keys(t).sort(), 2) + '\n')"
  *
  * Not the slowest first: measured on the same tree, warm, quiet (2026-12-07), longest-first took
  * 326 s wall and 540 s of CPU against 284 s and 477 s by name: the heaviest files (hopgate up, the
