@@ -56,7 +56,9 @@ function runFiles(files: string[], seed: Record<string, number> = {}): Promise<{
     // A bound on the run, not an assertion: these fixtures take a second.
     execFile(process.execPath, [RUNNER, '2', ...files], { env, timeout: 60_000 }, (err, stdout, stderr) => {
       const times = existsSync(record) ? (JSON.parse(readFileSync(record, 'utf8')) as Record<string, number>) : {};
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr, times });
+      // Killed (the bound above) is no exit status: -1, so that it cannot pass for the runner's 1.
+      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
+      resolve({ code, out: `${stdout}${stderr}${err?.signal ? `\n(killed: ${err.signal})` : ''}`, times });
     });
   });
 }
