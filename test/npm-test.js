@@ -56,10 +56,14 @@ function transpile(parsed) {
   return false;
 }
 
+const children = new Set();
+
 /** A checker's result: its label, exit status and output. */
 function run(label, command, args, stream) {
   return new Promise((resolve) => {
     const child = spawn(command, args, { cwd: root, stdio: stream ? 'inherit' : ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    child.once('exit', () => children.delete(child));
     let output = '';
     child.stdout?.on('data', (d) => (output += d.toString()));
     child.stderr?.on('data', (d) => (output += d.toString()));
@@ -75,6 +79,9 @@ function testFiles(dir) {
     .sort();
 }
 
+// The dependency rules read the sources, not dist/: they start first, on the core the file-by-file emit below leaves idle.
+const deps = run('dependency rules', join(root, 'node_modules/.bin/depcruise'), ['src', 'test', 'bench', '--config', '.dependency-cruiser.cjs', '--output-type', 'err'], false);
+
 // Nothing stale from an earlier build (a deleted source's test file would run): everything but the checkers' records.
 if (existsSync(join(root, 'dist'))) {
   for (const e of readdirSync(join(root, 'dist'))) if (e !== 'cache') rmSync(join(root, 'dist', e), { recursive: true, force: true });
@@ -82,12 +89,12 @@ if (existsSync(join(root, 'dist'))) {
 const configs = CONFIGS.map(parseConfig);
 if (!configs.every((c) => c !== undefined && transpile(c))) {
   process.stdout.write('\n# npm test failed: tsc\n');
+  for (const child of children) child.kill();
   process.exit(1);
 }
 
 const concurrency = process.env.HOPGATE_TEST_CONCURRENCY ?? '4';
 const tests = run('tests', process.execPath, [join(root, 'test/run-test-files.js'), concurrency, ...writeUnitShares({ root, dir: join(root, 'dist'), files: testFiles('dist/src'), times: recordedTimes(root) }), ...testFiles('dist/test')], true);
-const deps = run('dependency rules', join(root, 'node_modules/.bin/depcruise'), ['src', 'test', 'bench', '--config', '.dependency-cruiser.cjs', '--output-type', 'err'], false);
 // The type check, then ESLint with its programs, here while the test files run in theirs.
 const [typed, linted] = await checkAndLint(configs);
 
