@@ -262,10 +262,11 @@ test('two workers (YAML): a tunnel port taken at the first reload opens at a lat
 
 /**
  * One worker stopped while the first reverse exit's tunnel port opens and the exit dials in, and kept stopped past
- * the dispatcher's 1 s wait for its answer. Both cases below start from exactly this state (one 2-worker ingress for
- * both: a start costs ~2 s of CPU): the first reads what happened while it was stopped, the second resumes it.
+ * the dispatcher's 1 s wait for its answer. The first two cases start from exactly this state: the first reads what
+ * happened while it was stopped, the second resumes it. The flood then needs only a running pair of workers behind
+ * an open tunnel port, so it shares the ingress too (a 2-worker start costs ~2 s of CPU).
  */
-describe('two workers (YAML): a worker stopped while the tunnel port opens', () => {
+describe('two workers (YAML): a worker stopped while the tunnel port opens; then a flood', () => {
   const file = (): string => join(dir, 'silent-worker.yaml');
   let ing: RunningIngress | undefined;
   let exit: ReverseExitClient | undefined;
@@ -288,7 +289,8 @@ describe('two workers (YAML): a worker stopped while the tunnel port opens', () 
     [busy, empty] = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined) as [Worker, Worker];
     stopped = empty.process.pid!;
     process.kill(stopped, 'SIGSTOP'); // it cannot answer (nor even apply the reload) until resumed
-    writeFileSync(file(), JSON.stringify({ ...start, exits: [await reverseEntry('late-3', '127.0.0.26', 'de')], reverse: REVERSE }));
+    // 'steady' dials in only at the flood.
+    writeFileSync(file(), JSON.stringify({ ...start, exits: [await reverseEntry('late-3', '127.0.0.26', 'de'), await reverseEntry('steady', '127.0.0.25', 'de')], reverse: REVERSE }));
     process.kill(process.pid, 'SIGHUP');
     await eventually('the tunnel port opened', () => ing!.tunnelPort !== undefined);
     const t0 = Date.now();
@@ -324,6 +326,43 @@ describe('two workers (YAML): a worker stopped while the tunnel port opens', () 
     await eventually('the exit refilled the one it was asked back', () => exit!.idle === 2);
     assert.deepEqual(await run(ing!.ports[0], '127.0.0.26', 20, 'after a lopsided start, two workers, pool 2'), []);
   });
+
+  test('a flood of silent connections to the tunnel port stays bounded in the primary, and an exit from elsewhere still registers at once', { timeout: 100_000 }, async () => {
+    if (stopped) process.kill(stopped, 'SIGCONT'); // both workers run (the case before resumed it, unless it failed first)
+    stopped = undefined;
+    let flood: ChildProcess | undefined;
+    let steady: ReverseExitClient | undefined;
+    const fds = (): number => readdirSync('/proc/self/fd').length;
+    try {
+      const before = fds();
+      // Another process opens 1,500 connections from 127.0.0.9 and never speaks TLS: far past the caps (32 handoffs
+      // in flight per source in the primary, 64 handshakes per source in a worker) and the 600-fd bound below, so a
+      // primary holding the flood still fails it (4,000 proved no more, at ~2.7x the accepts).
+      flood = spawn(process.execPath, ['-e', FLOOD, String(ing!.tunnelPort), '1500', '127.0.0.9'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const opened = Number(await withTimeout(new Promise<string>((r) => flood!.stdout!.once('data', (d: Buffer) => r(d.toString()))), 20_000, 'flood opened'));
+      assert.ok(opened >= 1100, `the flood opened ${opened} connections`);
+      // "Opened" is the flooder's view: the kernel completed its handshakes, but up to all of them may still sit in the
+      // tunnel port's accept queue (FIFO, shared by everyone), which the primary drains at whatever CPU a loaded machine
+      // gives it — measured here: a bare node server that only destroys drains a 4,000 burst no faster. A real exit
+      // dialing now queued behind them: 11-23 s to its TLS answer, so "registered" missed its 3 s and refills missed the
+      // 300 ms wait (SOCKS5 "Failure"). What this test is about starts once the flood is accepted: the silent
+      // connections are then held (workers' handshakes) or dropped by the caps, and must not slow a real exit.
+      await eventually('the flood accepted by the primary (tunnel port accept queue empty)', () => acceptQueue(ing!.tunnelPort!) === 0, { timeoutMs: 60_000, everyMs: 100 });
+      const during = fds();
+      // Handoffs in flight are capped per source and per worker: the primary does not hold the flood.
+      assert.ok(during - before < 600, `primary fds ${before} → ${during}`);
+      const t0 = Date.now();
+      steady = startReverseExit(ing!.tunnelPort!, 'steady', '127.0.0.25', { pool: 2 });
+      await withTimeout(steady.ready, 3000, 'exit registered during the flood');
+      const registeredMs = Date.now() - t0;
+      await eventually('both work connections registered (one per worker)', () => steady!.idle === 2, { timeoutMs: 3000 });
+      process.stderr.write(`# during a flood of ${opened} silent connections: primary fds +${during - before}, a real exit registered in ${registeredMs} ms\n`);
+      assert.deepEqual(await run(ing!.ports[0], '127.0.0.25', 10, 'during the flood'), []);
+    } finally {
+      flood?.kill('SIGKILL');
+      await steady?.stop(200);
+    }
+  });
 });
 
 test('two workers (YAML): a pool of 1 serves every request — a request reaching the worker without it waits while the connection is moved there', { timeout: 30_000 }, async () => {
@@ -342,47 +381,6 @@ test('two workers (YAML): a pool of 1 serves every request — a request reachin
     process.stderr.write(`# pool 1: ${exit.counters.registered} registrations for 12 requests\n`);
     assert.deepEqual(failures, []);
   } finally {
-    await exit?.stop(200);
-    await ing?.stop();
-  }
-});
-
-test('two workers (YAML): a flood of silent connections to the tunnel port stays bounded in the primary, and an exit from elsewhere still registers at once', { timeout: 100_000 }, async () => {
-  const file = join(dir, 'flood.yaml');
-  const cfg = await reverseIngressBase();
-  writeFileSync(file, JSON.stringify({ ...cfg, exits: [await reverseEntry('steady', '127.0.0.25', 'de')], reverse: REVERSE }));
-  let ing: RunningIngress | undefined;
-  let flood: ChildProcess | undefined;
-  let exit: ReverseExitClient | undefined;
-  const fds = (): number => readdirSync('/proc/self/fd').length;
-  try {
-    ing = await startIngressProcesses(file, { workers: 2, log: createLogger('silent') });
-    const before = fds();
-    // Another process opens 1,500 connections from 127.0.0.9 and never speaks TLS: far past the caps (32 handoffs
-    // in flight per source in the primary, 64 handshakes per source in a worker) and the 600-fd bound below, so a
-    // primary holding the flood still fails it (4,000 proved no more, at ~2.7x the accepts).
-    flood = spawn(process.execPath, ['-e', FLOOD, String(ing.tunnelPort), '1500', '127.0.0.9'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const opened = Number(await withTimeout(new Promise<string>((r) => flood!.stdout!.once('data', (d: Buffer) => r(d.toString()))), 20_000, 'flood opened'));
-    assert.ok(opened >= 1100, `the flood opened ${opened} connections`);
-    // "Opened" is the flooder's view: the kernel completed its handshakes, but up to all of them may still sit in the
-    // tunnel port's accept queue (FIFO, shared by everyone), which the primary drains at whatever CPU a loaded machine
-    // gives it — measured here: a bare node server that only destroys drains a 4,000 burst no faster. A real exit
-    // dialing now queued behind them: 11-23 s to its TLS answer, so "registered" missed its 3 s and refills missed the
-    // 300 ms wait (SOCKS5 "Failure"). What this test is about starts once the flood is accepted: the silent
-    // connections are then held (workers' handshakes) or dropped by the caps, and must not slow a real exit.
-    await eventually('the flood accepted by the primary (tunnel port accept queue empty)', () => acceptQueue(ing!.tunnelPort!) === 0, { timeoutMs: 60_000, everyMs: 100 });
-    const during = fds();
-    // Handoffs in flight are capped per source and per worker: the primary does not hold the flood.
-    assert.ok(during - before < 600, `primary fds ${before} → ${during}`);
-    const t0 = Date.now();
-    exit = startReverseExit(ing.tunnelPort!, 'steady', '127.0.0.25', { pool: 2 });
-    await withTimeout(exit.ready, 3000, 'exit registered during the flood');
-    const registeredMs = Date.now() - t0;
-    await eventually('both work connections registered (one per worker)', () => exit!.idle === 2, { timeoutMs: 3000 });
-    process.stderr.write(`# during a flood of ${opened} silent connections: primary fds +${during - before}, a real exit registered in ${registeredMs} ms\n`);
-    assert.deepEqual(await run(ing.ports[0], '127.0.0.25', 10, 'during the flood'), []);
-  } finally {
-    flood?.kill('SIGKILL');
     await exit?.stop(200);
     await ing?.stop();
   }
