@@ -9,7 +9,6 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +29,7 @@ import type { ReverseExitClient } from '../../src/exit/reverse-client.js';
 import { startIngressProcesses, type RunningIngress } from '../../src/processes/ingress-workers.js';
 import { acceptedPacket, parseRegistration, parseResponse, requestPacket } from '../../src/protocol/work-packet/messages.js';
 import { packetReader } from '../helpers/work-packets.js';
+import { hopgateOk } from '../helpers/cli-in-process.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 let echo: Awaited<ReturnType<typeof startEchoServer>>;
@@ -50,11 +50,12 @@ async function config(id: string, egress: string, pins: { linkFingerprint: strin
   return IngressConfigSchema.parse(input);
 }
 
-/** `hopgate link-key …` as an operator runs it: a process of its own. */
-function linkKey(...args: string[]): Promise<string> {
-  return new Promise((resolve, reject) =>
-    execFile(process.execPath, [cli, 'link-key', ...args], { timeout: 30_000 }, (err, stdout, stderr) => (err ? reject(new Error(`link-key ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout))),
-  );
+/**
+ * `hopgate link-key …` as an operator runs it, through the CLI's own dispatch in this process (the exit it rotates
+ * is a process of its own all the same; a Node start would cost ~0.4 s of CPU). The binary: link-key-cli.test.ts.
+ */
+async function linkKey(...args: string[]): Promise<string> {
+  return (await hopgateOk(['link-key', ...args])).stdout;
 }
 
 async function tunnel(port: number, egress: string) {
@@ -165,6 +166,7 @@ test('a running reverse exit takes its promoted key without a restart: a live tu
     ing.reload(await config('rk', '127.0.0.51', { linkFingerprint: old.fingerprint, nextLinkFingerprint: next }));
     steady.phase('staged');
     assert.equal(await echoText(live, 'staged'), 'staged');
+    await eventually('a new tunnel through while staged', () => (steady.done['staged'] ?? 0) > 0, { timeoutMs: 10_000 });
 
     // 2. promote on the running exit's key dir: its new links present the new key, its old-key links stop taking streams.
     await linkKey('promote', '--dir', keys);

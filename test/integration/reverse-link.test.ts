@@ -266,7 +266,8 @@ test('two ingress workers: the exit\'s two links serve both workers, and every r
     await withTimeout(exit.ready, 5000, 'exit registered');
     await eventually('two links', () => exit!.stats().links === 2);
     const failures: string[] = [];
-    for (let i = 0; i < 60; i++) {
+    // 20: with both links on one worker about half the requests fail, so 20 all served leave a millionth of a chance (60 proved no more).
+    for (let i = 0; i < 20; i++) {
       try {
         const from = await echoVia(ing.ports[0], '127.0.0.46', i);
         if (from !== '127.0.0.46') failures.push(`#${i}: from ${from}`);
