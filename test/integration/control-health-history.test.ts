@@ -9,29 +9,19 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createServer as createHttpServer } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import { dialects, tempDir, type TestDb } from '../helpers/control-fixtures.js';
 import { TEST_SETTINGS, makeNode, startLinkedIngress, startTestControl, type Api } from '../helpers/control-link-fixtures.js';
 import { eventually } from '../helpers/eventually.js';
+// The command's output is what is tested here, through the CLI's own dispatch; the spawned binary has its
+// smoke cases in control-cli.test.ts (a Node start is ~0.4 s of CPU).
+import { hopgateInProcess as hopgate } from '../helpers/cli-in-process.js';
 import { exitEntry, startTestExit, type TestExit } from '../helpers/exits.js';
 import { listen0 } from '../helpers/net.js';
 import { startReverseExit, tunnelCert } from '../helpers/reverse.js';
 import type { ReverseExitClient } from '../../src/exit/reverse-client.js';
 import type { ControlledIngress } from '../../src/processes/controlled-ingress.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';
-
-const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-
-function hopgate(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    // A bound on the run, not an assertion: the CLI's start alone can take seconds on a loaded machine.
-    execFile(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 interface History {
   exit: string;
