@@ -99,7 +99,10 @@ before(async () => {
 async function stop(p: ChildProcess): Promise<void> {
   const exited = once(p, 'exit');
   p.kill('SIGTERM');
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+  let bound: NodeJS.Timeout | undefined;
+  await Promise.race([exited, new Promise((r) => (bound = setTimeout(r, 15_000)))]);
+  // Cleared: a pending bound kept this file's process alive 15 s after its last test.
+  clearTimeout(bound);
   if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
 }
 

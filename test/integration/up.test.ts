@@ -71,7 +71,10 @@ async function stopUp(up: Up): Promise<{ code: number | null; ms: number }> {
   const t0 = Date.now();
   const exited = new Promise<number | null>((r) => up.proc.once('exit', (code) => r(code)));
   up.proc.kill('SIGTERM');
-  const code = await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), 15_000))]);
+  let bound: NodeJS.Timeout | undefined;
+  const code = await Promise.race([exited, new Promise<null>((r) => (bound = setTimeout(() => r(null), 15_000)))]);
+  // Cleared: a pending bound kept this file's process alive 15 s after its last test.
+  clearTimeout(bound);
   if (up.proc.exitCode === null) up.proc.kill('SIGKILL');
   return { code, ms: Date.now() - t0 };
 }
