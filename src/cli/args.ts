@@ -1,5 +1,6 @@
 /** Tiny argument helpers over node:util parseArgs. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { MAX_TIMER_MS } from '../shared/schema/timer-ms.js';
 
 export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
   try {
@@ -21,6 +22,17 @@ export function portRange(flag: string, text: string | undefined): [number, numb
   const hi = Number(m?.[2]);
   if (!m || lo < 1024 || hi > 65535 || lo >= hi) fail(`${flag} must be FIRST-LAST with 1024 ≤ FIRST < LAST ≤ 65535`);
   return [lo, hi];
+}
+
+/**
+ * A flag of milliseconds that arms a timer: an integer from `min` up to the timers' cap (a longer
+ * timer fires at once), less `headroomMs` when the code adds that much before arming it.
+ */
+export function millisFlag(flag: string, text: string, min: number, headroomMs = 0): number {
+  const n = Number(text);
+  const max = MAX_TIMER_MS - headroomMs;
+  if (text.trim() === '' || !Number.isInteger(n) || n < min || n > max) fail(`${flag} must be ${min}-${max} (milliseconds)`);
+  return n;
 }
 
 /** The user's mistake on the command line: main.ts prints `hopgate: MESSAGE` as one line and exits 2. */

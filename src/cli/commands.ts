@@ -16,7 +16,7 @@ commands:
   ingress --control URL --token-file F [--state-dir D] [--admin [HOST:]PORT] [--admin-url URL]
                                                    the ingress node fed by the control plane's config stream
   exit --listen H:P --egress IP --allow-from CIDR  a SOCKS5 relay for ingresses only (secret: --secret-file or HOPGATE_EXIT_SECRET)
-       [--egress6 IPV6] [--egress-ports FIRST-LAST] [--allow-target CIDR] [--admin PORT] [--connect-timeout-ms MS]   (docs/EXITS.md)
+       [--egress6 IPV6] [--egress-ports FIRST-LAST] [--allow-target CIDR] [--admin PORT] [--connect-timeout-ms MS] [--drain-ms MS]   (docs/EXITS.md)
        [--link-listen H:P --link-allow FINGERPRINT [--state-dir DIR]]   also accept links (TLS, many tunnels each; its fingerprint is printed at start)
        [--control URL --link-token-file F [--link-keys-every-ms MS]]   read the ingresses' link pins from the control plane instead
   exit --connect-to H:7443 --id ID [--ca PEM]      a reverse exit: dials the ingress, opens no port (token: --token-file or HOPGATE_EXIT_TOKEN;

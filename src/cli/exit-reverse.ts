@@ -9,7 +9,7 @@ import { isIPv6 } from 'node:net';
 import { DEFAULT_KEY_CHECK_MS, DEFAULT_LINKS, DEFAULT_POOL, ReverseExitClient } from '../exit/reverse-client.js';
 import { TargetPolicy } from '../shared/net/target-policy.js';
 import { createLogger } from '../shared/log.js';
-import { fail, parse, portRange } from './args.js';
+import { fail, millisFlag, parse, portRange } from './args.js';
 import { onShutdownSignal } from './signals.js';
 import { startAdminServer } from '../shared/admin-server.js';
 import { boundPort } from '../shared/listen.js';
@@ -49,9 +49,7 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
   const links = Number(values.links);
   if (!Number.isInteger(links) || links < 1 || links > 64) fail('--links must be 1-64');
   const mode = values['work-connections'] ? 'work' : 'link';
-  const drainMs = Number(values['drain-ms']);
-  // setTimeout fires at once past 2^31-1 ms: a larger bound would end a drained link's UDP at once.
-  if (!Number.isInteger(drainMs) || drainMs < 0 || drainMs > 2 ** 31 - 1) fail('--drain-ms must be 0-2147483647 (milliseconds)');
+  const drainMs = millisFlag('--drain-ms', values['drain-ms'], 0);
   const ports = (values['allow-port'] ?? []).map(Number);
   if (ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) fail('--allow-port must be a port number');
   let policy: TargetPolicy;

@@ -21,7 +21,8 @@ import { Ingress } from '../ingress/ingress.js';
 import { IngressConfigSchema, type IngressConfig } from '../shared/schema/ingress-config.js';
 import { createLogger } from '../shared/log.js';
 import { sourceRangeProblem } from '../shared/source-range.js';
-import { fail, parse, portRange } from './args.js';
+import { fail, millisFlag, parse, portRange } from './args.js';
+import { LIMITS } from '../shared/limits.js';
 import { onShutdownSignal } from './signals.js';
 import { HOPGATE_EXIT_LOGIN } from '../shared/exits/hopgate-login.js';
 import { FINGERPRINT_PATTERN, LinkIdentitySource, type LinkIdentity } from '../link/identity.js';
@@ -49,7 +50,7 @@ export interface ExitOptions {
   readonly logLevel?: IngressConfig['log']['level'];
   /** DNS + TCP connect to a target; the ingress waits a little longer for the answer (docs/CONFIGURATION.md). */
   readonly connectTimeoutMs?: number | undefined;
-  /** Graceful shutdown's bound, and how long a drained link's UDP streams go on (default LIMITS.drainTimeoutMs). */
+  /** Graceful shutdown's bound, and how long a drained link's UDP streams go on (--drain-ms; default LIMITS.drainTimeoutMs). */
   readonly drainTimeoutMs?: number | undefined;
 }
 
@@ -90,12 +91,6 @@ export function startExitLinks(
 /** Where the exit keeps its link identity unless --state-dir says otherwise. */
 export const EXIT_STATE_DIR = '.hopgate-exit';
 
-function positiveMs(flag: string, text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n <= 0) fail(`${flag} must be a positive number of milliseconds`);
-  return n;
-}
-
 
 export async function exitCommand(argv: string[]): Promise<void> {
   // Reverse-connected: dials the ingress, listens on nothing (cli/exit-reverse.ts).
@@ -116,9 +111,14 @@ export async function exitCommand(argv: string[]): Promise<void> {
     'link-token-file': { type: 'string' },
     'link-keys-every-ms': { type: 'string', default: '10000' },
     'state-dir': { type: 'string', default: EXIT_STATE_DIR },
+    'drain-ms': { type: 'string', default: String(LIMITS.drainTimeoutMs) },
   });
   const m = /^(.+):(\d+)$/.exec(values.listen);
   if (!m) fail('--listen must be HOST:PORT');
+  // Checked before anything starts: each arms a timer (the ingress adds its grace for an exit's answer to the connect timeout).
+  const connectTimeoutMs = values['connect-timeout-ms'] !== undefined ? millisFlag('--connect-timeout-ms', values['connect-timeout-ms'], 1, LIMITS.exitAnswerGraceMs) : undefined;
+  const keysEveryMs = millisFlag('--link-keys-every-ms', values['link-keys-every-ms'], 1);
+  const drainTimeoutMs = millisFlag('--drain-ms', values['drain-ms'], 0);
   const secret = values['secret-file'] ? readFileSync(values['secret-file'], 'utf8').trim() : process.env.HOPGATE_EXIT_SECRET;
   if (!secret) fail('the relay secret comes from --secret-file FILE or HOPGATE_EXIT_SECRET');
   const allowFrom = values['allow-from'] ?? [];
@@ -138,7 +138,8 @@ export async function exitCommand(argv: string[]): Promise<void> {
     secretHash: await hashPassword(secret),
     allowTargets: values['allow-target'] ?? [],
     adminPort: values.admin ? Number(values.admin) : undefined,
-    connectTimeoutMs: values['connect-timeout-ms'] ? positiveMs('--connect-timeout-ms', values['connect-timeout-ms']) : undefined,
+    connectTimeoutMs,
+    drainTimeoutMs,
   });
   const linkAt = values['link-listen'] !== undefined ? /^(.+):(\d+)$/.exec(values['link-listen']) : undefined;
   if (linkAt === null) fail('--link-listen must be HOST:PORT');
@@ -172,7 +173,7 @@ export async function exitCommand(argv: string[]): Promise<void> {
     identity = source.current();
     links = await startExitLinks(config, { host: linkAt[1]!.replace(/^\[|\]$/g, ''), port: Number(linkAt[2]), identity, allowIngress: linkAllow, allowFrom }, log);
     // Pins from the control plane (when given) and a promoted key of its own, followed live.
-    keys = new ExitLinkKeys({ listener: links, identity: source, ...(control ? { control } : {}), everyMs: positiveMs('--link-keys-every-ms', values['link-keys-every-ms']), log });
+    keys = new ExitLinkKeys({ listener: links, identity: source, ...(control ? { control } : {}), everyMs: keysEveryMs, log });
     await keys.refresh();
     keys.start();
     if (registry) registerExitLinkMetrics(registry, links); // its /metrics (--admin) shows the links too

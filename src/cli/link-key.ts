@@ -12,13 +12,14 @@
 import { join } from 'node:path';
 import { CommandFailed, fail, parse } from './args.js';
 import type { CliOutput } from './output.js';
-import { LINK_IDENTITY_FILE, LinkIdentitySource, promoteNextLinkIdentity, readLinkIdentity, readNextLinkIdentity, stageNextLinkIdentity, type LinkIdentity } from '../link/identity.js';
+import { LINK_IDENTITY_FILE, promoteNextLinkIdentity, readLinkIdentity, readNextLinkIdentity, stageNextLinkIdentity, type LinkIdentity } from '../link/identity.js';
 
 export const LINK_KEY_USAGE = `usage: hopgate link-key <show|next|promote> --dir DIR
 
   show      this node's link fingerprint, and a staged next one (reads only: no key
             there is an error, exit 1)
-  next      stage a next key (kept if one is staged) and print its fingerprint
+  next      stage a next key (kept if one is staged) and print its fingerprint (beside
+            the current key only: no key there is an error, exit 1)
   promote   the staged key becomes the one new links present
   --dir     the identity dir: an exit's --state-dir, an ingress's <state-dir>/link
             (hopgate up: .hopgate/ingress-link, .hopgate/exits/ID)
@@ -34,7 +35,7 @@ export function linkKeyCommand(argv: string[], out: CliOutput): void {
   switch (sub) {
     case 'show': {
       // A read: a key made here would be one no peer pins, and the node's next start would present it.
-      const { current, next } = readKeys(dir);
+      const { current, next } = readKeys(dir, 'show');
       if (!current) {
         throw new CommandFailed(
           `link-key show: no link key in ${join(dir, LINK_IDENTITY_FILE)} (the node makes it at its first start; a node running while it was deleted keeps its key until it restarts, then makes a new one its peers must pin)`,
@@ -43,7 +44,13 @@ export function linkKeyCommand(argv: string[], out: CliOutput): void {
       return print({ fingerprint: current.fingerprint, next: next?.fingerprint ?? null }, `current ${current.fingerprint}${next ? `\nnext    ${next.fingerprint}` : ''}`);
     }
     case 'next': {
-      new LinkIdentitySource(dir, 'hopgate node'); // a current key first: a next one needs something to follow
+      // A next key follows the current one. None on disk (never made, or deleted while the node runs on
+      // the key it read): a current key made here would be one no peer pins, presented at the next start.
+      if (!readKeys(dir, 'next').current) {
+        throw new CommandFailed(
+          `link-key next: no link key in ${join(dir, LINK_IDENTITY_FILE)} to rotate from (the node makes it at its first start; a node running while it was deleted keeps its key until it restarts, then makes a new one its peers must pin)`,
+        );
+      }
       const next = stageNextLinkIdentity(dir, 'hopgate node').fingerprint;
       return print({ next }, next);
     }
@@ -58,10 +65,10 @@ export function linkKeyCommand(argv: string[], out: CliOutput): void {
 }
 
 /** The key files as they are (a damaged one is the command's one-line failure, not a stack trace). */
-function readKeys(dir: string): { current: LinkIdentity | undefined; next: LinkIdentity | undefined } {
+function readKeys(dir: string, sub: string): { current: LinkIdentity | undefined; next: LinkIdentity | undefined } {
   try {
     return { current: readLinkIdentity(dir), next: readNextLinkIdentity(dir) };
   } catch (err) {
-    throw new CommandFailed(`link-key show: ${(err as Error).message}`, { cause: err });
+    throw new CommandFailed(`link-key ${sub}: ${(err as Error).message}`, { cause: err });
   }
 }

@@ -77,7 +77,7 @@ export interface ReverseExitOptions {
   readonly policy: TargetPolicy;
   readonly connectTimeoutMs?: number;
   readonly idleTimeoutMs?: number;
-  /** How long a drained link's UDP streams go on after the GOAWAY (default LIMITS.drainTimeoutMs; the CLI's --drain-ms). */
+  /** stop()'s bound for live tunnels, and how long a drained link's UDP streams go on after the GOAWAY (default LIMITS.drainTimeoutMs; the CLI's --drain-ms). */
   readonly drainTimeoutMs?: number;
   /** Reconnect backoff: first delay and cap (shared/backoff.ts, jittered down by up to half). */
   readonly backoffMs?: number;
@@ -497,10 +497,10 @@ export class ReverseExitClient {
 
   /**
    * Drain: stop refilling, withdraw every idle work connection (a request that
-   * crossed the withdrawal is still served), let tunnels finish for `drainMs`,
-   * then cut the rest.
+   * crossed the withdrawal is still served), let tunnels finish for `drainMs`
+   * (default: this exit's own drainTimeoutMs), then cut the rest.
    */
-  async stop(drainMs: number = LIMITS.drainTimeoutMs): Promise<void> {
+  async stop(drainMs: number = this.o.drainTimeoutMs ?? LIMITS.drainTimeoutMs): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
     clearInterval(this.keyTimer);

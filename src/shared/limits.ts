@@ -7,6 +7,11 @@ export const LIMITS = Object.freeze({
   handshakeTimeoutMs: 10_000,
   /** Dialing the upstream (DNS + TCP connect). */
   connectTimeoutMs: 10_000,
+  /**
+   * Through an exit the ingress waits this much longer than its connect timeout, so that an exit
+   * with the same timeout answers first, with its own code (REP 6 for its timeout, 4, 5…).
+   */
+  exitAnswerGraceMs: 2000,
   /** A relayed connection with no bytes either way for this long is closed. */
   idleTimeoutMs: 5 * 60_000,
   /** HTTP request/response head (start line + headers). */

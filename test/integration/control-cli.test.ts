@@ -11,6 +11,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MIGRATIONS } from '../../src/control/migrations.js';
+import { loadOrCreateLinkIdentity } from '../../src/link/identity.js';
 import { dialects, tempDir, type TestDb } from '../helpers/control-fixtures.js';
 import { tunnelCert } from '../helpers/reverse.js';
 import { freePort } from '../helpers/ports.js';
@@ -85,7 +86,7 @@ for (const dc of cases) {
 
     it('link keys: exits add with a link, link-key --next then --retire, link-token, link-pins; hopgate link-key on the node', async () => {
       const dir = join(state.path, `exit-identity`);
-      // `next` makes the node's key too (show only reads: link-key-cli.test.ts).
+      loadOrCreateLinkIdentity(dir, 'test exit'); // the exit's first start made its key; `next` stages one beside it
       const next = (await hopgate(['link-key', 'next', '--dir', dir], env)).stdout.trim();
       const show = await hopgate(['link-key', 'show', '--dir', dir, '--json'], env);
       assert.equal(show.code, 0, show.stderr);

@@ -18,7 +18,7 @@ import type { TargetAddress } from '../../src/protocol/address.js';
 import type { ReverseExitClient } from '../../src/exit/reverse-client.js';
 import { startReverseExit, tunnelCert } from '../helpers/reverse.js';
 import { eventually } from '../helpers/eventually.js';
-import { withTimeout } from '../helpers/net.js';
+import { startEchoServer, withTimeout } from '../helpers/net.js';
 
 /** The exit's registration, then the link the stand-in ingress accepts it as. */
 function acceptAsLink(socket: TLSSocket, udpDrainMs?: number): Promise<LinkSession> {
@@ -102,5 +102,33 @@ test("a reverse exit ends a drained link's UDP streams at its own drain bound (-
   } finally {
     await exit?.stop(0);
     server.close();
+  }
+});
+
+test("a reverse exit's stop() without a bound drains for its own drainTimeoutMs (the CLI's --drain-ms), not a fixed 10 s", { timeout: 20_000 }, async () => {
+  const cert = tunnelCert();
+  const echo = await startEchoServer();
+  let exit: ReverseExitClient | undefined;
+  let link!: Promise<LinkSession>;
+  const server = createTlsServer({ cert: cert.pem, key: readFileSync(cert.key) }, (s) => {
+    link = acceptAsLink(s);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    exit = startReverseExit((server.address() as { port: number }).port, 'e3', '127.0.0.50', { mode: 'link', links: 1, drainTimeoutMs: 300 });
+    await eventually('the exit connected', () => link !== undefined);
+    const session = await withTimeout(link, 5000, 'the link');
+    // A live TCP tunnel: it holds the drained link open until the drain bound cuts it.
+    const stream = await session.open('127.0.0.1', echo.port, linkOpenContext({ purpose: 'connect' }));
+    stream.on('error', () => undefined);
+    stream.write('ping');
+    await withTimeout(once(stream, 'data'), 5000, 'the echo');
+    const t0 = Date.now();
+    await withTimeout(exit.stop(), 5000, "stop() within the exit's drainTimeoutMs");
+    assert.ok(Date.now() - t0 >= 250, `stopped ${Date.now() - t0} ms after: the live tunnel had its drain time`);
+  } finally {
+    await exit?.stop(0);
+    server.close();
+    await echo.close();
   }
 });

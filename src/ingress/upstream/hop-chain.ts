@@ -7,16 +7,14 @@
  */
 import type { Socket } from 'node:net';
 import { ProxyError } from '../../shared/errors.js';
+import { LIMITS } from '../../shared/limits.js';
 import { targetKind } from '../../protocol/address.js';
 import type { HopConfig } from '../../shared/schema/ingress-config.js';
 import { connectTcp, type ReadBuffers } from '../../shared/net/connect-tcp.js';
 import { handshakeHop, type HopCredentials } from './hop-handshake.js';
 
-/**
- * Through an exit the ingress waits this much longer than its connect timeout, so that an exit
- * with the same timeout answers first, with its own code (REP 6 for its timeout, 4, 5…).
- */
-export const EXIT_ANSWER_GRACE_MS = 2000;
+/** LIMITS.exitAnswerGraceMs: the configuration's connectTimeoutMs leaves room for it under the timers' cap. */
+export const EXIT_ANSWER_GRACE_MS = LIMITS.exitAnswerGraceMs;
 
 export interface HopChain {
   /** In order: the first one is dialled, each asked for the next; `last` runs on the final one. */

@@ -6,6 +6,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { isCidrOrIp } from '../net-addr.js';
 import { LIMITS } from '../limits.js';
+import { timerMs } from './timer-ms.js';
 import { sourceAuthOverlaps, sourceRangeProblem } from '../source-range.js';
 import { FINGERPRINT_PATTERN } from '../fingerprint.js';
 
@@ -329,14 +330,14 @@ export const IngressConfigSchema = z
       .object({
         maxConnections: z.number().int().positive().default(100_000),
         perUserMaxConnections: z.number().int().positive().default(10_000),
-        handshakeTimeoutMs: z.number().int().positive().default(LIMITS.handshakeTimeoutMs),
-        connectTimeoutMs: z.number().int().positive().default(LIMITS.connectTimeoutMs),
-        idleTimeoutMs: z.number().int().positive().default(LIMITS.idleTimeoutMs),
+        handshakeTimeoutMs: timerMs(1).default(LIMITS.handshakeTimeoutMs),
+        /** Through an exit the ingress waits exitAnswerGraceMs longer: that sum arms a timer too. */
+        connectTimeoutMs: timerMs(1, LIMITS.exitAnswerGraceMs).default(LIMITS.connectTimeoutMs),
+        idleTimeoutMs: timerMs(1).default(LIMITS.idleTimeoutMs),
         maxHeadBytes: z.number().int().min(1024).max(1 << 20).default(LIMITS.maxHeadBytes),
-        /** Node's setTimeout fires at once past 2^31-1 ms: a larger bound would end a drained link's UDP at once. */
-        drainTimeoutMs: z.number().int().nonnegative().max(2 ** 31 - 1).default(LIMITS.drainTimeoutMs),
+        drainTimeoutMs: timerMs(0).default(LIMITS.drainTimeoutMs),
         /** Active reachability probe of every exit (0: passive health only). */
-        exitProbeIntervalMs: z.number().int().nonnegative().default(5000),
+        exitProbeIntervalMs: timerMs(0).default(5000),
         /** Failed logins of one login from one source after which its attempts wait a backoff (docs/CONFIGURATION.md). */
         authFailuresFree: z.number().int().nonnegative().default(5),
         /** Failed logins from one source, any login, after which all its attempts wait a backoff. */
