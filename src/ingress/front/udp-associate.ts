@@ -13,7 +13,7 @@ import { LIMITS } from '../../shared/limits.js';
 import type { TargetAddress } from '../../protocol/address.js';
 import { encodeReply, REP } from '../../protocol/socks5/codec.js';
 import { encodeUdpDatagram, parseUdpDatagram, type UdpDatagram } from '../../protocol/socks5/udp-header.js';
-import { encodeFrame, FrameScanner } from '../../protocol/socks5/udp-in-tcp.js';
+import { encodeFrame, FrameScanner, MAX_FRAME } from '../../protocol/socks5/udp-in-tcp.js';
 import type { ByteReader } from '../byte-reader.js';
 import type { IngressRuntime } from '../runtime.js';
 import type { Session } from '../session.js';
@@ -28,15 +28,23 @@ import { endClient } from './end-client.js';
 interface ClientSide {
   readonly bind: { host: string; port: number };
   onDatagram: ((d: UdpDatagram) => void) | undefined;
-  send(from: { host: string; port: number }, data: Buffer): void;
+  /** The largest datagram (SOCKS5 UDP header included) one send to the customer carries. */
+  readonly maxDatagram: number;
+  /** Hand an encoded datagram (encodeUdpDatagram) to the customer. */
+  send(datagram: Buffer): void;
   close(): void;
 }
 
 /** Plain SOCKS5: a UDP socket; only the client's address may use it, its port locked on first use. */
+/** A failed send to the customer loses that datagram, as UDP may; the association goes on. */
+const ignoreSendError = (): void => undefined;
+
 class UdpClientSide implements ClientSide {
   onDatagram: ClientSide['onDatagram'];
   private clientPort = 0;
   readonly bind: { host: string; port: number };
+  /** What one UDP datagram carries over IPv4, and over IPv6 (65,535 less the 8-byte UDP header). */
+  readonly maxDatagram: number;
 
   constructor(
     private readonly socket: UdpSocket,
@@ -46,6 +54,7 @@ class UdpClientSide implements ClientSide {
   ) {
     const a = socket.address();
     this.bind = { host: a.address, port: a.port };
+    this.maxDatagram = clientIp.includes(':') ? 65_527 : LIMITS.maxUdpPayload;
     socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
       const from = unmap(rinfo.address);
       // Source legitimacy: a datagram of the association once its client port is known is
@@ -62,8 +71,10 @@ class UdpClientSide implements ClientSide {
     socket.on('error', onError);
   }
 
-  send(from: { host: string; port: number }, data: Buffer): void {
-    if (this.clientPort !== 0) this.socket.send(encodeUdpDatagram(from, data), this.clientPort, this.clientIp);
+  send(datagram: Buffer): void {
+    // A callback, so that a failed send (ENOBUFS) loses the datagram as UDP does: without one it is the
+    // socket's 'error', which ends the association.
+    if (this.clientPort !== 0) this.socket.send(datagram, this.clientPort, this.clientIp, ignoreSendError);
   }
 
   close(): void {
@@ -87,9 +98,11 @@ class StreamClientSide implements ClientSide {
     }
   }
 
-  send(from: { host: string; port: number }, data: Buffer): void {
+  readonly maxDatagram = MAX_FRAME;
+
+  send(datagram: Buffer): void {
     if (this.control.writableLength > LIMITS.udpInTcpBacklogBytes) return; // a slow reader loses datagrams, not memory
-    this.control.write(encodeFrame(encodeUdpDatagram(from, data)));
+    this.control.write(encodeFrame(datagram));
   }
 
   close(): void {}
@@ -152,10 +165,14 @@ export async function serveUdpAssociate(rt: IngressRuntime, session: Session, re
   wayOut.onReply = (from, data) => {
     if (closed) return;
     idle?.refresh();
+    // The SOCKS5 header on a target's largest reply is past what one datagram to an IPv4 customer (65,507
+    // bytes) or one UDP-in-TCP frame (65,535) holds: dropped and counted, neither sent nor billed.
+    const datagram = encodeUdpDatagram(from, data);
+    if (datagram.length > client.maxDatagram) return void rt.udp.repliesTooLarge++;
     if (limits?.down && !limits.down.tryTakeAll(data.length)) return void limits.down.drops++;
     session.counters.down += data.length;
     limits?.usage?.add(data.length);
-    if (!closed) client.send(from, data);
+    if (!closed) client.send(datagram);
   };
   wayOut.onClose = closeAll;
 

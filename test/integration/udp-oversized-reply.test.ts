@@ -1,0 +1,84 @@
+/**
+ * A UDP reply the customer cannot be sent: the SOCKS5 header (10 bytes for an IPv4 source, 22 for IPv6)
+ * on a target's largest datagram is past what one IPv4 datagram (65,507 bytes) or one UDP-in-TCP frame
+ * (65,535) holds. Such a reply is dropped and counted: not billed as delivered (the UDP send failed
+ * silently, EMSGSIZE), and not thrown out of the way-out socket's handler (encodeFrame's RangeError).
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
+import { startTestIngress, USER } from '../helpers/ingress.js';
+import { eventually } from '../helpers/eventually.js';
+import { socksUdpCustomer } from '../helpers/socks-client.js';
+import { socks5ConnectRaw } from '../helpers/socks5-raw.js';
+import { CMD } from '../../src/protocol/socks5/codec.js';
+import { encodeUdpDatagram, parseUdpDatagram } from '../../src/protocol/socks5/udp-header.js';
+import { encodeFrame, FrameScanner } from '../../src/protocol/socks5/udp-in-tcp.js';
+
+const cleanups: Array<() => unknown> = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+test('a reply too large for the customer is dropped and counted; the association lives on and carries the next reply', async () => {
+  // A target that answers "big" with a 65,507-byte datagram (the most IPv4 carries) and anything else with an echo.
+  const target = createSocket('udp4');
+  target.on('message', (msg, rinfo) => {
+    const reply = msg.toString() === 'big' ? Buffer.alloc(65_507, 0x61) : Buffer.concat([Buffer.from('echo:'), msg]);
+    target.send(reply, rinfo.port, rinfo.address);
+  });
+  target.bind(0, '127.0.0.1');
+  await once(target, 'listening');
+  cleanups.push(() => target.close());
+  const port = target.address().port;
+
+  const t = await startTestIngress();
+  cleanups.push(() => t.stop());
+  const c = await socksUdpCustomer(t.port, USER.login, USER.password, (end) => cleanups.push(end));
+  let closed = false;
+  c.assoc.socket.once('close', () => (closed = true));
+
+  c.send('127.0.0.1', port, 'first');
+  await eventually('the first echo', () => c.replies.includes(`127.0.0.1:${port} echo:first`));
+  c.send('127.0.0.1', port, 'big');
+  c.send('127.0.0.1', port, 'after');
+  await eventually('the echo sent after the oversized reply', () => c.replies.includes(`127.0.0.1:${port} echo:after`) || closed);
+  assert.equal(closed, false, 'the association stays open');
+  assert.equal(c.replies.length, 2, `only the two echoes arrived: ${c.replies.map((r) => r.slice(0, 40)).join(', ')}`);
+  assert.equal(t.ingress.runtime.udp.repliesTooLarge, 1, 'the oversized reply is counted');
+  const udp = [...t.ingress.runtime.sessions].find((s) => s.command === 'udp');
+  assert.equal(udp?.counters.down, 'echo:first'.length + 'echo:after'.length, 'only what reached the customer is counted as theirs');
+});
+
+test('UDP in TCP: an IPv6 target\'s largest reply (65,527 bytes, 22 of header: past one 65,535-byte frame) is dropped and counted, not thrown out of the socket\'s handler', async () => {
+  const target = createSocket('udp6');
+  target.on('message', (msg, rinfo) => {
+    const reply = msg.toString() === 'big' ? Buffer.alloc(65_527, 0x61) : Buffer.concat([Buffer.from('echo:'), msg]);
+    target.send(reply, rinfo.port, rinfo.address);
+  });
+  target.bind(0, '::1');
+  await once(target, 'listening');
+  cleanups.push(() => target.close());
+  const port = target.address().port;
+
+  const t = await startTestIngress();
+  cleanups.push(() => t.stop());
+  const control = await socks5ConnectRaw(t.port, USER.login, USER.password, '0.0.0.0', 0, { cmd: CMD.UDP_IN_TCP });
+  cleanups.push(() => control.destroy());
+  const replies: string[] = [];
+  const scanner = new FrameScanner();
+  control.on('data', (chunk: Buffer) => {
+    for (const frame of scanner.feed(chunk)) {
+      const d = parseUdpDatagram(frame);
+      if (d.kind === 'ok') replies.push(d.value.data.toString());
+    }
+  });
+  control.resume();
+  const send = (text: string): boolean => control.write(encodeFrame(encodeUdpDatagram({ host: '::1', port }, Buffer.from(text))));
+  send('big');
+  send('after');
+  await eventually('the echo sent after the oversized reply', () => replies.includes('echo:after'));
+  assert.deepEqual(replies, ['echo:after']);
+  assert.equal(t.ingress.runtime.udp.repliesTooLarge, 1, 'the oversized reply is counted');
+});
