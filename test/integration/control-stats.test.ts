@@ -194,8 +194,18 @@ for (const dc of cases) {
         assert.equal(readyJson<{ url: string }>(child).url, `http://127.0.0.1:${port}`);
         return child;
       };
-      for (let round = 0; round < 4; round++) {
+      /** When the node's last pull was recorded, as the spawned control plane answers. */
+      const pulledAt = async (): Promise<number> => {
+        const r = await fetch(`http://127.0.0.1:${port}/v1/ingress-nodes/edge-1`, { headers: { authorization: 'Bearer test-operator-token-0123456789' } });
+        return Date.parse(((await r.json()) as { statsPulledAt: string | null }).statsPulledAt ?? '') || 0;
+      };
+      // 3 kill points, 40, 77 and 114 ms in: 40, 27 and 14 ms into a 50 ms pull cycle.
+      for (let round = 0; round < 3; round++) {
+        const spawnedAt = Date.now();
         const child = await spawnControl();
+        // Its first pull done, the ingress is subscribed and pulled every 50 ms. Without this wait every kill
+        // came before the ingress was back (its last pull was the previous control plane's in all 8 rounds).
+        await eventually('a pull by the spawned control plane', async () => (await pulledAt()) >= spawnedAt, { timeoutMs: 10_000 });
         await traffic(2, 1);
         nextMinute();
         // Kill it at some point while it pulls every 50 ms (mid-write or between writes): a jitter, not a wait for a condition.
