@@ -12,7 +12,7 @@ import { isProxyError, ProxyError, REPLIES } from '../../shared/errors.js';
 import { LIMITS } from '../../shared/limits.js';
 import type { TargetAddress } from '../../protocol/address.js';
 import { encodeReply, REP } from '../../protocol/socks5/codec.js';
-import { encodeUdpDatagram, parseUdpDatagram, type UdpDatagram } from '../../protocol/socks5/udp-header.js';
+import { encodeUdpDatagram, parseUdpDatagram, udpHeaderLength, type UdpDatagram } from '../../protocol/socks5/udp-header.js';
 import { encodeFrame, FrameScanner, MAX_FRAME } from '../../protocol/socks5/udp-in-tcp.js';
 import type { ByteReader } from '../byte-reader.js';
 import type { IngressRuntime } from '../runtime.js';
@@ -35,10 +35,10 @@ interface ClientSide {
   close(): void;
 }
 
-/** Plain SOCKS5: a UDP socket; only the client's address may use it, its port locked on first use. */
 /** A failed send to the customer loses that datagram, as UDP may; the association goes on. */
 const ignoreSendError = (): void => undefined;
 
+/** Plain SOCKS5: a UDP socket; only the client's address may use it, its port locked on first use. */
 class UdpClientSide implements ClientSide {
   onDatagram: ClientSide['onDatagram'];
   private clientPort = 0;
@@ -72,8 +72,8 @@ class UdpClientSide implements ClientSide {
   }
 
   send(datagram: Buffer): void {
-    // A callback, so that a failed send (ENOBUFS) loses the datagram as UDP does: without one it is the
-    // socket's 'error', which ends the association.
+    // A failed send (ENOBUFS) loses that datagram, as UDP may; the callback makes that explicit (Node 20
+    // drops such an error silently without one, and its docs promise an 'error' event, which would end the association).
     if (this.clientPort !== 0) this.socket.send(datagram, this.clientPort, this.clientIp, ignoreSendError);
   }
 
@@ -167,12 +167,11 @@ export async function serveUdpAssociate(rt: IngressRuntime, session: Session, re
     idle?.refresh();
     // The SOCKS5 header on a target's largest reply is past what one datagram to an IPv4 customer (65,507
     // bytes) or one UDP-in-TCP frame (65,535) holds: dropped and counted, neither sent nor billed.
-    const datagram = encodeUdpDatagram(from, data);
-    if (datagram.length > client.maxDatagram) return void rt.udp.repliesTooLarge++;
+    if (udpHeaderLength(from.host) + data.length > client.maxDatagram) return void rt.udp.repliesTooLarge++;
     if (limits?.down && !limits.down.tryTakeAll(data.length)) return void limits.down.drops++;
     session.counters.down += data.length;
     limits?.usage?.add(data.length);
-    if (!closed) client.send(datagram);
+    if (!closed) client.send(encodeUdpDatagram(from, data));
   };
   wayOut.onClose = closeAll;
 

@@ -4,7 +4,7 @@ import {
   encodeAddress, encodeReply, encodeRequest, encodeUserPass, ipv6FromBytes, ipv6ToBytes,
   parseGreeting, parseReply, parseRequest, parseUserPass, type Request,
 } from './codec.js';
-import { encodeUdpDatagram, parseUdpDatagram } from './udp-header.js';
+import { encodeUdpDatagram, parseUdpDatagram, udpHeaderLength } from './udp-header.js';
 import type { Parse } from '../parse.js';
 
 /** Every strict prefix must ask for more; the whole frame must parse to `expected`. */
@@ -93,4 +93,10 @@ test('UDP datagram header round-trips; fragments and bad RSV are refused', () =>
   rsv[0] = 1;
   assert.equal(parseUdpDatagram(rsv).kind, 'error');
   assert.equal(parseUdpDatagram(Buffer.from([0, 0, 0, 1, 1])).kind, 'error');
+});
+
+test('udpHeaderLength is the header encodeUdpDatagram writes, for every address type', () => {
+  for (const host of ['127.0.0.1', '::1', '2001:db8::1', '::', 'example.org', 'x'.repeat(255)]) {
+    assert.equal(udpHeaderLength(host), encodeUdpDatagram({ host, port: 53 }, Buffer.alloc(0)).length, host.slice(0, 20));
+  }
 });

@@ -1,6 +1,7 @@
 /** SOCKS5 UDP request header (RFC 1928 §7): RSV(2) FRAG(1) ATYP DST.ADDR DST.PORT DATA. */
 import { fail, type Parse, ok } from '../parse.js';
 import type { TargetAddress } from '../address.js';
+import { isIPv4, isIPv6 } from 'node:net';
 import { encodeAddress, parseAddress } from './codec.js';
 
 export interface UdpDatagram {
@@ -22,4 +23,9 @@ export function parseUdpDatagram(buf: Buffer): Parse<UdpDatagram> {
 
 export function encodeUdpDatagram(from: { host: string; port: number }, data: Buffer): Buffer {
   return Buffer.concat([Buffer.from([0, 0, 0]), encodeAddress(from.host, from.port), data]);
+}
+
+/** How long encodeUdpDatagram's header is for a datagram from `host`, without encoding it (RSV FRAG ATYP ADDR PORT). */
+export function udpHeaderLength(host: string): number {
+  return 3 + (isIPv4(host) ? 1 + 4 + 2 : isIPv6(host) ? 1 + 16 + 2 : 1 + 1 + Buffer.byteLength(host, 'latin1') + 2);
 }
