@@ -48,8 +48,8 @@ export class IngressRuntime {
   legitimacy: LegitimacyGate | undefined;
   /** Links to hopgate exits that have one (upstream/link-pool.ts). */
   readonly links = new LinkPools();
-  /** UDP replies dropped because one datagram to the customer cannot carry them (front/udp-associate.ts). */
-  readonly udp = { repliesTooLarge: 0 };
+  /** UDP datagrams dropped because one datagram on their next leg cannot carry them with their SOCKS5 header (front/udp-associate.ts). */
+  readonly udp = { tooLarge: { up: 0, down: 0 } };
   /** The clock routing reads (sticky-session windows); tests may replace it. */
   now: () => number = Date.now;
 

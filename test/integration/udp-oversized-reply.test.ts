@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { startTestIngress, USER } from '../helpers/ingress.js';
+import { exitEntry, startTestExit } from '../helpers/exits.js';
 import { eventually } from '../helpers/eventually.js';
 import { socksUdpCustomer } from '../helpers/socks-client.js';
 import { socks5ConnectRaw } from '../helpers/socks5-raw.js';
@@ -46,7 +47,7 @@ test('a reply too large for the customer is dropped and counted; the association
   await eventually('the echo sent after the oversized reply', () => c.replies.includes(`127.0.0.1:${port} echo:after`) || closed);
   assert.equal(closed, false, 'the association stays open');
   assert.equal(c.replies.length, 2, `only the two echoes arrived: ${c.replies.map((r) => r.slice(0, 40)).join(', ')}`);
-  assert.equal(t.ingress.runtime.udp.repliesTooLarge, 1, 'the oversized reply is counted');
+  assert.equal(t.ingress.runtime.udp.tooLarge.down, 1, 'the oversized reply is counted');
   const udp = [...t.ingress.runtime.sessions].find((s) => s.command === 'udp');
   assert.equal(udp?.counters.down, 'echo:first'.length + 'echo:after'.length, 'only what reached the customer is counted as theirs');
 });
@@ -80,5 +81,36 @@ test('UDP in TCP: an IPv6 target\'s largest reply (65,527 bytes, 22 of header: p
   send('after');
   await eventually('the echo sent after the oversized reply', () => replies.includes('echo:after'));
   assert.deepEqual(replies, ['echo:after']);
-  assert.equal(t.ingress.runtime.udp.repliesTooLarge, 1, 'the oversized reply is counted');
+  assert.equal(t.ingress.runtime.udp.tooLarge.down, 1, 'the oversized reply is counted');
+});
+
+test('to a SOCKS5 exit: a customer\'s datagram that its relay cannot take in one datagram (a 253-byte name before 65,275 bytes) is dropped and counted, not billed, and the association carries on', async () => {
+  const exit = await startTestExit('udp-big', '127.0.0.31');
+  cleanups.push(() => exit.node.shutdown(100));
+  const echo = createSocket('udp4');
+  echo.on('message', (msg, rinfo) => echo.send(Buffer.concat([Buffer.from('echo:'), msg]), rinfo.port, rinfo.address));
+  echo.bind(0, '127.0.0.1');
+  await once(echo, 'listening');
+  cleanups.push(() => echo.close());
+  const t = await startTestIngress({ exits: [exitEntry(exit, 'us')] });
+  cleanups.push(() => t.stop());
+  // UDP in TCP: a frame holds 65,535 bytes, so the customer can send what one IPv4 datagram (65,507) cannot.
+  const control = await socks5ConnectRaw(t.port, `${USER.login}-country-us`, USER.password, '0.0.0.0', 0, { cmd: CMD.UDP_IN_TCP });
+  cleanups.push(() => control.destroy());
+  const replies: string[] = [];
+  const scanner = new FrameScanner();
+  control.on('data', (chunk: Buffer) => {
+    for (const frame of scanner.feed(chunk)) {
+      const d = parseUdpDatagram(frame);
+      if (d.kind === 'ok') replies.push(d.value.data.toString());
+    }
+  });
+  control.resume();
+  const name = `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}`; // 253: the longest name
+  control.write(encodeFrame(encodeUdpDatagram({ host: name, port: 9 }, Buffer.alloc(65_535 - 260, 0x61))));
+  control.write(encodeFrame(encodeUdpDatagram({ host: '127.0.0.1', port: echo.address().port }, Buffer.from('after'))));
+  await eventually('the echo of the datagram after the big one', () => replies.includes('echo:after'));
+  assert.equal(t.ingress.runtime.udp.tooLarge.up, 1, 'the datagram the relay cannot take is counted');
+  const udp = [...t.ingress.runtime.sessions].find((s) => s.command === 'udp');
+  assert.equal(udp?.counters.up, 'after'.length, 'only what was sent on is counted as the customer\'s');
 });

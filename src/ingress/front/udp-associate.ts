@@ -155,6 +155,8 @@ export async function serveUdpAssociate(rt: IngressRuntime, session: Session, re
 
   client.onDatagram = (d) => {
     if (closed || d.data.length > LIMITS.maxUdpPayload) return;
+    // The same the other way: re-encoded for a SOCKS5 exit's relay (a long name, or a literal spelt as a name), past one datagram.
+    if (wayOut.maxDatagram !== undefined && udpHeaderLength(d.target.host) + d.data.length > wayOut.maxDatagram) return void rt.udp.tooLarge.up++;
     idle?.refresh();
     const n = d.data.length;
     if (limits?.up && !limits.up.tryTakeAll(n)) return void limits.up.drops++; // over the customer's rate
@@ -167,7 +169,7 @@ export async function serveUdpAssociate(rt: IngressRuntime, session: Session, re
     idle?.refresh();
     // The SOCKS5 header on a target's largest reply is past what one datagram to an IPv4 customer (65,507
     // bytes) or one UDP-in-TCP frame (65,535) holds: dropped and counted, neither sent nor billed.
-    if (udpHeaderLength(from.host) + data.length > client.maxDatagram) return void rt.udp.repliesTooLarge++;
+    if (udpHeaderLength(from.host) + data.length > client.maxDatagram) return void rt.udp.tooLarge.down++;
     if (limits?.down && !limits.down.tryTakeAll(data.length)) return void limits.down.drops++;
     session.counters.down += data.length;
     limits?.usage?.add(data.length);

@@ -68,6 +68,11 @@ class ExitWayOut extends ThroughExit {
     control.resume();
   }
 
+  /** One datagram to the exit's relay, over IPv4 or IPv6: a longer one would fail there silently (EMSGSIZE). */
+  get maxDatagram(): number {
+    return this.relay.host.includes(':') ? 65_527 : LIMITS.maxUdpPayload;
+  }
+
   protected forward(target: TargetAddress, data: Buffer): void {
     this.socket.send(encodeUdpDatagram(target, data), this.relay.port, this.relay.host);
   }

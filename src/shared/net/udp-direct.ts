@@ -21,6 +21,8 @@ export const MAX_AWAITING_RESOLUTION = 64;
 
 export interface UdpWayOut {
   send(target: JudgedTarget, data: Buffer): void;
+  /** The largest SOCKS5 UDP datagram, header included, this way out's own leg carries (a SOCKS5 exit's relay); undefined: only the payload limit. */
+  readonly maxDatagram?: number;
   /** Replies, with the address they came from. */
   onReply: ((from: { host: string; port: number }, data: Buffer) => void) | undefined;
   /** Called once if the way out fails or its exit ends the association. */
