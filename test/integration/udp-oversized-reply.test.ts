@@ -22,17 +22,37 @@ after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-test('a reply too large for the customer is dropped and counted; the association lives on and carries the next reply', async () => {
-  // A target that answers "big" with a 65,507-byte datagram (the most IPv4 carries) and anything else with an echo.
-  const target = createSocket('udp4');
+/** A UDP target on `host` that answers "big" with `bigBytes` bytes (0: never) and anything else with an echo. */
+async function udpTarget(host: string, bigBytes = 0): Promise<number> {
+  const target = createSocket(host.includes(':') ? 'udp6' : 'udp4');
   target.on('message', (msg, rinfo) => {
-    const reply = msg.toString() === 'big' ? Buffer.alloc(65_507, 0x61) : Buffer.concat([Buffer.from('echo:'), msg]);
+    const reply = bigBytes > 0 && msg.toString() === 'big' ? Buffer.alloc(bigBytes, 0x61) : Buffer.concat([Buffer.from('echo:'), msg]);
     target.send(reply, rinfo.port, rinfo.address);
   });
-  target.bind(0, '127.0.0.1');
+  target.bind(0, host);
   await once(target, 'listening');
   cleanups.push(() => target.close());
-  const port = target.address().port;
+  return target.address().port;
+}
+
+/** A UDP-in-TCP customer (a frame holds 65,535 bytes, more than one IPv4 datagram): its send and the payloads it got back. */
+async function udpInTcpCustomer(port: number, user: string): Promise<{ send: (to: { host: string; port: number }, data: Buffer) => void; replies: string[] }> {
+  const control = await socks5ConnectRaw(port, user, USER.password, '0.0.0.0', 0, { cmd: CMD.UDP_IN_TCP });
+  cleanups.push(() => control.destroy());
+  const replies: string[] = [];
+  const scanner = new FrameScanner();
+  control.on('data', (chunk: Buffer) => {
+    for (const frame of scanner.feed(chunk)) {
+      const d = parseUdpDatagram(frame);
+      if (d.kind === 'ok') replies.push(d.value.data.toString());
+    }
+  });
+  control.resume();
+  return { send: (to, data) => control.write(encodeFrame(encodeUdpDatagram(to, data))), replies };
+}
+
+test('a reply too large for the customer is dropped and counted; the association lives on and carries the next reply', async () => {
+  const port = await udpTarget('127.0.0.1', 65_507); // the most one IPv4 datagram carries
 
   const t = await startTestIngress();
   cleanups.push(() => t.stop());
@@ -53,32 +73,12 @@ test('a reply too large for the customer is dropped and counted; the association
 });
 
 test('UDP in TCP: an IPv6 target\'s largest reply (65,527 bytes, 22 of header: past one 65,535-byte frame) is dropped and counted, not thrown out of the socket\'s handler', async () => {
-  const target = createSocket('udp6');
-  target.on('message', (msg, rinfo) => {
-    const reply = msg.toString() === 'big' ? Buffer.alloc(65_527, 0x61) : Buffer.concat([Buffer.from('echo:'), msg]);
-    target.send(reply, rinfo.port, rinfo.address);
-  });
-  target.bind(0, '::1');
-  await once(target, 'listening');
-  cleanups.push(() => target.close());
-  const port = target.address().port;
-
+  const port = await udpTarget('::1', 65_527); // the most one IPv6 datagram carries
   const t = await startTestIngress();
   cleanups.push(() => t.stop());
-  const control = await socks5ConnectRaw(t.port, USER.login, USER.password, '0.0.0.0', 0, { cmd: CMD.UDP_IN_TCP });
-  cleanups.push(() => control.destroy());
-  const replies: string[] = [];
-  const scanner = new FrameScanner();
-  control.on('data', (chunk: Buffer) => {
-    for (const frame of scanner.feed(chunk)) {
-      const d = parseUdpDatagram(frame);
-      if (d.kind === 'ok') replies.push(d.value.data.toString());
-    }
-  });
-  control.resume();
-  const send = (text: string): boolean => control.write(encodeFrame(encodeUdpDatagram({ host: '::1', port }, Buffer.from(text))));
-  send('big');
-  send('after');
+  const { send, replies } = await udpInTcpCustomer(t.port, USER.login);
+  send({ host: '::1', port }, Buffer.from('big'));
+  send({ host: '::1', port }, Buffer.from('after'));
   await eventually('the echo sent after the oversized reply', () => replies.includes('echo:after'));
   assert.deepEqual(replies, ['echo:after']);
   assert.equal(t.ingress.runtime.udp.tooLarge.down, 1, 'the oversized reply is counted');
@@ -87,28 +87,13 @@ test('UDP in TCP: an IPv6 target\'s largest reply (65,527 bytes, 22 of header: p
 test('to a SOCKS5 exit: a customer\'s datagram that its relay cannot take in one datagram (a 253-byte name before 65,275 bytes) is dropped and counted, not billed, and the association carries on', async () => {
   const exit = await startTestExit('udp-big', '127.0.0.31');
   cleanups.push(() => exit.node.shutdown(100));
-  const echo = createSocket('udp4');
-  echo.on('message', (msg, rinfo) => echo.send(Buffer.concat([Buffer.from('echo:'), msg]), rinfo.port, rinfo.address));
-  echo.bind(0, '127.0.0.1');
-  await once(echo, 'listening');
-  cleanups.push(() => echo.close());
+  const port = await udpTarget('127.0.0.1');
   const t = await startTestIngress({ exits: [exitEntry(exit, 'us')] });
   cleanups.push(() => t.stop());
-  // UDP in TCP: a frame holds 65,535 bytes, so the customer can send what one IPv4 datagram (65,507) cannot.
-  const control = await socks5ConnectRaw(t.port, `${USER.login}-country-us`, USER.password, '0.0.0.0', 0, { cmd: CMD.UDP_IN_TCP });
-  cleanups.push(() => control.destroy());
-  const replies: string[] = [];
-  const scanner = new FrameScanner();
-  control.on('data', (chunk: Buffer) => {
-    for (const frame of scanner.feed(chunk)) {
-      const d = parseUdpDatagram(frame);
-      if (d.kind === 'ok') replies.push(d.value.data.toString());
-    }
-  });
-  control.resume();
+  const { send, replies } = await udpInTcpCustomer(t.port, `${USER.login}-country-us`);
   const name = `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}`; // 253: the longest name
-  control.write(encodeFrame(encodeUdpDatagram({ host: name, port: 9 }, Buffer.alloc(65_535 - 260, 0x61))));
-  control.write(encodeFrame(encodeUdpDatagram({ host: '127.0.0.1', port: echo.address().port }, Buffer.from('after'))));
+  send({ host: name, port: 9 }, Buffer.alloc(65_535 - 260, 0x61)); // one full frame
+  send({ host: '127.0.0.1', port }, Buffer.from('after'));
   await eventually('the echo of the datagram after the big one', () => replies.includes('echo:after'));
   assert.equal(t.ingress.runtime.udp.tooLarge.up, 1, 'the datagram the relay cannot take is counted');
   const udp = [...t.ingress.runtime.sessions].find((s) => s.command === 'udp');
