@@ -37,8 +37,32 @@ function acceptAsLink(socket: TLSSocket, udpDrainMs?: number): Promise<LinkSessi
   });
 }
 
-test("a reverse exit's UDP stream: datagrams leave from its egress, targets outside the ingress's networks are refused and counted", { timeout: 20_000 }, async () => {
+/**
+ * A stand-in ingress's tunnel port (TLS) and a reverse exit dialling it with `options`: the exit and the
+ * link it registered as; `close` stops both. `udpDrainMs`: the stand-in's own drain bound for UDP.
+ */
+async function reverseExitOnLink(id: string, egress: string, options: Parameters<typeof startReverseExit>[3], udpDrainMs?: number): Promise<{ exit: ReverseExitClient; session: LinkSession; close: () => Promise<void> }> {
   const cert = tunnelCert();
+  let link: Promise<LinkSession> | undefined;
+  const server = createTlsServer({ cert: cert.pem, key: readFileSync(cert.key) }, (s) => {
+    link = acceptAsLink(s, udpDrainMs);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const exit = startReverseExit((server.address() as { port: number }).port, id, egress, options);
+  const close = async (): Promise<void> => {
+    await exit.stop(0);
+    server.close();
+  };
+  try {
+    const session = await withTimeout(eventually('the exit connected', () => link), 5000, 'the link');
+    return { exit, session, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+test("a reverse exit's UDP stream: datagrams leave from its egress, targets outside the ingress's networks are refused and counted", { timeout: 20_000 }, async () => {
   const target = createSocket('udp4');
   const seen: RemoteInfo[] = [];
   target.on('message', (m, r) => {
@@ -47,16 +71,8 @@ test("a reverse exit's UDP stream: datagrams leave from its egress, targets outs
   });
   target.bind(0, '127.0.0.1');
   await once(target, 'listening');
-  let exit: ReverseExitClient | undefined;
-  let link!: Promise<LinkSession>;
-  const server = createTlsServer({ cert: cert.pem, key: readFileSync(cert.key) }, (s) => {
-    link = acceptAsLink(s);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { exit, session, close } = await reverseExitOnLink('e1', '127.0.0.48', { mode: 'link', links: 1 });
   try {
-    exit = startReverseExit((server.address() as { port: number }).port, 'e1', '127.0.0.48', { mode: 'link', links: 1 });
-    await eventually('the exit connected', () => link !== undefined);
-    const session = await withTimeout(link, 5000, 'the link');
     // The ingress's rule for this exit (its `targets:`): never 127.0.0.9; the exit's own policy allows all of loopback.
     const stream = await session.openDatagrams(linkOpenContext({ purpose: 'connect', denyNets: ['127.0.0.9/32'] }));
     stream.on('error', () => undefined);
@@ -64,7 +80,7 @@ test("a reverse exit's UDP stream: datagrams leave from its egress, targets outs
     stream.on('datagram', (from: TargetAddress, d: Buffer) => replies.push(`${from.host}:${from.port} ${d.toString()}`));
     const port = target.address().port;
     stream.sendDatagram({ host: '127.0.0.9', port }, Buffer.from('denied'));
-    await eventually('the denied datagram refused', () => exit!.counters.datagramsRefused === 1);
+    await eventually('the denied datagram refused', () => exit.counters.datagramsRefused === 1);
     stream.sendDatagram({ host: '127.0.0.1', port }, Buffer.from('hi'));
     await eventually('the echo', () => replies.length === 1);
     assert.deepEqual(replies, [`127.0.0.1:${port} echo:hi`]);
@@ -73,25 +89,15 @@ test("a reverse exit's UDP stream: datagrams leave from its egress, targets outs
     // A bad network in the OPEN is refused with the reason, as a TCP stream's is.
     await assert.rejects(session.openDatagrams({ 'deny-nets': 'not a net' }), /BAD_REQUEST.*bad network/);
   } finally {
-    await exit?.stop(0);
-    server.close();
+    await close();
     target.close();
   }
 });
 
 test("a reverse exit ends a drained link's UDP streams at its own drain bound (--drain-ms), not a fixed 10 s", { timeout: 20_000 }, async () => {
-  const cert = tunnelCert();
-  let exit: ReverseExitClient | undefined;
-  let link!: Promise<LinkSession>;
   // The stand-in ingress's own bound is long: only the exit's can end the stream in time.
-  const server = createTlsServer({ cert: cert.pem, key: readFileSync(cert.key) }, (s) => {
-    link = acceptAsLink(s, 60_000);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { session, close } = await reverseExitOnLink('e2', '127.0.0.49', { mode: 'link', links: 1, drainTimeoutMs: 300 }, 60_000);
   try {
-    exit = startReverseExit((server.address() as { port: number }).port, 'e2', '127.0.0.49', { mode: 'link', links: 1, drainTimeoutMs: 300 });
-    await eventually('the exit connected', () => link !== undefined);
-    const session = await withTimeout(link, 5000, 'the link');
     const stream = await session.openDatagrams(linkOpenContext({ purpose: 'connect' }));
     stream.on('error', () => undefined);
     const ended = new Promise<void>((r) => stream.once('close', () => r()));
@@ -100,24 +106,14 @@ test("a reverse exit ends a drained link's UDP streams at its own drain bound (-
     await withTimeout(ended, 5000, "the exit ended the drained link's UDP stream");
     assert.ok(Date.now() - drainedAt >= 250, `ended ${Date.now() - drainedAt} ms after the GOAWAY, not before the exit's bound`);
   } finally {
-    await exit?.stop(0);
-    server.close();
+    await close();
   }
 });
 
 test("a reverse exit's stop() without a bound drains for its own drainTimeoutMs (the CLI's --drain-ms), not a fixed 10 s", { timeout: 20_000 }, async () => {
-  const cert = tunnelCert();
   const echo = await startEchoServer();
-  let exit: ReverseExitClient | undefined;
-  let link!: Promise<LinkSession>;
-  const server = createTlsServer({ cert: cert.pem, key: readFileSync(cert.key) }, (s) => {
-    link = acceptAsLink(s);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { exit, session, close } = await reverseExitOnLink('e3', '127.0.0.50', { mode: 'link', links: 1, drainTimeoutMs: 300 });
   try {
-    exit = startReverseExit((server.address() as { port: number }).port, 'e3', '127.0.0.50', { mode: 'link', links: 1, drainTimeoutMs: 300 });
-    await eventually('the exit connected', () => link !== undefined);
-    const session = await withTimeout(link, 5000, 'the link');
     // A live TCP tunnel: it holds the drained link open until the drain bound cuts it.
     const stream = await session.open('127.0.0.1', echo.port, linkOpenContext({ purpose: 'connect' }));
     stream.on('error', () => undefined);
@@ -127,8 +123,7 @@ test("a reverse exit's stop() without a bound drains for its own drainTimeoutMs 
     await withTimeout(exit.stop(), 5000, "stop() within the exit's drainTimeoutMs");
     assert.ok(Date.now() - t0 >= 250, `stopped ${Date.now() - t0} ms after: the live tunnel had its drain time`);
   } finally {
-    await exit?.stop(0);
-    server.close();
+    await close();
     await echo.close();
   }
 });
