@@ -254,6 +254,27 @@ test('hopgate control: a retention under a day or past any date is one line and 
   }
 });
 
+test("hopgate control's millisecond flags: a number a timer takes as it is (intervals at least 100 ms), else one line and exit 2", async () => {
+  // --nats-requests without --nats-url is refused after these: an accepted value ends there, and no control plane starts.
+  const taken = 'hopgate: --nats-requests needs --nats-url\n';
+  for (const [flag, min] of [['--stats-interval-ms', 100], ['--legitimacy-interval-ms', 100], ['--db-wait-ms', 1]] as const) {
+    // 0.4 was rounded to 0, the default silently; 2147483648 fires a timer every 1 ms; 'abc' and 0 reached setInterval as they were.
+    for (const bad of ['abc', '0', '-5', '0.4', String(min - 1), '2147483648', '0x10', '1e3', ' 7 ']) {
+      const r = await inProcess(['control', `${flag}=${bad}`, '--nats-requests']);
+      assert.deepEqual([r.code, r.stderr], [2, `hopgate: ${flag} must be ${min}-2147483647 (milliseconds)\n`], `${flag} '${bad}'`);
+    }
+    for (const good of [String(min), '2147483647']) {
+      const r = await inProcess(['control', `${flag}=${good}`, '--nats-requests']);
+      assert.deepEqual([r.code, r.stderr], [2, taken], `${flag} ${good}`);
+    }
+  }
+  // A half-life or warm-up that rounds to 0 ms was the default, silently.
+  for (const [flag, v] of [['--legitimacy-half-life-h', '1e-9'], ['--legitimacy-warmup-min', '0.000001']] as const) {
+    const r = await inProcess(['control', `${flag}=${v}`, '--nats-requests']);
+    assert.deepEqual([r.code, r.stderr], [2, `hopgate: ${flag} must be a positive number\n`], `${flag} ${v}`);
+  }
+});
+
 test('hopgate exit --link-keys-every-ms: 100-3600000, decimal digits only, forward and reverse alike', async () => {
   // Without a relay secret (forward) an accepted value ends at that check: no exit starts.
   const forward = ['exit', '--listen', '127.0.0.1:0'];
