@@ -25,14 +25,20 @@ export function portRange(flag: string, text: string | undefined): [number, numb
 }
 
 /**
- * A flag of milliseconds that arms a timer: an integer from `min` up to the timers' cap (a longer
- * timer fires at once), less `headroomMs` when the code adds that much before arming it.
+ * A flag of milliseconds that arms a timer: decimal digits (Number() would also take 0x10, 1e3, +5, ' 7 ')
+ * for an integer from `min` up to `max`, by default the timers' cap (a longer timer fires at once) less
+ * `headroomMs` when the code adds that much before arming it.
  */
-export function millisFlag(flag: string, text: string, min: number, headroomMs = 0): number {
-  const n = Number(text);
-  const max = MAX_TIMER_MS - headroomMs;
-  if (text.trim() === '' || !Number.isInteger(n) || n < min || n > max) fail(`${flag} must be ${min}-${max} (milliseconds)`);
+export function millisFlag(flag: string, text: string, min: number, o: { headroomMs?: number; max?: number } = {}): number {
+  const max = o.max ?? MAX_TIMER_MS - (o.headroomMs ?? 0);
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(n >= min && n <= max)) fail(`${flag} must be ${min}-${max} (milliseconds)`);
   return n;
+}
+
+/** `--link-keys-every-ms`, a forward exit's as a reverse exit's: how often the key dir (or the control plane's pins) is read. */
+export function linkKeysEveryMs(text: string): number {
+  return millisFlag('--link-keys-every-ms', text, 100, { max: 3_600_000 });
 }
 
 /** The user's mistake on the command line: main.ts prints `hopgate: MESSAGE` as one line and exits 2. */

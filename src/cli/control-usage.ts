@@ -9,12 +9,13 @@ export const CONTROL_USAGE = `usage: hopgate control [--db sqlite:PATH | postgre
   --state-dir  where the SQLite file and the operator token live (default .hopgate)
   --json       print one JSON line {url, db, tokenFile, revision, migrations} once listening
   --db-wait-ms N  how long a request waits for a locked SQLite file or an unreachable PostgreSQL
-               before answering 503 database_unavailable with Retry-After (default 2000)
-  --stats-interval-ms  how often subscribed ingresses are pulled for statistics and quotas checked (default 5000)
+               before answering 503 database_unavailable with Retry-After (default 2000; 1-2147483647)
+  --stats-interval-ms N  how often subscribed ingresses are pulled for statistics and quotas checked
+               (default 5000; 100-2147483647)
   --health-history-days N       keep exit health history (up/down transitions, probes per minute) N days (default 30)
   --stats-retention-days N  keep login records and per-domain usage this many days (default 30)
   --legitimacy-group NAME       anycast group of this control plane's ingresses (default 'default'; docs/LEGITIMACY.md)
-  --legitimacy-interval-ms N    analysis round and expected report interval (default 10000)
+  --legitimacy-interval-ms N    analysis round and the ingresses' report interval (default 10000; 100-2147483647)
   --legitimacy-half-life-h H    half-life of the learned history (default 6)
   --legitimacy-warmup-min M     learning before the first rules (default 360)
   --no-legitimacy               run no legitimacy analysis (reports are acknowledged and dropped)

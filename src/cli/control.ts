@@ -6,7 +6,7 @@
 import { createLogger } from '../shared/log.js';
 import { DEFAULT_CONTROL_HOST, DEFAULT_CONTROL_PORT, startControlPlane } from '../control/control-plane.js';
 import { CONTROL_USAGE } from './control-usage.js';
-import { fail, parse } from './args.js';
+import { fail, millisFlag, parse } from './args.js';
 import { onShutdownSignal } from './signals.js';
 
 
@@ -50,7 +50,16 @@ export async function controlCommand(argv: string[]): Promise<void> {
     if (!(n > 0)) fail(`--${flag} must be a positive number`);
     return Math.round(n * scale);
   };
-  const dbWaitMs = num('db-wait-ms', values['db-wait-ms'], 1);
+  // Each arms a timer (and the intervals a round of work): whole milliseconds up to the timers' cap, checked before anything starts.
+  const ms = (flag: 'stats-interval-ms' | 'legitimacy-interval-ms' | 'db-wait-ms', min: number): number | undefined => {
+    const v = values[flag];
+    return v === undefined ? undefined : millisFlag(`--${flag}`, v, min);
+  };
+  const statsIntervalMs = ms('stats-interval-ms', 100);
+  // Also every ingress's report interval (sent in `hello`), which an ingress takes from 100 ms.
+  const intervalMs = ms('legitimacy-interval-ms', 100);
+  // 0 would be no connect timeout at all for pg (connectionTimeoutMillis).
+  const dbWaitMs = ms('db-wait-ms', 1);
   // Whole days, rounded: under half a day would be 0 (the default, 30, silently) and past ~24 million a cutoff before any date.
   const days = (flag: string, v: string | undefined): number | undefined => {
     const n = num(flag, v, 1);
@@ -59,13 +68,18 @@ export async function controlCommand(argv: string[]): Promise<void> {
   };
   const healthHistoryDays = days('health-history-days', values['health-history-days']);
   const statsRetentionDays = days('stats-retention-days', values['stats-retention-days']);
-  const intervalMs = num('legitimacy-interval-ms', values['legitimacy-interval-ms'], 1);
-  const halfLifeMs = num('legitimacy-half-life-h', values['legitimacy-half-life-h'], 3_600_000);
-  const warmupMs = num('legitimacy-warmup-min', values['legitimacy-warmup-min'], 60_000);
+  // Under half a millisecond rounds to 0: falsy, the default silently.
+  const wholeMs = (flag: string, v: string | undefined, scale: number): number | undefined => {
+    const n = num(flag, v, scale);
+    if (n === 0) fail(`--${flag} must be a positive number`);
+    return n;
+  };
+  const halfLifeMs = wholeMs('legitimacy-half-life-h', values['legitimacy-half-life-h'], 3_600_000);
+  const warmupMs = wholeMs('legitimacy-warmup-min', values['legitimacy-warmup-min'], 60_000);
   const legitimacy = {
     enabled: !values['no-legitimacy'],
     ...(values['legitimacy-group'] ? { group: values['legitimacy-group'] } : {}),
-    analysis: { ...(intervalMs ? { intervalMs } : {}), ...(halfLifeMs ? { halfLifeMs } : {}), ...(warmupMs ? { warmupMs } : {}) },
+    analysis: { ...(intervalMs !== undefined ? { intervalMs } : {}), ...(halfLifeMs ? { halfLifeMs } : {}), ...(warmupMs ? { warmupMs } : {}) },
   };
   let selfServiceSourcePrefix: { ipv4: number; ipv6: number } | undefined;
   if (values['self-service-prefix'] !== undefined) {
@@ -81,9 +95,9 @@ export async function controlCommand(argv: string[]): Promise<void> {
     port: Number(m[2]),
     adminToken: process.env.HOPGATE_ADMIN_TOKEN,
     logger,
-    ...(values['stats-interval-ms'] ? { statsIntervalMs: Number(values['stats-interval-ms']) } : {}),
+    ...(statsIntervalMs !== undefined ? { statsIntervalMs } : {}),
     legitimacy,
-    ...(dbWaitMs ? { dbWaitMs } : {}),
+    ...(dbWaitMs !== undefined ? { dbWaitMs } : {}),
     ...(healthHistoryDays ? { healthHistoryDays } : {}),
     ...(statsRetentionDays ? { statsRetentionDays } : {}),
     ...(selfServiceSourcePrefix ? { selfServiceSourcePrefix } : {}),

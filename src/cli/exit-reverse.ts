@@ -9,7 +9,7 @@ import { isIPv6 } from 'node:net';
 import { DEFAULT_KEY_CHECK_MS, DEFAULT_LINKS, DEFAULT_POOL, ReverseExitClient } from '../exit/reverse-client.js';
 import { TargetPolicy } from '../shared/net/target-policy.js';
 import { createLogger } from '../shared/log.js';
-import { fail, millisFlag, parse, portRange } from './args.js';
+import { fail, linkKeysEveryMs, millisFlag, parse, portRange } from './args.js';
 import { onShutdownSignal } from './signals.js';
 import { startAdminServer } from '../shared/admin-server.js';
 import { boundPort } from '../shared/listen.js';
@@ -59,8 +59,7 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
     fail(`--allow-target/--deny-target: ${(err as Error).message}`);
   }
   const log = createLogger(values['log-level'], { role: 'exit', mode: 'reverse', exit: values.id });
-  const keyCheckMs = Number(values['link-keys-every-ms']);
-  if (!Number.isInteger(keyCheckMs) || keyCheckMs < 100 || keyCheckMs > 3_600_000) fail('--link-keys-every-ms must be 100-3600000 (how often the key dir is looked at for a promoted key)');
+  const keyCheckMs = linkKeysEveryMs(values['link-keys-every-ms']);
   // Its link identity (made on first start): presented as a client certificate, for ingresses that pin it.
   // Followed: after `hopgate link-key promote --dir` new links present the new key, without a restart.
   const source = values['state-dir']

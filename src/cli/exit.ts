@@ -21,7 +21,7 @@ import { Ingress } from '../ingress/ingress.js';
 import { IngressConfigSchema, type IngressConfig } from '../shared/schema/ingress-config.js';
 import { createLogger } from '../shared/log.js';
 import { sourceRangeProblem } from '../shared/source-range.js';
-import { fail, millisFlag, parse, portRange } from './args.js';
+import { fail, linkKeysEveryMs, millisFlag, parse, portRange } from './args.js';
 import { LIMITS } from '../shared/limits.js';
 import { onShutdownSignal } from './signals.js';
 import { HOPGATE_EXIT_LOGIN } from '../shared/exits/hopgate-login.js';
@@ -116,8 +116,8 @@ export async function exitCommand(argv: string[]): Promise<void> {
   const m = /^(.+):(\d+)$/.exec(values.listen);
   if (!m) fail('--listen must be HOST:PORT');
   // Checked before anything starts: each arms a timer (the ingress adds its grace for an exit's answer to the connect timeout).
-  const connectTimeoutMs = values['connect-timeout-ms'] !== undefined ? millisFlag('--connect-timeout-ms', values['connect-timeout-ms'], 1, LIMITS.exitAnswerGraceMs) : undefined;
-  const keysEveryMs = millisFlag('--link-keys-every-ms', values['link-keys-every-ms'], 1);
+  const connectTimeoutMs = values['connect-timeout-ms'] !== undefined ? millisFlag('--connect-timeout-ms', values['connect-timeout-ms'], 1, { headroomMs: LIMITS.exitAnswerGraceMs }) : undefined;
+  const keysEveryMs = linkKeysEveryMs(values['link-keys-every-ms']);
   const drainTimeoutMs = millisFlag('--drain-ms', values['drain-ms'], 0);
   const secret = values['secret-file'] ? readFileSync(values['secret-file'], 'utf8').trim() : process.env.HOPGATE_EXIT_SECRET;
   if (!secret) fail('the relay secret comes from --secret-file FILE or HOPGATE_EXIT_SECRET');

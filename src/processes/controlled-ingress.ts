@@ -30,7 +30,7 @@ import { moveAside, StateDir } from '../shared/state-file.js';
 import { ControlConfigState, readSavedSnapshot, SNAPSHOT_FILE, type LocalOverrides } from '../ingress/control-link/config-state.js';
 import { ControlStreamClient } from '../ingress/control-link/stream-client.js';
 import { LEDGER_FILE, StatsLedger } from '../ingress/control-link/stats.js';
-import { LegitimacyLink } from '../ingress/control-link/legitimacy-link.js';
+import { DEFAULT_REPORT_INTERVAL_MS, isReportInterval, LegitimacyLink } from '../ingress/control-link/legitimacy-link.js';
 import type { Applier, NodeContext } from './controlled-applier.js';
 import { startSingle } from './controlled-single.js';
 import { startCluster } from './controlled-cluster.js';
@@ -128,7 +128,7 @@ class ControlledIngressNode implements ControlledIngress {
   private pullToken: string | undefined;
   private nodeId: string | undefined;
   private legit: LegitimacyLink | undefined;
-  private reportIntervalMs = 10_000;
+  private reportIntervalMs = DEFAULT_REPORT_INTERVAL_MS;
   private legitimacyRemote = true;
   private readonly metrics: { connected?: Gauge; applySeconds?: Gauge } = {};
   private readonly timers: NodeJS.Timeout[] = [];
@@ -296,8 +296,9 @@ class ControlledIngressNode implements ControlledIngress {
     this.legitimacyRemote = m.legitimacy !== undefined;
     if (this.legit) this.legit.remote = this.legitimacyRemote;
     if (m.legitimacy) {
-      this.reportIntervalMs = m.legitimacy.reportIntervalMs;
-      this.legit?.setReportInterval(this.reportIntervalMs);
+      // Out of range it is not taken, for a link made later either (the running link logs it).
+      if (isReportInterval(m.legitimacy.reportIntervalMs)) this.reportIntervalMs = m.legitimacy.reportIntervalMs;
+      this.legit?.setReportInterval(m.legitimacy.reportIntervalMs);
     }
     this.log.info({ node: m.node, revision: m.revision, replica: m.replica }, 'config stream connected');
   }

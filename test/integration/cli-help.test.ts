@@ -17,6 +17,7 @@ import { createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { COMMANDS, USAGE } from '../../src/cli/commands.js';
 import { dispatch } from '../../src/cli/dispatch.js';
+import { hopgateInProcess } from '../helpers/cli-in-process.js';
 import { tempDir } from '../helpers/control-fixtures.js';
 import { listen0 } from '../helpers/ports.js';
 
@@ -251,4 +252,48 @@ test('hopgate control: a retention under a day or past any date is one line and 
     assert.equal(r.code, 2, r.stderr);
     assert.equal(r.stderr, `hopgate: ${flag} must be a number of days from 1 to 36500\n`, `${flag} ${v}`);
   }
+});
+
+test("hopgate control's millisecond flags: a number a timer takes as it is (intervals at least 100 ms), else one line and exit 2", async () => {
+  // --nats-requests without --nats-url is refused after these: an accepted value ends there, and no control plane starts.
+  const taken = 'hopgate: --nats-requests needs --nats-url\n';
+  for (const [flag, min] of [['--stats-interval-ms', 100], ['--legitimacy-interval-ms', 100], ['--db-wait-ms', 1]] as const) {
+    // 0.4 was rounded to 0, the default silently; 2147483648 fires a timer every 1 ms; 'abc' and 0 reached setInterval as they were.
+    for (const bad of ['abc', '0', '-5', '0.4', String(min - 1), '2147483648', '0x10', '1e3', ' 7 ']) {
+      const r = await inProcess(['control', `${flag}=${bad}`, '--nats-requests']);
+      assert.deepEqual([r.code, r.stderr], [2, `hopgate: ${flag} must be ${min}-2147483647 (milliseconds)\n`], `${flag} '${bad}'`);
+    }
+    for (const good of [String(min), '2147483647']) {
+      const r = await inProcess(['control', `${flag}=${good}`, '--nats-requests']);
+      assert.deepEqual([r.code, r.stderr], [2, taken], `${flag} ${good}`);
+    }
+  }
+  // A half-life or warm-up that rounds to 0 ms was the default, silently.
+  for (const [flag, v] of [['--legitimacy-half-life-h', '1e-9'], ['--legitimacy-warmup-min', '0.000001']] as const) {
+    const r = await inProcess(['control', `${flag}=${v}`, '--nats-requests']);
+    assert.deepEqual([r.code, r.stderr], [2, `hopgate: ${flag} must be a positive number\n`], `${flag} ${v}`);
+  }
+});
+
+test('hopgate exit --link-keys-every-ms: 100-3600000, decimal digits only, forward and reverse alike', async () => {
+  // Without a relay secret (forward) an accepted value ends at that check: no exit starts.
+  const forward = ['exit', '--listen', '127.0.0.1:0'];
+  const noSecret = 'hopgate: the relay secret comes from --secret-file FILE or HOPGATE_EXIT_SECRET\n';
+  for (const bad of ['1', '99', '3600001', '0x64', '1e3', '+500', '-0']) {
+    const r = await hopgateInProcess([...forward, `--link-keys-every-ms=${bad}`], { HOPGATE_EXIT_SECRET: '' });
+    assert.deepEqual([r.code, r.stderr], [2, 'hopgate: --link-keys-every-ms must be 100-3600000 (milliseconds)\n'], `forward '${bad}'`);
+  }
+  for (const good of ['100', '3600000']) {
+    const r = await hopgateInProcess([...forward, `--link-keys-every-ms=${good}`], { HOPGATE_EXIT_SECRET: '' });
+    assert.deepEqual([r.code, r.stderr], [2, noSecret], `forward ${good}`);
+  }
+  // A reverse exit past its checks dials the ingress: only refusals here (the values it takes are the shared millisFlag's, unit-tested).
+  const reverse = ['exit', '--connect-to', '127.0.0.1:1', '--id', 'r1'];
+  for (const bad of ['5', '3600001']) {
+    const r = await hopgateInProcess([...reverse, `--link-keys-every-ms=${bad}`], { HOPGATE_EXIT_TOKEN: 't' });
+    assert.deepEqual([r.code, r.stderr], [2, 'hopgate: --link-keys-every-ms must be 100-3600000 (milliseconds)\n'], `reverse '${bad}'`);
+  }
+  // '0x10' was 16 ms to Number(); refused now before the (refused) key interval is reached.
+  const hex = await hopgateInProcess([...reverse, '--drain-ms=0x10', '--link-keys-every-ms=5'], { HOPGATE_EXIT_TOKEN: 't' });
+  assert.deepEqual([hex.code, hex.stderr], [2, 'hopgate: --drain-ms must be 0-2147483647 (milliseconds)\n']);
 });

@@ -189,7 +189,7 @@ for (const dc of cases) {
       const port = Number(new URL(cp.url).port);
       await cp.close();
       const spawnControl = async (): Promise<Proc> => {
-        const argv = [process.execPath, 'dist/src/cli/main.js', 'control', '--db', tdb.spec, '--listen', `127.0.0.1:${port}`, '--state-dir', cpState.path, '--json', '--log-level', 'silent', '--stats-interval-ms', '50'];
+        const argv = [process.execPath, 'dist/src/cli/main.js', 'control', '--db', tdb.spec, '--listen', `127.0.0.1:${port}`, '--state-dir', cpState.path, '--json', '--log-level', 'silent', '--stats-interval-ms', '100'];
         const child = await startProc('hopgate control', argv, { env: { HOPGATE_ADMIN_TOKEN: 'test-operator-token-0123456789' }, ready: /^\{/ });
         assert.equal(readyJson<{ url: string }>(child).url, `http://127.0.0.1:${port}`);
         return child;
@@ -199,17 +199,17 @@ for (const dc of cases) {
         const r = await fetch(`http://127.0.0.1:${port}/v1/ingress-nodes/edge-1`, { headers: { authorization: 'Bearer test-operator-token-0123456789' } });
         return Date.parse(((await r.json()) as { statsPulledAt: string | null }).statsPulledAt ?? '') || 0;
       };
-      // 3 kill points, 40, 77 and 114 ms in: 40, 27 and 14 ms into a 50 ms pull cycle.
+      // 3 kill points, 80, 153 and 226 ms in: 80, 53 and 26 ms into a 100 ms pull cycle (the shortest `hopgate control` takes).
       for (let round = 0; round < 3; round++) {
         const spawnedAt = Date.now();
         const child = await spawnControl();
-        // Its first pull done, the ingress is subscribed and pulled every 50 ms. Without this wait every kill
+        // Its first pull done, the ingress is subscribed and pulled every 100 ms. Without this wait every kill
         // came before the ingress was back (its last pull was the previous control plane's in all 8 rounds).
         await eventually('a pull by the spawned control plane', async () => (await pulledAt()) >= spawnedAt, { timeoutMs: 10_000 });
         await traffic(2, 1);
         nextMinute();
-        // Kill it at some point while it pulls every 50 ms (mid-write or between writes): a jitter, not a wait for a condition.
-        await sleep(40 + round * 37);
+        // Kill it at some point while it pulls every 100 ms (mid-write or between writes): a jitter, not a wait for a condition.
+        await sleep(80 + round * 73);
         await killHard(child);
       }
       cp = await startTestControl(tdb.spec, cpState.path, { port });

@@ -58,5 +58,5 @@ test("hopgate exit's millisecond flags past 2^31-1 (a timer that would fire at o
   const connect = await refused([...exitArgs('0'), '--connect-timeout-ms', '2147481648']);
   assert.deepEqual([connect.code, connect.stderr], [2, 'hopgate: --connect-timeout-ms must be 1-2147481647 (milliseconds)\n']);
   const keys = await refused([...exitArgs('0'), '--link-listen', '127.0.0.25:0', '--link-allow', 'ab'.repeat(32), '--link-keys-every-ms', '2147483648']);
-  assert.deepEqual([keys.code, keys.stderr], [2, 'hopgate: --link-keys-every-ms must be 1-2147483647 (milliseconds)\n']);
+  assert.deepEqual([keys.code, keys.stderr], [2, 'hopgate: --link-keys-every-ms must be 100-3600000 (milliseconds)\n']);
 });

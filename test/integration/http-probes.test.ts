@@ -96,6 +96,30 @@ test('CONNECT to a refused port gets 502, to an unresolvable name 502 naming the
   assert.match(r2.toString(), /DNS_FAILED.*nope\.invalid/s);
 });
 
+test('a host name past 253 characters or with a label past 63 gets 400 naming the reason (CONNECT and absolute URL, direct or via a SOCKS5 exit)', async (t) => {
+  // Routed to a SOCKS5 exit, a name past 255 bytes threw encodeAddress's RangeError: 500 INTERNAL (direct: 502 DNS_FAILED).
+  // The exit only takes the connection: the request was encoded (and threw) before anything was read from it.
+  const silentExit = createServer((s) => s.on('error', () => undefined));
+  const exitPort = await listen0(silentExit);
+  const viaExit = await startTestIngress({ exits: [{ id: 'sx', kind: 'socks5', host: '127.0.0.1', port: exitPort, country: 'us' }] });
+  t.after(async () => {
+    await viaExit.stop();
+    silentExit.close();
+  });
+  const long = Array.from({ length: 5 }, () => 'a'.repeat(60)).join('.') + '.example';
+  const label = `${'b'.repeat(64)}.example`;
+  for (const port of [viaExit.port, ing.port]) {
+    for (const host of [long, label]) {
+      for (const req of [`CONNECT ${host}:443 HTTP/1.1\r\n${auth}\r\n`, `GET http://${host}/ HTTP/1.1\r\nHost: ${host}\r\n${auth}\r\n`]) {
+        const what = `${port === ing.port ? 'direct' : 'via exit'} ${req.slice(0, 8)} ${host.length} chars`;
+        const r = await rawExchange(port, req);
+        assert.equal(statusOf(r), 400, what);
+        assert.match(r.toString(), /BAD_REQUEST: invalid host name/, what);
+      }
+    }
+  }
+});
+
 test('a bad username tag is refused with 407 and the reason', async () => {
   const bad = `Proxy-Authorization: Basic ${Buffer.from(`user-${USER.login}-colour-blue:${USER.password}`).toString('base64')}\r\n`;
   const r = await rawExchange(ing.port, `CONNECT 127.0.0.1:${originPort} HTTP/1.1\r\n${bad}\r\n`);

@@ -21,8 +21,20 @@ import { LegitimacyEnforcer } from '../../legitimacy/enforcer.js';
 import type { RuleMessage, RulesAck, RuleSet } from '../../legitimacy/messages.js';
 import type { LegitimacyPostAnswer, LegitimacyPostBody, LegitimacyStatus } from '../../shared/control-protocol.js';
 import type { LegitimacyConfig } from '../../shared/schema/ingress-config.js';
+import { MAX_TIMER_MS } from '../../shared/schema/timer-ms.js';
 import type { Logger } from '../../shared/log.js';
 import type { LegitimacyGate } from '../guard/legitimacy-gate.js';
+
+/** The report interval until the control plane's `hello` says otherwise. */
+export const DEFAULT_REPORT_INTERVAL_MS = 10_000;
+
+/**
+ * A report interval an ingress takes from the control plane (`hello`): from 100 ms (not a flood of posts)
+ * to the timers' cap (a longer setInterval fires every 1 ms). The number is not trusted blindly.
+ */
+export function isReportInterval(ms: number): boolean {
+  return ms >= 100 && ms <= MAX_TIMER_MS;
+}
 
 /** Estimated JSON size of the reports in one post (the control plane accepts 1 MiB bodies). */
 const MAX_POST_BYTES = 600_000;
@@ -74,7 +86,7 @@ export class LegitimacyLink {
   constructor(private readonly o: LegitimacyLinkOptions) {
     const now = o.now ?? Date.now;
     this.collector = new EvidenceCollector({ ingressId: o.ingressId, capacity: o.config.capacity, now });
-    this.intervalMs = o.reportIntervalMs;
+    this.intervalMs = isReportInterval(o.reportIntervalMs) ? o.reportIntervalMs : DEFAULT_REPORT_INTERVAL_MS;
     if (!o.gate) this.shadow = new LegitimacyEnforcer({ ingressId: o.ingressId, now });
     if (o.gate) o.gate.onAttackChange = (attack) => void (this.collector.paused = attack);
   }
@@ -91,7 +103,11 @@ export class LegitimacyLink {
 
   /** The control plane's interval (a new `hello`). */
   setReportInterval(ms: number): void {
-    if (ms === this.intervalMs || !(ms >= 100)) return;
+    if (ms === this.intervalMs) return;
+    if (!isReportInterval(ms)) {
+      this.o.log?.warn({ reportIntervalMs: ms, kept: this.intervalMs }, 'legitimacy report interval from the control plane out of range (100 ms to 2^31-1); the current one stays');
+      return;
+    }
     this.intervalMs = ms;
     if (this.timer) this.schedule();
   }

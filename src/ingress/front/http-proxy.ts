@@ -5,7 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import { isProxyError, ProxyError, REPLIES, type ErrorCode } from '../../shared/errors.js';
-import { formatTarget, targetKind, type TargetAddress } from '../../protocol/address.js';
+import { formatTarget, isValidDomain, targetKind, type TargetAddress } from '../../protocol/address.js';
 import { parseRequestHead, type Header, type RequestHead } from '../../protocol/http/request-head.js';
 import { requestFraming, responseFraming, hasToken, type BodyFraming } from '../../protocol/http/message-framing.js';
 import { parseResponseHead, type ResponseHead } from '../../protocol/http/response-head.js';
@@ -255,6 +255,7 @@ export function parseAuthority(text: string): TargetAddress {
   const host = (m[1] ?? m[2])!;
   const kind = targetKind(host);
   if (m[1] !== undefined && kind !== 'ipv6') throw new ProxyError('BAD_REQUEST', 'bad IPv6 literal');
+  checkDomain(host, kind);
   return { host, port, kind };
 }
 
@@ -272,7 +273,17 @@ function parseAbsoluteUrl(target: string): { target: TargetAddress; hostHeader: 
   if (url.username || url.password) throw new ProxyError('BAD_REQUEST', 'credentials in the URL are not forwarded');
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const port = url.port ? Number(url.port) : 80;
-  return { target: { host, port, kind: targetKind(host) }, hostHeader: url.host, path: `${url.pathname}${url.search}` };
+  const kind = targetKind(host);
+  checkDomain(host, kind);
+  return { target: { host, port, kind }, hostHeader: url.host, path: `${url.pathname}${url.search}` };
+}
+
+/**
+ * A name as the SOCKS codecs take it (at most 253 characters, labels of 1-63): a longer one, routed to
+ * a SOCKS5 exit, would not fit its one-byte length (a RangeError, 500), and no resolver takes it.
+ */
+function checkDomain(host: string, kind: TargetAddress['kind']): void {
+  if (kind === 'domain' && !isValidDomain(host)) throw new ProxyError('BAD_REQUEST', 'invalid host name');
 }
 
 
