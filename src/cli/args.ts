@@ -1,6 +1,6 @@
 /** Tiny argument helpers over node:util parseArgs. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { MAX_TIMER_MS } from '../shared/schema/timer-ms.js';
+import { fitsTimer, MAX_TIMER_MS } from '../shared/schema/timer-ms.js';
 
 export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
   try {
@@ -32,7 +32,7 @@ export function portRange(flag: string, text: string | undefined): [number, numb
 export function millisFlag(flag: string, text: string, min: number, o: { headroomMs?: number; max?: number } = {}): number {
   const max = o.max ?? MAX_TIMER_MS - (o.headroomMs ?? 0);
   const n = /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!(n >= min && n <= max)) fail(`${flag} must be ${min}-${max} (milliseconds)`);
+  if (!fitsTimer(n, min, max)) fail(`${flag} must be ${min}-${max} (milliseconds)`);
   return n;
 }
 

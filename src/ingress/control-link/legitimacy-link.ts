@@ -21,7 +21,7 @@ import { LegitimacyEnforcer } from '../../legitimacy/enforcer.js';
 import type { RuleMessage, RulesAck, RuleSet } from '../../legitimacy/messages.js';
 import type { LegitimacyPostAnswer, LegitimacyPostBody, LegitimacyStatus } from '../../shared/control-protocol.js';
 import type { LegitimacyConfig } from '../../shared/schema/ingress-config.js';
-import { MAX_TIMER_MS } from '../../shared/schema/timer-ms.js';
+import { fitsTimer } from '../../shared/schema/timer-ms.js';
 import type { Logger } from '../../shared/log.js';
 import type { LegitimacyGate } from '../guard/legitimacy-gate.js';
 
@@ -33,7 +33,7 @@ export const DEFAULT_REPORT_INTERVAL_MS = 10_000;
  * to the timers' cap (a longer setInterval fires every 1 ms). The number is not trusted blindly.
  */
 export function isReportInterval(ms: number): boolean {
-  return ms >= 100 && ms <= MAX_TIMER_MS;
+  return fitsTimer(ms, 100);
 }
 
 /** Estimated JSON size of the reports in one post (the control plane accepts 1 MiB bodies). */

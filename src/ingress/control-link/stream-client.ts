@@ -7,7 +7,7 @@
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage, type ClientRequest } from 'node:http';
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
 import { backoffDelay } from '../../shared/backoff.js';
-import { MAX_TIMER_MS } from '../../shared/schema/timer-ms.js';
+import { fitsTimer, MAX_TIMER_MS } from '../../shared/schema/timer-ms.js';
 import type { AckBody, DeltaMessage, HelloMessage, LegitimacyPostAnswer, LegitimacyPostBody, LegitimacyStreamMessage, SnapshotMessage, StreamMessage } from '../../shared/control-protocol.js';
 
 /** The least heartbeat taken from a hello: a shorter one would drop a stream at the first pause of a busy control plane. */
@@ -130,7 +130,7 @@ export class ControlStreamClient {
         this.hello = msg;
         // Three heartbeats must fit a timer (Node fires a longer or non-numeric delay at once: a live stream
         // torn down and redialled over and over); a number that does not keeps this side's own.
-        if (Number.isInteger(msg.heartbeatMs) && msg.heartbeatMs >= MIN_HEARTBEAT_MS && 3 * msg.heartbeatMs <= MAX_TIMER_MS) this.heartbeatMs = msg.heartbeatMs;
+        if (fitsTimer(msg.heartbeatMs, MIN_HEARTBEAT_MS, Math.floor(MAX_TIMER_MS / 3))) this.heartbeatMs = msg.heartbeatMs;
         this.o.onHello?.(msg);
         return;
       case 'ping':

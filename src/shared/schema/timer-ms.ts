@@ -9,6 +9,14 @@ import { z } from 'zod';
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
+ * A number from elsewhere (a flag, the control plane's `hello`) that a timer can take as it is: an
+ * integer from `min` to `max` (by default the timers' cap). NaN, strings and fractions are not.
+ */
+export function fitsTimer(ms: unknown, min: number, max = MAX_TIMER_MS): ms is number {
+  return typeof ms === 'number' && Number.isInteger(ms) && ms >= min && ms <= max;
+}
+
+/**
  * An integer number of milliseconds from `min`, at most MAX_TIMER_MS less `headroomMs`
  * (for a setting the code adds that much to before it arms a timer).
  */
