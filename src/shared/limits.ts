@@ -21,6 +21,8 @@ export const LIMITS = Object.freeze({
   drainTimeoutMs: 10_000,
   /** UDP ASSOCIATE: drop a datagram bigger than this; close an idle association. */
   maxUdpPayload: 65_507,
+  /** The same over IPv6: 65,535 less the 8-byte UDP header. */
+  maxUdpPayload6: 65_527,
   udpIdleTimeoutMs: 2 * 60_000,
   /** UDP-in-TCP (chained routes): datagrams queued on the stream beyond this are dropped, as UDP would. */
   udpInTcpBacklogBytes: 1 << 20,

@@ -12,7 +12,7 @@ import { isProxyError, ProxyError, REPLIES } from '../../shared/errors.js';
 import { LIMITS } from '../../shared/limits.js';
 import type { TargetAddress } from '../../protocol/address.js';
 import { encodeReply, REP } from '../../protocol/socks5/codec.js';
-import { encodeUdpDatagram, parseUdpDatagram, udpHeaderLength, type UdpDatagram } from '../../protocol/socks5/udp-header.js';
+import { encodeUdpDatagram, parseUdpDatagram, udpDatagramFits, type UdpDatagram } from '../../protocol/socks5/udp-header.js';
 import { encodeFrame, FrameScanner, MAX_FRAME } from '../../protocol/socks5/udp-in-tcp.js';
 import type { ByteReader } from '../byte-reader.js';
 import type { IngressRuntime } from '../runtime.js';
@@ -20,7 +20,7 @@ import type { Session } from '../session.js';
 import { chooseExit } from '../pipeline-stages.js';
 import { unmapIPv4 as unmap } from '../../shared/net-addr.js';
 import { openExitWayOut } from './udp-way-out.js';
-import { bindUdp, openDirectWayOut, type UdpWayOut } from '../../shared/net/udp-direct.js';
+import { bindUdp, openDirectWayOut, udpPayloadLimit, type UdpWayOut } from '../../shared/net/udp-direct.js';
 import { endClient } from './end-client.js';
 
 
@@ -43,7 +43,6 @@ class UdpClientSide implements ClientSide {
   onDatagram: ClientSide['onDatagram'];
   private clientPort = 0;
   readonly bind: { host: string; port: number };
-  /** What one UDP datagram carries over IPv4, and over IPv6 (65,535 less the 8-byte UDP header). */
   readonly maxDatagram: number;
 
   constructor(
@@ -54,7 +53,7 @@ class UdpClientSide implements ClientSide {
   ) {
     const a = socket.address();
     this.bind = { host: a.address, port: a.port };
-    this.maxDatagram = clientIp.includes(':') ? 65_527 : LIMITS.maxUdpPayload;
+    this.maxDatagram = udpPayloadLimit(clientIp);
     socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
       const from = unmap(rinfo.address);
       // Source legitimacy: a datagram of the association once its client port is known is
@@ -156,7 +155,7 @@ export async function serveUdpAssociate(rt: IngressRuntime, session: Session, re
   client.onDatagram = (d) => {
     if (closed || d.data.length > LIMITS.maxUdpPayload) return;
     // The same the other way: re-encoded for a SOCKS5 exit's relay (a long name, or a literal spelt as a name), past one datagram.
-    if (wayOut.maxDatagram !== undefined && udpHeaderLength(d.target.host) + d.data.length > wayOut.maxDatagram) return void rt.udp.tooLarge.up++;
+    if (wayOut.maxDatagram !== undefined && !udpDatagramFits(d.target.host, d.data.length, wayOut.maxDatagram)) return void rt.udp.tooLarge.up++;
     idle?.refresh();
     const n = d.data.length;
     if (limits?.up && !limits.up.tryTakeAll(n)) return void limits.up.drops++; // over the customer's rate
@@ -169,7 +168,7 @@ export async function serveUdpAssociate(rt: IngressRuntime, session: Session, re
     idle?.refresh();
     // The SOCKS5 header on a target's largest reply is past what one datagram to an IPv4 customer (65,507
     // bytes) or one UDP-in-TCP frame (65,535) holds: dropped and counted, neither sent nor billed.
-    if (udpHeaderLength(from.host) + data.length > client.maxDatagram) return void rt.udp.tooLarge.down++;
+    if (!udpDatagramFits(from.host, data.length, client.maxDatagram)) return void rt.udp.tooLarge.down++;
     if (limits?.down && !limits.down.tryTakeAll(data.length)) return void limits.down.drops++;
     session.counters.down += data.length;
     limits?.usage?.add(data.length);

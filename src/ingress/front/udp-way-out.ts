@@ -21,7 +21,7 @@ import { unresolvedTargetRefusal } from '../../shared/net/resolve-allowed.js';
 import { associateUdpAtHop } from '../upstream/hop-handshake.js';
 import { openUdpInTcpRoute } from '../upstream/dial-route.js';
 import { EXIT_ANSWER_GRACE_MS } from '../upstream/hop-chain.js';
-import { bindUdp, WayOutBase, type UdpWayOut } from '../../shared/net/udp-direct.js';
+import { bindUdp, udpPayloadLimit, WayOutBase, type UdpWayOut } from '../../shared/net/udp-direct.js';
 import { encodeFrame, FrameScanner } from '../../protocol/socks5/udp-in-tcp.js';
 import type { LinkStream } from '../../link/stream.js';
 import type { LinkPools } from '../upstream/link-pool.js';
@@ -56,6 +56,7 @@ class ExitWayOut extends ThroughExit {
     policy: TargetPolicy,
   ) {
     super(policy);
+    this.maxDatagram = udpPayloadLimit(relay.host);
     socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
       if (this.closed || unmap(rinfo.address) !== relay.host || rinfo.port !== relay.port) return;
       const d = parseUdpDatagram(msg);
@@ -68,10 +69,8 @@ class ExitWayOut extends ThroughExit {
     control.resume();
   }
 
-  /** One datagram to the exit's relay, over IPv4 or IPv6: a longer one would fail there silently (EMSGSIZE). */
-  get maxDatagram(): number {
-    return this.relay.host.includes(':') ? 65_527 : LIMITS.maxUdpPayload;
-  }
+  /** One datagram to the exit's relay: a longer one would fail there silently (EMSGSIZE). */
+  readonly maxDatagram: number;
 
   protected forward(target: TargetAddress, data: Buffer): void {
     this.socket.send(encodeUdpDatagram(target, data), this.relay.port, this.relay.host);

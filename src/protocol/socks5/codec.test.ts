@@ -4,7 +4,7 @@ import {
   encodeAddress, encodeReply, encodeRequest, encodeUserPass, ipv6FromBytes, ipv6ToBytes,
   parseGreeting, parseReply, parseRequest, parseUserPass, type Request,
 } from './codec.js';
-import { encodeUdpDatagram, parseUdpDatagram, udpHeaderLength } from './udp-header.js';
+import { encodeUdpDatagram, parseUdpDatagram, udpDatagramFits, udpHeaderLength } from './udp-header.js';
 import type { Parse } from '../parse.js';
 
 /** Every strict prefix must ask for more; the whole frame must parse to `expected`. */
@@ -99,4 +99,14 @@ test('udpHeaderLength is the header encodeUdpDatagram writes, for every address 
   for (const host of ['127.0.0.1', '::1', '2001:db8::1', '::', 'example.org', 'x'.repeat(255)]) {
     assert.equal(udpHeaderLength(host), encodeUdpDatagram({ host, port: 53 }, Buffer.alloc(0)).length, host.slice(0, 20));
   }
+});
+
+test('udpDatagramFits: the header counts only near the limit, and exactly there', () => {
+  assert.equal(udpDatagramFits('127.0.0.1', 65_497, 65_507), true); // 10 + 65,497
+  assert.equal(udpDatagramFits('127.0.0.1', 65_498, 65_507), false);
+  assert.equal(udpDatagramFits('::1', 65_505, 65_527), true); // 22 + 65,505
+  assert.equal(udpDatagramFits('::1', 65_506, 65_527), false);
+  assert.equal(udpDatagramFits('x'.repeat(255), 65_535 - 262, 65_535), true);
+  assert.equal(udpDatagramFits('x'.repeat(255), 65_535 - 261, 65_535), false);
+  assert.equal(udpDatagramFits('not even parsed', 100, 65_507), true);
 });

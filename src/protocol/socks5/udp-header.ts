@@ -29,3 +29,14 @@ export function encodeUdpDatagram(from: { host: string; port: number }, data: Bu
 export function udpHeaderLength(host: string): number {
   return 3 + (isIPv4(host) ? 1 + 4 + 2 : isIPv6(host) ? 1 + 16 + 2 : 1 + 1 + Buffer.byteLength(host, 'latin1') + 2);
 }
+
+/** The longest header: a 255-byte name. */
+const MAX_UDP_HEADER = 3 + 1 + 1 + 255 + 2;
+
+/**
+ * Whether `dataLength` bytes with their header for `host` fit `max` bytes: the header is looked at only
+ * for the few datagrams near the limit (every reply passes here: no address parsing for the rest).
+ */
+export function udpDatagramFits(host: string, dataLength: number, max: number): boolean {
+  return dataLength + MAX_UDP_HEADER <= max || udpHeaderLength(host) + dataLength <= max;
+}

@@ -5,6 +5,7 @@
  * the association sent to (no open relay). The ingress uses it for direct
  * egress, an exit for the UDP streams of its links (src/exit/relay-udp.ts).
  */
+import { LIMITS } from '../limits.js';
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { unmapIPv4 as unmap } from '../net-addr.js';
@@ -18,6 +19,11 @@ const MAX_PEERS = 1024;
  * data): a customer flooding names whose resolver stalls must not grow memory without bound.
  */
 export const MAX_AWAITING_RESOLUTION = 64;
+
+/** The largest payload one UDP datagram to `ip` carries (by its family). */
+export function udpPayloadLimit(ip: string): number {
+  return ip.includes(':') ? LIMITS.maxUdpPayload6 : LIMITS.maxUdpPayload;
+}
 
 export interface UdpWayOut {
   send(target: JudgedTarget, data: Buffer): void;
