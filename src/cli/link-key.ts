@@ -37,9 +37,7 @@ export function linkKeyCommand(argv: string[], out: CliOutput): void {
       // A read: a key made here would be one no peer pins, and the node's next start would present it.
       const { current, next } = readKeys(dir, 'show');
       if (!current) {
-        throw new CommandFailed(
-          `link-key show: no link key in ${join(dir, LINK_IDENTITY_FILE)} (the node makes it at its first start; a node running while it was deleted keeps its key until it restarts, then makes a new one its peers must pin)`,
-        );
+        throw noKey('show', dir, '');
       }
       return print({ fingerprint: current.fingerprint, next: next?.fingerprint ?? null }, `current ${current.fingerprint}${next ? `\nnext    ${next.fingerprint}` : ''}`);
     }
@@ -47,9 +45,7 @@ export function linkKeyCommand(argv: string[], out: CliOutput): void {
       // A next key follows the current one. None on disk (never made, or deleted while the node runs on
       // the key it read): a current key made here would be one no peer pins, presented at the next start.
       if (!readKeys(dir, 'next').current) {
-        throw new CommandFailed(
-          `link-key next: no link key in ${join(dir, LINK_IDENTITY_FILE)} to rotate from (the node makes it at its first start; a node running while it was deleted keeps its key until it restarts, then makes a new one its peers must pin)`,
-        );
+        throw noKey('next', dir, ' to rotate from');
       }
       const next = stageNextLinkIdentity(dir, 'hopgate node').fingerprint;
       return print({ next }, next);
@@ -62,6 +58,13 @@ export function linkKeyCommand(argv: string[], out: CliOutput): void {
     default:
       fail(`link-key: show, next or promote\n${LINK_KEY_USAGE}`);
   }
+}
+
+/** No current key file: the node makes it at its first start (a node running meanwhile keeps the key it read). */
+function noKey(sub: string, dir: string, what: string): CommandFailed {
+  return new CommandFailed(
+    `link-key ${sub}: no link key in ${join(dir, LINK_IDENTITY_FILE)}${what} (the node makes it at its first start; a node running while it was deleted keeps its key until it restarts, then makes a new one its peers must pin)`,
+  );
 }
 
 /** The key files as they are (a damaged one is the command's one-line failure, not a stack trace). */

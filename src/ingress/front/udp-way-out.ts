@@ -20,7 +20,6 @@ import { connectTcp } from '../../shared/net/connect-tcp.js';
 import { unresolvedTargetRefusal } from '../../shared/net/resolve-allowed.js';
 import { associateUdpAtHop } from '../upstream/hop-handshake.js';
 import { openUdpInTcpRoute } from '../upstream/dial-route.js';
-import { EXIT_ANSWER_GRACE_MS } from '../upstream/hop-chain.js';
 import { bindUdp, udpPayloadLimit, WayOutBase, type UdpWayOut } from '../../shared/net/udp-direct.js';
 import { encodeFrame, FrameScanner } from '../../protocol/socks5/udp-in-tcp.js';
 import type { LinkStream } from '../../link/stream.js';
@@ -160,7 +159,7 @@ export async function openExitWayOut(exit: ExitConfig, policy: TargetPolicy, tim
   const pool = links?.for(exit);
   if (pool) {
     try {
-      return new LinkWayOut(await pool.openDatagrams(timeoutMs + EXIT_ANSWER_GRACE_MS), policy);
+      return new LinkWayOut(await pool.openDatagrams(timeoutMs + LIMITS.exitAnswerGraceMs), policy);
     } catch (err) {
       // An exit from before UDP over links: its SOCKS5 port (kept for one release) carries the association.
       if (!(err instanceof ProxyError && err.code === 'COMMAND_UNSUPPORTED')) throw err;

@@ -3,6 +3,7 @@
  * it (ingress → via… → exit → target). Each hop's handshake asks for the next
  * address; the exit's answer for the target is what the client hears.
  */
+import { LIMITS } from '../../shared/limits.js';
 import type { Socket } from 'node:net';
 import { ProxyError } from '../../shared/errors.js';
 import type { TargetAddress } from '../../protocol/address.js';
@@ -10,7 +11,7 @@ import type { ExitConfig, ForwardExitConfig, HopConfig, ReverseExitConfig } from
 import { dialDirect, type DialOptions } from './dial-direct.js';
 import { checkUnresolvedTarget } from '../../shared/net/resolve-allowed.js';
 import { greetHop, handshakeHop, udpInTcpAtHop } from './hop-handshake.js';
-import { EXIT_ANSWER_GRACE_MS, throughHops, type HopChain } from './hop-chain.js';
+import { throughHops, type HopChain } from './hop-chain.js';
 import type { LinkPools } from './link-pool.js';
 
 function hopName(h: HopConfig, exit: ForwardExitConfig): string {
@@ -39,7 +40,7 @@ export async function dialRoute(target: TargetAddress, exit: ExitConfig | undefi
   // A hopgate exit with a link: one stream on a link (the exit answers with its exact code), no TCP connection of its own.
   // The stream stands in for a socket: it has what the relay uses of one (src/link/stream.ts).
   const pool = links?.for(exit);
-  if (pool) return (await pool.open(target, opts.timeoutMs + EXIT_ANSWER_GRACE_MS)) as unknown as Socket;
+  if (pool) return (await pool.open(target, opts.timeoutMs + LIMITS.exitAnswerGraceMs)) as unknown as Socket;
   return throughHops(routeTo(exit), opts.timeoutMs, (socket, last, cred) => handshakeHop(socket, last.kind, hopName(last, exit), target, cred), opts.readBuffers);
 }
 

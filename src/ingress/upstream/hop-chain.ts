@@ -13,9 +13,6 @@ import type { HopConfig } from '../../shared/schema/ingress-config.js';
 import { connectTcp, type ReadBuffers } from '../../shared/net/connect-tcp.js';
 import { handshakeHop, type HopCredentials } from './hop-handshake.js';
 
-/** LIMITS.exitAnswerGraceMs: the configuration's connectTimeoutMs leaves room for it under the timers' cap. */
-export const EXIT_ANSWER_GRACE_MS = LIMITS.exitAnswerGraceMs;
-
 export interface HopChain {
   /** In order: the first one is dialled, each asked for the next; `last` runs on the final one. */
   readonly hops: readonly HopConfig[];
@@ -23,7 +20,7 @@ export interface HopChain {
   readonly name: (hop: HopConfig) => string;
   /** Whose route this is, for the timeout's message ("route through exit de-1"). */
   readonly what: string;
-  /** Added to the connect timeout for the whole route (default EXIT_ANSWER_GRACE_MS: the exit answers first, with its own code). */
+  /** Added to the connect timeout for the whole route (default LIMITS.exitAnswerGraceMs: the exit answers first, with its own code). */
   readonly graceMs?: number;
 }
 
@@ -34,7 +31,7 @@ export async function throughHops(
   readBuffers: ReadBuffers = false,
 ): Promise<Socket> {
   const { hops, name } = chain;
-  const until = Date.now() + timeoutMs + (chain.graceMs ?? EXIT_ANSWER_GRACE_MS);
+  const until = Date.now() + timeoutMs + (chain.graceMs ?? LIMITS.exitAnswerGraceMs);
   let socket: Socket;
   try {
     socket = await connectTcp(hops[0]!.host, hops[0]!.port, timeoutMs, { readBuffers });

@@ -32,9 +32,3 @@ test('keys at a place: through defaults, arrays, tuples and a discriminated unio
   assert.deepEqual(keysAt(tuple, [1], [{}, {}]), ['b']);
   assert.deepEqual(keysAt(z.object({ n: z.number() }), ['n'], {}), [], 'not an object: no keys');
 });
-
-test('limits.drainTimeoutMs is at most 2^31-1 ms: setTimeout fires at once above it (a drained link would end its UDP at once)', () => {
-  const at = (drainTimeoutMs: number) => IngressConfigSchema.safeParse({ listen: { host: '127.0.0.1', ports: [0, 0] }, users: [], limits: { drainTimeoutMs } });
-  assert.ok(at(2 ** 31 - 1).success);
-  assert.equal(at(2 ** 31).success, false);
-});
