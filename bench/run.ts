@@ -179,6 +179,16 @@ async function startBareRelay(port: number): Promise<Subject> {
   return { name: 'node bare relay (no features)', via: { port, user: USER, pass: PASS }, pid: child.pid!, hold: HOLD };
 }
 
+/**
+ * The least two Node.js processes cost for an ingress → exit leg (issue 19's floor for the link rows):
+ * the bare relay in front, bench/bare-back.ts behind it, one TCP or TLS 1.3 connection per tunnel.
+ */
+async function startBarePair(port: number, tls: boolean): Promise<Subject> {
+  const { child: back } = await startChild(process.execPath, [join(here, 'bare-back.js'), String(port + 1), ...(tls ? ['tls'] : [])]);
+  const { child } = await startChild(process.execPath, [join(here, 'bare-relay.js'), String(port), USER, PASS, String(port + 1), ...(tls ? ['tls'] : [])]);
+  return { name: `node bare pair, ${tls ? "TLS" : "TCP"} per tunnel (no features)`, via: { port, user: USER, pass: PASS }, pid: child.pid!, pids: [back.pid!] };
+}
+
 async function startDante(port: number): Promise<Subject | undefined> {
   if (spawnSync('which', ['danted']).status !== 0) return undefined;
   const conf = join(work, 'danted.conf');
@@ -263,6 +273,7 @@ async function main(): Promise<void> {
   subjects.push(...(await startHopgate(base + 2, 2)));
   if (!opt['no-hops']) subjects.push(...(await startHopChains(base + 5)));
   subjects.push(await startBareRelay(base + 4 + 4020));
+  subjects.push(await startBarePair(base + 4 + 4030, false), await startBarePair(base + 4 + 4040, true));
   const ms = await startMicrosocks(base + 3);
   if (ms) subjects.push(ms);
   const dante = await startDante(base + 4 + 4000);
