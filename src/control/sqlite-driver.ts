@@ -12,6 +12,7 @@
  */
 import type Database from 'better-sqlite3';
 import { CompiledQuery, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type QueryResult, type TransactionSettings } from 'kysely';
+import { backoffDelay, type BackoffPolicy } from '../shared/backoff.js';
 import { DbUnavailableError, isSqliteBusy } from './db-unavailable.js';
 
 export class WaitingSqliteDialect extends SqliteDialect {
@@ -26,6 +27,9 @@ export class WaitingSqliteDialect extends SqliteDialect {
     return new WaitingSqliteDriver(this.sqlite, this.waitMs);
   }
 }
+
+/** 2, 4, 8 … 100 ms, jittered down to half so waiting writers do not retry in step. */
+const BUSY_BACKOFF: BackoffPolicy = { baseMs: 2, maxMs: 100, jitter: 0.5 };
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -65,8 +69,7 @@ class WaitingSqliteDriver extends SqliteDriver {
         if (this.sqlite.inTransaction || left <= 0) {
           throw new DbUnavailableError('locked', `the database file is locked by another process (waited ${this.sqlite.inTransaction ? 0 : this.waitMs} ms)`, { cause: err });
         }
-        // 2, 4, 8 … 100 ms, jittered so waiting writers do not retry in step.
-        const backoff = Math.min(100, 2 << Math.min(attempt, 6)) * (0.5 + Math.random() / 2);
+        const backoff = backoffDelay(attempt, BUSY_BACKOFF);
         await this.releaseConnection();
         try {
           await sleep(Math.min(backoff, left));

@@ -3,7 +3,8 @@
  * `maxMs`, then jittered downwards so that many clients failing together
  * (every exit of a restarted ingress, every worker of a crashed host) do not
  * come back in step. Used by the reverse exit's dials, the config stream's
- * reconnects, exit health's back-off and the worker supervisor's restarts.
+ * reconnects, exit health's back-off, the worker supervisor's restarts and
+ * SQLite's waits on a locked database file.
  */
 export interface BackoffPolicy {
   /** The delay of attempt 0 (before jitter). */
