@@ -31,18 +31,19 @@ export class IngressCluster {
   private readonly metrics: MetricsGatherer;
 
   constructor(o: IngressClusterOptions) {
-    this.tunnel = primaryTunnel(o.log);
     this.supervisor = new WorkerSupervisor({
       ...o,
       onMessage: (w, m) => {
         if (m.type === 'hopgate:quota:usage') return this.quota.add(w.id, m);
         if (m.type === 'hopgate:auth:event') return relayAuthEvent(w, m, this.supervisor.workers());
+        if (m.type === 'hopgate:reverse:load') return this.tunnel.value?.report(w, m); // none before the port is open
         if (m.type === 'hopgate:metrics:pull') return this.metrics.pull(w, m.id);
         if (m.type === 'hopgate:metrics:part') return this.metrics.part(w, m.id, m.metrics);
         if (m.type === 'hopgate:worker:ready') this.fresh.add(w.id); // it hears every current figure at the next flush
         o.onMessage?.(w, m);
       },
     });
+    this.tunnel = primaryTunnel(o.log, this.supervisor);
     this.metrics = new MetricsGatherer(this.supervisor);
   }
 

@@ -17,7 +17,7 @@ import type { QuotaTotalsMsg, QuotaUsageMsg } from '../ingress/guard/quota.js';
 import type { ExitHealthMsg } from '../ingress/control-link/exit-health-report.js';
 import type { MeterBatchMsg } from '../ingress/control-link/stats.js';
 import type { LegitimacyEvidenceMsg, LegitimacyRulesMsg } from '../ingress/control-link/legitimacy-link.js';
-import type { TunnelConnMsg, TunnelHelloMsg, TunnelKeysMsg, TunnelLoadMsg, TunnelReleaseMsg } from '../ingress/reverse/tunnel-dispatch.js';
+import { MAX_REPORTED_EXITS, type TunnelConnMsg, type TunnelHelloMsg, type TunnelKeysMsg, type TunnelLoadMsg, type TunnelReleaseMsg } from '../ingress/reverse/tunnel-dispatch.js';
 import type { AuthEventMsg } from '../ingress/auth/throttle-sync.js';
 
 /** A nested payload the receiver validates itself: an object, typed as what the sender meant. */
@@ -59,7 +59,7 @@ const ReverseLoad = z.object({
   load: z.number().int(), // less the requests waiting: may go below zero
   received: count,
   open: z.boolean(),
-  exits: z.array(z.tuple([exitId, count, count])).max(4096),
+  exits: z.array(z.tuple([exitId, count, count])).max(MAX_REPORTED_EXITS),
 });
 
 const WorkerMessageSchema = z.discriminatedUnion('type', [

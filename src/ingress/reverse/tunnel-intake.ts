@@ -7,7 +7,7 @@
 import type { Socket } from 'node:net';
 import { createSecureContext, TLSSocket, type SecureContext, type SecureContextOptions } from 'node:tls';
 import { unmapIPv4 } from '../../shared/net-addr.js';
-import type { TunnelConnMsg, TunnelHelloMsg, TunnelKeysMsg, TunnelLoadMsg, TunnelReleaseMsg } from './tunnel-dispatch.js';
+import { MAX_REPORTED_EXITS, type TunnelConnMsg, type TunnelHelloMsg, type TunnelKeysMsg, type TunnelLoadMsg, type TunnelReleaseMsg } from './tunnel-dispatch.js';
 
 /** What the registry tells the intake and does for it (registry.ts). */
 export interface IntakePool {
@@ -91,7 +91,8 @@ export class TunnelIntake {
   }
 
   private report(): void {
-    const exits = this.closed ? [] : this.pool.exitCounts();
+    // The primary looks at this many exits of a report (the message list's bound).
+    const exits = this.closed ? [] : this.pool.exitCounts().slice(0, MAX_REPORTED_EXITS);
     const msg: TunnelLoadMsg = { type: 'hopgate:reverse:load', load: this.currentLoad(), received: this.received, open: !this.closed, exits };
     const text = `${msg.load}/${msg.received}/${msg.open}/${JSON.stringify(exits)}`;
     if (text === this.last || !process.connected) return;
