@@ -16,7 +16,7 @@ import { ListenerSet } from './listener-set.js';
 import { createIngressMetrics, subscribeAccessLog } from './observe.js';
 import { IngressRuntime } from './runtime.js';
 import { startExitProber } from './route/exit-prober.js';
-import { ReverseNode } from './reverse/reverse-node.js';
+import { ReverseNode, type ReversePrimaryLink } from './reverse/reverse-node.js';
 import { LateStart } from './reverse/late-start.js';
 import { boundPort } from '../shared/listen.js';
 import { shareThrottle } from './auth/throttle-sync.js';
@@ -38,7 +38,7 @@ export class Ingress {
     private readonly listeners: ListenerSet,
     private readonly log: Logger,
     private readonly metrics: Registry,
-    fromPrimary: boolean,
+    fromPrimary: ReversePrimaryLink | undefined,
   ) {
     this.reverse = new LateStart(() => this.startReverse(fromPrimary), log, 'reverse exits', !fromPrimary);
     // Exact liveness of reverse exits; down while the reverse side is not running.
@@ -49,18 +49,18 @@ export class Ingress {
    * `revision`: the configuration's revision (the control plane's; default 1).
    * `adminHandler`: more admin routes, tried first (the control link's statistics).
    * `metrics`: called with the metrics registry, to add more.
-   * `reverseFromPrimary`: a cluster worker; the primary holds the reverse tunnel port.
+   * `reverseFromPrimary`: a cluster worker, and its channel to the primary, which holds the reverse tunnel port.
    * `scrape`: what /metrics answers from, given this process's registry (a cluster worker: every worker's figures).
    */
   static async start(
     config: IngressConfig,
     log: Logger,
-    opts: { adminPort?: number; revision?: number; adminHandler?: AdminRawHandler; metrics?: (registry: Registry) => void; reverseFromPrimary?: boolean; scrape?: (registry: Registry) => MetricsSource } = {},
+    opts: { adminPort?: number; revision?: number; adminHandler?: AdminRawHandler; metrics?: (registry: Registry) => void; reverseFromPrimary?: ReversePrimaryLink; scrape?: (registry: Registry) => MetricsSource } = {},
   ): Promise<Ingress> {
     const runtime = new IngressRuntime(compileSnapshot(config, opts.revision ?? 1), loadTls(config));
     runtime.links.onUnreadable = (err) => log.warn({ err: err.message }, 'link identity unreadable; the key in force stays');
     const metrics = createIngressMetrics(runtime);
-    const ingress = new Ingress(runtime, new ListenerSet(runtime), log, metrics.registry, opts.reverseFromPrimary ?? false);
+    const ingress = new Ingress(runtime, new ListenerSet(runtime), log, metrics.registry, opts.reverseFromPrimary);
     ingress.revision = opts.revision ?? 1;
     opts.metrics?.(metrics.registry);
     ingress.stopObservers.push(() => metrics.stop(), subscribeAccessLog(log, () => runtime.snapshot.config.log.access, runtime));
@@ -96,9 +96,9 @@ export class Ingress {
   }
 
   /** The tunnel port exits dial, and published sites. */
-  private async startReverse(fromPrimary: boolean): Promise<ReverseNode> {
-    const node = await ReverseNode.start(this.runtime.snapshot, this.log, { fromPrimary });
-    if (fromPrimary) shareThrottle(node.registry.throttle, 'tunnel'); // a cluster worker: failed registrations count across workers
+  private async startReverse(fromPrimary: ReversePrimaryLink | undefined): Promise<ReverseNode> {
+    const node = await ReverseNode.start(this.runtime.snapshot, this.log, fromPrimary ? { fromPrimary: fromPrimary.intake } : {});
+    if (fromPrimary) shareThrottle(node.registry.throttle, 'tunnel', fromPrimary.throttle); // a cluster worker: failed registrations count across workers
     node.configure(this.runtime.snapshot); // reloads that came while it started
     this.runtime.reverse = node;
     node.registerMetrics(this.metrics);

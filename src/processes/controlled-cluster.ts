@@ -77,7 +77,7 @@ export async function startCluster(o: ClusterOptions): Promise<Applier> {
       case 'hopgate:control:resync':
         return pool.supervisor.send(w, { type: 'hopgate:control:msg', msg: { type: 'snapshot', revision: state.revision, config: state.input() } });
       default:
-        return; // quota, auth (ingress-cluster.ts), tunnel load (tunnel-dispatch.ts), failed (the supervisor)
+        return; // quota, auth, tunnel load (ingress-cluster.ts), failed (the supervisor)
     }
   };
 

@@ -16,7 +16,7 @@ import type { LegitimacyGate } from '../ingress/guard/legitimacy-gate.js';
 import { shareThrottle } from '../ingress/auth/throttle-sync.js';
 import type { IngressConfig } from '../shared/schema/ingress-config.js';
 import { syncLegitimacy } from './legitimacy-sync.js';
-import { onPrimary, toPrimary, workerQuotaSync } from './worker-channel.js';
+import { onPrimary, toPrimary, workerQuotaSync, workerReverseLink, workerThrottleSync } from './worker-channel.js';
 import { exitsDownOf, exitProbesOf } from '../ingress/control-link/exit-health-report.js';
 import type { PrimaryMessage } from './ipc-messages.js';
 import { workerMetrics } from './cluster-metrics.js';
@@ -59,10 +59,10 @@ class ControlledWorker {
       this.state = new ControlConfigState(m.overrides);
       const config = this.state.applySnapshot({ revision: m.revision, config: m.config });
       const log = createLogger(config.log.level, { role: 'ingress' });
-      const ingress = await Ingress.start(config, log, { revision: m.revision, adminPort: m.adminPort, adminHandler: this.adminHandler, reverseFromPrimary: true, scrape: workerMetrics });
+      const ingress = await Ingress.start(config, log, { revision: m.revision, adminPort: m.adminPort, adminHandler: this.adminHandler, reverseFromPrimary: workerReverseLink(), scrape: workerMetrics });
       this.ingress = ingress;
       ingress.runtime.quota.attach(workerQuotaSync());
-      shareThrottle(ingress.runtime.auth.throttle, 'proxy'); // auth failures count across workers
+      shareThrottle(ingress.runtime.auth.throttle, 'proxy', workerThrottleSync()); // auth failures count across workers
       this.nodeId = m.nodeId;
       this.legitimacyFollows(config);
       this.meter = new SessionMeter(ingress.runtime, (b) => toPrimary({ type: 'hopgate:stats:batch', ...b }));
@@ -78,7 +78,7 @@ class ControlledWorker {
     if (!this.state || !this.ingress) return;
     try {
       const cfg = m.msg.type === 'snapshot' ? this.state.applySnapshot(m.msg) : this.state.applyDelta(m.msg);
-      if (!cfg) return toPrimary({ type: 'hopgate:control:resync' });
+      if (!cfg) return void toPrimary({ type: 'hopgate:control:resync' });
       this.ingress.reload(cfg, m.msg.revision);
       this.legitimacyFollows(cfg);
       toPrimary({ type: 'hopgate:control:applied', revision: m.msg.revision });

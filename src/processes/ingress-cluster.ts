@@ -10,7 +10,6 @@ import type { Worker } from 'node:cluster';
 import type { IngressConfig } from '../shared/schema/ingress-config.js';
 import { QuotaAggregator, SYNC_INTERVAL_MS } from '../ingress/guard/quota.js';
 import { primaryTunnel } from '../ingress/reverse/tunnel-dispatch.js';
-import { relayAuthEvent } from '../ingress/auth/throttle-sync.js';
 import { WorkerSupervisor, type SupervisorOptions } from './supervisor.js';
 import { MetricsGatherer } from './cluster-metrics.js';
 import type { WorkerMessage } from './ipc-messages.js';
@@ -31,18 +30,19 @@ export class IngressCluster {
   private readonly metrics: MetricsGatherer;
 
   constructor(o: IngressClusterOptions) {
-    this.tunnel = primaryTunnel(o.log);
     this.supervisor = new WorkerSupervisor({
       ...o,
       onMessage: (w, m) => {
         if (m.type === 'hopgate:quota:usage') return this.quota.add(w.id, m);
-        if (m.type === 'hopgate:auth:event') return relayAuthEvent(w, m, this.supervisor.workers());
+        if (m.type === 'hopgate:auth:event') return this.supervisor.broadcast(m, w); // to every other worker
+        if (m.type === 'hopgate:reverse:load') return this.tunnel.value?.report(w, m); // none before the port is open
         if (m.type === 'hopgate:metrics:pull') return this.metrics.pull(w, m.id);
         if (m.type === 'hopgate:metrics:part') return this.metrics.part(w, m.id, m.metrics);
         if (m.type === 'hopgate:worker:ready') this.fresh.add(w.id); // it hears every current figure at the next flush
         o.onMessage?.(w, m);
       },
     });
+    this.tunnel = primaryTunnel(o.log, this.supervisor);
     this.metrics = new MetricsGatherer(this.supervisor);
   }
 

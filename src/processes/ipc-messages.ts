@@ -8,7 +8,11 @@
  * Payloads that the receiver validates anyway (a configuration goes through
  * ControlConfigState, a legitimacy rule message was accepted by the primary)
  * are checked only for being objects here.
+ *
+ * Sockets ride along as node:cluster handles: only a tunnel connection
+ * (hopgate:reverse:conn) has one, and it must (parsePrimaryMessage).
  */
+import { Socket } from 'node:net';
 import { z } from 'zod';
 import { LOGIN_OUTCOMES, type DeltaMessage, type SnapshotMessage } from '../shared/control-protocol.js';
 import type { RuleMessage } from '../legitimacy/messages.js';
@@ -17,7 +21,7 @@ import type { QuotaTotalsMsg, QuotaUsageMsg } from '../ingress/guard/quota.js';
 import type { ExitHealthMsg } from '../ingress/control-link/exit-health-report.js';
 import type { MeterBatchMsg } from '../ingress/control-link/stats.js';
 import type { LegitimacyEvidenceMsg, LegitimacyRulesMsg } from '../ingress/control-link/legitimacy-link.js';
-import type { TunnelConnMsg, TunnelHelloMsg, TunnelKeysMsg, TunnelLoadMsg, TunnelReleaseMsg } from '../ingress/reverse/tunnel-dispatch.js';
+import { MAX_REPORTED_EXITS, type TunnelConnMsg, type TunnelHelloMsg, type TunnelKeysMsg, type TunnelLoadMsg, type TunnelReleaseMsg } from '../ingress/reverse/tunnel-dispatch.js';
 import type { AuthEventMsg } from '../ingress/auth/throttle-sync.js';
 
 /** A nested payload the receiver validates itself: an object, typed as what the sender meant. */
@@ -59,7 +63,7 @@ const ReverseLoad = z.object({
   load: z.number().int(), // less the requests waiting: may go below zero
   received: count,
   open: z.boolean(),
-  exits: z.array(z.tuple([exitId, count, count])).max(4096),
+  exits: z.array(z.tuple([exitId, count, count])).max(MAX_REPORTED_EXITS),
 });
 
 const WorkerMessageSchema = z.discriminatedUnion('type', [
@@ -126,7 +130,8 @@ const QuotaOthers = z.object({ type: z.literal('hopgate:quota:others'), others: 
 const ReverseConn = z.object({ type: z.literal('hopgate:reverse:conn') });
 const MetricsCollect = z.object({ type: z.literal('hopgate:metrics:collect'), id: count });
 const MetricsAnswer = z.object({ type: z.literal('hopgate:metrics:answer'), id: count, body: z.string().max(64 * 1024 * 1024) });
-const ReverseKeys = z.object({ type: z.literal('hopgate:reverse:keys'), ticketKeys: z.string().max(128) });
+// 48 bytes in base64, as TLS takes them (any other length throws in createSecureContext).
+const ReverseKeys = z.object({ type: z.literal('hopgate:reverse:keys'), ticketKeys: z.string().regex(/^[A-Za-z0-9+/]{64}$/) });
 const ReverseHello = z.object({ type: z.literal('hopgate:reverse:hello') });
 const ReverseRelease = z.object({ type: z.literal('hopgate:reverse:release'), exit: exitId, min: z.number().int().min(1) });
 
@@ -176,10 +181,19 @@ export function parseWorkerMessage(m: unknown): { ok: true; msg: WorkerMessage }
   return r.success ? { ok: true, msg: r.data as WorkerMessage } : { ok: false, why: describe(m, r.error) };
 }
 
-/** A message that came from the primary, or undefined (with why) when it is not one of ours. */
-export function parsePrimaryMessage(m: unknown): { ok: true; msg: PrimaryMessage } | { ok: false; why: string } {
+/** The one message that comes with a handle, and the handle it comes with: a tunnel connection's socket. */
+const WITH_SOCKET: ReadonlySet<PrimaryMessageType> = new Set(['hopgate:reverse:conn']);
+
+/**
+ * A message that came from the primary, with the handle that came with it (node:cluster's), or
+ * not ok (with why) when it is not one of ours: off the list, or a socket missing or unasked for.
+ */
+export function parsePrimaryMessage(m: unknown, handle?: unknown): { ok: true; msg: PrimaryMessage; socket?: Socket } | { ok: false; why: string } {
   const r = PrimaryMessageSchema.safeParse(m);
-  return r.success ? { ok: true, msg: r.data as PrimaryMessage } : { ok: false, why: describe(m, r.error) };
+  if (!r.success) return { ok: false, why: describe(m, r.error) };
+  const msg = r.data as PrimaryMessage;
+  if (!WITH_SOCKET.has(msg.type)) return handle == null ? { ok: true, msg } : { ok: false, why: `${msg.type}: a handle it does not take` };
+  return handle instanceof Socket ? { ok: true, msg, socket: handle } : { ok: false, why: `${msg.type}: no socket with it` };
 }
 
 function describe(m: unknown, err: z.ZodError): string {

@@ -6,10 +6,14 @@
  * spin, and on stop asks each to drain (SIGTERM) and waits until all are gone.
  *
  * Every message from a worker is checked against the one IPC message list
- * (ipc-messages.ts) before anyone sees it; one that does not fit is dropped
- * and counted, the worker and the primary carry on.
+ * (ipc-messages.ts) before anyone sees it — the primary's other modules get
+ * theirs from onMessage, none listens on the workers itself; one that does
+ * not fit is dropped and counted, the worker and the primary carry on. What
+ * the primary sends, send() types; the workers check it as they receive it
+ * (worker-channel.ts).
  */
 import cluster, { type Worker } from 'node:cluster';
+import type { Socket } from 'node:net';
 import { backoffDelay, type BackoffPolicy } from '../shared/backoff.js';
 import type { Logger } from '../shared/log.js';
 import { parseWorkerMessage, type PrimaryMessage, type WorkerMessage } from './ipc-messages.js';
@@ -90,8 +94,14 @@ export class WorkerSupervisor {
     if (this.phase_ === 'starting') this.phase_ = 'running';
   }
 
-  send(worker: Worker, msg: PrimaryMessage): void {
-    if (worker.isConnected()) worker.send(msg);
+  /**
+   * To one worker. `socket`: handed over with it (a tunnel connection). `done`: called once it is
+   * written, or with the error (then the socket is still this process's to close); without it, a
+   * failure is logged (fork()).
+   */
+  send(worker: Worker, msg: PrimaryMessage, socket?: Socket, done?: (err: Error | null) => void): void {
+    if (worker.isConnected()) worker.send(msg, socket, done);
+    else if (done) process.nextTick(done, new Error('the worker is gone'));
   }
 
   /** To every connected worker (but `except`). */
@@ -126,9 +136,9 @@ export class WorkerSupervisor {
     const w = cluster.fork();
     slot.worker = w;
     slot.forkedAt = Date.now();
-    // A send racing the worker's death (EPIPE, or the channel already closed) is emitted here, by
-    // every sender (this class, tunnel-dispatch.ts, …): unheard, it would end the primary. The
-    // worker's exit is handled below; the message was for a process that is gone.
+    // A send racing the worker's death (EPIPE, or the channel already closed) with no callback is
+    // emitted here: unheard, it would end the primary. The worker's exit is handled below; the
+    // message was for a process that is gone.
     w.on('error', (err: Error) => this.o.log.warn({ worker: w.process.pid, err: err.message }, 'message to an ingress worker lost: it is going away'));
     return new Promise<void>((resolve, reject) => {
       let settled = false;

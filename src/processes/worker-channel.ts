@@ -1,30 +1,53 @@
 /**
  * A worker process's end of the IPC channel to its primary: typed sends, and
  * received messages checked against the one message list (ipc-messages.ts)
- * before a handler sees them.
+ * before a handler sees them. The worker's modules that talk to the primary
+ * (quota, auth throttles, the reverse tunnel intake) get their channel from
+ * here; none reads or writes `process` IPC itself.
  */
+import type { Socket } from 'node:net';
 import type { QuotaSync } from '../ingress/guard/quota.js';
+import type { ThrottleSync } from '../ingress/auth/throttle-sync.js';
+import type { IntakeLink } from '../ingress/reverse/tunnel-intake.js';
+import type { ReversePrimaryLink } from '../ingress/reverse/reverse-node.js';
 import { parsePrimaryMessage, type PrimaryMessage, type WorkerMessage } from './ipc-messages.js';
 
-/** Send to the primary; `done` runs once it is written (or at once when the channel is closed). */
-export function toPrimary(m: WorkerMessage, done?: () => void): void {
-  if (process.connected && process.send) process.send(m, undefined, {}, () => done?.());
-  else done?.();
+/**
+ * Send to the primary; `done` runs once it is written (or at once when the channel is closed).
+ * False when the channel is closed (the primary is gone): nothing was sent.
+ */
+export function toPrimary(m: WorkerMessage, done?: () => void): boolean {
+  if (process.connected && process.send) {
+    process.send(m, undefined, {}, () => done?.());
+    return true;
+  }
+  done?.();
+  return false;
 }
 
 /**
- * Handle the primary's messages. Messages other modules of the worker handle themselves
- * (tunnel sockets, quota totals, auth events) reach `handler` too; it ignores what is not its own.
- * Returns a detach. `reportMalformed`: false for the second and later listeners (one line per bad message).
+ * Handle the primary's messages (a tunnel connection with its socket). Messages other modules of the
+ * worker handle themselves (tunnel sockets, quota totals, auth events) reach `handler` too; it ignores
+ * what is not its own. Returns a detach. `reportMalformed`: false for the second and later listeners
+ * (one line per bad message, and one of them closes the handle that came with it).
  */
-export function onPrimary(handler: (m: PrimaryMessage) => void, reportMalformed = true): () => void {
-  const listener = (raw: unknown): void => {
-    const parsed = parsePrimaryMessage(raw);
-    if (parsed.ok) handler(parsed.msg);
-    else if (reportMalformed) process.stderr.write(`hopgate worker: malformed message from the primary dropped (${parsed.why})\n`);
+export function onPrimary(handler: (m: PrimaryMessage, socket?: Socket) => void, reportMalformed = true): () => void {
+  const listener = (raw: unknown, handle: unknown): void => {
+    const parsed = parsePrimaryMessage(raw, handle);
+    if (parsed.ok) return handler(parsed.msg, parsed.socket);
+    if (!reportMalformed) return;
+    closeHandle(handle);
+    process.stderr.write(`hopgate worker: malformed message from the primary dropped (${parsed.why})\n`);
   };
   process.on('message', listener);
   return () => void process.off('message', listener);
+}
+
+/** A handle nobody takes (its message was dropped) would hold its descriptor open. */
+function closeHandle(handle: unknown): void {
+  const h = handle as { destroy?: () => void; close?: () => void } | null | undefined;
+  if (typeof h?.destroy === 'function') h.destroy(); // a socket
+  else if (typeof h?.close === 'function') h.close(); // a server, a UDP socket
 }
 
 /** A worker's IPC channel to the primary, for quota usage. */
@@ -36,4 +59,31 @@ export function workerQuotaSync(): QuotaSync {
         if (m.type === 'hopgate:quota:others') handler(m);
       }, false),
   };
+}
+
+/** A worker's IPC channel to the primary, for an auth throttle's events (every scope: shareThrottle picks its own). */
+export function workerThrottleSync(): ThrottleSync {
+  return {
+    send: (msg) => toPrimary(msg),
+    onMessage: (handler) =>
+      onPrimary((m) => {
+        if (m.type === 'hopgate:auth:event') handler(m);
+      }, false),
+  };
+}
+
+/** A worker's IPC channel to the primary, for the reverse tunnel intake: sockets in, load reports out. */
+export function workerIntakeLink(): IntakeLink {
+  return {
+    send: (msg) => toPrimary(msg),
+    onMessage: (handler) =>
+      onPrimary((m, socket) => {
+        if (m.type === 'hopgate:reverse:conn' || m.type === 'hopgate:reverse:keys' || m.type === 'hopgate:reverse:hello' || m.type === 'hopgate:reverse:release') handler(m, socket);
+      }, false),
+  };
+}
+
+/** What the reverse side of a worker's ingress needs of the primary (Ingress.start's reverseFromPrimary). */
+export function workerReverseLink(): ReversePrimaryLink {
+  return { intake: workerIntakeLink(), throttle: workerThrottleSync() };
 }

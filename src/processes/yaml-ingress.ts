@@ -9,7 +9,7 @@ import { Ingress } from '../ingress/ingress.js';
 import { loadIngressYaml } from '../ingress/config/from-yaml.js';
 import type { Logger } from '../shared/log.js';
 import { shareThrottle } from '../ingress/auth/throttle-sync.js';
-import { workerQuotaSync } from './worker-channel.js';
+import { workerQuotaSync, workerReverseLink, workerThrottleSync } from './worker-channel.js';
 import { workerMetrics } from './cluster-metrics.js';
 
 export interface YamlIngress {
@@ -20,10 +20,10 @@ export interface YamlIngress {
 
 /** `asWorker`: a worker of a primary (quota and auth failures are shared with the other workers; the primary holds the tunnel port). */
 export async function startYamlIngress(configPath: string, log: Logger, asWorker: boolean): Promise<YamlIngress> {
-  const ingress = await Ingress.start(loadIngressYaml(configPath), log, { reverseFromPrimary: asWorker, ...(asWorker ? { scrape: workerMetrics } : {}) });
+  const ingress = await Ingress.start(loadIngressYaml(configPath), log, asWorker ? { reverseFromPrimary: workerReverseLink(), scrape: workerMetrics } : {});
   if (asWorker) {
     ingress.runtime.quota.attach(workerQuotaSync()); // quota usage is summed across workers by the primary
-    shareThrottle(ingress.runtime.auth.throttle, 'proxy'); // auth failures count across workers
+    shareThrottle(ingress.runtime.auth.throttle, 'proxy', workerThrottleSync()); // auth failures count across workers
   }
   return {
     ingress,

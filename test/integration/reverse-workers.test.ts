@@ -386,6 +386,54 @@ test('two workers (YAML): a pool of 1 serves every request — a request reachin
   }
 });
 
+test('two workers (YAML): messages from the primary off the IPC list (ticket keys, auth events, a tunnel connection without its socket) are dropped; the workers carry on', { timeout: 30_000 }, async () => {
+  const file = join(dir, 'off-the-list.yaml');
+  const cfg = await reverseIngressBase();
+  writeFileSync(file, JSON.stringify({ ...cfg, exits: [await reverseEntry('listed', '127.0.0.29', 'de')], reverse: REVERSE }));
+  const exited: number[] = [];
+  const onExit = (w: Worker): void => void exited.push(w.process.pid!);
+  // Load reports from the workers after the messages below: each answers the hello sent last, after reading the others (IPC keeps order).
+  const answered = new Set<number>();
+  let listening = false;
+  const onLoad = (w: Worker, m: { type?: unknown } | undefined): void => {
+    if (listening && m?.type === 'hopgate:reverse:load') answered.add(w.id);
+  };
+  const notSocket = createServer(); // a handle that is not a socket
+  let ing: RunningIngress | undefined;
+  let exit: ReverseExitClient | undefined;
+  cluster.on('exit', onExit);
+  cluster.on('message', onLoad);
+  try {
+    await listen0(notSocket);
+    ing = await startIngressProcesses(file, { workers: 2, log: createLogger('silent') });
+    exit = startReverseExit(ing.tunnelPort!, 'listed', '127.0.0.29', { pool: 2 });
+    await withTimeout(exit.ready, 5000, 'exit registered');
+    await eventually('two idle work connections', () => exit!.idle === 2);
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+    assert.equal(workers.length, 2);
+    listening = true;
+    for (const w of workers) {
+      w.send({ type: 'hopgate:reverse:keys', ticketKeys: 42 });
+      w.send({ type: 'hopgate:reverse:keys', ticketKeys: Buffer.alloc(5).toString('base64') }); // not the 48 bytes TLS takes
+      w.send({ type: 'hopgate:auth:event', scope: 'proxy', event: null });
+      w.send({ type: 'hopgate:auth:event', scope: 'tunnel', event: null });
+      w.send({ type: 'hopgate:reverse:conn' }, notSocket);
+      w.send({ type: 'hopgate:reverse:hello' });
+    }
+    await eventually('both workers answered the hello (or one died)', () => answered.size === 2 || exited.length > 0);
+    assert.deepEqual(exited, [], 'no worker died');
+    assert.deepEqual(await run(ing.ports[0], '127.0.0.29', 10, 'after messages off the list, two workers, pool 2'), []);
+    assert.deepEqual(exited, [], 'no worker died');
+    assert.deepEqual([...answered].sort(), workers.map((w) => w.id).sort());
+  } finally {
+    cluster.off('exit', onExit);
+    cluster.off('message', onLoad);
+    notSocket.close();
+    await exit?.stop(200);
+    await ing?.stop();
+  }
+});
+
 /** A flooder: open N connections to 127.0.0.1:PORT from LOCAL, print how many, hold them (killed by the test). */
 const FLOOD = `
 const [port, n, local] = process.argv.slice(1);

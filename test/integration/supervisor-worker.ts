@@ -2,10 +2,14 @@
  * A worker for supervisor.test.ts (forked by the supervisor, as an ingress worker is):
  * argv[2] a directory for its marks, argv[3] its behaviour —
  * 'ok': ready at once; 'malformed': four messages off the IPC list first, then ready;
+ * 'reverse': ready, then a tunnel load report off the list; it answers each hello with a
+ * good one, and writes every message from the primary to `got-<pid>`, one a line (with
+ * ' +socket' when a socket came with it, which it keeps open);
  * 'fail': says it failed and leaves. On SIGTERM it drains for 300 ms, marks
  * `drained-<pid>` and exits 0.
  */
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { toPrimary } from '../../src/processes/worker-channel.js';
 
@@ -28,5 +32,13 @@ if (mode === 'fail') {
     }, 300);
   });
   process.once('SIGINT', () => undefined);
+  if (mode === 'reverse') {
+    // Raw, not through the worker channel: the marks are what the primary sent, as it came.
+    process.on('message', (m: { type?: unknown } | null, handle: unknown) => {
+      appendFileSync(join(dir, `got-${process.pid}`), `${String(m?.type)}${handle instanceof Socket ? ' +socket' : ''}\n`);
+      if (m?.type === 'hopgate:reverse:hello') toPrimary({ type: 'hopgate:reverse:load', load: 0, received: 0, open: true, exits: [] });
+    });
+  }
   toPrimary({ type: 'hopgate:worker:ready', ports: [] });
+  if (mode === 'reverse') process.send!({ type: 'hopgate:reverse:load', load: 'many', received: 0, open: true, exits: [] });
 }

@@ -2,12 +2,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Worker } from 'node:cluster';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkerSupervisor, type SupervisorOptions, type WorkerExit } from '../../src/processes/supervisor.js';
+import { IngressCluster } from '../../src/processes/ingress-cluster.js';
 import type { WorkerMessage } from '../../src/processes/ipc-messages.js';
+import { IngressConfigSchema } from '../../src/shared/schema/ingress-config.js';
 import { createLogger } from '../../src/shared/log.js';
+import { closed, withTimeout } from '../helpers/net.js';
+import { eventually } from '../helpers/eventually.js';
 
 const WORKER = new URL('./supervisor-worker.js', import.meta.url).pathname;
 
@@ -154,7 +159,7 @@ test('supervisor: messages to a worker that just died do not take the primary do
     while (t.exits.length === 0 && performance.now() < until) {
       t.s.broadcast({ type: 'hopgate:config:reload' });
       t.s.send(w!, { type: 'hopgate:config:reload' });
-      w!.send({ type: 'hopgate:config:reload' }); // as tunnel-dispatch.ts does, straight to the worker
+      w!.send({ type: 'hopgate:config:reload' }); // straight to the worker, no callback: a failure is the worker's 'error'
       await new Promise((r) => setImmediate(r));
     }
     await t.when(() => t.exits.length === 1, 'the worker gone');
@@ -165,5 +170,39 @@ test('supervisor: messages to a worker that just died do not take the primary do
     process.off('uncaughtException', onUncaught);
     await t.s.stop();
     t.cleanup();
+  }
+});
+
+test('ingress cluster: a tunnel load report off the IPC list does not seat its worker at the tunnel port; the next good one does', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hopgate-supervisor-'));
+  const pool = new IngressCluster({ count: 1, exec: WORKER, args: [dir, 'reverse'], log: createLogger('silent') });
+  const clients: Array<ReturnType<typeof connect>> = [];
+  const dial = (): ReturnType<typeof connect> => {
+    const c = connect({ host: '127.0.0.1', port: pool.tunnelPort! });
+    c.on('error', () => undefined);
+    clients.push(c);
+    return c;
+  };
+  try {
+    await pool.start(IngressConfigSchema.parse({ listen: { host: '127.0.0.1', ports: [0, 0] }, reverse: { listen: { host: '127.0.0.1', port: 0 } } }));
+    assert.ok(pool.tunnelPort, 'the primary holds the tunnel port');
+    const [w] = pool.supervisor.workers();
+    const got = (): string[] => (existsSync(join(dir, `got-${w!.process.pid}`)) ? readFileSync(join(dir, `got-${w!.process.pid}`), 'utf8').split('\n').filter(Boolean) : []);
+    // The report says its load is 'many': the supervisor drops it, and so must the tunnel port.
+    await eventually('the bad report rejected', () => pool.supervisor.rejected === 1);
+    // No worker seated: a tunnel connection is closed at once, not handed to the worker.
+    await withTimeout(closed(dial()), 3000, 'a tunnel connection with no worker seated closed');
+    // A hello (the tunnel port opening in a reload sends one) brings a good report: seated, the worker gets the ticket keys, then connections.
+    pool.supervisor.send(w!, { type: 'hopgate:reverse:hello' });
+    await eventually('the worker seated (it got the ticket keys)', () => got().includes('hopgate:reverse:keys'));
+    dial();
+    await eventually('the next connection handed to the worker', () => got().length === 3);
+    assert.deepEqual(got(), ['hopgate:reverse:hello', 'hopgate:reverse:keys', 'hopgate:reverse:conn +socket']);
+    assert.equal(pool.supervisor.rejected, 1);
+    assert.equal(pool.supervisor.workers().length, 1);
+  } finally {
+    for (const c of clients) c.destroy();
+    await pool.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });

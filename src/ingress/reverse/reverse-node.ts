@@ -19,12 +19,21 @@ import type { LinkStream } from '../../link/stream.js';
 import { PublishServer } from './publish.js';
 import { ReverseRegistry, type RegistryLog, type ReverseStats } from './registry.js';
 import { checkReverseConfig, tunnelListen } from '../../shared/schema/check-reverse-config.js';
-import { TunnelIntake } from './tunnel-intake.js';
+import { TunnelIntake, type IntakeLink } from './tunnel-intake.js';
 import { boundPort, listenOn } from '../../shared/listen.js';
+import type { ThrottleSync } from '../auth/throttle-sync.js';
+
+/** A cluster worker's channel to its primary for the reverse side (processes/worker-channel.ts). */
+export interface ReversePrimaryLink {
+  /** Tunnel connections in (the primary holds `reverse.listen`), load reports out. */
+  readonly intake: IntakeLink;
+  /** Failed registrations, counted across the workers. */
+  readonly throttle: ThrottleSync;
+}
 
 export interface ReverseNodeOptions {
-  /** A cluster worker: tunnel connections come from the primary, which holds `reverse.listen`. */
-  readonly fromPrimary?: boolean;
+  /** A cluster worker: tunnel connections come from the primary, over this. */
+  readonly fromPrimary?: IntakeLink;
 }
 
 function tlsFiles(config: IngressConfig): { cert: Buffer; key: Buffer } {
@@ -52,7 +61,7 @@ export class ReverseNode implements ReverseDialer {
     checkReverseConfig(cfg);
     const node = new ReverseNode(snap, log);
     try {
-      if (opts.fromPrimary) node.takeFromPrimary();
+      if (opts.fromPrimary) node.takeFromPrimary(opts.fromPrimary);
       else await node.listenTunnel();
       const r = cfg.reverse;
       if (r?.publishListen || r?.publishTlsListen) node.publish = new PublishServer(() => node.snap, node);
@@ -83,12 +92,13 @@ export class ReverseNode implements ReverseDialer {
     await listenOn(server, listen.host, listen.port);
   }
 
-  private takeFromPrimary(): void {
+  private takeFromPrimary(link: IntakeLink): void {
     const intake = new TunnelIntake(
       tlsFiles(this.snap.config),
       () => this.snap.config.limits.handshakeTimeoutMs,
       (socket, source) => this.accept(socket, source),
       this.registry,
+      link,
     );
     this.registry.onChange = () => intake.changed();
     this.registry.shared = true;

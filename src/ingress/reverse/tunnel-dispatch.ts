@@ -12,6 +12,10 @@
  * passed), new connections are held, unread: handed out as they came, an exit
  * dialing in between two answers put its whole pool in the first worker, and a
  * request reaching the other failed at once (no work connection registered there).
+ *
+ * The workers' reports reach report() from the supervisor, checked against the
+ * one IPC message list (processes/ipc-messages.ts); what it sends goes through
+ * the supervisor too (WorkerPool).
  */
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
@@ -79,21 +83,19 @@ interface Seat {
   exits: Map<string, { idle: number; waiting: number }>;
 }
 
+/**
+ * The primary's end of the workers' IPC channel (processes/supervisor.ts): the workers connected
+ * now, and typed sends; a socket rides along with a connection, and `done` says whether it was handed over.
+ */
+export interface WorkerPool {
+  workers(): Worker[];
+  send(worker: Worker, msg: TunnelConnMsg | TunnelKeysMsg | TunnelHelloMsg | TunnelReleaseMsg, socket?: Socket, done?: (err: Error | null) => void): void;
+}
+
 /** One release per exit this often at most: the refill it brings must reach the short worker and be reported first. */
 const RELEASE_EVERY_MS = 200;
-/** Exits per worker report looked at (a bound on what a broken worker can make the primary keep). */
-const MAX_REPORTED_EXITS = 4096;
-
-/** A report's per-exit counts, checked: a worker is another process. */
-function exitsOf(raw: unknown): Map<string, { idle: number; waiting: number }> {
-  const out = new Map<string, { idle: number; waiting: number }>();
-  if (!Array.isArray(raw)) return out;
-  for (const e of raw.slice(0, MAX_REPORTED_EXITS)) {
-    if (!Array.isArray(e) || typeof e[0] !== 'string' || !Number.isInteger(e[1]) || !Number.isInteger(e[2])) continue;
-    out.set(e[0], { idle: Math.max(0, e[1] as number), waiting: Math.max(0, e[2] as number) });
-  }
-  return out;
-}
+/** Exits per worker report (the message list's bound: what a broken worker can make the primary keep). */
+export const MAX_REPORTED_EXITS = 4096;
 
 /**
  * Node transfers handles one at a time, so a flood of connections to the tunnel port
@@ -128,14 +130,13 @@ export class TunnelDispatcher {
   private constructor(
     private readonly server: Server,
     private readonly log: Pick<Logger, 'info' | 'warn'>,
+    private readonly pool: WorkerPool,
   ) {
-    cluster.on('message', this.onMessage);
     cluster.on('exit', this.onGone);
     cluster.on('disconnect', this.onGone);
-    for (const w of Object.values(cluster.workers ?? {})) {
-      if (!w?.isConnected()) continue;
+    for (const w of pool.workers()) {
       this.unanswered.add(w.id);
-      w.send({ type: 'hopgate:reverse:hello' } satisfies TunnelHelloMsg);
+      pool.send(w, { type: 'hopgate:reverse:hello' });
     }
     if (this.unanswered.size === 0) return;
     this.answerTimer = setTimeout(() => {
@@ -146,11 +147,11 @@ export class TunnelDispatcher {
     this.answerTimer.unref();
   }
 
-  static async listen(host: string, port: number, log: Pick<Logger, 'info' | 'warn'>): Promise<TunnelDispatcher> {
+  static async listen(host: string, port: number, log: Pick<Logger, 'info' | 'warn'>, pool: WorkerPool): Promise<TunnelDispatcher> {
     // Unread until a worker has it: the worker's TLS socket must see the ClientHello.
     const server = createServer({ pauseOnConnect: true });
     await listenOn(server, host, port);
-    const d = new TunnelDispatcher(server, log);
+    const d = new TunnelDispatcher(server, log, pool);
     server.on('connection', d.onConnection);
     return d;
   }
@@ -159,9 +160,8 @@ export class TunnelDispatcher {
     return boundPort(this.server);
   }
 
-  private readonly onMessage = (worker: Worker, m: TunnelLoadMsg | { type?: unknown } | undefined): void => {
-    if (m?.type !== 'hopgate:reverse:load') return;
-    const r = m as TunnelLoadMsg;
+  /** A worker's load report (well formed: the supervisor checked it). */
+  report(worker: Worker, r: TunnelLoadMsg): void {
     if (!r.open) {
       this.seats.delete(worker.id);
       return this.answered(worker.id);
@@ -170,14 +170,14 @@ export class TunnelDispatcher {
     // A new seat counts from what the worker has received: nothing is in flight to it yet.
     if (!seat) {
       this.seats.set(worker.id, (seat = { worker, load: 0, received: r.received, sent: r.received, inFlight: new Map(), exits: new Map() }));
-      worker.send({ type: 'hopgate:reverse:keys', ticketKeys: this.ticketKeys } satisfies TunnelKeysMsg); // IPC keeps order: before any socket
+      this.pool.send(worker, { type: 'hopgate:reverse:keys', ticketKeys: this.ticketKeys }); // IPC keeps order: before any socket
     }
     seat.load = r.load;
     seat.received = r.received;
-    seat.exits = exitsOf(r.exits);
+    seat.exits = new Map(r.exits.map(([id, idle, waiting]) => [id, { idle, waiting }]));
     this.answered(worker.id);
     this.rebalance();
-  };
+  }
 
   /**
    * Balancing on the reports is not enough: they can be stale when a refill arrives (a
@@ -220,7 +220,7 @@ export class TunnelDispatcher {
         continue;
       }
       this.released.set(id, now);
-      donor.seat.worker.send({ type: 'hopgate:reverse:release', exit: id, min } satisfies TunnelReleaseMsg, undefined, {}, () => undefined);
+      this.pool.send(donor.seat.worker, { type: 'hopgate:reverse:release', exit: id, min }, undefined, () => undefined);
     }
   }
 
@@ -311,7 +311,7 @@ export class TunnelDispatcher {
     seat.sent++;
     seat.inFlight.set(socket, source);
     this.bySource.set(source, fromSource + 1);
-    seat.worker.send({ type: 'hopgate:reverse:conn' } satisfies TunnelConnMsg, socket, (err) => {
+    this.pool.send(seat.worker, { type: 'hopgate:reverse:conn' }, socket, (err) => {
       this.settle(seat, socket);
       if (!err) return;
       seat.sent--;
@@ -320,7 +320,6 @@ export class TunnelDispatcher {
   }
 
   close(): void {
-    cluster.off('message', this.onMessage);
     cluster.off('exit', this.onGone);
     cluster.off('disconnect', this.onGone);
     clearTimeout(this.answerTimer);
@@ -335,10 +334,10 @@ export class TunnelDispatcher {
 }
 
 /** The primary's tunnel port for a cluster: opened by the first configuration with reverse exits, at boot or in a reload. */
-export function primaryTunnel(log: Logger): LateStart<TunnelDispatcher> {
+export function primaryTunnel(log: Logger, pool: WorkerPool): LateStart<TunnelDispatcher> {
   const open = (config: IngressConfig): Promise<TunnelDispatcher> => {
     const { host, port } = tunnelListen(config);
-    return TunnelDispatcher.listen(host, port, log);
+    return TunnelDispatcher.listen(host, port, log, pool);
   };
   return new LateStart(open, log, 'reverse tunnel port', true);
 }

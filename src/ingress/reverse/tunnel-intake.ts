@@ -7,7 +7,21 @@
 import type { Socket } from 'node:net';
 import { createSecureContext, TLSSocket, type SecureContext, type SecureContextOptions } from 'node:tls';
 import { unmapIPv4 } from '../../shared/net-addr.js';
-import type { TunnelConnMsg, TunnelHelloMsg, TunnelKeysMsg, TunnelLoadMsg, TunnelReleaseMsg } from './tunnel-dispatch.js';
+import { MAX_REPORTED_EXITS, type TunnelConnMsg, type TunnelHelloMsg, type TunnelKeysMsg, type TunnelLoadMsg, type TunnelReleaseMsg } from './tunnel-dispatch.js';
+
+/** The primary's messages to the intake. */
+export type IntakeMsg = TunnelConnMsg | TunnelKeysMsg | TunnelHelloMsg | TunnelReleaseMsg;
+
+/**
+ * How the intake talks to the primary: node:cluster IPC, checked against the one message
+ * list (processes/worker-channel.ts), so what reaches the intake is well formed.
+ */
+export interface IntakeLink {
+  /** False when the channel is closed (the primary is gone): nothing was sent. */
+  send(msg: TunnelLoadMsg): boolean;
+  /** The primary's messages for the intake; a connection (hopgate:reverse:conn) comes with its socket. Returns a detach. */
+  onMessage(handler: (msg: IntakeMsg, socket: Socket | undefined) => void): () => void;
+}
 
 /** What the registry tells the intake and does for it (registry.ts). */
 export interface IntakePool {
@@ -40,16 +54,18 @@ export class TunnelIntake {
   /**
    * `onSecure`: a connection whose TLS handshake completed, with its source address.
    * `pool`: the registry (registry.ts): its load, and each exit's idle and waiting counts.
+   * `link`: the channel to the primary. Kept after close(): connections still on their way are dropped.
    */
   constructor(
     tls: SecureContextOptions,
     private readonly handshakeTimeoutMs: () => number,
     private readonly onSecure: (socket: TLSSocket, source: string) => void,
     private readonly pool: IntakePool,
+    private readonly link: IntakeLink,
   ) {
     this.tls = tls;
     this.ctx = this.context();
-    process.on('message', this.onMessage);
+    link.onMessage(this.onMessage);
     this.timer = setInterval(() => this.report(), REPORT_EVERY_MS);
     this.timer.unref();
     this.report(); // the primary hands nothing to a worker before its first report
@@ -91,33 +107,31 @@ export class TunnelIntake {
   }
 
   private report(): void {
-    const exits = this.closed ? [] : this.pool.exitCounts();
+    // The primary looks at this many exits of a report (the message list's bound).
+    const exits = this.closed ? [] : this.pool.exitCounts().slice(0, MAX_REPORTED_EXITS);
     const msg: TunnelLoadMsg = { type: 'hopgate:reverse:load', load: this.currentLoad(), received: this.received, open: !this.closed, exits };
     const text = `${msg.load}/${msg.received}/${msg.open}/${JSON.stringify(exits)}`;
-    if (text === this.last || !process.connected) return;
+    if (text === this.last || !this.link.send(msg)) return;
     this.last = text;
     this.lastLoad = msg.load;
-    process.send?.(msg, undefined, {}, () => undefined); // a closed channel: the primary is gone
   }
 
-  private readonly onMessage = (m: TunnelConnMsg | TunnelKeysMsg | TunnelHelloMsg | TunnelReleaseMsg | { type?: unknown } | undefined, handle: unknown): void => {
-    if (m?.type === 'hopgate:reverse:release') {
-      const r = m as TunnelReleaseMsg;
-      if (!this.closed) this.pool.releaseIdle(r.exit, r.min);
+  private readonly onMessage = (m: IntakeMsg, raw: Socket | undefined): void => {
+    if (m.type === 'hopgate:reverse:release') {
+      if (!this.closed) this.pool.releaseIdle(m.exit, m.min);
       return;
     }
-    if (m?.type === 'hopgate:reverse:hello') {
+    if (m.type === 'hopgate:reverse:hello') {
       this.last = ''; // the tunnel port (re)opened: be seated even if nothing changed here
       return this.report();
     }
-    if (m?.type === 'hopgate:reverse:keys') {
-      this.ticketKeys = Buffer.from((m as TunnelKeysMsg).ticketKeys, 'base64');
+    if (m.type === 'hopgate:reverse:keys') {
+      this.ticketKeys = Buffer.from(m.ticketKeys, 'base64');
       this.ctx = this.context();
       return;
     }
-    if (m?.type !== 'hopgate:reverse:conn' || !handle) return;
+    if (!raw) return; // the channel hands a connection over only with its socket
     this.received++;
-    const raw = handle as Socket;
     raw.on('error', () => undefined);
     if (this.closed) {
       raw.destroy();
