@@ -21,6 +21,7 @@ import { USER } from '../helpers/ingress.js';
 import { reverseEntry, reverseIngressBase, startReverseExit, tunnelCert, TOKEN } from '../helpers/reverse.js';
 import { startProc, stopGracefully } from '../helpers/procs.js';
 import { eventually } from '../helpers/eventually.js';
+import { freePort } from '../helpers/ports.js';
 import { Ingress } from '../../src/ingress/ingress.js';
 import { IngressConfigSchema } from '../../src/shared/schema/ingress-config.js';
 import { createLogger } from '../../src/shared/log.js';
@@ -97,11 +98,14 @@ const echoText = async (s: Awaited<ReturnType<typeof tunnel>>, msg: string): Pro
 function steadyTunnels(port: number, egress: string, max = 400) {
   let stop = false;
   let phase = 'before';
+  /** The phase of the tunnel under way, if one is. */
+  let running: string | undefined;
   const done: Record<string, number> = {};
   const failures: string[] = [];
   const run = (async () => {
     for (let i = 0; i < max && !stop; i++) {
       const at = phase;
+      running = at;
       try {
         const s = await tunnel(port, egress);
         try {
@@ -115,13 +119,24 @@ function steadyTunnels(port: number, egress: string, max = 400) {
       } catch (err) {
         failures.push(`${at} #${i}: ${(err as Error).message}`);
       }
-      await new Promise((r) => setTimeout(r, 10));
+      running = undefined;
+      await new Promise((r) => setTimeout(r, 10)); // pacing of the loop, not a wait for anything
     }
   })();
   return {
     phase: (p: string) => (phase = p),
     done,
     failures,
+    /**
+     * Until a tunnel begun after this call has come through in the current phase (two more if one of this phase
+     * is under way: the loop runs one at a time), or one failed (the test's failures assertion says which).
+     */
+    another: async (what: string): Promise<void> => {
+      const p = phase;
+      const need = (done[p] ?? 0) + (running === p ? 2 : 1);
+      const failed = failures.length;
+      await eventually(what, () => (done[p] ?? 0) >= need || failures.length > failed, { timeoutMs: 15_000 });
+    },
     stop: async () => {
       stop = true;
       await run;
@@ -187,7 +202,7 @@ test('a running reverse exit takes its promoted key without a restart: a live tu
     assert.equal((await health()).linkKey, next);
     // The other old-key link closes once a steady tunnel that was on it ends; the live tunnel's stays, draining.
     await eventually('one old-key connection left: the live tunnel\'s, draining', async () => (await health()).previousKeyConnections === 1, { timeoutMs: 10_000 });
-    await new Promise((r) => setTimeout(r, 500)); // a few more new tunnels on the new key alone
+    await steady.another('a new tunnel on the new key alone');
 
     // 3. retire: only the new key is pinned.
     ing.reload(await config('rk', '127.0.0.51', { linkFingerprint: next }));
@@ -209,7 +224,7 @@ test('a running reverse exit takes its promoted key without a restart: a live tu
     const scraped = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
     assert.match(scraped, /hopgate_exit_link_key_connections\{key="current"\} 2\n/);
     assert.match(scraped, /hopgate_exit_link_key_connections\{key="previous"\} 0\n/);
-    await new Promise((r) => setTimeout(r, 500));
+    await steady.another('a new tunnel with only new-key links left');
     await steady.stop();
     assert.deepEqual(steady.failures, [], 'no new tunnel failed during the rotation');
     for (const p of ['before', 'staged', 'promoted', 'retired']) assert.ok((steady.done[p] ?? 0) > 0, `new tunnels ran while ${p}: ${JSON.stringify(steady.done)}`);
@@ -254,7 +269,7 @@ test('a corrupt key file keeps the working key (logged once, no crash); two prom
     const other: LinkIdentity = createLinkIdentity('someone else');
     put(file, a.key + other.cert);
     await eventually('the mismatched key reported', () => warnings.length >= 2);
-    await new Promise((r) => setTimeout(r, 400)); // several checks of the same bad file
+    await new Promise((r) => setTimeout(r, 400)); // a window of several checks (100 ms) in which the same bad file must NOT be reported again
     assert.equal(warnings.length, 2, `each bad version reported once: ${warnings.join(' | ')}`);
     assert.match(warnings[0]!, /not a link identity/);
     assert.match(warnings[1]!, /does not match/);
@@ -276,7 +291,7 @@ test('a corrupt key file keeps the working key (logged once, no crash); two prom
     promoteNextLinkIdentity(keys);
     steady.phase('twice');
     await eventually('the exit tried the last key and was refused', () => /is not pinned/.test(exit.lastRefusal ?? ''), { timeoutMs: 10_000 });
-    await new Promise((r) => setTimeout(r, 1000)); // its refused dials back off; the links it has keep serving
+    await new Promise((r) => setTimeout(r, 1000)); // a window of refused dials (backoff 100-300 ms) in which the links it has must NOT be lost
     assert.ok(ingressLinks(ing, 'tw').some((l) => l.open), 'links on a pinned key keep taking streams');
     assert.ok(exit.stats().links > 0);
 
@@ -299,7 +314,7 @@ test('a corrupt key file keeps the working key (logged once, no crash); two prom
       const l = ingressLinks(ing, 'tw');
       return l.length === 2 && l.every((x) => x.open && x.fingerprint === c);
     });
-    await new Promise((r) => setTimeout(r, 300));
+    await steady.another('a new tunnel with only last-key links');
     await steady.stop();
     assert.deepEqual(steady.failures, [], 'no new tunnel failed');
     const done = steady.done;
@@ -317,9 +332,25 @@ test('two ingress workers: a promotion under a steady run of new tunnels — non
   const source = new LinkIdentitySource(keys, 'reverse exit on two workers');
   const a = source.current();
   const file = join(dir, 'two-workers.yaml');
+  const adminPort = await freePort(); // /metrics: the revision both workers have, so a reload is awaited, not guessed
   const write = async (pins: { linkFingerprint: string; nextLinkFingerprint?: string }): Promise<void> => {
-    const input = { ...(await reverseIngressBase()), exits: [await reverseEntry('w2', '127.0.0.53', 'de', pins)], reverse: { listen: { host: '127.0.0.1', port: 0 }, waitMs: 1000, heartbeatMs: 2000 } };
-    put(file, JSON.stringify(input));
+    const input = { ...(await reverseIngressBase()), exits: [await reverseEntry('w2', '127.0.0.53', 'de', pins)], reverse: { listen: { host: '127.0.0.1', port: 0 }, waitMs: 1000, heartbeatMs: 2000 }, metrics: { host: '127.0.0.1', port: adminPort } };
+    // In place, not put(): the file watch (watchConfig) follows the file's inode and hears nothing after a
+    // rename over it, so a second put() would never reach the workers (the retirement below waited for nothing).
+    writeFileSync(file, JSON.stringify(input));
+  };
+  /** The configuration revision in force in both workers (the lower one), or undefined if one did not report. */
+  const revision = async (): Promise<number | undefined> => {
+    const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`, { headers: { connection: 'close' } })).text();
+    if (!/^hopgate_ingress_metrics_workers_reporting 2$/m.test(text)) return undefined;
+    const m = /^hopgate_config_revision (\d+)$/m.exec(text);
+    return m ? Number(m[1]) : undefined;
+  };
+  /** Write `pins` and wait until the file watch has reloaded both workers with them. */
+  const reloadWith = async (pins: { linkFingerprint: string; nextLinkFingerprint?: string }, what: string): Promise<void> => {
+    const was = await eventually('the revision both workers have', revision);
+    await write(pins);
+    await eventually(`both workers reloaded: ${what}`, async () => ((await revision()) ?? was) > was, { timeoutMs: 10_000, everyMs: 50 });
   };
   await write({ linkFingerprint: a.fingerprint });
   let ing: RunningIngress | undefined;
@@ -332,20 +363,20 @@ test('two ingress workers: a promotion under a steady run of new tunnels — non
     await withTimeout(exit.ready, 10_000, 'the exit registered');
     await eventually('two links', () => exit!.stats().links === 2, { timeoutMs: 10_000 });
     steady = steadyTunnels(ing.ports[0], '127.0.0.53');
-    await new Promise((r) => setTimeout(r, 300));
+    await steady.another('a new tunnel before the rotation');
 
     const b = stageNextLinkIdentity(keys, 'reverse exit on two workers').fingerprint;
-    await write({ linkFingerprint: a.fingerprint, nextLinkFingerprint: b });
     steady.phase('staged');
-    await new Promise((r) => setTimeout(r, 1500)); // the file watch reloads the workers
+    await reloadWith({ linkFingerprint: a.fingerprint, nextLinkFingerprint: b }, 'the next key pinned');
+    await steady.another('a new tunnel with the next key pinned in both workers');
     promoteNextLinkIdentity(keys);
     steady.phase('promoted');
     await eventually('two links on the new key, none on the old one taking streams', () => byKey(b) === 2 && byKey(a.fingerprint) === 0, { timeoutMs: 20_000 });
-    await new Promise((r) => setTimeout(r, 500));
-    await write({ linkFingerprint: b });
+    await steady.another('a new tunnel on the new-key links');
     steady.phase('retired');
-    await new Promise((r) => setTimeout(r, 1500));
+    await reloadWith({ linkFingerprint: b }, 'the old key retired');
     await eventually('the old links closed', () => exit!.connectionKeys().every((k) => k.fingerprint === b), { timeoutMs: 10_000 });
+    await steady.another('a new tunnel with only the new key pinned');
     await steady.stop();
     assert.deepEqual(steady.failures, [], 'no new tunnel failed');
     for (const p of ['before', 'staged', 'promoted', 'retired']) assert.ok((steady.done[p] ?? 0) > 0, `new tunnels ran while ${p}: ${JSON.stringify(steady.done)}`);
@@ -369,16 +400,16 @@ test('an exit on work connections (ingresses before links) rotates the same way:
     await withTimeout(exit.ready, 10_000, 'the exit registered');
     await eventually('a pool of 4', () => idleOn(a.fingerprint) === 4);
     steady = steadyTunnels(ing.ports()[0]!, '127.0.0.54');
-    await new Promise((r) => setTimeout(r, 300));
+    await steady.another('a new tunnel before the rotation');
     const b = stageNextLinkIdentity(keys, 'reverse exit on work connections').fingerprint;
     ing.reload(await config('wk', '127.0.0.54', { linkFingerprint: a.fingerprint, nextLinkFingerprint: b }));
     promoteNextLinkIdentity(keys);
     steady.phase('promoted');
     await eventually('the pool on the new key, none left on the old one', () => exit.connectionKeys().every((k) => k.fingerprint === b) && idleOn(b) === 4, { timeoutMs: 20_000 });
-    await new Promise((r) => setTimeout(r, 300));
+    await steady.another('a new tunnel on the new-key pool');
     ing.reload(await config('wk', '127.0.0.54', { linkFingerprint: b }));
     steady.phase('retired');
-    await new Promise((r) => setTimeout(r, 500));
+    await steady.another('a new tunnel with only the new key pinned');
     await steady.stop();
     assert.deepEqual(steady.failures, [], 'no new tunnel failed');
     for (const p of ['before', 'promoted', 'retired']) assert.ok((steady.done[p] ?? 0) > 0, `new tunnels ran while ${p}: ${JSON.stringify(steady.done)}`);
@@ -409,7 +440,7 @@ test('a request that crossed the exit\'s withdrawal of a work connection (a rota
         s.removeAllListeners('data');
         s.once('close', () => reject(new Error('the tunnel was cut')));
         s.on('data', (d: Buffer) => resolve(d.toString()));
-        await new Promise((r) => setTimeout(r, 2500));
+        await new Promise((r) => setTimeout(r, 2500)); // a window in which the tunnel must NOT be cut (the 2 s of the title)
         s.write('still here after 2.5 s');
       })().catch(reject);
     });

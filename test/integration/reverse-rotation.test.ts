@@ -32,7 +32,17 @@ test('registrations queued for the token check when the token changes are judged
   const thief = startReverseExit(ing, 'r1', '127.0.0.1', { token: OLD, pool: 24, backoffMs: 5000, maxBackoffMs: 5000 });
   try {
     await eventually('the pool dialing', () => ing.runtime.reverse!.registry.stats().exits.r1 !== undefined && thief.stats().dialing === 24, { timeoutMs: 5000 });
-    await new Promise((r) => setTimeout(r, 100)); // their registrations are queued for scrypt now
+    // Registrations queued for the token check: half the pool or more accepted, none answered yet (the pool's one
+    // scrypt takes ~0.1 s from the first registration; the 12th handshake ends well before). Polled often: the
+    // window closes when that check ends, and a registration answered before the reload would prove nothing.
+    await eventually(
+      'at least 12 connections waiting on the token check, none registered yet',
+      () => {
+        const s = ing.runtime.reverse!.registry.stats().exits.r1!;
+        return ing.runtime.reverse!.registry.load() >= 12 && s.idle + s.busy === 0;
+      },
+      { timeoutMs: 5000, everyMs: 2 },
+    );
     ing.reload(config(newHash), 2);
     await eventually('every queued registration answered', () => thief.stats().dialing === 0, { timeoutMs: 15_000 });
     const r1 = ing.runtime.reverse!.registry.stats().exits.r1!;

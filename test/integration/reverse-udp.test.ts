@@ -353,7 +353,7 @@ test("a retired link key or a changed token ends the UDP associations on the old
   await eventually('no stream left on the old link', () => reg.stats().exits.kt!.streams === 0 && keyed.activeTunnels === 0);
   const seen = target.seen.length;
   c.send('127.0.0.1', target.port, 'after');
-  await new Promise((r) => setTimeout(r, 300));
+  await new Promise((r) => setTimeout(r, 300)); // a window in which 'after' must NOT reach the target
   assert.equal(target.seen.length, seen, 'nothing sent after the retirement left through the old key');
 
   // A token rotation (after a leak) ends them the same way.
@@ -383,9 +383,10 @@ test("a reverse exit's targets: narrowed by a reload: its live UDP associations 
   c.send('127.0.0.3', dropped.port, 'before');
   await eventually('the echo under the old rule', () => c.replies.length === 1);
   ing.reload(await ingressConfig([{ ...entry, targets: { allow: ['127.0.0.2/32'], deny: [] } }]));
-  await new Promise((r) => setTimeout(r, 200));
+  // The reload took effect: the association's UDP stream, opened under the old rule, is gone at both ends.
+  await eventually('the old rule\'s UDP stream ended at the ingress and the exit', () => reg.stats().exits.nar!.streams === 0 && exit.activeTunnels === 0);
   c.send('127.0.0.3', dropped.port, 'after');
-  await new Promise((r) => setTimeout(r, 500));
+  await new Promise((r) => setTimeout(r, 500)); // a window in which 'after' must NOT reach the dropped target
   assert.equal(dropped.seen.length, 1, 'nothing reached the network taken out of its targets');
   await eventually('the old association ended', () => c.assoc.socket.destroyed, { timeoutMs: 10_000 });
   const d = await customer(ing.ports()[0]!, `${USER.login}-exitip-127.0.0.60`);
