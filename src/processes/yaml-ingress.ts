@@ -5,6 +5,7 @@
  * configuration stays in force.
  */
 import { watch } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import { Ingress } from '../ingress/ingress.js';
 import { loadIngressYaml } from '../ingress/config/from-yaml.js';
 import type { Logger } from '../shared/log.js';
@@ -37,14 +38,21 @@ export async function startYamlIngress(configPath: string, log: Logger, asWorker
   };
 }
 
-/** Call `onChange` after the file changed (debounced: editors write in several steps). Returns an unwatch. */
+/**
+ * Call `onChange` after the file changed (debounced: editors write in several steps). Returns an unwatch.
+ * The directory is watched, not the file: a watch on the file follows its inode, so after the first
+ * rename over it (config management, `mv f.tmp f`, many editors' saves) it heard nothing more.
+ */
 export function watchConfig(path: string, onChange: () => void): () => void {
   let timer: NodeJS.Timeout | undefined;
+  const name = basename(path);
   try {
-    const w = watch(path, () => {
+    const w = watch(dirname(resolve(path)), (_event, changed) => {
+      if (changed !== name) return;
       clearTimeout(timer);
       timer = setTimeout(onChange, 200);
     });
+    w.on('error', () => w.close()); // the directory gone: no more reloads, not a crash
     return () => {
       clearTimeout(timer);
       w.close();

@@ -335,9 +335,7 @@ test('two ingress workers: a promotion under a steady run of new tunnels — non
   const adminPort = await freePort(); // /metrics: the revision both workers have, so a reload is awaited, not guessed
   const write = async (pins: { linkFingerprint: string; nextLinkFingerprint?: string }): Promise<void> => {
     const input = { ...(await reverseIngressBase()), exits: [await reverseEntry('w2', '127.0.0.53', 'de', pins)], reverse: { listen: { host: '127.0.0.1', port: 0 }, waitMs: 1000, heartbeatMs: 2000 }, metrics: { host: '127.0.0.1', port: adminPort } };
-    // In place, not put(): the file watch (watchConfig) follows the file's inode and hears nothing after a
-    // rename over it, so a second put() would never reach the workers (the retirement below waited for nothing).
-    writeFileSync(file, JSON.stringify(input));
+    put(file, JSON.stringify(input)); // by rename, as an operator would: every one must reach the workers
   };
   /** The configuration revision in force in both workers (the lower one), or undefined if one did not report. */
   const revision = async (): Promise<number | undefined> => {
