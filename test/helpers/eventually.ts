@@ -40,7 +40,22 @@ export async function eventually<T>(what: string, fn: () => Promise<T | Falsy> |
   }
 }
 
-/** A pause between polls or the pacing of a traffic loop: never a wait before an assertion (use `eventually`). */
+/**
+ * The way a test shows something did NOT happen: `fn` must hold at every poll for the whole window, or this
+ * fails at once saying what stopped holding. A window, not a wait for a condition: make it long enough for the
+ * thing to have happened were it going to.
+ */
+export async function holdsFor(what: string, fn: () => boolean, windowMs: number, o: Pick<EventuallyOptions, 'everyMs'> = {}): Promise<void> {
+  const everyMs = o.everyMs ?? 25;
+  const deadline = Date.now() + windowMs;
+  for (;;) {
+    if (!fn()) throw new Error(`${what} stopped holding ${windowMs - Math.max(0, deadline - Date.now())} ms into its ${windowMs} ms window`);
+    if (Date.now() >= deadline) return;
+    await sleep(Math.min(everyMs, Math.max(1, deadline - Date.now())));
+  }
+}
+
+/** A pause between polls or the pacing of a traffic loop: never a wait before an assertion (use `eventually`, or `holdsFor` for an absence). */
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }

@@ -3,6 +3,8 @@ import { IngressConfigSchema, type IngressConfigInput } from '../../src/shared/s
 import { Ingress } from '../../src/ingress/ingress.js';
 import { hashPassword } from '../../src/shared/auth/password-hash.js';
 import { createLogger } from '../../src/shared/log.js';
+import { channels, subscribeFrom, type AdmissionRejectMessage } from '../../src/shared/events.js';
+import type { SessionCloseMessage } from '../../src/ingress/session.js';
 
 export const USER = { login: 'alice', password: 'wonder-land_42' };
 let aliceHash: Promise<string> | undefined;
@@ -41,4 +43,42 @@ export async function startRangeIngress(count: number, overrides: Partial<Ingres
       if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 8) throw err;
     }
   }
+}
+
+/** What an in-process ingress has done so far with the connections from one source, by its own records. */
+export interface SourceWatch {
+  /** Connections it accepted and holds open. */
+  open(): number;
+  /** Of those, the ones whose request it has read (the protocol is known: past sniffing, at or past authentication). */
+  requested(): number;
+  /** Connections it accepted and has closed since the watch began. */
+  readonly closed: number;
+  /** Connections it refused before their first byte (admission) since the watch began. */
+  readonly refused: number;
+  stop(): void;
+}
+
+/**
+ * Watch `source`'s connections at `ing`, so a test waits until a burst has reached the ingress
+ * (open + closed + refused, or requested + closed + refused) instead of sleeping and hoping.
+ */
+export function watchSource(ing: TestIngress, source: string): SourceWatch {
+  const rt = ing.ingress.runtime;
+  const counts = { closed: 0, refused: 0 };
+  const stops = [
+    subscribeFrom<SessionCloseMessage>(channels.sessionClose, rt, (m) => void (m.session.source === source && counts.closed++)),
+    subscribeFrom<AdmissionRejectMessage>(channels.admissionReject, rt, (m) => void (m.source === source && counts.refused++)),
+  ];
+  const mine = (): Array<{ protocol: unknown }> => [...rt.sessions].filter((s) => s.source === source);
+  return {
+    open: () => mine().length,
+    requested: () => mine().filter((s) => s.protocol !== undefined).length,
+    get closed() {
+      return counts.closed;
+    },
+    get refused() {
+      return counts.refused;
+    },
+    stop: () => stops.forEach((stop) => stop()),
+  };
 }

@@ -12,7 +12,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEchoServer } from '../helpers/net.js';
-import { startTestIngress } from '../helpers/ingress.js';
+import { startTestIngress, watchSource, type SourceWatch } from '../helpers/ingress.js';
+import { eventually } from '../helpers/eventually.js';
 import { socks5ConnectRaw } from '../helpers/socks5-raw.js';
 import { hashPassword } from '../../src/shared/auth/password-hash.js';
 import { startIngressProcesses } from '../../src/processes/ingress-workers.js';
@@ -84,14 +85,26 @@ function httpConnect(port: number, login: string, password: string, localAddress
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+/** Until the ingress has taken in `n` connections from the watched source, as `count` counts them. */
+async function reached(watch: SourceWatch, n: number, what: string, count: (w: SourceWatch) => number): Promise<void> {
+  await eventually(what, () => {
+    const seen = count(watch);
+    if (seen < n) throw new Error(`${seen} of ${n} (open ${watch.open()}, closed ${watch.closed}, refused ${watch.refused})`); // what the timeout reports
+    return true;
+  }, { timeoutMs: 20_000 });
+}
+
 test('a guessing flood (150 parallel wrong passwords from one source) does not delay another customer from another source', { timeout: 60_000 }, async (t) => {
   const ing = await startTestIngress({ users: [...users, carol], limits: { exitProbeIntervalMs: 0 } });
   try {
     // The price of one first login on this machine now, without a flood.
     const calm = await httpConnect(ing.port, CAROL.login, CAROL.password, '127.0.0.10');
     assert.equal(calm.status, 200, calm.raw);
+    const watch = watchSource(ing, '127.0.0.1');
+    t.after(() => watch.stop());
     const flood = Array.from({ length: 150 }, (_, i) => httpConnect(ing.port, ALICE.login, `guess-${i}`, '127.0.0.1'));
-    await new Promise((r) => setTimeout(r, 150)); // the flood is queued before bob arrives
+    // Bob arrives once the whole flood is in: the ingress has read every guess (queued for a check or answered).
+    await reached(watch, 150, 'the ingress to read all 150 guesses', (w) => w.requested() + w.closed + w.refused);
     const bob = await httpConnect(ing.port, BOB.login, BOB.password, '127.0.0.9');
     const answers = await Promise.all(flood);
     assert.equal(bob.status, 200, `bob: ${bob.ms.toFixed(0)} ms, ${bob.raw}`);
@@ -113,9 +126,11 @@ test('a guessing flood (150 parallel wrong passwords from one source) does not d
   }
 });
 
-test('silent sockets from one source do not take the connection budget: 20 good requests from another source all succeed', { timeout: 60_000 }, async () => {
+test('silent sockets from one source do not take the connection budget: 20 good requests from another source all succeed', { timeout: 60_000 }, async (t) => {
   const ing = await startTestIngress({ users: cheapUsers, limits: { maxConnections: 120, exitProbeIntervalMs: 0 } });
   const hog: Socket[] = [];
+  const watch = watchSource(ing, '127.0.0.1');
+  t.after(() => watch.stop());
   try {
     await Promise.all(
       Array.from({ length: 120 }, () => new Promise<void>((resolve) => {
@@ -126,7 +141,8 @@ test('silent sockets from one source do not take the connection budget: 20 good 
         s.once('close', () => resolve());
       })),
     );
-    await new Promise((r) => setTimeout(r, 200)); // the ingress has accepted (or refused) every one
+    // A client's 'connect' is the kernel's handshake; the ingress takes each one in (accepts or refuses) after.
+    await reached(watch, 120, 'the ingress to accept or refuse all 120 silent sockets', (w) => w.open() + w.closed + w.refused);
     let ok = 0;
     const errors: string[] = [];
     for (let i = 0; i < 20; i++) {

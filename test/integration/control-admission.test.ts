@@ -10,6 +10,8 @@ import assert from 'node:assert/strict';
 import { Agent, request } from 'undici';
 import { startControlPlane, type ControlPlane } from '../../src/control/control-plane.js';
 import { sqliteDb, tempDir, type TestDb } from '../helpers/control-fixtures.js';
+import { eventually } from '../helpers/eventually.js';
+import type { IncomingMessage } from 'node:http';
 
 /** Nearer production cost than the other control tests: the flood is about its price. */
 const COST = { ln: 14, r: 8, p: 1 };
@@ -48,6 +50,20 @@ const basic = (login: string, password: string): string => `Basic ${Buffer.from(
 const op = (): string => `Bearer ${cp.token.token}`;
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+/** Requests for `path` from `from` the control plane's HTTP server has read (its own 'request' event) since the call. */
+function received(from: string, path: string): { readonly count: number; stop(): void } {
+  let count = 0;
+  const server = cp.server.app.server;
+  const onRequest = (req: IncomingMessage): void => void (req.socket.remoteAddress === from && req.url === path && count++);
+  server.on('request', onRequest);
+  return {
+    get count() {
+      return count;
+    },
+    stop: () => void server.off('request', onRequest),
+  };
+}
+
 before(async () => {
   tdb = await sqliteDb();
   state = tempDir();
@@ -69,8 +85,14 @@ after(async () => {
 test('Basic-auth flood (150 parallel wrong passwords from one address): another customer from another address is served promptly', { timeout: 90_000 }, async (t) => {
   const calm = await call('GET', '/v1/me', basic('carol', passwords.carol!), '127.0.0.11');
   assert.equal(calm.status, 200, calm.body);
+  const guesses = received('127.0.0.1', '/v1/me');
+  t.after(() => guesses.stop());
   const flood = Array.from({ length: 150 }, (_, i) => call('GET', '/v1/me', basic('victim', `guess-${i}`), '127.0.0.1'));
-  await new Promise((r) => setTimeout(r, 150));
+  // Bob arrives once the whole flood is in: the server has read every guess (each is then checked, queued or refused).
+  await eventually('the control plane to read all 150 guesses', () => {
+    if (guesses.count < 150) throw new Error(`${guesses.count} of 150 read`); // what the timeout reports
+    return true;
+  }, { timeoutMs: 20_000 });
   const bob = await call('GET', '/v1/me', basic('bob', passwords.bob!), '127.0.0.9');
   const answers = await Promise.all(flood);
   assert.equal(bob.status, 200, bob.body);

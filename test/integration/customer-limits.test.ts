@@ -12,6 +12,7 @@ import { once } from 'node:events';
 import { SocksClient } from 'socks';
 import { createIngressMetrics } from '../../src/ingress/observe.js';
 import { curl } from '../helpers/curl.js';
+import { eventually } from '../helpers/eventually.js';
 import { aliceHashed, startTestIngress, USER, type TestIngress } from '../helpers/ingress.js';
 import { closed, listen0, startUdpEcho, withTimeout } from '../helpers/net.js';
 import { socks5ConnectRaw } from '../helpers/socks5-raw.js';
@@ -217,7 +218,8 @@ test('concurrent-connection limit through real clients: SOCKS5 REP 2, HTTP 429; 
     assert.match(viaHttp.stdout, /^HTTP\/1\.1 429 /);
     assert.match(viaHttp.stdout, /CONN_LIMIT: user single is at 1 concurrent connections/);
     held.destroy();
-    await new Promise((r) => setTimeout(r, 100));
+    // The slot is free once the ingress has closed the held session: its own count of single's connections.
+    await eventually("single's held connection released at the ingress", () => ing.ingress.runtime.limiter.userActive('single') === 0);
     const ok = await curlBytes(ing, 'socks5h', 'single', 10);
     assert.equal(ok.code, 0, ok.stderr);
   });
@@ -256,7 +258,12 @@ test('UDP: datagrams over the rate are dropped and counted; the quota counts dat
       // 40 × 1 KiB at once against an 8 KiB bucket (16 KiB/s): about 8 pass.
       const slow = await associate(ing.port, 'udpslow');
       for (let i = 0; i < 40; i++) udp.send(packet, slow.remoteHost!.port, '127.0.0.1');
-      await new Promise((r) => setTimeout(r, 300));
+      // Settled when each datagram is accounted for: dropped (the ingress's own count) or echoed back.
+      await eventually('each of the 40 datagrams dropped at the ingress or echoed back', () => {
+        const { dropsUp } = ing.ingress.runtime.bandwidth.stats();
+        if (replies + dropsUp !== 40) throw new Error(`${replies} replies + ${dropsUp} drops`); // what the timeout reports
+        return true;
+      });
       const stats = ing.ingress.runtime.bandwidth.stats();
       assert.ok(replies >= 6 && replies <= 12, `${replies} of 40 datagrams passed an 8 KiB bucket`);
       assert.equal(stats.dropsUp, 40 - replies);

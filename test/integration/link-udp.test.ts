@@ -7,7 +7,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { aliceHashed, startTestIngress, USER, type TestIngress } from '../helpers/ingress.js';
-import { eventually } from '../helpers/eventually.js';
+import { eventually, holdsFor } from '../helpers/eventually.js';
 import { socksUdpCustomer, type SocksUdpCustomer } from '../helpers/socks-client.js';
 import { ingressIdentityDir, LINK_EXIT_SECRET, linkExitEntry, startLinkExit, type LinkExit } from '../helpers/link-exits.js';
 import type { AddressInfo } from 'node:net';
@@ -169,8 +169,9 @@ test("the exit's link key retired at the ingress: a UDP association on a link ma
   await eventually('the association on the retired key ended', () => c.assoc.socket.destroyed, { timeoutMs: 10_000 });
   const seen = target.seen.length;
   c.send('127.0.0.1', target.port, 'after');
-  await new Promise((r) => setTimeout(r, 300));
-  assert.equal(target.seen.length, seen);
+  // An absence: a datagram the ended association still relayed would reach the loopback target well within 300 ms.
+  await holdsFor('the target seeing nothing after the association ended', () => target.seen.length === seen, 300);
+  assert.equal(target.seen.length, seen, 'a datagram sent after the association ended reached the target');
 });
 
 /** A link to `exit` made by hand with the ingress identity `identity` (its holder speaks the link protocol itself). */
@@ -197,8 +198,9 @@ test("an ingress key retired at the exit (setPins): a UDP stream its holder open
   await eventually('the UDP stream ended at the retirement', () => stream.destroyed, { timeoutMs: 10_000 });
   const seen = target.seen.length;
   stream.sendDatagram({ host: '127.0.0.1', port: target.port }, Buffer.from('after'));
-  await new Promise((r) => setTimeout(r, 300));
-  assert.equal(target.seen.length, seen);
+  // An absence: a datagram the exit still relayed for the ended stream would reach the loopback target well within 300 ms.
+  await holdsFor('the target seeing nothing after the UDP stream ended', () => target.seen.length === seen, 300);
+  assert.equal(target.seen.length, seen, 'a datagram sent on the ended stream reached the target');
 });
 
 test('an ingress that opens streams and resets them at once (while the exit still connects or binds): the exit carries on', { timeout: 30_000 }, async () => {
