@@ -13,6 +13,7 @@ import type { Lab } from './netns.js';
 import { startBytesServer } from './targets.js';
 import { MODES, oneRequest, TrafficRun, type RequestSpec } from './traffic.js';
 import { killAllStarted } from '../helpers/procs.js';
+import { eventually } from '../helpers/eventually.js';
 import { pickedUpByTestRunner } from '../helpers/command.js';
 
 if (pickedUpByTestRunner()) process.exit(0); // a command, not a test file
@@ -71,20 +72,16 @@ function spec(i: number, user: { login: string; password: string }): RequestSpec
 /** A customer created now: ms until the API took it and until it was served through both ingresses (null: not within 60 s). */
 async function controlProbe(login: string, since: number): Promise<{ apiMs: number | null; servedMs: number | null }> {
   const deadline = Date.now() + 60_000;
-  let user: { login: string; password: string } | undefined;
-  while (!user && Date.now() < deadline) {
-    user = await createCustomer(cluster.api, login, [exitId(0)]).catch(() => undefined);
-    if (!user) await new Promise((r) => setTimeout(r, 200));
-  }
+  const left = (): number => Math.max(0, deadline - Date.now());
+  // Not within the 60 s is a figure (null), not a failure.
+  const user = await eventually(`${login} taken by the API`, () => createCustomer(cluster.api, login, [exitId(0)]), { timeoutMs: left(), everyMs: 200 }).catch(() => undefined);
   if (!user) return { apiMs: null, servedMs: null };
   const apiMs = Date.now() - since;
   for (const ingress of ['i1', 'i2']) {
-    for (;;) {
-      if (Date.now() > deadline) return { apiMs, servedMs: null };
-      const o = await oneRequest({ ...spec(0, user), mode: 'connect', ingress, exit: 'e1', proxy: { host: node(ingress).ip, port: INGRESS_PORT }, user: user.login, timeoutMs: 3000 });
-      if (o.ok) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const servedHere = await eventually(`${login} served through ${ingress}`, async () =>
+      (await oneRequest({ ...spec(0, user), mode: 'connect', ingress, exit: 'e1', proxy: { host: node(ingress).ip, port: INGRESS_PORT }, user: user.login, timeoutMs: 3000 })).ok,
+    { timeoutMs: left(), everyMs: 100 }).catch(() => false);
+    if (!servedHere) return { apiMs, servedMs: null };
   }
   return { apiMs, servedMs: Date.now() - since };
 }
@@ -103,7 +100,8 @@ async function settledUsage(login: string, stoppedAt: number): Promise<{ bytesUp
     const nodes = r?.status === 200 ? r.body.nodes : [];
     return nodes.length === 2 && nodes.every((x) => x.statsPulledAt !== null && Date.parse(x.statsPulledAt) > stoppedAt + 3000);
   };
-  while (Date.now() < deadline && !(await pulledSince())) await new Promise((r) => setTimeout(r, 500));
+  // Not pulled within the deadline: measured as it is.
+  await eventually('both ingresses pulled after the traffic', pulledSince, { timeoutMs: Math.max(0, deadline - Date.now()), everyMs: 500 }).catch(() => undefined);
   let last = '';
   let same = 0;
   let u = { bytesUp: 0, bytesDown: 0 };
@@ -122,14 +120,14 @@ async function served(user: { login: string; password: string }): Promise<{ up: 
   const moved = { up: 0, down: 0 };
   const deadline = Date.now() + 15_000;
   for (const ingress of ['i1', 'i2']) {
-    for (;;) {
+    // A failed request throws its reason: the timeout error then names the last one.
+    await eventually(`${user.login} served through ${ingress}`, async () => {
       const o = await oneRequest({ ...spec(0, user), mode: 'connect', ingress, exit: 'e3', proxy: { host: node(ingress).ip, port: INGRESS_PORT }, user: `${user.login}-exitip-${node('e3').ip}` });
       moved.up += o.up;
       moved.down += o.down;
-      if (o.ok) break;
-      if (Date.now() > deadline) throw new Error(`${user.login} not served through ${ingress} within 15 s: ${o.what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+      if (!o.ok) throw new Error(o.what);
+      return true;
+    }, { timeoutMs: Math.max(0, deadline - Date.now()), everyMs: 100 });
   }
   return moved;
 }

@@ -31,7 +31,7 @@ export interface StartOptions {
   /** Command prefix inside the namespace, e.g. an unshare wrapper; gets the argv appended. */
   readonly wrap?: (argv: string[]) => string[];
   readonly env?: Record<string, string>;
-  /** The ready line: the first stdout line it matches (`/^\{/` for a JSON line). */
+  /** The ready line: the first stdout line it matches (`/^\{/` for a JSON line, `/^/` for the first line). */
   readonly ready: RegExp;
   /**
    * Bound on the start (default 60 s). Not something the tests assert: `hopgate control` needs ~1.4 s of CPU to
@@ -72,14 +72,15 @@ export function startProc(name: string, argv: string[], o: StartOptions): Promis
   exited.then(() => running.delete(proc), () => undefined);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      // Its children too: one that forks (`hopgate up`) would otherwise leave them holding their ports.
+      killTree(proc.pid);
       reject(new Error(`${name} not ready within ${o.timeoutMs ?? 60_000} ms: ${err.slice(-1500)}`));
     }, o.timeoutMs ?? 60_000);
     const onData = (d: Buffer): void => {
       out += d.toString();
       const complete = out.split('\n').slice(0, -1); // a line still being written could match a loose pattern
       const line = complete.find((l) => o.ready.test(l));
-      if (!line) {
+      if (line === undefined) { // an empty first line is one too (`/^/`: the first line, whatever it is)
         if (out.length > 100_000) out = out.slice(-50_000);
         return;
       }
@@ -117,7 +118,6 @@ export async function stopGracefully(p: Proc, ms = 10_000): Promise<string> {
   return code;
 }
 
-/** SIGKILL every process this module started that is still running (last-resort cleanup). */
 /**
  * A child a helper spawned itself (not through startProc): SIGKILLed, with its descendants, if it
  * still runs when the test process exits. `npm test` runs with --test-force-exit, so a test that
@@ -131,10 +131,25 @@ export function reapOnExit(child: ChildProcess): void {
   child.once('exit', () => running.delete(proc));
 }
 
+/** SIGKILL every process this module started that is still running (last-resort cleanup). */
 export function killAllStarted(): void {
-  for (const p of running) {
-    for (const d of descendants(p.pid)) try { process.kill(d, 'SIGKILL'); } catch { /* gone */ }
-    try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ }
+  for (const p of running) killTree(p.pid);
+}
+
+/** SIGKILL a process and its descendants (listed first: once it is gone they are no longer its children). */
+function killTree(pid: number): void {
+  if (pid <= 0) return;
+  for (const d of descendants(pid)) try { process.kill(d, 'SIGKILL'); } catch { /* gone */ }
+  try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+}
+
+/** Whether a process (a negative number: a process group) still exists, for one not started here (a cluster worker). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 

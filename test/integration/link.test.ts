@@ -15,6 +15,7 @@ import type { LinkSession } from '../../src/link/session.js';
 import type { LinkStream } from '../../src/link/stream.js';
 import { exitServer, identities, linkPair, rawPeer } from '../helpers/link-pair.js';
 import { eventually } from '../helpers/eventually.js';
+import { listen0, withTimeout } from '../helpers/net.js';
 
 function echo(server: LinkSession): void {
   server.on('stream', (s) => {
@@ -28,11 +29,6 @@ function readAll(s: Duplex): Promise<Buffer> {
   const parts: Buffer[] = [];
   s.on('data', (d: Buffer) => parts.push(d));
   return once(s, 'end').then(() => Buffer.concat(parts));
-}
-
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let t: NodeJS.Timeout;
-  return Promise.race([p, new Promise<never>((_, reject) => (t = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)))]).finally(() => clearTimeout(t));
 }
 
 async function linkError(p: Promise<unknown>): Promise<LinkError> {
@@ -103,7 +99,7 @@ test('1,000 streams on one link with one reader stalled: the others all finish, 
     const [stalled, ...others] = streams;
     stalled!.pause(); // never read
     const t0 = performance.now();
-    const lengths = await within(Promise.all(others.map((s) => readAll(s).then((b) => b.length))), 60_000, 'the 999 flowing streams');
+    const lengths = await withTimeout(Promise.all(others.map((s) => readAll(s).then((b) => b.length))), 60_000, 'the 999 flowing streams');
     const elapsed = performance.now() - t0;
     assert.ok(lengths.every((n) => n === PER_STREAM), 'every flowing stream got all its bytes');
     // The stalled stream: exactly one window crossed the link and waits in the client; the rest waits at the exit, unsent.
@@ -122,9 +118,9 @@ test('1,000 streams on one link with one reader stalled: the others all finish, 
     // And it resumes: reading it now drains the rest.
     const rest = readAll(stalled!);
     stalled!.resume();
-    assert.equal((await within(rest, 10_000, 'the stalled stream once read')).length, PER_STREAM);
+    assert.equal((await withTimeout(rest, 10_000, 'the stalled stream once read')).length, PER_STREAM);
     // Each side ends: every stream closes cleanly and the link forgets it.
-    await within(Promise.all(streams.map((s) => (s.end(), once(s, 'close')))), 10_000, 'all streams closing');
+    await withTimeout(Promise.all(streams.map((s) => (s.end(), once(s, 'close')))), 10_000, 'all streams closing');
     assert.equal(pair.client.streamCount, 0);
     process.stderr.write(`# 999 streams × ${PER_STREAM / 1024} KiB beside a stalled one: ${elapsed.toFixed(0)} ms\n`);
   } finally {
@@ -155,7 +151,7 @@ test('window autotuning: a reader that keeps up grows its window to the maximum;
     const [fast, stalled] = await Promise.all([pair.client.open('127.0.0.1', 9), pair.client.open('127.0.0.1', 9)]);
     for (const s of [fast, stalled]) s.on('error', () => undefined); // cut when the pair closes
     stalled.pause();
-    assert.equal((await within(readAll(fast), 30_000, 'the fast reader')).length, TOTAL);
+    assert.equal((await withTimeout(readAll(fast), 30_000, 'the fast reader')).length, TOTAL);
     assert.equal(fast.receiveWindow, MAX, 'doubled up to the maximum');
     await eventually('the stalled stream to fill its window', () => stalled.readableLength === WINDOW);
     assert.equal(stalled.receiveWindow, WINDOW, 'a reader that never kept up never grew');
@@ -230,7 +226,7 @@ test('a broken link fails all its streams with LINK_BROKEN, and new opens are re
     const closed = once(pair.client, 'close');
     // The TLS connection dies under the link (as when the exit's host goes away).
     (pair.server as unknown as { socket: Duplex }).socket.destroy();
-    for (const e of await within(Promise.all(errors), 5000, 'stream errors')) {
+    for (const e of await withTimeout(Promise.all(errors), 5000, 'stream errors')) {
       assert.equal(e.code, 'LINK_BROKEN');
       assert.match(e.message, /ingress side: link broken: (connection closed|peer closed the connection|connection error)/);
     }
@@ -262,7 +258,7 @@ test('drain (GOAWAY): no new streams either way, the live one finishes, then the
     await new Promise((r) => setTimeout(r, 50));
     live.end('last');
     assert.equal((await got).toString(), 'first last');
-    const [[clientErr], [serverErr]] = (await within(Promise.all(closes), 5000, 'both sides closing')) as [[unknown], [unknown]];
+    const [[clientErr], [serverErr]] = (await withTimeout(Promise.all(closes), 5000, 'both sides closing')) as [[unknown], [unknown]];
     assert.equal(clientErr, undefined);
     assert.equal(serverErr, undefined);
   } finally {
@@ -286,7 +282,7 @@ test('PING measures the round trip; a peer that stops answering heartbeats break
   try {
     peer.socket.write(PREFACE);
     await new Promise((r) => setTimeout(r, 50));
-    const [err] = (await within(once(session, 'close'), 3000, 'heartbeat failure')) as [LinkError];
+    const [err] = (await withTimeout(once(session, 'close'), 3000, 'heartbeat failure')) as [LinkError];
     assert.match(err.message, /no heartbeat answer for 200 ms/);
     assert.ok(peer.frames.some((f) => f.type === 'ping' && !f.ack), 'the session did send PINGs');
   } finally {
@@ -335,9 +331,9 @@ async function hostile(bytes: (streamWindow: number) => Buffer[]): Promise<{ err
       peer.socket.write(b);
       await new Promise((r) => setTimeout(r, 20));
     }
-    await within(peer.closed, 5000, 'the session closing the connection');
+    await withTimeout(peer.closed, 5000, 'the session closing the connection');
     // fail() records the error before it emits 'close': by now it is there, or about to be.
-    const err = session.broken ?? ((await within(once(session, 'close'), 5000, 'the session closing')) as [LinkError])[0];
+    const err = session.broken ?? ((await withTimeout(once(session, 'close'), 5000, 'the session closing')) as [LinkError])[0];
     return { err, goaway: peer.frames.find((f) => f.type === 'goaway') };
   } finally {
     peer.socket.destroy();
@@ -373,23 +369,15 @@ test('mTLS: a wrong pin on either side is refused; so is a client without a cert
   const refusals: string[] = [];
   const accepted: TLSSocket[] = [];
   const server = linkTlsServer({ identity: exit, pinned: [ingress.fingerprint], onRefused: (why) => refusals.push(why) }, (s) => accepted.push(s));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
+  const port = await listen0(server);
   try {
     // The ingress expects another exit: it refuses before sending a byte.
     await assert.rejects(dialLinkTls({ host: '127.0.0.1', port, identity: ingress, pinned: [stranger.fingerprint] }), /refused: the peer's certificate [0-9A-F:]+ is not pinned/);
     // The exit does not know this client: it closes the connection.
     const sock = await dialLinkTls({ host: '127.0.0.1', port, identity: stranger, pinned: [exit.fingerprint] }).catch((e: Error) => e);
     if (!(sock instanceof Error)) await once(sock, 'close');
-    await within(
-      (async () => {
-        while (!refusals.some((r) => r.includes('not pinned'))) await new Promise((r) => setTimeout(r, 10));
-      })(),
-      5000,
-      'the server refusing',
-    );
     // (The first client's own refusal may show here too, as a hang-up during the handshake.)
-    const pin = refusals.find((r) => r.includes('not pinned'))!;
+    const pin = await eventually('the server refusing', () => refusals.find((r) => r.includes('not pinned')));
     assert.match(pin, /the peer's certificate [0-9A-F:]+ is not pinned/);
     assert.ok(pin.includes(stranger.fingerprint), pin);
     // No certificate at all.

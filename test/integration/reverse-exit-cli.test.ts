@@ -6,12 +6,12 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { SocksClient } from 'socks';
-import { createServer } from 'node:net';
-import { listen0, startEchoServer, withTimeout } from '../helpers/net.js';
+import { startEchoServer, withTimeout } from '../helpers/net.js';
+import { freePort } from '../helpers/ports.js';
+import { killHard, reapOnExit, readyJson, startProc, stopGracefully, type Proc } from '../helpers/procs.js';
 import { startTestIngress, USER, type TestIngress } from '../helpers/ingress.js';
 import { reverseEntry, tunnelCert, tunnelPortOf, TOKEN } from '../helpers/reverse.js';
 import { eventually } from '../helpers/eventually.js';
@@ -19,7 +19,7 @@ import { eventually } from '../helpers/eventually.js';
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 let ing: TestIngress;
 let echo: Awaited<ReturnType<typeof startEchoServer>>;
-let exit: ChildProcess | undefined;
+let exit: Proc | undefined;
 
 before(async () => {
   echo = await startEchoServer();
@@ -31,7 +31,7 @@ before(async () => {
   });
 });
 after(async () => {
-  if (exit && exit.exitCode === null) exit.kill('SIGKILL');
+  if (exit) await killHard(exit);
   await ing?.stop();
   await echo?.close();
 });
@@ -50,12 +50,10 @@ function metric(text: string, series: string): number {
 
 test('a reverse exit process reports its state on its own admin port', async () => {
   const tunnel = tunnelPortOf(ing.ingress);
-  exit = spawn(
-    process.execPath,
-    [cli, 'exit', '--connect-to', `127.0.0.1:${tunnel}`, '--id', 'cli-1', '--ca', tunnelCert().cert, '--work-connections', '--pool', '3', '--egress', '127.0.0.31', '--allow-target', '127.0.0.0/8', '--admin', '127.0.0.1:0', '--log-level', 'warn'],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, HOPGATE_EXIT_TOKEN: TOKEN } },
-  );
-  const ready = JSON.parse(await withTimeout(new Promise<string>((r) => createInterface({ input: exit!.stdout! }).once('line', r)), 10_000, 'ready line')) as { ready: boolean; admin: number };
+  // Its ready line is its first (`/^/`).
+  exit = await startProc('hopgate exit', [process.execPath, cli, 'exit', '--connect-to', `127.0.0.1:${tunnel}`, '--id', 'cli-1', '--ca', tunnelCert().cert, '--work-connections',
+    '--pool', '3', '--egress', '127.0.0.31', '--allow-target', '127.0.0.0/8', '--admin', '127.0.0.1:0', '--log-level', 'warn'], { ready: /^/, env: { HOPGATE_EXIT_TOKEN: TOKEN } });
+  const ready = readyJson<{ ready: boolean; admin: number }>(exit);
   assert.equal(ready.ready, true);
   assert.ok(ready.admin > 0);
 
@@ -84,37 +82,27 @@ test('a reverse exit process reports its state on its own admin port', async () 
   assert.equal(metric(text, 'hopgate_exit_tunnels'), 1);
   socket.destroy();
 
-  const code = await new Promise<number | null>((r) => {
-    exit!.once('exit', r);
-    exit!.kill('SIGTERM');
-  });
-  assert.equal(code, 0);
+  assert.equal(await stopGracefully(exit), '0');
 });
 
 test('refused by the ingress (a wrong token), the exit says so: /healthz 503 with the reason, refused_by_ingress 1', async () => {
-  const probe = createServer();
-  const adminPort = await listen0(probe);
-  await new Promise<void>((r) => probe.close(() => r()));
+  const adminPort = await freePort();
+  // Not startProc: refused, it never prints a ready line; its /healthz says why.
   const wrong = spawn(
     process.execPath,
     [cli, 'exit', '--connect-to', `127.0.0.1:${tunnelPortOf(ing.ingress)}`, '--id', 'cli-1', '--ca', tunnelCert().cert, '--pool', '1', '--admin', `127.0.0.1:${adminPort}`, '--log-level', 'silent'],
     { stdio: 'ignore', env: { ...process.env, HOPGATE_EXIT_TOKEN: 'not-the-token' } },
   );
+  reapOnExit(wrong);
   try {
-    let res: Response | undefined;
-    for (let i = 0; i < 100; i++) {
-      res = await fetch(`http://127.0.0.1:${adminPort}/healthz`).catch(() => undefined);
-      if (res?.status === 503) {
-        const body = (await res.json()) as { ok: boolean; lastRefusal?: string };
-        if (body.lastRefusal) {
-          assert.equal(body.ok, false);
-          assert.match(body.lastRefusal, /AUTH_FAILED: exit 'cli-1': unknown exit or wrong token/);
-          break;
-        }
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.equal(res?.status, 503);
+    const health = await eventually('/healthz naming the refusal', async () => {
+      const res = await fetch(`http://127.0.0.1:${adminPort}/healthz`);
+      const body = (await res.json()) as { ok: boolean; lastRefusal?: string };
+      return body.lastRefusal !== undefined && { status: res.status, body };
+    }, { timeoutMs: 15_000, everyMs: 50 });
+    assert.equal(health.status, 503);
+    assert.equal(health.body.ok, false);
+    assert.match(health.body.lastRefusal!, /AUTH_FAILED: exit 'cli-1': unknown exit or wrong token/);
     assert.equal(metric(await scrape(adminPort, '/metrics'), 'hopgate_exit_refused_by_ingress'), 1);
   } finally {
     wrong.kill('SIGKILL');

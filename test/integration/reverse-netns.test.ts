@@ -12,13 +12,14 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { hashPassword } from '../../src/shared/auth/password-hash.js';
+import { killHard, startProc, type Proc } from '../helpers/procs.js';
 
 const have = (bin: string): boolean => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;
 const whyNot =
@@ -44,7 +45,7 @@ const DEMO = resolve(fileURLToPath(import.meta.url), '../../../src/cli/demo-targ
 const PASSWORD = 'netns-customer-pw';
 const TOKEN = 'netns-exit-token';
 
-const children: ChildProcess[] = [];
+const procs: Proc[] = [];
 let dir = '';
 
 function sh(cmd: string, args: string[], input?: string): string {
@@ -54,33 +55,10 @@ function inNs(ns: string, cmd: string, args: string[], input?: string): string {
   return sh('ip', ['netns', 'exec', ns, cmd, ...args], input);
 }
 
+/** The namespaces and files (the processes: after(), or startProc's own reaping on exit, which runs first). */
 function cleanup(): void {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.pid) { try { process.kill(c.pid, 'SIGKILL'); } catch { /* gone */ } }
   for (const ns of [NS_ING, NS_EXIT]) spawnSync('ip', ['netns', 'del', ns]); // takes the veth pair with it
   if (dir) rmSync(dir, { recursive: true, force: true });
-}
-
-/** Start a long-running process in a namespace; resolves with it once it prints a line matching `ready`. */
-function startIn(ns: string, args: string[], ready: RegExp, env: Record<string, string> = {}): Promise<ChildProcess> {
-  const child = spawn('ip', ['netns', 'exec', ns, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()).length > 20_000 && (err = err.slice(-10_000)));
-  return new Promise((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} not ready in ${ns}: ${err.slice(-2000)}`)), 15_000);
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (ready.test(out)) {
-        clearTimeout(timer);
-        resolvePromise(child);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${args.join(' ')} exited (${code}) in ${ns}: ${err.slice(-2000)}`));
-    });
-  });
 }
 
 /** curl inside the ingress's namespace. */
@@ -129,15 +107,18 @@ before(async () => {
     },
   }), { mode: 0o600 });
 
-  await startIn(NS_EXIT, [process.execPath, '--input-type=module', '-e',
-    `const { startWhoami } = await import(${JSON.stringify(DEMO)}); await startWhoami('0.0.0.0', 8080); console.log('ready');`], /ready/);
-  await startIn(NS_ING, [process.execPath, MAIN, 'ingress', '--config', join(dir, 'ingress.yaml')], /"ready":true/);
-  await startIn(NS_EXIT, [process.execPath, MAIN, 'exit', '--connect-to', `${ING_IP}:7443`, '--id', 'office-1', '--ca', cert,
-    '--pool', '4', '--egress', INTERNAL_IP, '--allow-target', `10.201.${N}.0/24`, '--log-level', 'warn'], /"ready":true/, { HOPGATE_EXIT_TOKEN: TOKEN });
+  procs.push(await startProc('internal web service', [process.execPath, '--input-type=module', '-e',
+    `const { startWhoami } = await import(${JSON.stringify(DEMO)}); await startWhoami('0.0.0.0', 8080); console.log('ready');`], { ns: NS_EXIT, ready: /ready/ }));
+  procs.push(await startProc('hopgate ingress', [process.execPath, MAIN, 'ingress', '--config', join(dir, 'ingress.yaml')], { ns: NS_ING, ready: /"ready":true/ }));
+  procs.push(await startProc('hopgate exit', [process.execPath, MAIN, 'exit', '--connect-to', `${ING_IP}:7443`, '--id', 'office-1', '--ca', cert,
+    '--pool', '4', '--egress', INTERNAL_IP, '--allow-target', `10.201.${N}.0/24`, '--log-level', 'warn'], { ns: NS_EXIT, ready: /"ready":true/, env: { HOPGATE_EXIT_TOKEN: TOKEN } }));
 });
 
-after(() => {
-  if (!whyNot) cleanup();
+after(async () => {
+  if (whyNot) return;
+  // Gone before their namespaces are deleted.
+  await Promise.all(procs.splice(0).map((p) => killHard(p)));
+  cleanup();
 });
 
 test('isolation: the ingress side cannot open any connection into the exit side', { skip: whyNot }, () => {

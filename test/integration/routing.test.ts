@@ -6,7 +6,6 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +19,7 @@ import { listen0 } from '../helpers/net.js';
 import type { PortTable } from '../../src/shared/routing/port-table.js';
 import { hashString, sessionWindowEnd } from '../../src/shared/exits/rendezvous.js';
 import { eventually } from '../helpers/eventually.js';
+import { startProc, stopGracefully, type Proc } from '../helpers/procs.js';
 
 const PLACES = [
   ['us-1', '127.0.0.2', 'us'],
@@ -208,7 +208,7 @@ test('failover behind a port: killing the exit serves a replacement from its pla
 test('sticky across two ingress processes: the same session picks the same exit on both, with no shared state', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hopgate-sticky-'));
   const hash = await aliceHashed();
-  const procs: ChildProcess[] = [];
+  const procs: Proc[] = [];
   const ports: number[] = [];
   try {
     for (const name of ['a', 'b']) {
@@ -221,9 +221,11 @@ test('sticky across two ingress processes: the same session picks the same exit 
         users: [{ login: USER.login, passwordHash: hash }],
         exits: entries(),
       }));
-      const p = spawn(process.execPath, ['dist/src/cli/main.js', 'ingress', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+      // The ingress CLI logs its ports when ready (pino JSON on stdout).
+      const listening = /"ports":\[(\d+)/;
+      const p = await startProc(`ingress ${name}`, [process.execPath, 'dist/src/cli/main.js', 'ingress', '--config', file], { ready: listening });
       procs.push(p);
-      ports.push(await listeningPort(p));
+      ports.push(Number(listening.exec(p.readyLine)![1]));
     }
     // Choose session ids whose window does not end during the test, then compare both ingresses.
     let agree = 0;
@@ -241,23 +243,6 @@ test('sticky across two ingress processes: the same session picks the same exit 
     assert.equal(agree, 6);
     assert.ok(picked.size >= 2, `sessions spread over exits (${[...picked].join(', ')})`);
   } finally {
-    for (const p of procs) p.kill('SIGTERM');
+    await Promise.all(procs.map((p) => stopGracefully(p)));
   }
 });
-
-/** The ingress CLI logs its ports when ready (pino JSON on stdout). */
-function listeningPort(p: ChildProcess): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error(`ingress did not start: ${buf}`)), 8000);
-    p.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const m = /"ports":\[(\d+)/.exec(buf);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    p.once('exit', (code) => reject(new Error(`ingress exited ${code}: ${buf}`)));
-  });
-}

@@ -13,6 +13,7 @@ import { IngressConfigSchema } from '../../src/shared/schema/ingress-config.js';
 import { createLogger } from '../../src/shared/log.js';
 import { closed, withTimeout } from '../helpers/net.js';
 import { eventually } from '../helpers/eventually.js';
+import { pidAlive } from '../helpers/procs.js';
 
 const WORKER = new URL('./supervisor-worker.js', import.meta.url).pathname;
 
@@ -21,7 +22,6 @@ function supervised(mode: string, extra: Partial<SupervisorOptions> & { count: n
   const dir = mkdtempSync(join(tmpdir(), 'hopgate-supervisor-'));
   const readies: Array<{ pid: number; at: number }> = [];
   const exits: Array<{ pid: number; info: WorkerExit; at: number }> = [];
-  let wake: () => void = () => undefined;
   const s = new WorkerSupervisor({
     exec: WORKER,
     args: [dir, mode],
@@ -29,36 +29,12 @@ function supervised(mode: string, extra: Partial<SupervisorOptions> & { count: n
     ...extra,
     onMessage: (w: Worker, m: WorkerMessage) => {
       if (m.type === 'hopgate:worker:ready') readies.push({ pid: w.process.pid!, at: performance.now() });
-      wake();
     },
     onExit: (w, info) => {
       exits.push({ pid: w.process.pid!, info, at: performance.now() });
-      wake();
     },
   });
-  /** Resolves when `cond` holds, checked at each supervisor event; fails after 10 s. */
-  const when = (cond: () => boolean, what: string): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 10_000);
-      const check = (): void => {
-        if (!cond()) return;
-        clearTimeout(t);
-        wake = () => undefined;
-        resolve();
-      };
-      wake = check;
-      check();
-    });
-  return { s, dir, readies, exits, when, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  return { s, dir, readies, exits, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 test('supervisor: a crashed worker is restarted after its back-off, which doubles while it keeps crashing', async () => {
@@ -70,7 +46,7 @@ test('supervisor: a crashed worker is restarted after its back-off, which double
     assert.equal(first.length, 2);
 
     process.kill(first[0]!, 'SIGKILL');
-    await t.when(() => t.readies.length === 3, 'the first restart');
+    await eventually('the first restart', () => t.readies.length === 3, { timeoutMs: 10_000 });
     assert.equal(t.exits[0]!.pid, first[0]);
     assert.equal(t.exits[0]!.info.signal, 'SIGKILL');
     assert.equal(t.exits[0]!.info.restartInMs, 400, 'attempt 0: the base');
@@ -79,12 +55,12 @@ test('supervisor: a crashed worker is restarted after its back-off, which double
     assert.ok(!first.includes(replaced.pid), 'a new process');
 
     process.kill(replaced.pid, 'SIGKILL');
-    await t.when(() => t.readies.length === 4, 'the second restart');
+    await eventually('the second restart', () => t.readies.length === 4, { timeoutMs: 10_000 });
     assert.equal(t.exits[1]!.info.restartInMs, 800, 'attempt 1 of the same slot: doubled');
     assert.ok(t.readies[3]!.at - t.exits[1]!.at >= 790);
     assert.equal(t.s.restarts, 2);
     assert.equal(t.s.workers().length, 2);
-    assert.ok(alive(first[1]!), 'the other worker was left alone');
+    assert.ok(pidAlive(first[1]!), 'the other worker was left alone');
   } finally {
     await t.s.stop();
     t.cleanup();
@@ -103,7 +79,7 @@ test('supervisor: stop drains every worker (SIGTERM, waits for it) and restarts 
     assert.equal(t.s.phase, 'stopped');
     for (const pid of pids) {
       assert.ok(existsSync(join(t.dir, `drained-${pid}`)), `worker ${pid} drained`);
-      assert.equal(alive(pid), false, `worker ${pid} is gone`);
+      assert.equal(pidAlive(pid), false, `worker ${pid} is gone`);
     }
     assert.deepEqual(
       t.exits.map((e) => [e.info.code, e.info.restartInMs]),
@@ -136,7 +112,7 @@ test('supervisor: a worker that cannot start fails start(); nothing is restarted
   try {
     await assert.rejects(t.s.start(), /cannot start: by design/);
     assert.equal(t.s.phase, 'stopped');
-    await t.when(() => t.exits.length === 2, 'both workers gone');
+    await eventually('both workers gone', () => t.exits.length === 2, { timeoutMs: 10_000 });
     for (const e of t.exits) assert.equal(e.info.restartInMs, undefined);
     assert.equal(t.s.restarts, 0);
   } finally {
@@ -162,7 +138,7 @@ test('supervisor: messages to a worker that just died do not take the primary do
       w!.send({ type: 'hopgate:config:reload' }); // straight to the worker, no callback: a failure is the worker's 'error'
       await new Promise((r) => setImmediate(r));
     }
-    await t.when(() => t.exits.length === 1, 'the worker gone');
+    await eventually('the worker gone', () => t.exits.length === 1, { timeoutMs: 10_000 });
     for (let i = 0; i < 20; i++) w!.send({ type: 'hopgate:config:reload' }); // and after it is gone
     await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(uncaught.map((e) => e.message), [], 'no error escaped to the process');

@@ -8,7 +8,6 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { lookup } from 'node:dns/promises';
@@ -16,12 +15,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { SocksClient } from 'socks';
 import { curl } from '../helpers/curl.js';
 import { withTimeout } from '../helpers/net.js';
 import { socksAssociate } from '../helpers/socks-client.js';
+import { startProc, stopGracefully, type Proc } from '../helpers/procs.js';
 import type { UpContract } from '../../src/cli/up.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -38,7 +37,7 @@ const SOCKS_CONNECTS = 40;
 const ASSOCIATIONS = 30;
 
 let BASE = 0;
-let proc: ChildProcess | undefined;
+let proc: Proc | undefined;
 let c: UpContract;
 let user = '';
 let pw = '';
@@ -57,23 +56,20 @@ function hasLoopback6(): Promise<boolean> {
 }
 
 /** `hopgate up --json` on its own ports and state dir; the one line it prints, or what it said on failure. */
-async function startUp(): Promise<{ proc: ChildProcess; contract: UpContract }> {
-  const child = spawn(process.execPath, [
+async function startUp(): Promise<{ proc: Proc; contract: UpContract }> {
+  const child = await startProc('hopgate up', [process.execPath,
     cli, 'up', '--json', '--state-dir', state, '--ports', `${BASE}-${BASE + 9}`, '--workers', '2',
     '--control-port', String(BASE + 700), '--admin-port', String(BASE + 790), '--demo-port', String(BASE + 780),
     '--exit-port', String(BASE + 11), '--tunnel-port', String(BASE + 443),
-  ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOPGATE_TEST_SCRYPT_LN: '10' } }); // the demo's hashes at a test cost (src/cli/test-hash-cost.ts)
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const line = await new Promise<string>((resolve, reject) => {
-    // Given up on: stopped, so that a slow start does not outlive the test holding its ports. A bound, not
-    // an assertion: npm test starts the slowest files first, beside its type check and ESLint, and at
-    // load 14 the start took over 30 s.
-    const timer = setTimeout(() => (child.kill('SIGTERM'), reject(new Error(`no contract line within 90 s; stderr: ${stderr}`))), 90_000);
-    createInterface({ input: child.stdout }).once('line', (l) => (clearTimeout(timer), resolve(l)));
-    child.once('exit', (code) => (clearTimeout(timer), reject(new Error(`hopgate up exited (${code}): ${stderr}`))));
+  ], {
+    env: { HOPGATE_TEST_SCRYPT_LN: '10' }, // the demo's hashes at a test cost (src/cli/test-hash-cost.ts)
+    // The contract is its first line, whatever that is (`/^/`). 90 s is a bound, not an assertion (startProc then kills
+    // it and its children, which would hold the ports): npm test starts the slowest files first, beside its type check
+    // and ESLint, and at load 14 the start took over 30 s.
+    ready: /^/,
+    timeoutMs: 90_000,
   });
-  return { proc: child, contract: JSON.parse(line) as UpContract };
+  return { proc: child, contract: JSON.parse(child.readyLine) as UpContract };
 }
 
 before(async () => {
@@ -86,7 +82,7 @@ before(async () => {
       if (!c.demoTarget || (has6 && !c.demoTarget6)) throw new Error(`EADDRINUSE (demo target): ${JSON.stringify(c)}`);
       break;
     } catch (err) {
-      if (proc && proc.exitCode === null) await stop(proc);
+      if (proc) await stopGracefully(proc, 15_000);
       proc = undefined;
       if (attempt >= 4 || !/EADDRINUSE/.test((err as Error).message)) throw err;
     }
@@ -96,18 +92,8 @@ before(async () => {
   egress4 = new Set(c.exits.map((e) => e.egressIp));
 });
 
-async function stop(p: ChildProcess): Promise<void> {
-  const exited = once(p, 'exit');
-  p.kill('SIGTERM');
-  let bound: NodeJS.Timeout | undefined;
-  await Promise.race([exited, new Promise((r) => (bound = setTimeout(r, 15_000)))]);
-  // Cleared: a pending bound kept this file's process alive 15 s after its last test.
-  clearTimeout(bound);
-  if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-}
-
 after(async () => {
-  if (proc && proc.exitCode === null) await stop(proc);
+  if (proc) await stopGracefully(proc, 15_000);
   rmSync(state, { recursive: true, force: true });
 });
 

@@ -9,14 +9,14 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { curl } from '../helpers/curl.js';
+import { accepts } from '../helpers/ports.js';
+import { startProc, stopGracefully, type Proc } from '../helpers/procs.js';
 import type { UpContract } from '../../src/cli/up.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -29,10 +29,8 @@ const args = (): string[] => [
 ];
 
 interface Up {
-  readonly proc: ChildProcess;
+  readonly proc: Proc;
   readonly contract: UpContract;
-  /** What it printed on stderr so far. */
-  stderr(): string;
 }
 
 /** `hopgate up --json` on a fresh set of ports (a taken port: another set, at most 4 times). */
@@ -50,46 +48,22 @@ async function startUpAnywhere(): Promise<Up> {
 /** Start `hopgate up --json` and read its one line (or fail with what it printed). */
 async function startUp(): Promise<Up> {
   // The demo's generated secrets hashed at a test cost (src/cli/test-hash-cost.ts): ~20 scrypt runs per start at ~0.12 s each otherwise.
-  const proc = spawn(process.execPath, args(), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOPGATE_TEST_SCRYPT_LN: '10' } });
-  let stderr = '';
-  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const line = await new Promise<string>((resolve, reject) => {
-    // Given up on: stopped, so that a slow start does not outlive the test holding its ports. A bound, not
-    // an assertion: npm test starts the slowest files first, beside its type check and ESLint, and at
-    // load 14 the start took over 30 s.
-    const timer = setTimeout(() => (proc.kill('SIGTERM'), reject(new Error(`no contract line within 90 s; stderr: ${stderr}`))), 90_000);
-    createInterface({ input: proc.stdout }).once('line', (l) => {
-      clearTimeout(timer);
-      resolve(l);
-    });
-    proc.once('exit', (code) => reject(new Error(`hopgate up exited (${code}): ${stderr}`)));
-  });
-  return { proc, contract: JSON.parse(line) as UpContract, stderr: () => stderr };
+  // The contract is its first line, whatever that is (`/^/`). 90 s is a bound, not an assertion (startProc then kills
+  // it and its children, which would hold the ports): npm test starts the slowest files first, beside its type check
+  // and ESLint, and at load 14 the start took over 30 s.
+  const proc = await startProc('hopgate up', [process.execPath, ...args()], { env: { HOPGATE_TEST_SCRYPT_LN: '10' }, ready: /^/, timeoutMs: 90_000 });
+  return { proc, contract: JSON.parse(proc.readyLine) as UpContract };
 }
 
-async function stopUp(up: Up): Promise<{ code: number | null; ms: number }> {
+async function stopUp(up: Up): Promise<{ code: string; ms: number }> {
   const t0 = Date.now();
-  const exited = new Promise<number | null>((r) => up.proc.once('exit', (code) => r(code)));
-  up.proc.kill('SIGTERM');
-  let bound: NodeJS.Timeout | undefined;
-  const code = await Promise.race([exited, new Promise<null>((r) => (bound = setTimeout(() => r(null), 15_000)))]);
-  // Cleared: a pending bound kept this file's process alive 15 s after its last test.
-  clearTimeout(bound);
-  if (up.proc.exitCode === null) up.proc.kill('SIGKILL');
+  const code = await stopGracefully(up.proc, 15_000);
   return { code, ms: Date.now() - t0 };
-}
-
-function refused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port });
-    s.once('connect', () => (s.destroy(), resolve(false)));
-    s.once('error', () => resolve(true));
-  });
 }
 
 let running: Up | undefined;
 after(async () => {
-  if (running && running.proc.exitCode === null) await stopUp(running);
+  if (running?.proc.alive()) await stopUp(running);
   rmSync(state, { recursive: true, force: true });
 });
 
@@ -144,7 +118,7 @@ test('hopgate up --json prints the contract, and every demo exit carries curl fr
   // The test cost asked for, and said on stderr; the checks follow the hashes, demo user and exit secret included (curl above).
   const saved = JSON.parse(readFileSync(join(state, 'demo-user.json'), 'utf8')) as { hash: string; reverseTokenHash: string };
   for (const h of [saved.hash, saved.reverseTokenHash]) assert.match(h, /^\$scrypt\$ln=10,r=8,p=1\$/);
-  assert.match(running.stderr(), /HOPGATE_TEST_SCRYPT_LN=10: .* for tests only/);
+  assert.match(running.proc.stderr(), /HOPGATE_TEST_SCRYPT_LN=10: .* for tests only/);
 
   // What the state dir holds is the owner's only: credentials, tokens, the database with exit passwords.
   for (const f of ['demo-user.json', 'control-admin-token', 'control.sqlite', 'ingress.yaml']) assert.equal(statSync(join(state, f)).mode & 0o777, 0o600, f);
@@ -209,9 +183,9 @@ test('SIGTERM stops everything and frees the ports; a restart on the same state 
   await api(before, `/v1/customers/${demo!.id}/assignment`, { method: 'PUT', body: JSON.stringify({ exits: ['nl-1', 'us-1'] }) });
   const revision = (await api<{ revision: number }>(before, '/v1/revision')).revision;
   const stopped = await stopUp(running!);
-  assert.equal(stopped.code, 0);
+  assert.equal(stopped.code, '0');
   process.stdout.write(`# hopgate up stopped in ${stopped.ms} ms\n`);
-  for (const port of [BASE, BASE + 6, BASE + 700, BASE + 443]) assert.ok(await refused(port), `port ${port} is free`);
+  for (const port of [BASE, BASE + 6, BASE + 700, BASE + 443]) assert.ok(!(await accepts(port)), `port ${port} is free`);
   await writeOldOpenRow();
 
   running = await startUp();
@@ -232,7 +206,7 @@ test('SIGTERM stops everything and frees the ports; a restart on the same state 
 test('no open proxy: a 0.0.0.0/0 row kept in the state dir by an older version opens nothing after a restart', { timeout: 120_000 }, async () => {
   if (!oldRowLoaded) {
     // The restart test failed before its restart: this one's own.
-    if (running && running.proc.exitCode === null) assert.equal((await stopUp(running)).code, 0);
+    if (running?.proc.alive()) assert.equal((await stopUp(running)).code, '0');
     await writeOldOpenRow();
     running = await startUp();
   }
@@ -243,5 +217,5 @@ test('no open proxy: a 0.0.0.0/0 row kept in the state dir by an older version o
     if (mode.startsWith('http')) assert.equal(r.stdout, '407', `${mode}: ${r.stdout} ${r.stderr}`);
     else assert.notEqual(r.code, 0, `${mode} relayed without credentials`);
   }
-  assert.equal((await stopUp(running!)).code, 0);
+  assert.equal((await stopUp(running!)).code, '0');
 });

@@ -11,13 +11,14 @@ import { once } from 'node:events';
 import { relay, type RelayHandle } from './relay.js';
 import { QuotaUsage } from '../guard/quota.js';
 import type { RelayCounters } from './counters.js';
+// A unit test may use the test toolkit: .dependency-cruiser.cjs exempts *.test.ts from the layer rules.
+import { eventually } from '../../../test/helpers/eventually.js';
+import { listen0 } from '../../../test/helpers/ports.js';
 
 /** Two connected loopback sockets: [the one a peer holds, the one the relay holds]. */
 async function socketPair(): Promise<{ peer: Socket; ours: Socket; close(): void }> {
   const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
+  const port = await listen0(server);
   const accepted = once(server, 'connection');
   const peer = connect({ port, host: '127.0.0.1' });
   await once(peer, 'connect');
@@ -42,8 +43,7 @@ for (const direction of ['down', 'up'] as const) {
     sender.on('error', () => undefined);
 
     sender.write(Buffer.alloc(600, 0x61));
-    const deadline = Date.now() + 3000;
-    while (got < 600 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await eventually('the first chunk forwarded', () => got >= 600, { timeoutMs: 3000, everyMs: 5 });
     assert.equal(got, 600, 'under the quota: forwarded');
     assert.equal(counters[direction], 600);
 
