@@ -36,6 +36,29 @@ export function millisFlag(flag: string, text: string, min: number, o: { headroo
   return n;
 }
 
+/**
+ * A whole-number flag (a count, a port): decimal digits only, from `min` to `max`. Number() would take
+ * 'abc' as NaN (which passed `< min` checks and reached the code: `--workers abc` forked no worker),
+ * and '0x10', '1e3', '+5', ' 7 ' as numbers the user did not write.
+ */
+export function intFlag(flag: string, text: string, min: number, max: number, what = ''): number {
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(n >= min && n <= max)) fail(`${flag} must be ${min}-${max}${what ? ` (${what})` : ''}`);
+  return n;
+}
+
+/** `--workers N`: the ingress's worker processes, as the configuration's `workers` allows. */
+export function workersFlag(text: string | undefined): number | undefined {
+  return text === undefined ? undefined : intFlag('--workers', text, 1, 64, 'ingress worker processes');
+}
+
+/** `--admin PORT` (on 127.0.0.1) or `--admin HOST:PORT`: where /metrics and /healthz listen (port 0: any free one). */
+export function adminFlag(text: string): [string, number] {
+  const m = /^(?:(.+):)?(\d+)$/.exec(text);
+  if (!m) fail('--admin must be PORT or HOST:PORT (its /metrics and /healthz)');
+  return [m[1]?.replace(/^\[|\]$/g, '') ?? '127.0.0.1', intFlag('--admin', m[2]!, 0, 65535, 'its port')];
+}
+
 /** `--link-keys-every-ms`, a forward exit's as a reverse exit's: how often the key dir (or the control plane's pins) is read. */
 export function linkKeysEveryMs(text: string): number {
   return millisFlag('--link-keys-every-ms', text, 100, { max: 3_600_000 });

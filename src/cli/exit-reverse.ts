@@ -9,7 +9,7 @@ import { isIPv6 } from 'node:net';
 import { DEFAULT_KEY_CHECK_MS, DEFAULT_LINKS, DEFAULT_POOL, ReverseExitClient } from '../exit/reverse-client.js';
 import { TargetPolicy } from '../shared/net/target-policy.js';
 import { createLogger } from '../shared/log.js';
-import { fail, linkKeysEveryMs, millisFlag, parse, portRange } from './args.js';
+import { adminFlag, fail, intFlag, linkKeysEveryMs, millisFlag, parse, portRange } from './args.js';
 import { onShutdownSignal } from './signals.js';
 import { startAdminServer } from '../shared/admin-server.js';
 import { boundPort } from '../shared/listen.js';
@@ -44,14 +44,12 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
   const token = values['token-file'] ? readFileSync(values['token-file'], 'utf8').trim() : process.env.HOPGATE_EXIT_TOKEN;
   if (!token) fail('the exit token comes from --token-file FILE or HOPGATE_EXIT_TOKEN');
   if (values.egress6 !== undefined && !isIPv6(values.egress6)) fail('--egress6 must be an IPv6 address (the IPv6 egress beside --egress)');
-  const pool = Number(values.pool);
-  if (!Number.isInteger(pool) || pool < 1 || pool > 100_000) fail('--pool must be 1-100000');
-  const links = Number(values.links);
-  if (!Number.isInteger(links) || links < 1 || links > 64) fail('--links must be 1-64');
+  const pool = intFlag('--pool', values.pool, 1, 100_000);
+  const links = intFlag('--links', values.links, 1, 64);
   const mode = values['work-connections'] ? 'work' : 'link';
   const drainMs = millisFlag('--drain-ms', values['drain-ms'], 0);
-  const ports = (values['allow-port'] ?? []).map(Number);
-  if (ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) fail('--allow-port must be a port number');
+  const adminAt = values.admin === undefined ? undefined : adminFlag(values.admin);
+  const ports = (values['allow-port'] ?? []).map((p) => intFlag('--allow-port', p, 1, 65535, 'a target port'));
   let policy: TargetPolicy;
   try {
     policy = new TargetPolicy({ allow: values['allow-target'] ?? [], deny: values['deny-target'] ?? [], ports });
@@ -87,7 +85,7 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
     log,
   }).start();
   // Its own /metrics and /healthz, only when asked for (loopback unless a host is given): the exit opens no other port.
-  const admin = values.admin === undefined ? undefined : await startAdminServer(...adminAddress(values.admin), reverseExitMetrics(client), () => reverseExitHealth(client));
+  const admin = adminAt === undefined ? undefined : await startAdminServer(...adminAt, reverseExitMetrics(client), () => reverseExitHealth(client));
   // The client's retry timer is unref'd (it must not hold an embedding process open), so while the
   // ingress is unreachable nothing would keep this process alive: it lives until a signal.
   const lifetime = setInterval(() => undefined, 1 << 30);
@@ -99,12 +97,4 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
   await client.ready;
   const adminPort = boundPort(admin);
   process.stdout.write(JSON.stringify({ ready: true, connectTo: values['connect-to'], exit: values.id, mode, links: mode === 'link' ? links : null, linkFingerprint: identity?.fingerprint ?? null, pool, egress: values.egress ?? null, egress6: values.egress6 ?? null, admin: adminPort ?? null }) + '\n');
-}
-
-/** `--admin PORT` (on 127.0.0.1) or `--admin HOST:PORT`. */
-function adminAddress(text: string): [string, number] {
-  const m = /^(?:(.+):)?(\d+)$/.exec(text);
-  const port = Number(m?.[2]);
-  if (!m || port > 65535) fail('--admin must be PORT or HOST:PORT (its /metrics and /healthz)');
-  return [m[1]?.replace(/^\[|\]$/g, '') ?? '127.0.0.1', port];
 }

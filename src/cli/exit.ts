@@ -21,7 +21,7 @@ import { Ingress } from '../ingress/ingress.js';
 import { IngressConfigSchema, type IngressConfig } from '../shared/schema/ingress-config.js';
 import { createLogger } from '../shared/log.js';
 import { sourceRangeProblem } from '../shared/source-range.js';
-import { fail, linkKeysEveryMs, millisFlag, parse, portRange } from './args.js';
+import { fail, intFlag, linkKeysEveryMs, millisFlag, parse, portRange } from './args.js';
 import { LIMITS } from '../shared/limits.js';
 import { onShutdownSignal } from './signals.js';
 import { HOPGATE_EXIT_LOGIN } from '../shared/exits/hopgate-login.js';
@@ -119,6 +119,8 @@ export async function exitCommand(argv: string[]): Promise<void> {
   const connectTimeoutMs = values['connect-timeout-ms'] !== undefined ? millisFlag('--connect-timeout-ms', values['connect-timeout-ms'], 1, { headroomMs: LIMITS.exitAnswerGraceMs }) : undefined;
   const keysEveryMs = linkKeysEveryMs(values['link-keys-every-ms']);
   const drainTimeoutMs = millisFlag('--drain-ms', values['drain-ms'], 0);
+  const listenPort = intFlag('--listen', m[2]!, 0, 65535, 'its port');
+  const adminPort = values.admin !== undefined ? intFlag('--admin', values.admin, 0, 65535, 'its /metrics port') : undefined;
   const secret = values['secret-file'] ? readFileSync(values['secret-file'], 'utf8').trim() : process.env.HOPGATE_EXIT_SECRET;
   if (!secret) fail('the relay secret comes from --secret-file FILE or HOPGATE_EXIT_SECRET');
   const allowFrom = values['allow-from'] ?? [];
@@ -130,14 +132,14 @@ export async function exitCommand(argv: string[]): Promise<void> {
   const host = m[1]!.replace(/^\[|\]$/g, '');
   const config = exitConfig({
     host,
-    port: Number(m[2]),
+    port: listenPort,
     egress: values.egress ?? host,
     egress6: values.egress6,
     egressPorts: portRange('--egress-ports', values['egress-ports']),
     allowFrom,
     secretHash: await hashPassword(secret),
     allowTargets: values['allow-target'] ?? [],
-    adminPort: values.admin ? Number(values.admin) : undefined,
+    adminPort,
     connectTimeoutMs,
     drainTimeoutMs,
   });

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { startControlledIngress } from '../processes/controlled-ingress.js';
 import { createLogger } from '../shared/log.js';
-import { fail } from './args.js';
+import { adminFlag, fail, workersFlag } from './args.js';
 import { onShutdownSignal } from './signals.js';
 
 export async function controlledIngressCommand(values: {
@@ -15,6 +15,7 @@ export async function controlledIngressCommand(values: {
 }): Promise<void> {
   const url = values.control!;
   if (!/^https?:\/\//.test(url)) fail('--control must be an http:// or https:// URL');
+  const workers = workersFlag(values.workers);
   let token = process.env.HOPGATE_INGRESS_TOKEN;
   if (values['token-file']) {
     try {
@@ -26,16 +27,15 @@ export async function controlledIngressCommand(values: {
   if (!token) fail('ingress --control needs --token-file F (or HOPGATE_INGRESS_TOKEN): POST /v1/ingress-nodes/{id}/token, or `hopgate nodes token ID`');
   let admin: { host: string; port: number } | undefined;
   if (values.admin) {
-    const m = /^(.+):(\d+)$/.exec(values.admin);
-    if (!m) fail('--admin must be HOST:PORT');
-    admin = { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+    const [host, port] = adminFlag(values.admin);
+    admin = { host, port };
   }
   const running = await startControlledIngress({
     controlUrl: url,
     token,
     stateDir: values['state-dir'] ?? '.hopgate',
     log: createLogger(process.env.HOPGATE_LOG_LEVEL ?? 'info', { role: 'ingress' }),
-    ...(values.workers ? { workers: Number(values.workers) } : {}),
+    ...(workers !== undefined ? { workers } : {}),
     ...(admin ? { admin } : {}),
     ...(values['admin-url'] ? { adminUrl: values['admin-url'] } : {}),
   });

@@ -1,6 +1,6 @@
 /** `hopgate ingress --config FILE`: the ingress node from a standalone YAML file. */
 import { ConfigError } from '../ingress/config/from-yaml.js';
-import { fail, parse } from './args.js';
+import { fail, parse, workersFlag } from './args.js';
 import { startIngressProcesses } from '../processes/ingress-workers.js';
 import { onShutdownSignal } from './signals.js';
 
@@ -22,7 +22,7 @@ export async function ingressCommand(argv: string[]): Promise<void> {
   if (!values.config) fail('ingress needs --config FILE (see docs/CONFIGURATION.md), or --control URL --token-file F (docs/CONTROL.md)');
   let running;
   try {
-    running = await startIngressProcesses(values.config, { workers: values.workers ? Number(values.workers) : undefined });
+    running = await startIngressProcesses(values.config, { workers: workersFlag(values.workers) });
   } catch (err) {
     if (err instanceof ConfigError) fail(err.message);
     // A file that is not there or not readable is the operator's to fix: one line, not a stack trace.

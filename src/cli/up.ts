@@ -18,7 +18,7 @@ import { TargetPolicy } from '../shared/net/target-policy.js';
 import { renderIngressConfig, renderYaml } from '../control/render.js';
 import type { ControlStore } from '../control/store/index.js';
 import { startControlledIngress, type ControlledIngress } from '../processes/controlled-ingress.js';
-import { fail, parse } from './args.js';
+import { fail, intFlag, parse, workersFlag } from './args.js';
 import { startWhoami } from './demo-target.js';
 import { onShutdownSignal } from './signals.js';
 import { ensureSelfSignedCert } from './tls-cert.js';
@@ -91,9 +91,13 @@ export async function upCommand(argv: string[]): Promise<void> {
     'exit-link-port': { type: 'string' },
     'tunnel-port': { type: 'string', default: '7443' },
   });
-  const exitPort = Number(values['exit-port']);
+  // Every number is checked before anything starts: a bad one is one line and exit 2, not a half-started network.
+  const port = (flag: 'demo-port' | 'admin-port' | 'control-port' | 'exit-port' | 'exit-link-port' | 'tunnel-port', text: string): number => intFlag(`--${flag}`, text, 1, 65535, 'a port');
+  const workersArg = workersFlag(values.workers);
+  const [demoPort, adminPort, controlPort, tunnelPort] = [port('demo-port', values['demo-port']), port('admin-port', values['admin-port']), port('control-port', values['control-port']), port('tunnel-port', values['tunnel-port'])];
+  const exitPort = port('exit-port', values['exit-port']);
   // Each demo exit takes links on its own address, next to its SOCKS5 port.
-  const exitLinkPort = values['exit-link-port'] !== undefined ? Number(values['exit-link-port']) : exitPort + 1;
+  const exitLinkPort = values['exit-link-port'] !== undefined ? port('exit-link-port', values['exit-link-port']) : exitPort + 1;
   const m = /^(\d+)-(\d+)$/.exec(values.ports);
   if (!m) fail('--ports must look like 8000-8099');
   const ports: [number, number] = [Number(m[1]), Number(m[2])];
@@ -153,7 +157,7 @@ export async function upCommand(argv: string[]): Promise<void> {
   const cp = await startControlPlane({
     stateDir,
     host: '127.0.0.1',
-    port: Number(values['control-port']),
+    port: controlPort,
     adminToken: process.env.HOPGATE_ADMIN_TOKEN,
     logger: createLogger('warn', { role: 'control' }),
   });
@@ -167,9 +171,9 @@ export async function upCommand(argv: string[]): Promise<void> {
         targetPolicy: { allow: ['127.0.0.0/8', '::1/128'] },
         log: { level: 'warn', access: false },
         // /metrics, /healthz and the live port table `hopgate ports` reads.
-        metrics: { host: '127.0.0.1', port: Number(values['admin-port']), token: demo.ingressAdminToken },
+        metrics: { host: '127.0.0.1', port: adminPort, token: demo.ingressAdminToken },
         // The tunnel port reverse exits dial (TLS with the same certificate).
-        ...(reverse ? { reverse: { listen: { host: '127.0.0.1', port: Number(values['tunnel-port']) } } } : {}),
+        ...(reverse ? { reverse: { listen: { host: '127.0.0.1', port: tunnelPort } } } : {}),
       },
       exits: exits.map((e) => ({ id: e.id, kind: 'hopgate' as const, host: e.ip, port: exitPort, username: EXIT_LOGIN, password: secret, egressIp: e.ip, ...(ip6 ? { egressIp6: ip6 } : {}), country: e.country, via: [], tags: ['demo'], drain: false, link: e.link })),
       reverse: reverse && { id: reverse.id, kind: 'reverse', tokenHash: reverse.tokenHash, from: ['127.0.0.0/8'], maxConnections: 4096, egressIp: revIp, ...(ip6 ? { egressIp6: ip6 } : {}), country: revCountry, via: [], tags: ['demo'], drain: false },
@@ -193,11 +197,11 @@ export async function upCommand(argv: string[]): Promise<void> {
     throw err;
   }
 
-  const whoami = await startWhoami('127.0.0.1', Number(values['demo-port'])).catch(() => undefined);
+  const whoami = await startWhoami('127.0.0.1', demoPort).catch(() => undefined);
   const whoamiPort = boundPort(whoami);
   // The same target on [::1] (same port) where IPv6 loopback exists, so `curl -x … http://[::1]:7780/` shows an IPv6 egress.
   const whoami6 = ip6 && whoamiPort !== undefined ? await startWhoami(ip6, whoamiPort).catch(() => undefined) : undefined;
-  const workers = values.workers ? Number(values.workers) : availableParallelism();
+  const workers = workersArg ?? availableParallelism();
   let ingress: ControlledIngress;
   try {
     ingress = await startControlledIngress({
@@ -216,7 +220,7 @@ export async function upCommand(argv: string[]): Promise<void> {
     throw err;
   }
   // The reverse exit dials in once the tunnel port listens; ready when its first work connection is accepted.
-  const reverseExit = reverse && startDemoReverseExit(reverse.id, reverse.token, revIp, ip6, Number(values['tunnel-port']), readFileSync(tls!.cert), workers);
+  const reverseExit = reverse && startDemoReverseExit(reverse.id, reverse.token, revIp, ip6, tunnelPort, readFileSync(tls!.cert), workers);
   if (reverseExit) await Promise.race([reverseExit.ready, new Promise((r) => setTimeout(r, 5000).unref())]);
   const contract: UpContract = {
     ingress: { host: values.host, ports: ingress.ports, tls: tls !== undefined, ...(tls ? { tlsCert: tls.cert } : {}) },

@@ -297,3 +297,31 @@ test('hopgate exit --link-keys-every-ms: 100-3600000, decimal digits only, forwa
   const hex = await hopgateInProcess([...reverse, '--drain-ms=0x10', '--link-keys-every-ms=5'], { HOPGATE_EXIT_TOKEN: 't' });
   assert.deepEqual([hex.code, hex.stderr], [2, 'hopgate: --drain-ms must be 0-2147483647 (milliseconds)\n']);
 });
+
+test('whole-number flags (workers, pool, links, ports): decimal digits in range, else one line and exit 2 before anything starts', async () => {
+  const refused = async (args: string[], env: Record<string, string>, message: string): Promise<void> => {
+    const r = await hopgateInProcess(args, env);
+    assert.deepEqual([r.code, r.stderr], [2, `hopgate: ${message}\n`], args.join(' '));
+  };
+  // --workers: 'abc' was NaN to Number() and slipped past every range check (no worker forked).
+  for (const bad of ['abc', '0', '65', '0x2', '2e0', '+2', '']) {
+    await refused(['ingress', '--config', '/nonexistent/hopgate.yaml', `--workers=${bad}`], {}, '--workers must be 1-64 (ingress worker processes)');
+    await refused(['ingress', '--control', 'http://127.0.0.1:1', `--workers=${bad}`], {}, '--workers must be 1-64 (ingress worker processes)');
+    await refused(['up', '--state-dir', '/nonexistent/hopgate-state', `--workers=${bad}`], {}, '--workers must be 1-64 (ingress worker processes)');
+  }
+  // A good count goes on to the next check.
+  const good = await hopgateInProcess(['ingress', '--config', '/nonexistent/hopgate.yaml', '--workers=64']);
+  assert.match(good.stderr, /^hopgate: cannot read \/nonexistent\/hopgate\.yaml/);
+  for (const flag of ['demo-port', 'admin-port', 'control-port', 'exit-port', 'exit-link-port', 'tunnel-port']) {
+    for (const bad of ['abc', '0', '65536', '0x50']) await refused(['up', '--state-dir', '/nonexistent/hopgate-state', `--${flag}=${bad}`], {}, `--${flag} must be 1-65535 (a port)`);
+  }
+  const reverse = ['exit', '--connect-to', '127.0.0.1:1', '--id', 'r1'];
+  for (const bad of ['abc', '0', '100001', '0x10', '1e3']) await refused([...reverse, `--pool=${bad}`], { HOPGATE_EXIT_TOKEN: 't' }, '--pool must be 1-100000');
+  for (const bad of ['abc', '0', '65', '1e1']) await refused([...reverse, `--links=${bad}`], { HOPGATE_EXIT_TOKEN: 't' }, '--links must be 1-64');
+  for (const bad of ['http', '0', '65536', '0x50']) await refused([...reverse, `--allow-port=${bad}`], { HOPGATE_EXIT_TOKEN: 't' }, '--allow-port must be 1-65535 (a target port)');
+  await refused([...reverse, '--admin=65536'], { HOPGATE_EXIT_TOKEN: 't' }, '--admin must be 0-65535 (its port)');
+  for (const bad of ['abc', '0x50']) await refused([...reverse, `--admin=${bad}`], { HOPGATE_EXIT_TOKEN: 't' }, '--admin must be PORT or HOST:PORT (its /metrics and /healthz)');
+  await refused(['ingress', '--control', 'http://127.0.0.1:1', '--admin=127.0.0.1:65536'], { HOPGATE_INGRESS_TOKEN: 't' }, '--admin must be 0-65535 (its port)');
+  await refused(['exit', '--listen', '127.0.0.1:0', '--admin=abc'], { HOPGATE_EXIT_SECRET: '' }, '--admin must be 0-65535 (its /metrics port)');
+  await refused(['exit', '--listen', '127.0.0.1:65536'], { HOPGATE_EXIT_SECRET: '' }, '--listen must be 0-65535 (its port)');
+});
