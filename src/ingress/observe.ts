@@ -27,6 +27,7 @@ export function createIngressMetrics(rt: IngressRuntime, registry = new Registry
     const s = rt.bandwidth.stats();
     return { up: s.dropsUp, down: s.dropsDown };
   });
+  mirroredCounter(registry, 'hopgate_ingress_udp_refused_total', 'UDP datagrams a customer sent to a port or literal address the target policy forbids (or a reverse exit\'s targets rule): dropped before the customer\'s rate limit and bill', undefined, () => ({ total: rt.udp.refused }));
   mirroredCounter(registry, 'hopgate_ingress_udp_too_large_total', 'UDP datagrams dropped, not billed, because one datagram on their next leg cannot carry them with their SOCKS5 header, by direction (down: a target\'s largest replies to the customer; up: to a SOCKS5 exit\'s relay)', 'direction', () => ({ ...rt.udp.tooLarge }));
   mirroredCounter(registry, 'hopgate_ingress_quota_cutoffs_total', 'Open connections cut because the customer\'s data quota ran out', undefined, () => ({ '': rt.quota.stats.sessionsCut }));
   legitimacyMetrics(rt, registry);

@@ -49,7 +49,7 @@ export class IngressRuntime {
   /** Links to hopgate exits that have one (upstream/link-pool.ts). */
   readonly links = new LinkPools();
   /** UDP datagrams dropped because one datagram on their next leg cannot carry them with their SOCKS5 header (front/udp-associate.ts). */
-  readonly udp = { tooLarge: { up: 0, down: 0 } };
+  readonly udp = { tooLarge: { up: 0, down: 0 }, refused: 0 };
   /** The clock routing reads (sticky-session windows); tests may replace it. */
   now: () => number = Date.now;
 

@@ -3,6 +3,8 @@
  * on a target's largest datagram is past what one IPv4 datagram (65,507 bytes) or one UDP-in-TCP frame
  * (65,535) holds. Such a reply is dropped and counted: not billed as delivered (the UDP send failed
  * silently, EMSGSIZE), and not thrown out of the way-out socket's handler (encodeFrame's RangeError).
+ * And a customer's datagram the target policy refuses (a forbidden port or literal address) is dropped
+ * before it is billed, as a refused CONNECT costs nothing.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -98,4 +100,23 @@ test('to a SOCKS5 exit: a customer\'s datagram that its relay cannot take in one
   assert.equal(t.ingress.runtime.udp.tooLarge.up, 1, 'the datagram the relay cannot take is counted');
   const udp = [...t.ingress.runtime.sessions].find((s) => s.command === 'udp');
   assert.equal(udp?.counters.up, 'after'.length, 'only what was sent on is counted as the customer\'s');
+});
+
+test('a datagram to a forbidden port or address is dropped and counted before billing, direct and through an exit; the association carries on', async () => {
+  const exit = await startTestExit('udp-refused', '127.0.0.32');
+  cleanups.push(() => exit.node.shutdown(100));
+  const port = await udpTarget('127.0.0.1');
+  const t = await startTestIngress({ exits: [exitEntry(exit, 'us')], targetPolicy: { allow: ['127.0.0.0/8', '::1/128'], ports: [port] } });
+  cleanups.push(() => t.stop());
+  for (const [user, how] of [[USER.login, 'direct'], [`${USER.login}-country-us`, 'through the exit']] as const) {
+    const before = t.ingress.runtime.udp.refused;
+    const { send, replies } = await udpInTcpCustomer(t.port, user);
+    send({ host: '10.1.2.3', port }, Buffer.alloc(1000, 0x61)); // an address outside the allowed networks
+    send({ host: '127.0.0.1', port: port === 65535 ? 1 : port + 1 }, Buffer.alloc(1000, 0x62)); // a port not allowed
+    send({ host: '127.0.0.1', port }, Buffer.from('after'));
+    await eventually(`${how}: the echo of the datagram after the refused ones`, () => replies.includes('echo:after'));
+    assert.equal(t.ingress.runtime.udp.refused - before, 2, `${how}: both refused datagrams counted`);
+    const udp = [...t.ingress.runtime.sessions].filter((s) => s.command === 'udp').at(-1);
+    assert.equal(udp?.counters.up, 'after'.length, `${how}: only what was sent on is billed to the customer`);
+  }
 });

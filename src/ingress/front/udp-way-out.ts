@@ -35,8 +35,12 @@ abstract class ThroughExit extends WayOutBase {
   }
 
   send(target: TargetAddress, data: Buffer): void {
-    if (this.closed || unresolvedTargetRefusal(target, this.policy) !== undefined) return;
-    if (this.admit(target)) this.forward(target, data);
+    if (this.closed || this.refuses(target)) return;
+    this.forward(target, data);
+  }
+
+  refuses(target: TargetAddress): boolean {
+    return unresolvedTargetRefusal(target, this.policy) !== undefined || !this.admit(target);
   }
 
   /** The exit's own rule at the ingress, past the policy (a reverse exit's `targets:`). */

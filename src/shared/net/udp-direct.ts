@@ -10,7 +10,7 @@ import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dg
 import { isIPv6 } from 'node:net';
 import { unmapIPv4 as unmap } from '../net-addr.js';
 import type { TargetPolicy } from './target-policy.js';
-import { resolveAllowed, type JudgedTarget } from './resolve-allowed.js';
+import { resolveAllowed, unresolvedTargetRefusal, type JudgedTarget } from './resolve-allowed.js';
 import { sourceFor, type EgressAddresses } from './happy-eyeballs.js';
 
 const MAX_PEERS = 1024;
@@ -27,6 +27,11 @@ export function udpPayloadLimit(ip: string): number {
 
 export interface UdpWayOut {
   send(target: JudgedTarget, data: Buffer): void;
+  /**
+   * Refused at once, without resolving: a forbidden port or literal address (and a reverse exit's own
+   * rule). The association asks before it bills a datagram; a name is judged once resolved, in send().
+   */
+  refuses(target: JudgedTarget): boolean;
   /** The largest SOCKS5 UDP datagram, header included, this way out's own leg carries (a SOCKS5 exit's relay); undefined: only the payload limit. */
   readonly maxDatagram?: number;
   /** Replies, with the address they came from. */
@@ -64,6 +69,7 @@ export abstract class WayOutBase implements UdpWayOut {
     return this.closed;
   }
   abstract send(target: JudgedTarget, data: Buffer): void;
+  abstract refuses(target: JudgedTarget): boolean;
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -113,6 +119,10 @@ export class DirectWayOut extends WayOutBase {
 
   private socketFor(addr: string): UdpSocket | undefined {
     return isIPv6(addr) ? this.sockets[6] : this.sockets[4];
+  }
+
+  refuses(target: JudgedTarget): boolean {
+    return unresolvedTargetRefusal(target, this.policy) !== undefined;
   }
 
   send(target: JudgedTarget, data: Buffer): void {
