@@ -14,6 +14,7 @@ import type { RelayCounters } from './counters.js';
 // A unit test may use the test toolkit: .dependency-cruiser.cjs exempts *.test.ts from the layer rules.
 import { eventually } from '../../../test/helpers/eventually.js';
 import { listen0 } from '../../../test/helpers/ports.js';
+import { closed, withTimeout } from '../../../test/helpers/net.js';
 
 /** Two connected loopback sockets: [the one a peer holds, the one the relay holds]. */
 async function socketPair(): Promise<{ peer: Socket; ours: Socket; close(): void }> {
@@ -48,7 +49,7 @@ for (const direction of ['down', 'up'] as const) {
     assert.equal(counters[direction], 600);
 
     sender.write(Buffer.alloc(600, 0x62)); // 1200 ≥ 1000: this chunk crosses and cuts
-    await Promise.race([once(receiver, 'close'), new Promise((r) => setTimeout(r, 3000))]);
+    await withTimeout(closed(receiver), 3000, 'the quota cutting the connection'); // a timer of its own kept the unit share's process alive 3 s
     assert.equal(usage.over, true);
     assert.equal(got, 600, 'the crossing chunk is not forwarded');
     assert.equal(counters[direction], got, 'counted (billed) exactly what was forwarded');
