@@ -15,6 +15,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { accepts } from '../helpers/ports.js';
 import { eventually } from '../helpers/eventually.js';
+import { pidAlive } from '../helpers/procs.js';
 import type { UpContract } from '../../src/cli/up.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
@@ -30,14 +31,8 @@ function npmStart(args: string[], env: NodeJS.ProcessEnv = process.env): ChildPr
   return spawn('npm', ['start', '--', ...args], { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
 }
 
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** Some process of the group `pgid` (npm's, started detached) still lives. */
+const groupAlive = (pgid: number): boolean => pidAlive(-pgid);
 
 test('SIGTERM to `npm start` stops hopgate up and its workers and frees every port; a taken port is named in one line', async (t) => {
   const state = mkdtempSync(join(tmpdir(), 'hopgate-npm-start-'));
