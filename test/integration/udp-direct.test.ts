@@ -63,3 +63,16 @@ test('every datagram is judged by the port policy, also once its host is resolve
     target.close();
   }
 });
+
+test('refuses(): a literal address of a family this way out has no socket for is refused up front (so it is not billed), as are a forbidden port and address; an allowed one and a name are not', async () => {
+  const policy = new TargetPolicy({ allow: ['127.0.0.0/8', '::1/128'], deny: [], ports: [] });
+  const v4only = await openDirectWayOut({ localAddress: '127.0.0.1' }, policy);
+  try {
+    assert.equal(v4only.refuses({ host: '::1', port: 9, kind: 'ipv6' }), true, 'IPv6 literal, IPv4 egress only: send() would drop it');
+    assert.equal(v4only.refuses({ host: '127.0.0.1', port: 9, kind: 'ipv4' }), false);
+    assert.equal(v4only.refuses({ host: '10.1.2.3', port: 9, kind: 'ipv4' }), true, 'outside the allowed networks');
+    assert.equal(v4only.refuses({ host: 'localhost', port: 9, kind: 'domain' }), false, 'a name is judged once resolved');
+  } finally {
+    v4only.close();
+  }
+});

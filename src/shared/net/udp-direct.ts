@@ -122,7 +122,8 @@ export class DirectWayOut extends WayOutBase {
   }
 
   refuses(target: JudgedTarget): boolean {
-    return unresolvedTargetRefusal(target, this.policy) !== undefined;
+    // A literal of a family this node does not send from would be dropped by send() below (no socket).
+    return unresolvedTargetRefusal(target, this.policy) !== undefined || (target.kind !== 'domain' && this.socketFor(target.host) === undefined);
   }
 
   send(target: JudgedTarget, data: Buffer): void {
