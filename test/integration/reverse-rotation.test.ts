@@ -17,8 +17,10 @@ const NEW = 'new-token-for-the-rotation-test';
 
 test('registrations queued for the token check when the token changes are judged by the new token', { timeout: 30_000 }, async () => {
   const cert = tunnelCert();
-  // Default scrypt cost: each check takes tens of ms and two run at a time, so a pool of 24 queues.
-  const [oldHash, newHash] = await Promise.all([hashPassword(OLD), hashPassword(NEW)]);
+  // The old token's check is the window the registrations queue in: at 4× the default scrypt cost (~0.4 s
+  // here) the pool's 12th TLS handshake ends well inside it even on a loaded machine; at the default
+  // (~0.1 s) a slow machine could close the window before the wait below saw 12 queued.
+  const [oldHash, newHash] = await Promise.all([hashPassword(OLD, { ln: 17, r: 8, p: 1 }), hashPassword(NEW)]);
   const config = (tokenHash: string) =>
     IngressConfigSchema.parse({
       listen: { host: '127.0.0.1', ports: [0, 0] },
@@ -33,7 +35,7 @@ test('registrations queued for the token check when the token changes are judged
   try {
     await eventually('the pool dialing', () => ing.runtime.reverse!.registry.stats().exits.r1 !== undefined && thief.stats().dialing === 24, { timeoutMs: 5000 });
     // Registrations queued for the token check: half the pool or more accepted, none answered yet (the pool's one
-    // scrypt takes ~0.1 s from the first registration; the 12th handshake ends well before). Polled often: the
+    // scrypt takes ~0.4 s from the first registration; the 12th handshake ends well before). Polled often: the
     // window closes when that check ends, and a registration answered before the reload would prove nothing.
     await eventually(
       'at least 12 connections waiting on the token check, none registered yet',
