@@ -1,7 +1,7 @@
 /** `hopgate exits add|list|show|health|drain|undrain|token|link|link-key|link-token|link-pins|delete`: the exit inventory over the control-plane API. */
 import type { ExitViewT } from '../control/api-schemas.js';
 import { AdminError, COMMON_HELP, COMMON_OPTIONS, adminClient, printJson, table, type AdminClient } from './admin-client.js';
-import { parse } from './args.js';
+import { intFlag, parse } from './args.js';
 import { sameFingerprint } from '../shared/fingerprint.js';
 import { fetchHealthHistory, healthText } from './admin-exit-health.js';
 import { processOutput, type CliOutput } from './output.js';
@@ -145,9 +145,20 @@ export async function exitsCommand(argv: string[], out: CliOutput = processOutpu
   };
   const client = adminClient(values.control, values.token, values['state-dir']);
   const path = (): string => `/v1/exits/${encodeURIComponent(needId())}`;
+  // A whole number given: decimal digits in range, checked here (one line, exit 2) rather than sent as NaN or 0x50 for the API to refuse.
+  const whole = (flag: 'port' | 'link-port' | 'max-connections' | 'asn', min: number, max: number, what: string): number | undefined => {
+    const v = values[flag];
+    return v === undefined ? undefined : intFlag(`--${flag}`, v, min, max, what);
+  };
   switch (sub) {
     case 'add': {
       const reverse = values.reverse || values.kind === 'reverse';
+      const port = whole('port', 1, 65535, "the exit's SOCKS5 port");
+      const linkPort = whole('link-port', 1, 65535, "the exit's --link-listen port");
+      // The ingress configuration's bound on a reverse exit (ReverseExitSchema): more would not render.
+      const maxConnections = whole('max-connections', 1, 100_000, 'links and work connections at once');
+      const asn = whole('asn', 1, 4_294_967_295, 'an AS number');
+      const allowPorts = (values['allow-port'] ?? []).map((p) => intFlag('--allow-port', p, 1, 65535, 'a target port'));
       if (!reverse && (!values.host || !values.port)) throw new AdminError('exits add: --host and --port are required (or --reverse for an exit that dials in)');
       const place = {
         ...(values['egress-ip'] ? { egressIp: values['egress-ip'] } : {}),
@@ -155,18 +166,18 @@ export async function exitsCommand(argv: string[], out: CliOutput = processOutpu
         ...(values.country ? { country: values.country } : {}),
         ...(values.state ? { state: values.state } : {}),
         ...(values.city ? { city: values.city } : {}),
-        ...(values.asn ? { asn: Number(values.asn) } : {}),
+        ...(asn !== undefined ? { asn } : {}),
         ...(values.tag ? { tags: values.tag } : {}),
       };
       const targets = values['allow-target'] || values['deny-target'] || values['allow-port']
-        ? { targets: { allow: values['allow-target'] ?? [], deny: values['deny-target'] ?? [], ports: (values['allow-port'] ?? []).map(Number) } }
+        ? { targets: { allow: values['allow-target'] ?? [], deny: values['deny-target'] ?? [], ports: allowPorts } }
         : {};
       const body = reverse
         ? {
             id: needId(),
             kind: 'reverse',
             ...(values.from ? { from: values.from } : {}),
-            ...(values['max-connections'] ? { maxConnections: Number(values['max-connections']) } : {}),
+            ...(maxConnections !== undefined ? { maxConnections } : {}),
             ...targets,
             ...(values['link-fingerprint'] ? { linkFingerprint: values['link-fingerprint'] } : {}),
             ...place,
@@ -174,11 +185,11 @@ export async function exitsCommand(argv: string[], out: CliOutput = processOutpu
         : {
             id: needId(),
             host: values.host,
-            port: Number(values.port),
+            port,
             ...(values.kind ? { kind: values.kind } : {}),
             ...(values.username ? { username: values.username } : {}),
             ...(values.password ? { password: values.password } : {}),
-            ...(values['link-port'] || values['link-fingerprint'] ? { link: { port: Number(values['link-port']), fingerprint: values['link-fingerprint'] } } : {}),
+            ...(values['link-port'] || values['link-fingerprint'] ? { link: { port: linkPort, fingerprint: values['link-fingerprint'] } } : {}),
             ...place,
           };
       const e = await client.request<ExitViewT & { token?: string }>('POST', '/v1/exits', body);
@@ -195,16 +206,17 @@ export async function exitsCommand(argv: string[], out: CliOutput = processOutpu
       return;
     }
     case 'link': {
+      const portArg = whole('port', 1, 65535, "the exit's --link-listen port");
       const cur = await client.request<ExitViewT>('GET', path());
       if (!values.off && !values.fingerprint) throw new AdminError('exits link: --fingerprint FP (and --port P for a hopgate exit), or --off');
-      const port = values.port ?? cur.link?.port ?? undefined;
+      const port = portArg ?? cur.link?.port ?? undefined;
       // A staged next key (a rotation in progress) stays pinned: the API replaces the link whole, and
       // dropping it would refuse the exit's links once it promotes. Pinned as the current one, it is the only pin.
       const staged = cur.link?.nextFingerprint ?? null;
       const next = values.off || staged === null || (values.fingerprint !== undefined && sameFingerprint(staged, values.fingerprint)) ? null : staged;
       const body = cur.reverse
         ? { linkFingerprint: values.off ? null : values.fingerprint, nextLinkFingerprint: next }
-        : { link: values.off ? null : { port: Number(port), fingerprint: values.fingerprint, ...(next !== null ? { nextFingerprint: next } : {}) } };
+        : { link: values.off ? null : { port, fingerprint: values.fingerprint, ...(next !== null ? { nextFingerprint: next } : {}) } };
       if (!cur.reverse && !values.off && port === undefined) throw new AdminError('exits link: --port P (the exit\'s --link-listen port)');
       const e = await client.request<ExitViewT>('PATCH', path(), body);
       if (values.json) return printJson(out, e);

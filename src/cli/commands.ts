@@ -13,7 +13,7 @@ commands:
   up [--json] [--ports FIRST-LAST] [--host H] [--workers N] [--state-dir D]   the whole network on this machine, embedded defaults
        [--demo-port P] [--admin-port P] [--control-port P] [--exit-port P] [--exit-link-port P] [--tunnel-port P]
   ingress --config FILE [--workers N]              the ingress node from a YAML file
-  ingress --control URL --token-file F [--state-dir D] [--admin [HOST:]PORT] [--admin-url URL]
+  ingress --control URL --token-file F [--state-dir D] [--workers N] [--admin [HOST:]PORT] [--admin-url URL]
                                                    the ingress node fed by the control plane's config stream
   exit --listen H:P --egress IP --allow-from CIDR  a SOCKS5 relay for ingresses only (secret: --secret-file or HOPGATE_EXIT_SECRET)
        [--egress6 IPV6] [--egress-ports FIRST-LAST] [--allow-target CIDR] [--admin PORT] [--connect-timeout-ms MS] [--drain-ms MS]   (docs/EXITS.md)

@@ -6,7 +6,7 @@
 import { createLogger } from '../shared/log.js';
 import { DEFAULT_CONTROL_HOST, DEFAULT_CONTROL_PORT, startControlPlane } from '../control/control-plane.js';
 import { CONTROL_USAGE } from './control-usage.js';
-import { fail, millisFlag, parse } from './args.js';
+import { fail, intFlag, millisFlag, parse } from './args.js';
 import { onShutdownSignal } from './signals.js';
 
 
@@ -42,6 +42,8 @@ export async function controlCommand(argv: string[]): Promise<void> {
   }
   const m = /^(.+):(\d+)$/.exec(values.listen);
   if (!m) fail('--listen must be HOST:PORT');
+  // Past 65535 it was ERR_SOCKET_BAD_PORT once the store was open: a stack trace.
+  const listenPort = intFlag('--listen', m[2]!, 0, 65535, 'its port');
   const host = m[1]!.replace(/^\[|\]$/g, '');
   const logger = createLogger(values['log-level'], { role: 'control' });
   const num = (flag: string, v: string | undefined, scale: number): number | undefined => {
@@ -92,7 +94,7 @@ export async function controlCommand(argv: string[]): Promise<void> {
     db: values.db,
     stateDir: values['state-dir'],
     host,
-    port: Number(m[2]),
+    port: listenPort,
     adminToken: process.env.HOPGATE_ADMIN_TOKEN,
     logger,
     ...(statsIntervalMs !== undefined ? { statsIntervalMs } : {}),

@@ -40,6 +40,8 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
   });
   const m = /^(.+):(\d+)$/.exec(values['connect-to'] ?? '');
   if (!m) fail('--connect-to must be HOST:PORT (the ingress tunnel port, 7443 by default)');
+  // Past 65535 it was ERR_SOCKET_BAD_PORT when the socket opened: a stack trace.
+  const connectPort = intFlag('--connect-to', m[2]!, 1, 65535, 'the ingress tunnel port');
   if (!values.id) fail('--id ID is required (the exit id configured on the ingress, kind: reverse)');
   const token = values['token-file'] ? readFileSync(values['token-file'], 'utf8').trim() : process.env.HOPGATE_EXIT_TOKEN;
   if (!token) fail('the exit token comes from --token-file FILE or HOPGATE_EXIT_TOKEN');
@@ -67,7 +69,7 @@ export async function reverseExitCommand(argv: string[]): Promise<void> {
   if (identity) process.stderr.write(`hopgate exit: link fingerprint ${identity.fingerprint} (pin it as linkFingerprint of exit ${values.id} on the ingress)\n`);
   const client = new ReverseExitClient({
     host: m[1]!.replace(/^\[|\]$/g, ''),
-    port: Number(m[2]),
+    port: connectPort,
     id: values.id,
     token,
     ca: values.ca ? readFileSync(values.ca) : undefined,

@@ -121,6 +121,10 @@ export async function exitCommand(argv: string[]): Promise<void> {
   const drainTimeoutMs = millisFlag('--drain-ms', values['drain-ms'], 0);
   const listenPort = intFlag('--listen', m[2]!, 0, 65535, 'its port');
   const adminPort = values.admin !== undefined ? intFlag('--admin', values.admin, 0, 65535, 'its /metrics port') : undefined;
+  // Here, not where the link port opens: by then the exit already listens.
+  const linkAt = values['link-listen'] !== undefined ? /^(.+):(\d+)$/.exec(values['link-listen']) : undefined;
+  if (linkAt === null) fail('--link-listen must be HOST:PORT');
+  const linkPort = linkAt ? intFlag('--link-listen', linkAt[2]!, 0, 65535, 'its port') : undefined;
   const secret = values['secret-file'] ? readFileSync(values['secret-file'], 'utf8').trim() : process.env.HOPGATE_EXIT_SECRET;
   if (!secret) fail('the relay secret comes from --secret-file FILE or HOPGATE_EXIT_SECRET');
   const allowFrom = values['allow-from'] ?? [];
@@ -143,8 +147,6 @@ export async function exitCommand(argv: string[]): Promise<void> {
     connectTimeoutMs,
     drainTimeoutMs,
   });
-  const linkAt = values['link-listen'] !== undefined ? /^(.+):(\d+)$/.exec(values['link-listen']) : undefined;
-  if (linkAt === null) fail('--link-listen must be HOST:PORT');
   const linkAllow = values['link-allow'] ?? [];
   const control = values.control !== undefined ? { url: values.control, token: values['link-token-file'] ? readFileSync(values['link-token-file'], 'utf8').trim() : (process.env.HOPGATE_EXIT_LINK_TOKEN ?? '') } : undefined;
   if (control && !control.token) fail('--control needs the exit\'s link token: --link-token-file FILE or HOPGATE_EXIT_LINK_TOKEN (hopgate exits link-token ID)');
@@ -173,7 +175,7 @@ export async function exitCommand(argv: string[]): Promise<void> {
   if (linkAt) {
     const source = new LinkIdentitySource(values['state-dir'], 'hopgate exit', (err) => log.warn({ err: err.message }, 'link identity unreadable; the key in force stays'));
     identity = source.current();
-    links = await startExitLinks(config, { host: linkAt[1]!.replace(/^\[|\]$/g, ''), port: Number(linkAt[2]), identity, allowIngress: linkAllow, allowFrom }, log);
+    links = await startExitLinks(config, { host: linkAt[1]!.replace(/^\[|\]$/g, ''), port: linkPort!, identity, allowIngress: linkAllow, allowFrom }, log);
     // Pins from the control plane (when given) and a promoted key of its own, followed live.
     keys = new ExitLinkKeys({ listener: links, identity: source, ...(control ? { control } : {}), everyMs: keysEveryMs, log });
     await keys.refresh();

@@ -29,6 +29,7 @@ import { Ingress } from '../ingress/ingress.js';
 import { createLogger } from '../shared/log.js';
 import { boundPort } from '../shared/listen.js';
 import { createServer } from 'node:net';
+import { MAX_LISTEN_PORTS } from '../shared/schema/ingress-config.js';
 import { humanBanner, type UpContract } from './up-banner.js';
 import { TEST_HASH_COST_ENV, testHashCost } from './test-hash-cost.js';
 
@@ -98,9 +99,16 @@ export async function upCommand(argv: string[]): Promise<void> {
   const exitPort = port('exit-port', values['exit-port']);
   // Each demo exit takes links on its own address, next to its SOCKS5 port.
   const exitLinkPort = values['exit-link-port'] !== undefined ? port('exit-link-port', values['exit-link-port']) : exitPort + 1;
+  if (exitLinkPort > 65535) fail(`--exit-port ${exitPort} leaves no port for the exits' links (--exit-link-port defaults to --exit-port + 1): give --exit-link-port P`);
+  // Otherwise the second listen on each exit's address fails after the first exits started.
+  if (exitLinkPort === exitPort) fail('--exit-link-port must differ from --exit-port (the exits take SOCKS5 and links on the same address)');
   const m = /^(\d+)-(\d+)$/.exec(values.ports);
   if (!m) fail('--ports must look like 8000-8099');
   const ports: [number, number] = [Number(m[1]), Number(m[2])];
+  // As the ingress configuration takes them: otherwise refused by the control plane, after the exits started.
+  if (!(ports[0] >= 1 && ports[0] <= ports[1] && ports[1] <= 65535 && ports[1] - ports[0] < MAX_LISTEN_PORTS)) {
+    fail(`--ports must be FIRST-LAST with 1 ≤ FIRST ≤ LAST ≤ 65535, at most ${MAX_LISTEN_PORTS} ports`);
+  }
   const stateDir = resolve(values['state-dir']);
   mkdirSync(stateDir, { recursive: true, mode: 0o700 }); // credentials, tokens and the database live here
 

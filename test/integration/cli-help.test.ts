@@ -324,4 +324,43 @@ test('whole-number flags (workers, pool, links, ports): decimal digits in range,
   await refused(['ingress', '--control', 'http://127.0.0.1:1', '--admin=127.0.0.1:65536'], { HOPGATE_INGRESS_TOKEN: 't' }, '--admin must be 0-65535 (its port)');
   await refused(['exit', '--listen', '127.0.0.1:0', '--admin=abc'], { HOPGATE_EXIT_SECRET: '' }, '--admin must be 0-65535 (its /metrics port)');
   await refused(['exit', '--listen', '127.0.0.1:65536'], { HOPGATE_EXIT_SECRET: '' }, '--listen must be 0-65535 (its port)');
+  // Each case below carries a later refusal that starts nothing (an empty secret, no --id, a bad --stats-interval-ms,
+  // a bad test hash cost): before these ports were checked up front, they got that far, not further, in this process.
+  for (const bad of ['99999', '65536']) {
+    // It was taken after the exit already listened.
+    await refused(['exit', '--listen', '127.0.0.1:0', `--link-listen=127.0.0.1:${bad}`], { HOPGATE_EXIT_SECRET: '' }, '--link-listen must be 0-65535 (its port)');
+    // ERR_SOCKET_BAD_PORT when the socket opened: a stack trace.
+    await refused(['exit', `--connect-to=127.0.0.1:${bad}`], {}, '--connect-to must be 1-65535 (the ingress tunnel port)');
+    await refused(['control', `--listen=127.0.0.1:${bad}`, '--stats-interval-ms=1'], {}, '--listen must be 0-65535 (its port)');
+  }
+  await refused(['exit', '--connect-to=127.0.0.1:0'], {}, '--connect-to must be 1-65535 (the ingress tunnel port)');
+  const upDir = tempDir('hopgate-cli-up-');
+  try {
+    const up = ['up', '--state-dir', upDir.path];
+    const badCost = { HOPGATE_TEST_SCRYPT_LN: 'x' };
+    // --exit-link-port defaults to --exit-port + 1: past 65535 from --exit-port 65535. On the exits' own address, the same port twice cannot both listen.
+    await refused([...up, '--exit-port=65535'], badCost, '--exit-port 65535 leaves no port for the exits\' links (--exit-link-port defaults to --exit-port + 1): give --exit-link-port P');
+    await refused([...up, '--exit-port=7001', '--exit-link-port=7001'], badCost, '--exit-link-port must differ from --exit-port (the exits take SOCKS5 and links on the same address)');
+    // --ports was taken by Number() unbounded: 9000-99999 was refused only by the control plane, after the exits started.
+    const range = '--ports must be FIRST-LAST with 1 ≤ FIRST ≤ LAST ≤ 65535, at most 1024 ports';
+    for (const bad of ['9000-99999', '0-99', '9000-8999', '8000-9024', '1-65535']) await refused([...up, `--ports=${bad}`], badCost, range);
+    for (const bad of ['8000', '8000-', 'a-b', '0x10-0x20']) await refused([...up, `--ports=${bad}`], badCost, '--ports must look like 8000-8099');
+    // In range, up to 1024 ports wide: on to the next check (the test hash cost), nothing started.
+    for (const good of ['8000-9023', '65535-65535']) {
+      const r = await hopgateInProcess([...up, `--ports=${good}`], badCost);
+      assert.deepEqual([r.code, r.stderr], [2, 'hopgate: HOPGATE_TEST_SCRYPT_LN must be 10 to 14 (a scrypt cost below production\'s 15, for tests only), not "x"\n'], good);
+    }
+  } finally {
+    upDir.remove();
+  }
+  // The admin CLI: a typo is one line and exit 2 here, not a request the control plane (none at port 1) answers.
+  const admin = ['--control', 'http://127.0.0.1:1', '--token', 't'];
+  for (const bad of ['99999', '0', 'abc', '0x50']) {
+    await refused(['exits', 'add', 'x1', '--host', '127.0.0.1', `--port=${bad}`, ...admin], {}, '--port must be 1-65535 (the exit\'s SOCKS5 port)');
+    await refused(['exits', 'add', 'x1', '--host', '127.0.0.1', '--port=7001', `--link-port=${bad}`, '--link-fingerprint=ab', ...admin], {}, '--link-port must be 1-65535 (the exit\'s --link-listen port)');
+    await refused(['exits', 'add', 'x1', '--reverse', `--allow-port=${bad}`, ...admin], {}, '--allow-port must be 1-65535 (a target port)');
+    await refused(['exits', 'link', 'x1', '--fingerprint=ab', `--port=${bad}`, ...admin], {}, '--port must be 1-65535 (the exit\'s --link-listen port)');
+  }
+  for (const bad of ['0', '100001', '1e3']) await refused(['exits', 'add', 'x1', '--reverse', `--max-connections=${bad}`, ...admin], {}, '--max-connections must be 1-100000 (links and work connections at once)');
+  for (const bad of ['0', '4294967296', 'AS64500']) await refused(['exits', 'add', 'x1', '--host', '127.0.0.1', '--port=7001', `--asn=${bad}`, ...admin], {}, '--asn must be 1-4294967295 (an AS number)');
 });

@@ -259,6 +259,9 @@ export const LegitimacySchema = z
   })
   .strict();
 
+/** The widest listen.ports range an ingress takes (`hopgate up --ports` checks it before anything starts). */
+export const MAX_LISTEN_PORTS = 1024;
+
 export const IngressConfigSchema = z
   .object({
     /** Format version of this document. */
@@ -271,8 +274,8 @@ export const IngressConfigSchema = z
       })
       .strict()
       .prefault({})
-      .refine((l) => l.ports[0] <= l.ports[1] && l.ports[1] - l.ports[0] < 1024, {
-        message: 'ports must be [first, last] with first <= last and at most 1024 ports',
+      .refine((l) => l.ports[0] <= l.ports[1] && l.ports[1] - l.ports[0] < MAX_LISTEN_PORTS, {
+        message: `ports must be [first, last] with first <= last and at most ${MAX_LISTEN_PORTS} ports`,
       }),
     /** How ingress ports map to exits (docs/ROUTING.md); per-customer fields override. */
     routing: z
