@@ -10,7 +10,8 @@
  * are checked only for being objects here.
  *
  * Sockets ride along as node:cluster handles: only a tunnel connection
- * (hopgate:reverse:conn) has one, and it must (parsePrimaryMessage).
+ * (hopgate:reverse:conn) has one, and it must (parsePrimaryMessage); no
+ * worker message takes one (parseWorkerMessage).
  */
 import { Socket } from 'node:net';
 import { z } from 'zod';
@@ -175,10 +176,26 @@ export type PrimaryMessage =
 export type WorkerMessageType = WorkerMessage['type'];
 export type PrimaryMessageType = PrimaryMessage['type'];
 
-/** A message that came from a worker, or undefined (with why) when it is not one of ours. */
-export function parseWorkerMessage(m: unknown): { ok: true; msg: WorkerMessage } | { ok: false; why: string } {
+/**
+ * A message that came from a worker, or not ok (with why) when it is not one of ours: off the list,
+ * or with a handle (node:cluster's) — no worker message takes one; the caller closes it (closeHandle).
+ */
+export function parseWorkerMessage(m: unknown, handle?: unknown): { ok: true; msg: WorkerMessage } | { ok: false; why: string } {
   const r = WorkerMessageSchema.safeParse(m);
-  return r.success ? { ok: true, msg: r.data as WorkerMessage } : { ok: false, why: describe(m, r.error) };
+  if (!r.success) return { ok: false, why: describe(m, r.error) };
+  return handle == null ? { ok: true, msg: r.data as WorkerMessage } : { ok: false, why: `${r.data.type}: a handle it does not take` };
+}
+
+/** Handles closed already: every listener of a dropped message closes its handle, and a UDP socket's second close() throws. */
+const closedHandles = new WeakSet<object>();
+
+/** Close a handle nobody takes (its message was dropped): it would hold its descriptor (a port, a connection) open. Twice is harmless. */
+export function closeHandle(handle: unknown): void {
+  if (typeof handle !== 'object' || handle === null || closedHandles.has(handle)) return;
+  closedHandles.add(handle);
+  const h = handle as { destroy?: () => void; close?: () => void };
+  if (typeof h.destroy === 'function') h.destroy(); // a socket
+  else if (typeof h.close === 'function') h.close(); // a server, a UDP socket
 }
 
 /** The one message that comes with a handle, and the handle it comes with: a tunnel connection's socket. */

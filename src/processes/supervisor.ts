@@ -16,7 +16,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Socket } from 'node:net';
 import { backoffDelay, type BackoffPolicy } from '../shared/backoff.js';
 import type { Logger } from '../shared/log.js';
-import { parseWorkerMessage, type PrimaryMessage, type WorkerMessage } from './ipc-messages.js';
+import { closeHandle, parseWorkerMessage, type PrimaryMessage, type WorkerMessage } from './ipc-messages.js';
 
 export type SupervisorPhase = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -148,9 +148,10 @@ export class WorkerSupervisor {
         if (err) reject(err);
         else resolve();
       };
-      w.on('message', (raw: unknown) => {
-        const parsed = parseWorkerMessage(raw);
+      w.on('message', (raw: unknown, handle: unknown) => {
+        const parsed = parseWorkerMessage(raw, handle);
         if (!parsed.ok) {
+          closeHandle(handle); // kept, a handle holds its port or connection open in the primary
           this.rejected++;
           this.o.log.warn({ worker: w.process.pid, why: parsed.why }, 'malformed message from an ingress worker dropped');
           return;

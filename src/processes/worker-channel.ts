@@ -10,7 +10,7 @@ import type { QuotaSync } from '../ingress/guard/quota.js';
 import type { ThrottleSync } from '../ingress/auth/throttle-sync.js';
 import type { IntakeLink } from '../ingress/reverse/tunnel-intake.js';
 import type { ReversePrimaryLink } from '../ingress/reverse/reverse-node.js';
-import { parsePrimaryMessage, type PrimaryMessage, type WorkerMessage } from './ipc-messages.js';
+import { closeHandle, parsePrimaryMessage, type PrimaryMessage, type WorkerMessage } from './ipc-messages.js';
 
 /**
  * Send to the primary; `done` runs once it is written (or at once when the channel is closed).
@@ -29,25 +29,19 @@ export function toPrimary(m: WorkerMessage, done?: () => void): boolean {
  * Handle the primary's messages (a tunnel connection with its socket). Messages other modules of the
  * worker handle themselves (tunnel sockets, quota totals, auth events) reach `handler` too; it ignores
  * what is not its own. Returns a detach. `reportMalformed`: false for the second and later listeners
- * (one line per bad message, and one of them closes the handle that came with it).
+ * (one line per bad message); each closes the handle that came with one (closeHandle: twice is harmless).
  */
 export function onPrimary(handler: (m: PrimaryMessage, socket?: Socket) => void, reportMalformed = true): () => void {
   const listener = (raw: unknown, handle: unknown): void => {
     const parsed = parsePrimaryMessage(raw, handle);
     if (parsed.ok) return handler(parsed.msg, parsed.socket);
-    if (!reportMalformed) return;
+    // Every listener closes it: the reporting one may not be registered yet (a YAML worker adds its own after the ingress started).
     closeHandle(handle);
+    if (!reportMalformed) return;
     process.stderr.write(`hopgate worker: malformed message from the primary dropped (${parsed.why})\n`);
   };
   process.on('message', listener);
   return () => void process.off('message', listener);
-}
-
-/** A handle nobody takes (its message was dropped) would hold its descriptor open. */
-function closeHandle(handle: unknown): void {
-  const h = handle as { destroy?: () => void; close?: () => void } | null | undefined;
-  if (typeof h?.destroy === 'function') h.destroy(); // a socket
-  else if (typeof h?.close === 'function') h.close(); // a server, a UDP socket
 }
 
 /** A worker's IPC channel to the primary, for quota usage. */

@@ -14,6 +14,7 @@ import { createLogger } from '../../src/shared/log.js';
 import { closed, withTimeout } from '../helpers/net.js';
 import { eventually } from '../helpers/eventually.js';
 import { pidAlive } from '../helpers/procs.js';
+import { accepts } from '../helpers/ports.js';
 
 const WORKER = new URL('./supervisor-worker.js', import.meta.url).pathname;
 
@@ -104,6 +105,25 @@ test('supervisor: messages off the IPC list are dropped and counted; the worker 
   } finally {
     await t.s.stop();
     t.cleanup();
+  }
+});
+
+test('supervisor: a handle sent with a worker message is closed in the primary, the message dropped and counted (no worker message takes one)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hopgate-supervisor-'));
+  const booted: string[] = [];
+  const s = new WorkerSupervisor({ count: 1, exec: WORKER, args: [dir, 'handle'], log: createLogger('silent'), onMessage: (_w, m) => void booted.push(m.type) });
+  try {
+    await s.start();
+    const [w] = s.workers();
+    const port = Number(readFileSync(join(dir, `port-${w!.process.pid}`), 'utf8'));
+    assert.ok(port > 0);
+    assert.equal(s.rejected, 1, 'the booting that came with a server');
+    assert.deepEqual(booted, ['hopgate:worker:ready'], 'only the ready reached the primary');
+    // The worker closed its copy once sent: the port accepts only while the primary still holds one.
+    await eventually('the port closed in the primary too', async () => !(await accepts(port)), { timeoutMs: 5000 });
+  } finally {
+    await s.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

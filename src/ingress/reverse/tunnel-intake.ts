@@ -50,11 +50,14 @@ export class TunnelIntake {
   private last = '';
   private lastLoad = 0;
   private readonly timer: NodeJS.Timeout;
+  /** Off the link: a closed intake must not take (destroy) the sockets meant for the next one. */
+  private readonly detach: () => void;
 
   /**
    * `onSecure`: a connection whose TLS handshake completed, with its source address.
    * `pool`: the registry (registry.ts): its load, and each exit's idle and waiting counts.
-   * `link`: the channel to the primary. Kept after close(): connections still on their way are dropped.
+   * `link`: the channel to the primary; close() detaches from it (a reload that failed after making
+   * this intake makes another, on the same channel).
    */
   constructor(
     tls: SecureContextOptions,
@@ -65,7 +68,7 @@ export class TunnelIntake {
   ) {
     this.tls = tls;
     this.ctx = this.context();
-    link.onMessage(this.onMessage);
+    this.detach = link.onMessage(this.onMessage);
     this.timer = setInterval(() => this.report(), REPORT_EVERY_MS);
     this.timer.unref();
     this.report(); // the primary hands nothing to a worker before its first report
@@ -182,6 +185,7 @@ export class TunnelIntake {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
+    this.detach();
     this.report();
   }
 }
