@@ -7,10 +7,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
-import { onPrimary } from './worker-channel.js';
+import { connect, createServer, type Socket } from 'node:net';
+import { onPrimary, workerIntakeLink } from './worker-channel.js';
 import type { PrimaryMessage } from './ipc-messages.js';
 import { accepts, listen0 } from '../../test/helpers/ports.js';
+import { withTimeout } from '../../test/helpers/net.js';
 
 /** The lines written to stderr while `fn` runs. */
 function stderrOf(fn: () => void): string[] {
@@ -66,5 +67,47 @@ test('worker channel: every listener closes a dropped message\'s handle, harmles
     detachA();
     detachB();
     if (closes.length === 0) udp.close();
+  }
+});
+
+test('worker channel: a tunnel connection handed over while no intake is attached is closed, not left open', async () => {
+  const link = workerIntakeLink();
+  const server = createServer();
+  const port = await listen0(server);
+  const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
+  const client = connect(port, '127.0.0.1');
+  const ours = await accepted;
+  const clientClosed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+  try {
+    const handled: string[] = [];
+    const detach = link.onMessage((m) => void handled.push(m.type));
+    detach(); // the intake closed (a shutdown, a failed reload before its retry)
+    process.emit('message', { type: 'hopgate:reverse:conn' }, ours);
+    assert.deepEqual(handled, []);
+    await withTimeout(clientClosed, 3000, 'the tunnel connection closed by the worker');
+    assert.equal(ours.destroyed, true);
+  } finally {
+    client.destroy();
+    server.close();
+  }
+});
+
+test('worker channel: with an intake attached, the tunnel connection is its own (the channel does not close it)', async () => {
+  const link = workerIntakeLink();
+  const server = createServer();
+  const port = await listen0(server);
+  const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
+  const client = connect(port, '127.0.0.1');
+  const ours = await accepted;
+  const detach = link.onMessage(() => undefined);
+  try {
+    process.emit('message', { type: 'hopgate:reverse:conn' }, ours);
+    await new Promise((r) => setTimeout(r, 100)); // a window: proves the channel did not close it
+    assert.equal(ours.destroyed, false);
+  } finally {
+    detach();
+    ours.destroy();
+    client.destroy();
+    server.close();
   }
 });

@@ -66,14 +66,37 @@ export function workerThrottleSync(): ThrottleSync {
   };
 }
 
-/** A worker's IPC channel to the primary, for the reverse tunnel intake: sockets in, load reports out. */
+/** Intakes attached in this process (any link), and whether the guard for connections none takes is listening. */
+let intakesAttached = 0;
+let orphanGuard = false;
+
+/**
+ * A worker's IPC channel to the primary, for the reverse tunnel intake: sockets in, load reports out.
+ * A tunnel connection that arrives while no intake is attached (it closed: a shutdown, a failed reload
+ * before its retry) is closed here; nobody else would, and it would stay open until the worker exits.
+ */
 export function workerIntakeLink(): IntakeLink {
+  if (!orphanGuard) {
+    orphanGuard = true;
+    onPrimary((m, socket) => {
+      if (m.type === 'hopgate:reverse:conn' && intakesAttached === 0) socket?.destroy();
+    }, false);
+  }
   return {
     send: (msg) => toPrimary(msg),
-    onMessage: (handler) =>
-      onPrimary((m, socket) => {
+    onMessage: (handler) => {
+      intakesAttached++;
+      const detach = onPrimary((m, socket) => {
         if (m.type === 'hopgate:reverse:conn' || m.type === 'hopgate:reverse:keys' || m.type === 'hopgate:reverse:hello' || m.type === 'hopgate:reverse:release') handler(m, socket);
-      }, false),
+      }, false);
+      let detached = false;
+      return () => {
+        if (detached) return;
+        detached = true;
+        intakesAttached--;
+        detach();
+      };
+    },
   };
 }
 
