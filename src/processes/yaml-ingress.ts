@@ -4,8 +4,8 @@
  * A reload reads the file again; a bad file is refused and the last good
  * configuration stays in force.
  */
-import { watch } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { realpathSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { Ingress } from '../ingress/ingress.js';
 import { loadIngressYaml } from '../ingress/config/from-yaml.js';
 import type { Logger } from '../shared/log.js';
@@ -39,25 +39,89 @@ export async function startYamlIngress(configPath: string, log: Logger, asWorker
 }
 
 /**
- * Call `onChange` after the file changed (debounced: editors write in several steps). Returns an unwatch.
- * The directory is watched, not the file: a watch on the file follows its inode, so after the first
- * rename over it (config management, `mv f.tmp f`, many editors' saves) it heard nothing more.
+ * Call `onChange` when what `path` points to changes: its real path (a ConfigMap mount's swap of `..data`
+ * changes that alone) or its inode, size or times. Heard from watches on the path's directory and on its
+ * target's (re-armed when either is replaced), with a 2 s poll as the backstop (a directory removed and made
+ * again, an event missed). Debounced: editors write in several steps; one change, one call. A file briefly
+ * missing calls nothing. Keeps no process alive. Returns an unwatch.
  */
 export function watchConfig(path: string, onChange: () => void): () => void {
+  const abs = resolve(path);
+  let last = signature(abs);
+  let closed = false;
   let timer: NodeJS.Timeout | undefined;
-  const name = basename(path);
-  try {
-    const w = watch(dirname(resolve(path)), (_event, changed) => {
-      if (changed !== name) return;
-      clearTimeout(timer);
-      timer = setTimeout(onChange, 200);
-    });
-    w.on('error', () => w.close()); // the directory gone: no more reloads, not a crash
-    return () => {
-      clearTimeout(timer);
+  const watchers = new Map<string, FSWatcher>(); // by directory and its inode: a replaced one gets a new watch
+  const schedule = (): void => {
+    clearTimeout(timer);
+    timer = setTimeout(check, 200).unref();
+  };
+  const arm = (): void => {
+    const want = new Map<string, string>(); // key -> directory
+    for (const dir of new Set([dirname(abs), dirname(realOr(abs))])) {
+      try {
+        const st = statSync(dir);
+        want.set(`${st.dev}:${st.ino}:${dir}`, dir);
+      } catch {
+        // Missing for now: the poll arms it when it is back.
+      }
+    }
+    for (const [key, w] of watchers) {
+      if (want.has(key)) continue;
       w.close();
-    };
+      watchers.delete(key);
+    }
+    for (const [key, dir] of want) {
+      if (watchers.has(key)) continue;
+      try {
+        const w = watch(dir, schedule).unref();
+        w.on('error', () => {
+          w.close();
+          watchers.delete(key);
+          schedule(); // the check re-arms it if it can
+        });
+        watchers.set(key, w);
+      } catch {
+        // Gone between the stat and the watch: the poll arms it.
+      }
+    }
+  };
+  function check(): void {
+    if (closed) return;
+    arm();
+    const now = signature(abs);
+    if (now === 'missing' || now === last) return;
+    last = now;
+    onChange();
+  }
+  arm();
+  const poll = setInterval(() => {
+    arm();
+    if (signature(abs) !== last) schedule();
+  }, 2000).unref();
+  return () => {
+    closed = true;
+    clearTimeout(timer);
+    clearInterval(poll);
+    for (const w of watchers.values()) w.close();
+    watchers.clear();
+  };
+}
+
+/** What `path` points to: real path, device, inode, size, mtime, ctime; 'missing' when it cannot be read. */
+function signature(path: string): string {
+  try {
+    const real = realpathSync(path);
+    const st = statSync(real);
+    return `${real}|${st.dev}:${st.ino}|${st.size}|${st.mtimeMs}|${st.ctimeMs}`;
   } catch {
-    return () => undefined;
+    return 'missing';
+  }
+}
+
+function realOr(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
   }
 }
