@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import { loadIngressYaml } from '../ingress/config/from-yaml.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import type { BackoffPolicy } from '../shared/backoff.js';
-import { startYamlIngress, watchConfig } from './yaml-ingress.js';
+import { configSignature, startYamlIngress, watchConfig } from './yaml-ingress.js';
 import { IngressCluster } from './ingress-cluster.js';
 
 export interface RunningIngress {
@@ -29,15 +29,16 @@ export interface IngressProcessOptions {
 }
 
 export async function startIngressProcesses(configPath: string, opts: IngressProcessOptions = {}): Promise<RunningIngress> {
+  const since = configSignature(configPath); // before the first read: an edit while starting is reloaded
   const config = loadIngressYaml(configPath);
   const log = opts.log ?? createLogger(config.log.level, { role: 'ingress' });
   const workers = opts.workers ?? config.workers ?? availableParallelism();
-  return workers <= 1 ? startSingle(configPath, config.listen.ports, log) : startWorkers(configPath, config.listen.ports, workers, log, opts.restart);
+  return workers <= 1 ? startSingle(configPath, config.listen.ports, log, since) : startWorkers(configPath, config.listen.ports, workers, log, opts.restart, since);
 }
 
-async function startSingle(configPath: string, filePorts: [number, number], log: Logger): Promise<RunningIngress> {
+async function startSingle(configPath: string, filePorts: [number, number], log: Logger, since: string): Promise<RunningIngress> {
   const { ingress, reload } = await startYamlIngress(configPath, log, false);
-  const unwatch = watchConfig(configPath, reload);
+  const unwatch = watchConfig(configPath, reload, since);
   process.on('SIGHUP', reload);
   const bound = ingress.ports(); // the real ports when the file says 0 (ephemeral)
   return {
@@ -54,7 +55,7 @@ async function startSingle(configPath: string, filePorts: [number, number], log:
   };
 }
 
-async function startWorkers(configPath: string, filePorts: [number, number], count: number, log: Logger, restart: BackoffPolicy | undefined): Promise<RunningIngress> {
+async function startWorkers(configPath: string, filePorts: [number, number], count: number, log: Logger, restart: BackoffPolicy | undefined, since: string): Promise<RunningIngress> {
   let ports = filePorts;
   const pool = new IngressCluster({
     count,
@@ -77,7 +78,7 @@ async function startWorkers(configPath: string, filePorts: [number, number], cou
     }
     pool.supervisor.broadcast({ type: 'hopgate:config:reload' });
   };
-  const unwatch = watchConfig(configPath, broadcast);
+  const unwatch = watchConfig(configPath, broadcast, since);
   process.on('SIGHUP', broadcast);
   return {
     ports,

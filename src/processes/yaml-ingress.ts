@@ -4,7 +4,9 @@
  * A reload reads the file again; a bad file is refused and the last good
  * configuration stays in force.
  */
-import { realpathSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, realpathSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { dirname, resolve } from 'node:path';
 import { Ingress } from '../ingress/ingress.js';
 import { loadIngressYaml } from '../ingress/config/from-yaml.js';
@@ -39,19 +41,25 @@ export async function startYamlIngress(configPath: string, log: Logger, asWorker
 }
 
 /**
- * Call `onChange` when what `path` points to changes: its real path (a ConfigMap mount's swap of `..data`
- * changes that alone) or its inode, size or times. Heard from watches on the path's directory and on its
- * target's (re-armed when either is replaced), with a 2 s poll as the backstop (a directory removed and made
- * again, an event missed). Debounced: editors write in several steps; one change, one call. A file briefly
- * missing calls nothing. Keeps no process alive. Returns an unwatch.
+ * Call `onChange` when the content at `path` changes (from `since`, the signature taken before the
+ * configuration was read: an edit made while starting counts). Heard from watches on the path's directory
+ * and on its target's (a ConfigMap mount swaps `..data`; a symlink's target lives elsewhere), re-armed when
+ * either is replaced, with a 2 s poll as the backstop (a directory removed and made again, an event
+ * missed). Debounced (editors write in several steps), but never held back past 1 s by a busy neighbour
+ * (a log beside the config); one change, one call. A file briefly missing calls nothing. Keeps no process
+ * alive. Returns an unwatch.
  */
-export function watchConfig(path: string, onChange: () => void): () => void {
+export function watchConfig(path: string, onChange: () => void, since?: string): () => void {
   const abs = resolve(path);
-  let last = signature(abs);
+  let last = since ?? configSignature(abs);
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
+  let firstEventAt = 0;
   const watchers = new Map<string, FSWatcher>(); // by directory and its inode: a replaced one gets a new watch
   const schedule = (): void => {
+    const now = performance.now();
+    if (timer !== undefined && now - firstEventAt >= 1000) return; // due soon: events keep coming, the check does not wait for them to stop
+    if (timer === undefined) firstEventAt = now;
     clearTimeout(timer);
     timer = setTimeout(check, 200).unref();
   };
@@ -60,7 +68,7 @@ export function watchConfig(path: string, onChange: () => void): () => void {
     for (const dir of new Set([dirname(abs), dirname(realOr(abs))])) {
       try {
         const st = statSync(dir);
-        want.set(`${st.dev}:${st.ino}:${dir}`, dir);
+        want.set(`${st.dev}:${st.ino}:${st.birthtimeMs}:${dir}`, dir);
       } catch {
         // Missing for now: the poll arms it when it is back.
       }
@@ -86,18 +94,19 @@ export function watchConfig(path: string, onChange: () => void): () => void {
     }
   };
   function check(): void {
+    timer = undefined;
     if (closed) return;
     arm();
-    const now = signature(abs);
+    const now = configSignature(abs);
     if (now === 'missing' || now === last) return;
     last = now;
     onChange();
   }
   arm();
   const poll = setInterval(() => {
-    arm();
-    if (signature(abs) !== last) schedule();
+    if (timer === undefined) check();
   }, 2000).unref();
+  if (configSignature(abs) !== last) schedule(); // changed since `since`
   return () => {
     closed = true;
     clearTimeout(timer);
@@ -107,12 +116,13 @@ export function watchConfig(path: string, onChange: () => void): () => void {
   };
 }
 
-/** What `path` points to: real path, device, inode, size, mtime, ctime; 'missing' when it cannot be read. */
-function signature(path: string): string {
+/**
+ * What a reload would read at `path`: a hash of its content, or 'missing'. Content, not times: a same-size
+ * edit within a filesystem's timestamp granularity still counts, and a touch or chmod does not.
+ */
+export function configSignature(path: string): string {
   try {
-    const real = realpathSync(path);
-    const st = statSync(real);
-    return `${real}|${st.dev}:${st.ino}|${st.size}|${st.mtimeMs}|${st.ctimeMs}`;
+    return createHash('sha256').update(readFileSync(path)).digest('base64');
   } catch {
     return 'missing';
   }

@@ -5,10 +5,10 @@
  * F's directory is replaced or removed and made again. Each change reloads exactly once.
  */
 import { test, type TestContext } from 'node:test';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { watchConfig } from '../../src/processes/yaml-ingress.js';
+import { configSignature, watchConfig } from '../../src/processes/yaml-ingress.js';
 import { eventually, holdsFor } from '../helpers/eventually.js';
 
 /** Past the 200 ms debounce with a wide margin: a second reload for the same change would have come. */
@@ -112,4 +112,33 @@ test("the config's directory replaced by a rename, or removed and made again: re
     8000, // the 2 s poll, on a busy machine
   );
   await step('the file in the remade directory was written in place', () => writeFileSync(file, 'v: 4\n'));
+});
+
+test('a neighbour written every 50 ms (a log beside the config) does not hold a reload back', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'ingress.yaml');
+  writeFileSync(file, 'v: 0\n');
+  const { step } = watching(t, file);
+  const log = join(dir, 'ingress.log');
+  let n = 0;
+  const busy = setInterval(() => writeFileSync(log, `line ${n++}\n`, { flag: 'a' }), 50);
+  t.after(() => clearInterval(busy));
+  // Each event in the directory used to push the check back another 200 ms: it never ran while the log was written.
+  await step('the config changed while the log is being written', () => writeFileSync(file, 'v: 1\n'), 3000);
+  clearInterval(busy);
+});
+
+test('only the content counts: a touch or chmod reloads nothing; a change made before the watch began (while starting) reloads', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'ingress.yaml');
+  writeFileSync(file, 'v: 0\n');
+  const since = configSignature(file); // taken before the configuration was read, as the ingress does
+  writeFileSync(file, 'v: 1\n'); // an edit while the ingress starts
+  let changes = 0;
+  const unwatch = watchConfig(file, () => changes++, since);
+  t.after(unwatch);
+  await eventually('a reload for the edit made while starting', () => changes === 1, { timeoutMs: 5000 });
+  chmodSync(file, 0o600);
+  utimesSync(file, new Date(), new Date(Date.now() + 5000));
+  await holdsFor('no reload for a chmod and a touch (same content)', () => changes === 1, 2500);
 });
