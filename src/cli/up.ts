@@ -105,7 +105,8 @@ export async function upCommand(argv: string[]): Promise<void> {
   const m = /^(\d+)-(\d+)$/.exec(values.ports);
   if (!m) fail('--ports must look like 8000-8099');
   const ports: [number, number] = [Number(m[1]), Number(m[2])];
-  // As the ingress configuration takes them: otherwise refused by the control plane, after the exits started.
+  // What the ingress configuration takes, less port 0 (any free one: the banner names real ports); refused
+  // here, not by the control plane after the exits started.
   if (!(ports[0] >= 1 && ports[0] <= ports[1] && ports[1] <= 65535 && ports[1] - ports[0] < MAX_LISTEN_PORTS)) {
     fail(`--ports must be FIRST-LAST with 1 ≤ FIRST ≤ LAST ≤ 65535, at most ${MAX_LISTEN_PORTS} ports`);
   }
