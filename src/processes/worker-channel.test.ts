@@ -70,13 +70,19 @@ test('worker channel: every listener closes a dropped message\'s handle, harmles
   }
 });
 
-test('worker channel: a tunnel connection handed over while no intake is attached is closed, not left open', async () => {
-  const link = workerIntakeLink();
+/** A connected pair on loopback: `ours` is what the primary would hand a worker, `client` the exit's end. */
+async function tunnelPair(): Promise<{ ours: Socket; client: Socket; close: () => void }> {
   const server = createServer();
   const port = await listen0(server);
   const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
   const client = connect(port, '127.0.0.1');
   const ours = await accepted;
+  return { ours, client, close: () => (ours.destroy(), client.destroy(), server.close()) };
+}
+
+test('worker channel: a tunnel connection handed over while no intake is attached is closed, not left open', async () => {
+  const link = workerIntakeLink();
+  const { ours, client, close } = await tunnelPair();
   const clientClosed = new Promise<void>((resolve) => client.once('close', () => resolve()));
   try {
     const handled: string[] = [];
@@ -87,18 +93,13 @@ test('worker channel: a tunnel connection handed over while no intake is attache
     await withTimeout(clientClosed, 3000, 'the tunnel connection closed by the worker');
     assert.equal(ours.destroyed, true);
   } finally {
-    client.destroy();
-    server.close();
+    close();
   }
 });
 
 test('worker channel: with an intake attached, the tunnel connection is its own (the channel does not close it)', async () => {
   const link = workerIntakeLink();
-  const server = createServer();
-  const port = await listen0(server);
-  const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
-  const client = connect(port, '127.0.0.1');
-  const ours = await accepted;
+  const { ours, close } = await tunnelPair();
   const detach = link.onMessage(() => undefined);
   try {
     process.emit('message', { type: 'hopgate:reverse:conn' }, ours);
@@ -106,8 +107,6 @@ test('worker channel: with an intake attached, the tunnel connection is its own 
     assert.equal(ours.destroyed, false);
   } finally {
     detach();
-    ours.destroy();
-    client.destroy();
-    server.close();
+    close();
   }
 });
