@@ -24,10 +24,10 @@ test('startProc: a start not ready in time is killed with its children', async (
   // A parent that forks a child, names it on stderr, and never prints a ready line.
   const script = `const c = require('node:child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
 process.stderr.write('child ' + c.pid + '\\n'); setInterval(() => {}, 1000);`;
-  // 4 s: time enough for it to start and fork on a loaded machine (~0.1 s when quiet).
-  const err = await startProc('forking parent', [process.execPath, '-e', script], { ready: /^ready$/, timeoutMs: 4000 }).catch((e: Error) => e);
+  // 2 s: time enough for it to start and fork on a loaded machine (~0.1 s when quiet).
+  const err = await startProc('forking parent', [process.execPath, '-e', script], { ready: /^ready$/, timeoutMs: 2000 }).catch((e: Error) => e);
   assert.ok(err instanceof Error);
-  assert.match(err.message, /forking parent not ready within 4000 ms/);
+  assert.match(err.message, /forking parent not ready within 2000 ms/);
   const child = Number(/child (\d+)/.exec(err.message)?.[1]);
   assert.ok(child > 0, err.message);
   await eventually(`its child ${child} gone`, () => !running(child));
