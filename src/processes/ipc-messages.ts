@@ -186,13 +186,9 @@ export function parseWorkerMessage(m: unknown, handle?: unknown): { ok: true; ms
   return handle == null ? { ok: true, msg: r.data as WorkerMessage } : { ok: false, why: `${r.data.type}: a handle it does not take` };
 }
 
-/** Handles closed already: every listener of a dropped message closes its handle, and a UDP socket's second close() throws. */
-const closedHandles = new WeakSet<object>();
-
-/** Close a handle nobody takes (its message was dropped): it would hold its descriptor (a port, a connection) open. Twice is harmless. */
+/** Close a handle nobody takes (its message was dropped): it would hold its descriptor (a port, a connection) open. */
 export function closeHandle(handle: unknown): void {
-  if (typeof handle !== 'object' || handle === null || closedHandles.has(handle)) return;
-  closedHandles.add(handle);
+  if (typeof handle !== 'object' || handle === null) return;
   const h = handle as { destroy?: () => void; close?: () => void };
   if (typeof h.destroy === 'function') h.destroy(); // a socket
   else if (typeof h.close === 'function') h.close(); // a server, a UDP socket

@@ -25,23 +25,35 @@ export function toPrimary(m: WorkerMessage, done?: () => void): boolean {
   return false;
 }
 
+/** The worker's handlers of the primary's messages, in the order they attached, and whether each reports a dropped one. */
+const handlers = new Set<{ readonly handler: (m: PrimaryMessage, socket?: Socket) => void; readonly report: boolean }>();
+let listening = false;
+
+/** The one 'message' listener: each message is checked once, then handed to every handler. */
+function dispatch(raw: unknown, handle: unknown): void {
+  const parsed = parsePrimaryMessage(raw, handle);
+  if (parsed.ok) {
+    for (const h of [...handlers]) h.handler(parsed.msg, parsed.socket);
+    return;
+  }
+  closeHandle(handle); // whoever is attached: a kept handle holds its port or connection open
+  if ([...handlers].some((h) => h.report)) process.stderr.write(`hopgate worker: malformed message from the primary dropped (${parsed.why})\n`);
+}
+
 /**
  * Handle the primary's messages (a tunnel connection with its socket). Messages other modules of the
  * worker handle themselves (tunnel sockets, quota totals, auth events) reach `handler` too; it ignores
- * what is not its own. Returns a detach. `reportMalformed`: false for the second and later listeners
- * (one line per bad message); each closes the handle that came with one (closeHandle: twice is harmless).
+ * what is not its own. Returns a detach. `reportMalformed`: false for the modules' handlers; a dropped
+ * message is logged once, if a reporting handler (the worker's own) is attached.
  */
 export function onPrimary(handler: (m: PrimaryMessage, socket?: Socket) => void, reportMalformed = true): () => void {
-  const listener = (raw: unknown, handle: unknown): void => {
-    const parsed = parsePrimaryMessage(raw, handle);
-    if (parsed.ok) return handler(parsed.msg, parsed.socket);
-    // Every listener closes it: the reporting one may not be registered yet (a YAML worker adds its own after the ingress started).
-    closeHandle(handle);
-    if (!reportMalformed) return;
-    process.stderr.write(`hopgate worker: malformed message from the primary dropped (${parsed.why})\n`);
-  };
-  process.on('message', listener);
-  return () => void process.off('message', listener);
+  if (!listening) {
+    listening = true;
+    process.on('message', dispatch);
+  }
+  const entry = { handler, report: reportMalformed };
+  handlers.add(entry);
+  return () => void handlers.delete(entry);
 }
 
 /** A worker's IPC channel to the primary, for quota usage. */

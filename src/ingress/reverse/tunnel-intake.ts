@@ -136,11 +136,7 @@ export class TunnelIntake {
     if (!raw) return; // the channel hands a connection over only with its socket
     this.received++;
     raw.on('error', () => undefined);
-    if (this.closed) {
-      raw.destroy();
-      return this.changed();
-    }
-    this.take(raw);
+    this.take(raw); // not once closed: close() detached this intake from the channel
   };
 
   private take(raw: Socket): void {
