@@ -155,7 +155,7 @@ export async function serveUdpAssociate(rt: IngressRuntime, session: Session, re
   client.onDatagram = (d) => {
     if (closed || d.data.length > LIMITS.maxUdpPayload) return;
     // The same the other way: re-encoded for a SOCKS5 exit's relay (a long name, or a literal spelt as a name), past one datagram.
-    if (wayOut.maxDatagram !== undefined && !udpDatagramFits(d.target.host, d.data.length, wayOut.maxDatagram)) return void rt.udp.tooLarge.up++;
+    if (!udpDatagramFits(d.target.host, d.data.length, wayOut.maxDatagram)) return void rt.udp.tooLarge.up++;
     // Refused by the target policy: dropped before the customer's rate and bill, as a refused CONNECT costs nothing.
     if (wayOut.refuses(d.target)) return void rt.udp.refused++;
     idle?.refresh();

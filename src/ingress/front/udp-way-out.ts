@@ -73,7 +73,7 @@ class ExitWayOut extends ThroughExit {
   }
 
   /** One datagram to the exit's relay: a longer one would fail there silently (EMSGSIZE). */
-  readonly maxDatagram: number;
+  override readonly maxDatagram: number;
 
   protected forward(target: TargetAddress, data: Buffer): void {
     this.socket.send(encodeUdpDatagram(target, data), this.relay.port, this.relay.host);

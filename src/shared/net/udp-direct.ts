@@ -32,8 +32,8 @@ export interface UdpWayOut {
    * rule). The association asks before it bills a datagram; a name is judged once resolved, in send().
    */
   refuses(target: JudgedTarget): boolean;
-  /** The largest SOCKS5 UDP datagram, header included, this way out's own leg carries (a SOCKS5 exit's relay); undefined: only the payload limit. */
-  readonly maxDatagram?: number;
+  /** The largest SOCKS5 UDP datagram, header included, this way out's own leg carries (a SOCKS5 exit's relay); Infinity: only the payload limit. */
+  readonly maxDatagram: number;
   /** Replies, with the address they came from. */
   onReply: ((from: { host: string; port: number }, data: Buffer) => void) | undefined;
   /** Called once if the way out fails or its exit ends the association. */
@@ -64,6 +64,7 @@ export function bindUdp(address: string): Promise<UdpSocket> {
 export abstract class WayOutBase implements UdpWayOut {
   onReply: UdpWayOut['onReply'];
   onClose: UdpWayOut['onClose'];
+  readonly maxDatagram: number = Infinity;
   protected closed = false;
   get isClosed(): boolean {
     return this.closed;
