@@ -128,6 +128,14 @@ export function parseRequest(buf: Buffer): Parse<Request> {
   return ok({ cmd: buf[1]!, target: addr.value }, 3 + addr.consumed);
 }
 
+/** How many bytes encodeAddress writes for `host` (ATYP, address, port), without encoding it. */
+export function encodedAddressLength(host: string): number {
+  return isIPv4(host) ? 1 + 4 + 2 : isIPv6(host) ? 1 + 16 + 2 : 1 + 1 + Buffer.byteLength(host, 'latin1') + 2;
+}
+
+/** The longest address encodeAddress writes: a 255-byte name. */
+export const MAX_ENCODED_ADDRESS = 1 + 1 + 255 + 2;
+
 export function encodeAddress(host: string, port: number): Buffer {
   let head: Buffer;
   if (isIPv4(host)) {

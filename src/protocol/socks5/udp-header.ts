@@ -1,8 +1,7 @@
 /** SOCKS5 UDP request header (RFC 1928 §7): RSV(2) FRAG(1) ATYP DST.ADDR DST.PORT DATA. */
 import { fail, type Parse, ok } from '../parse.js';
 import type { TargetAddress } from '../address.js';
-import { isIPv4, isIPv6 } from 'node:net';
-import { encodeAddress, parseAddress } from './codec.js';
+import { encodeAddress, encodedAddressLength, MAX_ENCODED_ADDRESS, parseAddress } from './codec.js';
 
 export interface UdpDatagram {
   readonly target: TargetAddress;
@@ -27,11 +26,11 @@ export function encodeUdpDatagram(from: { host: string; port: number }, data: Bu
 
 /** How long encodeUdpDatagram's header is for a datagram from `host`, without encoding it (RSV FRAG ATYP ADDR PORT). */
 export function udpHeaderLength(host: string): number {
-  return 3 + (isIPv4(host) ? 1 + 4 + 2 : isIPv6(host) ? 1 + 16 + 2 : 1 + 1 + Buffer.byteLength(host, 'latin1') + 2);
+  return 3 + encodedAddressLength(host);
 }
 
 /** The longest header: a 255-byte name. */
-const MAX_UDP_HEADER = 3 + 1 + 1 + 255 + 2;
+const MAX_UDP_HEADER = 3 + MAX_ENCODED_ADDRESS;
 
 /**
  * Whether `dataLength` bytes with their header for `host` fit `max` bytes: the header is looked at only
