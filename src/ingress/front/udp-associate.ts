@@ -20,7 +20,7 @@ import type { Session } from '../session.js';
 import { chooseExit } from '../pipeline-stages.js';
 import { unmapIPv4 as unmap } from '../../shared/net-addr.js';
 import { openExitWayOut } from './udp-way-out.js';
-import { bindUdp, openDirectWayOut, udpPayloadLimit, type UdpWayOut } from '../../shared/net/udp-direct.js';
+import { bindUdp, ignoreUdpSendError, openDirectWayOut, udpPayloadLimit, type UdpWayOut } from '../../shared/net/udp-direct.js';
 import { endClient } from './end-client.js';
 
 
@@ -34,9 +34,6 @@ interface ClientSide {
   send(datagram: Buffer): void;
   close(): void;
 }
-
-/** A failed send to the customer loses that datagram, as UDP may; the association goes on. */
-const ignoreSendError = (): void => undefined;
 
 /** Plain SOCKS5: a UDP socket; only the client's address may use it, its port locked on first use. */
 class UdpClientSide implements ClientSide {
@@ -71,9 +68,7 @@ class UdpClientSide implements ClientSide {
   }
 
   send(datagram: Buffer): void {
-    // A failed send (ENOBUFS) loses that datagram, as UDP may; the callback makes that explicit (Node 20
-    // drops such an error silently without one, and its docs promise an 'error' event, which would end the association).
-    if (this.clientPort !== 0) this.socket.send(datagram, this.clientPort, this.clientIp, ignoreSendError);
+    if (this.clientPort !== 0) this.socket.send(datagram, this.clientPort, this.clientIp, ignoreUdpSendError);
   }
 
   close(): void {

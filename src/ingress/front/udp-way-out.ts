@@ -20,7 +20,7 @@ import { connectTcp } from '../../shared/net/connect-tcp.js';
 import { unresolvedTargetRefusal } from '../../shared/net/resolve-allowed.js';
 import { associateUdpAtHop } from '../upstream/hop-handshake.js';
 import { openUdpInTcpRoute } from '../upstream/dial-route.js';
-import { bindUdp, udpPayloadLimit, WayOutBase, type UdpWayOut } from '../../shared/net/udp-direct.js';
+import { bindUdp, ignoreUdpSendError, udpPayloadLimit, WayOutBase, type UdpWayOut } from '../../shared/net/udp-direct.js';
 import { encodeFrame, FrameScanner } from '../../protocol/socks5/udp-in-tcp.js';
 import type { LinkStream } from '../../link/stream.js';
 import type { LinkPools } from '../upstream/link-pool.js';
@@ -76,7 +76,7 @@ class ExitWayOut extends ThroughExit {
   override readonly maxDatagram: number;
 
   protected forward(target: TargetAddress, data: Buffer): void {
-    this.socket.send(encodeUdpDatagram(target, data), this.relay.port, this.relay.host);
+    this.socket.send(encodeUdpDatagram(target, data), this.relay.port, this.relay.host, ignoreUdpSendError);
   }
 
   protected release(): void {

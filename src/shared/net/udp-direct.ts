@@ -61,6 +61,13 @@ export function bindUdp(address: string): Promise<UdpSocket> {
   });
 }
 
+/**
+ * The callback of every UDP send: a failed send (ENOBUFS) loses that datagram, as UDP may, and the
+ * association goes on (Node 20 drops such an error silently without a callback; its docs promise an
+ * 'error' event, which would end the association).
+ */
+export const ignoreUdpSendError = (): void => undefined;
+
 export abstract class WayOutBase implements UdpWayOut {
   onReply: UdpWayOut['onReply'];
   onClose: UdpWayOut['onClose'];
@@ -138,7 +145,7 @@ export class DirectWayOut extends WayOutBase {
         if (this.peers.size >= MAX_PEERS) return this.o.onRefused?.(target, `more than ${MAX_PEERS} peers in one association`);
         this.peers.add(key);
       }
-      this.socketFor(addr)?.send(data, target.port, addr);
+      this.socketFor(addr)?.send(data, target.port, addr, ignoreUdpSendError);
     };
     const known = this.resolved.get(target.host);
     if (known) return out(known);
