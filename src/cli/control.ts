@@ -8,6 +8,7 @@ import { DEFAULT_CONTROL_HOST, DEFAULT_CONTROL_PORT, startControlPlane } from '.
 import { CONTROL_USAGE } from './control-usage.js';
 import { fail, intFlag, millisFlag, parse } from './args.js';
 import { onShutdownSignal } from './signals.js';
+import { MIN_REPORT_INTERVAL_MS } from '../shared/control-protocol.js';
 
 
 export async function controlCommand(argv: string[]): Promise<void> {
@@ -58,8 +59,8 @@ export async function controlCommand(argv: string[]): Promise<void> {
     return v === undefined ? undefined : millisFlag(`--${flag}`, v, min);
   };
   const statsIntervalMs = ms('stats-interval-ms', 100);
-  // Also every ingress's report interval (sent in `hello`), which an ingress takes from 100 ms.
-  const intervalMs = ms('legitimacy-interval-ms', 100);
+  // Also every ingress's report interval (sent in `hello`): what an ingress takes.
+  const intervalMs = ms('legitimacy-interval-ms', MIN_REPORT_INTERVAL_MS);
   // 0 would be no connect timeout at all for pg (connectionTimeoutMillis).
   const dbWaitMs = ms('db-wait-ms', 1);
   // Whole days, rounded: under half a day would be 0 (the default, 30, silently) and past ~24 million a cutoff before any date.

@@ -29,9 +29,12 @@ export interface HelloMessage {
   readonly heartbeatMs: number;
   /** The answering control-plane process (replicas tell themselves apart by it). */
   readonly replica: string;
-  /** Source legitimacy runs on this control plane: the group, and how often to send evidence reports. */
+  /** Source legitimacy runs on this control plane: the group, and how often to send evidence reports (from MIN_REPORT_INTERVAL_MS). */
   readonly legitimacy?: { readonly group: string; readonly reportIntervalMs: number };
 }
+
+/** The shortest evidence report interval an ingress takes from a `hello` (not a flood of posts); `hopgate control` refuses a shorter one. */
+export const MIN_REPORT_INTERVAL_MS = 100;
 
 export interface SnapshotMessage {
   readonly type: 'snapshot';

@@ -19,7 +19,7 @@
 import { EvidenceCollector, type EvidenceReport } from '../../legitimacy/evidence.js';
 import { LegitimacyEnforcer } from '../../legitimacy/enforcer.js';
 import type { RuleMessage, RulesAck, RuleSet } from '../../legitimacy/messages.js';
-import type { LegitimacyPostAnswer, LegitimacyPostBody, LegitimacyStatus } from '../../shared/control-protocol.js';
+import { MIN_REPORT_INTERVAL_MS, type LegitimacyPostAnswer, type LegitimacyPostBody, type LegitimacyStatus } from '../../shared/control-protocol.js';
 import type { LegitimacyConfig } from '../../shared/schema/ingress-config.js';
 import { fitsTimer } from '../../shared/schema/timer-ms.js';
 import type { Logger } from '../../shared/log.js';
@@ -29,11 +29,11 @@ import type { LegitimacyGate } from '../guard/legitimacy-gate.js';
 export const DEFAULT_REPORT_INTERVAL_MS = 10_000;
 
 /**
- * A report interval an ingress takes from the control plane (`hello`): from 100 ms (not a flood of posts)
- * to the timers' cap (a longer setInterval fires every 1 ms). The number is not trusted blindly.
+ * A report interval an ingress takes from the control plane (`hello`): from MIN_REPORT_INTERVAL_MS to
+ * the timers' cap (a longer setInterval fires every 1 ms). The number is not trusted blindly.
  */
 export function isReportInterval(ms: number): boolean {
-  return fitsTimer(ms, 100);
+  return fitsTimer(ms, MIN_REPORT_INTERVAL_MS);
 }
 
 /** Estimated JSON size of the reports in one post (the control plane accepts 1 MiB bodies). */
