@@ -56,26 +56,25 @@ export function onPrimary(handler: (m: PrimaryMessage, socket?: Socket) => void,
   return () => void handlers.delete(entry);
 }
 
-/** A worker's IPC channel to the primary, for quota usage. */
-export function workerQuotaSync(): QuotaSync {
+/** A channel for one kind of the primary's messages: sends go to the primary, handlers see only that kind. */
+function channelOf<T extends PrimaryMessage['type']>(type: T): { send: (msg: WorkerMessage) => void; onMessage: (handler: (msg: Extract<PrimaryMessage, { type: T }>) => void) => () => void } {
   return {
-    send: (msg) => toPrimary(msg),
+    send: (msg) => void toPrimary(msg),
     onMessage: (handler) =>
       onPrimary((m) => {
-        if (m.type === 'hopgate:quota:others') handler(m);
+        if (m.type === type) handler(m as Extract<PrimaryMessage, { type: T }>);
       }, false),
   };
 }
 
+/** A worker's IPC channel to the primary, for quota usage. */
+export function workerQuotaSync(): QuotaSync {
+  return channelOf('hopgate:quota:others');
+}
+
 /** A worker's IPC channel to the primary, for an auth throttle's events (every scope: shareThrottle picks its own). */
 export function workerThrottleSync(): ThrottleSync {
-  return {
-    send: (msg) => toPrimary(msg),
-    onMessage: (handler) =>
-      onPrimary((m) => {
-        if (m.type === 'hopgate:auth:event') handler(m);
-      }, false),
-  };
+  return channelOf('hopgate:auth:event');
 }
 
 /** Intakes attached in this process (any link), and whether the guard for connections none takes is listening. */
