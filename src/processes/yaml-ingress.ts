@@ -103,7 +103,13 @@ export function watchConfig(path: string, onChange: () => void, since?: string):
     onChange();
   }
   arm();
+  // The poll reads the file only when its metadata moved (a replaced directory shows as a new inode);
+  // the watches' checks always read it (a same-size edit within the timestamp's granularity).
+  let seen = metadataOf(abs);
   const poll = setInterval(() => {
+    const now = metadataOf(abs);
+    if (now === seen) return;
+    seen = now;
     if (timer === undefined) check();
   }, 2000).unref();
   if (configSignature(abs) !== last) schedule(); // changed since `since`
@@ -123,6 +129,17 @@ export function watchConfig(path: string, onChange: () => void, since?: string):
 export function configSignature(path: string): string {
   try {
     return createHash('sha256').update(readFileSync(path)).digest('base64');
+  } catch {
+    return 'missing';
+  }
+}
+
+/** Where `path` leads and what the file there is (inode, size, times): cheap to compare, 'missing' when unreadable. */
+function metadataOf(path: string): string {
+  try {
+    const real = realpathSync(path);
+    const st = statSync(real);
+    return `${real}|${st.dev}:${st.ino}|${st.size}|${st.mtimeMs}|${st.ctimeMs}`;
   } catch {
     return 'missing';
   }
